@@ -1,0 +1,61 @@
+/**
+ * The broker's resolved configuration. `BrokerConfig.ts` builds it from defaults, a TOML file
+ * (`--config`), environment variables (`ROBUSTMQ_*`) and CLI flags, in increasing precedence.
+ */
+export type StorageKind = "memory" | "sqlite"
+
+export interface MqttConfig {
+  readonly host: string
+  /** 0 picks a free port (tests). */
+  readonly port: number
+  /** Largest keepalive accepted; larger requests are lowered (v5: Server Keep Alive). 0 = no cap. */
+  readonly maxKeepalive: number
+  /** Seconds between `$SYS/broker/...` publications; 0 disables them. */
+  readonly sysInterval: number
+}
+
+export interface StorageConfig {
+  readonly kind: StorageKind
+  readonly dataDir: string
+  /** Partitions of the default `mqtt` log stream. */
+  readonly partitions: number
+}
+
+export interface LimitsConfig {
+  readonly maxPacketSize: number
+  /** Outbound QoS 1/2 messages in flight per client (also capped by a v5 client's Receive Maximum). */
+  readonly maxInflight: number
+  /** Inbound QoS 1/2 publishes unacknowledged per client (v5 Receive Maximum sent to clients). */
+  readonly receiveMaximum: number
+  /** Messages queued per session beyond the inflight window; the newest are dropped and counted. */
+  readonly maxQueuedMessages: number
+  readonly maxTopicLevels: number
+  readonly maxTopicLength: number
+  readonly maxConnections: number
+  /** v5 Topic Alias Maximum offered to clients. */
+  readonly topicAliasMaximum: number
+  /** Upper bound for a session expiry interval in seconds. */
+  readonly maxSessionExpiry: number
+}
+
+export interface BrokerConfigShape {
+  readonly mqtt: MqttConfig
+  readonly storage: StorageConfig
+  readonly limits: LimitsConfig
+}
+
+export const defaultConfig: BrokerConfigShape = {
+  mqtt: { host: "0.0.0.0", port: 1883, maxKeepalive: 65535, sysInterval: 10 },
+  storage: { kind: "sqlite", dataDir: "./data", partitions: 1 },
+  limits: {
+    maxPacketSize: 1024 * 1024,
+    maxInflight: 64,
+    receiveMaximum: 1024,
+    maxQueuedMessages: 10000,
+    maxTopicLevels: 128,
+    maxTopicLength: 65535,
+    maxConnections: 100000,
+    topicAliasMaximum: 64,
+    maxSessionExpiry: 0xffffffff
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * The control-plane event store: named streams (`session-<clientId>`, `meta`, ...) of
+ * Schema-encoded events with optimistic concurrency, plus projection snapshots so that boot
+ * time does not grow with the log. Every implementation passes
+ * test/storage/EventStore.contract.ts. Appends are group-committed by the implementation.
+ */
+import { Context, type Effect } from "effect"
+import type { StorageError, VersionConflict } from "./errors.js"
+
+/** An event as stored: `type` is the event's tag, `data` its Schema-encoded JSON form. */
+export interface EventData {
+  readonly type: string
+  readonly data: unknown
+}
+
+export interface RecordedEvent extends EventData {
+  readonly stream: string
+  /** 1-based position of the event within its stream. */
+  readonly version: number
+  /** 1-based position of the event across all streams. */
+  readonly position: number
+  readonly recordedAt: number
+}
+
+/** `-1`: any version; `0`: the stream must not exist yet; `n`: the stream must be at version n. */
+export type ExpectedVersion = number
+
+export interface Snapshot {
+  /** Global position of the last event folded into `data`. */
+  readonly position: number
+  readonly data: unknown
+}
+
+export class EventStore extends Context.Tag("broker/EventStore")<EventStore, {
+  /** Appends atomically; resolves with the stream's new version once durable. */
+  readonly append: (
+    stream: string,
+    events: ReadonlyArray<EventData>,
+    expectedVersion: ExpectedVersion
+  ) => Effect.Effect<number, StorageError | VersionConflict>
+  readonly readStream: (stream: string, fromVersion?: number) => Effect.Effect<ReadonlyArray<RecordedEvent>, StorageError>
+  /** Every event with position > `afterPosition`, in global order. */
+  readonly readAll: (afterPosition?: number) => Effect.Effect<ReadonlyArray<RecordedEvent>, StorageError>
+  readonly saveSnapshot: (name: string, snapshot: Snapshot) => Effect.Effect<void, StorageError>
+  readonly loadSnapshot: (name: string) => Effect.Effect<Snapshot | undefined, StorageError>
+}>() {}

@@ -1,0 +1,34 @@
+/**
+ * The encoded storage driver under MessageLog: bytes in, bytes out. Every driver (memory,
+ * SQLite, later segment files) passes test/storage/LogDriver.contract.ts. It never assigns
+ * offsets (MessageLog does) and never sees individual records on the write path.
+ */
+import { Context, type Effect } from "effect"
+import type { TopicPartition } from "../domain/ids.js"
+import type { StorageError } from "./errors.js"
+
+/** A sealed Kafka RecordBatch v2 (bytes include the batch header with baseOffset set). */
+export interface EncodedBatch {
+  readonly tp: TopicPartition
+  readonly baseOffset: number
+  /** Offset of the last record in the batch (baseOffset + count - 1). */
+  readonly lastOffset: number
+  readonly bytes: Uint8Array
+}
+
+export class LogDriver extends Context.Tag("broker/LogDriver")<LogDriver, {
+  /** Durably writes all batches in one unit (one transaction / one write per partition). */
+  readonly writeBatches: (batches: ReadonlyArray<EncodedBatch>) => Effect.Effect<void, StorageError>
+  /**
+   * Batches of `tp` holding offsets >= `fromOffset`, in offset order, stopping once `maxBytes`
+   * is exceeded (at least one batch is returned if any exists). The first batch may start
+   * before `fromOffset`.
+   */
+  readonly readRange: (
+    tp: TopicPartition,
+    fromOffset: number,
+    maxBytes: number
+  ) => Effect.Effect<ReadonlyArray<EncodedBatch>, StorageError>
+  /** At start-up: the next offset to assign for every partition that has data. */
+  readonly recover: Effect.Effect<ReadonlyMap<TopicPartition, number>, StorageError>
+}>() {}

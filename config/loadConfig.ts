@@ -1,0 +1,327 @@
+/**
+ * Resolves the broker's configuration from its four sources, in increasing precedence:
+ * built-in defaults < TOML file (`--config` or `ROBUSTMQ_CONFIG`) < `ROBUSTMQ_*` environment
+ * variables < CLI flags. Every source goes through the same `effect/Schema` codec, so a bad value
+ * is reported the same way wherever it came from, naming the key, env var or flag and what to do.
+ *
+ * Owns: reading and parsing the file, validation, the table that ties TOML keys to env vars and
+ * flags (`configFields`), and the snake_case encoding used by `robustmq config`. It never starts
+ * anything and never reads the environment unless no `env` is passed.
+ *
+ * Relative `data_dir` values (file, env or flag) are resolved against the process's working
+ * directory, not the config file's directory: that is what a path typed on a shell or in a unit
+ * file means to an operator, and it keeps `robustmq config` output usable from anywhere.
+ */
+import { Data, Effect, Either, ParseResult, Schema } from "effect"
+import { readFile } from "node:fs/promises"
+import * as NodePath from "node:path"
+import { parse as parseToml, TomlError } from "smol-toml"
+import { type BrokerConfigShape, defaultConfig } from "./BrokerConfigShape.js"
+
+/** One line, for a human: what is wrong, where, and what to do next. */
+export class ConfigError extends Data.TaggedError("ConfigError")<{ readonly message: string }> {}
+
+/** Values from CLI flags; strings are accepted so flag errors read like file and env errors. */
+export interface ConfigOverrides {
+  readonly mqttHost?: string | undefined
+  readonly mqttPort?: number | string | undefined
+  readonly dataDir?: string | undefined
+  readonly storage?: string | undefined
+}
+
+export interface LoadConfigOptions {
+  /** TOML file; when absent, `env.ROBUSTMQ_CONFIG` is used if set. */
+  readonly configFile?: string | undefined
+  readonly overrides?: ConfigOverrides | undefined
+  /** Defaults to `process.env`. */
+  readonly env?: Record<string, string | undefined> | undefined
+  /** Base for a relative data_dir; defaults to `process.cwd()`. */
+  readonly cwd?: string | undefined
+}
+
+// --- the schema: snake_case on the encoded (TOML) side, BrokerConfigShape on the decoded side ----
+
+const mustBe = (text: string) => ({ message: () => ({ message: `must be ${text}`, override: true }) })
+
+const intBetween = (min: number, max: number) =>
+  Schema.Number.pipe(Schema.int(), Schema.between(min, max), Schema.annotations(mustBe(`an integer ${min}-${max}`)))
+
+const intAtLeast = (min: number) =>
+  Schema.Number.pipe(
+    Schema.int(),
+    Schema.between(min, Number.MAX_SAFE_INTEGER),
+    Schema.annotations(mustBe(`an integer >= ${min}`))
+  )
+
+const NonEmpty = Schema.String.pipe(Schema.minLength(1), Schema.annotations(mustBe("a non-empty string")))
+const StorageKind = Schema.Literal("memory", "sqlite").annotations(mustBe(`"memory" or "sqlite"`))
+const U16 = intBetween(0, 65535)
+
+const MqttSection = Schema.Struct({
+  host: Schema.optional(NonEmpty),
+  port: Schema.optional(U16),
+  maxKeepalive: Schema.optional(U16).pipe(Schema.fromKey("max_keepalive")),
+  sysInterval: Schema.optional(intAtLeast(0)).pipe(Schema.fromKey("sys_interval"))
+})
+
+const StorageSection = Schema.Struct({
+  kind: Schema.optional(StorageKind),
+  dataDir: Schema.optional(NonEmpty).pipe(Schema.fromKey("data_dir")),
+  partitions: Schema.optional(intBetween(1, 65536))
+})
+
+const LimitsSection = Schema.Struct({
+  // MQTT 5 Maximum Packet Size: remaining length (max 268435455) plus at most 5 header bytes.
+  maxPacketSize: Schema.optional(intBetween(1, 268435460)).pipe(Schema.fromKey("max_packet_size")),
+  maxInflight: Schema.optional(intBetween(1, 65535)).pipe(Schema.fromKey("max_inflight")),
+  // MQTT 5 Receive Maximum is a two-byte integer and 0 is a protocol error.
+  receiveMaximum: Schema.optional(intBetween(1, 65535)).pipe(Schema.fromKey("receive_maximum")),
+  maxQueuedMessages: Schema.optional(intAtLeast(0)).pipe(Schema.fromKey("max_queued_messages")),
+  maxTopicLevels: Schema.optional(intAtLeast(1)).pipe(Schema.fromKey("max_topic_levels")),
+  // A topic is a UTF-8 string with a two-byte length prefix.
+  maxTopicLength: Schema.optional(intBetween(1, 65535)).pipe(Schema.fromKey("max_topic_length")),
+  maxConnections: Schema.optional(intAtLeast(1)).pipe(Schema.fromKey("max_connections")),
+  topicAliasMaximum: Schema.optional(U16).pipe(Schema.fromKey("topic_alias_maximum")),
+  maxSessionExpiry: Schema.optional(intBetween(0, 4294967295)).pipe(Schema.fromKey("max_session_expiry"))
+})
+
+/** A config document (a TOML file, or one source's values), every key optional. */
+export const ConfigDocument = Schema.Struct({
+  mqtt: Schema.optional(MqttSection),
+  storage: Schema.optional(StorageSection),
+  limits: Schema.optional(LimitsSection)
+})
+type ConfigDocument = typeof ConfigDocument.Type
+
+// --- which TOML key is which env var and flag ---------------------------------------------------
+
+export type ConfigSection = "mqtt" | "storage" | "limits"
+
+export interface ConfigField {
+  readonly section: ConfigSection
+  /** snake_case key in the TOML section. */
+  readonly key: string
+  readonly env: string
+  readonly flag?: string
+  readonly override?: keyof ConfigOverrides
+  /** Env values that look like integers become numbers before validation. */
+  readonly numeric: boolean
+}
+
+const limitKeys = [
+  "max_packet_size",
+  "max_inflight",
+  "receive_maximum",
+  "max_queued_messages",
+  "max_topic_levels",
+  "max_topic_length",
+  "max_connections",
+  "topic_alias_maximum",
+  "max_session_expiry"
+] as const
+
+/** Every setting once: TOML section/key, env var, and CLI flag where there is one. */
+export const configFields: ReadonlyArray<ConfigField> = [
+  { section: "mqtt", key: "host", env: "ROBUSTMQ_MQTT_HOST", flag: "--mqtt-host", override: "mqttHost", numeric: false },
+  { section: "mqtt", key: "port", env: "ROBUSTMQ_MQTT_PORT", flag: "--mqtt-port", override: "mqttPort", numeric: true },
+  { section: "mqtt", key: "max_keepalive", env: "ROBUSTMQ_MQTT_MAX_KEEPALIVE", numeric: true },
+  { section: "mqtt", key: "sys_interval", env: "ROBUSTMQ_SYS_INTERVAL", numeric: true },
+  { section: "storage", key: "kind", env: "ROBUSTMQ_STORAGE", flag: "--storage", override: "storage", numeric: false },
+  { section: "storage", key: "data_dir", env: "ROBUSTMQ_DATA_DIR", flag: "--data-dir", override: "dataDir", numeric: false },
+  { section: "storage", key: "partitions", env: "ROBUSTMQ_STORAGE_PARTITIONS", numeric: true },
+  ...limitKeys.map((key): ConfigField => ({
+    section: "limits",
+    key,
+    env: `ROBUSTMQ_LIMITS_${key.toUpperCase()}`,
+    numeric: true
+  }))
+]
+
+const sections: ReadonlyArray<ConfigSection> = ["mqtt", "storage", "limits"]
+
+const fieldAt = (section: unknown, key: unknown): ConfigField | undefined =>
+  configFields.find((f) => f.section === section && f.key === key)
+
+// --- decoding one source -------------------------------------------------------------------------
+
+type Raw = Record<string, Record<string, unknown>>
+
+/** How a source names a setting in messages, and where the source is. */
+interface Source {
+  readonly name: (field: ConfigField) => string
+  /** Appended to value errors, e.g. " in ./broker.toml". */
+  readonly where: string
+  readonly file?: string
+}
+
+const decodeDocument = Schema.decodeUnknownEither(ConfigDocument, { errors: "first", onExcessProperty: "error" })
+
+const show = (value: unknown): string => {
+  let text: string
+  try {
+    text = value instanceof Date ? JSON.stringify(value.toISOString()) : JSON.stringify(value) ?? String(value)
+  } catch {
+    text = String(value)
+  }
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text
+}
+
+const isTable = (u: unknown): u is Record<string, unknown> =>
+  typeof u === "object" && u !== null && !Array.isArray(u) && !(u instanceof Date)
+
+const keysOf = (section: ConfigSection) =>
+  configFields.filter((f) => f.section === section).map((f) => f.key).join(", ")
+
+const describeIssue = (issue: ParseResult.ArrayFormatterIssue, raw: unknown, source: Source): string => {
+  const [section, key] = issue.path
+  const file = source.file ?? "the config"
+  if (issue._tag === "Unexpected") {
+    if (key === undefined) {
+      const value = isTable(raw) ? raw[String(section)] : undefined
+      return isTable(value)
+        ? `unknown section [${String(section)}] in ${file}: the sections are [mqtt], [storage] and [limits]`
+        : `unknown top-level key "${String(section)}" in ${file}: put settings under [mqtt], [storage] or [limits]`
+    }
+    const known = sections.includes(section as ConfigSection) ? keysOf(section as ConfigSection) : ""
+    return `unknown key "${String(section)}.${String(key)}" in ${file}: [${String(section)}] accepts ${known}`
+  }
+  const sectionValue = isTable(raw) ? raw[String(section)] : undefined
+  if (key === undefined) {
+    return `${String(section)} must be a table (a [${String(section)}] section), got ${show(sectionValue)}${source.where}`
+  }
+  const value = isTable(sectionValue) ? sectionValue[String(key)] : undefined
+  const field = fieldAt(section, key)
+  const name = field === undefined ? `${String(section)}.${String(key)}` : source.name(field)
+  const message = issue.message.startsWith("must be") ? issue.message : `is invalid (${issue.message})`
+  return `${name} ${message}, got ${show(value)}${source.where}`
+}
+
+const decodeSource = (raw: unknown, source: Source): Either.Either<ConfigDocument, ConfigError> =>
+  Either.mapLeft(decodeDocument(raw), (error) => {
+    const [first] = ParseResult.ArrayFormatter.formatErrorSync(error)
+    const message = first === undefined ? `invalid configuration${source.where}` : describeIssue(first, raw, source)
+    return new ConfigError({ message })
+  })
+
+const put = (raw: Raw, field: ConfigField, value: unknown): void => {
+  const section = raw[field.section] ?? (raw[field.section] = {})
+  section[field.key] = value
+}
+
+const fromEnv = (env: Record<string, string | undefined>): Raw => {
+  const raw: Raw = {}
+  for (const field of configFields) {
+    const text = env[field.env]
+    // An empty variable counts as unset, as `FOO=` in compose files and unit files usually means.
+    if (text === undefined || text === "") continue
+    const trimmed = text.trim()
+    put(raw, field, field.numeric && /^[+-]?\d+$/.test(trimmed) ? Number(trimmed) : text)
+  }
+  return raw
+}
+
+const fromOverrides = (overrides: ConfigOverrides): Raw => {
+  const raw: Raw = {}
+  for (const field of configFields) {
+    if (field.override === undefined) continue
+    const value = overrides[field.override]
+    if (value === undefined) continue
+    put(raw, field, field.numeric && typeof value === "string" && /^[+-]?\d+$/.test(value.trim()) ? Number(value) : value)
+  }
+  return raw
+}
+
+// --- the file ------------------------------------------------------------------------------------
+
+const readHint = (code: string | undefined, flagOrEnv: string): string => {
+  switch (code) {
+    case "ENOENT":
+      return `check the path passed to ${flagOrEnv}`
+    case "EACCES":
+    case "EPERM":
+      return "make the file readable by this user"
+    case "EISDIR":
+      return `${flagOrEnv} must name a TOML file, not a directory`
+    default:
+      return `check the path passed to ${flagOrEnv}`
+  }
+}
+
+const readConfigFile = (file: string, flagOrEnv: string): Effect.Effect<string, ConfigError> =>
+  Effect.tryPromise({
+    try: () => readFile(file, "utf8"),
+    catch: (cause) => {
+      const code = (cause as NodeJS.ErrnoException | undefined)?.code
+      return new ConfigError({
+        message: `cannot read config file ${file}${code === undefined ? "" : ` (${code})`}: ${readHint(code, flagOrEnv)}`
+      })
+    }
+  })
+
+const parseConfigFile = (file: string, text: string): Either.Either<unknown, ConfigError> => {
+  try {
+    return Either.right(parseToml(text))
+  } catch (cause) {
+    // smol-toml's message is "Invalid TOML document: <reason>\n\n<code block>": keep the reason only.
+    const reason = (cause instanceof Error ? cause.message : String(cause))
+      .split("\n")[0]!
+      .replace(/^Invalid TOML document:\s*/, "")
+    const at = cause instanceof TomlError ? ` at line ${cause.line}, column ${cause.column}` : ""
+    return Either.left(new ConfigError({ message: `invalid TOML in ${file}${at}: ${reason}: fix the syntax` }))
+  }
+}
+
+// --- merging -------------------------------------------------------------------------------------
+
+const mergeSection = <T extends object>(base: T, layers: ReadonlyArray<Partial<T> | undefined>): T => {
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) }
+  for (const layer of layers) {
+    if (layer === undefined) continue
+    for (const [k, v] of Object.entries(layer)) if (v !== undefined) out[k] = v
+  }
+  return out as T
+}
+
+const merge = (docs: ReadonlyArray<ConfigDocument>, cwd: string): BrokerConfigShape => {
+  const storage = mergeSection(defaultConfig.storage, docs.map((d) => d.storage))
+  return {
+    mqtt: mergeSection(defaultConfig.mqtt, docs.map((d) => d.mqtt)),
+    storage: { ...storage, dataDir: NodePath.resolve(cwd, storage.dataDir) },
+    limits: mergeSection(defaultConfig.limits, docs.map((d) => d.limits))
+  }
+}
+
+/**
+ * defaults < TOML file < environment < CLI overrides. Fails with the first problem found, as one
+ * line that names the setting, its source and the fix.
+ */
+export const loadConfig = (options: LoadConfigOptions = {}): Effect.Effect<BrokerConfigShape, ConfigError> =>
+  Effect.gen(function*() {
+    const env = options.env ?? process.env
+    const envFile = env.ROBUSTMQ_CONFIG === "" ? undefined : env.ROBUSTMQ_CONFIG
+    const configFile = options.configFile ?? envFile
+    const docs: Array<ConfigDocument> = []
+
+    if (configFile !== undefined) {
+      const flagOrEnv = options.configFile !== undefined ? "--config" : "ROBUSTMQ_CONFIG"
+      const text = yield* readConfigFile(configFile, flagOrEnv)
+      const raw = yield* parseConfigFile(configFile, text)
+      docs.push(
+        yield* decodeSource(raw, {
+          name: (f) => `${f.section}.${f.key}`,
+          where: ` in ${configFile}`,
+          file: configFile
+        })
+      )
+    }
+    const envRaw = fromEnv(env)
+    docs.push(yield* decodeSource(envRaw, { name: (f) => `${f.env} (${f.section}.${f.key})`, where: "" }))
+    const flagRaw = fromOverrides(options.overrides ?? {})
+    docs.push(yield* decodeSource(flagRaw, { name: (f) => f.flag ?? `${f.section}.${f.key}`, where: "" }))
+
+    return merge(docs, options.cwd ?? process.cwd())
+  })
+
+/** The resolved config as a snake_case document: what `robustmq config` prints, and a valid TOML file. */
+export const encodeConfig = (config: BrokerConfigShape): Record<string, Record<string, unknown>> =>
+  Schema.encodeSync(ConfigDocument)(config) as Record<string, Record<string, unknown>>

@@ -1,0 +1,114 @@
+/**
+ * Session deciders: pure functions from (state, command) to events and reason codes. The broker
+ * persists the events (for persistent sessions) and folds them with `evolve`.
+ */
+import { ReasonCode } from "../ReasonCode.js"
+import { parseShared, validateTopicFilter } from "../topic/TopicFilter.js"
+import {
+  SessionDisconnected,
+  SessionEnded,
+  type SessionEvent,
+  SessionResumed,
+  SessionStarted,
+  SubscriptionAdded,
+  SubscriptionRemoved
+} from "./events.js"
+import { expiresAt, type QoS, type SessionState } from "./Session.js"
+
+export interface Connect {
+  readonly clientId: string
+  readonly cleanStart: boolean
+  readonly expiryInterval: number
+}
+
+/** [MQTT-3.1.2-4..6] clean start discards any existing session; otherwise it is resumed. */
+export const decideConnect = (state: SessionState | undefined, cmd: Connect) => {
+  const events: Array<SessionEvent> = []
+  let sessionPresent = false
+  if (state !== undefined && cmd.cleanStart) {
+    events.push(new SessionEnded({ clientId: cmd.clientId, reason: "clean-start" }))
+    events.push(new SessionStarted({ clientId: cmd.clientId, expiryInterval: cmd.expiryInterval }))
+  } else if (state !== undefined) {
+    events.push(new SessionResumed({ clientId: cmd.clientId, expiryInterval: cmd.expiryInterval }))
+    sessionPresent = true
+  } else {
+    events.push(new SessionStarted({ clientId: cmd.clientId, expiryInterval: cmd.expiryInterval }))
+  }
+  return { events, sessionPresent } as const
+}
+
+export interface SubscribeRequest {
+  readonly filter: string
+  readonly qos: number
+  readonly noLocal: boolean
+  readonly retainAsPublished: boolean
+  readonly retainHandling: number
+}
+
+export interface Subscribe {
+  readonly clientId: string
+  readonly subscriptionId: number
+  readonly requests: ReadonlyArray<SubscribeRequest>
+  readonly maxTopicLevels: number
+  readonly maxTopicLength: number
+}
+
+/**
+ * One reason code per request: the granted QoS, or 0x8F for an invalid filter. A no-local
+ * shared subscription is a protocol error for the whole packet [MQTT-3.8.3-4].
+ */
+export const decideSubscribe = (state: SessionState, cmd: Subscribe) => {
+  const events: Array<SubscriptionAdded> = []
+  const codes: Array<number> = []
+  const existed: Array<boolean> = []
+  let protocolError = 0
+  for (const req of cmd.requests) {
+    const shared = parseShared(req.filter)
+    const plain = shared === null ? req.filter : typeof shared === "number" ? null : shared.filter
+    if (plain === null || validateTopicFilter(plain, cmd.maxTopicLevels, cmd.maxTopicLength) !== 0) {
+      codes.push(ReasonCode.TopicFilterInvalid)
+      existed.push(false)
+      continue
+    }
+    if (shared !== null && req.noLocal) protocolError = ReasonCode.ProtocolError
+    const qos = (req.qos > 2 ? 2 : req.qos) as QoS
+    existed.push(state.subscriptions.has(req.filter))
+    events.push(
+      new SubscriptionAdded({
+        clientId: cmd.clientId,
+        filter: req.filter,
+        qos,
+        noLocal: req.noLocal,
+        retainAsPublished: req.retainAsPublished,
+        retainHandling: (req.retainHandling > 2 ? 0 : req.retainHandling) as 0 | 1 | 2,
+        subscriptionId: cmd.subscriptionId
+      })
+    )
+    codes.push(qos)
+  }
+  return { events, codes, existed, protocolError } as const
+}
+
+export const decideUnsubscribe = (state: SessionState, clientId: string, filters: ReadonlyArray<string>) => {
+  const events: Array<SubscriptionRemoved> = []
+  const codes: Array<number> = []
+  for (const filter of filters) {
+    if (!state.subscriptions.has(filter)) {
+      codes.push(ReasonCode.NoSubscriptionExisted)
+      continue
+    }
+    events.push(new SubscriptionRemoved({ clientId, filter }))
+    codes.push(ReasonCode.Success)
+  }
+  return { events, codes } as const
+}
+
+/** A session with expiry 0 ends with its connection [MQTT-3.1.2-23]; others wait to expire. */
+export const decideDisconnect = (state: SessionState, at: number, expiryInterval: number): SessionEvent =>
+  expiryInterval === 0
+    ? new SessionEnded({ clientId: state.clientId, reason: "not-persistent" })
+    : new SessionDisconnected({ clientId: state.clientId, at, expiryInterval })
+
+/** [MQTT-4.1.0-?] an expired session is discarded with all its state. */
+export const decideExpire = (state: SessionState, now: number): SessionEvent | undefined =>
+  expiresAt(state) <= now ? new SessionEnded({ clientId: state.clientId, reason: "expired" }) : undefined

@@ -1,0 +1,73 @@
+/**
+ * Session events: the control-plane facts about sessions, Schema-encoded into the EventStore
+ * (stream `session-<clientId>`). Version 1 of each; an upcaster goes here when one changes.
+ */
+import { Schema } from "effect"
+
+const QoS = Schema.Literal(0, 1, 2)
+
+export class SessionStarted extends Schema.TaggedClass<SessionStarted>()("SessionStarted", {
+  clientId: Schema.String,
+  expiryInterval: Schema.Number
+}) {}
+
+export class SessionResumed extends Schema.TaggedClass<SessionResumed>()("SessionResumed", {
+  clientId: Schema.String,
+  expiryInterval: Schema.Number
+}) {}
+
+export class SessionEnded extends Schema.TaggedClass<SessionEnded>()("SessionEnded", {
+  clientId: Schema.String,
+  reason: Schema.Literal("clean-start", "expired", "not-persistent")
+}) {}
+
+export class SessionDisconnected extends Schema.TaggedClass<SessionDisconnected>()("SessionDisconnected", {
+  clientId: Schema.String,
+  at: Schema.Number,
+  expiryInterval: Schema.Number
+}) {}
+
+export class SubscriptionAdded extends Schema.TaggedClass<SubscriptionAdded>()("SubscriptionAdded", {
+  clientId: Schema.String,
+  filter: Schema.String,
+  qos: QoS,
+  noLocal: Schema.Boolean,
+  retainAsPublished: Schema.Boolean,
+  retainHandling: Schema.Literal(0, 1, 2),
+  subscriptionId: Schema.Number
+}) {}
+
+export class SubscriptionRemoved extends Schema.TaggedClass<SubscriptionRemoved>()("SubscriptionRemoved", {
+  clientId: Schema.String,
+  filter: Schema.String
+}) {}
+
+const PendingEntry = Schema.Struct({
+  tp: Schema.String,
+  offset: Schema.Number,
+  qos: QoS,
+  packetId: Schema.Number,
+  stage: Schema.Literal(0, 1)
+})
+
+export class SessionCheckpointed extends Schema.TaggedClass<SessionCheckpointed>()("SessionCheckpointed", {
+  clientId: Schema.String,
+  at: Schema.Number,
+  positions: Schema.Array(Schema.Tuple(Schema.String, Schema.Number)),
+  pending: Schema.Array(PendingEntry),
+  qos2Inbound: Schema.Array(Schema.Number)
+}) {}
+
+export const SessionEvent = Schema.Union(
+  SessionStarted,
+  SessionResumed,
+  SessionEnded,
+  SessionDisconnected,
+  SubscriptionAdded,
+  SubscriptionRemoved,
+  SessionCheckpointed
+)
+export type SessionEvent = typeof SessionEvent.Type
+
+export const sessionStream = (clientId: string): string => `session-${clientId}`
+export const isSessionStream = (stream: string): boolean => stream.startsWith("session-")

@@ -1,0 +1,238 @@
+/**
+ * MessageLog over any LogDriver: owns offsets, open batches, group commit and durability
+ * callbacks for every partition (DESIGN.md §3 step 6).
+ *
+ * `unsafeAppend` is plain synchronous code: it assigns the offset, pushes the record onto the
+ * partition's open batch and, when the partition turns dirty, opens a latch. One flusher fiber
+ * wakes on the latch, seals every dirty partition's batches with `encodeBatch`, hands them all to
+ * ONE `driver.writeBatches` call, then runs the durability callbacks in plain loops. Appends made
+ * while a write is in flight accumulate into the next batch, so the write rate adapts to the
+ * storage's latency. A batch is sealed early at MAX_BATCH_RECORDS / MAX_BATCH_BYTES; early-sealed
+ * batches still go out in the same single call.
+ *
+ * Failure: when a write fails, every callback of its batches gets the StorageError (and
+ * `flush` fails). Those offsets stay assigned but are lost: never readable, and skipped by
+ * readers (offsets are not reused in this process; after a restart `recover` resumes after the
+ * last written batch).
+ *
+ * It must never allocate an Effect per record, never let a throwing callback kill the flusher,
+ * and never acknowledge (run a callback without an error) a record before the driver wrote it.
+ * Closing the layer's scope flushes everything appended before the flusher stops.
+ */
+import { Cause, Deferred, Effect, Exit, FiberId, Layer, type Scope } from "effect"
+import type { TopicPartition } from "../domain/ids.js"
+import type { LogRecord, StoredRecord } from "../domain/message/LogRecord.js"
+import { decodeBatch, encodeBatch } from "../domain/message/RecordBatch.js"
+import { StorageError } from "../services/errors.js"
+import { type EncodedBatch, LogDriver } from "../services/LogDriver.js"
+import { MessageLog } from "../services/MessageLog.js"
+import { type DurableCallback, Partition, type PendingBatch } from "./internal/Partition.js"
+
+interface FlushWaiter {
+  readonly done: Deferred.Deferred<void, StorageError>
+  /** `failures` when the waiter was registered: any later failed write fails the flush. */
+  readonly failuresBefore: number
+}
+
+const toStorageError = (cause: Cause.Cause<unknown>): StorageError => {
+  const failure = Cause.failureOption(cause)
+  if (failure._tag === "Some" && failure.value instanceof StorageError) return failure.value
+  return new StorageError({ op: "write", cause: Cause.squash(cause) })
+}
+
+export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | Scope.Scope> = Effect.gen(function* () {
+  const driver = yield* LogDriver
+  const ends = yield* driver.recover
+
+  const partitions = new Map<TopicPartition, Partition>()
+  for (const [tp, end] of ends) partitions.set(tp, new Partition(tp, end))
+  let partitionList: ReadonlyArray<TopicPartition> | null = null
+
+  let dirty: Array<Partition> = []
+  let writing = false
+  let failures = 0
+  let lastError: StorageError | undefined
+  let flushWaiters: Array<FlushWaiter> = []
+  const wake = yield* Effect.makeLatch(false)
+
+  /** Hot path. */
+  const unsafeAppend = (tp: TopicPartition, record: LogRecord): number => {
+    let p = partitions.get(tp)
+    if (p === undefined) {
+      partitions.set(tp, (p = new Partition(tp, 0)))
+      partitionList = null
+    }
+    const offset = p.append(record)
+    if (!p.dirty) {
+      p.dirty = true
+      dirty.push(p)
+      wake.unsafeOpen()
+    }
+    return offset
+  }
+
+  /** Hot path. */
+  const unsafeOnDurable = (tp: TopicPartition, offset: number, done: DurableCallback): void => {
+    const p = partitions.get(tp)
+    if (p !== undefined) {
+      if (offset < p.durableEnd) {
+        const lost = p.lostError(offset)
+        if (lost === undefined) done()
+        else done(lost)
+        return
+      }
+      if (p.onDurable(offset, done)) return
+    }
+    done(new StorageError({ op: "write", path: tp, cause: new Error(`offset ${offset} was never appended to ${tp}`) }))
+  }
+
+  const unsafeEndOffset = (tp: TopicPartition): number => partitions.get(tp)?.next ?? 0
+
+  const unsafePartitions = (): ReadonlyArray<TopicPartition> => (partitionList ??= Array.from(partitions.keys()))
+
+  // -------------------------------------------------------------------------------------------
+  // flusher
+
+  /** Runs callbacks in plain loops; returns the first one thrown (to be logged), if any. */
+  const settle = (batches: ReadonlyArray<PendingBatch>, error: StorageError | undefined): unknown => {
+    let thrown: unknown = undefined
+    for (let i = 0; i < batches.length; i++) {
+      const b = batches[i]!
+      const callbacks = b.partition.settle(b, error)
+      if (callbacks === null) continue
+      for (let j = 0; j < callbacks.length; j++) {
+        try {
+          if (error === undefined) callbacks[j]!()
+          else callbacks[j]!(error)
+        } catch (e) {
+          thrown ??= e
+        }
+      }
+    }
+    return thrown
+  }
+
+  const encodeAll = (batches: ReadonlyArray<PendingBatch>) =>
+    Effect.try({
+      try: () => {
+        const encoded: Array<EncodedBatch> = new Array(batches.length)
+        for (let i = 0; i < batches.length; i++) {
+          const b = batches[i]!
+          encoded[i] = {
+            tp: b.partition.tp,
+            baseOffset: b.baseOffset,
+            lastOffset: b.lastOffset,
+            bytes: encodeBatch(b.baseOffset, b.records)
+          }
+        }
+        return encoded
+      },
+      catch: (cause) => new StorageError({ op: "write", cause })
+    })
+
+  /** One flusher pass: everything dirty now goes out in one writeBatches call. */
+  const flushPass = Effect.suspend(() => {
+    wake.unsafeClose()
+    const waiters = flushWaiters
+    flushWaiters = []
+    const batches: Array<PendingBatch> = []
+    for (let i = 0; i < dirty.length; i++) dirty[i]!.take(batches)
+    dirty = []
+    writing = true
+    const write = batches.length === 0
+      ? Effect.void
+      : Effect.flatMap(encodeAll(batches), (encoded) => driver.writeBatches(encoded))
+    return Effect.flatMap(Effect.exit(write), (exit) => {
+      writing = false
+      let error: StorageError | undefined
+      if (Exit.isFailure(exit)) {
+        error = toStorageError(exit.cause)
+        failures++
+        lastError = error
+      }
+      const thrown = batches.length === 0 ? undefined : settle(batches, error)
+      for (let i = 0; i < waiters.length; i++) {
+        const w = waiters[i]!
+        Deferred.unsafeDone(w.done, failures > w.failuresBefore ? Exit.fail(lastError!) : Exit.void)
+      }
+      const logs: Array<Effect.Effect<void>> = []
+      if (error !== undefined) {
+        logs.push(Effect.logError(`message log write of ${batches.length} batches failed`, error))
+      }
+      if (thrown !== undefined) logs.push(Effect.logError("a durability callback threw", Cause.die(thrown)))
+      return logs.length === 0 ? Effect.void : Effect.all(logs, { discard: true })
+    })
+  })
+
+  yield* Effect.forkScoped(
+    Effect.forever(
+      Effect.zipRight(
+        wake.await,
+        // Interrupted only while idle at `wake.await`: a pass always settles its callbacks.
+        Effect.uninterruptible(flushPass).pipe(
+          Effect.catchAllCause((cause) => Effect.logError("message log flusher pass failed", cause))
+        )
+      )
+    )
+  )
+
+  const flush: Effect.Effect<void, StorageError> = Effect.suspend(() => {
+    if (dirty.length === 0 && !writing) return Effect.void
+    const done = Deferred.unsafeMake<void, StorageError>(FiberId.none)
+    flushWaiters.push({ done, failuresBefore: failures })
+    wake.unsafeOpen()
+    return Deferred.await(done)
+  })
+
+  // Added after the fork, so it runs before the flusher is interrupted: graceful shutdown
+  // writes every record appended so far.
+  yield* Effect.addFinalizer(() =>
+    flush.pipe(Effect.catchAll((e) => Effect.logError("message log: final flush failed", e)))
+  )
+
+  // -------------------------------------------------------------------------------------------
+  // read
+
+  const read = (tp: TopicPartition, fromOffset: number, maxBytes: number) =>
+    Effect.gen(function* () {
+      const out: Array<StoredRecord> = []
+      let next = fromOffset
+      let bytes = 0
+      // Stored batches first. A flush may finish while we wait on the driver, moving records
+      // from memory to storage, so the memory boundary is re-read after every driver call.
+      while (true) {
+        const p = partitions.get(tp)
+        const memoryStart = p === undefined ? Number.POSITIVE_INFINITY : p.memoryStart()
+        if (next >= memoryStart || (out.length > 0 && bytes >= maxBytes)) break
+        const batches = yield* driver.readRange(tp, next, Math.max(1, maxBytes - bytes))
+        let progressed = false
+        for (const b of batches) {
+          const records = decodeBatch(b.bytes)
+          if (typeof records === "string") {
+            return yield* new StorageError({
+              op: "read",
+              path: tp,
+              cause: new Error(`batch at offset ${b.baseOffset}: ${records}`)
+            })
+          }
+          for (const r of records) {
+            if (r.offset < next) continue
+            out.push(r)
+            next = r.offset + 1
+            progressed = true
+          }
+          bytes += b.bytes.length
+        }
+        if (!progressed) break
+      }
+      if (out.length === 0 || bytes < maxBytes) {
+        const p = partitions.get(tp)
+        if (p !== undefined) p.readPending(next, maxBytes - bytes, out)
+      }
+      return out as ReadonlyArray<StoredRecord>
+    })
+
+  return MessageLog.of({ unsafeAppend, unsafeOnDurable, unsafeEndOffset, unsafePartitions, read, flush })
+})
+
+export const layer: Layer.Layer<MessageLog, StorageError, LogDriver> = Layer.scoped(MessageLog, make)

@@ -1,0 +1,162 @@
+/**
+ * Plain mutable state of one topic-partition inside MessageLogLive: the next offset, the
+ * durable end, and the batches appended but not yet written (the last one possibly still open
+ * for appends). Hot path: every method is synchronous, allocation-light, and never touches
+ * Effect; the flusher in MessageLogLive is the only code that takes batches out for writing.
+ */
+import type { TopicPartition } from "../../domain/ids.js"
+import type { LogRecord, StoredRecord } from "../../domain/message/LogRecord.js"
+import type { StorageError } from "../../services/errors.js"
+
+export type DurableCallback = (error?: StorageError) => void
+
+/** Seal a batch early past either cap; the flusher still writes everything in one call. */
+export const MAX_BATCH_RECORDS = 10_000
+export const MAX_BATCH_BYTES = 1024 * 1024
+
+export const BATCH_OPEN = 0
+export const BATCH_SEALED = 1
+export const BATCH_WRITING = 2
+
+/** Rough encoded size of a record, for the batch cap and read budgets. */
+export const estimateSize = (r: LogRecord): number => {
+  let n = 16 + (r.key === null ? 0 : r.key.length) + (r.value === null ? 0 : r.value.length)
+  const hs = r.headers
+  for (let i = 0; i < hs.length; i++) {
+    const h = hs[i]!
+    n += 4 + h.key.length + (h.value === null ? 0 : h.value.length)
+  }
+  return n
+}
+
+/** Records not yet written, with the callbacks waiting for them. */
+export class PendingBatch {
+  readonly records: Array<LogRecord> = []
+  bytes = 0
+  state = BATCH_OPEN
+  callbacks: Array<DurableCallback> | null = null
+  constructor(readonly partition: Partition, readonly baseOffset: number) {}
+
+  get lastOffset(): number {
+    return this.baseOffset + this.records.length - 1
+  }
+}
+
+/** Offsets whose write failed: assigned, never readable, reported as failed to late callbacks. */
+interface LostRange {
+  readonly from: number
+  readonly to: number
+  readonly error: StorageError
+}
+
+export class Partition {
+  /** Next offset to assign. */
+  next: number
+  /** Every offset below is written (or lost, see `lost`). */
+  durableEnd: number
+  /** Not-yet-written batches in offset order; only the last may be open. */
+  readonly pending: Array<PendingBatch> = []
+  /** Listed in MessageLogLive's dirty list, waiting for the flusher. */
+  dirty = false
+  lost: Array<LostRange> | null = null
+
+  constructor(readonly tp: TopicPartition, end: number) {
+    this.next = end
+    this.durableEnd = end
+  }
+
+  /** Hot path: appends to the open batch (sealing it at a cap) and returns the offset. */
+  append(record: LogRecord): number {
+    const pending = this.pending
+    let b = pending.length === 0 ? undefined : pending[pending.length - 1]!
+    if (b === undefined || b.state !== BATCH_OPEN) {
+      b = new PendingBatch(this, this.next)
+      pending.push(b)
+    }
+    b.records.push(record)
+    b.bytes += estimateSize(record)
+    if (b.records.length >= MAX_BATCH_RECORDS || b.bytes >= MAX_BATCH_BYTES) b.state = BATCH_SEALED
+    return this.next++
+  }
+
+  /** Moves every unwritten batch to WRITING and pushes it onto `out`. */
+  take(out: Array<PendingBatch>): void {
+    const pending = this.pending
+    for (let i = 0; i < pending.length; i++) {
+      const b = pending[i]!
+      if (b.state !== BATCH_WRITING) {
+        b.state = BATCH_WRITING
+        out.push(b)
+      }
+    }
+    this.dirty = false
+  }
+
+  /**
+   * After a write: drops `b` (always the oldest pending batch) and advances the durable end;
+   * on failure records its offsets as lost. Returns its callbacks for the caller to run.
+   */
+  settle(b: PendingBatch, error: StorageError | undefined): Array<DurableCallback> | null {
+    const i = this.pending.indexOf(b)
+    if (i >= 0) this.pending.splice(i, 1)
+    const last = b.lastOffset
+    if (error !== undefined) (this.lost ??= []).push({ from: b.baseOffset, to: last, error })
+    if (last + 1 > this.durableEnd) this.durableEnd = last + 1
+    return b.callbacks
+  }
+
+  /** The error of the failed write that lost `offset`, if any. */
+  lostError(offset: number): StorageError | undefined {
+    const lost = this.lost
+    if (lost === null) return undefined
+    for (let i = 0; i < lost.length; i++) {
+      const r = lost[i]!
+      if (offset >= r.from && offset <= r.to) return r.error
+    }
+    return undefined
+  }
+
+  /**
+   * Hot path: queues `done` on the pending batch holding `offset`. Returns false when no pending
+   * batch holds it (already settled, or never assigned): the caller decides what to report.
+   */
+  onDurable(offset: number, done: DurableCallback): boolean {
+    const pending = this.pending
+    for (let i = pending.length - 1; i >= 0; i--) {
+      const b = pending[i]!
+      if (offset >= b.baseOffset) {
+        if (offset >= b.baseOffset + b.records.length) return false
+        ;(b.callbacks ??= []).push(done)
+        return true
+      }
+    }
+    return false
+  }
+
+  /** Lowest offset still held in memory (`next` when nothing is pending). */
+  memoryStart(): number {
+    return this.pending.length === 0 ? this.next : this.pending[0]!.baseOffset
+  }
+
+  /**
+   * Copies pending records with offset >= `from` into `out` while the byte budget allows (at
+   * least one record overall). Returns the bytes added.
+   */
+  readPending(from: number, budget: number, out: Array<StoredRecord>): number {
+    let used = 0
+    const pending = this.pending
+    for (let i = 0; i < pending.length; i++) {
+      const b = pending[i]!
+      const records = b.records
+      const start = from > b.baseOffset ? from - b.baseOffset : 0
+      for (let j = start; j < records.length; j++) {
+        const r = records[j]!
+        const size = estimateSize(r)
+        if (out.length > 0 && used + size > budget) return used
+        out.push({ offset: b.baseOffset + j, key: r.key, value: r.value, headers: r.headers, timestamp: r.timestamp })
+        used += size
+      }
+    }
+    return used
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * The `robustmq` command line: `start` runs the broker, `config` prints the configuration it would
+ * run with. Owns flag parsing and nothing else: configuration rules live in config/loadConfig.ts
+ * (so a bad `--mqtt-port` reads exactly like a bad `mqtt.port` in the file), and the broker's
+ * lifetime is `Layer.launch(App.layer)`, interrupted by src/main.ts on SIGINT/SIGTERM.
+ *
+ * The value flags are plain text on purpose: loadConfig validates them with the same Schema as the
+ * file and env, and reports one line naming the flag (`--storage must be "memory" or "sqlite",
+ * got "bogus"`), where @effect/cli's own choice/integer errors name neither flag nor value.
+ */
+import { Command, Options, ValidationError } from "@effect/cli"
+import type { CliApp } from "@effect/cli"
+import { Console, Effect, Layer, Option } from "effect"
+import { stringify as stringifyToml } from "smol-toml"
+import * as BrokerConfig from "../config/BrokerConfig.js"
+import { type ConfigError, type ConfigOverrides, encodeConfig, loadConfig } from "../config/loadConfig.js"
+import * as App from "./App.js"
+
+/** Kept in step with package.json by hand: reading package.json at run time breaks under dist/. */
+export const VERSION = "0.1.0"
+
+const configFile = Options.text("config").pipe(
+  Options.withAlias("c"),
+  Options.withPseudoName("FILE"),
+  Options.withDescription("TOML config file (see config/broker.example.toml); default: $ROBUSTMQ_CONFIG"),
+  Options.optional
+)
+const mqttHost = Options.text("mqtt-host").pipe(
+  Options.withPseudoName("HOST"),
+  Options.withDescription("MQTT listen address (mqtt.host)"),
+  Options.optional
+)
+const mqttPort = Options.text("mqtt-port").pipe(
+  Options.withPseudoName("PORT"),
+  Options.withDescription("MQTT TCP port, 0 = any free port (mqtt.port)"),
+  Options.optional
+)
+const dataDir = Options.text("data-dir").pipe(
+  Options.withPseudoName("DIR"),
+  Options.withDescription("data directory, relative to the working directory (storage.data_dir)"),
+  Options.optional
+)
+const storage = Options.text("storage").pipe(
+  Options.withPseudoName("memory|sqlite"),
+  Options.withDescription("storage backend (storage.kind)"),
+  Options.optional
+)
+
+const sourceOptions = { configFile, mqttHost, mqttPort, dataDir, storage }
+
+interface SourceFlags {
+  readonly configFile: Option.Option<string>
+  readonly mqttHost: Option.Option<string>
+  readonly mqttPort: Option.Option<string>
+  readonly dataDir: Option.Option<string>
+  readonly storage: Option.Option<string>
+}
+
+const load = (flags: SourceFlags) => {
+  const overrides: ConfigOverrides = {
+    mqttHost: Option.getOrUndefined(flags.mqttHost),
+    mqttPort: Option.getOrUndefined(flags.mqttPort),
+    dataDir: Option.getOrUndefined(flags.dataDir),
+    storage: Option.getOrUndefined(flags.storage)
+  }
+  return loadConfig({ configFile: Option.getOrUndefined(flags.configFile), overrides })
+}
+
+const start = Command.make("start", sourceOptions, (flags) =>
+  Effect.gen(function*() {
+    const config = yield* load(flags)
+    yield* Effect.logDebug(`storage ${config.storage.kind} in ${config.storage.dataDir}`)
+    return yield* Layer.launch(App.layer.pipe(Layer.provide(BrokerConfig.layer(config))))
+  })).pipe(Command.withDescription("Run the broker until SIGINT or SIGTERM"))
+
+const format = Options.choice("format", ["toml", "json"]).pipe(
+  Options.withDescription("output format; keys are the TOML file's"),
+  Options.withDefault("toml" as const)
+)
+
+const config = Command.make("config", { ...sourceOptions, format }, (flags) =>
+  Effect.gen(function*() {
+    const document = encodeConfig(yield* load(flags))
+    yield* Console.log(
+      flags.format === "json" ? JSON.stringify(document, null, 2) : stringifyToml(document).trimEnd()
+    )
+  })).pipe(Command.withDescription("Print the resolved configuration (defaults < file < env < flags)"))
+
+export const command = Command.make("robustmq").pipe(
+  Command.withDescription("MQTT 3.1.1/5.0 and Kafka broker"),
+  Command.withSubcommands([start, config])
+)
+
+const cli = Command.run(command, { name: "robustmq", version: VERSION })
+
+const stripAnsi = (text: string) => text.replace(/\u001b\[[0-9;]*m/g, "")
+
+/**
+ * @effect/cli prints its own parse errors (unknown flag, missing value) through Console.error as
+ * paragraphs; squeeze them to one line so every failure on stderr is one line.
+ */
+const oneLineErrors = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.consoleWith((console) =>
+    Effect.withConsole(effect, {
+      ...console,
+      error: (...args: ReadonlyArray<unknown>) =>
+        console.error(
+          stripAnsi(args.map(String).join(" "))
+            .split("\n")
+            .map((line) => line.trim())
+            .filter((line) => line.length > 0)
+            .join(" ")
+        )
+    })
+  )
+
+/**
+ * Runs the command line (`argv` as in `process.argv`, executable and script first). A
+ * ValidationError has already been printed by @effect/cli; the others carry a one-line `message`.
+ */
+export const run = (
+  argv: ReadonlyArray<string>
+): Effect.Effect<void, ConfigError | Error | ValidationError.ValidationError, CliApp.CliApp.Environment> =>
+  oneLineErrors(cli(argv))

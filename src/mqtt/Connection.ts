@@ -1,0 +1,487 @@
+/**
+ * One MQTT network connection: framing, the packet state machine (CONNECT first and once),
+ * and the per-packet protocol rules, checked in spec order. Everything here is synchronous
+ * except control work that must reach storage (a persistent session's CONNECT, SUBSCRIBE,
+ * UNSUBSCRIBE): `runControl` pauses the socket, queues the frames already read, runs one
+ * Effect, then drains the queue in order, so per-connection ordering holds.
+ *
+ * No fiber and no closure per connection: socket listeners are shared functions that find
+ * their Connection on the socket. Memory per idle connection is this object and its socket.
+ */
+import { isUtf8 } from "node:buffer"
+import { randomUUID } from "node:crypto"
+import type * as net from "node:net"
+import { Effect, Exit, Runtime } from "effect"
+import { NEVER_EXPIRES, type QoS } from "../../domain/session/Session.js"
+import { connackCodeV3, ReasonCode, subackCodeV3 } from "../../domain/ReasonCode.js"
+import { validateTopicName } from "../../domain/topic/TopicName.js"
+import type { StorageError } from "../../services/errors.js"
+import { decodePacket } from "./codec/decode.js"
+import { encodeAck, encodeControl, PINGRESP } from "./codec/encode.js"
+import { FrameReader, type FrameSink } from "./codec/FrameReader.js"
+import {
+  type AckPacket,
+  type ControlPacket,
+  type IConnectPacket,
+  type ISubscribePacket,
+  type IUnsubscribePacket,
+  MqttDecodeError,
+  type ProtocolVersion,
+  type PublishPacket,
+  PublishProps
+} from "./codec/packets.js"
+import type { Will } from "./engine/Engine.js"
+import type { LiveSession, Outlet } from "./engine/LiveSession.js"
+import { Message } from "./engine/Message.js"
+import type { ServerContext } from "./ServerContext.js"
+
+/** QoS 0 is dropped for a subscriber whose socket holds more than this unsent. */
+const QOS0_BUFFER_CAP = 4 * 1024 * 1024
+const enum State {
+  AwaitingConnect = 0,
+  Connected = 1,
+  Closed = 2
+}
+
+export class Connection implements Outlet, FrameSink {
+  version: ProtocolVersion = 4
+  private state = State.AwaitingConnect
+  session: LiveSession | null = null
+  clientId = ""
+  keepaliveMs = 0
+  lastSeen: number
+  readonly openedAt: number
+  sendQuota = 0
+  clientMaxPacketSize = 0
+  /** Session Expiry Interval in force (may be changed by a v5 DISCONNECT). */
+  private expiryInterval = 0
+  private will: Will | null = null
+  /** A normal DISCONNECT arrived: no will [MQTT-3.14.4-3]. */
+  private graceful = false
+  private out: Array<Buffer> | null = null
+  private outBytes = 0
+  private paused = false
+  private backlog: Array<Buffer> | null = null
+  private aliasesIn: Map<number, string> | null = null
+  /** Inbound QoS 1/2 publishes not yet fully acknowledged (our Receive Maximum). */
+  private inflightIn = 0
+  private readonly reader: FrameReader
+
+  constructor(
+    readonly socket: net.Socket,
+    private readonly ctx: ServerContext
+  ) {
+    this.reader = new FrameReader(ctx.config.limits.maxPacketSize)
+    this.lastSeen = this.openedAt = Date.now()
+  }
+
+  // ------------------------------------------------------------ socket events
+
+  onData(chunk: Buffer): void {
+    this.lastSeen = Date.now()
+    const rc = this.reader.feed(chunk, this)
+    if (rc !== 0 && this.state !== State.Closed) this.fail(rc)
+  }
+
+  onFrame(frame: Buffer): boolean {
+    if (this.paused) {
+      ;(this.backlog ??= []).push(frame)
+      return true
+    }
+    this.handle(frame)
+    return this.state !== State.Closed
+  }
+
+  /** The socket closed, for whatever reason: settle the session and the will. */
+  onClose(): void {
+    if (this.state === State.Closed && this.session === null) return
+    const wasConnected = this.state === State.Connected
+    this.state = State.Closed
+    this.ctx.connections.delete(this)
+    const session = this.session
+    this.session = null
+    if (!wasConnected || session === null) return
+    this.ctx.connected--
+    const will = this.graceful || this.ctx.shuttingDown ? null : this.will
+    this.background(this.ctx.engine.closeSession(session, this, will, this.expiryInterval))
+  }
+
+  // ------------------------------------------------------------ output
+
+  /** Hot path: queues a frame; the server writes each connection's frames once per turn. */
+  writeFrame(frame: Buffer): void {
+    if (this.state === State.Closed) return
+    if (this.out === null) {
+      this.out = [frame]
+      this.ctx.markDirty(this)
+    } else this.out.push(frame)
+    this.outBytes += frame.length
+  }
+
+  flushOut(): void {
+    const out = this.out
+    if (out === null) return
+    this.out = null
+    const bytes = this.outBytes
+    this.outBytes = 0
+    if (this.socket.destroyed) return
+    this.socket.write(out.length === 1 ? out[0]! : Buffer.concat(out, bytes))
+  }
+
+  canWriteQos0(): boolean {
+    return this.socket.writableLength + this.outBytes < QOS0_BUFFER_CAP
+  }
+
+  /** Ends the connection, sending a v5 DISCONNECT with `reason` first when one is given. */
+  close(reason?: number): void {
+    if (this.state === State.Closed) return
+    if (reason !== undefined && this.version === 5 && this.state === State.Connected) {
+      this.writeFrame(encodeControl({ cmd: "disconnect", reasonCode: reason }, 5))
+    }
+    this.flushOut()
+    this.onClose()
+    this.socket.end(() => this.socket.destroy())
+  }
+
+  /** A protocol violation: reason code to a v5 client, then close [MQTT-4.13.1-1]. */
+  private fail(reason: number): void {
+    this.close(reason)
+  }
+
+  /** Session takeover by a newer connection with the same client id [MQTT-3.1.4-3]. */
+  takeOver(): void {
+    this.close(ReasonCode.SessionTakenOver)
+  }
+
+  // ------------------------------------------------------------ control work
+
+  /** Runs persistence work without blocking packet order: reads pause until it finishes. */
+  private runControl(effect: Effect.Effect<void, StorageError>, done: (ok: boolean) => void): void {
+    this.paused = true
+    this.socket.pause()
+    Runtime.runCallback(this.ctx.runtime)(effect, {
+      onExit: (exit) => {
+        if (Exit.isFailure(exit)) Runtime.runFork(this.ctx.runtime)(Effect.logError("session persistence failed", exit.cause))
+        this.paused = false
+        done(Exit.isSuccess(exit))
+        const backlog = this.backlog
+        while (backlog !== null && backlog.length > 0 && !this.paused && this.state !== State.Closed) this.handle(backlog.shift()!)
+        if (!this.paused && this.state !== State.Closed) this.socket.resume()
+      }
+    })
+  }
+
+  private background(effect: Effect.Effect<void, StorageError> | null): void {
+    if (effect === null) return
+    Runtime.runFork(this.ctx.runtime)(effect.pipe(Effect.catchAll((e) => Effect.logError("session persistence failed", e))))
+  }
+
+  // ------------------------------------------------------------ packets
+
+  private handle(frame: Buffer): void {
+    const p = decodePacket(frame, this.version)
+    if (p instanceof MqttDecodeError) {
+      if (this.state === State.AwaitingConnect && /protocol version|protocol level/i.test(p.message)) {
+        // [MQTT-3.1.2-2] unsupported protocol level: CONNACK 0x01 (v3 form), then close.
+        this.writeFrame(encodeControl({ cmd: "connack", returnCode: 1, sessionPresent: false }, 4))
+        this.state = State.Connected
+        this.close()
+        return
+      }
+      return this.fail(p.reasonCode)
+    }
+    if (this.state === State.AwaitingConnect) {
+      // [MQTT-3.1.0-1] the first packet must be CONNECT.
+      if (p.cmd !== 1 || !("packet" in p)) return this.close()
+      return this.onConnect(p.packet)
+    }
+    const session = this.session!
+    switch (p.cmd) {
+      case 3:
+        return this.onPublish(p as PublishPacket, session)
+      case 4:
+      case 7:
+        session.complete((p as AckPacket).packetId)
+        return
+      case 5: {
+        const a = p as AckPacket
+        const rel = session.received(a.packetId, a.reasonCode)
+        if (rel !== null) this.writeFrame(rel)
+        return
+      }
+      case 6:
+        return this.onPubrel((p as AckPacket).packetId, session)
+      case 8:
+        return this.onSubscribe((p as Extract<ControlPacket, { cmd: 8 }>).packet, session)
+      case 10:
+        return this.onUnsubscribe((p as Extract<ControlPacket, { cmd: 10 }>).packet, session)
+      case 12:
+        this.writeFrame(PINGRESP)
+        return
+      case 14:
+        return this.onDisconnect(p as ControlPacket | { cmd: 14 })
+      case 1:
+        return this.fail(ReasonCode.ProtocolError) // [MQTT-3.1.0-2] a second CONNECT
+      default:
+        // AUTH without enhanced authentication, or a server-to-client packet.
+        return this.fail(ReasonCode.ProtocolError)
+    }
+  }
+
+  private connack(reason: number, sessionPresent: boolean, properties?: Record<string, unknown>): void {
+    const packet =
+      this.version === 5
+        ? { cmd: "connack" as const, reasonCode: reason, sessionPresent, ...(properties ? { properties } : {}) }
+        : { cmd: "connack" as const, returnCode: connackCodeV3(reason), sessionPresent }
+    this.writeFrame(encodeControl(packet, this.version))
+  }
+
+  /** Refuses a CONNECT: CONNACK with the code, then close [MQTT-3.2.2-6]. */
+  private refuse(reason: number): void {
+    this.state = State.Connected // so close() may still write
+    this.connack(reason, false)
+    this.flushOut()
+    this.state = State.AwaitingConnect
+    this.close()
+  }
+
+  private onConnect(packet: IConnectPacket): void {
+    const { config, engine } = this.ctx
+    const limits = config.limits
+    const version = (packet.protocolVersion ?? 4) as ProtocolVersion
+    this.version = version
+    const props = packet.properties ?? {}
+    if (version === 5 && props.authenticationMethod !== undefined) return this.refuse(ReasonCode.BadAuthenticationMethod)
+    if (props.receiveMaximum === 0) return this.fail(ReasonCode.ProtocolError) // [MQTT-3.1.2-?] 0 is a protocol error
+    let clientId = packet.clientId
+    let assigned: string | undefined
+    if (clientId === "") {
+      // [MQTT-3.1.3-7..8] an empty id needs a clean session in 3.1.1; 3.1 requires an id.
+      if (version === 3 || (version === 4 && !packet.clean)) return this.refuse(ReasonCode.ClientIdentifierNotValid)
+      clientId = `auto-${randomUUID()}`
+      if (version === 5) assigned = clientId
+    } else if (version === 3 && clientId.length > 23) {
+      return this.refuse(ReasonCode.ClientIdentifierNotValid)
+    }
+    if (this.ctx.connected >= limits.maxConnections) return this.refuse(ReasonCode.QuotaExceeded)
+    let keepalive = packet.keepalive ?? 0
+    let serverKeepAlive: number | undefined
+    const maxKeepalive = config.mqtt.maxKeepalive
+    if (maxKeepalive > 0 && (keepalive === 0 || keepalive > maxKeepalive)) {
+      if (version === 5) keepalive = serverKeepAlive = maxKeepalive
+      else if (keepalive > maxKeepalive) return this.refuse(ReasonCode.ClientIdentifierNotValid) // v3 cannot be told
+    }
+    let expiry = version === 5 ? (props.sessionExpiryInterval ?? 0) : packet.clean ? 0 : NEVER_EXPIRES
+    let expiryChanged = false
+    if (version === 5 && expiry > limits.maxSessionExpiry) {
+      expiry = limits.maxSessionExpiry
+      expiryChanged = true
+    }
+    let will: Will | null = null
+    if (packet.will) {
+      const w = packet.will
+      if (validateTopicName(w.topic, limits.maxTopicLevels, limits.maxTopicLength) !== 0) return this.refuse(ReasonCode.TopicNameInvalid)
+      const wp = w.properties
+      const payload = typeof w.payload === "string" ? Buffer.from(w.payload) : Buffer.from(w.payload)
+      if (wp?.payloadFormatIndicator && !isUtf8(payload)) return this.refuse(ReasonCode.PayloadFormatInvalid)
+      let mprops: PublishProps | null = null
+      if (wp !== undefined) {
+        mprops = new PublishProps()
+        mprops.payloadFormatIndicator = wp.payloadFormatIndicator === undefined ? undefined : wp.payloadFormatIndicator ? 1 : 0
+        mprops.contentType = wp.contentType
+        mprops.responseTopic = wp.responseTopic
+        mprops.correlationData = wp.correlationData
+        mprops.userProperties = userPairs(wp.userProperties)
+      }
+      const now = Date.now()
+      const expiresAt = wp?.messageExpiryInterval !== undefined ? now + wp.messageExpiryInterval * 1000 : 0
+      will = {
+        message: new Message(w.topic, payload, (w.qos ?? 0) as QoS, w.retain ?? false, mprops, expiresAt, clientId, now),
+        delay: wp?.willDelayInterval ?? 0
+      }
+    }
+    this.clientId = clientId
+    this.keepaliveMs = keepalive * 1000
+    this.expiryInterval = expiry
+    this.will = will
+    this.sendQuota = Math.min(limits.maxInflight, props.receiveMaximum ?? 65535)
+    this.clientMaxPacketSize = props.maximumPacketSize ?? 0
+    const opened = engine.openSession(clientId, packet.clean ?? true, expiry, (old) => (old as Connection).takeOver())
+    this.session = opened.session
+    this.state = State.Connected
+    this.ctx.connected++
+    const finish = (ok: boolean) => {
+      if (this.state === State.Closed) return
+      if (!ok) {
+        this.connack(ReasonCode.UnspecifiedError, false)
+        return this.close()
+      }
+      const p: Record<string, unknown> = {}
+      if (version === 5) {
+        p.receiveMaximum = limits.receiveMaximum
+        p.maximumPacketSize = limits.maxPacketSize
+        p.topicAliasMaximum = limits.topicAliasMaximum
+        if (assigned !== undefined) p.assignedClientIdentifier = assigned
+        if (serverKeepAlive !== undefined) p.serverKeepAlive = serverKeepAlive
+        if (expiryChanged) p.sessionExpiryInterval = expiry
+        if (props.requestResponseInformation) p.responseInformation = `response/${clientId}`
+      }
+      this.connack(ReasonCode.Success, opened.sessionPresent, p)
+      opened.session.resume(this)
+    }
+    if (opened.persist === null) finish(true)
+    else this.runControl(opened.persist, finish)
+  }
+
+  /** Hot path: one inbound PUBLISH. */
+  private onPublish(p: PublishPacket, session: LiveSession): void {
+    const limits = this.ctx.config.limits
+    let topic = p.topic
+    let props = p.properties
+    if (props !== null) {
+      if (props.subscriptionIdentifiers !== undefined) return this.fail(ReasonCode.ProtocolError) // [MQTT-3.3.4-6]
+      const alias = props.topicAlias
+      if (alias !== undefined) {
+        // [MQTT-3.3.2-8..12] topic aliases are per connection and bounded by our maximum.
+        if (alias === 0 || alias > limits.topicAliasMaximum) return this.fail(ReasonCode.TopicAliasInvalid)
+        if (topic === "") {
+          const known = this.aliasesIn?.get(alias)
+          if (known === undefined) return this.fail(ReasonCode.ProtocolError)
+          topic = known
+        } else (this.aliasesIn ??= new Map()).set(alias, topic)
+        const copy = Object.assign(new PublishProps(), props)
+        copy.topicAlias = undefined
+        props = copy
+      }
+    }
+    if (validateTopicName(topic, limits.maxTopicLevels, limits.maxTopicLength) !== 0) return this.fail(ReasonCode.TopicNameInvalid)
+    const qos = p.qos
+    if (qos === 2 && session.qos2Inbound !== null && session.qos2Inbound.has(p.packetId)) {
+      // [MQTT-4.3.3-9] a retried PUBLISH of a message we hold: acknowledge, never route twice.
+      this.writeFrame(encodeAck(5, p.packetId, this.version, 0))
+      return
+    }
+    if (qos > 0 && ++this.inflightIn > limits.receiveMaximum) return this.fail(ReasonCode.ReceiveMaximumExceeded) // [MQTT-3.3.4-8]
+    if (props !== null && props.payloadFormatIndicator === 1 && !isUtf8(p.payload)) {
+      if (qos === 0) return this.fail(ReasonCode.PayloadFormatInvalid)
+      this.inflightIn--
+      this.writeFrame(encodeAck(qos === 1 ? 4 : 5, p.packetId, this.version, ReasonCode.PayloadFormatInvalid))
+      return
+    }
+    const now = props !== null && props.messageExpiryInterval !== undefined ? Date.now() : 0
+    const msg = new Message(
+      topic,
+      p.payload,
+      qos,
+      p.retain,
+      props,
+      now === 0 ? 0 : now + props!.messageExpiryInterval! * 1000,
+      this.clientId,
+      now === 0 ? Date.now() : now
+    )
+    const routed = this.ctx.engine.publish(msg)
+    if (qos === 0) return
+    if (qos === 2) {
+      ;(session.qos2Inbound ??= new Set()).add(p.packetId)
+      session.dirty = true
+    }
+    const reason = routed === 0 && this.version === 5 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success
+    const packetId = p.packetId
+    // Acknowledge only once the message is durable in the log.
+    this.ctx.engine.log.unsafeOnDurable(msg.tp!, msg.offset, (error) => this.ackPublish(qos, packetId, error === undefined ? reason : ReasonCode.UnspecifiedError))
+  }
+
+  private ackPublish(qos: number, packetId: number, reason: number): void {
+    if (this.state === State.Closed) return
+    if (qos === 1) {
+      this.inflightIn--
+      this.writeFrame(encodeAck(4, packetId, this.version, reason))
+      return
+    }
+    if (reason >= 0x80) {
+      this.inflightIn--
+      this.session?.qos2Inbound?.delete(packetId)
+    }
+    this.writeFrame(encodeAck(5, packetId, this.version, reason))
+  }
+
+  private onPubrel(packetId: number, session: LiveSession): void {
+    if (session.qos2Inbound !== null && session.qos2Inbound.delete(packetId)) {
+      this.inflightIn--
+      session.dirty = true
+      this.writeFrame(encodeAck(7, packetId, this.version, 0))
+    } else {
+      this.writeFrame(encodeAck(7, packetId, this.version, this.version === 5 ? ReasonCode.PacketIdentifierNotFound : 0))
+    }
+  }
+
+  private onSubscribe(packet: ISubscribePacket, session: LiveSession): void {
+    const subscriptionId = packet.properties?.subscriptionIdentifier
+    const id = typeof subscriptionId === "number" ? subscriptionId : Array.isArray(subscriptionId) ? subscriptionId[0] ?? 0 : 0
+    if (this.version === 5 && subscriptionId !== undefined && id === 0) return this.fail(ReasonCode.ProtocolError)
+    if (packet.subscriptions.length === 0) return this.fail(ReasonCode.ProtocolError) // [MQTT-3.8.3-3]
+    const requests = packet.subscriptions.map((s) => ({
+      filter: s.topic,
+      qos: s.qos,
+      noLocal: this.version === 5 && s.nl === true,
+      retainAsPublished: this.version === 5 ? s.rap === true : false,
+      retainHandling: this.version === 5 ? (s.rh ?? 0) : 0
+    }))
+    const result = this.ctx.engine.subscribe(session, id, requests)
+    if (result.protocolError !== 0) return this.fail(result.protocolError)
+    const messageId = packet.messageId!
+    const send = (ok: boolean) => {
+      const codes = ok ? result.codes : result.codes.map(() => ReasonCode.UnspecifiedError)
+      const granted = this.version === 5 ? codes : codes.map(subackCodeV3)
+      this.writeFrame(encodeControl({ cmd: "suback", messageId, granted, ...(this.version === 5 ? { reasonCode: 0 } : {}) }, this.version))
+      if (!ok) return
+      // [MQTT-3.3.1-9] retained messages go out after the SUBACK, flagged retain.
+      const subIds = id !== 0 ? [id] : null
+      for (const [m, qos] of result.retained) session.deliver(m, qos, true, subIds)
+    }
+    if (result.persist === null) send(true)
+    else this.runControl(result.persist, send)
+  }
+
+  private onUnsubscribe(packet: IUnsubscribePacket, session: LiveSession): void {
+    const result = this.ctx.engine.unsubscribe(session, packet.unsubscriptions)
+    const messageId = packet.messageId!
+    const send = (ok: boolean) => {
+      const packetOut =
+        this.version === 5
+          ? { cmd: "unsuback" as const, messageId, granted: ok ? result.codes : result.codes.map(() => ReasonCode.UnspecifiedError) }
+          : { cmd: "unsuback" as const, messageId }
+      this.writeFrame(encodeControl(packetOut as never, this.version))
+    }
+    if (result.persist === null) send(true)
+    else this.runControl(result.persist, send)
+  }
+
+  private onDisconnect(p: ControlPacket | { cmd: 14 }): void {
+    if ("packet" in p && p.cmd === 14) {
+      const d = p.packet
+      const expiry = d.properties?.sessionExpiryInterval
+      if (expiry !== undefined) {
+        // [MQTT-3.14.2-2] a session that was to end with the connection cannot be revived here.
+        if (this.expiryInterval === 0 && expiry !== 0) return this.fail(ReasonCode.ProtocolError)
+        this.expiryInterval = Math.min(expiry, this.ctx.config.limits.maxSessionExpiry)
+      }
+      // 0x04 Disconnect with Will Message: the will is still published.
+      this.graceful = (d.reasonCode ?? 0) !== ReasonCode.DisconnectWithWill
+    } else {
+      this.graceful = true
+    }
+    this.close()
+  }
+}
+
+/** mqtt-packet gives user properties as an object of string | string[]; we keep ordered pairs. */
+const userPairs = (u: Record<string, string | Array<string>> | undefined): Array<readonly [string, string]> | undefined => {
+  if (u === undefined) return undefined
+  const out: Array<readonly [string, string]> = []
+  for (const [k, v] of Object.entries(u)) {
+    if (Array.isArray(v)) for (const x of v) out.push([k, x])
+    else out.push([k, v])
+  }
+  return out
+}

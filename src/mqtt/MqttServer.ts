@@ -1,0 +1,120 @@
+/**
+ * The MQTT TCP listener as a scoped service: builds the engine (replaying storage), accepts
+ * connections, runs the sweep fiber (keepalive, will delay, session expiry, checkpoints,
+ * $SYS), and on shutdown stops accepting, sends v5 clients DISCONNECT 0x8B, checkpoints every
+ * persistent session and lets the storage layers below flush.
+ */
+import * as net from "node:net"
+import { Context, Duration, Effect, Layer } from "effect"
+import { BrokerConfig } from "../../config/BrokerConfig.js"
+import { ReasonCode } from "../../domain/ReasonCode.js"
+import { EventStore } from "../../services/EventStore.js"
+import { MessageLog } from "../../services/MessageLog.js"
+import { Connection } from "./Connection.js"
+import { Engine } from "./engine/Engine.js"
+import { publishSys } from "./engine/sys.js"
+import { ServerContext } from "./ServerContext.js"
+
+export class MqttServer extends Context.Tag("broker/MqttServer")<MqttServer, {
+  readonly port: number
+  readonly host: string
+  readonly engine: Engine
+  readonly context: ServerContext
+}>() {}
+
+const CONNECT_TIMEOUT_MS = 10_000
+const SWEEP_INTERVAL = Duration.millis(250)
+const SNAPSHOT_EVERY_MS = 60_000
+
+// Shared listeners: no closure per connection; the socket carries its Connection.
+type ConnSocket = net.Socket & { mqtt?: Connection }
+function onData(this: ConnSocket, chunk: Buffer) {
+  this.mqtt!.onData(chunk)
+}
+function onClose(this: ConnSocket) {
+  this.mqtt!.onClose()
+}
+function onError(this: ConnSocket) {
+  // 'close' follows every 'error'; nothing else to do.
+}
+
+const listen = (server: net.Server, host: string, port: number) =>
+  Effect.async<number, Error>((resume) => {
+    const onListenError = (err: NodeJS.ErrnoException) => {
+      const what = `${host}:${port}`
+      const message =
+        err.code === "EADDRINUSE"
+          ? `MQTT port ${port} is already in use: stop the other process or pass --mqtt-port`
+          : err.code === "EACCES"
+          ? `not allowed to listen on ${what}: use a port above 1023 or run with the needed privilege`
+          : `cannot listen on ${what} (${err.code ?? err.message}): check --mqtt-host and --mqtt-port`
+      resume(Effect.fail(new Error(message)))
+    }
+    server.once("error", onListenError)
+    server.listen(port, host, () => {
+      server.off("error", onListenError)
+      server.on("error", (err) => Effect.runFork(Effect.logError("MQTT listener error", err)))
+      resume(Effect.succeed((server.address() as net.AddressInfo).port))
+    })
+  })
+
+export const make = Effect.gen(function*() {
+  const config = yield* BrokerConfig
+  const log = yield* MessageLog
+  const store = yield* EventStore
+  const engine = yield* Engine.make(config, log, store)
+  const runtime = yield* Effect.runtime<never>()
+  const ctx = new ServerContext(engine, config, runtime)
+
+  const server = net.createServer({ noDelay: true }, (socket: ConnSocket) => {
+    if (ctx.shuttingDown) return socket.destroy()
+    const conn = new Connection(socket, ctx)
+    socket.mqtt = conn
+    ctx.connections.add(conn)
+    socket.on("data", onData)
+    socket.on("close", onClose)
+    socket.on("error", onError)
+  })
+
+  const port = yield* Effect.acquireRelease(listen(server, config.mqtt.host, config.mqtt.port), () =>
+    Effect.gen(function*() {
+      ctx.shuttingDown = true
+      server.close()
+      for (const conn of [...ctx.connections]) conn.close(ReasonCode.ServerShuttingDown)
+      yield* engine.shutdown().pipe(Effect.catchAll((e) => Effect.logError("checkpoint at shutdown failed", e)))
+      yield* Effect.log("MQTT listener closed")
+    }))
+
+  // One sweep fiber for every timer: no setTimeout per connection or per packet.
+  let lastSnapshot = Date.now()
+  let lastSys = 0
+  const sweep = Effect.gen(function*() {
+    const now = Date.now()
+    for (const conn of ctx.connections) {
+      if (conn.session === null) {
+        if (now - conn.openedAt > CONNECT_TIMEOUT_MS) conn.close()
+      } else if (conn.keepaliveMs > 0 && now - conn.lastSeen > conn.keepaliveMs * 1.5) {
+        conn.close(ReasonCode.KeepAliveTimeout) // [MQTT-3.1.2-24]
+      }
+    }
+    const work = engine.sweep(now)
+    if (config.mqtt.sysInterval > 0 && now - lastSys >= config.mqtt.sysInterval * 1000) {
+      lastSys = now
+      publishSys(ctx, now)
+    }
+    if (work.length > 0) {
+      yield* Effect.all(work, { concurrency: "unbounded", discard: true }).pipe(
+        Effect.catchAll((e) => Effect.logError("session persistence failed", e))
+      )
+    }
+    if (now - lastSnapshot > SNAPSHOT_EVERY_MS) {
+      lastSnapshot = now
+      yield* engine.saveSnapshot().pipe(Effect.catchAll((e) => Effect.logError("session snapshot failed", e)))
+    }
+  })
+  yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(SWEEP_INTERVAL), sweep)))
+  yield* Effect.log(`MQTT listening on ${config.mqtt.host}:${port}`)
+  return MqttServer.of({ port, host: config.mqtt.host, engine, context: ctx })
+})
+
+export const layer = Layer.scoped(MqttServer, make)

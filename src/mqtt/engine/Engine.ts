@@ -1,0 +1,514 @@
+/**
+ * The MQTT engine: sessions, subscriptions, retained messages and routing, over the MessageLog
+ * (data plane) and the EventStore (control plane). `publish` and `route` are the per-message hot
+ * path: plain synchronous code. Control operations (connect, subscribe, disconnect, expiry)
+ * change memory at once and return the Effect that persists their events for persistent
+ * sessions; the caller decides whether to wait for it (CONNACK, SUBACK do).
+ *
+ * On start it rebuilds everything from storage: sessions from a snapshot plus the events after
+ * it, retained messages from the compacted `__retained` stream, and each persistent session's
+ * backlog from its checkpoint plus a scan of the log past the checkpoint's positions.
+ */
+import { Effect, Schema } from "effect"
+import type { BrokerConfigShape } from "../../../config/BrokerConfigShape.js"
+import { streamOf, type TopicPartition, topicPartition } from "../../../domain/ids.js"
+import { decideConnect, decideDisconnect, decideExpire, decideSubscribe, decideUnsubscribe, type SubscribeRequest } from "../../../domain/session/decide.js"
+import { SessionCheckpointed, SessionEvent, sessionStream } from "../../../domain/session/events.js"
+import { evolve } from "../../../domain/session/evolve.js"
+import { expiresAt, type QoS, type SessionState, type SubscriptionOptions } from "../../../domain/session/Session.js"
+import { matches } from "../../../domain/topic/matches.js"
+import { parseShared } from "../../../domain/topic/TopicFilter.js"
+import type { StorageError } from "../../../services/errors.js"
+import type { EventData, EventStore } from "../../../services/EventStore.js"
+import type { MessageLog } from "../../../services/MessageLog.js"
+import { LiveSession, type Outlet, Outgoing } from "./LiveSession.js"
+import { type Message, messageFromRecord } from "./Message.js"
+import { isGroup, Subscription, Subscriptions } from "./Subscriptions.js"
+
+export const RETAINED_TP = topicPartition("__retained", 0)
+export const MQTT_STREAM = "mqtt"
+const SNAPSHOT = "mqtt-sessions"
+const READ_CHUNK = 1 << 20
+
+const encodeEvent = Schema.encodeSync(SessionEvent)
+const decodeEvent = Schema.decodeUnknownSync(SessionEvent)
+const toEventData = (e: SessionEvent): EventData => ({ type: e._tag, data: encodeEvent(e) })
+
+export interface EngineStats {
+  messagesReceived: number
+  messagesSent: number
+  publishDropped: number
+}
+
+/** A will message and when to publish it. */
+export interface Will {
+  readonly message: Message
+  /** Seconds (v5 Will Delay Interval). */
+  readonly delay: number
+}
+
+export class Engine {
+  readonly sessions = new Map<string, LiveSession>()
+  readonly subscriptions = new Subscriptions()
+  readonly retained = new Map<string, Message>()
+  readonly stats: EngineStats = { messagesReceived: 0, messagesSent: 0, publishDropped: 0 }
+  private readonly partitions: ReadonlyArray<TopicPartition>
+  // Scratch state for route(): dedupe per session without allocating.
+  private stamp = 0
+  private readonly touched: Array<LiveSession> = []
+
+  private constructor(
+    readonly config: BrokerConfigShape,
+    readonly log: MessageLog["Type"],
+    readonly store: EventStore["Type"]
+  ) {
+    const n = Math.max(1, config.storage.partitions)
+    this.partitions = Array.from({ length: n }, (_, i) => topicPartition(MQTT_STREAM, i))
+  }
+
+  // ---------------------------------------------------------------- data plane (hot)
+
+  /** Partition of the `mqtt` stream for a topic: hash(topic) mod n, so per-topic order holds. */
+  partitionFor(topic: string): TopicPartition {
+    const n = this.partitions.length
+    if (n === 1) return this.partitions[0]!
+    let h = 0
+    for (let i = 0; i < topic.length; i++) h = (Math.imul(h, 31) + topic.charCodeAt(i)) | 0
+    return this.partitions[(h >>> 0) % n]!
+  }
+
+  /**
+   * Hot path: logs (QoS > 0, and retained), retains, and routes one message.
+   * Returns the number of sessions it was routed to.
+   */
+  publish(msg: Message): number {
+    this.stats.messagesReceived++
+    if (msg.qos > 0) {
+      const tp = this.partitionFor(msg.topic)
+      msg.tp = tp
+      msg.offset = this.log.unsafeAppend(tp, msg)
+    }
+    if (msg.retain) this.setRetained(msg, true)
+    return this.route(msg)
+  }
+
+  /** Hot path: one delivery per matching session, highest QoS, every subscription id. */
+  route(msg: Message): number {
+    const entries = this.subscriptions.match(msg.topic)
+    const n = entries.length
+    if (n === 0) return 0
+    const stamp = ++this.stamp
+    const touched = this.touched
+    for (let i = 0; i < n; i++) {
+      const e = entries[i]!
+      const sub = isGroup(e) ? e.pick() : e
+      if (sub === null) continue
+      const s = sub.session
+      const o = sub.options
+      if (o.noLocal && s.clientId === msg.origin) continue // [MQTT-3.8.3-3]
+      const qos = (o.qos < msg.qos ? o.qos : msg.qos) as QoS
+      const retainFlag = o.retainAsPublished && msg.retain // [MQTT-3.3.1-12], [MQTT-3.3.1-13]
+      if (s.mark !== stamp) {
+        s.mark = stamp
+        s.markQos = qos
+        s.markRetain = retainFlag
+        s.markSubIds = o.subscriptionId !== 0 ? [o.subscriptionId] : null
+        touched.push(s)
+      } else {
+        if (qos > s.markQos) s.markQos = qos
+        if (retainFlag) s.markRetain = true
+        if (o.subscriptionId !== 0) (s.markSubIds ??= []).push(o.subscriptionId)
+      }
+    }
+    const count = touched.length
+    for (let i = 0; i < count; i++) {
+      const s = touched[i]!
+      s.deliver(msg, s.markQos, s.markRetain, s.markSubIds)
+    }
+    this.stats.messagesSent += count
+    touched.length = 0
+    return count
+  }
+
+  /** [MQTT-3.3.1-5..7] store, replace, or (empty payload) clear the retained message. */
+  setRetained(msg: Message, persist: boolean): void {
+    if (msg.payload.length === 0) this.retained.delete(msg.topic)
+    else {
+      msg.ownPayload()
+      this.retained.set(msg.topic, msg)
+    }
+    if (persist && !msg.topic.startsWith("$SYS/")) this.log.unsafeAppend(RETAINED_TP, msg)
+  }
+
+  /** Retained messages matching a (non-shared) filter, dropping expired ones. */
+  retainedFor(filter: string, now: number): Array<Message> {
+    const out: Array<Message> = []
+    const wild = filter.includes("+") || filter.includes("#")
+    if (!wild) {
+      const m = this.retained.get(filter)
+      if (m !== undefined) out.push(m)
+    } else {
+      for (const m of this.retained.values()) if (matches(filter, m.topic)) out.push(m)
+    }
+    let j = 0
+    for (const m of out) {
+      if (m.isExpired(now)) this.retained.delete(m.topic)
+      else out[j++] = m
+    }
+    out.length = j
+    return out
+  }
+
+  // ---------------------------------------------------------------- control plane
+
+  /** Non-internal partitions and their end offsets: a checkpoint's positions. */
+  private positions(): Array<readonly [string, number]> {
+    const out: Array<readonly [string, number]> = []
+    for (const tp of this.log.unsafePartitions()) {
+      if (!streamOf(tp).startsWith("__")) out.push([tp, this.log.unsafeEndOffset(tp)])
+    }
+    return out
+  }
+
+  /**
+   * Folds `events` into the session and, if the session is (or was) persistent, returns the
+   * Effect that appends them with a fresh checkpoint. `stored` tracks whether the event store
+   * knows the session, so clean sessions never touch storage.
+   */
+  private commit(session: LiveSession, events: ReadonlyArray<SessionEvent>, checkpoint: boolean): Effect.Effect<void, StorageError> | null {
+    let state: SessionState | undefined = session.state
+    for (const e of events) state = evolve(state, e)
+    if (state !== undefined) session.state = state
+    const wasStored = session.stored
+    session.stored = state !== undefined && state.expiryInterval > 0
+    if (!wasStored && !session.stored) return null
+    const data = events.map(toEventData)
+    if (checkpoint && session.stored) {
+      const now = Date.now()
+      data.push(toEventData(new SessionCheckpointed({ clientId: session.clientId, ...session.checkpoint(this.positions(), now) })))
+      session.dirty = false
+    }
+    return this.store.append(sessionStream(session.clientId), data, -1).pipe(
+      Effect.asVoid,
+      Effect.catchTag("VersionConflict", (e) => Effect.die(e))
+    )
+  }
+
+  /**
+   * CONNECT: takes over or creates the session [MQTT-3.1.2-4..6], [MQTT-3.1.4-3].
+   * `takeOver` closes an older connection of the same client id.
+   */
+  openSession(
+    clientId: string,
+    cleanStart: boolean,
+    expiryInterval: number,
+    takeOver: (old: Outlet) => void
+  ): { session: LiveSession; sessionPresent: boolean; persist: Effect.Effect<void, StorageError> | null } {
+    let existing = this.sessions.get(clientId)
+    if (existing !== undefined) {
+      existing.pendingWill = null // [MQTT-3.1.3-9] reconnected before the will delay passed
+      if (existing.conn !== null) {
+        const old = existing.conn
+        existing.conn = null
+        takeOver(old)
+      }
+    }
+    const decision = decideConnect(existing?.state, { clientId, cleanStart, expiryInterval })
+    let session: LiveSession
+    if (existing !== undefined && cleanStart) {
+      this.dropSession(existing)
+      session = new LiveSession(clientId, existing.state, this.config.limits.maxQueuedMessages)
+      session.stored = existing.stored
+      this.sessions.set(clientId, session)
+    } else if (existing !== undefined) {
+      session = existing
+    } else {
+      session = new LiveSession(clientId, { clientId, expiryInterval, subscriptions: new Map(), checkpoint: null, disconnectedAt: null }, this.config.limits.maxQueuedMessages)
+      this.sessions.set(clientId, session)
+    }
+    const persist = this.commit(session, decision.events, true)
+    return { session, sessionPresent: decision.sessionPresent, persist }
+  }
+
+  /** Removes a session's subscriptions and forgets it. */
+  private dropSession(session: LiveSession): void {
+    for (const sub of session.subscriptions.values()) this.subscriptions.remove(sub)
+    session.subscriptions.clear()
+    if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId)
+  }
+
+  subscribe(session: LiveSession, subscriptionId: number, requests: ReadonlyArray<SubscribeRequest>) {
+    const limits = this.config.limits
+    const decision = decideSubscribe(session.state, {
+      clientId: session.clientId,
+      subscriptionId,
+      requests,
+      maxTopicLevels: limits.maxTopicLevels,
+      maxTopicLength: limits.maxTopicLength
+    })
+    if (decision.protocolError !== 0) return { ...decision, persist: null, retained: [] as Array<[Message, QoS]> }
+    const now = Date.now()
+    const retained: Array<[Message, QoS]> = []
+    for (const e of decision.events) {
+      const options: SubscriptionOptions = {
+        qos: e.qos,
+        noLocal: e.noLocal,
+        retainAsPublished: e.retainAsPublished,
+        retainHandling: e.retainHandling,
+        subscriptionId: e.subscriptionId
+      }
+      const existed = this.addSubscription(session, e.filter, options)
+      const shared = parseShared(e.filter) !== null
+      // [MQTT-3.3.1-9..11] retain handling 0: always, 1: only if new, 2: never; never for $share.
+      if (!shared && (e.retainHandling === 0 || (e.retainHandling === 1 && !existed))) {
+        for (const m of this.retainedFor(e.filter, now)) retained.push([m, (m.qos < e.qos ? m.qos : e.qos) as QoS])
+      }
+    }
+    const persist = this.commit(session, decision.events, true)
+    return { ...decision, persist, retained }
+  }
+
+  /** Adds (or replaces) one subscription in the live index. True if it existed. */
+  private addSubscription(session: LiveSession, raw: string, options: SubscriptionOptions): boolean {
+    const shared = parseShared(raw)
+    const group = shared !== null && typeof shared === "object" ? shared : null
+    const filter = group !== null ? group.filter : raw
+    const previous = session.subscriptions.get(raw)
+    if (previous !== undefined) this.subscriptions.remove(previous)
+    const sub = new Subscription(session, raw, filter, options, null)
+    this.subscriptions.add(sub, group?.group ?? null)
+    session.subscriptions.set(raw, sub)
+    return previous !== undefined
+  }
+
+  unsubscribe(session: LiveSession, filters: ReadonlyArray<string>) {
+    const decision = decideUnsubscribe(session.state, session.clientId, filters)
+    for (const e of decision.events) {
+      const sub = session.subscriptions.get(e.filter)
+      if (sub !== undefined) {
+        this.subscriptions.remove(sub)
+        session.subscriptions.delete(e.filter)
+      }
+    }
+    const persist = this.commit(session, decision.events, true)
+    return { codes: decision.codes, persist }
+  }
+
+  /**
+   * The connection of `session` closed (or was taken over). Ends a non-persistent session
+   * [MQTT-3.1.2-23] or records the disconnect and checkpoint of a persistent one. The will is
+   * published now, or after its delay, or when the session ends, whichever is first.
+   */
+  closeSession(session: LiveSession, conn: Outlet, will: Will | null, expiryInterval: number): Effect.Effect<void, StorageError> | null {
+    if (session.conn !== conn) {
+      // Taken over: the new connection owns the session now; only an undelayed will remains.
+      if (will !== null && will.delay === 0) this.publishWill(will.message)
+      return null
+    }
+    session.conn = null
+    const now = Date.now()
+    const event = decideDisconnect(session.state, now, expiryInterval)
+    if (will !== null) {
+      const delay = Math.min(will.delay, expiryInterval)
+      if (delay === 0) this.publishWill(will.message)
+      else session.pendingWill = { message: will.message, due: now + delay * 1000 }
+    }
+    if (event._tag === "SessionEnded") this.dropSession(session)
+    return this.commit(session, [event], event._tag !== "SessionEnded")
+  }
+
+  publishWill(msg: Message): void {
+    this.publish(msg)
+  }
+
+  /**
+   * Timers, from the sweep fiber: due wills, expired sessions, and checkpoints of sessions that
+   * changed. Returns the Effects that persist those changes.
+   */
+  sweep(now: number): Array<Effect.Effect<void, StorageError>> {
+    const work: Array<Effect.Effect<void, StorageError>> = []
+    for (const session of this.sessions.values()) {
+      if (session.pendingWill !== null && session.pendingWill.due <= now) {
+        const will = session.pendingWill.message
+        session.pendingWill = null
+        this.publishWill(will)
+      }
+      if (session.conn === null) {
+        const expired = decideExpire(session.state, now)
+        if (expired !== undefined) {
+          if (session.pendingWill !== null) this.publishWill(session.pendingWill.message) // ends with the session
+          session.pendingWill = null
+          this.dropSession(session)
+          const p = this.commit(session, [expired], false)
+          if (p !== null) work.push(p)
+          continue
+        }
+      }
+      if (session.dirty && session.stored && session.conn !== null) {
+        const p = this.commit(session, [], true)
+        if (p !== null) work.push(p)
+      }
+    }
+    return work
+  }
+
+  /** Graceful shutdown: every persistent session records its disconnect and checkpoint. */
+  shutdown(): Effect.Effect<void, StorageError> {
+    const work: Array<Effect.Effect<void, StorageError>> = []
+    const now = Date.now()
+    for (const session of this.sessions.values()) {
+      if (!session.stored) continue
+      const events: Array<SessionEvent> = session.conn !== null ? [decideDisconnect(session.state, now, session.state.expiryInterval)] : []
+      session.conn = null
+      const p = this.commit(session, events, true)
+      if (p !== null) work.push(p)
+    }
+    return Effect.all(work, { concurrency: "unbounded", discard: true }).pipe(Effect.zipRight(this.saveSnapshot()))
+  }
+
+  // ---------------------------------------------------------------- start-up
+
+  /** Folds events after the snapshot into it and saves it, so the next boot replays less. */
+  saveSnapshot(): Effect.Effect<void, StorageError> {
+    return Effect.gen(this, function*() {
+      const snap = yield* this.store.loadSnapshot(SNAPSHOT)
+      const states = snap === undefined ? new Map<string, SessionState>() : decodeStates(snap.data)
+      let position = snap?.position ?? 0
+      const events = yield* this.store.readAll(position)
+      if (events.length === 0 && snap !== undefined) return
+      for (const r of events) {
+        position = r.position
+        if (!r.stream.startsWith("session-")) continue
+        const e = decodeEvent(r.data)
+        const next = evolve(states.get(e.clientId), e)
+        if (next === undefined) states.delete(e.clientId)
+        else states.set(e.clientId, next)
+      }
+      yield* this.store.saveSnapshot(SNAPSHOT, { position, data: encodeStates(states) })
+    })
+  }
+
+  static make(config: BrokerConfigShape, log: MessageLog["Type"], store: EventStore["Type"]): Effect.Effect<Engine, StorageError> {
+    return Effect.gen(function*() {
+      const engine = new Engine(config, log, store)
+      yield* engine.loadRetained()
+      yield* engine.saveSnapshot()
+      const snap = yield* store.loadSnapshot(SNAPSHOT)
+      const states = snap === undefined ? new Map<string, SessionState>() : decodeStates(snap.data)
+      yield* engine.restoreSessions(states)
+      return engine
+    })
+  }
+
+  private loadRetained(): Effect.Effect<void, StorageError> {
+    return Effect.gen(this, function*() {
+      const end = this.log.unsafeEndOffset(RETAINED_TP)
+      let from = 0
+      while (from < end) {
+        const records = yield* this.log.read(RETAINED_TP, from, READ_CHUNK)
+        if (records.length === 0) break
+        for (const r of records) {
+          if (r.offset < from) continue
+          const m = messageFromRecord(RETAINED_TP, r)
+          if (m === null) continue
+          if (m.payload.length === 0) this.retained.delete(m.topic)
+          else this.retained.set(m.topic, m)
+        }
+        from = records[records.length - 1]!.offset + 1
+      }
+      const now = Date.now()
+      for (const m of this.retained.values()) if (m.isExpired(now)) this.retained.delete(m.topic)
+    })
+  }
+
+  /** Rebuilds persistent sessions: subscriptions, then pending entries, then the log scan. */
+  private restoreSessions(states: ReadonlyMap<string, SessionState>): Effect.Effect<void, StorageError> {
+    return Effect.gen(this, function*() {
+      const now = Date.now()
+      const restored: Array<LiveSession> = []
+      for (let state of states.values()) {
+        // Connected when the broker stopped without a clean shutdown: the clock starts now.
+        if (state.disconnectedAt === null) state = { ...state, disconnectedAt: now }
+        const session = new LiveSession(state.clientId, state, this.config.limits.maxQueuedMessages)
+        session.stored = true
+        if (expiresAt(state) <= now) {
+          yield* this.commit(session, [decideExpire(state, now)!], false) ?? Effect.void
+          continue
+        }
+        this.sessions.set(state.clientId, session)
+        for (const [raw, options] of state.subscriptions) this.addSubscription(session, raw, options)
+        restored.push(session)
+      }
+      // Pending entries recorded in checkpoints, read back by offset.
+      for (const session of restored) {
+        const cp = session.state.checkpoint
+        if (cp === null) continue
+        for (const entry of cp.pending) {
+          const records = yield* this.log.read(entry.tp as TopicPartition, entry.offset, 1)
+          const r = records.find((x) => x.offset === entry.offset)
+          if (r === undefined) continue
+          const m = messageFromRecord(entry.tp as TopicPartition, r)
+          if (m === null || m.isExpired(now)) continue
+          const o = new Outgoing(m, entry.qos, false, null)
+          o.packetId = entry.packetId
+          o.stage = entry.stage
+          session.restore(o)
+        }
+        session.qos2Inbound = cp.qos2Inbound.length === 0 ? null : new Set(cp.qos2Inbound)
+      }
+      // Records past each session's checkpoint positions: one pass per partition.
+      for (const tp of this.log.unsafePartitions()) {
+        if (streamOf(tp).startsWith("__")) continue
+        const starts = new Map<LiveSession, number>()
+        let from = Infinity
+        for (const session of restored) {
+          const cp = session.state.checkpoint
+          const pos = cp?.positions.find(([t]) => t === tp)?.[1] ?? (cp === null ? Infinity : 0)
+          if (pos === Infinity) continue
+          starts.set(session, pos)
+          if (pos < from) from = pos
+        }
+        const end = this.log.unsafeEndOffset(tp)
+        while (from < end) {
+          const records = yield* this.log.read(tp, from, READ_CHUNK)
+          if (records.length === 0) break
+          for (const r of records) {
+            if (r.offset < from) continue
+            const m = messageFromRecord(tp, r)
+            if (m === null || m.qos === 0 || m.isExpired(now)) continue
+            for (const [session, start] of starts) {
+              if (r.offset < start) continue
+              const qos = grantedFor(session, m)
+              if (qos > 0) session.restore(new Outgoing(m, qos as QoS, false, null))
+            }
+          }
+          from = records[records.length - 1]!.offset + 1
+        }
+      }
+    })
+  }
+}
+
+/** Highest QoS the session's non-shared subscriptions grant `m` (0 = no match). */
+const grantedFor = (session: LiveSession, m: Message): number => {
+  let best = 0
+  for (const sub of session.subscriptions.values()) {
+    if (sub.raw !== sub.filter) continue // shared: only its recorded pending entries count
+    if (sub.options.noLocal && m.origin === session.clientId) continue
+    if (!matches(sub.filter, m.topic)) continue
+    const q = Math.min(sub.options.qos, m.qos)
+    if (q > best) best = q
+  }
+  return best
+}
+
+// Snapshot codec: SessionState holds Maps, stored as arrays.
+const encodeStates = (states: ReadonlyMap<string, SessionState>): unknown =>
+  [...states.values()].map((s) => ({ ...s, subscriptions: [...s.subscriptions] }))
+const decodeStates = (data: unknown): Map<string, SessionState> => {
+  const out = new Map<string, SessionState>()
+  for (const s of data as Array<SessionState & { subscriptions: Array<[string, SubscriptionOptions]> }>) {
+    out.set(s.clientId, { ...s, subscriptions: new Map(s.subscriptions) })
+  }
+  return out
+}

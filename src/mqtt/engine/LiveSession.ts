@@ -1,0 +1,232 @@
+/**
+ * One MQTT session at run time: its subscriptions, the messages it owes its client (in flight
+ * and queued) and the inbound QoS 2 packet ids awaiting PUBREL. It outlives connections for
+ * persistent sessions. Delivery is plain synchronous code: no Effect, no allocation beyond the
+ * Outgoing entry for QoS > 0 and the frame copy that carries the packet id.
+ */
+import type { Checkpoint, PendingEntry, QoS, SessionState } from "../../../domain/session/Session.js"
+import { encodeAck } from "../codec/encode.js"
+import type { Message } from "./Message.js"
+import type { Subscription } from "./Subscriptions.js"
+
+/** What a session needs from its live connection. */
+export interface Outlet {
+  readonly version: number
+  /** Outbound QoS > 0 window: min(broker max inflight, client's Receive Maximum). */
+  readonly sendQuota: number
+  /** Client's Maximum Packet Size (v5), 0 = no limit. */
+  readonly clientMaxPacketSize: number
+  writeFrame(frame: Buffer): void
+  /** False when the socket's outbound buffer is over its cap (QoS 0 is then dropped). */
+  canWriteQos0(): boolean
+}
+
+export class Outgoing {
+  packetId = 0
+  /** 0: PUBLISH sent or queued; 1: PUBREL sent (QoS 2). */
+  stage: 0 | 1 = 0
+  constructor(
+    readonly msg: Message,
+    readonly qos: QoS,
+    readonly retainFlag: boolean,
+    readonly subscriptionIds: ReadonlyArray<number> | null
+  ) {}
+}
+
+/** Offset of the packet id in a QoS > 0 PUBLISH frame: after the fixed header and topic. */
+const packetIdOffset = (frame: Buffer): number => {
+  let i = 1
+  while ((frame[i]! & 0x80) !== 0) i++
+  i++
+  return i + 2 + frame.readUInt16BE(i)
+}
+
+export interface SessionStats {
+  dropped: number
+}
+
+export class LiveSession {
+  conn: Outlet | null = null
+  readonly subscriptions = new Map<string, Subscription>()
+  /** Sent, not yet acknowledged, by packet id; in send order (Map keeps insertion order). */
+  inflight: Map<number, Outgoing> | null = null
+  /** Waiting for window space or for the client to come back. */
+  queue: Array<Outgoing> | null = null
+  qos2Inbound: Set<number> | null = null
+  private nextPacketId = 1
+  /** Changed since the last checkpoint (persistent sessions only care). */
+  dirty = false
+  dropped = 0
+  /** The event store knows this session (it is, or was, persistent). */
+  stored = false
+  // Scratch fields for Engine.route: dedupe of overlapping subscriptions without allocation.
+  mark = 0
+  markQos: QoS = 0
+  markRetain = false
+  markSubIds: Array<number> | null = null
+  /** A will waiting for its delay (v5) after the connection closed, or null. */
+  pendingWill: { readonly message: Message; readonly due: number } | null = null
+
+  constructor(
+    readonly clientId: string,
+    public state: SessionState,
+    private readonly maxQueued: number
+  ) {}
+
+  get persistent(): boolean {
+    return this.state.expiryInterval > 0
+  }
+
+  /**
+   * Hot path: hands `msg` to this session at `qos` (already min(published, granted)).
+   * QoS 0 goes out now or is dropped; QoS > 0 goes out if the window has room, else queues.
+   */
+  deliver(msg: Message, qos: QoS, retainFlag: boolean, subscriptionIds: ReadonlyArray<number> | null): void {
+    const conn = this.conn
+    if (qos === 0) {
+      if (conn === null) return
+      if (!conn.canWriteQos0()) {
+        this.dropped++
+        return
+      }
+      const frame = msg.frame(conn.version, 0, retainFlag, subscriptionIds, Date.now())
+      if (conn.clientMaxPacketSize !== 0 && frame.length > conn.clientMaxPacketSize) return // [MQTT-3.1.2-25]
+      conn.writeFrame(frame)
+      return
+    }
+    const o = new Outgoing(msg, qos, retainFlag, subscriptionIds)
+    this.dirty = true
+    const inflight = this.inflight ?? (this.inflight = new Map())
+    if (conn !== null && inflight.size < conn.sendQuota && (this.queue === null || this.queue.length === 0)) {
+      this.send(conn, inflight, o)
+      return
+    }
+    const queue = this.queue ?? (this.queue = [])
+    if (queue.length >= this.maxQueued) {
+      this.dropped++
+      return
+    }
+    msg.ownPayload()
+    queue.push(o)
+  }
+
+  private send(conn: Outlet, inflight: Map<number, Outgoing>, o: Outgoing): void {
+    o.packetId = this.allocatePacketId(inflight)
+    inflight.set(o.packetId, o)
+    this.writePublish(conn, o, false)
+  }
+
+  private writePublish(conn: Outlet, o: Outgoing, dup: boolean): void {
+    const shared = o.msg.frame(conn.version, o.qos, o.retainFlag, o.subscriptionIds, Date.now())
+    if (conn.clientMaxPacketSize !== 0 && shared.length > conn.clientMaxPacketSize) {
+      // [MQTT-3.1.2-25] too large for this client: discard as if delivered.
+      this.inflight!.delete(o.packetId)
+      return
+    }
+    const frame = Buffer.allocUnsafe(shared.length)
+    shared.copy(frame)
+    frame.writeUInt16BE(o.packetId, packetIdOffset(frame))
+    if (dup) frame[0] = frame[0]! | 0x08
+    conn.writeFrame(frame)
+  }
+
+  private allocatePacketId(inflight: Map<number, Outgoing>): number {
+    let id = this.nextPacketId
+    while (inflight.has(id)) id = id === 0xffff ? 1 : id + 1
+    this.nextPacketId = id === 0xffff ? 1 : id + 1
+    return id
+  }
+
+  /** Fills the window from the queue, dropping messages that expired while waiting. */
+  pump(): void {
+    const conn = this.conn
+    const queue = this.queue
+    if (conn === null || queue === null || queue.length === 0) return
+    const inflight = this.inflight ?? (this.inflight = new Map())
+    const now = Date.now()
+    let i = 0
+    while (i < queue.length && inflight.size < conn.sendQuota) {
+      const o = queue[i++]!
+      if (o.msg.isExpired(now)) continue // [MQTT-3.3.2-5]
+      this.send(conn, inflight, o)
+    }
+    if (i > 0) {
+      queue.splice(0, i)
+      this.dirty = true
+    }
+  }
+
+  /** PUBACK (QoS 1) or PUBCOMP (QoS 2): the message is done. False if the id was unknown. */
+  complete(packetId: number): boolean {
+    const inflight = this.inflight
+    if (inflight === null || !inflight.delete(packetId)) return false
+    this.dirty = true
+    this.pump()
+    return true
+  }
+
+  /** PUBREC: returns the PUBREL to send (0x92 when the id is unknown, v5). */
+  received(packetId: number, reasonCode: number): Buffer | null {
+    const conn = this.conn!
+    const o = this.inflight?.get(packetId)
+    if (o === undefined || o.qos !== 2) return encodeAck(6, packetId, conn.version as 3 | 4 | 5, 0x92)
+    if (reasonCode >= 0x80) {
+      // v5: the receiver refused it; the flow ends here [MQTT-4.3.3-?].
+      this.complete(packetId)
+      return null
+    }
+    o.stage = 1
+    this.dirty = true
+    return encodeAck(6, packetId, conn.version as 3 | 4 | 5, 0)
+  }
+
+  /** On reconnect: resend unacknowledged PUBLISH with DUP and PUBREL, in order [MQTT-4.4.0-1]. */
+  resume(conn: Outlet): void {
+    this.conn = conn
+    const inflight = this.inflight
+    if (inflight !== null) {
+      for (const o of inflight.values()) {
+        if (o.stage === 1) conn.writeFrame(encodeAck(6, o.packetId, conn.version as 3 | 4 | 5, 0))
+        else this.writePublish(conn, o, true)
+      }
+    }
+    this.pump()
+  }
+
+  /** Everything owed to the client, as log positions (messages outside the log are skipped). */
+  pendingEntries(): Array<PendingEntry> {
+    const out: Array<PendingEntry> = []
+    const add = (o: Outgoing) => {
+      if (o.msg.tp !== null) out.push({ tp: o.msg.tp, offset: o.msg.offset, qos: o.qos, packetId: o.packetId, stage: o.stage })
+    }
+    if (this.inflight !== null) for (const o of this.inflight.values()) add(o)
+    if (this.queue !== null) for (const o of this.queue) add(o)
+    return out
+  }
+
+  checkpoint(positions: ReadonlyArray<readonly [string, number]>, now: number): Checkpoint {
+    return {
+      at: now,
+      positions,
+      pending: this.pendingEntries(),
+      qos2Inbound: this.qos2Inbound === null ? [] : [...this.qos2Inbound]
+    }
+  }
+
+  /** Restores an entry from a checkpoint (broker restart): keeps its packet id and stage. */
+  restore(o: Outgoing): void {
+    if (o.packetId !== 0) {
+      const inflight = this.inflight ?? (this.inflight = new Map())
+      inflight.set(o.packetId, o)
+      if (o.packetId >= this.nextPacketId) this.nextPacketId = o.packetId === 0xffff ? 1 : o.packetId + 1
+    } else {
+      const queue = this.queue ?? (this.queue = [])
+      queue.push(o)
+    }
+  }
+
+  /** Number of messages owed to the client. */
+  get backlog(): number {
+    return (this.inflight?.size ?? 0) + (this.queue?.length ?? 0)
+  }
+}

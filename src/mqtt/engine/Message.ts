@@ -1,0 +1,167 @@
+/**
+ * One application message inside the broker: what a PUBLISH (or a will, or a log record read
+ * back) carries, plus where it sits in the log. It is also the LogRecord appended to the
+ * MessageLog: key, value and headers are computed lazily, at flush time, so the publish path
+ * allocates nothing for storage. Outbound PUBLISH frames are encoded once per variant
+ * (protocol x QoS x retain flag) and shared by every subscriber of that variant.
+ */
+import type { TopicPartition } from "../../../domain/ids.js"
+import type { LogRecord, RecordHeader, StoredRecord } from "../../../domain/message/LogRecord.js"
+import type { QoS } from "../../../domain/session/Session.js"
+import { encodePublish, encodePublishProperties } from "../codec/encode.js"
+import { type PublishProperties, PublishProps, type UserProperties } from "../codec/packets.js"
+
+const QOS_HEADER = "mqtt.qos"
+const RETAIN_HEADER = "mqtt.retain"
+const ORIGIN_HEADER = "mqtt.origin"
+const EXPIRES_HEADER = "mqtt.expires-at"
+const CONTENT_TYPE_HEADER = "content-type"
+const PAYLOAD_FORMAT_HEADER = "mqtt.payload-format"
+const RESPONSE_TOPIC_HEADER = "mqtt.response-topic"
+const CORRELATION_HEADER = "mqtt.correlation-data"
+const RESERVED = new Set([QOS_HEADER, RETAIN_HEADER, ORIGIN_HEADER, EXPIRES_HEADER, CONTENT_TYPE_HEADER, PAYLOAD_FORMAT_HEADER, RESPONSE_TOPIC_HEADER, CORRELATION_HEADER])
+const DIGITS = [Buffer.from("0"), Buffer.from("1"), Buffer.from("2")]
+
+export class Message implements LogRecord {
+  /** Where the message was appended; null when it bypassed the log (QoS 0, not retained). */
+  tp: TopicPartition | null = null
+  offset = -1
+  /** Frames cached by variant: index (v5 ? 6 : 0) + qos * 2 + retain. */
+  private frames: Array<Buffer | undefined> | null = null
+  private propsV5: Buffer | null | undefined = undefined
+
+  constructor(
+    readonly topic: string,
+    public payload: Buffer,
+    readonly qos: QoS,
+    readonly retain: boolean,
+    /** v5 properties to forward (never a topic alias or subscription identifiers); null if none. */
+    readonly properties: PublishProperties | null,
+    /** Epoch ms after which the message must not be delivered; 0 = never [MQTT-3.3.2-5]. */
+    readonly expiresAt: number,
+    /** Client id of the publisher ("" for the broker itself), for no-local [MQTT-3.8.3-3]. */
+    readonly origin: string,
+    readonly timestamp: number
+  ) {}
+
+  /** Copies the payload if it is a small view into a larger (socket) buffer it would pin. */
+  ownPayload(): void {
+    const p = this.payload
+    if (p.byteLength < p.buffer.byteLength >>> 1) this.payload = Buffer.from(p)
+  }
+
+  isExpired(now: number): boolean {
+    return this.expiresAt !== 0 && this.expiresAt <= now
+  }
+
+  /**
+   * Hot path: the PUBLISH frame for one variant, with packet id 0 (the caller copies and patches
+   * it for QoS > 0). Subscription identifiers or a counting-down expiry make a frame unshareable.
+   */
+  frame(version: number, qos: number, retain: boolean, subscriptionIds: ReadonlyArray<number> | null, now: number): Buffer {
+    const v5 = version === 5
+    if (v5 && (subscriptionIds !== null || this.expiresAt !== 0)) {
+      return encodePublish(5, this.topic, this.payload, qos, retain, false, 0, this.v5Properties(subscriptionIds, now))
+    }
+    const frames = this.frames ?? (this.frames = new Array<Buffer | undefined>(12))
+    const index = (v5 ? 6 : 0) + qos * 2 + (retain ? 1 : 0)
+    let frame = frames[index]
+    if (frame === undefined) {
+      frame = encodePublish(v5 ? 5 : 4, this.topic, this.payload, qos, retain, false, 0, v5 ? this.v5Properties(null, now) : null)
+      frames[index] = frame
+    }
+    return frame
+  }
+
+  private v5Properties(subscriptionIds: ReadonlyArray<number> | null, now: number): Buffer | null {
+    if (subscriptionIds === null && this.expiresAt === 0) {
+      if (this.propsV5 === undefined) this.propsV5 = encodePublishProperties(this.properties, null)
+      return this.propsV5
+    }
+    let props = this.properties
+    if (this.expiresAt !== 0) {
+      // [MQTT-3.3.2-6] forward the remaining lifetime, not the original interval.
+      const copy = Object.assign(new PublishProps(), props)
+      copy.messageExpiryInterval = Math.max(1, Math.ceil((this.expiresAt - now) / 1000))
+      props = copy
+    }
+    return encodePublishProperties(props, subscriptionIds)
+  }
+
+  // LogRecord, read once when the batch holding this message is sealed.
+  get key(): Uint8Array {
+    return Buffer.from(this.topic, "utf8")
+  }
+  get value(): Uint8Array {
+    return this.payload
+  }
+  get headers(): ReadonlyArray<RecordHeader> {
+    const h: Array<RecordHeader> = [{ key: QOS_HEADER, value: DIGITS[this.qos]! }]
+    if (this.retain) h.push({ key: RETAIN_HEADER, value: DIGITS[1]! })
+    if (this.origin !== "") h.push({ key: ORIGIN_HEADER, value: Buffer.from(this.origin) })
+    if (this.expiresAt !== 0) h.push({ key: EXPIRES_HEADER, value: Buffer.from(String(this.expiresAt)) })
+    const p = this.properties
+    if (p !== null) {
+      if (p.contentType !== undefined) h.push({ key: CONTENT_TYPE_HEADER, value: Buffer.from(p.contentType) })
+      if (p.payloadFormatIndicator !== undefined) h.push({ key: PAYLOAD_FORMAT_HEADER, value: DIGITS[p.payloadFormatIndicator ? 1 : 0]! })
+      if (p.responseTopic !== undefined) h.push({ key: RESPONSE_TOPIC_HEADER, value: Buffer.from(p.responseTopic) })
+      if (p.correlationData !== undefined) h.push({ key: CORRELATION_HEADER, value: p.correlationData })
+      if (p.userProperties !== undefined) {
+        for (const [key, value] of p.userProperties) h.push({ key, value: Buffer.from(value) })
+      }
+    }
+    return h
+  }
+}
+
+const text = (v: Uint8Array | null): string => (v === null ? "" : Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("utf8"))
+
+/** Rebuilds a message from a log record (restart, session backlog). Null if it is not an MQTT record. */
+export const messageFromRecord = (tp: TopicPartition, record: StoredRecord): Message | null => {
+  if (record.key === null) return null
+  let qos: QoS = 0
+  let retain = false
+  let origin = ""
+  let expiresAt = 0
+  let props: PublishProps | null = null
+  const ensure = () => (props ??= new PublishProps())
+  for (const { key, value } of record.headers) {
+    switch (key) {
+      case QOS_HEADER:
+        qos = Number(text(value)) as QoS
+        break
+      case RETAIN_HEADER:
+        retain = true
+        break
+      case ORIGIN_HEADER:
+        origin = text(value)
+        break
+      case EXPIRES_HEADER:
+        expiresAt = Number(text(value))
+        break
+      case CONTENT_TYPE_HEADER:
+        ensure().contentType = text(value)
+        break
+      case PAYLOAD_FORMAT_HEADER:
+        ensure().payloadFormatIndicator = Number(text(value))
+        break
+      case RESPONSE_TOPIC_HEADER:
+        ensure().responseTopic = text(value)
+        break
+      case CORRELATION_HEADER:
+        ensure().correlationData = value === null ? Buffer.alloc(0) : Buffer.from(value)
+        break
+      default: {
+        const user: UserProperties = (ensure().userProperties ??= [])
+        user.push([key, text(value)])
+      }
+    }
+  }
+  const payload = record.value === null ? Buffer.alloc(0) : Buffer.from(record.value)
+  const message = new Message(text(record.key), payload, qos, retain, props, expiresAt, origin, record.timestamp)
+  message.tp = tp
+  message.offset = record.offset
+  return message
+}
+
+export const isReservedHeader = (key: string): boolean => RESERVED.has(key)

@@ -1,0 +1,97 @@
+/**
+ * The live subscription index: plain subscriptions in a trie keyed by client id, and shared
+ * subscriptions (`$share/{group}/{filter}`) as one trie entry per group that picks one member
+ * per message. Matching returns one Delivery target per session at the highest granted QoS with
+ * every matching subscription identifier [MQTT-3.3.4-2..5]: dedupe happens here, once.
+ */
+import { SubscriptionTrie } from "../../../domain/topic/SubscriptionTrie.js"
+import type { SubscriptionOptions } from "../../../domain/session/Session.js"
+import type { LiveSession } from "./LiveSession.js"
+
+export class Subscription {
+  constructor(
+    readonly session: LiveSession,
+    /** The filter as subscribed, `$share/...` prefix included. */
+    readonly raw: string,
+    readonly filter: string,
+    readonly options: SubscriptionOptions,
+    readonly group: SharedGroup | null
+  ) {}
+}
+
+/** Members of one share group on one filter; round-robin over connected members first. */
+export class SharedGroup {
+  readonly members: Array<Subscription> = []
+  private next = 0
+  constructor(readonly key: string, readonly name: string) {}
+
+  pick(): Subscription | null {
+    const n = this.members.length
+    if (n === 0) return null
+    for (let i = 0; i < n; i++) {
+      const s = this.members[(this.next + i) % n]!
+      if (s.session.conn !== null) {
+        this.next = (this.next + i + 1) % n
+        return s
+      }
+    }
+    // Nobody online: queue on a persistent member, round-robin (MQTT 5 §4.8.2).
+    const s = this.members[this.next % n]!
+    this.next = (this.next + 1) % n
+    return s
+  }
+}
+
+type Entry = Subscription | SharedGroup
+
+export class Subscriptions {
+  private readonly trie = new SubscriptionTrie<Entry>()
+  private readonly groups = new Map<string, SharedGroup>()
+  count = 0
+
+  add(sub: Subscription, shareGroup: string | null): void {
+    if (shareGroup === null) {
+      if (this.trie.add(sub.filter, sub.session.clientId, sub)) this.count++
+      return
+    }
+    const key = `${shareGroup}/${sub.filter}`
+    let group = this.groups.get(key)
+    if (group === undefined) {
+      group = new SharedGroup(key, shareGroup)
+      this.groups.set(key, group)
+      this.trie.add(sub.filter, `$share/${shareGroup}`, group)
+    }
+    const i = group.members.findIndex((m) => m.session === sub.session)
+    if (i === -1) {
+      group.members.push(sub)
+      this.count++
+    } else group.members[i] = sub
+  }
+
+  remove(sub: Subscription): void {
+    if (sub.group === null) {
+      if (this.trie.remove(sub.filter, sub.session.clientId)) this.count--
+      return
+    }
+    const group = sub.group
+    const i = group.members.findIndex((m) => m.session === sub.session)
+    if (i === -1) return
+    group.members.splice(i, 1)
+    this.count--
+    if (group.members.length === 0) {
+      this.groups.delete(group.key)
+      this.trie.remove(sub.filter, `$share/${group.name}`)
+    }
+  }
+
+  /** Hot path: raw trie entries for `topic` (shared groups still unresolved). Do not mutate. */
+  match(topic: string): ReadonlyArray<Entry> {
+    return this.trie.match(topic)
+  }
+
+  hasMatch(topic: string): boolean {
+    return this.trie.hasMatch(topic)
+  }
+}
+
+export const isGroup = (e: Entry): e is SharedGroup => e instanceof SharedGroup

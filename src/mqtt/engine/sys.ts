@@ -1,0 +1,28 @@
+/**
+ * `$SYS/broker/...` topics, Mosquitto-style, published retained at `mqtt.sys_interval`.
+ * They live only in memory: never logged, never persisted.
+ */
+import type { ServerContext } from "../ServerContext.js"
+import { Message } from "./Message.js"
+
+export const BROKER_VERSION = "robustmq-ts 0.1.0"
+
+export const publishSys = (ctx: ServerContext, now: number): void => {
+  const engine = ctx.engine
+  const stats = engine.stats
+  const values: ReadonlyArray<readonly [string, string | number]> = [
+    ["version", BROKER_VERSION],
+    ["uptime", `${Math.floor((now - ctx.startedAt) / 1000)} seconds`],
+    ["clients/connected", ctx.connected],
+    ["clients/total", engine.sessions.size],
+    ["messages/received", stats.messagesReceived],
+    ["messages/sent", stats.messagesSent],
+    ["subscriptions/count", engine.subscriptions.count],
+    ["retained messages/count", engine.retained.size]
+  ]
+  for (const [name, value] of values) {
+    const msg = new Message(`$SYS/broker/${name}`, Buffer.from(String(value)), 0, true, null, 0, "", now)
+    engine.setRetained(msg, false)
+    engine.route(msg)
+  }
+}

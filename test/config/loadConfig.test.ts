@@ -1,0 +1,303 @@
+/**
+ * loadConfig: precedence (defaults < TOML file < env < flags), every env var, and the one-line
+ * message of every way a configuration can be wrong. Files are real, in a temp dir.
+ */
+import { afterAll, describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as NodePath from "node:path"
+import { fileURLToPath } from "node:url"
+import { stringify } from "smol-toml"
+import { defaultConfig } from "../../config/BrokerConfigShape.js"
+import { configFields, ConfigError, encodeConfig, loadConfig } from "../../config/loadConfig.js"
+
+const tmp = Fs.mkdtempSync(NodePath.join(Os.tmpdir(), "robustmq-config-"))
+afterAll(() => Fs.rmSync(tmp, { recursive: true, force: true }))
+
+let fileCount = 0
+const tomlFile = (text: string): string => {
+  const file = NodePath.join(tmp, `broker-${++fileCount}.toml`)
+  Fs.writeFileSync(file, text)
+  return file
+}
+
+const example = fileURLToPath(new URL("../../config/broker.example.toml", import.meta.url))
+
+const cwd = "/srv/robustmq"
+
+/** The error's message, checking it is a ConfigError and a single line. */
+const failure = (options: Parameters<typeof loadConfig>[0]) =>
+  Effect.gen(function*() {
+    const error = yield* Effect.flip(loadConfig({ env: {}, cwd, ...options }))
+    expect(error).toBeInstanceOf(ConfigError)
+    expect(error._tag).toBe("ConfigError")
+    expect(error.message).not.toContain("\n")
+    return error.message
+  })
+
+describe("loadConfig precedence", () => {
+  it.effect("no file, env or flags gives the defaults, data_dir resolved against cwd", () =>
+    Effect.gen(function*() {
+      const config = yield* loadConfig({ env: {}, cwd })
+      expect(config).toEqual({
+        ...defaultConfig,
+        storage: { ...defaultConfig.storage, dataDir: "/srv/robustmq/data" }
+      })
+    }))
+
+  it.effect("defaults < TOML file < env < flags, key by key", () =>
+    Effect.gen(function*() {
+      const file = tomlFile(`
+[mqtt]
+host = "10.0.0.1"
+port = 1001
+max_keepalive = 30
+[storage]
+kind = "memory"
+data_dir = "/from/file"
+[limits]
+max_inflight = 5
+`)
+      const env = {
+        ROBUSTMQ_MQTT_HOST: "10.0.0.2",
+        ROBUSTMQ_MQTT_PORT: "1002",
+        ROBUSTMQ_DATA_DIR: "/from/env",
+        ROBUSTMQ_LIMITS_MAX_INFLIGHT: "6"
+      }
+      const flags = { mqttPort: "1003", storage: "sqlite" }
+
+      const fileOnly = yield* loadConfig({ configFile: file, env: {}, cwd })
+      expect(fileOnly.mqtt).toEqual({ host: "10.0.0.1", port: 1001, maxKeepalive: 30, sysInterval: 10 })
+      expect(fileOnly.storage).toEqual({ kind: "memory", dataDir: "/from/file", partitions: 1 })
+      expect(fileOnly.limits).toEqual({ ...defaultConfig.limits, maxInflight: 5 })
+
+      const withEnv = yield* loadConfig({ configFile: file, env, cwd })
+      expect(withEnv.mqtt).toEqual({ host: "10.0.0.2", port: 1002, maxKeepalive: 30, sysInterval: 10 })
+      expect(withEnv.storage).toEqual({ kind: "memory", dataDir: "/from/env", partitions: 1 })
+      expect(withEnv.limits.maxInflight).toBe(6)
+
+      const withFlags = yield* loadConfig({ configFile: file, env, overrides: flags, cwd })
+      expect(withFlags.mqtt).toEqual({ host: "10.0.0.2", port: 1003, maxKeepalive: 30, sysInterval: 10 })
+      expect(withFlags.storage).toEqual({ kind: "sqlite", dataDir: "/from/env", partitions: 1 })
+
+      const allFlags = yield* loadConfig({
+        configFile: file,
+        env,
+        overrides: { mqttHost: "::1", mqttPort: 0, dataDir: "/from/flag", storage: "memory" },
+        cwd
+      })
+      expect(allFlags.mqtt.host).toBe("::1")
+      expect(allFlags.mqtt.port).toBe(0)
+      expect(allFlags.storage).toEqual({ kind: "memory", dataDir: "/from/flag", partitions: 1 })
+    }))
+
+  it.effect("every env var sets its key", () =>
+    Effect.gen(function*() {
+      // The names operators rely on; the table must keep them.
+      const documented = [
+        "ROBUSTMQ_MQTT_HOST",
+        "ROBUSTMQ_MQTT_PORT",
+        "ROBUSTMQ_MQTT_MAX_KEEPALIVE",
+        "ROBUSTMQ_SYS_INTERVAL",
+        "ROBUSTMQ_STORAGE",
+        "ROBUSTMQ_DATA_DIR",
+        "ROBUSTMQ_STORAGE_PARTITIONS",
+        "ROBUSTMQ_LIMITS_MAX_PACKET_SIZE",
+        "ROBUSTMQ_LIMITS_MAX_INFLIGHT",
+        "ROBUSTMQ_LIMITS_RECEIVE_MAXIMUM",
+        "ROBUSTMQ_LIMITS_MAX_QUEUED_MESSAGES",
+        "ROBUSTMQ_LIMITS_MAX_TOPIC_LEVELS",
+        "ROBUSTMQ_LIMITS_MAX_TOPIC_LENGTH",
+        "ROBUSTMQ_LIMITS_MAX_CONNECTIONS",
+        "ROBUSTMQ_LIMITS_TOPIC_ALIAS_MAXIMUM",
+        "ROBUSTMQ_LIMITS_MAX_SESSION_EXPIRY"
+      ]
+      expect(configFields.map((f) => f.env).sort()).toEqual([...documented].sort())
+
+      const defaults = encodeConfig(yield* loadConfig({ env: {}, cwd }))
+      const special: Record<string, [string, unknown]> = {
+        ROBUSTMQ_MQTT_HOST: ["127.0.0.1", "127.0.0.1"],
+        ROBUSTMQ_STORAGE: ["memory", "memory"],
+        ROBUSTMQ_DATA_DIR: ["/var/lib/robustmq", "/var/lib/robustmq"]
+      }
+      for (const field of configFields) {
+        const [text, expected] = special[field.env] ?? [" 7 ", 7] // surrounding blanks are tolerated
+        expect(defaults[field.section]![field.key]).not.toEqual(expected)
+        const config = encodeConfig(yield* loadConfig({ env: { [field.env]: text }, cwd }))
+        expect(config[field.section]![field.key], field.env).toEqual(expected)
+        // ...and nothing else moved.
+        expect({ ...config, [field.section]: { ...config[field.section], [field.key]: undefined } }).toEqual({
+          ...defaults,
+          [field.section]: { ...defaults[field.section], [field.key]: undefined }
+        })
+      }
+    }))
+
+  it.effect("an empty env var counts as unset", () =>
+    Effect.gen(function*() {
+      const config = yield* loadConfig({ env: { ROBUSTMQ_MQTT_PORT: "", ROBUSTMQ_STORAGE: "" }, cwd })
+      expect(config.mqtt.port).toBe(1883)
+      expect(config.storage.kind).toBe("sqlite")
+    }))
+
+  it.effect("ROBUSTMQ_CONFIG names the file when --config is absent; --config wins", () =>
+    Effect.gen(function*() {
+      const a = tomlFile("[mqtt]\nport = 2001\n")
+      const b = tomlFile("[mqtt]\nport = 2002\n")
+      expect((yield* loadConfig({ env: { ROBUSTMQ_CONFIG: a }, cwd })).mqtt.port).toBe(2001)
+      expect((yield* loadConfig({ configFile: b, env: { ROBUSTMQ_CONFIG: a }, cwd })).mqtt.port).toBe(2002)
+    }))
+
+  it.effect("a relative data_dir is resolved against the working directory, not the file's", () =>
+    Effect.gen(function*() {
+      const file = tomlFile(`[storage]\ndata_dir = "var/data"\n`)
+      expect((yield* loadConfig({ configFile: file, env: {}, cwd })).storage.dataDir).toBe("/srv/robustmq/var/data")
+      expect((yield* loadConfig({ env: { ROBUSTMQ_DATA_DIR: "../d" }, cwd })).storage.dataDir).toBe("/srv/d")
+      expect((yield* loadConfig({ overrides: { dataDir: "." }, env: {}, cwd })).storage.dataDir).toBe(cwd)
+    }))
+
+  it.effect("broker.example.toml sets every key, to its default", () =>
+    Effect.gen(function*() {
+      const fromExample = yield* loadConfig({ configFile: example, env: {}, cwd })
+      expect(fromExample).toEqual(yield* loadConfig({ env: {}, cwd }))
+      const text = Fs.readFileSync(example, "utf8")
+      for (const field of configFields) {
+        expect(text, field.key).toMatch(new RegExp(`^${field.key} = `, "m"))
+        expect(text, field.env).toContain(field.section === "limits" ? "ROBUSTMQ_LIMITS_<KEY" : field.env)
+      }
+    }))
+
+  it.effect("encodeConfig output is a config file that loads back to the same config", () =>
+    Effect.gen(function*() {
+      const config = yield* loadConfig({ env: { ROBUSTMQ_MQTT_PORT: "9" }, overrides: { storage: "memory" }, cwd })
+      const again = yield* loadConfig({ configFile: tomlFile(stringify(encodeConfig(config))), env: {}, cwd })
+      expect(again).toEqual(config)
+    }))
+})
+
+describe("loadConfig errors", () => {
+  it.effect("missing file names the path, the errno and the flag", () =>
+    Effect.gen(function*() {
+      const missing = NodePath.join(tmp, "nope.toml")
+      expect(yield* failure({ configFile: missing })).toBe(
+        `cannot read config file ${missing} (ENOENT): check the path passed to --config`
+      )
+      expect(yield* failure({ env: { ROBUSTMQ_CONFIG: missing } })).toBe(
+        `cannot read config file ${missing} (ENOENT): check the path passed to ROBUSTMQ_CONFIG`
+      )
+    }))
+
+  it.effect("a directory instead of a file", () =>
+    Effect.gen(function*() {
+      expect(yield* failure({ configFile: tmp })).toBe(
+        `cannot read config file ${tmp} (EISDIR): --config must name a TOML file, not a directory`
+      )
+    }))
+
+  it.effect.skipIf(process.getuid?.() === 0)("an unreadable file", () =>
+    Effect.gen(function*() {
+      const file = tomlFile("[mqtt]\n")
+      Fs.chmodSync(file, 0o000)
+      expect(yield* failure({ configFile: file })).toBe(
+        `cannot read config file ${file} (EACCES): make the file readable by this user`
+      )
+    }))
+
+  it.effect("invalid TOML gives line, column and reason", () =>
+    Effect.gen(function*() {
+      const file = tomlFile("[mqtt]\nport = = 3\n")
+      expect(yield* failure({ configFile: file })).toBe(
+        `invalid TOML in ${file} at line 2, column 8: invalid value: fix the syntax`
+      )
+      const dup = tomlFile("[mqtt]\nport = 1\n[mqtt]\n")
+      expect(yield* failure({ configFile: dup })).toMatch(
+        new RegExp(`^invalid TOML in ${dup} at line 3, column \\d+: .*redefine.*: fix the syntax$`)
+      )
+    }))
+
+  it.effect("unknown keys and sections are rejected, naming the key and the file", () =>
+    Effect.gen(function*() {
+      const typo = tomlFile("[mqtt]\nport = 1\nprot = 2\n")
+      expect(yield* failure({ configFile: typo })).toBe(
+        `unknown key "mqtt.prot" in ${typo}: [mqtt] accepts host, port, max_keepalive, sys_interval`
+      )
+      const camel = tomlFile("[limits]\nmaxInflight = 2\n")
+      expect(yield* failure({ configFile: camel })).toBe(
+        `unknown key "limits.maxInflight" in ${camel}: [limits] accepts max_packet_size, max_inflight, ` +
+          `receive_maximum, max_queued_messages, max_topic_levels, max_topic_length, max_connections, ` +
+          `topic_alias_maximum, max_session_expiry`
+      )
+      const nested = tomlFile("[storage.sqlite]\nx = 1\n")
+      expect(yield* failure({ configFile: nested })).toBe(
+        `unknown key "storage.sqlite" in ${nested}: [storage] accepts kind, data_dir, partitions`
+      )
+      const section = tomlFile("[kafka]\nport = 9092\n")
+      expect(yield* failure({ configFile: section })).toBe(
+        `unknown section [kafka] in ${section}: the sections are [mqtt], [storage] and [limits]`
+      )
+      const topLevel = tomlFile("port = 1883\n")
+      expect(yield* failure({ configFile: topLevel })).toBe(
+        `unknown top-level key "port" in ${topLevel}: put settings under [mqtt], [storage] or [limits]`
+      )
+    }))
+
+  it.effect("wrong types name the key, the expectation, the value and the file", () =>
+    Effect.gen(function*() {
+      const cases: ReadonlyArray<readonly [string, string]> = [
+        [`[mqtt]\nport = "abc"`, `mqtt.port must be an integer 0-65535, got "abc"`],
+        [`[mqtt]\nport = 70000`, `mqtt.port must be an integer 0-65535, got 70000`],
+        [`[mqtt]\nport = 1.5`, `mqtt.port must be an integer 0-65535, got 1.5`],
+        [`[mqtt]\nhost = 42`, `mqtt.host must be a non-empty string, got 42`],
+        [`[mqtt]\nhost = ""`, `mqtt.host must be a non-empty string, got ""`],
+        [`[mqtt]\nsys_interval = -1`, `mqtt.sys_interval must be an integer >= 0, got -1`],
+        [`[storage]\npartitions = 0`, `storage.partitions must be an integer 1-65536, got 0`],
+        [`[limits]\nreceive_maximum = 0`, `limits.receive_maximum must be an integer 1-65535, got 0`],
+        [`[limits]\nmax_inflight = [1, 2]`, `limits.max_inflight must be an integer 1-65535, got [1,2]`],
+        [`[limits]\nmax_session_expiry = 4294967296`, `limits.max_session_expiry must be an integer 0-4294967295, got 4294967296`],
+        [`mqtt = 3`, `mqtt must be a table (a [mqtt] section), got 3`]
+      ]
+      for (const [text, message] of cases) {
+        const file = tomlFile(text + "\n")
+        expect(yield* failure({ configFile: file })).toBe(`${message} in ${file}`)
+      }
+    }))
+
+  it.effect("storage kind must be memory or sqlite, from every source", () =>
+    Effect.gen(function*() {
+      const file = tomlFile(`[storage]\nkind = "segment-file"\n`)
+      expect(yield* failure({ configFile: file })).toBe(
+        `storage.kind must be "memory" or "sqlite", got "segment-file" in ${file}`
+      )
+      expect(yield* failure({ env: { ROBUSTMQ_STORAGE: "disk" } })).toBe(
+        `ROBUSTMQ_STORAGE (storage.kind) must be "memory" or "sqlite", got "disk"`
+      )
+      expect(yield* failure({ overrides: { storage: "bogus" } })).toBe(
+        `--storage must be "memory" or "sqlite", got "bogus"`
+      )
+    }))
+
+  it.effect("bad env and flag values name the variable or the flag", () =>
+    Effect.gen(function*() {
+      expect(yield* failure({ env: { ROBUSTMQ_MQTT_PORT: "abc" } })).toBe(
+        `ROBUSTMQ_MQTT_PORT (mqtt.port) must be an integer 0-65535, got "abc"`
+      )
+      expect(yield* failure({ env: { ROBUSTMQ_LIMITS_MAX_PACKET_SIZE: "1MB" } })).toBe(
+        `ROBUSTMQ_LIMITS_MAX_PACKET_SIZE (limits.max_packet_size) must be an integer 1-268435460, got "1MB"`
+      )
+      expect(yield* failure({ env: { ROBUSTMQ_SYS_INTERVAL: "-5" } })).toBe(
+        `ROBUSTMQ_SYS_INTERVAL (mqtt.sys_interval) must be an integer >= 0, got -5`
+      )
+      expect(yield* failure({ overrides: { mqttPort: "abc" } })).toBe(`--mqtt-port must be an integer 0-65535, got "abc"`)
+      expect(yield* failure({ overrides: { mqttPort: 65536 } })).toBe(`--mqtt-port must be an integer 0-65535, got 65536`)
+      expect(yield* failure({ overrides: { mqttHost: "" } })).toBe(`--mqtt-host must be a non-empty string, got ""`)
+    }))
+
+  it.effect("a file error is reported before env and flag errors", () =>
+    Effect.gen(function*() {
+      const file = tomlFile(`[mqtt]\nport = "x"\n`)
+      expect(
+        yield* failure({ configFile: file, env: { ROBUSTMQ_MQTT_PORT: "y" }, overrides: { mqttPort: "z" } })
+      ).toBe(`mqtt.port must be an integer 0-65535, got "x" in ${file}`)
+    }))
+})

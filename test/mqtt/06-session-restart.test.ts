@@ -1,0 +1,65 @@
+import { afterEach, describe, expect, it } from "vitest"
+import { connect, quiet } from "../support/clients.js"
+import { startBroker, type TestBroker } from "../support/TestBroker.js"
+
+let brokers: Array<TestBroker> = []
+afterEach(async () => {
+  for (const b of brokers) {
+    await b.stop()
+    b.cleanup()
+  }
+  brokers = []
+})
+
+describe.each([4, 5] as const)("persistent sessions across a broker restart on SQLite (MQTT v%i)", (version) => {
+  const sessionOptions = version === 5 ? { clean: false, properties: { sessionExpiryInterval: 3600 } } : { clean: false }
+
+  it("queues QoS 1 messages for an offline session and delivers them after the restart; retained survives", async () => {
+    let broker = await startBroker({ storage: "sqlite" })
+    brokers.push(broker)
+    const sub = await connect(broker.url, { protocolVersion: version, clientId: `sub-${version}`, ...sessionOptions })
+    await sub.client.subscribeAsync("q/#", { qos: 1 })
+    await sub.end()
+
+    const pub = await connect(broker.url, { protocolVersion: version, clientId: `pub-${version}` })
+    for (let i = 0; i < 5; i++) await pub.client.publishAsync(`q/${i}`, `m${i}`, { qos: 1 })
+    await pub.client.publishAsync("keep/me", "retained!", { qos: 1, retain: true })
+    await pub.end()
+
+    broker = await broker.restart()
+    brokers.push(broker)
+
+    const back = await connect(broker.url, { protocolVersion: version, clientId: `sub-${version}`, ...sessionOptions })
+    expect(back.client.connected).toBe(true)
+    const got = await back.waitFor(5)
+    expect(got.map((m) => m.payload)).toEqual(["m0", "m1", "m2", "m3", "m4"])
+    expect(got.every((m) => m.packet.qos === 1)).toBe(true)
+
+    const fresh = await connect(broker.url, { protocolVersion: version, clientId: `late-${version}` })
+    await fresh.client.subscribeAsync("keep/me", { qos: 1 })
+    const [retained] = await fresh.waitFor(1)
+    expect(retained!.payload).toBe("retained!")
+    expect(retained!.packet.retain).toBe(true)
+    await back.end()
+    await fresh.end()
+  })
+
+  it("keeps subscriptions across a restart: a live publish after it reaches the resumed session", async () => {
+    let broker = await startBroker({ storage: "sqlite" })
+    brokers.push(broker)
+    const sub = await connect(broker.url, { protocolVersion: version, clientId: `keep-${version}`, ...sessionOptions })
+    await sub.client.subscribeAsync("live/+", { qos: 1 })
+    await sub.end()
+    broker = await broker.restart()
+    brokers.push(broker)
+    const back = await connect(broker.url, { protocolVersion: version, clientId: `keep-${version}`, ...sessionOptions })
+    const pub = await connect(broker.url, { protocolVersion: version })
+    await pub.client.publishAsync("live/x", "after restart", { qos: 1 })
+    const [m] = await back.waitFor(1)
+    expect(m!.payload).toBe("after restart")
+    await quiet(100)
+    expect(back.messages).toHaveLength(1)
+    await back.end()
+    await pub.end()
+  })
+})

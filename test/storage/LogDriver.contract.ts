@@ -1,0 +1,143 @@
+/**
+ * The contract every LogDriver passes (memory, SQLite, later segment files). Register it with
+ * `logDriverContract(name, layer)` from a *.test.ts file; the layer is built once per suite, so
+ * every test uses fresh partitions.
+ */
+import { expect, layer } from "@effect/vitest"
+import { Effect, type Layer } from "effect"
+import { topicPartition, type TopicPartition } from "../../domain/ids.js"
+import type { LogRecord } from "../../domain/message/LogRecord.js"
+import { decodeBatch, encodeBatch } from "../../domain/message/RecordBatch.js"
+import { type EncodedBatch, LogDriver } from "../../services/LogDriver.js"
+
+export interface LogDriverContractOptions {
+  /** Transactions committed so far by the driver's backend, when it has them. */
+  readonly transactions?: () => number
+}
+
+let counter = 0
+export const freshPartition = (stream = "contract"): TopicPartition =>
+  topicPartition(`${stream}.${process.pid}.${counter++}`, counter % 3)
+
+const text = new TextEncoder()
+
+export const record = (value: string, timestamp = 1_700_000_000_000): LogRecord => ({
+  key: text.encode("k"),
+  value: text.encode(value),
+  headers: [],
+  timestamp
+})
+
+/** A batch of `count` records `v<offset>` starting at `base`. */
+export const batch = (tp: TopicPartition, base: number, count: number, pad = 0): EncodedBatch => {
+  const records: Array<LogRecord> = []
+  for (let i = 0; i < count; i++) records.push(record(`v${base + i}`.padEnd(pad, "."), 1_700_000_000_000 + i))
+  return { tp, baseOffset: base, lastOffset: base + count - 1, bytes: encodeBatch(base, records) }
+}
+
+/** Offsets of every record in `batches`, decoded (so the bytes must be intact). */
+export const offsetsOf = (batches: ReadonlyArray<EncodedBatch>): Array<number> =>
+  batches.flatMap((b) => {
+    const records = decodeBatch(b.bytes)
+    if (typeof records === "string") throw new Error(records)
+    return records.map((r) => r.offset)
+  })
+
+const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i)
+
+export const logDriverContract = (
+  name: string,
+  driverLayer: Layer.Layer<LogDriver, unknown>,
+  options: LogDriverContractOptions = {}
+) => {
+  layer(driverLayer)(`LogDriver contract: ${name}`, (it) => {
+    it.effect("reads back written batches in order, offsets consecutive across batches and writes", () =>
+      Effect.gen(function* () {
+        const driver = yield* LogDriver
+        const tp = freshPartition()
+        const written = [batch(tp, 0, 3), batch(tp, 3, 2)]
+        yield* driver.writeBatches(written)
+        yield* driver.writeBatches([batch(tp, 5, 5)])
+        const read = yield* driver.readRange(tp, 0, 1 << 20)
+        expect(read.map((b) => [b.baseOffset, b.lastOffset])).toEqual([[0, 2], [3, 4], [5, 9]])
+        expect(offsetsOf(read)).toEqual(range(0, 10))
+        expect(read.every((b) => b.tp === tp)).toBe(true)
+        expect(Buffer.from(read[0]!.bytes).equals(Buffer.from(written[0]!.bytes))).toBe(true)
+      }))
+
+    it.effect("reading from the middle of a batch starts with that whole batch", () =>
+      Effect.gen(function* () {
+        const driver = yield* LogDriver
+        const tp = freshPartition()
+        yield* driver.writeBatches([batch(tp, 0, 4), batch(tp, 4, 4), batch(tp, 8, 4)])
+        const read = yield* driver.readRange(tp, 6, 1 << 20)
+        expect(read.map((b) => b.baseOffset)).toEqual([4, 8])
+        expect((yield* driver.readRange(tp, 11, 1 << 20)).map((b) => b.baseOffset)).toEqual([8])
+        expect(yield* driver.readRange(tp, 12, 1 << 20)).toEqual([])
+        expect(yield* driver.readRange(tp, 1000, 1 << 20)).toEqual([])
+      }))
+
+    it.effect("cuts at maxBytes but always returns at least one batch", () =>
+      Effect.gen(function* () {
+        const driver = yield* LogDriver
+        const tp = freshPartition()
+        const bs = [batch(tp, 0, 2, 100), batch(tp, 2, 2, 100), batch(tp, 4, 2, 100)]
+        yield* driver.writeBatches(bs)
+        const [a, b, c] = bs.map((x) => x.bytes.length) as [number, number, number]
+        const bases = (maxBytes: number, from = 0) =>
+          driver.readRange(tp, from, maxBytes).pipe(Effect.map((r) => r.map((x) => x.baseOffset)))
+        expect(yield* bases(1)).toEqual([0])
+        expect(yield* bases(a + b - 1)).toEqual([0])
+        expect(yield* bases(a + b)).toEqual([0, 2])
+        expect(yield* bases(a + b + c)).toEqual([0, 2, 4])
+        expect(yield* bases(1, 3)).toEqual([2])
+      }))
+
+    it.effect("reads past many batches (more than one page)", () =>
+      Effect.gen(function* () {
+        const driver = yield* LogDriver
+        const tp = freshPartition()
+        const bs = range(0, 100).map((i) => batch(tp, i * 2, 2))
+        yield* driver.writeBatches(bs)
+        const read = yield* driver.readRange(tp, 7, 1 << 30)
+        expect(read.length).toBe(97)
+        expect(offsetsOf(read).filter((o) => o >= 7)).toEqual(range(7, 200))
+      }))
+
+    it.effect("keeps partitions apart and recovers the end of each", () =>
+      Effect.gen(function* () {
+        const driver = yield* LogDriver
+        const tp1 = freshPartition("multi")
+        const tp2 = freshPartition("multi")
+        const untouched = freshPartition("multi")
+        yield* driver.writeBatches([batch(tp1, 0, 4), batch(tp2, 0, 2), batch(tp1, 4, 6)])
+        yield* driver.writeBatches([batch(tp2, 2, 1)])
+        expect(offsetsOf(yield* driver.readRange(tp1, 0, 1 << 20))).toEqual(range(0, 10))
+        expect(offsetsOf(yield* driver.readRange(tp2, 0, 1 << 20))).toEqual(range(0, 3))
+        const ends = yield* driver.recover
+        expect(ends.get(tp1)).toBe(10)
+        expect(ends.get(tp2)).toBe(3)
+        expect(ends.has(untouched)).toBe(false)
+        expect(yield* driver.readRange(untouched, 0, 1 << 20)).toEqual([])
+      }))
+
+    it.effect("accepts an empty write", () =>
+      Effect.gen(function* () {
+        const driver = yield* LogDriver
+        yield* driver.writeBatches([])
+      }))
+
+    if (options.transactions !== undefined) {
+      const transactions = options.transactions
+      it.effect("writes many batches of many partitions in one transaction", () =>
+        Effect.gen(function* () {
+          const driver = yield* LogDriver
+          const tps = [freshPartition(), freshPartition(), freshPartition()]
+          const before = transactions()
+          yield* driver.writeBatches(tps.flatMap((tp) => [batch(tp, 0, 3), batch(tp, 3, 3)]))
+          expect(transactions() - before).toBe(1)
+          for (const tp of tps) expect(offsetsOf(yield* driver.readRange(tp, 0, 1 << 20))).toEqual(range(0, 6))
+        }))
+    }
+  })
+}

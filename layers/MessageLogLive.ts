@@ -26,7 +26,7 @@ import { decodeBatch, encodeBatch } from "../domain/message/RecordBatch.js"
 import { StorageError } from "../services/errors.js"
 import { type EncodedBatch, LogDriver } from "../services/LogDriver.js"
 import { MessageLog } from "../services/MessageLog.js"
-import { type DurableCallback, Partition, type PendingBatch } from "./internal/Partition.js"
+import { type DurableCallback, estimateSize, Partition, type PendingBatch } from "./internal/Partition.js"
 
 interface FlushWaiter {
   readonly done: Deferred.Deferred<void, StorageError>
@@ -193,17 +193,21 @@ export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | S
   // -------------------------------------------------------------------------------------------
   // read
 
+  /**
+   * Stored records first, then pending ones. Sizes are estimated per record (estimateSize), so
+   * the budget cuts inside a stored batch as well; at least one record comes back if any exists.
+   */
   const read = (tp: TopicPartition, fromOffset: number, maxBytes: number) =>
     Effect.gen(function* () {
       const out: Array<StoredRecord> = []
       let next = fromOffset
       let bytes = 0
-      // Stored batches first. A flush may finish while we wait on the driver, moving records
-      // from memory to storage, so the memory boundary is re-read after every driver call.
+      // A flush may finish while we wait on the driver, moving records from memory to storage,
+      // so the memory boundary is re-read after every driver call.
       while (true) {
         const p = partitions.get(tp)
         const memoryStart = p === undefined ? Number.POSITIVE_INFINITY : p.memoryStart()
-        if (next >= memoryStart || (out.length > 0 && bytes >= maxBytes)) break
+        if (next >= memoryStart) break
         const batches = yield* driver.readRange(tp, next, Math.max(1, maxBytes - bytes))
         let progressed = false
         for (const b of batches) {
@@ -217,18 +221,18 @@ export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | S
           }
           for (const r of records) {
             if (r.offset < next) continue
+            const size = estimateSize(r)
+            if (out.length > 0 && bytes + size > maxBytes) return out as ReadonlyArray<StoredRecord>
             out.push(r)
+            bytes += size
             next = r.offset + 1
             progressed = true
           }
-          bytes += b.bytes.length
         }
         if (!progressed) break
       }
-      if (out.length === 0 || bytes < maxBytes) {
-        const p = partitions.get(tp)
-        if (p !== undefined) p.readPending(next, maxBytes - bytes, out)
-      }
+      const p = partitions.get(tp)
+      if (p !== undefined) p.readPending(next, maxBytes - bytes, out)
       return out as ReadonlyArray<StoredRecord>
     })
 

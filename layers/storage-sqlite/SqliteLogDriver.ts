@@ -19,6 +19,28 @@ interface BatchRow {
 /** Rows fetched per query while filling `maxBytes`. */
 const PAGE = 32
 
+/**
+ * Splits rows into multi-row INSERT chunks of 128, then of decreasing powers of two, so that a
+ * write of any size uses few statements and the prepared-statement cache holds at most eight
+ * shapes per table. (Through SqlClient a single-row insert costs ~90 us, a row of a 100-row
+ * insert ~3.5 us.)
+ */
+const insertChunks = <A>(rows: ReadonlyArray<A>): Array<ReadonlyArray<A>> => {
+  const out: Array<ReadonlyArray<A>> = []
+  let i = 0
+  while (rows.length - i >= 128) {
+    out.push(rows.slice(i, i + 128))
+    i += 128
+  }
+  for (let size = 64; size >= 1; size >>= 1) {
+    if (rows.length - i >= size) {
+      out.push(rows.slice(i, i + size))
+      i += size
+    }
+  }
+  return out
+}
+
 export const make: Effect.Effect<LogDriver["Type"], never, SqlClient.SqlClient> = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
 
@@ -27,10 +49,13 @@ export const make: Effect.Effect<LogDriver["Type"], never, SqlClient.SqlClient> 
       ? Effect.void
       : sql.withTransaction(
         Effect.forEach(
-          batches,
-          (b) =>
-            sql`INSERT INTO batches (tp, base_offset, last_offset, bytes)
-                VALUES (${b.tp}, ${b.baseOffset}, ${b.lastOffset}, ${b.bytes})`,
+          insertChunks(batches.map((b) => ({
+            tp: b.tp,
+            base_offset: b.baseOffset,
+            last_offset: b.lastOffset,
+            bytes: b.bytes
+          }))),
+          (rows) => sql`INSERT INTO batches ${sql.insert(rows)}`,
           { discard: true }
         )
       ).pipe(Effect.mapError((cause) => new StorageError({ op: "write", cause })))

@@ -175,6 +175,7 @@ describe("SQLite storage", () => {
         const store = yield* EventStore
         // Fork without waiting: the layer's scope closes while they are queued.
         for (let i = 0; i < 10; i++) yield* Effect.fork(store.append("late", [{ type: "E", data: i }], -1))
+        yield* Effect.yieldNow() // let the forked appends queue their rows
       }).pipe(Effect.provide(Storage.layer("sqlite", dir)))
       const events = yield* Effect.flatMap(EventStore, (s) => s.readStream("late")).pipe(
         Effect.provide(Storage.layer("sqlite", dir))

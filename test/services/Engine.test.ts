@@ -1,0 +1,114 @@
+/**
+ * The MQTT engine as a service over injected memory storage layers: routing rules and the
+ * event-sourced rebuild (a second Engine over the same storage replays the first one's
+ * events and log). The outlet stands in for a socket and records the frames it is handed.
+ */
+import { describe, expect, it, layer } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import * as mqttPacket from "mqtt-packet"
+import { defaultConfig } from "../../config/BrokerConfigShape.js"
+import * as MessageLogLive from "../../layers/MessageLogLive.js"
+import * as Storage from "../../layers/Storage.js"
+import { EventStore } from "../../services/EventStore.js"
+import { MessageLog } from "../../services/MessageLog.js"
+import { Engine } from "../../src/mqtt/engine/Engine.js"
+import type { Outlet } from "../../src/mqtt/engine/LiveSession.js"
+import { Message } from "../../src/mqtt/engine/Message.js"
+
+class RecordingOutlet implements Outlet {
+  readonly frames: Array<Buffer> = []
+  constructor(readonly version: number, readonly sendQuota = 10, readonly clientMaxPacketSize = 0) {}
+  writeFrame(frame: Buffer) {
+    this.frames.push(frame)
+  }
+  canWriteQos0() {
+    return true
+  }
+  packets(): Array<mqttPacket.IPublishPacket> {
+    const out: Array<mqttPacket.IPublishPacket> = []
+    const parser = mqttPacket.parser({ protocolVersion: this.version as 4 | 5 })
+    parser.on("packet", (p) => out.push(p as mqttPacket.IPublishPacket))
+    for (const f of this.frames) parser.parse(f)
+    return out
+  }
+}
+
+const storage = MessageLogLive.layer.pipe(Layer.provideMerge(Storage.layer("memory", "")))
+const makeEngine = Effect.gen(function*() {
+  return yield* Engine.make(defaultConfig, yield* MessageLog, yield* EventStore)
+})
+const message = (topic: string, payload: string, qos: 0 | 1 | 2, origin = "pub") =>
+  new Message(topic, Buffer.from(payload), qos, false, null, 0, origin, Date.now())
+const sub = (filter: string, qos: number, extra: Partial<{ noLocal: boolean; subscriptionId: number }> = {}) => ({
+  filter,
+  qos,
+  noLocal: extra.noLocal ?? false,
+  retainAsPublished: false,
+  retainHandling: 0
+})
+
+layer(storage)("Engine over memory storage", (it) => {
+  it.effect("delivers one copy at the highest QoS with every subscription id for overlapping subscriptions [MQTT-3.3.4-2]", () =>
+    Effect.gen(function*() {
+      const engine = yield* makeEngine
+      const { session } = engine.openSession("overlap", true, 0, () => {})
+      const outlet = new RecordingOutlet(5)
+      session.resume(outlet)
+      engine.subscribe(session, 7, [sub("a/+", 0)])
+      engine.subscribe(session, 9, [sub("a/#", 1)])
+      expect(engine.publish(message("a/b", "x", 2))).toBe(1)
+      const [p, ...rest] = outlet.packets()
+      expect(rest).toHaveLength(0)
+      expect(p!.qos).toBe(1)
+      expect([...(p!.properties?.subscriptionIdentifier as Array<number>)].sort()).toEqual([7, 9])
+    }))
+
+  it.effect("no-local keeps a client's own messages from it [MQTT-3.8.3-3]", () =>
+    Effect.gen(function*() {
+      const engine = yield* makeEngine
+      const { session } = engine.openSession("me", true, 0, () => {})
+      const outlet = new RecordingOutlet(5)
+      session.resume(outlet)
+      engine.subscribe(session, 0, [sub("n/l", 1, { noLocal: true })])
+      engine.publish(message("n/l", "mine", 1, "me"))
+      engine.publish(message("n/l", "theirs", 1, "other"))
+      expect(outlet.packets().map((p) => p.payload.toString())).toEqual(["theirs"])
+    }))
+
+  it.effect("holds QoS 1 beyond the send window until acknowledgements open it", () =>
+    Effect.gen(function*() {
+      const engine = yield* makeEngine
+      const { session } = engine.openSession("window", true, 0, () => {})
+      const outlet = new RecordingOutlet(4, 2)
+      session.resume(outlet)
+      engine.subscribe(session, 0, [sub("w", 1)])
+      for (let i = 0; i < 5; i++) engine.publish(message("w", `m${i}`, 1))
+      expect(outlet.packets().map((p) => p.payload.toString())).toEqual(["m0", "m1"])
+      session.complete(outlet.packets()[0]!.messageId!)
+      expect(outlet.packets().map((p) => p.payload.toString())).toEqual(["m0", "m1", "m2"])
+    }))
+
+  it.effect("a second engine over the same storage rebuilds a persistent session and its backlog", () =>
+    Effect.gen(function*() {
+      const first = yield* makeEngine
+      const opened = first.openSession("durable", false, 3600, () => {})
+      yield* opened.persist!
+      const outlet = new RecordingOutlet(4)
+      opened.session.resume(outlet)
+      yield* first.subscribe(opened.session, 0, [sub("d/#", 1)]).persist!
+      yield* first.closeSession(opened.session, outlet, null, 3600)!
+      first.publish(message("d/1", "one", 1))
+      first.publish(message("d/2", "two", 1))
+      yield* (yield* MessageLog).flush
+      yield* first.shutdown()
+
+      const second = yield* makeEngine
+      const restored = second.sessions.get("durable")!
+      expect(restored.subscriptions.has("d/#")).toBe(true)
+      expect(restored.backlog).toBe(2)
+      const again = new RecordingOutlet(4)
+      second.openSession("durable", false, 3600, () => {})
+      restored.resume(again)
+      expect(again.packets().map((p) => [p.topic, p.payload.toString(), p.qos])).toEqual([["d/1", "one", 1], ["d/2", "two", 1]])
+    }))
+})

@@ -3,7 +3,7 @@
  * event-sourced rebuild (a second Engine over the same storage replays the first one's
  * events and log). The outlet stands in for a socket and records the frames it is handed.
  */
-import { describe, expect, it, layer } from "@effect/vitest"
+import { expect, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import * as mqttPacket from "mqtt-packet"
 import { defaultConfig } from "../../config/BrokerConfigShape.js"

@@ -40,6 +40,12 @@ const toStorageError = (cause: Cause.Cause<unknown>): StorageError => {
   return new StorageError({ op: "write", cause: Cause.squash(cause) })
 }
 
+/** Resumes after the I/O callbacks already queued in this turn of the event loop. */
+const afterPendingIo = Effect.async<void>((resume) => {
+  const timer = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(timer))
+})
+
 export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | Scope.Scope> = Effect.gen(function* () {
   const driver = yield* LogDriver
   const ends = yield* driver.recover
@@ -167,7 +173,10 @@ export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | S
   yield* Effect.forkScoped(
     Effect.forever(
       Effect.zipRight(
-        wake.await,
+        // Group commit: after the first append of a round, let the event loop finish reading
+        // every socket that is ready (setImmediate runs after the poll phase) so one write
+        // carries all of them, instead of one small transaction per socket read.
+        Effect.zipRight(wake.await, afterPendingIo),
         // Interrupted only while idle at `wake.await`: a pass always settles its callbacks.
         Effect.uninterruptible(flushPass).pipe(
           Effect.catchAllCause((cause) => Effect.logError("message log flusher pass failed", cause))

@@ -4,6 +4,7 @@
  * `<dataDir>/robustmq.db`. It builds storage only; MessageLogLive goes on top of it.
  */
 import { Layer } from "effect"
+import type { StorageKind } from "../config/BrokerConfigShape.js"
 import type { EventStore } from "../services/EventStore.js"
 import type { StorageError } from "../services/errors.js"
 import type { LogDriver } from "../services/LogDriver.js"
@@ -13,7 +14,7 @@ import * as Sqlite from "./storage-sqlite/Sqlite.js"
 import * as SqliteEventStore from "./storage-sqlite/SqliteEventStore.js"
 import * as SqliteLogDriver from "./storage-sqlite/SqliteLogDriver.js"
 
-export type StorageKind = "memory" | "sqlite"
+export type { StorageKind }
 
 /** `memory` ignores `dataDir`; `sqlite` creates it when missing. */
 export const layer = (kind: StorageKind, dataDir: string): Layer.Layer<LogDriver | EventStore, StorageError> =>

@@ -154,18 +154,24 @@ export const encodeBatch = (baseOffset: number, records: ReadonlyArray<LogRecord
   const baseTimestamp = records[0]!.timestamp
   let maxTimestamp = baseTimestamp
   const sizes = new Int32Array(n)
-  let headerKeys: Array<Uint8Array> | undefined
+  // Each field is read once: a LogRecord may compute key/value/headers lazily (MQTT messages do).
+  const keys = new Array<Uint8Array | null>(n)
+  const values = new Array<Uint8Array | null>(n)
+  const headers = new Array<ReadonlyArray<RecordHeader>>(n)
   let total = BATCH_HEADER_SIZE
   for (let i = 0; i < n; i++) {
     const r = records[i]!
-    if (r.timestamp > maxTimestamp) maxTimestamp = r.timestamp
-    let size = 1 + varlongSize(r.timestamp - baseTimestamp) + varintSize(i) +
-      nullableBytesSize(r.key) + nullableBytesSize(r.value) + varintSize(r.headers.length)
-    for (let h = 0; h < r.headers.length; h++) {
-      const header = r.headers[h]!
-      const key = utf8Encoder.encode(header.key)
-      ;(headerKeys ??= []).push(key)
-      size += varintSize(key.length) + key.length + nullableBytesSize(header.value)
+    const timestamp = r.timestamp
+    if (timestamp > maxTimestamp) maxTimestamp = timestamp
+    const key = (keys[i] = r.key)
+    const value = (values[i] = r.value)
+    const hs = (headers[i] = r.headers)
+    let size = 1 + varlongSize(timestamp - baseTimestamp) + varintSize(i) +
+      nullableBytesSize(key) + nullableBytesSize(value) + varintSize(hs.length)
+    for (let h = 0; h < hs.length; h++) {
+      const header = hs[h]!
+      const k = headerKeyBytes(header.key)
+      size += varintSize(k.length) + k.length + nullableBytesSize(header.value)
     }
     sizes[i] = size
     total += varintSize(size) + size
@@ -187,23 +193,37 @@ export const encodeBatch = (baseOffset: number, records: ReadonlyArray<LogRecord
   view.setInt32(OFF_RECORD_COUNT, n)
 
   let at = BATCH_HEADER_SIZE
-  let k = 0
   for (let i = 0; i < n; i++) {
-    const r = records[i]!
     at = writeVarint(buf, at, sizes[i]!)
     buf[at++] = 0 // record attributes: unused
-    at = writeVarlong(buf, at, r.timestamp - baseTimestamp)
+    at = writeVarlong(buf, at, records[i]!.timestamp - baseTimestamp)
     at = writeVarint(buf, at, i)
-    at = writeNullableBytes(buf, at, r.key)
-    at = writeNullableBytes(buf, at, r.value)
-    at = writeVarint(buf, at, r.headers.length)
-    for (let h = 0; h < r.headers.length; h++) {
-      at = writeNullableBytes(buf, at, headerKeys![k++]!)
-      at = writeNullableBytes(buf, at, r.headers[h]!.value)
+    at = writeNullableBytes(buf, at, keys[i]!)
+    at = writeNullableBytes(buf, at, values[i]!)
+    const hs = headers[i]!
+    at = writeVarint(buf, at, hs.length)
+    for (let h = 0; h < hs.length; h++) {
+      at = writeNullableBytes(buf, at, headerKeyBytes(hs[h]!.key))
+      at = writeNullableBytes(buf, at, hs[h]!.value)
     }
   }
   view.setUint32(OFF_CRC, crc32c(buf.subarray(OFF_ATTRIBUTES)))
   return buf
+}
+
+/**
+ * UTF-8 bytes of a header key. Keys repeat across records (`mqtt.qos`, `content-type`, user
+ * property names), so their encodings are cached; the cache is cleared when it grows large.
+ */
+const headerKeyCache = new Map<string, Uint8Array>()
+const headerKeyBytes = (key: string): Uint8Array => {
+  let bytes = headerKeyCache.get(key)
+  if (bytes === undefined) {
+    if (headerKeyCache.size >= 4096) headerKeyCache.clear()
+    bytes = utf8Encoder.encode(key)
+    headerKeyCache.set(key, bytes)
+  }
+  return bytes
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
  * durable end, and the batches appended but not yet written (the last one possibly still open
  * for appends). Hot path: every method is synchronous, allocation-light, and never touches
  * Effect; the flusher in MessageLogLive is the only code that takes batches out for writing.
+ * Appending never reads a record's key or headers (they may be computed lazily at seal time).
  */
 import type { TopicPartition } from "../../domain/ids.js"
 import type { LogRecord, StoredRecord } from "../../domain/message/LogRecord.js"
@@ -18,15 +19,17 @@ export const BATCH_OPEN = 0
 export const BATCH_SEALED = 1
 export const BATCH_WRITING = 2
 
-/** Rough encoded size of a record, for the batch cap and read budgets. */
+/** Flat allowance per record for key, headers and framing in size estimates. */
+export const RECORD_OVERHEAD = 64
+
+/**
+ * Hot path: rough encoded size of a record, for the batch cap and read budgets. Reads only
+ * `value`: a LogRecord may compute key and headers lazily (the MQTT Message does, once, when
+ * its batch is sealed), so the append path must not touch them.
+ */
 export const estimateSize = (r: LogRecord): number => {
-  let n = 16 + (r.key === null ? 0 : r.key.length) + (r.value === null ? 0 : r.value.length)
-  const hs = r.headers
-  for (let i = 0; i < hs.length; i++) {
-    const h = hs[i]!
-    n += 4 + h.key.length + (h.value === null ? 0 : h.value.length)
-  }
-  return n
+  const v = r.value
+  return RECORD_OVERHEAD + (v === null ? 0 : v.length)
 }
 
 /** Records not yet written, with the callbacks waiting for them. */

@@ -232,7 +232,7 @@ export class Connection implements Outlet, FrameSink {
     const packet =
       this.version === 5
         ? { cmd: "connack" as const, reasonCode: reason, sessionPresent, ...(properties ? { properties } : {}) }
-        : { cmd: "connack" as const, returnCode: connackCodeV3(reason), sessionPresent }
+        : { cmd: "connack" as const, returnCode: connackCodeV3(reason), sessionPresent: sessionPresent && this.version === 4 } // 3.1: reserved byte
     this.writeFrame(encodeControl(packet, this.version))
   }
 
@@ -252,7 +252,11 @@ export class Connection implements Outlet, FrameSink {
     this.version = version
     const props = packet.properties ?? {}
     if (version === 5 && props.authenticationMethod !== undefined) return this.refuse(ReasonCode.BadAuthenticationMethod)
-    if (props.receiveMaximum === 0) return this.fail(ReasonCode.ProtocolError) // [MQTT-3.1.2-?] 0 is a protocol error
+    // v5 §3.1.2.11.3-4: a Receive Maximum or Maximum Packet Size of 0 is a protocol error.
+    if (props.receiveMaximum === 0 || props.maximumPacketSize === 0) return this.fail(ReasonCode.ProtocolError)
+    // [MQTT-3.1.2-22] 3.1.1 (and 3.1): no password without a user name; v5 allows it.
+    if (version < 5 && packet.password !== undefined && packet.username === undefined) return this.fail(ReasonCode.MalformedPacket)
+    if (packet.will && (packet.will.qos ?? 0) > 2) return this.fail(ReasonCode.MalformedPacket) // [MQTT-3.1.2-14]
     let clientId = packet.clientId
     let assigned: string | undefined
     if (clientId === "") {

@@ -6,7 +6,7 @@
 import type { IConnackPacket, IDisconnectPacket } from "mqtt-packet"
 import { afterEach, describe, expect, it } from "vitest"
 import { connect, quiet, waitUntil } from "../support/clients.js"
-import { connectFrame, RawClient, type Version } from "../support/RawClient.js"
+import { connectFrame, RawClient, str, type Version } from "../support/RawClient.js"
 import { startBroker, type TestBroker, type TestBrokerOptions } from "../support/TestBroker.js"
 
 let brokers: Array<TestBroker> = []
@@ -287,5 +287,104 @@ describe("server keep alive (mqtt.maxKeepalive: 5)", () => {
     const within = await raw(b.port, 4)
     sendConnect(within, "ka-within", { keepalive: 5 })
     expect((await within.expect("connack")).returnCode).toBe(0)
+  })
+})
+
+describe("malformed CONNECT packets close the connection without CONNACK success", () => {
+  // Flags byte: 0x80 user name, 0x40 password, 0x20 will retain, 0x18 will QoS, 0x04 will, 0x02 clean, 0x01 reserved.
+  const cases: ReadonlyArray<readonly [string, Version, Parameters<typeof connectFrame>[0]]> = [
+    ["reserved flag bit set [MQTT-3.1.2-3]", 4, { level: 4, flags: 0x03, clientId: "c" }],
+    ["will retain without the will flag [MQTT-3.1.2-15]", 4, { level: 4, flags: 0x22, clientId: "c" }],
+    ["will QoS without the will flag [MQTT-3.1.2-13]", 4, { level: 4, flags: 0x0a, clientId: "c" }],
+    ["will QoS 3 [MQTT-3.1.2-14]", 4, { level: 4, flags: 0x1e, clientId: "c", rest: [str("w/t"), str("p")] }],
+    ["will QoS 3 (v5) [MQTT-3.1.2-12]", 5, { level: 5, flags: 0x1e, clientId: "c", rest: [Buffer.from([0]), str("w/t"), str("p")] }],
+    ["3.1.1: password without user name [MQTT-3.1.2-22]", 4, { level: 4, flags: 0x42, clientId: "c", rest: [str("secret")] }],
+    ["3.1: password without user name", 3, { level: 3, flags: 0x42, clientId: "c", rest: [str("secret")] }],
+    ["v5: Receive Maximum 0 (§3.1.2.11.3)", 5, { level: 5, clientId: "c", properties: [0x21, 0, 0] }],
+    ["v5: Maximum Packet Size 0 (§3.1.2.11.4)", 5, { level: 5, clientId: "c", properties: [0x27, 0, 0, 0, 0] }]
+  ]
+  it.each(cases)("%s", async (_name, version, frame) => {
+    const b = await broker()
+    const r = await raw(b.port, version)
+    r.send(connectFrame(frame))
+    await r.expectClosed()
+    // Closed at once; a CONNACK, if any, carries an error code (never a success).
+    for (const p of r.received) expect(p.cmd === "connack" && codeOf(p as IConnackPacket) >= 0x80).toBe(true)
+  })
+
+  it("v5 allows a password without a user name (§3.1.2.9)", async () => {
+    const b = await broker()
+    const r = await raw(b.port, 5)
+    r.send(connectFrame({ level: 5, flags: 0x42, clientId: "pw-only", rest: [str("secret")] }))
+    expect(codeOf(await r.expect("connack"))).toBe(0)
+  })
+
+  it("nothing sent after a refused CONNECT is processed [MQTT-3.1.4-5]", async () => {
+    const b = await broker()
+    const sub = await connect(b.url, { clientId: "after-refusal-sub" })
+    await sub.client.subscribeAsync("refused/#", { qos: 0 })
+    const r = await raw(b.port, 4)
+    const publish = Buffer.concat([Buffer.from([0x30, 2 + 9 + 4]), str("refused/x"), Buffer.from("oops")])
+    // Empty id without clean session (refused 0x02), and a PUBLISH in the same write.
+    r.send(Buffer.concat([connectFrame({ level: 4, flags: 0x00, clientId: "" }), publish]))
+    expect((await r.expect("connack")).returnCode).toBe(0x02)
+    await r.expectClosed()
+    await sub.client.publishAsync("refused/sentinel", "sentinel", { qos: 1 })
+    await sub.waitFor(1)
+    expect(sub.messages.map((m) => m.payload)).toEqual(["sentinel"])
+    await sub.end()
+  })
+})
+
+describe("CONNACK bytes and pipelining", () => {
+  it.each([3, 4] as const)("v%i: CONNACK is 20 02 <flags> 00; session present only in 3.1.1 (a reserved byte in 3.1) [MQTT-3.2.2-1]", async (version) => {
+    const b = await broker()
+    const expected = version === 4 ? "20020100" : "20020000"
+    for (const [i, hex] of [[0, "20020000"], [1, expected]] as const) {
+      const r = await raw(b.port, version)
+      r.send(connectFrame({ level: version, flags: 0x00, clientId: `bytes-${version}` }))
+      await r.expect("connack")
+      expect(r.bytes.toString("hex"), `connection ${i}`).toBe(hex)
+      await r.disconnect()
+    }
+  })
+
+  it("a client may send packets right after CONNECT, before CONNACK: they run in order after it (persistent session on SQLite)", async () => {
+    const b = await broker({ storage: "sqlite" })
+    const r = await raw(b.port, 4)
+    const connectBytes = connectFrame({ level: 4, flags: 0x00, clientId: "pipelined" })
+    const subscribe = Buffer.concat([Buffer.from([0x82, 2 + 8 + 1, 0, 1]), str("pipe/#"), Buffer.from([1])])
+    const publish = Buffer.concat([Buffer.from([0x32, 2 + 6 + 2 + 2]), str("pipe/a"), Buffer.from([0, 9]), Buffer.from("hi")])
+    r.send(Buffer.concat([connectBytes, subscribe, publish]))
+    expect((await r.expect("connack")).returnCode).toBe(0)
+    expect((await r.expect("suback")).granted).toEqual([1])
+    // Its own publish comes back (subscribed first) and is acknowledged; order between the two may vary.
+    const next = [await r.nextPacket(), await r.nextPacket()].map((p) => p.cmd).sort()
+    expect(next).toEqual(["puback", "publish"])
+  })
+})
+
+describe("v5 CONNACK, more properties", () => {
+  it("a Session Expiry Interval above limits.maxSessionExpiry is lowered and the CONNACK says so (§3.2.2.3.2)", async () => {
+    const b = await broker({ limits: { maxSessionExpiry: 10 } })
+    const r = await raw(b.port, 5)
+    sendConnect(r, "exp-capped", { clean: false, properties: { sessionExpiryInterval: 3600 } })
+    const connack = await r.expect("connack")
+    expect(connack.properties?.sessionExpiryInterval).toBe(10)
+    const ok = await raw(b.port, 5)
+    sendConnect(ok, "exp-within", { clean: false, properties: { sessionExpiryInterval: 5 } })
+    expect((await ok.expect("connack")).properties?.sessionExpiryInterval).toBeUndefined()
+  })
+
+  it("Request Response Information 1 gets Response Information; 0 gets none (§3.2.2.3.15)", async () => {
+    const b = await broker()
+    const asks = await raw(b.port, 5)
+    sendConnect(asks, "rri", { properties: { requestResponseInformation: true } })
+    const info = (await asks.expect("connack")).properties?.responseInformation
+    expect(typeof info).toBe("string")
+    expect(info!.length).toBeGreaterThan(0)
+    const silent = await raw(b.port, 5)
+    sendConnect(silent, "no-rri")
+    expect((await silent.expect("connack")).properties?.responseInformation).toBeUndefined()
   })
 })

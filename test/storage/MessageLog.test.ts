@@ -230,6 +230,31 @@ describe("MessageLog group commit and failures", () => {
       expect((yield* log.read(tp, 0, 1 << 20)).map((r) => [r.offset, text(r)])).toEqual([[0, "ok"], [3, "after"]])
     }))
 
+  it.scoped("appending never reads a record's key or headers (they may be computed lazily)", () =>
+    Effect.gen(function* () {
+      const log = yield* buildLog(MemoryLogDriver.layer)
+      const tp = freshPartition()
+      let reads = 0
+      const lazy = {
+        get key() {
+          reads++
+          return Buffer.from("lazy/topic")
+        },
+        value: Buffer.from("payload"),
+        get headers() {
+          reads++
+          return [{ key: "mqtt.qos", value: Buffer.from("1") }]
+        },
+        timestamp: 1
+      }
+      for (let i = 0; i < 100; i++) log.unsafeAppend(tp, lazy)
+      expect(reads).toBe(0)
+      yield* log.flush
+      expect(reads).toBeGreaterThan(0)
+      const read = yield* log.read(tp, 99, 1 << 20)
+      expect(read.map((r) => [r.offset, Buffer.from(r.key!).toString(), r.headers[0]!.key])).toEqual([[99, "lazy/topic", "mqtt.qos"]])
+    }))
+
   it.scoped("a callback for an offset never appended reports an error", () =>
     Effect.gen(function* () {
       const log = yield* buildLog(MemoryLogDriver.layer)

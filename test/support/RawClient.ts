@@ -16,6 +16,8 @@ export class RawClient {
   private closedFlag = false
   /** Every packet received so far, in order (also the ones already taken by `nextPacket`). */
   readonly received: Array<mqttPacket.Packet> = []
+  /** Every byte received so far, as read from the socket (for byte-exact checks). */
+  readonly chunks: Array<Buffer> = []
   /** Resolves when the broker (or we) closed the socket. */
   readonly closed: Promise<void>
 
@@ -36,6 +38,7 @@ export class RawClient {
       this.parseError = e instanceof Error ? e : new Error(String(e))
     })
     socket.on("data", (chunk: Buffer) => {
+      this.chunks.push(chunk)
       this.parser.parse(chunk)
     })
     socket.on("error", () => {})
@@ -76,6 +79,11 @@ export class RawClient {
     const code = version === 5 ? connack.reasonCode : connack.returnCode
     if (connack.cmd !== "connack" || code !== 0) throw new Error(`handshake refused: ${JSON.stringify(connack)}`)
     return { client, connack }
+  }
+
+  /** All bytes received so far. */
+  get bytes(): Buffer {
+    return Buffer.concat(this.chunks)
   }
 
   get isClosed(): boolean {
@@ -163,21 +171,33 @@ export const varint = (n: number): Array<number> => {
   return out
 }
 
-const str = (s: string): Buffer => {
+/** A UTF-8 string with its 2-byte length (§1.5.4). */
+export const str = (s: string): Buffer => {
   const b = Buffer.from(s, "utf8")
   return Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b])
 }
 
 /**
- * A hand-built CONNECT (no properties, no will, no credentials) for the cases mqtt-packet refuses
- * to generate: an unknown protocol level, an empty client id without clean session.
+ * A hand-built CONNECT for the cases mqtt-packet refuses to generate: an unknown protocol level,
+ * an empty client id without clean session, flag combinations the spec forbids. `properties` is
+ * the v5 property block without its length; `rest` follows the client id (will, user, password).
  */
-export const connectFrame = (o: { protocolName?: string; level: number; flags?: number; keepalive?: number; clientId: string }): Buffer => {
+export const connectFrame = (o: {
+  protocolName?: string
+  level: number
+  flags?: number
+  keepalive?: number
+  clientId: string
+  properties?: ReadonlyArray<number>
+  rest?: ReadonlyArray<Buffer>
+}): Buffer => {
+  const props = o.properties ?? []
   const body = Buffer.concat([
     str(o.protocolName ?? (o.level === 3 ? "MQIsdp" : "MQTT")),
     Buffer.from([o.level, o.flags ?? 0x02, (o.keepalive ?? 0) >> 8, (o.keepalive ?? 0) & 0xff]),
-    ...(o.level === 5 ? [Buffer.from([0])] : []),
-    str(o.clientId)
+    o.level === 5 ? Buffer.from([...varint(props.length), ...props]) : Buffer.alloc(0),
+    str(o.clientId),
+    ...(o.rest ?? [])
   ])
   return Buffer.concat([Buffer.from([0x10, ...varint(body.length)]), body])
 }

@@ -113,8 +113,10 @@ export class Engine {
         s.markQos = qos
         s.markRetain = retainFlag
         s.markSubIds = o.subscriptionId !== 0 ? [o.subscriptionId] : null
+        s.markGroup = sub.group
         touched.push(s)
       } else {
+        if (sub.group === null) s.markGroup = null // also reached by a plain subscription
         if (qos > s.markQos) s.markQos = qos
         if (retainFlag) s.markRetain = true
         if (o.subscriptionId !== 0) (s.markSubIds ??= []).push(o.subscriptionId)
@@ -123,7 +125,7 @@ export class Engine {
     const count = touched.length
     for (let i = 0; i < count; i++) {
       const s = touched[i]!
-      s.deliver(msg, s.markQos, s.markRetain, s.markSubIds)
+      s.deliver(msg, s.markQos, s.markRetain, s.markSubIds, s.markGroup)
     }
     this.stats.messagesSent += count
     touched.length = 0
@@ -230,11 +232,27 @@ export class Engine {
     return { session, sessionPresent: decision.sessionPresent, persist }
   }
 
-  /** Removes a session's subscriptions and forgets it. */
+  /** Removes a session's subscriptions and forgets it; what it owed a share group goes to another member. */
   private dropSession(session: LiveSession): void {
     for (const sub of session.subscriptions.values()) this.subscriptions.remove(sub)
     session.subscriptions.clear()
     if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId)
+    const owed = session.takeShared()
+    if (owed !== null) this.reshare(owed)
+  }
+
+  /** MQTT 5 §4.8.2: messages an ended session owed through a share group go to another member. */
+  private reshare(owed: ReadonlyArray<Outgoing>): void {
+    const now = Date.now()
+    for (const o of owed) {
+      if (o.msg.isExpired(now)) continue
+      const sub = o.group!.pick()
+      if (sub === null) continue
+      const opt = sub.options
+      const msg = o.msg
+      const qos = (opt.qos < msg.qos ? opt.qos : msg.qos) as QoS
+      sub.session.deliver(msg, qos, opt.retainAsPublished && msg.retain, opt.subscriptionId !== 0 ? [opt.subscriptionId] : null, sub.group)
+    }
   }
 
   subscribe(session: LiveSession, subscriptionId: number, requests: ReadonlyArray<SubscribeRequest>) {

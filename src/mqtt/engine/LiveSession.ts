@@ -6,8 +6,9 @@
  */
 import type { Checkpoint, PendingEntry, QoS, SessionState } from "../../../domain/session/Session.js"
 import { encodeAck } from "../codec/encode.js"
+import { Deque } from "./Deque.js"
 import type { Message } from "./Message.js"
-import type { Subscription } from "./Subscriptions.js"
+import type { SharedGroup, Subscription } from "./Subscriptions.js"
 
 /** What a session needs from its live connection. */
 export interface Outlet {
@@ -29,7 +30,9 @@ export class Outgoing {
     readonly msg: Message,
     readonly qos: QoS,
     readonly retainFlag: boolean,
-    readonly subscriptionIds: ReadonlyArray<number> | null
+    readonly subscriptionIds: ReadonlyArray<number> | null,
+    /** The share group it came through (and no plain subscription), else null. */
+    readonly group: SharedGroup | null = null
   ) {}
 }
 
@@ -51,7 +54,7 @@ export class LiveSession {
   /** Sent, not yet acknowledged, by packet id; in send order (Map keeps insertion order). */
   inflight: Map<number, Outgoing> | null = null
   /** Waiting for window space or for the client to come back. */
-  queue: Array<Outgoing> | null = null
+  queue: Deque<Outgoing> | null = null
   qos2Inbound: Set<number> | null = null
   private nextPacketId = 1
   /** Changed since the last checkpoint (persistent sessions only care). */
@@ -64,6 +67,7 @@ export class LiveSession {
   markQos: QoS = 0
   markRetain = false
   markSubIds: Array<number> | null = null
+  markGroup: SharedGroup | null = null
   /** A will waiting for its delay (v5) after the connection closed, or null. */
   pendingWill: { readonly message: Message; readonly due: number } | null = null
 
@@ -81,7 +85,7 @@ export class LiveSession {
    * Hot path: hands `msg` to this session at `qos` (already min(published, granted)).
    * QoS 0 goes out now or is dropped; QoS > 0 goes out if the window has room, else queues.
    */
-  deliver(msg: Message, qos: QoS, retainFlag: boolean, subscriptionIds: ReadonlyArray<number> | null): void {
+  deliver(msg: Message, qos: QoS, retainFlag: boolean, subscriptionIds: ReadonlyArray<number> | null, group: SharedGroup | null = null): void {
     const conn = this.conn
     if (qos === 0) {
       if (conn === null) return
@@ -94,14 +98,14 @@ export class LiveSession {
       conn.writeFrame(frame)
       return
     }
-    const o = new Outgoing(msg, qos, retainFlag, subscriptionIds)
+    const o = new Outgoing(msg, qos, retainFlag, subscriptionIds, group)
     this.dirty = true
     const inflight = this.inflight ?? (this.inflight = new Map())
     if (conn !== null && inflight.size < conn.sendQuota && (this.queue === null || this.queue.length === 0)) {
       this.send(conn, inflight, o)
       return
     }
-    const queue = this.queue ?? (this.queue = [])
+    const queue = this.queue ?? (this.queue = new Deque())
     if (queue.length >= this.maxQueued) {
       this.dropped++
       return
@@ -144,15 +148,11 @@ export class LiveSession {
     if (conn === null || queue === null || queue.length === 0) return
     const inflight = this.inflight ?? (this.inflight = new Map())
     const now = Date.now()
-    let i = 0
-    while (i < queue.length && inflight.size < conn.sendQuota) {
-      const o = queue[i++]!
+    while (queue.length > 0 && inflight.size < conn.sendQuota) {
+      const o = queue.shift()!
+      this.dirty = true
       if (o.msg.isExpired(now)) continue // [MQTT-3.3.2-5]
       this.send(conn, inflight, o)
-    }
-    if (i > 0) {
-      queue.splice(0, i)
-      this.dirty = true
     }
   }
 
@@ -220,9 +220,29 @@ export class LiveSession {
       inflight.set(o.packetId, o)
       if (o.packetId >= this.nextPacketId) this.nextPacketId = o.packetId === 0xffff ? 1 : o.packetId + 1
     } else {
-      const queue = this.queue ?? (this.queue = [])
+      const queue = this.queue ?? (this.queue = new Deque())
       queue.push(o)
     }
+  }
+
+  /**
+   * The session is ending: removes and returns what it owes through a share group and may go to
+   * another member (MQTT 5 §4.8.2): QoS 1 sent or queued, QoS 2 never sent. A QoS 2 message
+   * already sent stays with this client [MQTT-4.8.2-5].
+   */
+  takeShared(): Array<Outgoing> | null {
+    let out: Array<Outgoing> | null = null
+    const inflight = this.inflight
+    if (inflight !== null) {
+      for (const [id, o] of inflight) {
+        if (o.group === null || o.qos !== 1) continue
+        inflight.delete(id)
+        ;(out ??= []).push(o)
+      }
+    }
+    const queue = this.queue
+    if (queue !== null) queue.filter((o) => o.group === null, (o) => (out ??= []).push(o))
+    return out
   }
 
   /** Number of messages owed to the client. */

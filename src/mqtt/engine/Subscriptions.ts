@@ -15,7 +15,8 @@ export class Subscription {
     readonly raw: string,
     readonly filter: string,
     readonly options: SubscriptionOptions,
-    readonly group: SharedGroup | null
+    /** Set by Subscriptions.add for a `$share/` subscription, so remove finds its group. */
+    public group: SharedGroup | null
   ) {}
 }
 
@@ -61,6 +62,7 @@ export class Subscriptions {
       this.groups.set(key, group)
       this.trie.add(sub.filter, `$share/${shareGroup}`, group)
     }
+    sub.group = group
     const i = group.members.findIndex((m) => m.session === sub.session)
     if (i === -1) {
       group.members.push(sub)

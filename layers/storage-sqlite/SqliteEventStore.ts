@@ -12,7 +12,7 @@
  * complete a waiter before its transaction committed.
  */
 import { SqlClient } from "@effect/sql"
-import { Deferred, Effect, Exit, FiberId, Layer, type Scope } from "effect"
+import { Cause, Deferred, Effect, Exit, FiberId, Layer, type Scope } from "effect"
 import { EventStore, type EventData, type RecordedEvent, type Snapshot } from "../../services/EventStore.js"
 import { StorageError, VersionConflict } from "../../services/errors.js"
 
@@ -129,7 +129,7 @@ export const make: Effect.Effect<EventStore["Type"], StorageError, SqlClient.Sql
         for (const p of batch) Deferred.unsafeDone(p.done, Exit.succeed(p.previous + p.events.length))
         return
       }
-      const error = new StorageError({ op: "write", cause: exit.cause })
+      const error = new StorageError({ op: "write", cause: Cause.squash(exit.cause) })
       const failed = Exit.fail(error)
       const rollback = new Map<string, number>()
       for (const p of batch) {

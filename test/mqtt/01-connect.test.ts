@@ -222,23 +222,23 @@ describe("v5 CONNACK properties", () => {
 })
 
 describe.each([4, 5] as const)("keepalive (MQTT v%i)", (version) => {
-  it(`closes a client silent for 1.5 x keepalive${version === 5 ? " with DISCONNECT 0x8D" : ""} and publishes its will, while one that pings stays [MQTT-3.1.2-24]`, async () => {
+  it(`closes a client silent for 1.5 x keepalive${version === 5 ? " with DISCONNECT 0x8D" : ""} and publishes its will, while one that pings stays [MQTT-3.1.2-${version === 5 ? "22" : "24"}]`, async () => {
     const b = await broker()
     const watcher = await connect(b.url, { protocolVersion: version, clientId: `watch-${version}` })
     await watcher.client.subscribeAsync("ka/will", { qos: 1 })
 
     const silent = await raw(b.port, version)
+    const opened = Date.now() // the broker hears from it after this, never before
     sendConnect(silent, `silent-${version}`, { keepalive: 1, will: { topic: "ka/will", payload: Buffer.from("gone quiet"), qos: 1, retain: false } })
     expect(codeOf(await silent.expect("connack"))).toBe(0)
     const { client: pinger } = await RawClient.handshake(b.port, version, { clientId: `pinger-${version}`, keepalive: 1 })
     raws.push(pinger)
-    const opened = Date.now()
     const timer = setInterval(() => pinger.sendPacket({ cmd: "pingreq" }), 400)
     try {
       await silent.expectClosed(3500)
       const closedAfter = Date.now() - opened
-      // Not before 1.5 x keepalive (minus scheduling slack), well within 3 s.
-      expect(closedAfter).toBeGreaterThanOrEqual(1400)
+      // Not before 1.5 x keepalive, and well within 3 s.
+      expect(closedAfter).toBeGreaterThan(1500)
       if (version === 5) {
         const d = silent.received.find((p) => p.cmd === "disconnect") as IDisconnectPacket | undefined
         expect(d?.reasonCode).toBe(0x8d)
@@ -268,7 +268,7 @@ describe("server keep alive (mqtt.maxKeepalive: 5)", () => {
     }
   })
 
-  it("v5: the Server Keep Alive is enforced (maxKeepalive 1): a client that asked for 0 is closed after 1.5 s of silence [MQTT-3.2.2-22]", async () => {
+  it("v5: the Server Keep Alive is enforced (maxKeepalive 1): a client that asked for 0 is closed after 1.5 s of silence (§3.2.2.3.14)", async () => {
     const b = await broker({ mqtt: { maxKeepalive: 1 } })
     const r = await raw(b.port, 5)
     sendConnect(r, "ska-enforced", { keepalive: 0 })

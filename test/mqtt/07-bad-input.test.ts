@@ -106,7 +106,7 @@ describe.each([4, 5] as const)("bad input closes only its own connection (MQTT v
   })
 
   it.each(badInputs)("$name", async ({ name, reason, send }) => {
-    const tag = name.split(" ").slice(0, 3).join("-")
+    const tag = name.split(" ").slice(0, 3).join("-").replace(/[^a-z0-9-]/gi, "")
     const { client: bad } = await RawClient.handshake(broker.port, version, { clientId: `bad-${version}-${tag}` })
     try {
       // Two QoS 1 messages, acknowledged before the mistake.

@@ -6,13 +6,13 @@
 import { afterEach, describe, expect, it } from "vitest"
 import { connect, quiet, type TestClient, waitUntil } from "../support/clients.js"
 import { startBroker, type TestBroker, type TestBrokerOptions } from "../support/TestBroker.js"
-import { Raw } from "./_raw.js"
+import { RawClient } from "../support/RawClient.js"
 
 let brokers: Array<TestBroker> = []
-const open: Array<TestClient | Raw> = []
+const open: Array<TestClient | RawClient> = []
 afterEach(async () => {
   for (const c of open.splice(0)) {
-    if (c instanceof Raw) c.destroy()
+    if (c instanceof RawClient) await c.destroy()
     else await c.end(true)
   }
   for (const b of brokers) {
@@ -32,10 +32,10 @@ const client = async (broker: TestBroker, opts: Parameters<typeof connect>[1] = 
   open.push(c)
   return c
 }
-const raw = async (broker: TestBroker, version: 4 | 5 = 5, opts: Parameters<typeof Raw.connect>[2] = {}) => {
-  const r = await Raw.connect(broker.port, version, opts)
-  open.push(r.raw)
-  return r
+const raw = async (broker: TestBroker, version: 4 | 5 = 5, opts: Parameters<typeof RawClient.handshake>[2] = {}) => {
+  const { client, connack } = await RawClient.handshake(broker.port, version, opts)
+  open.push(client)
+  return { raw: client, connack }
 }
 
 // ------------------------------------------------------------------ byte-level PUBLISH helpers
@@ -152,8 +152,29 @@ const parsePublishV5 = (frame: Buffer): { topic: string; props: Array<Prop>; pay
   return { topic, props, payload: frame.subarray(end) }
 }
 
-const lastPublishFrame = (r: Raw) => {
-  const f = [...r.frames].reverse().find((x) => x[0]! >> 4 === 3)
+/** The broker's bytes to `r`, cut into whole frames. */
+const framesOf = (r: RawClient): Array<Buffer> => {
+  const buf = r.bytes
+  const out: Array<Buffer> = []
+  let at = 0
+  while (at < buf.length) {
+    let len = 0
+    let mul = 1
+    let i = at + 1
+    for (;;) {
+      const b = buf[i++]!
+      len += (b & 0x7f) * mul
+      if ((b & 0x80) === 0) break
+      mul *= 128
+    }
+    out.push(buf.subarray(at, i + len))
+    at = i + len
+  }
+  return out
+}
+
+const lastPublishFrame = (r: RawClient) => {
+  const f = framesOf(r).reverse().find((x) => x[0]! >> 4 === 3)
   if (f === undefined) throw new Error("no PUBLISH frame")
   return f
 }
@@ -164,10 +185,10 @@ describe("MQTT 5 properties", () => {
   it("forwards user properties in order with duplicates, content type, payload format, response topic and correlation data [MQTT-3.3.2-17], [MQTT-3.3.2-18], [MQTT-3.3.2-20], [MQTT-3.3.2-4]", async () => {
     const broker = await start()
     const { raw: sub5 } = await raw(broker, 5)
-    sub5.send({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "props/#", qos: 1 }] })
+    sub5.sendPacket({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "props/#", qos: 1 }] })
     await sub5.expect("suback")
     const { raw: sub4 } = await raw(broker, 4)
-    sub4.send({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "props/#", qos: 1 }] })
+    sub4.sendPacket({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "props/#", qos: 1 }] })
     await sub4.expect("suback")
     const { raw: pub } = await raw(broker, 5)
     const correlation = Buffer.from([0, 1, 2, 0xff, 0xfe])
@@ -182,7 +203,7 @@ describe("MQTT 5 properties", () => {
       [0x09, correlation],
       [0x26, ["ünï", "cödé"]]
     ]
-    pub.socket.write(publishV5("props/x", '{"k":1}', 1, 42, sent))
+    pub.send(publishV5("props/x", '{"k":1}', 1, 42, sent))
     const ack = await pub.expect("puback")
     expect([ack.messageId, ack.reasonCode]).toEqual([42, 0])
 
@@ -207,7 +228,7 @@ describe("MQTT 5 properties", () => {
   it("refuses a PUBLISH whose payload is not UTF-8 while it claims to be (0x99) [MQTT-3.3.2-4]", async () => {
     const broker = await start()
     const { raw: pub } = await raw(broker, 5)
-    pub.socket.write(publishV5("pf/x", Buffer.from([0xc3, 0x28]), 1, 7, [[0x01, 1]]))
+    pub.send(publishV5("pf/x", Buffer.from([0xc3, 0x28]), 1, 7, [[0x01, 1]]))
     const ack = await pub.expect("puback")
     expect([ack.messageId, ack.reasonCode]).toEqual([7, 0x99])
   })
@@ -237,14 +258,14 @@ describe("MQTT 5 properties", () => {
     it("maps an alias to the topic set with it, per connection, and forwards the full topic", async () => {
       const broker = await start()
       const { raw: sub } = await raw(broker, 5)
-      sub.send({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "ta/#", qos: 0 }] })
+      sub.sendPacket({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "ta/#", qos: 0 }] })
       await sub.expect("suback")
       const { raw: pub, connack } = await raw(broker, 5)
       expect(connack.properties?.topicAliasMaximum).toBe(broker.config.limits.topicAliasMaximum)
-      pub.socket.write(publishV5("ta/one", "1", 0, 0, [[0x23, 3]]))
-      pub.socket.write(publishV5("", "2", 0, 0, [[0x23, 3]]))
-      pub.socket.write(publishV5("ta/two", "3", 0, 0, [[0x23, 3]])) // remapped
-      pub.socket.write(publishV5("", "4", 0, 0, [[0x23, 3]]))
+      pub.send(publishV5("ta/one", "1", 0, 0, [[0x23, 3]]))
+      pub.send(publishV5("", "2", 0, 0, [[0x23, 3]]))
+      pub.send(publishV5("ta/two", "3", 0, 0, [[0x23, 3]])) // remapped
+      pub.send(publishV5("", "4", 0, 0, [[0x23, 3]]))
       const got = []
       for (let i = 0; i < 4; i++) got.push(await sub.expect("publish"))
       expect(got.map((p) => [p.topic, p.payload.toString()])).toEqual([
@@ -253,13 +274,13 @@ describe("MQTT 5 properties", () => {
         ["ta/two", "3"],
         ["ta/two", "4"]
       ])
-      for (const f of sub.frames.filter((x) => x[0]! >> 4 === 3)) expect(parsePublishV5(f).props).toEqual([])
+      for (const f of framesOf(sub).filter((x) => x[0]! >> 4 === 3)) expect(parsePublishV5(f).props).toEqual([])
 
       // A new connection starts with no aliases.
       const { raw: fresh } = await raw(broker, 5)
-      fresh.socket.write(publishV5("", "5", 0, 0, [[0x23, 3]]))
+      fresh.send(publishV5("", "5", 0, 0, [[0x23, 3]]))
       expect((await fresh.expect("disconnect")).reasonCode).toBe(0x82) // Protocol Error
-      await fresh.closedWithin()
+      await fresh.expectClosed()
     })
 
     it.each([
@@ -268,9 +289,9 @@ describe("MQTT 5 properties", () => {
     ])("disconnects with 0x94 Topic Alias invalid for an alias %s", async (_, alias) => {
       const broker = await start({ limits: { topicAliasMaximum: 64 } })
       const { raw: pub } = await raw(broker, 5)
-      pub.socket.write(publishV5("ta/x", "x", 0, 0, [[0x23, alias]]))
+      pub.send(publishV5("ta/x", "x", 0, 0, [[0x23, alias]]))
       expect((await pub.expect("disconnect")).reasonCode).toBe(0x94)
-      await pub.closedWithin()
+      await pub.expectClosed()
     })
   })
 

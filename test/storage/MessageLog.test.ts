@@ -147,6 +147,12 @@ const instrumentedDriver = (probe: {
       }))
   )
 
+/** Resumes after a turn of the event loop (the flusher waits for pending I/O with setImmediate). */
+const nextMacrotask = Effect.async<void>((resume) => {
+  const timer = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(timer))
+})
+
 /** MessageLogLive over `driverLayer`, alive until the test's scope closes. */
 const buildLog = (driverLayer: Layer.Layer<LogDriver>) =>
   Effect.map(Layer.build(MessageLogLive.layer.pipe(Layer.provide(driverLayer))), Context.get(MessageLog))
@@ -185,17 +191,21 @@ describe("MessageLog group commit and failures", () => {
   it.scoped("appends made during a write wait for the next one, and stay readable meanwhile", () =>
     Effect.gen(function* () {
       const probe = newProbe()
-      probe.gate = yield* Deferred.make<void>()
+      const gate = yield* Deferred.make<void>()
+      probe.gate = gate
       const log = yield* buildLog(instrumentedDriver(probe))
+      // Runs before the log's final flush, which would otherwise wait on the gate forever.
+      yield* Effect.addFinalizer(() => Deferred.succeed(gate, undefined))
       const tp = freshPartition()
       const { seen, watch } = collector(log, tp)
       watch(log.unsafeAppend(tp, record("first")))
-      yield* Effect.yieldNow() // the flusher starts writing and blocks on the gate
+      // Let the flusher start writing (it waits for pending I/O first); it then blocks on the gate.
+      for (let i = 0; i < 100 && probe.calls === 0; i++) yield* nextMacrotask
       expect(probe.calls).toBe(1)
       for (let i = 0; i < 100; i++) watch(log.unsafeAppend(tp, record(`next${i}`)))
       expect((yield* log.read(tp, 0, 1 << 20)).length).toBe(101)
       expect(seen).toEqual([])
-      yield* Deferred.succeed(probe.gate, undefined)
+      yield* Deferred.succeed(gate, undefined)
       yield* log.flush
       expect(probe.calls).toBe(2)
       expect(probe.batches.map((b) => b.lastOffset - b.baseOffset + 1)).toEqual([1, 100])

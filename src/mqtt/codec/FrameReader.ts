@@ -28,7 +28,7 @@ let lengthBytes = 0
 /**
  * Reads the Remaining Length varint starting at `pos` (the byte after the type byte), stopping at
  * `end`. Returns the value (and sets `lengthBytes`), -1 if the varint is not complete before
- * `end`, -2 if it runs past 4 bytes, which is malformed [MQTT-1.5.5-1] (§1.5.5: at most 4 bytes).
+ * `end`, -2 if it runs past 4 bytes, which is malformed (§1.5.5: at most 4 bytes).
  */
 const readLength = (buf: Buffer, pos: number, end: number): number => {
   let value = 0

@@ -15,8 +15,10 @@
  *
  * Not checked here, because they need connection state or belong to topic rules in domain/:
  * empty topic names ([MQTT-4.7.3-1]; legal in v5 with a Topic Alias), wildcards in topic names
- * [MQTT-3.3.2-2], Topic Alias range [MQTT-3.3.2-8..10], a client sending a Subscription Identifier
- * [MQTT-3.3.4-6], payload format [MQTT-3.3.2-4], QoS above the granted maximum.
+ * [MQTT-3.3.2-2], Topic Alias 0 or above the maximum [MQTT-3.3.2-8] [MQTT-3.3.2-9], a client
+ * sending a Subscription Identifier [MQTT-3.3.4-6], payload format (§3.3.2.3.2), QoS above the
+ * granted maximum. Strings inside CONNECT/SUBSCRIBE/UNSUBSCRIBE are decoded by mqtt-packet, which
+ * replaces ill-formed UTF-8 with U+FFFD rather than refusing it.
  */
 import { isUtf8 } from "node:buffer"
 import * as mqttPacket from "mqtt-packet"
@@ -268,7 +270,8 @@ const decodeAck = (
   // No PUBLISH or PUBREL ever carries id 0 [MQTT-2.2.1-3], so an ack for it answers nothing.
   if (packetId === 0) return protocolError(`${ACK_NAMES[cmd]} packet identifier 0`)
   if (rl === 2) return new Ack(cmd, packetId, 0, undefined, undefined)
-  // v5: a Reason Code, then (if the remaining length is 4 or more) properties [MQTT-3.4.2-1].
+  // v5: a Reason Code (omissible when 0, §3.4.2.1) from the packet's list [MQTT-3.4.2-1], then,
+  // if the remaining length is 4 or more, properties (§3.4.2.2.1).
   const reasonCode = frame[pos + 2]!
   if ((ACK_CODES[reasonCode]! & (cmd === 4 || cmd === 5 ? 1 : 2)) === 0) {
     return malformed(`${ACK_NAMES[cmd]} reason code 0x${reasonCode.toString(16)} not allowed`)
@@ -358,6 +361,9 @@ const decodeSlow = (frame: Buffer, type: number, version: ProtocolVersion): Cont
   const error = capturedError
   captured = null
   capturedError = null
+  // After a CONNECT mqtt-packet keeps that packet as its settings: drop it, with the password
+  // and will payload it holds (views that would pin the socket chunk).
+  parser.settings = SETTINGS[4]
   if (error !== null || packet === null) {
     parser = newParser()
     return malformed(`${SLOW_NAMES[type]}: ${error ?? "incomplete packet"}`)

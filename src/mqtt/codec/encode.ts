@@ -54,7 +54,7 @@ const P_USER_PROPERTY = 0x26
  *
  * `subscriptionIdentifiers` are the receiving subscription's ids [MQTT-3.3.4-3]; `p`'s own
  * `subscriptionIdentifiers` are ignored, since a publisher's never travel onwards. `p.topicAlias`
- * is written when set: aliases are per connection [MQTT-3.3.2-10], so the broker clears the
+ * is written when set: aliases are per connection and direction (§3.3.2.3.4), so the broker clears the
  * publisher's before forwarding. User properties keep their order [MQTT-3.3.2-18].
  */
 export function encodePublishProperties(
@@ -179,7 +179,8 @@ export function encodePublish(
 export function publishPacketIdOffset(frame: Buffer): number {
   if ((frame[0]! & 0x06) === 0) return -1
   let pos = 1
-  while (frame[pos++]! & 0x80);
+  while ((frame[pos]! & 0x80) !== 0) pos++ // Remaining Length continuation bytes
+  pos++
   return pos + 2 + ((frame[pos]! << 8) | frame[pos + 1]!)
 }
 
@@ -191,7 +192,7 @@ export function setDup(frame: Buffer): void {
 /**
  * Hot path: PUBACK (4), PUBREC (5), PUBREL (6), PUBCOMP (7) (§3.4-§3.7). For v5 the Reason Code
  * and Property Length are left out when the code is 0 and there are no properties, and the
- * Property Length is left out when there are none (both allowed by [MQTT-3.4.2-1] and §3.4.2.2.1).
+ * Property Length is left out when there are none (both allowed: §3.4.2.1, §3.4.2.2.1).
  * The caller drops `reasonString` if it would exceed the client's Maximum Packet Size [MQTT-3.4.2-2].
  */
 export function encodeAck(

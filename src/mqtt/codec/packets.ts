@@ -129,7 +129,7 @@ export class Publish implements PublishPacket {
 export interface AckPacket {
   cmd: 4 | 5 | 6 | 7
   packetId: number
-  /** 0 (Success) when absent: v3/v4 always, v5 when the remaining length is 2 [MQTT-3.4.2-1]. */
+  /** 0 (Success) when absent: v3/v4 always, v5 when the remaining length is 2 (§3.4.2.1). */
   reasonCode: number
   reasonString: string | undefined
   userProperties: UserProperties | undefined
@@ -169,10 +169,14 @@ export type ControlPacket =
 /**
  * A packet the codec refused. Returned, never thrown (an Error captures a stack: microseconds).
  * `reasonCode` is 0x81 Malformed Packet or 0x82 Protocol Error, ready for a v5 DISCONNECT;
- * for v3/v4 the connection is simply closed [MQTT-4.8.0-1].
+ * for v3/v4 the connection is simply closed [MQTT-4.8.0-1]. `cmd` is 0 (a reserved packet type)
+ * so one numeric `switch (decoded.cmd)` covers packets and errors alike.
  */
 export class MqttDecodeError {
-  constructor(readonly reasonCode: number, readonly message: string) {}
+  readonly cmd: 0
+  constructor(readonly reasonCode: number, readonly message: string) {
+    this.cmd = 0
+  }
 }
 
 export type DecodedPacket = PublishPacket | AckPacket | SimplePacket | ControlPacket | MqttDecodeError

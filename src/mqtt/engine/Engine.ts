@@ -22,7 +22,7 @@ import type { StorageError } from "../../../services/errors.js"
 import type { EventData, EventStore } from "../../../services/EventStore.js"
 import type { MessageLog } from "../../../services/MessageLog.js"
 import { LiveSession, type Outlet, Outgoing } from "./LiveSession.js"
-import { type Message, messageFromRecord } from "./Message.js"
+import { Message, messageFromRecord } from "./Message.js"
 import { isGroup, Subscription, Subscriptions } from "./Subscriptions.js"
 
 export const RETAINED_TP = topicPartition("__retained", 0)
@@ -207,17 +207,24 @@ export class Engine {
     takeOver: (old: Outlet) => void
   ): { session: LiveSession; sessionPresent: boolean; persist: Effect.Effect<void, StorageError> | null } {
     let existing = this.sessions.get(clientId)
+    // The session ends now if this connection asks for a clean start, or if it takes over a live
+    // connection whose session was to end with it (expiry 0) [MQTT-3.1.2-6] [MQTT-3.1.2-23].
+    let ends = cleanStart
     if (existing !== undefined) {
-      existing.pendingWill = null // [MQTT-3.1.3-9] reconnected before the will delay passed
       if (existing.conn !== null) {
+        if (existing.state.expiryInterval === 0) ends = true
         const old = existing.conn
         existing.conn = null
-        takeOver(old)
+        takeOver(old) // may leave the old connection's delayed will in pendingWill
       }
+      // [MQTT-3.1.3-9] reconnected before the will delay passed: no will, unless the session
+      // ends now, which publishes a delayed will at once (§3.1.3.2.2).
+      if (ends && existing.pendingWill !== null) this.publishWill(existing.pendingWill.message)
+      existing.pendingWill = null
     }
-    const decision = decideConnect(existing?.state, { clientId, cleanStart, expiryInterval })
+    const decision = decideConnect(existing?.state, { clientId, cleanStart: ends, expiryInterval })
     let session: LiveSession
-    if (existing !== undefined && cleanStart) {
+    if (existing !== undefined && ends) {
       this.dropSession(existing)
       session = new LiveSession(clientId, existing.state, this.config.limits.maxQueuedMessages)
       session.stored = existing.stored
@@ -319,8 +326,11 @@ export class Engine {
    */
   closeSession(session: LiveSession, conn: Outlet, will: Will | null, expiryInterval: number): Effect.Effect<void, StorageError> | null {
     if (session.conn !== conn) {
-      // Taken over: the new connection owns the session now; only an undelayed will remains.
-      if (will !== null && will.delay === 0) this.publishWill(will.message)
+      // Taken over: an undelayed will goes out now; a delayed one is settled by openSession.
+      if (will !== null) {
+        if (will.delay === 0) this.publishWill(will.message)
+        else session.pendingWill = { message: will.message, due: Date.now() + will.delay * 1000 }
+      }
       return null
     }
     session.conn = null
@@ -336,6 +346,11 @@ export class Engine {
   }
 
   publishWill(msg: Message): void {
+    if (msg.expiresAt !== 0) {
+      // §3.1.3.2.4: the will's Message Expiry Interval counts from its publication, not CONNECT.
+      const now = Date.now()
+      msg = new Message(msg.topic, msg.payload, msg.qos, msg.retain, msg.properties, now + (msg.expiresAt - msg.timestamp), msg.origin, now)
+    }
     this.publish(msg)
   }
 

@@ -18,6 +18,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { StorageError } from "../../services/errors.js"
 import init from "./migrations/0001_init.js"
+import * as SqliteWriter from "./SqliteWriter.js"
 
 export const DB_FILE = "robustmq.db"
 
@@ -53,11 +54,16 @@ const open = (dataDir: string) =>
   })
 
 /** SQLite in `<dataDir>/robustmq.db`; the directory is created when missing. */
-export const layer = (dataDir: string): Layer.Layer<SqliteClient.SqliteClient | SqlClient.SqlClient, StorageError> =>
-  Layer.scopedContext(open(dataDir)).pipe(Layer.provide(Reactivity.layer))
+export const layer = (
+  dataDir: string
+): Layer.Layer<SqliteClient.SqliteClient | SqlClient.SqlClient | SqliteWriter.SqliteWriter, StorageError> =>
+  SqliteWriter.layer.pipe(Layer.provideMerge(Layer.scopedContext(open(dataDir))), Layer.provide(Reactivity.layer))
 
 /** SQLite in a fresh temporary directory, removed (after the database is closed) with the scope. */
-export const layerTemp: Layer.Layer<SqliteClient.SqliteClient | SqlClient.SqlClient, StorageError> = Layer.scopedContext(
+export const layerTemp: Layer.Layer<
+  SqliteClient.SqliteClient | SqlClient.SqlClient | SqliteWriter.SqliteWriter,
+  StorageError
+> = SqliteWriter.layer.pipe(Layer.provideMerge(Layer.scopedContext(
   Effect.gen(function* () {
     const dir = yield* Effect.acquireRelease(
       Effect.try({
@@ -68,4 +74,4 @@ export const layerTemp: Layer.Layer<SqliteClient.SqliteClient | SqlClient.SqlCli
     )
     return yield* open(dir)
   })
-).pipe(Layer.provide(Reactivity.layer))
+)), Layer.provide(Reactivity.layer))

@@ -15,6 +15,7 @@ import { SqlClient } from "@effect/sql"
 import { Cause, Deferred, Effect, Exit, FiberId, Layer, type Scope } from "effect"
 import { EventStore, type EventData, type RecordedEvent, type Snapshot } from "../../services/EventStore.js"
 import { StorageError, VersionConflict } from "../../services/errors.js"
+import { SqliteWriter } from "./SqliteWriter.js"
 
 interface Pending {
   readonly stream: string
@@ -47,32 +48,17 @@ const toRecorded = (r: EventRow): RecordedEvent => ({
 
 const toJson = (data: unknown): string => JSON.stringify(data) ?? "null"
 
-/**
- * Splits rows into multi-row INSERT chunks of 128, then of decreasing powers of two, so that a
- * write of any size uses few statements and the prepared-statement cache holds at most eight
- * shapes per table. (Through SqlClient a single-row insert costs ~90 us, a row of a 100-row
- * insert ~3.5 us.)
- */
-const insertChunks = <A>(rows: ReadonlyArray<A>): Array<ReadonlyArray<A>> => {
-  const out: Array<ReadonlyArray<A>> = []
-  let i = 0
-  while (rows.length - i >= 128) {
-    out.push(rows.slice(i, i + 128))
-    i += 128
-  }
-  for (let size = 64; size >= 1; size >>= 1) {
-    if (rows.length - i >= size) {
-      out.push(rows.slice(i, i + size))
-      i += size
-    }
-  }
-  return out
-}
-
-export const make: Effect.Effect<EventStore["Type"], StorageError, SqlClient.SqlClient | Scope.Scope> =
+export const make: Effect.Effect<EventStore["Type"], StorageError, SqlClient.SqlClient | SqliteWriter | Scope.Scope> =
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
+    const writer = yield* SqliteWriter
     const clock = yield* Effect.clock
+    const insertEvent = writer.db.prepare(
+      "INSERT INTO events (stream, version, type, data, recorded_at) VALUES (?, ?, ?, ?, ?)"
+    )
+    const upsertSnapshot = writer.db.prepare(
+      "INSERT INTO snapshots (name, position, data) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET position = excluded.position, data = excluded.data"
+    )
 
     const versions = new Map<string, number>()
     const loaded = yield* sql<{ readonly stream: string; readonly version: number }>`
@@ -99,29 +85,15 @@ export const make: Effect.Effect<EventStore["Type"], StorageError, SqlClient.Sql
         return Deferred.await(done)
       })
 
-    const insertAll = (batch: ReadonlyArray<Pending>) => {
-      const rows: Array<{
-        stream: string
-        version: number
-        type: string
-        data: string
-        recorded_at: number
-      }> = []
-      for (const p of batch) {
-        for (let i = 0; i < p.events.length; i++) {
-          rows.push({
-            stream: p.stream,
-            version: p.previous + i + 1,
-            type: p.events[i]!.type,
-            data: p.data[i]!,
-            recorded_at: p.recordedAt
-          })
+    /** Every queued append in one synchronous transaction (see SqliteWriter for why). */
+    const insertAll = (batch: ReadonlyArray<Pending>) =>
+      writer.transaction("write", () => {
+        for (const p of batch) {
+          for (let i = 0; i < p.events.length; i++) {
+            insertEvent.run(p.stream, p.previous + i + 1, p.events[i]!.type, p.data[i]!, p.recordedAt)
+          }
         }
-      }
-      return sql.withTransaction(
-        Effect.forEach(insertChunks(rows), (chunk) => sql`INSERT INTO events ${sql.insert(chunk)}`, { discard: true })
-      )
-    }
+      })
 
     /** Completes the waiters of a written batch, or fails them and releases their versions. */
     const complete = (batch: ReadonlyArray<Pending>, exit: Exit.Exit<void, unknown>) => {
@@ -204,9 +176,8 @@ export const make: Effect.Effect<EventStore["Type"], StorageError, SqlClient.Sql
     const saveSnapshot = (name: string, snapshot: Snapshot) =>
       Effect.suspend(() => {
         const data = toJson(snapshot.data)
-        return sql`INSERT INTO snapshots (name, position, data) VALUES (${name}, ${snapshot.position}, ${data})
-          ON CONFLICT (name) DO UPDATE SET position = excluded.position, data = excluded.data`
-      }).pipe(Effect.asVoid, Effect.mapError((cause) => new StorageError({ op: "snapshot", path: name, cause })))
+        return writer.transaction("snapshot", () => upsertSnapshot.run(name, snapshot.position, data))
+      }).pipe(Effect.mapError((e) => new StorageError({ op: "snapshot", path: name, cause: e.cause })))
 
     const loadSnapshot = (name: string) =>
       sql<{ readonly position: number; readonly data: string }>`
@@ -220,4 +191,4 @@ export const make: Effect.Effect<EventStore["Type"], StorageError, SqlClient.Sql
     return EventStore.of({ append, readStream, readAll, saveSnapshot, loadSnapshot })
   })
 
-export const layer: Layer.Layer<EventStore, StorageError, SqlClient.SqlClient> = Layer.scoped(EventStore, make)
+export const layer: Layer.Layer<EventStore, StorageError, SqlClient.SqlClient | SqliteWriter> = Layer.scoped(EventStore, make)

@@ -9,6 +9,7 @@ import { Effect, Layer } from "effect"
 import type { TopicPartition } from "../../domain/ids.js"
 import { StorageError } from "../../services/errors.js"
 import { type EncodedBatch, LogDriver } from "../../services/LogDriver.js"
+import { SqliteWriter } from "./SqliteWriter.js"
 
 interface BatchRow {
   readonly base_offset: number
@@ -19,46 +20,21 @@ interface BatchRow {
 /** Rows fetched per query while filling `maxBytes`. */
 const PAGE = 32
 
-/**
- * Splits rows into multi-row INSERT chunks of 128, then of decreasing powers of two, so that a
- * write of any size uses few statements and the prepared-statement cache holds at most eight
- * shapes per table. (Through SqlClient a single-row insert costs ~90 us, a row of a 100-row
- * insert ~3.5 us.)
- */
-const insertChunks = <A>(rows: ReadonlyArray<A>): Array<ReadonlyArray<A>> => {
-  const out: Array<ReadonlyArray<A>> = []
-  let i = 0
-  while (rows.length - i >= 128) {
-    out.push(rows.slice(i, i + 128))
-    i += 128
-  }
-  for (let size = 64; size >= 1; size >>= 1) {
-    if (rows.length - i >= size) {
-      out.push(rows.slice(i, i + size))
-      i += size
-    }
-  }
-  return out
-}
-
-export const make: Effect.Effect<LogDriver["Type"], never, SqlClient.SqlClient> = Effect.gen(function* () {
+export const make: Effect.Effect<LogDriver["Type"], never, SqlClient.SqlClient | SqliteWriter> = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
 
+  const writer = yield* SqliteWriter
+  const insert = writer.db.prepare("INSERT INTO batches (tp, base_offset, last_offset, bytes) VALUES (?, ?, ?, ?)")
+
+  /** One synchronous transaction for every batch of a flush (see SqliteWriter for why). */
   const writeBatches = (batches: ReadonlyArray<EncodedBatch>) =>
     batches.length === 0
       ? Effect.void
-      : sql.withTransaction(
-        Effect.forEach(
-          insertChunks(batches.map((b) => ({
-            tp: b.tp,
-            base_offset: b.baseOffset,
-            last_offset: b.lastOffset,
-            bytes: b.bytes
-          }))),
-          (rows) => sql`INSERT INTO batches ${sql.insert(rows)}`,
-          { discard: true }
-        )
-      ).pipe(Effect.mapError((cause) => new StorageError({ op: "write", cause })))
+      : writer.transaction("write", () => {
+        for (const b of batches) {
+          insert.run(b.tp, b.baseOffset, b.lastOffset, Buffer.from(b.bytes.buffer, b.bytes.byteOffset, b.bytes.byteLength))
+        }
+      })
 
   // Batches never overlap, so the batch holding `from` is the last one starting at or before
   // it; bounding base_offset by it keeps the scan on the primary key instead of the whole tp.
@@ -97,4 +73,4 @@ export const make: Effect.Effect<LogDriver["Type"], never, SqlClient.SqlClient> 
   return LogDriver.of({ writeBatches, readRange, recover })
 })
 
-export const layer: Layer.Layer<LogDriver, never, SqlClient.SqlClient> = Layer.effect(LogDriver, make)
+export const layer: Layer.Layer<LogDriver, never, SqlClient.SqlClient | SqliteWriter> = Layer.effect(LogDriver, make)

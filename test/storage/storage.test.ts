@@ -4,7 +4,7 @@
  * and the rollback of a failed group commit.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { SqlClient, SqlError } from "@effect/sql"
+import { SqlClient } from "@effect/sql"
 import { Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -15,6 +15,7 @@ import * as MemoryLogDriver from "../../layers/storage-memory/MemoryLogDriver.js
 import * as Sqlite from "../../layers/storage-sqlite/Sqlite.js"
 import * as SqliteEventStore from "../../layers/storage-sqlite/SqliteEventStore.js"
 import * as SqliteLogDriver from "../../layers/storage-sqlite/SqliteLogDriver.js"
+import * as SqliteWriter from "../../layers/storage-sqlite/SqliteWriter.js"
 import { EventStore } from "../../services/EventStore.js"
 import { StorageError } from "../../services/errors.js"
 import { LogDriver } from "../../services/LogDriver.js"
@@ -22,26 +23,23 @@ import { eventStoreContract } from "./EventStore.contract.js"
 import { batch, freshPartition, logDriverContract, offsetsOf } from "./LogDriver.contract.js"
 
 /**
- * The SqlClient with its transactions counted, and optionally failed on demand: wraps
- * `withTransaction`, everything else passes through.
+ * The SQLite write connection with its transactions counted, and optionally failed on demand:
+ * wraps `transaction`, everything else passes through.
  */
 const instrumentedSql = (probe: { transactions: number; failNext: number }) =>
   Layer.effect(
-    SqlClient.SqlClient,
-    Effect.map(SqlClient.SqlClient, (sql) =>
-      new Proxy(sql, {
-        get(target, prop, receiver) {
-          if (prop !== "withTransaction") return Reflect.get(target, prop, receiver)
-          return <A, E, R>(self: Effect.Effect<A, E, R>) => {
-            probe.transactions++
-            if (probe.failNext > 0) {
-              probe.failNext--
-              return Effect.fail(new SqlError.SqlError({ cause: new Error("injected"), message: "injected failure" }))
-            }
-            return target.withTransaction(self)
-          }
+    SqliteWriter.SqliteWriter,
+    Effect.map(SqliteWriter.SqliteWriter, (writer) => ({
+      ...writer,
+      transaction: (op: "write" | "snapshot", body: () => void) => {
+        probe.transactions++
+        if (probe.failNext > 0) {
+          probe.failNext--
+          return Effect.fail(new StorageError({ op, cause: new Error("injected failure") }))
         }
-      }))
+        return writer.transaction(op, body)
+      }
+    }))
   )
 
 const logProbe = { transactions: 0, failNext: 0 }

@@ -340,7 +340,7 @@ const newParser = (): SharedParser => {
 }
 let parser = newParser()
 
-/** Numeric packet types mqtt-packet decodes for us (everything without a fast path). */
+/** Packet type names by number, for error messages. */
 const SLOW_NAMES: ReadonlyArray<string> = [
   "", "CONNECT", "CONNACK", "PUBLISH", "PUBACK", "PUBREC", "PUBREL", "PUBCOMP",
   "SUBSCRIBE", "SUBACK", "UNSUBSCRIBE", "UNSUBACK", "PINGREQ", "PINGRESP", "DISCONNECT", "AUTH"

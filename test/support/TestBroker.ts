@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Effect, Exit, Layer, Scope } from "effect"
+import { Effect, Exit, Layer, Logger, LogLevel, Scope } from "effect"
 import * as BrokerConfig from "../../config/BrokerConfig.js"
 import { type BrokerConfigShape, defaultConfig, type LimitsConfig, type MqttConfig } from "../../config/BrokerConfigShape.js"
 import * as App from "../../src/App.js"
@@ -44,7 +44,10 @@ export const startBroker = async (options: TestBrokerOptions = {}): Promise<Test
   }
   const scope = await Effect.runPromise(Scope.make())
   const server = await Effect.runPromise(
-    Layer.buildWithScope(App.mqtt.pipe(Layer.provide(BrokerConfig.layer(config))), scope).pipe(
+    Layer.buildWithScope(
+      App.mqtt.pipe(Layer.provide(BrokerConfig.layer(config)), Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))),
+      scope
+    ).pipe(
       Effect.map((ctx) => ctx.unsafeMap.get(MqttServer.key) as MqttServer["Type"])
     )
   )

@@ -245,7 +245,9 @@ export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | S
       return out as ReadonlyArray<StoredRecord>
     })
 
-  return MessageLog.of({ unsafeAppend, unsafeOnDurable, unsafeEndOffset, unsafePartitions, read, flush })
+  const truncateBefore = (tp: TopicPartition, offset: number) => driver.truncateBefore(tp, offset)
+
+  return MessageLog.of({ unsafeAppend, unsafeOnDurable, unsafeEndOffset, unsafePartitions, read, truncateBefore, flush })
 })
 
 export const layer: Layer.Layer<MessageLog, StorageError, LogDriver> = Layer.scoped(MessageLog, make)

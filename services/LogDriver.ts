@@ -29,6 +29,11 @@ export class LogDriver extends Context.Tag("broker/LogDriver")<LogDriver, {
     fromOffset: number,
     maxBytes: number
   ) => Effect.Effect<ReadonlyArray<EncodedBatch>, StorageError>
+  /**
+   * Retention: deletes the batches of `tp` that lie wholly below `offset`, but never the
+   * partition's newest batch (it carries the end offset that `recover` resumes from).
+   */
+  readonly truncateBefore: (tp: TopicPartition, offset: number) => Effect.Effect<void, StorageError>
   /** At start-up: the next offset to assign for every partition that has data. */
   readonly recover: Effect.Effect<ReadonlyMap<TopicPartition, number>, StorageError>
 }>() {}

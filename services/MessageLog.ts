@@ -31,6 +31,8 @@ export class MessageLog extends Context.Tag("broker/MessageLog")<MessageLog, {
     fromOffset: number,
     maxBytes: number
   ) => Effect.Effect<ReadonlyArray<StoredRecord>, StorageError>
+  /** Retention: drops stored records below `offset` (see LogDriver.truncateBefore). */
+  readonly truncateBefore: (tp: TopicPartition, offset: number) => Effect.Effect<void, StorageError>
   /** Writes every open batch now and waits for it (used at shutdown and by tests). */
   readonly flush: Effect.Effect<void, StorageError>
 }>() {}

@@ -48,6 +48,14 @@ export const make: Effect.Effect<LogDriver["Type"]> = Effect.sync(() => {
       return out
     })
 
+  const truncateBefore = (tp: TopicPartition, offset: number) =>
+    Effect.sync(() => {
+      const list = partitions.get(tp)
+      if (list === undefined) return
+      const drop = Math.min(firstBatchAtOrAfter(list, offset), list.length - 1)
+      if (drop > 0) list.splice(0, drop)
+    })
+
   const recover = Effect.sync((): ReadonlyMap<TopicPartition, number> => {
     const ends = new Map<TopicPartition, number>()
     for (const [tp, list] of partitions) {
@@ -56,7 +64,7 @@ export const make: Effect.Effect<LogDriver["Type"]> = Effect.sync(() => {
     return ends
   })
 
-  return LogDriver.of({ writeBatches, readRange, recover })
+  return LogDriver.of({ writeBatches, readRange, truncateBefore, recover })
 })
 
 export const layer: Layer.Layer<LogDriver> = Layer.effect(LogDriver, make)

@@ -25,6 +25,15 @@ export const make: Effect.Effect<LogDriver["Type"], never, SqlClient.SqlClient |
 
   const writer = yield* SqliteWriter
   const insert = writer.db.prepare("INSERT INTO batches (tp, base_offset, last_offset, bytes) VALUES (?, ?, ?, ?)")
+  const truncate = writer.db.prepare(
+    `DELETE FROM batches WHERE tp = ? AND last_offset < ?
+       AND base_offset < (SELECT max(base_offset) FROM batches WHERE tp = ?)`
+  )
+
+  const truncateBefore = (tp: TopicPartition, offset: number) =>
+    writer.transaction("write", () => {
+      truncate.run(tp, offset, tp)
+    })
 
   /** One synchronous transaction for every batch of a flush (see SqliteWriter for why). */
   const writeBatches = (batches: ReadonlyArray<EncodedBatch>) =>
@@ -70,7 +79,7 @@ export const make: Effect.Effect<LogDriver["Type"], never, SqlClient.SqlClient |
     Effect.mapError((cause) => new StorageError({ op: "recover", cause }))
   )
 
-  return LogDriver.of({ writeBatches, readRange, recover })
+  return LogDriver.of({ writeBatches, readRange, truncateBefore, recover })
 })
 
 export const layer: Layer.Layer<LogDriver, never, SqlClient.SqlClient | SqliteWriter> = Layer.effect(LogDriver, make)

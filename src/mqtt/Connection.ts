@@ -53,6 +53,8 @@ export class Connection implements Outlet, FrameSink {
   readonly openedAt: number
   sendQuota = 0
   clientMaxPacketSize = 0
+  topicAliasMaximum = 0
+  private aliasesOut: Map<string, number> | null = null
   /** Session Expiry Interval in force (may be changed by a v5 DISCONNECT). */
   private expiryInterval = 0
   private will: Will | null = null
@@ -126,6 +128,17 @@ export class Connection implements Outlet, FrameSink {
     this.outBytes = 0
     if (this.socket.destroyed) return
     this.socket.write(out.length === 1 ? out[0]! : Buffer.concat(out, bytes))
+  }
+
+  /** Outbound topic aliases, first come first served until the client's maximum. */
+  topicAlias(topic: string): number {
+    const aliases = this.aliasesOut ?? (this.aliasesOut = new Map())
+    const known = aliases.get(topic)
+    if (known !== undefined) return known
+    if (aliases.size >= this.topicAliasMaximum) return 0
+    const alias = aliases.size + 1
+    aliases.set(topic, alias)
+    return -alias
   }
 
   canWriteQos0(): boolean {
@@ -310,6 +323,7 @@ export class Connection implements Outlet, FrameSink {
     this.will = will
     this.sendQuota = Math.min(limits.maxInflight, props.receiveMaximum ?? 65535)
     this.clientMaxPacketSize = props.maximumPacketSize ?? 0
+    this.topicAliasMaximum = version === 5 ? (props.topicAliasMaximum ?? 0) : 0
     const opened = engine.openSession(clientId, packet.clean ?? true, expiry, (old) => (old as Connection).takeOver())
     this.session = opened.session
     this.state = State.Connected

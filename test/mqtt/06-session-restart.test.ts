@@ -63,3 +63,32 @@ describe.each([4, 5] as const)("persistent sessions across a broker restart on S
     await pub.end()
   })
 })
+
+describe("retained messages across restarts (snapshot plus the log after it)", () => {
+  it("keeps the latest value per topic and honours clears through two restarts", async () => {
+    let broker = await startBroker({ storage: "sqlite" })
+    brokers.push(broker)
+    const pub = await connect(broker.url, { protocolVersion: 5 })
+    for (let i = 0; i < 20; i++) await pub.client.publishAsync(`ret/${i % 4}`, `v${i}`, { qos: 1, retain: true })
+    await pub.client.publishAsync("ret/gone", "soon cleared", { qos: 1, retain: true })
+    await pub.end()
+
+    broker = await broker.restart() // boot 1 folds the stream into a snapshot
+    brokers.push(broker)
+    const pub2 = await connect(broker.url, { protocolVersion: 5 })
+    await pub2.client.publishAsync("ret/gone", "", { qos: 1, retain: true }) // clear, after the snapshot
+    await pub2.client.publishAsync("ret/0", "newest", { qos: 1, retain: true })
+    await pub2.end()
+
+    broker = await broker.restart() // boot 2: snapshot + the records after it
+    brokers.push(broker)
+    const sub = await connect(broker.url, { protocolVersion: 5 })
+    await sub.client.subscribeAsync("ret/#", { qos: 1 })
+    await sub.waitFor(4)
+    await quiet(100)
+    const byTopic = Object.fromEntries(sub.messages.map((m) => [m.topic, m.payload]))
+    expect(byTopic).toEqual({ "ret/0": "newest", "ret/1": "v17", "ret/2": "v18", "ret/3": "v19" })
+    expect(sub.messages.every((m) => m.packet.retain)).toBe(true)
+    await sub.end()
+  })
+})

@@ -295,6 +295,49 @@ describe("MQTT 5 properties", () => {
     })
   })
 
+  describe("topic aliases toward the client [MQTT-3.3.2-10..12]", () => {
+    it("assigns aliases up to the client's Topic Alias Maximum, then sends the alias without the topic", async () => {
+      const broker = await start()
+      const { raw: sub } = await raw(broker, 5, { properties: { topicAliasMaximum: 2 } })
+      sub.sendPacket({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "out/#", qos: 1 }] })
+      await sub.expect("suback")
+      const pub = await client(broker)
+      for (const t of ["out/a", "out/a", "out/b", "out/c", "out/b"]) await pub.client.publishAsync(t, t, { qos: 0 })
+      const got = []
+      for (let i = 0; i < 5; i++) got.push(await sub.expect("publish"))
+      expect(got.map((p) => [p.topic, p.properties?.topicAlias, p.payload.toString()])).toEqual([
+        ["out/a", 1, "out/a"], // new alias: topic and alias
+        ["", 1, "out/a"], // known alias: empty topic
+        ["out/b", 2, "out/b"],
+        ["out/c", undefined, "out/c"], // table full: plain topic
+        ["", 2, "out/b"]
+      ])
+    })
+
+    it("MQTT.js with topicAliasMaximum receives every full topic", async () => {
+      const broker = await start()
+      const sub = await client(broker, { properties: { topicAliasMaximum: 4 } })
+      await sub.client.subscribeAsync("alias/#", { qos: 1 })
+      const pub = await client(broker)
+      for (let i = 0; i < 6; i++) await pub.client.publishAsync(`alias/${i % 2}`, `m${i}`, { qos: 1 })
+      const got = await sub.waitFor(6)
+      expect(got.map((m) => [m.topic, m.payload])).toEqual([0, 1, 2, 3, 4, 5].map((i) => [`alias/${i % 2}`, `m${i}`]))
+    })
+
+    it("sends no aliases to a client that did not ask for them", async () => {
+      const broker = await start()
+      const { raw: sub } = await raw(broker, 5)
+      sub.sendPacket({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "plain/#", qos: 0 }] })
+      await sub.expect("suback")
+      const pub = await client(broker)
+      for (let i = 0; i < 3; i++) await pub.client.publishAsync("plain/x", "p", { qos: 0 })
+      for (let i = 0; i < 3; i++) {
+        const p = await sub.expect("publish")
+        expect([p.topic, p.properties?.topicAlias]).toEqual(["plain/x", undefined])
+      }
+    })
+  })
+
   it("does not send a client a packet above its Maximum Packet Size, and goes on with smaller ones [MQTT-3.1.2-24], [MQTT-3.1.2-25]", async () => {
     const broker = await start()
     const sub = await client(broker, { properties: { maximumPacketSize: 100 } })

@@ -3,7 +3,7 @@
  * event-sourced rebuild (a second Engine over the same storage replays the first one's
  * events and log). The outlet stands in for a socket and records the frames it is handed.
  */
-import { expect, layer } from "@effect/vitest"
+import { expect, it, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import * as mqttPacket from "mqtt-packet"
 import { defaultConfig } from "../../config/BrokerConfigShape.js"
@@ -17,6 +17,10 @@ import { Message } from "../../src/mqtt/engine/Message.js"
 
 class RecordingOutlet implements Outlet {
   readonly frames: Array<Buffer> = []
+  readonly topicAliasMaximum = 0
+  topicAlias() {
+    return 0
+  }
   constructor(readonly version: number, readonly sendQuota = 10, readonly clientMaxPacketSize = 0) {}
   writeFrame(frame: Buffer) {
     this.frames.push(frame)
@@ -110,5 +114,28 @@ layer(storage)("Engine over memory storage", (it) => {
       second.openSession("durable", false, 3600, () => {})
       restored.resume(again)
       expect(again.packets().map((p) => [p.topic, p.payload.toString(), p.qos])).toEqual([["d/1", "one", 1], ["d/2", "two", 1]])
-    }))
-})
+    }))})
+
+// Its own storage: sessions stored by the tests above would hold the log back.
+it.scoped("retention deletes log records no persistent session needs and keeps a session's backlog", () =>
+  Effect.gen(function*() {
+    const log = yield* MessageLog
+    const engine = yield* makeEngine
+    const tp = engine.partitionFor("r/x")
+    const start = log.unsafeEndOffset(tp)
+    for (let i = 0; i < 5; i++) engine.publish(message("r/x", `old${i}`, 1)) // nobody needs these
+    yield* log.flush
+    const opened = engine.openSession("keeper", false, 3600, () => {})
+    yield* opened.persist!
+    const outlet = new RecordingOutlet(4)
+    opened.session.resume(outlet)
+    yield* engine.subscribe(opened.session, 0, [sub("r/#", 1)]).persist!
+    yield* engine.closeSession(opened.session, outlet, null, 3600)!
+    for (let i = 0; i < 3; i++) {
+      engine.publish(message("r/x", `kept${i}`, 1))
+      yield* log.flush // one batch each, so retention can cut between them
+    }
+    yield* engine.shutdown() // checkpoint, snapshot, retention
+    const left = yield* log.read(tp, start, 1 << 20)
+    expect(left.map((r) => Buffer.from(r.value!).toString())).toEqual(["kept0", "kept1", "kept2"])
+  }).pipe(Effect.provide(storage)))

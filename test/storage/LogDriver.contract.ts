@@ -121,6 +121,18 @@ export const logDriverContract = (
         expect(yield* driver.readRange(untouched, 0, 1 << 20)).toEqual([])
       }))
 
+    it.effect("truncates whole batches below an offset but keeps the newest batch and the end", () =>
+      Effect.gen(function* () {
+        const driver = yield* LogDriver
+        const tp = freshPartition()
+        yield* driver.writeBatches([batch(tp, 0, 3), batch(tp, 3, 3), batch(tp, 6, 3)])
+        yield* driver.truncateBefore(tp, 4) // only [0..2] lies wholly below 4
+        expect(offsetsOf(yield* driver.readRange(tp, 0, 1 << 20))).toEqual(range(3, 9))
+        yield* driver.truncateBefore(tp, 100) // never the newest batch
+        expect(offsetsOf(yield* driver.readRange(tp, 0, 1 << 20))).toEqual(range(6, 9))
+        expect((yield* driver.recover).get(tp)).toBe(9)
+      }))
+
     it.effect("accepts an empty write", () =>
       Effect.gen(function* () {
         const driver = yield* LogDriver

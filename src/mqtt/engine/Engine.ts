@@ -12,13 +12,14 @@
 import { Effect, Schema } from "effect"
 import type { BrokerConfigShape } from "../../../config/BrokerConfigShape.js"
 import { streamOf, type TopicPartition, topicPartition } from "../../../domain/ids.js"
+import { decodeBatch, encodeBatch } from "../../../domain/message/RecordBatch.js"
 import { decideConnect, decideDisconnect, decideExpire, decideSubscribe, decideUnsubscribe, type SubscribeRequest } from "../../../domain/session/decide.js"
 import { SessionCheckpointed, SessionEvent, sessionStream } from "../../../domain/session/events.js"
 import { evolve } from "../../../domain/session/evolve.js"
 import { expiresAt, type QoS, type SessionState, type SubscriptionOptions } from "../../../domain/session/Session.js"
 import { matches } from "../../../domain/topic/matches.js"
 import { parseShared } from "../../../domain/topic/TopicFilter.js"
-import type { StorageError } from "../../../services/errors.js"
+import { StorageError } from "../../../services/errors.js"
 import type { EventData, EventStore } from "../../../services/EventStore.js"
 import type { MessageLog } from "../../../services/MessageLog.js"
 import { LiveSession, type Outlet, Outgoing } from "./LiveSession.js"
@@ -28,6 +29,7 @@ import { isGroup, Subscription, Subscriptions } from "./Subscriptions.js"
 export const RETAINED_TP = topicPartition("__retained", 0)
 export const MQTT_STREAM = "mqtt"
 const SNAPSHOT = "mqtt-sessions"
+const RETAINED_SNAPSHOT = "mqtt-retained"
 const READ_CHUNK = 1 << 20
 
 const encodeEvent = Schema.encodeSync(SessionEvent)
@@ -55,6 +57,8 @@ export class Engine {
   private readonly partitions: ReadonlyArray<TopicPartition>
   // Scratch state for route(): dedupe per session without allocating.
   private stamp = 0
+  /** `__retained` end offset covered by the last retained snapshot. */
+  private retainedSnapshotEnd = 0
   private readonly touched: Array<LiveSession> = []
 
   private constructor(
@@ -187,7 +191,9 @@ export class Engine {
     const data = events.map(toEventData)
     if (checkpoint && session.stored) {
       const now = Date.now()
-      data.push(toEventData(new SessionCheckpointed({ clientId: session.clientId, ...session.checkpoint(this.positions(), now) })))
+      const cp = new SessionCheckpointed({ clientId: session.clientId, ...session.checkpoint(this.positions(), now) })
+      data.push(toEventData(cp))
+      session.state = evolve(session.state, cp) ?? session.state // retention reads the last checkpoint
       session.dirty = false
     }
     return this.store.append(sessionStream(session.clientId), data, -1).pipe(
@@ -404,6 +410,7 @@ export class Engine {
   /** Folds events after the snapshot into it and saves it, so the next boot replays less. */
   saveSnapshot(): Effect.Effect<void, StorageError> {
     return Effect.gen(this, function*() {
+      yield* this.saveRetainedSnapshot()
       const snap = yield* this.store.loadSnapshot(SNAPSHOT)
       const states = snap === undefined ? new Map<string, SessionState>() : decodeStates(snap.data)
       let position = snap?.position ?? 0
@@ -418,6 +425,56 @@ export class Engine {
         else states.set(e.clientId, next)
       }
       yield* this.store.saveSnapshot(SNAPSHOT, { position, data: encodeStates(states) })
+      yield* this.applyRetention()
+    })
+  }
+
+  /**
+   * MQTT log retention: deletes what no persistent session can still need after a restart. A
+   * stored session needs, per partition, everything from its last checkpoint's position plus
+   * its pending entries; `__retained` is needed only past the last retained snapshot.
+   * (Kafka-style retention by age and size comes with the Kafka protocol, issue 3.)
+   */
+  private applyRetention(): Effect.Effect<void, StorageError> {
+    return Effect.suspend(() => {
+      const floors = new Map<TopicPartition, number>()
+      for (const tp of this.log.unsafePartitions()) {
+        if (tp === RETAINED_TP) floors.set(tp, this.retainedSnapshotEnd)
+        else if (streamOf(tp) === MQTT_STREAM) floors.set(tp, this.log.unsafeEndOffset(tp))
+      }
+      const lower = (tp: string, offset: number) => {
+        const floor = floors.get(tp as TopicPartition)
+        if (floor !== undefined && offset < floor) floors.set(tp as TopicPartition, offset)
+      }
+      for (const session of this.sessions.values()) {
+        if (!session.stored) continue
+        const cp = session.state.checkpoint
+        if (cp === null) return Effect.void // may need anything: keep everything this time
+        for (const tp of floors.keys()) {
+          if (tp === RETAINED_TP) continue
+          lower(tp, cp.positions.find(([t]) => t === tp)?.[1] ?? 0)
+        }
+        for (const e of cp.pending) lower(e.tp, e.offset)
+      }
+      return Effect.forEach(floors, ([tp, floor]) => (floor > 0 ? this.log.truncateBefore(tp, floor) : Effect.void), {
+        discard: true
+      })
+    })
+  }
+
+  /** The live retained set as one RecordBatch, when `__retained` moved since the last one. */
+  private saveRetainedSnapshot(): Effect.Effect<void, StorageError> {
+    return Effect.suspend(() => {
+      const end = this.log.unsafeEndOffset(RETAINED_TP)
+      if (end === this.retainedSnapshotEnd) return Effect.void
+      // Only what is durable: the snapshot must never hold a record the log could still lose.
+      return Effect.flatMap(this.log.flush, () => {
+        const live: Array<Message> = []
+        for (const m of this.retained.values()) if (!m.topic.startsWith("$SYS/")) live.push(m)
+        const batch = live.length === 0 ? null : Buffer.from(encodeBatch(0, live)).toString("base64")
+        this.retainedSnapshotEnd = end
+        return this.store.saveSnapshot(RETAINED_SNAPSHOT, { position: end, data: { position: end, batch } })
+      })
     })
   }
 
@@ -433,10 +490,28 @@ export class Engine {
     })
   }
 
+  /**
+   * Retained messages: the last snapshot (one RecordBatch of the live retained set, so boot
+   * time does not grow with the `__retained` stream) plus the stream's records after it.
+   */
   private loadRetained(): Effect.Effect<void, StorageError> {
     return Effect.gen(this, function*() {
       const end = this.log.unsafeEndOffset(RETAINED_TP)
       let from = 0
+      const snap = yield* this.store.loadSnapshot(RETAINED_SNAPSHOT)
+      if (snap !== undefined) {
+        const { position, batch } = snap.data as { position: number; batch: string | null }
+        const records = batch === null ? [] : decodeBatch(Buffer.from(batch, "base64"))
+        if (typeof records === "string") {
+          return yield* new StorageError({ op: "recover", path: RETAINED_SNAPSHOT, cause: new Error(records) })
+        }
+        for (const r of records) {
+          const m = messageFromRecord(RETAINED_TP, r)
+          if (m !== null) this.retained.set(m.topic, m)
+        }
+        from = position
+        this.retainedSnapshotEnd = position
+      }
       while (from < end) {
         const records = yield* this.log.read(RETAINED_TP, from, READ_CHUNK)
         if (records.length === 0) break

@@ -17,6 +17,13 @@ export interface Outlet {
   readonly sendQuota: number
   /** Client's Maximum Packet Size (v5), 0 = no limit. */
   readonly clientMaxPacketSize: number
+  /** Client's Topic Alias Maximum (v5), 0 = no aliases toward it. */
+  readonly topicAliasMaximum: number
+  /**
+   * The alias to use toward this client for `topic`: > 0 already known to the client (send
+   * an empty topic), < 0 newly assigned (send the topic and -alias), 0 none (table full).
+   */
+  topicAlias(topic: string): number
   writeFrame(frame: Buffer): void
   /** False when the socket's outbound buffer is over its cap (QoS 0 is then dropped). */
   canWriteQos0(): boolean
@@ -93,7 +100,7 @@ export class LiveSession {
         this.dropped++
         return
       }
-      const frame = msg.frame(conn.version, 0, retainFlag, subscriptionIds, Date.now())
+      const frame = msg.frameFor(conn, 0, retainFlag, subscriptionIds)
       if (conn.clientMaxPacketSize !== 0 && frame.length > conn.clientMaxPacketSize) return // [MQTT-3.1.2-25]
       conn.writeFrame(frame)
       return
@@ -121,7 +128,7 @@ export class LiveSession {
   }
 
   private writePublish(conn: Outlet, o: Outgoing, dup: boolean): void {
-    const shared = o.msg.frame(conn.version, o.qos, o.retainFlag, o.subscriptionIds, Date.now())
+    const shared = o.msg.frameFor(conn, o.qos, o.retainFlag, o.subscriptionIds)
     if (conn.clientMaxPacketSize !== 0 && shared.length > conn.clientMaxPacketSize) {
       // [MQTT-3.1.2-25] too large for this client: discard as if delivered.
       this.inflight!.delete(o.packetId)

@@ -8,6 +8,7 @@
 import type { TopicPartition } from "../../../domain/ids.js"
 import type { LogRecord, RecordHeader, StoredRecord } from "../../../domain/message/LogRecord.js"
 import type { QoS } from "../../../domain/session/Session.js"
+import type { Outlet } from "./LiveSession.js"
 import { encodePublish, encodePublishProperties } from "../codec/encode.js"
 import { type PublishProperties, PublishProps, type UserProperties } from "../codec/packets.js"
 
@@ -58,31 +59,45 @@ export class Message implements LogRecord {
    * Hot path: the PUBLISH frame for one variant, with packet id 0 (the caller copies and patches
    * it for QoS > 0). Subscription identifiers or a counting-down expiry make a frame unshareable.
    */
-  frame(version: number, qos: number, retain: boolean, subscriptionIds: ReadonlyArray<number> | null, now: number): Buffer {
+  frame(version: number, qos: number, retain: boolean, subscriptionIds: ReadonlyArray<number> | null): Buffer {
     const v5 = version === 5
     if (v5 && (subscriptionIds !== null || this.expiresAt !== 0)) {
-      return encodePublish(5, this.topic, this.payload, qos, retain, false, 0, this.v5Properties(subscriptionIds, now))
+      return encodePublish(5, this.topic, this.payload, qos, retain, false, 0, this.v5Properties(subscriptionIds, null))
     }
     const frames = this.frames ?? (this.frames = new Array<Buffer | undefined>(12))
     const index = (v5 ? 6 : 0) + qos * 2 + (retain ? 1 : 0)
     let frame = frames[index]
     if (frame === undefined) {
-      frame = encodePublish(v5 ? 5 : 4, this.topic, this.payload, qos, retain, false, 0, v5 ? this.v5Properties(null, now) : null)
+      frame = encodePublish(v5 ? 5 : 4, this.topic, this.payload, qos, retain, false, 0, v5 ? this.v5Properties(null, null) : null)
       frames[index] = frame
     }
     return frame
   }
 
-  private v5Properties(subscriptionIds: ReadonlyArray<number> | null, now: number): Buffer | null {
-    if (subscriptionIds === null && this.expiresAt === 0) {
+  /**
+   * The frame for a connection: the shared variant, or, for a v5 client that accepts topic
+   * aliases [MQTT-3.3.2-10..12], one of its own carrying the alias (and no topic once the
+   * alias is known to the client).
+   */
+  frameFor(conn: Outlet, qos: number, retain: boolean, subscriptionIds: ReadonlyArray<number> | null): Buffer {
+    if (conn.topicAliasMaximum === 0) return this.frame(conn.version, qos, retain, subscriptionIds)
+    const alias = conn.topicAlias(this.topic)
+    if (alias === 0) return this.frame(conn.version, qos, retain, subscriptionIds)
+    const topic = alias > 0 ? "" : this.topic
+    return encodePublish(5, topic, this.payload, qos, retain, false, 0, this.v5Properties(subscriptionIds, alias > 0 ? alias : -alias))
+  }
+
+  private v5Properties(subscriptionIds: ReadonlyArray<number> | null, topicAlias: number | null): Buffer | null {
+    if (subscriptionIds === null && this.expiresAt === 0 && topicAlias === null) {
       if (this.propsV5 === undefined) this.propsV5 = encodePublishProperties(this.properties, null)
       return this.propsV5
     }
     let props = this.properties
-    if (this.expiresAt !== 0) {
-      // [MQTT-3.3.2-6] forward the remaining lifetime, not the original interval.
+    if (this.expiresAt !== 0 || topicAlias !== null) {
       const copy = Object.assign(new PublishProps(), props)
-      copy.messageExpiryInterval = Math.max(1, Math.ceil((this.expiresAt - now) / 1000))
+      // [MQTT-3.3.2-6] forward the remaining lifetime, not the original interval.
+      if (this.expiresAt !== 0) copy.messageExpiryInterval = Math.max(1, Math.ceil((this.expiresAt - Date.now()) / 1000))
+      if (topicAlias !== null) copy.topicAlias = topicAlias
       props = copy
     }
     return encodePublishProperties(props, subscriptionIds)

@@ -40,10 +40,16 @@ const toStorageError = (cause: Cause.Cause<unknown>): StorageError => {
   return new StorageError({ op: "write", cause: Cause.squash(cause) })
 }
 
-/** Resumes after the I/O callbacks already queued in this turn of the event loop. */
-const afterPendingIo = Effect.async<void>((resume) => {
-  const timer = setImmediate(() => resume(Effect.void))
-  return Effect.sync(() => clearImmediate(timer))
+/**
+ * The group-commit window: after the first append of a round, collect appends for ~1 ms (every
+ * socket read in that time) so one write carries them all. Measured on SQLite, pairs-qos1:
+ * flushing after each turn of the event loop 189k msg/s at 5.6 cpu-us/delivery, with this
+ * window 216k at 4.6; fanin-qos1 102k -> 138k. Live subscribers never wait for it; only
+ * PUBACK/PUBREC do.
+ */
+const commitWindow = Effect.async<void>((resume) => {
+  const timer = setTimeout(() => resume(Effect.void), 1)
+  return Effect.sync(() => clearTimeout(timer))
 })
 
 export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | Scope.Scope> = Effect.gen(function* () {
@@ -173,10 +179,7 @@ export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | S
   yield* Effect.forkScoped(
     Effect.forever(
       Effect.zipRight(
-        // Group commit: after the first append of a round, let the event loop finish reading
-        // every socket that is ready (setImmediate runs after the poll phase) so one write
-        // carries all of them, instead of one small transaction per socket read.
-        Effect.zipRight(wake.await, afterPendingIo),
+        Effect.zipRight(wake.await, commitWindow),
         // Interrupted only while idle at `wake.await`: a pass always settles its callbacks.
         Effect.uninterruptible(flushPass).pipe(
           Effect.catchAllCause((cause) => Effect.logError("message log flusher pass failed", cause))

@@ -15,6 +15,7 @@ import { Effect, Exit, Runtime } from "effect"
 import { NEVER_EXPIRES, type QoS } from "../../domain/session/Session.js"
 import { connackCodeV3, ReasonCode, subackCodeV3 } from "../../domain/ReasonCode.js"
 import { validateTopicName } from "../../domain/topic/TopicName.js"
+import type { RecordHeader } from "../../domain/message/LogRecord.js"
 import type { StorageError } from "../../services/errors.js"
 import { decodePacket } from "./codec/decode.js"
 import { encodeAck, encodeControl, PINGRESP } from "./codec/encode.js"
@@ -32,7 +33,7 @@ import {
 } from "./codec/packets.js"
 import type { Will } from "./engine/Engine.js"
 import type { LiveSession, Outlet } from "./engine/LiveSession.js"
-import { Message } from "./engine/Message.js"
+import { Message, originHeader } from "./engine/Message.js"
 import type { ServerContext } from "./ServerContext.js"
 
 /** QoS 0 is dropped for a subscriber whose socket holds more than this unsent. */
@@ -55,6 +56,8 @@ export class Connection implements Outlet, FrameSink {
   clientMaxPacketSize = 0
   topicAliasMaximum = 0
   private aliasesOut: Map<string, number> | null = null
+  /** Log header naming this client as a message's publisher, built on its first publish. */
+  private originHeader: RecordHeader | null = null
   /** Session Expiry Interval in force (may be changed by a v5 DISCONNECT). */
   private expiryInterval = 0
   private will: Will | null = null
@@ -397,6 +400,7 @@ export class Connection implements Outlet, FrameSink {
       this.clientId,
       now === 0 ? Date.now() : now
     )
+    msg.originHeader = this.originHeader ??= originHeader(this.clientId)
     const routed = this.ctx.engine.publish(msg)
     if (qos === 0) return
     if (qos === 2) {

@@ -22,6 +22,11 @@ const RESPONSE_TOPIC_HEADER = "mqtt.response-topic"
 const CORRELATION_HEADER = "mqtt.correlation-data"
 const RESERVED = new Set([QOS_HEADER, RETAIN_HEADER, ORIGIN_HEADER, EXPIRES_HEADER, CONTENT_TYPE_HEADER, PAYLOAD_FORMAT_HEADER, RESPONSE_TOPIC_HEADER, CORRELATION_HEADER])
 const DIGITS = [Buffer.from("0"), Buffer.from("1"), Buffer.from("2")]
+/** Shared, never mutated: every message's QoS header is one of these three. */
+const QOS_HEADERS: ReadonlyArray<RecordHeader> = DIGITS.map((value) => ({ key: QOS_HEADER, value }))
+
+/** The origin header of a publisher, built once per connection rather than once per message. */
+export const originHeader = (clientId: string): RecordHeader => ({ key: ORIGIN_HEADER, value: Buffer.from(clientId) })
 
 export class Message implements LogRecord {
   /** Where the message was appended; null when it bypassed the log (QoS 0, not retained). */
@@ -30,6 +35,8 @@ export class Message implements LogRecord {
   /** Frames cached by variant: index (v5 ? 6 : 0) + qos * 2 + retain. */
   private frames: Array<Buffer | undefined> | null = null
   private propsV5: Buffer | null | undefined = undefined
+  /** The publisher's cached origin header (set by its connection), or null to build one. */
+  originHeader: RecordHeader | null = null
 
   constructor(
     readonly topic: string,
@@ -111,9 +118,10 @@ export class Message implements LogRecord {
     return this.payload
   }
   get headers(): ReadonlyArray<RecordHeader> {
-    const h: Array<RecordHeader> = [{ key: QOS_HEADER, value: DIGITS[this.qos]! }]
+    const h: Array<RecordHeader> = [QOS_HEADERS[this.qos]!]
     if (this.retain) h.push({ key: RETAIN_HEADER, value: DIGITS[1]! })
-    if (this.origin !== "") h.push({ key: ORIGIN_HEADER, value: Buffer.from(this.origin) })
+    if (this.originHeader !== null) h.push(this.originHeader)
+    else if (this.origin !== "") h.push(originHeader(this.origin))
     if (this.expiresAt !== 0) h.push({ key: EXPIRES_HEADER, value: Buffer.from(String(this.expiresAt)) })
     const p = this.properties
     if (p !== null) {

@@ -41,6 +41,16 @@ export interface Checkpoint {
   readonly qos2Inbound: ReadonlyArray<number>
 }
 
+/**
+ * A will kept with a persistent session so that a delayed will survives a broker restart.
+ * `message` is opaque to the domain (the broker stores the message as an encoded log record).
+ */
+export interface StoredWill {
+  readonly message: string
+  /** Will Delay Interval, seconds. */
+  readonly delay: number
+}
+
 export interface SessionState {
   readonly clientId: string
   readonly expiryInterval: number
@@ -48,6 +58,8 @@ export interface SessionState {
   readonly checkpoint: Checkpoint | null
   /** Epoch ms of the last disconnect; null while connected. */
   readonly disconnectedAt: number | null
+  /** The will of the last connection, until it is published or cleared. */
+  readonly will: StoredWill | null
 }
 
 export const emptySession = (clientId: string, expiryInterval: number): SessionState => ({
@@ -55,7 +67,8 @@ export const emptySession = (clientId: string, expiryInterval: number): SessionS
   expiryInterval,
   subscriptions: new Map(),
   checkpoint: null,
-  disconnectedAt: null
+  disconnectedAt: null,
+  will: null
 })
 
 /** Epoch ms when a disconnected session expires; Infinity when it never does. */

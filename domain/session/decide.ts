@@ -11,14 +11,18 @@ import {
   SessionResumed,
   SessionStarted,
   SubscriptionAdded,
-  SubscriptionRemoved
+  SubscriptionRemoved,
+  WillCleared,
+  WillSet
 } from "./events.js"
-import { expiresAt, type QoS, type SessionState } from "./Session.js"
+import { expiresAt, type QoS, type SessionState, type StoredWill } from "./Session.js"
 
 export interface Connect {
   readonly clientId: string
   readonly cleanStart: boolean
   readonly expiryInterval: number
+  /** The new connection's will, if any (replaces the one kept from an earlier connection). */
+  readonly will?: StoredWill | null
 }
 
 /** [MQTT-3.1.2-4..6] clean start discards any existing session; otherwise it is resumed. */
@@ -34,6 +38,9 @@ export const decideConnect = (state: SessionState | undefined, cmd: Connect) => 
   } else {
     events.push(new SessionStarted({ clientId: cmd.clientId, expiryInterval: cmd.expiryInterval }))
   }
+  // [MQTT-3.1.3-9] a reconnect cancels the old will; the new connection brings its own.
+  if (cmd.will) events.push(new WillSet({ clientId: cmd.clientId, message: cmd.will.message, delay: cmd.will.delay }))
+  else if (sessionPresent && state?.will) events.push(new WillCleared({ clientId: cmd.clientId }))
   return { events, sessionPresent } as const
 }
 

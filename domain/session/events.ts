@@ -42,6 +42,18 @@ export class SubscriptionRemoved extends Schema.TaggedClass<SubscriptionRemoved>
   filter: Schema.String
 }) {}
 
+/** The connection's will, for persistent sessions: published after its delay even across a restart. */
+export class WillSet extends Schema.TaggedClass<WillSet>()("WillSet", {
+  clientId: Schema.String,
+  message: Schema.String,
+  delay: Schema.Number
+}) {}
+
+/** The will was published, or the client disconnected normally [MQTT-3.1.2-10]. */
+export class WillCleared extends Schema.TaggedClass<WillCleared>()("WillCleared", {
+  clientId: Schema.String
+}) {}
+
 const PendingEntry = Schema.Struct({
   tp: Schema.String,
   offset: Schema.Number,
@@ -65,7 +77,9 @@ export const SessionEvent = Schema.Union(
   SessionDisconnected,
   SubscriptionAdded,
   SubscriptionRemoved,
-  SessionCheckpointed
+  SessionCheckpointed,
+  WillSet,
+  WillCleared
 )
 export type SessionEvent = typeof SessionEvent.Type
 

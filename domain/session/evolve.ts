@@ -32,6 +32,10 @@ export const evolve = (state: SessionState | undefined, event: SessionEvent): Se
       subscriptions.delete(event.filter)
       return { ...state, subscriptions }
     }
+    case "WillSet":
+      return state === undefined ? state : { ...state, will: { message: event.message, delay: event.delay } }
+    case "WillCleared":
+      return state === undefined || state.will === null ? state : { ...state, will: null }
     case "SessionCheckpointed":
       return state === undefined
         ? state

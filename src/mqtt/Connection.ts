@@ -107,8 +107,9 @@ export class Connection implements Outlet, FrameSink {
     this.session = null
     if (!wasConnected || session === null) return
     this.ctx.connected--
-    const will = this.graceful || this.ctx.shuttingDown ? null : this.will
-    this.background(this.ctx.engine.closeSession(session, this, will, this.expiryInterval))
+    const shuttingDown = this.ctx.shuttingDown
+    const will = this.graceful || shuttingDown ? null : this.will
+    this.background(this.ctx.engine.closeSession(session, this, will, this.expiryInterval, shuttingDown))
   }
 
   // ------------------------------------------------------------ output
@@ -327,7 +328,7 @@ export class Connection implements Outlet, FrameSink {
     this.sendQuota = Math.min(limits.maxInflight, props.receiveMaximum ?? 65535)
     this.clientMaxPacketSize = props.maximumPacketSize ?? 0
     this.topicAliasMaximum = version === 5 ? (props.topicAliasMaximum ?? 0) : 0
-    const opened = engine.openSession(clientId, packet.clean ?? true, expiry, (old) => (old as Connection).takeOver())
+    const opened = engine.openSession(clientId, packet.clean ?? true, expiry, will, (old) => (old as Connection).takeOver())
     this.session = opened.session
     this.state = State.Connected
     this.ctx.connected++

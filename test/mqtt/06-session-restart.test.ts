@@ -92,3 +92,43 @@ describe("retained messages across restarts (snapshot plus the log after it)", (
     await sub.end()
   })
 })
+
+describe("wills of persistent sessions across a restart (v5 will delay)", () => {
+  const opts = (clientId: string) => ({
+    protocolVersion: 5 as const,
+    clientId,
+    clean: false,
+    properties: { sessionExpiryInterval: 600 },
+    will: { topic: `will/${clientId}`, payload: Buffer.from(`gone:${clientId}`), qos: 1 as const, retain: true, properties: { willDelayInterval: 1 } }
+  })
+
+  it("publishes the delayed will after the restart when the client does not come back", async () => {
+    let broker = await startBroker({ storage: "sqlite" })
+    brokers.push(broker)
+    const client = await connect(broker.url, opts("quiet"))
+    broker = await broker.restart() // the client is cut off by the shutdown, its will waits
+    brokers.push(broker)
+    client.client.end(true)
+    const watcher = await connect(broker.url, { protocolVersion: 5 })
+    await watcher.client.subscribeAsync("will/#", { qos: 1 })
+    const [m] = await watcher.waitFor(1, 5000)
+    expect([m!.topic, m!.payload]).toEqual(["will/quiet", "gone:quiet"])
+    await watcher.end()
+  })
+
+  it("cancels the stored will when the client reconnects within the delay [MQTT-3.1.3-9]", async () => {
+    let broker = await startBroker({ storage: "sqlite" })
+    brokers.push(broker)
+    const client = await connect(broker.url, opts("back"))
+    broker = await broker.restart()
+    brokers.push(broker)
+    client.client.end(true)
+    const again = await connect(broker.url, { ...opts("back"), will: undefined })
+    const watcher = await connect(broker.url, { protocolVersion: 5 })
+    await watcher.client.subscribeAsync("will/#", { qos: 1 })
+    await quiet(1800)
+    expect(watcher.messages).toHaveLength(0)
+    await again.end()
+    await watcher.end()
+  })
+})

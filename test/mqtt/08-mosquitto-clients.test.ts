@@ -35,7 +35,7 @@ afterEach(async () => {
 })
 
 /** A spawned client: its output so far, and its exit (rejects if it outlives `timeoutMs`). */
-const spawnClient = (cmd: string, args: ReadonlyArray<string>, timeoutMs = 8000) => {
+const spawnClient = (cmd: string, args: ReadonlyArray<string>, timeoutMs = 15000) => {
   const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] })
   children.push(child)
   const out = { stdout: "", stderr: "" }

@@ -55,7 +55,7 @@ layer(storage)("Engine over memory storage", (it) => {
   it.effect("delivers one copy at the highest QoS with every subscription id for overlapping subscriptions [MQTT-3.3.4-2]", () =>
     Effect.gen(function*() {
       const engine = yield* makeEngine
-      const { session } = engine.openSession("overlap", true, 0, () => {})
+      const { session } = engine.openSession("overlap", true, 0, null, () => {})
       const outlet = new RecordingOutlet(5)
       session.resume(outlet)
       engine.subscribe(session, 7, [sub("a/+", 0)])
@@ -70,7 +70,7 @@ layer(storage)("Engine over memory storage", (it) => {
   it.effect("no-local keeps a client's own messages from it [MQTT-3.8.3-3]", () =>
     Effect.gen(function*() {
       const engine = yield* makeEngine
-      const { session } = engine.openSession("me", true, 0, () => {})
+      const { session } = engine.openSession("me", true, 0, null, () => {})
       const outlet = new RecordingOutlet(5)
       session.resume(outlet)
       engine.subscribe(session, 0, [sub("n/l", 1, { noLocal: true })])
@@ -82,7 +82,7 @@ layer(storage)("Engine over memory storage", (it) => {
   it.effect("holds QoS 1 beyond the send window until acknowledgements open it", () =>
     Effect.gen(function*() {
       const engine = yield* makeEngine
-      const { session } = engine.openSession("window", true, 0, () => {})
+      const { session } = engine.openSession("window", true, 0, null, () => {})
       const outlet = new RecordingOutlet(4, 2)
       session.resume(outlet)
       engine.subscribe(session, 0, [sub("w", 1)])
@@ -95,7 +95,7 @@ layer(storage)("Engine over memory storage", (it) => {
   it.effect("a second engine over the same storage rebuilds a persistent session and its backlog", () =>
     Effect.gen(function*() {
       const first = yield* makeEngine
-      const opened = first.openSession("durable", false, 3600, () => {})
+      const opened = first.openSession("durable", false, 3600, null, () => {})
       yield* opened.persist!
       const outlet = new RecordingOutlet(4)
       opened.session.resume(outlet)
@@ -111,7 +111,7 @@ layer(storage)("Engine over memory storage", (it) => {
       expect(restored.subscriptions.has("d/#")).toBe(true)
       expect(restored.backlog).toBe(2)
       const again = new RecordingOutlet(4)
-      second.openSession("durable", false, 3600, () => {})
+      second.openSession("durable", false, 3600, null, () => {})
       restored.resume(again)
       expect(again.packets().map((p) => [p.topic, p.payload.toString(), p.qos])).toEqual([["d/1", "one", 1], ["d/2", "two", 1]])
     }))})
@@ -125,7 +125,7 @@ it.scoped("retention deletes log records no persistent session needs and keeps a
     const start = log.unsafeEndOffset(tp)
     for (let i = 0; i < 5; i++) engine.publish(message("r/x", `old${i}`, 1)) // nobody needs these
     yield* log.flush
-    const opened = engine.openSession("keeper", false, 3600, () => {})
+    const opened = engine.openSession("keeper", false, 3600, null, () => {})
     yield* opened.persist!
     const outlet = new RecordingOutlet(4)
     opened.session.resume(outlet)

@@ -14,9 +14,9 @@ import type { BrokerConfigShape } from "../../../config/BrokerConfigShape.js"
 import { streamOf, type TopicPartition, topicPartition } from "../../../domain/ids.js"
 import { decodeBatch, encodeBatch } from "../../../domain/message/RecordBatch.js"
 import { decideConnect, decideDisconnect, decideExpire, decideSubscribe, decideUnsubscribe, type SubscribeRequest } from "../../../domain/session/decide.js"
-import { SessionCheckpointed, SessionEvent, sessionStream } from "../../../domain/session/events.js"
+import { SessionCheckpointed, SessionEvent, sessionStream, WillCleared } from "../../../domain/session/events.js"
 import { evolve } from "../../../domain/session/evolve.js"
-import { expiresAt, type QoS, type SessionState, type SubscriptionOptions } from "../../../domain/session/Session.js"
+import { emptySession, expiresAt, type QoS, type SessionState, type SubscriptionOptions } from "../../../domain/session/Session.js"
 import { matches } from "../../../domain/topic/matches.js"
 import { parseShared } from "../../../domain/topic/TopicFilter.js"
 import { StorageError } from "../../../services/errors.js"
@@ -39,7 +39,6 @@ const toEventData = (e: SessionEvent): EventData => ({ type: e._tag, data: encod
 export interface EngineStats {
   messagesReceived: number
   messagesSent: number
-  publishDropped: number
 }
 
 /** A will message and when to publish it. */
@@ -53,7 +52,7 @@ export class Engine {
   readonly sessions = new Map<string, LiveSession>()
   readonly subscriptions = new Subscriptions()
   readonly retained = new Map<string, Message>()
-  readonly stats: EngineStats = { messagesReceived: 0, messagesSent: 0, publishDropped: 0 }
+  readonly stats: EngineStats = { messagesReceived: 0, messagesSent: 0 }
   private readonly partitions: ReadonlyArray<TopicPartition>
   // Scratch state for route(): dedupe per session without allocating.
   private stamp = 0
@@ -210,6 +209,7 @@ export class Engine {
     clientId: string,
     cleanStart: boolean,
     expiryInterval: number,
+    will: Will | null,
     takeOver: (old: Outlet) => void
   ): { session: LiveSession; sessionPresent: boolean; persist: Effect.Effect<void, StorageError> | null } {
     let existing = this.sessions.get(clientId)
@@ -228,7 +228,11 @@ export class Engine {
       if (ends && existing.pendingWill !== null) this.publishWill(existing.pendingWill.message)
       existing.pendingWill = null
     }
-    const decision = decideConnect(existing?.state, { clientId, cleanStart: ends, expiryInterval })
+    // Only a session that is or becomes persistent keeps its will in storage.
+    const storedWill = will !== null && (expiryInterval > 0 || existing?.stored === true)
+      ? { message: encodeWill(will.message), delay: will.delay }
+      : null
+    const decision = decideConnect(existing?.state, { clientId, cleanStart: ends, expiryInterval, will: storedWill })
     let session: LiveSession
     if (existing !== undefined && ends) {
       this.dropSession(existing)
@@ -238,7 +242,7 @@ export class Engine {
     } else if (existing !== undefined) {
       session = existing
     } else {
-      session = new LiveSession(clientId, { clientId, expiryInterval, subscriptions: new Map(), checkpoint: null, disconnectedAt: null }, this.config.limits.maxQueuedMessages)
+      session = new LiveSession(clientId, emptySession(clientId, expiryInterval), this.config.limits.maxQueuedMessages)
       this.sessions.set(clientId, session)
     }
     const persist = this.commit(session, decision.events, true)
@@ -330,7 +334,14 @@ export class Engine {
    * [MQTT-3.1.2-23] or records the disconnect and checkpoint of a persistent one. The will is
    * published now, or after its delay, or when the session ends, whichever is first.
    */
-  closeSession(session: LiveSession, conn: Outlet, will: Will | null, expiryInterval: number): Effect.Effect<void, StorageError> | null {
+  closeSession(
+    session: LiveSession,
+    conn: Outlet,
+    will: Will | null,
+    expiryInterval: number,
+    /** Broker shutdown: the will is neither published nor forgotten; it waits for the next start. */
+    shuttingDown = false
+  ): Effect.Effect<void, StorageError> | null {
     if (session.conn !== conn) {
       // Taken over: an undelayed will goes out now; a delayed one is settled by openSession.
       if (will !== null) {
@@ -342,13 +353,18 @@ export class Engine {
     session.conn = null
     const now = Date.now()
     const event = decideDisconnect(session.state, now, expiryInterval)
+    const events: Array<SessionEvent> = [event]
+    let published = will === null && !shuttingDown // a normal DISCONNECT drops the will [MQTT-3.1.2-10]
     if (will !== null) {
       const delay = Math.min(will.delay, expiryInterval)
-      if (delay === 0) this.publishWill(will.message)
-      else session.pendingWill = { message: will.message, due: now + delay * 1000 }
+      if (delay === 0) {
+        this.publishWill(will.message)
+        published = true
+      } else session.pendingWill = { message: will.message, due: now + delay * 1000 }
     }
+    if (published && session.state.will !== null) events.push(new WillCleared({ clientId: session.clientId }))
     if (event._tag === "SessionEnded") this.dropSession(session)
-    return this.commit(session, [event], event._tag !== "SessionEnded")
+    return this.commit(session, events, event._tag !== "SessionEnded")
   }
 
   publishWill(msg: Message): void {
@@ -371,6 +387,10 @@ export class Engine {
         const will = session.pendingWill.message
         session.pendingWill = null
         this.publishWill(will)
+        if (session.state.will !== null) {
+          const p = this.commit(session, [new WillCleared({ clientId: session.clientId })], false)
+          if (p !== null) work.push(p)
+        }
       }
       if (session.conn === null) {
         const expired = decideExpire(session.state, now)
@@ -545,6 +565,11 @@ export class Engine {
         }
         this.sessions.set(state.clientId, session)
         for (const [raw, options] of state.subscriptions) this.addSubscription(session, raw, options)
+        if (state.will !== null) {
+          // The delay runs from the disconnect, even across the restart [MQTT-3.1.3-9].
+          const delay = Math.min(state.will.delay, state.expiryInterval)
+          session.pendingWill = { message: decodeWill(state.will.message), due: state.disconnectedAt! + delay * 1000 }
+        }
         restored.push(session)
       }
       // Pending entries recorded in checkpoints, read back by offset.
@@ -595,6 +620,17 @@ export class Engine {
       }
     })
   }
+}
+
+/** A will as stored in a WillSet event: the message as a one-record RecordBatch, base64. */
+const encodeWill = (m: Message): string => Buffer.from(encodeBatch(0, [m])).toString("base64")
+const decodeWill = (s: string): Message => {
+  const records = decodeBatch(Buffer.from(s, "base64"))
+  const m = typeof records === "string" ? null : messageFromRecord(RETAINED_TP, records[0]!)
+  if (m === null) throw new Error(`stored will does not decode: ${records}`)
+  m.tp = null // not a log position
+  m.offset = -1
+  return m
 }
 
 /** Highest QoS the session's non-shared subscriptions grant `m` (0 = no match). */

@@ -10,6 +10,8 @@ export const BROKER_VERSION = "robustmq-ts 0.1.0"
 export const publishSys = (ctx: ServerContext, now: number): void => {
   const engine = ctx.engine
   const stats = engine.stats
+  let dropped = 0
+  for (const s of engine.sessions.values()) dropped += s.dropped
   const values: ReadonlyArray<readonly [string, string | number]> = [
     ["version", BROKER_VERSION],
     ["uptime", `${Math.floor((now - ctx.startedAt) / 1000)} seconds`],
@@ -17,6 +19,8 @@ export const publishSys = (ctx: ServerContext, now: number): void => {
     ["clients/total", engine.sessions.size],
     ["messages/received", stats.messagesReceived],
     ["messages/sent", stats.messagesSent],
+    // Messages a session could not take: queue full (max_queued_messages) or QoS 0 to a slow socket.
+    ["messages/dropped", dropped],
     ["subscriptions/count", engine.subscriptions.count],
     ["retained messages/count", engine.retained.size]
   ]

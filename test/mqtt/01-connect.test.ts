@@ -4,32 +4,17 @@
  * keepalive, for each protocol level where behaviour differs.
  */
 import type { IConnackPacket, IDisconnectPacket } from "mqtt-packet"
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { connect, quiet, waitUntil } from "../support/clients.js"
 import { connectFrame, RawClient, str, type Version } from "../support/RawClient.js"
-import { startBroker, type TestBroker, type TestBrokerOptions } from "../support/TestBroker.js"
+import { useBrokers } from "../support/lifecycle.js"
 
-let brokers: Array<TestBroker> = []
-let raws: Array<RawClient> = []
-afterEach(async () => {
-  for (const r of raws) r.socket.destroy()
-  raws = []
-  for (const b of brokers) {
-    await b.stop()
-    b.cleanup()
-  }
-  brokers = []
-})
-
-const broker = async (options: TestBrokerOptions = {}) => {
-  const b = await startBroker(options)
-  brokers.push(b)
-  return b
-}
+const life = useBrokers()
+const broker = life.broker
 
 const raw = async (port: number, version: Version) => {
   const r = await RawClient.connect(port, version)
-  raws.push(r)
+  life.track(r)
   return r
 }
 
@@ -208,7 +193,7 @@ describe("v5 CONNACK properties", () => {
   it("enforces the Receive Maximum it announced: one more unacknowledged QoS 2 is DISCONNECT 0x93 [MQTT-3.3.4-9]", async () => {
     const b = await broker({ limits: { receiveMaximum: 2 } })
     const { client: r } = await RawClient.handshake(b.port, 5, { clientId: "recvmax" })
-    raws.push(r)
+    life.track(r)
     // QoS 2 publishes without PUBREL stay unacknowledged (PUBREC only): two fit the window.
     const publish = (id: number) => r.sendPacket({ cmd: "publish", topic: "rm/t", payload: "x", qos: 2, messageId: id, retain: false, dup: false })
     publish(1)
@@ -232,7 +217,7 @@ describe.each([4, 5] as const)("keepalive (MQTT v%i)", (version) => {
     sendConnect(silent, `silent-${version}`, { keepalive: 1, will: { topic: "ka/will", payload: Buffer.from("gone quiet"), qos: 1, retain: false } })
     expect(codeOf(await silent.expect("connack"))).toBe(0)
     const { client: pinger } = await RawClient.handshake(b.port, version, { clientId: `pinger-${version}`, keepalive: 1 })
-    raws.push(pinger)
+    life.track(pinger)
     const timer = setInterval(() => pinger.sendPacket({ cmd: "pingreq" }), 400)
     try {
       await silent.expectClosed(3500)

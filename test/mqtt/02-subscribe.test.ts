@@ -6,23 +6,16 @@
  */
 import type { IPublishPacket } from "mqtt"
 import type { ISubackPacket, IUnsubackPacket } from "mqtt-packet"
-import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { beforeEach, describe, expect, it } from "vitest"
 import { connect, quiet, type TestClient, waitUntil } from "../support/clients.js"
-import { startBroker, type TestBroker } from "../support/TestBroker.js"
+import type { TestBroker } from "../support/TestBroker.js"
+import { useBrokers } from "../support/lifecycle.js"
 import { RawClient } from "../support/RawClient.js"
 
+const life = useBrokers()
 let broker: TestBroker
-const open: Array<{ end(force?: boolean): Promise<void> } | RawClient> = []
 beforeEach(async () => {
-  broker = await startBroker()
-})
-afterEach(async () => {
-  for (const c of open.splice(0)) {
-    if (c instanceof RawClient) await c.destroy()
-    else await c.end(true)
-  }
-  await broker.stop()
-  broker.cleanup()
+  broker = await life.broker()
 })
 
 const MARKER = "marker"
@@ -30,12 +23,12 @@ const MARKER = "marker"
 describe.each([4, 5] as const)("SUBSCRIBE (MQTT v%i)", (version) => {
   const client = async (opts: Parameters<typeof connect>[1] = {}): Promise<TestClient> => {
     const c = await connect(broker.url, { protocolVersion: version, ...opts })
-    open.push(c)
+    life.track(c)
     return c
   }
   const raw = async () => {
     const { client } = await RawClient.handshake(broker.port, version)
-    open.push(client)
+    life.track(client)
     return client
   }
   /** Subscribes to `filter` plus the marker topic. */
@@ -283,7 +276,7 @@ describe.each([4, 5] as const)("SUBSCRIBE (MQTT v%i)", (version) => {
 
     if (version === 5) it("keeps them for a disconnected persistent member, and re-sends them to another member when its session expires", async () => {
       const { client: r } = await RawClient.handshake(broker.port, 5, { clientId: "sh-expiring", properties: { sessionExpiryInterval: 1 } })
-      open.push(r)
+      life.track(r)
       r.sendPacket({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "$share/gx/ex/x", qos: 1 }] })
       await r.expect("suback")
       const other = await subscriber("$share/gx/ex/x")

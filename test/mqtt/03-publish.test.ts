@@ -3,30 +3,14 @@
  * in both directions with exact packet ids, QoS 2 exactly-once under retries, topic name rules,
  * v5 "no matching subscribers", and flow control in both directions (Receive Maximum).
  */
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { connect, quiet, type TestClient, waitUntil } from "../support/clients.js"
-import { startBroker, type TestBroker, type TestBrokerOptions } from "../support/TestBroker.js"
+import type { TestBroker } from "../support/TestBroker.js"
+import { useBrokers } from "../support/lifecycle.js"
 import { RawClient } from "../support/RawClient.js"
 
-let brokers: Array<TestBroker> = []
-const open: Array<TestClient | RawClient> = []
-afterEach(async () => {
-  for (const c of open.splice(0)) {
-    if (c instanceof RawClient) await c.destroy()
-    else await c.end(true)
-  }
-  for (const b of brokers) {
-    await b.stop()
-    b.cleanup()
-  }
-  brokers = []
-})
-
-const start = async (options: TestBrokerOptions = {}) => {
-  const b = await startBroker(options)
-  brokers.push(b)
-  return b
-}
+const life = useBrokers()
+const start = life.broker
 
 const MARKER = "marker"
 
@@ -54,12 +38,12 @@ const framesOf = (r: RawClient): Array<Buffer> => {
 describe.each([4, 5] as const)("PUBLISH (MQTT v%i)", (version) => {
   const raw = async (broker: TestBroker, connect: Parameters<typeof RawClient.handshake>[2] = {}) => {
     const { client: raw, connack } = await RawClient.handshake(broker.port, version, connect)
-    open.push(raw)
+    life.track(raw)
     return { raw, connack }
   }
   const client = async (broker: TestBroker, opts: Parameters<typeof connect>[1] = {}) => {
     const c = await connect(broker.url, { protocolVersion: version, ...opts })
-    open.push(c)
+    life.track(c)
     return c
   }
   /** Everything `c` received before the marker, as payloads. */

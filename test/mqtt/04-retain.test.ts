@@ -4,19 +4,15 @@
  * are MQTT 5's unless marked 3.1.1.
  */
 import type { IPublishPacket } from "mqtt"
-import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { beforeEach, describe, expect, it } from "vitest"
 import { connect, type TestClient, waitUntil } from "../support/clients.js"
-import { startBroker, type TestBroker } from "../support/TestBroker.js"
+import type { TestBroker } from "../support/TestBroker.js"
+import { useBrokers } from "../support/lifecycle.js"
 
+const life = useBrokers()
 let broker: TestBroker
-const open: Array<TestClient> = []
 beforeEach(async () => {
-  broker = await startBroker()
-})
-afterEach(async () => {
-  for (const c of open.splice(0)) await c.end(true)
-  await broker.stop()
-  broker.cleanup()
+  broker = await life.broker()
 })
 
 const MARKER = "marker"
@@ -24,7 +20,7 @@ const MARKER = "marker"
 describe.each([4, 5] as const)("retained messages (MQTT v%i)", (version) => {
   const client = async (opts: Parameters<typeof connect>[1] = {}) => {
     const c = await connect(broker.url, { protocolVersion: version, ...opts })
-    open.push(c)
+    life.track(c)
     return c
   }
   /** Publishes the marker (not retained) from `pub`; `sub` must be subscribed to it. */

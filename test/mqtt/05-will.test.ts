@@ -4,45 +4,28 @@
  * The client that carries the will is a RawClient, so "abnormal" is a real socket destroy.
  */
 import type { IConnectPacket } from "mqtt-packet"
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { connect, quiet, type TestClient } from "../support/clients.js"
 import { RawClient, type Version } from "../support/RawClient.js"
-import { startBroker, type TestBroker } from "../support/TestBroker.js"
+import { useBrokers } from "../support/lifecycle.js"
+import type { TestBroker } from "../support/TestBroker.js"
 
-let brokers: Array<TestBroker> = []
-let raws: Array<RawClient> = []
-let clients: Array<TestClient> = []
-afterEach(async () => {
-  for (const r of raws) r.socket.destroy()
-  raws = []
-  for (const c of clients) await c.end(true)
-  clients = []
-  for (const b of brokers) {
-    await b.stop()
-    b.cleanup()
-  }
-  brokers = []
-})
-
-const broker = async () => {
-  const b = await startBroker()
-  brokers.push(b)
-  return b
-}
+const life = useBrokers()
+const broker = () => life.broker()
 
 type WillSpec = NonNullable<IConnectPacket["will"]>
 
 /** A raw client connected with `will` (and any other CONNECT fields). */
 const withWill = async (port: number, version: Version, clientId: string, will: WillSpec, extra: Partial<IConnectPacket> = {}) => {
   const { client } = await RawClient.handshake(port, version, { clientId, will, ...extra })
-  raws.push(client)
+  life.track(client)
   return client
 }
 
 /** An MQTT.js subscriber on `filter` (v4 for a v3 will client: MQTT.js speaks 3.1 poorly). */
 const subscriber = async (b: TestBroker, version: Version, filter: string, qos: 0 | 1 | 2 = 1) => {
   const c = await connect(b.url, { protocolVersion: version === 3 ? 4 : version })
-  clients.push(c)
+  life.track(c)
   await c.client.subscribeAsync(filter, { qos })
   return c
 }
@@ -54,7 +37,7 @@ const subscriber = async (b: TestBroker, version: Version, filter: string, qos: 
  */
 const expectOnlySentinel = async (b: TestBroker, sub: TestClient, topic: string) => {
   const pub = await connect(b.url)
-  clients.push(pub)
+  life.track(pub)
   await pub.client.publishAsync(topic, "sentinel", { qos: 1 })
   const [first] = await sub.waitFor(1)
   expect(first!.payload).toBe("sentinel")
@@ -134,7 +117,7 @@ describe.each([3, 4, 5] as const)("will messages (MQTT v%i)", (version) => {
     const sub = await subscriber(b, version, `will/${version}/#`)
     const old = await withWill(b.port, version, `taken-${version}`, { topic: `will/${version}/taken`, payload: Buffer.from("replaced"), qos: 1, retain: false })
     const { client: fresh } = await RawClient.handshake(b.port, version, { clientId: `taken-${version}` })
-    raws.push(fresh)
+    life.track(fresh)
     await old.expectClosed()
     const [m] = await sub.waitFor(1)
     expect(m!.payload).toBe("replaced")
@@ -201,7 +184,7 @@ describe("v5 will specifics", () => {
     const r = await withWill(b.port, 5, "cancel", { topic: "will5/cancelled", payload: Buffer.from("never"), qos: 1, retain: false, properties: { willDelayInterval: 1 } }, session)
     await r.destroy()
     const { client: back, connack } = await RawClient.handshake(b.port, 5, { clientId: "cancel", ...session })
-    raws.push(back)
+    life.track(back)
     expect(connack.sessionPresent).toBe(true)
     // Past the delay and a sweep: the will would be out by now.
     await quiet(1500)
@@ -215,7 +198,7 @@ describe("v5 will specifics", () => {
     const r = await withWill(b.port, 5, "cs", { topic: "will5/clean-start", payload: Buffer.from("session ended"), qos: 1, retain: false, properties: { willDelayInterval: 30 } }, session)
     await r.destroy()
     const { client: fresh, connack } = await RawClient.handshake(b.port, 5, { clientId: "cs", clean: true })
-    raws.push(fresh)
+    life.track(fresh)
     expect(connack.sessionPresent).toBe(false)
     const [m] = await sub.waitFor(1, 1000)
     expect(m!.payload).toBe("session ended")
@@ -231,7 +214,7 @@ describe("v5 will specifics", () => {
     const session = { clean: false, properties: { sessionExpiryInterval: 60 } }
     const old = await withWill(b.port, 5, `to-${clean}`, { topic, payload: Buffer.from("taken over"), qos: 1, retain: false, properties: { willDelayInterval: 30 } }, session)
     const { client: fresh } = await RawClient.handshake(b.port, 5, { clientId: `to-${clean}`, ...(clean ? { clean: true } : session) })
-    raws.push(fresh)
+    life.track(fresh)
     expect((await old.expect("disconnect")).reasonCode).toBe(0x8e)
     await old.expectClosed()
     if (clean) {
@@ -279,7 +262,7 @@ describe("v5 will specifics", () => {
   it("refuses a will topic with a wildcard: CONNACK 0x90, then close [MQTT-3.3.2-2]", async () => {
     const b = await broker()
     const r = await RawClient.connect(b.port, 5)
-    raws.push(r)
+    life.track(r)
     r.sendPacket({ cmd: "connect", protocolId: "MQTT", protocolVersion: 5, clientId: "wild-will", clean: true, keepalive: 0, will: { topic: "will5/+", payload: Buffer.from("x"), qos: 0, retain: false } })
     const connack = await r.expect("connack")
     expect(connack.reasonCode).toBe(0x90)

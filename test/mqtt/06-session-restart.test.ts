@@ -1,22 +1,16 @@
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { connect, quiet } from "../support/clients.js"
-import { startBroker, type TestBroker } from "../support/TestBroker.js"
+import { startBroker } from "../support/TestBroker.js"
+import { useBrokers } from "../support/lifecycle.js"
 
-let brokers: Array<TestBroker> = []
-afterEach(async () => {
-  for (const b of brokers) {
-    await b.stop()
-    b.cleanup()
-  }
-  brokers = []
-})
+const life = useBrokers()
 
 describe.each([4, 5] as const)("persistent sessions across a broker restart on SQLite (MQTT v%i)", (version) => {
   const sessionOptions = version === 5 ? { clean: false, properties: { sessionExpiryInterval: 3600 } } : { clean: false }
 
   it("queues QoS 1 messages for an offline session and delivers them after the restart; retained survives", async () => {
     let broker = await startBroker({ storage: "sqlite" })
-    brokers.push(broker)
+    life.adopt(broker)
     const sub = await connect(broker.url, { protocolVersion: version, clientId: `sub-${version}`, ...sessionOptions })
     await sub.client.subscribeAsync("q/#", { qos: 1 })
     await sub.end()
@@ -27,7 +21,7 @@ describe.each([4, 5] as const)("persistent sessions across a broker restart on S
     await pub.end()
 
     broker = await broker.restart()
-    brokers.push(broker)
+    life.adopt(broker)
 
     const back = await connect(broker.url, { protocolVersion: version, clientId: `sub-${version}`, ...sessionOptions })
     expect(back.client.connected).toBe(true)
@@ -46,12 +40,12 @@ describe.each([4, 5] as const)("persistent sessions across a broker restart on S
 
   it("keeps subscriptions across a restart: a live publish after it reaches the resumed session", async () => {
     let broker = await startBroker({ storage: "sqlite" })
-    brokers.push(broker)
+    life.adopt(broker)
     const sub = await connect(broker.url, { protocolVersion: version, clientId: `keep-${version}`, ...sessionOptions })
     await sub.client.subscribeAsync("live/+", { qos: 1 })
     await sub.end()
     broker = await broker.restart()
-    brokers.push(broker)
+    life.adopt(broker)
     const back = await connect(broker.url, { protocolVersion: version, clientId: `keep-${version}`, ...sessionOptions })
     const pub = await connect(broker.url, { protocolVersion: version })
     await pub.client.publishAsync("live/x", "after restart", { qos: 1 })
@@ -67,21 +61,21 @@ describe.each([4, 5] as const)("persistent sessions across a broker restart on S
 describe("retained messages across restarts (snapshot plus the log after it)", () => {
   it("keeps the latest value per topic and honours clears through two restarts", async () => {
     let broker = await startBroker({ storage: "sqlite" })
-    brokers.push(broker)
+    life.adopt(broker)
     const pub = await connect(broker.url, { protocolVersion: 5 })
     for (let i = 0; i < 20; i++) await pub.client.publishAsync(`ret/${i % 4}`, `v${i}`, { qos: 1, retain: true })
     await pub.client.publishAsync("ret/gone", "soon cleared", { qos: 1, retain: true })
     await pub.end()
 
     broker = await broker.restart() // boot 1 folds the stream into a snapshot
-    brokers.push(broker)
+    life.adopt(broker)
     const pub2 = await connect(broker.url, { protocolVersion: 5 })
     await pub2.client.publishAsync("ret/gone", "", { qos: 1, retain: true }) // clear, after the snapshot
     await pub2.client.publishAsync("ret/0", "newest", { qos: 1, retain: true })
     await pub2.end()
 
     broker = await broker.restart() // boot 2: snapshot + the records after it
-    brokers.push(broker)
+    life.adopt(broker)
     const sub = await connect(broker.url, { protocolVersion: 5 })
     await sub.client.subscribeAsync("ret/#", { qos: 1 })
     await sub.waitFor(4)
@@ -104,10 +98,10 @@ describe("wills of persistent sessions across a restart (v5 will delay)", () => 
 
   it("publishes the delayed will after the restart when the client does not come back", async () => {
     let broker = await startBroker({ storage: "sqlite" })
-    brokers.push(broker)
+    life.adopt(broker)
     const client = await connect(broker.url, opts("quiet"))
     broker = await broker.restart() // the client is cut off by the shutdown, its will waits
-    brokers.push(broker)
+    life.adopt(broker)
     client.client.end(true)
     const watcher = await connect(broker.url, { protocolVersion: 5 })
     await watcher.client.subscribeAsync("will/#", { qos: 1 })
@@ -118,10 +112,10 @@ describe("wills of persistent sessions across a restart (v5 will delay)", () => 
 
   it("cancels the stored will when the client reconnects within the delay [MQTT-3.1.3-9]", async () => {
     let broker = await startBroker({ storage: "sqlite" })
-    brokers.push(broker)
+    life.adopt(broker)
     const client = await connect(broker.url, opts("back"))
     broker = await broker.restart()
-    brokers.push(broker)
+    life.adopt(broker)
     client.client.end(true)
     const again = await connect(broker.url, { ...opts("back"), will: undefined })
     const watcher = await connect(broker.url, { protocolVersion: 5 })

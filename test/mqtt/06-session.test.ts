@@ -4,31 +4,14 @@
  * QoS 2 exactly-once in both directions, and v5 session expiry.
  */
 import type { IConnectPacket, IPublishPacket } from "mqtt-packet"
-import { afterEach, describe, expect, it } from "vitest"
-import { connect, quiet, type TestClient, waitUntil } from "../support/clients.js"
+import { describe, expect, it } from "vitest"
+import { connect, quiet, waitUntil } from "../support/clients.js"
 import { RawClient, type Version } from "../support/RawClient.js"
-import { startBroker, type TestBroker } from "../support/TestBroker.js"
+import type { TestBroker } from "../support/TestBroker.js"
+import { useBrokers } from "../support/lifecycle.js"
 
-let brokers: Array<TestBroker> = []
-let raws: Array<RawClient> = []
-let clients: Array<TestClient> = []
-afterEach(async () => {
-  for (const r of raws) r.socket.destroy()
-  raws = []
-  for (const c of clients) await c.end(true)
-  clients = []
-  for (const b of brokers) {
-    await b.stop()
-    b.cleanup()
-  }
-  brokers = []
-})
-
-const broker = async (options: Parameters<typeof startBroker>[0] = {}) => {
-  const b = await startBroker(options)
-  brokers.push(b)
-  return b
-}
+const life = useBrokers()
+const broker = life.broker
 
 /** CONNECT fields for a persistent session (v5: Clean Start 0 and an hour of expiry). */
 const persistent = (version: Version, expiry = 3600): Partial<IConnectPacket> =>
@@ -36,7 +19,7 @@ const persistent = (version: Version, expiry = 3600): Partial<IConnectPacket> =>
 
 const rawSession = async (b: TestBroker, version: Version, clientId: string, fields: Partial<IConnectPacket>) => {
   const { client, connack } = await RawClient.handshake(b.port, version, { clientId, ...fields })
-  raws.push(client)
+  life.track(client)
   return { client, sessionPresent: connack.sessionPresent }
 }
 
@@ -48,7 +31,7 @@ const rawSubscribe = async (r: RawClient, topic: string, qos: 0 | 1 | 2) => {
 
 const mqttjs = async (b: TestBroker, version: Version, clientId: string, fields: Record<string, unknown> = {}) => {
   const c = await connect(b.url, { protocolVersion: version as 4 | 5, clientId, ...fields })
-  clients.push(c)
+  life.track(c)
   return c
 }
 

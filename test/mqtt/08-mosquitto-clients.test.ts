@@ -8,7 +8,8 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync } from "node:fs"
 import { afterEach, describe, expect, it } from "vitest"
 import { connect, waitUntil } from "../support/clients.js"
-import { startBroker, type TestBroker } from "../support/TestBroker.js"
+import type { TestBroker } from "../support/TestBroker.js"
+import { useBrokers } from "../support/lifecycle.js"
 
 const PUB = "/usr/bin/mosquitto_pub"
 const SUB = "/usr/bin/mosquitto_sub"
@@ -22,17 +23,12 @@ interface Run {
   readonly stderr: string
 }
 
-let brokers: Array<TestBroker> = []
 let children: Array<ChildProcess> = []
 afterEach(async () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL")
   children = []
-  for (const b of brokers) {
-    await b.stop()
-    b.cleanup()
-  }
-  brokers = []
 })
+const life = useBrokers()
 
 /** A spawned client: its output so far, and its exit (rejects if it outlives `timeoutMs`). */
 const spawnClient = (cmd: string, args: ReadonlyArray<string>, timeoutMs = 15000) => {
@@ -86,11 +82,7 @@ const messageLines = (stdout: string) => stdout.split("\n").filter((l) => l !== 
 
 const hostArgs = (b: TestBroker) => ["-h", "127.0.0.1", "-p", String(b.port)]
 
-const broker = async () => {
-  const b = await startBroker()
-  brokers.push(b)
-  return b
-}
+const broker = () => life.broker()
 
 suite.each(["mqttv311", "mqttv5"] as const)("mosquitto_pub / mosquitto_sub (-V %s)", (v) => {
   it("mosquitto_sub -C 3 -v gets what mosquitto_pub sends at QoS 0, 1 and 2, at that QoS", async () => {

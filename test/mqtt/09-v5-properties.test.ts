@@ -3,38 +3,22 @@
  * (user properties in order, duplicates kept), Message Expiry on queued messages, inbound Topic
  * Aliases, the client's Maximum Packet Size, request / response, and the `$SYS` topics.
  */
-import { afterEach, describe, expect, it } from "vitest"
-import { connect, quiet, type TestClient, waitUntil } from "../support/clients.js"
-import { startBroker, type TestBroker, type TestBrokerOptions } from "../support/TestBroker.js"
+import { describe, expect, it } from "vitest"
+import { connect, quiet, waitUntil } from "../support/clients.js"
+import type { TestBroker } from "../support/TestBroker.js"
+import { useBrokers } from "../support/lifecycle.js"
 import { RawClient } from "../support/RawClient.js"
 
-let brokers: Array<TestBroker> = []
-const open: Array<TestClient | RawClient> = []
-afterEach(async () => {
-  for (const c of open.splice(0)) {
-    if (c instanceof RawClient) await c.destroy()
-    else await c.end(true)
-  }
-  for (const b of brokers) {
-    await b.stop()
-    b.cleanup()
-  }
-  brokers = []
-})
-
-const start = async (options: TestBrokerOptions = {}) => {
-  const b = await startBroker(options)
-  brokers.push(b)
-  return b
-}
+const life = useBrokers()
+const start = life.broker
 const client = async (broker: TestBroker, opts: Parameters<typeof connect>[1] = {}) => {
   const c = await connect(broker.url, { protocolVersion: 5, ...opts })
-  open.push(c)
+  life.track(c)
   return c
 }
 const raw = async (broker: TestBroker, version: 4 | 5 = 5, opts: Parameters<typeof RawClient.handshake>[2] = {}) => {
   const { client, connack } = await RawClient.handshake(broker.port, version, opts)
-  open.push(client)
+  life.track(client)
   return { raw: client, connack }
 }
 
@@ -389,7 +373,7 @@ describe("MQTT 5 properties", () => {
     expect(latest("$SYS/broker/version")).toMatch(/^robustmq-ts \d+\.\d+\.\d+/)
 
     const all = await connect(broker.url, { protocolVersion: 4 })
-    open.push(all)
+    life.track(all)
     await all.client.subscribeAsync("#", { qos: 0 })
     await waitUntil(() => latest("$SYS/broker/clients/connected") === "2", 3000, () => `connected = ${latest("$SYS/broker/clients/connected")}`)
     await quiet(50)

@@ -3,24 +3,18 @@
  * DISCONNECT 0x8B Server shutting down, MQTT 3.1.1 clients a closed socket, and acknowledged
  * messages are on disk for the next start.
  */
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { connect } from "../support/clients.js"
 import { RawClient } from "../support/RawClient.js"
-import { startBroker, type TestBroker } from "../support/TestBroker.js"
+import { startBroker } from "../support/TestBroker.js"
+import { useBrokers } from "../support/lifecycle.js"
 
-let brokers: Array<TestBroker> = []
-afterEach(async () => {
-  for (const b of brokers) {
-    await b.stop()
-    b.cleanup()
-  }
-  brokers = []
-})
+const life = useBrokers()
 
 describe("graceful shutdown", () => {
   it("sends MQTT 5 clients DISCONNECT 0x8B and closes MQTT 3.1.1 clients", async () => {
     const broker = await startBroker({ storage: "sqlite" })
-    brokers.push(broker)
+    life.adopt(broker)
     const { client: v5 } = await RawClient.handshake(broker.port, 5)
     const { client: v4 } = await RawClient.handshake(broker.port, 4)
     await broker.stop()
@@ -33,14 +27,14 @@ describe("graceful shutdown", () => {
 
   it("stops accepting connections once stopped", async () => {
     const broker = await startBroker()
-    brokers.push(broker)
+    life.adopt(broker)
     await broker.stop()
     await expect(connect(broker.url, { protocolVersion: 5, connectTimeout: 1000 })).rejects.toThrow()
   })
 
   it("keeps every acknowledged QoS 1 message of an offline persistent session across the stop", async () => {
     let broker = await startBroker({ storage: "sqlite" })
-    brokers.push(broker)
+    life.adopt(broker)
     const sub = await connect(broker.url, { protocolVersion: 5, clientId: "keeper", clean: false, properties: { sessionExpiryInterval: 600 } })
     await sub.client.subscribeAsync("k/#", { qos: 1 })
     await sub.end()
@@ -48,7 +42,7 @@ describe("graceful shutdown", () => {
     for (let i = 0; i < 200; i++) await pub.client.publishAsync(`k/${i % 7}`, `m${i}`, { qos: 1 })
     await pub.end()
     broker = await broker.restart()
-    brokers.push(broker)
+    life.adopt(broker)
     const back = await connect(broker.url, { protocolVersion: 5, clientId: "keeper", clean: false, properties: { sessionExpiryInterval: 600 } })
     const got = await back.waitFor(200)
     expect(got.map((m) => m.payload)).toEqual(Array.from({ length: 200 }, (_, i) => `m${i}`))

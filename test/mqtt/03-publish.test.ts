@@ -15,25 +15,7 @@ const start = life.broker
 const MARKER = "marker"
 
 /** The broker's bytes to `r`, cut into whole frames. */
-const framesOf = (r: RawClient): Array<Buffer> => {
-  const buf = r.bytes
-  const out: Array<Buffer> = []
-  let at = 0
-  while (at < buf.length) {
-    let len = 0
-    let mul = 1
-    let i = at + 1
-    for (;;) {
-      const b = buf[i++]!
-      len += (b & 0x7f) * mul
-      if ((b & 0x80) === 0) break
-      mul *= 128
-    }
-    out.push(buf.subarray(at, i + len))
-    at = i + len
-  }
-  return out
-}
+const framesOf = (r: RawClient): Array<Buffer> => r.frames()
 
 describe.each([4, 5] as const)("PUBLISH (MQTT v%i)", (version) => {
   const raw = async (broker: TestBroker, connect: Parameters<typeof RawClient.handshake>[2] = {}) => {

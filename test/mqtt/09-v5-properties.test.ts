@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest"
 import { connect, quiet, waitUntil } from "../support/clients.js"
 import type { TestBroker } from "../support/TestBroker.js"
 import { useBrokers } from "../support/lifecycle.js"
-import { RawClient } from "../support/RawClient.js"
+import { RawClient, varint as remainingLength } from "../support/RawClient.js"
 
 const life = useBrokers()
 const start = life.broker
@@ -35,16 +35,7 @@ const bin = (b: Buffer) => {
   len.writeUInt16BE(b.length)
   return Buffer.concat([len, b])
 }
-const varint = (n: number) => {
-  const out: Array<number> = []
-  do {
-    let b = n % 128
-    n = Math.floor(n / 128)
-    if (n > 0) b |= 0x80
-    out.push(b)
-  } while (n > 0)
-  return Buffer.from(out)
-}
+const varint = (n: number) => Buffer.from(remainingLength(n))
 
 type Prop = readonly [id: number, value: number | string | Buffer | readonly [string, string]]
 
@@ -137,25 +128,7 @@ const parsePublishV5 = (frame: Buffer): { topic: string; props: Array<Prop>; pay
 }
 
 /** The broker's bytes to `r`, cut into whole frames. */
-const framesOf = (r: RawClient): Array<Buffer> => {
-  const buf = r.bytes
-  const out: Array<Buffer> = []
-  let at = 0
-  while (at < buf.length) {
-    let len = 0
-    let mul = 1
-    let i = at + 1
-    for (;;) {
-      const b = buf[i++]!
-      len += (b & 0x7f) * mul
-      if ((b & 0x80) === 0) break
-      mul *= 128
-    }
-    out.push(buf.subarray(at, i + len))
-    at = i + len
-  }
-  return out
-}
+const framesOf = (r: RawClient): Array<Buffer> => r.frames()
 
 const lastPublishFrame = (r: RawClient) => {
   const f = framesOf(r).reverse().find((x) => x[0]! >> 4 === 3)

@@ -86,6 +86,27 @@ export class RawClient {
     return Buffer.concat(this.chunks)
   }
 
+  /** The bytes received so far, cut into whole MQTT frames (for byte-exact checks). */
+  frames(): Array<Buffer> {
+    const buf = this.bytes
+    const out: Array<Buffer> = []
+    let at = 0
+    while (at < buf.length) {
+      let len = 0
+      let mul = 1
+      let i = at + 1
+      for (;;) {
+        const b = buf[i++]!
+        len += (b & 0x7f) * mul
+        if ((b & 0x80) === 0) break
+        mul *= 128
+      }
+      out.push(buf.subarray(at, i + len))
+      at = i + len
+    }
+    return out
+  }
+
   get isClosed(): boolean {
     return this.closedFlag
   }

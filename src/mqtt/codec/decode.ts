@@ -27,6 +27,15 @@ import {
   type AckPacket,
   type ControlPacket,
   MqttDecodeError,
+  P_CONTENT_TYPE,
+  P_CORRELATION_DATA,
+  P_MESSAGE_EXPIRY,
+  P_PAYLOAD_FORMAT,
+  P_REASON_STRING,
+  P_RESPONSE_TOPIC,
+  P_SUBSCRIPTION_ID,
+  P_TOPIC_ALIAS,
+  P_USER_PROPERTY,
   type ProtocolVersion,
   Publish,
   type PublishPacket,
@@ -129,16 +138,6 @@ const readBinary = (buf: Buffer, end: number): Buffer | null => {
   return buf.subarray(start, start + len)
 }
 
-/** Property identifiers allowed in PUBLISH (§3.3.2.3) and in the four acks (§3.4.2.2). */
-const P_PAYLOAD_FORMAT = 0x01
-const P_MESSAGE_EXPIRY = 0x02
-const P_CONTENT_TYPE = 0x03
-const P_RESPONSE_TOPIC = 0x08
-const P_CORRELATION_DATA = 0x09
-const P_SUBSCRIPTION_ID = 0x0b
-const P_REASON_STRING = 0x1f
-const P_TOPIC_ALIAS = 0x23
-const P_USER_PROPERTY = 0x26
 
 const malformed = (message: string) => new MqttDecodeError(MALFORMED, message)
 const protocolError = (message: string) => new MqttDecodeError(PROTOCOL_ERROR, message)

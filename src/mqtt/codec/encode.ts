@@ -10,7 +10,19 @@
  * `publishPacketIdOffset`. Nothing here throws on valid input or runs Effect.
  */
 import * as mqttPacket from "mqtt-packet"
-import type { ProtocolVersion, PublishProperties } from "./packets.js"
+import {
+  P_CONTENT_TYPE,
+  P_CORRELATION_DATA,
+  P_MESSAGE_EXPIRY,
+  P_PAYLOAD_FORMAT,
+  P_REASON_STRING,
+  P_RESPONSE_TOPIC,
+  P_SUBSCRIPTION_ID,
+  P_TOPIC_ALIAS,
+  P_USER_PROPERTY,
+  type ProtocolVersion,
+  type PublishProperties
+} from "./packets.js"
 
 /** Node's Buffer has this (it backs `write`) but @types/node does not declare it. */
 interface WriteMethods extends Buffer {
@@ -38,15 +50,6 @@ const writeString = (buf: Buffer, pos: number, s: string, byteLength: number): n
   return pos + 2 + byteLength
 }
 
-const P_PAYLOAD_FORMAT = 0x01
-const P_MESSAGE_EXPIRY = 0x02
-const P_CONTENT_TYPE = 0x03
-const P_RESPONSE_TOPIC = 0x08
-const P_CORRELATION_DATA = 0x09
-const P_SUBSCRIPTION_ID = 0x0b
-const P_REASON_STRING = 0x1f
-const P_TOPIC_ALIAS = 0x23
-const P_USER_PROPERTY = 0x26
 
 /**
  * The body of an outbound v5 PUBLISH property block (§3.3.2.3), without its length varint, or null

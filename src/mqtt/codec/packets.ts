@@ -47,6 +47,17 @@ export const Cmd = {
   AUTH: 15
 } as const
 
+/** MQTT 5 property identifiers of PUBLISH (§3.3.2.3) and of the four acks (§3.4.2.2). */
+export const P_PAYLOAD_FORMAT = 0x01
+export const P_MESSAGE_EXPIRY = 0x02
+export const P_CONTENT_TYPE = 0x03
+export const P_RESPONSE_TOPIC = 0x08
+export const P_CORRELATION_DATA = 0x09
+export const P_SUBSCRIPTION_ID = 0x0b
+export const P_REASON_STRING = 0x1f
+export const P_TOPIC_ALIAS = 0x23
+export const P_USER_PROPERTY = 0x26
+
 /** 3 = MQTT 3.1, 4 = MQTT 3.1.1, 5 = MQTT 5.0 (the CONNECT protocol level byte). */
 export type ProtocolVersion = 3 | 4 | 5
 

@@ -15,9 +15,9 @@ import { stringify as stringifyToml } from "smol-toml"
 import * as BrokerConfig from "../config/BrokerConfig.js"
 import { type ConfigError, type ConfigOverrides, encodeConfig, loadConfig } from "../config/loadConfig.js"
 import * as App from "./App.js"
+import { VERSION } from "./version.js"
 
 /** Kept in step with package.json by hand: reading package.json at run time breaks under dist/. */
-export const VERSION = "0.1.0"
 
 const configFile = Options.text("config").pipe(
   Options.withAlias("c"),

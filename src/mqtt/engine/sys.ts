@@ -3,9 +3,10 @@
  * They live only in memory: never logged, never persisted.
  */
 import type { ServerContext } from "../ServerContext.js"
+import { VERSION } from "../../version.js"
 import { Message } from "./Message.js"
 
-export const BROKER_VERSION = "robustmq-ts 0.1.0"
+export const BROKER_VERSION = `robustmq-ts ${VERSION}`
 
 export const publishSys = (ctx: ServerContext, now: number): void => {
   const engine = ctx.engine

@@ -126,6 +126,7 @@ export class Engine {
       }
     }
     const count = touched.length
+    msg.fanout = count
     for (let i = 0; i < count; i++) {
       const s = touched[i]!
       s.deliver(msg, s.markQos, s.markRetain, s.markSubIds, s.markGroup)

@@ -43,14 +43,6 @@ export class Outgoing {
   ) {}
 }
 
-/** Offset of the packet id in a QoS > 0 PUBLISH frame: after the fixed header and topic. */
-const packetIdOffset = (frame: Buffer): number => {
-  let i = 1
-  while ((frame[i]! & 0x80) !== 0) i++
-  i++
-  return i + 2 + frame.readUInt16BE(i)
-}
-
 export interface SessionStats {
   dropped: number
 }
@@ -128,16 +120,12 @@ export class LiveSession {
   }
 
   private writePublish(conn: Outlet, o: Outgoing, dup: boolean): void {
-    const shared = o.msg.frameFor(conn, o.qos, o.retainFlag, o.subscriptionIds)
-    if (conn.clientMaxPacketSize !== 0 && shared.length > conn.clientMaxPacketSize) {
+    const frame = o.msg.frameWithPacketId(conn, o.qos, o.retainFlag, o.subscriptionIds, o.packetId, dup)
+    if (conn.clientMaxPacketSize !== 0 && frame.length > conn.clientMaxPacketSize) {
       // [MQTT-3.1.2-25] too large for this client: discard as if delivered.
       this.inflight!.delete(o.packetId)
       return
     }
-    const frame = Buffer.allocUnsafe(shared.length)
-    shared.copy(frame)
-    frame.writeUInt16BE(o.packetId, packetIdOffset(frame))
-    if (dup) frame[0] = frame[0]! | 0x08
     conn.writeFrame(frame)
   }
 

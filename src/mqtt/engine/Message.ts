@@ -9,7 +9,7 @@ import type { TopicPartition } from "../../../domain/ids.js"
 import type { LogRecord, RecordHeader, StoredRecord } from "../../../domain/message/LogRecord.js"
 import type { QoS } from "../../../domain/session/Session.js"
 import type { Outlet } from "./LiveSession.js"
-import { encodePublish, encodePublishProperties } from "../codec/encode.js"
+import { encodePublish, encodePublishProperties, publishPacketIdOffset } from "../codec/encode.js"
 import { type PublishProperties, PublishProps, type UserProperties } from "../codec/packets.js"
 
 const QOS_HEADER = "mqtt.qos"
@@ -32,8 +32,15 @@ export class Message implements LogRecord {
   /** Where the message was appended; null when it bypassed the log (QoS 0, not retained). */
   tp: TopicPartition | null = null
   offset = -1
-  /** Frames cached by variant: index (v5 ? 6 : 0) + qos * 2 + retain. */
+  /**
+   * Frames cached by variant, key (v5 ? 6 : 0) + qos * 2 + retain: the first variant in a field
+   * (most messages only ever need one), the others in an array made on demand.
+   */
+  private frame0: Buffer | null = null
+  private frame0Key = -1
   private frames: Array<Buffer | undefined> | null = null
+  /** Sessions the last route() delivered to: with one, QoS > 0 frames skip the shared copy. */
+  fanout = 0
   private propsV5: Buffer | null | undefined = undefined
   /** The publisher's cached origin header (set by its connection), or null to build one. */
   originHeader: RecordHeader | null = null
@@ -71,13 +78,38 @@ export class Message implements LogRecord {
     if (v5 && (subscriptionIds !== null || this.expiresAt !== 0)) {
       return encodePublish(5, this.topic, this.payload, qos, retain, false, 0, this.v5Properties(subscriptionIds, null))
     }
-    const frames = this.frames ?? (this.frames = new Array<Buffer | undefined>(12))
-    const index = (v5 ? 6 : 0) + qos * 2 + (retain ? 1 : 0)
-    let frame = frames[index]
-    if (frame === undefined) {
-      frame = encodePublish(v5 ? 5 : 4, this.topic, this.payload, qos, retain, false, 0, v5 ? this.v5Properties(null, null) : null)
-      frames[index] = frame
+    const key = (v5 ? 6 : 0) + qos * 2 + (retain ? 1 : 0)
+    if (key === this.frame0Key) return this.frame0!
+    let frame: Buffer | undefined
+    if (this.frame0 === null) {
+      frame = this.frame0 = this.encode(v5, qos, retain)
+      this.frame0Key = key
+      return frame
     }
+    const frames = this.frames ?? (this.frames = new Array<Buffer | undefined>(12))
+    frame = frames[key]
+    if (frame === undefined) frames[key] = frame = this.encode(v5, qos, retain)
+    return frame
+  }
+
+  private encode(v5: boolean, qos: number, retain: boolean): Buffer {
+    return encodePublish(v5 ? 5 : 4, this.topic, this.payload, qos, retain, false, 0, v5 ? this.v5Properties(null, null) : null)
+  }
+
+  /**
+   * Hot path: a QoS > 0 frame of one's own, carrying `packetId` (and DUP). A message routed to one
+   * session is encoded straight into it; otherwise the shared variant is copied and patched.
+   */
+  frameWithPacketId(conn: Outlet, qos: number, retain: boolean, subscriptionIds: ReadonlyArray<number> | null, packetId: number, dup: boolean): Buffer {
+    const v5 = conn.version === 5
+    if (this.fanout <= 1 && this.frame0 === null && conn.topicAliasMaximum === 0 && !(v5 && (subscriptionIds !== null || this.expiresAt !== 0))) {
+      return encodePublish(v5 ? 5 : 4, this.topic, this.payload, qos, retain, dup, packetId, v5 ? this.v5Properties(null, null) : null)
+    }
+    const shared = this.frameFor(conn, qos, retain, subscriptionIds)
+    const frame = Buffer.allocUnsafe(shared.length)
+    shared.copy(frame)
+    frame.writeUInt16BE(packetId, publishPacketIdOffset(frame))
+    if (dup) frame[0] = frame[0]! | 0x08
     return frame
   }
 

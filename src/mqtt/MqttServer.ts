@@ -25,6 +25,8 @@ export class MqttServer extends Context.Tag("broker/MqttServer")<MqttServer, {
 const CONNECT_TIMEOUT_MS = 10_000
 const SWEEP_INTERVAL = Duration.millis(250)
 const SNAPSHOT_EVERY_MS = 60_000
+/** Often, so each retention pass deletes a little: one big DELETE would stall the event loop. */
+const RETENTION_EVERY_MS = 2_000
 
 // Shared listeners: no closure per connection; the socket carries its Connection.
 type ConnSocket = net.Socket & { mqtt?: Connection }
@@ -87,6 +89,7 @@ export const make = Effect.gen(function*() {
 
   // One sweep fiber for every timer: no setTimeout per connection or per packet.
   let lastSnapshot = Date.now()
+  let lastRetention = Date.now()
   let lastSys = 0
   const sweep = Effect.gen(function*() {
     const now = Date.now()
@@ -106,6 +109,10 @@ export const make = Effect.gen(function*() {
       yield* Effect.all(work, { concurrency: "unbounded", discard: true }).pipe(
         Effect.catchAll((e) => Effect.logError("session persistence failed", e))
       )
+    }
+    if (now - lastRetention > RETENTION_EVERY_MS) {
+      lastRetention = now
+      yield* engine.applyRetention().pipe(Effect.catchAll((e) => Effect.logError("log retention failed", e)))
     }
     if (now - lastSnapshot > SNAPSHOT_EVERY_MS) {
       lastSnapshot = now

@@ -456,7 +456,7 @@ export class Engine {
    * its pending entries; `__retained` is needed only past the last retained snapshot.
    * (Kafka-style retention by age and size comes with the Kafka protocol, issue 3.)
    */
-  private applyRetention(): Effect.Effect<void, StorageError> {
+  applyRetention(): Effect.Effect<void, StorageError> {
     return Effect.suspend(() => {
       const floors = new Map<TopicPartition, number>()
       for (const tp of this.log.unsafePartitions()) {

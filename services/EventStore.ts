@@ -42,5 +42,12 @@ export class EventStore extends Context.Tag("broker/EventStore")<EventStore, {
   /** Every event with position > `afterPosition`, in global order. */
   readonly readAll: (afterPosition?: number) => Effect.Effect<ReadonlyArray<RecordedEvent>, StorageError>
   readonly saveSnapshot: (name: string, snapshot: Snapshot) => Effect.Effect<void, StorageError>
+  /**
+   * Deletes the events of the given types at or below `upToPosition` (folded into a snapshot,
+   * and too many to keep, like session checkpoints); returns how many went. A stream's newest
+   * event is always kept. Versions and positions of the rest are unchanged, so a stream may
+   * have gaps after it.
+   */
+  readonly prune: (types: ReadonlyArray<string>, upToPosition: number) => Effect.Effect<number, StorageError>
   readonly loadSnapshot: (name: string) => Effect.Effect<Snapshot | undefined, StorageError>
 }>() {}

@@ -16,43 +16,61 @@ const jsonCopy = (data: unknown): unknown => {
 
 export const make: Effect.Effect<EventStore["Type"]> = Effect.gen(function* () {
   const clock = yield* Effect.clock
-  const streams = new Map<string, Array<RecordedEvent>>()
-  const all: Array<RecordedEvent> = []
+  /** Per stream: its version (events may have been pruned) and its remaining events. */
+  const streams = new Map<string, { version: number; events: Array<RecordedEvent> }>()
+  let all: Array<RecordedEvent> = []
+  let nextPosition = 1
   const snapshots = new Map<string, Snapshot>()
 
   const append = (stream: string, events: ReadonlyArray<EventData>, expectedVersion: number) =>
     Effect.suspend(() => {
-      const list = streams.get(stream)
-      const current = list === undefined ? 0 : list.length
+      const entry = streams.get(stream)
+      const current = entry === undefined ? 0 : entry.version
       if (expectedVersion !== -1 && expectedVersion !== current) {
         return Effect.fail(new VersionConflict({ stream, expected: expectedVersion, actual: current }))
       }
       // Encode everything before touching state, so a bad event appends nothing.
       const data = events.map((e) => jsonCopy(e.data))
       if (events.length === 0) return Effect.succeed(current)
-      const target = list ?? []
-      if (list === undefined) streams.set(stream, target)
+      const target = entry ?? { version: 0, events: [] }
+      if (entry === undefined) streams.set(stream, target)
       const recordedAt = clock.unsafeCurrentTimeMillis()
       for (let i = 0; i < events.length; i++) {
         const recorded: RecordedEvent = {
           stream,
           version: current + i + 1,
-          position: all.length + 1,
+          position: nextPosition++,
           type: events[i]!.type,
           data: data[i],
           recordedAt
         }
-        target.push(recorded)
+        target.events.push(recorded)
         all.push(recorded)
       }
-      return Effect.succeed(target.length)
+      target.version = current + events.length
+      return Effect.succeed(target.version)
     })
 
   const readStream = (stream: string, fromVersion = 1) =>
-    Effect.sync((): ReadonlyArray<RecordedEvent> => (streams.get(stream) ?? []).slice(Math.max(0, fromVersion - 1)))
+    Effect.sync((): ReadonlyArray<RecordedEvent> => (streams.get(stream)?.events ?? []).filter((e) => e.version >= fromVersion))
 
   const readAll = (afterPosition = 0) =>
-    Effect.sync((): ReadonlyArray<RecordedEvent> => all.slice(Math.max(0, afterPosition)))
+    Effect.sync((): ReadonlyArray<RecordedEvent> => {
+      const first = all.findIndex((e) => e.position > afterPosition)
+      return first === -1 ? [] : all.slice(first)
+    })
+
+  const prune = (types: ReadonlyArray<string>, upToPosition: number) =>
+    Effect.sync(() => {
+      const drop = new Set(types)
+      // A stream's newest event stays (as in SQLite, where it carries the stream's version).
+      const keep = (e: RecordedEvent) =>
+        !(e.position <= upToPosition && drop.has(e.type) && e.version < streams.get(e.stream)!.version)
+      const before = all.length
+      all = all.filter(keep)
+      for (const entry of streams.values()) entry.events = entry.events.filter(keep)
+      return before - all.length
+    })
 
   const saveSnapshot = (name: string, snapshot: Snapshot) =>
     Effect.sync(() => {
@@ -61,7 +79,7 @@ export const make: Effect.Effect<EventStore["Type"]> = Effect.gen(function* () {
 
   const loadSnapshot = (name: string) => Effect.sync(() => snapshots.get(name))
 
-  return EventStore.of({ append, readStream, readAll, saveSnapshot, loadSnapshot })
+  return EventStore.of({ append, readStream, readAll, saveSnapshot, loadSnapshot, prune })
 })
 
 export const layer: Layer.Layer<EventStore> = Layer.effect(EventStore, make)

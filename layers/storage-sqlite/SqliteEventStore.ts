@@ -188,7 +188,21 @@ export const make: Effect.Effect<EventStore["Type"], StorageError, SqlClient.Sql
         Effect.mapError((cause) => new StorageError({ op: "snapshot", path: name, cause }))
       )
 
-    return EventStore.of({ append, readStream, readAll, saveSnapshot, loadSnapshot })
+    const prune = (types: ReadonlyArray<string>, upToPosition: number) =>
+      Effect.suspend(() => {
+        if (types.length === 0) return Effect.succeed(0)
+        let deleted = 0
+        // A stream's newest event stays: its version is what `append` continues from after a restart.
+        const statement = writer.db.prepare(
+          `DELETE FROM events WHERE global_position <= ? AND type IN (${types.map(() => "?").join(", ")})
+             AND version < (SELECT max(version) FROM events AS newest WHERE newest.stream = events.stream)`
+        )
+        return writer.transaction("write", () => {
+          deleted = statement.run(upToPosition, ...types).changes
+        }).pipe(Effect.map(() => deleted))
+      })
+
+    return EventStore.of({ append, readStream, readAll, saveSnapshot, loadSnapshot, prune })
   })
 
 export const layer: Layer.Layer<EventStore, StorageError, SqlClient.SqlClient | SqliteWriter> = Layer.scoped(EventStore, make)

@@ -25,6 +25,8 @@ export class MqttServer extends Context.Tag("broker/MqttServer")<MqttServer, {
 const CONNECT_TIMEOUT_MS = 10_000
 const SWEEP_INTERVAL = Duration.millis(250)
 const SNAPSHOT_EVERY_MS = 60_000
+/** Persistent sessions whose delivery state changed write a checkpoint this often. */
+const CHECKPOINT_EVERY_MS = 1_000
 /** Often, so each retention pass deletes a little: one big DELETE would stall the event loop. */
 const RETENTION_EVERY_MS = 2_000
 
@@ -90,6 +92,7 @@ export const make = Effect.gen(function*() {
   // One sweep fiber for every timer: no setTimeout per connection or per packet.
   let lastSnapshot = Date.now()
   let lastRetention = Date.now()
+  let lastCheckpoints = Date.now()
   let lastSys = 0
   const sweep = Effect.gen(function*() {
     const now = Date.now()
@@ -100,7 +103,9 @@ export const make = Effect.gen(function*() {
         conn.close(ReasonCode.KeepAliveTimeout) // [MQTT-3.1.2-24]
       }
     }
-    const work = engine.sweep(now)
+    const checkpoints = now - lastCheckpoints >= CHECKPOINT_EVERY_MS
+    if (checkpoints) lastCheckpoints = now
+    const work = engine.sweep(now, checkpoints)
     if (config.mqtt.sysInterval > 0 && now - lastSys >= config.mqtt.sysInterval * 1000) {
       lastSys = now
       publishSys(ctx, now)

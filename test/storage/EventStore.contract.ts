@@ -38,6 +38,24 @@ export const eventStoreContract = (
         expect(yield* store.readStream(freshStream())).toEqual([])
       }))
 
+    it.effect("prunes events of the given types up to a position, keeping each stream's newest", () =>
+      Effect.gen(function* () {
+        const store = yield* EventStore
+        const s = freshStream()
+        const t = freshStream()
+        const typed = (type: string, n: number) => ({ type, data: { n } })
+        yield* store.append(s, [typed("Checkpoint", 1), typed("Kept", 2), typed("Checkpoint", 3)], 0)
+        yield* store.append(t, [typed("Checkpoint", 4)], 0)
+        const upTo = Math.max(...(yield* store.readStream(t)).map((e) => e.position))
+        const removed = yield* store.prune(["Checkpoint"], upTo)
+        expect(removed).toBe(1) // s@1; s@3 and t@1 are their streams' newest
+        expect((yield* store.readStream(s)).map((e) => e.version)).toEqual([2, 3])
+        expect((yield* store.readStream(t)).map((e) => e.version)).toEqual([1])
+        const all = (yield* store.readAll()).filter((e) => e.stream === s || e.stream === t)
+        expect(all.map((e) => [e.stream === s ? "s" : "t", e.version])).toEqual([["s", 2], ["s", 3], ["t", 1]])
+        expect(yield* store.append(s, [typed("Kept", 5)], 3)).toBe(4) // versions go on
+      }))
+
     it.effect("an empty append changes nothing and returns the current version", () =>
       Effect.gen(function* () {
         const store = yield* EventStore

@@ -381,7 +381,7 @@ export class Engine {
    * Timers, from the sweep fiber: due wills, expired sessions, and checkpoints of sessions that
    * changed. Returns the Effects that persist those changes.
    */
-  sweep(now: number): Array<Effect.Effect<void, StorageError>> {
+  sweep(now: number, checkpoints: boolean): Array<Effect.Effect<void, StorageError>> {
     const work: Array<Effect.Effect<void, StorageError>> = []
     for (const session of this.sessions.values()) {
       if (session.pendingWill !== null && session.pendingWill.due <= now) {
@@ -404,7 +404,7 @@ export class Engine {
           continue
         }
       }
-      if (session.dirty && session.stored && session.conn !== null) {
+      if (checkpoints && session.dirty && session.stored && session.conn !== null) {
         const p = this.commit(session, [], true)
         if (p !== null) work.push(p)
       }
@@ -446,6 +446,9 @@ export class Engine {
         else states.set(e.clientId, next)
       }
       yield* this.store.saveSnapshot(SNAPSHOT, { position, data: encodeStates(states) })
+      // Checkpoints are many (one a second per busy persistent session) and only the last one
+      // counts; the snapshot now holds it, so the older ones go.
+      yield* this.store.prune(["SessionCheckpointed"], position)
       yield* this.applyRetention()
     })
   }

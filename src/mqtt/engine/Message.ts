@@ -16,11 +16,18 @@ const QOS_HEADER = "mqtt.qos"
 const RETAIN_HEADER = "mqtt.retain"
 const ORIGIN_HEADER = "mqtt.origin"
 const EXPIRES_HEADER = "mqtt.expires-at"
-const CONTENT_TYPE_HEADER = "content-type"
+const CONTENT_TYPE_HEADER = "mqtt.content-type"
 const PAYLOAD_FORMAT_HEADER = "mqtt.payload-format"
 const RESPONSE_TOPIC_HEADER = "mqtt.response-topic"
 const CORRELATION_HEADER = "mqtt.correlation-data"
-const RESERVED = new Set([QOS_HEADER, RETAIN_HEADER, ORIGIN_HEADER, EXPIRES_HEADER, CONTENT_TYPE_HEADER, PAYLOAD_FORMAT_HEADER, RESPONSE_TOPIC_HEADER, CORRELATION_HEADER])
+/**
+ * Header names: the broker's own all start with `mqtt.`; a user property keeps its name, unless
+ * that name starts with `mqtt.` too, in which case it is stored under `mqtt.user.` + name, so
+ * that reading a record back never mistakes one for the other.
+ */
+const RESERVED_PREFIX = "mqtt."
+const ESCAPED_USER_PREFIX = "mqtt.user."
+const userHeaderKey = (name: string): string => (name.startsWith(RESERVED_PREFIX) ? ESCAPED_USER_PREFIX + name : name)
 const DIGITS = [Buffer.from("0"), Buffer.from("1"), Buffer.from("2")]
 /** Shared, never mutated: every message's QoS header is one of these three. */
 const QOS_HEADERS: ReadonlyArray<RecordHeader> = DIGITS.map((value) => ({ key: QOS_HEADER, value }))
@@ -162,7 +169,7 @@ export class Message implements LogRecord {
       if (p.responseTopic !== undefined) h.push({ key: RESPONSE_TOPIC_HEADER, value: Buffer.from(p.responseTopic) })
       if (p.correlationData !== undefined) h.push({ key: CORRELATION_HEADER, value: p.correlationData })
       if (p.userProperties !== undefined) {
-        for (const [key, value] of p.userProperties) h.push({ key, value: Buffer.from(value) })
+        for (const [key, value] of p.userProperties) h.push({ key: userHeaderKey(key), value: Buffer.from(value) })
       }
     }
     return h
@@ -207,8 +214,9 @@ export const messageFromRecord = (tp: TopicPartition, record: StoredRecord): Mes
         ensure().correlationData = value === null ? Buffer.alloc(0) : Buffer.from(value)
         break
       default: {
+        if (key.startsWith(RESERVED_PREFIX) && !key.startsWith(ESCAPED_USER_PREFIX)) break // a later version's header
         const user: UserProperties = (ensure().userProperties ??= [])
-        user.push([key, text(value)])
+        user.push([key.startsWith(ESCAPED_USER_PREFIX) ? key.slice(ESCAPED_USER_PREFIX.length) : key, text(value)])
       }
     }
   }
@@ -219,4 +227,3 @@ export const messageFromRecord = (tp: TopicPartition, record: StoredRecord): Mes
   return message
 }
 
-export const isReservedHeader = (key: string): boolean => RESERVED.has(key)

@@ -56,6 +56,7 @@ export class Connection implements Outlet, FrameSink {
   clientMaxPacketSize = 0
   topicAliasMaximum = 0
   private aliasesOut: Map<string, number> | null = null
+  private newestAlias: string | null = null
   /** Log header naming this client as a message's publisher, built on its first publish. */
   private originHeader: RecordHeader | null = null
   /** Session Expiry Interval in force (may be changed by a v5 DISCONNECT). */
@@ -142,7 +143,15 @@ export class Connection implements Outlet, FrameSink {
     if (aliases.size >= this.topicAliasMaximum) return 0
     const alias = aliases.size + 1
     aliases.set(topic, alias)
+    this.newestAlias = topic
     return -alias
+  }
+
+  /** The frame that was to introduce the newest alias was not sent: the client never saw it. */
+  forgetNewestTopicAlias(topic: string): void {
+    if (this.newestAlias !== topic) return
+    this.aliasesOut!.delete(topic)
+    this.newestAlias = null
   }
 
   canWriteQos0(): boolean {

@@ -271,6 +271,18 @@ describe("MQTT 5 properties", () => {
       ])
     })
 
+    it("does not count an alias as known when the frame introducing it was too large to send", async () => {
+      const broker = await start()
+      const { raw: sub } = await raw(broker, 5, { properties: { topicAliasMaximum: 2, maximumPacketSize: 80 } })
+      sub.sendPacket({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "big/#", qos: 0 }] })
+      await sub.expect("suback")
+      const pub = await client(broker)
+      await pub.client.publishAsync("big/a", "x".repeat(200), { qos: 0 }) // over 80 bytes: dropped
+      await pub.client.publishAsync("big/a", "small", { qos: 0 })
+      const p = await sub.expect("publish")
+      expect([p.topic, p.properties?.topicAlias, p.payload.toString()]).toEqual(["big/a", 1, "small"])
+    })
+
     it("MQTT.js with topicAliasMaximum receives every full topic", async () => {
       const broker = await start()
       const sub = await client(broker, { properties: { topicAliasMaximum: 4 } })

@@ -21,6 +21,7 @@ class RecordingOutlet implements Outlet {
   topicAlias() {
     return 0
   }
+  forgetNewestTopicAlias() {}
   constructor(readonly version: number, readonly sendQuota = 10, readonly clientMaxPacketSize = 0) {}
   writeFrame(frame: Buffer) {
     this.frames.push(frame)

@@ -39,6 +39,8 @@ const toEventData = (e: SessionEvent): EventData => ({ type: e._tag, data: encod
 export interface EngineStats {
   messagesReceived: number
   messagesSent: number
+  /** Drops counted by sessions that have ended (live sessions keep their own count). */
+  droppedByEndedSessions: number
 }
 
 /** A will message and when to publish it. */
@@ -52,7 +54,7 @@ export class Engine {
   readonly sessions = new Map<string, LiveSession>()
   readonly subscriptions = new Subscriptions()
   readonly retained = new Map<string, Message>()
-  readonly stats: EngineStats = { messagesReceived: 0, messagesSent: 0 }
+  readonly stats: EngineStats = { messagesReceived: 0, messagesSent: 0, droppedByEndedSessions: 0 }
   private readonly partitions: ReadonlyArray<TopicPartition>
   // Scratch state for route(): dedupe per session without allocating.
   private stamp = 0
@@ -255,6 +257,8 @@ export class Engine {
     for (const sub of session.subscriptions.values()) this.subscriptions.remove(sub)
     session.subscriptions.clear()
     if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId)
+    this.stats.droppedByEndedSessions += session.dropped
+    session.dropped = 0
     const owed = session.takeShared()
     if (owed !== null) this.reshare(owed)
   }

@@ -24,6 +24,8 @@ export interface Outlet {
    * an empty topic), < 0 newly assigned (send the topic and -alias), 0 none (table full).
    */
   topicAlias(topic: string): number
+  /** Undoes `topicAlias` when the frame that introduced the alias was not sent after all. */
+  forgetNewestTopicAlias(topic: string): void
   writeFrame(frame: Buffer): void
   /** False when the socket's outbound buffer is over its cap (QoS 0 is then dropped). */
   canWriteQos0(): boolean
@@ -93,7 +95,10 @@ export class LiveSession {
         return
       }
       const frame = msg.frameFor(conn, 0, retainFlag, subscriptionIds)
-      if (conn.clientMaxPacketSize !== 0 && frame.length > conn.clientMaxPacketSize) return // [MQTT-3.1.2-25]
+      if (conn.clientMaxPacketSize !== 0 && frame.length > conn.clientMaxPacketSize) {
+        if (conn.topicAliasMaximum !== 0) conn.forgetNewestTopicAlias(msg.topic)
+        return // [MQTT-3.1.2-25]
+      }
       conn.writeFrame(frame)
       return
     }
@@ -123,6 +128,7 @@ export class LiveSession {
     const frame = o.msg.frameWithPacketId(conn, o.qos, o.retainFlag, o.subscriptionIds, o.packetId, dup)
     if (conn.clientMaxPacketSize !== 0 && frame.length > conn.clientMaxPacketSize) {
       // [MQTT-3.1.2-25] too large for this client: discard as if delivered.
+      if (conn.topicAliasMaximum !== 0) conn.forgetNewestTopicAlias(o.msg.topic)
       this.inflight!.delete(o.packetId)
       return
     }

@@ -11,7 +11,7 @@ export const BROKER_VERSION = `robustmq-ts ${VERSION}`
 export const publishSys = (ctx: ServerContext, now: number): void => {
   const engine = ctx.engine
   const stats = engine.stats
-  let dropped = 0
+  let dropped = stats.droppedByEndedSessions
   for (const s of engine.sessions.values()) dropped += s.dropped
   const values: ReadonlyArray<readonly [string, string | number]> = [
     ["version", BROKER_VERSION],
@@ -20,7 +20,7 @@ export const publishSys = (ctx: ServerContext, now: number): void => {
     ["clients/total", engine.sessions.size],
     ["messages/received", stats.messagesReceived],
     ["messages/sent", stats.messagesSent],
-    // Messages a session could not take: queue full (max_queued_messages) or QoS 0 to a slow socket.
+    // Messages sessions could not take: queue full (max_queued_messages) or QoS 0 to a slow socket.
     ["messages/dropped", dropped],
     ["subscriptions/count", engine.subscriptions.count],
     ["retained messages/count", engine.retained.size]

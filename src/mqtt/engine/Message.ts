@@ -35,6 +35,22 @@ const QOS_HEADERS: ReadonlyArray<RecordHeader> = DIGITS.map((value) => ({ key: Q
 /** The origin header of a publisher, built once per connection rather than once per message. */
 export const originHeader = (clientId: string): RecordHeader => ({ key: ORIGIN_HEADER, value: Buffer.from(clientId) })
 
+/**
+ * UTF-8 bytes of a topic, the record key. Devices publish to the same few topics again and
+ * again, so the encodings are cached (bounded; cleared when full): measured 3% of broker CPU on
+ * pairs-qos1 as a fresh Buffer.from per record. The cached bytes are shared: never mutated.
+ */
+const topicCache = new Map<string, Buffer>()
+const topicBytes = (topic: string): Buffer => {
+  let bytes = topicCache.get(topic)
+  if (bytes === undefined) {
+    if (topicCache.size >= 10_000) topicCache.clear()
+    bytes = Buffer.from(topic, "utf8")
+    topicCache.set(topic, bytes)
+  }
+  return bytes
+}
+
 export class Message implements LogRecord {
   /** Where the message was appended; null when it bypassed the log (QoS 0, not retained). */
   tp: TopicPartition | null = null
@@ -151,7 +167,7 @@ export class Message implements LogRecord {
 
   // LogRecord, read once when the batch holding this message is sealed.
   get key(): Uint8Array {
-    return Buffer.from(this.topic, "utf8")
+    return topicBytes(this.topic)
   }
   get value(): Uint8Array {
     return this.payload

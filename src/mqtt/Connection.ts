@@ -210,7 +210,6 @@ export class Connection implements Outlet, FrameSink {
       if (this.state === State.AwaitingConnect && /protocol version|protocol level/i.test(p.message)) {
         // [MQTT-3.1.2-2] unsupported protocol level: CONNACK 0x01 (v3 form), then close.
         this.writeFrame(encodeControl({ cmd: "connack", returnCode: 1, sessionPresent: false }, 4))
-        this.state = State.Connected
         this.close()
         return
       }
@@ -264,10 +263,7 @@ export class Connection implements Outlet, FrameSink {
 
   /** Refuses a CONNECT: CONNACK with the code, then close [MQTT-3.2.2-6]. */
   private refuse(reason: number): void {
-    this.state = State.Connected // so close() may still write
     this.connack(reason, false)
-    this.flushOut()
-    this.state = State.AwaitingConnect
     this.close()
   }
 

@@ -140,3 +140,26 @@ it.scoped("retention deletes log records no persistent session needs and keeps a
     const left = yield* log.read(tp, start, 1 << 20)
     expect(left.map((r) => Buffer.from(r.value!).toString())).toEqual(["kept0", "kept1", "kept2"])
   }).pipe(Effect.provide(storage)))
+
+// Its own storage, for the same reason.
+it.scoped("after a crash (no shutdown), a new engine keeps a persistent session's whole backlog", () =>
+  Effect.gen(function*() {
+    const log = yield* MessageLog
+    const first = yield* makeEngine
+    const opened = first.openSession("crashy", false, 3600, null, () => {})
+    yield* opened.persist!
+    const outlet = new RecordingOutlet(4)
+    opened.session.resume(outlet)
+    yield* first.subscribe(opened.session, 0, [sub("c/#", 1)]).persist!
+    yield* first.closeSession(opened.session, outlet, null, 3600)!
+    for (let i = 0; i < 5; i++) {
+      first.publish(message("c/x", `m${i}`, 1))
+      yield* log.flush // one batch each: retention could cut between them
+    }
+    // No shutdown: the process died. A new engine boots over the same storage.
+    const second = yield* makeEngine
+    const again = new RecordingOutlet(4, 10)
+    second.openSession("crashy", false, 3600, null, () => {})
+    second.sessions.get("crashy")!.resume(again)
+    expect(again.packets().map((p) => p.payload.toString())).toEqual(["m0", "m1", "m2", "m3", "m4"])
+  }).pipe(Effect.provide(storage)))

@@ -432,15 +432,27 @@ export class Engine {
 
   // ---------------------------------------------------------------- start-up
 
-  /** Folds events after the snapshot into it and saves it, so the next boot replays less. */
+  /** Snapshots (retained set, sessions) and then retention, which relies on them. */
   saveSnapshot(): Effect.Effect<void, StorageError> {
     return Effect.gen(this, function*() {
       yield* this.saveRetainedSnapshot()
+      yield* this.foldSessions()
+      yield* this.applyRetention()
+    })
+  }
+
+  /**
+   * Folds the session events after the snapshot into it and saves it, so the next boot replays
+   * less; returns the session states. Never runs retention: at boot the sessions that hold the
+   * log back are not restored yet.
+   */
+  private foldSessions(): Effect.Effect<Map<string, SessionState>, StorageError> {
+    return Effect.gen(this, function*() {
       const snap = yield* this.store.loadSnapshot(SNAPSHOT)
       const states = snap === undefined ? new Map<string, SessionState>() : decodeStates(snap.data)
       let position = snap?.position ?? 0
       const events = yield* this.store.readAll(position)
-      if (events.length === 0 && snap !== undefined) return
+      if (events.length === 0 && snap !== undefined) return states
       for (const r of events) {
         position = r.position
         if (!r.stream.startsWith("session-")) continue
@@ -453,7 +465,7 @@ export class Engine {
       // Checkpoints are many (one a second per busy persistent session) and only the last one
       // counts; the snapshot now holds it, so the older ones go.
       yield* this.store.prune(["SessionCheckpointed"], position)
-      yield* this.applyRetention()
+      return states
     })
   }
 
@@ -510,10 +522,7 @@ export class Engine {
     return Effect.gen(function*() {
       const engine = new Engine(config, log, store)
       yield* engine.loadRetained()
-      yield* engine.saveSnapshot()
-      const snap = yield* store.loadSnapshot(SNAPSHOT)
-      const states = snap === undefined ? new Map<string, SessionState>() : decodeStates(snap.data)
-      yield* engine.restoreSessions(states)
+      yield* engine.restoreSessions(yield* engine.foldSessions())
       return engine
     })
   }

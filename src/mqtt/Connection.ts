@@ -395,17 +395,9 @@ export class Connection implements Outlet, FrameSink {
       this.writeFrame(encodeAck(qos === 1 ? 4 : 5, p.packetId, this.version, ReasonCode.PayloadFormatInvalid))
       return
     }
-    const now = props !== null && props.messageExpiryInterval !== undefined ? Date.now() : 0
-    const msg = new Message(
-      topic,
-      p.payload,
-      qos,
-      p.retain,
-      props,
-      now === 0 ? 0 : now + props!.messageExpiryInterval! * 1000,
-      this.clientId,
-      now === 0 ? Date.now() : now
-    )
+    const now = Date.now()
+    const expiry = props === null ? undefined : props.messageExpiryInterval
+    const msg = new Message(topic, p.payload, qos, p.retain, props, expiry === undefined ? 0 : now + expiry * 1000, this.clientId, now)
     msg.originHeader = this.originHeader ??= originHeader(this.clientId)
     const routed = this.ctx.engine.publish(msg)
     if (qos === 0) return

@@ -12,7 +12,6 @@
 import { Effect, Schema } from "effect"
 import type { BrokerConfigShape } from "../../../config/BrokerConfigShape.js"
 import { streamOf, type TopicPartition, topicPartition } from "../../../domain/ids.js"
-import { decodeBatch, encodeBatch } from "../../../domain/message/RecordBatch.js"
 import { decideConnect, decideDisconnect, decideExpire, decideSubscribe, decideUnsubscribe, type SubscribeRequest } from "../../../domain/session/decide.js"
 import { SessionCheckpointed, SessionEvent, sessionStream, WillCleared } from "../../../domain/session/events.js"
 import { evolve } from "../../../domain/session/evolve.js"
@@ -23,7 +22,7 @@ import { StorageError } from "../../../services/errors.js"
 import type { EventData, EventStore } from "../../../services/EventStore.js"
 import type { MessageLog } from "../../../services/MessageLog.js"
 import { LiveSession, type Outlet, Outgoing } from "./LiveSession.js"
-import { Message, messageFromRecord } from "./Message.js"
+import { Message, messageFromRecord, messagesFromText, messagesToText } from "./Message.js"
 import { isGroup, Subscription, Subscriptions } from "./Subscriptions.js"
 
 export const RETAINED_TP = topicPartition("__retained", 0)
@@ -233,7 +232,7 @@ export class Engine {
     }
     // Only a session that is or becomes persistent keeps its will in storage.
     const storedWill = will !== null && (expiryInterval > 0 || existing?.stored === true)
-      ? { message: encodeWill(will.message), delay: will.delay }
+      ? { message: messagesToText([will.message]), delay: will.delay }
       : null
     const decision = decideConnect(existing?.state, { clientId, cleanStart: ends, expiryInterval, will: storedWill })
     let session: LiveSession
@@ -347,29 +346,32 @@ export class Engine {
     /** Broker shutdown: the will is neither published nor forgotten; it waits for the next start. */
     shuttingDown = false
   ): Effect.Effect<void, StorageError> | null {
+    const now = Date.now()
     if (session.conn !== conn) {
       // Taken over: an undelayed will goes out now; a delayed one is settled by openSession.
-      if (will !== null) {
-        if (will.delay === 0) this.publishWill(will.message)
-        else session.pendingWill = { message: will.message, due: Date.now() + will.delay * 1000 }
-      }
+      if (will !== null) this.startWill(session, will.message, will.delay, now)
       return null
     }
     session.conn = null
-    const now = Date.now()
     const event = decideDisconnect(session.state, now, expiryInterval)
     const events: Array<SessionEvent> = [event]
-    let published = will === null && !shuttingDown // a normal DISCONNECT drops the will [MQTT-3.1.2-10]
-    if (will !== null) {
-      const delay = Math.min(will.delay, expiryInterval)
-      if (delay === 0) {
-        this.publishWill(will.message)
-        published = true
-      } else session.pendingWill = { message: will.message, due: now + delay * 1000 }
-    }
-    if (published && session.state.will !== null) events.push(new WillCleared({ clientId: session.clientId }))
+    // A normal DISCONNECT drops the will [MQTT-3.1.2-10]; a shutdown keeps it for the next start.
+    const gone = will === null
+      ? !shuttingDown
+      : this.startWill(session, will.message, Math.min(will.delay, expiryInterval), now)
+    if (gone && session.state.will !== null) events.push(new WillCleared({ clientId: session.clientId }))
     if (event._tag === "SessionEnded") this.dropSession(session)
     return this.commit(session, events, event._tag !== "SessionEnded")
+  }
+
+  /** Publishes the will now (delay 0, returns true) or holds it for the sweep until it is due. */
+  private startWill(session: LiveSession, message: Message, delay: number, now: number): boolean {
+    if (delay === 0) {
+      this.publishWill(message)
+      return true
+    }
+    session.pendingWill = { message, due: now + delay * 1000 }
+    return false
   }
 
   publishWill(msg: Message): void {
@@ -511,7 +513,7 @@ export class Engine {
       return Effect.flatMap(this.log.flush, () => {
         const live: Array<Message> = []
         for (const m of this.retained.values()) if (!m.topic.startsWith("$SYS/")) live.push(m)
-        const batch = live.length === 0 ? null : Buffer.from(encodeBatch(0, live)).toString("base64")
+        const batch = live.length === 0 ? null : messagesToText(live)
         this.retainedSnapshotEnd = end
         return this.store.saveSnapshot(RETAINED_SNAPSHOT, { position: end, data: { position: end, batch } })
       })
@@ -538,14 +540,11 @@ export class Engine {
       const snap = yield* this.store.loadSnapshot(RETAINED_SNAPSHOT)
       if (snap !== undefined) {
         const { position, batch } = snap.data as { position: number; batch: string | null }
-        const records = batch === null ? [] : decodeBatch(Buffer.from(batch, "base64"))
-        if (typeof records === "string") {
-          return yield* new StorageError({ op: "recover", path: RETAINED_SNAPSHOT, cause: new Error(records) })
+        const messages = batch === null ? [] : messagesFromText(batch)
+        if (typeof messages === "string") {
+          return yield* new StorageError({ op: "recover", path: RETAINED_SNAPSHOT, cause: new Error(messages) })
         }
-        for (const r of records) {
-          const m = messageFromRecord(RETAINED_TP, r)
-          if (m !== null) this.retained.set(m.topic, m)
-        }
+        for (const m of messages) this.retained.set(m.topic, m)
         from = position
         this.retainedSnapshotEnd = position
       }
@@ -639,15 +638,11 @@ export class Engine {
   }
 }
 
-/** A will as stored in a WillSet event: the message as a one-record RecordBatch, base64. */
-const encodeWill = (m: Message): string => Buffer.from(encodeBatch(0, [m])).toString("base64")
-const decodeWill = (s: string): Message => {
-  const records = decodeBatch(Buffer.from(s, "base64"))
-  const m = typeof records === "string" ? null : messageFromRecord(RETAINED_TP, records[0]!)
-  if (m === null) throw new Error(`stored will does not decode: ${records}`)
-  m.tp = null // not a log position
-  m.offset = -1
-  return m
+/** A will as stored in a WillSet event (see messagesToText). */
+const decodeWill = (text: string): Message => {
+  const messages = messagesFromText(text)
+  if (typeof messages === "string" || messages.length !== 1) throw new Error(`stored will does not decode: ${messages}`)
+  return messages[0]!
 }
 
 /** Highest QoS the session's non-shared subscriptions grant `m` (0 = no match). */

@@ -7,6 +7,7 @@
  */
 import type { TopicPartition } from "../../../domain/ids.js"
 import type { LogRecord, RecordHeader, StoredRecord } from "../../../domain/message/LogRecord.js"
+import { decodeBatch, encodeBatch } from "../../../domain/message/RecordBatch.js"
 import type { QoS } from "../../../domain/session/Session.js"
 import type { Outlet } from "./LiveSession.js"
 import { encodePublish, encodePublishProperties, publishPacketIdOffset } from "../codec/encode.js"
@@ -194,8 +195,27 @@ export class Message implements LogRecord {
 
 const text = (v: Uint8Array | null): string => (v === null ? "" : Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("utf8"))
 
+/**
+ * Messages kept outside the log (a will in a WillSet event, the retained set in a snapshot) are
+ * stored as one RecordBatch in base64: the same encoding the log uses, so one decoder serves.
+ */
+export const messagesToText = (messages: ReadonlyArray<Message>): string =>
+  Buffer.from(encodeBatch(0, messages)).toString("base64")
+
+/** The messages of `messagesToText`, not tied to a log position; a string when it does not decode. */
+export const messagesFromText = (text: string): Array<Message> | string => {
+  const records = decodeBatch(Buffer.from(text, "base64"))
+  if (typeof records === "string") return records
+  const out: Array<Message> = []
+  for (const r of records) {
+    const m = messageFromRecord(null, r)
+    if (m !== null) out.push(m)
+  }
+  return out
+}
+
 /** Rebuilds a message from a log record (restart, session backlog). Null if it is not an MQTT record. */
-export const messageFromRecord = (tp: TopicPartition, record: StoredRecord): Message | null => {
+export const messageFromRecord = (tp: TopicPartition | null, record: StoredRecord): Message | null => {
   if (record.key === null) return null
   let qos: QoS = 0
   let retain = false
@@ -239,7 +259,7 @@ export const messageFromRecord = (tp: TopicPartition, record: StoredRecord): Mes
   const payload = record.value === null ? Buffer.alloc(0) : Buffer.from(record.value)
   const message = new Message(text(record.key), payload, qos, retain, props, expiresAt, origin, record.timestamp)
   message.tp = tp
-  message.offset = record.offset
+  message.offset = tp === null ? -1 : record.offset
   return message
 }
 

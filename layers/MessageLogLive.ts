@@ -69,11 +69,7 @@ export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | S
 
   /** Hot path. */
   const unsafeAppend = (tp: TopicPartition, record: LogRecord): number => {
-    let p = partitions.get(tp)
-    if (p === undefined) {
-      partitions.set(tp, (p = new Partition(tp, 0)))
-      partitionList = null
-    }
+    const p = partitionFor(tp)
     const offset = p.append(record)
     if (!p.dirty) {
       p.dirty = true
@@ -100,6 +96,37 @@ export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | S
 
   const unsafeEndOffset = (tp: TopicPartition): number => partitions.get(tp)?.next ?? 0
 
+  const partitionFor = (tp: TopicPartition): Partition => {
+    let p = partitions.get(tp)
+    if (p === undefined) {
+      partitions.set(tp, (p = new Partition(tp, 0)))
+      partitionList = null
+    }
+    return p
+  }
+
+  const unsafeAppendBatch = (tp: TopicPartition, encoded: Uint8Array, count: number): number => {
+    const p = partitionFor(tp)
+    const base = p.appendEncoded(encoded, count)
+    if (!p.dirty) {
+      p.dirty = true
+      dirty.push(p)
+      wake.unsafeOpen()
+    }
+    return base
+  }
+
+  const unsafeHighWatermark = (tp: TopicPartition): number => partitions.get(tp)?.durableEnd ?? 0
+
+  const unsafeOnAdvance = (tp: TopicPartition, offset: number, wake: () => void): (() => void) => {
+    const p = partitionFor(tp)
+    if (offset < p.durableEnd) {
+      wake()
+      return () => {}
+    }
+    return p.watch(offset, wake)
+  }
+
   const unsafePartitions = (): ReadonlyArray<TopicPartition> => (partitionList ??= Array.from(partitions.keys()))
 
   // -------------------------------------------------------------------------------------------
@@ -121,6 +148,19 @@ export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | S
         }
       }
     }
+    for (let i = 0; i < batches.length; i++) {
+      const p = batches[i]!.partition
+      if (p.watchers === null) continue
+      const ripe = p.takeRipeWatchers()
+      if (ripe === null) continue
+      for (let j = 0; j < ripe.length; j++) {
+        try {
+          ripe[j]!.wake()
+        } catch (e) {
+          thrown ??= e
+        }
+      }
+    }
     return thrown
   }
 
@@ -134,7 +174,7 @@ export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | S
             tp: b.partition.tp,
             baseOffset: b.baseOffset,
             lastOffset: b.lastOffset,
-            bytes: encodeBatch(b.baseOffset, b.records)
+            bytes: b.encoded ?? encodeBatch(b.baseOffset, b.records)
           }
         }
         return encoded
@@ -248,9 +288,31 @@ export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | S
       return out as ReadonlyArray<StoredRecord>
     })
 
+  /** Durable batches only: what the driver holds is below the high watermark by construction. */
+  const readBatches = (tp: TopicPartition, fromOffset: number, maxBytes: number) => driver.readRange(tp, fromOffset, maxBytes)
+
+  const startOffset = (tp: TopicPartition) =>
+    Effect.map(driver.readRange(tp, 0, 1), (batches) => {
+      if (batches.length > 0) return batches[0]!.baseOffset
+      return unsafeHighWatermark(tp)
+    })
+
   const truncateBefore = (tp: TopicPartition, offset: number) => driver.truncateBefore(tp, offset)
 
-  return MessageLog.of({ unsafeAppend, unsafeOnDurable, unsafeEndOffset, unsafePartitions, read, truncateBefore, flush })
+  return MessageLog.of({
+    unsafeAppend,
+    unsafeAppendBatch,
+    unsafeOnDurable,
+    unsafeEndOffset,
+    unsafeHighWatermark,
+    unsafeOnAdvance,
+    unsafePartitions,
+    read,
+    readBatches,
+    startOffset,
+    truncateBefore,
+    flush
+  })
 })
 
 export const layer: Layer.Layer<MessageLog, StorageError, LogDriver> = Layer.scoped(MessageLog, make)

@@ -9,6 +9,7 @@ import { Context, type Effect } from "effect"
 import type { TopicPartition } from "../domain/ids.js"
 import type { LogRecord, StoredRecord } from "../domain/message/LogRecord.js"
 import type { StorageError } from "./errors.js"
+import type { EncodedBatch } from "./LogDriver.js"
 
 export class MessageLog extends Context.Tag("broker/MessageLog")<MessageLog, {
   /** Hot path. Appends to the partition's open batch and returns the assigned offset. */
@@ -18,6 +19,19 @@ export class MessageLog extends Context.Tag("broker/MessageLog")<MessageLog, {
    * failed to write (with the error). Runs at once if the offset is already durable.
    */
   readonly unsafeOnDurable: (tp: TopicPartition, offset: number, done: (error?: StorageError) => void) => void
+  /**
+   * Hot path (Kafka Produce). Appends an already encoded, validated RecordBatch v2 of `count`
+   * records as one batch, patching its baseOffset in place; the log owns `encoded` afterwards.
+   * Returns the base offset.
+   */
+  readonly unsafeAppendBatch: (tp: TopicPartition, encoded: Uint8Array, count: number) => number
+  /** Every offset below is durable: Kafka's high watermark (0 for an unknown partition). */
+  readonly unsafeHighWatermark: (tp: TopicPartition) => number
+  /**
+   * Runs `wake` once the high watermark of `tp` passes `offset` (at once if it already has);
+   * the returned function cancels the wait. For Fetch long polls.
+   */
+  readonly unsafeOnAdvance: (tp: TopicPartition, offset: number, wake: () => void) => () => void
   /** Next offset to be assigned in `tp` (0 for an unknown partition). */
   readonly unsafeEndOffset: (tp: TopicPartition) => number
   /** Every partition that holds records or has been appended to. */
@@ -31,6 +45,17 @@ export class MessageLog extends Context.Tag("broker/MessageLog")<MessageLog, {
     fromOffset: number,
     maxBytes: number
   ) => Effect.Effect<ReadonlyArray<StoredRecord>, StorageError>
+  /**
+   * Durable batches of `tp` holding offsets >= `fromOffset`, as stored (Kafka Fetch serves the
+   * bytes unchanged; the first batch may start before `fromOffset`). At least one batch if any.
+   */
+  readonly readBatches: (
+    tp: TopicPartition,
+    fromOffset: number,
+    maxBytes: number
+  ) => Effect.Effect<ReadonlyArray<EncodedBatch>, StorageError>
+  /** The lowest offset still stored (Kafka's log start offset). */
+  readonly startOffset: (tp: TopicPartition) => Effect.Effect<number, StorageError>
   /** Retention: drops stored records below `offset` (see LogDriver.truncateBefore). */
   readonly truncateBefore: (tp: TopicPartition, offset: number) => Effect.Effect<void, StorageError>
   /** Writes every open batch now and waits for it (used at shutdown and by tests). */

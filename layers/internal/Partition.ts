@@ -7,6 +7,7 @@
  */
 import type { TopicPartition } from "../../domain/ids.js"
 import type { LogRecord, StoredRecord } from "../../domain/message/LogRecord.js"
+import { decodeBatch, setBaseOffset } from "../../domain/message/RecordBatch.js"
 import type { StorageError } from "../../services/errors.js"
 
 export type DurableCallback = (error?: StorageError) => void
@@ -32,17 +33,40 @@ export const estimateSize = (r: LogRecord): number => {
   return RECORD_OVERHEAD + (v === null ? 0 : v.length)
 }
 
-/** Records not yet written, with the callbacks waiting for them. */
+/**
+ * Records not yet written, with the callbacks waiting for them: either records appended one by
+ * one (MQTT), or one batch that arrived already encoded (Kafka Produce), kept as its bytes.
+ */
 export class PendingBatch {
   readonly records: Array<LogRecord> = []
+  /** Number of offsets the batch covers (records.length, or the encoded batch's count). */
+  count = 0
   bytes = 0
   state = BATCH_OPEN
   callbacks: Array<DurableCallback> | null = null
+  /** The encoded batch (baseOffset already patched), for batches appended whole. */
+  encoded: Uint8Array | null = null
+  /** `encoded` decoded on demand by readPending. */
+  private decoded: ReadonlyArray<StoredRecord> | null = null
   constructor(readonly partition: Partition, readonly baseOffset: number) {}
 
   get lastOffset(): number {
-    return this.baseOffset + this.records.length - 1
+    return this.baseOffset + this.count - 1
   }
+
+  /** The records of an encoded batch (empty when it does not decode: it was validated on append). */
+  decodedRecords(): ReadonlyArray<StoredRecord> {
+    if (this.decoded === null) {
+      const records = decodeBatch(this.encoded!)
+      this.decoded = typeof records === "string" ? [] : records
+    }
+    return this.decoded
+  }
+}
+
+export interface Watcher {
+  readonly offset: number
+  readonly wake: () => void
 }
 
 /** Offsets whose write failed: assigned, never readable, reported as failed to late callbacks. */
@@ -62,6 +86,8 @@ export class Partition {
   /** Listed in MessageLogLive's dirty list, waiting for the flusher. */
   dirty = false
   lost: Array<LostRange> | null = null
+  /** Callbacks waiting for `durableEnd` to pass an offset (Kafka Fetch long polls). */
+  watchers: Array<Watcher> | null = null
 
   constructor(readonly tp: TopicPartition, end: number) {
     this.next = end
@@ -77,9 +103,29 @@ export class Partition {
       pending.push(b)
     }
     b.records.push(record)
+    b.count++
     b.bytes += estimateSize(record)
-    if (b.records.length >= MAX_BATCH_RECORDS || b.bytes >= MAX_BATCH_BYTES) b.state = BATCH_SEALED
+    if (b.count >= MAX_BATCH_RECORDS || b.bytes >= MAX_BATCH_BYTES) b.state = BATCH_SEALED
     return this.next++
+  }
+
+  /**
+   * Appends an already encoded batch of `count` records as a batch of its own (sealing the open
+   * one before it), patching its baseOffset in place. Returns the base offset.
+   */
+  appendEncoded(encoded: Uint8Array, count: number): number {
+    const pending = this.pending
+    const last = pending.length === 0 ? undefined : pending[pending.length - 1]!
+    if (last !== undefined && last.state === BATCH_OPEN) last.state = BATCH_SEALED
+    const b = new PendingBatch(this, this.next)
+    setBaseOffset(encoded, b.baseOffset)
+    b.encoded = encoded
+    b.count = count
+    b.bytes = encoded.length
+    b.state = BATCH_SEALED
+    pending.push(b)
+    this.next += count
+    return b.baseOffset
   }
 
   /** Moves every unwritten batch to WRITING and pushes it onto `out`. */
@@ -108,6 +154,34 @@ export class Partition {
     return b.callbacks
   }
 
+  /** Runs `wake` once `durableEnd > offset`; the returned function cancels it. */
+  watch(offset: number, wake: () => void): () => void {
+    const w: Watcher = { offset, wake }
+    ;(this.watchers ??= []).push(w)
+    return () => {
+      const list = this.watchers
+      if (list === null) return
+      const i = list.indexOf(w)
+      if (i >= 0) list.splice(i, 1)
+    }
+  }
+
+  /** Removes and returns the watchers whose offset is now durable, or null if none. */
+  takeRipeWatchers(): Array<Watcher> | null {
+    const list = this.watchers
+    if (list === null) return null
+    let ripe: Array<Watcher> | null = null
+    let j = 0
+    for (let i = 0; i < list.length; i++) {
+      const w = list[i]!
+      if (w.offset < this.durableEnd) (ripe ??= []).push(w)
+      else list[j++] = w
+    }
+    list.length = j
+    if (j === 0) this.watchers = null
+    return ripe
+  }
+
   /** The error of the failed write that lost `offset`, if any. */
   lostError(offset: number): StorageError | undefined {
     const lost = this.lost
@@ -128,7 +202,7 @@ export class Partition {
     for (let i = pending.length - 1; i >= 0; i--) {
       const b = pending[i]!
       if (offset >= b.baseOffset) {
-        if (offset >= b.baseOffset + b.records.length) return false
+        if (offset >= b.baseOffset + b.count) return false
         ;(b.callbacks ??= []).push(done)
         return true
       }
@@ -150,6 +224,18 @@ export class Partition {
     const pending = this.pending
     for (let i = 0; i < pending.length; i++) {
       const b = pending[i]!
+      if (b.encoded !== null) {
+        const records = b.decodedRecords()
+        for (let j = 0; j < records.length; j++) {
+          const r = records[j]!
+          if (r.offset < from) continue
+          const size = estimateSize(r)
+          if (out.length > 0 && used + size > budget) return used
+          out.push(r)
+          used += size
+        }
+        continue
+      }
       const records = b.records
       const start = from > b.baseOffset ? from - b.baseOffset : 0
       for (let j = start; j < records.length; j++) {

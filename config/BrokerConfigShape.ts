@@ -2,7 +2,10 @@
  * The broker's resolved configuration. `BrokerConfig.ts` builds it from defaults, a TOML file
  * (`--config`), environment variables (`ROBUSTMQ_*`) and CLI flags, in increasing precedence.
  */
-export type StorageKind = "memory" | "sqlite"
+export type StorageKind = "memory" | "sqlite" | "segment"
+
+/** When the segment store fsyncs its files (layers/storage-segment). */
+export type FsyncPolicy = "always" | "interval" | "never"
 
 export interface MqttConfig {
   readonly host: string
@@ -19,6 +22,18 @@ export interface StorageConfig {
   readonly dataDir: string
   /** Partitions of the default `mqtt` log stream. */
   readonly partitions: number
+  // The keys below apply to kind "segment" only.
+  /** Roll the active segment once it holds this many bytes. */
+  readonly segmentBytes: number
+  /** Roll the active segment once its first batch is this old (ms). */
+  readonly segmentMs: number
+  /** Per partition: delete the oldest closed segments while the log is larger. -1 = unlimited. */
+  readonly retentionBytes: number
+  /** Delete closed segments whose newest batch is older than this (ms). -1 = unlimited. */
+  readonly retentionMs: number
+  readonly fsync: FsyncPolicy
+  /** Period of the background fsync when `fsync` is "interval" (ms). */
+  readonly fsyncIntervalMs: number
 }
 
 export interface LimitsConfig {
@@ -46,7 +61,17 @@ export interface BrokerConfigShape {
 
 export const defaultConfig: BrokerConfigShape = {
   mqtt: { host: "0.0.0.0", port: 1883, maxKeepalive: 65535, sysInterval: 10 },
-  storage: { kind: "sqlite", dataDir: "./data", partitions: 1 },
+  storage: {
+    kind: "sqlite",
+    dataDir: "./data",
+    partitions: 1,
+    segmentBytes: 128 * 1024 * 1024,
+    segmentMs: 7 * 24 * 3600 * 1000,
+    retentionBytes: -1,
+    retentionMs: 7 * 24 * 3600 * 1000,
+    fsync: "interval",
+    fsyncIntervalMs: 1000
+  },
   limits: {
     maxPacketSize: 1024 * 1024,
     maxInflight: 64,

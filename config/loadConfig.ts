@@ -54,7 +54,18 @@ const intAtLeast = (min: number) =>
   )
 
 const NonEmpty = Schema.String.pipe(Schema.minLength(1), Schema.annotations(mustBe("a non-empty string")))
-const StorageKind = Schema.Literal("memory", "sqlite").annotations(mustBe(`"memory" or "sqlite"`))
+const StorageKind = Schema.Literal("memory", "sqlite", "segment").annotations(
+  mustBe(`"memory", "sqlite" or "segment"`)
+)
+const FsyncPolicy = Schema.Literal("always", "interval", "never").annotations(
+  mustBe(`"always", "interval" or "never"`)
+)
+/** A size or age limit where -1 means unlimited (Kafka's convention for retention.*). */
+const limitOrUnlimited = Schema.Number.pipe(
+  Schema.int(),
+  Schema.between(-1, Number.MAX_SAFE_INTEGER),
+  Schema.annotations(mustBe("an integer >= 0, or -1 for unlimited"))
+)
 const U16 = intBetween(0, 65535)
 
 const MqttSection = Schema.Struct({
@@ -67,7 +78,15 @@ const MqttSection = Schema.Struct({
 const StorageSection = Schema.Struct({
   kind: Schema.optional(StorageKind),
   dataDir: Schema.optional(NonEmpty).pipe(Schema.fromKey("data_dir")),
-  partitions: Schema.optional(intBetween(1, 65536))
+  partitions: Schema.optional(intBetween(1, 65536)),
+  // Index entries hold 32-bit file positions: a segment stays well below 4 GiB even when one
+  // group commit overshoots the limit.
+  segmentBytes: Schema.optional(intBetween(1024, 1073741824)).pipe(Schema.fromKey("segment_bytes")),
+  segmentMs: Schema.optional(intAtLeast(1)).pipe(Schema.fromKey("segment_ms")),
+  retentionBytes: Schema.optional(limitOrUnlimited).pipe(Schema.fromKey("retention_bytes")),
+  retentionMs: Schema.optional(limitOrUnlimited).pipe(Schema.fromKey("retention_ms")),
+  fsync: Schema.optional(FsyncPolicy),
+  fsyncIntervalMs: Schema.optional(intAtLeast(1)).pipe(Schema.fromKey("fsync_interval_ms"))
 })
 
 const LimitsSection = Schema.Struct({
@@ -120,6 +139,16 @@ const limitKeys = [
   "max_session_expiry"
 ] as const
 
+/** The segment store's keys in [storage] (env ROBUSTMQ_STORAGE_<KEY>). */
+const segmentKeys = [
+  "segment_bytes",
+  "segment_ms",
+  "retention_bytes",
+  "retention_ms",
+  "fsync",
+  "fsync_interval_ms"
+] as const
+
 /** Every setting once: TOML section/key, env var, and CLI flag where there is one. */
 export const configFields: ReadonlyArray<ConfigField> = [
   { section: "mqtt", key: "host", env: "ROBUSTMQ_MQTT_HOST", flag: "--mqtt-host", override: "mqttHost", numeric: false },
@@ -129,6 +158,12 @@ export const configFields: ReadonlyArray<ConfigField> = [
   { section: "storage", key: "kind", env: "ROBUSTMQ_STORAGE", flag: "--storage", override: "storage", numeric: false },
   { section: "storage", key: "data_dir", env: "ROBUSTMQ_DATA_DIR", flag: "--data-dir", override: "dataDir", numeric: false },
   { section: "storage", key: "partitions", env: "ROBUSTMQ_STORAGE_PARTITIONS", numeric: true },
+  ...segmentKeys.map((key): ConfigField => ({
+    section: "storage",
+    key,
+    env: `ROBUSTMQ_STORAGE_${key.toUpperCase()}`,
+    numeric: key !== "fsync"
+  })),
   ...limitKeys.map((key): ConfigField => ({
     section: "limits",
     key,

@@ -5,7 +5,7 @@
  * lifetime is `Layer.launch(App.layer)`, interrupted by src/main.ts on SIGINT/SIGTERM.
  *
  * The value flags are plain text on purpose: loadConfig validates them with the same Schema as the
- * file and env, and reports one line naming the flag (`--storage must be "memory" or "sqlite",
+ * file and env, and reports one line naming the flag (`--storage must be "memory", "sqlite" or "segment",
  * got "bogus"`), where @effect/cli's own choice/integer errors name neither flag nor value.
  */
 import { Command, Options, ValidationError } from "@effect/cli"
@@ -41,7 +41,7 @@ const dataDir = Options.text("data-dir").pipe(
   Options.optional
 )
 const storage = Options.text("storage").pipe(
-  Options.withPseudoName("memory|sqlite"),
+  Options.withPseudoName("memory|sqlite|segment"),
   Options.withDescription("storage backend (storage.kind)"),
   Options.optional
 )

@@ -147,7 +147,7 @@ describe("robustmq failures: one line on stderr, exit 1", () => {
 
   it("--storage bogus", async () => {
     expect(await fails(["start", "--mqtt-port", "0", "--storage", "bogus"])).toBe(
-      `--storage must be "memory" or "sqlite", got "bogus"`
+      `--storage must be "memory", "sqlite" or "segment", got "bogus"`
     )
   })
 

@@ -69,17 +69,17 @@ max_inflight = 5
 
       const fileOnly = yield* loadConfig({ configFile: file, env: {}, cwd })
       expect(fileOnly.mqtt).toEqual({ host: "10.0.0.1", port: 1001, maxKeepalive: 30, sysInterval: 10 })
-      expect(fileOnly.storage).toEqual({ kind: "memory", dataDir: "/from/file", partitions: 1 })
+      expect(fileOnly.storage).toEqual({ ...defaultConfig.storage, kind: "memory", dataDir: "/from/file" })
       expect(fileOnly.limits).toEqual({ ...defaultConfig.limits, maxInflight: 5 })
 
       const withEnv = yield* loadConfig({ configFile: file, env, cwd })
       expect(withEnv.mqtt).toEqual({ host: "10.0.0.2", port: 1002, maxKeepalive: 30, sysInterval: 10 })
-      expect(withEnv.storage).toEqual({ kind: "memory", dataDir: "/from/env", partitions: 1 })
+      expect(withEnv.storage).toEqual({ ...defaultConfig.storage, kind: "memory", dataDir: "/from/env" })
       expect(withEnv.limits.maxInflight).toBe(6)
 
       const withFlags = yield* loadConfig({ configFile: file, env, overrides: flags, cwd })
       expect(withFlags.mqtt).toEqual({ host: "10.0.0.2", port: 1003, maxKeepalive: 30, sysInterval: 10 })
-      expect(withFlags.storage).toEqual({ kind: "sqlite", dataDir: "/from/env", partitions: 1 })
+      expect(withFlags.storage).toEqual({ ...defaultConfig.storage, kind: "sqlite", dataDir: "/from/env" })
 
       const allFlags = yield* loadConfig({
         configFile: file,
@@ -89,7 +89,7 @@ max_inflight = 5
       })
       expect(allFlags.mqtt.host).toBe("::1")
       expect(allFlags.mqtt.port).toBe(0)
-      expect(allFlags.storage).toEqual({ kind: "memory", dataDir: "/from/flag", partitions: 1 })
+      expect(allFlags.storage).toEqual({ ...defaultConfig.storage, kind: "memory", dataDir: "/from/flag" })
     }))
 
   it.effect("every env var sets its key", () =>
@@ -103,6 +103,12 @@ max_inflight = 5
         "ROBUSTMQ_STORAGE",
         "ROBUSTMQ_DATA_DIR",
         "ROBUSTMQ_STORAGE_PARTITIONS",
+        "ROBUSTMQ_STORAGE_SEGMENT_BYTES",
+        "ROBUSTMQ_STORAGE_SEGMENT_MS",
+        "ROBUSTMQ_STORAGE_RETENTION_BYTES",
+        "ROBUSTMQ_STORAGE_RETENTION_MS",
+        "ROBUSTMQ_STORAGE_FSYNC",
+        "ROBUSTMQ_STORAGE_FSYNC_INTERVAL_MS",
         "ROBUSTMQ_LIMITS_MAX_PACKET_SIZE",
         "ROBUSTMQ_LIMITS_MAX_INFLIGHT",
         "ROBUSTMQ_LIMITS_RECEIVE_MAXIMUM",
@@ -119,7 +125,9 @@ max_inflight = 5
       const special: Record<string, [string, unknown]> = {
         ROBUSTMQ_MQTT_HOST: ["127.0.0.1", "127.0.0.1"],
         ROBUSTMQ_STORAGE: ["memory", "memory"],
-        ROBUSTMQ_DATA_DIR: ["/var/lib/robustmq", "/var/lib/robustmq"]
+        ROBUSTMQ_DATA_DIR: ["/var/lib/robustmq", "/var/lib/robustmq"],
+        ROBUSTMQ_STORAGE_SEGMENT_BYTES: [" 4096 ", 4096],
+        ROBUSTMQ_STORAGE_FSYNC: ["always", "always"]
       }
       for (const field of configFields) {
         const [text, expected] = special[field.env] ?? [" 7 ", 7] // surrounding blanks are tolerated
@@ -230,7 +238,8 @@ describe("loadConfig errors", () => {
       )
       const nested = tomlFile("[storage.sqlite]\nx = 1\n")
       expect(yield* failure({ configFile: nested })).toBe(
-        `unknown key "storage.sqlite" in ${nested}: [storage] accepts kind, data_dir, partitions`
+        `unknown key "storage.sqlite" in ${nested}: [storage] accepts kind, data_dir, partitions, ` +
+          `segment_bytes, segment_ms, retention_bytes, retention_ms, fsync, fsync_interval_ms`
       )
       const section = tomlFile("[kafka]\nport = 9092\n")
       expect(yield* failure({ configFile: section })).toBe(
@@ -263,17 +272,57 @@ describe("loadConfig errors", () => {
       }
     }))
 
-  it.effect("storage kind must be memory or sqlite, from every source", () =>
+  it.effect("storage kind must be memory, sqlite or segment, from every source", () =>
     Effect.gen(function*() {
       const file = tomlFile(`[storage]\nkind = "segment-file"\n`)
       expect(yield* failure({ configFile: file })).toBe(
-        `storage.kind must be "memory" or "sqlite", got "segment-file" in ${file}`
+        `storage.kind must be "memory", "sqlite" or "segment", got "segment-file" in ${file}`
       )
       expect(yield* failure({ env: { ROBUSTMQ_STORAGE: "disk" } })).toBe(
-        `ROBUSTMQ_STORAGE (storage.kind) must be "memory" or "sqlite", got "disk"`
+        `ROBUSTMQ_STORAGE (storage.kind) must be "memory", "sqlite" or "segment", got "disk"`
       )
       expect(yield* failure({ overrides: { storage: "bogus" } })).toBe(
-        `--storage must be "memory" or "sqlite", got "bogus"`
+        `--storage must be "memory", "sqlite" or "segment", got "bogus"`
+      )
+      expect((yield* loadConfig({ env: { ROBUSTMQ_STORAGE: "segment" }, cwd })).storage.kind).toBe("segment")
+    }))
+
+  it.effect("segment keys: file, env, and one-line errors", () =>
+    Effect.gen(function*() {
+      const file = tomlFile(
+        `[storage]\nkind = "segment"\nsegment_bytes = 1048576\nsegment_ms = 60000\n` +
+          `retention_bytes = 10485760\nretention_ms = -1\nfsync = "always"\nfsync_interval_ms = 50\n`
+      )
+      const config = yield* loadConfig({ configFile: file, env: { ROBUSTMQ_STORAGE_RETENTION_BYTES: "-1" }, cwd })
+      expect(config.storage).toEqual({
+        kind: "segment",
+        dataDir: "/srv/robustmq/data",
+        partitions: 1,
+        segmentBytes: 1048576,
+        segmentMs: 60000,
+        retentionBytes: -1,
+        retentionMs: -1,
+        fsync: "always",
+        fsyncIntervalMs: 50
+      })
+      const cases: ReadonlyArray<readonly [string, string]> = [
+        [`segment_bytes = 100`, `storage.segment_bytes must be an integer 1024-1073741824, got 100`],
+        [`segment_bytes = 2147483648`, `storage.segment_bytes must be an integer 1024-1073741824, got 2147483648`],
+        [`segment_ms = 0`, `storage.segment_ms must be an integer >= 1, got 0`],
+        [`retention_bytes = -2`, `storage.retention_bytes must be an integer >= 0, or -1 for unlimited, got -2`],
+        [`retention_ms = "7d"`, `storage.retention_ms must be an integer >= 0, or -1 for unlimited, got "7d"`],
+        [`fsync = "sometimes"`, `storage.fsync must be "always", "interval" or "never", got "sometimes"`],
+        [`fsync_interval_ms = 0`, `storage.fsync_interval_ms must be an integer >= 1, got 0`]
+      ]
+      for (const [text, message] of cases) {
+        const bad = tomlFile(`[storage]\n${text}\n`)
+        expect(yield* failure({ configFile: bad })).toBe(`${message} in ${bad}`)
+      }
+      expect(yield* failure({ env: { ROBUSTMQ_STORAGE_FSYNC: "no" } })).toBe(
+        `ROBUSTMQ_STORAGE_FSYNC (storage.fsync) must be "always", "interval" or "never", got "no"`
+      )
+      expect(yield* failure({ env: { ROBUSTMQ_STORAGE_SEGMENT_BYTES: "1GiB" } })).toBe(
+        `ROBUSTMQ_STORAGE_SEGMENT_BYTES (storage.segment_bytes) must be an integer 1024-1073741824, got "1GiB"`
       )
     }))
 

@@ -1,6 +1,6 @@
 /**
  * The encoded storage driver under MessageLog: bytes in, bytes out. Every driver (memory,
- * SQLite, later segment files) passes test/storage/LogDriver.contract.ts. It never assigns
+ * SQLite, segment files) passes test/storage/LogDriver.contract.ts. It never assigns
  * offsets (MessageLog does) and never sees individual records on the write path.
  */
 import { Context, type Effect } from "effect"
@@ -34,6 +34,12 @@ export class LogDriver extends Context.Tag("broker/LogDriver")<LogDriver, {
    * partition's newest batch (it carries the end offset that `recover` resumes from).
    */
   readonly truncateBefore: (tp: TopicPartition, offset: number) => Effect.Effect<void, StorageError>
+  /**
+   * Kafka ListOffsets by time: the base offset of the first readable batch of `tp` whose
+   * maxTimestamp >= `timestamp`, or null when there is none. Batch granularity, as Kafka's own
+   * log lookup; the caller filters records inside the batch if it needs to.
+   */
+  readonly offsetForTimestamp: (tp: TopicPartition, timestamp: number) => Effect.Effect<number | null, StorageError>
   /** At start-up: the next offset to assign for every partition that has data. */
   readonly recover: Effect.Effect<ReadonlyMap<TopicPartition, number>, StorageError>
 }>() {}

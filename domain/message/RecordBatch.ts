@@ -238,6 +238,9 @@ export const batchLastOffset = (bytes: Uint8Array): number => {
   return readInt64(view, OFF_BASE_OFFSET) + view.getInt32(OFF_LAST_OFFSET_DELTA)
 }
 
+/** The batch's largest record timestamp (Kafka ListOffsets by time reads it). Assumes a full header. */
+export const batchMaxTimestamp = (bytes: Uint8Array): number => readInt64(viewOf(bytes), OFF_MAX_TIMESTAMP)
+
 /** Number of records the header announces. Assumes a full header. */
 export const batchRecordCount = (bytes: Uint8Array): number => viewOf(bytes).getInt32(OFF_RECORD_COUNT)
 

@@ -6,6 +6,7 @@
  */
 import { Effect, Layer } from "effect"
 import type { TopicPartition } from "../../domain/ids.js"
+import { batchMaxTimestamp } from "../../domain/message/RecordBatch.js"
 import { type EncodedBatch, LogDriver } from "../../services/LogDriver.js"
 
 /** Index of the first batch whose lastOffset >= offset (batches.length when none). */
@@ -56,6 +57,16 @@ export const make: Effect.Effect<LogDriver["Type"]> = Effect.sync(() => {
       if (drop > 0) list.splice(0, drop)
     })
 
+  const offsetForTimestamp = (tp: TopicPartition, timestamp: number) =>
+    Effect.sync((): number | null => {
+      const list = partitions.get(tp)
+      if (list === undefined) return null
+      for (let i = 0; i < list.length; i++) {
+        if (batchMaxTimestamp(list[i]!.bytes) >= timestamp) return list[i]!.baseOffset
+      }
+      return null
+    })
+
   const recover = Effect.sync((): ReadonlyMap<TopicPartition, number> => {
     const ends = new Map<TopicPartition, number>()
     for (const [tp, list] of partitions) {
@@ -64,7 +75,7 @@ export const make: Effect.Effect<LogDriver["Type"]> = Effect.sync(() => {
     return ends
   })
 
-  return LogDriver.of({ writeBatches, readRange, truncateBefore, recover })
+  return LogDriver.of({ writeBatches, readRange, truncateBefore, offsetForTimestamp, recover })
 })
 
 export const layer: Layer.Layer<LogDriver> = Layer.effect(LogDriver, make)

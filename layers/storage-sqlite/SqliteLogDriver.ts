@@ -19,6 +19,8 @@ interface BatchRow {
 
 /** Rows fetched per query while filling `maxBytes`. */
 const PAGE = 32
+/** Header timestamps fetched per query by offsetForTimestamp. */
+const TIMESTAMP_PAGE = 512
 
 export const make: Effect.Effect<LogDriver["Type"], never, SqlClient.SqlClient | SqliteWriter> = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
@@ -73,13 +75,36 @@ export const make: Effect.Effect<LogDriver["Type"], never, SqlClient.SqlClient |
       }
     }).pipe(Effect.mapError((cause) => new StorageError({ op: "read", path: tp, cause })))
 
+  // maxTimestamp is the int64 at byte 35 of the batch header (substr is 1-based): only those 8
+  // bytes leave SQLite, never the records.
+  const timestampPage = (tp: TopicPartition, after: number) =>
+    sql<{ readonly base_offset: number; readonly ts: Uint8Array }>`
+      SELECT base_offset, substr(bytes, 36, 8) AS ts FROM batches
+      WHERE tp = ${tp} AND base_offset > ${after}
+      ORDER BY base_offset
+      LIMIT ${TIMESTAMP_PAGE}`
+
+  const offsetForTimestamp = (tp: TopicPartition, timestamp: number) =>
+    Effect.gen(function* () {
+      let after = -1
+      while (true) {
+        const rows = yield* timestampPage(tp, after)
+        for (const row of rows) {
+          const view = new DataView(row.ts.buffer, row.ts.byteOffset, row.ts.byteLength)
+          if (view.getInt32(0) * 4294967296 + view.getUint32(4) >= timestamp) return row.base_offset
+        }
+        if (rows.length < TIMESTAMP_PAGE) return null
+        after = rows[rows.length - 1]!.base_offset
+      }
+    }).pipe(Effect.mapError((cause) => new StorageError({ op: "read", path: tp, cause })))
+
   const recover = sql<{ readonly tp: TopicPartition; readonly last: number }>`
     SELECT tp, max(last_offset) AS last FROM batches GROUP BY tp`.pipe(
     Effect.map((rows): ReadonlyMap<TopicPartition, number> => new Map(rows.map((r) => [r.tp, r.last + 1]))),
     Effect.mapError((cause) => new StorageError({ op: "recover", cause }))
   )
 
-  return LogDriver.of({ writeBatches, readRange, truncateBefore, recover })
+  return LogDriver.of({ writeBatches, readRange, truncateBefore, offsetForTimestamp, recover })
 })
 
 export const layer: Layer.Layer<LogDriver, never, SqlClient.SqlClient | SqliteWriter> = Layer.effect(LogDriver, make)

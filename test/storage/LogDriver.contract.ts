@@ -1,5 +1,5 @@
 /**
- * The contract every LogDriver passes (memory, SQLite, later segment files). Register it with
+ * The contract every LogDriver passes (memory, SQLite, segment files). Register it with
  * `logDriverContract(name, layer)` from a *.test.ts file; the layer is built once per suite, so
  * every test uses fresh partitions.
  */
@@ -28,10 +28,19 @@ export const record = (value: string, timestamp = 1_700_000_000_000): LogRecord 
   timestamp
 })
 
-/** A batch of `count` records `v<offset>` starting at `base`. */
-export const batch = (tp: TopicPartition, base: number, count: number, pad = 0): EncodedBatch => {
+/**
+ * A batch of `count` records `v<offset>` starting at `base`, timestamped `timestamp + i` (so its
+ * maxTimestamp is `timestamp + count - 1`).
+ */
+export const batch = (
+  tp: TopicPartition,
+  base: number,
+  count: number,
+  pad = 0,
+  timestamp = 1_700_000_000_000
+): EncodedBatch => {
   const records: Array<LogRecord> = []
-  for (let i = 0; i < count; i++) records.push(record(`v${base + i}`.padEnd(pad, "."), 1_700_000_000_000 + i))
+  for (let i = 0; i < count; i++) records.push(record(`v${base + i}`.padEnd(pad, "."), timestamp + i))
   return { tp, baseOffset: base, lastOffset: base + count - 1, bytes: encodeBatch(base, records) }
 }
 
@@ -131,6 +140,26 @@ export const logDriverContract = (
         yield* driver.truncateBefore(tp, 100) // never the newest batch
         expect(offsetsOf(yield* driver.readRange(tp, 0, 1 << 20))).toEqual(range(6, 9))
         expect((yield* driver.recover).get(tp)).toBe(9)
+      }))
+
+    it.effect("offsetForTimestamp: the first batch whose max timestamp reaches the time", () =>
+      Effect.gen(function* () {
+        const driver = yield* LogDriver
+        const tp = freshPartition()
+        // maxTimestamps 1001, 3001, 2001 (out of order, as Kafka CreateTime allows), 5001
+        yield* driver.writeBatches([batch(tp, 0, 2, 0, 1000), batch(tp, 2, 2, 0, 3000)])
+        yield* driver.writeBatches([batch(tp, 4, 2, 0, 2000), batch(tp, 6, 2, 0, 5000)])
+        const at = (t: number) => driver.offsetForTimestamp(tp, t)
+        expect(yield* at(0)).toBe(0)
+        expect(yield* at(1001)).toBe(0)
+        expect(yield* at(1002)).toBe(2)
+        expect(yield* at(2001)).toBe(2)
+        expect(yield* at(3002)).toBe(6)
+        expect(yield* at(5001)).toBe(6)
+        expect(yield* at(5002)).toBe(null)
+        expect(yield* driver.offsetForTimestamp(freshPartition(), 0)).toBe(null)
+        yield* driver.truncateBefore(tp, 2)
+        expect(yield* at(0)).toBe(2)
       }))
 
     it.effect("accepts an empty write", () =>

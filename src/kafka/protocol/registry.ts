@@ -1,0 +1,138 @@
+/**
+ * Every API this codec speaks, once: its key, version range and codec, plus the type maps from
+ * API key to request and response body types. `SUPPORTED` (the ApiVersions answer) and request
+ * dispatch in `codec.ts` both come from this list, so they cannot disagree.
+ */
+import type { ApiCodec } from "./ApiCodec.js"
+import { ApiVersions, type ApiVersionsRequest, type ApiVersionsResponse } from "./apis/ApiVersions.js"
+import { CreatePartitions, type CreatePartitionsRequest, type CreatePartitionsResponse } from "./apis/CreatePartitions.js"
+import { CreateTopics, type CreateTopicsRequest, type CreateTopicsResponse } from "./apis/CreateTopics.js"
+import { DeleteTopics, type DeleteTopicsRequest, type DeleteTopicsResponse } from "./apis/DeleteTopics.js"
+import { DescribeConfigs, type DescribeConfigsRequest, type DescribeConfigsResponse } from "./apis/DescribeConfigs.js"
+import { DescribeGroups, type DescribeGroupsRequest, type DescribeGroupsResponse } from "./apis/DescribeGroups.js"
+import { Fetch, type FetchRequest, type FetchResponse } from "./apis/Fetch.js"
+import { FindCoordinator, type FindCoordinatorRequest, type FindCoordinatorResponse } from "./apis/FindCoordinator.js"
+import { Heartbeat, type HeartbeatRequest, type HeartbeatResponse } from "./apis/Heartbeat.js"
+import { InitProducerId, type InitProducerIdRequest, type InitProducerIdResponse } from "./apis/InitProducerId.js"
+import { JoinGroup, type JoinGroupRequest, type JoinGroupResponse } from "./apis/JoinGroup.js"
+import { LeaveGroup, type LeaveGroupRequest, type LeaveGroupResponse } from "./apis/LeaveGroup.js"
+import { ListGroups, type ListGroupsRequest, type ListGroupsResponse } from "./apis/ListGroups.js"
+import { ListOffsets, type ListOffsetsRequest, type ListOffsetsResponse } from "./apis/ListOffsets.js"
+import { Metadata, type MetadataRequest, type MetadataResponse } from "./apis/Metadata.js"
+import { OffsetCommit, type OffsetCommitRequest, type OffsetCommitResponse } from "./apis/OffsetCommit.js"
+import { OffsetFetch, type OffsetFetchRequest, type OffsetFetchResponse } from "./apis/OffsetFetch.js"
+import { Produce, type ProduceRequest, type ProduceResponse } from "./apis/Produce.js"
+import { SyncGroup, type SyncGroupRequest, type SyncGroupResponse } from "./apis/SyncGroup.js"
+
+/** Kafka API keys (ApiKeys.java) of the APIs in scope. */
+export const ApiKey = {
+  Produce: 0,
+  Fetch: 1,
+  ListOffsets: 2,
+  Metadata: 3,
+  OffsetCommit: 8,
+  OffsetFetch: 9,
+  FindCoordinator: 10,
+  JoinGroup: 11,
+  Heartbeat: 12,
+  LeaveGroup: 13,
+  SyncGroup: 14,
+  DescribeGroups: 15,
+  ListGroups: 16,
+  ApiVersions: 18,
+  CreateTopics: 19,
+  DeleteTopics: 20,
+  InitProducerId: 22,
+  DescribeConfigs: 32,
+  CreatePartitions: 37
+} as const
+export type ApiKey = (typeof ApiKey)[keyof typeof ApiKey]
+
+export interface RequestBodies {
+  [ApiKey.Produce]: ProduceRequest
+  [ApiKey.Fetch]: FetchRequest
+  [ApiKey.ListOffsets]: ListOffsetsRequest
+  [ApiKey.Metadata]: MetadataRequest
+  [ApiKey.OffsetCommit]: OffsetCommitRequest
+  [ApiKey.OffsetFetch]: OffsetFetchRequest
+  [ApiKey.FindCoordinator]: FindCoordinatorRequest
+  [ApiKey.JoinGroup]: JoinGroupRequest
+  [ApiKey.Heartbeat]: HeartbeatRequest
+  [ApiKey.LeaveGroup]: LeaveGroupRequest
+  [ApiKey.SyncGroup]: SyncGroupRequest
+  [ApiKey.DescribeGroups]: DescribeGroupsRequest
+  [ApiKey.ListGroups]: ListGroupsRequest
+  [ApiKey.ApiVersions]: ApiVersionsRequest
+  [ApiKey.CreateTopics]: CreateTopicsRequest
+  [ApiKey.DeleteTopics]: DeleteTopicsRequest
+  [ApiKey.InitProducerId]: InitProducerIdRequest
+  [ApiKey.DescribeConfigs]: DescribeConfigsRequest
+  [ApiKey.CreatePartitions]: CreatePartitionsRequest
+}
+
+export interface ResponseBodies {
+  [ApiKey.Produce]: ProduceResponse
+  [ApiKey.Fetch]: FetchResponse
+  [ApiKey.ListOffsets]: ListOffsetsResponse
+  [ApiKey.Metadata]: MetadataResponse
+  [ApiKey.OffsetCommit]: OffsetCommitResponse
+  [ApiKey.OffsetFetch]: OffsetFetchResponse
+  [ApiKey.FindCoordinator]: FindCoordinatorResponse
+  [ApiKey.JoinGroup]: JoinGroupResponse
+  [ApiKey.Heartbeat]: HeartbeatResponse
+  [ApiKey.LeaveGroup]: LeaveGroupResponse
+  [ApiKey.SyncGroup]: SyncGroupResponse
+  [ApiKey.DescribeGroups]: DescribeGroupsResponse
+  [ApiKey.ListGroups]: ListGroupsResponse
+  [ApiKey.ApiVersions]: ApiVersionsResponse
+  [ApiKey.CreateTopics]: CreateTopicsResponse
+  [ApiKey.DeleteTopics]: DeleteTopicsResponse
+  [ApiKey.InitProducerId]: InitProducerIdResponse
+  [ApiKey.DescribeConfigs]: DescribeConfigsResponse
+  [ApiKey.CreatePartitions]: CreatePartitionsResponse
+}
+
+/** The codecs, in API key order. */
+export const APIS: ReadonlyArray<ApiCodec<unknown, unknown>> = [
+  Produce,
+  Fetch,
+  ListOffsets,
+  Metadata,
+  OffsetCommit,
+  OffsetFetch,
+  FindCoordinator,
+  JoinGroup,
+  Heartbeat,
+  LeaveGroup,
+  SyncGroup,
+  DescribeGroups,
+  ListGroups,
+  ApiVersions,
+  CreateTopics,
+  DeleteTopics,
+  InitProducerId,
+  DescribeConfigs,
+  CreatePartitions
+] as ReadonlyArray<ApiCodec<unknown, unknown>>
+
+/** Codec by API key: a dense array, so dispatch is one index. */
+const byKey: Array<ApiCodec<unknown, unknown> | undefined> = []
+for (const api of APIS) byKey[api.apiKey] = api
+
+export const apiCodec = (apiKey: number): ApiCodec<unknown, unknown> | undefined =>
+  apiKey >= 0 && apiKey < byKey.length ? byKey[apiKey] : undefined
+
+export interface SupportedApi {
+  readonly name: string
+  readonly minVersion: number
+  readonly maxVersion: number
+}
+
+/** What this broker speaks, per API key: the ApiVersions answer. */
+export const SUPPORTED: ReadonlyMap<ApiKey, SupportedApi> = new Map(
+  APIS.map((a) => [a.apiKey as ApiKey, { name: a.name, minVersion: a.minVersion, maxVersion: a.maxVersion }])
+)
+
+/** `SUPPORTED` as the ApiVersions response's `apiKeys` array. */
+export const supportedApiKeys = (): Array<{ apiKey: number; minVersion: number; maxVersion: number }> =>
+  APIS.map((a) => ({ apiKey: a.apiKey, minVersion: a.minVersion, maxVersion: a.maxVersion }))

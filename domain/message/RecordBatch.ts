@@ -8,7 +8,8 @@
  * lengths, CRC-32C), and reading/patching the header's offsets. Pure and synchronous: it never
  * runs an Effect and never throws on bad input — decoding returns a string describing the
  * problem instead (only `encodeBatch` of an empty record list throws, a caller bug).
- * Compressed batches are rejected for now (compression is a later issue).
+ * Compressed batches (attributes bits 0-2, see compression.ts) are stored and validated as
+ * they are; only `decodeBatch` decompresses, to read their records.
  *
  * Layout (big-endian; `varint`/`varlong` are zigzag like protobuf's sint32/sint64):
  *
@@ -32,6 +33,7 @@
  * ```
  */
 import { crc32c } from "@node-rs/crc32"
+import { decompress } from "./compression.js"
 import type { LogRecord, RecordHeader, StoredRecord } from "./LogRecord.js"
 
 /** Bytes before the first record. */
@@ -257,7 +259,8 @@ export const setBaseOffset = (bytes: Uint8Array, offset: number): void => {
 
 /**
  * Checks the header of exactly one batch spanning `bytes`: length, magic 2, batchLength,
- * CRC-32C. Returns undefined when valid, else what is wrong. Does not parse the records.
+ * CRC-32C. Returns undefined when valid, else what is wrong. Does not parse the records, so a
+ * compressed batch is checked without decompressing it (the CRC covers the compressed bytes).
  */
 export const validateBatch = (bytes: Uint8Array): string | undefined => {
   if (bytes.length < BATCH_HEADER_SIZE) {
@@ -334,34 +337,61 @@ class Reader {
 /**
  * Decodes exactly one batch spanning `bytes` into its records, with absolute offsets.
  * Returns a string when the batch is not magic 2, is truncated or malformed, fails its CRC,
- * or is compressed. Keys and values are views into `bytes` (copy them to keep them longer
- * than the batch). With LogAppendTime (attribute bit 3) every record gets maxTimestamp, as
- * Kafka consumers do.
+ * or its compressed records section does not decompress. The CRC is checked on the stored
+ * (compressed) bytes before anything is decompressed. Keys and values are views into `bytes`,
+ * or into the decompressed records section (copy them to keep them longer than the batch).
+ * With LogAppendTime (attribute bit 3) every record gets maxTimestamp, as Kafka consumers do.
  */
 export const decodeBatch = (bytes: Uint8Array): ReadonlyArray<StoredRecord> | string => {
   const invalid = validateBatch(bytes)
   if (invalid !== undefined) return invalid
   const view = viewOf(bytes)
   const attributes = view.getInt16(OFF_ATTRIBUTES)
-  const codec = attributes & ATTR_COMPRESSION_MASK
-  if (codec !== 0) return `compressed record batches are not supported yet (codec ${codec})`
-  const baseOffset = readInt64(view, OFF_BASE_OFFSET)
-  const baseTimestamp = readInt64(view, OFF_BASE_TIMESTAMP)
-  const maxTimestamp = readInt64(view, OFF_MAX_TIMESTAMP)
-  const logAppendTime = (attributes & ATTR_LOG_APPEND_TIME) !== 0
   const count = view.getInt32(OFF_RECORD_COUNT)
   if (count < 0) return `negative record count ${count}`
-  const end = bytes.length
-  if (count > end - BATCH_HEADER_SIZE) return `record count ${count} cannot fit in ${end - BATCH_HEADER_SIZE} bytes`
+  const codec = attributes & ATTR_COMPRESSION_MASK
+  let records = bytes
+  let start = BATCH_HEADER_SIZE
+  if (codec !== 0) {
+    const inflated = decompress(codec, bytes.subarray(BATCH_HEADER_SIZE))
+    if (typeof inflated === "string") return `compressed record batch: ${inflated}`
+    records = inflated
+    start = 0
+  }
+  return decodeRecords(records, start, count, {
+    baseOffset: readInt64(view, OFF_BASE_OFFSET),
+    baseTimestamp: readInt64(view, OFF_BASE_TIMESTAMP),
+    maxTimestamp: readInt64(view, OFF_MAX_TIMESTAMP),
+    logAppendTime: (attributes & ATTR_LOG_APPEND_TIME) !== 0
+  })
+}
+
+interface BatchContext {
+  readonly baseOffset: number
+  readonly baseTimestamp: number
+  readonly maxTimestamp: number
+  readonly logAppendTime: boolean
+}
+
+/** Parses exactly `count` records filling buf[start, buf.length). */
+const decodeRecords = (
+  buf: Uint8Array,
+  start: number,
+  count: number,
+  batch: BatchContext
+): ReadonlyArray<StoredRecord> | string => {
+  const { baseOffset, baseTimestamp, maxTimestamp, logAppendTime } = batch
+  const end = buf.length
+  if (count > end - start) return `record count ${count} cannot fit in ${end - start} bytes`
 
   const out: Array<StoredRecord> = new Array(count)
-  const r = new Reader(bytes, BATCH_HEADER_SIZE, end)
+  const r = new Reader(buf, start, end)
   try {
     for (let i = 0; i < count; i++) {
       const length = r.varint()
       if (length < 0 || r.pos + length > end) return `record ${i}: invalid length ${length}`
       const recordEnd = r.pos + length
-      const rec = new Reader(bytes, r.pos, recordEnd)
+      const rec = new Reader(buf, r.pos, recordEnd)
       rec.byte() // record attributes: unused
       const timestampDelta = rec.varlong()
       const offsetDelta = rec.varint()

@@ -1,0 +1,223 @@
+/**
+ * Helpers for Kafka integration tests, the Kafka counterpart of clients.ts and lifecycle.ts:
+ * kafkajs clients with test-sized timeouts whose producers, consumers and admins are
+ * disconnected after each test, a runner for the `kcat` binary (librdkafka, a second real
+ * client), and bounded waits.
+ *
+ * Every function takes the broker's Kafka listener port as `port`: pass the port the test
+ * broker's Kafka listener is bound to (TestBroker is to expose it, e.g. `broker.kafkaPort`).
+ */
+import { execFileSync, spawn } from "node:child_process"
+import { type Admin, type Consumer, type ConsumerConfig, type IHeaders, Kafka, type KafkaConfig, type KafkaMessage, logLevel, type Producer, type ProducerConfig } from "kafkajs"
+import { afterEach } from "vitest"
+
+// ---------------------------------------------------------------------------------------------
+// kafkajs
+
+/**
+ * A kafkajs client for 127.0.0.1:`port` (the broker's Kafka port), silent, with timeouts and
+ * retries sized for tests: a broker that does not answer fails the test in seconds, not minutes.
+ */
+export const kafkaClient = (port: number, clientId = "robustmq-test", overrides: Partial<KafkaConfig> = {}): Kafka =>
+  new Kafka({
+    clientId,
+    brokers: [`127.0.0.1:${port}`],
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 2_000,
+    requestTimeout: 5_000,
+    retry: { retries: 2, initialRetryTime: 50, maxRetryTime: 500 },
+    ...overrides
+  })
+
+type KafkaHandle = Producer | Consumer | Admin
+
+export interface KafkaClients {
+  /** Disconnects `handle` after the test. */
+  readonly track: <H extends KafkaHandle>(handle: H) => H
+  /** A connected producer, disconnected after the test. */
+  readonly producer: (kafka: Kafka, config?: ProducerConfig) => Promise<Producer>
+  /** A connected consumer (short session and rebalance times), disconnected after the test. */
+  readonly consumer: (kafka: Kafka, config: ConsumerConfig) => Promise<Consumer>
+  /** A connected admin client, disconnected after the test. */
+  readonly admin: (kafka: Kafka) => Promise<Admin>
+}
+
+/** Registers an afterEach that disconnects everything the test tracked (call it in a describe). */
+export const useKafkaClients = (): KafkaClients => {
+  const handles: Array<KafkaHandle> = []
+  afterEach(async () => {
+    // One at a time, each bounded: a hung disconnect must not hang the suite.
+    for (const h of handles.splice(0)) await withTimeout(h.disconnect(), 5_000, "kafkajs disconnect").catch(() => {})
+  })
+  const track = <H extends KafkaHandle>(handle: H): H => {
+    handles.push(handle)
+    return handle
+  }
+  return {
+    track,
+    producer: async (kafka, config) => {
+      const p = track(kafka.producer({ allowAutoTopicCreation: true, ...config }))
+      await p.connect()
+      return p
+    },
+    consumer: async (kafka, config) => {
+      const c = track(kafka.consumer({ sessionTimeout: 6_000, rebalanceTimeout: 6_000, heartbeatInterval: 500, ...config }))
+      await c.connect()
+      return c
+    },
+    admin: async (kafka) => {
+      const a = track(kafka.admin())
+      await a.connect()
+      return a
+    }
+  }
+}
+
+export interface ConsumedMessage {
+  readonly topic: string
+  readonly partition: number
+  readonly offset: number
+  readonly key: string | null
+  readonly value: string | null
+  /** Header values as UTF-8 (the first value of a repeated key). */
+  readonly headers: Readonly<Record<string, string>>
+  readonly timestamp: number
+  readonly message: KafkaMessage
+}
+
+/**
+ * Subscribes `consumer` (connected, not yet running) to `topic` from the beginning, runs it
+ * until `n` messages arrived, stops it (it stays connected) and returns them in arrival order.
+ * Rejects after `timeoutMs` saying how many arrived.
+ */
+export const consumeN = async (consumer: Consumer, topic: string, n: number, timeoutMs = 10_000): Promise<Array<ConsumedMessage>> => {
+  const got: Array<ConsumedMessage> = []
+  await consumer.subscribe({ topic, fromBeginning: true })
+  await consumer.run({
+    eachMessage: async ({ topic, partition, message }) => {
+      if (got.length < n) got.push(consumed(topic, partition, message))
+    }
+  })
+  try {
+    await waitFor(() => got.length >= n, timeoutMs, () => `${n} messages on ${topic}, got ${got.length}`)
+  } finally {
+    await withTimeout(consumer.stop(), 5_000, "kafkajs consumer.stop").catch(() => {})
+  }
+  return got
+}
+
+const consumed = (topic: string, partition: number, message: KafkaMessage): ConsumedMessage => ({
+  topic,
+  partition,
+  offset: Number(message.offset),
+  key: message.key === null ? null : message.key.toString("utf8"),
+  value: message.value === null ? null : message.value.toString("utf8"),
+  headers: headerStrings(message.headers),
+  timestamp: Number(message.timestamp),
+  message
+})
+
+const headerStrings = (headers: IHeaders | undefined): Record<string, string> => {
+  const out: Record<string, string> = {}
+  for (const [key, value] of Object.entries(headers ?? {})) {
+    const first = Array.isArray(value) ? value[0] : value
+    if (first !== undefined) out[key] = first.toString()
+  }
+  return out
+}
+
+// ---------------------------------------------------------------------------------------------
+// kcat
+
+let kcatBinary: string | null | undefined
+
+/** Absolute path of `kcat` (from `which kcat`), or undefined when it is not installed. */
+export const kcatPath = (): string | undefined => {
+  if (kcatBinary === undefined) {
+    try {
+      kcatBinary = execFileSync("which", ["kcat"], { encoding: "utf8", timeout: 5_000 }).trim() || null
+    } catch {
+      kcatBinary = null
+    }
+  }
+  return kcatBinary ?? undefined
+}
+
+/** Whether kcat is installed (for `it.skipIf(!hasKcat())`). */
+export const hasKcat = (): boolean => kcatPath() !== undefined
+
+/** `-b 127.0.0.1:<port>` plus options that keep kcat quick and IPv4-only in tests. */
+export const kcatBroker = (port: number): Array<string> => ["-b", `127.0.0.1:${port}`, "-X", "broker.address.family=v4"]
+
+export interface KcatOptions {
+  /** Written to kcat's stdin, which is then closed (for -P). Stdin is closed at once without it. */
+  readonly input?: string | Uint8Array
+  /** Killed (SIGKILL) after this long, and the promise rejects with its stderr. Default 15 s. */
+  readonly timeoutMs?: number
+}
+
+export interface KcatResult {
+  readonly stdout: string
+  readonly stderr: string
+  /** Exit code; null when kcat died from a signal. */
+  readonly code: number | null
+}
+
+/**
+ * Runs kcat with `args`. Resolves with its output and exit code whatever the code (assert on
+ * it); rejects when kcat is not installed or is still running after `timeoutMs`.
+ */
+export const kcat = (args: ReadonlyArray<string>, options: KcatOptions = {}): Promise<KcatResult> => {
+  const path = kcatPath()
+  if (path === undefined) return Promise.reject(new Error("kcat is not installed (apt-get install -y kcat)"))
+  const timeoutMs = options.timeoutMs ?? 15_000
+  return new Promise((resolve, reject) => {
+    const child = spawn(path, [...args], { stdio: ["pipe", "pipe", "pipe"] })
+    const stdout: Array<Buffer> = []
+    const stderr: Array<Buffer> = []
+    let timedOut = false
+    const timer = setTimeout(() => {
+      timedOut = true
+      child.kill("SIGKILL")
+    }, timeoutMs)
+    child.stdout.on("data", (b: Buffer) => stdout.push(b))
+    child.stderr.on("data", (b: Buffer) => stderr.push(b))
+    child.stdin.on("error", () => {}) // kcat may exit before reading all of its input
+    child.on("error", (e) => {
+      clearTimeout(timer)
+      reject(e)
+    })
+    child.on("close", (code) => {
+      clearTimeout(timer)
+      const err = Buffer.concat(stderr).toString("utf8")
+      if (timedOut) reject(new Error(`kcat ${args.join(" ")} timed out after ${timeoutMs} ms; stderr: ${err}`))
+      else resolve({ stdout: Buffer.concat(stdout).toString("utf8"), stderr: err, code })
+    })
+    child.stdin.end(options.input ?? "")
+  })
+}
+
+// ---------------------------------------------------------------------------------------------
+// waiting
+
+/** Resolves once `cond` holds (polled every 10 ms); rejects after `timeoutMs` with `describe()`. */
+export const waitFor = async (
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs = 5_000,
+  describe: () => string = () => "condition"
+): Promise<void> => {
+  const deadline = Date.now() + timeoutMs
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${describe()}`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+/** `promise`, or a rejection naming `what` after `ms`. */
+export const withTimeout = <A>(promise: Promise<A>, ms: number, what: string): Promise<A> => {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}

@@ -1,0 +1,248 @@
+/**
+ * The Kafka consumer-group coordinator (classic protocol, pre-KIP-848): the service the
+ * JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch, DescribeGroups and
+ * ListGroups handlers call with plain request values, answering with plain responses that
+ * carry Kafka error codes (protocol errors are never failures).
+ *
+ * It owns the read model of every group (domain/group: pure deciders and evolve), the requests
+ * waiting on a rebalance (GroupRuntime), and the group events' way to the EventStore (stream
+ * `group-<groupId>`, through GroupEventWriter). Membership changes take effect in memory at
+ * once and are stored in order without waiting; an OffsetCommit is answered, and its offsets
+ * become visible to OffsetFetch, only once its events are durable. One sweep fiber checks
+ * session, sync and rebalance deadlines; `tick` runs the same check for tests. At start every
+ * group is rebuilt from the "kafka-groups" snapshot plus the events after it, and members get
+ * a fresh session deadline from boot time. The snapshot is refreshed (and the events it covers
+ * pruned) at start, periodically and at shutdown.
+ */
+import { randomUUID } from "node:crypto"
+import { Context, Deferred, Effect, Layer, Schema, type Scope } from "effect"
+import type {
+  DescribeGroupsRequest,
+  DescribeGroupsResponse,
+  HeartbeatRequest,
+  HeartbeatResponse,
+  JoinGroupRequest,
+  JoinGroupResponse,
+  LeaveGroupRequest,
+  LeaveGroupResponse,
+  ListGroupsRequest,
+  ListGroupsResponse,
+  OffsetCommitRequest,
+  OffsetCommitResponse,
+  OffsetFetchRequest,
+  OffsetFetchResponse,
+  SyncGroupRequest,
+  SyncGroupResponse
+} from "../../../domain/group/commands.js"
+import type { Decision } from "../../../domain/group/Decision.js"
+import { decideCommitOffsets } from "../../../domain/group/decideCommitOffsets.js"
+import { decideHeartbeat } from "../../../domain/group/decideHeartbeat.js"
+import { decideJoinGroup } from "../../../domain/group/decideJoinGroup.js"
+import { decideLeaveGroup } from "../../../domain/group/decideLeaveGroup.js"
+import { decideSyncGroup } from "../../../domain/group/decideSyncGroup.js"
+import { decideTick, hasDueTimer } from "../../../domain/group/decideTick.js"
+import { GroupEvent, groupStream, isDurable } from "../../../domain/group/events.js"
+import { defaultGroupPolicy, emptyGroup, type GroupPolicy, type GroupState, resumed } from "../../../domain/group/Group.js"
+import { describeGroup, fetchOffsets, listGroups } from "../../../domain/group/views.js"
+import { ErrorCode } from "../../../domain/kafka/ErrorCode.js"
+import type { StorageError } from "../../../services/errors.js"
+import { type EventData, EventStore } from "../../../services/EventStore.js"
+import * as GroupEventWriter from "./GroupEventWriter.js"
+import { GroupRuntime } from "./GroupRuntime.js"
+import { snapshotGroups } from "./groupSnapshot.js"
+
+export interface GroupCoordinatorOptions extends GroupPolicy {
+  /** How often the sweep fiber checks deadlines (wall clock). */
+  readonly sweepIntervalMs: number
+  /** How often the groups snapshot is refreshed (and the events behind it pruned). */
+  readonly snapshotIntervalMs: number
+  /** The coordinator's clock (ms). */
+  readonly now: () => number
+  /** A new member's id: Kafka uses clientId + "-" + a UUID. */
+  readonly generateMemberId: (clientId: string) => string
+}
+
+export const defaultOptions: GroupCoordinatorOptions = {
+  ...defaultGroupPolicy,
+  sweepIntervalMs: 100,
+  snapshotIntervalMs: 60_000,
+  now: () => Date.now(),
+  generateMemberId: (clientId) => `${clientId}-${randomUUID()}`
+}
+
+export interface GroupCoordinatorService {
+  readonly joinGroup: (request: JoinGroupRequest) => Effect.Effect<JoinGroupResponse>
+  readonly syncGroup: (request: SyncGroupRequest) => Effect.Effect<SyncGroupResponse>
+  readonly heartbeat: (request: HeartbeatRequest) => Effect.Effect<HeartbeatResponse>
+  readonly leaveGroup: (request: LeaveGroupRequest) => Effect.Effect<LeaveGroupResponse>
+  /** Answers once the commit is durable; a storage failure answers NOT_COORDINATOR (as Kafka maps it). */
+  readonly commitOffsets: (request: OffsetCommitRequest) => Effect.Effect<OffsetCommitResponse>
+  readonly fetchOffsets: (request: OffsetFetchRequest) => Effect.Effect<OffsetFetchResponse>
+  readonly describeGroups: (request: DescribeGroupsRequest) => Effect.Effect<DescribeGroupsResponse>
+  readonly listGroups: (request?: ListGroupsRequest) => Effect.Effect<ListGroupsResponse>
+  /** Runs every group's timers at `now` (default: the coordinator's clock). The sweep calls it. */
+  readonly tick: (now?: number) => Effect.Effect<void>
+  /** Refreshes the groups snapshot from storage and prunes the events it covers. */
+  readonly snapshot: Effect.Effect<void, StorageError>
+  /** Waits until every event decided so far is stored. */
+  readonly flush: Effect.Effect<void>
+  /** The read model of one group (for the admin API and tests). */
+  readonly unsafeGroup: (groupId: string) => GroupState | undefined
+}
+
+export class GroupCoordinator extends Context.Tag("broker/GroupCoordinator")<GroupCoordinator, GroupCoordinatorService>() {}
+
+const encodeEvent = Schema.encodeSync(GroupEvent)
+const toEventData = (e: GroupEvent): EventData => ({ type: e._tag, data: encodeEvent(e) })
+
+const everyPartition = (request: OffsetCommitRequest, errorCode: number): OffsetCommitResponse => ({
+  topics: request.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode })) }))
+})
+
+export const make = (
+  overrides: Partial<GroupCoordinatorOptions> = {}
+): Effect.Effect<GroupCoordinatorService, StorageError, EventStore | Scope.Scope> =>
+  Effect.gen(function*() {
+    const options: GroupCoordinatorOptions = { ...defaultOptions, ...overrides }
+    const policy: GroupPolicy = options
+    const store = yield* EventStore
+    const writer = yield* GroupEventWriter.make
+
+    // Rebuild: snapshot + events after it; every member starts a fresh session now.
+    const boot = options.now()
+    const runtimes = new Map<string, GroupRuntime>()
+    for (const [groupId, group] of (yield* snapshotGroups(store)).groups) {
+      runtimes.set(groupId, new GroupRuntime(resumed(group, boot)))
+    }
+
+    const runtimeFor = (groupId: string): GroupRuntime => {
+      let rt = runtimes.get(groupId)
+      if (rt === undefined) runtimes.set(groupId, (rt = new GroupRuntime(emptyGroup(groupId))))
+      return rt
+    }
+
+    /**
+     * Folds a decision's events into the read model (answering waiting requests as they go) and
+     * queues the durable ones. `holdOffsets` defers committed offsets until they are stored.
+     */
+    const commit = (groupId: string, decision: Decision<unknown>, holdOffsets = false) => {
+      if (decision.events.length === 0) return null
+      const rt = runtimeFor(groupId)
+      const durable: Array<EventData> = []
+      const held: Array<GroupEvent> = []
+      for (const e of decision.events) {
+        if (holdOffsets && e._tag === "GroupOffsetsCommitted") held.push(e)
+        else rt.apply(e)
+        if (isDurable(e)) durable.push(toEventData(e))
+      }
+      const done = durable.length > 0 ? writer.unsafeAppend(groupStream(groupId), durable) : null
+      return { rt, done, held }
+    }
+
+    const joinGroup = (request: JoinGroupRequest) =>
+      Effect.suspend(() => {
+        const cmd = { ...request, _tag: "JoinGroup" as const, newMemberId: options.generateMemberId(request.clientId) }
+        const decision = decideJoinGroup(runtimes.get(request.groupId)?.state, cmd, options.now(), policy)
+        const outcome = decision.reply
+        // Register before folding: the same events may complete the generation.
+        const waiter = outcome._tag === "Await" ? runtimeFor(request.groupId).awaitJoin(outcome.memberId) : null
+        commit(request.groupId, decision)
+        return waiter === null ? Effect.succeed((outcome as { response: JoinGroupResponse }).response) : Deferred.await(waiter)
+      })
+
+    const syncGroup = (request: SyncGroupRequest) =>
+      Effect.suspend(() => {
+        const decision = decideSyncGroup(runtimes.get(request.groupId)?.state, { ...request, _tag: "SyncGroup" }, options.now(), policy)
+        const outcome = decision.reply
+        const waiter = outcome._tag === "Await" ? runtimeFor(request.groupId).awaitSync(outcome.memberId) : null
+        commit(request.groupId, decision)
+        return waiter === null ? Effect.succeed((outcome as { response: SyncGroupResponse }).response) : Deferred.await(waiter)
+      })
+
+    const heartbeat = (request: HeartbeatRequest) =>
+      Effect.sync(() => {
+        const decision = decideHeartbeat(runtimes.get(request.groupId)?.state, { ...request, _tag: "Heartbeat" }, options.now(), policy)
+        commit(request.groupId, decision)
+        return decision.reply
+      })
+
+    const leaveGroup = (request: LeaveGroupRequest) =>
+      Effect.sync(() => {
+        const decision = decideLeaveGroup(runtimes.get(request.groupId)?.state, { ...request, _tag: "LeaveGroup" }, options.now(), policy)
+        commit(request.groupId, decision)
+        return decision.reply
+      })
+
+    const commitOffsets = (request: OffsetCommitRequest) =>
+      Effect.suspend(() => {
+        const decision = decideCommitOffsets(
+          runtimes.get(request.groupId)?.state,
+          { ...request, _tag: "CommitOffsets" },
+          options.now(),
+          policy
+        )
+        const committed = commit(request.groupId, decision, true)
+        if (committed === null || committed.done === null) return Effect.succeed(decision.reply)
+        const { done, held, rt } = committed
+        return Deferred.await(done).pipe(
+          Effect.map(() => {
+            for (const e of held) rt.apply(e)
+            return decision.reply
+          }),
+          // Kafka answers a failed offsets write (KAFKA_STORAGE_ERROR) with NOT_COORDINATOR.
+          Effect.catchAll(() => Effect.succeed(everyPartition(request, ErrorCode.NOT_COORDINATOR)))
+        )
+      })
+
+    const fetchOffsetsOf = (request: OffsetFetchRequest) =>
+      Effect.sync(() => fetchOffsets(runtimes.get(request.groupId)?.state, request))
+
+    const describeGroups = (request: DescribeGroupsRequest) =>
+      Effect.sync((): DescribeGroupsResponse => ({
+        groups: request.groupIds.map((id) => describeGroup(runtimes.get(id)?.state, id, request.apiVersion))
+      }))
+
+    const listGroupsOf = (request: ListGroupsRequest = {}) =>
+      Effect.sync(() => listGroups([...runtimes.values()].map((rt) => rt.state), request.statesFilter))
+
+    const tick = (now?: number) =>
+      Effect.sync(() => {
+        const at = now ?? options.now()
+        for (const [groupId, rt] of runtimes) {
+          if (hasDueTimer(rt.state, at, policy)) commit(groupId, decideTick(rt.state, at, policy))
+        }
+      })
+
+    const snapshot = Effect.asVoid(Effect.zipRight(writer.flush, snapshotGroups(store)))
+
+    let lastSnapshot = options.now()
+    const sweep = Effect.gen(function*() {
+      yield* tick()
+      const now = options.now()
+      if (now - lastSnapshot >= options.snapshotIntervalMs) {
+        lastSnapshot = now
+        yield* snapshot.pipe(Effect.catchAll((e) => Effect.logError("groups snapshot failed", e)))
+      }
+    })
+    yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(options.sweepIntervalMs), sweep)))
+    // Runs before the writer's own finalizer and fiber stop: everything decided is stored first.
+    yield* Effect.addFinalizer(() => snapshot.pipe(Effect.catchAll((e) => Effect.logError("groups snapshot at shutdown failed", e))))
+
+    return {
+      joinGroup,
+      syncGroup,
+      heartbeat,
+      leaveGroup,
+      commitOffsets,
+      fetchOffsets: fetchOffsetsOf,
+      describeGroups,
+      listGroups: listGroupsOf,
+      tick,
+      snapshot,
+      flush: writer.flush,
+      unsafeGroup: (groupId) => runtimes.get(groupId)?.state
+    } satisfies GroupCoordinatorService
+  })
+
+export const layer = (options: Partial<GroupCoordinatorOptions> = {}): Layer.Layer<GroupCoordinator, StorageError, EventStore> =>
+  Layer.scoped(GroupCoordinator, make(options))

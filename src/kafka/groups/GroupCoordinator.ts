@@ -15,7 +15,7 @@
  * pruned) at start, periodically and at shutdown.
  */
 import { randomUUID } from "node:crypto"
-import { Context, Deferred, Effect, Layer, Schema, type Scope } from "effect"
+import { Context, Deferred, Effect, FiberId, Layer, Schema, type Scope } from "effect"
 import type {
   DescribeGroupsRequest,
   DescribeGroupsResponse,
@@ -123,20 +123,25 @@ export const make = (
 
     /**
      * Folds a decision's events into the read model (answering waiting requests as they go) and
-     * queues the durable ones. `holdOffsets` defers committed offsets until they are stored.
+     * queues the durable ones. Committed offsets are folded only once stored, in decision order,
+     * so OffsetFetch never shows an offset a crash could lose; `done` then runs with the outcome.
      */
-    const commit = (groupId: string, decision: Decision<unknown>, holdOffsets = false) => {
-      if (decision.events.length === 0) return null
+    const commit = (groupId: string, decision: Decision<unknown>, done?: (error: StorageError | undefined) => void) => {
+      if (decision.events.length === 0) return false
       const rt = runtimeFor(groupId)
       const durable: Array<EventData> = []
       const held: Array<GroupEvent> = []
       for (const e of decision.events) {
-        if (holdOffsets && e._tag === "GroupOffsetsCommitted") held.push(e)
+        if (e._tag === "GroupOffsetsCommitted") held.push(e)
         else rt.apply(e)
         if (isDurable(e)) durable.push(toEventData(e))
       }
-      const done = durable.length > 0 ? writer.unsafeAppend(groupStream(groupId), durable) : null
-      return { rt, done, held }
+      if (durable.length === 0) return false
+      writer.unsafeAppend(groupStream(groupId), durable, (error) => {
+        if (error === undefined) for (const e of held) rt.apply(e)
+        done?.(error)
+      })
+      return true
     }
 
     const joinGroup = (request: JoinGroupRequest) =>
@@ -144,19 +149,27 @@ export const make = (
         const cmd = { ...request, _tag: "JoinGroup" as const, newMemberId: options.generateMemberId(request.clientId) }
         const decision = decideJoinGroup(runtimes.get(request.groupId)?.state, cmd, options.now(), policy)
         const outcome = decision.reply
+        if (outcome._tag === "Reply") {
+          commit(request.groupId, decision)
+          return Effect.succeed(outcome.response)
+        }
         // Register before folding: the same events may complete the generation.
-        const waiter = outcome._tag === "Await" ? runtimeFor(request.groupId).awaitJoin(outcome.memberId) : null
+        const waiter = runtimeFor(request.groupId).awaitJoin(outcome.memberId)
         commit(request.groupId, decision)
-        return waiter === null ? Effect.succeed((outcome as { response: JoinGroupResponse }).response) : Deferred.await(waiter)
+        return Deferred.await(waiter)
       })
 
     const syncGroup = (request: SyncGroupRequest) =>
       Effect.suspend(() => {
         const decision = decideSyncGroup(runtimes.get(request.groupId)?.state, { ...request, _tag: "SyncGroup" }, options.now(), policy)
         const outcome = decision.reply
-        const waiter = outcome._tag === "Await" ? runtimeFor(request.groupId).awaitSync(outcome.memberId) : null
+        if (outcome._tag === "Reply") {
+          commit(request.groupId, decision)
+          return Effect.succeed(outcome.response)
+        }
+        const waiter = runtimeFor(request.groupId).awaitSync(outcome.memberId)
         commit(request.groupId, decision)
-        return waiter === null ? Effect.succeed((outcome as { response: SyncGroupResponse }).response) : Deferred.await(waiter)
+        return Deferred.await(waiter)
       })
 
     const heartbeat = (request: HeartbeatRequest) =>
@@ -181,17 +194,14 @@ export const make = (
           options.now(),
           policy
         )
-        const committed = commit(request.groupId, decision, true)
-        if (committed === null || committed.done === null) return Effect.succeed(decision.reply)
-        const { done, held, rt } = committed
-        return Deferred.await(done).pipe(
-          Effect.map(() => {
-            for (const e of held) rt.apply(e)
-            return decision.reply
-          }),
-          // Kafka answers a failed offsets write (KAFKA_STORAGE_ERROR) with NOT_COORDINATOR.
-          Effect.catchAll(() => Effect.succeed(everyPartition(request, ErrorCode.NOT_COORDINATOR)))
-        )
+        const stored = Deferred.unsafeMake<OffsetCommitResponse>(FiberId.none)
+        const queued = commit(request.groupId, decision, (error) =>
+          Deferred.unsafeDone(
+            stored,
+            // Kafka answers a failed offsets write (KAFKA_STORAGE_ERROR) with NOT_COORDINATOR.
+            Effect.succeed(error === undefined ? decision.reply : everyPartition(request, ErrorCode.NOT_COORDINATOR))
+          ))
+        return queued ? Deferred.await(stored) : Effect.succeed(decision.reply)
       })
 
     const fetchOffsetsOf = (request: OffsetFetchRequest) =>
@@ -213,7 +223,9 @@ export const make = (
         }
       })
 
-    const snapshot = Effect.asVoid(Effect.zipRight(writer.flush, snapshotGroups(store)))
+    // One snapshot at a time: an older fold saved after a newer one's prune would lose events.
+    const snapshotPermit = yield* Effect.makeSemaphore(1)
+    const snapshot = snapshotPermit.withPermits(1)(Effect.asVoid(Effect.zipRight(writer.flush, snapshotGroups(store))))
 
     let lastSnapshot = options.now()
     const sweep = Effect.gen(function*() {
@@ -224,7 +236,8 @@ export const make = (
         yield* snapshot.pipe(Effect.catchAll((e) => Effect.logError("groups snapshot failed", e)))
       }
     })
-    yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(options.sweepIntervalMs), sweep)))
+    const sweepSafely = Effect.catchAllCause(sweep, (cause) => Effect.logError("group sweep failed", cause))
+    yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(options.sweepIntervalMs), sweepSafely)))
     // Runs before the writer's own finalizer and fiber stop: everything decided is stored first.
     yield* Effect.addFinalizer(() => snapshot.pipe(Effect.catchAll((e) => Effect.logError("groups snapshot at shutdown failed", e))))
 

@@ -8,6 +8,7 @@ import { Effect, Fiber, type Scope } from "effect"
 import type { JoinGroupRequest, JoinGroupResponse } from "../../../domain/group/commands.js"
 import { ErrorCode } from "../../../domain/kafka/ErrorCode.js"
 import * as MemoryEventStore from "../../../layers/storage-memory/MemoryEventStore.js"
+import { StorageError } from "../../../services/errors.js"
 import { EventStore } from "../../../services/EventStore.js"
 import { type GroupCoordinatorOptions, type GroupCoordinatorService, make } from "../../../src/kafka/groups/GroupCoordinator.js"
 import { foldGroups } from "../../../src/kafka/groups/groupSnapshot.js"
@@ -114,6 +115,39 @@ describe("GroupCoordinator", () => {
           [b.memberId, bytes(98)]
         ])
         expect(b.members).toEqual([])
+      })
+    ))
+
+  it.scoped("with no initial delay (the default) the first member is answered alone, then rejoins with the second", () =>
+    withStore((store) =>
+      Effect.gen(function*() {
+        const clock = { now: 0 }
+        const gc = yield* coordinator(store, clock)
+        const a = yield* Fiber.join(yield* joinWithId(gc, "a"))
+        expect(a).toMatchObject({ errorCode: 0, generationId: 1, leader: a.memberId })
+        const fb = yield* joinWithId(gc, "b")
+        yield* settle
+        // a's SyncGroup for generation 1 arrives after b's join: rejoin.
+        expect((yield* gc.syncGroup(syncRequest(a.memberId, 1, [[a.memberId, [1]]]))).errorCode).toBe(ErrorCode.REBALANCE_IN_PROGRESS)
+        const a2 = yield* gc.joinGroup(joinRequest("a", a.memberId))
+        const b = yield* Fiber.join(fb)
+        expect([a2.generationId, b.generationId]).toEqual([2, 2])
+        expect(a2.members.map((m) => m.memberId)).toEqual([a.memberId, b.memberId])
+      })
+    ))
+
+  it.scoped("answers NOT_COORDINATOR when the commit cannot be stored, and keeps the offsets out of OffsetFetch", () =>
+    withStore((store) =>
+      Effect.gen(function*() {
+        const broken: EventStore["Type"] = {
+          ...store,
+          append: () => Effect.fail(new StorageError({ op: "write", cause: new Error("disk full") }))
+        }
+        const gc = yield* coordinator(broken, { now: 0 })
+        const answer = yield* gc.commitOffsets({ ...commitRequest("", -1, 5), groupId: "solo" })
+        expect(answer.topics[0]!.partitions[0]!.errorCode).toBe(ErrorCode.NOT_COORDINATOR)
+        const fetched = yield* gc.fetchOffsets({ groupId: "solo", topics: [{ name: "t", partitionIndexes: [0] }] })
+        expect(fetched.topics[0]!.partitions[0]!.committedOffset).toBe(-1)
       })
     ))
 

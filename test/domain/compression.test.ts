@@ -166,6 +166,17 @@ describe("reference CLI output (gzip, lz4, zstd)", () => {
     })
   }
 
+  it("decodes concatenated frames and skips skippable frames (zstd and lz4)", () => {
+    const skippable = Uint8Array.from([0x50, 0x2a, 0x4d, 0x18, 3, 0, 0, 0, 9, 9, 9])
+    const twice = Buffer.concat([corpus, corpus])
+    for (const [codec, a, b] of [
+      [CompressionCodec.Zstd, "corpus.stream.zst", "corpus.zst"],
+      [CompressionCodec.Lz4, "corpus.lz4", "corpus.B4-linked-checksums-size.lz4"]
+    ] as const) {
+      sameBytes(ok(decompress(codec, Buffer.concat([skippable, fixture(a), skippable, fixture(b)]))), twice)
+    }
+  })
+
   it.skipIf(!hasTool("lz4"))("lz4 -d reads what compress(lz4) writes", () => {
     const dir = mkdtempSync(join(tmpdir(), "lz4-"))
     try {

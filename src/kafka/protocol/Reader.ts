@@ -39,26 +39,36 @@ export class Reader {
     return at
   }
 
+  // Integers are assembled byte by byte, skipping Buffer#readInt32BE's own bounds checks (take()
+  // already did them).
+
   int8(): number {
-    return this.buf.readInt8(this.take(1, "int8"))
+    return (this.buf[this.take(1, "int8")]! << 24) >> 24
   }
 
   int16(): number {
-    return this.buf.readInt16BE(this.take(2, "int16"))
+    const p = this.take(2, "int16")
+    const b = this.buf
+    return ((b[p]! << 24) | (b[p + 1]! << 16)) >> 16
   }
 
   int32(): number {
-    return this.buf.readInt32BE(this.take(4, "int32"))
+    const p = this.take(4, "int32")
+    const b = this.buf
+    return (b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!
   }
 
   uint32(): number {
-    return this.buf.readUInt32BE(this.take(4, "uint32"))
+    return this.int32() >>> 0
   }
 
   /** Two 32-bit halves, no BigInt: exact for |n| < 2^53. */
   int64(): number {
-    const at = this.take(8, "int64")
-    return this.buf.readInt32BE(at) * TWO_32 + this.buf.readUInt32BE(at + 4)
+    const p = this.take(8, "int64")
+    const b = this.buf
+    const hi = (b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!
+    const lo = ((b[p + 4]! << 24) | (b[p + 5]! << 16) | (b[p + 6]! << 8) | b[p + 7]!) >>> 0
+    return hi * TWO_32 + lo
   }
 
   bool(): boolean {

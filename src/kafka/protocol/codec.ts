@@ -2,7 +2,7 @@
  * The server side of the Kafka wire protocol: one request frame in, a typed request out; a typed
  * response in, Buffer chunks (size prefix included) out. Owns the request and response headers
  * (https://kafka.apache.org/protocol#protocol_messages) and the version checks; the bodies are
- * read and written by `struct.ts` from the tables in `apis/`.
+ * read and written by functions `struct.ts` compiles from the tables in `apis/`.
  *
  * Headers: request header v1 (apiKey, apiVersion, correlationId, clientId) for non-flexible
  * versions, v2 (v1 + tagged fields) for flexible ones; response header v0 (correlationId) or v1
@@ -15,7 +15,7 @@
 import type { ApiCodec } from "./ApiCodec.js"
 import { DecodeFailure, Reader } from "./Reader.js"
 import { ApiKey, apiCodec, type RequestBodies, type ResponseBodies, supportedApiKeys } from "./registry.js"
-import { readStruct, writeStruct } from "./struct.js"
+import { bodyReader, bodyWriter } from "./struct.js"
 import { Writer } from "./Writer.js"
 
 /** Kafka's UNSUPPORTED_VERSION error code (Errors.java). */
@@ -108,7 +108,7 @@ export const decodeRequest = (frame: Buffer): DecodedRequest | RequestDecodeErro
     const flexible = isFlexible(api, apiVersion)
     const clientId = r.nullableString()
     if (flexible) r.skipTaggedFields()
-    const body = readStruct(r, api.request.fields, apiVersion, flexible)
+    const body = bodyReader(api.request, apiVersion)(r)
     // Trailing bytes are tolerated, as Kafka does.
     return {
       _tag: "Request",
@@ -149,7 +149,7 @@ export const encodeResponse = <K extends ApiKey>(
   const w = new Writer(256, true)
   w.int32(header.correlationId)
   if (flexible && apiKey !== ApiKey.ApiVersions) w.emptyTaggedFields()
-  writeStruct(w, api.response.fields, body as unknown as Record<string, unknown>, apiVersion, flexible)
+  bodyWriter(api.response, apiVersion)(w, body as unknown as Record<string, unknown>)
   return w.finish()
 }
 
@@ -174,7 +174,7 @@ export const encodeRequest = <K extends ApiKey>(
   const w = new Writer(256, true)
   w.int16(header.apiKey).int16(header.apiVersion).int32(header.correlationId).nullableString(header.clientId)
   if (flexible) w.emptyTaggedFields()
-  writeStruct(w, api.request.fields, body as unknown as Record<string, unknown>, header.apiVersion, flexible)
+  bodyWriter(api.request, header.apiVersion)(w, body as unknown as Record<string, unknown>)
   return w.finish()
 }
 
@@ -190,7 +190,7 @@ export const decodeResponse = <K extends ApiKey>(apiKey: K, apiVersion: number, 
   try {
     const correlationId = r.int32()
     if (flexible && apiKey !== ApiKey.ApiVersions) r.skipTaggedFields()
-    const body = readStruct(r, api.response.fields, apiVersion, flexible) as Required<ResponseBodies[K]>
+    const body = bodyReader(api.response, apiVersion)(r) as Required<ResponseBodies[K]>
     return { _tag: "Response", correlationId, body }
   } catch (e) {
     return { _tag: "MalformedResponse", reason: reasonOf(e) }

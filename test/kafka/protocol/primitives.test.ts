@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest"
 import { DecodeFailure, Reader } from "../../../src/kafka/protocol/Reader.js"
+import { field, list, message, structs, T } from "../../../src/kafka/protocol/schema.js"
+import { compileReader, compileWriter, readerSource } from "../../../src/kafka/protocol/struct.js"
 import { LARGE_BYTES, Writer } from "../../../src/kafka/protocol/Writer.js"
 
 const bytesOf = (write: (w: Writer) => void): Buffer => {
@@ -233,5 +235,56 @@ describe("Writer chunks", () => {
     const all = Buffer.concat(w.finish())
     expect(all.readInt32BE(0)).toBe(0x11223344)
     expect(all.readInt32BE(4 + LARGE_BYTES + 99 * 4)).toBe(99)
+  })
+})
+
+describe("compiled struct codecs", () => {
+  const schema = message("Sample", [
+    field("id", T.Int32, "0+"),
+    field("name", T.String, "0+"),
+    field("label", T.String, "1+", { nullable: "1+", default: null }),
+    list("ids", T.Int32, "0+", { nullable: "1+" }),
+    structs("items", "2+", [field("n", T.Int64, "0+"), field("data", T.Bytes, "0+")])
+  ])
+
+  it("write then read gives the value back, version by version, defaults for absent fields", () => {
+    const value = { id: 7, name: "n", label: "l", ids: [1, 2], items: [{ n: -1, data: Buffer.from([9]) }] }
+    for (const version of [0, 1, 2]) {
+      for (const flexible of [false, true]) {
+        const w = new Writer(8)
+        compileWriter(schema.fields, version, flexible)(w, value)
+        const r = new Reader(w.finishConcat())
+        const back = compileReader(schema.fields, version, flexible)(r)
+        expect(r.remaining).toBe(0)
+        expect(back).toEqual({
+          id: 7,
+          name: "n",
+          label: version >= 1 ? "l" : null,
+          ids: [1, 2],
+          items: version >= 2 ? [{ n: -1, data: Buffer.from([9]) }] : []
+        })
+      }
+    }
+  })
+
+  it("null in a non-nullable field is a caller bug on encode: it throws instead of writing -1", () => {
+    expect(() => compileWriter(schema.fields, 0, false)(new Writer(), { id: 1, name: null })).toThrow(/name is not nullable in version 0/)
+    expect(() => compileWriter(schema.fields, 0, false)(new Writer(), { id: 1, name: "x", ids: null })).toThrow(/ids is not nullable/)
+    const w = new Writer()
+    compileWriter(schema.fields, 1, false)(w, { id: 1, name: "x", ids: null })
+    expect(w.finishConcat().subarray(-4).toString("hex")).toBe("ffffffff")
+  })
+
+  it("decoded structs of a kind share one shape: every field present, in schema order", () => {
+    const w = new Writer()
+    compileWriter(schema.fields, 0, false)(w, { id: 1, name: "x", ids: [] })
+    const back = compileReader(schema.fields, 0, false)(new Reader(w.finishConcat()))
+    expect(Object.keys(back)).toEqual(["id", "name", "label", "ids", "items"])
+  })
+
+  it("the generated source is inspectable and names only schema fields", () => {
+    const src = readerSource(schema.fields, 2, true)
+    expect(src).toContain(`"items": f4`)
+    expect(src).toContain("r.skipTaggedFields()")
   })
 })

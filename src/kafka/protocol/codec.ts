@@ -109,7 +109,7 @@ export const decodeRequest = (frame: Buffer): DecodedRequest | RequestDecodeErro
     const clientId = r.nullableString()
     if (flexible) r.skipTaggedFields()
     const body = bodyReader(api.request, apiVersion)(r)
-    // Trailing bytes are tolerated, as Kafka does.
+    // Trailing bytes after the body are ignored (lenient toward clients that send extra).
     return {
       _tag: "Request",
       apiKey: apiKey as ApiKey,

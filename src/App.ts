@@ -12,7 +12,7 @@ import * as MqttServer from "./mqtt/MqttServer.js"
 /** Storage plus the message log, for the configured kind and data dir. */
 export const storage = Layer.unwrapEffect(
   Effect.map(BrokerConfig, (config) => {
-    const drivers = Storage.layer(config.storage.kind, config.storage.dataDir)
+    const drivers = Storage.layer(config.storage.kind, config.storage.dataDir, config.storage)
     return Layer.merge(MessageLogLive.layer.pipe(Layer.provide(drivers)), drivers)
   })
 )

@@ -1,5 +1,5 @@
 /**
- * MessageLogLive over the memory and SQLite drivers: offsets, durability callbacks, reads that
+ * MessageLogLive over the memory, SQLite and segment drivers: offsets, durability callbacks, reads that
  * merge stored and unflushed records, group commit, restart recovery and write failures.
  */
 import { describe, expect, it, layer } from "@effect/vitest"
@@ -11,6 +11,7 @@ import type { TopicPartition } from "../../domain/ids.js"
 import type { StoredRecord } from "../../domain/message/LogRecord.js"
 import * as MessageLogLive from "../../layers/MessageLogLive.js"
 import * as MemoryLogDriver from "../../layers/storage-memory/MemoryLogDriver.js"
+import * as SegmentLogDriver from "../../layers/storage-segment/SegmentLogDriver.js"
 import * as Sqlite from "../../layers/storage-sqlite/Sqlite.js"
 import * as SqliteLogDriver from "../../layers/storage-sqlite/SqliteLogDriver.js"
 import * as Storage from "../../layers/Storage.js"
@@ -31,7 +32,8 @@ const collector = (log: MessageLog["Type"], tp: TopicPartition) => {
 
 const drivers: ReadonlyArray<readonly [string, Layer.Layer<LogDriver, unknown>]> = [
   ["memory", MemoryLogDriver.layer],
-  ["sqlite", SqliteLogDriver.layer.pipe(Layer.provide(Sqlite.layerTemp))]
+  ["sqlite", SqliteLogDriver.layer.pipe(Layer.provide(Sqlite.layerTemp))],
+  ["segment", SegmentLogDriver.layerTemp({ segmentBytes: 4096, indexIntervalBytes: 256 })]
 ]
 
 for (const [name, driver] of drivers) {
@@ -275,42 +277,44 @@ describe("MessageLog group commit and failures", () => {
     }))
 })
 
-describe("MessageLog on SQLite across restarts", () => {
-  const tempDir = Effect.acquireRelease(
-    Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "robustmq-log-"))),
-    (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
-  )
-  const logOn = (dir: string) => MessageLogLive.layer.pipe(Layer.provide(Storage.layer("sqlite", dir)))
+for (const kind of ["sqlite", "segment"] as const) {
+  describe(`MessageLog on ${kind} across restarts`, () => {
+    const tempDir = Effect.acquireRelease(
+      Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "robustmq-log-"))),
+      (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+    )
+    const logOn = (dir: string) => MessageLogLive.layer.pipe(Layer.provide(Storage.layer(kind, dir)))
 
-  it.scoped("closing the scope flushes; reopening the same directory recovers offsets and data", () =>
-    Effect.gen(function* () {
-      const dir = yield* tempDir
-      const a = freshPartition("restart")
-      const b = freshPartition("restart")
-      yield* Effect.gen(function* () {
-        const log = yield* MessageLog
-        for (let i = 0; i < 5; i++) log.unsafeAppend(a, record(`a${i}`))
-        yield* log.flush
-        for (let i = 5; i < 8; i++) log.unsafeAppend(a, record(`a${i}`))
-        for (let i = 0; i < 3; i++) log.unsafeAppend(b, record(`b${i}`))
-        // No flush: the layer's finalizer must write these on the way out.
-      }).pipe(Effect.provide(logOn(dir)))
+    it.scoped("closing the scope flushes; reopening the same directory recovers offsets and data", () =>
+      Effect.gen(function* () {
+        const dir = yield* tempDir
+        const a = freshPartition("restart")
+        const b = freshPartition("restart")
+        yield* Effect.gen(function* () {
+          const log = yield* MessageLog
+          for (let i = 0; i < 5; i++) log.unsafeAppend(a, record(`a${i}`))
+          yield* log.flush
+          for (let i = 5; i < 8; i++) log.unsafeAppend(a, record(`a${i}`))
+          for (let i = 0; i < 3; i++) log.unsafeAppend(b, record(`b${i}`))
+          // No flush: the layer's finalizer must write these on the way out.
+        }).pipe(Effect.provide(logOn(dir)))
 
-      yield* Effect.gen(function* () {
-        const log = yield* MessageLog
-        expect(log.unsafeEndOffset(a)).toBe(8)
-        expect(log.unsafeEndOffset(b)).toBe(3)
-        expect(log.unsafePartitions()).toEqual(expect.arrayContaining([a, b]))
-        expect((yield* log.read(a, 0, 1 << 20)).map(text)).toEqual(Array.from({ length: 8 }, (_, i) => `a${i}`))
-        expect((yield* log.read(b, 1, 1 << 20)).map((r) => [r.offset, text(r)])).toEqual([[1, "b1"], [2, "b2"]])
-        const { seen, watch } = collector(log, a)
-        watch(7) // durable from the previous run
-        expect(seen).toEqual(["7"])
-        expect(log.unsafeAppend(a, record("a8"))).toBe(8)
-        yield* log.flush
-      }).pipe(Effect.provide(logOn(dir)))
+        yield* Effect.gen(function* () {
+          const log = yield* MessageLog
+          expect(log.unsafeEndOffset(a)).toBe(8)
+          expect(log.unsafeEndOffset(b)).toBe(3)
+          expect(log.unsafePartitions()).toEqual(expect.arrayContaining([a, b]))
+          expect((yield* log.read(a, 0, 1 << 20)).map(text)).toEqual(Array.from({ length: 8 }, (_, i) => `a${i}`))
+          expect((yield* log.read(b, 1, 1 << 20)).map((r) => [r.offset, text(r)])).toEqual([[1, "b1"], [2, "b2"]])
+          const { seen, watch } = collector(log, a)
+          watch(7) // durable from the previous run
+          expect(seen).toEqual(["7"])
+          expect(log.unsafeAppend(a, record("a8"))).toBe(8)
+          yield* log.flush
+        }).pipe(Effect.provide(logOn(dir)))
 
-      const again = yield* Effect.flatMap(MessageLog, (log) => log.read(a, 7, 1 << 20)).pipe(Effect.provide(logOn(dir)))
-      expect(again.map(text)).toEqual(["a7", "a8"])
-    }))
-})
+        const again = yield* Effect.flatMap(MessageLog, (log) => log.read(a, 7, 1 << 20)).pipe(Effect.provide(logOn(dir)))
+        expect(again.map(text)).toEqual(["a7", "a8"])
+      }))
+  })
+}

@@ -1,5 +1,6 @@
 /**
- * Runs the storage contracts against every implementation, plus what only SQLite has: opening
+ * Runs the storage contracts against every implementation (segment-only behaviour is in
+ * SegmentLogDriver.test.ts), plus what only SQLite has: opening
  * a data directory (and failing clearly), state surviving a reopen, group-commit transactions
  * and the rollback of a failed group commit.
  */
@@ -12,6 +13,7 @@ import * as path from "node:path"
 import * as Storage from "../../layers/Storage.js"
 import * as MemoryEventStore from "../../layers/storage-memory/MemoryEventStore.js"
 import * as MemoryLogDriver from "../../layers/storage-memory/MemoryLogDriver.js"
+import * as SegmentLogDriver from "../../layers/storage-segment/SegmentLogDriver.js"
 import * as Sqlite from "../../layers/storage-sqlite/Sqlite.js"
 import * as SqliteEventStore from "../../layers/storage-sqlite/SqliteEventStore.js"
 import * as SqliteLogDriver from "../../layers/storage-sqlite/SqliteLogDriver.js"
@@ -50,6 +52,12 @@ logDriverContract(
   "sqlite",
   SqliteLogDriver.layer.pipe(Layer.provide(instrumentedSql(logProbe)), Layer.provide(Sqlite.layerTemp)),
   { transactions: () => logProbe.transactions }
+)
+logDriverContract("segment", SegmentLogDriver.layerTemp())
+// Tiny segments and index intervals: every contract case crosses segment and index boundaries.
+logDriverContract(
+  "segment, 1 KiB segments, fsync always",
+  SegmentLogDriver.layerTemp({ segmentBytes: 1024, indexIntervalBytes: 100, fsync: "always" })
 )
 eventStoreContract("memory", MemoryEventStore.layer)
 eventStoreContract(

@@ -1,0 +1,679 @@
+/**
+ * LogDriver on append-only segment files, Kafka's log layout (names in SegmentFiles.ts): per
+ * partition a directory of segments `<baseOffset>.log` holding the RecordBatch v2 bytes exactly
+ * as MessageLog sealed them (so a Kafka Fetch can serve them untouched), each with a sparse
+ * `.index` and `.timeindex` (SparseIndex.ts).
+ *
+ * Writes. `writeBatches` receives one flusher pass; every partition's batches go to its active
+ * segment in ONE positioned `writev` on the libuv threadpool, partitions in parallel. The store
+ * never decodes records on this path: per batch it reads three header fields and updates the
+ * in-memory index. The active segment's indexes live in memory and reach disk when it rolls;
+ * recovery rebuilds them from the log anyway.
+ *
+ * Rolling. A new segment starts when the active one would pass `segmentBytes` or when the
+ * incoming batches are `segmentMs` newer than its first batch (Kafka's segment.ms rule, by batch
+ * timestamps). Default 128 MiB rather than Kafka's 1 GiB: retention and truncateBefore reclaim
+ * disk a whole segment at a time, and MQTT session retention truncates often, so smaller
+ * segments give space back sooner; and every open CRC-checks the whole active segment (there is
+ * no clean-shutdown marker yet), which 128 MiB keeps to a fraction of a second.
+ *
+ * Durability (`fsync`). `always`: the files a pass wrote are fdatasynced (and a new segment's
+ * directory fsynced) before `writeBatches` succeeds. `interval` (the default, every
+ * `fsyncIntervalMs` = 1000 ms): a background fiber fdatasyncs the files written since its last
+ * run. `never`: the OS decides. Kafka relies on the OS and on replication; this broker has no
+ * replicas but acknowledges MQTT QoS 1/2 only once a write reached the OS, which already
+ * survives a broker crash (the page cache outlives the process), the common failure, while
+ * `interval` bounds a power loss to about a second of acknowledged messages without paying an
+ * fdatasync (milliseconds) on every group commit. Operators who need power-loss durability per
+ * message choose `always`.
+ *
+ * Recovery (at open). Closed segments pass a cheap check (SegmentRecovery.checkClosedSegment) or
+ * are scanned fully; the active segment is always scanned batch by batch (lengths, magic,
+ * CRC-32C) and truncated at the first torn or corrupt batch. `recover` reports the end of each
+ * partition from that state.
+ *
+ * Retention. A background fiber (every `retentionCheckMs`) deletes whole closed segments by age
+ * and size as `policyFor(tp)` says (Retention.ts), never the active segment nor the one holding
+ * the newest batch. `truncateBefore` raises a per-partition log-start offset, persisted in
+ * `log-start-offset` (temp file + rename), so reads honour it after a restart, and deletes the
+ * closed segments wholly below it.
+ *
+ * Concurrency. Writes, rolls, truncation and retention run one at a time under a lock; reads and
+ * the interval fsync do not take it: they read the committed size (never a write in flight) and
+ * hold a reference on the segments they touch, so a deleted segment's file closes only after
+ * its last reader.
+ */
+import { Effect, Layer, type Scope } from "effect"
+import * as Fs from "node:fs/promises"
+import * as Os from "node:os"
+import * as NodePath from "node:path"
+import { type FsyncPolicy, defaultConfig } from "../../config/BrokerConfigShape.js"
+import type { TopicPartition } from "../../domain/ids.js"
+import { StorageError } from "../../services/errors.js"
+import { type EncodedBatch, LogDriver } from "../../services/LogDriver.js"
+import {
+  BATCH_HEADER_SIZE,
+  headerBaseOffset,
+  headerBatchSize,
+  headerLastOffsetDelta,
+  headerMaxTimestamp
+} from "./BatchHeader.js"
+import { ChunkReader } from "./ChunkReader.js"
+import { PartitionLog, segmentIndexFor } from "./PartitionLog.js"
+import { defaultPolicyFor, expiredSegmentCount, type RetentionPolicy } from "./Retention.js"
+import { batchBytesMaxTimestamp, Segment } from "./Segment.js"
+import {
+  baseOffsetOf,
+  INDEX_SUFFIX,
+  LOG_DIR,
+  LOG_START_FILE,
+  LOG_SUFFIX,
+  partitionDirName,
+  segmentFileName,
+  TIME_INDEX_SUFFIX,
+  TMP_SUFFIX,
+  topicPartitionOfDir
+} from "./SegmentFiles.js"
+import { checkClosedSegment, loadIndexes, scanSegment, writeIndexes } from "./SegmentRecovery.js"
+
+export type { FsyncPolicy, RetentionPolicy }
+
+/** The `[storage]` settings the segment store reads (config/BrokerConfigShape.ts). */
+export interface SegmentSettings {
+  readonly segmentBytes: number
+  readonly segmentMs: number
+  readonly retentionBytes: number
+  readonly retentionMs: number
+  readonly fsync: FsyncPolicy
+  readonly fsyncIntervalMs: number
+}
+
+export const defaultSettings: SegmentSettings = {
+  segmentBytes: defaultConfig.storage.segmentBytes,
+  segmentMs: defaultConfig.storage.segmentMs,
+  retentionBytes: defaultConfig.storage.retentionBytes,
+  retentionMs: defaultConfig.storage.retentionMs,
+  fsync: defaultConfig.storage.fsync,
+  fsyncIntervalMs: defaultConfig.storage.fsyncIntervalMs
+}
+
+export interface SegmentOptions extends Partial<SegmentSettings> {
+  readonly dataDir: string
+  /** Log bytes between two index entries (Kafka's index.interval.bytes). Default 4096. */
+  readonly indexIntervalBytes?: number
+  /** Period of the retention fiber. Default 30 s. */
+  readonly retentionCheckMs?: number
+  /** Retention per partition; default: the settings, internal `__` streams unlimited. */
+  readonly policyFor?: (tp: TopicPartition) => RetentionPolicy
+  /** Wall clock for retention by age. Default Date.now. */
+  readonly now?: () => number
+}
+
+/** Counters, for tests and diagnostics. */
+export interface SegmentStats {
+  /** Partition writes (one writev each). */
+  writes: number
+  /** fdatasyncs of segment files. */
+  fsyncs: number
+  rolls: number
+  deletedSegments: number
+}
+
+type LogDriverService = LogDriver["Type"]
+
+export interface SegmentLogDriver extends LogDriverService {
+  /** One retention pass now (what the background fiber runs); the number of segments deleted. */
+  readonly enforceRetention: Effect.Effect<number, StorageError>
+  /** fdatasyncs every file written since the last sync now (what the interval fiber runs). */
+  readonly syncDirty: Effect.Effect<void, StorageError>
+  readonly stats: Readonly<SegmentStats>
+}
+
+const DEFAULT_INDEX_INTERVAL = 4096
+const DEFAULT_RETENTION_CHECK_MS = 30_000
+/** Index entries hold uint32 relative offsets and positions. */
+const MAX_UINT32 = 0xffffffff
+/** Read-ahead bounds for readRange and timestamp scans. */
+const MIN_READ_CHUNK = 64 * 1024
+const MAX_READ_CHUNK = 8 * 1024 * 1024
+/** Partitions opened at once during recovery. */
+const OPEN_CONCURRENCY = 8
+
+const unlinkQuiet = (path: string): Promise<void> =>
+  Fs.unlink(path).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== "ENOENT") throw e
+  })
+
+const syncDir = async (dir: string): Promise<void> => {
+  const fh = await Fs.open(dir, "r")
+  try {
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+}
+
+const readCheckpoint = async (dir: string): Promise<number> => {
+  const text = await Fs.readFile(NodePath.join(dir, LOG_START_FILE), "utf8").catch(() => "")
+  const value = Number(text.trim())
+  return text.trim() !== "" && Number.isSafeInteger(value) && value >= 0 ? value : 0
+}
+
+/** Writes all of `list` at `position` with one writev; finishes a short write with plain writes. */
+const writeAll = async (segment: Segment, list: ReadonlyArray<EncodedBatch>, position: number, total: number) => {
+  const buffers = new Array<Uint8Array>(list.length)
+  for (let i = 0; i < list.length; i++) buffers[i] = list[i]!.bytes
+  const { bytesWritten } = await segment.fh.writev(buffers, position)
+  if (bytesWritten === total) return
+  const rest = Buffer.concat(buffers).subarray(bytesWritten)
+  let done = 0
+  // Bounded: every turn writes at least one byte or throws.
+  while (done < rest.length) {
+    const { bytesWritten: n } = await segment.fh.write(rest, done, rest.length - done, position + bytesWritten + done)
+    if (n === 0) throw new Error(`short write to ${segment.logPath}`)
+    done += n
+  }
+}
+
+/** Runs `f` over `items` with at most `limit` at a time. */
+const forEachLimited = async <T>(items: ReadonlyArray<T>, limit: number, f: (item: T) => Promise<void>) => {
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) await f(items[next++]!)
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+}
+
+export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, StorageError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const settings: SegmentSettings = { ...defaultSettings, ...options }
+    const indexInterval = options.indexIntervalBytes ?? DEFAULT_INDEX_INTERVAL
+    const retentionCheckMs = options.retentionCheckMs ?? DEFAULT_RETENTION_CHECK_MS
+    const policyFor = options.policyFor ?? defaultPolicyFor(settings)
+    const now = options.now ?? Date.now
+    const fsync = settings.fsync
+    const logDir = NodePath.join(NodePath.resolve(options.dataDir), LOG_DIR)
+
+    const partitions = new Map<TopicPartition, PartitionLog>()
+    const dirtySegments = new Set<Segment>()
+    const dirtyDirs = new Set<string>()
+    const stats: SegmentStats = { writes: 0, fsyncs: 0, rolls: 0, deletedSegments: 0 }
+    const repairs: Array<string> = []
+    const lock = yield* Effect.makeSemaphore(1)
+
+    /** Runs `f` alone (no write, roll, truncation or retention alongside), to completion. */
+    const exclusive = <A>(op: "write" | "read", f: () => Promise<A>): Effect.Effect<A, StorageError> =>
+      Effect.uninterruptible(
+        lock.withPermits(1)(
+          Effect.tryPromise({
+            try: f,
+            catch: (cause) => (cause instanceof StorageError ? cause : new StorageError({ op, cause }))
+          })
+        )
+      )
+
+    // -------------------------------------------------------------------------------------------
+    // fsync
+
+    const syncSegments = async (segments: Iterable<Segment>): Promise<void> => {
+      const syncs: Array<Promise<void>> = []
+      for (const s of segments) {
+        if (s.deleted) continue
+        s.retain()
+        syncs.push(
+          s.fh.datasync().then(
+            () => {
+              stats.fsyncs++
+              s.release()
+            },
+            (e) => {
+              s.release()
+              throw e
+            }
+          )
+        )
+      }
+      await Promise.all(syncs)
+    }
+
+    const syncDirtyNow = async (): Promise<void> => {
+      const segments = Array.from(dirtySegments)
+      const dirs = Array.from(dirtyDirs)
+      dirtySegments.clear()
+      dirtyDirs.clear()
+      await syncSegments(segments)
+      await Promise.all(dirs.map(syncDir))
+    }
+
+    // -------------------------------------------------------------------------------------------
+    // open and recover
+
+    const openPartition = async (tp: TopicPartition, dir: string): Promise<void> => {
+      const names = await Fs.readdir(dir)
+      const bases: Array<number> = []
+      for (const name of names) {
+        if (name.endsWith(TMP_SUFFIX)) await unlinkQuiet(NodePath.join(dir, name))
+        const base = baseOffsetOf(name, LOG_SUFFIX)
+        if (base !== undefined) bases.push(base)
+      }
+      // Index files whose log is gone: a deletion cut short.
+      const logs = new Set(bases)
+      for (const name of names) {
+        const base = baseOffsetOf(name, INDEX_SUFFIX) ?? baseOffsetOf(name, TIME_INDEX_SUFFIX)
+        if (base !== undefined && !logs.has(base)) await unlinkQuiet(NodePath.join(dir, name))
+      }
+      if (bases.length === 0) return
+      bases.sort((a, b) => a - b)
+
+      const segments: Array<Segment> = []
+      try {
+        for (let i = 0; i < bases.length; i++) {
+          const base = bases[i]!
+          const active = i === bases.length - 1
+          const path = NodePath.join(dir, segmentFileName(base, LOG_SUFFIX))
+          const seg = new Segment(dir, base, await Fs.open(path, active ? "r+" : "r"))
+          segments.push(seg)
+          const { size } = await seg.fh.stat()
+          if (!active) {
+            const doubt = await checkClosedSegment(seg, size)
+            if (doubt === undefined) continue
+            const { problem, state } = await scanSegment(seg.fh, size, base, indexInterval, true)
+            if (state.size < size) {
+              await Fs.truncate(path, state.size)
+              repairs.push(`${path}: truncated from ${size} to ${state.size} bytes (${problem})`)
+            }
+            state.seal()
+            seg.adopt(state)
+            await writeIndexes(seg).catch(() => undefined)
+            repairs.push(`${path}: indexes rebuilt (${doubt})`)
+          } else {
+            const { problem, state } = await scanSegment(seg.fh, size, base, indexInterval, true)
+            if (state.size < size) {
+              await seg.fh.truncate(state.size)
+              repairs.push(`${path}: truncated from ${size} to ${state.size} bytes (${problem})`)
+            }
+            seg.adopt(state)
+            // The active segment's indexes live in memory; files left by an earlier roll are stale.
+            await unlinkQuiet(seg.indexPath)
+            await unlinkQuiet(seg.timeIndexPath)
+          }
+        }
+      } catch (e) {
+        await Promise.all(segments.map((s) => s.close()))
+        throw e
+      }
+      const p = new PartitionLog(tp, dir)
+      p.segments = segments
+      p.logStart = Math.max(await readCheckpoint(dir), segments[0]!.baseOffset)
+      const newest = p.newestBatchBase()
+      if (newest >= 0 && p.logStart > newest) p.logStart = newest
+      partitions.set(tp, p)
+    }
+
+    const openAll = async (): Promise<void> => {
+      const entries = await Fs.readdir(logDir, { withFileTypes: true })
+      const found: Array<readonly [TopicPartition, string]> = []
+      for (const entry of entries) {
+        const tp = entry.isDirectory() ? topicPartitionOfDir(entry.name) : undefined
+        if (tp !== undefined) found.push([tp, NodePath.join(logDir, entry.name)])
+      }
+      await forEachLimited(found, OPEN_CONCURRENCY, ([tp, dir]) => openPartition(tp, dir))
+    }
+
+    const closeAll = async (): Promise<void> => {
+      if (fsync !== "never") await syncDirtyNow().catch(() => undefined)
+      const all: Array<Promise<void>> = []
+      for (const p of partitions.values()) for (const s of p.segments) all.push(s.close())
+      await Promise.all(all)
+    }
+
+    yield* Effect.tryPromise({
+      try: () => Fs.mkdir(logDir, { recursive: true }),
+      catch: (cause) => new StorageError({ op: "open", path: logDir, cause })
+    })
+    yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: () =>
+          openAll().catch(async (e) => {
+            await closeAll()
+            throw e
+          }),
+        catch: (cause) => new StorageError({ op: "recover", path: logDir, cause })
+      }),
+      () => lock.withPermits(1)(Effect.promise(closeAll))
+    )
+    for (const repair of repairs) yield* Effect.logWarning(`segment store recovery: ${repair}`)
+
+    // -------------------------------------------------------------------------------------------
+    // write
+
+    const createPartition = async (tp: TopicPartition): Promise<PartitionLog> => {
+      const dir = NodePath.join(logDir, partitionDirName(tp))
+      await Fs.mkdir(dir, { recursive: true })
+      // A checkpoint without segments is stale: it must not hide the new partition's data.
+      await unlinkQuiet(NodePath.join(dir, LOG_START_FILE))
+      if (fsync === "always") await syncDir(logDir)
+      else if (fsync === "interval") dirtyDirs.add(logDir)
+      const p = new PartitionLog(tp, dir)
+      partitions.set(tp, p)
+      return p
+    }
+
+    const shouldRoll = (seg: Segment, lastOffset: number, bytes: number, incomingMaxTimestamp: number): boolean => {
+      if (seg.size === 0) return false
+      if (seg.size + bytes > Math.min(settings.segmentBytes, MAX_UINT32)) return true
+      if (lastOffset + 1 - seg.baseOffset > MAX_UINT32) return true
+      const first = seg.firstBatchMaxTimestamp
+      return first >= 0 && incomingMaxTimestamp - first >= settings.segmentMs
+    }
+
+    /** Closes the active segment (its indexes go to disk) and starts a new one at `baseOffset`. */
+    const roll = async (p: PartitionLog, baseOffset: number): Promise<Segment> => {
+      const path = NodePath.join(p.dir, segmentFileName(baseOffset, LOG_SUFFIX))
+      const seg = new Segment(p.dir, baseOffset, await Fs.open(path, "wx+"))
+      const old = p.active()
+      if (old !== undefined) {
+        old.seal()
+        // Best effort: a missing index is rebuilt from the log at the next open.
+        await writeIndexes(old).catch(() => undefined)
+        stats.rolls++
+      }
+      p.segments = [...p.segments, seg]
+      if (fsync === "always") await syncDir(p.dir)
+      else if (fsync === "interval") dirtyDirs.add(p.dir)
+      return seg
+    }
+
+    const appendPartition = async (tp: TopicPartition, list: ReadonlyArray<EncodedBatch>, written: Array<Segment>) => {
+      const p = partitions.get(tp) ?? (await createPartition(tp))
+      let expected = p.nextOffset()
+      let bytes = 0
+      let maxTimestamp = Number.NEGATIVE_INFINITY
+      for (let i = 0; i < list.length; i++) {
+        const b = list[i]!
+        if (b.baseOffset < expected || b.lastOffset < b.baseOffset || b.bytes.length < BATCH_HEADER_SIZE) {
+          throw new Error(`batch ${b.baseOffset}-${b.lastOffset} of ${tp} does not follow offset ${expected - 1}`)
+        }
+        expected = b.lastOffset + 1
+        bytes += b.bytes.length
+        const ts = batchBytesMaxTimestamp(b.bytes)
+        if (ts > maxTimestamp) maxTimestamp = ts
+      }
+      let seg = p.active()
+      if (seg === undefined || shouldRoll(seg, expected - 1, bytes, maxTimestamp)) seg = await roll(p, list[0]!.baseOffset)
+      const position = seg.size
+      try {
+        await writeAll(seg, list, position, bytes)
+      } catch (e) {
+        // Drop a partial write; the next pass writes at `position` again anyway.
+        await seg.fh.truncate(position).catch(() => undefined)
+        throw e
+      }
+      for (let i = 0; i < list.length; i++) {
+        const b = list[i]!
+        seg.note(b.baseOffset, b.lastOffset, batchBytesMaxTimestamp(b.bytes), b.bytes.length, indexInterval)
+      }
+      stats.writes++
+      written.push(seg)
+    }
+
+    const writePass = async (batches: ReadonlyArray<EncodedBatch>): Promise<void> => {
+      const groups = new Map<TopicPartition, Array<EncodedBatch>>()
+      for (let i = 0; i < batches.length; i++) {
+        const b = batches[i]!
+        const list = groups.get(b.tp)
+        if (list === undefined) groups.set(b.tp, [b])
+        else list.push(b)
+      }
+      const written: Array<Segment> = []
+      const results = await Promise.allSettled(Array.from(groups, ([tp, list]) => appendPartition(tp, list, written)))
+      if (fsync === "always") await syncSegments(written)
+      else if (fsync === "interval") for (const s of written) dirtySegments.add(s)
+      for (const r of results) {
+        if (r.status === "rejected") throw r.reason
+      }
+    }
+
+    const writeBatches = (batches: ReadonlyArray<EncodedBatch>): Effect.Effect<void, StorageError> =>
+      batches.length === 0 ? Effect.void : exclusive("write", () => writePass(batches))
+
+    // -------------------------------------------------------------------------------------------
+    // delete
+
+    const deleteOldest = async (p: PartitionLog, count: number): Promise<void> => {
+      const victims = p.segments.slice(0, count)
+      p.segments = p.segments.slice(count)
+      p.logStart = Math.max(p.logStart, p.segments[0]!.baseOffset)
+      for (const v of victims) {
+        dirtySegments.delete(v)
+        v.markDeleted()
+        stats.deletedSegments++
+      }
+      // The log first: index files without a log are swept at the next open.
+      await Promise.all(
+        victims.map(async (v) => {
+          await unlinkQuiet(v.logPath)
+          await Promise.all([unlinkQuiet(v.indexPath), unlinkQuiet(v.timeIndexPath)])
+        })
+      )
+    }
+
+    const truncateBefore = (tp: TopicPartition, offset: number): Effect.Effect<void, StorageError> =>
+      exclusive("write", async () => {
+        const p = partitions.get(tp)
+        if (p === undefined) return
+        const newest = p.newestBatchBase()
+        if (newest < 0) return
+        const start = Math.min(offset, newest) // never hide the newest batch
+        if (start <= p.logStart) return
+        p.logStart = start
+        const file = NodePath.join(p.dir, LOG_START_FILE)
+        await Fs.writeFile(file + TMP_SUFFIX, String(start))
+        await Fs.rename(file + TMP_SUFFIX, file)
+        const limit = p.newestIndex()
+        let count = 0
+        while (count < limit && p.segments[count]!.nextOffset <= start) count++
+        if (count > 0) await deleteOldest(p, count)
+      })
+
+    const enforceRetention: Effect.Effect<number, StorageError> = exclusive("write", async () => {
+      let deleted = 0
+      const at = now()
+      for (const p of partitions.values()) {
+        const count = expiredSegmentCount(p.segments, p.newestIndex(), policyFor(p.tp), at)
+        if (count > 0) {
+          await deleteOldest(p, count)
+          deleted += count
+        }
+      }
+      return deleted
+    })
+
+    // -------------------------------------------------------------------------------------------
+    // read
+
+    const ensureIndexes = (seg: Segment): Promise<void> | undefined =>
+      seg.index !== null ? undefined : (seg.loading ??= loadIndexes(seg, indexInterval))
+
+    const readChunk = (remaining: number) =>
+      Math.min(MAX_READ_CHUNK, Math.max(MIN_READ_CHUNK, remaining + indexInterval + BATCH_HEADER_SIZE))
+
+    const corrupt = (seg: Segment, pos: number) =>
+      new Error(`corrupt batch header at position ${pos} of ${seg.logPath} (size ${seg.size})`)
+
+    /** Retains the segments from `first` on, runs `f`, releases them. */
+    const withSegments = async <A>(
+      segments: ReadonlyArray<Segment>,
+      first: number,
+      f: () => Promise<A>
+    ): Promise<A> => {
+      for (let i = first; i < segments.length; i++) segments[i]!.retain()
+      try {
+        return await f()
+      } finally {
+        for (let i = first; i < segments.length; i++) segments[i]!.release()
+      }
+    }
+
+    const readBatches = (p: PartitionLog, fromOffset: number, maxBytes: number): Promise<Array<EncodedBatch>> => {
+      const out: Array<EncodedBatch> = []
+      const from = Math.max(fromOffset, p.logStart)
+      if (from >= p.nextOffset()) return Promise.resolve(out)
+      const segments = p.segments
+      const first = segmentIndexFor(segments, from)
+      return withSegments(segments, first, async () => {
+        let bytes = 0
+        for (let i = first; i < segments.length; i++) {
+          const seg = segments[i]!
+          const end = seg.size
+          if (seg.nextOffset <= from || end === 0) continue
+          let pos = 0
+          if (from > seg.baseOffset) {
+            const loading = ensureIndexes(seg)
+            if (loading !== undefined) await loading
+            pos = seg.index!.lookup(from - seg.baseOffset)
+          }
+          const reader = new ChunkReader(seg.fh, end)
+          // Bounded: every turn moves pos forward by a whole batch, or returns.
+          while (pos < end) {
+            if (end - pos < BATCH_HEADER_SIZE) throw corrupt(seg, pos)
+            if (!reader.has(pos, BATCH_HEADER_SIZE)) await reader.fill(pos, BATCH_HEADER_SIZE, readChunk(maxBytes - bytes))
+            let at = reader.at(pos)
+            const size = headerBatchSize(reader.buf, at)
+            if (size < BATCH_HEADER_SIZE || size > end - pos) throw corrupt(seg, pos)
+            const base = headerBaseOffset(reader.buf, at)
+            const last = base + headerLastOffsetDelta(reader.buf, at)
+            if (last >= from) {
+              if (out.length > 0 && bytes + size > maxBytes) return out
+              if (!reader.has(pos, size)) await reader.fill(pos, size, readChunk(maxBytes - bytes))
+              at = reader.at(pos)
+              out.push({ tp: p.tp, baseOffset: base, lastOffset: last, bytes: reader.buf.subarray(at, at + size) })
+              bytes += size
+            }
+            pos += size
+          }
+        }
+        return out
+      })
+    }
+
+    const readRange = (tp: TopicPartition, fromOffset: number, maxBytes: number) =>
+      Effect.tryPromise({
+        try: (): Promise<ReadonlyArray<EncodedBatch>> => {
+          const p = partitions.get(tp)
+          return p === undefined ? Promise.resolve([]) : readBatches(p, fromOffset, maxBytes)
+        },
+        catch: (cause) => new StorageError({ op: "read", path: tp, cause })
+      })
+
+    /** In one segment: the first visible batch with maxTimestamp >= target, or null. */
+    const findTimestamp = async (seg: Segment, logStart: number, target: number): Promise<number | null> => {
+      const loading = ensureIndexes(seg)
+      if (loading !== undefined) await loading
+      let pos = seg.index!.lookup(seg.timeIndex!.startFor(target))
+      if (logStart > seg.baseOffset) pos = Math.max(pos, seg.index!.lookup(logStart - seg.baseOffset))
+      const end = seg.size
+      const reader = new ChunkReader(seg.fh, end)
+      while (pos < end) {
+        if (end - pos < BATCH_HEADER_SIZE) throw corrupt(seg, pos)
+        if (!reader.has(pos, BATCH_HEADER_SIZE)) await reader.fill(pos, BATCH_HEADER_SIZE, MIN_READ_CHUNK)
+        const at = reader.at(pos)
+        const size = headerBatchSize(reader.buf, at)
+        if (size < BATCH_HEADER_SIZE || size > end - pos) throw corrupt(seg, pos)
+        const base = headerBaseOffset(reader.buf, at)
+        if (headerMaxTimestamp(reader.buf, at) >= target && base + headerLastOffsetDelta(reader.buf, at) >= logStart) {
+          return base
+        }
+        pos += size
+      }
+      return null
+    }
+
+    const offsetForTimestamp = (tp: TopicPartition, timestamp: number) =>
+      Effect.tryPromise({
+        try: async (): Promise<number | null> => {
+          const p = partitions.get(tp)
+          if (p === undefined) return null
+          const segments = p.segments
+          const logStart = p.logStart
+          return withSegments(segments, 0, async () => {
+            for (const seg of segments) {
+              if (seg.size === 0 || seg.nextOffset <= logStart || seg.maxTimestamp < timestamp) continue
+              const found = await findTimestamp(seg, logStart, timestamp)
+              if (found !== null) return found
+            }
+            return null
+          })
+        },
+        catch: (cause) => new StorageError({ op: "read", path: tp, cause })
+      })
+
+    const recover = Effect.sync((): ReadonlyMap<TopicPartition, number> => {
+      const ends = new Map<TopicPartition, number>()
+      for (const [tp, p] of partitions) {
+        const next = p.nextOffset()
+        if (next > 0) ends.set(tp, next)
+      }
+      return ends
+    })
+
+    // -------------------------------------------------------------------------------------------
+    // background fibers (forked after the close finalizer, so they stop before it runs)
+
+    const syncDirty: Effect.Effect<void, StorageError> = Effect.uninterruptible(
+      Effect.tryPromise({ try: syncDirtyNow, catch: (cause) => new StorageError({ op: "write", cause }) })
+    )
+
+    if (fsync === "interval") {
+      yield* Effect.forkScoped(
+        Effect.forever(
+          Effect.zipRight(
+            Effect.sleep(settings.fsyncIntervalMs),
+            syncDirty.pipe(Effect.catchAll((e) => Effect.logError("segment store: fsync failed", e)))
+          )
+        )
+      )
+    }
+    yield* Effect.forkScoped(
+      Effect.forever(
+        Effect.zipRight(
+          Effect.sleep(retentionCheckMs),
+          enforceRetention.pipe(Effect.catchAll((e) => Effect.logError("segment store: retention failed", e)))
+        )
+      )
+    )
+
+    return {
+      writeBatches,
+      readRange,
+      truncateBefore,
+      offsetForTimestamp,
+      recover,
+      enforceRetention,
+      syncDirty,
+      stats
+    }
+  })
+
+/** The segment store in `<dataDir>/log`, created when missing. */
+export const layer = (options: SegmentOptions): Layer.Layer<LogDriver, StorageError> =>
+  Layer.scoped(LogDriver, make(options))
+
+/** A fresh temporary directory, removed (after every file is closed) with the scope (tests). */
+export const makeTemp = (
+  options: Omit<SegmentOptions, "dataDir"> = {}
+): Effect.Effect<SegmentLogDriver & { readonly dataDir: string }, StorageError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const dataDir = yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: () => Fs.mkdtemp(NodePath.join(Os.tmpdir(), "robustmq-segment-")),
+        catch: (cause) => new StorageError({ op: "open", path: Os.tmpdir(), cause })
+      }),
+      (dir) => Effect.promise(() => Fs.rm(dir, { recursive: true, force: true }))
+    )
+    const driver = yield* make({ ...options, dataDir })
+    return { ...driver, dataDir }
+  })
+
+export const layerTemp = (options: Omit<SegmentOptions, "dataDir"> = {}): Layer.Layer<LogDriver, StorageError> =>
+  Layer.scoped(LogDriver, makeTemp(options))

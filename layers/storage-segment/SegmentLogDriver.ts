@@ -384,7 +384,14 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
       return seg
     }
 
-    const appendPartition = async (tp: TopicPartition, list: ReadonlyArray<EncodedBatch>, written: Array<Segment>) => {
+    /** One partition's share of a pass, written but not yet visible to readers. */
+    interface Appended {
+      readonly seg: Segment
+      readonly position: number
+      readonly list: ReadonlyArray<EncodedBatch>
+    }
+
+    const appendPartition = async (tp: TopicPartition, list: ReadonlyArray<EncodedBatch>): Promise<Appended> => {
       const p = partitions.get(tp) ?? (await createPartition(tp))
       let expected = p.nextOffset()
       let bytes = 0
@@ -392,7 +399,11 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
       for (let i = 0; i < list.length; i++) {
         const b = list[i]!
         if (b.baseOffset < expected || b.lastOffset < b.baseOffset || b.bytes.length < BATCH_HEADER_SIZE) {
-          throw new Error(`batch ${b.baseOffset}-${b.lastOffset} of ${tp} does not follow offset ${expected - 1}`)
+          throw new StorageError({
+            op: "write",
+            path: tp,
+            cause: new Error(`batch ${b.baseOffset}-${b.lastOffset} does not follow offset ${expected - 1}`)
+          })
         }
         expected = b.lastOffset + 1
         bytes += b.bytes.length
@@ -404,19 +415,18 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
       const position = seg.size
       try {
         await writeAll(seg, list, position, bytes)
-      } catch (e) {
+      } catch (cause) {
         // Drop a partial write; the next pass writes at `position` again anyway.
         await seg.fh.truncate(position).catch(() => undefined)
-        throw e
+        throw new StorageError({ op: "write", path: seg.logPath, cause })
       }
-      for (let i = 0; i < list.length; i++) {
-        const b = list[i]!
-        seg.note(b.baseOffset, b.lastOffset, batchBytesMaxTimestamp(b.bytes), b.bytes.length, indexInterval)
-      }
-      stats.writes++
-      written.push(seg)
+      return { seg, position, list }
     }
 
+    /**
+     * All or nothing, like a transaction: when one partition fails, what the pass wrote to the
+     * others is cut off again before anyone can read it, so no failed write becomes visible.
+     */
     const writePass = async (batches: ReadonlyArray<EncodedBatch>): Promise<void> => {
       const groups = new Map<TopicPartition, Array<EncodedBatch>>()
       for (let i = 0; i < batches.length; i++) {
@@ -425,13 +435,29 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
         if (list === undefined) groups.set(b.tp, [b])
         else list.push(b)
       }
-      const written: Array<Segment> = []
-      const results = await Promise.allSettled(Array.from(groups, ([tp, list]) => appendPartition(tp, list, written)))
+      const results = await Promise.allSettled(Array.from(groups, ([tp, list]) => appendPartition(tp, list)))
+      const appended: Array<Appended> = []
+      let failure: unknown = undefined
+      for (const r of results) {
+        if (r.status === "fulfilled") appended.push(r.value)
+        else failure ??= r.reason
+      }
+      if (failure !== undefined) {
+        await Promise.all(appended.map((a) => a.seg.fh.truncate(a.position).catch(() => undefined)))
+        throw failure
+      }
+      const written: Array<Segment> = new Array(appended.length)
+      for (let i = 0; i < appended.length; i++) {
+        const { seg, list } = appended[i]!
+        for (let j = 0; j < list.length; j++) {
+          const b = list[j]!
+          seg.note(b.baseOffset, b.lastOffset, batchBytesMaxTimestamp(b.bytes), b.bytes.length, indexInterval)
+        }
+        written[i] = seg
+      }
+      stats.writes += appended.length
       if (fsync === "always") await syncSegments(written)
       else if (fsync === "interval") for (const s of written) dirtySegments.add(s)
-      for (const r of results) {
-        if (r.status === "rejected") throw r.reason
-      }
     }
 
     const writeBatches = (batches: ReadonlyArray<EncodedBatch>): Effect.Effect<void, StorageError> =>

@@ -178,6 +178,30 @@ describe("segment store on disk", () => {
           expect(offsetsOf(yield* readAll(driver, tp))).toEqual([0, 1, 2, 3])
         }))
     }))
+
+  it.scoped("a pass that fails for one partition leaves nothing of it in the others (all or nothing)", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const [good, other, bad] = [freshPartition(), freshPartition(), freshPartition()]
+      yield* session(dir, {}, (driver) =>
+        Effect.gen(function* () {
+          yield* driver.writeBatches([batch(bad, 0, 2), batch(other, 0, 2)])
+          const error = yield* Effect.flip(
+            driver.writeBatches([batch(good, 0, 2), batch(other, 2, 2), batch(bad, 1, 1)])
+          )
+          expect(error).toMatchObject({ _tag: "StorageError", op: "write", path: bad })
+          expect(yield* readAll(driver, good)).toEqual([])
+          expect(offsetsOf(yield* readAll(driver, other))).toEqual([0, 1])
+          expect((yield* driver.recover).has(good)).toBe(false)
+          // The same offsets go through on the next pass.
+          yield* driver.writeBatches([batch(good, 0, 2), batch(other, 2, 2)])
+          expect(offsetsOf(yield* readAll(driver, good))).toEqual([0, 1])
+          expect(offsetsOf(yield* readAll(driver, other))).toEqual([0, 1, 2, 3])
+        }))
+      const size = (tp: TopicPartition) => fs.statSync(path.join(partitionDir(dir, tp), "00000000000000000000.log")).size
+      expect(size(good)).toBe(batch(good, 0, 2).bytes.length)
+      expect(size(other)).toBe(batch(other, 0, 2).bytes.length + batch(other, 2, 2).bytes.length)
+    }))
 })
 
 describe("segment store retention", () => {

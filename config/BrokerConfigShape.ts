@@ -15,6 +15,33 @@ export interface MqttConfig {
   readonly maxKeepalive: number
   /** Seconds between `$SYS/broker/...` publications; 0 disables them. */
   readonly sysInterval: number
+  /**
+   * Append QoS 0 publishes to the log even when their topic is not bound to a Kafka topic of
+   * its own, so Kafka readers of the default topic see them too (costs storage writes).
+   */
+  readonly logQos0: boolean
+}
+
+/** MQTT topic filter -> Kafka topic, in the order they are tried. */
+export interface KafkaBinding {
+  readonly filter: string
+  readonly topic: string
+}
+
+export interface KafkaConfig {
+  readonly enabled: boolean
+  readonly host: string
+  /** 0 picks a free port (tests). */
+  readonly port: number
+  /** Host name given to clients in Metadata; empty = the address the client connected to. */
+  readonly advertisedHost: string
+  /** Create a topic when a client produces to or asks metadata for an unknown one. */
+  readonly autoCreateTopics: boolean
+  /** Partitions of an auto-created topic, and of CreateTopics asking for the default (-1). */
+  readonly defaultPartitions: number
+  /** The topic MQTT publishes go to unless a binding says otherwise. */
+  readonly mqttTopic: string
+  readonly bindings: ReadonlyArray<KafkaBinding>
 }
 
 export interface StorageConfig {
@@ -55,12 +82,23 @@ export interface LimitsConfig {
 
 export interface BrokerConfigShape {
   readonly mqtt: MqttConfig
+  readonly kafka: KafkaConfig
   readonly storage: StorageConfig
   readonly limits: LimitsConfig
 }
 
 export const defaultConfig: BrokerConfigShape = {
-  mqtt: { host: "0.0.0.0", port: 1883, maxKeepalive: 65535, sysInterval: 10 },
+  mqtt: { host: "0.0.0.0", port: 1883, maxKeepalive: 65535, sysInterval: 10, logQos0: false },
+  kafka: {
+    enabled: true,
+    host: "0.0.0.0",
+    port: 9092,
+    advertisedHost: "",
+    autoCreateTopics: true,
+    defaultPartitions: 1,
+    mqttTopic: "mqtt",
+    bindings: []
+  },
   storage: {
     kind: "sqlite",
     dataDir: "./data",

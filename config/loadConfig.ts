@@ -16,6 +16,8 @@ import { Data, Effect, Either, ParseResult, Schema } from "effect"
 import { readFile } from "node:fs/promises"
 import * as NodePath from "node:path"
 import { parse as parseToml, TomlError } from "smol-toml"
+import { invalidTopicName, isInternalTopic } from "../domain/meta/topics.js"
+import { validateTopicFilter } from "../domain/topic/TopicFilter.js"
 import { type BrokerConfigShape, defaultConfig } from "./BrokerConfigShape.js"
 
 /** One line, for a human: what is wrong, where, and what to do next. */
@@ -25,6 +27,7 @@ export class ConfigError extends Data.TaggedError("ConfigError")<{ readonly mess
 export interface ConfigOverrides {
   readonly mqttHost?: string | undefined
   readonly mqttPort?: number | string | undefined
+  readonly kafkaPort?: number | string | undefined
   readonly dataDir?: string | undefined
   readonly storage?: string | undefined
 }
@@ -54,6 +57,48 @@ const intAtLeast = (min: number) =>
   )
 
 const NonEmpty = Schema.String.pipe(Schema.minLength(1), Schema.annotations(mustBe("a non-empty string")))
+const Bool = Schema.Boolean.annotations(mustBe("true or false"))
+
+const KafkaTopicName = Schema.String.pipe(
+  Schema.filter((name) => {
+    const invalid = invalidTopicName(name)
+    if (invalid !== undefined) return invalid
+    return isInternalTopic(name) ? `topic names starting with "__" are reserved for the broker` : undefined
+  }),
+  Schema.annotations(mustBe("a Kafka topic name (ASCII letters, digits, '.', '_', '-'; at most 249)"))
+)
+
+/**
+ * `[kafka.bindings]`: MQTT filter = Kafka topic, tried in file order. Decoded into a list of
+ * bindings (the env var form is "filter=topic,filter=topic").
+ */
+const Bindings = Schema.transformOrFail(
+  Schema.Record({ key: Schema.String, value: Schema.String }),
+  Schema.Array(Schema.Struct({ filter: Schema.String, topic: Schema.String })),
+  {
+    strict: true,
+    decode: (table, _, ast) => {
+      const out: Array<{ filter: string; topic: string }> = []
+      for (const [filter, topic] of Object.entries(table)) {
+        const problem = bindingProblem(filter, topic)
+        if (problem !== undefined) return ParseResult.fail(new ParseResult.Type(ast, table, problem))
+        out.push({ filter, topic })
+      }
+      return ParseResult.succeed(out)
+    },
+    encode: (list) => ParseResult.succeed(Object.fromEntries(list.map((b) => [b.filter, b.topic])))
+  }
+)
+
+const bindingProblem = (filter: string, topic: string): string | undefined => {
+  if (validateTopicFilter(filter, 128, 65535) !== 0 || filter.startsWith("$share/")) {
+    return `must be "MQTT filter" = "Kafka topic" pairs: "${filter}" is not a topic filter`
+  }
+  const invalid = invalidTopicName(topic)
+  if (invalid !== undefined) return `must be "MQTT filter" = "Kafka topic" pairs: "${filter}" has an invalid one: ${invalid}`
+  if (isInternalTopic(topic)) return `must be "MQTT filter" = "Kafka topic" pairs: "${topic}" is reserved (starts with "__")`
+  return undefined
+}
 const StorageKind = Schema.Literal("memory", "sqlite", "segment").annotations(
   mustBe(`"memory", "sqlite" or "segment"`)
 )
@@ -72,7 +117,19 @@ const MqttSection = Schema.Struct({
   host: Schema.optional(NonEmpty),
   port: Schema.optional(U16),
   maxKeepalive: Schema.optional(U16).pipe(Schema.fromKey("max_keepalive")),
-  sysInterval: Schema.optional(intAtLeast(0)).pipe(Schema.fromKey("sys_interval"))
+  sysInterval: Schema.optional(intAtLeast(0)).pipe(Schema.fromKey("sys_interval")),
+  logQos0: Schema.optional(Bool).pipe(Schema.fromKey("log_qos0"))
+})
+
+const KafkaSection = Schema.Struct({
+  enabled: Schema.optional(Bool),
+  host: Schema.optional(NonEmpty),
+  port: Schema.optional(U16),
+  advertisedHost: Schema.optional(Schema.String).pipe(Schema.fromKey("advertised_host")),
+  autoCreateTopics: Schema.optional(Bool).pipe(Schema.fromKey("auto_create_topics")),
+  defaultPartitions: Schema.optional(intBetween(1, 65536)).pipe(Schema.fromKey("default_partitions")),
+  mqttTopic: Schema.optional(KafkaTopicName).pipe(Schema.fromKey("mqtt_topic")),
+  bindings: Schema.optional(Bindings)
 })
 
 const StorageSection = Schema.Struct({
@@ -107,6 +164,7 @@ const LimitsSection = Schema.Struct({
 /** A config document (a TOML file, or one source's values), every key optional. */
 export const ConfigDocument = Schema.Struct({
   mqtt: Schema.optional(MqttSection),
+  kafka: Schema.optional(KafkaSection),
   storage: Schema.optional(StorageSection),
   limits: Schema.optional(LimitsSection)
 })
@@ -114,7 +172,7 @@ type ConfigDocument = typeof ConfigDocument.Type
 
 // --- which TOML key is which env var and flag ---------------------------------------------------
 
-export type ConfigSection = "mqtt" | "storage" | "limits"
+export type ConfigSection = "mqtt" | "kafka" | "storage" | "limits"
 
 export interface ConfigField {
   readonly section: ConfigSection
@@ -125,6 +183,25 @@ export interface ConfigField {
   readonly override?: keyof ConfigOverrides
   /** Env values that look like integers become numbers before validation. */
   readonly numeric: boolean
+  /** How an env value of a non-text, non-numeric setting is read (booleans, bindings). */
+  readonly fromEnv?: (text: string) => unknown
+}
+
+const envBoolean = (text: string): unknown => {
+  const t = text.trim().toLowerCase()
+  return t === "true" || t === "1" ? true : t === "false" || t === "0" ? false : text
+}
+
+/** "sensors/#=sensors,factory/+/events=events" -> the TOML table form. */
+const envBindings = (text: string): unknown => {
+  const table: Record<string, string> = {}
+  for (const part of text.split(",")) {
+    if (part.trim() === "") continue
+    const eq = part.lastIndexOf("=")
+    if (eq < 0) return text
+    table[part.slice(0, eq).trim()] = part.slice(eq + 1).trim()
+  }
+  return table
 }
 
 const limitKeys = [
@@ -155,6 +232,15 @@ export const configFields: ReadonlyArray<ConfigField> = [
   { section: "mqtt", key: "port", env: "ROBUSTMQ_MQTT_PORT", flag: "--mqtt-port", override: "mqttPort", numeric: true },
   { section: "mqtt", key: "max_keepalive", env: "ROBUSTMQ_MQTT_MAX_KEEPALIVE", numeric: true },
   { section: "mqtt", key: "sys_interval", env: "ROBUSTMQ_SYS_INTERVAL", numeric: true },
+  { section: "mqtt", key: "log_qos0", env: "ROBUSTMQ_MQTT_LOG_QOS0", numeric: false, fromEnv: envBoolean },
+  { section: "kafka", key: "enabled", env: "ROBUSTMQ_KAFKA_ENABLED", numeric: false, fromEnv: envBoolean },
+  { section: "kafka", key: "host", env: "ROBUSTMQ_KAFKA_HOST", numeric: false },
+  { section: "kafka", key: "port", env: "ROBUSTMQ_KAFKA_PORT", flag: "--kafka-port", override: "kafkaPort", numeric: true },
+  { section: "kafka", key: "advertised_host", env: "ROBUSTMQ_KAFKA_ADVERTISED_HOST", numeric: false },
+  { section: "kafka", key: "auto_create_topics", env: "ROBUSTMQ_KAFKA_AUTO_CREATE_TOPICS", numeric: false, fromEnv: envBoolean },
+  { section: "kafka", key: "default_partitions", env: "ROBUSTMQ_KAFKA_DEFAULT_PARTITIONS", numeric: true },
+  { section: "kafka", key: "mqtt_topic", env: "ROBUSTMQ_KAFKA_MQTT_TOPIC", numeric: false },
+  { section: "kafka", key: "bindings", env: "ROBUSTMQ_KAFKA_BINDINGS", numeric: false, fromEnv: envBindings },
   { section: "storage", key: "kind", env: "ROBUSTMQ_STORAGE", flag: "--storage", override: "storage", numeric: false },
   { section: "storage", key: "data_dir", env: "ROBUSTMQ_DATA_DIR", flag: "--data-dir", override: "dataDir", numeric: false },
   { section: "storage", key: "partitions", env: "ROBUSTMQ_STORAGE_PARTITIONS", numeric: true },
@@ -172,7 +258,7 @@ export const configFields: ReadonlyArray<ConfigField> = [
   }))
 ]
 
-const sections: ReadonlyArray<ConfigSection> = ["mqtt", "storage", "limits"]
+const sections: ReadonlyArray<ConfigSection> = ["mqtt", "kafka", "storage", "limits"]
 
 const fieldAt = (section: unknown, key: unknown): ConfigField | undefined =>
   configFields.find((f) => f.section === section && f.key === key)
@@ -214,8 +300,8 @@ const describeIssue = (issue: ParseResult.ArrayFormatterIssue, raw: unknown, sou
     if (key === undefined) {
       const value = isTable(raw) ? raw[String(section)] : undefined
       return isTable(value)
-        ? `unknown section [${String(section)}] in ${file}: the sections are [mqtt], [storage] and [limits]`
-        : `unknown top-level key "${String(section)}" in ${file}: put settings under [mqtt], [storage] or [limits]`
+        ? `unknown section [${String(section)}] in ${file}: the sections are [mqtt], [kafka], [storage] and [limits]`
+        : `unknown top-level key "${String(section)}" in ${file}: put settings under [mqtt], [kafka], [storage] or [limits]`
     }
     const known = sections.includes(section as ConfigSection) ? keysOf(section as ConfigSection) : ""
     return `unknown key "${String(section)}.${String(key)}" in ${file}: [${String(section)}] accepts ${known}`
@@ -250,7 +336,8 @@ const fromEnv = (env: Record<string, string | undefined>): Raw => {
     // An empty variable counts as unset, as `FOO=` in compose files and unit files usually means.
     if (text === undefined || text === "") continue
     const trimmed = text.trim()
-    put(raw, field, field.numeric && /^[+-]?\d+$/.test(trimmed) ? Number(trimmed) : text)
+    if (field.fromEnv !== undefined) put(raw, field, field.fromEnv(text))
+    else put(raw, field, field.numeric && /^[+-]?\d+$/.test(trimmed) ? Number(trimmed) : text)
   }
   return raw
 }
@@ -321,6 +408,7 @@ const merge = (docs: ReadonlyArray<ConfigDocument>, cwd: string): BrokerConfigSh
   const storage = mergeSection(defaultConfig.storage, docs.map((d) => d.storage))
   return {
     mqtt: mergeSection(defaultConfig.mqtt, docs.map((d) => d.mqtt)),
+    kafka: mergeSection(defaultConfig.kafka, docs.map((d) => d.kafka)),
     storage: { ...storage, dataDir: NodePath.resolve(cwd, storage.dataDir) },
     limits: mergeSection(defaultConfig.limits, docs.map((d) => d.limits))
   }

@@ -7,13 +7,15 @@ import { Effect, Layer } from "effect"
 import { BrokerConfig } from "../config/BrokerConfig.js"
 import * as MessageLogLive from "../layers/MessageLogLive.js"
 import * as Storage from "../layers/Storage.js"
+import * as Topics from "./meta/Topics.js"
 import * as MqttServer from "./mqtt/MqttServer.js"
 
-/** Storage plus the message log, for the configured kind and data dir. */
+/** Storage plus the message log and the topic registry, for the configured kind and data dir. */
 export const storage = Layer.unwrapEffect(
   Effect.map(BrokerConfig, (config) => {
     const drivers = Storage.layer(config.storage.kind, config.storage.dataDir, config.storage)
-    return Layer.merge(MessageLogLive.layer.pipe(Layer.provide(drivers)), drivers)
+    const base = Layer.merge(MessageLogLive.layer.pipe(Layer.provide(drivers)), drivers)
+    return Layer.provideMerge(Topics.layer, base)
   })
 )
 

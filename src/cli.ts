@@ -35,6 +35,11 @@ const mqttPort = Options.text("mqtt-port").pipe(
   Options.withDescription("MQTT TCP port, 0 = any free port (mqtt.port)"),
   Options.optional
 )
+const kafkaPort = Options.text("kafka-port").pipe(
+  Options.withPseudoName("PORT"),
+  Options.withDescription("Kafka protocol TCP port, 0 = any free port (kafka.port)"),
+  Options.optional
+)
 const dataDir = Options.text("data-dir").pipe(
   Options.withPseudoName("DIR"),
   Options.withDescription("data directory, relative to the working directory (storage.data_dir)"),
@@ -46,12 +51,13 @@ const storage = Options.text("storage").pipe(
   Options.optional
 )
 
-const sourceOptions = { configFile, mqttHost, mqttPort, dataDir, storage }
+const sourceOptions = { configFile, mqttHost, mqttPort, kafkaPort, dataDir, storage }
 
 interface SourceFlags {
   readonly configFile: Option.Option<string>
   readonly mqttHost: Option.Option<string>
   readonly mqttPort: Option.Option<string>
+  readonly kafkaPort: Option.Option<string>
   readonly dataDir: Option.Option<string>
   readonly storage: Option.Option<string>
 }
@@ -60,6 +66,7 @@ const load = (flags: SourceFlags) => {
   const overrides: ConfigOverrides = {
     mqttHost: Option.getOrUndefined(flags.mqttHost),
     mqttPort: Option.getOrUndefined(flags.mqttPort),
+    kafkaPort: Option.getOrUndefined(flags.kafkaPort),
     dataDir: Option.getOrUndefined(flags.dataDir),
     storage: Option.getOrUndefined(flags.storage)
   }

@@ -10,6 +10,7 @@ import { BrokerConfig } from "../../config/BrokerConfig.js"
 import { ReasonCode } from "../../domain/ReasonCode.js"
 import { EventStore } from "../../services/EventStore.js"
 import { MessageLog } from "../../services/MessageLog.js"
+import { streamMapping, Topics } from "../meta/Topics.js"
 import { Connection } from "./Connection.js"
 import { Engine } from "./engine/Engine.js"
 import { publishSys } from "./engine/sys.js"
@@ -66,7 +67,8 @@ export const make = Effect.gen(function*() {
   const config = yield* BrokerConfig
   const log = yield* MessageLog
   const store = yield* EventStore
-  const engine = yield* Engine.make(config, log, store)
+  const topics = yield* Topics
+  const engine = yield* Engine.make(config, log, store, streamMapping(topics, config))
   const runtime = yield* Effect.runtime<never>()
   const ctx = new ServerContext(engine, config, runtime)
 

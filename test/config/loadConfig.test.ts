@@ -68,17 +68,17 @@ max_inflight = 5
       const flags = { mqttPort: "1003", storage: "sqlite" }
 
       const fileOnly = yield* loadConfig({ configFile: file, env: {}, cwd })
-      expect(fileOnly.mqtt).toEqual({ host: "10.0.0.1", port: 1001, maxKeepalive: 30, sysInterval: 10 })
+      expect(fileOnly.mqtt).toEqual({ host: "10.0.0.1", port: 1001, maxKeepalive: 30, sysInterval: 10, logQos0: false })
       expect(fileOnly.storage).toEqual({ ...defaultConfig.storage, kind: "memory", dataDir: "/from/file" })
       expect(fileOnly.limits).toEqual({ ...defaultConfig.limits, maxInflight: 5 })
 
       const withEnv = yield* loadConfig({ configFile: file, env, cwd })
-      expect(withEnv.mqtt).toEqual({ host: "10.0.0.2", port: 1002, maxKeepalive: 30, sysInterval: 10 })
+      expect(withEnv.mqtt).toEqual({ host: "10.0.0.2", port: 1002, maxKeepalive: 30, sysInterval: 10, logQos0: false })
       expect(withEnv.storage).toEqual({ ...defaultConfig.storage, kind: "memory", dataDir: "/from/env" })
       expect(withEnv.limits.maxInflight).toBe(6)
 
       const withFlags = yield* loadConfig({ configFile: file, env, overrides: flags, cwd })
-      expect(withFlags.mqtt).toEqual({ host: "10.0.0.2", port: 1003, maxKeepalive: 30, sysInterval: 10 })
+      expect(withFlags.mqtt).toEqual({ host: "10.0.0.2", port: 1003, maxKeepalive: 30, sysInterval: 10, logQos0: false })
       expect(withFlags.storage).toEqual({ ...defaultConfig.storage, kind: "sqlite", dataDir: "/from/env" })
 
       const allFlags = yield* loadConfig({
@@ -100,6 +100,15 @@ max_inflight = 5
         "ROBUSTMQ_MQTT_PORT",
         "ROBUSTMQ_MQTT_MAX_KEEPALIVE",
         "ROBUSTMQ_SYS_INTERVAL",
+        "ROBUSTMQ_MQTT_LOG_QOS0",
+        "ROBUSTMQ_KAFKA_ENABLED",
+        "ROBUSTMQ_KAFKA_HOST",
+        "ROBUSTMQ_KAFKA_PORT",
+        "ROBUSTMQ_KAFKA_ADVERTISED_HOST",
+        "ROBUSTMQ_KAFKA_AUTO_CREATE_TOPICS",
+        "ROBUSTMQ_KAFKA_DEFAULT_PARTITIONS",
+        "ROBUSTMQ_KAFKA_MQTT_TOPIC",
+        "ROBUSTMQ_KAFKA_BINDINGS",
         "ROBUSTMQ_STORAGE",
         "ROBUSTMQ_DATA_DIR",
         "ROBUSTMQ_STORAGE_PARTITIONS",
@@ -127,7 +136,14 @@ max_inflight = 5
         ROBUSTMQ_STORAGE: ["memory", "memory"],
         ROBUSTMQ_DATA_DIR: ["/var/lib/robustmq", "/var/lib/robustmq"],
         ROBUSTMQ_STORAGE_SEGMENT_BYTES: [" 4096 ", 4096],
-        ROBUSTMQ_STORAGE_FSYNC: ["always", "always"]
+        ROBUSTMQ_STORAGE_FSYNC: ["always", "always"],
+        ROBUSTMQ_MQTT_LOG_QOS0: ["true", true],
+        ROBUSTMQ_KAFKA_ENABLED: ["false", false],
+        ROBUSTMQ_KAFKA_HOST: ["127.0.0.1", "127.0.0.1"],
+        ROBUSTMQ_KAFKA_ADVERTISED_HOST: ["broker.example", "broker.example"],
+        ROBUSTMQ_KAFKA_AUTO_CREATE_TOPICS: ["0", false],
+        ROBUSTMQ_KAFKA_MQTT_TOPIC: ["iot", "iot"],
+        ROBUSTMQ_KAFKA_BINDINGS: ["sensors/#=sensors, a/+/c = ac", { "sensors/#": "sensors", "a/+/c": "ac" }]
       }
       for (const field of configFields) {
         const [text, expected] = special[field.env] ?? [" 7 ", 7] // surrounding blanks are tolerated
@@ -171,7 +187,8 @@ max_inflight = 5
       expect(fromExample).toEqual(yield* loadConfig({ env: {}, cwd }))
       const text = Fs.readFileSync(example, "utf8")
       for (const field of configFields) {
-        expect(text, field.key).toMatch(new RegExp(`^${field.key} = `, "m"))
+        if (field.key === "bindings") expect(text).toMatch(/^\[kafka\.bindings\]$/m)
+        else expect(text, field.key).toMatch(new RegExp(`^${field.key} = `, "m"))
         expect(text, field.env).toContain(field.section === "limits" ? "ROBUSTMQ_LIMITS_<KEY" : field.env)
       }
     }))
@@ -228,7 +245,7 @@ describe("loadConfig errors", () => {
     Effect.gen(function*() {
       const typo = tomlFile("[mqtt]\nport = 1\nprot = 2\n")
       expect(yield* failure({ configFile: typo })).toBe(
-        `unknown key "mqtt.prot" in ${typo}: [mqtt] accepts host, port, max_keepalive, sys_interval`
+        `unknown key "mqtt.prot" in ${typo}: [mqtt] accepts host, port, max_keepalive, sys_interval, log_qos0`
       )
       const camel = tomlFile("[limits]\nmaxInflight = 2\n")
       expect(yield* failure({ configFile: camel })).toBe(
@@ -241,13 +258,13 @@ describe("loadConfig errors", () => {
         `unknown key "storage.sqlite" in ${nested}: [storage] accepts kind, data_dir, partitions, ` +
           `segment_bytes, segment_ms, retention_bytes, retention_ms, fsync, fsync_interval_ms`
       )
-      const section = tomlFile("[kafka]\nport = 9092\n")
+      const section = tomlFile("[amqp]\nport = 5672\n")
       expect(yield* failure({ configFile: section })).toBe(
-        `unknown section [kafka] in ${section}: the sections are [mqtt], [storage] and [limits]`
+        `unknown section [amqp] in ${section}: the sections are [mqtt], [kafka], [storage] and [limits]`
       )
       const topLevel = tomlFile("port = 1883\n")
       expect(yield* failure({ configFile: topLevel })).toBe(
-        `unknown top-level key "port" in ${topLevel}: put settings under [mqtt], [storage] or [limits]`
+        `unknown top-level key "port" in ${topLevel}: put settings under [mqtt], [kafka], [storage] or [limits]`
       )
     }))
 
@@ -285,6 +302,28 @@ describe("loadConfig errors", () => {
         `--storage must be "memory", "sqlite" or "segment", got "bogus"`
       )
       expect((yield* loadConfig({ env: { ROBUSTMQ_STORAGE: "segment" }, cwd })).storage.kind).toBe("segment")
+    }))
+
+  it.effect("kafka keys: bindings in file order, env forms, one-line errors", () =>
+    Effect.gen(function*() {
+      const file = tomlFile(`[kafka]\nport = 19092\n[kafka.bindings]\n"sensors/#" = "sensors"\n"factory/+/events" = "events"\n`)
+      const config = yield* loadConfig({ configFile: file, env: {}, cwd })
+      expect(config.kafka.port).toBe(19092)
+      expect(config.kafka.bindings).toEqual([
+        { filter: "sensors/#", topic: "sensors" },
+        { filter: "factory/+/events", topic: "events" }
+      ])
+      expect((yield* loadConfig({ env: {}, overrides: { kafkaPort: "0" }, cwd })).kafka.port).toBe(0)
+      const badFilter = tomlFile(`[kafka.bindings]\n"a/#/b" = "x"\n`)
+      expect(yield* failure({ configFile: badFilter })).toBe(
+        `kafka.bindings must be "MQTT filter" = "Kafka topic" pairs: "a/#/b" is not a topic filter, got {"a/#/b":"x"} in ${badFilter}`
+      )
+      const badTopic = tomlFile(`[kafka.bindings]\n"a/#" = "no spaces"\n`)
+      expect(yield* failure({ configFile: badTopic })).toContain(`"a/#" has an invalid one: topic "no spaces" has characters other than`)
+      expect(yield* failure({ env: { ROBUSTMQ_KAFKA_MQTT_TOPIC: "__x" } })).toContain(`ROBUSTMQ_KAFKA_MQTT_TOPIC (kafka.mqtt_topic) must be a Kafka topic name`)
+      expect(yield* failure({ env: { ROBUSTMQ_KAFKA_ENABLED: "maybe" } })).toBe(
+        `ROBUSTMQ_KAFKA_ENABLED (kafka.enabled) must be true or false, got "maybe"`
+      )
     }))
 
   it.effect("segment keys: file, env, and one-line errors", () =>

@@ -11,6 +11,7 @@ import * as MessageLogLive from "../../layers/MessageLogLive.js"
 import * as Storage from "../../layers/Storage.js"
 import { EventStore } from "../../services/EventStore.js"
 import { MessageLog } from "../../services/MessageLog.js"
+import { StreamMapping } from "../../domain/topic/StreamMapping.js"
 import { Engine } from "../../src/mqtt/engine/Engine.js"
 import type { Outlet } from "../../src/mqtt/engine/LiveSession.js"
 import { Message } from "../../src/mqtt/engine/Message.js"
@@ -40,7 +41,8 @@ class RecordingOutlet implements Outlet {
 
 const storage = MessageLogLive.layer.pipe(Layer.provideMerge(Storage.layer("memory", "")))
 const makeEngine = Effect.gen(function*() {
-  return yield* Engine.make(defaultConfig, yield* MessageLog, yield* EventStore)
+  const mapping = new StreamMapping(defaultConfig.kafka.mqttTopic, [], () => 1)
+  return yield* Engine.make(defaultConfig, yield* MessageLog, yield* EventStore, mapping)
 })
 const message = (topic: string, payload: string, qos: 0 | 1 | 2, origin = "pub") =>
   new Message(topic, Buffer.from(payload), qos, false, null, 0, origin, Date.now())
@@ -118,10 +120,12 @@ layer(storage)("Engine over memory storage", (it) => {
     }))})
 
 // Its own storage: sessions stored by the tests above would hold the log back.
-it.scoped("retention deletes log records no persistent session needs and keeps a session's backlog", () =>
+it.scoped("retention deletes log records no persistent session needs and keeps a session's backlog (Kafka disabled)", () =>
   Effect.gen(function*() {
     const log = yield* MessageLog
-    const engine = yield* makeEngine
+    const config = { ...defaultConfig, kafka: { ...defaultConfig.kafka, enabled: false } }
+    const mapping = new StreamMapping(config.kafka.mqttTopic, [], () => 1)
+    const engine = yield* Engine.make(config, log, yield* EventStore, mapping)
     const tp = engine.partitionFor("r/x")
     const start = log.unsafeEndOffset(tp)
     for (let i = 0; i < 5; i++) engine.publish(message("r/x", `old${i}`, 1)) // nobody needs these

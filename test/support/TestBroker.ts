@@ -8,17 +8,19 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Exit, Layer, Logger, LogLevel, Scope } from "effect"
 import * as BrokerConfig from "../../config/BrokerConfig.js"
-import { type BrokerConfigShape, defaultConfig, type LimitsConfig, type MqttConfig } from "../../config/BrokerConfigShape.js"
+import { type BrokerConfigShape, defaultConfig, type KafkaConfig, type LimitsConfig, type MqttConfig } from "../../config/BrokerConfigShape.js"
 import * as App from "../../src/App.js"
 import { MqttServer } from "../../src/mqtt/MqttServer.js"
 
 export interface TestBrokerOptions {
-  readonly storage?: "memory" | "sqlite"
+  readonly storage?: "memory" | "sqlite" | "segment"
   /** Reuse a data dir (restart); a fresh temp dir otherwise. */
   readonly dataDir?: string
   readonly mqtt?: Partial<MqttConfig>
   readonly limits?: Partial<LimitsConfig>
+  readonly kafka?: Partial<KafkaConfig>
   readonly port?: number
+  readonly kafkaPort?: number
 }
 
 export interface TestBroker {
@@ -39,6 +41,7 @@ export const startBroker = async (options: TestBrokerOptions = {}): Promise<Test
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "robustmq-test-"))
   const config: BrokerConfigShape = {
     mqtt: { ...defaultConfig.mqtt, host: "127.0.0.1", port: options.port ?? 0, sysInterval: 0, ...options.mqtt },
+    kafka: { ...defaultConfig.kafka, host: "127.0.0.1", port: options.kafkaPort ?? 0, ...options.kafka },
     storage: { ...defaultConfig.storage, kind: options.storage ?? "memory", dataDir },
     limits: { ...defaultConfig.limits, ...options.limits }
   }

@@ -17,6 +17,7 @@ import { SessionCheckpointed, SessionEvent, sessionStream, WillCleared } from ".
 import { evolve } from "../../../domain/session/evolve.js"
 import { emptySession, expiresAt, type QoS, type SessionState, type SubscriptionOptions } from "../../../domain/session/Session.js"
 import { matches } from "../../../domain/topic/matches.js"
+import type { StreamMapping } from "../../../domain/topic/StreamMapping.js"
 import { parseShared } from "../../../domain/topic/TopicFilter.js"
 import { StorageError } from "../../../services/errors.js"
 import type { EventData, EventStore } from "../../../services/EventStore.js"
@@ -26,7 +27,6 @@ import { Message, messageFromRecord, messagesFromText, messagesToText } from "./
 import { isGroup, Subscription, Subscriptions } from "./Subscriptions.js"
 
 export const RETAINED_TP = topicPartition("__retained", 0)
-export const MQTT_STREAM = "mqtt"
 const SNAPSHOT = "mqtt-sessions"
 const RETAINED_SNAPSHOT = "mqtt-retained"
 const READ_CHUNK = 1 << 20
@@ -54,43 +54,47 @@ export class Engine {
   readonly subscriptions = new Subscriptions()
   readonly retained = new Map<string, Message>()
   readonly stats: EngineStats = { messagesReceived: 0, messagesSent: 0, droppedByEndedSessions: 0 }
-  private readonly partitions: ReadonlyArray<TopicPartition>
   // Scratch state for route(): dedupe per session without allocating.
   private stamp = 0
   /** `__retained` end offset covered by the last retained snapshot. */
   private retainedSnapshotEnd = 0
   private readonly touched: Array<LiveSession> = []
 
+  private readonly logQos0: boolean
+
   private constructor(
     readonly config: BrokerConfigShape,
     readonly log: MessageLog["Type"],
-    readonly store: EventStore["Type"]
+    readonly store: EventStore["Type"],
+    /** MQTT topic -> log partition, and log record -> MQTT topic. */
+    readonly mapping: StreamMapping
   ) {
-    const n = Math.max(1, config.storage.partitions)
-    this.partitions = Array.from({ length: n }, (_, i) => topicPartition(MQTT_STREAM, i))
+    this.logQos0 = config.mqtt.logQos0
   }
 
   // ---------------------------------------------------------------- data plane (hot)
 
-  /** Partition of the `mqtt` stream for a topic: hash(topic) mod n, so per-topic order holds. */
+  /** The log partition an MQTT topic's messages are appended to (see StreamMapping). */
   partitionFor(topic: string): TopicPartition {
-    const n = this.partitions.length
-    if (n === 1) return this.partitions[0]!
-    let h = 0
-    for (let i = 0; i < topic.length; i++) h = (Math.imul(h, 31) + topic.charCodeAt(i)) | 0
-    return this.partitions[(h >>> 0) % n]!
+    return this.mapping.placementOf(topic).tp
   }
 
   /**
-   * Hot path: logs (QoS > 0, and retained), retains, and routes one message.
+   * Hot path: logs (QoS > 0, bound topics, and retained), retains, and routes one message.
    * Returns the number of sessions it was routed to.
    */
   publish(msg: Message): number {
     this.stats.messagesReceived++
-    if (msg.qos > 0) {
-      const tp = this.partitionFor(msg.topic)
+    if (msg.qos > 0 || this.logQos0) {
+      const tp = this.mapping.placementOf(msg.topic).tp
       msg.tp = tp
       msg.offset = this.log.unsafeAppend(tp, msg)
+    } else if (this.mapping.bindings.length > 0) {
+      const placement = this.mapping.placementOf(msg.topic)
+      if (placement.bound) {
+        msg.tp = placement.tp
+        msg.offset = this.log.unsafeAppend(placement.tp, msg)
+      }
     }
     if (msg.retain) this.setRetained(msg, true)
     return this.route(msg)
@@ -482,7 +486,7 @@ export class Engine {
       const floors = new Map<TopicPartition, number>()
       for (const tp of this.log.unsafePartitions()) {
         if (tp === RETAINED_TP) floors.set(tp, this.retainedSnapshotEnd)
-        else if (streamOf(tp) === MQTT_STREAM) floors.set(tp, this.log.unsafeEndOffset(tp))
+        else if (!this.config.kafka.enabled && streamOf(tp) === this.mapping.defaultTopic) floors.set(tp, this.log.unsafeEndOffset(tp))
       }
       const lower = (tp: string, offset: number) => {
         const floor = floors.get(tp as TopicPartition)
@@ -520,9 +524,14 @@ export class Engine {
     })
   }
 
-  static make(config: BrokerConfigShape, log: MessageLog["Type"], store: EventStore["Type"]): Effect.Effect<Engine, StorageError> {
+  static make(
+    config: BrokerConfigShape,
+    log: MessageLog["Type"],
+    store: EventStore["Type"],
+    mapping: StreamMapping
+  ): Effect.Effect<Engine, StorageError> {
     return Effect.gen(function*() {
-      const engine = new Engine(config, log, store)
+      const engine = new Engine(config, log, store, mapping)
       yield* engine.loadRetained()
       yield* engine.restoreSessions(yield* engine.foldSessions())
       return engine
@@ -596,7 +605,9 @@ export class Engine {
           const records = yield* this.log.read(entry.tp as TopicPartition, entry.offset, 1)
           const r = records.find((x) => x.offset === entry.offset)
           if (r === undefined) continue
-          const m = messageFromRecord(entry.tp as TopicPartition, r)
+          const topic = this.mapping.mqttTopicOf(streamOf(entry.tp as TopicPartition), r.key)
+          if (topic === null) continue
+          const m = messageFromRecord(entry.tp as TopicPartition, r, topic)
           if (m === null || m.isExpired(now)) continue
           const o = new Outgoing(m, entry.qos, false, null)
           o.packetId = entry.packetId
@@ -621,9 +632,12 @@ export class Engine {
         while (from < end) {
           const records = yield* this.log.read(tp, from, READ_CHUNK)
           if (records.length === 0) break
+          const stream = streamOf(tp)
           for (const r of records) {
             if (r.offset < from) continue
-            const m = messageFromRecord(tp, r)
+            const topic = this.mapping.mqttTopicOf(stream, r.key)
+            if (topic === null) continue
+            const m = messageFromRecord(tp, r, topic)
             if (m === null || m.qos === 0 || m.isExpired(now)) continue
             for (const [session, start] of starts) {
               if (r.offset < start) continue

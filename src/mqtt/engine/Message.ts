@@ -214,10 +214,15 @@ export const messagesFromText = (text: string): Array<Message> | string => {
   return out
 }
 
-/** Rebuilds a message from a log record (restart, session backlog). Null if it is not an MQTT record. */
-export const messageFromRecord = (tp: TopicPartition | null, record: StoredRecord): Message | null => {
-  if (record.key === null) return null
-  let qos: QoS = 0
+/**
+ * Rebuilds a message from a log record (restart, session backlog, Kafka-produced records).
+ * `topic` is the MQTT topic (StreamMapping.mqttTopicOf); by default the record key. A record
+ * without an `mqtt.qos` header was written by a Kafka client: it is a QoS 1 message (it is in
+ * the log, so it can be delivered at least once). Null if there is no topic.
+ */
+export const messageFromRecord = (tp: TopicPartition | null, record: StoredRecord, topic?: string): Message | null => {
+  if (topic === undefined && record.key === null) return null
+  let qos: QoS = 1
   let retain = false
   let origin = ""
   let expiresAt = 0
@@ -257,7 +262,7 @@ export const messageFromRecord = (tp: TopicPartition | null, record: StoredRecor
     }
   }
   const payload = record.value === null ? Buffer.alloc(0) : Buffer.from(record.value)
-  const message = new Message(text(record.key), payload, qos, retain, props, expiresAt, origin, record.timestamp)
+  const message = new Message(topic ?? text(record.key), payload, qos, retain, props, expiresAt, origin, record.timestamp)
   message.tp = tp
   message.offset = tp === null ? -1 : record.offset
   return message

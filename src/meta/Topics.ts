@@ -1,0 +1,107 @@
+/**
+ * The topic registry: the read model of the `topics` event stream (see domain/meta/topics.ts)
+ * and the commands that change it. Kafka admin requests and auto-creation go through it; the
+ * MQTT engine asks it for partition counts (through StreamMapping). Changes are serialised by
+ * one permit, appended with the stream's expected version, then folded.
+ */
+import { Context, Effect, Layer, Schema } from "effect"
+import { BrokerConfig } from "../../config/BrokerConfig.js"
+import type { BrokerConfigShape } from "../../config/BrokerConfigShape.js"
+import {
+  decideTopic,
+  evolveTopics,
+  type TopicCommand,
+  TopicEvent,
+  type TopicRejected,
+  type TopicState
+} from "../../domain/meta/topics.js"
+import { StreamMapping } from "../../domain/topic/StreamMapping.js"
+import type { StorageError, VersionConflict } from "../../services/errors.js"
+import { EventStore } from "../../services/EventStore.js"
+
+export const TOPICS_STREAM = "topics"
+
+const encodeEvent = Schema.encodeSync(TopicEvent)
+const decodeEvent = Schema.decodeUnknownSync(TopicEvent)
+
+export interface TopicsService {
+  readonly get: (name: string) => TopicState | undefined
+  /** Every topic, by name. */
+  readonly list: () => ReadonlyArray<TopicState>
+  /** Runs a command; fails with the Kafka error code and message when it is refused. */
+  readonly execute: (command: TopicCommand) => Effect.Effect<void, TopicRejected | StorageError | VersionConflict>
+  /** Called after every change (partition counts, creations, deletions). */
+  readonly onChange: (listener: (name: string) => void) => void
+}
+
+export class Topics extends Context.Tag("broker/Topics")<Topics, TopicsService>() {}
+
+/**
+ * Creates the topics MQTT writes to: the default one (grown to the configured partition count)
+ * and every binding's topic (with the default partition count).
+ */
+const ensureMqttTopics = (service: TopicsService, config: BrokerConfigShape) =>
+  Effect.gen(function*() {
+    const name = config.kafka.mqttTopic
+    const wanted = Math.max(1, config.storage.partitions)
+    const existing = service.get(name)
+    if (existing === undefined) {
+      yield* service.execute({ _tag: "CreateTopic", name, partitions: wanted, replicationFactor: 1, config: {} })
+    } else if (existing.partitions < wanted) {
+      yield* service.execute({ _tag: "CreatePartitions", name, count: wanted })
+    }
+    for (const binding of config.kafka.bindings) {
+      if (service.get(binding.topic) !== undefined) continue
+      const partitions = config.kafka.defaultPartitions
+      yield* service.execute({ _tag: "CreateTopic", name: binding.topic, partitions, replicationFactor: 1, config: {} })
+    }
+  })
+
+/** The MQTT <-> log mapping over the registry's partition counts, kept current on changes. */
+export const streamMapping = (topics: TopicsService, config: BrokerConfigShape): StreamMapping => {
+  const mapping = new StreamMapping(config.kafka.mqttTopic, config.kafka.bindings, (name) => topics.get(name)?.partitions ?? 1)
+  topics.onChange(() => mapping.refresh())
+  return mapping
+}
+
+export const make = Effect.gen(function*() {
+  const store = yield* EventStore
+  const config = yield* BrokerConfig
+  const topics = new Map<string, TopicState>()
+  let version = 0
+  for (const r of yield* store.readStream(TOPICS_STREAM)) {
+    evolveTopics(topics, decodeEvent(r.data))
+    version = r.version
+  }
+  const listeners: Array<(name: string) => void> = []
+  const permit = yield* Effect.makeSemaphore(1)
+
+  const execute = (command: TopicCommand) =>
+    permit.withPermits(1)(
+      Effect.gen(function*() {
+        const decided = decideTopic(topics, command, Date.now())
+        if (!Array.isArray(decided)) return yield* Effect.fail(decided as TopicRejected)
+        const events = decided as ReadonlyArray<TopicEvent>
+        version = yield* store.append(
+          TOPICS_STREAM,
+          events.map((e) => ({ type: e._tag, data: encodeEvent(e) })),
+          version
+        )
+        for (const e of events) evolveTopics(topics, e)
+        for (const listener of listeners) listener(command.name)
+      })
+    )
+
+  const service: TopicsService = {
+    get: (name) => topics.get(name),
+    list: () => [...topics.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+    execute,
+    onChange: (listener) => void listeners.push(listener)
+  }
+  yield* ensureMqttTopics(service, config).pipe(
+    Effect.catchIf((e): e is TopicRejected => "errorCode" in e, (e) => Effect.die(new Error(`cannot create the MQTT topic: ${e.message}`)))
+  )
+  return service
+})
+
+export const layer: Layer.Layer<Topics, StorageError | VersionConflict, EventStore | BrokerConfig> = Layer.effect(Topics, make)

@@ -243,6 +243,16 @@ export const batchLastOffset = (bytes: Uint8Array): number => {
 /** The batch's largest record timestamp (Kafka ListOffsets by time reads it). Assumes a full header. */
 export const batchMaxTimestamp = (bytes: Uint8Array): number => readInt64(viewOf(bytes), OFF_MAX_TIMESTAMP)
 
+/** Header fields a broker checks on produce (idempotence, transactions). Assume a full header. */
+export const batchAttributes = (bytes: Uint8Array): number => viewOf(bytes).getInt16(OFF_ATTRIBUTES)
+export const batchLastOffsetDelta = (bytes: Uint8Array): number => viewOf(bytes).getInt32(OFF_LAST_OFFSET_DELTA)
+export const batchProducerId = (bytes: Uint8Array): number => readInt64(viewOf(bytes), OFF_PRODUCER_ID)
+export const batchProducerEpoch = (bytes: Uint8Array): number => viewOf(bytes).getInt16(OFF_PRODUCER_EPOCH)
+export const batchBaseSequence = (bytes: Uint8Array): number => viewOf(bytes).getInt32(OFF_BASE_SEQUENCE)
+/** Attribute bits 4 (transactional) and 5 (control batch). */
+export const ATTR_TRANSACTIONAL = 0x10
+export const ATTR_CONTROL = 0x20
+
 /** Number of records the header announces. Assumes a full header. */
 export const batchRecordCount = (bytes: Uint8Array): number => viewOf(bytes).getInt32(OFF_RECORD_COUNT)
 

@@ -28,6 +28,8 @@ export interface TopicsService {
   readonly get: (name: string) => TopicState | undefined
   /** Every topic, by name. */
   readonly list: () => ReadonlyArray<TopicState>
+  /** Whether a command would be accepted now (for validate-only admin requests). */
+  readonly check: (command: TopicCommand) => TopicRejected | undefined
   /** Runs a command; fails with the Kafka error code and message when it is refused. */
   readonly execute: (command: TopicCommand) => Effect.Effect<void, TopicRejected | StorageError | VersionConflict>
   /** Called after every change (partition counts, creations, deletions). */
@@ -94,6 +96,10 @@ export const make = Effect.gen(function*() {
 
   const service: TopicsService = {
     get: (name) => topics.get(name),
+    check: (command) => {
+      const decided = decideTopic(topics, command, Date.now())
+      return Array.isArray(decided) ? undefined : (decided as TopicRejected)
+    },
     list: () => [...topics.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
     execute,
     onChange: (listener) => void listeners.push(listener)

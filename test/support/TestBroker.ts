@@ -10,6 +10,7 @@ import { Effect, Exit, Layer, Logger, LogLevel, Scope } from "effect"
 import * as BrokerConfig from "../../config/BrokerConfig.js"
 import { type BrokerConfigShape, defaultConfig, type KafkaConfig, type LimitsConfig, type MqttConfig } from "../../config/BrokerConfigShape.js"
 import * as App from "../../src/App.js"
+import { KafkaServer } from "../../src/kafka/KafkaServer.js"
 import { MqttServer } from "../../src/mqtt/MqttServer.js"
 
 export interface TestBrokerOptions {
@@ -28,6 +29,9 @@ export interface TestBroker {
   readonly url: string
   readonly dataDir: string
   readonly server: MqttServer["Type"]
+  /** The bound Kafka port (-1 when kafka.enabled is false). */
+  readonly kafkaPort: number
+  readonly kafka: KafkaServer["Type"] | null
   readonly config: BrokerConfigShape
   /** Graceful stop (like SIGTERM). */
   stop(): Promise<void>
@@ -46,18 +50,20 @@ export const startBroker = async (options: TestBrokerOptions = {}): Promise<Test
     limits: { ...defaultConfig.limits, ...options.limits }
   }
   const scope = await Effect.runPromise(Scope.make())
-  const server = await Effect.runPromise(
+  const built = await Effect.runPromise(
     Layer.buildWithScope(
-      App.mqtt.pipe(Layer.provide(BrokerConfig.layer(config)), Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))),
+      App.servers.pipe(Layer.provide(BrokerConfig.layer(config)), Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))),
       scope
-    ).pipe(
-      Effect.map((ctx) => ctx.unsafeMap.get(MqttServer.key) as MqttServer["Type"])
     )
   )
+  const server = built.unsafeMap.get(MqttServer.key) as MqttServer["Type"]
+  const kafka = built.unsafeMap.get(KafkaServer.key) as KafkaServer["Type"] | undefined
   let stopped = false
   const broker: TestBroker = {
     port: server.port,
     url: `mqtt://127.0.0.1:${server.port}`,
+    kafkaPort: kafka?.port ?? -1,
+    kafka: kafka ?? null,
     dataDir,
     server,
     config,
@@ -68,7 +74,7 @@ export const startBroker = async (options: TestBrokerOptions = {}): Promise<Test
     },
     restart: async () => {
       await broker.stop()
-      return startBroker({ ...options, dataDir, port: server.port })
+      return startBroker({ ...options, dataDir, port: server.port, kafkaPort: kafka?.port ?? 0 })
     },
     cleanup: () => rmSync(dataDir, { recursive: true, force: true })
   }

@@ -61,7 +61,7 @@ export const useKafkaClients = (): KafkaClients => {
       return p
     },
     consumer: async (kafka, config) => {
-      const c = track(kafka.consumer({ sessionTimeout: 6_000, rebalanceTimeout: 6_000, heartbeatInterval: 500, ...config }))
+      const c = track(kafka.consumer({ sessionTimeout: 6_000, rebalanceTimeout: 6_000, heartbeatInterval: 500, maxWaitTimeInMs: 500, ...config }))
       await c.connect()
       return c
     },

@@ -1,0 +1,88 @@
+/**
+ * One Kafka client connection: cuts the byte stream into size-prefixed request frames, hands each
+ * to the dispatcher, and writes the responses in request order (Kafka clients match responses
+ * by correlation id but expect them in order; a long-polling Fetch holds back the answers to
+ * requests behind it, as on a Kafka broker). A frame that cannot be read closes the connection:
+ * the protocol has no way to answer a request whose header is unknown.
+ */
+import type * as net from "node:net"
+
+/** Kafka's default socket.request.max.bytes. */
+export const MAX_REQUEST_BYTES = 100 * 1024 * 1024
+
+/** A response slot: filled when the handler finishes; null chunks = no response (acks=0). */
+interface Slot {
+  done: boolean
+  chunks: ReadonlyArray<Buffer> | null
+}
+
+export interface RequestSink {
+  /** Handles one frame; calls `respond` exactly once (with null when there is no response). */
+  (conn: KafkaConnection, frame: Buffer, respond: (chunks: ReadonlyArray<Buffer> | null) => void): void
+}
+
+export class KafkaConnection {
+  private buffered: Buffer | null = null
+  private readonly slots: Array<Slot> = []
+  private head = 0
+  closed = false
+  /** Host the client reached us on, for Metadata (IPv4-mapped IPv6 prefix stripped). */
+  readonly localHost: string
+  readonly remoteHost: string
+
+  constructor(readonly socket: net.Socket, private readonly sink: RequestSink) {
+    this.localHost = stripMapped(socket.localAddress ?? "127.0.0.1")
+    this.remoteHost = stripMapped(socket.remoteAddress ?? "")
+  }
+
+  onData(chunk: Buffer): void {
+    let data = this.buffered === null ? chunk : Buffer.concat([this.buffered, chunk])
+    this.buffered = null
+    let pos = 0
+    while (data.length - pos >= 4) {
+      const size = data.readInt32BE(pos)
+      if (size < 0 || size > MAX_REQUEST_BYTES) return this.close()
+      if (data.length - pos - 4 < size) break
+      const frame = data.subarray(pos + 4, pos + 4 + size)
+      pos += 4 + size
+      this.dispatch(frame)
+      if (this.closed) return
+    }
+    if (pos < data.length) this.buffered = pos === 0 ? data : Buffer.from(data.subarray(pos))
+  }
+
+  private dispatch(frame: Buffer): void {
+    const slot: Slot = { done: false, chunks: null }
+    this.slots.push(slot)
+    this.sink(this, frame, (chunks) => {
+      slot.done = true
+      slot.chunks = chunks
+      this.drain()
+    })
+  }
+
+  /** Writes every finished response at the head of the queue. */
+  private drain(): void {
+    const slots = this.slots
+    let i = this.head
+    if (!this.closed) this.socket.cork()
+    while (i < slots.length && slots[i]!.done) {
+      const chunks = slots[i]!.chunks
+      if (chunks !== null && !this.closed) for (const c of chunks) this.socket.write(c)
+      i++
+    }
+    if (!this.closed) this.socket.uncork()
+    if (i === slots.length) {
+      slots.length = 0
+      this.head = 0
+    } else this.head = i
+  }
+
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    this.socket.destroy()
+  }
+}
+
+const stripMapped = (address: string): string => (address.startsWith("::ffff:") ? address.slice(7) : address)

@@ -1,0 +1,75 @@
+/**
+ * What every Kafka request handler shares: configuration, the log, the topic registry, the group
+ * coordinator, the MQTT engine (records produced over Kafka are routed to MQTT subscribers), the
+ * node's advertised address and the idempotent-producer state.
+ */
+import { Effect } from "effect"
+import type { BrokerConfigShape } from "../../config/BrokerConfigShape.js"
+import type { TopicPartition } from "../../domain/ids.js"
+import type { StorageError } from "../../services/errors.js"
+import type { MessageLog } from "../../services/MessageLog.js"
+import type { TopicsService } from "../meta/Topics.js"
+import type { Engine } from "../mqtt/engine/Engine.js"
+import type { GroupCoordinatorService } from "./groups/GroupCoordinator.js"
+import type { KafkaConnection } from "./KafkaConnection.js"
+
+/** This broker's node id: a single node, leader of every partition. */
+export const NODE_ID = 0
+export const CLUSTER_ID = "robustmq-ts"
+const START_OFFSET_TTL_MS = 1000
+
+/** The last batch accepted from one idempotent producer on one partition. */
+export interface ProducerPartitionState {
+  epoch: number
+  /** Sequence of the last record accepted. */
+  lastSequence: number
+  lastBaseSequence: number
+  /** Offset the last accepted batch was given (returned again for a retried duplicate). */
+  lastBaseOffset: number
+}
+
+export class KafkaContext {
+  /** Idempotent producers: `${producerId}:${tp}` -> what was last accepted. */
+  readonly producers = new Map<string, ProducerPartitionState>()
+  private producerIds = 0
+  /** Set once the listener is bound. */
+  port = 0
+  /** Log start offsets read from storage, reused for a second (Fetch asks on every poll). */
+  private readonly startOffsets = new Map<TopicPartition, { readonly offset: number; readonly at: number }>()
+
+  constructor(
+    readonly config: BrokerConfigShape,
+    readonly log: MessageLog["Type"],
+    readonly topics: TopicsService,
+    readonly groups: GroupCoordinatorService,
+    readonly engine: Engine
+  ) {}
+
+  /**
+   * A producer id unique across restarts without storing a counter: milliseconds since the
+   * epoch times 1000 plus a counter (stays below 2^53 until the year 2255).
+   */
+  nextProducerId(): number {
+    return Date.now() * 1000 + (this.producerIds++ % 1000)
+  }
+
+  /** The host clients are told to connect to: configured, or the address this client used. */
+  advertisedHost(conn: KafkaConnection): string {
+    return this.config.kafka.advertisedHost !== "" ? this.config.kafka.advertisedHost : conn.localHost
+  }
+
+  /** The partition's log start offset (Kafka's logStartOffset), cached for a second. */
+  startOffset(tp: TopicPartition): Effect.Effect<number, StorageError> {
+    const now = Date.now()
+    const cached = this.startOffsets.get(tp)
+    if (cached !== undefined && now - cached.at < START_OFFSET_TTL_MS) return Effect.succeed(cached.offset)
+    return Effect.tap(this.log.startOffset(tp), (offset) => {
+      if (this.startOffsets.size > 100_000) this.startOffsets.clear()
+      this.startOffsets.set(tp, { offset, at: now })
+    })
+  }
+
+  producerKey(producerId: number, tp: TopicPartition): string {
+    return `${producerId}:${tp}`
+  }
+}

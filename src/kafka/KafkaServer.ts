@@ -1,0 +1,168 @@
+/**
+ * The Kafka wire-protocol listener as a scoped service: accepts connections, decodes each
+ * request frame (src/kafka/protocol), runs its handler and hands the encoded response back to
+ * the connection, which writes responses in request order. An ApiVersions request of a version
+ * we do not speak gets UNSUPPORTED_VERSION with our version list (what librdkafka needs to
+ * retry); any other unknown API or version, or a malformed request, closes that connection only.
+ */
+import * as net from "node:net"
+import { Cause, Context, Effect, Exit, Layer, Runtime } from "effect"
+import { BrokerConfig } from "../../config/BrokerConfig.js"
+import { MessageLog } from "../../services/MessageLog.js"
+import { Topics } from "../meta/Topics.js"
+import { MqttServer } from "../mqtt/MqttServer.js"
+import { GroupCoordinator } from "./groups/GroupCoordinator.js"
+import { handleCreatePartitions, handleCreateTopics, handleDeleteTopics, handleDescribeConfigs } from "./handlers/admin.js"
+import { handleApiVersions, handleFindCoordinator, handleInitProducerId, handleMetadata } from "./handlers/cluster.js"
+import { handleFetch } from "./handlers/fetch.js"
+import {
+  handleDescribeGroups,
+  handleHeartbeat,
+  handleJoinGroup,
+  handleLeaveGroup,
+  handleListGroups,
+  handleOffsetCommit,
+  handleOffsetFetch,
+  handleSyncGroup
+} from "./handlers/groups.js"
+import { handleListOffsets } from "./handlers/listOffsets.js"
+import { handleProduce } from "./handlers/produce.js"
+import { KafkaConnection } from "./KafkaConnection.js"
+import { KafkaContext } from "./KafkaContext.js"
+import { ApiKey, type DecodedRequest, decodeRequest, encodeApiVersionsUnsupported, encodeResponse } from "./protocol/index.js"
+
+export class KafkaServer extends Context.Tag("broker/KafkaServer")<KafkaServer, {
+  readonly port: number
+  readonly host: string
+  readonly context: KafkaContext
+}>() {}
+
+/** The handler of one decoded request: its response body, or null for none (acks=0). */
+const handle = (ctx: KafkaContext, conn: KafkaConnection, req: DecodedRequest): Effect.Effect<unknown, unknown> => {
+  switch (req.apiKey) {
+    case ApiKey.Produce:
+      return handleProduce(ctx, req.body)
+    case ApiKey.Fetch:
+      return handleFetch(ctx, req.body)
+    case ApiKey.ListOffsets:
+      return handleListOffsets(ctx, req.body)
+    case ApiKey.Metadata:
+      return handleMetadata(ctx, conn, req.body, req.apiVersion)
+    case ApiKey.OffsetCommit:
+      return handleOffsetCommit(ctx, req.body)
+    case ApiKey.OffsetFetch:
+      return handleOffsetFetch(ctx, req.body)
+    case ApiKey.FindCoordinator:
+      return Effect.succeed(handleFindCoordinator(ctx, conn, req.body))
+    case ApiKey.JoinGroup:
+      return handleJoinGroup(ctx, conn, req.header, req.body)
+    case ApiKey.Heartbeat:
+      return handleHeartbeat(ctx, req.body)
+    case ApiKey.LeaveGroup:
+      return handleLeaveGroup(ctx, req.body, req.apiVersion)
+    case ApiKey.SyncGroup:
+      return handleSyncGroup(ctx, req.body)
+    case ApiKey.DescribeGroups:
+      return handleDescribeGroups(ctx, req.body, req.apiVersion)
+    case ApiKey.ListGroups:
+      return handleListGroups(ctx)
+    case ApiKey.ApiVersions:
+      return Effect.succeed(handleApiVersions())
+    case ApiKey.CreateTopics:
+      return handleCreateTopics(ctx, req.body)
+    case ApiKey.DeleteTopics:
+      return handleDeleteTopics(ctx, req.body)
+    case ApiKey.InitProducerId:
+      return Effect.succeed(handleInitProducerId(ctx, req.body))
+    case ApiKey.DescribeConfigs:
+      return Effect.succeed(handleDescribeConfigs(ctx, req.body))
+    case ApiKey.CreatePartitions:
+      return handleCreatePartitions(ctx, req.body)
+  }
+}
+
+type KafkaSocket = net.Socket & { kafka?: KafkaConnection }
+function onData(this: KafkaSocket, chunk: Buffer) {
+  this.kafka!.onData(chunk)
+}
+function onError() {
+  // 'close' follows every 'error'.
+}
+
+const listen = (server: net.Server, host: string, port: number) =>
+  Effect.async<number, Error>((resume) => {
+    const onListenError = (err: NodeJS.ErrnoException) => {
+      const message = err.code === "EADDRINUSE"
+        ? `Kafka port ${port} is already in use: stop the other process, pass --kafka-port, or set kafka.enabled = false`
+        : err.code === "EACCES"
+        ? `not allowed to listen on ${host}:${port}: use a port above 1023 or run with the needed privilege`
+        : `cannot listen on ${host}:${port} (${err.code ?? err.message}): check kafka.host and --kafka-port`
+      resume(Effect.fail(new Error(message)))
+    }
+    server.once("error", onListenError)
+    server.listen(port, host, () => {
+      server.off("error", onListenError)
+      server.on("error", (err) => Effect.runFork(Effect.logError("Kafka listener error", err)))
+      resume(Effect.succeed((server.address() as net.AddressInfo).port))
+    })
+  })
+
+export const make = Effect.gen(function*() {
+  const config = yield* BrokerConfig
+  const mqtt = yield* MqttServer
+  const ctx = new KafkaContext(config, yield* MessageLog, yield* Topics, yield* GroupCoordinator, mqtt.engine)
+  const runtime = yield* Effect.runtime<never>()
+  const runCallback = Runtime.runCallback(runtime)
+  const connections = new Set<KafkaConnection>()
+
+  const sink = (conn: KafkaConnection, frame: Buffer, respond: (chunks: ReadonlyArray<Buffer> | null) => void) => {
+    const req = decodeRequest(frame)
+    if (req._tag !== "Request") {
+      if (req._tag === "UnsupportedVersion" && req.apiKey === ApiKey.ApiVersions) {
+        respond(encodeApiVersionsUnsupported(req.correlationId))
+        return
+      }
+      respond(null)
+      conn.close()
+      return
+    }
+    runCallback(handle(ctx, conn, req), {
+      onExit: (exit) => {
+        if (Exit.isSuccess(exit)) {
+          const body = exit.value
+          respond(body === null ? null : encodeResponse(req.header, req.apiKey, req.apiVersion, body as never))
+          return
+        }
+        respond(null)
+        conn.close()
+        if (!Cause.isInterruptedOnly(exit.cause)) {
+          runCallback(Effect.logError(`Kafka request (api key ${req.apiKey} v${req.apiVersion}) failed; closing the connection`, exit.cause))
+        }
+      }
+    })
+  }
+
+  const server = net.createServer({ noDelay: true }, (socket: KafkaSocket) => {
+    const conn = new KafkaConnection(socket, sink)
+    socket.kafka = conn
+    connections.add(conn)
+    socket.on("data", onData)
+    socket.on("error", onError)
+    socket.on("close", () => {
+      conn.closed = true
+      connections.delete(conn)
+    })
+  })
+
+  const port = yield* Effect.acquireRelease(listen(server, config.kafka.host, config.kafka.port), () =>
+    Effect.gen(function*() {
+      server.close()
+      for (const conn of [...connections]) conn.close()
+      yield* Effect.log("Kafka listener closed")
+    }))
+  ctx.port = port
+  yield* Effect.log(`Kafka listening on ${config.kafka.host}:${port}`)
+  return KafkaServer.of({ port, host: config.kafka.host, context: ctx })
+})
+
+export const layer = Layer.scoped(KafkaServer, make)

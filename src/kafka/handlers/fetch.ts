@@ -1,0 +1,130 @@
+/**
+ * Fetch: serves stored record batches unchanged (whatever compression the producer used) up to
+ * the high watermark, within the request's per-partition and total byte budgets (the first
+ * batch always goes out whole, KIP-74). With less than `minBytes` available it long-polls: it
+ * waits until any requested partition's high watermark passes its fetch offset, or `maxWaitMs`.
+ * Fetch sessions (KIP-227) are not kept: every response is a full one with session id 0, which
+ * clients handle by sending full requests.
+ */
+import { Effect } from "effect"
+import { type TopicPartition, topicPartition } from "../../../domain/ids.js"
+import { ErrorCode } from "../../../domain/kafka/ErrorCode.js"
+import { isInternalTopic } from "../../../domain/meta/topics.js"
+import type { StorageError } from "../../../services/errors.js"
+import type { KafkaContext } from "../KafkaContext.js"
+import type { FetchRequest, FetchResponse, FetchResponsePartition } from "../protocol/index.js"
+
+interface Wanted {
+  readonly topic: string
+  readonly partition: number
+  readonly tp: TopicPartition | null
+  readonly fetchOffset: number
+  readonly partitionMaxBytes: number
+}
+
+const asBuffer = (bytes: Uint8Array): Buffer =>
+  Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+
+/** One pass over every requested partition: what is there now, and how many bytes. */
+const readAll = (ctx: KafkaContext, wanted: ReadonlyArray<Wanted>, maxBytes: number) =>
+  Effect.gen(function*() {
+    let total = 0
+    const parts: Array<FetchResponsePartition> = []
+    for (const w of wanted) {
+      if (w.tp === null) {
+        parts.push(emptyPartition(w.partition, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1))
+        continue
+      }
+      const hw = ctx.log.unsafeHighWatermark(w.tp)
+      const logStart = yield* ctx.startOffset(w.tp)
+      if (w.fetchOffset > hw || w.fetchOffset < 0) {
+        parts.push({ ...emptyPartition(w.partition, ErrorCode.OFFSET_OUT_OF_RANGE, hw), logStartOffset: logStart })
+        continue
+      }
+      const budget = Math.min(w.partitionMaxBytes, maxBytes - total)
+      let records: Array<Buffer> | null = null
+      if (w.fetchOffset < hw && (budget > 0 || total === 0)) {
+        const batches = yield* ctx.log.readBatches(w.tp, w.fetchOffset, Math.max(1, budget))
+        for (const b of batches) {
+          if (b.baseOffset >= hw) break
+          // Past the budget only when nothing at all has been returned yet (KIP-74).
+          if (records !== null && total + b.bytes.length > maxBytes) break
+          ;(records ??= []).push(asBuffer(b.bytes))
+          total += b.bytes.length
+        }
+      }
+      parts.push({
+        partitionIndex: w.partition,
+        errorCode: ErrorCode.NONE,
+        highWatermark: hw,
+        lastStableOffset: hw,
+        logStartOffset: logStart,
+        records
+      })
+    }
+    return { parts, total }
+  })
+
+const emptyPartition = (partitionIndex: number, errorCode: number, hw: number): FetchResponsePartition => ({
+  partitionIndex,
+  errorCode,
+  highWatermark: hw,
+  lastStableOffset: hw,
+  logStartOffset: -1,
+  records: null
+})
+
+/** Resumes when any partition's high watermark passes its fetch offset, or after `ms`. */
+const awaitData = (ctx: KafkaContext, wanted: ReadonlyArray<Wanted>, ms: number) =>
+  Effect.async<void>((resume) => {
+    let resumed = false
+    const cancels: Array<() => void> = []
+    const wake = () => {
+      if (resumed) return
+      resumed = true
+      clearTimeout(timer)
+      for (const c of cancels) c()
+      resume(Effect.void)
+    }
+    const timer = setTimeout(wake, ms)
+    for (const w of wanted) if (w.tp !== null && !resumed) cancels.push(ctx.log.unsafeOnAdvance(w.tp, w.fetchOffset, wake))
+    return Effect.sync(wake)
+  })
+
+export const handleFetch = (ctx: KafkaContext, request: FetchRequest): Effect.Effect<FetchResponse, StorageError> =>
+  Effect.gen(function*() {
+    const wanted: Array<Wanted> = []
+    for (const t of request.topics) {
+      const topic = ctx.topics.get(t.topic)
+      for (const p of t.partitions) {
+        const known = topic !== undefined && !isInternalTopic(t.topic) && p.partition >= 0 && p.partition < topic.partitions
+        wanted.push({
+          topic: t.topic,
+          partition: p.partition,
+          tp: known ? topicPartition(t.topic, p.partition) : null,
+          fetchOffset: p.fetchOffset,
+          partitionMaxBytes: p.partitionMaxBytes
+        })
+      }
+    }
+    const maxBytes = request.maxBytes > 0 ? request.maxBytes : 0x7fffffff
+    let result = yield* readAll(ctx, wanted, maxBytes)
+    const deadline = Date.now() + request.maxWaitMs
+    // An error answers at once, as on Kafka; so does minBytes 0.
+    const waits = () => result.total < request.minBytes && result.parts.every((p) => p.errorCode === ErrorCode.NONE)
+    while (waits()) {
+      const left = deadline - Date.now()
+      if (left <= 0) break
+      yield* awaitData(ctx, wanted, left)
+      result = yield* readAll(ctx, wanted, maxBytes)
+    }
+    // Group the partitions back under their topics, in request order.
+    const responses: Array<{ topic: string; partitions: Array<FetchResponsePartition> }> = []
+    let i = 0
+    for (const t of request.topics) {
+      const partitions: Array<FetchResponsePartition> = []
+      for (let j = 0; j < t.partitions.length; j++) partitions.push(result.parts[i++]!)
+      responses.push({ topic: t.topic, partitions })
+    }
+    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses }
+  })

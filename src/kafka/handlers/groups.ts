@@ -1,0 +1,135 @@
+/**
+ * The consumer-group requests, mapped field for field onto the GroupCoordinator (whose decider
+ * lives in domain/group): JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch,
+ * DescribeGroups and ListGroups. Only version differences are handled here.
+ */
+import { Effect } from "effect"
+import { ErrorCode } from "../../../domain/kafka/ErrorCode.js"
+import type { KafkaConnection } from "../KafkaConnection.js"
+import type { KafkaContext } from "../KafkaContext.js"
+import type {
+  DescribeGroupsRequest,
+  DescribeGroupsResponse,
+  HeartbeatRequest,
+  HeartbeatResponse,
+  JoinGroupRequest,
+  JoinGroupResponse,
+  LeaveGroupRequest,
+  LeaveGroupResponse,
+  ListGroupsResponse,
+  OffsetCommitRequest,
+  OffsetCommitResponse,
+  OffsetFetchRequest,
+  OffsetFetchResponse,
+  RequestHeader,
+  SyncGroupRequest,
+  SyncGroupResponse
+} from "../protocol/index.js"
+
+export const handleJoinGroup = (
+  ctx: KafkaContext,
+  conn: KafkaConnection,
+  header: RequestHeader,
+  request: JoinGroupRequest
+): Effect.Effect<JoinGroupResponse> =>
+  Effect.map(
+    ctx.groups.joinGroup({
+      groupId: request.groupId,
+      memberId: request.memberId,
+      groupInstanceId: request.groupInstanceId,
+      clientId: header.clientId ?? "",
+      clientHost: `/${conn.remoteHost}`,
+      sessionTimeoutMs: request.sessionTimeoutMs,
+      // v0 has no rebalance timeout: the session timeout serves (Kafka does the same).
+      rebalanceTimeoutMs: header.apiVersion === 0 ? request.sessionTimeoutMs : request.rebalanceTimeoutMs,
+      protocolType: request.protocolType,
+      protocols: request.protocols.map((p) => ({ name: p.name, metadata: p.metadata })),
+      apiVersion: header.apiVersion
+    }),
+    (r) => ({
+      throttleTimeMs: 0,
+      errorCode: r.errorCode,
+      generationId: r.generationId,
+      protocolName: r.protocolName ?? "",
+      leader: r.leader,
+      memberId: r.memberId,
+      members: r.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, metadata: m.metadata }))
+    })
+  )
+
+export const handleSyncGroup = (ctx: KafkaContext, request: SyncGroupRequest): Effect.Effect<SyncGroupResponse> =>
+  Effect.map(
+    ctx.groups.syncGroup({
+      groupId: request.groupId,
+      generationId: request.generationId,
+      memberId: request.memberId,
+      groupInstanceId: request.groupInstanceId,
+      protocolType: null,
+      protocolName: null,
+      assignments: request.assignments.map((a) => ({ memberId: a.memberId, assignment: a.assignment }))
+    }),
+    (r) => ({ throttleTimeMs: 0, errorCode: r.errorCode, assignment: r.assignment })
+  )
+
+export const handleHeartbeat = (ctx: KafkaContext, request: HeartbeatRequest): Effect.Effect<HeartbeatResponse> =>
+  Effect.map(ctx.groups.heartbeat(request), (r) => ({ throttleTimeMs: 0, errorCode: r.errorCode }))
+
+export const handleLeaveGroup = (ctx: KafkaContext, request: LeaveGroupRequest, apiVersion: number): Effect.Effect<LeaveGroupResponse> =>
+  Effect.map(
+    ctx.groups.leaveGroup({
+      groupId: request.groupId,
+      // v0-v2 name one member; v3+ a list.
+      members: apiVersion < 3 ? [{ memberId: request.memberId, groupInstanceId: null }] : request.members,
+      apiVersion
+    }),
+    (r) => ({ throttleTimeMs: 0, errorCode: r.errorCode, members: r.members })
+  )
+
+export const handleOffsetCommit = (ctx: KafkaContext, request: OffsetCommitRequest): Effect.Effect<OffsetCommitResponse> =>
+  Effect.map(
+    ctx.groups.commitOffsets({
+      groupId: request.groupId,
+      generationId: request.generationId,
+      memberId: request.memberId,
+      groupInstanceId: request.groupInstanceId,
+      topics: request.topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((p) => ({
+          partitionIndex: p.partitionIndex,
+          committedOffset: p.committedOffset,
+          committedLeaderEpoch: p.committedLeaderEpoch,
+          committedMetadata: p.committedMetadata
+        }))
+      }))
+    }),
+    (r) => ({ throttleTimeMs: 0, topics: r.topics })
+  )
+
+export const handleOffsetFetch = (ctx: KafkaContext, request: OffsetFetchRequest): Effect.Effect<OffsetFetchResponse> =>
+  Effect.map(ctx.groups.fetchOffsets({ groupId: request.groupId, topics: request.topics }), (r) => ({
+    throttleTimeMs: 0,
+    errorCode: r.errorCode,
+    topics: r.topics.map((t) => ({
+      name: t.name,
+      partitions: t.partitions.map((p) => ({
+        partitionIndex: p.partitionIndex,
+        committedOffset: p.committedOffset,
+        committedLeaderEpoch: p.committedLeaderEpoch,
+        metadata: p.metadata,
+        errorCode: p.errorCode
+      }))
+    }))
+  }))
+
+export const handleDescribeGroups = (ctx: KafkaContext, request: DescribeGroupsRequest, apiVersion: number): Effect.Effect<DescribeGroupsResponse> =>
+  Effect.map(ctx.groups.describeGroups({ groupIds: request.groups, apiVersion }), (r) => ({
+    throttleTimeMs: 0,
+    groups: r.groups.map((g) => ({ ...g, authorizedOperations: -2147483648 }))
+  }))
+
+export const handleListGroups = (ctx: KafkaContext): Effect.Effect<ListGroupsResponse> =>
+  Effect.map(ctx.groups.listGroups(), (r) => ({
+    throttleTimeMs: 0,
+    errorCode: r.errorCode === undefined ? ErrorCode.NONE : r.errorCode,
+    groups: r.groups.map((g) => ({ groupId: g.groupId, protocolType: g.protocolType }))
+  }))

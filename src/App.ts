@@ -7,6 +7,8 @@ import { Effect, Layer } from "effect"
 import { BrokerConfig } from "../config/BrokerConfig.js"
 import * as MessageLogLive from "../layers/MessageLogLive.js"
 import * as Storage from "../layers/Storage.js"
+import * as GroupCoordinator from "./kafka/groups/GroupCoordinator.js"
+import * as KafkaServer from "./kafka/KafkaServer.js"
 import * as Topics from "./meta/Topics.js"
 import * as MqttServer from "./mqtt/MqttServer.js"
 
@@ -19,7 +21,23 @@ export const storage = Layer.unwrapEffect(
   })
 )
 
-/** The MQTT server with its storage; tests use it to reach the bound port and the engine. */
-export const mqtt = MqttServer.layer.pipe(Layer.provide(storage))
+/** The MQTT server over storage, still offering what storage provides (Kafka shares it). */
+const core = MqttServer.layer.pipe(Layer.provideMerge(storage))
 
-export const layer: Layer.Layer<never, Error, BrokerConfig> = Layer.discard(mqtt)
+/**
+ * The Kafka listener with its group coordinator, when `kafka.enabled` (otherwise nothing: the
+ * KafkaServer service is then absent from the context).
+ */
+const kafka = Layer.unwrapEffect(
+  Effect.map(BrokerConfig, (config) =>
+    config.kafka.enabled ? KafkaServer.layer.pipe(Layer.provide(GroupCoordinator.layer())) : Layer.empty
+  )
+)
+
+/**
+ * Both protocol servers over one storage. Tests read MqttServer (and KafkaServer, when enabled)
+ * from it; closing it stops Kafka first, then MQTT, then storage.
+ */
+export const servers = kafka.pipe(Layer.provideMerge(core))
+
+export const layer: Layer.Layer<never, Error, BrokerConfig> = Layer.discard(servers)

@@ -15,6 +15,14 @@
  * readers (offsets are not reused in this process; after a restart `recover` resumes after the
  * last written batch).
  *
+ * Deletion (`deletePartition`): the partition is forgotten at once (its unwritten records'
+ * callbacks fail, its watchers wake once, appends start a new partition at offset 0) and its
+ * data is deleted by the flusher at the start of its next pass, before that pass writes. The
+ * flusher runs one pass at a time, so a write in flight when the deletion was asked lands
+ * first and is deleted with the rest: it can never bring the partition back, and the new
+ * partition's first write always follows the deletion. Until the driver has deleted it, reads
+ * skip the driver for that partition.
+ *
  * It must never allocate an Effect per record, never let a throwing callback kill the flusher,
  * and never acknowledge (run a callback without an error) a record before the driver wrote it.
  * Closing the layer's scope flushes everything appended before the flusher stops.
@@ -27,6 +35,12 @@ import { StorageError } from "../services/errors.js"
 import { type EncodedBatch, LogDriver } from "../services/LogDriver.js"
 import { MessageLog } from "../services/MessageLog.js"
 import { type DurableCallback, estimateSize, Partition, type PendingBatch } from "./internal/Partition.js"
+
+/** A deletion waiting for the flusher's next pass. */
+interface PendingDeletion {
+  readonly tp: TopicPartition
+  readonly done: Deferred.Deferred<void, StorageError>
+}
 
 interface FlushWaiter {
   readonly done: Deferred.Deferred<void, StorageError>
@@ -65,6 +79,9 @@ export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | S
   let failures = 0
   let lastError: StorageError | undefined
   let flushWaiters: Array<FlushWaiter> = []
+  let deletions: Array<PendingDeletion> = []
+  /** Partitions whose data the driver has yet to delete, with how many deletions are queued. */
+  const deleting = new Map<TopicPartition, number>()
   const wake = yield* Effect.makeLatch(false)
 
   /** Hot path. */
@@ -182,11 +199,26 @@ export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | S
       catch: (cause) => new StorageError({ op: "write", cause })
     })
 
-  /** One flusher pass: everything dirty now goes out in one writeBatches call. */
+  /** Deletes each partition in the driver, in order; each waiter gets its own outcome. */
+  const runDeletions = (list: ReadonlyArray<PendingDeletion>) =>
+    Effect.forEach(list, (d) =>
+      Effect.map(Effect.exit(driver.deletePartition(d.tp)), (exit) => {
+        const left = deleting.get(d.tp)! - 1
+        if (left === 0) deleting.delete(d.tp)
+        else deleting.set(d.tp, left)
+        Deferred.unsafeDone(d.done, exit)
+      }), { discard: true })
+
+  /**
+   * One flusher pass: queued deletions first, then everything dirty now goes out in one
+   * writeBatches call.
+   */
   const flushPass = Effect.suspend(() => {
     wake.unsafeClose()
     const waiters = flushWaiters
     flushWaiters = []
+    const deleteNow = deletions
+    deletions = []
     const batches: Array<PendingBatch> = []
     for (let i = 0; i < dirty.length; i++) dirty[i]!.take(batches)
     dirty = []
@@ -194,7 +226,8 @@ export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | S
     const write = batches.length === 0
       ? Effect.void
       : Effect.flatMap(encodeAll(batches), (encoded) => driver.writeBatches(encoded))
-    return Effect.flatMap(Effect.exit(write), (exit) => {
+    const pass = deleteNow.length === 0 ? write : Effect.zipRight(runDeletions(deleteNow), write)
+    return Effect.flatMap(Effect.exit(pass), (exit) => {
       writing = false
       let error: StorageError | undefined
       if (Exit.isFailure(exit)) {
@@ -229,7 +262,7 @@ export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | S
   )
 
   const flush: Effect.Effect<void, StorageError> = Effect.suspend(() => {
-    if (dirty.length === 0 && !writing) return Effect.void
+    if (dirty.length === 0 && !writing && deletions.length === 0) return Effect.void
     const done = Deferred.unsafeMake<void, StorageError>(FiberId.none)
     flushWaiters.push({ done, failuresBefore: failures })
     wake.unsafeOpen()
@@ -259,7 +292,7 @@ export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | S
       while (true) {
         const p = partitions.get(tp)
         const memoryStart = p === undefined ? Number.POSITIVE_INFINITY : p.memoryStart()
-        if (next >= memoryStart) break
+        if (next >= memoryStart || deleting.has(tp)) break
         const batches = yield* driver.readRange(tp, next, Math.max(1, maxBytes - bytes))
         let progressed = false
         for (const b of batches) {
@@ -288,16 +321,62 @@ export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | S
       return out as ReadonlyArray<StoredRecord>
     })
 
+  const noBatches: ReadonlyArray<EncodedBatch> = []
+
   /** Durable batches only: what the driver holds is below the high watermark by construction. */
-  const readBatches = (tp: TopicPartition, fromOffset: number, maxBytes: number) => driver.readRange(tp, fromOffset, maxBytes)
+  const readBatches = (tp: TopicPartition, fromOffset: number, maxBytes: number) =>
+    deleting.has(tp) ? Effect.succeed(noBatches) : driver.readRange(tp, fromOffset, maxBytes)
 
   const startOffset = (tp: TopicPartition) =>
-    Effect.map(driver.readRange(tp, 0, 1), (batches) => {
+    Effect.map(readBatches(tp, 0, 1), (batches) => {
       if (batches.length > 0) return batches[0]!.baseOffset
       return unsafeHighWatermark(tp)
     })
 
   const truncateBefore = (tp: TopicPartition, offset: number) => driver.truncateBefore(tp, offset)
+
+  const offsetForTimestamp = (tp: TopicPartition, timestamp: number) =>
+    deleting.has(tp) ? Effect.succeed(null) : driver.offsetForTimestamp(tp, timestamp)
+
+  // -------------------------------------------------------------------------------------------
+  // delete
+
+  const deletionError = (tp: TopicPartition) =>
+    new StorageError({ op: "write", path: tp, cause: new Error(`partition ${tp} was deleted before this record was written`) })
+
+  const deletePartition = (tp: TopicPartition): Effect.Effect<void, StorageError> =>
+    Effect.suspend(() => {
+      const p = partitions.get(tp)
+      let thrown: unknown = undefined
+      if (p !== undefined) {
+        partitions.delete(tp)
+        partitionList = null
+        const { callbacks, watchers } = p.abandon()
+        if (callbacks.length > 0) {
+          const error = deletionError(tp)
+          for (let i = 0; i < callbacks.length; i++) {
+            try {
+              callbacks[i]!(error)
+            } catch (e) {
+              thrown ??= e
+            }
+          }
+        }
+        for (let i = 0; i < watchers.length; i++) {
+          try {
+            watchers[i]!.wake()
+          } catch (e) {
+            thrown ??= e
+          }
+        }
+      }
+      const done = Deferred.unsafeMake<void, StorageError>(FiberId.none)
+      deletions.push({ tp, done })
+      deleting.set(tp, (deleting.get(tp) ?? 0) + 1)
+      wake.unsafeOpen()
+      const log = thrown === undefined ? Effect.void : Effect.logError("a durability callback threw", Cause.die(thrown))
+      return Effect.zipRight(log, Deferred.await(done))
+    })
 
   return MessageLog.of({
     unsafeAppend,
@@ -311,6 +390,8 @@ export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | S
     readBatches,
     startOffset,
     truncateBefore,
+    offsetForTimestamp,
+    deletePartition,
     flush
   })
 })

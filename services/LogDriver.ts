@@ -40,6 +40,19 @@ export class LogDriver extends Context.Tag("broker/LogDriver")<LogDriver, {
    * log lookup; the caller filters records inside the batch if it needs to.
    */
   readonly offsetForTimestamp: (tp: TopicPartition, timestamp: number) => Effect.Effect<number | null, StorageError>
+  /**
+   * Retention by size (Kafka's retention.bytes): the offset to truncate before so that `tp`
+   * still holds at least `bytes` bytes afterwards while dropping as much as the driver's
+   * granularity allows (whole batches; whole segments for the segment store), or null when
+   * nothing may go. Pass the result to `truncateBefore`.
+   */
+  readonly offsetForSizeLimit: (tp: TopicPartition, bytes: number) => Effect.Effect<number | null, StorageError>
+  /**
+   * Removes every batch of `tp` (topic deletion). Afterwards `recover` does not list it and
+   * reads return nothing; a later write starts the partition afresh. A no-op for an unknown
+   * partition.
+   */
+  readonly deletePartition: (tp: TopicPartition) => Effect.Effect<void, StorageError>
   /** At start-up: the next offset to assign for every partition that has data. */
   readonly recover: Effect.Effect<ReadonlyMap<TopicPartition, number>, StorageError>
 }>() {}

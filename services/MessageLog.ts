@@ -28,8 +28,9 @@ export class MessageLog extends Context.Tag("broker/MessageLog")<MessageLog, {
   /** Every offset below is durable: Kafka's high watermark (0 for an unknown partition). */
   readonly unsafeHighWatermark: (tp: TopicPartition) => number
   /**
-   * Runs `wake` once the high watermark of `tp` passes `offset` (at once if it already has);
-   * the returned function cancels the wait. For Fetch long polls.
+   * Runs `wake` once the high watermark of `tp` passes `offset` (at once if it already has), or
+   * once when the partition is deleted (the waiter re-checks and finds it gone); the returned
+   * function cancels the wait. For Fetch long polls.
    */
   readonly unsafeOnAdvance: (tp: TopicPartition, offset: number, wake: () => void) => () => void
   /** Next offset to be assigned in `tp` (0 for an unknown partition). */
@@ -58,6 +59,19 @@ export class MessageLog extends Context.Tag("broker/MessageLog")<MessageLog, {
   readonly startOffset: (tp: TopicPartition) => Effect.Effect<number, StorageError>
   /** Retention: drops stored records below `offset` (see LogDriver.truncateBefore). */
   readonly truncateBefore: (tp: TopicPartition, offset: number) => Effect.Effect<void, StorageError>
+  /**
+   * Kafka ListOffsets by time: the base offset of the first stored batch of `tp` whose
+   * maxTimestamp >= `timestamp`, or null when none qualifies (see LogDriver.offsetForTimestamp).
+   */
+  readonly offsetForTimestamp: (tp: TopicPartition, timestamp: number) => Effect.Effect<number | null, StorageError>
+  /**
+   * Topic deletion: forgets `tp` at once (end offset and high watermark back to 0, gone from
+   * `unsafePartitions`, durability callbacks of its unwritten records failed with a
+   * StorageError, watchers woken once), then deletes its data in the driver after any write in
+   * flight. Succeeds once the data is gone. Appends made meanwhile start a new partition at
+   * offset 0, written after the deletion.
+   */
+  readonly deletePartition: (tp: TopicPartition) => Effect.Effect<void, StorageError>
   /** Writes every open batch now and waits for it (used at shutdown and by tests). */
   readonly flush: Effect.Effect<void, StorageError>
 }>() {}

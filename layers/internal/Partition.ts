@@ -154,6 +154,24 @@ export class Partition {
     return b.callbacks
   }
 
+  /**
+   * Deletion: empties the partition of its unwritten batches (those being written too) and its
+   * watchers, and hands back their callbacks. A write pass still holding one of its batches
+   * then settles it with no callback to run and no watcher to wake.
+   */
+  abandon(): { readonly callbacks: Array<DurableCallback>; readonly watchers: Array<Watcher> } {
+    const callbacks: Array<DurableCallback> = []
+    for (let i = 0; i < this.pending.length; i++) {
+      const b = this.pending[i]!
+      if (b.callbacks !== null) for (let j = 0; j < b.callbacks.length; j++) callbacks.push(b.callbacks[j]!)
+      b.callbacks = null
+    }
+    this.pending.length = 0
+    const watchers = this.watchers ?? []
+    this.watchers = null
+    return { callbacks, watchers }
+  }
+
   /** Runs `wake` once `durableEnd > offset`; the returned function cancels it. */
   watch(offset: number, wake: () => void): () => void {
     const w: Watcher = { offset, wake }

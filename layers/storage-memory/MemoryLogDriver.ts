@@ -67,6 +67,24 @@ export const make: Effect.Effect<LogDriver["Type"]> = Effect.sync(() => {
       return null
     })
 
+  const offsetForSizeLimit = (tp: TopicPartition, bytes: number) =>
+    Effect.sync((): number | null => {
+      const list = partitions.get(tp)
+      if (list === undefined) return null
+      // The newest batch from which on the log still holds `bytes`: everything before it may go.
+      let newer = 0
+      for (let k = list.length - 1; k >= 0; k--) {
+        newer += list[k]!.bytes.length
+        if (newer >= bytes) return k > 0 ? list[k]!.baseOffset : null
+      }
+      return null
+    })
+
+  const deletePartition = (tp: TopicPartition) =>
+    Effect.sync(() => {
+      partitions.delete(tp)
+    })
+
   const recover = Effect.sync((): ReadonlyMap<TopicPartition, number> => {
     const ends = new Map<TopicPartition, number>()
     for (const [tp, list] of partitions) {
@@ -75,7 +93,15 @@ export const make: Effect.Effect<LogDriver["Type"]> = Effect.sync(() => {
     return ends
   })
 
-  return LogDriver.of({ writeBatches, readRange, truncateBefore, offsetForTimestamp, recover })
+  return LogDriver.of({
+    writeBatches,
+    readRange,
+    truncateBefore,
+    offsetForTimestamp,
+    offsetForSizeLimit,
+    deletePartition,
+    recover
+  })
 })
 
 export const layer: Layer.Layer<LogDriver> = Layer.effect(LogDriver, make)

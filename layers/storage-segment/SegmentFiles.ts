@@ -6,6 +6,7 @@
  *                                   /00000000000000000000.index      offset -> file position
  *                                   /00000000000000000000.timeindex  max timestamp -> offset
  *                                   /log-start-offset                truncateBefore's checkpoint
+ * <dataDir>/log/<stream>-<partition>.<n>.deleted/                    a deleted partition, being removed
  * ```
  *
  * A segment is named after the first offset it may hold (20 digits, so names sort as numbers).
@@ -20,6 +21,12 @@ export const TIME_INDEX_SUFFIX = ".timeindex"
 /** Suffix of a file being written before it is renamed into place. */
 export const TMP_SUFFIX = ".tmp"
 export const LOG_START_FILE = "log-start-offset"
+/**
+ * Suffix a deleted partition's directory is renamed to before its files are removed: the rename
+ * is the deletion's commit point, and a directory with this suffix left by a crash is removed
+ * at the next open. Never a partition name (those end in `-<digits>`).
+ */
+export const DELETED_SUFFIX = ".deleted"
 
 const SAFE_NAME = /^[A-Za-z0-9._-]+$/
 

@@ -64,6 +64,7 @@ import { defaultPolicyFor, expiredSegmentCount, type RetentionPolicy } from "./R
 import { batchBytesMaxTimestamp, Segment } from "./Segment.js"
 import {
   baseOffsetOf,
+  DELETED_SUFFIX,
   INDEX_SUFFIX,
   LOG_DIR,
   LOG_START_FILE,
@@ -314,6 +315,11 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
       const entries = await Fs.readdir(logDir, { withFileTypes: true })
       const found: Array<readonly [TopicPartition, string]> = []
       for (const entry of entries) {
+        if (entry.isDirectory() && entry.name.endsWith(DELETED_SUFFIX)) {
+          // A deletion cut short by a crash: it was committed by the rename, finish it.
+          await Fs.rm(NodePath.join(logDir, entry.name), { recursive: true, force: true })
+          continue
+        }
         const tp = entry.isDirectory() ? topicPartitionOfDir(entry.name) : undefined
         if (tp !== undefined) found.push([tp, NodePath.join(logDir, entry.name)])
       }
@@ -515,6 +521,62 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
       return deleted
     })
 
+    let deletions = 0
+
+    /**
+     * Forgets the partition and renames its directory out of the way (the commit point, made
+     * durable like a roll's directory entry); returns the renamed path, or undefined when there
+     * was nothing on disk. Readers holding its segments keep reading the unlinked files.
+     */
+    const detachPartition = async (tp: TopicPartition): Promise<string | undefined> => {
+      const p = partitions.get(tp)
+      const dir = p?.dir ?? NodePath.join(logDir, partitionDirName(tp))
+      if (p !== undefined) {
+        partitions.delete(tp)
+        for (const seg of p.segments) {
+          dirtySegments.delete(seg)
+          seg.markDeleted()
+        }
+      }
+      const trash = `${dir}.${Date.now()}-${deletions++}${DELETED_SUFFIX}`
+      try {
+        await Fs.rename(dir, trash)
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined
+        throw e
+      }
+      if (fsync === "always") await syncDir(logDir)
+      else if (fsync === "interval") dirtyDirs.add(logDir)
+      return trash
+    }
+
+    /** The rename runs under the lock; removing the files (maybe many) does not hold up writes. */
+    const deletePartition = (tp: TopicPartition): Effect.Effect<void, StorageError> =>
+      Effect.flatMap(exclusive("write", () => detachPartition(tp)), (trash) =>
+        trash === undefined
+          ? Effect.void
+          : Effect.tryPromise({
+            try: () => Fs.rm(trash, { recursive: true, force: true }),
+            catch: (cause) => new StorageError({ op: "write", path: trash, cause })
+          }))
+
+    /**
+     * Whole segments, as Kafka's retention.bytes: the base offset of the newest segment from
+     * which on the log holds at least `bytes`, when there are segments before it.
+     */
+    const offsetForSizeLimit = (tp: TopicPartition, bytes: number) =>
+      Effect.sync((): number | null => {
+        const p = partitions.get(tp)
+        if (p === undefined) return null
+        const segments = p.segments
+        let newer = 0
+        for (let k = segments.length - 1; k >= 0; k--) {
+          newer += segments[k]!.size
+          if (newer >= bytes) return k > 0 && segments[k]!.baseOffset > p.logStart ? segments[k]!.baseOffset : null
+        }
+        return null
+      })
+
     // -------------------------------------------------------------------------------------------
     // read
 
@@ -674,6 +736,8 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
       readRange,
       truncateBefore,
       offsetForTimestamp,
+      offsetForSizeLimit,
+      deletePartition,
       recover,
       enforceRetention,
       syncDirty,

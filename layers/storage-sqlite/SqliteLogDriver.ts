@@ -32,6 +32,16 @@ export const make: Effect.Effect<LogDriver["Type"], never, SqlClient.SqlClient |
        AND base_offset < (SELECT max(base_offset) FROM batches WHERE tp = ?)`
   )
 
+  const removePartition = writer.db.prepare("DELETE FROM batches WHERE tp = ?")
+  // Newest first, for retention by size; length() of a BLOB reads the row header only, never
+  // the bytes, and the walk stops at the limit, so it costs the rows kept, not the whole log.
+  const sizesNewestFirst = writer.db.prepare<[TopicPartition], { base_offset: number; size: number }>(
+    "SELECT base_offset, length(bytes) AS size FROM batches WHERE tp = ? ORDER BY base_offset DESC"
+  )
+  const hasOlder = writer.db.prepare<[TopicPartition, number], { one: number }>(
+    "SELECT 1 AS one FROM batches WHERE tp = ? AND base_offset < ? LIMIT 1"
+  )
+
   const truncateBefore = (tp: TopicPartition, offset: number) =>
     writer.transaction("write", () => {
       truncate.run(tp, offset, tp)
@@ -98,13 +108,44 @@ export const make: Effect.Effect<LogDriver["Type"], never, SqlClient.SqlClient |
       }
     }).pipe(Effect.mapError((cause) => new StorageError({ op: "read", path: tp, cause })))
 
+  const offsetForSizeLimit = (tp: TopicPartition, bytes: number) =>
+    Effect.try({
+      try: (): number | null => {
+        // The newest batch from which on the log still holds `bytes`: everything before it may go.
+        let newer = 0
+        let boundary = -1
+        for (const row of sizesNewestFirst.iterate(tp)) {
+          newer += row.size
+          if (newer >= bytes) {
+            boundary = row.base_offset
+            break
+          }
+        }
+        return boundary >= 0 && hasOlder.get(tp, boundary) !== undefined ? boundary : null
+      },
+      catch: (cause) => new StorageError({ op: "read", path: tp, cause })
+    })
+
+  const deletePartition = (tp: TopicPartition) =>
+    writer.transaction("write", () => {
+      removePartition.run(tp)
+    })
+
   const recover = sql<{ readonly tp: TopicPartition; readonly last: number }>`
     SELECT tp, max(last_offset) AS last FROM batches GROUP BY tp`.pipe(
     Effect.map((rows): ReadonlyMap<TopicPartition, number> => new Map(rows.map((r) => [r.tp, r.last + 1]))),
     Effect.mapError((cause) => new StorageError({ op: "recover", cause }))
   )
 
-  return LogDriver.of({ writeBatches, readRange, truncateBefore, offsetForTimestamp, recover })
+  return LogDriver.of({
+    writeBatches,
+    readRange,
+    truncateBefore,
+    offsetForTimestamp,
+    offsetForSizeLimit,
+    deletePartition,
+    recover
+  })
 })
 
 export const layer: Layer.Layer<LogDriver, never, SqlClient.SqlClient | SqliteWriter> = Layer.effect(LogDriver, make)

@@ -13,6 +13,11 @@ import { type EncodedBatch, LogDriver } from "../../services/LogDriver.js"
 export interface LogDriverContractOptions {
   /** Transactions committed so far by the driver's backend, when it has them. */
   readonly transactions?: () => number
+  /**
+   * offsetForSizeLimit drops whole batches (memory, SQLite); false for drivers that drop
+   * coarser units (segment files), which only the general properties are checked for.
+   */
+  readonly sizeLimitByBatch?: boolean
 }
 
 let counter = 0
@@ -160,6 +165,64 @@ export const logDriverContract = (
         expect(yield* driver.offsetForTimestamp(freshPartition(), 0)).toBe(null)
         yield* driver.truncateBefore(tp, 2)
         expect(yield* at(0)).toBe(2)
+      }))
+
+    it.effect("deletePartition removes every batch: nothing readable, not recovered, a fresh start at 0", () =>
+      Effect.gen(function* () {
+        const driver = yield* LogDriver
+        const tp = freshPartition("delete")
+        const kept = freshPartition("delete")
+        yield* driver.writeBatches([batch(tp, 0, 3), batch(kept, 0, 2)])
+        yield* driver.writeBatches([batch(tp, 3, 3, 0, 1_700_000_000_100)])
+        yield* driver.deletePartition(tp)
+        expect(yield* driver.readRange(tp, 0, 1 << 20)).toEqual([])
+        expect(yield* driver.readRange(tp, 4, 1 << 20)).toEqual([])
+        expect(yield* driver.offsetForTimestamp(tp, 0)).toBe(null)
+        expect(yield* driver.offsetForSizeLimit(tp, 0)).toBe(null)
+        const ends = yield* driver.recover
+        expect(ends.has(tp)).toBe(false)
+        expect(ends.get(kept)).toBe(2)
+        expect(offsetsOf(yield* driver.readRange(kept, 0, 1 << 20))).toEqual([0, 1])
+        yield* driver.truncateBefore(tp, 10) // a no-op on a deleted partition
+        // The partition starts again at offset 0.
+        yield* driver.writeBatches([batch(tp, 0, 2)])
+        expect(offsetsOf(yield* driver.readRange(tp, 0, 1 << 20))).toEqual([0, 1])
+        expect((yield* driver.recover).get(tp)).toBe(2)
+        yield* driver.deletePartition(tp)
+        yield* driver.deletePartition(tp) // twice, and of a partition never written: no-ops
+        yield* driver.deletePartition(freshPartition("delete"))
+        expect((yield* driver.recover).has(tp)).toBe(false)
+      }))
+
+    it.effect("offsetForSizeLimit keeps at least the limit and drops what it may", () =>
+      Effect.gen(function* () {
+        const driver = yield* LogDriver
+        const tp = freshPartition("size")
+        const bs = [batch(tp, 0, 2, 100), batch(tp, 2, 2, 100), batch(tp, 4, 2, 100), batch(tp, 6, 2, 100)]
+        yield* driver.writeBatches(bs)
+        const sizes = bs.map((b) => b.bytes.length)
+        const total = sizes.reduce((a, b) => a + b, 0)
+        /** Bytes of the batches from offset `o` on. */
+        const from = (o: number) => bs.reduce((sum, b, i) => (b.baseOffset >= o ? sum + sizes[i]! : sum), 0)
+        expect(yield* driver.offsetForSizeLimit(tp, total)).toBe(null)
+        expect(yield* driver.offsetForSizeLimit(tp, total + 1)).toBe(null)
+        for (const limit of [0, 1, sizes[3]!, sizes[3]! + 1, sizes[2]! + sizes[3]!, total - 1]) {
+          const o = yield* driver.offsetForSizeLimit(tp, limit)
+          if (o === null) continue
+          expect(bs.map((b) => b.baseOffset)).toContain(o)
+          expect(o).toBeGreaterThan(0)
+          expect(from(o)).toBeGreaterThanOrEqual(limit)
+        }
+        if (options.sizeLimitByBatch !== false) {
+          expect(yield* driver.offsetForSizeLimit(tp, 0)).toBe(6)
+          expect(yield* driver.offsetForSizeLimit(tp, sizes[3]!)).toBe(6)
+          expect(yield* driver.offsetForSizeLimit(tp, sizes[3]! + 1)).toBe(4)
+          expect(yield* driver.offsetForSizeLimit(tp, total - sizes[0]!)).toBe(2)
+          expect(yield* driver.offsetForSizeLimit(tp, total - sizes[0]! + 1)).toBe(null)
+          yield* driver.truncateBefore(tp, (yield* driver.offsetForSizeLimit(tp, sizes[3]! + 1))!)
+          expect(offsetsOf(yield* driver.readRange(tp, 0, 1 << 20))).toEqual(range(4, 8))
+        }
+        expect(yield* driver.offsetForSizeLimit(freshPartition("size"), 0)).toBe(null)
       }))
 
     it.effect("accepts an empty write", () =>

@@ -22,6 +22,12 @@ interface Wanted {
   readonly partitionMaxBytes: number
 }
 
+/**
+ * A partition with nothing to return carries an empty record set, never null: librdkafka reads
+ * the size as a MessageSetSize and fails the whole response on -1 ("invalid MessageSetSize").
+ */
+const NO_RECORDS: Buffer = Buffer.alloc(0)
+
 const asBuffer = (bytes: Uint8Array): Buffer =>
   Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 
@@ -59,7 +65,7 @@ const readAll = (ctx: KafkaContext, wanted: ReadonlyArray<Wanted>, maxBytes: num
         highWatermark: hw,
         lastStableOffset: hw,
         logStartOffset: logStart,
-        records
+        records: records ?? NO_RECORDS
       })
     }
     return { parts, total }
@@ -71,7 +77,7 @@ const emptyPartition = (partitionIndex: number, errorCode: number, hw: number): 
   highWatermark: hw,
   lastStableOffset: hw,
   logStartOffset: -1,
-  records: null
+  records: NO_RECORDS
 })
 
 /** Resumes when any partition's high watermark passes its fetch offset, or after `ms`. */

@@ -133,6 +133,21 @@ export const SUPPORTED: ReadonlyMap<ApiKey, SupportedApi> = new Map(
   APIS.map((a) => [a.apiKey as ApiKey, { name: a.name, minVersion: a.minVersion, maxVersion: a.maxVersion }])
 )
 
-/** `SUPPORTED` as the ApiVersions response's `apiKeys` array. */
+/**
+ * Lowest Produce version the ApiVersions answer lists, below what `decodeRequest` accepts (3).
+ * librdkafka before 2.10 compresses with gzip, snappy or lz4 only when the broker lists Produce
+ * v0 (it checks for the range [0, 0]; librdkafka#4956) and silently sends uncompressed batches
+ * otherwise. Kafka 4.0 does the same: it lists v0-v2 and still refuses them (KAFKA-18659).
+ */
+const ADVERTISED_PRODUCE_MIN_VERSION = 0
+
+/**
+ * `SUPPORTED` as the ApiVersions response's `apiKeys` array, with Produce listed from
+ * `ADVERTISED_PRODUCE_MIN_VERSION` (requests below v3 still close the connection).
+ */
 export const supportedApiKeys = (): Array<{ apiKey: number; minVersion: number; maxVersion: number }> =>
-  APIS.map((a) => ({ apiKey: a.apiKey, minVersion: a.minVersion, maxVersion: a.maxVersion }))
+  APIS.map((a) => ({
+    apiKey: a.apiKey,
+    minVersion: a.apiKey === ApiKey.Produce ? ADVERTISED_PRODUCE_MIN_VERSION : a.minVersion,
+    maxVersion: a.maxVersion
+  }))

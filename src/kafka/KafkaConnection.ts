@@ -6,6 +6,7 @@
  * the protocol has no way to answer a request whose header is unknown.
  */
 import type * as net from "node:net"
+import type { Fiber } from "effect"
 
 /** Kafka's default socket.request.max.bytes. */
 export const MAX_REQUEST_BYTES = 100 * 1024 * 1024
@@ -26,6 +27,12 @@ export class KafkaConnection {
   private readonly slots: Array<Slot> = []
   private head = 0
   closed = false
+  /**
+   * Handlers still running for this connection's requests (long-polling Fetches, Produces
+   * waiting for durability): interrupted when the connection or the server closes, so no
+   * handler outlives its client or touches storage after shutdown.
+   */
+  readonly running = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
   /** Host the client reached us on, for Metadata (IPv4-mapped IPv6 prefix stripped). */
   readonly localHost: string
   readonly remoteHost: string

@@ -6,7 +6,7 @@
  * retry); any other unknown API or version, or a malformed request, closes that connection only.
  */
 import * as net from "node:net"
-import { Cause, Context, Effect, Exit, Layer, Runtime } from "effect"
+import { Cause, Context, Effect, Exit, Fiber, FiberId, Layer, Runtime } from "effect"
 import { BrokerConfig } from "../../config/BrokerConfig.js"
 import { MessageLog } from "../../services/MessageLog.js"
 import { Topics } from "../meta/Topics.js"
@@ -113,6 +113,7 @@ export const make = Effect.gen(function*() {
   const ctx = new KafkaContext(config, yield* MessageLog, yield* Topics, yield* GroupCoordinator, mqtt.engine)
   const runtime = yield* Effect.runtime<never>()
   const runCallback = Runtime.runCallback(runtime)
+  const runFork = Runtime.runFork(runtime)
   const connections = new Set<KafkaConnection>()
 
   const sink = (conn: KafkaConnection, frame: Buffer, respond: (chunks: ReadonlyArray<Buffer> | null) => void) => {
@@ -126,18 +127,22 @@ export const make = Effect.gen(function*() {
       conn.close()
       return
     }
-    runCallback(handle(ctx, conn, req), {
-      onExit: (exit) => {
-        if (Exit.isSuccess(exit)) {
-          const body = exit.value
-          respond(body === null ? null : encodeResponse(req.header, req.apiKey, req.apiVersion, body as never))
-          return
-        }
-        respond(null)
-        conn.close()
-        if (!Cause.isInterruptedOnly(exit.cause)) {
-          runCallback(Effect.logError(`Kafka request (api key ${req.apiKey} v${req.apiVersion}) failed; closing the connection`, exit.cause))
-        }
+    const fiber = runFork(handle(ctx, conn, req))
+    // Most handlers finish synchronously; only the ones still running are tracked.
+    if (fiber.unsafePoll() === null) {
+      conn.running.add(fiber)
+      fiber.addObserver(() => conn.running.delete(fiber))
+    }
+    fiber.addObserver((exit) => {
+      if (Exit.isSuccess(exit)) {
+        const body = exit.value
+        respond(body === null ? null : encodeResponse(req.header, req.apiKey, req.apiVersion, body as never))
+        return
+      }
+      respond(null)
+      conn.close()
+      if (!Cause.isInterruptedOnly(exit.cause)) {
+        runCallback(Effect.logError(`Kafka request (api key ${req.apiKey} v${req.apiVersion}) failed; closing the connection`, exit.cause))
       }
     })
   }
@@ -151,13 +156,21 @@ export const make = Effect.gen(function*() {
     socket.on("close", () => {
       conn.closed = true
       connections.delete(conn)
+      // The client is gone: a long poll for it would only hold timers and listeners.
+      for (const fiber of conn.running) fiber.unsafeInterruptAsFork(FiberId.none)
     })
   })
 
   const port = yield* Effect.acquireRelease(listen(server, config.kafka.host, config.kafka.port), () =>
     Effect.gen(function*() {
       server.close()
-      for (const conn of [...connections]) conn.close()
+      const running: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
+      for (const conn of [...connections]) {
+        conn.close()
+        running.push(...conn.running)
+      }
+      // Handlers in flight stop before the storage under them closes.
+      yield* Fiber.interruptAll(running)
       yield* Effect.log("Kafka listener closed")
     }))
   ctx.port = port

@@ -227,4 +227,11 @@ export interface Tick {
   readonly groupId: string
 }
 
-export type GroupCommand = JoinGroup | SyncGroup | Heartbeat | LeaveGroup | CommitOffsets | Tick
+/** Topics were deleted: the group forgets their committed offsets (Kafka's handleDeletedPartitions). */
+export interface DeleteTopicOffsets {
+  readonly _tag: "DeleteTopicOffsets"
+  readonly groupId: string
+  readonly topics: ReadonlyArray<string>
+}
+
+export type GroupCommand = JoinGroup | SyncGroup | Heartbeat | LeaveGroup | CommitOffsets | Tick | DeleteTopicOffsets

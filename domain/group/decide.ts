@@ -4,6 +4,7 @@
  */
 import type {
   CommitOffsets,
+  DeleteTopicOffsets,
   GroupCommand,
   Heartbeat,
   HeartbeatResponse,
@@ -17,6 +18,7 @@ import type {
 } from "./commands.js"
 import type { Decision, JoinOutcome, SyncOutcome } from "./Decision.js"
 import { decideCommitOffsets } from "./decideCommitOffsets.js"
+import { decideDeleteTopicOffsets } from "./decideDeleteTopicOffsets.js"
 import { decideHeartbeat } from "./decideHeartbeat.js"
 import { decideJoinGroup } from "./decideJoinGroup.js"
 import { decideLeaveGroup } from "./decideLeaveGroup.js"
@@ -40,6 +42,7 @@ export function decide(
   policy?: GroupPolicy
 ): Decision<OffsetCommitResponse>
 export function decide(state: GroupState | undefined, command: Tick, now: number, policy?: GroupPolicy): Decision<void>
+export function decide(state: GroupState | undefined, command: DeleteTopicOffsets, now: number, policy?: GroupPolicy): Decision<void>
 export function decide(state: GroupState | undefined, command: GroupCommand, now: number, policy?: GroupPolicy): Decision<unknown>
 export function decide(
   state: GroupState | undefined,
@@ -60,5 +63,7 @@ export function decide(
       return decideCommitOffsets(state, command, now, policy)
     case "Tick":
       return decideTick(state ?? emptyGroup(command.groupId), now, policy)
+    case "DeleteTopicOffsets":
+      return decideDeleteTopicOffsets(state, command, now, policy)
   }
 }

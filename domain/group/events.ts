@@ -109,6 +109,13 @@ export class GroupOffsetsCommitted extends Schema.TaggedClass<GroupOffsetsCommit
   at: Schema.Number
 }) {}
 
+/** The topics were deleted: their committed offsets are gone (a topic recreated later starts without). */
+export class GroupOffsetsDeleted extends Schema.TaggedClass<GroupOffsetsDeleted>()("GroupOffsetsDeleted", {
+  groupId: Schema.String,
+  topics: Schema.Array(Schema.String),
+  at: Schema.Number
+}) {}
+
 // Transient: folded into the live read model, never stored.
 
 /** A heartbeat, or a commit that counts as one. */
@@ -147,6 +154,7 @@ export const GroupEvent = Schema.Union(
   GroupGenerationCompleted,
   GroupAssignmentsSynced,
   GroupOffsetsCommitted,
+  GroupOffsetsDeleted,
   MemberHeartbeat,
   PendingMemberAdded,
   PendingMemberRemoved,
@@ -170,7 +178,8 @@ export const DURABLE_EVENT_TYPES: ReadonlyArray<string> = [
   "GroupRebalanceTimerRearmed",
   "GroupGenerationCompleted",
   "GroupAssignmentsSynced",
-  "GroupOffsetsCommitted"
+  "GroupOffsetsCommitted",
+  "GroupOffsetsDeleted"
 ]
 
 export const isDurable = (event: GroupEvent): boolean => !TRANSIENT_EVENT_TYPES.has(event._tag)

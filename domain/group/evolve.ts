@@ -182,6 +182,11 @@ export const evolve = (state: GroupState | undefined, event: GroupEvent): GroupS
       }
       return { ...group, offsets }
     }
+    case "GroupOffsetsDeleted": {
+      const offsets = new Map(group.offsets)
+      for (const topic of event.topics) offsets.delete(topic)
+      return { ...group, offsets }
+    }
     case "MemberHeartbeat":
       return withMember(group, event.memberId, (m) => ({ ...m, lastHeardAt: event.at }))
     case "PendingMemberAdded": {

@@ -126,6 +126,27 @@ const headerStrings = (headers: IHeaders | undefined): Record<string, string> =>
   return out
 }
 
+/**
+ * Awaits an admin call that must fail and returns the Kafka error types it failed with
+ * (`["TOPIC_ALREADY_EXISTS"]`; several for a KafkaJSAggregateError, one per refused item).
+ * Rejects when the call succeeds or fails with something that carries no Kafka error type.
+ */
+export const protocolErrorTypes = async (call: Promise<unknown>): Promise<Array<string>> => {
+  let error: unknown
+  try {
+    await call
+  } catch (e) {
+    error = e
+  }
+  if (error === undefined) throw new Error("the call succeeded; a Kafka protocol error was expected")
+  const typeOf = (e: unknown): string | undefined =>
+    typeof e === "object" && e !== null && typeof (e as { type?: unknown }).type === "string" ? (e as { type: string }).type : undefined
+  const nested = (error as { errors?: unknown }).errors
+  const types = Array.isArray(nested) ? nested.map(typeOf) : [typeOf(error)]
+  if (types.length === 0 || types.some((t) => t === undefined)) throw error
+  return types as Array<string>
+}
+
 // ---------------------------------------------------------------------------------------------
 // kcat
 

@@ -8,7 +8,8 @@
  * waiting on a rebalance (GroupRuntime), and the group events' way to the EventStore (stream
  * `group-<groupId>`, through GroupEventWriter). Membership changes take effect in memory at
  * once and are stored in order without waiting; an OffsetCommit is answered, and its offsets
- * become visible to OffsetFetch, only once its events are durable. One sweep fiber checks
+ * become visible to OffsetFetch, only once its events are durable (and so do offsets forgotten
+ * because their topic was deleted, so they apply in stored order). One sweep fiber checks
  * session, sync and rebalance deadlines; `tick` runs the same check for tests. At start every
  * group is rebuilt from the "kafka-groups" snapshot plus the events after it, and members get
  * a fresh session deadline from boot time. The snapshot is refreshed (and the events it covers
@@ -36,6 +37,7 @@ import type {
 } from "../../../domain/group/commands.js"
 import type { Decision } from "../../../domain/group/Decision.js"
 import { decideCommitOffsets } from "../../../domain/group/decideCommitOffsets.js"
+import { decideDeleteTopicOffsets } from "../../../domain/group/decideDeleteTopicOffsets.js"
 import { decideHeartbeat } from "../../../domain/group/decideHeartbeat.js"
 import { decideJoinGroup } from "../../../domain/group/decideJoinGroup.js"
 import { decideLeaveGroup } from "../../../domain/group/decideLeaveGroup.js"
@@ -80,6 +82,12 @@ export interface GroupCoordinatorService {
   readonly fetchOffsets: (request: OffsetFetchRequest) => Effect.Effect<OffsetFetchResponse>
   readonly describeGroups: (request: DescribeGroupsRequest) => Effect.Effect<DescribeGroupsResponse>
   readonly listGroups: (request?: ListGroupsRequest) => Effect.Effect<ListGroupsResponse>
+  /**
+   * Every group forgets its committed offsets for `topics` (deleted ones); completes once that
+   * is durable. Call it after the topics are gone from the registry, so that OffsetCommit
+   * refuses them and no commit for them can land after.
+   */
+  readonly deleteTopicOffsets: (topics: ReadonlyArray<string>) => Effect.Effect<void>
   /** Runs every group's timers at `now` (default: the coordinator's clock). The sweep calls it. */
   readonly tick: (now?: number) => Effect.Effect<void>
   /** Refreshes the groups snapshot from storage and prunes the events it covers. */
@@ -123,7 +131,7 @@ export const make = (
 
     /**
      * Folds a decision's events into the read model (answering waiting requests as they go) and
-     * queues the durable ones. Committed offsets are folded only once stored, in decision order,
+     * queues the durable ones. Offset changes are folded only once stored, in decision order,
      * so OffsetFetch never shows an offset a crash could lose; `done` then runs with the outcome.
      */
     const commit = (groupId: string, decision: Decision<unknown>, done?: (error: StorageError | undefined) => void) => {
@@ -132,7 +140,7 @@ export const make = (
       const durable: Array<EventData> = []
       const held: Array<GroupEvent> = []
       for (const e of decision.events) {
-        if (e._tag === "GroupOffsetsCommitted") held.push(e)
+        if (e._tag === "GroupOffsetsCommitted" || e._tag === "GroupOffsetsDeleted") held.push(e)
         else rt.apply(e)
         if (isDurable(e)) durable.push(toEventData(e))
       }
@@ -215,6 +223,22 @@ export const make = (
     const listGroupsOf = (request: ListGroupsRequest = {}) =>
       Effect.sync(() => listGroups([...runtimes.values()].map((rt) => rt.state), request.statesFilter))
 
+    const deleteTopicOffsets = (topics: ReadonlyArray<string>) =>
+      // Commits decided before the call are stored (and folded) first, so none lands after.
+      Effect.zipRight(
+        writer.flush,
+        Effect.suspend(() => {
+          const now = options.now()
+          const stored: Array<Effect.Effect<void>> = []
+          for (const [groupId, rt] of runtimes) {
+            const decision = decideDeleteTopicOffsets(rt.state, { _tag: "DeleteTopicOffsets", groupId, topics }, now, policy)
+            const done = Deferred.unsafeMake<void>(FiberId.none)
+            if (commit(groupId, decision, () => Deferred.unsafeDone(done, Effect.void))) stored.push(Deferred.await(done))
+          }
+          return Effect.all(stored, { discard: true })
+        })
+      )
+
     const tick = (now?: number) =>
       Effect.sync(() => {
         const at = now ?? options.now()
@@ -250,6 +274,7 @@ export const make = (
       fetchOffsets: fetchOffsetsOf,
       describeGroups,
       listGroups: listGroupsOf,
+      deleteTopicOffsets,
       tick,
       snapshot,
       flush: writer.flush,

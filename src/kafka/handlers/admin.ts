@@ -2,7 +2,9 @@
  * Topic administration over the Kafka API: CreateTopics, DeleteTopics, CreatePartitions and
  * DescribeConfigs. Commands go through the topic registry (event-sourced, src/meta/Topics.ts);
  * `validateOnly` requests are checked without being applied. The topics MQTT writes to (the
- * default one and every binding's) cannot be deleted while the configuration names them.
+ * default one and every binding's) cannot be deleted while the configuration names them. A
+ * deleted topic takes its data and every group's committed offsets for it along (as on Kafka),
+ * so a topic recreated under the same name starts empty and is read from its start.
  */
 import { Effect } from "effect"
 import { topicPartition } from "../../../domain/ids.js"
@@ -75,6 +77,7 @@ export const handleDeleteTopics = (ctx: KafkaContext, request: DeleteTopicsReque
   Effect.gen(function*() {
     const protectedTopics = mqttTopics(ctx)
     const responses: Array<DeleteTopicsResponse["responses"][number]> = []
+    const deleted: Array<string> = []
     for (const name of request.topicNames) {
       if (protectedTopics.has(name)) {
         responses.push({ name, errorCode: ErrorCode.POLICY_VIOLATION })
@@ -83,6 +86,7 @@ export const handleDeleteTopics = (ctx: KafkaContext, request: DeleteTopicsReque
       const partitions = ctx.topics.get(name)?.partitions ?? 0
       const outcome = yield* run(ctx, { _tag: "DeleteTopic", name }, false)
       if (outcome.errorCode === ErrorCode.NONE) {
+        deleted.push(name)
         for (let p = 0; p < partitions; p++) {
           yield* ctx.log.deletePartition(topicPartition(name, p)).pipe(
             Effect.catchAll((e) => Effect.logError(`deleting the data of ${name}-${p} failed`, e))
@@ -91,6 +95,7 @@ export const handleDeleteTopics = (ctx: KafkaContext, request: DeleteTopicsReque
       }
       responses.push({ name, errorCode: outcome.errorCode })
     }
+    if (deleted.length > 0) yield* ctx.groups.deleteTopicOffsets(deleted)
     const response: DeleteTopicsResponse = { throttleTimeMs: 0, responses }
     return response
   })

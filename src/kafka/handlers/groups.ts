@@ -1,7 +1,10 @@
 /**
  * The consumer-group requests, mapped field for field onto the GroupCoordinator (whose decider
  * lives in domain/group): JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch,
- * DescribeGroups and ListGroups. Only version differences are handled here.
+ * DescribeGroups and ListGroups. Only version differences are handled here, plus the one check
+ * that needs the topic registry: OffsetCommit for a topic or partition that does not exist is
+ * refused with UNKNOWN_TOPIC_OR_PARTITION, as Kafka does (it keeps a deleted topic's offsets
+ * from coming back).
  */
 import { Effect } from "effect"
 import { ErrorCode } from "../../../domain/kafka/ErrorCode.js"
@@ -85,25 +88,53 @@ export const handleLeaveGroup = (ctx: KafkaContext, request: LeaveGroupRequest, 
     (r) => ({ throttleTimeMs: 0, errorCode: r.errorCode, members: r.members })
   )
 
+const partitionExists = (ctx: KafkaContext, topic: string, partition: number): boolean => {
+  const t = ctx.topics.get(topic)
+  return t !== undefined && partition >= 0 && partition < t.partitions
+}
+
 export const handleOffsetCommit = (ctx: KafkaContext, request: OffsetCommitRequest): Effect.Effect<OffsetCommitResponse> =>
-  Effect.map(
-    ctx.groups.commitOffsets({
-      groupId: request.groupId,
-      generationId: request.generationId,
-      memberId: request.memberId,
-      groupInstanceId: request.groupInstanceId,
-      topics: request.topics.map((t) => ({
+  // Checked in the same synchronous step as the coordinator's decision: a topic deleted after
+  // the check cannot slip in between (see GroupCoordinator.deleteTopicOffsets).
+  Effect.suspend(() => {
+    const known = request.topics
+      .map((t) => ({
         name: t.name,
-        partitions: t.partitions.map((p) => ({
-          partitionIndex: p.partitionIndex,
-          committedOffset: p.committedOffset,
-          committedLeaderEpoch: p.committedLeaderEpoch,
-          committedMetadata: p.committedMetadata
-        }))
+        partitions: t.partitions
+          .filter((p) => partitionExists(ctx, t.name, p.partitionIndex))
+          .map((p) => ({
+            partitionIndex: p.partitionIndex,
+            committedOffset: p.committedOffset,
+            committedLeaderEpoch: p.committedLeaderEpoch,
+            committedMetadata: p.committedMetadata
+          }))
       }))
-    }),
-    (r) => ({ throttleTimeMs: 0, topics: r.topics })
-  )
+      .filter((t) => t.partitions.length > 0)
+    return Effect.map(
+      ctx.groups.commitOffsets({
+        groupId: request.groupId,
+        generationId: request.generationId,
+        memberId: request.memberId,
+        groupInstanceId: request.groupInstanceId,
+        topics: known
+      }),
+      (r) => {
+        // The coordinator's answers for known partitions, UNKNOWN_TOPIC_OR_PARTITION for the rest, in request order.
+        const answered = new Map<string, number>()
+        for (const t of r.topics) for (const p of t.partitions) answered.set(`${p.partitionIndex}:${t.name}`, p.errorCode)
+        return {
+          throttleTimeMs: 0,
+          topics: request.topics.map((t) => ({
+            name: t.name,
+            partitions: t.partitions.map((p) => ({
+              partitionIndex: p.partitionIndex,
+              errorCode: answered.get(`${p.partitionIndex}:${t.name}`) ?? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+            }))
+          }))
+        }
+      }
+    )
+  })
 
 export const handleOffsetFetch = (ctx: KafkaContext, request: OffsetFetchRequest): Effect.Effect<OffsetFetchResponse> =>
   Effect.map(ctx.groups.fetchOffsets({ groupId: request.groupId, topics: request.topics }), (r) => ({

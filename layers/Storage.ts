@@ -1,73 +1,158 @@
 /**
- * Chooses the storage implementations: the encoded log driver under MessageLog and the
- * control-plane event store. It builds storage only; MessageLogLive goes on top of it.
+ * Chooses and opens the storage: the log driver under MessageLog (a RoutingLogDriver that gives
+ * each topic the storage kind TopicPolicies says), the control-plane event store, the
+ * per-topic policies and where each partition lives (LogPlacement). It builds storage only;
+ * MessageLogLive (and LogRetention) go on top of it.
  *
- * - `memory`: both in memory; `dataDir` is ignored.
- * - `sqlite`: both in one database file, `<dataDir>/robustmq.db`.
- * - `segment`: the message log in Kafka-style segment files under `<dataDir>/log`
+ * The broker's kind (`storage.kind`) is the default kind of every topic and decides the event
+ * store:
+ *
+ * - `memory`: events in memory and, by default, the log too; nothing survives a restart. A
+ *   topic with `robustmq.storage=sqlite` or `segment` gets that driver, opened on first use in a
+ *   fresh scratch directory under `dataDir` (`scratch-sqlite-*`, `scratch-segment-*`) and removed
+ *   at shutdown: topics themselves live in the in-memory event store, so on-disk data would
+ *   belong to no topic after a restart (and would collide with offsets restarting at 0).
+ * - `sqlite`: events and, by default, the log in one database file, `<dataDir>/robustmq.db`.
+ * - `segment`: the log in Kafka-style segment files under `<dataDir>/log`
  *   (storage-segment/SegmentLogDriver.ts); the event store stays the SQLite one in
  *   `<dataDir>/robustmq.db`. Control-plane events are few, small, need expected-version checks,
  *   snapshots and pruning by stream, which SQLite already does well and atomically; the segment
  *   files are for the high-volume, append-only data plane, where they beat a database.
+ *
+ * With `sqlite` or `segment`, the other on-disk kind shares the data directory: the SQLite log
+ * driver is always open (the database is, for the events), the segment driver from the start
+ * when `<dataDir>/log` exists (it may hold topics' data) and otherwise on first use. The memory
+ * driver is always there; a topic with `robustmq.storage=memory` loses its records at a restart
+ * (its offsets start again at 0) while the topic itself stays.
  */
-import { Effect, Layer } from "effect"
+import { Context, Effect, Layer, type Scope } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as NodePath from "node:path"
 import type { StorageKind } from "../config/BrokerConfigShape.js"
-import type { EventStore } from "../services/EventStore.js"
+import { EventStore } from "../services/EventStore.js"
 import { StorageError } from "../services/errors.js"
-import type { LogDriver } from "../services/LogDriver.js"
+import { LogDriver } from "../services/LogDriver.js"
+import * as RoutingLogDriver from "./RoutingLogDriver.js"
 import * as MemoryEventStore from "./storage-memory/MemoryEventStore.js"
 import * as MemoryLogDriver from "./storage-memory/MemoryLogDriver.js"
+import { LOG_DIR } from "./storage-segment/SegmentFiles.js"
 import * as SegmentLogDriver from "./storage-segment/SegmentLogDriver.js"
 import * as Sqlite from "./storage-sqlite/Sqlite.js"
 import * as SqliteEventStore from "./storage-sqlite/SqliteEventStore.js"
 import * as SqliteLogDriver from "./storage-sqlite/SqliteLogDriver.js"
+import * as TopicPolicies from "./TopicPolicies.js"
 
 export type { StorageKind }
 export type SegmentSettings = SegmentLogDriver.SegmentSettings
+export { LogPlacement } from "./RoutingLogDriver.js"
 
-const segmentStorage = (
-  dataDir: string,
-  segment: SegmentSettings
-): Layer.Layer<LogDriver | EventStore, StorageError> =>
-  Layer.merge(
-    SegmentLogDriver.layer({ ...segment, dataDir }),
-    SqliteEventStore.layer.pipe(Layer.provide(Sqlite.layer(dataDir)))
+/** What the storage layer provides. */
+export type StorageServices = LogDriver | EventStore | TopicPolicies.TopicPolicies | RoutingLogDriver.LogPlacement
+
+type LogDriverService = LogDriver["Type"]
+
+/** Knobs for tests; the broker leaves them at their defaults. */
+export interface StorageOptions {
+  /** Period of the segment store's retention pass (default 30 s). */
+  readonly segmentRetentionCheckMs?: number
+  /** Wall clock of the segment store's retention (default Date.now). */
+  readonly now?: () => number
+}
+
+const openError = (path: string) => (cause: unknown) => new StorageError({ op: "open", path, cause })
+
+/** A fresh directory `<parent>/<prefix>XXXXXX`, removed with the scope. */
+const scratchDir = (parent: string, prefix: string): Effect.Effect<string, StorageError, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.try({
+      try: () => {
+        Fs.mkdirSync(parent, { recursive: true })
+        return Fs.mkdtempSync(NodePath.join(parent, prefix))
+      },
+      catch: openError(parent)
+    }),
+    (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
   )
 
+/** The SQLite log driver over its own database in `dir` (only for memory brokers). */
+const sqliteDriverIn = (dir: string): Effect.Effect<LogDriverService, StorageError, Scope.Scope> =>
+  Effect.map(
+    Layer.build(SqliteLogDriver.layer.pipe(Layer.provide(Sqlite.layer(dir)))),
+    Context.get(LogDriver)
+  )
+
+const open = (
+  kind: StorageKind,
+  dataDir: string,
+  settings: SegmentSettings,
+  options: StorageOptions
+): Effect.Effect<Context.Context<StorageServices>, StorageError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const root = NodePath.resolve(dataDir)
+    const policies = TopicPolicies.make(TopicPolicies.defaultsFrom({ ...settings, kind }))
+    const segmentIn = (dir: string) =>
+      SegmentLogDriver.make({
+        ...settings,
+        dataDir: dir,
+        policyFor: policies.policyFor,
+        ...(options.segmentRetentionCheckMs === undefined ? {} : { retentionCheckMs: options.segmentRetentionCheckMs }),
+        ...(options.now === undefined ? {} : { now: options.now })
+      })
+    const memory = yield* MemoryLogDriver.make
+    let events: EventStore["Type"]
+    let router: RoutingLogDriver.RoutingLogDriver
+    if (kind === "memory") {
+      events = yield* MemoryEventStore.make
+      router = yield* RoutingLogDriver.make({
+        policies,
+        open: { memory },
+        lazy: {
+          sqlite: Effect.flatMap(scratchDir(root, "scratch-sqlite-"), sqliteDriverIn),
+          segment: Effect.flatMap(scratchDir(root, "scratch-segment-"), segmentIn)
+        }
+      })
+    } else {
+      const sql = yield* Layer.build(Sqlite.layer(root))
+      events = yield* Effect.provide(SqliteEventStore.make, sql)
+      const sqlite = yield* Effect.provide(SqliteLogDriver.make, sql)
+      const segmentOnDisk = kind === "segment" || Fs.existsSync(NodePath.join(root, LOG_DIR))
+      const segment = segmentOnDisk ? yield* segmentIn(root) : undefined
+      router = yield* RoutingLogDriver.make({
+        policies,
+        open: segment === undefined ? { memory, sqlite } : { memory, sqlite, segment },
+        lazy: { segment: segmentIn(root) }
+      })
+    }
+    return Context.make(LogDriver, LogDriver.of(router)).pipe(
+      Context.add(EventStore, events),
+      Context.add(TopicPolicies.TopicPolicies, policies),
+      Context.add(RoutingLogDriver.LogPlacement, { kindOf: router.kindOf })
+    )
+  })
+
 /**
- * `memory` ignores `dataDir`; `sqlite` and `segment` create it when missing. `segment` reads the
- * segment settings (config's [storage] section; `BrokerConfigShape.storage` fits as is).
+ * Storage in `dataDir` for broker kind `kind` (see the module comment); `memory` touches
+ * `dataDir` only for a topic that asks for on-disk storage. `settings`: the config's [storage]
+ * section (`BrokerConfigShape.storage` fits as is): segment files, and the retention defaults.
  */
 export const layer = (
   kind: StorageKind,
   dataDir: string,
-  segment: SegmentSettings = SegmentLogDriver.defaultSettings
-): Layer.Layer<LogDriver | EventStore, StorageError> =>
-  kind === "memory"
-    ? Layer.merge(MemoryLogDriver.layer, MemoryEventStore.layer)
-    : kind === "segment"
-    ? segmentStorage(dataDir, segment)
-    : Layer.merge(SqliteLogDriver.layer, SqliteEventStore.layer).pipe(Layer.provide(Sqlite.layer(dataDir)))
+  settings: SegmentSettings = SegmentLogDriver.defaultSettings,
+  options: StorageOptions = {}
+): Layer.Layer<StorageServices, StorageError> => Layer.scopedContext(open(kind, dataDir, settings, options))
 
 /** A temporary directory removed with the scope, after the storage in it is closed. */
 const tempDir = Effect.acquireRelease(
-  Effect.try({
-    try: () => Fs.mkdtempSync(NodePath.join(Os.tmpdir(), "robustmq-")),
-    catch: (cause) => new StorageError({ op: "open", path: Os.tmpdir(), cause })
-  }),
+  Effect.try({ try: () => Fs.mkdtempSync(NodePath.join(Os.tmpdir(), "robustmq-")), catch: openError(Os.tmpdir()) }),
   (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
 )
 
-/** Like `layer`, but on-disk kinds go to a temporary directory removed with the scope (tests). */
+/** Like `layer`, in a temporary directory removed with the scope (tests). */
 export const layerTemp = (
   kind: StorageKind,
-  segment: SegmentSettings = SegmentLogDriver.defaultSettings
-): Layer.Layer<LogDriver | EventStore, StorageError> =>
-  kind === "memory"
-    ? Layer.merge(MemoryLogDriver.layer, MemoryEventStore.layer)
-    : kind === "segment"
-    ? Layer.unwrapScoped(Effect.map(tempDir, (dir) => segmentStorage(dir, segment)))
-    : Layer.merge(SqliteLogDriver.layer, SqliteEventStore.layer).pipe(Layer.provide(Sqlite.layerTemp))
+  settings: SegmentSettings = SegmentLogDriver.defaultSettings,
+  options: StorageOptions = {}
+): Layer.Layer<StorageServices, StorageError> =>
+  Layer.scopedContext(Effect.flatMap(tempDir, (dir) => open(kind, dir, settings, options)))

@@ -5,6 +5,7 @@
  */
 import { Effect, Layer } from "effect"
 import { BrokerConfig } from "../config/BrokerConfig.js"
+import * as LogRetention from "../layers/LogRetention.js"
 import * as MessageLogLive from "../layers/MessageLogLive.js"
 import * as Storage from "../layers/Storage.js"
 import * as GroupCoordinator from "./kafka/groups/GroupCoordinator.js"
@@ -12,12 +13,17 @@ import * as KafkaServer from "./kafka/KafkaServer.js"
 import * as Topics from "./meta/Topics.js"
 import * as MqttServer from "./mqtt/MqttServer.js"
 
-/** Storage plus the message log and the topic registry, for the configured kind and data dir. */
+/**
+ * Storage (LogDriver, EventStore, TopicPolicies, LogPlacement) plus the message log, the
+ * retention fiber for memory and SQLite partitions, and the topic registry, for the configured
+ * kind and data dir. The registry is built last: it fills TopicPolicies before anything appends.
+ */
 export const storage = Layer.unwrapEffect(
   Effect.map(BrokerConfig, (config) => {
     const drivers = Storage.layer(config.storage.kind, config.storage.dataDir, config.storage)
-    const base = Layer.merge(MessageLogLive.layer.pipe(Layer.provide(drivers)), drivers)
-    return Layer.provideMerge(Topics.layer, base)
+    const log = Layer.provideMerge(MessageLogLive.layer, drivers)
+    const retention = Layer.provideMerge(LogRetention.layer(), log)
+    return Layer.provideMerge(Topics.layer, retention)
   })
 )
 

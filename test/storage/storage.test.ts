@@ -53,12 +53,16 @@ logDriverContract(
   SqliteLogDriver.layer.pipe(Layer.provide(instrumentedSql(logProbe)), Layer.provide(Sqlite.layerTemp)),
   { transactions: () => logProbe.transactions }
 )
-logDriverContract("segment", SegmentLogDriver.layerTemp())
+logDriverContract("segment", SegmentLogDriver.layerTemp(), { sizeLimitByBatch: false })
 // Tiny segments and index intervals: every contract case crosses segment and index boundaries.
 logDriverContract(
   "segment, 1 KiB segments, fsync always",
-  SegmentLogDriver.layerTemp({ segmentBytes: 1024, indexIntervalBytes: 100, fsync: "always" })
+  SegmentLogDriver.layerTemp({ segmentBytes: 1024, indexIntervalBytes: 100, fsync: "always" }),
+  { sizeLimitByBatch: false }
 )
+// The routing driver the broker runs on, with every partition on its default kind.
+logDriverContract("routing, default sqlite", Storage.layerTemp("sqlite"))
+logDriverContract("routing, default memory", Storage.layerTemp("memory"))
 eventStoreContract("memory", MemoryEventStore.layer)
 eventStoreContract(
   "sqlite",

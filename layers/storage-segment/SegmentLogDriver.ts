@@ -524,13 +524,21 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
     let deletions = 0
 
     /**
-     * Forgets the partition and renames its directory out of the way (the commit point, made
-     * durable like a roll's directory entry); returns the renamed path, or undefined when there
-     * was nothing on disk. Readers holding its segments keep reading the unlinked files.
+     * Renames the partition's directory out of the way (the commit point, made durable like a
+     * roll's directory entry), then forgets it; returns the renamed path, or undefined when
+     * there was nothing on disk. A failed rename changes nothing. Readers holding its segments
+     * keep reading the unlinked files.
      */
     const detachPartition = async (tp: TopicPartition): Promise<string | undefined> => {
       const p = partitions.get(tp)
       const dir = p?.dir ?? NodePath.join(logDir, partitionDirName(tp))
+      let trash: string | undefined = `${dir}.${Date.now()}-${deletions++}${DELETED_SUFFIX}`
+      try {
+        await Fs.rename(dir, trash)
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e
+        trash = undefined
+      }
       if (p !== undefined) {
         partitions.delete(tp)
         for (const seg of p.segments) {
@@ -538,13 +546,7 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
           seg.markDeleted()
         }
       }
-      const trash = `${dir}.${Date.now()}-${deletions++}${DELETED_SUFFIX}`
-      try {
-        await Fs.rename(dir, trash)
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined
-        throw e
-      }
+      if (trash === undefined) return undefined
       if (fsync === "always") await syncDir(logDir)
       else if (fsync === "interval") dirtyDirs.add(logDir)
       return trash

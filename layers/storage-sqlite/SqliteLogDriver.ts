@@ -21,6 +21,8 @@ interface BatchRow {
 const PAGE = 32
 /** Header timestamps fetched per query by offsetForTimestamp. */
 const TIMESTAMP_PAGE = 512
+/** Batch sizes fetched per query by offsetForSizeLimit (about 1-2 ms of the event loop each). */
+const SIZE_PAGE = 1024
 
 export const make: Effect.Effect<LogDriver["Type"], never, SqlClient.SqlClient | SqliteWriter> = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
@@ -33,15 +35,6 @@ export const make: Effect.Effect<LogDriver["Type"], never, SqlClient.SqlClient |
   )
 
   const removePartition = writer.db.prepare("DELETE FROM batches WHERE tp = ?")
-  // Newest first, for retention by size; length() of a BLOB reads the row header only, never
-  // the bytes, and the walk stops at the limit, so it costs the rows kept, not the whole log.
-  const sizesNewestFirst = writer.db.prepare<[TopicPartition], { base_offset: number; size: number }>(
-    "SELECT base_offset, length(bytes) AS size FROM batches WHERE tp = ? ORDER BY base_offset DESC"
-  )
-  const hasOlder = writer.db.prepare<[TopicPartition, number], { one: number }>(
-    "SELECT 1 AS one FROM batches WHERE tp = ? AND base_offset < ? LIMIT 1"
-  )
-
   const truncateBefore = (tp: TopicPartition, offset: number) =>
     writer.transaction("write", () => {
       truncate.run(tp, offset, tp)
@@ -108,23 +101,37 @@ export const make: Effect.Effect<LogDriver["Type"], never, SqlClient.SqlClient |
       }
     }).pipe(Effect.mapError((cause) => new StorageError({ op: "read", path: tp, cause })))
 
+  // Newest first. length() of a BLOB does not copy the bytes out, but SQLite still visits every
+  // row (~1 us each), so the walk goes a page at a time, letting the event loop run between
+  // pages, and stops at the limit: it costs the batches kept, not the whole partition.
+  const sizePage = (tp: TopicPartition, before: number) =>
+    sql<{ readonly base_offset: number; readonly size: number }>`
+      SELECT base_offset, length(bytes) AS size FROM batches
+      WHERE tp = ${tp} AND base_offset < ${before}
+      ORDER BY base_offset DESC
+      LIMIT ${SIZE_PAGE}`
+
+  const olderBatch = (tp: TopicPartition, before: number) =>
+    sql<{ readonly one: number }>`SELECT 1 AS one FROM batches WHERE tp = ${tp} AND base_offset < ${before} LIMIT 1`
+
   const offsetForSizeLimit = (tp: TopicPartition, bytes: number) =>
-    Effect.try({
-      try: (): number | null => {
-        // The newest batch from which on the log still holds `bytes`: everything before it may go.
-        let newer = 0
-        let boundary = -1
-        for (const row of sizesNewestFirst.iterate(tp)) {
-          newer += row.size
-          if (newer >= bytes) {
-            boundary = row.base_offset
-            break
-          }
+    Effect.gen(function* () {
+      let newer = 0
+      let before = Number.MAX_SAFE_INTEGER
+      while (true) {
+        const rows = yield* sizePage(tp, before)
+        for (let i = 0; i < rows.length; i++) {
+          newer += rows[i]!.size
+          if (newer < bytes) continue
+          // The newest batch from which on the log holds `bytes`: the ones before it may go.
+          const boundary = rows[i]!.base_offset
+          const older = i + 1 < rows.length || (yield* olderBatch(tp, boundary)).length > 0
+          return older ? boundary : null
         }
-        return boundary >= 0 && hasOlder.get(tp, boundary) !== undefined ? boundary : null
-      },
-      catch: (cause) => new StorageError({ op: "read", path: tp, cause })
-    })
+        if (rows.length < SIZE_PAGE) return null
+        before = rows[rows.length - 1]!.base_offset
+      }
+    }).pipe(Effect.mapError((cause) => new StorageError({ op: "read", path: tp, cause })))
 
   const deletePartition = (tp: TopicPartition) =>
     writer.transaction("write", () => {

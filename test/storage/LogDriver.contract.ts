@@ -225,6 +225,21 @@ export const logDriverContract = (
         expect(yield* driver.offsetForSizeLimit(freshPartition("size"), 0)).toBe(null)
       }))
 
+    it.effect("offsetForSizeLimit walks past many batches", () =>
+      Effect.gen(function* () {
+        const driver = yield* LogDriver
+        const tp = freshPartition("size")
+        const bs = range(0, 3000).map((i) => batch(tp, i, 1, 8))
+        yield* driver.writeBatches(bs)
+        const size = bs[0]!.bytes.length
+        expect(bs.every((b) => b.bytes.length === size)).toBe(true)
+        const o = yield* driver.offsetForSizeLimit(tp, 1500 * size)
+        if (options.sizeLimitByBatch !== false) expect(o).toBe(1500)
+        else if (o !== null) expect(3000 - o).toBeGreaterThanOrEqual(1500)
+        expect(yield* driver.offsetForSizeLimit(tp, 2999 * size)).toBe(options.sizeLimitByBatch !== false ? 1 : null)
+        expect(yield* driver.offsetForSizeLimit(tp, 3000 * size)).toBe(null)
+      }))
+
     it.effect("accepts an empty write", () =>
       Effect.gen(function* () {
         const driver = yield* LogDriver

@@ -325,6 +325,46 @@ describe("segment store retention", () => {
     }))
 })
 
+describe("segment store partition deletion", () => {
+  it.scoped("renames the partition directory away and removes it; a reopen finds nothing of it", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const tp = topicPartition("gone", 0)
+      const kept = topicPartition("kept", 0)
+      yield* session(dir, { segmentBytes: 300 }, (driver) =>
+        Effect.gen(function* () {
+          for (let i = 0; i < 6; i++) yield* driver.writeBatches([batch(tp, i * 2, 2, 50), batch(kept, i, 1)])
+          expect(filesOf(partitionDir(dir, tp), ".log").length).toBeGreaterThan(1)
+          yield* driver.deletePartition(tp)
+          expect(fs.readdirSync(path.join(dir, "log"))).toEqual(["kept-0"])
+          expect(yield* driver.readRange(tp, 0, 1 << 20)).toEqual([])
+          yield* driver.writeBatches([batch(tp, 0, 1)]) // starts again at 0
+        }))
+      yield* session(dir, {}, (driver) =>
+        Effect.gen(function* () {
+          const ends = yield* driver.recover
+          expect(ends.get(tp)).toBe(1)
+          expect(ends.get(kept)).toBe(6)
+          yield* driver.deletePartition(tp)
+        }))
+      yield* session(dir, {}, (driver) =>
+        Effect.map(driver.recover, (ends) => expect([...ends.keys()]).toEqual([kept])))
+    }))
+
+  it.scoped("a deletion cut short by a crash (directory renamed, files left) is finished at the next open", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const tp = topicPartition("half", 0)
+      yield* session(dir, {}, (driver) => driver.writeBatches([batch(tp, 0, 3)]))
+      fs.renameSync(partitionDir(dir, tp), `${partitionDir(dir, tp)}.1700000000000-0.deleted`)
+      yield* session(dir, {}, (driver) =>
+        Effect.gen(function* () {
+          expect((yield* driver.recover).has(tp)).toBe(false)
+          expect(fs.readdirSync(path.join(dir, "log"))).toEqual([])
+        }))
+    }))
+})
+
 describe("segment store crash recovery", () => {
   /** Three batches of offsets 0-1, 2-4, 5-10 in one segment; returns the batches. */
   const threeBatches = (dir: string, tp: TopicPartition) =>

@@ -17,6 +17,7 @@ import {
 } from "../../domain/meta/topics.js"
 import { StreamMapping } from "../../domain/topic/StreamMapping.js"
 import type { StorageError, VersionConflict } from "../../services/errors.js"
+import { overridesFromConfig, TopicPolicies } from "../../layers/TopicPolicies.js"
 import { EventStore } from "../../services/EventStore.js"
 
 export const TOPICS_STREAM = "topics"
@@ -75,7 +76,15 @@ export const make = Effect.gen(function*() {
     evolveTopics(topics, decodeEvent(r.data))
     version = r.version
   }
-  const listeners: Array<(name: string) => void> = []
+  // Storage learns each topic's retention and storage kind before anything is appended to it.
+  const policies = yield* TopicPolicies
+  const applyPolicy = (name: string) => {
+    const topic = topics.get(name)
+    if (topic === undefined) policies.remove(name)
+    else policies.set(name, overridesFromConfig(topic.config))
+  }
+  for (const name of topics.keys()) applyPolicy(name)
+  const listeners: Array<(name: string) => void> = [applyPolicy]
   const permit = yield* Effect.makeSemaphore(1)
 
   const execute = (command: TopicCommand) =>
@@ -110,4 +119,5 @@ export const make = Effect.gen(function*() {
   return service
 })
 
-export const layer: Layer.Layer<Topics, StorageError | VersionConflict, EventStore | BrokerConfig> = Layer.effect(Topics, make)
+export const layer: Layer.Layer<Topics, StorageError | VersionConflict, EventStore | BrokerConfig | TopicPolicies> =
+  Layer.effect(Topics, make)

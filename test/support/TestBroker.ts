@@ -9,6 +9,7 @@ import { join } from "node:path"
 import { Effect, Exit, Layer, Logger, LogLevel, Scope } from "effect"
 import * as BrokerConfig from "../../config/BrokerConfig.js"
 import { type BrokerConfigShape, defaultConfig, type KafkaConfig, type LimitsConfig, type MqttConfig } from "../../config/BrokerConfigShape.js"
+import * as LogRetention from "../../layers/LogRetention.js"
 import * as App from "../../src/App.js"
 import { KafkaServer } from "../../src/kafka/KafkaServer.js"
 import { MqttServer } from "../../src/mqtt/MqttServer.js"
@@ -33,6 +34,8 @@ export interface TestBroker {
   readonly kafkaPort: number
   readonly kafka: KafkaServer["Type"] | null
   readonly config: BrokerConfigShape
+  /** One pass of the memory/SQLite retention fiber now (it runs every 30 s by itself). */
+  runRetention(): Promise<void>
   /** Graceful stop (like SIGTERM). */
   stop(): Promise<void>
   /** Stops and starts again on the same data dir and port; returns the new broker. */
@@ -64,6 +67,7 @@ export const startBroker = async (options: TestBrokerOptions = {}): Promise<Test
     url: `mqtt://127.0.0.1:${server.port}`,
     kafkaPort: kafka?.port ?? -1,
     kafka: kafka ?? null,
+    runRetention: () => Effect.runPromise(Effect.asVoid(Effect.provide(LogRetention.enforce(Date.now()), built))),
     dataDir,
     server,
     config,

@@ -80,8 +80,12 @@ const emptyPartition = (partitionIndex: number, errorCode: number, hw: number): 
   records: NO_RECORDS
 })
 
-/** Resumes when any partition's high watermark passes its fetch offset, or after `ms`. */
-const awaitData = (ctx: KafkaContext, wanted: ReadonlyArray<Wanted>, ms: number) =>
+/**
+ * Resumes when any partition gets records beyond what the last pass saw (its high watermark
+ * passes both the fetch offset and the high watermark read then: waiting on the fetch offset
+ * alone would wake at once, and spin, while fewer than minBytes are stored), or after `ms`.
+ */
+const awaitData = (ctx: KafkaContext, wanted: ReadonlyArray<Wanted>, seen: ReadonlyArray<FetchResponsePartition>, ms: number) =>
   Effect.async<void>((resume) => {
     let resumed = false
     const cancels: Array<() => void> = []
@@ -93,7 +97,10 @@ const awaitData = (ctx: KafkaContext, wanted: ReadonlyArray<Wanted>, ms: number)
       resume(Effect.void)
     }
     const timer = setTimeout(wake, ms)
-    for (const w of wanted) if (w.tp !== null && !resumed) cancels.push(ctx.log.unsafeOnAdvance(w.tp, w.fetchOffset, wake))
+    for (let i = 0; i < wanted.length && !resumed; i++) {
+      const w = wanted[i]!
+      if (w.tp !== null) cancels.push(ctx.log.unsafeOnAdvance(w.tp, Math.max(w.fetchOffset, seen[i]!.highWatermark), wake))
+    }
     return Effect.sync(wake)
   })
 
@@ -121,7 +128,7 @@ export const handleFetch = (ctx: KafkaContext, request: FetchRequest): Effect.Ef
     while (waits()) {
       const left = deadline - Date.now()
       if (left <= 0) break
-      yield* awaitData(ctx, wanted, left)
+      yield* awaitData(ctx, wanted, result.parts, left)
       result = yield* readAll(ctx, wanted, maxBytes)
     }
     // Group the partitions back under their topics, in request order.

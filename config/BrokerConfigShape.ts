@@ -49,15 +49,18 @@ export interface StorageConfig {
   readonly dataDir: string
   /** Partitions of the default `mqtt` log stream. */
   readonly partitions: number
-  // The keys below apply to kind "segment" only.
-  /** Roll the active segment once it holds this many bytes. */
+  /** Segment store: roll the active segment once it holds this many bytes. */
   readonly segmentBytes: number
-  /** Roll the active segment once its first batch is this old (ms). */
+  /** Segment store: roll the active segment once its first batch is this old (ms). */
   readonly segmentMs: number
-  /** Per partition: delete the oldest closed segments while the log is larger. -1 = unlimited. */
+  /**
+   * Default retention of every topic on every storage kind (topics override it with
+   * `retention.bytes` / `retention.ms`): per partition, delete the oldest data while the
+   * partition is larger / older than this. -1 = unlimited.
+   */
   readonly retentionBytes: number
-  /** Delete closed segments whose newest batch is older than this (ms). -1 = unlimited. */
   readonly retentionMs: number
+  /** Segment store: when appended batches are fsynced. */
   readonly fsync: FsyncPolicy
   /** Period of the background fsync when `fsync` is "interval" (ms). */
   readonly fsyncIntervalMs: number

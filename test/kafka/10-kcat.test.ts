@@ -5,11 +5,12 @@
  * librdkafka is strict where kafkajs is lenient (ApiVersions v3, null record sets, tagged
  * fields), so these are the tests that catch wire-format slips a kafkajs test lets through.
  */
-import { describe, expect, it } from "vitest"
+import { type ChildProcess, spawn } from "node:child_process"
+import { afterEach, describe, expect, it } from "vitest"
 import { batchAttributes, batchBaseSequence, batchProducerId, decodeBatch } from "../../domain/message/RecordBatch.js"
 import { ApiKey } from "../../src/kafka/protocol/index.js"
 import { useBrokers } from "../support/lifecycle.js"
-import { consumeN, hasKcat, kafkaClient, kcat, kcatBroker, type KcatResult, useKafkaClients } from "../support/kafka.js"
+import { consumeN, hasKcat, kafkaClient, kcat, kcatBroker, kcatPath, type KcatResult, useKafkaClients, waitFor, withTimeout } from "../support/kafka.js"
 import { useKafkaWires } from "../support/KafkaWire.js"
 
 /** Runs kcat and expects exit code 0 (the failure message carries its stderr). */
@@ -23,6 +24,37 @@ const kcatOk = async (args: ReadonlyArray<string>, input?: string): Promise<Kcat
 
 /** Lines of kcat output, without the trailing empty one. */
 const lines = (stdout: string): Array<string> => stdout.split("\n").filter((l) => l !== "")
+
+/** A kcat left running (a group member): its output so far, and a graceful stop (SIGTERM). */
+interface RunningKcat {
+  readonly stdout: () => string
+  readonly stderr: () => string
+  /** SIGTERM (kcat commits and leaves its group), then waits up to 10 s for it to exit. */
+  readonly stop: () => Promise<number | null>
+}
+
+const running: Array<ChildProcess> = []
+afterEach(() => {
+  for (const child of running.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
+})
+
+const startKcat = (args: ReadonlyArray<string>): RunningKcat => {
+  const child = spawn(kcatPath()!, [...args], { stdio: ["ignore", "pipe", "pipe"] })
+  running.push(child)
+  let stdout = ""
+  let stderr = ""
+  child.stdout.on("data", (b: Buffer) => void (stdout += b.toString("utf8")))
+  child.stderr.on("data", (b: Buffer) => void (stderr += b.toString("utf8")))
+  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)))
+  return {
+    stdout: () => stdout,
+    stderr: () => stderr,
+    stop: () => {
+      child.kill("SIGTERM")
+      return withTimeout(exited, 10_000, "kcat exit after SIGTERM")
+    }
+  }
+}
 
 const CODECS = [
   { name: "gzip", id: 1 },
@@ -92,7 +124,7 @@ describe.skipIf(!hasKcat())("kcat (librdkafka) against the broker", () => {
   it("produces keyed records with headers (-P -K: -H) and consumes them from the beginning with their offsets", async () => {
     const b = await broker()
     await kcatOk([...kcatBroker(b.kafkaPort), "-P", "-t", "kv", "-K:", "-H", "source=kcat", "-H", "trace=t1"], "k1:one\nk2:two\nk3:three\n")
-    const { stdout, stderr } = await kcatOk([...kcatBroker(b.kafkaPort), "-C", "-t", "kv", "-e", "-o", "beginning", "-f", "%t|%p|%o|%k|%s|%h\n"])
+    const { stdout, stderr } = await kcatOk([...kcatBroker(b.kafkaPort), "-C", "-t", "kv", "-e", "-X", "check.crcs=true", "-o", "beginning", "-f", "%t|%p|%o|%k|%s|%h\n"])
     expect(lines(stdout)).toEqual([
       "kv|0|0|k1|one|source=kcat,trace=t1",
       "kv|0|1|k2|two|source=kcat,trace=t1",
@@ -129,6 +161,38 @@ describe.skipIf(!hasKcat())("kcat (librdkafka) against the broker", () => {
     expect(lines((await kcatOk([...group, "-e", "grouped"])).stdout)).toEqual([])
   })
 
+  it("splits a topic's partitions between two group members (-G) that together consume every record once", async () => {
+    const b = await broker()
+    const kafka = kafkaClient(b.kafkaPort)
+    const admin = await clients.admin(kafka)
+    await admin.createTopics({ topics: [{ topic: "shared", numPartitions: 4 }] })
+    const member = (name: string) =>
+      startKcat([...kcatBroker(b.kafkaPort), "-G", "duo", "-u", "-X", "auto.offset.reset=earliest", "-f", `${name} %p %s\n`, "shared"])
+    const assignments = (m: RunningKcat) => [...m.stderr().matchAll(/assigned: (.*)/g)].map((x) => x[1]!)
+    const a = member("A")
+    await waitFor(() => assignments(a).length >= 1, 10_000, () => `A's first assignment: ${a.stderr()}`)
+    const bMember = member("B")
+    // A gives up half of the partitions to B: both end up with an assignment after B joined.
+    await waitFor(() => assignments(bMember).length >= 1 && assignments(a).length >= 2, 15_000, () => `a split: A ${a.stderr()} B ${bMember.stderr()}`)
+    const input = Array.from({ length: 40 }, (_, i) => `key-${i}:v${i}\n`).join("")
+    await kcatOk([...kcatBroker(b.kafkaPort), "-P", "-t", "shared", "-K:"], input)
+    const consumed = () => [...lines(a.stdout()), ...lines(bMember.stdout())]
+    await waitFor(() => consumed().length >= 40, 10_000, () => `40 records, got ${consumed().length}`)
+    expect(await a.stop()).toBe(0)
+    expect(await bMember.stop()).toBe(0)
+    const records = consumed().map((l) => l.split(" "))
+    expect(records.map((r) => r[2]).sort()).toEqual(Array.from({ length: 40 }, (_, i) => `v${i}`).sort())
+    const partitionsOf = (name: string) => new Set(records.filter((r) => r[0] === name).map((r) => r[1]))
+    expect(partitionsOf("A").size).toBeGreaterThan(0)
+    expect(partitionsOf("B").size).toBeGreaterThan(0)
+    for (const p of partitionsOf("A")) expect(partitionsOf("B").has(p)).toBe(false)
+    // Both members committed what they consumed when they left.
+    const committed = await admin.fetchOffsets({ groupId: "duo", topics: ["shared"] })
+    const ends = await admin.fetchTopicOffsets("shared")
+    const byPartition = (xs: Array<{ partition: number; offset: string }>) => Object.fromEntries(xs.map((x) => [x.partition, x.offset]))
+    expect(byPartition(committed[0]!.partitions)).toEqual(byPartition(ends))
+  })
+
   it.each(CODECS)("produces $name-compressed batches (-z) that are stored compressed and read back by kcat", async ({ name, id }) => {
     const b = await broker()
     const topic = `z-${name}`
@@ -137,7 +201,7 @@ describe.skipIf(!hasKcat())("kcat (librdkafka) against the broker", () => {
     const batches = await fetchBatches(b.kafkaPort, topic)
     expect(batches.length).toBeGreaterThan(0)
     for (const batch of batches) expect(batchAttributes(batch) & 0x07).toBe(id)
-    const { stdout } = await kcatOk([...kcatBroker(b.kafkaPort), "-C", "-t", topic, "-e", "-o", "beginning", "-f", "%o|%k|%s\n"])
+    const { stdout } = await kcatOk([...kcatBroker(b.kafkaPort), "-C", "-t", topic, "-e", "-X", "check.crcs=true", "-o", "beginning", "-f", "%o|%k|%s\n"])
     expect(lines(stdout)).toEqual(values.map((v, i) => `${i}|k${i}|${v}`))
     // From the middle of a compressed batch: the client skips the records before the offset.
     const tail = await kcatOk([...kcatBroker(b.kafkaPort), "-C", "-t", topic, "-e", "-o", "150", "-f", "%o\n"])
@@ -148,6 +212,30 @@ describe.skipIf(!hasKcat())("kcat (librdkafka) against the broker", () => {
       const got = await consumeN(consumer, topic, values.length)
       expect(got.map((m) => m.value)).toEqual(values)
     }
+  })
+
+  it("carries records near the 1 MiB limit, refuses larger ones (MESSAGE_TOO_LARGE) and serves batches larger than the fetch budget", async () => {
+    const b = await broker()
+    const admin = await clients.admin(kafkaClient(b.kafkaPort))
+    await admin.createTopics({ topics: [{ topic: "capped", configEntries: [{ name: "max.message.bytes", value: "2000" }] }] })
+    const big = "x".repeat(900_000)
+    await kcatOk([...kcatBroker(b.kafkaPort), "-P", "-t", "large"], `${big}\n`)
+    const read = await kcatOk([...kcatBroker(b.kafkaPort), "-C", "-t", "large", "-e", "-X", "check.crcs=true", "-f", "%o:%S\n"])
+    expect(lines(read.stdout)).toEqual(["0:900000"])
+    // Over the broker default (librdkafka's own limit raised so that the broker is the one to refuse).
+    const refused = await kcat([...kcatBroker(b.kafkaPort), "-P", "-t", "large", "-X", "message.max.bytes=2000000"], { input: `${"y".repeat(1_100_000)}\n` })
+    expect(refused.stderr).toMatch(/Message size too large/)
+    // Over the topic's max.message.bytes.
+    const oneEach = ["-X", "linger.ms=0", "-X", "batch.num.messages=1"] // one record per batch
+    const capped = await kcat([...kcatBroker(b.kafkaPort), "-P", "-t", "capped", ...oneEach], { input: `${"z".repeat(3_000)}\nsmall\n` })
+    expect(capped.stderr).toMatch(/Message size too large/)
+    expect(lines((await kcatOk([...kcatBroker(b.kafkaPort), "-C", "-t", "capped", "-e", "-f", "%s\n"])).stdout)).toEqual(["small"])
+    // Fetch budgets far below one batch: each batch still comes whole, one at a time (KIP-74).
+    const records = Array.from({ length: 5 }, (_, i) => String(i).repeat(200_000))
+    await kcatOk([...kcatBroker(b.kafkaPort), "-P", "-t", "chunky", ...oneEach], records.map((r) => `${r}\n`).join(""))
+    const small = ["-X", "fetch.max.bytes=1000", "-X", "message.max.bytes=1000", "-X", "max.partition.fetch.bytes=1000"]
+    const chunks = await kcatOk([...kcatBroker(b.kafkaPort), "-C", "-t", "chunky", "-e", ...small, "-X", "check.crcs=true", "-f", "%o:%S\n"])
+    expect(lines(chunks.stdout)).toEqual(records.map((r, i) => `${i}:${r.length}`))
   })
 
   it("produces with acks=all and as an idempotent producer (producer id and sequences in the stored batches)", async () => {

@@ -23,7 +23,10 @@ export interface RequestSink {
 }
 
 export class KafkaConnection {
-  private buffered: Buffer | null = null
+  /** Chunks of the frame being received, their total size, and the size that completes it. */
+  private pending: Array<Buffer> = []
+  private pendingBytes = 0
+  private needed = 0
   private readonly slots: Array<Slot> = []
   private head = 0
   closed = false
@@ -42,9 +45,22 @@ export class KafkaConnection {
     this.remoteHost = stripMapped(socket.remoteAddress ?? "")
   }
 
+  /**
+   * Chunks of an incomplete frame are kept in a list and joined once the frame is whole: a
+   * 1 MiB produce request arrives in ~16 socket reads, and joining on every read would copy
+   * it 8 times over.
+   */
   onData(chunk: Buffer): void {
-    let data = this.buffered === null ? chunk : Buffer.concat([this.buffered, chunk])
-    this.buffered = null
+    let data: Buffer
+    if (this.pending.length === 0) data = chunk
+    else {
+      this.pending.push(chunk)
+      this.pendingBytes += chunk.length
+      if (this.pendingBytes < this.needed) return
+      data = Buffer.concat(this.pending, this.pendingBytes)
+      this.pending = []
+      this.pendingBytes = 0
+    }
     let pos = 0
     while (data.length - pos >= 4) {
       const size = data.readInt32BE(pos)
@@ -55,7 +71,12 @@ export class KafkaConnection {
       this.dispatch(frame)
       if (this.closed) return
     }
-    if (pos < data.length) this.buffered = pos === 0 ? data : Buffer.from(data.subarray(pos))
+    if (pos < data.length) {
+      const rest = data.subarray(pos)
+      this.pending = [rest]
+      this.pendingBytes = rest.length
+      this.needed = rest.length >= 4 ? 4 + rest.readInt32BE(0) : 4
+    }
   }
 
   private dispatch(frame: Buffer): void {

@@ -6,7 +6,7 @@
 import { CompressionTypes } from "kafkajs"
 import { describe, expect, it } from "vitest"
 import { useBrokers } from "../support/lifecycle.js"
-import { consumeN, kafkaClient, useKafkaClients } from "../support/kafka.js"
+import { consumeN, kafkaClient, useKafkaClients, waitFor } from "../support/kafka.js"
 
 describe("kafkajs produce and consume", () => {
   const { broker } = useBrokers()
@@ -80,8 +80,12 @@ describe("kafkajs produce and consume", () => {
     const admin = await clients.admin(kafka)
     await admin.createTopics({ topics: [{ topic: "live" }] })
     const consumer = await clients.consumer(kafka, { groupId: "g-live", maxWaitTimeInMs: 5_000 })
+    let fetches = 0
+    consumer.on(consumer.events.FETCH_START, () => fetches++)
     const pending = consumeN(consumer, "live", 1, 15_000)
-    await new Promise((r) => setTimeout(r, 1_500)) // the consumer is now long-polling
+    // The consumer has joined and a Fetch is now long-polling (up to 5 s) on the empty topic.
+    await waitFor(() => fetches >= 1, 10_000, () => "the consumer's first fetch")
+    await new Promise((r) => setTimeout(r, 200))
     const producer = await clients.producer(kafka)
     const sentAt = Date.now()
     await producer.send({ topic: "live", messages: [{ value: "now" }] })

@@ -148,6 +148,41 @@ describe("Kafka listener robustness (raw sockets)", () => {
     await bystander.roundTrip()
   })
 
+  it("answers every advertised version of Produce, Fetch, ListOffsets and Metadata on one connection", async () => {
+    const { b, bystander } = await setUp()
+    const wire = await wires.connect(b.kafkaPort)
+    const range = (apiKey: ApiKey) => {
+      const { minVersion, maxVersion } = SUPPORTED.get(apiKey)!
+      return Array.from({ length: maxVersion - minVersion + 1 }, (_, i) => minVersion + i)
+    }
+    let offset = 0
+    for (const v of range(ApiKey.Produce)) {
+      const answer = await wire.request(ApiKey.Produce, v, produce("t", [{ partitionIndex: 0, records: batch(`v${v}`) }]))
+      expect(answer.responses[0]!.partitions[0], `Produce v${v}`).toMatchObject({ errorCode: 0, baseOffset: offset++ })
+    }
+    for (const v of range(ApiKey.Fetch)) {
+      const answer = await wire.request(ApiKey.Fetch, v, fetch("t", 1))
+      const p = answer.responses[0]!.partitions[0]!
+      expect(p, `Fetch v${v}`).toMatchObject({ errorCode: 0, highWatermark: offset })
+      expect((p.records as Buffer).length, `Fetch v${v}`).toBeGreaterThan(0)
+    }
+    for (const v of range(ApiKey.ListOffsets)) {
+      const answer = await wire.request(ApiKey.ListOffsets, v, {
+        replicaId: -1,
+        isolationLevel: 0,
+        topics: [{ name: "t", partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1 }] }]
+      })
+      expect(answer.topics[0]!.partitions[0], `ListOffsets v${v}`).toMatchObject({ errorCode: 0, offset })
+    }
+    for (const v of range(ApiKey.Metadata)) {
+      // v0 has no null (all topics); an empty list means all there.
+      const answer = await wire.request(ApiKey.Metadata, v, metadata(v === 0 ? [] : null))
+      expect(answer.brokers, `Metadata v${v}`).toEqual([expect.objectContaining({ nodeId: 0, host: "127.0.0.1", port: b.kafkaPort })])
+      expect(answer.topics.map((t) => t.name), `Metadata v${v}`).toEqual(expect.arrayContaining(["t", "two", "bystander"]))
+    }
+    await bystander.roundTrip()
+  })
+
   it("closes only the connection that sends an unknown API key", async () => {
     const { b, bystander } = await setUp()
     const good = await wires.connect(b.kafkaPort)

@@ -11,6 +11,15 @@ import type { Fiber } from "effect"
 /** Kafka's default socket.request.max.bytes. */
 export const MAX_REQUEST_BYTES = 100 * 1024 * 1024
 
+/**
+ * Backpressure: with this many response bytes queued for a client that does not read them, or
+ * this many requests still waiting for their answers, the connection stops reading requests
+ * until the client catches up (Kafka reads one request per connection at a time). Without it a
+ * client that pipelines Fetches and never reads makes the broker buffer every answer.
+ */
+export const MAX_QUEUED_RESPONSE_BYTES = 16 * 1024 * 1024
+export const MAX_WAITING_REQUESTS = 128
+
 /** A response slot: filled when the handler finishes; null chunks = no response (acks=0). */
 interface Slot {
   done: boolean
@@ -29,6 +38,8 @@ export class KafkaConnection {
   private needed = 0
   private readonly slots: Array<Slot> = []
   private head = 0
+  /** Reading is paused for backpressure; frames already received wait in `pending`. */
+  private readingPaused = false
   closed = false
   /**
    * Handlers still running for this connection's requests (long-polling Fetches, Produces
@@ -43,6 +54,7 @@ export class KafkaConnection {
   constructor(readonly socket: net.Socket, private readonly sink: RequestSink) {
     this.localHost = stripMapped(socket.localAddress ?? "127.0.0.1")
     this.remoteHost = stripMapped(socket.remoteAddress ?? "")
+    socket.on("drain", () => this.resumeIfCaughtUp())
   }
 
   /**
@@ -52,11 +64,11 @@ export class KafkaConnection {
    */
   onData(chunk: Buffer): void {
     let data: Buffer
-    if (this.pending.length === 0) data = chunk
+    if (this.pending.length === 0 && !this.readingPaused) data = chunk
     else {
       this.pending.push(chunk)
       this.pendingBytes += chunk.length
-      if (this.pendingBytes < this.needed) return
+      if (this.pendingBytes < this.needed || this.readingPaused) return
       data = Buffer.concat(this.pending, this.pendingBytes)
       this.pending = []
       this.pendingBytes = 0
@@ -70,6 +82,11 @@ export class KafkaConnection {
       pos += 4 + size
       this.dispatch(frame)
       if (this.closed) return
+      if (this.overloaded()) {
+        this.readingPaused = true
+        this.socket.pause()
+        break
+      }
     }
     if (pos < data.length) {
       const rest = data.subarray(pos)
@@ -77,6 +94,25 @@ export class KafkaConnection {
       this.pendingBytes = rest.length
       this.needed = rest.length >= 4 ? 4 + rest.readInt32BE(0) : 4
     }
+  }
+
+  private overloaded(): boolean {
+    return this.slots.length - this.head >= MAX_WAITING_REQUESTS || this.socket.writableLength >= MAX_QUEUED_RESPONSE_BYTES
+  }
+
+  /** After a response went out or the socket drained: reads on once the client caught up. */
+  private resumeIfCaughtUp(): void {
+    if (!this.readingPaused || this.closed || this.overloaded()) return
+    this.readingPaused = false
+    if (this.pending.length > 0 && this.pendingBytes >= this.needed) {
+      // Whole frames arrived while paused: handle them before reading more.
+      const data = Buffer.concat(this.pending, this.pendingBytes)
+      this.pending = []
+      this.pendingBytes = 0
+      this.onData(data)
+      if (this.readingPaused || this.closed) return
+    }
+    this.socket.resume()
   }
 
   private dispatch(frame: Buffer): void {
@@ -104,6 +140,7 @@ export class KafkaConnection {
       slots.length = 0
       this.head = 0
     } else this.head = i
+    if (this.readingPaused) this.resumeIfCaughtUp()
   }
 
   close(): void {

@@ -293,6 +293,43 @@ describe("Kafka listener robustness (raw sockets)", () => {
     await bystander.roundTrip()
   })
 
+  it("stops reading from a client that pipelines requests but does not read the answers, and serves them all once it does", async () => {
+    const { b, bystander } = await setUp()
+    const writer = await wires.connect(b.kafkaPort)
+    const record = "r".repeat(512 * 1024)
+    await writer.request(ApiKey.Produce, 8, produce("t", [{ partitionIndex: 0, records: batch(record) }]))
+    const reads = vi.spyOn(b.kafka!.context.log, "readBatches")
+    const readsOfT = () => reads.mock.calls.filter((c) => c[0] === topicPartition("t", 0)).length
+    const greedy = await wires.connect(b.kafkaPort)
+    greedy.pauseReading()
+    const requests = 200 // 100 MiB of answers
+    const ids = Array.from({ length: requests }, () => greedy.send(ApiKey.Fetch, 11, fetch("t", 0)))
+    await new Promise((r) => setTimeout(r, 1_000))
+    // Stopped after some 16 MiB queued (plus what the kernel buffers), not all 100 MiB.
+    const served = readsOfT()
+    expect(served).toBeGreaterThan(0)
+    expect(served).toBeLessThan(requests / 2)
+    await bystander.roundTrip() // others are served meanwhile
+    greedy.resumeReading()
+    for (const id of ids) {
+      const answer = await greedy.response(ApiKey.Fetch, 11, id, 10_000)
+      expect(answer.responses[0]!.partitions[0]!.errorCode).toBe(0)
+    }
+    expect(readsOfT()).toBe(requests)
+  })
+
+  it("holds pipelined long polls beyond its limit of waiting requests and answers every one, in order", async () => {
+    const { b, bystander } = await setUp()
+    const wire = await wires.connect(b.kafkaPort)
+    const started = Date.now()
+    // 300 Fetches that each wait 400 ms: at most 128 wait at once, the rest are read later.
+    const ids = Array.from({ length: 300 }, () => wire.send(ApiKey.Fetch, 11, fetch("t", 0, 400, 1)))
+    for (const id of ids) expect((await wire.response(ApiKey.Fetch, 11, id, 5_000)).responses[0]!.partitions[0]!.errorCode).toBe(0)
+    expect(Date.now() - started).toBeGreaterThanOrEqual(3 * 400 - 50)
+    expect((await wire.request(ApiKey.Metadata, 8, metadata(["t"]))).topics[0]!.name).toBe("t")
+    await bystander.roundTrip()
+  })
+
   it("a Fetch with fewer than minBytes stored waits for more without spinning, and answers once enough arrives", async () => {
     const { b, bystander } = await setUp()
     const wire = await wires.connect(b.kafkaPort)

@@ -9,7 +9,9 @@ import { afterEach } from "vitest"
 import { type ApiKey, decodeResponse, encodeRequest, type RequestBodies, type ResponseBodies } from "../../src/kafka/protocol/index.js"
 
 export class KafkaWire {
-  private buffered: Buffer = Buffer.alloc(0)
+  private chunks: Array<Buffer> = []
+  private chunkBytes = 0
+  private needed = 4
   private readonly frames: Array<Buffer> = []
   private wake: (() => void) | null = null
   private correlationIds = 1
@@ -52,13 +54,19 @@ export class KafkaWire {
   }
 
   private onData(chunk: Buffer): void {
-    let data = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk])
+    this.chunks.push(chunk)
+    this.chunkBytes += chunk.length
+    // Joined only once a whole frame is there: large answers arrive in many reads.
+    if (this.chunkBytes < this.needed) return
+    let data = Buffer.concat(this.chunks, this.chunkBytes)
     while (data.length >= 4 && data.length - 4 >= data.readInt32BE(0)) {
       const size = data.readInt32BE(0)
-      this.frames.push(Buffer.from(data.subarray(4, 4 + size)))
+      this.frames.push(data.subarray(4, 4 + size))
       data = data.subarray(4 + size)
     }
-    this.buffered = Buffer.from(data)
+    this.chunks = data.length === 0 ? [] : [data]
+    this.chunkBytes = data.length
+    this.needed = data.length >= 4 ? 4 + data.readInt32BE(0) : 4
     this.notify()
   }
 
@@ -112,6 +120,15 @@ export class KafkaWire {
   /** `send` then `response`. */
   request<K extends ApiKey>(apiKey: K, apiVersion: number, body: RequestBodies[K], timeoutMs = 5_000): Promise<Required<ResponseBodies[K]>> {
     return this.response(apiKey, apiVersion, this.send(apiKey, apiVersion, body), timeoutMs)
+  }
+
+  /** Stops reading from the socket (the broker's answers pile up), until `resumeReading`. */
+  pauseReading(): void {
+    this.socket.pause()
+  }
+
+  resumeReading(): void {
+    this.socket.resume()
   }
 
   /** Whether the broker closed the socket within `timeoutMs` (without our closing it). */

@@ -41,7 +41,7 @@ export class KafkaServer extends Context.Tag("broker/KafkaServer")<KafkaServer, 
 const handle = (ctx: KafkaContext, conn: KafkaConnection, req: DecodedRequest): Effect.Effect<unknown, unknown> => {
   switch (req.apiKey) {
     case ApiKey.Produce:
-      return handleProduce(ctx, req.body)
+      return handleProduce(ctx, req.body, req.apiVersion)
     case ApiKey.Fetch:
       return handleFetch(ctx, req.body)
     case ApiKey.ListOffsets:

@@ -5,6 +5,7 @@
  * to pipelined requests. A bad connection may be closed, never the broker: in each test a kafkajs
  * producer and consumer on the same broker (the bystander) keep working throughout.
  */
+import { crc32c } from "@node-rs/crc32"
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest"
 import { topicPartition } from "../../domain/ids.js"
 import { ErrorCode } from "../../domain/kafka/ErrorCode.js"
@@ -370,6 +371,26 @@ describe("Kafka listener robustness (raw sockets)", () => {
     expect(garbage.responses[0]!.partitions.map((p) => p.errorCode)).toEqual([ErrorCode.CORRUPT_MESSAGE, ErrorCode.CORRUPT_MESSAGE])
     const ends = await clients.admin(kafkaClient(b.kafkaPort)).then((a) => a.fetchTopicOffsets("two"))
     expect(Object.fromEntries(ends.map((e) => [e.partition, e.high]))).toEqual({ 0: "1", 1: "0" })
+    await bystander.roundTrip()
+  })
+
+  it("refuses batches no consumer could read: an unknown compression codec, zstd before Produce v7", async () => {
+    const { b, bystander } = await setUp()
+    const wire = await wires.connect(b.kafkaPort)
+    /** `batch(...)` relabelled with compression `codec` (bits 0-2 of the attributes), its CRC redone. */
+    const withCodec = (codec: number): Buffer => {
+      const x = batch("payload")
+      x.writeInt16BE(codec, 21)
+      x.writeUInt32BE(crc32c(x.subarray(21)), 17)
+      return x
+    }
+    for (const codec of [5, 6, 7]) {
+      const answer = await wire.request(ApiKey.Produce, 8, produce("t", [{ partitionIndex: 0, records: withCodec(codec) }]))
+      expect(answer.responses[0]!.partitions[0]!.errorCode, `codec ${codec}`).toBe(ErrorCode.CORRUPT_MESSAGE)
+    }
+    const zstdOld = await wire.request(ApiKey.Produce, 6, produce("t", [{ partitionIndex: 0, records: withCodec(4) }]))
+    expect(zstdOld.responses[0]!.partitions[0]!.errorCode).toBe(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE)
+    expect((await wire.request(ApiKey.Fetch, 11, fetch("t", 0))).responses[0]!.partitions[0]!.highWatermark).toBe(0)
     await bystander.roundTrip()
   })
 

@@ -21,6 +21,7 @@ import {
   decodeBatch,
   validateBatch
 } from "../../../domain/message/RecordBatch.js"
+import { CompressionCodec } from "../../../domain/message/compression.js"
 import { validateTopicName } from "../../../domain/topic/TopicName.js"
 import type { StorageError } from "../../../services/errors.js"
 import { messageFromRecord } from "../../mqtt/engine/Message.js"
@@ -29,6 +30,8 @@ import type { ProduceRequest, ProduceResponse, ProduceResponsePartition } from "
 
 /** Kafka's default max.message.bytes (1 MiB + 12 bytes of log overhead). */
 const DEFAULT_MAX_MESSAGE_BYTES = 1048588
+/** Attributes bits 0-2: the compression codec. */
+const COMPRESSION_MASK = 0x07
 const SEQUENCE_WRAP = 2 ** 31
 
 interface Accepted {
@@ -99,7 +102,7 @@ const rememberSequence = (ctx: KafkaContext, tp: TopicPartition, bytes: Uint8Arr
   })
 }
 
-export const handleProduce = (ctx: KafkaContext, request: ProduceRequest): Effect.Effect<ProduceResponse | null> => {
+export const handleProduce = (ctx: KafkaContext, request: ProduceRequest, apiVersion: number): Effect.Effect<ProduceResponse | null> => {
   const acks = request.acks
   const accepted: Array<Accepted> = []
   const responses = request.topics.map((t) => {
@@ -122,8 +125,15 @@ export const handleProduce = (ctx: KafkaContext, request: ProduceRequest): Effec
         if (count <= 0 || batchLastOffsetDelta(records) !== count - 1) {
           return partitionError(p.partitionIndex, ErrorCode.CORRUPT_MESSAGE, "offset deltas must run 0..count-1")
         }
-        if ((batchAttributes(records) & (ATTR_TRANSACTIONAL | ATTR_CONTROL)) !== 0) {
+        const attributes = batchAttributes(records)
+        if ((attributes & (ATTR_TRANSACTIONAL | ATTR_CONTROL)) !== 0) {
           return partitionError(p.partitionIndex, ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT, "transactional batches are not supported")
+        }
+        // Batches are stored unparsed: one no consumer can decompress would poison the partition.
+        const codec = attributes & COMPRESSION_MASK
+        if (codec > CompressionCodec.Zstd) return partitionError(p.partitionIndex, ErrorCode.CORRUPT_MESSAGE, `unknown compression codec ${codec}`)
+        if (codec === CompressionCodec.Zstd && apiVersion < 7) {
+          return partitionError(p.partitionIndex, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, "zstd needs Produce v7 or later (KIP-110)")
         }
         if (records.length > maxMessageBytes(topic.config)) return partitionError(p.partitionIndex, ErrorCode.MESSAGE_TOO_LARGE)
         const tp = topicPartition(t.name, p.partitionIndex)

@@ -49,6 +49,12 @@ export interface TopicRejected {
   readonly message: string
 }
 
+/**
+ * Most partitions a topic may have. Kafka has no hard cap, but every partition is state in
+ * memory and an entry in every Metadata answer; one request must not be able to ask for 2^31.
+ */
+export const MAX_PARTITIONS = 10_000
+
 /** Kafka's own limit: a topic name is a file-system directory name, so at most 249 chars. */
 export const MAX_TOPIC_NAME = 249
 const LEGAL = /^[a-zA-Z0-9._-]+$/
@@ -98,8 +104,11 @@ export const decideTopic = (topics: Topics, command: TopicCommand, now: number):
         return { errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, message: `topic names starting with "__" are reserved for the broker` }
       }
       if (existing !== undefined) return { errorCode: ErrorCode.TOPIC_ALREADY_EXISTS, message: `topic "${command.name}" already exists` }
-      if (!Number.isInteger(command.partitions) || command.partitions < 1) {
-        return { errorCode: ErrorCode.INVALID_PARTITIONS, message: `number of partitions must be at least 1, got ${command.partitions}` }
+      if (!Number.isInteger(command.partitions) || command.partitions < 1 || command.partitions > MAX_PARTITIONS) {
+        return {
+          errorCode: ErrorCode.INVALID_PARTITIONS,
+          message: `number of partitions must be 1-${MAX_PARTITIONS}, got ${command.partitions}`
+        }
       }
       if (command.replicationFactor !== 1) {
         return {
@@ -117,10 +126,10 @@ export const decideTopic = (topics: Topics, command: TopicCommand, now: number):
     }
     case "CreatePartitions": {
       if (existing === undefined) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, message: `topic "${command.name}" does not exist` }
-      if (!Number.isInteger(command.count) || command.count <= existing.partitions) {
+      if (!Number.isInteger(command.count) || command.count <= existing.partitions || command.count > MAX_PARTITIONS) {
         return {
           errorCode: ErrorCode.INVALID_PARTITIONS,
-          message: `topic "${command.name}" has ${existing.partitions} partitions; the new count must be larger, got ${command.count}`
+          message: `topic "${command.name}" has ${existing.partitions} partitions; the new count must be larger (at most ${MAX_PARTITIONS}), got ${command.count}`
         }
       }
       return [new PartitionsAdded({ name: command.name, partitions: command.count })]

@@ -41,6 +41,8 @@ export class KafkaConnection {
   /** Reading is paused for backpressure; frames already received wait in `pending`. */
   private readingPaused = false
   closed = false
+  /** Last time the client sent bytes (for the idle timeout, KafkaServer). */
+  lastActive = Date.now()
   /**
    * Handlers still running for this connection's requests (long-polling Fetches, Produces
    * waiting for durability): interrupted when the connection or the server closes, so no
@@ -63,6 +65,7 @@ export class KafkaConnection {
    * it 8 times over.
    */
   onData(chunk: Buffer): void {
+    this.lastActive = Date.now()
     let data: Buffer
     if (this.pending.length === 0 && !this.readingPaused) data = chunk
     else {

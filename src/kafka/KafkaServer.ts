@@ -6,7 +6,7 @@
  * retry); any other unknown API or version, or a malformed request, closes that connection only.
  */
 import * as net from "node:net"
-import { Cause, Context, Effect, Exit, Fiber, FiberId, Layer, Runtime } from "effect"
+import { Cause, Context, Duration, Effect, Exit, Fiber, FiberId, Layer, Runtime } from "effect"
 import { BrokerConfig } from "../../config/BrokerConfig.js"
 import { MessageLog } from "../../services/MessageLog.js"
 import { Topics } from "../meta/Topics.js"
@@ -80,6 +80,8 @@ const handle = (ctx: KafkaContext, conn: KafkaConnection, req: DecodedRequest): 
       return handleCreatePartitions(ctx, req.body)
   }
 }
+
+const IDLE_TIMEOUT_MS = 10 * 60 * 1000
 
 type KafkaSocket = net.Socket & { kafka?: KafkaConnection }
 function onData(this: KafkaSocket, chunk: Buffer) {
@@ -173,6 +175,13 @@ export const make = Effect.gen(function*() {
       yield* Fiber.interruptAll(running)
       yield* Effect.log("Kafka listener closed")
     }))
+  // Kafka's connections.max.idle.ms: a client that sent nothing for 10 minutes and waits for
+  // nothing is gone; its socket would otherwise stay open for ever.
+  const closeIdle = Effect.sync(() => {
+    const now = Date.now()
+    for (const conn of connections) if (conn.running.size === 0 && now - conn.lastActive > IDLE_TIMEOUT_MS) conn.close()
+  })
+  yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(Duration.seconds(30)), closeIdle)))
   ctx.port = port
   yield* Effect.log(`Kafka listening on ${config.kafka.host}:${port}`)
   return KafkaServer.of({ port, host: config.kafka.host, context: ctx })

@@ -8,6 +8,7 @@
  * broker's Kafka listener is bound to (TestBroker is to expose it, e.g. `broker.kafkaPort`).
  */
 import { execFileSync, spawn } from "node:child_process"
+import { fileURLToPath } from "node:url"
 import { type Admin, type Consumer, type ConsumerConfig, type IHeaders, Kafka, type KafkaConfig, type KafkaMessage, logLevel, type Producer, type ProducerConfig } from "kafkajs"
 import { afterEach } from "vitest"
 
@@ -40,12 +41,16 @@ export interface KafkaClients {
   readonly consumer: (kafka: Kafka, config: ConsumerConfig) => Promise<Consumer>
   /** A connected admin client, disconnected after the test. */
   readonly admin: (kafka: Kafka) => Promise<Admin>
+  /** `childConsumer(port, groupId, topic, delayMs)`, killed after the test. */
+  readonly childConsumer: (port: number, groupId: string, topic: string, delayMs?: number) => ChildConsumer
 }
 
 /** Registers an afterEach that disconnects everything the test tracked (call it in a describe). */
 export const useKafkaClients = (): KafkaClients => {
   const handles: Array<KafkaHandle> = []
+  const children: Array<ChildConsumer> = []
   afterEach(async () => {
+    for (const c of children.splice(0)) await c.kill().catch(() => {})
     // One at a time, each bounded: a hung disconnect must not hang the suite.
     for (const h of handles.splice(0)) await withTimeout(h.disconnect(), 5_000, "kafkajs disconnect").catch(() => {})
   })
@@ -69,6 +74,11 @@ export const useKafkaClients = (): KafkaClients => {
       const a = track(kafka.admin())
       await a.connect()
       return a
+    },
+    childConsumer: (port, groupId, topic, delayMs) => {
+      const child = childConsumer(port, groupId, topic, delayMs)
+      children.push(child)
+      return child
     }
   }
 }
@@ -145,6 +155,72 @@ export const protocolErrorTypes = async (call: Promise<unknown>): Promise<Array<
   const types = Array.isArray(nested) ? nested.map(typeOf) : [typeOf(error)]
   if (types.length === 0 || types.some((t) => t === undefined)) throw error
   return types as Array<string>
+}
+
+// ---------------------------------------------------------------------------------------------
+// a kafkajs consumer in a child process (one that can die without leaving its group)
+
+/** What the child consumer reported: its group joins and every record it processed. */
+export interface ChildConsumer {
+  readonly joins: Array<{ readonly memberId: string; readonly partitions: ReadonlyArray<number> }>
+  readonly consumed: Array<{ readonly partition: number; readonly offset: number; readonly value: string }>
+  /** SIGKILL: no LeaveGroup, no last commit; the broker only notices by the session timeout. */
+  readonly kill: () => Promise<void>
+}
+
+/** The child's program: kafkajs from this repository's node_modules, one JSON line per event. */
+const CHILD_CONSUMER = `
+const { Kafka, logLevel } = require("kafkajs")
+const [port, groupId, topic, delayMs] = process.argv.slice(1)
+const kafka = new Kafka({ clientId: "child", brokers: ["127.0.0.1:" + port], logLevel: logLevel.NOTHING,
+  connectionTimeout: 2000, requestTimeout: 5000, retry: { retries: 2, initialRetryTime: 50, maxRetryTime: 500 } })
+const consumer = kafka.consumer({ groupId, sessionTimeout: 6000, rebalanceTimeout: 6000, heartbeatInterval: 500, maxWaitTimeInMs: 500 })
+// Pipes are written synchronously on Linux: a line printed is a line the parent gets, even on SIGKILL.
+const say = (o) => process.stdout.write(JSON.stringify(o) + "\\n")
+consumer.on(consumer.events.GROUP_JOIN, (e) => say({ join: e.payload.memberId, partitions: e.payload.memberAssignment[topic] || [] }))
+;(async () => {
+  await consumer.connect()
+  await consumer.subscribe({ topic, fromBeginning: true })
+  await consumer.run({ eachMessage: async ({ partition, message }) => {
+    say({ partition, offset: Number(message.offset), value: message.value.toString() })
+    if (Number(delayMs) > 0) await new Promise((r) => setTimeout(r, Number(delayMs)))
+  } })
+})().catch((e) => { process.stderr.write(String(e && e.stack || e)); process.exit(1) })
+`
+
+/**
+ * Starts a kafkajs consumer of `topic` in group `groupId` in a child process (session timeout
+ * 6 s, heartbeats every 500 ms, commits after each batch: the settings of `useKafkaClients`),
+ * spending `delayMs` on each record after reporting it (so it can be killed mid-batch).
+ * Kill it before the test ends (`useKafkaClients().childConsumer` does).
+ */
+export const childConsumer = (port: number, groupId: string, topic: string, delayMs = 0): ChildConsumer => {
+  const child = spawn(process.execPath, ["-e", CHILD_CONSUMER, String(port), groupId, topic, String(delayMs)], {
+    cwd: fileURLToPath(new URL("../..", import.meta.url)),
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  const joins: ChildConsumer["joins"] = []
+  const consumed: ChildConsumer["consumed"] = []
+  let partial = ""
+  child.stdout.on("data", (b: Buffer) => {
+    const lines = (partial + b.toString("utf8")).split("\n")
+    partial = lines.pop()!
+    for (const line of lines) {
+      const o = JSON.parse(line) as { join?: string; partitions?: Array<number>; partition?: number; offset?: number; value?: string }
+      if (o.join !== undefined) joins.push({ memberId: o.join, partitions: [...o.partitions!].sort((x, y) => x - y) })
+      else consumed.push({ partition: o.partition!, offset: o.offset!, value: o.value! })
+    }
+  })
+  child.stderr.on("data", () => {})
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
+  return {
+    joins,
+    consumed,
+    kill: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
+      return withTimeout(exited, 5_000, "the child consumer's exit")
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

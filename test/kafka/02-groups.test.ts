@@ -39,7 +39,7 @@ interface Join {
  * read from the coordinator's read model: a member cannot take part in a newer generation
  * before its own join of this one has been reported, so the value is the one it synced.
  */
-const recordJoins = (b: TestBroker, groupId: string, name: string, consumer: Consumer, joins: Array<Join>) =>
+const recordJoins = (b: TestBroker, groupId: string, topic: string, name: string, consumer: Consumer, joins: Array<Join>) =>
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     const group = b.kafka!.context.groups.unsafeGroup(groupId)!
     joins.push({
@@ -47,7 +47,7 @@ const recordJoins = (b: TestBroker, groupId: string, name: string, consumer: Con
       memberId: e.payload.memberId,
       generation: group.generationId,
       members: group.members.size,
-      partitions: [...(e.payload.memberAssignment[TOPIC] ?? e.payload.memberAssignment[CRASH_TOPIC] ?? [])].sort((x, y) => x - y)
+      partitions: [...(e.payload.memberAssignment[topic] ?? [])].sort((x, y) => x - y)
     })
   })
 
@@ -86,7 +86,7 @@ describe("kafkajs consumer groups", () => {
 
     const startMember = async (name: string) => {
       const consumer = await clients.consumer(kafka, { groupId })
-      recordJoins(b, groupId, name, consumer, joins)
+      recordJoins(b, groupId, TOPIC, name, consumer, joins)
       await consumer.subscribe({ topic: TOPIC, fromBeginning: true })
       await consumer.run({
         eachMessage: async ({ partition, message }) => {
@@ -167,7 +167,7 @@ describe("kafkajs consumer groups", () => {
     const joins: Array<Join> = []
     const survivor: Array<{ partition: number; offset: number; value: string }> = []
     const a = await clients.consumer(kafka, { groupId })
-    recordJoins(b, groupId, "a", a, joins)
+    recordJoins(b, groupId, CRASH_TOPIC, "a", a, joins)
     await a.subscribe({ topic: CRASH_TOPIC, fromBeginning: true })
     await a.run({
       eachMessage: async ({ partition, message }) =>
@@ -232,5 +232,31 @@ describe("kafkajs consumer groups", () => {
     // The child was killed inside an uncommitted batch: its records were read again.
     expect(readTwice).toBeGreaterThan(0)
     expect(readTwice).toBeLessThanOrEqual(child.consumed.length)
+  })
+
+  it("a running group takes up partitions added by createPartitions (the leader rebalances)", async () => {
+    const b = await broker()
+    const kafka = kafkaClient(b.kafkaPort)
+    const admin = await clients.admin(kafka)
+    await admin.createTopics({ topics: [{ topic: "grown", numPartitions: 2 }] })
+    const groupId = "g-grown"
+    const joins: Array<Join> = []
+    const got: Array<[number, string]> = []
+    // Metadata is refreshed every 300 ms, so the members notice the new partitions soon.
+    await Promise.all(["a", "b"].map(async (name) => {
+      const c = await clients.consumer(kafka, { groupId, metadataMaxAge: 300 })
+      recordJoins(b, groupId, "grown", name, c, joins)
+      await c.subscribe({ topic: "grown", fromBeginning: true })
+      await c.run({ eachMessage: async ({ partition, message }) => void got.push([partition, message.value!.toString()]) })
+    }))
+    await waitFor(() => completeGeneration(joins, ["a", "b"]) !== undefined, 10_000, () => `a generation of both, joins ${JSON.stringify(joins)}`)
+
+    await admin.createPartitions({ topicPartitions: [{ topic: "grown", count: 4 }] })
+    const producer = await clients.producer(kafka)
+    await producer.send({ topic: "grown", messages: [0, 1, 2, 3].map((partition) => ({ partition, value: `p${partition}` })) })
+    await waitFor(() => got.length === 4, 10_000, () => `a record from every partition, got ${JSON.stringify(got)}, joins ${JSON.stringify(joins)}`)
+    expect(got.map(([p]) => p).sort()).toEqual([0, 1, 2, 3])
+    const last = completeGeneration(joins, ["a", "b"])!
+    expect(last.flatMap((j) => j.partitions).sort()).toEqual([0, 1, 2, 3])
   })
 })

@@ -10,6 +10,9 @@ import { describe, expect, it } from "vitest"
 import { useBrokers } from "../support/lifecycle.js"
 import { consumeN, kafkaClient, protocolErrorTypes, useKafkaClients, waitFor } from "../support/kafka.js"
 
+/** Deletion and ListOffsets by time reach into the storage driver: each one is tried. */
+const STORAGES = ["memory", "sqlite", "segment"] as const
+
 describe("kafkajs admin", () => {
   const { broker } = useBrokers()
   const clients = useKafkaClients()
@@ -94,8 +97,8 @@ describe("kafkajs admin", () => {
     for (const refused of ["no spaces allowed", "replicated", "bad-config", "empty", "checked", "__internal"]) expect(names).not.toContain(refused)
   })
 
-  it("deletes topics; producing to a deleted name auto-creates a fresh topic from offset 0", async () => {
-    const b = await broker()
+  it.each(STORAGES)("deletes topics; producing to a deleted name auto-creates a fresh topic from offset 0 (%s)", async (storage) => {
+    const b = await broker({ storage })
     const kafka = kafkaClient(b.kafkaPort)
     const admin = await clients.admin(kafka)
     const producer = await clients.producer(kafka)
@@ -200,8 +203,8 @@ describe("kafkajs admin", () => {
     expect(unknown).toMatchObject({ groupId: "never-seen", state: "Dead", members: [] })
   })
 
-  it("answers ListOffsets: earliest, latest and the first offset at or after a timestamp", async () => {
-    const b = await broker()
+  it.each(STORAGES)("answers ListOffsets: earliest, latest and the first offset at or after a timestamp (%s)", async (storage) => {
+    const b = await broker({ storage })
     const kafka = kafkaClient(b.kafkaPort)
     const admin = await clients.admin(kafka)
     await admin.createTopics({ topics: [{ topic: "timed", numPartitions: 2 }] })

@@ -259,4 +259,17 @@ describe("kafkajs consumer groups", () => {
     const last = completeGeneration(joins, ["a", "b"])!
     expect(last.flatMap((j) => j.partitions).sort()).toEqual([0, 1, 2, 3])
   })
+
+  it("refuses a session timeout below the coordinator's minimum (6 s) with INVALID_SESSION_TIMEOUT", async () => {
+    const b = await broker()
+    const kafka = kafkaClient(b.kafkaPort)
+    const consumer = await clients.consumer(kafka, { groupId: "g-hasty", sessionTimeout: 1_000, heartbeatInterval: 100 })
+    let crash: { type?: string } | undefined
+    consumer.on(consumer.events.CRASH, (e) => void (crash = e.payload.error as { type?: string }))
+    await consumer.subscribe({ topic: "hasty" })
+    await consumer.run({ eachMessage: async () => {} })
+    await waitFor(() => crash !== undefined, 10_000, () => "the consumer's crash")
+    expect(crash!.type).toBe("INVALID_SESSION_TIMEOUT")
+    expect(b.kafka!.context.groups.unsafeGroup("g-hasty")?.members.size ?? 0).toBe(0)
+  })
 })

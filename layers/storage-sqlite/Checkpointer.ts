@@ -13,19 +13,33 @@ import { Worker } from "node:worker_threads"
 import { Effect, type Scope } from "effect"
 import { StorageError } from "../../services/errors.js"
 
+// The connection is opened on the first tick, not at start-up, and again after a failure: an
+// open can fail while the previous broker on the same file is still closing (a restart), and a
+// checkpointer that died then would leave the WAL to grow until the writer's own catch-up.
 const source = `
 const { workerData, parentPort } = require("node:worker_threads")
 const Database = require(workerData.driver)
-const db = new Database(workerData.filename, { timeout: 5000 })
-db.pragma("synchronous = NORMAL")
+let db = null
+let failures = 0
 const checkpoint = () => {
-  try { db.pragma("wal_checkpoint(PASSIVE)") } catch (e) { parentPort.postMessage(String(e)) }
+  try {
+    if (db === null) {
+      db = new Database(workerData.filename, { timeout: 5000 })
+      db.pragma("synchronous = NORMAL")
+    }
+    db.pragma("wal_checkpoint(PASSIVE)")
+    failures = 0
+  } catch (e) {
+    if (db !== null) { try { db.close() } catch {} db = null }
+    // Report the first failure of a run, not one per tick.
+    if (failures++ === 0) parentPort.postMessage(String(e))
+  }
 }
 const timer = setInterval(checkpoint, workerData.intervalMs)
 parentPort.on("message", () => {
   clearInterval(timer)
-  checkpoint()
-  db.close()
+  // A last checkpoint only through a connection that worked: at shutdown the files may be gone.
+  if (db !== null) { checkpoint(); if (db !== null) db.close() }
   parentPort.close()
 })
 `

@@ -19,7 +19,7 @@ wait_port() { for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev
 
 run_ours() {
   local dir; dir=$(mktemp -d)
-  node --initial-old-space-size=64 --max-semi-space-size=32 dist/src/main.js start --mqtt-host 127.0.0.1 --mqtt-port "$OURS_PORT" --data-dir "$dir" >"$dir.log" 2>&1 &
+  node --initial-old-space-size=64 --max-semi-space-size=32 dist/src/main.js start --mqtt-host 127.0.0.1 --mqtt-port "$OURS_PORT" --kafka-port 0 --data-dir "$dir" >"$dir.log" 2>&1 &
   local pid=$!
   wait_port "$OURS_PORT"
   LABEL=robustmq OUT="$OUT" bash "$BENCH_DIR/suite.sh" 127.0.0.1 "$OURS_PORT" "$pid" || true

@@ -27,6 +27,7 @@ import {
 } from "./handlers/groups.js"
 import { handleListOffsets } from "./handlers/listOffsets.js"
 import { handleProduce } from "./handlers/produce.js"
+import { listen } from "../net/listen.js"
 import { KafkaConnection } from "./KafkaConnection.js"
 import { KafkaContext } from "./KafkaContext.js"
 import { ApiKey, type DecodedRequest, decodeRequest, encodeApiVersionsUnsupported, encodeResponse } from "./protocol/index.js"
@@ -91,24 +92,6 @@ function onError() {
   // 'close' follows every 'error'.
 }
 
-const listen = (server: net.Server, host: string, port: number) =>
-  Effect.async<number, Error>((resume) => {
-    const onListenError = (err: NodeJS.ErrnoException) => {
-      const message = err.code === "EADDRINUSE"
-        ? `Kafka port ${port} is already in use: stop the other process, pass --kafka-port, or set kafka.enabled = false`
-        : err.code === "EACCES"
-        ? `not allowed to listen on ${host}:${port}: use a port above 1023 or run with the needed privilege`
-        : `cannot listen on ${host}:${port} (${err.code ?? err.message}): check kafka.host and --kafka-port`
-      resume(Effect.fail(new Error(message)))
-    }
-    server.once("error", onListenError)
-    server.listen(port, host, () => {
-      server.off("error", onListenError)
-      server.on("error", (err) => Effect.runFork(Effect.logError("Kafka listener error", err)))
-      resume(Effect.succeed((server.address() as net.AddressInfo).port))
-    })
-  })
-
 export const make = Effect.gen(function*() {
   const config = yield* BrokerConfig
   const mqtt = yield* MqttServer
@@ -163,7 +146,8 @@ export const make = Effect.gen(function*() {
     })
   })
 
-  const port = yield* Effect.acquireRelease(listen(server, config.kafka.host, config.kafka.port), () =>
+  const names = { protocol: "Kafka", portHint: "--kafka-port (or set kafka.enabled = false)", addressHint: "kafka.host and --kafka-port" }
+  const port = yield* Effect.acquireRelease(listen(server, config.kafka.host, config.kafka.port, names), () =>
     Effect.gen(function*() {
       server.close()
       const running: Array<Fiber.RuntimeFiber<unknown, unknown>> = []

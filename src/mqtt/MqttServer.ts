@@ -11,6 +11,7 @@ import { ReasonCode } from "../../domain/ReasonCode.js"
 import { EventStore } from "../../services/EventStore.js"
 import { MessageLog } from "../../services/MessageLog.js"
 import { streamMapping, Topics } from "../meta/Topics.js"
+import { listen } from "../net/listen.js"
 import { Connection } from "./Connection.js"
 import { Engine } from "./engine/Engine.js"
 import { publishSys } from "./engine/sys.js"
@@ -43,26 +44,6 @@ function onError(this: ConnSocket) {
   // 'close' follows every 'error'; nothing else to do.
 }
 
-const listen = (server: net.Server, host: string, port: number) =>
-  Effect.async<number, Error>((resume) => {
-    const onListenError = (err: NodeJS.ErrnoException) => {
-      const what = `${host}:${port}`
-      const message =
-        err.code === "EADDRINUSE"
-          ? `MQTT port ${port} is already in use: stop the other process or pass --mqtt-port`
-          : err.code === "EACCES"
-          ? `not allowed to listen on ${what}: use a port above 1023 or run with the needed privilege`
-          : `cannot listen on ${what} (${err.code ?? err.message}): check --mqtt-host and --mqtt-port`
-      resume(Effect.fail(new Error(message)))
-    }
-    server.once("error", onListenError)
-    server.listen(port, host, () => {
-      server.off("error", onListenError)
-      server.on("error", (err) => Effect.runFork(Effect.logError("MQTT listener error", err)))
-      resume(Effect.succeed((server.address() as net.AddressInfo).port))
-    })
-  })
-
 export const make = Effect.gen(function*() {
   const config = yield* BrokerConfig
   const log = yield* MessageLog
@@ -82,7 +63,8 @@ export const make = Effect.gen(function*() {
     socket.on("error", onError)
   })
 
-  const port = yield* Effect.acquireRelease(listen(server, config.mqtt.host, config.mqtt.port), () =>
+  const names = { protocol: "MQTT", portHint: "--mqtt-port", addressHint: "--mqtt-host and --mqtt-port" }
+  const port = yield* Effect.acquireRelease(listen(server, config.mqtt.host, config.mqtt.port, names), () =>
     Effect.gen(function*() {
       ctx.shuttingDown = true
       server.close()

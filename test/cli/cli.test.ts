@@ -15,11 +15,14 @@ const root = fileURLToPath(new URL("../../", import.meta.url))
 const main = NodePath.join(root, "dist/src/main.js")
 const tmp = Fs.mkdtempSync(NodePath.join(Os.tmpdir(), "robustmq-cli-"))
 
-/** The child's environment: ours without ROBUSTMQ_* so a developer's shell cannot leak in. */
+/**
+ * The child's environment: ours without ROBUSTMQ_* so a developer's shell cannot leak in, and a
+ * free Kafka port (two brokers of parallel test files must not both take 9092).
+ */
 const baseEnv = (): NodeJS.ProcessEnv => {
   const env: NodeJS.ProcessEnv = {}
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("ROBUSTMQ_")) env[k] = v
-  return { ...env, NO_COLOR: "1" }
+  return { ...env, NO_COLOR: "1", ROBUSTMQ_KAFKA_PORT: "0" }
 }
 
 interface Run {
@@ -165,6 +168,19 @@ describe("robustmq failures: one line on stderr, exit 1", () => {
     try {
       expect(await fails(["start", "--mqtt-port", String(port), "--storage", "memory"])).toMatch(
         new RegExp(`^MQTT port ${port} is already in use`)
+      )
+    } finally {
+      server.close()
+    }
+  })
+
+  it("a Kafka port already in use", async () => {
+    const server = Net.createServer()
+    await new Promise<void>((resolve) => server.listen(0, "0.0.0.0", resolve))
+    const { port } = server.address() as Net.AddressInfo
+    try {
+      expect(await fails(["start", "--mqtt-port", "0", "--kafka-port", String(port), "--storage", "memory"])).toBe(
+        `Kafka port ${port} is already in use: stop the other process or pass --kafka-port (or set kafka.enabled = false)`
       )
     } finally {
       server.close()

@@ -22,7 +22,7 @@ afterEach(() => {
 /** Starts `robustmq start` on a free port; resolves with the child and its port. */
 const start = async (dataDir: string, port = 0) => {
   if (!Fs.existsSync(main)) throw new Error(`${main} is missing: run \`npx tsc -b\` first (npm test does)`)
-  const child = spawn(process.execPath, [main, "start", "--mqtt-host", "127.0.0.1", "--mqtt-port", String(port), "--data-dir", dataDir], {
+  const child = spawn(process.execPath, [main, "start", "--mqtt-host", "127.0.0.1", "--mqtt-port", String(port), "--kafka-port", "0", "--data-dir", dataDir], {
     stdio: ["ignore", "pipe", "pipe"]
   })
   children.add(child)

@@ -1,0 +1,34 @@
+/**
+ * Binds a TCP server and turns the usual failures into one line that says what to do, for every
+ * listener (MQTT, Kafka). After binding, later server errors are logged, never thrown.
+ */
+import type * as net from "node:net"
+import { Effect } from "effect"
+
+export interface ListenerNames {
+  /** "MQTT", "Kafka": used in messages. */
+  readonly protocol: string
+  /** How the operator changes the port, e.g. "--mqtt-port". */
+  readonly portHint: string
+  /** How the operator changes host and port, e.g. "--mqtt-host and --mqtt-port". */
+  readonly addressHint: string
+}
+
+/** Resolves with the bound port (useful with port 0). */
+export const listen = (server: net.Server, host: string, port: number, names: ListenerNames) =>
+  Effect.async<number, Error>((resume) => {
+    const onListenError = (err: NodeJS.ErrnoException) => {
+      const message = err.code === "EADDRINUSE"
+        ? `${names.protocol} port ${port} is already in use: stop the other process or pass ${names.portHint}`
+        : err.code === "EACCES"
+        ? `not allowed to listen on ${host}:${port}: use a port above 1023 or run with the needed privilege`
+        : `cannot listen on ${host}:${port} (${err.code ?? err.message}): check ${names.addressHint}`
+      resume(Effect.fail(new Error(message)))
+    }
+    server.once("error", onListenError)
+    server.listen(port, host, () => {
+      server.off("error", onListenError)
+      server.on("error", (err) => Effect.runFork(Effect.logError(`${names.protocol} listener error`, err)))
+      resume(Effect.succeed((server.address() as net.AddressInfo).port))
+    })
+  })

@@ -70,6 +70,7 @@ export const enforce = (now: number): Effect.Effect<RetentionPass, never, Messag
           const keep = yield* driver.offsetForSizeLimit(tp, policy.retentionBytes)
           if (keep !== null && keep > before) before = keep
         }
+        if (policy.keepFrom !== undefined && policy.keepFrom < before) before = policy.keepFrom
         if (before <= 0) return false
         yield* driver.truncateBefore(tp, before)
         return true

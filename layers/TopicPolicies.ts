@@ -40,6 +40,12 @@ export interface TopicPoliciesService {
   readonly set: (topic: string, overrides: PolicyOverrides) => void
   /** Back to the defaults (topic deleted). */
   readonly remove: (topic: string) => void
+  /**
+   * The lowest offset of `tp` a reader inside the broker still needs (persistent MQTT sessions,
+   * set by the MQTT engine every few seconds); retention never deletes from there on.
+   * Undefined lifts the hold.
+   */
+  readonly hold: (tp: TopicPartition, keepFrom: number | undefined) => void
   /** Retention of one partition; unlimited for the broker's `__` streams. */
   readonly policyFor: (tp: TopicPartition) => RetentionPolicy
   /** The storage kind new partitions of `stream` go to. */
@@ -84,6 +90,7 @@ export const make = (defaults: TopicPolicy): TopicPoliciesService => {
   const topics = new Map<string, TopicPolicy>()
 
   const get = (topic: string): TopicPolicy => topics.get(topic) ?? base
+  const holds = new Map<TopicPartition, number>()
 
   return {
     set: (topic, overrides) => {
@@ -96,9 +103,16 @@ export const make = (defaults: TopicPolicy): TopicPoliciesService => {
     remove: (topic) => {
       topics.delete(topic)
     },
+    hold: (tp, keepFrom) => {
+      if (keepFrom === undefined) holds.delete(tp)
+      else holds.set(tp, keepFrom)
+    },
     policyFor: (tp) => {
       const stream = streamOf(tp)
-      return stream.startsWith("__") ? UNLIMITED : get(stream)
+      if (stream.startsWith("__")) return UNLIMITED
+      const policy = get(stream)
+      const keepFrom = holds.get(tp)
+      return keepFrom === undefined ? policy : { ...policy, keepFrom }
     },
     storageFor: (stream) => get(stream).storage,
     get,

@@ -11,6 +11,11 @@ export interface RetentionPolicy {
   readonly retentionBytes: number
   /** Largest age of a segment's newest batch (by its maxTimestamp) in ms; -1 = unlimited. */
   readonly retentionMs: number
+  /**
+   * Offsets at or above this are still needed by a reader the broker serves itself (persistent
+   * MQTT sessions): age and size never delete them. Undefined = no such reader.
+   */
+  readonly keepFrom?: number
 }
 
 export const UNLIMITED: RetentionPolicy = { retentionBytes: -1, retentionMs: -1 }
@@ -25,6 +30,8 @@ export const defaultPolicyFor = (defaults: RetentionPolicy) => (tp: TopicPartiti
 
 export interface SegmentSummary {
   readonly size: number
+  /** One past the segment's last offset. */
+  readonly nextOffset: number
   /** Largest batch maxTimestamp in the segment (-Infinity when empty). */
   readonly maxTimestamp: number
 }
@@ -42,7 +49,13 @@ export const expiredSegmentCount = (
   policy: RetentionPolicy,
   now: number
 ): number => {
-  const limit = Math.min(deletable, segments.length)
+  let limit = Math.min(deletable, segments.length)
+  const keepFrom = policy.keepFrom
+  if (keepFrom !== undefined) {
+    let held = 0
+    while (held < limit && segments[held]!.nextOffset <= keepFrom) held++
+    limit = held
+  }
   let count = 0
   if (policy.retentionMs >= 0) {
     while (count < limit) {

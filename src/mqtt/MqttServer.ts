@@ -9,6 +9,7 @@ import { Context, Duration, Effect, Layer } from "effect"
 import { BrokerConfig } from "../../config/BrokerConfig.js"
 import { ReasonCode } from "../../domain/ReasonCode.js"
 import { EventStore } from "../../services/EventStore.js"
+import { TopicPolicies } from "../../layers/TopicPolicies.js"
 import { MessageLog } from "../../services/MessageLog.js"
 import { streamMapping, Topics } from "../meta/Topics.js"
 import { listen } from "../net/listen.js"
@@ -49,7 +50,8 @@ export const make = Effect.gen(function*() {
   const log = yield* MessageLog
   const store = yield* EventStore
   const topics = yield* Topics
-  const engine = yield* Engine.make(config, log, store, streamMapping(topics, config))
+  const policies = yield* TopicPolicies
+  const engine = yield* Engine.make(config, log, store, streamMapping(topics, config), policies.hold)
   const runtime = yield* Effect.runtime<never>()
   const ctx = new ServerContext(engine, config, runtime)
 

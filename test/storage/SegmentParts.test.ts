@@ -112,7 +112,9 @@ describe("SparseIndex", () => {
 })
 
 describe("Retention", () => {
-  const seg = (size: number, maxTimestamp: number) => ({ size, maxTimestamp })
+  // Segments of 10 offsets each: [0,10), [10,20), ...
+  let next = 0
+  const seg = (size: number, maxTimestamp: number) => ({ size, maxTimestamp, nextOffset: (next += 10) })
   const segments = [seg(100, 1000), seg(100, 2000), seg(100, 3000), seg(100, 4000)]
 
   it("by age deletes the prefix of segments older than retention_ms", () => {
@@ -135,6 +137,14 @@ describe("Retention", () => {
     // Both rules: age first, then size counts what age left.
     expect(expiredSegmentCount(segments, 3, { retentionBytes: 150, retentionMs: 1000 }, 2001)).toBe(2)
     expect(expiredSegmentCount(segments, 3, UNLIMITED, 99999)).toBe(0)
+  })
+
+  it("never deletes a segment holding offsets a persistent session still needs (keepFrom)", () => {
+    const old = { retentionBytes: 0, retentionMs: 1 }
+    expect(expiredSegmentCount(segments, 3, old, 99999)).toBe(3)
+    expect(expiredSegmentCount(segments, 3, { ...old, keepFrom: 20 }, 99999)).toBe(2) // [20,30) is needed
+    expect(expiredSegmentCount(segments, 3, { ...old, keepFrom: 19 }, 99999)).toBe(1)
+    expect(expiredSegmentCount(segments, 3, { ...old, keepFrom: 0 }, 99999)).toBe(0)
   })
 
   it("default policy: the configured limits, but none for the broker's internal streams", () => {

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Exit, Layer, Logger, LogLevel, Scope } from "effect"
 import * as BrokerConfig from "../../config/BrokerConfig.js"
-import { type BrokerConfigShape, defaultConfig, type KafkaConfig, type LimitsConfig, type MqttConfig } from "../../config/BrokerConfigShape.js"
+import { type BrokerConfigShape, defaultConfig, type KafkaConfig, type LimitsConfig, type MqttConfig, type StorageConfig } from "../../config/BrokerConfigShape.js"
 import * as LogRetention from "../../layers/LogRetention.js"
 import * as App from "../../src/App.js"
 import { KafkaServer } from "../../src/kafka/KafkaServer.js"
@@ -21,6 +21,8 @@ export interface TestBrokerOptions {
   readonly mqtt?: Partial<MqttConfig>
   readonly limits?: Partial<LimitsConfig>
   readonly kafka?: Partial<KafkaConfig>
+  /** [storage] settings other than kind and data dir (retention, segment sizes, ...). */
+  readonly storageConfig?: Partial<Omit<StorageConfig, "kind" | "dataDir">>
   readonly port?: number
   readonly kafkaPort?: number
 }
@@ -49,7 +51,7 @@ export const startBroker = async (options: TestBrokerOptions = {}): Promise<Test
   const config: BrokerConfigShape = {
     mqtt: { ...defaultConfig.mqtt, host: "127.0.0.1", port: options.port ?? 0, sysInterval: 0, ...options.mqtt },
     kafka: { ...defaultConfig.kafka, host: "127.0.0.1", port: options.kafkaPort ?? 0, ...options.kafka },
-    storage: { ...defaultConfig.storage, kind: options.storage ?? "memory", dataDir },
+    storage: { ...defaultConfig.storage, ...options.storageConfig, kind: options.storage ?? "memory", dataDir },
     limits: { ...defaultConfig.limits, ...options.limits }
   }
   const scope = await Effect.runPromise(Scope.make())

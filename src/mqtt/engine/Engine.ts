@@ -67,7 +67,9 @@ export class Engine {
     readonly log: MessageLog["Type"],
     readonly store: EventStore["Type"],
     /** MQTT topic -> log partition, and log record -> MQTT topic. */
-    readonly mapping: StreamMapping
+    readonly mapping: StreamMapping,
+    /** Tells Kafka-style retention the lowest offset of a partition sessions still need. */
+    private readonly holds: ((tp: TopicPartition, keepFrom: number) => void) | null
   ) {
     this.logQos0 = config.mqtt.logQos0
   }
@@ -476,35 +478,46 @@ export class Engine {
   }
 
   /**
-   * MQTT log retention: deletes what no persistent session can still need after a restart. A
-   * stored session needs, per partition, everything from its last checkpoint's position plus
-   * its pending entries; `__retained` is needed only past the last retained snapshot.
-   * (Kafka-style retention by age and size comes with the Kafka protocol, issue 3.)
+   * MQTT log retention. A stored session needs, per partition of the topics MQTT writes to,
+   * everything from its last checkpoint's position plus its pending entries; `__retained` is
+   * needed only past the last retained snapshot. With Kafka off nothing else reads the MQTT
+   * topics, so what no session needs is deleted here; with Kafka on, Kafka retention deletes by
+   * age and size and this only tells it (`holds`) what sessions still need, so it never deletes
+   * a queued message of a persistent session.
    */
   applyRetention(): Effect.Effect<void, StorageError> {
     return Effect.suspend(() => {
+      const trim = !this.config.kafka.enabled
       const floors = new Map<TopicPartition, number>()
       for (const tp of this.log.unsafePartitions()) {
         if (tp === RETAINED_TP) floors.set(tp, this.retainedSnapshotEnd)
-        else if (!this.config.kafka.enabled && streamOf(tp) === this.mapping.defaultTopic) floors.set(tp, this.log.unsafeEndOffset(tp))
+        else if (this.mapping.carriesMqttTopics(streamOf(tp))) floors.set(tp, this.log.unsafeEndOffset(tp))
       }
       const lower = (tp: string, offset: number) => {
         const floor = floors.get(tp as TopicPartition)
         if (floor !== undefined && offset < floor) floors.set(tp as TopicPartition, offset)
       }
+      let keepAll = false
       for (const session of this.sessions.values()) {
         if (!session.stored) continue
         const cp = session.state.checkpoint
-        if (cp === null) return Effect.void // may need anything: keep everything this time
+        if (cp === null) {
+          keepAll = true // may need anything: keep everything this time
+          break
+        }
         for (const tp of floors.keys()) {
           if (tp === RETAINED_TP) continue
           lower(tp, cp.positions.find(([t]) => t === tp)?.[1] ?? 0)
         }
         for (const e of cp.pending) lower(e.tp, e.offset)
       }
-      return Effect.forEach(floors, ([tp, floor]) => (floor > 0 ? this.log.truncateBefore(tp, floor) : Effect.void), {
-        discard: true
-      })
+      const truncations: Array<Effect.Effect<void, StorageError>> = []
+      for (const [tp, floor] of floors) {
+        if (tp === RETAINED_TP || trim) {
+          if (!keepAll && floor > 0) truncations.push(this.log.truncateBefore(tp, floor))
+        } else this.holds?.(tp, keepAll ? 0 : floor)
+      }
+      return Effect.all(truncations, { discard: true })
     })
   }
 
@@ -528,10 +541,11 @@ export class Engine {
     config: BrokerConfigShape,
     log: MessageLog["Type"],
     store: EventStore["Type"],
-    mapping: StreamMapping
+    mapping: StreamMapping,
+    holds: ((tp: TopicPartition, keepFrom: number) => void) | null = null
   ): Effect.Effect<Engine, StorageError> {
     return Effect.gen(function*() {
-      const engine = new Engine(config, log, store, mapping)
+      const engine = new Engine(config, log, store, mapping, holds)
       yield* engine.loadRetained()
       yield* engine.restoreSessions(yield* engine.foldSessions())
       return engine

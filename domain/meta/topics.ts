@@ -26,13 +26,22 @@ export class TopicDeleted extends Schema.TaggedClass<TopicDeleted>()("TopicDelet
   at: Schema.Number
 }) {}
 
-export const TopicEvent = Schema.Union(TopicCreated, PartitionsAdded, TopicDeleted)
+/**
+ * The topic's whole set of dynamic configs from now on (AlterConfigs and IncrementalAlterConfigs
+ * both end here): a key not in `config` is back to its default.
+ */
+export class TopicConfigChanged extends Schema.TaggedClass<TopicConfigChanged>()("TopicConfigChanged", {
+  name: Schema.String,
+  config: Schema.Record({ key: Schema.String, value: Schema.String })
+}) {}
+
+export const TopicEvent = Schema.Union(TopicCreated, PartitionsAdded, TopicDeleted, TopicConfigChanged)
 export type TopicEvent = typeof TopicEvent.Type
 
 export interface TopicState {
   readonly name: string
   readonly partitions: number
-  /** Kafka topic configs set at creation (e.g. `retention.ms`); defaults are not stored. */
+  /** Kafka topic configs set at creation or altered since (e.g. `retention.ms`); defaults are not stored. */
   readonly config: Readonly<Record<string, string>>
   readonly createdAt: number
 }
@@ -43,6 +52,19 @@ export type TopicCommand =
   | { readonly _tag: "CreateTopic"; readonly name: string; readonly partitions: number; readonly replicationFactor: number; readonly config: Readonly<Record<string, string>> }
   | { readonly _tag: "CreatePartitions"; readonly name: string; readonly count: number }
   | { readonly _tag: "DeleteTopic"; readonly name: string }
+  /** Replaces the topic's dynamic configs as a whole (keys left out go back to their defaults). */
+  | { readonly _tag: "AlterTopicConfig"; readonly name: string; readonly config: Readonly<Record<string, string>> }
+  /**
+   * Sets the keys in `set` and returns the keys in `reset` to their defaults; other keys keep
+   * their value. Merged with the current configs inside the decider, so two concurrent
+   * incremental changes cannot lose each other's keys.
+   */
+  | {
+    readonly _tag: "IncrementalAlterTopicConfig"
+    readonly name: string
+    readonly set: Readonly<Record<string, string>>
+    readonly reset: ReadonlyArray<string>
+  }
 
 export interface TopicRejected {
   readonly errorCode: number
@@ -93,6 +115,17 @@ export const TOPIC_CONFIGS: Readonly<Record<string, (value: string) => string | 
   "robustmq.storage": oneOf("memory", "sqlite", "segment")
 }
 
+/** Why a set of topic configs is refused (INVALID_CONFIG), or undefined when every entry is valid. */
+export const invalidTopicConfig = (config: Readonly<Record<string, string>>): TopicRejected | undefined => {
+  for (const [key, value] of Object.entries(config)) {
+    const check = TOPIC_CONFIGS[key]
+    if (check === undefined) return { errorCode: ErrorCode.INVALID_CONFIG, message: `unknown topic config "${key}"` }
+    const problem = check(value)
+    if (problem !== undefined) return { errorCode: ErrorCode.INVALID_CONFIG, message: `${key} ${problem}, got "${value}"` }
+  }
+  return undefined
+}
+
 /** The events a command produces, or why it is refused (a Kafka error code and a message). */
 export const decideTopic = (topics: Topics, command: TopicCommand, now: number): ReadonlyArray<TopicEvent> | TopicRejected => {
   const existing = topics.get(command.name)
@@ -116,12 +149,8 @@ export const decideTopic = (topics: Topics, command: TopicCommand, now: number):
           message: `replication factor ${command.replicationFactor} is larger than the number of brokers (1)`
         }
       }
-      for (const [key, value] of Object.entries(command.config)) {
-        const check = TOPIC_CONFIGS[key]
-        if (check === undefined) return { errorCode: ErrorCode.INVALID_CONFIG, message: `unknown topic config "${key}"` }
-        const problem = check(value)
-        if (problem !== undefined) return { errorCode: ErrorCode.INVALID_CONFIG, message: `${key} ${problem}, got "${value}"` }
-      }
+      const invalidConfig = invalidTopicConfig(command.config)
+      if (invalidConfig !== undefined) return invalidConfig
       return [new TopicCreated({ name: command.name, partitions: command.partitions, config: { ...command.config }, at: now })]
     }
     case "CreatePartitions": {
@@ -137,6 +166,25 @@ export const decideTopic = (topics: Topics, command: TopicCommand, now: number):
     case "DeleteTopic": {
       if (existing === undefined) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, message: `topic "${command.name}" does not exist` }
       return [new TopicDeleted({ name: command.name, at: now })]
+    }
+    case "AlterTopicConfig": {
+      if (existing === undefined) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, message: `topic "${command.name}" does not exist` }
+      const invalidConfig = invalidTopicConfig(command.config)
+      if (invalidConfig !== undefined) return invalidConfig
+      // `robustmq.storage` may change: a partition picks its storage kind when it receives its
+      // first batch (RoutingLogDriver), so only partitions with no data yet move to the new
+      // kind; partitions already written stay where their data is.
+      return [new TopicConfigChanged({ name: command.name, config: { ...command.config } })]
+    }
+    case "IncrementalAlterTopicConfig": {
+      if (existing === undefined) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, message: `topic "${command.name}" does not exist` }
+      const unknown = command.reset.find((key) => TOPIC_CONFIGS[key] === undefined)
+      if (unknown !== undefined) return { errorCode: ErrorCode.INVALID_CONFIG, message: `unknown topic config "${unknown}"` }
+      const invalidConfig = invalidTopicConfig(command.set)
+      if (invalidConfig !== undefined) return invalidConfig
+      const config: Record<string, string> = { ...existing.config, ...command.set }
+      for (const key of command.reset) delete config[key]
+      return [new TopicConfigChanged({ name: command.name, config })]
     }
   }
 }
@@ -154,5 +202,10 @@ export const evolveTopics = (topics: Map<string, TopicState>, event: TopicEvent)
     case "TopicDeleted":
       topics.delete(event.name)
       return
+    case "TopicConfigChanged": {
+      const t = topics.get(event.name)
+      if (t !== undefined) topics.set(event.name, { ...t, config: event.config })
+      return
+    }
   }
 }

@@ -12,7 +12,14 @@ import { MessageLog } from "../../services/MessageLog.js"
 import { Topics } from "../meta/Topics.js"
 import { MqttServer } from "../mqtt/MqttServer.js"
 import { GroupCoordinator } from "./groups/GroupCoordinator.js"
-import { handleCreatePartitions, handleCreateTopics, handleDeleteTopics, handleDescribeConfigs } from "./handlers/admin.js"
+import {
+  handleAlterConfigs,
+  handleCreatePartitions,
+  handleCreateTopics,
+  handleDeleteTopics,
+  handleDescribeConfigs,
+  handleIncrementalAlterConfigs
+} from "./handlers/admin.js"
 import { handleApiVersions, handleFindCoordinator, handleInitProducerId, handleMetadata } from "./handlers/cluster.js"
 import { handleFetch } from "./handlers/fetch.js"
 import {
@@ -77,6 +84,10 @@ const handle = (ctx: KafkaContext, conn: KafkaConnection, req: DecodedRequest): 
       return Effect.succeed(handleInitProducerId(ctx, req.body))
     case ApiKey.DescribeConfigs:
       return Effect.succeed(handleDescribeConfigs(ctx, req.body))
+    case ApiKey.AlterConfigs:
+      return handleAlterConfigs(ctx, req.body)
+    case ApiKey.IncrementalAlterConfigs:
+      return handleIncrementalAlterConfigs(ctx, req.body)
     case ApiKey.CreatePartitions:
       return handleCreatePartitions(ctx, req.body)
   }

@@ -3,10 +3,19 @@
  * (domain/topic/StreamMapping.ts) and Kafka's default partitioner (domain/kafka/partitioner.ts).
  */
 import { createRequire } from "node:module"
+import { Schema } from "effect"
 import { describe, expect, it } from "vitest"
 import { ErrorCode } from "../../domain/kafka/ErrorCode.js"
 import { murmur2, partitionForKey } from "../../domain/kafka/partitioner.js"
-import { decideTopic, evolveTopics, MAX_PARTITIONS, type TopicCommand, type TopicEvent, type TopicState } from "../../domain/meta/topics.js"
+import {
+  decideTopic,
+  evolveTopics,
+  MAX_PARTITIONS,
+  type TopicCommand,
+  TopicConfigChanged,
+  TopicEvent,
+  type TopicState
+} from "../../domain/meta/topics.js"
 import { StreamMapping } from "../../domain/topic/StreamMapping.js"
 
 const fold = (events: ReadonlyArray<TopicEvent>): Map<string, TopicState> => {
@@ -71,6 +80,49 @@ describe("topic decider", () => {
     expect(topics.has("t")).toBe(false)
     expect(rejected(run(topics, create("t", 1)))).toBe(0)
     expect(topics.get("t")!.partitions).toBe(1)
+  })
+
+  it("AlterTopicConfig replaces the whole config set; unknown topics and bad configs are refused", () => {
+    const topics = fold([])
+    run(topics, create("t", 2, { "retention.ms": "60000", "segment.ms": "1000" }))
+    const events = run(topics, { _tag: "AlterTopicConfig", name: "t", config: { "retention.bytes": "100" } })
+    expect(events).toEqual([new TopicConfigChanged({ name: "t", config: { "retention.bytes": "100" } })])
+    // keys not listed are back to their defaults: they are no longer stored
+    expect(topics.get("t")).toMatchObject({ partitions: 2, config: { "retention.bytes": "100" }, createdAt: 1000 })
+    expect(rejected(run(topics, { _tag: "AlterTopicConfig", name: "nope", config: {} }))).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+    expect(rejected(run(topics, { _tag: "AlterTopicConfig", name: "t", config: { "retention.mss": "1" } }))).toBe(ErrorCode.INVALID_CONFIG)
+    expect(rejected(run(topics, { _tag: "AlterTopicConfig", name: "t", config: { "retention.ms": "-2" } }))).toBe(ErrorCode.INVALID_CONFIG)
+    expect(topics.get("t")!.config).toEqual({ "retention.bytes": "100" })
+    // robustmq.storage may change (it only places partitions that have no data yet)
+    expect(rejected(run(topics, { _tag: "AlterTopicConfig", name: "t", config: { "robustmq.storage": "memory" } }))).toBe(0)
+    expect(run(topics, { _tag: "AlterTopicConfig", name: "t", config: {} })).toEqual([new TopicConfigChanged({ name: "t", config: {} })])
+    expect(topics.get("t")!.config).toEqual({})
+  })
+
+  it("IncrementalAlterTopicConfig sets and resets single keys, keeping the others", () => {
+    const topics = fold([])
+    run(topics, create("t", 1, { "retention.ms": "60000", "segment.ms": "1000" }))
+    const inc = (set: Record<string, string>, reset: Array<string>, name = "t"): TopicCommand => ({
+      _tag: "IncrementalAlterTopicConfig",
+      name,
+      set,
+      reset
+    })
+    expect(rejected(run(topics, inc({ "retention.bytes": "5" }, ["segment.ms"])))).toBe(0)
+    expect(topics.get("t")!.config).toEqual({ "retention.ms": "60000", "retention.bytes": "5" })
+    expect(rejected(run(topics, inc({}, ["max.message.bytes"])))).toBe(0) // resetting a default is a no-op change
+    expect(topics.get("t")!.config).toEqual({ "retention.ms": "60000", "retention.bytes": "5" })
+    expect(rejected(run(topics, inc({}, ["no.such.key"])))).toBe(ErrorCode.INVALID_CONFIG)
+    expect(rejected(run(topics, inc({ "cleanup.policy": "compact" }, [])))).toBe(ErrorCode.INVALID_CONFIG)
+    expect(rejected(run(topics, inc({}, [], "nope")))).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+    expect(topics.get("t")!.config).toEqual({ "retention.ms": "60000", "retention.bytes": "5" })
+  })
+
+  it("TopicConfigChanged round-trips through the event schema", () => {
+    const event = new TopicConfigChanged({ name: "t", config: { "retention.ms": "5" } })
+    const encoded = Schema.encodeSync(TopicEvent)(event)
+    expect(JSON.parse(JSON.stringify(encoded))).toEqual({ _tag: "TopicConfigChanged", name: "t", config: { "retention.ms": "5" } })
+    expect(Schema.decodeUnknownSync(TopicEvent)(encoded)).toEqual(event)
   })
 })
 

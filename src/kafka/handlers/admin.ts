@@ -1,6 +1,6 @@
 /**
- * Topic administration over the Kafka API: CreateTopics, DeleteTopics, CreatePartitions and
- * DescribeConfigs. Commands go through the topic registry (event-sourced, src/meta/Topics.ts);
+ * Topic administration over the Kafka API: CreateTopics, DeleteTopics, CreatePartitions,
+ * DescribeConfigs, AlterConfigs and IncrementalAlterConfigs. Commands go through the topic registry (event-sourced, src/meta/Topics.ts);
  * `validateOnly` requests are checked without being applied. The topics MQTT writes to (the
  * default one and every binding's) cannot be deleted while the configuration names them. A
  * deleted topic takes its data and every group's committed offsets for it along (as on Kafka),
@@ -11,6 +11,14 @@ import { topicPartition } from "../../../domain/ids.js"
 import { ErrorCode } from "../../../domain/kafka/ErrorCode.js"
 import type { TopicCommand, TopicRejected } from "../../../domain/meta/topics.js"
 import type { KafkaContext } from "../KafkaContext.js"
+import {
+  type AlterConfigsRequest,
+  type AlterConfigsResourceResponse,
+  type AlterConfigsResponse,
+  ConfigOperation,
+  type IncrementalAlterConfigsRequest,
+  type IncrementalAlterConfigsResponse
+} from "../protocol/index.js"
 import type {
   CreatePartitionsRequest,
   CreatePartitionsResponse,
@@ -199,4 +207,89 @@ export const handleDescribeConfigs = (ctx: KafkaContext, request: DescribeConfig
     return { ...base, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `resource type ${r.resourceType} is not supported`, configs: [] }
   })
   return { throttleTimeMs: 0, results }
+}
+
+// --- AlterConfigs / IncrementalAlterConfigs ---------------------------------------------------
+
+/** Broker configs come from the TOML file at startup; the Kafka API cannot change them. */
+const BROKER_CONFIGS_STATIC = "broker configs are static: set them in the broker's configuration file and restart"
+
+/** The outcome for a resource that is not a topic, or undefined for a topic. */
+const notATopic = (resourceType: number): Outcome | undefined =>
+  resourceType === RESOURCE_TOPIC
+    ? undefined
+    : {
+      errorCode: ErrorCode.INVALID_REQUEST,
+      errorMessage: resourceType === RESOURCE_BROKER ? BROKER_CONFIGS_STATIC : `resource type ${resourceType} is not supported`
+    }
+
+/**
+ * AlterConfigs: each topic's listed configs replace its whole set (Kafka semantics: configs not
+ * listed go back to their defaults; a null value leaves the key out).
+ */
+export const handleAlterConfigs = (ctx: KafkaContext, request: AlterConfigsRequest) =>
+  Effect.gen(function*() {
+    const responses: Array<AlterConfigsResourceResponse> = []
+    for (const r of request.resources) {
+      const base = { resourceType: r.resourceType, resourceName: r.resourceName }
+      const refused = notATopic(r.resourceType)
+      if (refused !== undefined) {
+        responses.push({ ...base, ...refused })
+        continue
+      }
+      const config: Record<string, string> = {}
+      for (const c of r.configs) if (c.value !== null) config[c.name] = c.value
+      const outcome = yield* run(ctx, { _tag: "AlterTopicConfig", name: r.resourceName, config }, request.validateOnly)
+      responses.push({ ...base, ...outcome })
+    }
+    const response: AlterConfigsResponse = { throttleTimeMs: 0, responses }
+    return response
+  })
+
+/**
+ * IncrementalAlterConfigs: SET and DELETE (back to the default) per key. APPEND and SUBTRACT
+ * are for list-valued configs, which no topic config here is.
+ */
+export const handleIncrementalAlterConfigs = (ctx: KafkaContext, request: IncrementalAlterConfigsRequest) =>
+  Effect.gen(function*() {
+    const responses: Array<AlterConfigsResourceResponse> = []
+    for (const r of request.resources) {
+      const base = { resourceType: r.resourceType, resourceName: r.resourceName }
+      const refused = notATopic(r.resourceType) ?? incrementalProblem(r.configs)
+      if (refused !== undefined) {
+        responses.push({ ...base, ...refused })
+        continue
+      }
+      const set: Record<string, string> = {}
+      const reset: Array<string> = []
+      for (const c of r.configs) {
+        if (c.configOperation === ConfigOperation.Set) set[c.name] = c.value!
+        else reset.push(c.name)
+      }
+      const outcome = yield* run(ctx, { _tag: "IncrementalAlterTopicConfig", name: r.resourceName, set, reset }, request.validateOnly)
+      responses.push({ ...base, ...outcome })
+    }
+    const response: IncrementalAlterConfigsResponse = { throttleTimeMs: 0, responses }
+    return response
+  })
+
+/** What makes one resource's incremental entries unusable before the registry sees them. */
+const incrementalProblem = (
+  configs: IncrementalAlterConfigsRequest["resources"][number]["configs"]
+): Outcome | undefined => {
+  const seen = new Set<string>()
+  for (const c of configs) {
+    if (seen.has(c.name)) return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `config "${c.name}" is named more than once` }
+    seen.add(c.name)
+    if (c.configOperation === ConfigOperation.Append || c.configOperation === ConfigOperation.Subtract) {
+      return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `"${c.name}" is not a list: APPEND and SUBTRACT do not apply` }
+    }
+    if (c.configOperation !== ConfigOperation.Set && c.configOperation !== ConfigOperation.Delete) {
+      return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `unknown config operation ${c.configOperation}` }
+    }
+    if (c.configOperation === ConfigOperation.Set && c.value === null) {
+      return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `SET of "${c.name}" needs a value` }
+    }
+  }
+  return undefined
 }

@@ -4,6 +4,7 @@
  * dispatch in `codec.ts` both come from this list, so they cannot disagree.
  */
 import type { ApiCodec } from "./ApiCodec.js"
+import { AlterConfigs, type AlterConfigsRequest, type AlterConfigsResponse } from "./apis/AlterConfigs.js"
 import { ApiVersions, type ApiVersionsRequest, type ApiVersionsResponse } from "./apis/ApiVersions.js"
 import { CreatePartitions, type CreatePartitionsRequest, type CreatePartitionsResponse } from "./apis/CreatePartitions.js"
 import { CreateTopics, type CreateTopicsRequest, type CreateTopicsResponse } from "./apis/CreateTopics.js"
@@ -13,6 +14,11 @@ import { DescribeGroups, type DescribeGroupsRequest, type DescribeGroupsResponse
 import { Fetch, type FetchRequest, type FetchResponse } from "./apis/Fetch.js"
 import { FindCoordinator, type FindCoordinatorRequest, type FindCoordinatorResponse } from "./apis/FindCoordinator.js"
 import { Heartbeat, type HeartbeatRequest, type HeartbeatResponse } from "./apis/Heartbeat.js"
+import {
+  IncrementalAlterConfigs,
+  type IncrementalAlterConfigsRequest,
+  type IncrementalAlterConfigsResponse
+} from "./apis/IncrementalAlterConfigs.js"
 import { InitProducerId, type InitProducerIdRequest, type InitProducerIdResponse } from "./apis/InitProducerId.js"
 import { JoinGroup, type JoinGroupRequest, type JoinGroupResponse } from "./apis/JoinGroup.js"
 import { LeaveGroup, type LeaveGroupRequest, type LeaveGroupResponse } from "./apis/LeaveGroup.js"
@@ -44,7 +50,9 @@ export const ApiKey = {
   DeleteTopics: 20,
   InitProducerId: 22,
   DescribeConfigs: 32,
-  CreatePartitions: 37
+  AlterConfigs: 33,
+  CreatePartitions: 37,
+  IncrementalAlterConfigs: 44
 } as const
 export type ApiKey = (typeof ApiKey)[keyof typeof ApiKey]
 
@@ -67,7 +75,9 @@ export interface RequestBodies {
   [ApiKey.DeleteTopics]: DeleteTopicsRequest
   [ApiKey.InitProducerId]: InitProducerIdRequest
   [ApiKey.DescribeConfigs]: DescribeConfigsRequest
+  [ApiKey.AlterConfigs]: AlterConfigsRequest
   [ApiKey.CreatePartitions]: CreatePartitionsRequest
+  [ApiKey.IncrementalAlterConfigs]: IncrementalAlterConfigsRequest
 }
 
 export interface ResponseBodies {
@@ -89,7 +99,9 @@ export interface ResponseBodies {
   [ApiKey.DeleteTopics]: DeleteTopicsResponse
   [ApiKey.InitProducerId]: InitProducerIdResponse
   [ApiKey.DescribeConfigs]: DescribeConfigsResponse
+  [ApiKey.AlterConfigs]: AlterConfigsResponse
   [ApiKey.CreatePartitions]: CreatePartitionsResponse
+  [ApiKey.IncrementalAlterConfigs]: IncrementalAlterConfigsResponse
 }
 
 /** The codecs, in API key order. */
@@ -112,7 +124,9 @@ export const APIS: ReadonlyArray<ApiCodec<unknown, unknown>> = [
   DeleteTopics,
   InitProducerId,
   DescribeConfigs,
-  CreatePartitions
+  AlterConfigs,
+  CreatePartitions,
+  IncrementalAlterConfigs
 ] as ReadonlyArray<ApiCodec<unknown, unknown>>
 
 /** Codec by API key: a dense array, so dispatch is one index. */

@@ -45,7 +45,9 @@ describe("SUPPORTED", () => {
       20: "DeleteTopics 0-3",
       22: "InitProducerId 0-1",
       32: "DescribeConfigs 0-3",
-      37: "CreatePartitions 0-1"
+      33: "AlterConfigs 0-1",
+      37: "CreatePartitions 0-1",
+      44: "IncrementalAlterConfigs 0-0"
     })
   })
 })
@@ -163,7 +165,7 @@ describe("ApiVersions at an unsupported version", () => {
     const size = Buffer.alloc(4)
     size.writeInt32BE(expected.length)
     expect(all.toString("hex")).toBe(Buffer.concat([size, expected]).toString("hex"))
-    expect(all.subarray(4, 14).toString("hex")).toBe("01020304002300000013") // 19 APIs
+    expect(all.subarray(4, 14).toString("hex")).toBe("01020304002300000015") // 21 APIs
   })
 
   it("kafkajs's v0 decoder reads the error code and the ranges", async () => {

@@ -2,7 +2,7 @@
  * Byte fixtures written from Apache Kafka's message specs for the versions kafkajs 2.2.4 cannot
  * encode or decode (Produce v8, Metadata v7-8, ListOffsets v4-5, OffsetCommit v6-7, OffsetFetch
  * v0 and v5, DescribeGroups v3-4, CreateTopics v4, DeleteTopics v2-3, DescribeConfigs v3,
- * ApiVersions v3). The bytes are assembled here with Buffer's own writers (BigInt for int64),
+ * ApiVersions v3, IncrementalAlterConfigs v0). The bytes are assembled here with Buffer's own writers (BigInt for int64),
  * independently of the codec's Writer, and compared byte for byte.
  */
 import { describe, expect, it } from "vitest"
@@ -433,5 +433,51 @@ describe("ApiVersions v3 (flexible)", () => {
       noTags
     ])
     expect(hex(out)).toBe(hex(expected))
+  })
+})
+
+describe("IncrementalAlterConfigs v0", () => {
+  it("request: per resource, name, operation (int8) and nullable value per entry, then validate only", () => {
+    const entries = arr([
+      Buffer.concat([str("retention.ms"), i8(0), str("1000")]),
+      Buffer.concat([str("segment.ms"), i8(1), str(null)])
+    ])
+    const resources = arr([Buffer.concat([i8(2), str("t"), entries]), Buffer.concat([i8(4), str("0"), arr([])])])
+    expect(decodeBody(requestFrame(44, 0, resources, bool(false)))).toEqual({
+      resources: [
+        {
+          resourceType: 2,
+          resourceName: "t",
+          configs: [
+            { name: "retention.ms", configOperation: 0, value: "1000" },
+            { name: "segment.ms", configOperation: 1, value: null }
+          ]
+        },
+        { resourceType: 4, resourceName: "0", configs: [] }
+      ],
+      validateOnly: false
+    })
+  })
+
+  it("response: throttle, then error code, message, resource type and name per resource", () => {
+    const out = responseBytes(ApiKey.IncrementalAlterConfigs, 0, {
+      throttleTimeMs: 3,
+      responses: [
+        { errorCode: 0, errorMessage: null, resourceType: 2, resourceName: "t" },
+        { errorCode: 42, errorMessage: "static", resourceType: 4, resourceName: "0" }
+      ]
+    })
+    const expected = Buffer.concat([
+      i32(7), i32(3),
+      arr([
+        Buffer.concat([i16(0), str(null), i8(2), str("t")]),
+        Buffer.concat([i16(42), str("static"), i8(4), str("0")])
+      ])
+    ])
+    expect(hex(out)).toBe(hex(expected))
+  })
+
+  it("v1 (flexible) is not spoken", () => {
+    expect(decodeRequest(requestFrame(44, 1, arr([]), bool(false)))).toMatchObject({ _tag: "UnsupportedVersion", apiKey: 44, apiVersion: 1 })
   })
 })

@@ -330,6 +330,28 @@ const cases: ReadonlyArray<Case> = [
     })
   },
   {
+    api: "alterConfigs",
+    apiKey: ApiKey.AlterConfigs,
+    params: () => ({
+      validateOnly: true,
+      resources: [
+        { type: 2, name: "topic-a", configEntries: [{ name: "retention.ms", value: "1000" }, { name: "segment.ms", value: null }] },
+        { type: 4, name: "0", configEntries: [] }
+      ]
+    }),
+    expected: () => ({
+      resources: [
+        {
+          resourceType: 2,
+          resourceName: "topic-a",
+          configs: [{ name: "retention.ms", value: "1000" }, { name: "segment.ms", value: null }]
+        },
+        { resourceType: 4, resourceName: "0", configs: [] }
+      ],
+      validateOnly: true
+    })
+  },
+  {
     api: "createPartitions",
     apiKey: ApiKey.CreatePartitions,
     params: () => ({

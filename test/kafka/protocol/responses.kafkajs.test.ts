@@ -447,6 +447,24 @@ const cases: ReadonlyArray<Case<ApiKey>> = [
     })
   },
   {
+    api: "alterConfigs",
+    apiKey: ApiKey.AlterConfigs,
+    body: {
+      throttleTimeMs: 19,
+      responses: [
+        { errorCode: 0, errorMessage: null, resourceType: 2, resourceName: "t" },
+        { errorCode: 42, errorMessage: "broker configs are static", resourceType: 4, resourceName: "0" }
+      ]
+    },
+    kafkajs: (v) => ({
+      ...throttle(v, 1, 19),
+      resources: [
+        { errorCode: 0, errorMessage: null, resourceType: 2, resourceName: "t" },
+        { errorCode: 42, errorMessage: "broker configs are static", resourceType: 4, resourceName: "0" }
+      ]
+    })
+  },
+  {
     api: "createPartitions",
     apiKey: ApiKey.CreatePartitions,
     body: {

@@ -234,4 +234,10 @@ export interface DeleteTopicOffsets {
   readonly topics: ReadonlyArray<string>
 }
 
-export type GroupCommand = JoinGroup | SyncGroup | Heartbeat | LeaveGroup | CommitOffsets | Tick | DeleteTopicOffsets
+/** DeleteGroups for one group: only an empty group may go (with its committed offsets). */
+export interface DeleteGroup {
+  readonly _tag: "DeleteGroup"
+  readonly groupId: string
+}
+
+export type GroupCommand = JoinGroup | SyncGroup | Heartbeat | LeaveGroup | CommitOffsets | Tick | DeleteTopicOffsets | DeleteGroup

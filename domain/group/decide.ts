@@ -4,6 +4,7 @@
  */
 import type {
   CommitOffsets,
+  DeleteGroup,
   DeleteTopicOffsets,
   GroupCommand,
   Heartbeat,
@@ -18,6 +19,7 @@ import type {
 } from "./commands.js"
 import type { Decision, JoinOutcome, SyncOutcome } from "./Decision.js"
 import { decideCommitOffsets } from "./decideCommitOffsets.js"
+import { decideDeleteGroup } from "./decideDeleteGroup.js"
 import { decideDeleteTopicOffsets } from "./decideDeleteTopicOffsets.js"
 import { decideHeartbeat } from "./decideHeartbeat.js"
 import { decideJoinGroup } from "./decideJoinGroup.js"
@@ -43,6 +45,7 @@ export function decide(
 ): Decision<OffsetCommitResponse>
 export function decide(state: GroupState | undefined, command: Tick, now: number, policy?: GroupPolicy): Decision<void>
 export function decide(state: GroupState | undefined, command: DeleteTopicOffsets, now: number, policy?: GroupPolicy): Decision<void>
+export function decide(state: GroupState | undefined, command: DeleteGroup, now: number, policy?: GroupPolicy): Decision<number>
 export function decide(state: GroupState | undefined, command: GroupCommand, now: number, policy?: GroupPolicy): Decision<unknown>
 export function decide(
   state: GroupState | undefined,
@@ -65,5 +68,7 @@ export function decide(
       return decideTick(state ?? emptyGroup(command.groupId), now, policy)
     case "DeleteTopicOffsets":
       return decideDeleteTopicOffsets(state, command, now, policy)
+    case "DeleteGroup":
+      return decideDeleteGroup(state, command, now, policy)
   }
 }

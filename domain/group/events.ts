@@ -116,6 +116,16 @@ export class GroupOffsetsDeleted extends Schema.TaggedClass<GroupOffsetsDeleted>
   at: Schema.Number
 }) {}
 
+/**
+ * An empty group was deleted (DeleteGroups): it and its committed offsets are gone. Folding it
+ * leaves a Dead group, which the coordinator and the rebuild drop; a later event for the same
+ * id starts a new group.
+ */
+export class GroupDeleted extends Schema.TaggedClass<GroupDeleted>()("GroupDeleted", {
+  groupId: Schema.String,
+  at: Schema.Number
+}) {}
+
 // Transient: folded into the live read model, never stored.
 
 /** A heartbeat, or a commit that counts as one. */
@@ -155,6 +165,7 @@ export const GroupEvent = Schema.Union(
   GroupAssignmentsSynced,
   GroupOffsetsCommitted,
   GroupOffsetsDeleted,
+  GroupDeleted,
   MemberHeartbeat,
   PendingMemberAdded,
   PendingMemberRemoved,
@@ -179,7 +190,8 @@ export const DURABLE_EVENT_TYPES: ReadonlyArray<string> = [
   "GroupGenerationCompleted",
   "GroupAssignmentsSynced",
   "GroupOffsetsCommitted",
-  "GroupOffsetsDeleted"
+  "GroupOffsetsDeleted",
+  "GroupDeleted"
 ]
 
 export const isDurable = (event: GroupEvent): boolean => !TRANSIENT_EVENT_TYPES.has(event._tag)

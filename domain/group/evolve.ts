@@ -34,7 +34,8 @@ const withoutItem = <T>(set: ReadonlySet<T>, item: T): ReadonlySet<T> => {
 }
 
 export const evolve = (state: GroupState | undefined, event: GroupEvent): GroupState => {
-  const group = state ?? emptyGroup(event.groupId)
+  // A deleted (Dead) group is gone: the next event under its id starts a new one.
+  const group = state === undefined || state.state === "Dead" ? emptyGroup(event.groupId) : state
   switch (event._tag) {
     case "MemberJoined": {
       const existing = group.members.get(event.memberId)
@@ -187,6 +188,8 @@ export const evolve = (state: GroupState | undefined, event: GroupEvent): GroupS
       for (const topic of event.topics) offsets.delete(topic)
       return { ...group, offsets }
     }
+    case "GroupDeleted":
+      return { ...emptyGroup(event.groupId), state: "Dead" }
     case "MemberHeartbeat":
       return withMember(group, event.memberId, (m) => ({ ...m, lastHeardAt: event.at }))
     case "PendingMemberAdded": {

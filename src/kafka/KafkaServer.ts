@@ -23,6 +23,7 @@ import {
 import { handleApiVersions, handleFindCoordinator, handleInitProducerId, handleMetadata } from "./handlers/cluster.js"
 import { handleFetch } from "./handlers/fetch.js"
 import {
+  handleDeleteGroups,
   handleDescribeGroups,
   handleHeartbeat,
   handleJoinGroup,
@@ -86,6 +87,8 @@ const handle = (ctx: KafkaContext, conn: KafkaConnection, req: DecodedRequest): 
       return Effect.succeed(handleDescribeConfigs(ctx, req.body))
     case ApiKey.AlterConfigs:
       return handleAlterConfigs(ctx, req.body)
+    case ApiKey.DeleteGroups:
+      return handleDeleteGroups(ctx, req.body)
     case ApiKey.IncrementalAlterConfigs:
       return handleIncrementalAlterConfigs(ctx, req.body)
     case ApiKey.CreatePartitions:

@@ -1,7 +1,9 @@
 /**
- * Changing topic configs over the Kafka API: AlterConfigs (kafkajs `admin.alterConfigs`) replaces
- * a topic's configs, IncrementalAlterConfigs (raw wire: kafkajs lacks it) sets or resets single
- * keys. Checked through DescribeConfigs, through retention taking effect, and across a restart.
+ * Admin changes over the Kafka API. AlterConfigs (kafkajs `admin.alterConfigs`) replaces a
+ * topic's configs, IncrementalAlterConfigs (raw wire: kafkajs lacks it) sets or resets single
+ * keys: checked through DescribeConfigs, through retention taking effect, and across a restart.
+ * DeleteGroups (kafkajs `admin.deleteGroups`) removes an empty group and its offsets for good;
+ * a group with members is NON_EMPTY_GROUP.
  */
 import { describe, expect, it } from "vitest"
 import { ErrorCode } from "../../domain/kafka/ErrorCode.js"
@@ -127,5 +129,56 @@ describe("AlterConfigs and IncrementalAlterConfigs", () => {
     const again = adopt(await b.restart())
     const admin2 = await clients.admin(kafkaClient(again.kafkaPort))
     expect(await setConfigs(admin2, "t")).toEqual({ "retention.ms": "1000", "retention.bytes": "100" })
+  })
+})
+
+describe("DeleteGroups", () => {
+  const { broker, adopt } = useBrokers()
+  const clients = useKafkaClients()
+
+  it("deletes an empty group and its offsets, also across a restart; a live group is NON_EMPTY_GROUP", async () => {
+    const b = await broker({ storage: "sqlite" })
+    let kafka = kafkaClient(b.kafkaPort)
+    const admin = await clients.admin(kafka)
+    await admin.createTopics({ topics: [{ topic: "t" }] })
+    const producer = await clients.producer(kafka)
+    await producer.send({ topic: "t", acks: -1, messages: [{ value: "a" }, { value: "b" }] })
+
+    const done = await clients.consumer(kafka, { groupId: "done" })
+    expect((await consumeN(done, "t", 2)).map((m) => m.value)).toEqual(["a", "b"])
+    await done.disconnect()
+    const committed = async (a: typeof admin, groupId: string) =>
+      (await a.fetchOffsets({ groupId, topics: ["t"] }))[0]!.partitions[0]!.offset
+    await waitFor(async () => (await committed(admin, "done")) === "2", 10_000, () => "the offsets of group done to be committed")
+
+    const live = await clients.consumer(kafka, { groupId: "live" })
+    await live.subscribe({ topic: "t", fromBeginning: true })
+    await live.run({ eachMessage: async () => {} })
+    await waitFor(async () => (await admin.describeGroups(["live"])).groups[0]!.state === "Stable", 10_000, () => "group live to be Stable")
+
+    const groupIds = async (a: typeof admin) => (await a.listGroups()).groups.map((g) => g.groupId).sort()
+    expect(await groupIds(admin)).toEqual(["done", "live"])
+    expect(await admin.deleteGroups(["done"])).toEqual([{ groupId: "done", errorCode: 0 }])
+    expect(await groupIds(admin)).toEqual(["live"])
+    expect(await committed(admin, "done")).toBe("-1")
+
+    const refused = await admin.deleteGroups(["live", "done"]).then(() => undefined, (e: { groups?: unknown }) => e.groups)
+    expect(refused).toEqual([
+      expect.objectContaining({ groupId: "live", errorCode: ErrorCode.NON_EMPTY_GROUP }),
+      expect.objectContaining({ groupId: "done", errorCode: ErrorCode.GROUP_ID_NOT_FOUND })
+    ])
+    expect(await groupIds(admin)).toEqual(["live"])
+    await live.disconnect()
+    await producer.disconnect()
+    await admin.disconnect()
+
+    const again = adopt(await b.restart())
+    kafka = kafkaClient(again.kafkaPort)
+    const admin2 = await clients.admin(kafka)
+    expect(await groupIds(admin2)).toEqual(["live"])
+    expect(await committed(admin2, "done")).toBe("-1")
+    // the id is free again: a new group "done" reads the topic from its start
+    const reborn = await clients.consumer(kafka, { groupId: "done" })
+    expect((await consumeN(reborn, "t", 2)).map((m) => m.value)).toEqual(["a", "b"])
   })
 })

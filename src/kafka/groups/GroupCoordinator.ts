@@ -1,7 +1,7 @@
 /**
  * The Kafka consumer-group coordinator (classic protocol, pre-KIP-848): the service the
- * JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch, DescribeGroups and
- * ListGroups handlers call with plain request values, answering with plain responses that
+ * JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch, DescribeGroups,
+ * ListGroups and DeleteGroups handlers call with plain request values, answering with plain responses that
  * carry Kafka error codes (protocol errors are never failures).
  *
  * It owns the read model of every group (domain/group: pure deciders and evolve), the requests
@@ -9,7 +9,9 @@
  * `group-<groupId>`, through GroupEventWriter). Membership changes take effect in memory at
  * once and are stored in order without waiting; an OffsetCommit is answered, and its offsets
  * become visible to OffsetFetch, only once its events are durable (and so do offsets forgotten
- * because their topic was deleted, so they apply in stored order). One sweep fiber checks
+ * because their topic was deleted, so they apply in stored order). A deleted group leaves the
+ * read model at once (later requests under its id start a new group, whose events follow the
+ * deletion in the stream) and DeleteGroups is answered once the deletion is durable. One sweep fiber checks
  * session, sync and rebalance deadlines; `tick` runs the same check for tests. At start every
  * group is rebuilt from the "kafka-groups" snapshot plus the events after it, and members get
  * a fresh session deadline from boot time. The snapshot is refreshed (and the events it covers
@@ -37,6 +39,7 @@ import type {
 } from "../../../domain/group/commands.js"
 import type { Decision } from "../../../domain/group/Decision.js"
 import { decideCommitOffsets } from "../../../domain/group/decideCommitOffsets.js"
+import { decideDeleteGroup } from "../../../domain/group/decideDeleteGroup.js"
 import { decideDeleteTopicOffsets } from "../../../domain/group/decideDeleteTopicOffsets.js"
 import { decideHeartbeat } from "../../../domain/group/decideHeartbeat.js"
 import { decideJoinGroup } from "../../../domain/group/decideJoinGroup.js"
@@ -88,6 +91,11 @@ export interface GroupCoordinatorService {
    * refuses them and no commit for them can land after.
    */
   readonly deleteTopicOffsets: (topics: ReadonlyArray<string>) => Effect.Effect<void>
+  /**
+   * Deletes empty groups with their committed offsets; answers per group, once durable:
+   * NONE, GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP, or NOT_COORDINATOR when storing failed.
+   */
+  readonly deleteGroups: (groupIds: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<{ readonly groupId: string; readonly errorCode: number }>>
   /** Runs every group's timers at `now` (default: the coordinator's clock). The sweep calls it. */
   readonly tick: (now?: number) => Effect.Effect<void>
   /** Refreshes the groups snapshot from storage and prunes the events it covers. */
@@ -239,6 +247,27 @@ export const make = (
         })
       )
 
+    const deleteGroups = (groupIds: ReadonlyArray<string>) =>
+      Effect.suspend(() => {
+        const now = options.now()
+        const results: Array<Effect.Effect<{ readonly groupId: string; readonly errorCode: number }>> = []
+        for (const groupId of groupIds) {
+          const rt = runtimes.get(groupId)
+          const decision = decideDeleteGroup(rt?.state, { _tag: "DeleteGroup", groupId }, now, policy)
+          if (decision.events.length === 0) {
+            results.push(Effect.succeed({ groupId, errorCode: decision.reply }))
+            continue
+          }
+          // Gone from the read model now, so no join can slip into it before the write lands.
+          runtimes.delete(groupId)
+          const stored = Deferred.unsafeMake<number>(FiberId.none)
+          writer.unsafeAppend(groupStream(groupId), decision.events.map(toEventData), (error) =>
+            Deferred.unsafeDone(stored, Effect.succeed(error === undefined ? decision.reply : ErrorCode.NOT_COORDINATOR)))
+          results.push(Effect.map(Deferred.await(stored), (errorCode) => ({ groupId, errorCode })))
+        }
+        return Effect.all(results)
+      })
+
     const tick = (now?: number) =>
       Effect.sync(() => {
         const at = now ?? options.now()
@@ -275,6 +304,7 @@ export const make = (
       describeGroups,
       listGroups: listGroupsOf,
       deleteTopicOffsets,
+      deleteGroups,
       tick,
       snapshot,
       flush: writer.flush,

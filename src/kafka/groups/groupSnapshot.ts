@@ -40,7 +40,10 @@ export const foldGroups = (store: EventStore["Type"]): Effect.Effect<FoldedGroup
           position = r.position
           if (!isGroupStream(r.stream)) continue
           const groupId = groupIdOfStream(r.stream)
-          groups.set(groupId, evolve(groups.get(groupId), decodeEvent(r.data)))
+          const group = evolve(groups.get(groupId), decodeEvent(r.data))
+          // A deleted group leaves no trace: not in the snapshot, not rebuilt.
+          if (group.state === "Dead") groups.delete(groupId)
+          else groups.set(groupId, group)
           replayed++
         }
         return { groups, position, replayed, hadSnapshot: snap !== undefined }

@@ -1,7 +1,7 @@
 /**
  * The consumer-group requests, mapped field for field onto the GroupCoordinator (whose decider
  * lives in domain/group): JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch,
- * DescribeGroups and ListGroups. Only version differences are handled here, plus the one check
+ * DescribeGroups, ListGroups and DeleteGroups. Only version differences are handled here, plus the one check
  * that needs the topic registry: OffsetCommit for a topic or partition that does not exist is
  * refused with UNKNOWN_TOPIC_OR_PARTITION, as Kafka does (it keeps a deleted topic's offsets
  * from coming back).
@@ -11,6 +11,8 @@ import { ErrorCode } from "../../../domain/kafka/ErrorCode.js"
 import type { KafkaConnection } from "../KafkaConnection.js"
 import type { KafkaContext } from "../KafkaContext.js"
 import type {
+  DeleteGroupsRequest,
+  DeleteGroupsResponse,
   DescribeGroupsRequest,
   DescribeGroupsResponse,
   HeartbeatRequest,
@@ -164,3 +166,6 @@ export const handleListGroups = (ctx: KafkaContext): Effect.Effect<ListGroupsRes
     errorCode: r.errorCode === undefined ? ErrorCode.NONE : r.errorCode,
     groups: r.groups.map((g) => ({ groupId: g.groupId, protocolType: g.protocolType }))
   }))
+
+export const handleDeleteGroups = (ctx: KafkaContext, request: DeleteGroupsRequest): Effect.Effect<DeleteGroupsResponse> =>
+  Effect.map(ctx.groups.deleteGroups(request.groupsNames), (results) => ({ throttleTimeMs: 0, results }))

@@ -8,6 +8,7 @@ import { AlterConfigs, type AlterConfigsRequest, type AlterConfigsResponse } fro
 import { ApiVersions, type ApiVersionsRequest, type ApiVersionsResponse } from "./apis/ApiVersions.js"
 import { CreatePartitions, type CreatePartitionsRequest, type CreatePartitionsResponse } from "./apis/CreatePartitions.js"
 import { CreateTopics, type CreateTopicsRequest, type CreateTopicsResponse } from "./apis/CreateTopics.js"
+import { DeleteGroups, type DeleteGroupsRequest, type DeleteGroupsResponse } from "./apis/DeleteGroups.js"
 import { DeleteTopics, type DeleteTopicsRequest, type DeleteTopicsResponse } from "./apis/DeleteTopics.js"
 import { DescribeConfigs, type DescribeConfigsRequest, type DescribeConfigsResponse } from "./apis/DescribeConfigs.js"
 import { DescribeGroups, type DescribeGroupsRequest, type DescribeGroupsResponse } from "./apis/DescribeGroups.js"
@@ -52,6 +53,7 @@ export const ApiKey = {
   DescribeConfigs: 32,
   AlterConfigs: 33,
   CreatePartitions: 37,
+  DeleteGroups: 42,
   IncrementalAlterConfigs: 44
 } as const
 export type ApiKey = (typeof ApiKey)[keyof typeof ApiKey]
@@ -77,6 +79,7 @@ export interface RequestBodies {
   [ApiKey.DescribeConfigs]: DescribeConfigsRequest
   [ApiKey.AlterConfigs]: AlterConfigsRequest
   [ApiKey.CreatePartitions]: CreatePartitionsRequest
+  [ApiKey.DeleteGroups]: DeleteGroupsRequest
   [ApiKey.IncrementalAlterConfigs]: IncrementalAlterConfigsRequest
 }
 
@@ -101,6 +104,7 @@ export interface ResponseBodies {
   [ApiKey.DescribeConfigs]: DescribeConfigsResponse
   [ApiKey.AlterConfigs]: AlterConfigsResponse
   [ApiKey.CreatePartitions]: CreatePartitionsResponse
+  [ApiKey.DeleteGroups]: DeleteGroupsResponse
   [ApiKey.IncrementalAlterConfigs]: IncrementalAlterConfigsResponse
 }
 
@@ -126,6 +130,7 @@ export const APIS: ReadonlyArray<ApiCodec<unknown, unknown>> = [
   DescribeConfigs,
   AlterConfigs,
   CreatePartitions,
+  DeleteGroups,
   IncrementalAlterConfigs
 ] as ReadonlyArray<ApiCodec<unknown, unknown>>
 

@@ -47,6 +47,7 @@ describe("SUPPORTED", () => {
       32: "DescribeConfigs 0-3",
       33: "AlterConfigs 0-1",
       37: "CreatePartitions 0-1",
+      42: "DeleteGroups 0-1",
       44: "IncrementalAlterConfigs 0-0"
     })
   })
@@ -165,7 +166,7 @@ describe("ApiVersions at an unsupported version", () => {
     const size = Buffer.alloc(4)
     size.writeInt32BE(expected.length)
     expect(all.toString("hex")).toBe(Buffer.concat([size, expected]).toString("hex"))
-    expect(all.subarray(4, 14).toString("hex")).toBe("01020304002300000015") // 21 APIs
+    expect(all.subarray(4, 14).toString("hex")).toBe("01020304002300000016") // 22 APIs
   })
 
   it("kafkajs's v0 decoder reads the error code and the ranges", async () => {

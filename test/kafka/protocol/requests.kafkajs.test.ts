@@ -352,6 +352,12 @@ const cases: ReadonlyArray<Case> = [
     })
   },
   {
+    api: "deleteGroups",
+    apiKey: ApiKey.DeleteGroups,
+    params: () => ["g1", "group-á"],
+    expected: () => ({ groupsNames: ["g1", "group-á"] })
+  },
+  {
     api: "createPartitions",
     apiKey: ApiKey.CreatePartitions,
     params: () => ({

@@ -465,6 +465,27 @@ const cases: ReadonlyArray<Case<ApiKey>> = [
     })
   },
   {
+    api: "deleteGroups",
+    apiKey: ApiKey.DeleteGroups,
+    body: {
+      throttleTimeMs: 20,
+      results: [
+        { groupId: "g1", errorCode: 0 },
+        { groupId: "g2", errorCode: 68 }
+      ]
+    },
+    // kafkajs names the field throttleTimeMs and attaches an error to failed groups; its v1 decoder
+    // reads clientSideThrottleTime from a field v0 does not set (undefined)
+    kafkajs: (v) => ({
+      throttleTimeMs: 20,
+      ...(v >= 1 ? { throttleTime: 0, clientSideThrottleTime: undefined } : {}),
+      results: [
+        { groupId: "g1", errorCode: 0 },
+        { groupId: "g2", errorCode: 68, error: expect.objectContaining({ type: "NON_EMPTY_GROUP" }) }
+      ]
+    })
+  },
+  {
     api: "createPartitions",
     apiKey: ApiKey.CreatePartitions,
     body: {

@@ -73,6 +73,11 @@ describe("AlterConfigs and IncrementalAlterConfigs", () => {
     expect(await protocolErrorTypes(alter(TOPIC, "t", "retention.mss", "1"))).toEqual(["INVALID_CONFIG"])
     expect(await protocolErrorTypes(alter(TOPIC, "t", "cleanup.policy", "compact"))).toEqual(["INVALID_CONFIG"])
     expect(await protocolErrorTypes(alter(BROKER, "0", "log.retention.ms", "1"))).toEqual(["INVALID_REQUEST"])
+    const twice = admin.alterConfigs({
+      validateOnly: false,
+      resources: [{ type: TOPIC, name: "t", configEntries: [{ name: "retention.ms", value: "1" }, { name: "retention.ms", value: "2" }] }]
+    })
+    expect(await protocolErrorTypes(twice)).toEqual(["INVALID_REQUEST"])
     expect(await setConfigs(admin, "t")).toEqual({})
 
     // the message says why, on the raw response

@@ -232,7 +232,7 @@ export const handleAlterConfigs = (ctx: KafkaContext, request: AlterConfigsReque
     const responses: Array<AlterConfigsResourceResponse> = []
     for (const r of request.resources) {
       const base = { resourceType: r.resourceType, resourceName: r.resourceName }
-      const refused = notATopic(r.resourceType)
+      const refused = notATopic(r.resourceType) ?? duplicateKey(r.configs)
       if (refused !== undefined) {
         responses.push({ ...base, ...refused })
         continue
@@ -273,14 +273,23 @@ export const handleIncrementalAlterConfigs = (ctx: KafkaContext, request: Increm
     return response
   })
 
-/** What makes one resource's incremental entries unusable before the registry sees them. */
-const incrementalProblem = (
-  configs: IncrementalAlterConfigsRequest["resources"][number]["configs"]
-): Outcome | undefined => {
+/** A key named twice in one resource is INVALID_REQUEST, as on Kafka (which value would win?). */
+const duplicateKey = (configs: ReadonlyArray<{ readonly name: string }>): Outcome | undefined => {
   const seen = new Set<string>()
   for (const c of configs) {
     if (seen.has(c.name)) return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `config "${c.name}" is named more than once` }
     seen.add(c.name)
+  }
+  return undefined
+}
+
+/** What makes one resource's incremental entries unusable before the registry sees them. */
+const incrementalProblem = (
+  configs: IncrementalAlterConfigsRequest["resources"][number]["configs"]
+): Outcome | undefined => {
+  const duplicate = duplicateKey(configs)
+  if (duplicate !== undefined) return duplicate
+  for (const c of configs) {
     if (c.configOperation === ConfigOperation.Append || c.configOperation === ConfigOperation.Subtract) {
       return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `"${c.name}" is not a list: APPEND and SUBTRACT do not apply` }
     }

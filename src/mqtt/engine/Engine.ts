@@ -61,6 +61,7 @@ export class Engine {
   private readonly touched: Array<LiveSession> = []
 
   private readonly logQos0: boolean
+  private readonly snapshotLock = Effect.unsafeMakeSemaphore(1)
 
   private constructor(
     readonly config: BrokerConfigShape,
@@ -440,13 +441,19 @@ export class Engine {
 
   // ---------------------------------------------------------------- start-up
 
-  /** Snapshots (retained set, sessions) and then retention, which relies on them. */
+  /**
+   * Snapshots (retained set, sessions) and then retention, which relies on them. One at a time:
+   * an older fold saving its snapshot after a newer one pruned the events it folded would lose
+   * them (the sweep's timer and shutdown can both ask).
+   */
   saveSnapshot(): Effect.Effect<void, StorageError> {
-    return Effect.gen(this, function*() {
-      yield* this.saveRetainedSnapshot()
-      yield* this.foldSessions()
-      yield* this.applyRetention()
-    })
+    return this.snapshotLock.withPermits(1)(
+      Effect.gen(this, function*() {
+        yield* this.saveRetainedSnapshot()
+        yield* this.foldSessions()
+        yield* this.applyRetention()
+      })
+    )
   }
 
   /**

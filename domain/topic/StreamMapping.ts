@@ -68,11 +68,6 @@ export class StreamMapping {
     return this.defaultTopic
   }
 
-  /** Whether an MQTT topic is bound to a topic of its own (not the default). */
-  isBound(mqttTopic: string): boolean {
-    return this.topicFor(mqttTopic) !== this.defaultTopic
-  }
-
   /** Hot path: the partition an MQTT message with this topic is appended to. */
   placementOf(mqttTopic: string): Placement {
     if (this.defaultPlacement !== null) return this.defaultPlacement

@@ -160,32 +160,36 @@ export const make = (
       return true
     }
 
+    /**
+     * A join or sync answered now, or held until the rebalance completes. The waiter is
+     * registered before the decision's events are folded: those events may complete it.
+     */
+    const replyOrWait = <R>(
+      groupId: string,
+      decision: Decision<{ readonly _tag: "Reply"; readonly response: R } | { readonly _tag: "Await"; readonly memberId: string }>,
+      register: (rt: GroupRuntime, memberId: string) => Deferred.Deferred<R>
+    ): Effect.Effect<R> => {
+      const outcome = decision.reply
+      if (outcome._tag === "Reply") {
+        commit(groupId, decision)
+        return Effect.succeed(outcome.response)
+      }
+      const waiter = register(runtimeFor(groupId), outcome.memberId)
+      commit(groupId, decision)
+      return Deferred.await(waiter)
+    }
+
     const joinGroup = (request: JoinGroupRequest) =>
       Effect.suspend(() => {
         const cmd = { ...request, _tag: "JoinGroup" as const, newMemberId: options.generateMemberId(request.clientId) }
         const decision = decideJoinGroup(runtimes.get(request.groupId)?.state, cmd, options.now(), policy)
-        const outcome = decision.reply
-        if (outcome._tag === "Reply") {
-          commit(request.groupId, decision)
-          return Effect.succeed(outcome.response)
-        }
-        // Register before folding: the same events may complete the generation.
-        const waiter = runtimeFor(request.groupId).awaitJoin(outcome.memberId)
-        commit(request.groupId, decision)
-        return Deferred.await(waiter)
+        return replyOrWait(request.groupId, decision, (rt, memberId) => rt.awaitJoin(memberId))
       })
 
     const syncGroup = (request: SyncGroupRequest) =>
       Effect.suspend(() => {
         const decision = decideSyncGroup(runtimes.get(request.groupId)?.state, { ...request, _tag: "SyncGroup" }, options.now(), policy)
-        const outcome = decision.reply
-        if (outcome._tag === "Reply") {
-          commit(request.groupId, decision)
-          return Effect.succeed(outcome.response)
-        }
-        const waiter = runtimeFor(request.groupId).awaitSync(outcome.memberId)
-        commit(request.groupId, decision)
-        return Deferred.await(waiter)
+        return replyOrWait(request.groupId, decision, (rt, memberId) => rt.awaitSync(memberId))
       })
 
     const heartbeat = (request: HeartbeatRequest) =>

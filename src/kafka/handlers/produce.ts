@@ -25,6 +25,7 @@ import { CompressionCodec } from "../../../domain/message/compression.js"
 import { validateTopicName } from "../../../domain/topic/TopicName.js"
 import type { StorageError } from "../../../services/errors.js"
 import { messageFromRecord } from "../../mqtt/engine/Message.js"
+import { unpinned } from "../../net/unpinned.js"
 import type { KafkaContext } from "../KafkaContext.js"
 import type { ProduceRequest, ProduceResponse, ProduceResponsePartition } from "../protocol/index.js"
 
@@ -45,10 +46,6 @@ const partitionError = (partitionIndex: number, errorCode: number, errorMessage:
   baseOffset: -1,
   errorMessage
 })
-
-/** Keeps a batch that is a small view into a larger socket buffer from pinning it. */
-const own = (records: Buffer): Buffer =>
-  records.byteLength < records.buffer.byteLength >>> 1 ? Buffer.from(records) : records
 
 const maxMessageBytes = (config: Readonly<Record<string, string>>): number => {
   const v = config["max.message.bytes"]
@@ -142,7 +139,7 @@ export const handleProduce = (ctx: KafkaContext, request: ProduceRequest, apiVer
         if (sequence.duplicateOf !== undefined) {
           return { partitionIndex: p.partitionIndex, errorCode: ErrorCode.NONE, baseOffset: sequence.duplicateOf }
         }
-        const bytes = own(records)
+        const bytes = unpinned(records)
         const baseOffset = ctx.log.unsafeAppendBatch(tp, bytes, count)
         rememberSequence(ctx, tp, bytes, baseOffset)
         accepted.push({ tp, lastOffset: baseOffset + count - 1 })

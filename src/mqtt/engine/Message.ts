@@ -9,6 +9,7 @@ import type { TopicPartition } from "../../../domain/ids.js"
 import type { LogRecord, RecordHeader, StoredRecord } from "../../../domain/message/LogRecord.js"
 import { decodeBatch, encodeBatch } from "../../../domain/message/RecordBatch.js"
 import type { QoS } from "../../../domain/session/Session.js"
+import { unpinned } from "../../net/unpinned.js"
 import type { Outlet } from "./LiveSession.js"
 import { encodePublish, encodePublishProperties, publishPacketIdOffset } from "../codec/encode.js"
 import { type PublishProperties, PublishProps, type UserProperties } from "../codec/packets.js"
@@ -44,13 +45,19 @@ export const originHeader = (clientId: string): RecordHeader => ({ key: ORIGIN_H
  * The cached header and bytes are shared: never mutated.
  */
 const topicCache = new Map<string, RecordHeader>()
+/** encodeBatch reads a record's key, then its headers: the second lookup is this memo. */
+let lastTopic: string | null = null
+let lastHeader: RecordHeader | null = null
 const topicHeader = (topic: string): RecordHeader => {
+  if (topic === lastTopic) return lastHeader!
   let header = topicCache.get(topic)
   if (header === undefined) {
     if (topicCache.size >= 10_000) topicCache.clear()
     header = { key: TOPIC_HEADER, value: Buffer.from(topic, "utf8") }
     topicCache.set(topic, header)
   }
+  lastTopic = topic
+  lastHeader = header
   return header
 }
 
@@ -87,8 +94,7 @@ export class Message implements LogRecord {
 
   /** Copies the payload if it is a small view into a larger (socket) buffer it would pin. */
   ownPayload(): void {
-    const p = this.payload
-    if (p.byteLength < p.buffer.byteLength >>> 1) this.payload = Buffer.from(p)
+    this.payload = unpinned(this.payload)
   }
 
   isExpired(now: number): boolean {

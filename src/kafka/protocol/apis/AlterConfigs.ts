@@ -35,6 +35,17 @@ export interface AlterConfigsResponse {
   readonly responses: ReadonlyArray<AlterConfigsResourceResponse>
 }
 
+/** The response body, the same in AlterConfigs and IncrementalAlterConfigs (v0-1). */
+export const alterConfigsResponseFields = [
+  field("throttleTimeMs", T.Int32, "0+"),
+  structs("responses", "0+", [
+    field("errorCode", T.Int16, "0+"),
+    field("errorMessage", T.String, "0+", { nullable: "0+" }),
+    field("resourceType", T.Int8, "0+"),
+    field("resourceName", T.String, "0+")
+  ])
+]
+
 export const AlterConfigs = defineApi<AlterConfigsRequest, AlterConfigsResponse>({
   apiKey: 33,
   name: "AlterConfigs",
@@ -48,13 +59,5 @@ export const AlterConfigs = defineApi<AlterConfigsRequest, AlterConfigsResponse>
     ]),
     field("validateOnly", T.Bool, "0+")
   ]),
-  response: message("AlterConfigsResponse", [
-    field("throttleTimeMs", T.Int32, "0+"),
-    structs("responses", "0+", [
-      field("errorCode", T.Int16, "0+"),
-      field("errorMessage", T.String, "0+", { nullable: "0+" }),
-      field("resourceType", T.Int8, "0+"),
-      field("resourceName", T.String, "0+")
-    ])
-  ])
+  response: message("AlterConfigsResponse", alterConfigsResponseFields)
 })

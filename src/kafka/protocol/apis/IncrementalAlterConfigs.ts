@@ -4,6 +4,7 @@
  * entry names one key and an operation on it; keys not named keep their value.
  */
 import { defineApi } from "../ApiCodec.js"
+import { alterConfigsResponseFields } from "./AlterConfigs.js"
 import { field, message, structs, T } from "../schema.js"
 
 /** The `configOperation` values (AlterConfigOp.OpType). */
@@ -56,13 +57,5 @@ export const IncrementalAlterConfigs = defineApi<IncrementalAlterConfigsRequest,
     ]),
     field("validateOnly", T.Bool, "0+")
   ]),
-  response: message("IncrementalAlterConfigsResponse", [
-    field("throttleTimeMs", T.Int32, "0+"),
-    structs("responses", "0+", [
-      field("errorCode", T.Int16, "0+"),
-      field("errorMessage", T.String, "0+", { nullable: "0+" }),
-      field("resourceType", T.Int8, "0+"),
-      field("resourceName", T.String, "0+")
-    ])
-  ])
+  response: message("IncrementalAlterConfigsResponse", alterConfigsResponseFields)
 })

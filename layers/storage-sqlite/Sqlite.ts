@@ -18,12 +18,13 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { StorageError } from "../../services/errors.js"
 import init from "./migrations/0001_init.js"
+import batchesRowid from "./migrations/0002_batches_rowid.js"
 import * as SqliteWriter from "./SqliteWriter.js"
 
 export const DB_FILE = "robustmq.db"
 
 const migrate = SqliteMigrator.make({})({
-  loader: SqliteMigrator.fromRecord({ "0001_init": init })
+  loader: SqliteMigrator.fromRecord({ "0001_init": init, "0002_batches_rowid": batchesRowid })
 })
 
 const open = (dataDir: string) =>

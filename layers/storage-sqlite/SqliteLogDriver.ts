@@ -1,6 +1,7 @@
 /**
  * LogDriver on SQLite: one row per sealed RecordBatch in
- * `batches(tp, base_offset, last_offset, bytes) WITHOUT ROWID`, keyed by (tp, base_offset).
+ * `batches(tp, base_offset, last_offset, bytes)`, a rowid table with a unique index on
+ * (tp, base_offset) (migration 0002 says why not WITHOUT ROWID).
  * `writeBatches` is one transaction however many batches it carries (group commit happens in
  * MessageLogLive). It never assigns offsets, never parses records, and never rewrites a row.
  */
@@ -138,8 +139,16 @@ export const make: Effect.Effect<LogDriver["Type"], never, SqlClient.SqlClient |
       removePartition.run(tp)
     })
 
+  // One index seek per partition (the recursive step jumps to the next tp), so boot never scans
+  // the table itself: its rows carry the whole log.
   const recover = sql<{ readonly tp: TopicPartition; readonly last: number }>`
-    SELECT tp, max(last_offset) AS last FROM batches GROUP BY tp`.pipe(
+    WITH RECURSIVE parts(tp) AS (
+      SELECT min(tp) FROM batches
+      UNION ALL
+      SELECT (SELECT min(tp) FROM batches WHERE tp > parts.tp) FROM parts WHERE parts.tp IS NOT NULL
+    )
+    SELECT tp, (SELECT last_offset FROM batches WHERE batches.tp = parts.tp ORDER BY base_offset DESC LIMIT 1) AS last
+    FROM parts WHERE tp IS NOT NULL`.pipe(
     Effect.map((rows): ReadonlyMap<TopicPartition, number> => new Map(rows.map((r) => [r.tp, r.last + 1]))),
     Effect.mapError((cause) => new StorageError({ op: "recover", cause }))
   )

@@ -6,6 +6,12 @@
 export interface RecordHeader {
   readonly key: string
   readonly value: Uint8Array | null
+  /**
+   * The header as a record carries it (key length varint, UTF-8 key, value length varint,
+   * value), on headers shared by many records (see `sharedHeader` in RecordBatch.ts), so that
+   * encoding a record copies one block instead of encoding the header again.
+   */
+  readonly encoded?: Uint8Array
 }
 
 export interface LogRecord {

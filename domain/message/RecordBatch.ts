@@ -130,14 +130,44 @@ const writeVarlong = (buf: Uint8Array, at: number, v: number): number => {
 
 const nullableBytesSize = (b: Uint8Array | null): number => (b === null ? 1 : varintSize(b.length) + b.length)
 
+/** Copies `src` into `buf` at `at`; a plain loop for short arrays, where `set` costs more than the copy. */
+const copyBytes = (buf: Uint8Array, at: number, src: Uint8Array): number => {
+  const n = src.length
+  if (n < 24) for (let i = 0; i < n; i++) buf[at + i] = src[i]!
+  else buf.set(src, at)
+  return at + n
+}
+
 const writeNullableBytes = (buf: Uint8Array, at: number, b: Uint8Array | null): number => {
   if (b === null) {
     buf[at] = 1 // zigzag(-1)
     return at + 1
   }
-  at = writeVarint(buf, at, b.length)
-  buf.set(b, at)
-  return at + b.length
+  return copyBytes(buf, writeVarint(buf, at, b.length), b)
+}
+
+const headerSize = (header: RecordHeader): number => {
+  const encoded = header.encoded
+  if (encoded !== undefined) return encoded.length
+  const k = headerKeyBytes(header.key)
+  return varintSize(k.length) + k.length + nullableBytesSize(header.value)
+}
+
+const writeHeader = (buf: Uint8Array, at: number, header: RecordHeader): number => {
+  const encoded = header.encoded
+  if (encoded !== undefined) return copyBytes(buf, at, encoded)
+  return writeNullableBytes(buf, writeNullableBytes(buf, at, headerKeyBytes(header.key)), header.value)
+}
+
+/**
+ * A header meant to be shared by many records (an MQTT topic, a QoS digit, a publisher's id),
+ * carrying its record encoding so encodeBatch copies it as one block.
+ */
+export const sharedHeader = (key: string, value: Uint8Array | null): RecordHeader => {
+  const k = headerKeyBytes(key)
+  const encoded = new Uint8Array(varintSize(k.length) + k.length + nullableBytesSize(value))
+  writeNullableBytes(encoded, writeNullableBytes(encoded, 0, k), value)
+  return { key, value, encoded }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -170,11 +200,7 @@ export const encodeBatch = (baseOffset: number, records: ReadonlyArray<LogRecord
     const hs = (headers[i] = r.headers)
     let size = 1 + varlongSize(timestamp - baseTimestamp) + varintSize(i) +
       nullableBytesSize(key) + nullableBytesSize(value) + varintSize(hs.length)
-    for (let h = 0; h < hs.length; h++) {
-      const header = hs[h]!
-      const k = headerKeyBytes(header.key)
-      size += varintSize(k.length) + k.length + nullableBytesSize(header.value)
-    }
+    for (let h = 0; h < hs.length; h++) size += headerSize(hs[h]!)
     sizes[i] = size
     total += varintSize(size) + size
   }
@@ -204,10 +230,7 @@ export const encodeBatch = (baseOffset: number, records: ReadonlyArray<LogRecord
     at = writeNullableBytes(buf, at, values[i]!)
     const hs = headers[i]!
     at = writeVarint(buf, at, hs.length)
-    for (let h = 0; h < hs.length; h++) {
-      at = writeNullableBytes(buf, at, headerKeyBytes(hs[h]!.key))
-      at = writeNullableBytes(buf, at, hs[h]!.value)
-    }
+    for (let h = 0; h < hs.length; h++) at = writeHeader(buf, at, hs[h]!)
   }
   view.setUint32(OFF_CRC, crc32c(buf.subarray(OFF_ATTRIBUTES)))
   return buf

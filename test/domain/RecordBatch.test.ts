@@ -14,6 +14,7 @@ import {
   decodeBatch,
   encodeBatch,
   setBaseOffset,
+  sharedHeader,
   validateBatch
 } from "../../domain/message/RecordBatch.js"
 
@@ -167,6 +168,19 @@ describe("RecordBatch", () => {
     bad[61] = 0x10 // record length 8 instead of 9
     new DataView(bad.buffer).setUint32(17, crc32c(bad.subarray(21)))
     expect(typeof decodeBatch(bad)).toBe("string")
+  })
+
+  it("writes a shared (pre-encoded) header byte for byte like a plain one", () => {
+    const plain = { key: "mqtt.topic", value: utf8.encode("a/b/ç") }
+    const long = { key: "k".repeat(200), value: new Uint8Array(300).fill(7) } // multi-byte varints, `set` path
+    const noValue = { key: "flag", value: null }
+    const records = (hs: ReadonlyArray<{ key: string; value: Uint8Array | null }>): Array<LogRecord> => [
+      { key: utf8.encode("a/b/ç"), value: utf8.encode("v"), headers: hs, timestamp: T }
+    ]
+    const expected = encodeBatch(5, records([plain, long, noValue]))
+    const shared = [plain, long, noValue].map((h) => sharedHeader(h.key, h.value))
+    expect(hex(encodeBatch(5, records(shared)))).toBe(hex(expected))
+    expect(decoded(expected)[0]!.headers.map((h) => h.key)).toEqual(["mqtt.topic", "k".repeat(200), "flag"])
   })
 
   it("refuses to encode an empty batch", () => {

@@ -7,7 +7,7 @@
  */
 import type { TopicPartition } from "../../../domain/ids.js"
 import type { LogRecord, RecordHeader, StoredRecord } from "../../../domain/message/LogRecord.js"
-import { decodeBatch, encodeBatch } from "../../../domain/message/RecordBatch.js"
+import { decodeBatch, encodeBatch, sharedHeader } from "../../../domain/message/RecordBatch.js"
 import type { QoS } from "../../../domain/session/Session.js"
 import { unpinned } from "../../net/unpinned.js"
 import type { Outlet } from "./LiveSession.js"
@@ -33,10 +33,11 @@ const ESCAPED_USER_PREFIX = "mqtt.user."
 const userHeaderKey = (name: string): string => (name.startsWith(RESERVED_PREFIX) ? ESCAPED_USER_PREFIX + name : name)
 const DIGITS = [Buffer.from("0"), Buffer.from("1"), Buffer.from("2")]
 /** Shared, never mutated: every message's QoS header is one of these three. */
-const QOS_HEADERS: ReadonlyArray<RecordHeader> = DIGITS.map((value) => ({ key: QOS_HEADER, value }))
+const QOS_HEADERS: ReadonlyArray<RecordHeader> = DIGITS.map((value) => sharedHeader(QOS_HEADER, value))
+const RETAINED = sharedHeader(RETAIN_HEADER, DIGITS[1]!)
 
 /** The origin header of a publisher, built once per connection rather than once per message. */
-export const originHeader = (clientId: string): RecordHeader => ({ key: ORIGIN_HEADER, value: Buffer.from(clientId) })
+export const originHeader = (clientId: string): RecordHeader => sharedHeader(ORIGIN_HEADER, Buffer.from(clientId))
 
 /**
  * A topic's `mqtt.topic` header, whose value is also the record key (the topic's UTF-8 bytes).
@@ -53,7 +54,7 @@ const topicHeader = (topic: string): RecordHeader => {
   let header = topicCache.get(topic)
   if (header === undefined) {
     if (topicCache.size >= 10_000) topicCache.clear()
-    header = { key: TOPIC_HEADER, value: Buffer.from(topic, "utf8") }
+    header = sharedHeader(TOPIC_HEADER, Buffer.from(topic, "utf8"))
     topicCache.set(topic, header)
   }
   lastTopic = topic
@@ -184,7 +185,7 @@ export class Message implements LogRecord {
   get headers(): ReadonlyArray<RecordHeader> {
     // The topic is the key too; the header keeps it when a Kafka pipeline re-keys the record.
     const h: Array<RecordHeader> = [topicHeader(this.topic), QOS_HEADERS[this.qos]!]
-    if (this.retain) h.push({ key: RETAIN_HEADER, value: DIGITS[1]! })
+    if (this.retain) h.push(RETAINED)
     if (this.originHeader !== null) h.push(this.originHeader)
     else if (this.origin !== "") h.push(originHeader(this.origin))
     if (this.expiresAt !== 0) h.push({ key: EXPIRES_HEADER, value: Buffer.from(String(this.expiresAt)) })

@@ -98,6 +98,19 @@ export class Connection implements Outlet, FrameSink {
     return this.state !== State.Closed
   }
 
+  /**
+   * Broker shutdown, before any connection is closed: a will that would go out at the close
+   * (no delay, or a session that ends with the connection) is published now, while every
+   * subscriber is still connected to receive it.
+   */
+  publishWillBeforeShutdown(): void {
+    const will = this.will
+    if (this.state !== State.Connected || will === null || this.graceful) return
+    if (Math.min(will.delay, this.expiryInterval) > 0) return
+    this.will = null
+    this.ctx.engine.publishWill(will.message)
+  }
+
   /** The socket closed, for whatever reason: settle the session and the will. */
   onClose(): void {
     if (this.state === State.Closed && this.session === null) return
@@ -108,9 +121,9 @@ export class Connection implements Outlet, FrameSink {
     this.session = null
     if (!wasConnected || session === null) return
     this.ctx.connected--
-    const shuttingDown = this.ctx.shuttingDown
-    const will = this.graceful || shuttingDown ? null : this.will
-    this.background(this.ctx.engine.closeSession(session, this, will, this.expiryInterval, shuttingDown))
+    // A broker shutdown is a server-side close [MQTT-3.1.2-8]: the will goes out (see closeSession).
+    const will = this.graceful ? null : this.will
+    this.background(this.ctx.engine.closeSession(session, this, will, this.expiryInterval, this.ctx.shuttingDown))
   }
 
   // ------------------------------------------------------------ output

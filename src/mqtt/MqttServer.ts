@@ -1,8 +1,9 @@
 /**
  * The MQTT TCP listener as a scoped service: builds the engine (replaying storage), accepts
  * connections, runs the sweep fiber (keepalive, will delay, session expiry, checkpoints,
- * $SYS), and on shutdown stops accepting, sends v5 clients DISCONNECT 0x8B, checkpoints every
- * persistent session and lets the storage layers below flush.
+ * $SYS), and on shutdown stops accepting, publishes the wills due at a close (while everyone is
+ * still connected), sends v5 clients DISCONNECT 0x8B, checkpoints every persistent session and
+ * lets the storage layers below flush.
  */
 import * as net from "node:net"
 import { Context, Duration, Effect, Layer } from "effect"
@@ -70,6 +71,7 @@ export const make = Effect.gen(function*() {
     Effect.gen(function*() {
       ctx.shuttingDown = true
       server.close()
+      for (const conn of ctx.connections) conn.publishWillBeforeShutdown()
       for (const conn of [...ctx.connections]) conn.close(ReasonCode.ServerShuttingDown)
       yield* engine.shutdown().pipe(Effect.catchAll((e) => Effect.logError("checkpoint at shutdown failed", e)))
       yield* Effect.log("MQTT listener closed")

@@ -1,7 +1,9 @@
 /**
  * Graceful shutdown (what SIGINT/SIGTERM trigger through the layer scope): MQTT 5 clients get
  * DISCONNECT 0x8B Server shutting down, MQTT 3.1.1 clients a closed socket, and acknowledged
- * messages are on disk for the next start.
+ * messages are on disk for the next start. A shutdown closes connections from the server side,
+ * so wills due now are published [MQTT-3.1.2-8]; delayed wills of persistent sessions wait for
+ * the next start.
  */
 import { describe, expect, it } from "vitest"
 import { connect } from "../support/clients.js"
@@ -47,5 +49,38 @@ describe("graceful shutdown", () => {
     const got = await back.waitFor(200)
     expect(got.map((m) => m.payload)).toEqual(Array.from({ length: 200 }, (_, i) => `m${i}`))
     await back.end()
+  })
+
+  it("publishes the wills of clean sessions at shutdown: a retained status says offline after the restart", async () => {
+    let broker = await startBroker({ storage: "sqlite" })
+    life.adopt(broker)
+    const watcher = await RawClient.handshake(broker.port, 5, { clientId: "watcher" })
+    watcher.client.sendPacket({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "status/#", qos: 1 }] })
+    await watcher.client.expect("suback")
+    const device = await RawClient.handshake(broker.port, 4, {
+      clientId: "device-7",
+      will: { topic: "status/device-7", payload: Buffer.from("offline"), qos: 1, retain: true }
+    })
+    const persistentDelayed = await RawClient.handshake(broker.port, 5, {
+      clientId: "slow-will",
+      properties: { sessionExpiryInterval: 600 },
+      will: { topic: "status/slow", payload: Buffer.from("late"), qos: 1, retain: false, properties: { willDelayInterval: 3600 } }
+    })
+    await broker.stop()
+    // The live subscriber sees the undelayed will before its DISCONNECT 0x8B; not the delayed one.
+    const will = await watcher.client.expect("publish")
+    expect([will.topic, will.payload.toString()]).toEqual(["status/device-7", "offline"])
+    expect((await watcher.client.expect("disconnect")).reasonCode).toBe(0x8b)
+    expect(watcher.client.received.filter((p) => p.cmd === "publish")).toHaveLength(1)
+    await device.client.expectClosed()
+    await persistentDelayed.client.expectClosed()
+
+    broker = await broker.restart()
+    life.adopt(broker)
+    const reader = await connect(broker.url, { protocolVersion: 5 })
+    life.track(reader)
+    await reader.client.subscribeAsync("status/#", { qos: 1 })
+    const [retained] = await reader.waitFor(1)
+    expect([retained!.topic, retained!.payload, retained!.packet.retain]).toEqual(["status/device-7", "offline", true])
   })
 })

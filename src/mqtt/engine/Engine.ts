@@ -350,7 +350,12 @@ export class Engine {
     conn: Outlet,
     will: Will | null,
     expiryInterval: number,
-    /** Broker shutdown: the will is neither published nor forgotten; it waits for the next start. */
+    /**
+     * Broker shutdown: a will due now (no delay, or a session that ends with the connection) is
+     * published, so a retained status topic does not say "online" for a device that is gone;
+     * a delayed will of a persistent session stays stored (WillSet) and runs its delay from the
+     * next start.
+     */
     shuttingDown = false
   ): Effect.Effect<void, StorageError> | null {
     const now = Date.now()
@@ -362,10 +367,9 @@ export class Engine {
     session.conn = null
     const event = decideDisconnect(session.state, now, expiryInterval)
     const events: Array<SessionEvent> = [event]
-    // A normal DISCONNECT drops the will [MQTT-3.1.2-10]; a shutdown keeps it for the next start.
-    const gone = will === null
-      ? !shuttingDown
-      : this.startWill(session, will.message, Math.min(will.delay, expiryInterval), now)
+    // A normal DISCONNECT drops the will [MQTT-3.1.2-10].
+    const delay = will === null ? 0 : Math.min(will.delay, expiryInterval)
+    const gone = will === null || !(shuttingDown && delay > 0) && this.startWill(session, will.message, delay, now)
     if (gone && session.state.will !== null) events.push(new WillCleared({ clientId: session.clientId }))
     if (event._tag === "SessionEnded") this.dropSession(session)
     return this.commit(session, events, event._tag !== "SessionEnded")

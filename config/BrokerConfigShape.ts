@@ -83,11 +83,22 @@ export interface LimitsConfig {
   readonly maxSessionExpiry: number
 }
 
+/** MQTT authentication and authorization (src/auth): Mosquitto-format files. */
+export interface AuthConfig {
+  /** Accept clients that send no user name (and everyone while there are no users). */
+  readonly allowAnonymous: boolean
+  /** Mosquitto password file (`user:hash` lines), absolute; "" = none. */
+  readonly passwordFile: string
+  /** Mosquitto ACL file, absolute; "" = none (every topic allowed). */
+  readonly aclFile: string
+}
+
 export interface BrokerConfigShape {
   readonly mqtt: MqttConfig
   readonly kafka: KafkaConfig
   readonly storage: StorageConfig
   readonly limits: LimitsConfig
+  readonly auth: AuthConfig
 }
 
 export const defaultConfig: BrokerConfigShape = {
@@ -123,5 +134,6 @@ export const defaultConfig: BrokerConfigShape = {
     maxConnections: 100000,
     topicAliasMaximum: 64,
     maxSessionExpiry: 0xffffffff
-  }
+  },
+  auth: { allowAnonymous: true, passwordFile: "", aclFile: "" }
 }

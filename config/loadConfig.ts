@@ -8,9 +8,10 @@
  * flags (`configFields`), and the snake_case encoding used by `robustmq config`. It never starts
  * anything and never reads the environment unless no `env` is passed.
  *
- * Relative `data_dir` values (file, env or flag) are resolved against the process's working
- * directory, not the config file's directory: that is what a path typed on a shell or in a unit
- * file means to an operator, and it keeps `robustmq config` output usable from anywhere.
+ * Relative `data_dir`, `password_file` and `acl_file` values (file, env or flag) are resolved
+ * against the process's working directory, not the config file's directory: that is what a path
+ * typed on a shell or in a unit file means to an operator, and it keeps `robustmq config` output
+ * usable from anywhere.
  */
 import { Data, Effect, Either, ParseResult, Schema } from "effect"
 import { readFile } from "node:fs/promises"
@@ -161,18 +162,26 @@ const LimitsSection = Schema.Struct({
   maxSessionExpiry: Schema.optional(intBetween(0, 4294967295)).pipe(Schema.fromKey("max_session_expiry"))
 })
 
+const AuthSection = Schema.Struct({
+  allowAnonymous: Schema.optional(Bool).pipe(Schema.fromKey("allow_anonymous")),
+  // "" = no file. Relative paths are resolved against the working directory, like data_dir.
+  passwordFile: Schema.optional(Schema.String).pipe(Schema.fromKey("password_file")),
+  aclFile: Schema.optional(Schema.String).pipe(Schema.fromKey("acl_file"))
+})
+
 /** A config document (a TOML file, or one source's values), every key optional. */
 export const ConfigDocument = Schema.Struct({
   mqtt: Schema.optional(MqttSection),
   kafka: Schema.optional(KafkaSection),
   storage: Schema.optional(StorageSection),
-  limits: Schema.optional(LimitsSection)
+  limits: Schema.optional(LimitsSection),
+  auth: Schema.optional(AuthSection)
 })
 type ConfigDocument = typeof ConfigDocument.Type
 
 // --- which TOML key is which env var and flag ---------------------------------------------------
 
-export type ConfigSection = "mqtt" | "kafka" | "storage" | "limits"
+export type ConfigSection = "mqtt" | "kafka" | "storage" | "limits" | "auth"
 
 export interface ConfigField {
   readonly section: ConfigSection
@@ -255,10 +264,13 @@ export const configFields: ReadonlyArray<ConfigField> = [
     key,
     env: `ROBUSTMQ_LIMITS_${key.toUpperCase()}`,
     numeric: true
-  }))
+  })),
+  { section: "auth", key: "allow_anonymous", env: "ROBUSTMQ_AUTH_ALLOW_ANONYMOUS", numeric: false, fromEnv: envBoolean },
+  { section: "auth", key: "password_file", env: "ROBUSTMQ_AUTH_PASSWORD_FILE", numeric: false },
+  { section: "auth", key: "acl_file", env: "ROBUSTMQ_AUTH_ACL_FILE", numeric: false }
 ]
 
-const sections: ReadonlyArray<ConfigSection> = ["mqtt", "kafka", "storage", "limits"]
+const sections: ReadonlyArray<ConfigSection> = ["mqtt", "kafka", "storage", "limits", "auth"]
 
 const fieldAt = (section: unknown, key: unknown): ConfigField | undefined =>
   configFields.find((f) => f.section === section && f.key === key)
@@ -300,8 +312,8 @@ const describeIssue = (issue: ParseResult.ArrayFormatterIssue, raw: unknown, sou
     if (key === undefined) {
       const value = isTable(raw) ? raw[String(section)] : undefined
       return isTable(value)
-        ? `unknown section [${String(section)}] in ${file}: the sections are [mqtt], [kafka], [storage] and [limits]`
-        : `unknown top-level key "${String(section)}" in ${file}: put settings under [mqtt], [kafka], [storage] or [limits]`
+        ? `unknown section [${String(section)}] in ${file}: the sections are [mqtt], [kafka], [storage], [limits] and [auth]`
+        : `unknown top-level key "${String(section)}" in ${file}: put settings under [mqtt], [kafka], [storage], [limits] or [auth]`
     }
     const known = sections.includes(section as ConfigSection) ? keysOf(section as ConfigSection) : ""
     return `unknown key "${String(section)}.${String(key)}" in ${file}: [${String(section)}] accepts ${known}`
@@ -404,13 +416,18 @@ const mergeSection = <T extends object>(base: T, layers: ReadonlyArray<Partial<T
   return out as T
 }
 
+/** "" stays "" (no file); a relative path is resolved against the working directory. */
+const resolveFile = (cwd: string, path: string): string => (path === "" ? "" : NodePath.resolve(cwd, path))
+
 const merge = (docs: ReadonlyArray<ConfigDocument>, cwd: string): BrokerConfigShape => {
   const storage = mergeSection(defaultConfig.storage, docs.map((d) => d.storage))
+  const auth = mergeSection(defaultConfig.auth, docs.map((d) => d.auth))
   return {
     mqtt: mergeSection(defaultConfig.mqtt, docs.map((d) => d.mqtt)),
     kafka: mergeSection(defaultConfig.kafka, docs.map((d) => d.kafka)),
     storage: { ...storage, dataDir: NodePath.resolve(cwd, storage.dataDir) },
-    limits: mergeSection(defaultConfig.limits, docs.map((d) => d.limits))
+    limits: mergeSection(defaultConfig.limits, docs.map((d) => d.limits)),
+    auth: { ...auth, passwordFile: resolveFile(cwd, auth.passwordFile), aclFile: resolveFile(cwd, auth.aclFile) }
   }
 }
 

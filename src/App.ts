@@ -8,6 +8,7 @@ import { BrokerConfig } from "../config/BrokerConfig.js"
 import * as LogRetention from "../layers/LogRetention.js"
 import * as MessageLogLive from "../layers/MessageLogLive.js"
 import * as Storage from "../layers/Storage.js"
+import * as Auth from "./auth/Auth.js"
 import * as GroupCoordinator from "./kafka/groups/GroupCoordinator.js"
 import * as KafkaServer from "./kafka/KafkaServer.js"
 import * as Topics from "./meta/Topics.js"
@@ -27,8 +28,11 @@ export const storage = Layer.unwrapEffect(
   })
 )
 
-/** The MQTT server over storage, still offering what storage provides (Kafka shares it). */
-const core = MqttServer.layer.pipe(Layer.provideMerge(storage))
+/**
+ * The MQTT server with its auth service (users and ACL, synced with the configured files before
+ * the listener opens) over storage, still offering what storage provides (Kafka shares it).
+ */
+const core = MqttServer.layer.pipe(Layer.provideMerge(Auth.layer), Layer.provideMerge(storage))
 
 /**
  * The Kafka listener with its group coordinator, when `kafka.enabled` (otherwise nothing: the

@@ -3,7 +3,9 @@
  * and the per-packet protocol rules, checked in spec order. Everything here is synchronous
  * except control work that must reach storage (a persistent session's CONNECT, SUBSCRIBE,
  * UNSUBSCRIBE): `runControl` pauses the socket, queues the frames already read, runs one
- * Effect, then drains the queue in order, so per-connection ordering holds.
+ * Effect, then drains the queue in order, so per-connection ordering holds. A password check
+ * at CONNECT (src/auth) pauses reads the same way while PBKDF2 runs in the thread pool; with an
+ * ACL configured, PUBLISH and SUBSCRIBE ask the connection's ClientAcl (one null check without).
  *
  * No fiber and no closure per connection: socket listeners are shared functions that find
  * their Connection on the socket. Memory per idle connection is this object and its socket.
@@ -17,6 +19,8 @@ import { connackCodeV3, ReasonCode, subackCodeV3 } from "../../domain/ReasonCode
 import { validateTopicName } from "../../domain/topic/TopicName.js"
 import type { RecordHeader } from "../../domain/message/LogRecord.js"
 import type { StorageError } from "../../services/errors.js"
+import { parseShared, validateTopicFilter } from "../../domain/topic/TopicFilter.js"
+import type { ClientAcl } from "../auth/ClientAcl.js"
 import { decodePacket } from "./codec/decode.js"
 import { encodeAck, encodeControl, PINGRESP } from "./codec/encode.js"
 import { FrameReader, type FrameSink } from "./codec/FrameReader.js"
@@ -71,6 +75,10 @@ export class Connection implements Outlet, FrameSink {
   private aliasesIn: Map<number, string> | null = null
   /** Inbound QoS 1/2 publishes not yet fully acknowledged (our Receive Maximum). */
   private inflightIn = 0
+  /** This client's ACL view; null when no ACL is configured (no checks). */
+  private acl: ClientAcl | null = null
+  /** The user name the auth service tracks this connection under (for kicks on reload). */
+  private username: string | null = null
   private readonly reader: FrameReader
 
   constructor(
@@ -117,6 +125,7 @@ export class Connection implements Outlet, FrameSink {
     const wasConnected = this.state === State.Connected
     this.state = State.Closed
     this.ctx.connections.delete(this)
+    if (this.username !== null) this.ctx.auth?.unsafeUntrack(this.username, this)
     const session = this.session
     this.session = null
     if (!wasConnected || session === null) return
@@ -203,11 +212,16 @@ export class Connection implements Outlet, FrameSink {
         if (Exit.isFailure(exit)) Runtime.runFork(this.ctx.runtime)(Effect.logError("session persistence failed", exit.cause))
         this.paused = false
         done(Exit.isSuccess(exit))
-        const backlog = this.backlog
-        while (backlog !== null && backlog.length > 0 && !this.paused && this.state !== State.Closed) this.handle(backlog.shift()!)
-        if (!this.paused && this.state !== State.Closed) this.socket.resume()
+        this.drainBacklog()
       }
     })
+  }
+
+  /** Handles the frames read while paused, in order, then reads again (unless paused anew). */
+  private drainBacklog(): void {
+    const backlog = this.backlog
+    while (backlog !== null && backlog.length > 0 && !this.paused && this.state !== State.Closed) this.handle(backlog.shift()!)
+    if (!this.paused && this.state !== State.Closed) this.socket.resume()
   }
 
   private background(effect: Effect.Effect<void, StorageError> | null): void {
@@ -339,38 +353,65 @@ export class Connection implements Outlet, FrameSink {
         delay: wp?.willDelayInterval ?? 0
       }
     }
-    this.clientId = clientId
-    this.keepaliveMs = keepalive * 1000
-    this.expiryInterval = expiry
-    this.will = will
-    this.sendQuota = Math.min(limits.maxInflight, props.receiveMaximum ?? 65535)
-    this.clientMaxPacketSize = props.maximumPacketSize ?? 0
-    this.topicAliasMaximum = version === 5 ? (props.topicAliasMaximum ?? 0) : 0
-    const opened = engine.openSession(clientId, packet.clean ?? true, expiry, will, (old) => (old as Connection).takeOver())
-    this.session = opened.session
-    this.state = State.Connected
-    this.ctx.connected++
-    const finish = (ok: boolean) => {
-      if (this.state === State.Closed) return
-      if (!ok) {
-        this.connack(ReasonCode.UnspecifiedError, false)
-        return this.close()
+    const accept = () => {
+      this.clientId = clientId
+      this.keepaliveMs = keepalive * 1000
+      this.expiryInterval = expiry
+      this.will = will
+      this.sendQuota = Math.min(limits.maxInflight, props.receiveMaximum ?? 65535)
+      this.clientMaxPacketSize = props.maximumPacketSize ?? 0
+      this.topicAliasMaximum = version === 5 ? (props.topicAliasMaximum ?? 0) : 0
+      const opened = engine.openSession(clientId, packet.clean ?? true, expiry, will, (old) => (old as Connection).takeOver())
+      this.session = opened.session
+      this.state = State.Connected
+      this.ctx.connected++
+      const finish = (ok: boolean) => {
+        if (this.state === State.Closed) return
+        if (!ok) {
+          this.connack(ReasonCode.UnspecifiedError, false)
+          return this.close()
+        }
+        const p: Record<string, unknown> = {}
+        if (version === 5) {
+          p.receiveMaximum = limits.receiveMaximum
+          p.maximumPacketSize = limits.maxPacketSize
+          p.topicAliasMaximum = limits.topicAliasMaximum
+          if (assigned !== undefined) p.assignedClientIdentifier = assigned
+          if (serverKeepAlive !== undefined) p.serverKeepAlive = serverKeepAlive
+          if (expiryChanged) p.sessionExpiryInterval = expiry
+          if (props.requestResponseInformation) p.responseInformation = `response/${clientId}`
+        }
+        this.connack(ReasonCode.Success, opened.sessionPresent, p)
+        opened.session.resume(this)
       }
-      const p: Record<string, unknown> = {}
-      if (version === 5) {
-        p.receiveMaximum = limits.receiveMaximum
-        p.maximumPacketSize = limits.maxPacketSize
-        p.topicAliasMaximum = limits.topicAliasMaximum
-        if (assigned !== undefined) p.assignedClientIdentifier = assigned
-        if (serverKeepAlive !== undefined) p.serverKeepAlive = serverKeepAlive
-        if (expiryChanged) p.sessionExpiryInterval = expiry
-        if (props.requestResponseInformation) p.responseInformation = `response/${clientId}`
-      }
-      this.connack(ReasonCode.Success, opened.sessionPresent, p)
-      opened.session.resume(this)
+      if (opened.persist === null) finish(true)
+      else this.runControl(opened.persist, finish)
     }
-    if (opened.persist === null) finish(true)
-    else this.runControl(opened.persist, finish)
+    const auth = this.ctx.auth
+    if (auth === null) return accept()
+    const username = packet.username
+    const admit = (reason: number) => {
+      if (reason !== ReasonCode.Success) return this.refuse(reason)
+      const acl = auth.unsafeClientAcl(username, clientId)
+      // A will the client could not publish itself is refused with the CONNECT.
+      if (will !== null && acl !== null && !acl.mayPublish(will.message.topic)) return this.refuse(ReasonCode.NotAuthorized)
+      this.acl = acl
+      if (username !== undefined) {
+        this.username = username
+        auth.unsafeTrack(username, this)
+      }
+      accept()
+    }
+    const decided = auth.unsafeAuthenticate(username, packet.password, (reason) => {
+      this.paused = false
+      if (this.state === State.Closed) return // gone while the password was hashed
+      admit(reason)
+      this.drainBacklog()
+    })
+    if (decided >= 0) return admit(decided)
+    // Verifying off the event loop: packets that follow CONNECT wait, in order.
+    this.paused = true
+    this.socket.pause()
   }
 
   /** Hot path: one inbound PUBLISH. */
@@ -395,6 +436,8 @@ export class Connection implements Outlet, FrameSink {
       }
     }
     if (validateTopicName(topic, limits.maxTopicLevels, limits.maxTopicLength) !== 0) return this.fail(ReasonCode.TopicNameInvalid)
+    const acl = this.acl
+    if (acl !== null && !acl.mayPublish(topic)) return this.refusePublish(p.qos, p.packetId)
     const qos = p.qos
     if (qos === 2 && session.qos2Inbound !== null && session.qos2Inbound.has(p.packetId)) {
       // [MQTT-4.3.3-9] a retried PUBLISH of a message we hold: acknowledge, never route twice.
@@ -422,6 +465,15 @@ export class Connection implements Outlet, FrameSink {
     const packetId = p.packetId
     // Acknowledge only once the message is durable in the log.
     this.ctx.engine.log.unsafeOnDurable(msg.tp!, msg.offset, (error) => this.ackPublish(qos, packetId, error === undefined ? reason : ReasonCode.UnspecifiedError))
+  }
+
+  /**
+   * A PUBLISH the ACL refuses is dropped: v5 clients get 0x87 on the PUBACK/PUBREC, v3 clients a
+   * normal ack (they have no way to hear a refusal; Mosquitto does the same).
+   */
+  private refusePublish(qos: number, packetId: number): void {
+    if (qos === 0) return
+    this.writeFrame(encodeAck(qos === 1 ? 4 : 5, packetId, this.version, this.version === 5 ? ReasonCode.NotAuthorized : 0))
   }
 
   private ackPublish(qos: number, packetId: number, reason: number): void {
@@ -460,11 +512,14 @@ export class Connection implements Outlet, FrameSink {
       retainAsPublished: this.version === 5 ? s.rap === true : false,
       retainHandling: this.version === 5 ? (s.rh ?? 0) : 0
     }))
-    const result = this.ctx.engine.subscribe(session, id, requests)
+    const refused = this.acl === null ? null : this.refusedFilters(this.acl, requests)
+    const allowed = refused === null ? requests : requests.filter((_, i) => !refused.has(i))
+    const result = allowed.length > 0 ? this.ctx.engine.subscribe(session, id, allowed) : { codes: [], protocolError: 0, persist: null, retained: [] }
     if (result.protocolError !== 0) return this.fail(result.protocolError)
     const messageId = packet.messageId!
     const send = (ok: boolean) => {
-      const codes = ok ? result.codes : result.codes.map(() => ReasonCode.UnspecifiedError)
+      const engineCodes = ok ? result.codes : result.codes.map(() => ReasonCode.UnspecifiedError)
+      const codes = refused === null ? engineCodes : withRefusals(engineCodes, refused, requests.length)
       const granted = this.version === 5 ? codes : codes.map(subackCodeV3)
       this.writeFrame(encodeControl({ cmd: "suback", messageId, granted, ...(this.version === 5 ? { reasonCode: 0 } : {}) }, this.version))
       if (!ok) return
@@ -474,6 +529,23 @@ export class Connection implements Outlet, FrameSink {
     }
     if (result.persist === null) send(true)
     else this.runControl(result.persist, send)
+  }
+
+  /**
+   * The requests (by index) whose valid filter the ACL does not grant; invalid filters are left
+   * to the engine, which answers 0x8F for them.
+   */
+  private refusedFilters(acl: ClientAcl, requests: ReadonlyArray<{ readonly filter: string }>): Set<number> | null {
+    const limits = this.ctx.config.limits
+    let refused: Set<number> | null = null
+    for (let i = 0; i < requests.length; i++) {
+      const raw = requests[i]!.filter
+      const shared = parseShared(raw)
+      const plain = shared === null ? raw : typeof shared === "number" ? null : shared.filter
+      if (plain === null || validateTopicFilter(plain, limits.maxTopicLevels, limits.maxTopicLength) !== 0) continue
+      if (!acl.maySubscribe(raw)) (refused ??= new Set()).add(i)
+    }
+    return refused
   }
 
   private onUnsubscribe(packet: IUnsubscribePacket, session: LiveSession): void {
@@ -506,6 +578,14 @@ export class Connection implements Outlet, FrameSink {
     }
     this.close()
   }
+}
+
+/** SUBACK codes in request order: 0x87 (not authorized) where the ACL refused, the engine's elsewhere. */
+const withRefusals = (granted: ReadonlyArray<number>, refused: ReadonlySet<number>, count: number): Array<number> => {
+  const out: Array<number> = []
+  let next = 0
+  for (let i = 0; i < count; i++) out.push(refused.has(i) ? ReasonCode.NotAuthorized : granted[next++]!)
+  return out
 }
 
 /** mqtt-packet gives user properties as an object of string | string[]; we keep ordered pairs. */

@@ -12,6 +12,7 @@ import { ReasonCode } from "../../domain/ReasonCode.js"
 import { EventStore } from "../../services/EventStore.js"
 import { TopicPolicies } from "../../layers/TopicPolicies.js"
 import { MessageLog } from "../../services/MessageLog.js"
+import { Auth } from "../auth/Auth.js"
 import { streamMapping, Topics } from "../meta/Topics.js"
 import { listen } from "../net/listen.js"
 import { Connection } from "./Connection.js"
@@ -54,7 +55,8 @@ export const make = Effect.gen(function*() {
   const policies = yield* TopicPolicies
   const engine = yield* Engine.make(config, log, store, streamMapping(topics, config), policies.hold)
   const runtime = yield* Effect.runtime<never>()
-  const ctx = new ServerContext(engine, config, runtime)
+  const auth = yield* Auth
+  const ctx = new ServerContext(engine, config, runtime, auth.active ? auth : null)
 
   const server = net.createServer({ noDelay: true }, (socket: ConnSocket) => {
     if (ctx.shuttingDown) return socket.destroy()

@@ -6,6 +6,7 @@
  */
 import type { Runtime } from "effect"
 import type { BrokerConfigShape } from "../../config/BrokerConfigShape.js"
+import type { AuthService } from "../auth/Auth.js"
 import type { Connection } from "./Connection.js"
 import type { Engine } from "./engine/Engine.js"
 
@@ -27,7 +28,9 @@ export class ServerContext {
   constructor(
     readonly engine: Engine,
     readonly config: BrokerConfigShape,
-    readonly runtime: Runtime.Runtime<never>
+    readonly runtime: Runtime.Runtime<never>,
+    /** Authentication and ACL; null when nothing is configured (no checks at all). */
+    readonly auth: AuthService | null = null
   ) {}
 
   /** Hot path: `conn` has frames to write; one write per connection per turn of the loop. */

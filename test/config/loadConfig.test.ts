@@ -126,7 +126,10 @@ max_inflight = 5
         "ROBUSTMQ_LIMITS_MAX_TOPIC_LENGTH",
         "ROBUSTMQ_LIMITS_MAX_CONNECTIONS",
         "ROBUSTMQ_LIMITS_TOPIC_ALIAS_MAXIMUM",
-        "ROBUSTMQ_LIMITS_MAX_SESSION_EXPIRY"
+        "ROBUSTMQ_LIMITS_MAX_SESSION_EXPIRY",
+        "ROBUSTMQ_AUTH_ALLOW_ANONYMOUS",
+        "ROBUSTMQ_AUTH_PASSWORD_FILE",
+        "ROBUSTMQ_AUTH_ACL_FILE"
       ]
       expect(configFields.map((f) => f.env).sort()).toEqual([...documented].sort())
 
@@ -143,7 +146,10 @@ max_inflight = 5
         ROBUSTMQ_KAFKA_ADVERTISED_HOST: ["broker.example", "broker.example"],
         ROBUSTMQ_KAFKA_AUTO_CREATE_TOPICS: ["0", false],
         ROBUSTMQ_KAFKA_MQTT_TOPIC: ["iot", "iot"],
-        ROBUSTMQ_KAFKA_BINDINGS: ["sensors/#=sensors, a/+/c = ac", { "sensors/#": "sensors", "a/+/c": "ac" }]
+        ROBUSTMQ_KAFKA_BINDINGS: ["sensors/#=sensors, a/+/c = ac", { "sensors/#": "sensors", "a/+/c": "ac" }],
+        ROBUSTMQ_AUTH_ALLOW_ANONYMOUS: ["false", false],
+        ROBUSTMQ_AUTH_PASSWORD_FILE: ["/etc/robustmq/passwd", "/etc/robustmq/passwd"],
+        ROBUSTMQ_AUTH_ACL_FILE: ["/etc/robustmq/acl", "/etc/robustmq/acl"]
       }
       for (const field of configFields) {
         const [text, expected] = special[field.env] ?? [" 7 ", 7] // surrounding blanks are tolerated
@@ -260,11 +266,11 @@ describe("loadConfig errors", () => {
       )
       const section = tomlFile("[amqp]\nport = 5672\n")
       expect(yield* failure({ configFile: section })).toBe(
-        `unknown section [amqp] in ${section}: the sections are [mqtt], [kafka], [storage] and [limits]`
+        `unknown section [amqp] in ${section}: the sections are [mqtt], [kafka], [storage], [limits] and [auth]`
       )
       const topLevel = tomlFile("port = 1883\n")
       expect(yield* failure({ configFile: topLevel })).toBe(
-        `unknown top-level key "port" in ${topLevel}: put settings under [mqtt], [kafka], [storage] or [limits]`
+        `unknown top-level key "port" in ${topLevel}: put settings under [mqtt], [kafka], [storage], [limits] or [auth]`
       )
     }))
 

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Exit, Layer, Logger, LogLevel, Scope } from "effect"
 import * as BrokerConfig from "../../config/BrokerConfig.js"
-import { type BrokerConfigShape, defaultConfig, type KafkaConfig, type LimitsConfig, type MqttConfig, type StorageConfig } from "../../config/BrokerConfigShape.js"
+import { type AuthConfig, type BrokerConfigShape, defaultConfig, type KafkaConfig, type LimitsConfig, type MqttConfig, type StorageConfig } from "../../config/BrokerConfigShape.js"
 import * as LogRetention from "../../layers/LogRetention.js"
 import * as App from "../../src/App.js"
 import { KafkaServer } from "../../src/kafka/KafkaServer.js"
@@ -23,6 +23,8 @@ export interface TestBrokerOptions {
   readonly kafka?: Partial<KafkaConfig>
   /** [storage] settings other than kind and data dir (retention, segment sizes, ...). */
   readonly storageConfig?: Partial<Omit<StorageConfig, "kind" | "dataDir">>
+  /** [auth] settings (files as absolute paths). */
+  readonly auth?: Partial<AuthConfig>
   readonly port?: number
   readonly kafkaPort?: number
 }
@@ -52,7 +54,8 @@ export const startBroker = async (options: TestBrokerOptions = {}): Promise<Test
     mqtt: { ...defaultConfig.mqtt, host: "127.0.0.1", port: options.port ?? 0, sysInterval: 0, ...options.mqtt },
     kafka: { ...defaultConfig.kafka, host: "127.0.0.1", port: options.kafkaPort ?? 0, ...options.kafka },
     storage: { ...defaultConfig.storage, ...options.storageConfig, kind: options.storage ?? "memory", dataDir },
-    limits: { ...defaultConfig.limits, ...options.limits }
+    limits: { ...defaultConfig.limits, ...options.limits },
+    auth: { ...defaultConfig.auth, ...options.auth }
   }
   const scope = await Effect.runPromise(Scope.make())
   const built = await Effect.runPromise(

@@ -1,0 +1,215 @@
+/**
+ * MQTT authentication and authorization: the read model of the event stream `acl` (users with
+ * their password hashes, the ACL rules), kept in step with the configured Mosquitto files.
+ *
+ * At boot the stream is replayed, the files are read, and only the differences are appended
+ * (expected-version) and folded; a file that does not parse stops the broker. `reload` (SIGHUP,
+ * as in Mosquitto, or a direct call from tests) does the same later, keeps the old state when a
+ * file is invalid, disconnects the live connections of removed users and of users whose
+ * password changed (DISCONNECT 0x98, administrative action), and moves the ACL generation on so
+ * every connection's next PUBLISH/SUBSCRIBE uses the new rules.
+ *
+ * Per CONNECT, `unsafeAuthenticate` answers from memory when it can (no users, unknown user,
+ * cached credentials, `$6$`) and otherwise verifies off the event loop with `crypto.pbkdf2`.
+ * Nothing here runs per message: ClientAcl does that, with its own cache.
+ */
+import { Context, Effect, Layer, Runtime, Schema } from "effect"
+import { BrokerConfig } from "../../config/BrokerConfig.js"
+import type { AuthConfig } from "../../config/BrokerConfigShape.js"
+import { type AuthState, emptyAuthState, evolve } from "../../domain/auth/AuthState.js"
+import { decideSync } from "../../domain/auth/decide.js"
+import { ACL_STREAM, AuthEvent } from "../../domain/auth/events.js"
+import { parsePasswordHash } from "../../domain/auth/passwordFile.js"
+import { ReasonCode } from "../../domain/ReasonCode.js"
+import type { StorageError, VersionConflict } from "../../services/errors.js"
+import { EventStore } from "../../services/EventStore.js"
+import { type AuthFileError, readDeclared } from "./authFiles.js"
+import { type AclSource, ClientAcl } from "./ClientAcl.js"
+import { VerifiedCache, verifyPbkdf2, verifySha512 } from "./passwordHash.js"
+
+const encodeEvent = Schema.encodeSync(AuthEvent)
+const decodeEvent = Schema.decodeUnknownSync(AuthEvent)
+
+/** A live connection the service may have to end (src/mqtt/Connection.ts). */
+export interface Kickable {
+  close(reason?: number): void
+}
+
+/** What a sync (boot or reload) changed. */
+export interface AuthChanges {
+  readonly usersAdded: ReadonlyArray<string>
+  readonly passwordsChanged: ReadonlyArray<string>
+  readonly usersRemoved: ReadonlyArray<string>
+  readonly acl: "replaced" | "cleared" | "unchanged"
+  /** Connections ended because their user was removed or its password changed. */
+  readonly kicked: number
+}
+
+export interface AuthService {
+  /**
+   * False when nothing is configured (no files, anonymous clients allowed): connections then
+   * skip every check, and the hot path costs one null check.
+   */
+  readonly active: boolean
+  /**
+   * CONNECT: 0 (accepted), 0x86 (bad user name or password) or 0x87 (not authorized) now, or -1
+   * when the password is being verified off the event loop: `done` then gets the code.
+   */
+  readonly unsafeAuthenticate: (
+    username: string | undefined,
+    password: Uint8Array | undefined,
+    done: (reason: number) => void
+  ) => number
+  /**
+   * The ACL view of an accepted client, or null when no ACL is configured (every topic
+   * allowed). While there are no users the name a client sends was not verified, so the ACL
+   * treats it as anonymous.
+   */
+  readonly unsafeClientAcl: (username: string | undefined, clientId: string) => ClientAcl | null
+  /** A connection of `username` was accepted / closed (for kicks on reload). */
+  readonly unsafeTrack: (username: string, conn: Kickable) => void
+  readonly unsafeUntrack: (username: string, conn: Kickable) => void
+  /** Re-reads the files and applies the differences (what SIGHUP runs). */
+  readonly reload: Effect.Effect<AuthChanges, AuthFileError | StorageError | VersionConflict>
+  /** The read model (users and rules), for tests and tools; do not mutate. */
+  readonly state: AuthState
+  /** Verified-credential cache size (tests). */
+  readonly cachedCredentials: () => number
+}
+
+export class Auth extends Context.Tag("broker/Auth")<Auth, AuthService>() {}
+
+export const isActive = (config: AuthConfig): boolean =>
+  !config.allowAnonymous || config.passwordFile !== "" || config.aclFile !== ""
+
+const describeChanges = (c: AuthChanges): string => {
+  const parts: Array<string> = []
+  if (c.usersAdded.length > 0) parts.push(`${c.usersAdded.length} user(s) added`)
+  if (c.passwordsChanged.length > 0) parts.push(`${c.passwordsChanged.length} password(s) changed`)
+  if (c.usersRemoved.length > 0) parts.push(`${c.usersRemoved.length} user(s) removed`)
+  if (c.acl !== "unchanged") parts.push(`ACL ${c.acl}`)
+  if (c.kicked > 0) parts.push(`${c.kicked} connection(s) closed`)
+  return parts.length === 0 ? "unchanged" : parts.join(", ")
+}
+
+export const make = Effect.gen(function*() {
+  const config = (yield* BrokerConfig).auth
+  const store = yield* EventStore
+  const state = emptyAuthState()
+  let version = 0
+  for (const r of yield* store.readStream(ACL_STREAM)) {
+    evolve(state, decodeEvent(r.data))
+    version = r.version
+  }
+  const source: { generation: number; rules: AclSource["rules"] } = { generation: 0, rules: state.acl }
+  const live = new Map<string, Set<Kickable>>()
+  const verified = new VerifiedCache()
+  const permit = yield* Effect.makeSemaphore(1)
+
+  const kick = (username: string): number => {
+    const conns = live.get(username)
+    if (conns === undefined) return 0
+    live.delete(username)
+    for (const conn of conns) conn.close(ReasonCode.AdministrativeAction)
+    return conns.size
+  }
+
+  const sync = permit.withPermits(1)(
+    Effect.gen(function*() {
+      const declared = yield* readDeclared(config)
+      const events = decideSync(state, declared)
+      const changes = { usersAdded: [] as Array<string>, passwordsChanged: [] as Array<string>, usersRemoved: [] as Array<string>, acl: "unchanged" as AuthChanges["acl"], kicked: 0 }
+      if (events.length === 0) return changes as AuthChanges
+      version = yield* store.append(ACL_STREAM, events.map((e) => ({ type: e._tag, data: encodeEvent(e) })), version)
+      for (const e of events) {
+        evolve(state, e)
+        switch (e._tag) {
+          case "UserAdded":
+            changes.usersAdded.push(e.username)
+            break
+          case "UserPasswordChanged":
+            changes.passwordsChanged.push(e.username)
+            changes.kicked += kick(e.username)
+            break
+          case "UserRemoved":
+            changes.usersRemoved.push(e.username)
+            changes.kicked += kick(e.username)
+            break
+          case "AclReplaced":
+          case "AclCleared":
+            changes.acl = e._tag === "AclReplaced" ? "replaced" : "cleared"
+            source.rules = state.acl
+            source.generation++
+            break
+        }
+      }
+      if (changes.passwordsChanged.length > 0 || changes.usersRemoved.length > 0) verified.clear()
+      return changes as AuthChanges
+    })
+  )
+
+  const booted = yield* sync
+  yield* Effect.log(`auth: ${state.users.size} user(s), ${state.acl === null ? "no ACL" : `${state.acl.length} ACL rule(s)`}; at boot: ${describeChanges(booted)}`)
+
+  const reload = Effect.tap(sync, (changes) => Effect.log(`auth reloaded: ${describeChanges(changes)}`))
+  const runtime = yield* Effect.runtime<never>()
+  // SIGHUP re-reads the files, as it does for Mosquitto; a bad file keeps the current state.
+  const onHangup = () => {
+    Runtime.runFork(runtime)(
+      reload.pipe(Effect.catchAll((e) => Effect.logError(`auth reload failed, keeping the previous users and ACL: ${e.message}`)))
+    )
+  }
+  yield* Effect.acquireRelease(
+    Effect.sync(() => process.on("SIGHUP", onHangup)),
+    () => Effect.sync(() => process.off("SIGHUP", onHangup))
+  )
+
+  const unsafeAuthenticate: AuthService["unsafeAuthenticate"] = (username, password, done) => {
+    const users = state.users
+    // No users and anonymous clients allowed: everyone is accepted, credentials ignored.
+    if (users.size === 0 && config.allowAnonymous) return ReasonCode.Success
+    if (username === undefined) return config.allowAnonymous ? ReasonCode.Success : ReasonCode.NotAuthorized
+    const stored = users.get(username)
+    if (stored === undefined || password === undefined) return ReasonCode.BadUserNameOrPassword
+    const key = verified.key(username, password, stored)
+    if (verified.has(key)) return ReasonCode.Success
+    const hash = parsePasswordHash(stored)
+    if (typeof hash === "string") return ReasonCode.BadUserNameOrPassword
+    if (hash.kind === "sha512") {
+      if (!verifySha512(hash, password)) return ReasonCode.BadUserNameOrPassword
+      verified.add(key)
+      return ReasonCode.Success
+    }
+    verifyPbkdf2(hash, password, (ok) => {
+      // The user may have been removed or changed while we hashed.
+      const current = users.get(username) === stored
+      if (ok && current) verified.add(key)
+      done(ok && current ? ReasonCode.Success : ReasonCode.BadUserNameOrPassword)
+    })
+    return -1
+  }
+
+  const aclConfigured = config.aclFile !== ""
+  return Auth.of({
+    active: isActive(config),
+    unsafeAuthenticate,
+    unsafeClientAcl: (username, clientId) =>
+      aclConfigured ? new ClientAcl(source, state.users.size === 0 ? null : (username ?? null), clientId) : null,
+    unsafeTrack: (username, conn) => {
+      let conns = live.get(username)
+      if (conns === undefined) live.set(username, (conns = new Set()))
+      conns.add(conn)
+    },
+    unsafeUntrack: (username, conn) => {
+      const conns = live.get(username)
+      if (conns === undefined || !conns.delete(conn)) return
+      if (conns.size === 0) live.delete(username)
+    },
+    reload,
+    state,
+    cachedCredentials: () => verified.size
+  })
+})
+
+export const layer: Layer.Layer<Auth, AuthFileError | StorageError | VersionConflict, EventStore | BrokerConfig> =
+  Layer.scoped(Auth, make)

@@ -1,0 +1,63 @@
+/**
+ * One connection's view of the ACL: the rules that apply to it, compiled once at CONNECT
+ * (substitutions done), and its recent publish decisions per topic, so a device publishing to
+ * the same topics costs one map lookup per message. When the ACL changes (a reload), the
+ * source's generation moves on and the next check recompiles and forgets the decisions.
+ */
+import type { AclRule } from "../../domain/auth/AclRule.js"
+import { compileAcl, type CompiledAcl, mayPublish, maySubscribe } from "../../domain/auth/authorize.js"
+
+/** The current rules and a counter bumped whenever they change (owned by the Auth service). */
+export interface AclSource {
+  readonly generation: number
+  /** null: no ACL configured, everything allowed. */
+  readonly rules: ReadonlyArray<AclRule> | null
+}
+
+/** Publish decisions kept per connection (a few hundred bytes for the usual handful of topics). */
+const MAX_DECISIONS = 64
+
+export class ClientAcl {
+  private compiled: CompiledAcl | null = null
+  private generation = -1
+  private decisions: Map<string, boolean> | null = null
+
+  constructor(
+    private readonly source: AclSource,
+    /** The name the ACL knows the client by; null for an anonymous client. */
+    readonly username: string | null,
+    readonly clientId: string
+  ) {
+    this.refresh()
+  }
+
+  private refresh(): void {
+    const rules = this.source.rules
+    this.generation = this.source.generation
+    this.compiled = rules === null ? null : compileAcl(rules, this.username, this.clientId)
+    this.decisions = null
+  }
+
+  /** Hot path: whether this client may publish to `topic` (a valid topic name). */
+  mayPublish(topic: string): boolean {
+    if (this.generation !== this.source.generation) this.refresh()
+    const compiled = this.compiled
+    if (compiled === null) return true
+    let decisions = this.decisions
+    if (decisions === null) decisions = this.decisions = new Map()
+    else {
+      const known = decisions.get(topic)
+      if (known !== undefined) return known
+      if (decisions.size >= MAX_DECISIONS) decisions.delete(decisions.keys().next().value!)
+    }
+    const allowed = mayPublish(compiled, topic)
+    decisions.set(topic, allowed)
+    return allowed
+  }
+
+  /** Whether this client may subscribe to `filter` (valid; `$share/group/F` is checked on F). */
+  maySubscribe(filter: string): boolean {
+    if (this.generation !== this.source.generation) this.refresh()
+    return this.compiled === null || maySubscribe(this.compiled, filter)
+  }
+}

@@ -1,6 +1,6 @@
 /**
  * The `robustmq` command line: `start` runs the broker, `config` prints the configuration it would
- * run with. Owns flag parsing and nothing else: configuration rules live in config/loadConfig.ts
+ * run with, `passwd` edits a Mosquitto password file (src/auth/passwd.ts). Owns flag parsing and nothing else: configuration rules live in config/loadConfig.ts
  * (so a bad `--mqtt-port` reads exactly like a bad `mqtt.port` in the file), and the broker's
  * lifetime is `Layer.launch(App.layer)`, interrupted by src/main.ts on SIGINT/SIGTERM.
  *
@@ -8,13 +8,14 @@
  * file and env, and reports one line naming the flag (`--storage must be "memory", "sqlite" or "segment",
  * got "bogus"`), where @effect/cli's own choice/integer errors name neither flag nor value.
  */
-import { Command, Options, ValidationError } from "@effect/cli"
+import { Args, Command, Options, ValidationError } from "@effect/cli"
 import type { CliApp } from "@effect/cli"
 import { Console, Effect, Layer, Option } from "effect"
 import { stringify as stringifyToml } from "smol-toml"
 import * as BrokerConfig from "../config/BrokerConfig.js"
 import { type ConfigError, type ConfigOverrides, encodeConfig, loadConfig } from "../config/loadConfig.js"
 import * as App from "./App.js"
+import { passwd as runPasswd } from "./auth/passwd.js"
 import { VERSION } from "./version.js"
 
 /** Kept in step with package.json by hand: reading package.json at run time breaks under dist/. */
@@ -93,9 +94,39 @@ const config = Command.make("config", { ...sourceOptions, format }, (flags) =>
     )
   })).pipe(Command.withDescription("Print the resolved configuration (defaults < file < env < flags)"))
 
+const passwordFile = Args.text({ name: "FILE" }).pipe(Args.withDescription("Mosquitto password file (created if missing)"))
+const username = Args.text({ name: "USERNAME" })
+const password = Options.text("password").pipe(
+  Options.withPseudoName("P"),
+  Options.withDescription("the password; default: one line read from stdin"),
+  Options.optional
+)
+const iterations = Options.text("iterations").pipe(
+  Options.withPseudoName("N"),
+  Options.withDescription("PBKDF2 iterations (default 101, as mosquitto_passwd): more is stronger and slower at CONNECT"),
+  Options.optional
+)
+const deleteUser = Options.boolean("delete").pipe(Options.withDescription("remove the user instead"))
+
+const passwd = Command.make(
+  "passwd",
+  { file: passwordFile, username, password, iterations, delete: deleteUser },
+  (flags) =>
+    Effect.flatMap(
+      runPasswd({
+        file: flags.file,
+        username: flags.username,
+        password: Option.getOrUndefined(flags.password),
+        iterations: Option.getOrUndefined(flags.iterations),
+        delete: flags.delete
+      }),
+      Console.log
+    )
+).pipe(Command.withDescription("Add, change or delete a user in a Mosquitto password file ($7$ PBKDF2-SHA512)"))
+
 export const command = Command.make("robustmq").pipe(
   Command.withDescription("MQTT 3.1.1/5.0 and Kafka broker"),
-  Command.withSubcommands([start, config])
+  Command.withSubcommands([start, config, passwd])
 )
 
 const cli = Command.run(command, { name: "robustmq", version: VERSION })

@@ -1,0 +1,132 @@
+/**
+ * `robustmq passwd FILE USERNAME [--password P] [--iterations N] [--delete]`: adds, replaces or
+ * deletes one user's line of a Mosquitto password file in the `$7$` format mosquitto_passwd 2.x
+ * writes, keeping every other line (comments included). The file is replaced atomically (a temp
+ * file renamed over it), keeps its permissions, and is created 0600. The broker applies it on
+ * SIGHUP or at its next start. Every failure is one line naming what to fix.
+ */
+import { readFile, rename, stat, writeFile } from "node:fs/promises"
+import * as NodePath from "node:path"
+import { Data, Effect } from "effect"
+import { describeLineErrors } from "../../domain/auth/LineError.js"
+import { invalidUsername, parsePasswordFile, setPasswordLine } from "../../domain/auth/passwordFile.js"
+import { DEFAULT_ITERATIONS, hashPassword } from "./passwordHash.js"
+
+export class PasswdError extends Data.TaggedError("PasswdError")<{ readonly message: string }> {}
+
+export interface PasswdOptions {
+  readonly file: string
+  readonly username: string
+  /** From --password; undefined: read one line from stdin. */
+  readonly password: string | undefined
+  readonly iterations: string | undefined
+  readonly delete: boolean
+}
+
+const MAX_ITERATIONS = 10_000_000
+const MAX_PASSWORD_BYTES = 65535
+
+const fail = (message: string) => Effect.fail(new PasswdError({ message }))
+
+const errnoOf = (cause: unknown): string | undefined => (cause as NodeJS.ErrnoException | undefined)?.code
+
+/** One line from stdin (without its line break); prompts on stderr when stdin is a terminal. */
+export const readPasswordLine: Effect.Effect<string, PasswdError> = Effect.async<string, PasswdError>((resume) => {
+  const stdin = process.stdin
+  if (stdin.isTTY) process.stderr.write("Password: ")
+  let text = ""
+  const cleanup = () => {
+    stdin.off("data", onData)
+    stdin.off("end", onEnd)
+    stdin.off("error", onError)
+    stdin.pause()
+  }
+  const finish = (line: string) => {
+    cleanup()
+    resume(Effect.succeed(line.endsWith("\r") ? line.slice(0, -1) : line))
+  }
+  const onData = (chunk: string) => {
+    text += chunk
+    const eol = text.indexOf("\n")
+    if (eol >= 0) finish(text.slice(0, eol))
+    else if (text.length > MAX_PASSWORD_BYTES) {
+      cleanup()
+      resume(fail(`the password on stdin is longer than ${MAX_PASSWORD_BYTES} bytes`))
+    }
+  }
+  const onEnd = () => finish(text)
+  const onError = (e: Error) => {
+    cleanup()
+    resume(fail(`cannot read the password from stdin: ${e.message}`))
+  }
+  stdin.setEncoding("utf8")
+  stdin.on("data", onData)
+  stdin.on("end", onEnd)
+  stdin.on("error", onError)
+  stdin.resume()
+  return Effect.sync(cleanup)
+})
+
+const parseIterations = (text: string | undefined): number | string => {
+  if (text === undefined) return DEFAULT_ITERATIONS
+  const trimmed = text.trim()
+  const n = /^\d+$/.test(trimmed) ? Number(trimmed) : NaN
+  return Number.isSafeInteger(n) && n >= 1 && n <= MAX_ITERATIONS ? n : `--iterations must be an integer 1-${MAX_ITERATIONS}, got ${JSON.stringify(text)}`
+}
+
+/** The existing file's text and mode, or "" and 0600 when it does not exist yet. */
+const readExisting = (file: string, mustExist: boolean) =>
+  Effect.tryPromise({
+    try: async () => ({ text: await readFile(file, "utf8"), mode: (await stat(file)).mode & 0o777 }),
+    catch: (cause) => cause
+  }).pipe(
+    Effect.catchAll((cause) => {
+      const code = errnoOf(cause)
+      if (code === "ENOENT" && !mustExist) return Effect.succeed({ text: "", mode: 0o600 })
+      if (code === "ENOENT") return fail(`${file} does not exist: nothing to delete`)
+      if (code === "EISDIR") return fail(`${file} is a directory: give the password file's path`)
+      return fail(`cannot read ${file}${code === undefined ? "" : ` (${code})`}: check the path and its permissions`)
+    })
+  )
+
+const writeAtomically = (file: string, text: string, mode: number) =>
+  Effect.tryPromise({
+    try: async () => {
+      const temp = NodePath.join(NodePath.dirname(file), `.${NodePath.basename(file)}.tmp-${process.pid}`)
+      await writeFile(temp, text, { mode })
+      await rename(temp, file)
+    },
+    catch: (cause) => {
+      const code = errnoOf(cause)
+      return new PasswdError({ message: `cannot write ${file}${code === undefined ? "" : ` (${code})`}: check that its directory exists and is writable` })
+    }
+  })
+
+/** Runs the command; succeeds with the line to print. */
+export const passwd = (
+  options: PasswdOptions,
+  readPassword: Effect.Effect<string, PasswdError> = readPasswordLine
+): Effect.Effect<string, PasswdError> =>
+  Effect.gen(function*() {
+    const { file, username } = options
+    const badName = invalidUsername(username)
+    if (badName !== undefined) return yield* fail(badName)
+    const iterations = parseIterations(options.iterations)
+    if (typeof iterations === "string") return yield* fail(iterations)
+    if (options.delete && options.password !== undefined) return yield* fail("--delete takes no --password")
+    const existing = yield* readExisting(file, options.delete)
+    const parsed = parsePasswordFile(existing.text)
+    if (parsed._tag === "Invalid") return yield* fail(`${describeLineErrors(file, parsed.errors)}: fix the file first`)
+    let hash: string | null = null
+    if (!options.delete) {
+      const password = options.password ?? (yield* readPassword)
+      if (password === "") return yield* fail("the password is empty: pass --password or write it on stdin")
+      if (Buffer.byteLength(password) > MAX_PASSWORD_BYTES) return yield* fail(`the password is longer than ${MAX_PASSWORD_BYTES} bytes`)
+      hash = hashPassword(password, iterations)
+    }
+    const edited = setPasswordLine(existing.text, username, hash)
+    if (edited.change === "absent") return yield* fail(`user "${username}" is not in ${file}`)
+    yield* writeAtomically(file, edited.text, existing.mode)
+    const what = edited.change === "deleted" ? `deleted from` : edited.change === "added" ? "added to" : "updated in"
+    return `user "${username}" ${what} ${file}; send SIGHUP to the broker (or restart it) to apply`
+  })

@@ -11,6 +11,7 @@ import type { MessageLog } from "../../services/MessageLog.js"
 import type { TopicsService } from "../meta/Topics.js"
 import type { Engine } from "../mqtt/engine/Engine.js"
 import type { GroupCoordinatorService } from "./groups/GroupCoordinator.js"
+import type { IdempotentProducers } from "./IdempotentProducers.js"
 import type { KafkaConnection } from "./KafkaConnection.js"
 
 /** This broker's node id: a single node, leader of every partition. */
@@ -18,20 +19,9 @@ export const NODE_ID = 0
 export const CLUSTER_ID = "robustmq-ts"
 const START_OFFSET_TTL_MS = 1000
 
-/** The last batch accepted from one idempotent producer on one partition. */
-export interface ProducerPartitionState {
-  epoch: number
-  /** Sequence of the last record accepted. */
-  lastSequence: number
-  lastBaseSequence: number
-  /** Offset the last accepted batch was given (returned again for a retried duplicate). */
-  lastBaseOffset: number
-}
-
 export class KafkaContext {
-  /** Idempotent producers: `${producerId}:${tp}` -> what was last accepted. */
-  readonly producers = new Map<string, ProducerPartitionState>()
-  private producerIds = 0
+  /** The last producer id handed out: ids only grow. */
+  private lastProducerId = 0
   /** Set once the listener is bound. */
   port = 0
   /** Log start offsets read from storage, reused for a second (Fetch asks on every poll). */
@@ -42,15 +32,27 @@ export class KafkaContext {
     readonly log: MessageLog["Type"],
     readonly topics: TopicsService,
     readonly groups: GroupCoordinatorService,
-    readonly engine: Engine
-  ) {}
+    readonly engine: Engine,
+    /** Idempotent producers' sequence state per partition. */
+    readonly producers: IdempotentProducers
+  ) {
+    // A deleted topic's partitions start afresh if it is created again.
+    topics.onChange((name) => {
+      if (topics.get(name) === undefined) producers.forgetTopic(name)
+    })
+  }
 
   /**
    * A producer id unique across restarts without storing a counter: milliseconds since the
-   * epoch times 1000 plus a counter (stays below 2^53 until the year 2255).
+   * epoch times 1000, or one more than the last id when that is not larger (more than 1000 ids
+   * in one millisecond, or the clock stepped back). So ids never repeat within a process, and
+   * a restarted process starts above every id of the previous one unless that one handed out
+   * more than 1000 ids per millisecond on average, or the clock went back further than the
+   * restart took. Below 2^53 until the year 2255.
    */
   nextProducerId(): number {
-    return Date.now() * 1000 + (this.producerIds++ % 1000)
+    this.lastProducerId = Math.max(Date.now() * 1000, this.lastProducerId + 1)
+    return this.lastProducerId
   }
 
   /** The host clients are told to connect to: configured, or the address this client used. */
@@ -67,9 +69,5 @@ export class KafkaContext {
       if (this.startOffsets.size > 100_000) this.startOffsets.clear()
       this.startOffsets.set(tp, { offset, at: now })
     })
-  }
-
-  producerKey(producerId: number, tp: TopicPartition): string {
-    return `${producerId}:${tp}`
   }
 }

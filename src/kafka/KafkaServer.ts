@@ -37,6 +37,7 @@ import { handleListOffsets } from "./handlers/listOffsets.js"
 import { handleProduce } from "./handlers/produce.js"
 import { listen } from "../net/listen.js"
 import { KafkaConnection } from "./KafkaConnection.js"
+import { IdempotentProducers } from "./IdempotentProducers.js"
 import { KafkaContext } from "./KafkaContext.js"
 import { ApiKey, type DecodedRequest, decodeRequest, encodeApiVersionsUnsupported, encodeResponse } from "./protocol/index.js"
 
@@ -109,10 +110,19 @@ function onError() {
 export const make = Effect.gen(function*() {
   const config = yield* BrokerConfig
   const mqtt = yield* MqttServer
-  const ctx = new KafkaContext(config, yield* MessageLog, yield* Topics, yield* GroupCoordinator, mqtt.engine)
+  const log = yield* MessageLog
   const runtime = yield* Effect.runtime<never>()
   const runCallback = Runtime.runCallback(runtime)
   const runFork = Runtime.runFork(runtime)
+  /** Work no single request owns (producer-state reads from the log), stopped at shutdown. */
+  const background = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
+  const producers = new IdempotentProducers(log, (effect) => {
+    const fiber = runFork(effect)
+    if (fiber.unsafePoll() !== null) return
+    background.add(fiber)
+    fiber.addObserver(() => background.delete(fiber))
+  })
+  const ctx = new KafkaContext(config, log, yield* Topics, yield* GroupCoordinator, mqtt.engine, producers)
   const connections = new Set<KafkaConnection>()
 
   const sink = (conn: KafkaConnection, frame: Buffer, respond: (chunks: ReadonlyArray<Buffer> | null) => void) => {
@@ -164,7 +174,7 @@ export const make = Effect.gen(function*() {
   const port = yield* Effect.acquireRelease(listen(server, config.kafka.host, config.kafka.port, names), () =>
     Effect.gen(function*() {
       server.close()
-      const running: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
+      const running: Array<Fiber.RuntimeFiber<unknown, unknown>> = [...background]
       for (const conn of [...connections]) {
         conn.close()
         running.push(...conn.running)

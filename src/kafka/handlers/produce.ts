@@ -1,21 +1,23 @@
 /**
  * Produce: validates each partition's record batch (one RecordBatch v2 per partition, as Kafka
  * requires from v3 on: framing, CRC-32C, offset deltas, no transactions), applies idempotent
- * producer sequence checks, appends the batch whole (the log patches its baseOffset), routes
- * its records to matching MQTT subscribers, and answers once every batch is durable (acks 1 and
- * -1; this broker is its own only replica) or at once with no response (acks 0).
+ * producer sequence checks (IdempotentProducers: the last five batches per producer and
+ * partition, rebuilt from the log's tail after a restart), appends the batch whole (the log
+ * patches its baseOffset), routes its records to matching MQTT subscribers, and answers once
+ * every batch is durable (acks 1 and -1; this broker is its own only replica) or at once with
+ * no response (acks 0). A batch whose partition's producer state is still being read waits for
+ * it; every other batch is decided synchronously.
  */
 import { Effect } from "effect"
 import { type TopicPartition, topicPartition } from "../../../domain/ids.js"
 import { ErrorCode } from "../../../domain/kafka/ErrorCode.js"
+import { SequenceCheck } from "../../../domain/kafka/ProducerState.js"
 import { isInternalTopic } from "../../../domain/meta/topics.js"
 import {
   ATTR_CONTROL,
   ATTR_TRANSACTIONAL,
   batchAttributes,
-  batchBaseSequence,
   batchLastOffsetDelta,
-  batchProducerEpoch,
   batchProducerId,
   batchRecordCount,
   decodeBatch,
@@ -33,11 +35,13 @@ import type { ProduceRequest, ProduceResponse, ProduceResponsePartition } from "
 const DEFAULT_MAX_MESSAGE_BYTES = 1048588
 /** Attributes bits 0-2: the compression codec. */
 const COMPRESSION_MASK = 0x07
-const SEQUENCE_WRAP = 2 ** 31
 
 interface Accepted {
   readonly tp: TopicPartition
+  /** Durable once this offset is: the batch's last, or its first copy's for a retry. */
   readonly lastOffset: number
+  /** -1 without: a producer whose write failed is forgotten on `tp`. */
+  readonly producerId: number
 }
 
 const partitionError = (partitionIndex: number, errorCode: number, errorMessage: string | null = null): ProduceResponsePartition => ({
@@ -69,94 +73,138 @@ const routeToMqtt = (ctx: KafkaContext, topic: string, tp: TopicPartition, bytes
   }
 }
 
-/**
- * The idempotence check of one batch: NONE to append, a duplicate's earlier offset, or an error.
- * Only the last batch per producer and partition is remembered (Kafka keeps five), and the
- * state lives in memory: after a restart a producer's next batch is accepted as it comes.
- */
-const checkSequence = (ctx: KafkaContext, tp: TopicPartition, bytes: Uint8Array): { errorCode: number; duplicateOf?: number } => {
-  const producerId = batchProducerId(bytes)
-  if (producerId < 0) return { errorCode: ErrorCode.NONE }
-  const epoch = batchProducerEpoch(bytes)
-  const baseSequence = batchBaseSequence(bytes)
-  const state = ctx.producers.get(ctx.producerKey(producerId, tp))
-  if (state === undefined || epoch > state.epoch) return { errorCode: ErrorCode.NONE }
-  if (epoch < state.epoch) return { errorCode: ErrorCode.INVALID_PRODUCER_EPOCH }
-  if (baseSequence === state.lastBaseSequence) return { errorCode: ErrorCode.NONE, duplicateOf: state.lastBaseOffset }
-  if (baseSequence !== (state.lastSequence + 1) % SEQUENCE_WRAP) return { errorCode: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER }
-  return { errorCode: ErrorCode.NONE }
+/** Why a partition's batch is refused before any idempotence check, or null when it may go on. */
+const refusal = (
+  ctx: KafkaContext,
+  request: ProduceRequest,
+  apiVersion: number,
+  topicName: string,
+  partitionIndex: number,
+  records: Buffer | null
+): ProduceResponsePartition | null => {
+  const acks = request.acks
+  if (acks !== 0 && acks !== 1 && acks !== -1) return partitionError(partitionIndex, ErrorCode.INVALID_REQUIRED_ACKS)
+  if (request.transactionalId !== null) {
+    return partitionError(partitionIndex, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, "transactions are not supported")
+  }
+  const topic = ctx.topics.get(topicName)
+  if (topic === undefined || isInternalTopic(topicName) || partitionIndex < 0 || partitionIndex >= topic.partitions) {
+    return partitionError(partitionIndex, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+  }
+  if (records === null) return partitionError(partitionIndex, ErrorCode.CORRUPT_MESSAGE, "no records")
+  const invalid = validateBatch(records)
+  if (invalid !== undefined) return partitionError(partitionIndex, ErrorCode.CORRUPT_MESSAGE, invalid)
+  const count = batchRecordCount(records)
+  if (count <= 0 || batchLastOffsetDelta(records) !== count - 1) {
+    return partitionError(partitionIndex, ErrorCode.CORRUPT_MESSAGE, "offset deltas must run 0..count-1")
+  }
+  const attributes = batchAttributes(records)
+  if ((attributes & (ATTR_TRANSACTIONAL | ATTR_CONTROL)) !== 0) {
+    return partitionError(partitionIndex, ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT, "transactional batches are not supported")
+  }
+  // Batches are stored unparsed: one no consumer can decompress would poison the partition.
+  const codec = attributes & COMPRESSION_MASK
+  if (codec > CompressionCodec.Zstd) return partitionError(partitionIndex, ErrorCode.CORRUPT_MESSAGE, `unknown compression codec ${codec}`)
+  if (codec === CompressionCodec.Zstd && apiVersion < 7) {
+    return partitionError(partitionIndex, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, "zstd needs Produce v7 or later (KIP-110)")
+  }
+  if (records.length > maxMessageBytes(topic.config)) return partitionError(partitionIndex, ErrorCode.MESSAGE_TOO_LARGE)
+  return null
 }
 
-const rememberSequence = (ctx: KafkaContext, tp: TopicPartition, bytes: Uint8Array, baseOffset: number): void => {
-  const producerId = batchProducerId(bytes)
-  if (producerId < 0) return
-  const baseSequence = batchBaseSequence(bytes)
-  ctx.producers.set(ctx.producerKey(producerId, tp), {
-    epoch: batchProducerEpoch(bytes),
-    lastBaseSequence: baseSequence,
-    lastSequence: (baseSequence + batchRecordCount(bytes) - 1) % SEQUENCE_WRAP,
-    lastBaseOffset: baseOffset
-  })
+/**
+ * Hot path. The idempotence check, then the append of a valid batch (its partition's producer
+ * state is ready): a retried batch is answered with the offset its first copy got and waits
+ * for that copy to be durable; a gap or a fenced epoch is refused.
+ */
+const admit = (
+  ctx: KafkaContext,
+  topicName: string,
+  tp: TopicPartition,
+  partitionIndex: number,
+  records: Buffer,
+  accepted: Array<Accepted>
+): ProduceResponsePartition => {
+  const producers = ctx.producers
+  switch (producers.unsafeCheck(tp, records)) {
+    case SequenceCheck.OutOfOrder:
+      return partitionError(partitionIndex, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER)
+    case SequenceCheck.StaleEpoch:
+      return partitionError(partitionIndex, ErrorCode.INVALID_PRODUCER_EPOCH)
+    case SequenceCheck.Duplicate:
+      accepted.push({ tp, lastOffset: producers.duplicateLastOffset, producerId: batchProducerId(records) })
+      return { partitionIndex, errorCode: ErrorCode.NONE, baseOffset: producers.duplicateBaseOffset }
+  }
+  const count = batchRecordCount(records)
+  const bytes = unpinned(records)
+  const baseOffset = ctx.log.unsafeAppendBatch(tp, bytes, count)
+  producers.unsafeRemember(tp, bytes, baseOffset)
+  accepted.push({ tp, lastOffset: baseOffset + count - 1, producerId: batchProducerId(bytes) })
+  routeToMqtt(ctx, topicName, tp, bytes)
+  return { partitionIndex, errorCode: ErrorCode.NONE, baseOffset }
 }
+
+/** Stands in for a partition whose batch waits for its producer state (replaced before use). */
+const PENDING: ProduceResponsePartition = { partitionIndex: -1, errorCode: ErrorCode.NONE, baseOffset: -1 }
 
 export const handleProduce = (ctx: KafkaContext, request: ProduceRequest, apiVersion: number): Effect.Effect<ProduceResponse | null> => {
-  const acks = request.acks
   const accepted: Array<Accepted> = []
-  const responses = request.topics.map((t) => {
-    const topic = ctx.topics.get(t.name)
-    return {
-      name: t.name,
-      partitions: t.partitions.map((p): ProduceResponsePartition => {
-        if (acks !== 0 && acks !== 1 && acks !== -1) return partitionError(p.partitionIndex, ErrorCode.INVALID_REQUIRED_ACKS)
-        if (request.transactionalId !== null) {
-          return partitionError(p.partitionIndex, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, "transactions are not supported")
-        }
-        if (topic === undefined || isInternalTopic(t.name) || p.partitionIndex < 0 || p.partitionIndex >= topic.partitions) {
-          return partitionError(p.partitionIndex, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
-        }
-        const records = p.records
-        if (records === null) return partitionError(p.partitionIndex, ErrorCode.CORRUPT_MESSAGE, "no records")
-        const invalid = validateBatch(records)
-        if (invalid !== undefined) return partitionError(p.partitionIndex, ErrorCode.CORRUPT_MESSAGE, invalid)
-        const count = batchRecordCount(records)
-        if (count <= 0 || batchLastOffsetDelta(records) !== count - 1) {
-          return partitionError(p.partitionIndex, ErrorCode.CORRUPT_MESSAGE, "offset deltas must run 0..count-1")
-        }
-        const attributes = batchAttributes(records)
-        if ((attributes & (ATTR_TRANSACTIONAL | ATTR_CONTROL)) !== 0) {
-          return partitionError(p.partitionIndex, ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT, "transactional batches are not supported")
-        }
-        // Batches are stored unparsed: one no consumer can decompress would poison the partition.
-        const codec = attributes & COMPRESSION_MASK
-        if (codec > CompressionCodec.Zstd) return partitionError(p.partitionIndex, ErrorCode.CORRUPT_MESSAGE, `unknown compression codec ${codec}`)
-        if (codec === CompressionCodec.Zstd && apiVersion < 7) {
-          return partitionError(p.partitionIndex, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, "zstd needs Produce v7 or later (KIP-110)")
-        }
-        if (records.length > maxMessageBytes(topic.config)) return partitionError(p.partitionIndex, ErrorCode.MESSAGE_TOO_LARGE)
-        const tp = topicPartition(t.name, p.partitionIndex)
-        const sequence = checkSequence(ctx, tp, records)
-        if (sequence.errorCode !== ErrorCode.NONE) return partitionError(p.partitionIndex, sequence.errorCode)
-        if (sequence.duplicateOf !== undefined) {
-          return { partitionIndex: p.partitionIndex, errorCode: ErrorCode.NONE, baseOffset: sequence.duplicateOf }
-        }
-        const bytes = unpinned(records)
-        const baseOffset = ctx.log.unsafeAppendBatch(tp, bytes, count)
-        rememberSequence(ctx, tp, bytes, baseOffset)
-        accepted.push({ tp, lastOffset: baseOffset + count - 1 })
-        routeToMqtt(ctx, t.name, tp, bytes)
-        return { partitionIndex: p.partitionIndex, errorCode: ErrorCode.NONE, baseOffset }
+  const responses: Array<{ name: string; partitions: Array<ProduceResponsePartition> }> = []
+  /** Batches waiting for their partition's producer state to be read from the log. */
+  let waiting = 0
+  let allDecided: (() => void) | null = null
+  for (const t of request.topics) {
+    const partitions: Array<ProduceResponsePartition> = []
+    for (const p of t.partitions) {
+      const refused = refusal(ctx, request, apiVersion, t.name, p.partitionIndex, p.records)
+      if (refused !== null) {
+        partitions.push(refused)
+        continue
+      }
+      const records = p.records!
+      const tp = topicPartition(t.name, p.partitionIndex)
+      if (batchProducerId(records) < 0 || ctx.producers.isReady(tp)) {
+        partitions.push(admit(ctx, t.name, tp, p.partitionIndex, records, accepted))
+        continue
+      }
+      // The first idempotent batch since start-up for a partition with older data: decided,
+      // in arrival order, once the producer state is read back from the log's tail.
+      const slot = partitions.length
+      partitions.push(PENDING)
+      waiting++
+      ctx.producers.whenReady(tp, (error) => {
+        partitions[slot] = error === undefined
+          ? admit(ctx, t.name, tp, p.partitionIndex, records, accepted)
+          : partitionError(p.partitionIndex, ErrorCode.KAFKA_STORAGE_ERROR)
+        if (--waiting === 0 && allDecided !== null) allDecided()
       })
     }
-  })
-  if (acks === 0) return Effect.succeed(null)
+    responses.push({ name: t.name, partitions })
+  }
+  if (request.acks === 0) return Effect.succeed(null)
   const response: ProduceResponse = { responses, throttleTimeMs: 0 }
+  if (waiting === 0) return awaitDurable(ctx, response, accepted)
+  return Effect.flatMap(
+    Effect.async<void>((resume) => {
+      if (waiting === 0) resume(Effect.void)
+      else allDecided = () => resume(Effect.void)
+    }),
+    () => awaitDurable(ctx, response, accepted)
+  )
+}
+
+/** Answers once every accepted batch is durable; a failed write forgets its producer's state. */
+const awaitDurable = (ctx: KafkaContext, response: ProduceResponse, accepted: ReadonlyArray<Accepted>): Effect.Effect<ProduceResponse> => {
   if (accepted.length === 0) return Effect.succeed(response)
   return Effect.async<ProduceResponse>((resume) => {
     let waiting = accepted.length
     let failed: Array<TopicPartition> | null = null
     for (const a of accepted) {
       ctx.log.unsafeOnDurable(a.tp, a.lastOffset, (error?: StorageError) => {
-        if (error !== undefined) (failed ??= []).push(a.tp)
+        if (error !== undefined) {
+          ;(failed ??= []).push(a.tp)
+          if (a.producerId >= 0) ctx.producers.unsafeForget(a.tp, a.producerId)
+        }
         if (--waiting === 0) resume(Effect.succeed(failed === null ? response : withStorageErrors(response, failed)))
       })
     }

@@ -9,6 +9,8 @@
  *   covers F (every topic F can match is matched by the rule) and no deny rule intersects F (no
  *   topic is matched by both). So a granted subscription can only ever deliver allowed topics,
  *   and delivery needs no per-message check.
+ * - Reading topic T (`mayRead`, only when the ACL changed under a session that still owes
+ *   messages): refused if a deny rule matches T, allowed if a read/readwrite rule matches T.
  *
  * Matching follows MQTT: `+` one level, `#` any number including none, and a topic starting
  * with `$` is not matched by a filter starting with a wildcard [MQTT-4.7.2-1], so `#` never
@@ -132,6 +134,17 @@ export const intersects = (a: Levels, b: Levels): boolean => {
 export const mayPublish = (acl: CompiledAcl, topic: string): boolean => {
   for (const d of acl.deny) if (matchesTopic(d, topic)) return false
   for (const w of acl.write) if (matchesTopic(w, topic)) return true
+  return false
+}
+
+/**
+ * Whether the client may receive a message published to the topic name `topic`: Mosquitto's
+ * per-delivery read check. Deliveries never ask (a granted subscription only matches readable
+ * topics); this decides what a session still owes its client after the ACL changed.
+ */
+export const mayRead = (acl: CompiledAcl, topic: string): boolean => {
+  for (const d of acl.deny) if (matchesTopic(d, topic)) return false
+  for (const r of acl.read) if (matchesTopic(r, topic)) return true
   return false
 }
 

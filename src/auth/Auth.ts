@@ -7,7 +7,9 @@
  * as in Mosquitto, or a direct call from tests) does the same later, keeps the old state when a
  * file is invalid, disconnects the live connections of removed users and of users whose
  * password changed (DISCONNECT 0x98, administrative action), and moves the ACL generation on so
- * every connection's next PUBLISH/SUBSCRIBE uses the new rules.
+ * every connection's next PUBLISH/SUBSCRIBE uses the new rules. After a new ACL it tells every
+ * connection holding a ClientAcl (`AclHolder`), which re-checks the subscriptions granted under
+ * the old rules: deliveries are never checked, so a revoked grant must go at once.
  *
  * Per CONNECT, `unsafeAuthenticate` answers from memory when it can (no users, unknown user,
  * cached credentials, `$6$`) and otherwise verifies off the event loop with `crypto.pbkdf2`.
@@ -35,6 +37,12 @@ export interface Kickable {
   close(reason?: number): void
 }
 
+/** A connection with a ClientAcl, told when the ACL changed (src/mqtt/Connection.ts). */
+export interface AclHolder {
+  /** Re-checks what was granted under the previous rules; returns the subscriptions removed. */
+  aclChanged(): number
+}
+
 /** What a sync (boot or reload) changed. */
 export interface AuthChanges {
   readonly usersAdded: ReadonlyArray<string>
@@ -43,6 +51,8 @@ export interface AuthChanges {
   readonly acl: "replaced" | "cleared" | "unchanged"
   /** Connections ended because their user was removed or its password changed. */
   readonly kicked: number
+  /** Subscriptions of live connections the new ACL no longer grants, removed. */
+  readonly subscriptionsRemoved: number
 }
 
 export interface AuthService {
@@ -69,6 +79,9 @@ export interface AuthService {
   /** A connection of `username` was accepted / closed (for kicks on reload). */
   readonly unsafeTrack: (username: string, conn: Kickable) => void
   readonly unsafeUntrack: (username: string, conn: Kickable) => void
+  /** A connection holding a ClientAcl was accepted / closed (told after each ACL change). */
+  readonly unsafeWatchAcl: (holder: AclHolder) => void
+  readonly unsafeUnwatchAcl: (holder: AclHolder) => void
   /** Re-reads the files and applies the differences (what SIGHUP runs). */
   readonly reload: Effect.Effect<AuthChanges, AuthFileError | StorageError | VersionConflict>
   /** The read model (users and rules), for tests and tools; do not mutate. */
@@ -89,6 +102,7 @@ const describeChanges = (c: AuthChanges): string => {
   if (c.usersRemoved.length > 0) parts.push(`${c.usersRemoved.length} user(s) removed`)
   if (c.acl !== "unchanged") parts.push(`ACL ${c.acl}`)
   if (c.kicked > 0) parts.push(`${c.kicked} connection(s) closed`)
+  if (c.subscriptionsRemoved > 0) parts.push(`${c.subscriptionsRemoved} subscription(s) no longer granted removed`)
   return parts.length === 0 ? "unchanged" : parts.join(", ")
 }
 
@@ -103,6 +117,7 @@ export const make = Effect.gen(function*() {
   }
   const source: { generation: number; rules: AclSource["rules"] } = { generation: 0, rules: state.acl }
   const live = new Map<string, Set<Kickable>>()
+  const aclHolders = new Set<AclHolder>()
   const verified = new VerifiedCache()
   const permit = yield* Effect.makeSemaphore(1)
 
@@ -118,7 +133,7 @@ export const make = Effect.gen(function*() {
     Effect.gen(function*() {
       const declared = yield* readDeclared(config)
       const events = decideSync(state, declared)
-      const changes = { usersAdded: [] as Array<string>, passwordsChanged: [] as Array<string>, usersRemoved: [] as Array<string>, acl: "unchanged" as AuthChanges["acl"], kicked: 0 }
+      const changes = { usersAdded: [] as Array<string>, passwordsChanged: [] as Array<string>, usersRemoved: [] as Array<string>, acl: "unchanged" as AuthChanges["acl"], kicked: 0, subscriptionsRemoved: 0 }
       if (events.length === 0) return changes as AuthChanges
       version = yield* store.append(ACL_STREAM, events.map((e) => ({ type: e._tag, data: encodeEvent(e) })), version)
       for (const e of events) {
@@ -144,6 +159,10 @@ export const make = Effect.gen(function*() {
         }
       }
       if (changes.passwordsChanged.length > 0 || changes.usersRemoved.length > 0) verified.clear()
+      // After every event is applied (kicked connections are gone), so each holder sees the final rules.
+      if (changes.acl !== "unchanged") {
+        for (const holder of [...aclHolders]) changes.subscriptionsRemoved += holder.aclChanged()
+      }
       return changes as AuthChanges
     })
   )
@@ -204,6 +223,12 @@ export const make = Effect.gen(function*() {
       const conns = live.get(username)
       if (conns === undefined || !conns.delete(conn)) return
       if (conns.size === 0) live.delete(username)
+    },
+    unsafeWatchAcl: (holder) => {
+      aclHolders.add(holder)
+    },
+    unsafeUnwatchAcl: (holder) => {
+      aclHolders.delete(holder)
     },
     reload,
     state,

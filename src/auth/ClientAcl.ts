@@ -5,7 +5,7 @@
  * source's generation moves on and the next check recompiles and forgets the decisions.
  */
 import type { AclRule } from "../../domain/auth/AclRule.js"
-import { compileAcl, type CompiledAcl, mayPublish, maySubscribe } from "../../domain/auth/authorize.js"
+import { compileAcl, type CompiledAcl, mayPublish, mayRead, maySubscribe } from "../../domain/auth/authorize.js"
 
 /** The current rules and a counter bumped whenever they change (owned by the Auth service). */
 export interface AclSource {
@@ -59,5 +59,14 @@ export class ClientAcl {
   maySubscribe(filter: string): boolean {
     if (this.generation !== this.source.generation) this.refresh()
     return this.compiled === null || maySubscribe(this.compiled, filter)
+  }
+
+  /**
+   * Whether this client may receive a message on the topic name `topic`. Not for deliveries
+   * (granted subscriptions make them safe): for what a session owes after the ACL changed.
+   */
+  mayRead(topic: string): boolean {
+    if (this.generation !== this.source.generation) this.refresh()
+    return this.compiled === null || mayRead(this.compiled, topic)
   }
 }

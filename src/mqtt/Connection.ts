@@ -5,7 +5,9 @@
  * UNSUBSCRIBE): `runControl` pauses the socket, queues the frames already read, runs one
  * Effect, then drains the queue in order, so per-connection ordering holds. A password check
  * at CONNECT (src/auth) pauses reads the same way while PBKDF2 runs in the thread pool; with an
- * ACL configured, PUBLISH and SUBSCRIBE ask the connection's ClientAcl (one null check without).
+ * ACL configured, PUBLISH and SUBSCRIBE ask the connection's ClientAcl (one null check without);
+ * deliveries never do, so a session's subscriptions are re-checked whenever the permission that
+ * granted them can have changed: at a resume (before anything is sent) and after an ACL reload.
  *
  * No fiber and no closure per connection: socket listeners are shared functions that find
  * their Connection on the socket. Memory per idle connection is this object and its socket.
@@ -20,6 +22,7 @@ import { validateTopicName } from "../../domain/topic/TopicName.js"
 import type { RecordHeader } from "../../domain/message/LogRecord.js"
 import type { StorageError } from "../../services/errors.js"
 import { parseShared, validateTopicFilter } from "../../domain/topic/TopicFilter.js"
+import type { AclHolder } from "../auth/Auth.js"
 import type { ClientAcl } from "../auth/ClientAcl.js"
 import { decodePacket } from "./codec/decode.js"
 import { encodeAck, encodeControl, PINGRESP } from "./codec/encode.js"
@@ -48,7 +51,7 @@ const enum State {
   Closed = 2
 }
 
-export class Connection implements Outlet, FrameSink {
+export class Connection implements Outlet, FrameSink, AclHolder {
   version: ProtocolVersion = 4
   private state = State.AwaitingConnect
   session: LiveSession | null = null
@@ -126,6 +129,7 @@ export class Connection implements Outlet, FrameSink {
     this.state = State.Closed
     this.ctx.connections.delete(this)
     if (this.username !== null) this.ctx.auth?.unsafeUntrack(this.username, this)
+    if (this.acl !== null) this.ctx.auth?.unsafeUnwatchAcl(this)
     const session = this.session
     this.session = null
     if (!wasConnected || session === null) return
@@ -365,6 +369,10 @@ export class Connection implements Outlet, FrameSink {
       this.session = opened.session
       this.state = State.Connected
       this.ctx.connected++
+      // A resumed session's subscriptions were granted to an earlier connection, maybe under
+      // other rules or another user: this client's ACL decides before anything is sent.
+      const regrant = this.acl === null ? null : this.recheckGrants(opened.session)
+      const persist = regrant === null ? opened.persist : opened.persist === null ? regrant : Effect.zipRight(opened.persist, regrant)
       const finish = (ok: boolean) => {
         if (this.state === State.Closed) return
         if (!ok) {
@@ -384,8 +392,8 @@ export class Connection implements Outlet, FrameSink {
         this.connack(ReasonCode.Success, opened.sessionPresent, p)
         opened.session.resume(this)
       }
-      if (opened.persist === null) finish(true)
-      else this.runControl(opened.persist, finish)
+      if (persist === null) finish(true)
+      else this.runControl(persist, finish)
     }
     const auth = this.ctx.auth
     if (auth === null) return accept()
@@ -396,6 +404,7 @@ export class Connection implements Outlet, FrameSink {
       // A will the client could not publish itself is refused with the CONNECT.
       if (will !== null && acl !== null && !acl.mayPublish(will.message.topic)) return this.refuse(ReasonCode.NotAuthorized)
       this.acl = acl
+      if (acl !== null) auth.unsafeWatchAcl(this)
       if (username !== undefined) {
         this.username = username
         auth.unsafeTrack(username, this)
@@ -412,6 +421,42 @@ export class Connection implements Outlet, FrameSink {
     // Verifying off the event loop: packets that follow CONNECT wait, in order.
     this.paused = true
     this.socket.pause()
+  }
+
+  // ------------------------------------------------------------ ACL changes
+
+  /**
+   * The ACL was replaced (Auth, after a reload): the subscriptions it no longer grants are
+   * removed as an UNSUBSCRIBE would remove them, with what the session owes that this client may
+   * no longer read. The client is not told (MQTT 5 has no server-initiated UNSUBACK). Storage
+   * runs in the background: memory changed now, and the session's next events follow these.
+   */
+  aclChanged(): number {
+    const session = this.session
+    if (this.state !== State.Connected || session === null || this.acl === null) return 0
+    const before = session.subscriptions.size
+    this.background(this.recheckGrants(session))
+    return before - session.subscriptions.size
+  }
+
+  /**
+   * Removes the session's subscriptions this connection's ACL does not grant (`$share/g/F` is
+   * checked on F, as at SUBSCRIBE) and drops the messages owed that it may not read; logs one
+   * line saying what went. Returns the Effect persisting that, or null.
+   */
+  private recheckGrants(session: LiveSession): Effect.Effect<void, StorageError> | null {
+    const acl = this.acl!
+    const revoked: Array<string> = []
+    for (const raw of session.subscriptions.keys()) if (!acl.maySubscribe(raw)) revoked.push(raw)
+    // Before the resume the unacknowledged PUBLISHes have yet to be sent again.
+    const result = this.ctx.engine.revokeGrants(session, revoked, (topic) => acl.mayRead(topic), session.conn !== this)
+    if (result === null) return null
+    const what: Array<string> = []
+    if (result.removed.length > 0) what.push(`subscriptions the ACL no longer grants removed: ${result.removed.join(", ")}`)
+    if (result.dropped > 0) what.push(`${result.dropped} queued message(s) it may no longer read dropped`)
+    const who = acl.username === null ? this.clientId : `${this.clientId} (user ${acl.username})`
+    Runtime.runFork(this.ctx.runtime)(Effect.logInfo(`mqtt: client ${who}: ${what.join("; ")}`))
+    return result.persist
   }
 
   /** Hot path: one inbound PUBLISH. */

@@ -329,15 +329,58 @@ export class Engine {
 
   unsubscribe(session: LiveSession, filters: ReadonlyArray<string>) {
     const decision = decideUnsubscribe(session.state, session.clientId, filters)
-    for (const e of decision.events) {
+    this.removeSubscriptions(session, decision.events)
+    const persist = this.commit(session, decision.events, true)
+    return { codes: decision.codes, persist }
+  }
+
+  /** Takes the subscriptions named by `events` out of the live index; returns them. */
+  private removeSubscriptions(session: LiveSession, events: ReadonlyArray<{ readonly filter: string }>): Array<Subscription> {
+    const removed: Array<Subscription> = []
+    for (const e of events) {
       const sub = session.subscriptions.get(e.filter)
       if (sub !== undefined) {
         this.subscriptions.remove(sub)
         session.subscriptions.delete(e.filter)
+        removed.push(sub)
       }
     }
+    return removed
+  }
+
+  /**
+   * The ACL changed under `session` (a reload, or a resume under the connecting client's ACL):
+   * removes `filters`, the subscriptions no longer granted, exactly as UNSUBSCRIBE does
+   * (SubscriptionRemoved for a persistent session, so they stay removed after a restart), and
+   * drops what the session owes its client that it may no longer have: messages `mayRead`
+   * refuses, and messages only removed subscriptions matched. The backlog is not re-derived
+   * from subscriptions (route and restart put messages in it), so it is filtered here, before
+   * the checkpoint that records it; `resending` (a resume) covers unacknowledged PUBLISHes too.
+   * Returns null when there was nothing to do.
+   */
+  revokeGrants(
+    session: LiveSession,
+    filters: ReadonlyArray<string>,
+    mayRead: (topic: string) => boolean,
+    resending: boolean
+  ): { removed: ReadonlyArray<string>; dropped: number; persist: Effect.Effect<void, StorageError> | null } | null {
+    if (filters.length === 0 && session.backlog === 0) return null
+    const decision = decideUnsubscribe(session.state, session.clientId, filters)
+    const removed = this.removeSubscriptions(session, decision.events)
+    const verdicts = new Map<string, boolean>() // per topic: the backlog repeats topics
+    const drop = (o: Outgoing): boolean => {
+      const topic = o.msg.topic
+      let verdict = verdicts.get(topic)
+      if (verdict === undefined) {
+        verdict = !mayRead(topic) || (matchesAny(removed, topic) && !matchesAny(session.subscriptions.values(), topic))
+        verdicts.set(topic, verdict)
+      }
+      return verdict
+    }
+    const dropped = session.dropOwed(drop, resending)
+    if (decision.events.length === 0 && dropped === 0) return null
     const persist = this.commit(session, decision.events, true)
-    return { codes: decision.codes, persist }
+    return { removed: removed.map((s) => s.raw), dropped, persist }
   }
 
   /**
@@ -682,6 +725,12 @@ const decodeWill = (text: string): Message => {
   const messages = messagesFromText(text)
   if (typeof messages === "string" || messages.length !== 1) throw new Error(`stored will does not decode: ${messages}`)
   return messages[0]!
+}
+
+/** Whether one of `subs` (shared ones by their filter) matches the topic name `topic`. */
+const matchesAny = (subs: Iterable<Subscription>, topic: string): boolean => {
+  for (const sub of subs) if (matches(sub.filter, topic)) return true
+  return false
 }
 
 /** Highest QoS the session's non-shared subscriptions grant `m` (0 = no match). */

@@ -246,6 +246,28 @@ export class LiveSession {
     return out
   }
 
+  /**
+   * Forgets the messages owed to the client that `drop` selects (the ACL changed): every queued
+   * one, and, when `resending` (a resume, before anything is sent), PUBLISHes sent to an earlier
+   * connection and not acknowledged, which would go out again. A PUBREL stays: it carries no
+   * message. Returns how many were dropped.
+   */
+  dropOwed(drop: (o: Outgoing) => boolean, resending: boolean): number {
+    let dropped = 0
+    const inflight = this.inflight
+    if (resending && inflight !== null) {
+      for (const [id, o] of inflight) {
+        if (o.stage !== 0 || !drop(o)) continue
+        inflight.delete(id)
+        dropped++
+      }
+    }
+    const queue = this.queue
+    if (queue !== null && queue.length > 0) queue.filter((o) => !drop(o), () => dropped++)
+    if (dropped > 0) this.dirty = true
+    return dropped
+  }
+
   /** Number of messages owed to the client. */
   get backlog(): number {
     return (this.inflight?.size ?? 0) + (this.queue?.length ?? 0)

@@ -1,7 +1,7 @@
 /**
  * The group coordinator's requests and responses as plain values, field for field as in the
- * Kafka JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch, DescribeGroups
- * and ListGroups messages (camelCase names from the protocol's JSON schemas), so the protocol
+ * Kafka JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch, OffsetDelete,
+ * DescribeGroups and ListGroups messages (camelCase names from the protocol's JSON schemas), so the protocol
  * handlers map them one to one. Fields that only some API versions carry are noted; a null
  * string where an old version's field is non-nullable is written as "" by the codec.
  */
@@ -156,6 +156,20 @@ export interface OffsetFetchResponse {
   readonly topics: ReadonlyArray<{ readonly name: string; readonly partitions: ReadonlyArray<OffsetFetchPartition> }>
 }
 
+export interface OffsetDeleteRequest {
+  readonly groupId: string
+  readonly topics: ReadonlyArray<{ readonly name: string; readonly partitions: ReadonlyArray<{ readonly partitionIndex: number }> }>
+}
+
+export interface OffsetDeleteResponse {
+  /** The group's error; with one, `topics` is empty. */
+  readonly errorCode: number
+  readonly topics: ReadonlyArray<{
+    readonly name: string
+    readonly partitions: ReadonlyArray<{ readonly partitionIndex: number; readonly errorCode: number }>
+  }>
+}
+
 export interface DescribeGroupsRequest {
   readonly groupIds: ReadonlyArray<string>
   /** v6+ answers an unknown group with GROUP_ID_NOT_FOUND instead of a Dead group. */
@@ -240,4 +254,18 @@ export interface DeleteGroup {
   readonly groupId: string
 }
 
-export type GroupCommand = JoinGroup | SyncGroup | Heartbeat | LeaveGroup | CommitOffsets | Tick | DeleteTopicOffsets | DeleteGroup
+/** OffsetDelete: the group forgets some partitions' committed offsets (topics known to exist). */
+export interface DeleteOffsets extends OffsetDeleteRequest {
+  readonly _tag: "DeleteOffsets"
+}
+
+export type GroupCommand =
+  | JoinGroup
+  | SyncGroup
+  | Heartbeat
+  | LeaveGroup
+  | CommitOffsets
+  | Tick
+  | DeleteTopicOffsets
+  | DeleteGroup
+  | DeleteOffsets

@@ -5,6 +5,7 @@
 import type {
   CommitOffsets,
   DeleteGroup,
+  DeleteOffsets,
   DeleteTopicOffsets,
   GroupCommand,
   Heartbeat,
@@ -13,6 +14,7 @@ import type {
   LeaveGroup,
   LeaveGroupResponse,
   OffsetCommitResponse,
+  OffsetDeleteResponse,
   SyncGroup,
   SyncGroupResponse,
   Tick
@@ -20,6 +22,7 @@ import type {
 import type { Decision, JoinOutcome, SyncOutcome } from "./Decision.js"
 import { decideCommitOffsets } from "./decideCommitOffsets.js"
 import { decideDeleteGroup } from "./decideDeleteGroup.js"
+import { decideDeleteOffsets } from "./decideDeleteOffsets.js"
 import { decideDeleteTopicOffsets } from "./decideDeleteTopicOffsets.js"
 import { decideHeartbeat } from "./decideHeartbeat.js"
 import { decideJoinGroup } from "./decideJoinGroup.js"
@@ -46,6 +49,12 @@ export function decide(
 export function decide(state: GroupState | undefined, command: Tick, now: number, policy?: GroupPolicy): Decision<void>
 export function decide(state: GroupState | undefined, command: DeleteTopicOffsets, now: number, policy?: GroupPolicy): Decision<void>
 export function decide(state: GroupState | undefined, command: DeleteGroup, now: number, policy?: GroupPolicy): Decision<number>
+export function decide(
+  state: GroupState | undefined,
+  command: DeleteOffsets,
+  now: number,
+  policy?: GroupPolicy
+): Decision<OffsetDeleteResponse>
 export function decide(state: GroupState | undefined, command: GroupCommand, now: number, policy?: GroupPolicy): Decision<unknown>
 export function decide(
   state: GroupState | undefined,
@@ -70,5 +79,7 @@ export function decide(
       return decideDeleteTopicOffsets(state, command, now, policy)
     case "DeleteGroup":
       return decideDeleteGroup(state, command, now, policy)
+    case "DeleteOffsets":
+      return decideDeleteOffsets(state, command, now, policy)
   }
 }

@@ -116,6 +116,15 @@ export class GroupOffsetsDeleted extends Schema.TaggedClass<GroupOffsetsDeleted>
   at: Schema.Number
 }) {}
 
+export const StoredPartition = Schema.Struct({ topic: Schema.String, partition: Schema.Number })
+
+/** OffsetDelete: these partitions' committed offsets are gone (the group itself stays). */
+export class GroupPartitionOffsetsDeleted extends Schema.TaggedClass<GroupPartitionOffsetsDeleted>()("GroupPartitionOffsetsDeleted", {
+  groupId: Schema.String,
+  partitions: Schema.Array(StoredPartition),
+  at: Schema.Number
+}) {}
+
 /**
  * An empty group was deleted (DeleteGroups): it and its committed offsets are gone. Folding it
  * leaves a Dead group, which the coordinator and the rebuild drop; a later event for the same
@@ -165,6 +174,7 @@ export const GroupEvent = Schema.Union(
   GroupAssignmentsSynced,
   GroupOffsetsCommitted,
   GroupOffsetsDeleted,
+  GroupPartitionOffsetsDeleted,
   GroupDeleted,
   MemberHeartbeat,
   PendingMemberAdded,
@@ -191,6 +201,7 @@ export const DURABLE_EVENT_TYPES: ReadonlyArray<string> = [
   "GroupAssignmentsSynced",
   "GroupOffsetsCommitted",
   "GroupOffsetsDeleted",
+  "GroupPartitionOffsetsDeleted",
   "GroupDeleted"
 ]
 

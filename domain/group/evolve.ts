@@ -188,6 +188,18 @@ export const evolve = (state: GroupState | undefined, event: GroupEvent): GroupS
       for (const topic of event.topics) offsets.delete(topic)
       return { ...group, offsets }
     }
+    case "GroupPartitionOffsetsDeleted": {
+      const offsets = new Map(group.offsets)
+      for (const p of event.partitions) {
+        const partitions = offsets.get(p.topic)
+        if (partitions === undefined || !partitions.has(p.partition)) continue
+        const left = new Map(partitions)
+        left.delete(p.partition)
+        if (left.size === 0) offsets.delete(p.topic)
+        else offsets.set(p.topic, left)
+      }
+      return { ...group, offsets }
+    }
     case "GroupDeleted":
       return { ...emptyGroup(event.groupId), state: "Dead" }
     case "MemberHeartbeat":

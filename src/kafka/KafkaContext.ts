@@ -1,18 +1,21 @@
 /**
  * What every Kafka request handler shares: configuration, the log, the topic registry, the group
  * coordinator, the MQTT engine (records produced over Kafka are routed to MQTT subscribers), the
- * node's advertised address and the idempotent-producer state.
+ * node's advertised address, the idempotent-producer state, the DeleteRecords floors and the
+ * topic policies (whose MQTT-session holds DeleteRecords respects when it frees storage).
  */
 import { Effect } from "effect"
 import type { BrokerConfigShape } from "../../config/BrokerConfigShape.js"
 import type { TopicPartition } from "../../domain/ids.js"
 import type { StorageError } from "../../services/errors.js"
 import type { MessageLog } from "../../services/MessageLog.js"
+import type { TopicPoliciesService } from "../../layers/TopicPolicies.js"
 import type { TopicsService } from "../meta/Topics.js"
 import type { Engine } from "../mqtt/engine/Engine.js"
 import type { GroupCoordinatorService } from "./groups/GroupCoordinator.js"
 import type { IdempotentProducers } from "./IdempotentProducers.js"
 import type { KafkaConnection } from "./KafkaConnection.js"
+import type { LogStartOffsetsService } from "./LogStartOffsets.js"
 
 /** This broker's node id: a single node, leader of every partition. */
 export const NODE_ID = 0
@@ -34,7 +37,10 @@ export class KafkaContext {
     readonly groups: GroupCoordinatorService,
     readonly engine: Engine,
     /** Idempotent producers' sequence state per partition. */
-    readonly producers: IdempotentProducers
+    readonly producers: IdempotentProducers,
+    /** Log start offsets raised by DeleteRecords. */
+    readonly logStarts: LogStartOffsetsService,
+    readonly policies: TopicPoliciesService
   ) {
     // A deleted topic's partitions start afresh if it is created again.
     topics.onChange((name) => {
@@ -60,14 +66,28 @@ export class KafkaContext {
     return this.config.kafka.advertisedHost !== "" ? this.config.kafka.advertisedHost : conn.localHost
   }
 
-  /** The partition's log start offset (Kafka's logStartOffset), cached for a second. */
+  /**
+   * The partition's log start offset (Kafka's logStartOffset): the first offset storage holds,
+   * or the DeleteRecords floor when that is higher (storage frees whole batches). What storage
+   * holds is cached for a second (Fetch asks on every poll); the floor is always current.
+   */
   startOffset(tp: TopicPartition): Effect.Effect<number, StorageError> {
     const now = Date.now()
     const cached = this.startOffsets.get(tp)
-    if (cached !== undefined && now - cached.at < START_OFFSET_TTL_MS) return Effect.succeed(cached.offset)
-    return Effect.tap(this.log.startOffset(tp), (offset) => {
+    if (cached !== undefined && now - cached.at < START_OFFSET_TTL_MS) return Effect.succeed(Math.max(cached.offset, this.logStarts.floor(tp)))
+    return this.storedStartOffset(tp, now)
+  }
+
+  /** `startOffset` read from storage now (ListOffsets earliest, DeleteRecords). */
+  logStartOffset(tp: TopicPartition): Effect.Effect<number, StorageError> {
+    return this.storedStartOffset(tp, Date.now())
+  }
+
+  private storedStartOffset(tp: TopicPartition, now: number): Effect.Effect<number, StorageError> {
+    return Effect.map(this.log.startOffset(tp), (offset) => {
       if (this.startOffsets.size > 100_000) this.startOffsets.clear()
       this.startOffsets.set(tp, { offset, at: now })
+      return Math.max(offset, this.logStarts.floor(tp))
     })
   }
 }

@@ -8,6 +8,8 @@
 import * as net from "node:net"
 import { Cause, Context, Duration, Effect, Exit, Fiber, FiberId, Layer, Runtime } from "effect"
 import { BrokerConfig } from "../../config/BrokerConfig.js"
+import { TopicPolicies } from "../../layers/TopicPolicies.js"
+import { EventStore } from "../../services/EventStore.js"
 import { MessageLog } from "../../services/MessageLog.js"
 import { Topics } from "../meta/Topics.js"
 import { MqttServer } from "../mqtt/MqttServer.js"
@@ -21,6 +23,7 @@ import {
   handleIncrementalAlterConfigs
 } from "./handlers/admin.js"
 import { handleApiVersions, handleFindCoordinator, handleInitProducerId, handleMetadata } from "./handlers/cluster.js"
+import { handleDeleteRecords } from "./handlers/deleteRecords.js"
 import { handleFetch } from "./handlers/fetch.js"
 import {
   handleDeleteGroups,
@@ -30,6 +33,7 @@ import {
   handleLeaveGroup,
   handleListGroups,
   handleOffsetCommit,
+  handleOffsetDelete,
   handleOffsetFetch,
   handleSyncGroup
 } from "./handlers/groups.js"
@@ -39,6 +43,7 @@ import { listen } from "../net/listen.js"
 import { KafkaConnection } from "./KafkaConnection.js"
 import { IdempotentProducers } from "./IdempotentProducers.js"
 import { KafkaContext } from "./KafkaContext.js"
+import * as LogStartOffsets from "./LogStartOffsets.js"
 import { ApiKey, type DecodedRequest, decodeRequest, encodeApiVersionsUnsupported, encodeResponse } from "./protocol/index.js"
 
 export class KafkaServer extends Context.Tag("broker/KafkaServer")<KafkaServer, {
@@ -82,6 +87,8 @@ const handle = (ctx: KafkaContext, conn: KafkaConnection, req: DecodedRequest): 
       return handleCreateTopics(ctx, req.body)
     case ApiKey.DeleteTopics:
       return handleDeleteTopics(ctx, req.body)
+    case ApiKey.DeleteRecords:
+      return handleDeleteRecords(ctx, req.body)
     case ApiKey.InitProducerId:
       return Effect.succeed(handleInitProducerId(ctx, req.body))
     case ApiKey.DescribeConfigs:
@@ -94,6 +101,8 @@ const handle = (ctx: KafkaContext, conn: KafkaConnection, req: DecodedRequest): 
       return handleIncrementalAlterConfigs(ctx, req.body)
     case ApiKey.CreatePartitions:
       return handleCreatePartitions(ctx, req.body)
+    case ApiKey.OffsetDelete:
+      return handleOffsetDelete(ctx, req.body)
   }
 }
 
@@ -122,7 +131,9 @@ export const make = Effect.gen(function*() {
     background.add(fiber)
     fiber.addObserver(() => background.delete(fiber))
   })
-  const ctx = new KafkaContext(config, log, yield* Topics, yield* GroupCoordinator, mqtt.engine, producers)
+  const topics = yield* Topics
+  const logStarts = yield* LogStartOffsets.make(yield* EventStore, topics, log)
+  const ctx = new KafkaContext(config, log, topics, yield* GroupCoordinator, mqtt.engine, producers, logStarts, yield* TopicPolicies)
   const connections = new Set<KafkaConnection>()
 
   const sink = (conn: KafkaConnection, frame: Buffer, respond: (chunks: ReadonlyArray<Buffer> | null) => void) => {

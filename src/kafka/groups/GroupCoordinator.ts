@@ -1,7 +1,7 @@
 /**
  * The Kafka consumer-group coordinator (classic protocol, pre-KIP-848): the service the
- * JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch, DescribeGroups,
- * ListGroups and DeleteGroups handlers call with plain request values, answering with plain responses that
+ * JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch, OffsetDelete,
+ * DescribeGroups, ListGroups and DeleteGroups handlers call with plain request values, answering with plain responses that
  * carry Kafka error codes (protocol errors are never failures).
  *
  * It owns the read model of every group (domain/group: pure deciders and evolve), the requests
@@ -9,7 +9,7 @@
  * `group-<groupId>`, through GroupEventWriter). Membership changes take effect in memory at
  * once and are stored in order without waiting; an OffsetCommit is answered, and its offsets
  * become visible to OffsetFetch, only once its events are durable (and so do offsets forgotten
- * because their topic was deleted, so they apply in stored order). A deleted group leaves the
+ * because their topic was deleted or by OffsetDelete, so they apply in stored order). A deleted group leaves the
  * read model at once (later requests under its id start a new group, whose events follow the
  * deletion in the stream) and DeleteGroups is answered once the deletion is durable. One sweep fiber checks
  * session, sync and rebalance deadlines; `tick` runs the same check for tests. At start every
@@ -32,6 +32,8 @@ import type {
   ListGroupsResponse,
   OffsetCommitRequest,
   OffsetCommitResponse,
+  OffsetDeleteRequest,
+  OffsetDeleteResponse,
   OffsetFetchRequest,
   OffsetFetchResponse,
   SyncGroupRequest,
@@ -40,6 +42,7 @@ import type {
 import type { Decision } from "../../../domain/group/Decision.js"
 import { decideCommitOffsets } from "../../../domain/group/decideCommitOffsets.js"
 import { decideDeleteGroup } from "../../../domain/group/decideDeleteGroup.js"
+import { decideDeleteOffsets } from "../../../domain/group/decideDeleteOffsets.js"
 import { decideDeleteTopicOffsets } from "../../../domain/group/decideDeleteTopicOffsets.js"
 import { decideHeartbeat } from "../../../domain/group/decideHeartbeat.js"
 import { decideJoinGroup } from "../../../domain/group/decideJoinGroup.js"
@@ -96,6 +99,11 @@ export interface GroupCoordinatorService {
    * NONE, GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP, or NOT_COORDINATOR when storing failed.
    */
   readonly deleteGroups: (groupIds: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<{ readonly groupId: string; readonly errorCode: number }>>
+  /**
+   * OffsetDelete for one group (its topics known to exist): answers once the deletion is
+   * durable; a storage failure answers NOT_COORDINATOR for the group (the client retries).
+   */
+  readonly deleteOffsets: (request: OffsetDeleteRequest) => Effect.Effect<OffsetDeleteResponse>
   /** Runs every group's timers at `now` (default: the coordinator's clock). The sweep calls it. */
   readonly tick: (now?: number) => Effect.Effect<void>
   /** Refreshes the groups snapshot from storage and prunes the events it covers. */
@@ -148,7 +156,7 @@ export const make = (
       const durable: Array<EventData> = []
       const held: Array<GroupEvent> = []
       for (const e of decision.events) {
-        if (e._tag === "GroupOffsetsCommitted" || e._tag === "GroupOffsetsDeleted") held.push(e)
+        if (e._tag === "GroupOffsetsCommitted" || e._tag === "GroupOffsetsDeleted" || e._tag === "GroupPartitionOffsetsDeleted") held.push(e)
         else rt.apply(e)
         if (isDurable(e)) durable.push(toEventData(e))
       }
@@ -272,6 +280,22 @@ export const make = (
         return Effect.all(results)
       })
 
+    const deleteOffsets = (request: OffsetDeleteRequest) =>
+      // Commits decided before are stored (and folded) first: the decision sees their offsets.
+      Effect.zipRight(
+        writer.flush,
+        Effect.suspend(() => {
+          const decision = decideDeleteOffsets(runtimes.get(request.groupId)?.state, { ...request, _tag: "DeleteOffsets" }, options.now(), policy)
+          const stored = Deferred.unsafeMake<OffsetDeleteResponse>(FiberId.none)
+          const queued = commit(request.groupId, decision, (error) =>
+            Deferred.unsafeDone(
+              stored,
+              Effect.succeed(error === undefined ? decision.reply : { errorCode: ErrorCode.NOT_COORDINATOR, topics: [] })
+            ))
+          return queued ? Deferred.await(stored) : Effect.succeed(decision.reply)
+        })
+      )
+
     const tick = (now?: number) =>
       Effect.sync(() => {
         const at = now ?? options.now()
@@ -309,6 +333,7 @@ export const make = (
       listGroups: listGroupsOf,
       deleteTopicOffsets,
       deleteGroups,
+      deleteOffsets,
       tick,
       snapshot,
       flush: writer.flush,

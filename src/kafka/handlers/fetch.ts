@@ -43,7 +43,8 @@ const readAll = (ctx: KafkaContext, wanted: ReadonlyArray<Wanted>, maxBytes: num
       }
       const hw = ctx.log.unsafeHighWatermark(w.tp)
       const logStart = yield* ctx.startOffset(w.tp)
-      if (w.fetchOffset > hw || w.fetchOffset < 0) {
+      // Below the log start too (retention, DeleteRecords): the client resets its position.
+      if (w.fetchOffset > hw || w.fetchOffset < logStart) {
         parts.push({ ...emptyPartition(w.partition, ErrorCode.OFFSET_OUT_OF_RANGE, hw), logStartOffset: logStart })
         continue
       }

@@ -1,10 +1,10 @@
 /**
  * The consumer-group requests, mapped field for field onto the GroupCoordinator (whose decider
  * lives in domain/group): JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch,
- * DescribeGroups, ListGroups and DeleteGroups. Only version differences are handled here, plus the one check
- * that needs the topic registry: OffsetCommit for a topic or partition that does not exist is
- * refused with UNKNOWN_TOPIC_OR_PARTITION, as Kafka does (it keeps a deleted topic's offsets
- * from coming back).
+ * DescribeGroups, ListGroups, DeleteGroups and OffsetDelete. Only version differences are handled here, plus the
+ * checks that need the topic registry: OffsetCommit for a topic or partition that does not
+ * exist is refused with UNKNOWN_TOPIC_OR_PARTITION, as Kafka does (it keeps a deleted topic's
+ * offsets from coming back), and so is OffsetDelete's (KafkaApis.handleOffsetDeleteRequest).
  */
 import { Effect } from "effect"
 import { ErrorCode } from "../../../domain/kafka/ErrorCode.js"
@@ -24,6 +24,8 @@ import type {
   ListGroupsResponse,
   OffsetCommitRequest,
   OffsetCommitResponse,
+  OffsetDeleteRequest,
+  OffsetDeleteResponse,
   OffsetFetchRequest,
   OffsetFetchResponse,
   RequestHeader,
@@ -169,3 +171,34 @@ export const handleListGroups = (ctx: KafkaContext): Effect.Effect<ListGroupsRes
 
 export const handleDeleteGroups = (ctx: KafkaContext, request: DeleteGroupsRequest): Effect.Effect<DeleteGroupsResponse> =>
   Effect.map(ctx.groups.deleteGroups(request.groupsNames), (results) => ({ throttleTimeMs: 0, results }))
+
+/**
+ * Unknown topics and partitions are answered here; the rest go to the coordinator. The answer
+ * lists partitions in request order; with a group error (GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP)
+ * only the unknown ones, as Kafka's.
+ */
+export const handleOffsetDelete = (ctx: KafkaContext, request: OffsetDeleteRequest): Effect.Effect<OffsetDeleteResponse> => {
+  const known: Array<{ name: string; partitions: Array<{ partitionIndex: number }> }> = []
+  const isKnown = (name: string, partitionIndex: number) => {
+    const topic = ctx.topics.get(name)
+    return topic !== undefined && partitionIndex >= 0 && partitionIndex < topic.partitions
+  }
+  for (const t of request.topics) {
+    const partitions = t.partitions.filter((p) => isKnown(t.name, p.partitionIndex))
+    if (partitions.length > 0) known.push({ name: t.name, partitions })
+  }
+  return Effect.map(ctx.groups.deleteOffsets({ groupId: request.groupId, topics: known }), (reply) => {
+    const decided = new Map<string, number>()
+    for (const t of reply.topics) for (const p of t.partitions) decided.set(`${p.partitionIndex}:${t.name}`, p.errorCode)
+    const topics: Array<OffsetDeleteResponse["topics"][number]> = []
+    for (const t of request.topics) {
+      const partitions: Array<{ partitionIndex: number; errorCode: number }> = []
+      for (const p of t.partitions) {
+        const errorCode = isKnown(t.name, p.partitionIndex) ? decided.get(`${p.partitionIndex}:${t.name}`) : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+        if (errorCode !== undefined) partitions.push({ partitionIndex: p.partitionIndex, errorCode })
+      }
+      if (partitions.length > 0) topics.push({ name: t.name, partitions })
+    }
+    return { errorCode: reply.errorCode, throttleTimeMs: 0, topics }
+  })
+}

@@ -1,7 +1,8 @@
 /**
- * ListOffsets: -1 (latest) is the high watermark, -2 (earliest) the log start offset, any other
- * value a timestamp: the first record whose timestamp is at least that (its batch is found by
- * the storage's time index, then decoded), or offset -1 when there is none.
+ * ListOffsets: -1 (latest) is the high watermark, -2 (earliest) the log start offset (raised
+ * exactly by DeleteRecords), any other value a timestamp: the first record at or after the log
+ * start whose timestamp is at least that (its batch is found by the storage's time index, then
+ * decoded), or offset -1 when there is none.
  */
 import { Effect } from "effect"
 import { type TopicPartition, topicPartition } from "../../../domain/ids.js"
@@ -15,19 +16,34 @@ import type { ListOffsetsRequest, ListOffsetsResponse, ListOffsetsResponsePartit
 const LATEST = -1
 const EARLIEST = -2
 
+/** Bytes read per step when the batch the time index found lies below the log start. */
+const SCAN_BYTES = 1 << 20
+/** Reads before giving up (-1): a request must not walk a whole log. */
+const MAX_READS = 64
+
 const byTimestamp = (ctx: KafkaContext, tp: TopicPartition, timestamp: number) =>
   Effect.gen(function*() {
     const base = yield* ctx.log.offsetForTimestamp(tp, timestamp)
     if (base === null) return { offset: -1, timestamp: -1 }
     const hw = ctx.log.unsafeHighWatermark(tp)
-    const batches = yield* ctx.log.readBatches(tp, base, 1)
-    for (const b of batches) {
-      const records = decodeBatch(b.bytes)
-      if (typeof records === "string") continue
-      for (const r of records) {
-        if (r.offset >= hw) break
-        if (r.timestamp >= timestamp) return { offset: r.offset, timestamp: r.timestamp }
+    const start = yield* ctx.startOffset(tp)
+    // Normally the first batch read holds the answer (its maxTimestamp qualifies); from a
+    // DeleteRecords floor inside or past it, later batches may have to be read too.
+    let from = Math.max(base, start)
+    for (let reads = 0; reads < MAX_READS && from < hw; reads++) {
+      const batches = yield* ctx.log.readBatches(tp, from, base >= start ? 1 : SCAN_BYTES)
+      if (batches.length === 0) break
+      for (const b of batches) {
+        const records = decodeBatch(b.bytes)
+        if (typeof records === "string") continue
+        for (const r of records) {
+          if (r.offset >= hw) return { offset: -1, timestamp: -1 }
+          if (r.offset >= start && r.timestamp >= timestamp) return { offset: r.offset, timestamp: r.timestamp }
+        }
       }
+      const next = batches.at(-1)!.lastOffset + 1
+      if (next <= from) break
+      from = next
     }
     return { offset: -1, timestamp: -1 }
   })
@@ -47,7 +63,7 @@ export const handleListOffsets = (ctx: KafkaContext, request: ListOffsetsRequest
         const found = p.timestamp === LATEST
           ? { offset: ctx.log.unsafeHighWatermark(tp), timestamp: -1 }
           : p.timestamp === EARLIEST
-          ? { offset: yield* ctx.log.startOffset(tp), timestamp: -1 }
+          ? { offset: yield* ctx.logStartOffset(tp), timestamp: -1 }
           : yield* byTimestamp(ctx, tp, p.timestamp)
         partitions.push({ partitionIndex: p.partitionIndex, errorCode: ErrorCode.NONE, leaderEpoch: 0, ...found })
       }

@@ -9,6 +9,7 @@ import { ApiVersions, type ApiVersionsRequest, type ApiVersionsResponse } from "
 import { CreatePartitions, type CreatePartitionsRequest, type CreatePartitionsResponse } from "./apis/CreatePartitions.js"
 import { CreateTopics, type CreateTopicsRequest, type CreateTopicsResponse } from "./apis/CreateTopics.js"
 import { DeleteGroups, type DeleteGroupsRequest, type DeleteGroupsResponse } from "./apis/DeleteGroups.js"
+import { DeleteRecords, type DeleteRecordsRequest, type DeleteRecordsResponse } from "./apis/DeleteRecords.js"
 import { DeleteTopics, type DeleteTopicsRequest, type DeleteTopicsResponse } from "./apis/DeleteTopics.js"
 import { DescribeConfigs, type DescribeConfigsRequest, type DescribeConfigsResponse } from "./apis/DescribeConfigs.js"
 import { DescribeGroups, type DescribeGroupsRequest, type DescribeGroupsResponse } from "./apis/DescribeGroups.js"
@@ -27,6 +28,7 @@ import { ListGroups, type ListGroupsRequest, type ListGroupsResponse } from "./a
 import { ListOffsets, type ListOffsetsRequest, type ListOffsetsResponse } from "./apis/ListOffsets.js"
 import { Metadata, type MetadataRequest, type MetadataResponse } from "./apis/Metadata.js"
 import { OffsetCommit, type OffsetCommitRequest, type OffsetCommitResponse } from "./apis/OffsetCommit.js"
+import { OffsetDelete, type OffsetDeleteRequest, type OffsetDeleteResponse } from "./apis/OffsetDelete.js"
 import { OffsetFetch, type OffsetFetchRequest, type OffsetFetchResponse } from "./apis/OffsetFetch.js"
 import { Produce, type ProduceRequest, type ProduceResponse } from "./apis/Produce.js"
 import { SyncGroup, type SyncGroupRequest, type SyncGroupResponse } from "./apis/SyncGroup.js"
@@ -49,12 +51,14 @@ export const ApiKey = {
   ApiVersions: 18,
   CreateTopics: 19,
   DeleteTopics: 20,
+  DeleteRecords: 21,
   InitProducerId: 22,
   DescribeConfigs: 32,
   AlterConfigs: 33,
   CreatePartitions: 37,
   DeleteGroups: 42,
-  IncrementalAlterConfigs: 44
+  IncrementalAlterConfigs: 44,
+  OffsetDelete: 47
 } as const
 export type ApiKey = (typeof ApiKey)[keyof typeof ApiKey]
 
@@ -75,12 +79,14 @@ export interface RequestBodies {
   [ApiKey.ApiVersions]: ApiVersionsRequest
   [ApiKey.CreateTopics]: CreateTopicsRequest
   [ApiKey.DeleteTopics]: DeleteTopicsRequest
+  [ApiKey.DeleteRecords]: DeleteRecordsRequest
   [ApiKey.InitProducerId]: InitProducerIdRequest
   [ApiKey.DescribeConfigs]: DescribeConfigsRequest
   [ApiKey.AlterConfigs]: AlterConfigsRequest
   [ApiKey.CreatePartitions]: CreatePartitionsRequest
   [ApiKey.DeleteGroups]: DeleteGroupsRequest
   [ApiKey.IncrementalAlterConfigs]: IncrementalAlterConfigsRequest
+  [ApiKey.OffsetDelete]: OffsetDeleteRequest
 }
 
 export interface ResponseBodies {
@@ -100,12 +106,14 @@ export interface ResponseBodies {
   [ApiKey.ApiVersions]: ApiVersionsResponse
   [ApiKey.CreateTopics]: CreateTopicsResponse
   [ApiKey.DeleteTopics]: DeleteTopicsResponse
+  [ApiKey.DeleteRecords]: DeleteRecordsResponse
   [ApiKey.InitProducerId]: InitProducerIdResponse
   [ApiKey.DescribeConfigs]: DescribeConfigsResponse
   [ApiKey.AlterConfigs]: AlterConfigsResponse
   [ApiKey.CreatePartitions]: CreatePartitionsResponse
   [ApiKey.DeleteGroups]: DeleteGroupsResponse
   [ApiKey.IncrementalAlterConfigs]: IncrementalAlterConfigsResponse
+  [ApiKey.OffsetDelete]: OffsetDeleteResponse
 }
 
 /** The codecs, in API key order. */
@@ -126,12 +134,14 @@ export const APIS: ReadonlyArray<ApiCodec<unknown, unknown>> = [
   ApiVersions,
   CreateTopics,
   DeleteTopics,
+  DeleteRecords,
   InitProducerId,
   DescribeConfigs,
   AlterConfigs,
   CreatePartitions,
   DeleteGroups,
-  IncrementalAlterConfigs
+  IncrementalAlterConfigs,
+  OffsetDelete
 ] as ReadonlyArray<ApiCodec<unknown, unknown>>
 
 /** Codec by API key: a dense array, so dispatch is one index. */

@@ -43,12 +43,14 @@ describe("SUPPORTED", () => {
       18: "ApiVersions 0-3",
       19: "CreateTopics 0-4",
       20: "DeleteTopics 0-3",
+      21: "DeleteRecords 0-1",
       22: "InitProducerId 0-1",
       32: "DescribeConfigs 0-3",
       33: "AlterConfigs 0-1",
       37: "CreatePartitions 0-1",
       42: "DeleteGroups 0-1",
-      44: "IncrementalAlterConfigs 0-0"
+      44: "IncrementalAlterConfigs 0-0",
+      47: "OffsetDelete 0-0"
     })
   })
 })
@@ -166,7 +168,7 @@ describe("ApiVersions at an unsupported version", () => {
     const size = Buffer.alloc(4)
     size.writeInt32BE(expected.length)
     expect(all.toString("hex")).toBe(Buffer.concat([size, expected]).toString("hex"))
-    expect(all.subarray(4, 14).toString("hex")).toBe("01020304002300000016") // 22 APIs
+    expect(all.subarray(4, 14).toString("hex")).toBe("01020304002300000018") // 24 APIs
   })
 
   it("kafkajs's v0 decoder reads the error code and the ranges", async () => {

@@ -2,7 +2,7 @@
  * Byte fixtures written from Apache Kafka's message specs for the versions kafkajs 2.2.4 cannot
  * encode or decode (Produce v8, Metadata v7-8, ListOffsets v4-5, OffsetCommit v6-7, OffsetFetch
  * v0 and v5, DescribeGroups v3-4, CreateTopics v4, DeleteTopics v2-3, DescribeConfigs v3,
- * ApiVersions v3, IncrementalAlterConfigs v0). The bytes are assembled here with Buffer's own writers (BigInt for int64),
+ * ApiVersions v3, IncrementalAlterConfigs v0, OffsetDelete v0). The bytes are assembled here with Buffer's own writers (BigInt for int64),
  * independently of the codec's Writer, and compared byte for byte.
  */
 import { describe, expect, it } from "vitest"
@@ -479,5 +479,27 @@ describe("IncrementalAlterConfigs v0", () => {
 
   it("v1 (flexible) is not spoken", () => {
     expect(decodeRequest(requestFrame(44, 1, arr([]), bool(false)))).toMatchObject({ _tag: "UnsupportedVersion", apiKey: 44, apiVersion: 1 })
+  })
+})
+
+describe("OffsetDelete v0", () => {
+  it("request: group id, then topics with partition indexes", () => {
+    const frame = requestFrame(47, 0, str("g1"), arr([Buffer.concat([str("orders"), arr([i32(0), i32(2)])])]))
+    expect(decodeBody(frame)).toEqual({ groupId: "g1", topics: [{ name: "orders", partitions: [{ partitionIndex: 0 }, { partitionIndex: 2 }] }] })
+  })
+
+  it("response: the group's error code first, then the throttle time, then per-partition errors", () => {
+    const body = {
+      errorCode: 0,
+      throttleTimeMs: 5,
+      topics: [{ name: "orders", partitions: [{ partitionIndex: 0, errorCode: 0 }, { partitionIndex: 2, errorCode: 86 }] }]
+    }
+    const expected = Buffer.concat([
+      i32(7),
+      i16(0),
+      i32(5),
+      arr([Buffer.concat([str("orders"), arr([Buffer.concat([i32(0), i16(0)]), Buffer.concat([i32(2), i16(86)])])])])
+    ])
+    expect(hex(responseBytes(ApiKey.OffsetDelete, 0, body))).toBe(hex(expected))
   })
 })

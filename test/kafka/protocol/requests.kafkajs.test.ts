@@ -358,6 +358,18 @@ const cases: ReadonlyArray<Case> = [
     expected: () => ({ groupsNames: ["g1", "group-á"] })
   },
   {
+    api: "deleteRecords",
+    apiKey: ApiKey.DeleteRecords,
+    params: () => ({
+      timeout: 2500,
+      topics: [{ topic: "orders", partitions: [{ partition: 0, offset: "12345678901" }, { partition: 3, offset: "-1" }] }]
+    }),
+    expected: () => ({
+      timeoutMs: 2500,
+      topics: [{ name: "orders", partitions: [{ partitionIndex: 0, offset: 12345678901 }, { partitionIndex: 3, offset: -1 }] }]
+    })
+  },
+  {
     api: "createPartitions",
     apiKey: ApiKey.CreatePartitions,
     params: () => ({

@@ -486,6 +486,36 @@ const cases: ReadonlyArray<Case<ApiKey>> = [
     })
   },
   {
+    api: "deleteRecords",
+    apiKey: ApiKey.DeleteRecords,
+    body: {
+      throttleTimeMs: 7,
+      topics: [
+        {
+          name: "orders",
+          partitions: [
+            { partitionIndex: 0, lowWatermark: 12345678901, errorCode: 0 },
+            { partitionIndex: 1, lowWatermark: -1, errorCode: 1 }
+          ]
+        }
+      ]
+    },
+    // kafkajs's v1 decoder moves the throttle time to clientSideThrottleTime
+    kafkajs: (v) => ({
+      ...(v >= 1 ? { throttleTime: 0, clientSideThrottleTime: 7 } : { throttleTime: 7 }),
+      topics: [
+        {
+          topic: "orders",
+          partitions: [
+            // kafkajs reads this int64 as a BigInt
+            { partition: 0, lowWatermark: 12345678901n, errorCode: 0 },
+            { partition: 1, lowWatermark: -1n, errorCode: 1 }
+          ]
+        }
+      ]
+    })
+  },
+  {
     api: "createPartitions",
     apiKey: ApiKey.CreatePartitions,
     body: {

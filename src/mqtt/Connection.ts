@@ -73,6 +73,8 @@ export class Connection implements Outlet, FrameSink, AclHolder {
   private graceful = false
   private out: Array<Buffer> | null = null
   private outBytes = 0
+  /** Queued short acknowledgements, (cmd << 20) | packetId each (see writeShortAck). */
+  private shortAcks: Array<number> | null = null
   private paused = false
   private backlog: Array<Buffer> | null = null
   private aliasesIn: Map<number, string> | null = null
@@ -144,6 +146,7 @@ export class Connection implements Outlet, FrameSink, AclHolder {
   /** Hot path: queues a frame; the server writes each connection's frames once per turn. */
   writeFrame(frame: Buffer): void {
     if (this.state === State.Closed) return
+    if (this.shortAcks !== null) this.packShortAcks() // already marked dirty by the first ack
     if (this.out === null) {
       this.out = [frame]
       this.ctx.markDirty(this)
@@ -151,7 +154,40 @@ export class Connection implements Outlet, FrameSink, AclHolder {
     this.outBytes += frame.length
   }
 
+  /**
+   * Hot path: a 4-byte acknowledgement (PUBACK/PUBREC/PUBCOMP, reason 0 or MQTT 3) is queued as
+   * a number and the run of them is packed into one buffer when another frame follows or the
+   * connection flushes, not allocated one by one (a publisher gets a run per group commit).
+   * Order is kept: a run is packed before any frame queued after it.
+   */
+  private writeShortAck(cmd: 4 | 5 | 7, packetId: number): void {
+    if (this.state === State.Closed) return
+    const acks = this.shortAcks
+    if (acks === null) {
+      this.shortAcks = [(cmd << 20) | packetId]
+      if (this.out === null) this.ctx.markDirty(this)
+    } else acks.push((cmd << 20) | packetId)
+    this.outBytes += 4
+  }
+
+  private packShortAcks(): void {
+    const acks = this.shortAcks!
+    this.shortAcks = null
+    const n = acks.length
+    const buf = Buffer.allocUnsafe(n * 4)
+    for (let i = 0, at = 0; i < n; i++, at += 4) {
+      const a = acks[i]!
+      buf[at] = (a >>> 20) << 4
+      buf[at + 1] = 2
+      buf[at + 2] = (a >> 8) & 0xff
+      buf[at + 3] = a & 0xff
+    }
+    if (this.out === null) this.out = [buf]
+    else this.out.push(buf)
+  }
+
   flushOut(): void {
+    if (this.shortAcks !== null) this.packShortAcks()
     const out = this.out
     if (out === null) return
     this.out = null
@@ -525,21 +561,23 @@ export class Connection implements Outlet, FrameSink, AclHolder {
     if (this.state === State.Closed) return
     if (qos === 1) {
       this.inflightIn--
-      this.writeFrame(encodeAck(4, packetId, this.version, reason))
+      if (reason === 0 || this.version < 5) this.writeShortAck(4, packetId)
+      else this.writeFrame(encodeAck(4, packetId, this.version, reason))
       return
     }
     if (reason >= 0x80) {
       this.inflightIn--
       this.session?.qos2Inbound?.delete(packetId)
     }
-    this.writeFrame(encodeAck(5, packetId, this.version, reason))
+    if (reason === 0 || this.version < 5) this.writeShortAck(5, packetId)
+    else this.writeFrame(encodeAck(5, packetId, this.version, reason))
   }
 
   private onPubrel(packetId: number, session: LiveSession): void {
     if (session.qos2Inbound !== null && session.qos2Inbound.delete(packetId)) {
       this.inflightIn--
       session.dirty = true
-      this.writeFrame(encodeAck(7, packetId, this.version, 0))
+      this.writeShortAck(7, packetId)
     } else {
       this.writeFrame(encodeAck(7, packetId, this.version, this.version === 5 ? ReasonCode.PacketIdentifierNotFound : 0))
     }

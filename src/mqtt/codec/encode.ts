@@ -160,7 +160,9 @@ export function encodePublish(
   } else {
     buf[pos++] = topicLen >> 8
     buf[pos++] = topicLen & 0xff
-    pos += topic.copy(buf, pos)
+    // Topics are short: a plain loop beats Buffer#copy's fixed cost there.
+    if (topicLen < 48) for (let i = 0; i < topicLen; i++) buf[pos++] = topic[i]!
+    else pos += topic.copy(buf, pos)
   }
   if (qos > 0) {
     buf[pos++] = packetId >> 8

@@ -93,6 +93,11 @@ export class Message implements LogRecord {
     readonly timestamp: number
   ) {}
 
+  /** The topic's UTF-8 bytes, shared with its log header (cached per topic): frames copy them. */
+  private topicBytes(): Buffer {
+    return topicHeader(this.topic).value as Buffer
+  }
+
   /** Copies the payload if it is a small view into a larger (socket) buffer it would pin. */
   ownPayload(): void {
     this.payload = unpinned(this.payload)
@@ -109,7 +114,7 @@ export class Message implements LogRecord {
   frame(version: number, qos: number, retain: boolean, subscriptionIds: ReadonlyArray<number> | null): Buffer {
     const v5 = version === 5
     if (v5 && (subscriptionIds !== null || this.expiresAt !== 0)) {
-      return encodePublish(5, this.topic, this.payload, qos, retain, false, 0, this.v5Properties(subscriptionIds, null))
+      return encodePublish(5, this.topicBytes(), this.payload, qos, retain, false, 0, this.v5Properties(subscriptionIds, null))
     }
     const key = (v5 ? 6 : 0) + qos * 2 + (retain ? 1 : 0)
     if (key === this.frame0Key) return this.frame0!
@@ -126,7 +131,7 @@ export class Message implements LogRecord {
   }
 
   private encode(v5: boolean, qos: number, retain: boolean): Buffer {
-    return encodePublish(v5 ? 5 : 4, this.topic, this.payload, qos, retain, false, 0, v5 ? this.v5Properties(null, null) : null)
+    return encodePublish(v5 ? 5 : 4, this.topicBytes(), this.payload, qos, retain, false, 0, v5 ? this.v5Properties(null, null) : null)
   }
 
   /**
@@ -136,7 +141,7 @@ export class Message implements LogRecord {
   frameWithPacketId(conn: Outlet, qos: number, retain: boolean, subscriptionIds: ReadonlyArray<number> | null, packetId: number, dup: boolean): Buffer {
     const v5 = conn.version === 5
     if (this.fanout <= 1 && this.frame0 === null && conn.topicAliasMaximum === 0 && !(v5 && (subscriptionIds !== null || this.expiresAt !== 0))) {
-      return encodePublish(v5 ? 5 : 4, this.topic, this.payload, qos, retain, dup, packetId, v5 ? this.v5Properties(null, null) : null)
+      return encodePublish(v5 ? 5 : 4, this.topicBytes(), this.payload, qos, retain, dup, packetId, v5 ? this.v5Properties(null, null) : null)
     }
     const shared = this.frameFor(conn, qos, retain, subscriptionIds)
     const frame = Buffer.allocUnsafe(shared.length)

@@ -4,11 +4,11 @@
  * subscription the ACL refuses reported by mosquitto_sub, and the password file written by the
  * real mosquitto_passwd accepted as is. Every process has a bounded timeout.
  */
-import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync } from "node:fs"
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { connect, waitUntil } from "../support/clients.js"
 import { useBrokers } from "../support/lifecycle.js"
+import { useProcesses } from "../support/processes.js"
 import { authDir, fixturePasswords, writeAcl } from "./authFiles.js"
 
 const PUB = "/usr/bin/mosquitto_pub"
@@ -19,40 +19,7 @@ const suite = installed ? describe : describe.skip
 
 const life = useBrokers()
 const dir = authDir()
-let children: Array<ChildProcess> = []
-afterEach(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL")
-  children = []
-})
-
-interface Run {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
-const run = (cmd: string, args: ReadonlyArray<string>, timeoutMs = 15_000): { child: ChildProcess; out: { stdout: string; stderr: string }; exited: Promise<Run> } => {
-  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] })
-  children.push(child)
-  const out = { stdout: "", stderr: "" }
-  child.stdout!.on("data", (d: Buffer) => (out.stdout += d.toString()))
-  child.stderr!.on("data", (d: Buffer) => (out.stderr += d.toString()))
-  const exited = new Promise<Run>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL")
-      reject(new Error(`${cmd} ${args.join(" ")} still running after ${timeoutMs} ms; ${JSON.stringify(out)}`))
-    }, timeoutMs)
-    child.once("error", (e) => {
-      clearTimeout(timer)
-      reject(e)
-    })
-    child.once("close", (code) => {
-      clearTimeout(timer)
-      resolve({ code, ...out })
-    })
-  })
-  return { child, out, exited }
-}
+const run = useProcesses()
 
 // The users of the fixture written by mosquitto_passwd: alice ($7$) and legacy ($6$).
 const ACL = "user alice\ntopic readwrite alice/#\nuser legacy\ntopic read alice/#\n"

@@ -4,12 +4,12 @@
  * messages, and a persistent session (`-c -i id`) that collects messages while offline.
  * Every process is spawned with a bounded timeout and killed if it overruns.
  */
-import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync } from "node:fs"
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { connect, waitUntil } from "../support/clients.js"
 import type { TestBroker } from "../support/TestBroker.js"
 import { useBrokers } from "../support/lifecycle.js"
+import { type Run, useProcesses } from "../support/processes.js"
 
 const PUB = "/usr/bin/mosquitto_pub"
 const SUB = "/usr/bin/mosquitto_sub"
@@ -17,44 +17,8 @@ const installed = existsSync(PUB) && existsSync(SUB)
 if (!installed) console.warn(`[08-mosquitto-clients] SKIPPED: ${PUB} / ${SUB} not found; install the Debian package mosquitto-clients (CI does)`)
 const suite = installed ? describe : describe.skip
 
-interface Run {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
-let children: Array<ChildProcess> = []
-afterEach(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL")
-  children = []
-})
 const life = useBrokers()
-
-/** A spawned client: its output so far, and its exit (rejects if it outlives `timeoutMs`). */
-const spawnClient = (cmd: string, args: ReadonlyArray<string>, timeoutMs = 15000) => {
-  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] })
-  children.push(child)
-  const out = { stdout: "", stderr: "" }
-  child.stdout!.on("data", (d: Buffer) => (out.stdout += d.toString()))
-  child.stderr!.on("data", (d: Buffer) => (out.stderr += d.toString()))
-  const exited = new Promise<Run>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL")
-      reject(new Error(`${cmd} ${args.join(" ")} still running after ${timeoutMs} ms; stdout: ${out.stdout} stderr: ${out.stderr}`))
-    }, timeoutMs)
-    child.once("error", (e) => {
-      clearTimeout(timer)
-      reject(e)
-    })
-    // 'close', not 'exit': mosquitto_sub block-buffers its output and flushes it at exit, and
-    // 'exit' can fire before that last chunk has been read from the pipe.
-    child.once("close", (code) => {
-      clearTimeout(timer)
-      resolve({ code, ...out })
-    })
-  })
-  return { child, out, exited }
-}
+const spawnClient = useProcesses()
 
 const run = (cmd: string, args: ReadonlyArray<string>, timeoutMs?: number) => spawnClient(cmd, args, timeoutMs).exited
 

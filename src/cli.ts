@@ -98,7 +98,7 @@ const passwordFile = Args.text({ name: "FILE" }).pipe(Args.withDescription("Mosq
 const username = Args.text({ name: "USERNAME" })
 const password = Options.text("password").pipe(
   Options.withPseudoName("P"),
-  Options.withDescription("the password; default: one line read from stdin"),
+  Options.withDescription("the password; default: typed twice at a terminal (not echoed), or one line from a pipe"),
   Options.optional
 )
 const iterations = Options.text("iterations").pipe(

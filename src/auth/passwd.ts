@@ -30,10 +30,9 @@ const fail = (message: string) => Effect.fail(new PasswdError({ message }))
 
 const errnoOf = (cause: unknown): string | undefined => (cause as NodeJS.ErrnoException | undefined)?.code
 
-/** One line from stdin (without its line break); prompts on stderr when stdin is a terminal. */
-export const readPasswordLine: Effect.Effect<string, PasswdError> = Effect.async<string, PasswdError>((resume) => {
+/** One line from stdin (without its line break): the password piped in by a script. */
+const readStdinLine: Effect.Effect<string, PasswdError> = Effect.async<string, PasswdError>((resume) => {
   const stdin = process.stdin
-  if (stdin.isTTY) process.stderr.write("Password: ")
   let text = ""
   const cleanup = () => {
     stdin.off("data", onData)
@@ -65,6 +64,66 @@ export const readPasswordLine: Effect.Effect<string, PasswdError> = Effect.async
   stdin.on("error", onError)
   stdin.resume()
   return Effect.sync(cleanup)
+})
+
+/**
+ * Lines typed at a terminal, one per prompt, in raw mode so nothing is echoed (as
+ * mosquitto_passwd does); Enter ends a line, Backspace edits, Ctrl-C or Ctrl-D on an empty line
+ * cancels. Characters typed ahead (a paste) carry over to the next prompt.
+ */
+const readHidden = (prompts: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<string>, PasswdError> =>
+  Effect.async<ReadonlyArray<string>, PasswdError>((resume) => {
+    const stdin = process.stdin
+    const lines: Array<string> = []
+    let text = ""
+    let done = false
+    process.stderr.write(prompts[0]!)
+    const cleanup = () => {
+      if (done) return
+      done = true
+      stdin.off("data", onData)
+      stdin.setRawMode(false)
+      stdin.pause()
+    }
+    const onData = (chunk: string) => {
+      for (const ch of chunk) {
+        if (done) return
+        if (ch === "\r" || ch === "\n") {
+          lines.push(text)
+          text = ""
+          process.stderr.write("\n")
+          if (lines.length === prompts.length) {
+            cleanup()
+            return resume(Effect.succeed(lines))
+          }
+          process.stderr.write(prompts[lines.length]!)
+        } else if (ch === "\u0003" || (ch === "\u0004" && text === "")) {
+          process.stderr.write("\n")
+          cleanup()
+          return resume(fail("cancelled: no password was set"))
+        } else if (ch === "\u007f" || ch === "\b") text = text.slice(0, -1)
+        else if (ch >= " ") text += ch
+        if (text.length > MAX_PASSWORD_BYTES) {
+          cleanup()
+          return resume(fail(`the password is longer than ${MAX_PASSWORD_BYTES} bytes`))
+        }
+      }
+    }
+    stdin.setEncoding("utf8")
+    stdin.setRawMode(true)
+    stdin.on("data", onData)
+    stdin.resume()
+    return Effect.sync(cleanup)
+  })
+
+/**
+ * The password to hash when --password is not given: typed twice at a terminal (not echoed,
+ * the two must match), or one line from stdin otherwise.
+ */
+export const readPasswordLine: Effect.Effect<string, PasswdError> = Effect.suspend(() => {
+  if (!process.stdin.isTTY) return readStdinLine
+  return Effect.flatMap(readHidden(["Password: ", "Reenter password: "]), ([first, again]) =>
+    first === again ? Effect.succeed(first!) : fail("the passwords do not match: run the command again"))
 })
 
 const parseIterations = (text: string | undefined): number | string => {

@@ -108,6 +108,40 @@ describe("robustmq passwd", () => {
     expect(usersIn(file).map((u) => u.username)).toEqual(["alice", "bob", "dev ice"])
   })
 
+  // A real terminal through util-linux `script` (a pty): typed characters must not be echoed,
+  // and the password is asked twice. Input is typed only once the prompt is out, as a person would.
+  const scriptBin = ["/usr/bin/script", "/bin/script"].find((p) => Fs.existsSync(p))
+  it.skipIf(scriptBin === undefined)("at a terminal asks twice without echoing (Backspace edits), and refuses a mismatch", async () => {
+    const atTerminal = async (file: string, user: string, typed: ReadonlyArray<string>) => {
+      const child = spawn(scriptBin!, ["-qec", `${process.execPath} ${main} passwd ${file} ${user}`, "/dev/null"], {
+        cwd: dir,
+        env: { ...process.env, NO_COLOR: "1" },
+        stdio: ["pipe", "pipe", "pipe"]
+      })
+      running.add(child)
+      let out = ""
+      child.stdout!.setEncoding("utf8").on("data", (c: string) => (out += c))
+      const exited = new Promise<number | null>((resolve) => child.on("close", resolve))
+      for (const [i, line] of typed.entries()) {
+        await waitUntil(() => out.includes(i === 0 ? "Password: " : "Reenter password: "), 10_000, () => `no prompt ${i + 1}: ${JSON.stringify(out)}`)
+        child.stdin!.write(line)
+      }
+      const code = await exited
+      running.delete(child)
+      return { code, out }
+    }
+    const file = NodePath.join(dir, "tty.passwd")
+    const ok = await atTerminal(file, "carol", ["sx\u007fecret-9\r", "secret-9\r"])
+    expect(ok.code).toBe(0)
+    expect(ok.out).toContain(`user "carol" added to ${file}`)
+    expect(ok.out).not.toContain("secret")
+    expect(await verifies(file, "carol", "secret-9")).toBe(true)
+    const mismatch = await atTerminal(file, "dave", ["one\r", "two\r"])
+    expect(mismatch.code).toBe(1)
+    expect(mismatch.out).toContain("the passwords do not match: run the command again")
+    expect(usersIn(file).map((u) => u.username)).toEqual(["carol"])
+  })
+
   it("every failure is one line on stderr and exit 1", async () => {
     const file = NodePath.join(dir, "errors.passwd")
     await passwd([file, "alice", "--password", "x"])

@@ -287,6 +287,18 @@ export const setBaseOffset = (bytes: Uint8Array, offset: number): void => {
   writeInt64(viewOf(bytes), OFF_BASE_OFFSET, offset)
 }
 
+/**
+ * Stamps a valid batch with the broker's append time, in place, as Kafka does for a topic with
+ * `message.timestamp.type=LogAppendTime`: attribute bit 3 set, maxTimestamp = `now` (readers
+ * give every record that time), CRC recomputed since it covers both. Records are not touched.
+ */
+export const setLogAppendTime = (bytes: Uint8Array, now: number): void => {
+  const view = viewOf(bytes)
+  view.setInt16(OFF_ATTRIBUTES, view.getInt16(OFF_ATTRIBUTES) | ATTR_LOG_APPEND_TIME)
+  writeInt64(view, OFF_MAX_TIMESTAMP, now)
+  view.setUint32(OFF_CRC, crc32c(bytes.subarray(OFF_ATTRIBUTES)))
+}
+
 // ---------------------------------------------------------------------------------------------
 // validate / decode
 

@@ -14,6 +14,7 @@ import {
   decodeBatch,
   encodeBatch,
   setBaseOffset,
+  setLogAppendTime,
   sharedHeader,
   validateBatch
 } from "../../domain/message/RecordBatch.js"
@@ -181,6 +182,16 @@ describe("RecordBatch", () => {
     const shared = [plain, long, noValue].map((h) => sharedHeader(h.key, h.value))
     expect(hex(encodeBatch(5, records(shared)))).toBe(hex(expected))
     expect(decoded(expected)[0]!.headers.map((h) => h.key)).toEqual(["mqtt.topic", "k".repeat(200), "flag"])
+  })
+
+  it("stamps LogAppendTime in place: attribute bit 3, maxTimestamp, a CRC that still verifies", () => {
+    const bytes = encodeBatch(0, [
+      { key: null, value: utf8.encode("a"), headers: [], timestamp: T },
+      { key: null, value: utf8.encode("b"), headers: [], timestamp: T + 7 }
+    ])
+    setLogAppendTime(bytes, T + 60_000)
+    expect(validateBatch(bytes)).toBeUndefined()
+    expect(decoded(bytes).map((r) => r.timestamp)).toEqual([T + 60_000, T + 60_000])
   })
 
   it("refuses to encode an empty batch", () => {

@@ -1,7 +1,8 @@
 /**
  * Per-topic configs reach storage: `robustmq.storage` places a topic's partitions on another
  * storage kind (checked across a restart: a memory topic starts empty again, a SQLite one keeps
- * its records), and `retention.ms` ages a topic's old batches out.
+ * its records), `retention.ms` ages a topic's old batches out, and
+ * `message.timestamp.type=LogAppendTime` gives records the broker's append time.
  */
 import { describe, expect, it } from "vitest"
 import { consumeN, kafkaClient, useKafkaClients, waitFor } from "../support/kafka.js"
@@ -60,5 +61,32 @@ describe("per-topic storage config", () => {
     }, 10_000, () => "low watermark of short to reach 2")
     const got = await consumeN(await clients.consumer(kafka, { groupId: "s" }), "short", 1)
     expect(got.map((m) => m.value)).toEqual(["new"])
+  })
+
+  it("message.timestamp.type=LogAppendTime stamps records with the broker's time; CreateTime keeps the producer's", async () => {
+    const b = await broker({ storage: "segment" })
+    const kafka = kafkaClient(b.kafkaPort)
+    const admin = await clients.admin(kafka)
+    await admin.createTopics({
+      topics: [
+        { topic: "appended", configEntries: [{ name: "message.timestamp.type", value: "LogAppendTime" }] },
+        { topic: "created" }
+      ]
+    })
+    const producer = await clients.producer(kafka)
+    const old = "1600000000000"
+    const before = Date.now()
+    const [sent] = await producer.send({ topic: "appended", acks: -1, messages: [{ value: "a1", timestamp: old }, { value: "a2", timestamp: old }] })
+    await producer.send({ topic: "created", acks: -1, messages: [{ value: "c1", timestamp: old }] })
+    const after = Date.now()
+    // The produce response carries the append time (Produce v2+ log_append_time_ms).
+    expect(Number(sent!.logAppendTime)).toBeGreaterThanOrEqual(before)
+    const appended = await consumeN(await clients.consumer(kafka, { groupId: "t1" }), "appended", 2)
+    for (const m of appended) {
+      expect(m.timestamp).toBeGreaterThanOrEqual(before)
+      expect(m.timestamp).toBeLessThanOrEqual(after)
+    }
+    const created = await consumeN(await clients.consumer(kafka, { groupId: "t2" }), "created", 1)
+    expect(created[0]!.timestamp).toBe(Number(old))
   })
 })

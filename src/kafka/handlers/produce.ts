@@ -21,6 +21,7 @@ import {
   batchProducerId,
   batchRecordCount,
   decodeBatch,
+  setLogAppendTime,
   validateBatch
 } from "../../../domain/message/RecordBatch.js"
 import { CompressionCodec } from "../../../domain/message/compression.js"
@@ -137,11 +138,16 @@ const admit = (
   }
   const count = batchRecordCount(records)
   const bytes = unpinned(records)
+  // The topic's message.timestamp.type: LogAppendTime stamps the batch with the broker's clock.
+  const appendTime = ctx.topics.get(topicName)?.config["message.timestamp.type"] === "LogAppendTime" ? Date.now() : -1
+  if (appendTime >= 0) setLogAppendTime(bytes, appendTime)
   const baseOffset = ctx.log.unsafeAppendBatch(tp, bytes, count)
   producers.unsafeRemember(tp, bytes, baseOffset)
   accepted.push({ tp, lastOffset: baseOffset + count - 1, producerId: batchProducerId(bytes) })
   routeToMqtt(ctx, topicName, tp, bytes)
-  return { partitionIndex, errorCode: ErrorCode.NONE, baseOffset }
+  return appendTime >= 0
+    ? { partitionIndex, errorCode: ErrorCode.NONE, baseOffset, logAppendTimeMs: appendTime }
+    : { partitionIndex, errorCode: ErrorCode.NONE, baseOffset }
 }
 
 /** Stands in for a partition whose batch waits for its producer state (replaced before use). */

@@ -32,7 +32,7 @@ import { VerifiedCache, verifyPbkdf2, verifySha512 } from "./passwordHash.js"
 const encodeEvent = Schema.encodeSync(AuthEvent)
 const decodeEvent = Schema.decodeUnknownSync(AuthEvent)
 
-/** A live connection the service may have to end (src/mqtt/Connection.ts). */
+/** A live connection the service may have to end (src/mqtt/Connection.ts, src/kafka/KafkaConnection.ts). */
 export interface Kickable {
   close(reason?: number): void
 }

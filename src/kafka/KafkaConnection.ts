@@ -4,9 +4,13 @@
  * by correlation id but expect them in order; a long-polling Fetch holds back the answers to
  * requests behind it, as on a Kafka broker). A frame that cannot be read closes the connection:
  * the protocol has no way to answer a request whose header is unknown.
+ *
+ * It also carries the connection's SASL progress (handlers/sasl.ts): while a password is being
+ * verified, reading stops, so no later request is looked at before the client is known.
  */
 import type * as net from "node:net"
 import type { Fiber } from "effect"
+import { SaslState } from "./sasl/SaslState.js"
 
 /** Kafka's default socket.request.max.bytes. */
 export const MAX_REQUEST_BYTES = 100 * 1024 * 1024
@@ -41,6 +45,13 @@ export class KafkaConnection {
   /** Reading is paused for backpressure; frames already received wait in `pending`. */
   private readingPaused = false
   closed = false
+  /** Set by `closeAfterResponses`: no more requests are read, the socket ends once answered. */
+  private closing = false
+  /** SASL progress; `user` is set once SASL/PLAIN succeeded. */
+  sasl: SaslState = SaslState.Start
+  user: string | null = null
+  /** A password is being verified: later frames wait unread until its answer is queued. */
+  holdReading = false
   /** Last time the client sent bytes (for the idle timeout, KafkaServer). */
   lastActive = Date.now()
   /**
@@ -85,7 +96,7 @@ export class KafkaConnection {
       pos += 4 + size
       this.dispatch(frame)
       if (this.closed) return
-      if (this.overloaded()) {
+      if (this.closing || this.overloaded()) {
         this.readingPaused = true
         this.socket.pause()
         break
@@ -100,12 +111,12 @@ export class KafkaConnection {
   }
 
   private overloaded(): boolean {
-    return this.slots.length - this.head >= MAX_WAITING_REQUESTS || this.socket.writableLength >= MAX_QUEUED_RESPONSE_BYTES
+    return this.holdReading || this.slots.length - this.head >= MAX_WAITING_REQUESTS || this.socket.writableLength >= MAX_QUEUED_RESPONSE_BYTES
   }
 
   /** After a response went out or the socket drained: reads on once the client caught up. */
   private resumeIfCaughtUp(): void {
-    if (!this.readingPaused || this.closed || this.overloaded()) return
+    if (!this.readingPaused || this.closed || this.closing || this.overloaded()) return
     this.readingPaused = false
     if (this.pending.length > 0 && this.pendingBytes >= this.needed) {
       // Whole frames arrived while paused: handle them before reading more.
@@ -142,8 +153,26 @@ export class KafkaConnection {
     if (i === slots.length) {
       slots.length = 0
       this.head = 0
+      if (this.closing) return this.endGracefully()
     } else this.head = i
     if (this.readingPaused) this.resumeIfCaughtUp()
+  }
+
+  /**
+   * Answers what was already received, then ends the connection (Kafka after a failed
+   * authentication): the client reads the error before the socket closes.
+   */
+  closeAfterResponses(): void {
+    if (this.closing || this.closed) return
+    this.closing = true
+    if (this.head === this.slots.length) this.endGracefully()
+  }
+
+  private endGracefully(): void {
+    if (this.closed) return
+    this.closed = true
+    const socket = this.socket
+    socket.end(() => socket.destroy())
   }
 
   close(): void {

@@ -4,10 +4,15 @@
  * the connection, which writes responses in request order. An ApiVersions request of a version
  * we do not speak gets UNSUPPORTED_VERSION with our version list (what librdkafka needs to
  * retry); any other unknown API or version, or a malformed request, closes that connection only.
+ *
+ * With `[auth] allow_anonymous = false` the listener is SASL_PLAINTEXT: until a connection has
+ * authenticated (handlers/sasl.ts) only ApiVersions, SaslHandshake and SaslAuthenticate are
+ * answered, and any other request closes it, as a Kafka SASL listener does.
  */
 import * as net from "node:net"
 import { Cause, Context, Duration, Effect, Exit, Fiber, FiberId, Layer, Runtime } from "effect"
 import { BrokerConfig } from "../../config/BrokerConfig.js"
+import { Auth } from "../auth/Auth.js"
 import { TopicPolicies } from "../../layers/TopicPolicies.js"
 import { EventStore } from "../../services/EventStore.js"
 import { MessageLog } from "../../services/MessageLog.js"
@@ -39,11 +44,13 @@ import {
 } from "./handlers/groups.js"
 import { handleListOffsets } from "./handlers/listOffsets.js"
 import { handleProduce } from "./handlers/produce.js"
+import { allowedBeforeAuthentication, authenticateRawToken, handleSaslAuthenticate, handleSaslHandshake } from "./handlers/sasl.js"
 import { listen } from "../net/listen.js"
 import { KafkaConnection } from "./KafkaConnection.js"
 import { IdempotentProducers } from "./IdempotentProducers.js"
 import { KafkaContext } from "./KafkaContext.js"
 import * as LogStartOffsets from "./LogStartOffsets.js"
+import { SaslState } from "./sasl/SaslState.js"
 import { ApiKey, type DecodedRequest, decodeRequest, encodeApiVersionsUnsupported, encodeResponse } from "./protocol/index.js"
 
 export class KafkaServer extends Context.Tag("broker/KafkaServer")<KafkaServer, {
@@ -53,7 +60,7 @@ export class KafkaServer extends Context.Tag("broker/KafkaServer")<KafkaServer, 
 }>() {}
 
 /** The handler of one decoded request: its response body, or null for none (acks=0). */
-const handle = (ctx: KafkaContext, conn: KafkaConnection, req: DecodedRequest): Effect.Effect<unknown, unknown> => {
+const handle = (ctx: KafkaContext, auth: Auth["Type"], conn: KafkaConnection, req: DecodedRequest): Effect.Effect<unknown, unknown> => {
   switch (req.apiKey) {
     case ApiKey.Produce:
       return handleProduce(ctx, req.body, req.apiVersion)
@@ -81,6 +88,8 @@ const handle = (ctx: KafkaContext, conn: KafkaConnection, req: DecodedRequest): 
       return handleDescribeGroups(ctx, req.body, req.apiVersion)
     case ApiKey.ListGroups:
       return handleListGroups(ctx)
+    case ApiKey.SaslHandshake:
+      return Effect.succeed(handleSaslHandshake(conn, req.body, req.apiVersion))
     case ApiKey.ApiVersions:
       return Effect.succeed(handleApiVersions())
     case ApiKey.CreateTopics:
@@ -99,6 +108,8 @@ const handle = (ctx: KafkaContext, conn: KafkaConnection, req: DecodedRequest): 
       return handleDeleteGroups(ctx, req.body)
     case ApiKey.IncrementalAlterConfigs:
       return handleIncrementalAlterConfigs(ctx, req.body)
+    case ApiKey.SaslAuthenticate:
+      return handleSaslAuthenticate(auth, conn, req.body)
     case ApiKey.CreatePartitions:
       return handleCreatePartitions(ctx, req.body)
     case ApiKey.OffsetDelete:
@@ -135,8 +146,33 @@ export const make = Effect.gen(function*() {
   const logStarts = yield* LogStartOffsets.make(yield* EventStore, topics, log)
   const ctx = new KafkaContext(config, log, topics, yield* GroupCoordinator, mqtt.engine, producers, logStarts, yield* TopicPolicies)
   const connections = new Set<KafkaConnection>()
+  const auth = yield* Auth
+  /** SASL_PLAINTEXT when the MQTT side refuses anonymous clients. */
+  const saslRequired = !config.auth.allowAnonymous
+
+  /** Runs a handler; `done` gets its value, or the connection closes when it failed. */
+  const run = <A>(conn: KafkaConnection, effect: Effect.Effect<A, unknown>, what: string, done: (value: A) => void, failed: () => void) => {
+    const fiber = runFork(effect)
+    // Most handlers finish synchronously; only the ones still running are tracked.
+    if (fiber.unsafePoll() === null) {
+      conn.running.add(fiber)
+      fiber.addObserver(() => conn.running.delete(fiber))
+    }
+    fiber.addObserver((exit) => {
+      if (Exit.isSuccess(exit)) return done(exit.value)
+      failed()
+      conn.close()
+      if (!Cause.isInterruptedOnly(exit.cause)) {
+        runCallback(Effect.logError(`Kafka request (${what}) failed; closing the connection`, exit.cause))
+      }
+    })
+  }
 
   const sink = (conn: KafkaConnection, frame: Buffer, respond: (chunks: ReadonlyArray<Buffer> | null) => void) => {
+    if (conn.sasl === SaslState.HandshakeV0) {
+      run(conn, authenticateRawToken(auth, conn, frame), "SASL/PLAIN token after SaslHandshake v0", respond, () => respond(null))
+      return
+    }
     const req = decodeRequest(frame)
     if (req._tag !== "Request") {
       if (req._tag === "UnsupportedVersion" && req.apiKey === ApiKey.ApiVersions) {
@@ -147,24 +183,18 @@ export const make = Effect.gen(function*() {
       conn.close()
       return
     }
-    const fiber = runFork(handle(ctx, conn, req))
-    // Most handlers finish synchronously; only the ones still running are tracked.
-    if (fiber.unsafePoll() === null) {
-      conn.running.add(fiber)
-      fiber.addObserver(() => conn.running.delete(fiber))
-    }
-    fiber.addObserver((exit) => {
-      if (Exit.isSuccess(exit)) {
-        const body = exit.value
-        respond(body === null ? null : encodeResponse(req.header, req.apiKey, req.apiVersion, body as never))
-        return
-      }
+    if (saslRequired && conn.sasl !== SaslState.Authenticated && !allowedBeforeAuthentication(req.apiKey)) {
       respond(null)
       conn.close()
-      if (!Cause.isInterruptedOnly(exit.cause)) {
-        runCallback(Effect.logError(`Kafka request (api key ${req.apiKey} v${req.apiVersion}) failed; closing the connection`, exit.cause))
-      }
-    })
+      return
+    }
+    run(
+      conn,
+      handle(ctx, auth, conn, req),
+      `api key ${req.apiKey} v${req.apiVersion}`,
+      (body) => respond(body === null ? null : encodeResponse(req.header, req.apiKey, req.apiVersion, body as never)),
+      () => respond(null)
+    )
   }
 
   const server = net.createServer({ noDelay: true }, (socket: KafkaSocket) => {
@@ -176,6 +206,7 @@ export const make = Effect.gen(function*() {
     socket.on("close", () => {
       conn.closed = true
       connections.delete(conn)
+      if (conn.user !== null) auth.unsafeUntrack(conn.user, conn)
       // The client is gone: a long poll for it would only hold timers and listeners.
       for (const fiber of conn.running) fiber.unsafeInterruptAsFork(FiberId.none)
     })

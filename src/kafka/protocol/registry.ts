@@ -31,6 +31,8 @@ import { OffsetCommit, type OffsetCommitRequest, type OffsetCommitResponse } fro
 import { OffsetDelete, type OffsetDeleteRequest, type OffsetDeleteResponse } from "./apis/OffsetDelete.js"
 import { OffsetFetch, type OffsetFetchRequest, type OffsetFetchResponse } from "./apis/OffsetFetch.js"
 import { Produce, type ProduceRequest, type ProduceResponse } from "./apis/Produce.js"
+import { SaslAuthenticate, type SaslAuthenticateRequest, type SaslAuthenticateResponse } from "./apis/SaslAuthenticate.js"
+import { SaslHandshake, type SaslHandshakeRequest, type SaslHandshakeResponse } from "./apis/SaslHandshake.js"
 import { SyncGroup, type SyncGroupRequest, type SyncGroupResponse } from "./apis/SyncGroup.js"
 
 /** Kafka API keys (ApiKeys.java) of the APIs in scope. */
@@ -48,6 +50,7 @@ export const ApiKey = {
   SyncGroup: 14,
   DescribeGroups: 15,
   ListGroups: 16,
+  SaslHandshake: 17,
   ApiVersions: 18,
   CreateTopics: 19,
   DeleteTopics: 20,
@@ -55,6 +58,7 @@ export const ApiKey = {
   InitProducerId: 22,
   DescribeConfigs: 32,
   AlterConfigs: 33,
+  SaslAuthenticate: 36,
   CreatePartitions: 37,
   DeleteGroups: 42,
   IncrementalAlterConfigs: 44,
@@ -76,6 +80,7 @@ export interface RequestBodies {
   [ApiKey.SyncGroup]: SyncGroupRequest
   [ApiKey.DescribeGroups]: DescribeGroupsRequest
   [ApiKey.ListGroups]: ListGroupsRequest
+  [ApiKey.SaslHandshake]: SaslHandshakeRequest
   [ApiKey.ApiVersions]: ApiVersionsRequest
   [ApiKey.CreateTopics]: CreateTopicsRequest
   [ApiKey.DeleteTopics]: DeleteTopicsRequest
@@ -83,6 +88,7 @@ export interface RequestBodies {
   [ApiKey.InitProducerId]: InitProducerIdRequest
   [ApiKey.DescribeConfigs]: DescribeConfigsRequest
   [ApiKey.AlterConfigs]: AlterConfigsRequest
+  [ApiKey.SaslAuthenticate]: SaslAuthenticateRequest
   [ApiKey.CreatePartitions]: CreatePartitionsRequest
   [ApiKey.DeleteGroups]: DeleteGroupsRequest
   [ApiKey.IncrementalAlterConfigs]: IncrementalAlterConfigsRequest
@@ -103,6 +109,7 @@ export interface ResponseBodies {
   [ApiKey.SyncGroup]: SyncGroupResponse
   [ApiKey.DescribeGroups]: DescribeGroupsResponse
   [ApiKey.ListGroups]: ListGroupsResponse
+  [ApiKey.SaslHandshake]: SaslHandshakeResponse
   [ApiKey.ApiVersions]: ApiVersionsResponse
   [ApiKey.CreateTopics]: CreateTopicsResponse
   [ApiKey.DeleteTopics]: DeleteTopicsResponse
@@ -110,6 +117,7 @@ export interface ResponseBodies {
   [ApiKey.InitProducerId]: InitProducerIdResponse
   [ApiKey.DescribeConfigs]: DescribeConfigsResponse
   [ApiKey.AlterConfigs]: AlterConfigsResponse
+  [ApiKey.SaslAuthenticate]: SaslAuthenticateResponse
   [ApiKey.CreatePartitions]: CreatePartitionsResponse
   [ApiKey.DeleteGroups]: DeleteGroupsResponse
   [ApiKey.IncrementalAlterConfigs]: IncrementalAlterConfigsResponse
@@ -131,6 +139,7 @@ export const APIS: ReadonlyArray<ApiCodec<unknown, unknown>> = [
   SyncGroup,
   DescribeGroups,
   ListGroups,
+  SaslHandshake,
   ApiVersions,
   CreateTopics,
   DeleteTopics,
@@ -138,6 +147,7 @@ export const APIS: ReadonlyArray<ApiCodec<unknown, unknown>> = [
   InitProducerId,
   DescribeConfigs,
   AlterConfigs,
+  SaslAuthenticate,
   CreatePartitions,
   DeleteGroups,
   IncrementalAlterConfigs,

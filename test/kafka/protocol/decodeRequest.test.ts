@@ -40,6 +40,7 @@ describe("SUPPORTED", () => {
       14: "SyncGroup 0-3",
       15: "DescribeGroups 0-4",
       16: "ListGroups 0-2",
+      17: "SaslHandshake 0-1",
       18: "ApiVersions 0-3",
       19: "CreateTopics 0-4",
       20: "DeleteTopics 0-3",
@@ -47,6 +48,7 @@ describe("SUPPORTED", () => {
       22: "InitProducerId 0-1",
       32: "DescribeConfigs 0-3",
       33: "AlterConfigs 0-1",
+      36: "SaslAuthenticate 0-2",
       37: "CreatePartitions 0-1",
       42: "DeleteGroups 0-1",
       44: "IncrementalAlterConfigs 0-0",
@@ -57,7 +59,7 @@ describe("SUPPORTED", () => {
 
 describe("request errors", () => {
   it("an unknown API key comes back as UnknownApiKey with the correlation id", () => {
-    for (const apiKey of [4, 17, 50, 1000, -1]) {
+    for (const apiKey of [4, 5, 50, 1000, -1]) {
       expect(decodeRequest(header(apiKey, 0, 77))).toEqual({ _tag: "UnknownApiKey", apiKey, apiVersion: 0, correlationId: 77 })
     }
   })
@@ -168,7 +170,7 @@ describe("ApiVersions at an unsupported version", () => {
     const size = Buffer.alloc(4)
     size.writeInt32BE(expected.length)
     expect(all.toString("hex")).toBe(Buffer.concat([size, expected]).toString("hex"))
-    expect(all.subarray(4, 14).toString("hex")).toBe("01020304002300000018") // 24 APIs
+    expect(all.subarray(4, 14).toString("hex")).toBe("0102030400230000001a") // 26 APIs
   })
 
   it("kafkajs's v0 decoder reads the error code and the ranges", async () => {

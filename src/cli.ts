@@ -18,7 +18,9 @@ import * as App from "./App.js"
 import { passwd as runPasswd } from "./auth/passwd.js"
 import { VERSION } from "./version.js"
 
-/** Kept in step with package.json by hand: reading package.json at run time breaks under dist/. */
+/** An optional text flag: `--name PSEUDO`, shown with `description` in --help. */
+const optionalText = (name: string, pseudoName: string, description: string) =>
+  Options.text(name).pipe(Options.withPseudoName(pseudoName), Options.withDescription(description), Options.optional)
 
 const configFile = Options.text("config").pipe(
   Options.withAlias("c"),
@@ -26,31 +28,11 @@ const configFile = Options.text("config").pipe(
   Options.withDescription("TOML config file (see config/broker.example.toml); default: $ROBUSTMQ_CONFIG"),
   Options.optional
 )
-const mqttHost = Options.text("mqtt-host").pipe(
-  Options.withPseudoName("HOST"),
-  Options.withDescription("MQTT listen address (mqtt.host)"),
-  Options.optional
-)
-const mqttPort = Options.text("mqtt-port").pipe(
-  Options.withPseudoName("PORT"),
-  Options.withDescription("MQTT TCP port, 0 = any free port (mqtt.port)"),
-  Options.optional
-)
-const kafkaPort = Options.text("kafka-port").pipe(
-  Options.withPseudoName("PORT"),
-  Options.withDescription("Kafka protocol TCP port, 0 = any free port (kafka.port)"),
-  Options.optional
-)
-const dataDir = Options.text("data-dir").pipe(
-  Options.withPseudoName("DIR"),
-  Options.withDescription("data directory, relative to the working directory (storage.data_dir)"),
-  Options.optional
-)
-const storage = Options.text("storage").pipe(
-  Options.withPseudoName("memory|sqlite|segment"),
-  Options.withDescription("storage backend (storage.kind)"),
-  Options.optional
-)
+const mqttHost = optionalText("mqtt-host", "HOST", "MQTT listen address (mqtt.host)")
+const mqttPort = optionalText("mqtt-port", "PORT", "MQTT TCP port, 0 = any free port (mqtt.port)")
+const kafkaPort = optionalText("kafka-port", "PORT", "Kafka protocol TCP port, 0 = any free port (kafka.port)")
+const dataDir = optionalText("data-dir", "DIR", "data directory, relative to the working directory (storage.data_dir)")
+const storage = optionalText("storage", "memory|sqlite|segment", "storage backend (storage.kind)")
 
 const sourceOptions = { configFile, mqttHost, mqttPort, kafkaPort, dataDir, storage }
 
@@ -96,16 +78,8 @@ const config = Command.make("config", { ...sourceOptions, format }, (flags) =>
 
 const passwordFile = Args.text({ name: "FILE" }).pipe(Args.withDescription("Mosquitto password file (created if missing)"))
 const username = Args.text({ name: "USERNAME" })
-const password = Options.text("password").pipe(
-  Options.withPseudoName("P"),
-  Options.withDescription("the password; default: typed twice at a terminal (not echoed), or one line from a pipe"),
-  Options.optional
-)
-const iterations = Options.text("iterations").pipe(
-  Options.withPseudoName("N"),
-  Options.withDescription("PBKDF2 iterations (default 101, as mosquitto_passwd): more is stronger and slower at CONNECT"),
-  Options.optional
-)
+const password = optionalText("password", "P", "the password; default: typed twice at a terminal (not echoed), or one line from a pipe")
+const iterations = optionalText("iterations", "N", "PBKDF2 iterations (default 101, as mosquitto_passwd): more is stronger and slower at CONNECT")
 const deleteUser = Options.boolean("delete").pipe(Options.withDescription("remove the user instead"))
 
 const passwd = Command.make(

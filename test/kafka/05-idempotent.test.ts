@@ -4,13 +4,9 @@
  * client sends the same batch again on a new connection (the broker answers the retry with the
  * first copy's offset instead of appending it twice).
  */
-import * as net from "node:net"
-import type { ISocketFactory } from "kafkajs"
 import { describe, expect, it } from "vitest"
 import { useBrokers } from "../support/lifecycle.js"
-import { consumeN, kafkaClient, useKafkaClients } from "../support/kafka.js"
-
-const PRODUCE_API_KEY = 0
+import { consumeN, kafkaClient, produceResponseTap, useKafkaClients } from "../support/kafka.js"
 
 /**
  * A kafkajs socket factory that loses the response to the first Produce request it sends: the
@@ -19,34 +15,10 @@ const PRODUCE_API_KEY = 0
  */
 const losingFirstProduceResponse = () => {
   const stats = { produceRequests: 0, lost: 0 }
-  let armed = false
-  const factory: ISocketFactory = ({ host, port, onConnect }) => {
-    const socket = net.connect({ host, port }, onConnect)
-    const write = socket.write.bind(socket) as (chunk: Buffer, ...rest: Array<unknown>) => boolean
-    socket.write = ((chunk: Buffer, ...rest: Array<unknown>) => {
-      // kafkajs writes one whole request per call: size, then api key.
-      if (Buffer.isBuffer(chunk) && chunk.length >= 6 && chunk.readInt16BE(4) === PRODUCE_API_KEY) {
-        stats.produceRequests++
-        if (stats.lost === 0) armed = true
-      }
-      return write(chunk, ...rest)
-    }) as typeof socket.write
-    const on = socket.on.bind(socket)
-    socket.on = ((event: string, listener: (...args: Array<any>) => void) => {
-      if (event !== "data") return on(event, listener)
-      return on("data", (data: Buffer) => {
-        if (armed) {
-          // With acks=-1 and one request in flight, the next bytes are the Produce response.
-          armed = false
-          stats.lost++
-          socket.destroy(new Error("test: connection lost before the Produce response"))
-          return
-        }
-        listener(data)
-      })
-    }) as typeof socket.on
-    return socket
-  }
+  const factory = produceResponseTap(() => {
+    stats.produceRequests++
+    return stats.lost === 0 ? "fail" : "deliver"
+  }, () => stats.lost++)
   return { factory, stats }
 }
 

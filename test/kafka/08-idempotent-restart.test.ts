@@ -6,13 +6,11 @@
  * frames (the exact batch again) and with a kafkajs idempotent producer whose Produce response
  * is lost while the broker restarts.
  */
-import * as net from "node:net"
-import type { ISocketFactory } from "kafkajs"
 import { describe, expect, it } from "vitest"
 import { ErrorCode } from "../../domain/kafka/ErrorCode.js"
 import { ApiKey, type ProduceRequest } from "../../src/kafka/protocol/index.js"
 import { useBrokers } from "../support/lifecycle.js"
-import { consumeN, kafkaClient, useKafkaClients, waitFor } from "../support/kafka.js"
+import { consumeN, kafkaClient, produceResponseTap, useKafkaClients, waitFor } from "../support/kafka.js"
 import { type KafkaWire, useKafkaWires } from "../support/KafkaWire.js"
 import type { TestBroker } from "../support/TestBroker.js"
 import { idempotentBatch, plainBatch } from "./producers/batches.js"
@@ -50,39 +48,17 @@ const createTopic = async (wire: KafkaWire) => {
   expect(created.topics[0]!.errorCode).toBe(0)
 }
 
-const PRODUCE_API_KEY = 0
-
 /**
  * A kafkajs socket factory that, once armed, swallows the response to the next Produce request:
  * the broker has stored the batch, the client never hears so. `held` counts swallowed answers.
  */
 const holdingProduceResponse = () => {
-  const state = { armed: false, awaiting: false, held: 0 }
-  const factory: ISocketFactory = ({ host, port, onConnect }) => {
-    const socket = net.connect({ host, port }, onConnect)
-    const write = socket.write.bind(socket) as (chunk: Buffer, ...rest: Array<unknown>) => boolean
-    socket.write = ((chunk: Buffer, ...rest: Array<unknown>) => {
-      if (state.armed && Buffer.isBuffer(chunk) && chunk.length >= 6 && chunk.readInt16BE(4) === PRODUCE_API_KEY) {
-        state.armed = false
-        state.awaiting = true
-      }
-      return write(chunk, ...rest)
-    }) as typeof socket.write
-    const on = socket.on.bind(socket)
-    socket.on = ((event: string, listener: (...args: Array<any>) => void) => {
-      if (event !== "data") return on(event, listener)
-      return on("data", (data: Buffer) => {
-        if (state.awaiting) {
-          // One request in flight (acks=-1): these bytes are the Produce response.
-          state.awaiting = false
-          state.held++
-          return
-        }
-        listener(data)
-      })
-    }) as typeof socket.on
-    return socket
-  }
+  const state = { armed: false, held: 0 }
+  const factory = produceResponseTap(() => {
+    if (!state.armed) return "deliver"
+    state.armed = false
+    return "swallow"
+  }, () => state.held++)
   return { factory, state }
 }
 

@@ -8,8 +8,9 @@
  * broker's Kafka listener is bound to (TestBroker is to expose it, e.g. `broker.kafkaPort`).
  */
 import { execFileSync, spawn } from "node:child_process"
+import * as net from "node:net"
 import { fileURLToPath } from "node:url"
-import { type Admin, type Consumer, type ConsumerConfig, type IHeaders, Kafka, type KafkaConfig, type KafkaMessage, logLevel, type Producer, type ProducerConfig } from "kafkajs"
+import { type Admin, type Consumer, type ConsumerConfig, type IHeaders, type ISocketFactory, Kafka, type KafkaConfig, type KafkaMessage, logLevel, type Producer, type ProducerConfig } from "kafkajs"
 import { afterEach } from "vitest"
 
 // ---------------------------------------------------------------------------------------------
@@ -318,3 +319,41 @@ export const withTimeout = <A>(promise: Promise<A>, ms: number, what: string): P
   })
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
+
+/** What becomes of the response to a Produce request a tapped kafkajs socket sends. */
+export type ProduceResponseFate = "deliver" | "swallow" | "fail"
+
+const PRODUCE_API_KEY = 0
+
+/**
+ * A kafkajs socket factory that asks `fateOf` at every Produce request it writes and applies the
+ * answer to the next bytes it reads, which are that request's response when one request is in
+ * flight (acks=-1): passed on, dropped (the broker stored the batch, the client never hears so),
+ * or the connection destroyed before the client sees it. `applied` hears each fate as it happens.
+ */
+export const produceResponseTap = (
+  fateOf: () => ProduceResponseFate,
+  applied: (fate: ProduceResponseFate) => void = () => {}
+): ISocketFactory =>
+  ({ host, port, onConnect }) => {
+    const socket = net.connect({ host, port }, onConnect)
+    let pending: ProduceResponseFate = "deliver"
+    const write = socket.write.bind(socket) as (chunk: Buffer, ...rest: Array<unknown>) => boolean
+    socket.write = ((chunk: Buffer, ...rest: Array<unknown>) => {
+      // kafkajs writes one whole request per call: size, then api key.
+      if (Buffer.isBuffer(chunk) && chunk.length >= 6 && chunk.readInt16BE(4) === PRODUCE_API_KEY) pending = fateOf()
+      return write(chunk, ...rest)
+    }) as typeof socket.write
+    const on = socket.on.bind(socket)
+    socket.on = ((event: string, listener: (...args: Array<any>) => void) => {
+      if (event !== "data") return on(event, listener)
+      return on("data", (data: Buffer) => {
+        const fate = pending
+        pending = "deliver"
+        if (fate !== "deliver") applied(fate)
+        if (fate === "fail") return void socket.destroy(new Error("test: connection lost before the Produce response"))
+        if (fate === "deliver") listener(data)
+      })
+    }) as typeof socket.on
+    return socket
+  }

@@ -5,28 +5,13 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import type { OffsetCommitRequest } from "../../../domain/group/commands.js"
 import { decideDeleteGroup } from "../../../domain/group/decideDeleteGroup.js"
 import { GroupDeleted, GroupOffsetsCommitted } from "../../../domain/group/events.js"
 import { evolve } from "../../../domain/group/evolve.js"
 import { defaultGroupPolicy, emptyGroup, type GroupState } from "../../../domain/group/Group.js"
 import { ErrorCode } from "../../../domain/kafka/ErrorCode.js"
 import * as MemoryEventStore from "../../../layers/storage-memory/MemoryEventStore.js"
-import { EventStore } from "../../../services/EventStore.js"
-import { make } from "../../../src/kafka/groups/GroupCoordinator.js"
-
-const commit = (groupId: string, offsets: Record<string, number>): OffsetCommitRequest => ({
-  groupId,
-  generationId: -1,
-  memberId: "",
-  groupInstanceId: null,
-  topics: Object.entries(offsets).map(([name, offset]) => ({
-    name,
-    partitions: [{ partitionIndex: 0, committedOffset: offset, committedLeaderEpoch: -1, committedMetadata: null }]
-  }))
-})
-
-const coordinator = (store: EventStore["Type"]) => make({ sweepIntervalMs: 3_600_000 }).pipe(Effect.provideService(EventStore, store))
+import { adminCommit, coordinator } from "./support.js"
 
 const deleteGroup = (group: GroupState | undefined) => decideDeleteGroup(group, { _tag: "DeleteGroup", groupId: "g" }, 5, defaultGroupPolicy)
 
@@ -64,8 +49,8 @@ describe("deleting a group", () => {
 
       yield* Effect.scoped(Effect.gen(function*() {
         const gc = yield* coordinator(store)
-        yield* gc.commitOffsets(commit("g1", { t: 5 }))
-        yield* gc.commitOffsets(commit("g2", { t: 7 }))
+        yield* gc.commitOffsets(adminCommit("g1", [["t", 0, 5]]))
+        yield* gc.commitOffsets(adminCommit("g2", [["t", 0, 7]]))
         expect(yield* gc.deleteGroups(["g1", "nope"])).toEqual([
           { groupId: "g1", errorCode: ErrorCode.NONE },
           { groupId: "nope", errorCode: ErrorCode.GROUP_ID_NOT_FOUND }
@@ -81,7 +66,7 @@ describe("deleting a group", () => {
         expect(yield* listed(gc)).toEqual(["g2"])
         expect(yield* offsetsOf(gc, "g1")).toEqual({})
         // the same id again: a new group, without the old offsets
-        yield* gc.commitOffsets(commit("g1", { u: 1 }))
+        yield* gc.commitOffsets(adminCommit("g1", [["u", 0, 1]]))
         expect(yield* offsetsOf(gc, "g1")).toEqual({ u: 1 })
       }))
       const again = yield* coordinator(store)

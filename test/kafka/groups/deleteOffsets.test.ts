@@ -8,7 +8,7 @@
 import { createRequire } from "node:module"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import type { DeleteOffsets, OffsetCommitRequest } from "../../../domain/group/commands.js"
+import type { DeleteOffsets } from "../../../domain/group/commands.js"
 import { decideDeleteOffsets } from "../../../domain/group/decideDeleteOffsets.js"
 import { GroupOffsetsCommitted, GroupPartitionOffsetsDeleted } from "../../../domain/group/events.js"
 import { evolve } from "../../../domain/group/evolve.js"
@@ -16,8 +16,7 @@ import { defaultGroupPolicy, emptyGroup, type GroupState, type Member } from "..
 import { subscribedTopics, subscriptionTopics } from "../../../domain/group/subscription.js"
 import { ErrorCode } from "../../../domain/kafka/ErrorCode.js"
 import * as MemoryEventStore from "../../../layers/storage-memory/MemoryEventStore.js"
-import { EventStore } from "../../../services/EventStore.js"
-import { make } from "../../../src/kafka/groups/GroupCoordinator.js"
+import { adminCommit, coordinator } from "./support.js"
 
 const require = createRequire(import.meta.url)
 const { MemberMetadata } = require("kafkajs/src/consumer/assignerProtocol.js") as {
@@ -127,24 +126,6 @@ describe("decideDeleteOffsets", () => {
   })
 })
 
-const commit = (groupId: string, offsets: Array<[string, number, number]>): OffsetCommitRequest => ({
-  groupId,
-  generationId: -1,
-  memberId: "",
-  groupInstanceId: null,
-  topics: [...new Set(offsets.map(([t]) => t))].map((name) => ({
-    name,
-    partitions: offsets.filter(([t]) => t === name).map(([, partitionIndex, committedOffset]) => ({
-      partitionIndex,
-      committedOffset,
-      committedLeaderEpoch: -1,
-      committedMetadata: null
-    }))
-  }))
-})
-
-const coordinator = (store: EventStore["Type"]) => make({ sweepIntervalMs: 3_600_000 }).pipe(Effect.provideService(EventStore, store))
-
 describe("GroupCoordinator.deleteOffsets", () => {
   it.scoped("forgets the partitions durably, including an offset committed just before; a rebuild keeps them gone", () =>
     Effect.gen(function*() {
@@ -156,9 +137,9 @@ describe("GroupCoordinator.deleteOffsets", () => {
 
       yield* Effect.scoped(Effect.gen(function*() {
         const gc = yield* coordinator(store)
-        yield* gc.commitOffsets(commit("g", [["t", 0, 4], ["t", 1, 6]]))
+        yield* gc.commitOffsets(adminCommit("g", [["t", 0, 4], ["t", 1, 6]]))
         // Decided and queued, not yet durable: the deletion must still see it.
-        const late = yield* Effect.fork(gc.commitOffsets(commit("g", [["u", 0, 9]])))
+        const late = yield* Effect.fork(gc.commitOffsets(adminCommit("g", [["u", 0, 9]])))
         yield* Effect.yieldNow()
         const reply = yield* gc.deleteOffsets({ groupId: "g", topics: [{ name: "t", partitions: [{ partitionIndex: 0 }] }, { name: "u", partitions: [{ partitionIndex: 0 }] }] })
         yield* late.await

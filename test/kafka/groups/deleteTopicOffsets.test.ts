@@ -5,26 +5,10 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Option } from "effect"
-import type { OffsetCommitRequest } from "../../../domain/group/commands.js"
 import { decideDeleteTopicOffsets } from "../../../domain/group/decideDeleteTopicOffsets.js"
 import { emptyGroup, defaultGroupPolicy } from "../../../domain/group/Group.js"
 import * as MemoryEventStore from "../../../layers/storage-memory/MemoryEventStore.js"
-import { EventStore } from "../../../services/EventStore.js"
-import { make } from "../../../src/kafka/groups/GroupCoordinator.js"
-
-/** A commit from outside group management (generation -1), as admin tools send. */
-const commit = (groupId: string, offsets: Record<string, number>): OffsetCommitRequest => ({
-  groupId,
-  generationId: -1,
-  memberId: "",
-  groupInstanceId: null,
-  topics: Object.entries(offsets).map(([name, offset]) => ({
-    name,
-    partitions: [{ partitionIndex: 0, committedOffset: offset, committedLeaderEpoch: -1, committedMetadata: null }]
-  }))
-})
-
-const coordinator = (store: EventStore["Type"]) => make({ sweepIntervalMs: 3_600_000 }).pipe(Effect.provideService(EventStore, store))
+import { adminCommit, coordinator } from "./support.js"
 
 describe("deleting a topic's group offsets", () => {
   it("decides nothing for a group without offsets on the topic", () => {
@@ -41,11 +25,11 @@ describe("deleting a topic's group offsets", () => {
 
       yield* Effect.scoped(Effect.gen(function*() {
         const gc = yield* coordinator(store)
-        yield* gc.commitOffsets(commit("g1", { gone: 5, kept: 3 }))
-        yield* gc.commitOffsets(commit("g2", { other: 1 }))
+        yield* gc.commitOffsets(adminCommit("g1", [["gone", 0, 5], ["kept", 0, 3]]))
+        yield* gc.commitOffsets(adminCommit("g2", [["other", 0, 1]]))
         // g2's first commit for the topic, decided before the deletion and not yet stored when
         // it starts: it must not survive the deletion.
-        const late = yield* Effect.fork(gc.commitOffsets(commit("g2", { gone: 11 })))
+        const late = yield* Effect.fork(gc.commitOffsets(adminCommit("g2", [["gone", 0, 11]])))
         yield* Effect.yieldNow() // the fork decides its commit; the writer has not stored it yet
         expect(Option.isNone(yield* Fiber.poll(late))).toBe(true)
         yield* gc.deleteTopicOffsets(["gone"])

@@ -12,7 +12,7 @@ import { Effect } from "effect"
 import { type TopicPartition, topicPartition } from "../../../domain/ids.js"
 import { ErrorCode } from "../../../domain/kafka/ErrorCode.js"
 import { SequenceCheck } from "../../../domain/kafka/ProducerState.js"
-import { isInternalTopic } from "../../../domain/meta/topics.js"
+import { isInternalTopic, type TopicState } from "../../../domain/meta/topics.js"
 import {
   ATTR_CONTROL,
   ATTR_TRANSACTIONAL,
@@ -80,6 +80,7 @@ const refusal = (
   request: ProduceRequest,
   apiVersion: number,
   topicName: string,
+  topic: TopicState | undefined,
   partitionIndex: number,
   records: Buffer | null
 ): ProduceResponsePartition | null => {
@@ -88,7 +89,6 @@ const refusal = (
   if (request.transactionalId !== null) {
     return partitionError(partitionIndex, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, "transactions are not supported")
   }
-  const topic = ctx.topics.get(topicName)
   if (topic === undefined || isInternalTopic(topicName) || partitionIndex < 0 || partitionIndex >= topic.partitions) {
     return partitionError(partitionIndex, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
   }
@@ -124,6 +124,8 @@ const admit = (
   tp: TopicPartition,
   partitionIndex: number,
   records: Buffer,
+  /** The topic's message.timestamp.type is LogAppendTime: the batch gets the broker's clock. */
+  logAppendTime: boolean,
   accepted: Array<Accepted>
 ): ProduceResponsePartition => {
   const producers = ctx.producers
@@ -138,8 +140,7 @@ const admit = (
   }
   const count = batchRecordCount(records)
   const bytes = unpinned(records)
-  // The topic's message.timestamp.type: LogAppendTime stamps the batch with the broker's clock.
-  const appendTime = ctx.topics.get(topicName)?.config["message.timestamp.type"] === "LogAppendTime" ? Date.now() : -1
+  const appendTime = logAppendTime ? Date.now() : -1
   if (appendTime >= 0) setLogAppendTime(bytes, appendTime)
   const baseOffset = ctx.log.unsafeAppendBatch(tp, bytes, count)
   producers.unsafeRemember(tp, bytes, baseOffset)
@@ -161,8 +162,10 @@ export const handleProduce = (ctx: KafkaContext, request: ProduceRequest, apiVer
   let allDecided: (() => void) | null = null
   for (const t of request.topics) {
     const partitions: Array<ProduceResponsePartition> = []
+    const topic = ctx.topics.get(t.name)
+    const logAppendTime = topic?.config["message.timestamp.type"] === "LogAppendTime"
     for (const p of t.partitions) {
-      const refused = refusal(ctx, request, apiVersion, t.name, p.partitionIndex, p.records)
+      const refused = refusal(ctx, request, apiVersion, t.name, topic, p.partitionIndex, p.records)
       if (refused !== null) {
         partitions.push(refused)
         continue
@@ -170,7 +173,7 @@ export const handleProduce = (ctx: KafkaContext, request: ProduceRequest, apiVer
       const records = p.records!
       const tp = topicPartition(t.name, p.partitionIndex)
       if (batchProducerId(records) < 0 || ctx.producers.isReady(tp)) {
-        partitions.push(admit(ctx, t.name, tp, p.partitionIndex, records, accepted))
+        partitions.push(admit(ctx, t.name, tp, p.partitionIndex, records, logAppendTime, accepted))
         continue
       }
       // The first idempotent batch since start-up for a partition with older data: decided,
@@ -180,7 +183,7 @@ export const handleProduce = (ctx: KafkaContext, request: ProduceRequest, apiVer
       waiting++
       ctx.producers.whenReady(tp, (error) => {
         partitions[slot] = error === undefined
-          ? admit(ctx, t.name, tp, p.partitionIndex, records, accepted)
+          ? admit(ctx, t.name, tp, p.partitionIndex, records, logAppendTime, accepted)
           : partitionError(p.partitionIndex, ErrorCode.KAFKA_STORAGE_ERROR)
         if (--waiting === 0 && allDecided !== null) allDecided()
       })

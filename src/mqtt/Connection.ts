@@ -23,6 +23,7 @@ import type { RecordHeader } from "../../domain/message/LogRecord.js"
 import type { StorageError } from "../../services/errors.js"
 import { parseShared, validateTopicFilter } from "../../domain/topic/TopicFilter.js"
 import type { AclHolder } from "../auth/Auth.js"
+import { describeThrown, inputFaults } from "../net/inputFaults.js"
 import type { ClientAcl } from "../auth/ClientAcl.js"
 import { decodePacket } from "./codec/decode.js"
 import { encodeAck, encodeControl, PINGRESP } from "./codec/encode.js"
@@ -96,13 +97,29 @@ export class Connection implements Outlet, FrameSink, AclHolder {
 
   // ------------------------------------------------------------ socket events
 
+  /**
+   * Hot path: the connection's only entry for input. Nothing is read once a close was decided
+   * (the socket still delivers what was in flight), and nothing thrown while framing, decoding
+   * or handling leaves this connection: it is closed, logged once and counted (`crashed`).
+   */
   onData(chunk: Buffer): void {
+    if (this.closing) return
     this.lastSeen = Date.now()
-    const rc = this.reader.feed(chunk, this)
-    if (rc !== 0 && this.state !== State.Closed) this.fail(rc)
+    try {
+      const rc = this.reader.feed(chunk, this)
+      if (rc !== 0 && !this.closing) this.fail(rc)
+    } catch (error) {
+      this.crashed(error)
+    }
+  }
+
+  /** A close was decided (the socket may still deliver bytes): nothing more is handled. */
+  get closing(): boolean {
+    return this.state === State.Closed
   }
 
   onFrame(frame: Buffer): boolean {
+    if (this.closing) return false
     if (this.paused) {
       ;(this.backlog ??= []).push(frame)
       return true
@@ -236,6 +253,24 @@ export class Connection implements Outlet, FrameSink, AclHolder {
     this.close(reason)
   }
 
+  /**
+   * Handling this connection's input threw: a broker bug that input reached, not something to
+   * take the process down. The connection alone closes (v5: DISCONNECT 0x82 Protocol Error once
+   * a session exists; before CONNACK and in v3, just the close), with one log line and a count.
+   */
+  private crashed(error: unknown): void {
+    inputFaults.mqttHandlerThrew++
+    const who = this.clientId !== "" ? `client ${this.clientId}` : `${this.socket.remoteAddress}:${this.socket.remotePort}`
+    Runtime.runFork(this.ctx.runtime)(Effect.logWarning(`mqtt: ${who}: input could not be handled, connection closed: ${describeThrown(error)}`))
+    try {
+      this.close(ReasonCode.ProtocolError)
+    } catch {
+      // Settling the session threw as well: at least the socket goes, and nothing more is read.
+      this.state = State.Closed
+      this.socket.destroy()
+    }
+  }
+
   /** Session takeover by a newer connection with the same client id [MQTT-3.1.4-3]. */
   takeOver(): void {
     this.close(ReasonCode.SessionTakenOver)
@@ -260,8 +295,13 @@ export class Connection implements Outlet, FrameSink, AclHolder {
   /** Handles the frames read while paused, in order, then reads again (unless paused anew). */
   private drainBacklog(): void {
     const backlog = this.backlog
-    while (backlog !== null && backlog.length > 0 && !this.paused && this.state !== State.Closed) this.handle(backlog.shift()!)
-    if (!this.paused && this.state !== State.Closed) this.socket.resume()
+    try {
+      while (backlog !== null && backlog.length > 0 && !this.paused && this.state !== State.Closed) this.handle(backlog.shift()!)
+    } catch (error) {
+      this.crashed(error)
+    }
+    if (this.closing) this.backlog = null
+    else if (!this.paused) this.socket.resume()
   }
 
   private background(effect: Effect.Effect<void, StorageError> | null): void {

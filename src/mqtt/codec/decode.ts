@@ -11,7 +11,9 @@
  * ~1.9 KB each, DESIGN.md): it is given the protocol version, fed the single complete frame, and
  * its 'packet'/'error' event is captured synchronously. The fast path is tested to agree with
  * mqtt-packet on every valid packet; where the spec says a packet is malformed or a protocol
- * error and mqtt-packet is lenient, this path is the stricter one.
+ * error and mqtt-packet is lenient, this path is the stricter one. What mqtt-packet decodes is
+ * then checked by validatePacket.ts (repeated or misplaced v5 properties, empty filter lists)
+ * before any handler sees it.
  *
  * Not checked here, because they need connection state or belong to topic rules in domain/:
  * empty topic names ([MQTT-4.7.3-1]; legal in v5 with a Topic Alias), wildcards in topic names
@@ -43,6 +45,7 @@ import {
   type SimplePacket,
   type UserProperties
 } from "./packets.js"
+import { validateControlPacket } from "./validatePacket.js"
 
 const MALFORMED = 0x81
 const PROTOCOL_ERROR = 0x82
@@ -367,6 +370,8 @@ const decodeSlow = (frame: Buffer, type: number, version: ProtocolVersion): Cont
     parser = newParser()
     return malformed(`${SLOW_NAMES[type]}: ${error ?? "incomplete packet"}`)
   }
+  const invalid = validateControlPacket(frame, type, packet as never, version)
+  if (invalid !== null) return invalid
   return { cmd: type, packet } as ControlPacket
 }
 

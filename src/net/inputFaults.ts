@@ -1,0 +1,26 @@
+/**
+ * Counters of hostile or broken client input, one plain number each, for logs, tests and the
+ * future /metrics endpoint. Plain mutable fields: the event loop is the lock, and the listeners
+ * bump them on paths that must stay cheap. Never reset by the broker.
+ */
+export const inputFaults = {
+  /** MQTT connections closed because handling their input threw (a broker bug reached by input). */
+  mqttHandlerThrew: 0,
+  /** Kafka connections closed because handling their input threw. */
+  kafkaHandlerThrew: 0,
+  /** MQTT connections closed because a packet did not arrive whole within the timeout. */
+  mqttIncompleteTimeouts: 0,
+  /** Kafka connections closed because a request did not arrive whole within the timeout. */
+  kafkaIncompleteTimeouts: 0,
+  /** Kafka connections refused a frame declared larger than the maximum request size. */
+  kafkaOversizeFrames: 0,
+  /** Times Kafka connections stopped reading because the request-bytes budget was spent. */
+  kafkaBudgetPauses: 0
+}
+
+/** One line for a log: the error's message and where it was thrown. */
+export const describeThrown = (error: unknown): string => {
+  if (!(error instanceof Error)) return String(error)
+  const at = error.stack?.split("\n").find((line) => line.trimStart().startsWith("at "))
+  return at === undefined ? error.message : `${error.message} (${at.trim()})`
+}

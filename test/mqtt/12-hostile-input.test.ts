@@ -1,0 +1,130 @@
+/**
+ * The three inputs with which one anonymous connection used to kill the whole broker (issue 8),
+ * sent as exact bytes over raw sockets to the real executable in a child process, so a crash
+ * shows as the process exiting. After each, the process still runs, the hostile connection was
+ * closed with the protocol's reason, and an MQTT.js bystander pair (publisher and subscriber on
+ * their own connections) still gets every message through.
+ */
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as NodePath from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { startBrokerProcess, type BrokerProcess } from "../support/BrokerProcess.js"
+import { connect, type TestClient, waitUntil } from "../support/clients.js"
+import { connectFrame, RawClient, str, varint, type Version } from "../support/RawClient.js"
+
+const frame = (byte0: number, body: ReadonlyArray<number> | Buffer): Buffer => {
+  const b = Buffer.isBuffer(body) ? body : Buffer.from(body)
+  return Buffer.concat([Buffer.from([byte0, ...varint(b.length)]), b])
+}
+
+const qos2Publish = (topic: string, packetId: number, version: Version): Buffer =>
+  frame(0x34, Buffer.concat([str(topic), Buffer.from([packetId >> 8, packetId & 0xff]), Buffer.from(version === 5 ? [0] : []), Buffer.from("late")]))
+
+describe("hostile input that used to kill the broker (issue 8)", () => {
+  let dir: string
+  let broker: BrokerProcess
+  let pub: TestClient
+  let sub: TestClient
+  let sent = 0
+
+  beforeAll(async () => {
+    dir = Fs.mkdtempSync(NodePath.join(Os.tmpdir(), "robustmq-hostile-"))
+    broker = await startBrokerProcess({ dataDir: dir, kafkaPort: null, args: ["--storage", "memory"] })
+    const url = `mqtt://127.0.0.1:${broker.mqttPort}`
+    sub = await connect(url, { protocolVersion: 5, clientId: "bystander-sub" })
+    await sub.client.subscribeAsync("bystander/#", { qos: 1 })
+    pub = await connect(url, { protocolVersion: 4, clientId: "bystander-pub" })
+  })
+
+  afterAll(async () => {
+    await pub?.end()
+    await sub?.end()
+    await broker?.stop()
+    Fs.rmSync(dir, { recursive: true, force: true })
+  })
+
+  /** The broker process lives and the bystanders still get a QoS 1 message through. */
+  const bystandersServed = async () => {
+    expect(broker.exit()).toBeNull()
+    const n = sent++
+    await pub.client.publishAsync("bystander/tick", String(n), { qos: 1 })
+    await waitUntil(() => sub.messages.some((m) => m.payload === String(n)), 3000, () => `tick ${n}; broker output: ${broker.output().slice(-2000)}`)
+    expect(pub.client.connected && sub.client.connected).toBe(true)
+  }
+
+  it.each([4, 5] as const)("an UNSUBSCRIBE with no topic filter is a protocol error (v%i) [MQTT-3.10.3-2]", async (version) => {
+    const { client } = await RawClient.handshake(broker.mqttPort, version, { clientId: `unsub-empty-${version}` })
+    // Packet id 1, (v5: property length 0), and no filter at all.
+    client.send(frame(0xa2, version === 5 ? [0, 1, 0] : [0, 1]))
+    await client.expectClosed()
+    const after = client.received.slice(1)
+    if (version === 5) expect(after.map((p) => [p.cmd, (p as { reasonCode?: number }).reasonCode])).toEqual([["disconnect", 0x82]])
+    else expect(after).toEqual([]) // no UNSUBACK: 3.1.1 closes
+    await bystandersServed()
+  })
+
+  it("a v5 UNSUBSCRIBE whose property length swallows the filter is refused", async () => {
+    const { client } = await RawClient.handshake(broker.mqttPort, 5, { clientId: "unsub-swallowed" })
+    // A User Property ("a" = "b") takes the bytes where a filter would be: no filter is left.
+    client.send(frame(0xa2, [0, 1, 7, 0x26, 0, 1, 0x61, 0, 1, 0x62]))
+    await client.expectClosed()
+    expect(client.received.slice(1).map((p) => p.cmd)).toEqual(["disconnect"])
+    await bystandersServed()
+  })
+
+  it("a SUBSCRIBE with no topic filter is a protocol error [MQTT-3.8.3-3]", async () => {
+    const { client } = await RawClient.handshake(broker.mqttPort, 5, { clientId: "sub-empty" })
+    client.send(frame(0x82, [0, 1, 0]))
+    await client.expectClosed()
+    expect(client.received.slice(1).map((p) => [p.cmd, (p as { reasonCode?: number }).reasonCode])).toEqual([["disconnect", 0x82]])
+    await bystandersServed()
+  })
+
+  it("a v5 CONNECT repeating Session Expiry Interval is refused (§3.1.2.11.2 Protocol Error)", async () => {
+    const client = await RawClient.connect(broker.mqttPort, 5)
+    client.send(connectFrame({ level: 5, clientId: "twice", properties: [0x11, 0, 0, 0, 1, 0x11, 0, 0, 0, 2] }))
+    await client.expectClosed()
+    expect(client.received.filter((p) => p.cmd === "connack" && (p as { reasonCode?: number }).reasonCode === 0)).toEqual([])
+    await bystandersServed()
+  })
+
+  it.each([
+    ["Receive Maximum", [0x21, 0, 5, 0x21, 0, 6]],
+    ["Maximum Packet Size", [0x27, 0, 0, 1, 0, 0x27, 0, 0, 2, 0]],
+    ["Topic Alias Maximum", [0x22, 0, 1, 0x22, 0, 2]],
+    ["Request Problem Information", [0x17, 1, 0x17, 0]],
+    ["Session Expiry Interval, the first 0", [0x11, 0, 0, 0, 0, 0x11, 0, 0, 0, 9]]
+  ])("a v5 CONNECT repeating %s is refused", async (_name, properties) => {
+    const client = await RawClient.connect(broker.mqttPort, 5)
+    client.send(connectFrame({ level: 5, clientId: "twice", properties }))
+    await client.expectClosed()
+    expect(client.received.filter((p) => p.cmd === "connack" && (p as { reasonCode?: number }).reasonCode === 0)).toEqual([])
+    await bystandersServed()
+  })
+
+  it("a v5 CONNECT carrying a property not allowed in CONNECT (Topic Alias) is malformed (§2.2.2.2)", async () => {
+    const client = await RawClient.connect(broker.mqttPort, 5)
+    client.send(connectFrame({ level: 5, clientId: "alias", properties: [0x23, 0, 1] }))
+    await client.expectClosed()
+    expect(client.received.filter((p) => p.cmd === "connack" && (p as { reasonCode?: number }).reasonCode === 0)).toEqual([])
+    await bystandersServed()
+  })
+
+  it.each([4, 5] as const)("nothing is handled after a close is decided: QoS 2 PUBLISHes sent after a protocol error (v%i)", async (version) => {
+    for (let round = 0; round < 5; round++) {
+      const { client } = await RawClient.handshake(broker.mqttPort, version, { clientId: `after-close-${version}-${round}` })
+      // A wildcard in a PUBLISH topic name [MQTT-3.3.2-2] makes the broker close ...
+      client.send(frame(0x32, Buffer.concat([str("bad/+"), Buffer.from([0, 9]), Buffer.from(version === 5 ? [0] : []), Buffer.from("x")])))
+      // ... and QoS 2 PUBLISHes keep coming in separate reads while the close is under way.
+      for (let i = 1; i <= 20 && !client.isClosed; i++) {
+        client.send(qos2Publish("after/close", i, version))
+        await new Promise((r) => setImmediate(r))
+      }
+      await client.expectClosed()
+      const cmds = client.received.slice(1).map((p) => p.cmd)
+      expect(cmds).toEqual(version === 5 ? ["disconnect"] : []) // no PUBREC for anything after the error
+    }
+    await bystandersServed()
+  })
+})

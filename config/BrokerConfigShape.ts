@@ -42,6 +42,12 @@ export interface KafkaConfig {
   /** The topic MQTT publishes go to unless a binding says otherwise. */
   readonly mqttTopic: string
   readonly bindings: ReadonlyArray<KafkaBinding>
+  /**
+   * Request bytes the listener may hold across all connections (Kafka's queued.max.request.bytes):
+   * a request is charged its declared size once its length prefix is read; beyond this, sockets
+   * stop being read until requests complete.
+   */
+  readonly queuedMaxRequestBytes: number
 }
 
 export interface StorageConfig {
@@ -81,6 +87,8 @@ export interface LimitsConfig {
   readonly topicAliasMaximum: number
   /** Upper bound for a session expiry interval in seconds. */
   readonly maxSessionExpiry: number
+  /** An MQTT packet or Kafka request whose first bytes arrived must be whole within this (ms). */
+  readonly incompleteRequestTimeoutMs: number
 }
 
 /** MQTT authentication and authorization (src/auth): Mosquitto-format files. */
@@ -111,7 +119,8 @@ export const defaultConfig: BrokerConfigShape = {
     autoCreateTopics: true,
     defaultPartitions: 1,
     mqttTopic: "mqtt",
-    bindings: []
+    bindings: [],
+    queuedMaxRequestBytes: 100 * 1024 * 1024
   },
   storage: {
     kind: "sqlite",
@@ -133,7 +142,8 @@ export const defaultConfig: BrokerConfigShape = {
     maxTopicLength: 65535,
     maxConnections: 100000,
     topicAliasMaximum: 64,
-    maxSessionExpiry: 0xffffffff
+    maxSessionExpiry: 0xffffffff,
+    incompleteRequestTimeoutMs: 30_000
   },
   auth: { allowAnonymous: true, passwordFile: "", aclFile: "" }
 }

@@ -130,7 +130,8 @@ const KafkaSection = Schema.Struct({
   autoCreateTopics: Schema.optional(Bool).pipe(Schema.fromKey("auto_create_topics")),
   defaultPartitions: Schema.optional(intBetween(1, 65536)).pipe(Schema.fromKey("default_partitions")),
   mqttTopic: Schema.optional(KafkaTopicName).pipe(Schema.fromKey("mqtt_topic")),
-  bindings: Schema.optional(Bindings)
+  bindings: Schema.optional(Bindings),
+  queuedMaxRequestBytes: Schema.optional(intAtLeast(1)).pipe(Schema.fromKey("queued_max_request_bytes"))
 })
 
 const StorageSection = Schema.Struct({
@@ -159,7 +160,8 @@ const LimitsSection = Schema.Struct({
   maxTopicLength: Schema.optional(intBetween(1, 65535)).pipe(Schema.fromKey("max_topic_length")),
   maxConnections: Schema.optional(intAtLeast(1)).pipe(Schema.fromKey("max_connections")),
   topicAliasMaximum: Schema.optional(U16).pipe(Schema.fromKey("topic_alias_maximum")),
-  maxSessionExpiry: Schema.optional(intBetween(0, 4294967295)).pipe(Schema.fromKey("max_session_expiry"))
+  maxSessionExpiry: Schema.optional(intBetween(0, 4294967295)).pipe(Schema.fromKey("max_session_expiry")),
+  incompleteRequestTimeoutMs: Schema.optional(intAtLeast(1)).pipe(Schema.fromKey("incomplete_request_timeout_ms"))
 })
 
 const AuthSection = Schema.Struct({
@@ -222,7 +224,8 @@ const limitKeys = [
   "max_topic_length",
   "max_connections",
   "topic_alias_maximum",
-  "max_session_expiry"
+  "max_session_expiry",
+  "incomplete_request_timeout_ms"
 ] as const
 
 /** The segment store's keys in [storage] (env ROBUSTMQ_STORAGE_<KEY>). */
@@ -250,6 +253,7 @@ export const configFields: ReadonlyArray<ConfigField> = [
   { section: "kafka", key: "default_partitions", env: "ROBUSTMQ_KAFKA_DEFAULT_PARTITIONS", numeric: true },
   { section: "kafka", key: "mqtt_topic", env: "ROBUSTMQ_KAFKA_MQTT_TOPIC", numeric: false },
   { section: "kafka", key: "bindings", env: "ROBUSTMQ_KAFKA_BINDINGS", numeric: false, fromEnv: envBindings },
+  { section: "kafka", key: "queued_max_request_bytes", env: "ROBUSTMQ_KAFKA_QUEUED_MAX_REQUEST_BYTES", numeric: true },
   { section: "storage", key: "kind", env: "ROBUSTMQ_STORAGE", flag: "--storage", override: "storage", numeric: false },
   { section: "storage", key: "data_dir", env: "ROBUSTMQ_DATA_DIR", flag: "--data-dir", override: "dataDir", numeric: false },
   { section: "storage", key: "partitions", env: "ROBUSTMQ_STORAGE_PARTITIONS", numeric: true },

@@ -7,9 +7,17 @@
  *
  * It also carries the connection's SASL progress (handlers/sasl.ts): while a password is being
  * verified, reading stops, so no later request is looked at before the client is known.
+ *
+ * Hostile input is bounded here: a declared size above MAX_REQUEST_BYTES closes the connection
+ * before anything is buffered; an incomplete request reserves its declared size from the
+ * listener's RequestBudget (or stops reading until it can) and is timed by `incompleteSince`
+ * (the server's sweep closes slow senders); anything thrown while reading or dispatching closes
+ * this connection only.
  */
 import type * as net from "node:net"
 import type { Fiber } from "effect"
+import { inputFaults } from "../net/inputFaults.js"
+import type { BudgetWaiter, RequestBudget } from "./RequestBudget.js"
 import { SaslState } from "./sasl/SaslState.js"
 
 /** Kafka's default socket.request.max.bytes. */
@@ -35,7 +43,7 @@ export interface RequestSink {
   (conn: KafkaConnection, frame: Buffer, respond: (chunks: ReadonlyArray<Buffer> | null) => void): void
 }
 
-export class KafkaConnection {
+export class KafkaConnection implements BudgetWaiter {
   /** Chunks of the frame being received, their total size, and the size that completes it. */
   private pending: Array<Buffer> = []
   private pendingBytes = 0
@@ -44,6 +52,12 @@ export class KafkaConnection {
   private head = 0
   /** Reading is paused for backpressure; frames already received wait in `pending`. */
   private readingPaused = false
+  /** Bytes of the budget reserved for the incomplete request in `pending`. */
+  private reserved = 0
+  /** Reading is paused until the budget can hold the incomplete request. */
+  private waitingForBudget = false
+  /** When the incomplete request in `pending` began arriving (ms), 0 when none. */
+  private partialSince = 0
   closed = false
   /** Set by `closeAfterResponses`: no more requests are read, the socket ends once answered. */
   private closing = false
@@ -64,7 +78,13 @@ export class KafkaConnection {
   readonly localHost: string
   readonly remoteHost: string
 
-  constructor(readonly socket: net.Socket, private readonly sink: RequestSink) {
+  constructor(
+    readonly socket: net.Socket,
+    private readonly sink: RequestSink,
+    private readonly budget: RequestBudget,
+    /** Reading or dispatching threw (the connection is already closed): log it. */
+    private readonly thrown: (conn: KafkaConnection, error: unknown) => void
+  ) {
     this.localHost = stripMapped(socket.localAddress ?? "127.0.0.1")
     this.remoteHost = stripMapped(socket.remoteAddress ?? "")
     socket.on("drain", () => this.resumeIfCaughtUp())
@@ -76,7 +96,23 @@ export class KafkaConnection {
    * it 8 times over.
    */
   onData(chunk: Buffer): void {
+    if (this.closed) return
     this.lastActive = Date.now()
+    try {
+      this.read(chunk)
+    } catch (error) {
+      inputFaults.kafkaHandlerThrew++
+      this.close()
+      this.thrown(this, error)
+    }
+  }
+
+  /** When the request still being received began arriving (ms); 0 when none, or while we hold reading. */
+  get incompleteSince(): number {
+    return this.readingPaused || this.waitingForBudget || this.closed ? 0 : this.partialSince
+  }
+
+  private read(chunk: Buffer): void {
     let data: Buffer
     if (this.pending.length === 0 && !this.readingPaused) data = chunk
     else {
@@ -87,10 +123,16 @@ export class KafkaConnection {
       this.pending = []
       this.pendingBytes = 0
     }
+    // A request whose length prefix itself came in pieces is still the same request: its clock runs on.
+    const since = this.partialSince
+    this.settlePartial()
     let pos = 0
     while (data.length - pos >= 4) {
       const size = data.readInt32BE(pos)
-      if (size < 0 || size > MAX_REQUEST_BYTES) return this.close()
+      if (size < 0 || size > MAX_REQUEST_BYTES) {
+        inputFaults.kafkaOversizeFrames++
+        return this.close()
+      }
       if (data.length - pos - 4 < size) break
       const frame = data.subarray(pos + 4, pos + 4 + size)
       pos += 4 + size
@@ -107,6 +149,44 @@ export class KafkaConnection {
       this.pending = [rest]
       this.pendingBytes = rest.length
       this.needed = rest.length >= 4 ? 4 + rest.readInt32BE(0) : 4
+      if (rest.length < this.needed && !this.readingPaused) this.beginPartial(pos === 0 && since > 0 ? since : this.lastActive)
+    }
+  }
+
+  /**
+   * `pending` now starts with an incomplete request: time it, and reserve its declared size (a
+   * bare length prefix reserves nothing); without budget, stop reading until bytes are freed.
+   */
+  private beginPartial(since: number): void {
+    this.partialSince = since
+    if (this.needed <= 4) return
+    if (this.budget.tryReserve(this.needed)) this.reserved = this.needed
+    else {
+      this.waitingForBudget = true
+      this.socket.pause()
+      this.budget.wait(this)
+    }
+  }
+
+  /** The budget freed bytes: reserve for the waiting request and read on (RequestBudget). */
+  retryReserve(): boolean {
+    if (this.closed) return true
+    if (!this.budget.tryReserve(this.needed)) return false
+    this.reserved = this.needed
+    this.waitingForBudget = false
+    // The wait was the broker's doing, not the client's: the timeout starts again.
+    this.partialSince = Date.now()
+    if (!this.readingPaused && !this.closing) this.socket.resume()
+    return true
+  }
+
+  /** The incomplete request became whole (or the connection ends): give its budget back. */
+  private settlePartial(): void {
+    this.partialSince = 0
+    if (this.reserved > 0) {
+      const bytes = this.reserved
+      this.reserved = 0
+      this.budget.release(bytes)
     }
   }
 
@@ -126,7 +206,7 @@ export class KafkaConnection {
       this.onData(data)
       if (this.readingPaused || this.closed) return
     }
-    this.socket.resume()
+    if (!this.waitingForBudget) this.socket.resume()
   }
 
   private dispatch(frame: Buffer): void {
@@ -170,15 +250,27 @@ export class KafkaConnection {
 
   private endGracefully(): void {
     if (this.closed) return
-    this.closed = true
+    this.released()
     const socket = this.socket
     socket.end(() => socket.destroy())
   }
 
   close(): void {
     if (this.closed) return
-    this.closed = true
+    this.released()
     this.socket.destroy()
+  }
+
+  /** The connection is over (closed by us or by the client): its budget goes back. */
+  released(): void {
+    this.closed = true
+    this.pending = []
+    this.pendingBytes = 0
+    this.settlePartial()
+    if (this.waitingForBudget) {
+      this.waitingForBudget = false
+      this.budget.cancel(this)
+    }
   }
 }
 

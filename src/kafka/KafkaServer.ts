@@ -47,6 +47,8 @@ import { handleProduce } from "./handlers/produce.js"
 import { allowedBeforeAuthentication, authenticateRawToken, handleSaslAuthenticate, handleSaslHandshake } from "./handlers/sasl.js"
 import { listen } from "../net/listen.js"
 import { KafkaConnection } from "./KafkaConnection.js"
+import { RequestBudget } from "./RequestBudget.js"
+import { describeThrown, inputFaults } from "../net/inputFaults.js"
 import { IdempotentProducers } from "./IdempotentProducers.js"
 import { KafkaContext } from "./KafkaContext.js"
 import * as LogStartOffsets from "./LogStartOffsets.js"
@@ -197,14 +199,18 @@ export const make = Effect.gen(function*() {
     )
   }
 
+  const budget = new RequestBudget(config.kafka.queuedMaxRequestBytes)
+  const thrown = (conn: KafkaConnection, error: unknown) =>
+    runCallback(Effect.logWarning(`Kafka connection from ${conn.remoteHost}: input could not be handled, connection closed: ${describeThrown(error)}`))
+
   const server = net.createServer({ noDelay: true }, (socket: KafkaSocket) => {
-    const conn = new KafkaConnection(socket, sink)
+    const conn = new KafkaConnection(socket, sink, budget, thrown)
     socket.kafka = conn
     connections.add(conn)
     socket.on("data", onData)
     socket.on("error", onError)
     socket.on("close", () => {
-      conn.closed = true
+      conn.released()
       connections.delete(conn)
       if (conn.user !== null) auth.unsafeUntrack(conn.user, conn)
       // The client is gone: a long poll for it would only hold timers and listeners.
@@ -227,11 +233,24 @@ export const make = Effect.gen(function*() {
     }))
   // Kafka's connections.max.idle.ms: a client that sent nothing for 10 minutes and waits for
   // nothing is gone; its socket would otherwise stay open for ever.
-  const closeIdle = Effect.sync(() => {
+  // A request that has not arrived whole within limits.incomplete_request_timeout_ms closes its
+  // connection (a slowloris sender holds its reserved budget no longer than that).
+  const incompleteTimeout = config.limits.incompleteRequestTimeoutMs
+  let lastIdleCheck = Date.now()
+  const sweep = Effect.sync(() => {
     const now = Date.now()
-    for (const conn of connections) if (conn.running.size === 0 && now - conn.lastActive > IDLE_TIMEOUT_MS) conn.close()
+    const idleCheck = now - lastIdleCheck >= 30_000
+    if (idleCheck) lastIdleCheck = now
+    for (const conn of connections) {
+      const since = conn.incompleteSince
+      if (since > 0 && now - since > incompleteTimeout) {
+        inputFaults.kafkaIncompleteTimeouts++
+        conn.close()
+      } else if (idleCheck && conn.running.size === 0 && now - conn.lastActive > IDLE_TIMEOUT_MS) conn.close()
+    }
   })
-  yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(Duration.seconds(30)), closeIdle)))
+  const sweepEvery = Duration.millis(Math.max(50, Math.min(1000, Math.floor(incompleteTimeout / 4))))
+  yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(sweepEvery), sweep)))
   ctx.port = port
   yield* Effect.log(`Kafka listening on ${config.kafka.host}:${port}`)
   return KafkaServer.of({ port, host: config.kafka.host, context: ctx })

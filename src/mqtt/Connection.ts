@@ -106,11 +106,16 @@ export class Connection implements Outlet, FrameSink, AclHolder {
     if (this.closing) return
     this.lastSeen = Date.now()
     try {
-      const rc = this.reader.feed(chunk, this)
+      const rc = this.reader.feed(chunk, this, this.lastSeen)
       if (rc !== 0 && !this.closing) this.fail(rc)
     } catch (error) {
       this.crashed(error)
     }
+  }
+
+  /** When the packet still being received began arriving (ms), or 0 when none is partial. */
+  get incompleteSince(): number {
+    return this.reader.pending ? this.reader.partialSince : 0
   }
 
   /** A close was decided (the socket may still deliver bytes): nothing more is handled. */

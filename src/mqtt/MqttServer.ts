@@ -14,6 +14,7 @@ import { TopicPolicies } from "../../layers/TopicPolicies.js"
 import { MessageLog } from "../../services/MessageLog.js"
 import { Auth } from "../auth/Auth.js"
 import { streamMapping, Topics } from "../meta/Topics.js"
+import { inputFaults } from "../net/inputFaults.js"
 import { listen } from "../net/listen.js"
 import { Connection } from "./Connection.js"
 import { Engine } from "./engine/Engine.js"
@@ -86,8 +87,14 @@ export const make = Effect.gen(function*() {
   let lastSys = 0
   const sweep = Effect.gen(function*() {
     const now = Date.now()
+    const incompleteTimeout = config.limits.incompleteRequestTimeoutMs
     for (const conn of ctx.connections) {
-      if (conn.session === null) {
+      const since = conn.incompleteSince
+      if (since > 0 && now - since > incompleteTimeout) {
+        // A packet dribbling in (slowloris) holds its buffer: the sender had its time.
+        inputFaults.mqttIncompleteTimeouts++
+        conn.close()
+      } else if (conn.session === null) {
         if (now - conn.openedAt > CONNECT_TIMEOUT_MS) conn.close()
       } else if (conn.keepaliveMs > 0 && now - conn.lastSeen > conn.keepaliveMs * 1.5) {
         conn.close(ReasonCode.KeepAliveTimeout) // [MQTT-3.1.2-24]

@@ -109,6 +109,7 @@ max_inflight = 5
         "ROBUSTMQ_KAFKA_DEFAULT_PARTITIONS",
         "ROBUSTMQ_KAFKA_MQTT_TOPIC",
         "ROBUSTMQ_KAFKA_BINDINGS",
+        "ROBUSTMQ_KAFKA_QUEUED_MAX_REQUEST_BYTES",
         "ROBUSTMQ_STORAGE",
         "ROBUSTMQ_DATA_DIR",
         "ROBUSTMQ_STORAGE_PARTITIONS",
@@ -127,6 +128,7 @@ max_inflight = 5
         "ROBUSTMQ_LIMITS_MAX_CONNECTIONS",
         "ROBUSTMQ_LIMITS_TOPIC_ALIAS_MAXIMUM",
         "ROBUSTMQ_LIMITS_MAX_SESSION_EXPIRY",
+        "ROBUSTMQ_LIMITS_INCOMPLETE_REQUEST_TIMEOUT_MS",
         "ROBUSTMQ_AUTH_ALLOW_ANONYMOUS",
         "ROBUSTMQ_AUTH_PASSWORD_FILE",
         "ROBUSTMQ_AUTH_ACL_FILE"
@@ -257,7 +259,7 @@ describe("loadConfig errors", () => {
       expect(yield* failure({ configFile: camel })).toBe(
         `unknown key "limits.maxInflight" in ${camel}: [limits] accepts max_packet_size, max_inflight, ` +
           `receive_maximum, max_queued_messages, max_topic_levels, max_topic_length, max_connections, ` +
-          `topic_alias_maximum, max_session_expiry`
+          `topic_alias_maximum, max_session_expiry, incomplete_request_timeout_ms`
       )
       const nested = tomlFile("[storage.sqlite]\nx = 1\n")
       expect(yield* failure({ configFile: nested })).toBe(

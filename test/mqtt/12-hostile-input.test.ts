@@ -30,7 +30,12 @@ describe("hostile input that used to kill the broker (issue 8)", () => {
 
   beforeAll(async () => {
     dir = Fs.mkdtempSync(NodePath.join(Os.tmpdir(), "robustmq-hostile-"))
-    broker = await startBrokerProcess({ dataDir: dir, kafkaPort: null, args: ["--storage", "memory"] })
+    broker = await startBrokerProcess({
+      dataDir: dir,
+      kafkaPort: null,
+      args: ["--storage", "memory"],
+      env: { ROBUSTMQ_LIMITS_INCOMPLETE_REQUEST_TIMEOUT_MS: "600" }
+    })
     const url = `mqtt://127.0.0.1:${broker.mqttPort}`
     sub = await connect(url, { protocolVersion: 5, clientId: "bystander-sub" })
     await sub.client.subscribeAsync("bystander/#", { qos: 1 })
@@ -125,6 +130,32 @@ describe("hostile input that used to kill the broker (issue 8)", () => {
       const cmds = client.received.slice(1).map((p) => p.cmd)
       expect(cmds).toEqual(version === 5 ? ["disconnect"] : []) // no PUBREC for anything after the error
     }
+    await bystandersServed()
+  })
+
+  it.each([4, 5] as const)("closes a connection whose packet dribbles in slower than limits.incomplete_request_timeout_ms (v%i)", async (version) => {
+    const { client } = await RawClient.handshake(broker.mqttPort, version, { clientId: `slowloris-${version}` })
+    const packet = qos2Publish("slow/loris", 1, version)
+    const padded = Buffer.concat([packet.subarray(0, 1), Buffer.from(varint(packet.length + 200 - 2)), packet.subarray(2), Buffer.alloc(200, 0x61)])
+    let sent = 0
+    const dribble = setInterval(() => {
+      if (!client.isClosed && sent < padded.length) client.send(padded.subarray(sent, ++sent))
+    }, 40)
+    try {
+      await client.expectClosed(3_000)
+    } finally {
+      clearInterval(dribble)
+    }
+    expect(sent).toBeLessThan(padded.length)
+    expect(client.received.slice(1).filter((p) => p.cmd !== "disconnect")).toEqual([]) // never handled
+    await bystandersServed()
+  })
+
+  it("refuses a declared 256 MB packet as soon as its fixed header is read", async () => {
+    const { client } = await RawClient.handshake(broker.mqttPort, 5, { clientId: "huge" })
+    client.send([0x30, 0xff, 0xff, 0xff, 0x7f, 0, 1, 0x61])
+    await client.expectClosed(1_000)
+    expect(client.received.slice(1).map((p) => [p.cmd, (p as { reasonCode?: number }).reasonCode])).toEqual([["disconnect", 0x95]])
     await bystandersServed()
   })
 })

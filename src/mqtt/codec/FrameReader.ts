@@ -53,6 +53,8 @@ export class FrameReader {
   private have = 0
   /** Total size of the partial frame, 0 while its fixed header is still incomplete. */
   private need = 0
+  /** The `now` given to the `feed` that began the partial frame (for the incomplete-packet timeout). */
+  partialSince = 0
 
   /** `maxPacketSize` counts the whole packet, fixed header included (MQTT 5 §3.1.2.11.4). */
   constructor(private readonly maxPacketSize: number) {}
@@ -64,11 +66,11 @@ export class FrameReader {
 
   /**
    * Hot path: frames every complete packet in `chunk` (after any held partial packet) into
-   * `sink.onFrame`. Returns 0, or a reason code that ends the connection: 0x95 Packet Too Large,
+   * `sink.onFrame`. `now` (ms) stamps a packet left incomplete (`partialSince`). Returns 0, or a reason code that ends the connection: 0x95 Packet Too Large,
    * 0x81 Malformed Packet (Remaining Length over 4 bytes). After a non-zero result or a sink
    * returning false the reader holds nothing and the rest of the chunk is dropped.
    */
-  feed(chunk: Buffer, sink: FrameSink): number {
+  feed(chunk: Buffer, sink: FrameSink, now = 0): number {
     const end = chunk.length
     let off = 0
     if (this.buf !== null) {
@@ -113,6 +115,7 @@ export class FrameReader {
         this.buf = hdr
         this.have = end - off
         this.need = 0
+        this.partialSince = now
         return 0
       }
       const total = 1 + lengthBytes + len
@@ -128,6 +131,7 @@ export class FrameReader {
         this.buf = whole
         this.have = end - off
         this.need = total
+        this.partialSince = now
         return 0
       }
     }

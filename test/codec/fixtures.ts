@@ -145,14 +145,14 @@ export const normRefAck = (
 export const text = (maxLength: number) =>
   fc.string({ unit: "binary", maxLength }).filter((s) => !s.includes("\u0000"))
 
-const userProperties = fc
+export const userProperties = fc
   .dictionary(
     text(8).filter((k) => k !== "__proto__"),
     fc.oneof(text(8), fc.array(text(8), { minLength: 2, maxLength: 3 })),
     { minKeys: 1, maxKeys: 3 }
   )
 
-const subscriptionId = fc.integer({ min: 1, max: 268_435_455 })
+export const subscriptionId = fc.integer({ min: 1, max: 268_435_455 })
 
 /** mqtt-packet's v5 PUBLISH properties, any subset. */
 export const publishProperties = fc.record(

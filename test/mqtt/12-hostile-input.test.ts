@@ -3,14 +3,17 @@
  * sent as exact bytes over raw sockets to the real executable in a child process, so a crash
  * shows as the process exiting. After each, the process still runs, the hostile connection was
  * closed with the protocol's reason, and an MQTT.js bystander pair (publisher and subscriber on
- * their own connections) still gets every message through.
+ * their own connections) still gets every message through. Last, a fault injected into the
+ * in-process engine shows what any remaining handler bug costs: that connection, and one count.
  */
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as NodePath from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { inputFaults } from "../../src/net/inputFaults.js"
 import { startBrokerProcess, type BrokerProcess } from "../support/BrokerProcess.js"
 import { connect, type TestClient, waitUntil } from "../support/clients.js"
+import { useBrokers } from "../support/lifecycle.js"
 import { connectFrame, RawClient, str, varint, type Version } from "../support/RawClient.js"
 
 const frame = (byte0: number, body: ReadonlyArray<number> | Buffer): Buffer => {
@@ -157,5 +160,35 @@ describe("hostile input that used to kill the broker (issue 8)", () => {
     await client.expectClosed(1_000)
     expect(client.received.slice(1).map((p) => [p.cmd, (p as { reasonCode?: number }).reasonCode])).toEqual([["disconnect", 0x95]])
     await bystandersServed()
+  })
+})
+
+describe("a throw while handling one connection's input (fault injected in-process)", () => {
+  const { broker, track } = useBrokers()
+
+  it.each([4, 5] as const)("closes that connection only (v5: DISCONNECT 0x82), counts it, and the next publish works (v%i)", async (version) => {
+    const b = await broker()
+    const sub = track(await connect(b.url, { protocolVersion: 5, clientId: "thrown-sub" }))
+    await sub.client.subscribeAsync("thrown/#", { qos: 1 })
+    const engine = b.server.engine
+    const publish = engine.publish
+    const before = inputFaults.mqttHandlerThrew
+    engine.publish = () => {
+      engine.publish = publish // once
+      throw new Error("injected fault")
+    }
+    const { client } = await RawClient.handshake(b.port, version, { clientId: `thrower-${version}` })
+    track(client)
+    client.sendPacket({ cmd: "publish", topic: "thrown/x", payload: Buffer.from("boom"), qos: 1, messageId: 1, retain: false, dup: false })
+    // Pipelined behind it: must not be handled once the close is decided.
+    client.sendPacket({ cmd: "publish", topic: "thrown/x", payload: Buffer.from("after"), qos: 1, messageId: 2, retain: false, dup: false })
+    await client.expectClosed()
+    const after = client.received.slice(1).map((p) => [p.cmd, (p as { reasonCode?: number }).reasonCode])
+    expect(after).toEqual(version === 5 ? [["disconnect", 0x82]] : [])
+    expect(inputFaults.mqttHandlerThrew - before).toBe(1)
+    const pub = track(await connect(b.url, { protocolVersion: 4, clientId: "thrown-pub" }))
+    await pub.client.publishAsync("thrown/ok", "fine", { qos: 1 })
+    await sub.waitFor(1)
+    expect(sub.messages.map((m) => m.payload)).toEqual(["fine"])
   })
 })

@@ -291,7 +291,11 @@ export class Connection implements Outlet, FrameSink, AclHolder {
       onExit: (exit) => {
         if (Exit.isFailure(exit)) Runtime.runFork(this.ctx.runtime)(Effect.logError("session persistence failed", exit.cause))
         this.paused = false
-        done(Exit.isSuccess(exit))
+        try {
+          done(Exit.isSuccess(exit))
+        } catch (error) {
+          this.crashed(error) // input-driven work finishing late is still this connection's input
+        }
         this.drainBacklog()
       }
     })
@@ -495,7 +499,11 @@ export class Connection implements Outlet, FrameSink, AclHolder {
     const decided = auth.unsafeAuthenticate(username, packet.password, (reason) => {
       this.paused = false
       if (this.state === State.Closed) return // gone while the password was hashed
-      admit(reason)
+      try {
+        admit(reason)
+      } catch (error) {
+        this.crashed(error)
+      }
       this.drainBacklog()
     })
     if (decided >= 0) return admit(decided)

@@ -130,8 +130,10 @@ describe("hostile input that used to kill the broker (issue 8)", () => {
         await new Promise((r) => setImmediate(r))
       }
       await client.expectClosed()
+      // No PUBREC for anything after the error. (The v5 DISCONNECT may be lost: bytes still
+      // arriving when the broker destroys the socket make the kernel answer with a reset.)
       const cmds = client.received.slice(1).map((p) => p.cmd)
-      expect(cmds).toEqual(version === 5 ? ["disconnect"] : []) // no PUBREC for anything after the error
+      expect(cmds.filter((c) => c !== "disconnect")).toEqual([])
     }
     await bystandersServed()
   })

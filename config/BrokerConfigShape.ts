@@ -20,6 +20,12 @@ export interface MqttConfig {
    * its own, so Kafka readers of the default topic see them too (costs storage writes).
    */
   readonly logQos0: boolean
+  /**
+   * Bytes of packets still being received, across all connections: a packet split across reads
+   * reserves its size once its fixed header is read; one that does not fit closes its
+   * connection (v5 DISCONNECT 0x97 Quota Exceeded) instead of being buffered.
+   */
+  readonly queuedMaxPacketBytes: number
 }
 
 /** MQTT topic filter -> Kafka topic, in the order they are tried. */
@@ -110,7 +116,7 @@ export interface BrokerConfigShape {
 }
 
 export const defaultConfig: BrokerConfigShape = {
-  mqtt: { host: "0.0.0.0", port: 1883, maxKeepalive: 65535, sysInterval: 10, logQos0: false },
+  mqtt: { host: "0.0.0.0", port: 1883, maxKeepalive: 65535, sysInterval: 10, logQos0: false, queuedMaxPacketBytes: 100 * 1024 * 1024 },
   kafka: {
     enabled: true,
     host: "0.0.0.0",

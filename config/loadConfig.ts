@@ -119,7 +119,8 @@ const MqttSection = Schema.Struct({
   port: Schema.optional(U16),
   maxKeepalive: Schema.optional(U16).pipe(Schema.fromKey("max_keepalive")),
   sysInterval: Schema.optional(intAtLeast(0)).pipe(Schema.fromKey("sys_interval")),
-  logQos0: Schema.optional(Bool).pipe(Schema.fromKey("log_qos0"))
+  logQos0: Schema.optional(Bool).pipe(Schema.fromKey("log_qos0")),
+  queuedMaxPacketBytes: Schema.optional(intAtLeast(1)).pipe(Schema.fromKey("queued_max_packet_bytes"))
 })
 
 const KafkaSection = Schema.Struct({
@@ -245,6 +246,7 @@ export const configFields: ReadonlyArray<ConfigField> = [
   { section: "mqtt", key: "max_keepalive", env: "ROBUSTMQ_MQTT_MAX_KEEPALIVE", numeric: true },
   { section: "mqtt", key: "sys_interval", env: "ROBUSTMQ_SYS_INTERVAL", numeric: true },
   { section: "mqtt", key: "log_qos0", env: "ROBUSTMQ_MQTT_LOG_QOS0", numeric: false, fromEnv: envBoolean },
+  { section: "mqtt", key: "queued_max_packet_bytes", env: "ROBUSTMQ_MQTT_QUEUED_MAX_PACKET_BYTES", numeric: true },
   { section: "kafka", key: "enabled", env: "ROBUSTMQ_KAFKA_ENABLED", numeric: false, fromEnv: envBoolean },
   { section: "kafka", key: "host", env: "ROBUSTMQ_KAFKA_HOST", numeric: false },
   { section: "kafka", key: "port", env: "ROBUSTMQ_KAFKA_PORT", flag: "--kafka-port", override: "kafkaPort", numeric: true },

@@ -17,7 +17,7 @@
 import type * as net from "node:net"
 import type { Fiber } from "effect"
 import { inputFaults } from "../net/inputFaults.js"
-import type { BudgetWaiter, RequestBudget } from "./RequestBudget.js"
+import type { BudgetWaiter, RequestBudget } from "../net/RequestBudget.js"
 import { SaslState } from "./sasl/SaslState.js"
 
 /** Kafka's default socket.request.max.bytes. */

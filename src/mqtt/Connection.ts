@@ -91,7 +91,7 @@ export class Connection implements Outlet, FrameSink, AclHolder {
     readonly socket: net.Socket,
     private readonly ctx: ServerContext
   ) {
-    this.reader = new FrameReader(ctx.config.limits.maxPacketSize)
+    this.reader = new FrameReader(ctx.config.limits.maxPacketSize, ctx.packetBudget)
     this.lastSeen = this.openedAt = Date.now()
   }
 
@@ -107,7 +107,10 @@ export class Connection implements Outlet, FrameSink, AclHolder {
     this.lastSeen = Date.now()
     try {
       const rc = this.reader.feed(chunk, this, this.lastSeen)
-      if (rc !== 0 && !this.closing) this.fail(rc)
+      if (rc !== 0 && !this.closing) {
+        if (rc === ReasonCode.QuotaExceeded) inputFaults.mqttBudgetRefusals++
+        this.fail(rc)
+      }
     } catch (error) {
       this.crashed(error)
     }
@@ -148,6 +151,7 @@ export class Connection implements Outlet, FrameSink, AclHolder {
 
   /** The socket closed, for whatever reason: settle the session and the will. */
   onClose(): void {
+    this.reader.discard() // a partial packet's budget goes back
     if (this.state === State.Closed && this.session === null) return
     const wasConnected = this.state === State.Connected
     this.state = State.Closed

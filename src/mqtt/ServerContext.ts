@@ -1,12 +1,13 @@
 /**
  * What every connection of one MQTT listener shares: the engine, the limits, the Effect runtime
- * for control work, and the write batcher. Batching: frames for a socket are collected while a
+ * for control work, the budget for packets being received, and the write batcher. Batching: frames for a socket are collected while a
  * socket's data (or a flush's callbacks) is processed and written once per socket, in a
  * microtask, so a subscriber reads many messages per syscall (bench README, last section).
  */
 import type { Runtime } from "effect"
 import type { BrokerConfigShape } from "../../config/BrokerConfigShape.js"
 import type { AuthService } from "../auth/Auth.js"
+import { RequestBudget } from "../net/RequestBudget.js"
 import type { Connection } from "./Connection.js"
 import type { Engine } from "./engine/Engine.js"
 
@@ -16,6 +17,8 @@ export class ServerContext {
   connected = 0
   shuttingDown = false
   readonly startedAt = Date.now()
+  /** Bytes of split packets held across connections (mqtt.queued_max_packet_bytes). */
+  readonly packetBudget: RequestBudget
   private dirty: Array<Connection> = []
   private scheduled = false
   private readonly flush = () => {
@@ -31,7 +34,9 @@ export class ServerContext {
     readonly runtime: Runtime.Runtime<never>,
     /** Authentication and ACL; null when nothing is configured (no checks at all). */
     readonly auth: AuthService | null = null
-  ) {}
+  ) {
+    this.packetBudget = new RequestBudget(config.mqtt.queuedMaxPacketBytes)
+  }
 
   /** Hot path: `conn` has frames to write; one write per connection per turn of the loop. */
   markDirty(conn: Connection): void {

@@ -10,6 +10,8 @@ export const inputFaults = {
   kafkaHandlerThrew: 0,
   /** MQTT connections closed because a packet did not arrive whole within the timeout. */
   mqttIncompleteTimeouts: 0,
+  /** MQTT connections closed (v5: 0x97) because the listener's packet budget could not hold a split packet. */
+  mqttBudgetRefusals: 0,
   /** Kafka connections closed because a request did not arrive whole within the timeout. */
   kafkaIncompleteTimeouts: 0,
   /** Kafka connections refused a frame declared larger than the maximum request size. */

@@ -68,17 +68,17 @@ max_inflight = 5
       const flags = { mqttPort: "1003", storage: "sqlite" }
 
       const fileOnly = yield* loadConfig({ configFile: file, env: {}, cwd })
-      expect(fileOnly.mqtt).toEqual({ host: "10.0.0.1", port: 1001, maxKeepalive: 30, sysInterval: 10, logQos0: false })
+      expect(fileOnly.mqtt).toEqual({ host: "10.0.0.1", port: 1001, maxKeepalive: 30, sysInterval: 10, logQos0: false, queuedMaxPacketBytes: defaultConfig.mqtt.queuedMaxPacketBytes })
       expect(fileOnly.storage).toEqual({ ...defaultConfig.storage, kind: "memory", dataDir: "/from/file" })
       expect(fileOnly.limits).toEqual({ ...defaultConfig.limits, maxInflight: 5 })
 
       const withEnv = yield* loadConfig({ configFile: file, env, cwd })
-      expect(withEnv.mqtt).toEqual({ host: "10.0.0.2", port: 1002, maxKeepalive: 30, sysInterval: 10, logQos0: false })
+      expect(withEnv.mqtt).toEqual({ host: "10.0.0.2", port: 1002, maxKeepalive: 30, sysInterval: 10, logQos0: false, queuedMaxPacketBytes: defaultConfig.mqtt.queuedMaxPacketBytes })
       expect(withEnv.storage).toEqual({ ...defaultConfig.storage, kind: "memory", dataDir: "/from/env" })
       expect(withEnv.limits.maxInflight).toBe(6)
 
       const withFlags = yield* loadConfig({ configFile: file, env, overrides: flags, cwd })
-      expect(withFlags.mqtt).toEqual({ host: "10.0.0.2", port: 1003, maxKeepalive: 30, sysInterval: 10, logQos0: false })
+      expect(withFlags.mqtt).toEqual({ host: "10.0.0.2", port: 1003, maxKeepalive: 30, sysInterval: 10, logQos0: false, queuedMaxPacketBytes: defaultConfig.mqtt.queuedMaxPacketBytes })
       expect(withFlags.storage).toEqual({ ...defaultConfig.storage, kind: "sqlite", dataDir: "/from/env" })
 
       const allFlags = yield* loadConfig({
@@ -110,6 +110,7 @@ max_inflight = 5
         "ROBUSTMQ_KAFKA_MQTT_TOPIC",
         "ROBUSTMQ_KAFKA_BINDINGS",
         "ROBUSTMQ_KAFKA_QUEUED_MAX_REQUEST_BYTES",
+        "ROBUSTMQ_MQTT_QUEUED_MAX_PACKET_BYTES",
         "ROBUSTMQ_STORAGE",
         "ROBUSTMQ_DATA_DIR",
         "ROBUSTMQ_STORAGE_PARTITIONS",
@@ -253,7 +254,7 @@ describe("loadConfig errors", () => {
     Effect.gen(function*() {
       const typo = tomlFile("[mqtt]\nport = 1\nprot = 2\n")
       expect(yield* failure({ configFile: typo })).toBe(
-        `unknown key "mqtt.prot" in ${typo}: [mqtt] accepts host, port, max_keepalive, sys_interval, log_qos0`
+        `unknown key "mqtt.prot" in ${typo}: [mqtt] accepts host, port, max_keepalive, sys_interval, log_qos0, queued_max_packet_bytes`
       )
       const camel = tomlFile("[limits]\nmaxInflight = 2\n")
       expect(yield* failure({ configFile: camel })).toBe(

@@ -12,7 +12,7 @@ import * as NodePath from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { inputFaults } from "../../src/net/inputFaults.js"
 import { startBrokerProcess, type BrokerProcess } from "../support/BrokerProcess.js"
-import { connect, type TestClient, waitUntil } from "../support/clients.js"
+import { connect, quiet, type TestClient, waitUntil } from "../support/clients.js"
 import { useBrokers } from "../support/lifecycle.js"
 import { connectFrame, RawClient, str, varint, type Version } from "../support/RawClient.js"
 
@@ -20,6 +20,9 @@ const frame = (byte0: number, body: ReadonlyArray<number> | Buffer): Buffer => {
   const b = Buffer.isBuffer(body) ? body : Buffer.from(body)
   return Buffer.concat([Buffer.from([byte0, ...varint(b.length)]), b])
 }
+
+const qos1Publish = (topic: string, packetId: number, payload: Buffer): Buffer =>
+  frame(0x32, Buffer.concat([str(topic), Buffer.from([packetId >> 8, packetId & 0xff, 0]), payload]))
 
 const qos2Publish = (topic: string, packetId: number, version: Version): Buffer =>
   frame(0x34, Buffer.concat([str(topic), Buffer.from([packetId >> 8, packetId & 0xff]), Buffer.from(version === 5 ? [0] : []), Buffer.from("late")]))
@@ -192,5 +195,40 @@ describe("a throw while handling one connection's input (fault injected in-proce
     await pub.client.publishAsync("thrown/ok", "fine", { qos: 1 })
     await sub.waitFor(1)
     expect(sub.messages.map((m) => m.payload)).toEqual(["fine"])
+  })
+})
+
+describe("packets being received share mqtt.queued_max_packet_bytes (in-process)", () => {
+  const { broker, track } = useBrokers()
+
+  it("a split packet the budget cannot hold closes its connection with 0x97; once bytes are freed, packets (even one larger than the budget) get through", async () => {
+    const b = await broker({ mqtt: { queuedMaxPacketBytes: 64 * 1024 }, limits: { maxPacketSize: 200_000 } })
+    const before = inputFaults.mqttBudgetRefusals
+    const publish = (id: number, size: number) => qos1Publish(`budget/${id}`, id, Buffer.alloc(size, 0x61))
+    // The hog declares a 60,000-byte PUBLISH and sends 10 bytes of it: 60,000 reserved.
+    const hog = track((await RawClient.handshake(b.port, 5, { clientId: "hog" })).client)
+    hog.send(publish(1, 60_000).subarray(0, 10))
+    await quiet(100)
+    // A 30 KB PUBLISH arriving in two reads cannot be reserved beside it: refused, not buffered.
+    const refused = track((await RawClient.handshake(b.port, 5, { clientId: "refused" })).client)
+    const big = publish(2, 30_000)
+    refused.send(big.subarray(0, 100))
+    await quiet(50)
+    refused.send(big.subarray(100))
+    await refused.expectClosed()
+    expect(refused.received.slice(1).map((p) => [p.cmd, (p as { reasonCode?: number }).reasonCode])).toEqual([["disconnect", 0x97]])
+    expect(inputFaults.mqttBudgetRefusals - before).toBe(1)
+    // Whole packets in one read need no budget meanwhile.
+    const small = track((await RawClient.handshake(b.port, 5, { clientId: "small" })).client)
+    small.send(publish(3, 100))
+    expect((await small.expect("puback")).messageId).toBe(3)
+    // The hog leaves: its reservation is freed, and a 100 KB packet (more than the budget) fits alone.
+    await hog.destroy()
+    await quiet(50)
+    const large = publish(4, 100_000)
+    small.send(large.subarray(0, 100))
+    await quiet(50)
+    small.send(large.subarray(100))
+    expect((await small.expect("puback")).messageId).toBe(4)
   })
 })

@@ -7,8 +7,12 @@
  * A frame that lies inside one chunk is a zero-copy `subarray` of it; a split frame is assembled
  * into one buffer of exactly its size, allocated once its size is known (never grown, never
  * concatenated per chunk). An oversize packet is refused as soon as its fixed header is complete,
- * before a byte of its body is buffered. Never throws, never allocates per frame on the fast path.
+ * before a byte of its body is buffered. A split packet also reserves its size in the listener's
+ * budget (RequestBudget, shared by every connection) until it is whole; when the budget cannot
+ * hold it the packet is refused (0x97 Quota Exceeded) rather than buffered. Never throws, never
+ * allocates per frame on the fast path.
  */
+import type { RequestBudget } from "../../net/RequestBudget.js"
 
 /** Receives frames. Return false when the connection was closed: feeding stops at once. */
 export interface FrameSink {
@@ -21,6 +25,7 @@ const MAX_HEADER = 5
 /** Reason codes `feed` can return (MQTT 5 §2.4). */
 const MALFORMED = 0x81
 const PACKET_TOO_LARGE = 0x95
+const QUOTA_EXCEEDED = 0x97
 
 /** Result slot for `readLength`: the byte count of the last varint read (no tuple per call). */
 let lengthBytes = 0
@@ -55,9 +60,14 @@ export class FrameReader {
   private need = 0
   /** The `now` given to the `feed` that began the partial frame (for the incomplete-packet timeout). */
   partialSince = 0
+  /** Bytes of `budget` reserved for the partial frame. */
+  private reserved = 0
 
   /** `maxPacketSize` counts the whole packet, fixed header included (MQTT 5 §3.1.2.11.4). */
-  constructor(private readonly maxPacketSize: number) {}
+  constructor(
+    private readonly maxPacketSize: number,
+    private readonly budget: RequestBudget | null = null
+  ) {}
 
   /** True when bytes of an unfinished packet are held (for tests and idle accounting). */
   get pending(): boolean {
@@ -66,9 +76,11 @@ export class FrameReader {
 
   /**
    * Hot path: frames every complete packet in `chunk` (after any held partial packet) into
-   * `sink.onFrame`. `now` (ms) stamps a packet left incomplete (`partialSince`). Returns 0, or a reason code that ends the connection: 0x95 Packet Too Large,
-   * 0x81 Malformed Packet (Remaining Length over 4 bytes). After a non-zero result or a sink
-   * returning false the reader holds nothing and the rest of the chunk is dropped.
+   * `sink.onFrame`. `now` (ms) stamps a packet left incomplete (`partialSince`). Returns 0, or a
+   * reason code that ends the connection: 0x95 Packet Too Large, 0x81 Malformed Packet (Remaining
+   * Length over 4 bytes), 0x97 Quota Exceeded (the budget cannot hold a split packet). After a
+   * non-zero result or a sink returning false the reader holds nothing and the rest of the chunk
+   * is dropped.
    */
   feed(chunk: Buffer, sink: FrameSink, now = 0): number {
     const end = chunk.length
@@ -89,6 +101,7 @@ export class FrameReader {
         }
         if (total < 0) return 0
         if (total > this.maxPacketSize) return this.fail(PACKET_TOO_LARGE)
+        if (!this.reserve(total)) return this.fail(QUOTA_EXCEEDED)
         const whole = Buffer.allocUnsafe(total)
         hdr.copy(whole, 0, 0, this.have)
         this.buf = whole
@@ -103,6 +116,7 @@ export class FrameReader {
       this.buf = null
       this.have = 0
       this.need = 0
+      this.unreserve()
       if (!sink.onFrame(frame)) return 0
     }
     while (off < end) {
@@ -126,6 +140,7 @@ export class FrameReader {
         if (!sink.onFrame(frame)) return 0
       } else {
         // Split body: one buffer of the final size, filled as chunks arrive.
+        if (!this.reserve(total)) return this.fail(QUOTA_EXCEEDED)
         const whole = Buffer.allocUnsafe(total)
         chunk.copy(whole, 0, off, end)
         this.buf = whole
@@ -138,10 +153,30 @@ export class FrameReader {
     return 0
   }
 
+  /** Drops any partial frame and gives its budget back (the connection closed). */
+  discard(): void {
+    this.fail(0)
+  }
+
+  private reserve(bytes: number): boolean {
+    if (this.budget === null) return true
+    if (!this.budget.tryReserve(bytes)) return false
+    this.reserved = bytes
+    return true
+  }
+
+  private unreserve(): void {
+    if (this.reserved === 0) return
+    const bytes = this.reserved
+    this.reserved = 0
+    this.budget!.release(bytes)
+  }
+
   private fail(reasonCode: number): number {
     this.buf = null
     this.have = 0
     this.need = 0
+    this.unreserve()
     return reasonCode
   }
 }

@@ -1,13 +1,13 @@
 /**
- * The Kafka listener's budget for request bytes held across all connections (Kafka's
+ * A listener's budget for request bytes held across all its connections (Kafka's
  * `queued.max.request.bytes`, as its MemoryPool does it): a connection reserves a request's
  * declared size as soon as its length prefix is read and gives it back once the request is whole
- * (or the connection closes). A connection that cannot reserve stops reading and waits; freed
- * bytes wake waiters in arrival order. When nothing at all is reserved a reservation always
+ * (or the connection closes). On Kafka a connection that cannot reserve stops reading and waits;
+ * freed bytes wake waiters in arrival order (MQTT refuses the packet instead, see FrameReader). When nothing at all is reserved a reservation always
  * succeeds, so one request larger than the budget (up to MAX_REQUEST_BYTES) still gets through
  * and the listener can never wait on itself. Plain synchronous code; never allocates per request.
  */
-import { inputFaults } from "../net/inputFaults.js"
+import { inputFaults } from "./inputFaults.js"
 
 /** A connection waiting for budget: `retry` reserves (and resumes reading) or returns false. */
 export interface BudgetWaiter {

@@ -126,6 +126,12 @@ export class KafkaConnection implements BudgetWaiter {
     // A request whose length prefix itself came in pieces is still the same request: its clock runs on.
     const since = this.partialSince
     this.settlePartial()
+    if (this.waitingForBudget) {
+      // Bytes came in despite the pause and completed the request: it needs no budget now.
+      this.waitingForBudget = false
+      this.budget.cancel(this)
+      this.socket.resume()
+    }
     let pos = 0
     while (data.length - pos >= 4) {
       const size = data.readInt32BE(pos)

@@ -4,7 +4,8 @@
  * (test/fuzz/runFuzz.ts, built by tsc into dist/). Prints a progress line every few seconds and a
  * summary; exits 1 on a crash, a bystander failure, a handler throw or an unclean shutdown.
  *
- *   npm run fuzz -- [--inputs N] [--seconds S] [--concurrency C] [--seed X] [--storage memory|sqlite|segment] [--json]
+ *   npm run fuzz -- [--inputs N] [--seconds S] [--concurrency C] [--seed X] [--storage memory|sqlite|segment]
+ *                   [--node-options "--max-old-space-size=256"] [--json]
  *   --inputs: mutated inputs per listener (default 100000); --seconds: time limit (default 600)
  */
 import { runFuzz } from "../dist/test/fuzz/runFuzz.js"
@@ -14,9 +15,14 @@ const flag = (name, fallback) => {
   const i = args.indexOf(`--${name}`)
   return i >= 0 && i + 1 < args.length ? args[i + 1] : fallback
 }
-const unknown = args.filter((a, i) => a.startsWith("--") && !["--inputs", "--seconds", "--concurrency", "--seed", "--storage", "--json"].includes(a) && i >= 0)
+const withValue = ["--inputs", "--seconds", "--concurrency", "--seed", "--storage", "--node-options"]
+const unknown = []
+for (let i = 0; i < args.length; i++) {
+  if (withValue.includes(args[i])) i++
+  else if (args[i] !== "--json") unknown.push(args[i])
+}
 if (unknown.length > 0 || args.includes("--help")) {
-  console.error("usage: npm run fuzz -- [--inputs N] [--seconds S] [--concurrency C] [--seed X] [--storage memory|sqlite|segment] [--json]")
+  console.error('usage: npm run fuzz -- [--inputs N] [--seconds S] [--concurrency C] [--seed X] [--storage memory|sqlite|segment] [--node-options "..."] [--json]')
   process.exit(2)
 }
 const seed = flag("seed", undefined)
@@ -26,6 +32,7 @@ const report = await runFuzz({
   concurrency: Number(flag("concurrency", "24")),
   ...(seed !== undefined ? { seed: Number(seed) } : {}),
   storage: flag("storage", "memory"),
+  ...(flag("node-options", undefined) !== undefined ? { brokerNodeOptions: flag("node-options", undefined) } : {}),
   progress: (line) => console.log(line)
 })
 const mib = (kib) => (kib / 1024).toFixed(0)

@@ -33,6 +33,8 @@ export interface FuzzOptions {
   readonly storage?: "memory" | "sqlite" | "segment"
   /** The broker's limits.incomplete_request_timeout_ms during the run. */
   readonly incompleteTimeoutMs?: number
+  /** NODE_OPTIONS for the broker process (e.g. "--max-old-space-size=256"). */
+  readonly brokerNodeOptions?: string
   readonly progress?: (line: string) => void
   readonly progressEveryMs?: number
 }
@@ -311,7 +313,8 @@ export const runFuzz = async (options: FuzzOptions): Promise<FuzzReport> => {
       ROBUSTMQ_LIMITS_INCOMPLETE_REQUEST_TIMEOUT_MS: String(incompleteTimeoutMs),
       // Mutated CONNECTs ask for persistent sessions: let them expire within the run.
       ROBUSTMQ_LIMITS_MAX_SESSION_EXPIRY: "30",
-      ROBUSTMQ_SYS_INTERVAL: "0"
+      ROBUSTMQ_SYS_INTERVAL: "0",
+      ...(options.brokerNodeOptions !== undefined ? { NODE_OPTIONS: options.brokerNodeOptions } : {})
     }
   })
   const pid = broker.child.pid!

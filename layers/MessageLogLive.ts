@@ -81,6 +81,13 @@ const turnWindow = Effect.async<void>((resume) => {
 /** Consecutive lone passes before the turn window is used. */
 const LONE_PASSES = 2
 
+/**
+ * Test hook (the torture harness): holds every pass's durability callbacks this long after the
+ * write, widening the window between a durable write and its acknowledgement so that kills land
+ * in it. Never set in production: it delays every acknowledgement.
+ */
+const TEST_ACK_DELAY_MS = Number(process.env.ROBUSTMQ_TEST_ACK_DELAY_MS ?? 0) || 0
+
 export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | Scope.Scope> = Effect.gen(function* () {
   const driver = yield* LogDriver
   const ends = yield* driver.recover
@@ -247,7 +254,8 @@ export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | S
     const write = batches.length === 0
       ? Effect.void
       : Effect.flatMap(encodeAll(batches), (encoded) => driver.writeBatches(encoded))
-    const pass = deleteNow.length === 0 ? write : Effect.zipRight(runDeletions(deleteNow), write)
+    const written = deleteNow.length === 0 ? write : Effect.zipRight(runDeletions(deleteNow), write)
+    const pass = TEST_ACK_DELAY_MS > 0 && batches.length > 0 ? Effect.zipLeft(written, Effect.sleep(TEST_ACK_DELAY_MS)) : written
     return Effect.flatMap(Effect.exit(pass), (exit) => {
       writing = false
       let error: StorageError | undefined

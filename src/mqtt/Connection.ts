@@ -39,8 +39,9 @@ import {
   PublishProps
 } from "./codec/packets.js"
 import type { Will } from "./engine/Engine.js"
-import type { LiveSession, Outlet } from "./engine/LiveSession.js"
+import { InboundRef, type LiveSession, type Outlet } from "./engine/LiveSession.js"
 import { Message, originHeader } from "./engine/Message.js"
+import { RELEASED } from "./engine/ProgressJournal.js"
 import type { ServerContext } from "./ServerContext.js"
 
 /** QoS 0 is dropped for a subscriber whose socket holds more than this unsent. */
@@ -298,7 +299,10 @@ export class Connection implements Outlet, FrameSink, AclHolder {
       case 5: {
         const a = p as AckPacket
         const rel = session.received(a.packetId, a.reasonCode)
-        if (rel !== null) this.writeFrame(rel)
+        if (rel === null) return
+        // PUBREL only once PUBREC is durable: after it the client may complete the message.
+        if (session.journaled === null) this.writeFrame(rel)
+        else session.whenProgressDurable((error) => error === undefined && this.state !== State.Closed && this.writeFrame(rel))
         return
       }
       case 6:
@@ -520,9 +524,13 @@ export class Connection implements Outlet, FrameSink, AclHolder {
     const acl = this.acl
     if (acl !== null && !acl.mayPublish(topic)) return this.refusePublish(p.qos, p.packetId)
     const qos = p.qos
-    if (qos === 2 && session.qos2Inbound !== null && session.qos2Inbound.has(p.packetId)) {
-      // [MQTT-4.3.3-9] a retried PUBLISH of a message we hold: acknowledge, never route twice.
-      this.writeFrame(encodeAck(5, p.packetId, this.version, 0))
+    const held = qos === 2 && session.qos2Inbound !== null ? session.qos2Inbound.get(p.packetId) : undefined
+    if (held !== undefined) {
+      // [MQTT-4.3.3-9] a retried PUBLISH of a message we hold: acknowledge (once it is durable),
+      // never store or route it twice.
+      const packetId = p.packetId
+      if (held === null) this.writeShortAck(5, packetId)
+      else this.ctx.engine.log.unsafeOnDurable(held.tp, held.offset, (error) => this.ackRetry(packetId, error === undefined))
       return
     }
     if (qos > 0 && ++this.inflightIn > limits.receiveMaximum) return this.fail(ReasonCode.ReceiveMaximumExceeded) // [MQTT-3.3.4-8]
@@ -536,10 +544,12 @@ export class Connection implements Outlet, FrameSink, AclHolder {
     const expiry = props === null ? undefined : props.messageExpiryInterval
     const msg = new Message(topic, p.payload, qos, p.retain, props, expiry === undefined ? 0 : now + expiry * 1000, this.clientId, now)
     msg.originHeader = this.originHeader ??= originHeader(this.clientId)
+    // The packet id travels with the message: a retry after a crash is then recognised.
+    if (qos === 2 && session.stored) msg.inboundPacketId = p.packetId
     const routed = this.ctx.engine.publish(msg)
     if (qos === 0) return
     if (qos === 2) {
-      ;(session.qos2Inbound ??= new Set()).add(p.packetId)
+      ;(session.qos2Inbound ??= new Map()).set(p.packetId, new InboundRef(msg.tp!, msg.offset))
       session.dirty = true
     }
     const reason = routed === 0 && this.version === 5 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success
@@ -573,11 +583,28 @@ export class Connection implements Outlet, FrameSink, AclHolder {
     else this.writeFrame(encodeAck(5, packetId, this.version, reason))
   }
 
+  /** PUBREC for a retried QoS 2 PUBLISH, once the message first received is durable. */
+  private ackRetry(packetId: number, durable: boolean): void {
+    if (this.state === State.Closed) return
+    if (durable || this.version < 5) this.writeShortAck(5, packetId)
+    else this.writeFrame(encodeAck(5, packetId, this.version, ReasonCode.UnspecifiedError))
+  }
+
   private onPubrel(packetId: number, session: LiveSession): void {
-    if (session.qos2Inbound !== null && session.qos2Inbound.delete(packetId)) {
-      this.inflightIn--
+    const inbound = session.qos2Inbound
+    const held = inbound === null ? undefined : inbound.get(packetId)
+    if (held !== undefined) {
+      inbound!.delete(packetId)
+      if (this.inflightIn > 0) this.inflightIn--
       session.dirty = true
-      this.writeShortAck(7, packetId)
+      const journal = session.journaled
+      if (journal === null) return this.writeShortAck(7, packetId)
+      // PUBCOMP only once the release is durable: the client may reuse the id right after it,
+      // and a crash must not leave the id looking held (the new message would be dropped).
+      journal.record(session, RELEASED, packetId, held === null ? "" : held.tp, held === null ? -1 : held.offset)
+      journal.whenDurable(session, (error) => {
+        if (error === undefined && this.state !== State.Closed) this.writeShortAck(7, packetId)
+      })
     } else {
       this.writeFrame(encodeAck(7, packetId, this.version, this.version === 5 ? ReasonCode.PacketIdentifierNotFound : 0))
     }

@@ -30,8 +30,12 @@ export class MqttServer extends Context.Tag("broker/MqttServer")<MqttServer, {
 const CONNECT_TIMEOUT_MS = 10_000
 const SWEEP_INTERVAL = Duration.millis(250)
 const SNAPSHOT_EVERY_MS = 60_000
-/** Persistent sessions whose delivery state changed write a checkpoint this often. */
-const CHECKPOINT_EVERY_MS = 1_000
+/**
+ * Persistent sessions whose delivery state changed write a checkpoint this often. Not for
+ * durability (the progress journal rides the log's group commit): a checkpoint only bounds how
+ * much of the log and journal a restart replays, and lets retention free what is behind it.
+ */
+const CHECKPOINT_EVERY_MS = 10_000
 /** Often, so each retention pass deletes a little: one big DELETE would stall the event loop. */
 const RETENTION_EVERY_MS = 2_000
 

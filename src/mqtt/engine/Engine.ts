@@ -707,6 +707,7 @@ export class Engine {
         session.qos2Inbound = cp.qos2Inbound.length === 0 ? null : new Map(cp.qos2Inbound.map((id) => [id, null]))
       }
       const byClientId = new Map(restored.map((s) => [s.clientId, s]))
+      const inbound = new Map<LiveSession, Array<InboundRef & { packetId: number }>>()
       // Records past each session's checkpoint positions: one pass per partition.
       for (const tp of this.log.unsafePartitions()) {
         if (streamOf(tp).startsWith("__")) continue
@@ -734,7 +735,9 @@ export class Engine {
               // A QoS 2 PUBLISH PUBREC'd (or about to be) since the publisher's checkpoint.
               const origin = byClientId.get(m.origin)
               if (origin !== undefined && r.offset >= (starts.get(origin) ?? Infinity)) {
-                ;(origin.qos2Inbound ??= new Map()).set(m.inboundPacketId, new InboundRef(tp, r.offset))
+                const seen = inbound.get(origin) ?? []
+                seen.push(Object.assign(new InboundRef(tp, r.offset), { packetId: m.inboundPacketId }))
+                inbound.set(origin, seen)
               }
             }
             if (m.qos === 0 || m.isExpired(now)) continue
@@ -747,12 +750,24 @@ export class Engine {
           from = records[records.length - 1]!.offset + 1
         }
       }
-      yield* this.replayJournal(restored, now)
+      yield* this.replayJournal(restored, inbound, now)
+      // A checkpoint past the end of the log (a power loss took the tail it named, under an
+      // fsync policy that allows that) would make the next restart skip what is appended now.
+      for (const session of restored) {
+        const cp = session.state.checkpoint
+        if (cp !== null && cp.positions.some(([tp, at]) => at > this.log.unsafeEndOffset(tp as TopicPartition))) {
+          yield* this.commit(session, [], true) ?? Effect.void
+        }
+      }
     })
   }
 
   /** Replays the progress journal past each restored session's checkpoint (replayProgress). */
-  private replayJournal(restored: ReadonlyArray<LiveSession>, now: number): Effect.Effect<void, StorageError> {
+  private replayJournal(
+    restored: ReadonlyArray<LiveSession>,
+    inbound: ReadonlyMap<LiveSession, ReadonlyArray<InboundRef & { readonly packetId: number }>>,
+    now: number
+  ): Effect.Effect<void, StorageError> {
     return Effect.gen(this, function*() {
       const positionOf = (session: LiveSession, tp: string): number =>
         session.state.checkpoint?.positions.find(([t]) => t === tp)?.[1] ?? 0
@@ -760,7 +775,8 @@ export class Engine {
       let from = Infinity
       for (const session of restored) {
         const start = positionOf(session, PROGRESS_TP)
-        replays.set(session.clientId, { replay: new ProgressReplay(session, (tp) => positionOf(session, tp)), start })
+        const replay = new ProgressReplay(session, (tp) => positionOf(session, tp), inbound.get(session))
+        replays.set(session.clientId, { replay, start })
         if (start < from) from = start
       }
       const end = this.log.unsafeEndOffset(PROGRESS_TP)

@@ -8,7 +8,7 @@
  * through a share group, or sent from an older backlog) are returned as positions to read.
  */
 import type { QoS } from "../../../domain/session/Session.js"
-import type { LiveSession, Outgoing } from "./LiveSession.js"
+import type { InboundRef, LiveSession, Outgoing } from "./LiveSession.js"
 import { type DecodedOp, DONE, RECEIVED, RELEASED, SENT1, SENT2 } from "./ProgressJournal.js"
 
 /** One message the session owes, during the replay. */
@@ -38,12 +38,26 @@ export class ProgressReplay {
   /** Slots in the order their PUBLISH went out (checkpointed in-flight ones first). */
   private readonly sent: Array<Slot> = []
   private readonly queued: Array<Slot> = []
+  /**
+   * Inbound QoS 2 messages per packet id not known to be released: null for an id the
+   * checkpoint holds, else the positions of messages the log scan found carrying the id (in
+   * scan order, which is not time order across partitions: all of them are kept).
+   */
+  private readonly inbound = new Map<number, Array<InboundRef | null>>()
 
   constructor(
     readonly session: LiveSession,
     /** The session checkpoint's log position per partition (0 where it has none). */
-    private readonly checkpointPosition: (tp: string) => number
+    private readonly checkpointPosition: (tp: string) => number,
+    /** Inbound QoS 2 messages from this session found past its checkpoint. */
+    scannedInbound: ReadonlyArray<InboundRef & { readonly packetId: number }> = []
   ) {
+    for (const id of session.qos2Inbound?.keys() ?? []) this.inbound.set(id, [null])
+    for (const m of scannedInbound) {
+      const held = this.inbound.get(m.packetId)
+      if (held === undefined) this.inbound.set(m.packetId, [m])
+      else held.push(m)
+    }
     for (const o of session.inflight?.values() ?? []) {
       const slot = this.add(o)
       this.byPacketId.set(o.packetId, slot)
@@ -98,18 +112,17 @@ export class ProgressReplay {
   }
 
   /**
-   * PUBREL of an inbound message. An id restored from the checkpoint (position unknown) is freed
-   * by a release of a message below the checkpoint's position; an id the log scan found, only by
-   * a release of that very message: a release never frees a later PUBLISH reusing the id.
+   * PUBREL of an inbound message. An id held at the checkpoint (position unknown) is freed by a
+   * release of a message below the checkpoint's position; one the log scan found, only by a
+   * release of that very message: a release never frees a later PUBLISH reusing the id.
    */
   private onReleased(op: DecodedOp): void {
-    const inbound = this.session.qos2Inbound
-    if (inbound === null || !inbound.has(op.packetId)) return
-    const held = inbound.get(op.packetId)!
-    const same = held === null
-      ? op.offset === -1 || op.offset < this.checkpointPosition(op.tp)
-      : held.tp === op.tp && held.offset === op.offset
-    if (same) inbound.delete(op.packetId)
+    const held = this.inbound.get(op.packetId)
+    if (held === undefined) return
+    const i = held.findIndex((h) =>
+      h === null ? op.offset === -1 || op.offset < this.checkpointPosition(op.tp) : h.tp === op.tp && h.offset === op.offset
+    )
+    if (i >= 0) held.splice(i, 1)
   }
 
   /** Positions of messages the session still owes that the backlog did not hold. */
@@ -146,5 +159,11 @@ export class ProgressReplay {
       if (o !== null) queue.push(o)
     }
     this.session.replaceBacklog(inflight, queue)
+    // A client reuses an id only after PUBCOMP, so at most one message per id is still held.
+    const inbound = new Map<number, InboundRef | null>()
+    for (const [id, held] of this.inbound) {
+      if (held.length > 0) inbound.set(id, held.find((h) => h !== null) ?? null)
+    }
+    this.session.qos2Inbound = inbound.size === 0 ? null : inbound
   }
 }

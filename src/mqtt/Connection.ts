@@ -393,7 +393,7 @@ export class Connection implements Outlet, FrameSink, AclHolder {
         if (rel === null) return
         // PUBREL only once PUBREC is durable: after it the client may complete the message.
         if (session.journaled === null) this.writeFrame(rel)
-        else session.whenProgressDurable((error) => error === undefined && this.state !== State.Closed && this.writeFrame(rel))
+        else session.whenProgressDurable((error) => (error === undefined ? this.writeFrame(rel) : this.progressNotStored()))
         return
       }
       case 6:
@@ -666,6 +666,7 @@ export class Connection implements Outlet, FrameSink, AclHolder {
 
   private ackPublish(qos: number, packetId: number, reason: number): void {
     if (this.state === State.Closed) return
+    if (reason >= 0x80 && this.version < 5) return this.refuseUnstored(qos, packetId)
     if (qos === 1) {
       this.inflightIn--
       if (reason === 0 || this.version < 5) this.writeShortAck(4, packetId)
@@ -680,10 +681,32 @@ export class Connection implements Outlet, FrameSink, AclHolder {
     else this.writeFrame(encodeAck(5, packetId, this.version, reason))
   }
 
+  /**
+   * MQTT 3 has no negative acknowledgement: a message storage could not keep is never
+   * acknowledged; the connection closes, and the client sends it again when it reconnects.
+   */
+  private refuseUnstored(qos: number, packetId: number): void {
+    if (qos === 2) this.session?.qos2Inbound?.delete(packetId)
+    Runtime.runFork(this.ctx.runtime)(Effect.logWarning(`mqtt: client ${this.clientId}: a QoS ${qos} message could not be stored; closing so it is sent again (MQTT 3 has no refusal)`))
+    this.close()
+  }
+
+  /**
+   * Storage failed to keep a QoS 2 step (PUBREC or PUBREL received): the answer it guards cannot
+   * go out. Closing makes the client repeat the step on its next connection, when storage may
+   * work again.
+   */
+  private progressNotStored(): void {
+    if (this.state === State.Closed) return
+    Runtime.runFork(this.ctx.runtime)(Effect.logWarning(`mqtt: client ${this.clientId}: QoS 2 progress could not be stored; closing so the client repeats it`))
+    this.close(ReasonCode.UnspecifiedError)
+  }
+
   /** PUBREC for a retried QoS 2 PUBLISH, once the message first received is durable. */
   private ackRetry(packetId: number, durable: boolean): void {
     if (this.state === State.Closed) return
-    if (durable || this.version < 5) this.writeShortAck(5, packetId)
+    if (!durable && this.version < 5) return this.refuseUnstored(2, packetId)
+    if (durable) this.writeShortAck(5, packetId)
     else this.writeFrame(encodeAck(5, packetId, this.version, ReasonCode.UnspecifiedError))
   }
 
@@ -699,9 +722,7 @@ export class Connection implements Outlet, FrameSink, AclHolder {
       // PUBCOMP only once the release is durable: the client may reuse the id right after it,
       // and a crash must not leave the id looking held (the new message would be dropped).
       journal.record(session, RELEASED, packetId, held === null ? "" : held.tp, held === null ? -1 : held.offset)
-      journal.whenDurable(session, (error) => {
-        if (error === undefined && this.state !== State.Closed) this.writeShortAck(7, packetId)
-      })
+      journal.whenDurable(session, (error) => (error === undefined ? this.writeShortAck(7, packetId) : this.progressNotStored()))
     } else {
       this.writeFrame(encodeAck(7, packetId, this.version, this.version === 5 ? ReasonCode.PacketIdentifierNotFound : 0))
     }

@@ -483,7 +483,9 @@ export class Engine {
           continue
         }
       }
-      if (checkpoints && session.dirty && session.stored && session.conn !== null) {
+      // Offline sessions change only by queueing, which a restart rebuilds from the log; one with
+      // journal ops (a share group's) is checkpointed so that it does not hold the journal back.
+      if (checkpoints && session.dirty && session.stored && (session.conn !== null || session.lastProgressOffset >= journalPosition(session))) {
         const p = this.commit(session, [], true)
         if (p !== null) work.push(p)
       }
@@ -584,12 +586,13 @@ export class Engine {
         }
         for (const e of cp.pending) lower(e.tp, e.offset)
       }
-      // The journal is needed from the oldest stored session's checkpoint on.
+      // The journal is needed from the checkpoint on of each stored session that recorded ops
+      // since (an offline session records none: it does not hold the journal back).
       let journalFloor = this.journal.end()
       for (const session of this.sessions.values()) {
         if (!session.stored) continue
-        const at = session.state.checkpoint?.positions.find(([t]) => t === PROGRESS_TP)?.[1] ?? 0
-        if (at < journalFloor) journalFloor = at
+        const at = journalPosition(session)
+        if (session.lastProgressOffset >= at && at < journalFloor) journalFloor = at
       }
       const truncations: Array<Effect.Effect<void, StorageError>> = []
       if (!keepAll && journalFloor > 0) truncations.push(this.log.truncateBefore(PROGRESS_TP, journalFloor))
@@ -750,25 +753,31 @@ export class Engine {
           from = records[records.length - 1]!.offset + 1
         }
       }
-      yield* this.replayJournal(restored, inbound, now)
-      // A checkpoint past the end of the log (a power loss took the tail it named, under an
-      // fsync policy that allows that) would make the next restart skip what is appended now.
+      const replayed = yield* this.replayJournal(restored, inbound, now)
+      // A fresh checkpoint where the old one no longer serves: past the end of the log (a power
+      // loss took the tail it named, under an fsync policy that allows that: the next restart
+      // would skip what is appended now), or with journal ops after it (so retention may drop
+      // them: an offline session must not pin the journal).
       for (const session of restored) {
         const cp = session.state.checkpoint
-        if (cp !== null && cp.positions.some(([tp, at]) => at > this.log.unsafeEndOffset(tp as TopicPartition))) {
+        if (replayed.has(session) || (cp !== null && cp.positions.some(([tp, at]) => at > this.log.unsafeEndOffset(tp as TopicPartition)))) {
           yield* this.commit(session, [], true) ?? Effect.void
         }
       }
     })
   }
 
-  /** Replays the progress journal past each restored session's checkpoint (replayProgress). */
+  /**
+   * Replays the progress journal past each restored session's checkpoint (replayProgress).
+   * Returns the sessions that had ops there.
+   */
   private replayJournal(
     restored: ReadonlyArray<LiveSession>,
     inbound: ReadonlyMap<LiveSession, ReadonlyArray<InboundRef & { readonly packetId: number }>>,
     now: number
-  ): Effect.Effect<void, StorageError> {
+  ): Effect.Effect<Set<LiveSession>, StorageError> {
     return Effect.gen(this, function*() {
+      const replayed = new Set<LiveSession>()
       const positionOf = (session: LiveSession, tp: string): number =>
         session.state.checkpoint?.positions.find(([t]) => t === tp)?.[1] ?? 0
       const replays = new Map<string, { replay: ProgressReplay; start: number }>()
@@ -792,6 +801,7 @@ export class Engine {
             return yield* new StorageError({ op: "recover", path: PROGRESS_TP, cause: new Error(`record ${r.offset}: ${ops}`) })
           }
           for (const op of ops) entry.replay.apply(op)
+          replayed.add(entry.replay.session)
         }
         from = records[records.length - 1]!.offset + 1
       }
@@ -806,6 +816,7 @@ export class Engine {
           return m === undefined ? null : new Outgoing(m, qos, false, null)
         })
       }
+      return replayed
     })
   }
 
@@ -819,6 +830,10 @@ export class Engine {
     })
   }
 }
+
+/** The journal position the session's checkpoint covers (0 before any). */
+const journalPosition = (session: LiveSession): number =>
+  session.state.checkpoint?.positions.find(([t]) => t === PROGRESS_TP)?.[1] ?? 0
 
 /** A will as stored in a WillSet event (see messagesToText). */
 const decodeWill = (text: string): Message => {

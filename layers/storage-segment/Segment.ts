@@ -10,8 +10,8 @@
  * reference count, so retention can unlink a segment that a reader is still reading: the handle
  * is closed once the last reader lets go (POSIX keeps an unlinked file readable while open).
  */
-import type { FileHandle } from "node:fs/promises"
 import * as NodePath from "node:path"
+import type { SegmentFile } from "./SegmentFs.js"
 import { INDEX_SUFFIX, LOG_SUFFIX, segmentFileName, TIME_INDEX_SUFFIX } from "./SegmentFiles.js"
 import { OffsetIndex, TimeIndex } from "./SparseIndex.js"
 
@@ -72,7 +72,7 @@ export class Segment extends SegmentIndexer {
   deleted = false
   private closing: Promise<void> | null = null
 
-  constructor(dir: string, baseOffset: number, readonly fh: FileHandle) {
+  constructor(dir: string, baseOffset: number, readonly fh: SegmentFile) {
     super(baseOffset)
     this.logPath = NodePath.join(dir, segmentFileName(baseOffset, LOG_SUFFIX))
     this.indexPath = NodePath.join(dir, segmentFileName(baseOffset, INDEX_SUFFIX))

@@ -19,9 +19,10 @@
  * Index files are never fsynced: whatever a power loss leaves in them is caught by the checks
  * above and rebuilt from the log, which is the only source of truth.
  */
-import { validateBatch } from "../../domain/message/RecordBatch.js"
+import { MAGIC, validateBatch } from "../../domain/message/RecordBatch.js"
 import type { TopicPartition } from "../../domain/ids.js"
 import * as NodePath from "node:path"
+import { BATCH_HEADER_SIZE, headerBatchSize } from "./BatchHeader.js"
 import { BatchCursor } from "./BatchCursor.js"
 import { readAt } from "./ChunkReader.js"
 import { PartitionLog } from "./PartitionLog.js"
@@ -76,6 +77,57 @@ export const scanSegment = async (
     state.note(base, cursor.lastOffset(), cursor.maxTimestamp(), cursor.size, indexIntervalBytes)
   }
   return { state, problem: cursor.problem }
+}
+
+/** Bytes searched at once by findWholeBatchAfter. */
+const SEARCH_CHUNK = 1024 * 1024
+
+/**
+ * The position of the first whole, CRC-valid batch starting after `from` (at any byte) and
+ * ending by `end`, or undefined. This tells damage from a torn write: an append cut short by a
+ * crash leaves nothing whole after the first bad byte, while a flipped or lost block in the
+ * middle leaves whole batches behind it. Walks byte by byte, but only a magic byte in the right
+ * place costs more than a comparison.
+ */
+export const findWholeBatchAfter = async (fh: SegmentFile, from: number, end: number): Promise<number | undefined> => {
+  // Bounded: every turn moves `start` forward by at least one byte (the chunk minus a header).
+  for (let start = from + 1; start + BATCH_HEADER_SIZE <= end; start += SEARCH_CHUNK) {
+    const chunk = await readAt(fh, start, Math.min(SEARCH_CHUNK + BATCH_HEADER_SIZE, end - start))
+    const last = Math.min(SEARCH_CHUNK, chunk.length - BATCH_HEADER_SIZE + 1)
+    for (let i = 0; i < last; i++) {
+      if (chunk[i + 16] !== MAGIC) continue
+      const size = headerBatchSize(chunk, i)
+      if (size < BATCH_HEADER_SIZE || size > end - start - i) continue
+      const bytes = i + size <= chunk.length ? chunk.subarray(i, i + size) : await readAt(fh, start + i, size)
+      if (validateBatch(bytes) === undefined) return start + i
+    }
+  }
+  return undefined
+}
+
+/**
+ * A segment damaged in a way recovery must not paper over: a bad batch with whole batches
+ * behind it. Opening stops with this (naming the file and what to run) rather than cutting
+ * acknowledged data silently.
+ */
+export class SegmentDamage extends Error {
+  constructor(readonly path: string, readonly position: number, readonly problem: string, readonly wholeAt: number) {
+    const dataDir = NodePath.dirname(NodePath.dirname(NodePath.dirname(path)))
+    super(
+      `${path} is damaged at position ${position} (${problem}) and holds whole batches after it ` +
+        `(from position ${wholeAt}), so this is not a torn write; nothing was changed. Run ` +
+        `\`robustmq log verify --data-dir ${dataDir}\` for a report and \`robustmq log repair --data-dir ${dataDir}\` ` +
+        "to cut the log back to its last whole batch"
+    )
+    this.name = "SegmentDamage"
+  }
+}
+
+/** Throws SegmentDamage when what follows a scan's stop is not a torn tail. */
+const refuseDamage = async (seg: Segment, outcome: ScanOutcome, fileSize: number): Promise<void> => {
+  if (outcome.problem === undefined) return
+  const wholeAt = await findWholeBatchAfter(seg.fh, outcome.state.size, fileSize)
+  if (wholeAt !== undefined) throw new SegmentDamage(seg.logPath, outcome.state.size, outcome.problem, wholeAt)
 }
 
 const readTail = async (
@@ -245,7 +297,9 @@ export const openPartition = async (
       if (!active) {
         const doubt = await checkClosedSegment(fs, seg, size)
         if (doubt === undefined) continue
-        const { problem, state } = await scanSegment(seg.fh, size, base, indexInterval, true)
+        const outcome = await scanSegment(seg.fh, size, base, indexInterval, true)
+        await refuseDamage(seg, outcome, size)
+        const { problem, state } = outcome
         if (state.size < size) {
           await fs.truncate(path, state.size)
           repairs.push(`${path}: truncated from ${size} to ${state.size} bytes (${problem})`)
@@ -255,7 +309,9 @@ export const openPartition = async (
         await writeIndexes(fs, seg).catch(() => undefined)
         repairs.push(`${path}: indexes rebuilt (${doubt})`)
       } else {
-        const { problem, state } = await scanSegment(seg.fh, size, base, indexInterval, true)
+        const outcome = await scanSegment(seg.fh, size, base, indexInterval, true)
+        await refuseDamage(seg, outcome, size)
+        const { problem, state } = outcome
         if (state.size < size) {
           await seg.fh.truncate(state.size)
           repairs.push(`${path}: truncated from ${size} to ${state.size} bytes (${problem})`)

@@ -217,7 +217,12 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
     }
 
     yield* Effect.tryPromise({
-      try: () => fs.mkdir(logDir),
+      try: async () => {
+        await fs.mkdir(logDir)
+        // The log directory's own entry: without this a power loss on a first run could take
+        // the whole directory, acknowledged batches and all, with it.
+        if (fsync !== "never") await fs.syncDir(NodePath.dirname(logDir))
+      },
       catch: (cause) => new StorageError({ op: "open", path: logDir, cause })
     })
     yield* Effect.acquireRelease(

@@ -70,6 +70,11 @@ export class Segment extends SegmentIndexer {
   loading: Promise<void> | null = null
   refs = 0
   deleted = false
+  /**
+   * A failed write left bytes past `size` that could not be cut off yet (the truncate failed
+   * too): they are cut before anything else is written to or after this segment.
+   */
+  uncut = false
   private closing: Promise<void> | null = null
 
   constructor(dir: string, baseOffset: number, readonly fh: SegmentFile) {

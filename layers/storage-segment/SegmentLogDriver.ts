@@ -187,9 +187,9 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
               stats.fsyncs++
               s.release()
             },
-            (e) => {
+            (cause) => {
               s.release()
-              throw e
+              throw new StorageError({ op: "write", path: s.logPath, cause })
             }
           )
         )
@@ -202,8 +202,15 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
       const dirs = Array.from(dirtyDirs)
       dirtySegments.clear()
       dirtyDirs.clear()
-      await syncSegments(segments)
-      await Promise.all(dirs.map((d) => fs.syncDir(d)))
+      try {
+        await syncSegments(segments)
+        await Promise.all(dirs.map((d) => fs.syncDir(d)))
+      } catch (e) {
+        // Try again at the next tick (what was acknowledged cannot be taken back).
+        for (const s of segments) if (!s.deleted) dirtySegments.add(s)
+        for (const d of dirs) dirtyDirs.add(d)
+        throw e
+      }
     }
 
     // -------------------------------------------------------------------------------------------
@@ -211,6 +218,10 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
 
     const closeAll = async (): Promise<void> => {
       if (fsync !== "never") await syncDirtyNow().catch(() => undefined)
+      for (const p of partitions.values()) {
+        const active = p.active()
+        if (active?.uncut === true) await active.fh.truncate(active.size).catch(() => undefined)
+      }
       const all: Array<Promise<void>> = []
       for (const p of partitions.values()) for (const s of p.segments) all.push(s.close())
       await Promise.all(all)
@@ -305,17 +316,35 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
         if (ts > maxTimestamp) maxTimestamp = ts
       }
       let seg = p.active()
+      if (seg?.uncut === true) {
+        // What a failed write left must go before this segment is written to or closed.
+        await seg.fh.truncate(seg.size).catch((cause) => {
+          throw new StorageError({ op: "write", path: seg!.logPath, cause })
+        })
+        seg.uncut = false
+      }
       if (seg === undefined || shouldRoll(seg, expected - 1, bytes, maxTimestamp)) seg = await roll(p, list[0]!.baseOffset)
       const position = seg.size
       try {
         await writeAll(seg, list, position, bytes)
       } catch (cause) {
         // Drop a partial write; the next pass writes at `position` again anyway.
-        await seg.fh.truncate(position).catch(() => undefined)
+        await discard(seg, position)
         throw new StorageError({ op: "write", path: seg.logPath, cause })
       }
       return { seg, position, list }
     }
+
+    /** Cuts a failed write off `seg` (or marks it to be cut before the next write). */
+    const discard = (seg: Segment, position: number): Promise<void> =>
+      seg.fh.truncate(position).then(
+        () => {
+          seg.uncut = false
+        },
+        () => {
+          seg.uncut = true
+        }
+      )
 
     /**
      * All or nothing, like a transaction: when one partition fails, what the pass wrote to the
@@ -336,22 +365,23 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
         if (r.status === "fulfilled") appended.push(r.value)
         else failure ??= r.reason
       }
+      // With `always`, a pass whose fdatasync fails fails whole too: nothing of it becomes visible.
+      if (failure === undefined && fsync === "always") {
+        failure = await syncSegments(appended.map((a) => a.seg)).then(() => undefined, (e: unknown) => e)
+      }
       if (failure !== undefined) {
-        await Promise.all(appended.map((a) => a.seg.fh.truncate(a.position).catch(() => undefined)))
+        await Promise.all(appended.map((a) => discard(a.seg, a.position)))
         throw failure
       }
-      const written: Array<Segment> = new Array(appended.length)
       for (let i = 0; i < appended.length; i++) {
         const { seg, list } = appended[i]!
         for (let j = 0; j < list.length; j++) {
           const b = list[j]!
           seg.note(b.baseOffset, b.lastOffset, batchBytesMaxTimestamp(b.bytes), b.bytes.length, indexInterval)
         }
-        written[i] = seg
+        if (fsync === "interval") dirtySegments.add(seg)
       }
       stats.writes += appended.length
-      if (fsync === "always") await syncSegments(written)
-      else if (fsync === "interval") for (const s of written) dirtySegments.add(s)
     }
 
     const writeBatches = (batches: ReadonlyArray<EncodedBatch>): Effect.Effect<void, StorageError> =>

@@ -13,8 +13,10 @@
  *     reached the disk, the data did not).
  *   Not modelled: a disk that persists a later page of an unsynced write before an earlier
  *   one, and lost unlinks or renames (those are taken as durable at once).
- * - **Write errors.** `failWrites("ENOSPC" | "EIO")` makes every write, create and truncate
- *   fail with that errno until `heal()`; reads keep working.
+ * - **Write errors.** `failWrites("ENOSPC" | "EIO")` makes every write and create fail with
+ *   that errno until `heal()`, after writing the first half of what it was given (a short
+ *   write, as a filling disk does); with EIO truncations fail too. `failSyncs()` makes
+ *   fdatasync fail with EIO. Reads keep working.
  */
 import * as fsSync from "node:fs"
 import * as NodePath from "node:path"
@@ -49,7 +51,8 @@ export class FaultyFs implements SegmentFs {
   /** Directories and files created since their parent directory was last fsynced. */
   private readonly unsyncedEntries = new Set<string>()
   private dead = false
-  private failing: string | undefined = undefined
+  private failing: "ENOSPC" | "EIO" | undefined = undefined
+  private syncsFail = false
   /** fdatasyncs seen (for tests that count them). */
   syncs = 0
 
@@ -60,8 +63,13 @@ export class FaultyFs implements SegmentFs {
     this.failing = code
   }
 
+  failSyncs(): void {
+    this.syncsFail = true
+  }
+
   heal(): void {
     this.failing = undefined
+    this.syncsFail = false
   }
 
   /** Rewrites the files as a power loss could leave them (module comment); then every call fails. */
@@ -97,6 +105,12 @@ export class FaultyFs implements SegmentFs {
     if (write && this.failing !== undefined) throw errno(this.failing, what)
   }
 
+  /** Shrinking a file frees space, so only EIO stops it. */
+  private checkTruncate(what: string): void {
+    if (this.dead) throw errno("EIO", `power is off: ${what}`)
+    if (this.failing === "EIO") throw errno("EIO", what)
+  }
+
   private track(path: string, created: boolean): Tracked {
     let t = this.files.get(path)
     if (t === undefined) {
@@ -121,6 +135,12 @@ export class FaultyFs implements SegmentFs {
         return inner.read(buffer, offset, length, position)
       },
       writev: async (buffers, position) => {
+        if (self.failing !== undefined && !self.dead) {
+          const all = Buffer.concat(buffers.map((b) => Buffer.from(b)))
+          const half = all.subarray(0, Math.floor(all.length / 2))
+          await inner.write(half, 0, half.length, position)
+          t.pending.push({ kind: "write", position, bytes: Buffer.from(half) })
+        }
         self.check(`writev ${path}`, true)
         const r = await inner.writev(buffers, position)
         t.pending.push({ kind: "write", position, bytes: Buffer.concat(buffers.map((b) => Buffer.from(b))).subarray(0, r.bytesWritten) })
@@ -133,12 +153,13 @@ export class FaultyFs implements SegmentFs {
         return r
       },
       truncate: async (length) => {
-        self.check(`truncate ${path}`, true)
+        self.checkTruncate(`truncate ${path}`)
         await inner.truncate(length)
         t.pending.push({ kind: "truncate", length })
       },
       datasync: async () => {
         self.check(`fdatasync ${path}`, false)
+        if (self.syncsFail) throw errno("EIO", `fdatasync ${path}`)
         // The real fdatasync is skipped: what counts here is that the store asked for it.
         t.durable = fsSync.readFileSync(path)
         t.pending = []
@@ -219,7 +240,7 @@ export class FaultyFs implements SegmentFs {
   }
 
   async truncate(path: string, length: number): Promise<void> {
-    this.check(`truncate ${path}`, true)
+    this.checkTruncate(`truncate ${path}`)
     await nodeFs.truncate(path, length)
     this.track(path, false).pending.push({ kind: "truncate", length })
   }

@@ -3,18 +3,23 @@
  * writes fail with ENOSPC or EIO (after a short write, as a filling disk does), every pass fails
  * with a StorageError("write") naming the segment file and carrying the errno; nothing of a
  * failed pass becomes readable; once the fault clears, writes succeed again without a restart;
- * and the files left behind verify clean and reopen with every acknowledged batch.
+ * and the files left behind verify clean and reopen with every acknowledged batch. SQLite's I/O
+ * is out of reach of a JS file layer; its full disk is simulated by capping the database with
+ * `PRAGMA max_page_count` (SQLITE_FULL, as a full disk gives).
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { topicPartition, type TopicPartition } from "../../domain/ids.js"
 import * as SegmentLogDriver from "../../layers/storage-segment/SegmentLogDriver.js"
 import * as SegmentVerify from "../../layers/storage-segment/SegmentVerify.js"
+import * as Sqlite from "../../layers/storage-sqlite/Sqlite.js"
+import * as SqliteLogDriver from "../../layers/storage-sqlite/SqliteLogDriver.js"
+import * as SqliteWriter from "../../layers/storage-sqlite/SqliteWriter.js"
 import { StorageError } from "../../services/errors.js"
-import type { EncodedBatch } from "../../services/LogDriver.js"
+import { type EncodedBatch, LogDriver } from "../../services/LogDriver.js"
 import { FaultyFs } from "./FaultyFs.js"
 import { batch } from "./LogDriver.contract.js"
 
@@ -127,5 +132,55 @@ describe("segment store on a failing disk", () => {
         })
       )
       expect((yield* Effect.promise(() => SegmentVerify.verify(path.join(dir, "log")))).filter((r) => r.status !== "ok")).toEqual([])
+    }))
+})
+
+describe("SQLite on a full disk (the database capped with PRAGMA max_page_count)", () => {
+  it.scoped("writes fail with StorageError (SQLITE_FULL), roll back whole, resume when there is room, integrity ok", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const { pass, acked } = writer()
+      yield* Effect.gen(function* () {
+        const driver = yield* LogDriver
+        const { db } = yield* SqliteWriter.SqliteWriter
+        for (let i = 0; i < 5; i++) {
+          const p = pass()
+          yield* driver.writeBatches(p)
+          acked.push(...p)
+        }
+        const pages = db.pragma("page_count", { simple: true }) as number
+        db.pragma(`max_page_count = ${pages}`)
+        let failed = 0
+        // Bounded: the database is full after a few passes at most.
+        for (let i = 0; i < 50 && failed < 3; i++) {
+          const p = pass(3, 2000)
+          const exit = yield* Effect.exit(driver.writeBatches(p))
+          if (exit._tag === "Success") acked.push(...p)
+          else {
+            failed++
+            const error = yield* Effect.flip(Effect.suspend(() => exit))
+            expect(error).toBeInstanceOf(StorageError)
+            expect(error.message).toMatch(/full/i)
+          }
+          for (const tp of tps) {
+            const read = yield* driver.readRange(tp, 0, 1 << 30)
+            expect(read.map((b) => Buffer.from(b.bytes).toString("hex"))).toEqual(expected(acked, tp))
+          }
+        }
+        expect(failed).toBe(3)
+        db.pragma("max_page_count = 1073741823")
+        const p = pass()
+        yield* driver.writeBatches(p)
+        acked.push(...p)
+        expect(db.pragma("integrity_check", { simple: true })).toBe("ok")
+      }).pipe(Effect.provide(SqliteLogDriver.layer.pipe(Layer.provideMerge(Sqlite.layer(dir)))))
+      // Reopened: every acknowledged batch, nothing else.
+      yield* Effect.gen(function* () {
+        const driver = yield* LogDriver
+        for (const tp of tps) {
+          const read = yield* driver.readRange(tp, 0, 1 << 30)
+          expect(read.map((b) => Buffer.from(b.bytes).toString("hex"))).toEqual(expected(acked, tp))
+        }
+      }).pipe(Effect.provide(SqliteLogDriver.layer.pipe(Layer.provide(Sqlite.layer(dir)))))
     }))
 })

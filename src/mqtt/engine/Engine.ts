@@ -22,8 +22,10 @@ import { parseShared } from "../../../domain/topic/TopicFilter.js"
 import { StorageError } from "../../../services/errors.js"
 import type { EventData, EventStore } from "../../../services/EventStore.js"
 import type { MessageLog } from "../../../services/MessageLog.js"
-import { LiveSession, type Outlet, Outgoing } from "./LiveSession.js"
+import { InboundRef, LiveSession, type Outlet, Outgoing } from "./LiveSession.js"
 import { Message, messageFromRecord, messagesFromText, messagesToText } from "./Message.js"
+import { decodeOps, PROGRESS_TP, ProgressJournal } from "./ProgressJournal.js"
+import { ProgressReplay } from "./replayProgress.js"
 import { isGroup, Subscription, Subscriptions } from "./Subscriptions.js"
 
 export const RETAINED_TP = topicPartition("__retained", 0)
@@ -62,6 +64,8 @@ export class Engine {
 
   private readonly logQos0: boolean
   private readonly snapshotLock = Effect.unsafeMakeSemaphore(1)
+  /** Delivery progress of persistent sessions, in the log's group commit (ProgressJournal). */
+  readonly journal: ProgressJournal
 
   private constructor(
     readonly config: BrokerConfigShape,
@@ -73,6 +77,11 @@ export class Engine {
     private readonly holds: ((tp: TopicPartition, keepFrom: number) => void) | null
   ) {
     this.logQos0 = config.mqtt.logQos0
+    this.journal = new ProgressJournal(log)
+  }
+
+  private newSession(clientId: string, state: SessionState): LiveSession {
+    return new LiveSession(clientId, state, this.config.limits.maxQueuedMessages, this.journal)
   }
 
   // ---------------------------------------------------------------- data plane (hot)
@@ -175,12 +184,16 @@ export class Engine {
 
   // ---------------------------------------------------------------- control plane
 
-  /** Non-internal partitions and their end offsets: a checkpoint's positions. */
+  /**
+   * A checkpoint's positions: every non-internal partition's end offset (the session's backlog
+   * past them is rebuilt from the log) and the progress journal's (its ops past it are replayed).
+   */
   private positions(): Array<readonly [string, number]> {
     const out: Array<readonly [string, number]> = []
     for (const tp of this.log.unsafePartitions()) {
       if (!streamOf(tp).startsWith("__")) out.push([tp, this.log.unsafeEndOffset(tp)])
     }
+    out.push([PROGRESS_TP, this.journal.end()])
     return out
   }
 
@@ -197,14 +210,20 @@ export class Engine {
     session.stored = state !== undefined && state.expiryInterval > 0
     if (!wasStored && !session.stored) return null
     const data = events.map(toEventData)
+    let flushFirst = false
     if (checkpoint && session.stored) {
       const now = Date.now()
+      this.journal.seal(session)
       const cp = new SessionCheckpointed({ clientId: session.clientId, ...session.checkpoint(this.positions(), now) })
       data.push(toEventData(cp))
       session.state = evolve(session.state, cp) ?? session.state // retention reads the last checkpoint
       session.dirty = false
+      // A checkpoint names log and journal positions: what lies below them must be durable
+      // first, or a crash could leave it pointing past records that were never written.
+      flushFirst = true
     }
-    return this.store.append(sessionStream(session.clientId), data, -1).pipe(
+    const append = this.store.append(sessionStream(session.clientId), data, -1)
+    return (flushFirst ? Effect.zipRight(this.log.flush, append) : append).pipe(
       Effect.asVoid,
       Effect.catchTag("VersionConflict", (e) => Effect.die(e))
     )
@@ -245,13 +264,13 @@ export class Engine {
     let session: LiveSession
     if (existing !== undefined && ends) {
       this.dropSession(existing)
-      session = new LiveSession(clientId, existing.state, this.config.limits.maxQueuedMessages)
+      session = this.newSession(clientId, existing.state)
       session.stored = existing.stored
       this.sessions.set(clientId, session)
     } else if (existing !== undefined) {
       session = existing
     } else {
-      session = new LiveSession(clientId, emptySession(clientId, expiryInterval), this.config.limits.maxQueuedMessages)
+      session = this.newSession(clientId, emptySession(clientId, expiryInterval))
       this.sessions.set(clientId, session)
     }
     const persist = this.commit(session, decision.events, true)
@@ -565,7 +584,15 @@ export class Engine {
         }
         for (const e of cp.pending) lower(e.tp, e.offset)
       }
+      // The journal is needed from the oldest stored session's checkpoint on.
+      let journalFloor = this.journal.end()
+      for (const session of this.sessions.values()) {
+        if (!session.stored) continue
+        const at = session.state.checkpoint?.positions.find(([t]) => t === PROGRESS_TP)?.[1] ?? 0
+        if (at < journalFloor) journalFloor = at
+      }
       const truncations: Array<Effect.Effect<void, StorageError>> = []
+      if (!keepAll && journalFloor > 0) truncations.push(this.log.truncateBefore(PROGRESS_TP, journalFloor))
       for (const [tp, floor] of floors) {
         if (tp === RETAINED_TP || trim) {
           if (!keepAll && floor > 0) truncations.push(this.log.truncateBefore(tp, floor))
@@ -650,7 +677,7 @@ export class Engine {
       for (let state of states.values()) {
         // Connected when the broker stopped without a clean shutdown: the clock starts now.
         if (state.disconnectedAt === null) state = { ...state, disconnectedAt: now }
-        const session = new LiveSession(state.clientId, state, this.config.limits.maxQueuedMessages)
+        const session = this.newSession(state.clientId, state)
         session.stored = true
         if (expiresAt(state) <= now) {
           yield* this.commit(session, [decideExpire(state, now)!], false) ?? Effect.void
@@ -670,20 +697,17 @@ export class Engine {
         const cp = session.state.checkpoint
         if (cp === null) continue
         for (const entry of cp.pending) {
-          const records = yield* this.log.read(entry.tp as TopicPartition, entry.offset, 1)
-          const r = records.find((x) => x.offset === entry.offset)
-          if (r === undefined) continue
-          const topic = this.mapping.mqttTopicOf(streamOf(entry.tp as TopicPartition), r.key)
-          if (topic === null) continue
-          const m = messageFromRecord(entry.tp as TopicPartition, r, topic)
+          const m = yield* this.readMessage(entry.tp as TopicPartition, entry.offset)
           if (m === null || m.isExpired(now)) continue
           const o = new Outgoing(m, entry.qos, false, null)
           o.packetId = entry.packetId
           o.stage = entry.stage
           session.restore(o)
         }
-        session.qos2Inbound = cp.qos2Inbound.length === 0 ? null : new Set(cp.qos2Inbound)
+        session.qos2Inbound = cp.qos2Inbound.length === 0 ? null : new Map(cp.qos2Inbound.map((id) => [id, null]))
       }
+      const byClientId = new Map(restored.map((s) => [s.clientId, s]))
+      const inbound = new Map<LiveSession, Array<InboundRef & { packetId: number }>>()
       // Records past each session's checkpoint positions: one pass per partition.
       for (const tp of this.log.unsafePartitions()) {
         if (streamOf(tp).startsWith("__")) continue
@@ -706,7 +730,17 @@ export class Engine {
             const topic = this.mapping.mqttTopicOf(stream, r.key)
             if (topic === null) continue
             const m = messageFromRecord(tp, r, topic)
-            if (m === null || m.qos === 0 || m.isExpired(now)) continue
+            if (m === null) continue
+            if (m.inboundPacketId !== 0) {
+              // A QoS 2 PUBLISH PUBREC'd (or about to be) since the publisher's checkpoint.
+              const origin = byClientId.get(m.origin)
+              if (origin !== undefined && r.offset >= (starts.get(origin) ?? Infinity)) {
+                const seen = inbound.get(origin) ?? []
+                seen.push(Object.assign(new InboundRef(tp, r.offset), { packetId: m.inboundPacketId }))
+                inbound.set(origin, seen)
+              }
+            }
+            if (m.qos === 0 || m.isExpired(now)) continue
             for (const [session, start] of starts) {
               if (r.offset < start) continue
               const qos = grantedFor(session, m)
@@ -716,6 +750,72 @@ export class Engine {
           from = records[records.length - 1]!.offset + 1
         }
       }
+      yield* this.replayJournal(restored, inbound, now)
+      // A checkpoint past the end of the log (a power loss took the tail it named, under an
+      // fsync policy that allows that) would make the next restart skip what is appended now.
+      for (const session of restored) {
+        const cp = session.state.checkpoint
+        if (cp !== null && cp.positions.some(([tp, at]) => at > this.log.unsafeEndOffset(tp as TopicPartition))) {
+          yield* this.commit(session, [], true) ?? Effect.void
+        }
+      }
+    })
+  }
+
+  /** Replays the progress journal past each restored session's checkpoint (replayProgress). */
+  private replayJournal(
+    restored: ReadonlyArray<LiveSession>,
+    inbound: ReadonlyMap<LiveSession, ReadonlyArray<InboundRef & { readonly packetId: number }>>,
+    now: number
+  ): Effect.Effect<void, StorageError> {
+    return Effect.gen(this, function*() {
+      const positionOf = (session: LiveSession, tp: string): number =>
+        session.state.checkpoint?.positions.find(([t]) => t === tp)?.[1] ?? 0
+      const replays = new Map<string, { replay: ProgressReplay; start: number }>()
+      let from = Infinity
+      for (const session of restored) {
+        const start = positionOf(session, PROGRESS_TP)
+        const replay = new ProgressReplay(session, (tp) => positionOf(session, tp), inbound.get(session))
+        replays.set(session.clientId, { replay, start })
+        if (start < from) from = start
+      }
+      const end = this.log.unsafeEndOffset(PROGRESS_TP)
+      while (from < end) {
+        const records = yield* this.log.read(PROGRESS_TP, from, READ_CHUNK)
+        if (records.length === 0) break
+        for (const r of records) {
+          if (r.offset < from || r.key === null) continue
+          const entry = replays.get(Buffer.from(r.key).toString("utf8"))
+          if (entry === undefined || r.offset < entry.start) continue
+          const ops = decodeOps(r)
+          if (typeof ops === "string") {
+            return yield* new StorageError({ op: "recover", path: PROGRESS_TP, cause: new Error(`record ${r.offset}: ${ops}`) })
+          }
+          for (const op of ops) entry.replay.apply(op)
+        }
+        from = records[records.length - 1]!.offset + 1
+      }
+      for (const { replay } of replays.values()) {
+        const read = new Map<string, Message>()
+        for (const { tp, offset } of replay.toRead()) {
+          const m = yield* this.readMessage(tp as TopicPartition, offset)
+          if (m !== null && !m.isExpired(now)) read.set(`${tp}@${offset}`, m)
+        }
+        replay.finish((tp, offset, qos) => {
+          const m = read.get(`${tp}@${offset}`)
+          return m === undefined ? null : new Outgoing(m, qos, false, null)
+        })
+      }
+    })
+  }
+
+  /** The message at one log position, or null when it is gone or not an MQTT message. */
+  private readMessage(tp: TopicPartition, offset: number): Effect.Effect<Message | null, StorageError> {
+    return Effect.map(this.log.read(tp, offset, 1), (records) => {
+      const r = records.find((x) => x.offset === offset)
+      if (r === undefined) return null
+      const topic = this.mapping.mqttTopicOf(streamOf(tp), r.key)
+      return topic === null ? null : messageFromRecord(tp, r, topic)
     })
   }
 }

@@ -11,8 +11,11 @@
  *     point, the last one torn at a random byte (the disk wrote part of the queue).
  *   - `zero-tail`: the durable image extended with zeros to the size the file had (the size
  *     reached the disk, the data did not).
- *   Not modelled: a disk that persists a later page of an unsynced write before an earlier
- *   one, and lost unlinks or renames (those are taken as durable at once).
+ *   - `reorder`: the durable image plus a random subset of the writes since (each kept or not,
+ *     in order): a disk that wrote a later block before an earlier one.
+ *   `armCut(n, ...)` cuts the power inside the n-th write from now, after the bytes reached the
+ *   file and before anything else (that write then fails): a cut in the middle of a pass.
+ *   Not modelled: lost unlinks or renames (taken as durable at once).
  * - **Write errors.** `failWrites("ENOSPC" | "EIO")` makes every write and create fail with
  *   that errno until `heal()`, after writing the first half of what it was given (a short
  *   write, as a filling disk does); with EIO truncations fail too. `failSyncs()` makes
@@ -22,7 +25,7 @@ import * as fsSync from "node:fs"
 import * as NodePath from "node:path"
 import { nodeFs, type SegmentFile, type SegmentFs } from "../../layers/storage-segment/SegmentFs.js"
 
-export type CutMode = "lose-all" | "keep-prefix" | "zero-tail"
+export type CutMode = "lose-all" | "keep-prefix" | "zero-tail" | "reorder"
 
 type Op =
   | { readonly kind: "write"; readonly position: number; readonly bytes: Buffer }
@@ -55,6 +58,26 @@ export class FaultyFs implements SegmentFs {
   private syncsFail = false
   /** fdatasyncs seen (for tests that count them). */
   syncs = 0
+  private armed: { left: number; mode: CutMode; random: () => number } | undefined = undefined
+
+  /** Cuts the power inside the `writes`-th write from now (module comment). */
+  armCut(writes: number, mode: CutMode, random: () => number = Math.random): void {
+    this.armed = { left: writes, mode, random }
+  }
+
+  get isDead(): boolean {
+    return this.dead
+  }
+
+  /** Called after each write reached the file: fires an armed cut. */
+  private afterWrite(what: string): void {
+    if (this.armed !== undefined && --this.armed.left <= 0) {
+      const { mode, random } = this.armed
+      this.armed = undefined
+      this.powerCut(mode, random)
+      throw errno("EIO", `power cut during ${what}`)
+    }
+  }
 
   // ------------------------------------------------------------------------------------------
   // faults
@@ -85,6 +108,8 @@ export class FaultyFs implements SegmentFs {
       if (mode === "zero-tail") {
         const size = fsSync.statSync(path).size
         if (size > image.length) image = Buffer.concat([image, Buffer.alloc(size - image.length)])
+      } else if (mode === "reorder") {
+        for (const op of t.pending) if (op.kind === "truncate" || random() < 0.5) image = apply(image, op, undefined)
       } else if (mode === "keep-prefix" && t.pending.length > 0) {
         const keep = Math.floor(random() * (t.pending.length + 1))
         for (let i = 0; i < keep; i++) {
@@ -143,13 +168,22 @@ export class FaultyFs implements SegmentFs {
         }
         self.check(`writev ${path}`, true)
         const r = await inner.writev(buffers, position)
-        t.pending.push({ kind: "write", position, bytes: Buffer.concat(buffers.map((b) => Buffer.from(b))).subarray(0, r.bytesWritten) })
+        // One op per buffer (a batch each): a disk may write some of them and not others.
+        let at = position
+        for (const b of buffers) {
+          const n = Math.min(b.length, position + r.bytesWritten - at)
+          if (n <= 0) break
+          t.pending.push({ kind: "write", position: at, bytes: Buffer.from(b.subarray(0, n)) })
+          at += n
+        }
+        self.afterWrite(`writev ${path}`)
         return r
       },
       write: async (buffer, offset, length, position) => {
         self.check(`write ${path}`, true)
         const r = await inner.write(buffer, offset, length, position)
         t.pending.push({ kind: "write", position, bytes: Buffer.from(buffer.subarray(offset, offset + r.bytesWritten)) })
+        self.afterWrite(`write ${path}`)
         return r
       },
       truncate: async (length) => {

@@ -66,6 +66,7 @@ import {
 } from "./SegmentFiles.js"
 import { nodeFs, type SegmentFs, unlinkQuiet } from "./SegmentFs.js"
 import * as SegmentReads from "./SegmentReads.js"
+import { readRecoveryPoints, writeRecoveryPoints } from "./RecoveryPoints.js"
 import { openLogDir, writeIndexes } from "./SegmentRecovery.js"
 
 export type { FsyncPolicy, RetentionPolicy }
@@ -118,7 +119,10 @@ type LogDriverService = LogDriver["Type"]
 export interface SegmentLogDriver extends LogDriverService {
   /** One retention pass now (what the background fiber runs); the number of segments deleted. */
   readonly enforceRetention: Effect.Effect<number, StorageError>
-  /** fdatasyncs every file written since the last sync now (what the interval fiber runs). */
+  /**
+   * fdatasyncs every file written since the last sync now and moves the recovery points (what
+   * the periodic fiber runs).
+   */
   readonly syncDirty: Effect.Effect<void, StorageError>
   readonly stats: Readonly<SegmentStats>
 }
@@ -213,11 +217,51 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
       }
     }
 
+    /** Offset below which each partition is known fdatasynced (RecoveryPoints.ts). */
+    const syncedTo = new Map<TopicPartition, number>()
+    /** Serialises writes of the recovery-point file (the periodic sync and deletions). */
+    let pointsWrite: Promise<void> = Promise.resolve()
+
+    /** With `never` the file is only kept up to date if an earlier run left one. */
+    let pointsFile = fsync !== "never"
+
+    const writePoints = (): Promise<void> => {
+      if (!pointsFile) return Promise.resolve()
+      const run = pointsWrite.then(() => {
+        const byDir = new Map<string, number>()
+        for (const [tp, offset] of syncedTo) {
+          const p = partitions.get(tp)
+          if (p !== undefined) byDir.set(NodePath.basename(p.dir), offset)
+        }
+        return writeRecoveryPoints(fs, logDir, byDir)
+      })
+      pointsWrite = run.catch(() => undefined)
+      return run
+    }
+
+    /**
+     * Syncs what was written since the last sync, then records how far each partition is now
+     * known to be on disk. The ends are taken before the sync: a pass noted later may not be in
+     * it. Only partitions still open under the same PartitionLog count.
+     */
+    const checkpoint = async (): Promise<void> => {
+      const ends: Array<readonly [PartitionLog, number]> = []
+      for (const p of partitions.values()) ends.push([p, p.nextOffset()])
+      await syncDirtyNow()
+      let changed = false
+      for (const [p, end] of ends) {
+        if (partitions.get(p.tp) !== p || syncedTo.get(p.tp) === end) continue
+        syncedTo.set(p.tp, end)
+        changed = true
+      }
+      if (changed) await writePoints()
+    }
+
     // -------------------------------------------------------------------------------------------
     // open and recover
 
     const closeAll = async (): Promise<void> => {
-      if (fsync !== "never") await syncDirtyNow().catch(() => undefined)
+      if (fsync !== "never") await checkpoint().catch(() => undefined)
       for (const p of partitions.values()) {
         const active = p.active()
         if (active?.uncut === true) await active.fh.truncate(active.size).catch(() => undefined)
@@ -239,10 +283,24 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
     yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: () =>
-          openLogDir(fs, logDir, indexInterval, partitions, repairs).catch(async (e) => {
-            await closeAll()
-            throw e
-          }),
+          readRecoveryPoints(fs, logDir).then((points) =>
+            openLogDir(fs, logDir, indexInterval, partitions, repairs, points).then(
+              () => {
+                if (points !== undefined) pointsFile = true
+                for (const p of partitions.values()) {
+                  const point = Math.min(points?.get(NodePath.basename(p.dir)) ?? 0, p.nextOffset())
+                  syncedTo.set(p.tp, point)
+                  // What lies past the point may still be only in the page cache (a process
+                  // crash keeps it): the first sync takes it to disk before the point moves.
+                  if (fsync !== "never") for (const seg of p.segments) if (seg.nextOffset > point) dirtySegments.add(seg)
+                }
+              },
+              async (e) => {
+                await closeAll()
+                throw e
+              }
+            )
+          ),
         catch: (cause) => new StorageError({ op: "recover", path: logDir, cause })
       }),
       () => lock.withPermits(1)(Effect.promise(closeAll))
@@ -464,6 +522,8 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
           seg.markDeleted()
         }
       }
+      // A stale point would make a new partition of this name look damaged below it.
+      if (syncedTo.delete(tp)) await writePoints()
       if (trash === undefined) return undefined
       if (fsync === "always") await fs.syncDir(logDir)
       else if (fsync === "interval") dirtyDirs.add(logDir)
@@ -531,10 +591,11 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
     // background fibers (forked after the close finalizer, so they stop before it runs)
 
     const syncDirty: Effect.Effect<void, StorageError> = Effect.uninterruptible(
-      Effect.tryPromise({ try: syncDirtyNow, catch: (cause) => new StorageError({ op: "write", cause }) })
+      Effect.tryPromise({ try: checkpoint, catch: (cause) => new StorageError({ op: "write", cause }) })
     )
 
-    if (fsync === "interval") {
+    // `always` syncs every pass itself; its timer only moves the recovery points.
+    if (fsync !== "never") {
       yield* Effect.forkScoped(
         Effect.forever(
           Effect.zipRight(

@@ -106,28 +106,46 @@ export const findWholeBatchAfter = async (fh: SegmentFile, from: number, end: nu
 }
 
 /**
- * A segment damaged in a way recovery must not paper over: a bad batch with whole batches
- * behind it. Opening stops with this (naming the file and what to run) rather than cutting
- * acknowledged data silently.
+ * A segment damaged in a way recovery must not paper over: a bad batch in data that was fsynced
+ * (below the partition's recovery point, RecoveryPoints.ts) or, with no recovery point, with
+ * whole batches behind it. Opening stops with this (naming the file and what to run) rather
+ * than cutting acknowledged data silently.
  */
 export class SegmentDamage extends Error {
-  constructor(readonly path: string, readonly position: number, readonly problem: string, readonly wholeAt: number) {
+  constructor(readonly path: string, readonly position: number, readonly problem: string, evidence: string) {
     const dataDir = NodePath.dirname(NodePath.dirname(NodePath.dirname(path)))
     super(
-      `${path} is damaged at position ${position} (${problem}) and holds whole batches after it ` +
-        `(from position ${wholeAt}), so this is not a torn write; nothing was changed. Run ` +
-        `\`robustmq log verify --data-dir ${dataDir}\` for a report and \`robustmq log repair --data-dir ${dataDir}\` ` +
-        "to cut the log back to its last whole batch"
+      `${path} is damaged at position ${position} (${problem}) and ${evidence}, so this is not a torn ` +
+        `write; nothing was changed. Run \`robustmq log verify --data-dir ${dataDir}\` for a report and ` +
+        `\`robustmq log repair --data-dir ${dataDir}\` to cut the log back to its last whole batch`
     )
     this.name = "SegmentDamage"
   }
 }
 
-/** Throws SegmentDamage when what follows a scan's stop is not a torn tail. */
-const refuseDamage = async (seg: Segment, outcome: ScanOutcome, fileSize: number): Promise<void> => {
-  if (outcome.problem === undefined) return
-  const wholeAt = await findWholeBatchAfter(seg.fh, outcome.state.size, fileSize)
-  if (wholeAt !== undefined) throw new SegmentDamage(seg.logPath, outcome.state.size, outcome.problem, wholeAt)
+/**
+ * Why the bad batch a scan stopped at is damage rather than a torn tail, or undefined when it is
+ * a torn tail: `syncedTo` is the partition's recovery point (undefined without one).
+ */
+export const damageEvidence = async (
+  fh: SegmentFile,
+  outcome: ScanOutcome,
+  fileSize: number,
+  syncedTo: number | undefined
+): Promise<string | undefined> => {
+  if (outcome.problem === undefined) return undefined
+  if (syncedTo !== undefined) {
+    return outcome.state.nextOffset < syncedTo
+      ? `offsets up to ${syncedTo - 1} had been fsynced (recovery point)`
+      : undefined
+  }
+  const wholeAt = await findWholeBatchAfter(fh, outcome.state.size, fileSize)
+  return wholeAt === undefined ? undefined : `holds whole batches after it (from position ${wholeAt})`
+}
+
+const refuseDamage = async (seg: Segment, outcome: ScanOutcome, fileSize: number, syncedTo: number | undefined) => {
+  const evidence = await damageEvidence(seg.fh, outcome, fileSize, syncedTo)
+  if (evidence !== undefined) throw new SegmentDamage(seg.logPath, outcome.state.size, outcome.problem!, evidence)
 }
 
 const readTail = async (
@@ -267,7 +285,8 @@ export const openPartition = async (
   tp: TopicPartition,
   dir: string,
   indexInterval: number,
-  repairs: Array<string>
+  repairs: Array<string>,
+  syncedTo: number | undefined
 ): Promise<PartitionLog | undefined> => {
   const names = (await fs.readdir(dir)).map((e) => e.name)
   const bases: Array<number> = []
@@ -298,7 +317,7 @@ export const openPartition = async (
         const doubt = await checkClosedSegment(fs, seg, size)
         if (doubt === undefined) continue
         const outcome = await scanSegment(seg.fh, size, base, indexInterval, true)
-        await refuseDamage(seg, outcome, size)
+        await refuseDamage(seg, outcome, size, syncedTo)
         const { problem, state } = outcome
         if (state.size < size) {
           await fs.truncate(path, state.size)
@@ -310,7 +329,7 @@ export const openPartition = async (
         repairs.push(`${path}: indexes rebuilt (${doubt})`)
       } else {
         const outcome = await scanSegment(seg.fh, size, base, indexInterval, true)
-        await refuseDamage(seg, outcome, size)
+        await refuseDamage(seg, outcome, size, syncedTo)
         const { problem, state } = outcome
         if (state.size < size) {
           await seg.fh.truncate(state.size)
@@ -356,7 +375,8 @@ export const openLogDir = async (
   logDir: string,
   indexInterval: number,
   into: Map<TopicPartition, PartitionLog>,
-  repairs: Array<string>
+  repairs: Array<string>,
+  points: ReadonlyMap<string, number> | undefined
 ): Promise<void> => {
   const found: Array<readonly [TopicPartition, string]> = []
   for (const entry of await fs.readdir(logDir)) {
@@ -369,7 +389,9 @@ export const openLogDir = async (
     if (tp !== undefined) found.push([tp, NodePath.join(logDir, entry.name)])
   }
   await forEachLimited(found, OPEN_CONCURRENCY, async ([tp, dir]) => {
-    const p = await openPartition(fs, tp, dir, indexInterval, repairs)
+    // With a recovery-point file, a partition missing from it has nothing known to be synced.
+    const syncedTo = points === undefined ? undefined : (points.get(NodePath.basename(dir)) ?? 0)
+    const p = await openPartition(fs, tp, dir, indexInterval, repairs, syncedTo)
     if (p !== undefined) into.set(tp, p)
   })
 }

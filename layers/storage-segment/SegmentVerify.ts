@@ -13,6 +13,7 @@ import { BatchCursor } from "./BatchCursor.js"
 import { Segment } from "./Segment.js"
 import { baseOffsetOf, INDEX_SUFFIX, LOG_SUFFIX, segmentFileName, TIME_INDEX_SUFFIX, topicPartitionOfDir } from "./SegmentFiles.js"
 import { nodeFs, type SegmentFs, unlinkQuiet } from "./SegmentFs.js"
+import { readRecoveryPoints, writeRecoveryPoints } from "./RecoveryPoints.js"
 import { findWholeBatchAfter, scanSegment, writeIndexes } from "./SegmentRecovery.js"
 import { OffsetIndex, TimeIndex } from "./SparseIndex.js"
 
@@ -30,7 +31,13 @@ interface LogFacts {
   readonly maxTimestamp: number
 }
 
-const checkLog = async (fs: SegmentFs, path: string, base: number, expectedFrom: number): Promise<LogFacts> => {
+const checkLog = async (
+  fs: SegmentFs,
+  path: string,
+  base: number,
+  expectedFrom: number,
+  syncedTo: number | undefined
+): Promise<LogFacts> => {
   const fh = await fs.open(path, "r")
   try {
     const { size } = await fh.stat()
@@ -64,8 +71,14 @@ const checkLog = async (fs: SegmentFs, path: string, base: number, expectedFrom:
     if (problem === undefined) {
       report = { path, status: "ok", detail: `${offsets}, ${size} bytes` }
     } else {
-      const wholeAt = await findWholeBatchAfter(fh, validSize, size)
-      report = wholeAt === undefined
+      // As recovery decides (SegmentRecovery.damageEvidence): past the recovery point a bad
+      // batch is a torn tail; below it, or with whole batches after it when there is none, damage.
+      const wholeAt = syncedTo === undefined ? await findWholeBatchAfter(fh, validSize, size) : undefined
+      const torn = syncedTo === undefined ? wholeAt === undefined : next >= syncedTo
+      const evidence = wholeAt !== undefined
+        ? `whole batches follow from position ${wholeAt}`
+        : `offsets up to ${(syncedTo ?? 0) - 1} had been fsynced (recovery point)`
+      report = torn
         ? {
           path,
           status: "torn",
@@ -74,7 +87,7 @@ const checkLog = async (fs: SegmentFs, path: string, base: number, expectedFrom:
         : {
           path,
           status: "bad",
-          detail: `damaged at position ${validSize} of ${size}: ${problem}; whole batches follow from position ${wholeAt}. Before it: ${offsets}`
+          detail: `damaged at position ${validSize} of ${size}: ${problem}; ${evidence}. Before it: ${offsets}`
         }
     }
     return { report, validSize, fileSize: size, nextOffset: next, starts, maxTimestamp }
@@ -144,11 +157,13 @@ const partitions = async (fs: SegmentFs, logDir: string) => {
 /** Checks every segment and index file under `logDir` (`<dataDir>/log`); changes nothing. */
 export const verify = async (logDir: string, fs: SegmentFs = nodeFs): Promise<Array<FileReport>> => {
   const reports: Array<FileReport> = []
+  const points = await readRecoveryPoints(fs, logDir)
   for (const { dir, bases } of await partitions(fs, logDir)) {
+    const syncedTo = points === undefined ? undefined : (points.get(NodePath.basename(dir)) ?? 0)
     let expectedFrom = 0
     for (let i = 0; i < bases.length; i++) {
       const path = NodePath.join(dir, segmentFileName(bases[i]!, LOG_SUFFIX))
-      const facts = await checkLog(fs, path, bases[i]!, expectedFrom)
+      const facts = await checkLog(fs, path, bases[i]!, expectedFrom, syncedTo)
       reports.push(facts.report)
       expectedFrom = facts.nextOffset
       // The active segment's indexes live in memory while the broker runs; a damaged log's
@@ -165,15 +180,21 @@ export const verify = async (logDir: string, fs: SegmentFs = nodeFs): Promise<Ar
  */
 export const repair = async (logDir: string, fs: SegmentFs = nodeFs): Promise<Array<FileReport>> => {
   const reports: Array<FileReport> = []
+  const points = await readRecoveryPoints(fs, logDir)
+  const repaired = new Map(points)
   for (const { dir, bases } of await partitions(fs, logDir)) {
+    const syncedTo = points === undefined ? undefined : (points.get(NodePath.basename(dir)) ?? 0)
     let expectedFrom = 0
     for (let i = 0; i < bases.length; i++) {
       const base = bases[i]!
       const path = NodePath.join(dir, segmentFileName(base, LOG_SUFFIX))
-      const facts = await checkLog(fs, path, base, expectedFrom)
+      const facts = await checkLog(fs, path, base, expectedFrom, syncedTo)
       expectedFrom = facts.nextOffset
       if (facts.validSize < facts.fileSize) {
         await fs.truncate(path, facts.validSize)
+        // The cut data is gone: the point must not claim it (or later writes look damaged).
+        const point = repaired.get(NodePath.basename(dir))
+        if (point !== undefined && point > facts.nextOffset) repaired.set(NodePath.basename(dir), facts.nextOffset)
         reports.push({
           path,
           status: "fixed",
@@ -197,5 +218,6 @@ export const repair = async (logDir: string, fs: SegmentFs = nodeFs): Promise<Ar
     }
     if (bases.length > 1) reports.push({ path: dir, status: "note", detail: `indexes of ${bases.length - 1} closed segments rebuilt` })
   }
+  if (points !== undefined) await writeRecoveryPoints(fs, logDir, repaired)
   return reports
 }

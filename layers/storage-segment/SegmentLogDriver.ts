@@ -25,7 +25,9 @@
  * survives a broker crash (the page cache outlives the process), the common failure, while
  * `interval` bounds a power loss to about a second of acknowledged messages without paying an
  * fdatasync (milliseconds) on every group commit. Operators who need power-loss durability per
- * message choose `always`.
+ * message choose `always`. With `always` and `interval` a timer (every `fsyncIntervalMs`) also
+ * records how far each partition is synced in `log/recovery-point` (RecoveryPoints.ts), which
+ * recovery uses to tell an unsynced tail a power loss mangled from damage.
  *
  * Recovery (at open, SegmentRecovery.ts). Closed segments pass a cheap check or are scanned
  * fully; the active segment is always scanned batch by batch (lengths, magic, CRC-32C) and

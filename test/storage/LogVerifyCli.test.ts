@@ -60,6 +60,8 @@ describe("robustmq log verify / repair on a damaged segment", () => {
     expect(refused.stderr).toContain(`${segment} is damaged at position ${damaged}`)
     expect(refused.stderr).toContain(`robustmq log verify --data-dir ${dataDir}`)
     expect(refused.stderr).toContain("robustmq log repair")
+    // The broker's clean stop recorded how far the partition was fsynced: below that, damage.
+    expect(refused.stderr).toContain("offsets up to 99 had been fsynced (recovery point)")
 
     const verified = await robustmq("log", "verify", "--data-dir", dataDir)
     expect(verified.code).toBe(1)

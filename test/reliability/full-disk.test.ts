@@ -2,17 +2,20 @@
  * A full disk, for real: the broker's data dir is a small tmpfs filled up by a filler file.
  * While it is full, QoS 1 publishes are refused cleanly (MQTT 5: PUBACK 0x80; MQTT 3: the
  * connection closes, nothing acknowledged); once the filler is removed the broker takes
- * publishes again by itself; after a restart every message acknowledged before is delivered.
+ * publishes again by itself; `robustmq log verify` finds nothing wrong; after a restart every
+ * message acknowledged before is delivered.
  * Needs root to mount the tmpfs (CI runs as root); elsewhere the file is skipped, saying so.
  */
-import { execFileSync } from "node:child_process"
+import { execFileSync, spawnSync } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as NodePath from "node:path"
+import { fileURLToPath } from "node:url"
 import { afterEach, describe, expect, it } from "vitest"
 import { useBrokerProcesses } from "../support/BrokerProcess.js"
 import { RawClient } from "../support/RawClient.js"
 
+const main = fileURLToPath(new URL("../../dist/src/main.js", import.meta.url))
 const isRoot = typeof process.getuid === "function" && process.getuid() === 0
 const { start, kill } = useBrokerProcesses()
 const mounts: Array<string> = []
@@ -97,6 +100,9 @@ describe.skipIf(!isRoot)("full disk (tmpfs)", () => {
     await pub.destroy()
 
     await kill(a)
+    // The log went through a full disk and a crash: every batch and index still checks out.
+    const verify = spawnSync(process.execPath, [main, "log", "verify", "--data-dir", dir], { encoding: "utf8" })
+    expect(verify.status, verify.stdout + verify.stderr).toBe(0)
     const b = await start(dir, { storage, port: a.port })
     const back = await RawClient.handshake(b.port, 5, { clientId: "disk-sub", ...persistent })
     const got = new Set<number>()

@@ -26,7 +26,7 @@ import { InboundRef, LiveSession, type Outlet, Outgoing } from "./LiveSession.js
 import { Message, messageFromRecord, messagesFromText, messagesToText } from "./Message.js"
 import { decodeOps, PROGRESS_TP, ProgressJournal } from "./ProgressJournal.js"
 import { ProgressReplay } from "./replayProgress.js"
-import { isGroup, Subscription, Subscriptions } from "./Subscriptions.js"
+import { isGroup, type SharedGroup, Subscription, Subscriptions } from "./Subscriptions.js"
 
 export const RETAINED_TP = topicPartition("__retained", 0)
 const SNAPSHOT = "mqtt-sessions"
@@ -146,6 +146,10 @@ export class Engine {
     msg.fanout = count
     for (let i = 0; i < count; i++) {
       const s = touched[i]!
+      // A restart rebuilds plain subscribers' backlogs from the log; a share group's pick is
+      // recorded with the message itself (its headers are encoded when its batch is sealed, after
+      // this), atomically: a journal op could be torn off it by a crash between two file writes.
+      if (s.markGroup !== null && s.stored && msg.tp !== null) (msg.shareTargets ??= []).push(`${s.markQos}${s.clientId}`)
       s.deliver(msg, s.markQos, s.markRetain, s.markSubIds, s.markGroup)
     }
     this.stats.messagesSent += count
@@ -702,7 +706,7 @@ export class Engine {
         for (const entry of cp.pending) {
           const m = yield* this.readMessage(entry.tp as TopicPartition, entry.offset)
           if (m === null || m.isExpired(now)) continue
-          const o = new Outgoing(m, entry.qos, false, null)
+          const o = new Outgoing(m, entry.qos, false, null, shareGroupOf(session, m.topic))
           o.packetId = entry.packetId
           o.stage = entry.stage
           session.restore(o)
@@ -744,6 +748,13 @@ export class Engine {
               }
             }
             if (m.qos === 0 || m.isExpired(now)) continue
+            if (m.shareTargets !== null) {
+              for (const target of m.shareTargets) {
+                const member = byClientId.get(target.slice(1))
+                if (member === undefined || r.offset < (starts.get(member) ?? Infinity)) continue
+                member.restore(new Outgoing(m, Number(target[0]) as QoS, false, null, shareGroupOf(member, m.topic)))
+              }
+            }
             for (const [session, start] of starts) {
               if (r.offset < start) continue
               const qos = grantedFor(session, m)
@@ -846,6 +857,20 @@ const decodeWill = (text: string): Message => {
 const matchesAny = (subs: Iterable<Subscription>, topic: string): boolean => {
   for (const sub of subs) if (matches(sub.filter, topic)) return true
   return false
+}
+
+/**
+ * The share group a restored message reached the session through, if no plain subscription of
+ * it matches (so that, should the session end, it goes to another member).
+ */
+const shareGroupOf = (session: LiveSession, topic: string): SharedGroup | null => {
+  let group: SharedGroup | null = null
+  for (const sub of session.subscriptions.values()) {
+    if (!matches(sub.filter, topic)) continue
+    if (sub.group === null) return null
+    group ??= sub.group
+  }
+  return group
 }
 
 /** Highest QoS the session's non-shared subscriptions grant `m` (0 = no match). */

@@ -681,9 +681,13 @@ export class Engine {
     return Effect.gen(this, function*() {
       const now = Date.now()
       const restored: Array<LiveSession> = []
+      const wereConnected = new Set<string>()
       for (let state of states.values()) {
         // Connected when the broker stopped without a clean shutdown: the clock starts now.
-        if (state.disconnectedAt === null) state = { ...state, disconnectedAt: now }
+        if (state.disconnectedAt === null) {
+          state = { ...state, disconnectedAt: now }
+          wereConnected.add(state.clientId)
+        }
         const session = this.newSession(state.clientId, state)
         session.stored = true
         if (expiresAt(state) <= now) {
@@ -765,6 +769,9 @@ export class Engine {
         }
       }
       const replayed = yield* this.replayJournal(restored, inbound, now)
+      for (const session of restored) {
+        if (wereConnected.has(session.clientId)) session.markMaybeSent(this.config.limits.maxInflight)
+      }
       // A fresh checkpoint where the old one no longer serves: past the end of the log (a power
       // loss took the tail it named, under an fsync policy that allows that: the next restart
       // would skip what is appended now), or with journal ops after it (so retention may drop

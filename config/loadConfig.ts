@@ -162,6 +162,11 @@ const LimitsSection = Schema.Struct({
   maxConnections: Schema.optional(intAtLeast(1)).pipe(Schema.fromKey("max_connections")),
   topicAliasMaximum: Schema.optional(U16).pipe(Schema.fromKey("topic_alias_maximum")),
   maxSessionExpiry: Schema.optional(intBetween(0, 4294967295)).pipe(Schema.fromKey("max_session_expiry")),
+  maxOutputBuffer: Schema.optional(intAtLeast(1024)).pipe(Schema.fromKey("max_output_buffer")),
+  stallTimeout: Schema.optional(intAtLeast(0)).pipe(Schema.fromKey("stall_timeout")),
+  maxSubscriptions: Schema.optional(intAtLeast(0)).pipe(Schema.fromKey("max_subscriptions")),
+  maxPublishRate: Schema.optional(intAtLeast(0)).pipe(Schema.fromKey("max_publish_rate")),
+  logHighWater: Schema.optional(intAtLeast(1024 * 1024)).pipe(Schema.fromKey("log_high_water")),
   incompleteRequestTimeoutMs: Schema.optional(intAtLeast(1)).pipe(Schema.fromKey("incomplete_request_timeout_ms"))
 })
 
@@ -226,6 +231,11 @@ const limitKeys = [
   "max_connections",
   "topic_alias_maximum",
   "max_session_expiry",
+  "max_output_buffer",
+  "stall_timeout",
+  "max_subscriptions",
+  "max_publish_rate",
+  "log_high_water",
   "incomplete_request_timeout_ms"
 ] as const
 

@@ -31,8 +31,12 @@ export class MqttServer extends Context.Tag("broker/MqttServer")<MqttServer, {
 const CONNECT_TIMEOUT_MS = 10_000
 const SWEEP_INTERVAL = Duration.millis(250)
 const SNAPSHOT_EVERY_MS = 60_000
-/** Persistent sessions whose delivery state changed write a checkpoint this often. */
-const CHECKPOINT_EVERY_MS = 1_000
+/**
+ * Persistent sessions whose delivery state changed write a checkpoint this often. Not for
+ * durability (the progress journal rides the log's group commit): a checkpoint only bounds how
+ * much of the log and journal a restart replays, and lets retention free what is behind it.
+ */
+const CHECKPOINT_EVERY_MS = 10_000
 /** Often, so each retention pass deletes a little: one big DELETE would stall the event loop. */
 const RETENTION_EVERY_MS = 2_000
 
@@ -43,6 +47,9 @@ function onData(this: ConnSocket, chunk: Buffer) {
 }
 function onClose(this: ConnSocket) {
   this.mqtt!.onClose()
+}
+function onDrain(this: ConnSocket) {
+  this.mqtt!.drains++ // output progress, for stall detection
 }
 function onError(this: ConnSocket) {
   // 'close' follows every 'error'; nothing else to do.
@@ -66,6 +73,7 @@ export const make = Effect.gen(function*() {
     ctx.connections.add(conn)
     socket.on("data", onData)
     socket.on("close", onClose)
+    socket.on("drain", onDrain)
     socket.on("error", onError)
   })
 
@@ -98,7 +106,7 @@ export const make = Effect.gen(function*() {
         if (now - conn.openedAt > CONNECT_TIMEOUT_MS) conn.close()
       } else if (conn.keepaliveMs > 0 && now - conn.lastSeen > conn.keepaliveMs * 1.5) {
         conn.close(ReasonCode.KeepAliveTimeout) // [MQTT-3.1.2-24]
-      }
+      } else conn.tick(now)
     }
     const checkpoints = now - lastCheckpoints >= CHECKPOINT_EVERY_MS
     if (checkpoints) lastCheckpoints = now

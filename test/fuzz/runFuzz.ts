@@ -16,7 +16,7 @@ import * as Os from "node:os"
 import * as NodePath from "node:path"
 import kafkajs from "kafkajs"
 import mqtt from "mqtt"
-import { type BrokerProcess, startBrokerProcess } from "../support/BrokerProcess.js"
+import { type BrokerProcess, startBrokerProcess } from "../support/startBrokerProcess.js"
 import { kafkaFraming, mqttFraming, mutate, MUTATION_KINDS, type Framing, type MutationKind, Rng } from "./mutate.js"
 import { kafkaSeeds, mqttConnect, mqttSeeds, type MqttVersion } from "./seeds.js"
 
@@ -160,7 +160,7 @@ const startBystanders = async (broker: BrokerProcess, tag: string): Promise<Byst
     if (failures.length < 50) failures.push(`${new Date().toISOString()} ${what}`)
   }
   // MQTT: a v4 publisher and a v5 subscriber, QoS 1 ticks every 250 ms.
-  const url = `mqtt://127.0.0.1:${broker.mqttPort}`
+  const url = `mqtt://127.0.0.1:${broker.port}`
   const connectMqtt = (clientId: string, protocolVersion: 4 | 5) =>
     new Promise<mqtt.MqttClient>((resolve, reject) => {
       const c = mqtt.connect(url, { clientId, protocolVersion, reconnectPeriod: 0, connectTimeout: 10_000, keepalive: 30 })
@@ -306,9 +306,8 @@ export const runFuzz = async (options: FuzzOptions): Promise<FuzzReport> => {
   const incompleteTimeoutMs = options.incompleteTimeoutMs ?? 2_000
   const say = options.progress ?? (() => {})
   const dir = Fs.mkdtempSync(NodePath.join(Os.tmpdir(), "robustmq-fuzz-"))
-  const broker = await startBrokerProcess({
-    dataDir: dir,
-    args: ["--storage", options.storage ?? "memory"],
+  const broker = await startBrokerProcess(dir, {
+    storage: options.storage ?? "memory",
     env: {
       ROBUSTMQ_LIMITS_INCOMPLETE_REQUEST_TIMEOUT_MS: String(incompleteTimeoutMs),
       // Mutated CONNECTs ask for persistent sessions: let them expire within the run.
@@ -332,7 +331,7 @@ export const runFuzz = async (options: FuzzOptions): Promise<FuzzReport> => {
     bystanders = await startBystanders(broker, tag)
     const mqttPools: Record<MqttVersion, Array<Buffer>> = { 3: mqttSeeds(3, rng), 4: mqttSeeds(4, rng), 5: mqttSeeds(5, rng) }
     const kafkaPool = kafkaSeeds(4000, seed, rng)
-    say(`seed ${seed}; broker pid ${pid} (MQTT ${broker.mqttPort}, Kafka ${broker.kafkaPort}); ${kafkaPool.length} Kafka and ${mqttPools[5].length} MQTT v5 seed frames; bystanders up`)
+    say(`seed ${seed}; broker pid ${pid} (MQTT ${broker.port}, Kafka ${broker.kafkaPort}); ${kafkaPool.length} Kafka and ${mqttPools[5].length} MQTT v5 seed frames; bystanders up`)
     const running = () => !crashed && Date.now() < deadline
     let clientIds = 0
 
@@ -348,7 +347,7 @@ export const runFuzz = async (options: FuzzOptions): Promise<FuzzReport> => {
           const s = rng.pick(pool)
           frames.push(rng.chance(0.5) ? mutated(s, pool, mqttFraming, rng, mqttStats) : s)
         }
-        await attack(broker.mqttPort, frames, rng, mqttStats, 3_000)
+        await attack(broker.port, frames, rng, mqttStats, 3_000)
       }
     }
     const kafkaWorker = async () => {
@@ -370,7 +369,7 @@ export const runFuzz = async (options: FuzzOptions): Promise<FuzzReport> => {
         } else {
           const version = rng.pick([4, 5] as const)
           const frame = Buffer.concat([Buffer.from([0x30, 0xa0, 0x8d, 0x06]), rng.pick(mqttPools[version])]) // PUBLISH, 100,000 bytes declared
-          await slowSender(broker.mqttPort, frame, mqttConnect(version, `slow${(clientIds++).toString(36)}`, rng), incompleteTimeoutMs, slowStats, running)
+          await slowSender(broker.port, frame, mqttConnect(version, `slow${(clientIds++).toString(36)}`, rng), incompleteTimeoutMs, slowStats, running)
         }
       }
     }

@@ -1,90 +1,49 @@
 /**
- * The real executable (`dist/src/main.js start`) as a child process on free ports: for tests and
- * scripts that must see the broker die (a crash, a SIGKILL) rather than share its process. It
- * resolves once both listeners have logged their ports, keeps the output, and reads the
- * process's peak resident memory from /proc.
+ * The real broker executable as a child process (`dist/src/main.js start`), for tests that
+ * crash it: SIGKILL leaves no shutdown, no final checkpoint or snapshot, only what storage
+ * holds. Children and data dirs are removed after each test of the file that calls
+ * `useBrokerProcesses`. The process itself is started by startBrokerProcess.ts (no vitest there,
+ * so `npm run fuzz` shares it).
  */
-import { type ChildProcess, spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
 import * as Fs from "node:fs"
-import { fileURLToPath } from "node:url"
-import { waitUntil } from "./clients.js"
+import * as Os from "node:os"
+import * as NodePath from "node:path"
+import { afterEach } from "vitest"
+import { type BrokerProcess, type BrokerProcessOptions, startBrokerProcess } from "./startBrokerProcess.js"
 
-/** dist/src/main.js, whether this module runs from test/support (vitest) or dist/test/support (tsc). */
-export const mainPath = fileURLToPath(new URL(import.meta.url.includes("/dist/test/") ? "../../src/main.js" : "../../dist/src/main.js", import.meta.url))
+export type { BrokerProcess, BrokerProcessOptions } from "./startBrokerProcess.js"
 
-export interface BrokerProcessOptions {
-  readonly dataDir: string
-  readonly mqttPort?: number
-  /** 0 (the default) picks a free port; null leaves Kafka disabled. */
-  readonly kafkaPort?: number | null
-  /** More `start` flags (`--storage memory`, ...). */
-  readonly args?: ReadonlyArray<string>
-  /** Extra environment (ROBUSTMQ_* overrides). */
-  readonly env?: Readonly<Record<string, string>>
-  readonly startTimeoutMs?: number
-}
+export const useBrokerProcesses = () => {
+  const children = new Set<ChildProcess>()
+  const dirs: Array<string> = []
+  afterEach(() => {
+    for (const c of children) c.kill("SIGKILL")
+    children.clear()
+    for (const d of dirs.splice(0)) Fs.rmSync(d, { recursive: true, force: true })
+  })
 
-export interface BrokerProcess {
-  readonly child: ChildProcess
-  readonly mqttPort: number
-  /** -1 when Kafka is disabled. */
-  readonly kafkaPort: number
-  /** Everything it printed so far (stdout and stderr interleaved). */
-  output(): string
-  /** The exit code or signal once it has exited, null while it runs. */
-  exit(): { code: number | null; signal: NodeJS.Signals | null } | null
-  /** Peak resident set size in KiB (VmHWM), or -1 when /proc cannot say (not Linux, exited). */
-  peakRssKiB(): number
-  /** SIGTERM, then SIGKILL after `graceMs`; resolves once it exited. */
-  stop(graceMs?: number): Promise<void>
-}
-
-export const startBrokerProcess = async (options: BrokerProcessOptions): Promise<BrokerProcess> => {
-  if (!Fs.existsSync(mainPath)) throw new Error(`${mainPath} is missing: run \`npx tsc -b\` first (npm test does)`)
-  const kafka = options.kafkaPort === null ? [] : ["--kafka-port", String(options.kafkaPort ?? 0)]
-  const args = [mainPath, "start", "--mqtt-host", "127.0.0.1", "--mqtt-port", String(options.mqttPort ?? 0), ...kafka, "--data-dir", options.dataDir, ...(options.args ?? [])]
-  const env = { ...process.env, ...(options.kafkaPort === null ? { ROBUSTMQ_KAFKA_ENABLED: "false" } : { ROBUSTMQ_KAFKA_HOST: "127.0.0.1" }), ...options.env }
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env })
-  let out = ""
-  let exited: { code: number | null; signal: NodeJS.Signals | null } | null = null
-  child.stdout!.setEncoding("utf8").on("data", (d: string) => (out = (out + d).slice(-1_000_000)))
-  child.stderr!.setEncoding("utf8").on("data", (d: string) => (out = (out + d).slice(-1_000_000)))
-  child.once("exit", (code, signal) => (exited = { code, signal }))
-  const mqttRe = /MQTT listening on [^\s]+:(\d+)/
-  const kafkaRe = /Kafka listening on [^\s]+:(\d+)/
-  try {
-    await waitUntil(
-      () => exited !== null || (mqttRe.test(out) && (options.kafkaPort === null || kafkaRe.test(out))),
-      options.startTimeoutMs ?? 20_000,
-      () => `the broker to listen; output: ${out}`
-    )
-  } catch (e) {
-    child.kill("SIGKILL")
-    throw e
+  /** A fresh data dir, removed after the test. */
+  const dataDir = (): string => {
+    const dir = Fs.mkdtempSync(NodePath.join(Os.tmpdir(), "robustmq-crash-"))
+    dirs.push(dir)
+    return dir
   }
-  if (exited !== null) throw new Error(`the broker exited at start (${JSON.stringify(exited)}): ${out}`)
-  const pid = child.pid!
-  return {
-    child,
-    mqttPort: Number(mqttRe.exec(out)![1]),
-    kafkaPort: options.kafkaPort === null ? -1 : Number(kafkaRe.exec(out)![1]),
-    output: () => out,
-    exit: () => exited,
-    peakRssKiB: () => {
-      try {
-        const m = /VmHWM:\s+(\d+) kB/.exec(Fs.readFileSync(`/proc/${pid}/status`, "utf8"))
-        return m === null ? -1 : Number(m[1])
-      } catch {
-        return -1
-      }
-    },
-    stop: async (graceMs = 5000) => {
-      if (exited !== null) return
-      const gone = new Promise<void>((resolve) => child.once("exit", () => resolve()))
-      child.kill("SIGTERM")
-      const timer = setTimeout(() => child.kill("SIGKILL"), graceMs)
-      await gone
-      clearTimeout(timer)
-    }
+
+  /** Starts `robustmq start` on `dir` (MQTT and Kafka on free ports unless given); resolves once it listens. */
+  const start = async (dir: string, options: BrokerProcessOptions = {}): Promise<BrokerProcess> => {
+    const broker = await startBrokerProcess(dir, options)
+    children.add(broker.child)
+    return broker
   }
+
+  /** SIGKILL, resolved once the process is gone. */
+  const kill = (broker: BrokerProcess) =>
+    new Promise<void>((resolve) => {
+      if (broker.child.exitCode !== null || broker.child.signalCode !== null) return resolve()
+      broker.child.once("exit", () => resolve())
+      broker.child.kill("SIGKILL")
+    })
+
+  return { dataDir, start, kill }
 }

@@ -22,9 +22,11 @@ import { parseShared } from "../../../domain/topic/TopicFilter.js"
 import { StorageError } from "../../../services/errors.js"
 import type { EventData, EventStore } from "../../../services/EventStore.js"
 import type { MessageLog } from "../../../services/MessageLog.js"
-import { LiveSession, type Outlet, Outgoing } from "./LiveSession.js"
+import { InboundRef, LiveSession, type Outlet, Outgoing } from "./LiveSession.js"
 import { Message, messageFromRecord, messagesFromText, messagesToText } from "./Message.js"
-import { isGroup, Subscription, Subscriptions } from "./Subscriptions.js"
+import { decodeOps, PROGRESS_TP, ProgressJournal } from "./ProgressJournal.js"
+import { ProgressReplay } from "./replayProgress.js"
+import { isGroup, type SharedGroup, Subscription, Subscriptions } from "./Subscriptions.js"
 
 export const RETAINED_TP = topicPartition("__retained", 0)
 const SNAPSHOT = "mqtt-sessions"
@@ -62,6 +64,8 @@ export class Engine {
 
   private readonly logQos0: boolean
   private readonly snapshotLock = Effect.unsafeMakeSemaphore(1)
+  /** Delivery progress of persistent sessions, in the log's group commit (ProgressJournal). */
+  readonly journal: ProgressJournal
 
   private constructor(
     readonly config: BrokerConfigShape,
@@ -73,6 +77,11 @@ export class Engine {
     private readonly holds: ((tp: TopicPartition, keepFrom: number) => void) | null
   ) {
     this.logQos0 = config.mqtt.logQos0
+    this.journal = new ProgressJournal(log)
+  }
+
+  private newSession(clientId: string, state: SessionState): LiveSession {
+    return new LiveSession(clientId, state, this.config.limits.maxQueuedMessages, this.journal)
   }
 
   // ---------------------------------------------------------------- data plane (hot)
@@ -137,6 +146,10 @@ export class Engine {
     msg.fanout = count
     for (let i = 0; i < count; i++) {
       const s = touched[i]!
+      // A restart rebuilds plain subscribers' backlogs from the log; a share group's pick is
+      // recorded with the message itself (its headers are encoded when its batch is sealed, after
+      // this), atomically: a journal op could be torn off it by a crash between two file writes.
+      if (s.markGroup !== null && s.stored && msg.tp !== null) (msg.shareTargets ??= []).push(`${s.markQos}${s.clientId}`)
       s.deliver(msg, s.markQos, s.markRetain, s.markSubIds, s.markGroup)
     }
     this.stats.messagesSent += count
@@ -175,12 +188,16 @@ export class Engine {
 
   // ---------------------------------------------------------------- control plane
 
-  /** Non-internal partitions and their end offsets: a checkpoint's positions. */
+  /**
+   * A checkpoint's positions: every non-internal partition's end offset (the session's backlog
+   * past them is rebuilt from the log) and the progress journal's (its ops past it are replayed).
+   */
   private positions(): Array<readonly [string, number]> {
     const out: Array<readonly [string, number]> = []
     for (const tp of this.log.unsafePartitions()) {
       if (!streamOf(tp).startsWith("__")) out.push([tp, this.log.unsafeEndOffset(tp)])
     }
+    out.push([PROGRESS_TP, this.journal.end()])
     return out
   }
 
@@ -197,14 +214,20 @@ export class Engine {
     session.stored = state !== undefined && state.expiryInterval > 0
     if (!wasStored && !session.stored) return null
     const data = events.map(toEventData)
+    let flushFirst = false
     if (checkpoint && session.stored) {
       const now = Date.now()
+      this.journal.seal(session)
       const cp = new SessionCheckpointed({ clientId: session.clientId, ...session.checkpoint(this.positions(), now) })
       data.push(toEventData(cp))
       session.state = evolve(session.state, cp) ?? session.state // retention reads the last checkpoint
       session.dirty = false
+      // A checkpoint names log and journal positions: what lies below them must be durable
+      // first, or a crash could leave it pointing past records that were never written.
+      flushFirst = true
     }
-    return this.store.append(sessionStream(session.clientId), data, -1).pipe(
+    const append = this.store.append(sessionStream(session.clientId), data, -1)
+    return (flushFirst ? Effect.zipRight(this.log.flush, append) : append).pipe(
       Effect.asVoid,
       Effect.catchTag("VersionConflict", (e) => Effect.die(e))
     )
@@ -245,13 +268,13 @@ export class Engine {
     let session: LiveSession
     if (existing !== undefined && ends) {
       this.dropSession(existing)
-      session = new LiveSession(clientId, existing.state, this.config.limits.maxQueuedMessages)
+      session = this.newSession(clientId, existing.state)
       session.stored = existing.stored
       this.sessions.set(clientId, session)
     } else if (existing !== undefined) {
       session = existing
     } else {
-      session = new LiveSession(clientId, emptySession(clientId, expiryInterval), this.config.limits.maxQueuedMessages)
+      session = this.newSession(clientId, emptySession(clientId, expiryInterval))
       this.sessions.set(clientId, session)
     }
     const persist = this.commit(session, decision.events, true)
@@ -464,7 +487,9 @@ export class Engine {
           continue
         }
       }
-      if (checkpoints && session.dirty && session.stored && session.conn !== null) {
+      // Offline sessions change only by queueing, which a restart rebuilds from the log; one with
+      // journal ops (a share group's) is checkpointed so that it does not hold the journal back.
+      if (checkpoints && session.dirty && session.stored && (session.conn !== null || session.lastProgressOffset >= journalPosition(session))) {
         const p = this.commit(session, [], true)
         if (p !== null) work.push(p)
       }
@@ -565,7 +590,16 @@ export class Engine {
         }
         for (const e of cp.pending) lower(e.tp, e.offset)
       }
+      // The journal is needed from the checkpoint on of each stored session that recorded ops
+      // since (an offline session records none: it does not hold the journal back).
+      let journalFloor = this.journal.end()
+      for (const session of this.sessions.values()) {
+        if (!session.stored) continue
+        const at = journalPosition(session)
+        if (session.lastProgressOffset >= at && at < journalFloor) journalFloor = at
+      }
       const truncations: Array<Effect.Effect<void, StorageError>> = []
+      if (!keepAll && journalFloor > 0) truncations.push(this.log.truncateBefore(PROGRESS_TP, journalFloor))
       for (const [tp, floor] of floors) {
         if (tp === RETAINED_TP || trim) {
           if (!keepAll && floor > 0) truncations.push(this.log.truncateBefore(tp, floor))
@@ -647,10 +681,14 @@ export class Engine {
     return Effect.gen(this, function*() {
       const now = Date.now()
       const restored: Array<LiveSession> = []
+      const wereConnected = new Set<string>()
       for (let state of states.values()) {
         // Connected when the broker stopped without a clean shutdown: the clock starts now.
-        if (state.disconnectedAt === null) state = { ...state, disconnectedAt: now }
-        const session = new LiveSession(state.clientId, state, this.config.limits.maxQueuedMessages)
+        if (state.disconnectedAt === null) {
+          state = { ...state, disconnectedAt: now }
+          wereConnected.add(state.clientId)
+        }
+        const session = this.newSession(state.clientId, state)
         session.stored = true
         if (expiresAt(state) <= now) {
           yield* this.commit(session, [decideExpire(state, now)!], false) ?? Effect.void
@@ -670,20 +708,17 @@ export class Engine {
         const cp = session.state.checkpoint
         if (cp === null) continue
         for (const entry of cp.pending) {
-          const records = yield* this.log.read(entry.tp as TopicPartition, entry.offset, 1)
-          const r = records.find((x) => x.offset === entry.offset)
-          if (r === undefined) continue
-          const topic = this.mapping.mqttTopicOf(streamOf(entry.tp as TopicPartition), r.key)
-          if (topic === null) continue
-          const m = messageFromRecord(entry.tp as TopicPartition, r, topic)
+          const m = yield* this.readMessage(entry.tp as TopicPartition, entry.offset)
           if (m === null || m.isExpired(now)) continue
-          const o = new Outgoing(m, entry.qos, false, null)
+          const o = new Outgoing(m, entry.qos, false, null, shareGroupOf(session, m.topic))
           o.packetId = entry.packetId
           o.stage = entry.stage
           session.restore(o)
         }
-        session.qos2Inbound = cp.qos2Inbound.length === 0 ? null : new Set(cp.qos2Inbound)
+        session.qos2Inbound = cp.qos2Inbound.length === 0 ? null : new Map(cp.qos2Inbound.map((id) => [id, null]))
       }
+      const byClientId = new Map(restored.map((s) => [s.clientId, s]))
+      const inbound = new Map<LiveSession, Array<InboundRef & { packetId: number }>>()
       // Records past each session's checkpoint positions: one pass per partition.
       for (const tp of this.log.unsafePartitions()) {
         if (streamOf(tp).startsWith("__")) continue
@@ -706,7 +741,24 @@ export class Engine {
             const topic = this.mapping.mqttTopicOf(stream, r.key)
             if (topic === null) continue
             const m = messageFromRecord(tp, r, topic)
-            if (m === null || m.qos === 0 || m.isExpired(now)) continue
+            if (m === null) continue
+            if (m.inboundPacketId !== 0) {
+              // A QoS 2 PUBLISH PUBREC'd (or about to be) since the publisher's checkpoint.
+              const origin = byClientId.get(m.origin)
+              if (origin !== undefined && r.offset >= (starts.get(origin) ?? Infinity)) {
+                const seen = inbound.get(origin) ?? []
+                seen.push(Object.assign(new InboundRef(tp, r.offset), { packetId: m.inboundPacketId }))
+                inbound.set(origin, seen)
+              }
+            }
+            if (m.qos === 0 || m.isExpired(now)) continue
+            if (m.shareTargets !== null) {
+              for (const target of m.shareTargets) {
+                const member = byClientId.get(target.slice(1))
+                if (member === undefined || r.offset < (starts.get(member) ?? Infinity)) continue
+                member.restore(new Outgoing(m, Number(target[0]) as QoS, false, null, shareGroupOf(member, m.topic)))
+              }
+            }
             for (const [session, start] of starts) {
               if (r.offset < start) continue
               const qos = grantedFor(session, m)
@@ -716,9 +768,90 @@ export class Engine {
           from = records[records.length - 1]!.offset + 1
         }
       }
+      const replayed = yield* this.replayJournal(restored, inbound, now)
+      for (const session of restored) {
+        if (wereConnected.has(session.clientId)) session.markMaybeSent(this.config.limits.maxInflight)
+      }
+      // A fresh checkpoint where the old one no longer serves: past the end of the log (a power
+      // loss took the tail it named, under an fsync policy that allows that: the next restart
+      // would skip what is appended now), or with journal ops after it (so retention may drop
+      // them: an offline session must not pin the journal).
+      for (const session of restored) {
+        const cp = session.state.checkpoint
+        if (replayed.has(session) || (cp !== null && cp.positions.some(([tp, at]) => at > this.log.unsafeEndOffset(tp as TopicPartition)))) {
+          yield* this.commit(session, [], true) ?? Effect.void
+        }
+      }
+    })
+  }
+
+  /**
+   * Replays the progress journal past each restored session's checkpoint (replayProgress).
+   * Returns the sessions that had ops there.
+   */
+  private replayJournal(
+    restored: ReadonlyArray<LiveSession>,
+    inbound: ReadonlyMap<LiveSession, ReadonlyArray<InboundRef & { readonly packetId: number }>>,
+    now: number
+  ): Effect.Effect<Set<LiveSession>, StorageError> {
+    return Effect.gen(this, function*() {
+      const replayed = new Set<LiveSession>()
+      const positionOf = (session: LiveSession, tp: string): number =>
+        session.state.checkpoint?.positions.find(([t]) => t === tp)?.[1] ?? 0
+      const replays = new Map<string, { replay: ProgressReplay; start: number }>()
+      let from = Infinity
+      for (const session of restored) {
+        const start = positionOf(session, PROGRESS_TP)
+        const replay = new ProgressReplay(session, (tp) => positionOf(session, tp), inbound.get(session))
+        replays.set(session.clientId, { replay, start })
+        if (start < from) from = start
+      }
+      const end = this.log.unsafeEndOffset(PROGRESS_TP)
+      while (from < end) {
+        const records = yield* this.log.read(PROGRESS_TP, from, READ_CHUNK)
+        if (records.length === 0) break
+        for (const r of records) {
+          if (r.offset < from || r.key === null) continue
+          const entry = replays.get(Buffer.from(r.key).toString("utf8"))
+          if (entry === undefined || r.offset < entry.start) continue
+          const ops = decodeOps(r)
+          if (typeof ops === "string") {
+            return yield* new StorageError({ op: "recover", path: PROGRESS_TP, cause: new Error(`record ${r.offset}: ${ops}`) })
+          }
+          for (const op of ops) entry.replay.apply(op)
+          replayed.add(entry.replay.session)
+        }
+        from = records[records.length - 1]!.offset + 1
+      }
+      for (const { replay } of replays.values()) {
+        const read = new Map<string, Message>()
+        for (const { tp, offset } of replay.toRead()) {
+          const m = yield* this.readMessage(tp as TopicPartition, offset)
+          if (m !== null && !m.isExpired(now)) read.set(`${tp}@${offset}`, m)
+        }
+        replay.finish((tp, offset, qos) => {
+          const m = read.get(`${tp}@${offset}`)
+          return m === undefined ? null : new Outgoing(m, qos, false, null)
+        })
+      }
+      return replayed
+    })
+  }
+
+  /** The message at one log position, or null when it is gone or not an MQTT message. */
+  private readMessage(tp: TopicPartition, offset: number): Effect.Effect<Message | null, StorageError> {
+    return Effect.map(this.log.read(tp, offset, 1), (records) => {
+      const r = records.find((x) => x.offset === offset)
+      if (r === undefined) return null
+      const topic = this.mapping.mqttTopicOf(streamOf(tp), r.key)
+      return topic === null ? null : messageFromRecord(tp, r, topic)
     })
   }
 }
+
+/** The journal position the session's checkpoint covers (0 before any). */
+const journalPosition = (session: LiveSession): number =>
+  session.state.checkpoint?.positions.find(([t]) => t === PROGRESS_TP)?.[1] ?? 0
 
 /** A will as stored in a WillSet event (see messagesToText). */
 const decodeWill = (text: string): Message => {
@@ -731,6 +864,20 @@ const decodeWill = (text: string): Message => {
 const matchesAny = (subs: Iterable<Subscription>, topic: string): boolean => {
   for (const sub of subs) if (matches(sub.filter, topic)) return true
   return false
+}
+
+/**
+ * The share group a restored message reached the session through, if no plain subscription of
+ * it matches (so that, should the session end, it goes to another member).
+ */
+const shareGroupOf = (session: LiveSession, topic: string): SharedGroup | null => {
+  let group: SharedGroup | null = null
+  for (const sub of session.subscriptions.values()) {
+    if (!matches(sub.filter, topic)) continue
+    if (sub.group === null) return null
+    group ??= sub.group
+  }
+  return group
 }
 
 /** Highest QoS the session's non-shared subscriptions grant `m` (0 = no match). */

@@ -4,10 +4,12 @@
  * persistent sessions. Delivery is plain synchronous code: no Effect, no allocation beyond the
  * Outgoing entry for QoS > 0 and the frame copy that carries the packet id.
  */
+import type { TopicPartition } from "../../../domain/ids.js"
 import type { Checkpoint, PendingEntry, QoS, SessionState } from "../../../domain/session/Session.js"
 import { encodeAck } from "../codec/encode.js"
 import { Deque } from "./Deque.js"
 import type { Message } from "./Message.js"
+import { DONE, type ProgressCursor, type ProgressJournal, type ProgressRecord, RECEIVED, SENT1, SENT2 } from "./ProgressJournal.js"
 import type { SharedGroup, Subscription } from "./Subscriptions.js"
 
 /** What a session needs from its live connection. */
@@ -35,6 +37,8 @@ export class Outgoing {
   packetId = 0
   /** 0: PUBLISH sent or queued; 1: PUBREL sent (QoS 2). */
   stage: 0 | 1 = 0
+  /** Restored after a crash and possibly sent before it (its SENT op may not have been written): DUP. */
+  maybeSent = false
   constructor(
     readonly msg: Message,
     readonly qos: QoS,
@@ -45,18 +49,31 @@ export class Outgoing {
   ) {}
 }
 
+/** Where an inbound QoS 2 message awaiting PUBREL sits in the log. */
+export class InboundRef {
+  constructor(readonly tp: TopicPartition, readonly offset: number) {}
+}
+
 export interface SessionStats {
   dropped: number
 }
 
-export class LiveSession {
+export class LiveSession implements ProgressCursor {
   conn: Outlet | null = null
   readonly subscriptions = new Map<string, Subscription>()
   /** Sent, not yet acknowledged, by packet id; in send order (Map keeps insertion order). */
   inflight: Map<number, Outgoing> | null = null
   /** Waiting for window space or for the client to come back. */
   queue: Deque<Outgoing> | null = null
-  qos2Inbound: Set<number> | null = null
+  /**
+   * Inbound QoS 2 packet ids PUBREC'd and awaiting PUBREL, with the message's log position
+   * (null: restored from a checkpoint, position not kept).
+   */
+  qos2Inbound: Map<number, InboundRef | null> | null = null
+  // ProgressCursor: this session's place in the progress journal (persistent sessions only).
+  progress: ProgressRecord | null = null
+  lastProgressOffset = -1
+  readonly progressKey: Uint8Array
   private nextPacketId = 1
   /** Changed since the last checkpoint (persistent sessions only care). */
   dirty = false
@@ -75,8 +92,17 @@ export class LiveSession {
   constructor(
     readonly clientId: string,
     public state: SessionState,
-    private readonly maxQueued: number
-  ) {}
+    private readonly maxQueued: number,
+    /** Where delivery progress is made durable; null where nothing survives a restart (tests). */
+    readonly journal: ProgressJournal | null = null
+  ) {
+    this.progressKey = Buffer.from(clientId, "utf8")
+  }
+
+  /** The journal, when this session's progress must survive a crash (it is persistent). */
+  get journaled(): ProgressJournal | null {
+    return this.stored ? this.journal : null
+  }
 
   get persistent(): boolean {
     return this.state.expiryInterval > 0
@@ -116,12 +142,37 @@ export class LiveSession {
     }
     msg.ownPayload()
     queue.push(o)
+    // A restart rebuilds the backlog from subscriptions, which cannot say which member of a
+    // share group a message went to: the journal does (packet id 0: queued, not sent).
+    if (group !== null && msg.tp !== null) this.journaled?.record(this, qos === 2 ? SENT2 : SENT1, 0, msg.tp, msg.offset)
   }
 
   private send(conn: Outlet, inflight: Map<number, Outgoing>, o: Outgoing): void {
     o.packetId = this.allocatePacketId(inflight)
     inflight.set(o.packetId, o)
-    this.writePublish(conn, o, false)
+    const dup = o.maybeSent
+    const journal = this.journaled
+    if (journal !== null && o.msg.tp !== null) {
+      journal.record(this, o.qos === 2 ? SENT2 : SENT1, o.packetId, o.msg.tp, o.msg.offset)
+      // QoS 2 goes out once its packet id is durable: resent after a crash, it must carry the
+      // same id, or the client would take it for a new message. QoS 1 may repeat, so it waits
+      // only behind a held QoS 2 PUBLISH, to keep the order.
+      if (o.qos === 2 || this.held > 0) return this.sendWhenDurable(journal, conn, o)
+    }
+    this.writePublish(conn, o, dup)
+  }
+
+  /** PUBLISHes waiting for their journal op (sendWhenDurable): later ones queue behind them. */
+  private held = 0
+
+  private sendWhenDurable(journal: ProgressJournal, conn: Outlet, o: Outgoing): void {
+    this.held++
+    // Callbacks of one journal partition run in offset order: the frames keep their order.
+    journal.whenDurable(this, (error) => {
+      this.held--
+      if (error !== undefined || this.conn !== conn || this.inflight?.get(o.packetId) !== o || o.stage !== 0) return
+      this.writePublish(conn, o, o.maybeSent)
+    })
   }
 
   private writePublish(conn: Outlet, o: Outgoing, dup: boolean): void {
@@ -130,6 +181,7 @@ export class LiveSession {
       // [MQTT-3.1.2-25] too large for this client: discard as if delivered.
       if (conn.topicAliasMaximum !== 0) conn.forgetNewestTopicAlias(o.msg.topic)
       this.inflight!.delete(o.packetId)
+      this.journaled?.record(this, DONE, o.packetId, "", -1)
       return
     }
     conn.writeFrame(frame)
@@ -161,12 +213,16 @@ export class LiveSession {
   complete(packetId: number): boolean {
     const inflight = this.inflight
     if (inflight === null || !inflight.delete(packetId)) return false
+    this.journaled?.record(this, DONE, packetId, "", -1)
     this.dirty = true
     this.pump()
     return true
   }
 
-  /** PUBREC: returns the PUBREL to send (0x92 when the id is unknown, v5). */
+  /**
+   * PUBREC: returns the PUBREL to send (0x92 when the id is unknown, v5). For a journaled
+   * session it must wait for `whenProgressDurable` (the RECEIVED op).
+   */
   received(packetId: number, reasonCode: number): Buffer | null {
     const conn = this.conn!
     const o = this.inflight?.get(packetId)
@@ -178,20 +234,37 @@ export class LiveSession {
     }
     o.stage = 1
     this.dirty = true
+    this.journaled?.record(this, RECEIVED, packetId, "", -1)
     return encodeAck(6, packetId, conn.version as 3 | 4 | 5, 0)
   }
 
-  /** On reconnect: resend unacknowledged PUBLISH with DUP and PUBREL, in order [MQTT-4.4.0-1]. */
+  /** Runs `done` once this session's recorded progress is durable (at once when not journaled). */
+  whenProgressDurable(done: (error?: unknown) => void): void {
+    const journal = this.journaled
+    if (journal === null) done()
+    else journal.whenDurable(this, done)
+  }
+
+  /**
+   * On reconnect: resend unacknowledged PUBLISH with DUP and PUBREL, in order [MQTT-4.4.0-1],
+   * once the progress they reflect is durable (a resend is a promise like the first send).
+   */
   resume(conn: Outlet): void {
     this.conn = conn
     const inflight = this.inflight
-    if (inflight !== null) {
-      for (const o of inflight.values()) {
+    if (inflight === null || inflight.size === 0) return this.pump()
+    const owed = [...inflight.values()]
+    const resend = () => {
+      if (this.conn !== conn) return
+      for (const o of owed) {
+        if (this.inflight?.get(o.packetId) !== o) continue
         if (o.stage === 1) conn.writeFrame(encodeAck(6, o.packetId, conn.version as 3 | 4 | 5, 0))
         else this.writePublish(conn, o, true)
       }
+      this.pump()
     }
-    this.pump()
+    if (this.journaled === null || this.lastProgressOffset < 0) resend()
+    else this.whenProgressDurable((error) => error === undefined && resend())
   }
 
   /** Everything owed to the client, as log positions (messages outside the log are skipped). */
@@ -210,7 +283,7 @@ export class LiveSession {
       at: now,
       positions,
       pending: this.pendingEntries(),
-      qos2Inbound: this.qos2Inbound === null ? [] : [...this.qos2Inbound]
+      qos2Inbound: this.qos2Inbound === null ? [] : [...this.qos2Inbound.keys()]
     }
   }
 
@@ -224,6 +297,28 @@ export class LiveSession {
       const queue = this.queue ?? (this.queue = new Deque())
       queue.push(o)
     }
+  }
+
+  /**
+   * Restart of a session that was connected at the crash: QoS 1 sends do not wait for their
+   * journal op, so up to a window of the messages queued first may have gone out unrecorded.
+   * They go out with DUP (it says "may have been sent before", which is true of them).
+   */
+  markMaybeSent(window: number): void {
+    if (this.queue === null) return
+    let n = 0
+    for (const o of this.queue) {
+      if (n++ >= window) break
+      if (o.qos === 1) o.maybeSent = true
+    }
+  }
+
+  /** Restart: the backlog as the progress replay rebuilt it (see replayProgress). */
+  replaceBacklog(inflight: ReadonlyArray<Outgoing>, queue: ReadonlyArray<Outgoing>): void {
+    this.inflight = null
+    this.queue = null
+    for (const o of inflight) this.restore(o)
+    for (const o of queue) this.restore(o)
   }
 
   /**

@@ -23,6 +23,10 @@ const CONTENT_TYPE_HEADER = "mqtt.content-type"
 const PAYLOAD_FORMAT_HEADER = "mqtt.payload-format"
 const RESPONSE_TOPIC_HEADER = "mqtt.response-topic"
 const CORRELATION_HEADER = "mqtt.correlation-data"
+/** The packet id of an inbound QoS 2 PUBLISH from a persistent session (see ProgressJournal). */
+const PACKET_ID_HEADER = "mqtt.packet-id"
+/** A persistent share-group member this message was routed to: QoS digit + client id. */
+const SHARE_TARGET_HEADER = "mqtt.share-target"
 /**
  * Header names: the broker's own all start with `mqtt.`; a user property keeps its name, unless
  * that name starts with `mqtt.` too, in which case it is stored under `mqtt.user.` + name, so
@@ -35,6 +39,10 @@ const DIGITS = [Buffer.from("0"), Buffer.from("1"), Buffer.from("2")]
 /** Shared, never mutated: every message's QoS header is one of these three. */
 const QOS_HEADERS: ReadonlyArray<RecordHeader> = DIGITS.map((value) => sharedHeader(QOS_HEADER, value))
 const RETAINED = sharedHeader(RETAIN_HEADER, DIGITS[1]!)
+/** Packet id headers, made on first use: a publisher cycles through the same few ids. */
+const packetIdHeaders: Array<RecordHeader | undefined> = []
+const packetIdHeader = (id: number): RecordHeader =>
+  (packetIdHeaders[id] ??= sharedHeader(PACKET_ID_HEADER, Buffer.from(String(id))))
 
 /** The origin header of a publisher, built once per connection rather than once per message. */
 export const originHeader = (clientId: string): RecordHeader => sharedHeader(ORIGIN_HEADER, Buffer.from(clientId))
@@ -78,6 +86,16 @@ export class Message implements LogRecord {
   private propsV5: Buffer | null | undefined = undefined
   /** The publisher's cached origin header (set by its connection), or null to build one. */
   originHeader: RecordHeader | null = null
+  /**
+   * The packet id of the QoS 2 PUBLISH that brought it, from a persistent session (else 0):
+   * stored with the message, so a crash can never keep one without the other.
+   */
+  inboundPacketId = 0
+  /**
+   * Persistent share-group members it was routed to, as QoS digit + client id (else null):
+   * stored with the message, so a crash cannot keep the message and lose which member owes it.
+   */
+  shareTargets: Array<string> | null = null
 
   constructor(
     readonly topic: string,
@@ -193,6 +211,8 @@ export class Message implements LogRecord {
     if (this.retain) h.push(RETAINED)
     if (this.originHeader !== null) h.push(this.originHeader)
     else if (this.origin !== "") h.push(originHeader(this.origin))
+    if (this.inboundPacketId !== 0) h.push(packetIdHeader(this.inboundPacketId))
+    if (this.shareTargets !== null) for (const t of this.shareTargets) h.push({ key: SHARE_TARGET_HEADER, value: Buffer.from(t) })
     if (this.expiresAt !== 0) h.push({ key: EXPIRES_HEADER, value: Buffer.from(String(this.expiresAt)) })
     const p = this.properties
     if (p !== null) {
@@ -241,6 +261,8 @@ export const messageFromRecord = (tp: TopicPartition | null, record: StoredRecor
   let retain = false
   let origin = ""
   let expiresAt = 0
+  let packetId = 0
+  let shareTargets: Array<string> | null = null
   let props: PublishProps | null = null
   const ensure = () => (props ??= new PublishProps())
   for (const { key, value } of record.headers) {
@@ -256,6 +278,12 @@ export const messageFromRecord = (tp: TopicPartition | null, record: StoredRecor
         break
       case EXPIRES_HEADER:
         expiresAt = Number(text(value))
+        break
+      case PACKET_ID_HEADER:
+        packetId = Number(text(value)) & 0xffff
+        break
+      case SHARE_TARGET_HEADER:
+        ;(shareTargets ??= []).push(text(value))
         break
       case CONTENT_TYPE_HEADER:
         ensure().contentType = text(value)
@@ -280,6 +308,8 @@ export const messageFromRecord = (tp: TopicPartition | null, record: StoredRecor
   const message = new Message(topic ?? text(record.key), payload, qos, retain, props, expiresAt, origin, record.timestamp)
   message.tp = tp
   message.offset = tp === null ? -1 : record.offset
+  message.inboundPacketId = packetId
+  message.shareTargets = shareTargets
   return message
 }
 

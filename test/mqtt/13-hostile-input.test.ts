@@ -11,7 +11,7 @@ import * as Os from "node:os"
 import * as NodePath from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { inputFaults } from "../../src/net/inputFaults.js"
-import { startBrokerProcess, type BrokerProcess } from "../support/BrokerProcess.js"
+import { startBrokerProcess, type BrokerProcess } from "../support/startBrokerProcess.js"
 import { connect, quiet, type TestClient, waitUntil } from "../support/clients.js"
 import { useBrokers } from "../support/lifecycle.js"
 import { connectFrame, RawClient, str, varint, type Version } from "../support/RawClient.js"
@@ -36,13 +36,12 @@ describe("hostile input that used to kill the broker (issue 8)", () => {
 
   beforeAll(async () => {
     dir = Fs.mkdtempSync(NodePath.join(Os.tmpdir(), "robustmq-hostile-"))
-    broker = await startBrokerProcess({
-      dataDir: dir,
+    broker = await startBrokerProcess(dir, {
       kafkaPort: null,
-      args: ["--storage", "memory"],
+      storage: "memory",
       env: { ROBUSTMQ_LIMITS_INCOMPLETE_REQUEST_TIMEOUT_MS: "600" }
     })
-    const url = `mqtt://127.0.0.1:${broker.mqttPort}`
+    const url = `mqtt://127.0.0.1:${broker.port}`
     sub = await connect(url, { protocolVersion: 5, clientId: "bystander-sub" })
     await sub.client.subscribeAsync("bystander/#", { qos: 1 })
     pub = await connect(url, { protocolVersion: 4, clientId: "bystander-pub" })
@@ -65,7 +64,7 @@ describe("hostile input that used to kill the broker (issue 8)", () => {
   }
 
   it.each([4, 5] as const)("an UNSUBSCRIBE with no topic filter is a protocol error (v%i) [MQTT-3.10.3-2]", async (version) => {
-    const { client } = await RawClient.handshake(broker.mqttPort, version, { clientId: `unsub-empty-${version}` })
+    const { client } = await RawClient.handshake(broker.port, version, { clientId: `unsub-empty-${version}` })
     // Packet id 1, (v5: property length 0), and no filter at all.
     client.send(frame(0xa2, version === 5 ? [0, 1, 0] : [0, 1]))
     await client.expectClosed()
@@ -76,7 +75,7 @@ describe("hostile input that used to kill the broker (issue 8)", () => {
   })
 
   it("a v5 UNSUBSCRIBE whose property length swallows the filter is refused", async () => {
-    const { client } = await RawClient.handshake(broker.mqttPort, 5, { clientId: "unsub-swallowed" })
+    const { client } = await RawClient.handshake(broker.port, 5, { clientId: "unsub-swallowed" })
     // A User Property ("a" = "b") takes the bytes where a filter would be: no filter is left.
     client.send(frame(0xa2, [0, 1, 7, 0x26, 0, 1, 0x61, 0, 1, 0x62]))
     await client.expectClosed()
@@ -85,7 +84,7 @@ describe("hostile input that used to kill the broker (issue 8)", () => {
   })
 
   it("a SUBSCRIBE with no topic filter is a protocol error [MQTT-3.8.3-3]", async () => {
-    const { client } = await RawClient.handshake(broker.mqttPort, 5, { clientId: "sub-empty" })
+    const { client } = await RawClient.handshake(broker.port, 5, { clientId: "sub-empty" })
     client.send(frame(0x82, [0, 1, 0]))
     await client.expectClosed()
     expect(client.received.slice(1).map((p) => [p.cmd, (p as { reasonCode?: number }).reasonCode])).toEqual([["disconnect", 0x82]])
@@ -93,7 +92,7 @@ describe("hostile input that used to kill the broker (issue 8)", () => {
   })
 
   it("a v5 CONNECT repeating Session Expiry Interval is refused (§3.1.2.11.2 Protocol Error)", async () => {
-    const client = await RawClient.connect(broker.mqttPort, 5)
+    const client = await RawClient.connect(broker.port, 5)
     client.send(connectFrame({ level: 5, clientId: "twice", properties: [0x11, 0, 0, 0, 1, 0x11, 0, 0, 0, 2] }))
     await client.expectClosed()
     expect(client.received.filter((p) => p.cmd === "connack" && (p as { reasonCode?: number }).reasonCode === 0)).toEqual([])
@@ -107,7 +106,7 @@ describe("hostile input that used to kill the broker (issue 8)", () => {
     ["Request Problem Information", [0x17, 1, 0x17, 0]],
     ["Session Expiry Interval, the first 0", [0x11, 0, 0, 0, 0, 0x11, 0, 0, 0, 9]]
   ])("a v5 CONNECT repeating %s is refused", async (_name, properties) => {
-    const client = await RawClient.connect(broker.mqttPort, 5)
+    const client = await RawClient.connect(broker.port, 5)
     client.send(connectFrame({ level: 5, clientId: "twice", properties }))
     await client.expectClosed()
     expect(client.received.filter((p) => p.cmd === "connack" && (p as { reasonCode?: number }).reasonCode === 0)).toEqual([])
@@ -115,7 +114,7 @@ describe("hostile input that used to kill the broker (issue 8)", () => {
   })
 
   it("a v5 CONNECT carrying a property not allowed in CONNECT (Topic Alias) is malformed (§2.2.2.2)", async () => {
-    const client = await RawClient.connect(broker.mqttPort, 5)
+    const client = await RawClient.connect(broker.port, 5)
     client.send(connectFrame({ level: 5, clientId: "alias", properties: [0x23, 0, 1] }))
     await client.expectClosed()
     expect(client.received.filter((p) => p.cmd === "connack" && (p as { reasonCode?: number }).reasonCode === 0)).toEqual([])
@@ -124,7 +123,7 @@ describe("hostile input that used to kill the broker (issue 8)", () => {
 
   it.each([4, 5] as const)("nothing is handled after a close is decided: QoS 2 PUBLISHes sent after a protocol error (v%i)", async (version) => {
     for (let round = 0; round < 5; round++) {
-      const { client } = await RawClient.handshake(broker.mqttPort, version, { clientId: `after-close-${version}-${round}` })
+      const { client } = await RawClient.handshake(broker.port, version, { clientId: `after-close-${version}-${round}` })
       // A wildcard in a PUBLISH topic name [MQTT-3.3.2-2] makes the broker close ...
       client.send(frame(0x32, Buffer.concat([str("bad/+"), Buffer.from([0, 9]), Buffer.from(version === 5 ? [0] : []), Buffer.from("x")])))
       // ... and QoS 2 PUBLISHes keep coming in separate reads while the close is under way.
@@ -142,7 +141,7 @@ describe("hostile input that used to kill the broker (issue 8)", () => {
   })
 
   it.each([4, 5] as const)("closes a connection whose packet dribbles in slower than limits.incomplete_request_timeout_ms (v%i)", async (version) => {
-    const { client } = await RawClient.handshake(broker.mqttPort, version, { clientId: `slowloris-${version}` })
+    const { client } = await RawClient.handshake(broker.port, version, { clientId: `slowloris-${version}` })
     const packet = qos2Publish("slow/loris", 1, version)
     const padded = Buffer.concat([packet.subarray(0, 1), Buffer.from(varint(packet.length + 200 - 2)), packet.subarray(2), Buffer.alloc(200, 0x61)])
     let sent = 0
@@ -160,7 +159,7 @@ describe("hostile input that used to kill the broker (issue 8)", () => {
   })
 
   it("refuses a declared 256 MB packet as soon as its fixed header is read", async () => {
-    const { client } = await RawClient.handshake(broker.mqttPort, 5, { clientId: "huge" })
+    const { client } = await RawClient.handshake(broker.port, 5, { clientId: "huge" })
     client.send([0x30, 0xff, 0xff, 0xff, 0x7f, 0, 1, 0x61])
     await client.expectClosed(1_000)
     expect(client.received.slice(1).map((p) => [p.cmd, (p as { reasonCode?: number }).reasonCode])).toEqual([["disconnect", 0x95]])

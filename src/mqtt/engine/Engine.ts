@@ -770,7 +770,7 @@ export class Engine {
       }
       const replayed = yield* this.replayJournal(restored, inbound, now)
       for (const session of restored) {
-        if (wereConnected.has(session.clientId)) session.markMaybeSent(this.config.limits.maxInflight)
+        if (wereConnected.has(session.clientId)) session.markMaybeSent()
       }
       // A fresh checkpoint where the old one no longer serves: past the end of the log (a power
       // loss took the tail it named, under an fsync policy that allows that: the next restart

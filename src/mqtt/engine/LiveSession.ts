@@ -301,16 +301,14 @@ export class LiveSession implements ProgressCursor {
 
   /**
    * Restart of a session that was connected at the crash: QoS 1 sends do not wait for their
-   * journal op, so up to a window of the messages queued first may have gone out unrecorded.
-   * They go out with DUP (it says "may have been sent before", which is true of them).
+   * journal op, and while a group commit is in flight any number of them can go out (and be
+   * acknowledged) unrecorded. Every QoS 1 message it is owed then goes out with DUP: the flag
+   * says "may have been sent before", which is true of each (over-marking one never sent is
+   * harmless; a repeat without it would not be).
    */
-  markMaybeSent(window: number): void {
+  markMaybeSent(): void {
     if (this.queue === null) return
-    let n = 0
-    for (const o of this.queue) {
-      if (n++ >= window) break
-      if (o.qos === 1) o.maybeSent = true
-    }
+    for (const o of this.queue) if (o.qos === 1) o.maybeSent = true
   }
 
   /** Restart: the backlog as the progress replay rebuilt it (see replayProgress). */

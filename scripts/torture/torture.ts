@@ -63,8 +63,11 @@ export const runTorture = async (options: TortureOptions): Promise<TortureSummar
   const { log } = options
   const rng = seeded(options.seed)
   const dataDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), `robustmq-torture-${options.storage}-`))
-  const ackDelayEnv = (): Record<string, string> =>
-    rng.next() < options.ackDelayShare ? { ROBUSTMQ_TEST_ACK_DELAY_MS: String(rng.int(1, 200)) } : {}
+  // Small segments, so that kills also fall on segment rolls.
+  const ackDelayEnv = (): Record<string, string> => ({
+    ROBUSTMQ_STORAGE_SEGMENT_BYTES: "262144",
+    ...(rng.next() < options.ackDelayShare ? { ROBUSTMQ_TEST_ACK_DELAY_MS: String(rng.int(1, 200)) } : {})
+  })
   let env = ackDelayEnv()
   let broker: BrokerProcess = await startBroker({ storage: options.storage, dataDir, mqttPort: 0, kafkaPort: 0, env })
   const { mqttPort, kafkaPort } = broker
@@ -129,9 +132,11 @@ export const runTorture = async (options: TortureOptions): Promise<TortureSummar
       env = ackDelayEnv()
       broker = await startBroker({ storage: options.storage, dataDir, mqttPort, kafkaPort, env })
 
+      const restartedAt = Date.now()
       // Quiesce: no new messages; what was in flight completes after the clients reconnect.
       for (const p of publishers) p.pause()
       await kafka.pause(options.drainMs)
+      const kafkaPausedAt = Date.now()
       await waitUntil(() => publishers.every((p) => p.inFlight === 0), options.drainMs)
       unacked = publishers.reduce((n, p) => n + p.inFlight, 0)
       const acked = ackedPayloads()
@@ -143,7 +148,7 @@ export const runTorture = async (options: TortureOptions): Promise<TortureSummar
       kafkaCheck = checkKafka(kafka.acked, read.records, read.ends)
       const regressed = regressedOffsets(kafka.committed, await kafka.fetchCommitted())
       offsetsRegressed += regressed.length
-      const timing = `restart+quiesce ${quiescedAt - killedAt} ms, drain ${drainedAt - quiescedAt} ms, kafka read ${Date.now() - drainedAt} ms`
+      const timing = `restart ${restartedAt - killedAt} ms, kafka pause ${kafkaPausedAt - restartedAt} ms, mqtt in-flight ${quiescedAt - kafkaPausedAt} ms, drain ${drainedAt - quiescedAt} ms, kafka read ${Date.now() - drainedAt} ms`
       log(`cycle ${cycle}/${options.cycles} ${options.storage} killed after ${killAfter} ms${delay === undefined ? "" : ` (ack delay ${delay} ms)`}, ${timing}: ${status()}`)
       for (const e of [...mqtt.examples.slice(0, 3), ...kafkaCheck.examples.slice(0, 3), ...regressed]) log(`  ${e}`)
 

@@ -112,7 +112,7 @@ export const runTorture = async (options: TortureOptions): Promise<TortureSummar
   let unacked = 0
   const status = () =>
     `mqtt checked ${mqtt.checked} lost ${mqtt.lost} ${JSON.stringify(mqtt.missing)} qos2-dups ${mqtt.qos2Dups} qos1-dups ${mqtt.qos1Dups} (without DUP ${mqtt.qos1DupsWithoutFlag}) sessions-lost ${sessionsLost()} unacked ${unacked} ids-reused-before-PUBREL ${all.reduce((n, s) => n + s.idsReusedBeforeRelease, 0)}` +
-    ` | kafka checked ${kafkaCheck.checked} lost ${kafkaCheck.lost} dups ${kafkaCheck.duplicated} offset-gaps ${kafkaCheck.offsetGaps} offsets-regressed ${offsetsRegressed} failed-sends ${kafka.failedSends}`
+    ` | kafka checked ${kafkaCheck.checked} lost ${kafkaCheck.lost} dups ${kafkaCheck.duplicated} offset-gaps ${kafkaCheck.offsetGaps} offsets-regressed ${offsetsRegressed} (group committed ${[...kafka.committed.values()].reduce((a, b) => a + b, 0)}) failed-sends ${kafka.failedSends}`
 
   try {
     await Promise.race([Promise.all(all.map((s) => s.start())), sleep(10_000).then(() => Promise.reject(new Error("subscribers got no SUBACK within 10 s")))])

@@ -48,6 +48,9 @@ export const startBroker = async (options: BrokerStart, timeoutMs = 20_000): Pro
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, ROBUSTMQ_KAFKA_HOST: "127.0.0.1", ROBUSTMQ_SYS_INTERVAL: "0", ...options.env }
   })
+  // Never leave a broker behind when the harness itself exits or dies of an exception.
+  const orphan = () => child.kill("SIGKILL")
+  process.once("exit", orphan)
   let out = ""
   const keep = (d: string) => {
     out += d
@@ -57,7 +60,13 @@ export const startBroker = async (options: BrokerStart, timeoutMs = 20_000): Pro
   child.stderr!.setEncoding("utf8").on("data", keep)
   let expected = false
   let exited = false
-  const exit = new Promise<void>((resolve) => child.once("exit", () => ((exited = true), resolve())))
+  const exit = new Promise<void>((resolve) =>
+    child.once("exit", () => {
+      exited = true
+      process.off("exit", orphan)
+      resolve()
+    })
+  )
   const deadline = Date.now() + timeoutMs
   while (listening(out, "MQTT") === undefined || listening(out, "Kafka") === undefined) {
     if (exited || Date.now() > deadline) {

@@ -14,8 +14,9 @@ export interface MqttCheck {
   readonly checked: number
   /** Acknowledged messages missing at one receiver or more. */
   readonly lost: number
-  /** Missing acknowledged messages per receiver, and a few examples. */
+  /** Missing acknowledged messages per receiver, per publisher (the payload's prefix), and a few examples. */
   readonly missing: Record<string, number>
+  readonly lostBy: Record<string, number>
   readonly examples: ReadonlyArray<string>
   /** Deliveries at QoS 2 beyond the first of a payload (per receiver, summed). */
   readonly qos2Dups: number
@@ -59,7 +60,12 @@ export const checkMqtt = (acked: ReadonlyArray<string>, receivers: ReadonlyArray
       }
     }
   }
-  return { checked: acked.length, lost: lostSet.size, missing, examples, qos2Dups, qos1Dups, qos1DupsWithoutFlag }
+  const lostBy: Record<string, number> = {}
+  for (const payload of lostSet) {
+    const from = payload.slice(0, payload.lastIndexOf(":"))
+    lostBy[from] = (lostBy[from] ?? 0) + 1
+  }
+  return { checked: acked.length, lost: lostSet.size, missing, lostBy, examples, qos2Dups, qos1Dups, qos1DupsWithoutFlag }
 }
 
 export interface KafkaRecord {

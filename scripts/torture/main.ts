@@ -1,7 +1,7 @@
 /**
  * `npm run torture -- --cycles N --storage sqlite|segment [--seed S] [--kill-min-ms 500]
  * [--kill-max-ms 3000] [--publishers 4] [--window 20] [--policies sequence,lowest-free]
- * [--ack-delay-share 0.5]`: see docs/reliability.md. Exit code 1 when anything acknowledged was
+ * [--ack-delay-share 0.5] [--graceful]`: see docs/reliability.md. Exit code 1 when anything acknowledged was
  * lost or duplicated where it must not be.
  */
 import { parseArgs } from "node:util"
@@ -18,7 +18,8 @@ const { values } = parseArgs({
     publishers: { type: "string", default: String(defaults.publishers) },
     window: { type: "string", default: String(defaults.window) },
     policies: { type: "string", default: defaults.policies.join(",") },
-    "ack-delay-share": { type: "string", default: String(defaults.ackDelayShare) }
+    "ack-delay-share": { type: "string", default: String(defaults.ackDelayShare) },
+    graceful: { type: "boolean", default: false }
   }
 })
 
@@ -27,7 +28,7 @@ if (storage !== "sqlite" && storage !== "segment") throw new Error(`--storage mu
 const policies = values.policies.split(",") as Array<IdPolicy>
 if (policies.some((p) => p !== "sequence" && p !== "lowest-free")) throw new Error(`--policies takes sequence and lowest-free`)
 const seed = Number(values.seed)
-console.log(`torture: ${values.cycles} cycles on ${storage}, seed ${seed}`)
+console.log(`torture: ${values.cycles} cycles on ${storage}, seed ${seed}${values.graceful ? ", graceful restarts (SIGTERM)" : ""}`)
 
 const summary = await runTorture({
   ...defaults,
@@ -40,6 +41,7 @@ const summary = await runTorture({
   window: Number(values.window),
   policies,
   ackDelayShare: Number(values["ack-delay-share"]),
+  graceful: values.graceful,
   log: (line) => console.log(line)
 })
 

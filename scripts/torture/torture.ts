@@ -28,6 +28,8 @@ export interface TortureOptions {
   readonly kafkaProducers: number
   /** Share of broker runs started with ROBUSTMQ_TEST_ACK_DELAY_MS (its value 1-200 ms). */
   readonly ackDelayShare: number
+  /** Restart with SIGTERM instead of SIGKILL: the control run, which must find nothing. */
+  readonly graceful: boolean
   /** Bound on each wait of a check (in-flight completion, drain, topic read). */
   readonly drainMs: number
   readonly log: (line: string) => void
@@ -42,6 +44,7 @@ export const defaults: Omit<TortureOptions, "cycles" | "storage" | "log"> = {
   window: 20,
   kafkaProducers: 2,
   ackDelayShare: 0.5,
+  graceful: false,
   drainMs: 15_000
 }
 
@@ -127,7 +130,7 @@ export const runTorture = async (options: TortureOptions): Promise<TortureSummar
         log(`the broker exited by itself; its last output:\n${broker.tail()}`)
       }
       const killedAt = Date.now()
-      await broker.kill()
+      await (options.graceful ? broker.stop() : broker.kill())
       const delay = env.ROBUSTMQ_TEST_ACK_DELAY_MS
       env = ackDelayEnv()
       broker = await startBroker({ storage: options.storage, dataDir, mqttPort, kafkaPort, env })
@@ -149,7 +152,7 @@ export const runTorture = async (options: TortureOptions): Promise<TortureSummar
       const regressed = regressedOffsets(kafka.committed, await kafka.fetchCommitted())
       offsetsRegressed += regressed.length
       const timing = `restart ${restartedAt - killedAt} ms, kafka pause ${kafkaPausedAt - restartedAt} ms, mqtt in-flight ${quiescedAt - kafkaPausedAt} ms, drain ${drainedAt - quiescedAt} ms, kafka read ${Date.now() - drainedAt} ms`
-      log(`cycle ${cycle}/${options.cycles} ${options.storage} killed after ${killAfter} ms${delay === undefined ? "" : ` (ack delay ${delay} ms)`}, ${timing}: ${status()}`)
+      log(`cycle ${cycle}/${options.cycles} ${options.storage} ${options.graceful ? "stopped" : "killed"} after ${killAfter} ms${delay === undefined ? "" : ` (ack delay ${delay} ms)`}, ${timing}: ${status()}`)
       for (const e of [...kafkaCheck.examples.slice(0, 3), ...regressed]) log(`  ${e}`)
 
       for (const p of publishers) p.resume()

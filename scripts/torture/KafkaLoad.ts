@@ -38,6 +38,10 @@ export class KafkaLoad {
   /** Sends that failed: their values may or may not be in the topic. */
   failedSends = 0
   producersReplaced = 0
+  /** Group consumer crashes (kafkajs restarts it unless the error is not retriable). */
+  consumerCrashes = 0
+  /** Commits the broker acknowledged. */
+  commits = 0
   /** Per partition, the highest offset whose commit the broker acknowledged. */
   readonly committed = new Map<number, number>()
 
@@ -114,6 +118,7 @@ export class KafkaLoad {
     const consumer = this.kafka.consumer({ groupId: "torture-group", sessionTimeout: 6_000, rebalanceTimeout: 6_000, heartbeatInterval: 500, maxWaitTimeInMs: 200 })
     // A crash kafkajs will not restart from leaves the group consumer to be made again on resume.
     consumer.on(consumer.events.CRASH, (e) => {
+      this.consumerCrashes++
       if (!e.payload.restart && this.consumer === consumer) this.consumer = null
     })
     this.consumer = consumer
@@ -126,6 +131,7 @@ export class KafkaLoad {
           if (batch.messages.length === 0) return
           const next = Number(batch.lastOffset()) + 1
           await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(next) }])
+          this.commits++
           if ((this.committed.get(batch.partition) ?? -1) < next) this.committed.set(batch.partition, next)
         }
       })

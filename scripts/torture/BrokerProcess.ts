@@ -41,7 +41,8 @@ const listening = (out: string, proto: string): number | undefined => {
   return m === null ? undefined : Number(m[1])
 }
 
-export const startBroker = async (options: BrokerStart, timeoutMs = 20_000): Promise<BrokerProcess> => {
+/** Recovery after a kill can take a while on a loaded machine (10 s and more seen on 2 busy cores). */
+export const startBroker = async (options: BrokerStart, timeoutMs = 60_000): Promise<BrokerProcess> => {
   if (!Fs.existsSync(main)) throw new Error(`${main} is missing: run \`npx tsc -b\` first`)
   const args = [main, "start", "--storage", options.storage, "--data-dir", options.dataDir, "--mqtt-host", "127.0.0.1", "--mqtt-port", String(options.mqttPort), "--kafka-port", String(options.kafkaPort)]
   const child: ChildProcess = spawn(process.execPath, args, {

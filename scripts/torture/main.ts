@@ -2,7 +2,8 @@
  * `npm run torture -- --cycles N --storage sqlite|segment [--seed S] [--kill-min-ms 500]
  * [--kill-max-ms 3000] [--publishers 4] [--window 20] [--policies sequence,lowest-free]
  * [--ack-delay-share 0.5] [--graceful]`: see docs/reliability.md. Exit code 1 when anything acknowledged was
- * lost or duplicated where it must not be.
+ * lost or duplicated where it must not be, 2 when the run itself could not go on (e.g. the broker
+ * did not start again).
  */
 import { parseArgs } from "node:util"
 import type { IdPolicy } from "./MqttPublisher.js"
@@ -43,15 +44,20 @@ const summary = await runTorture({
   ackDelayShare: Number(values["ack-delay-share"]),
   graceful: values.graceful,
   log: (line) => console.log(line)
+}).catch((e: unknown) => {
+  console.log(`torture stopped: ${e instanceof Error ? e.message : String(e)}`)
+  process.exit(2)
 })
 
 const { mqtt, kafka } = summary
+const sorted = [...summary.restartMs].sort((a, b) => a - b)
+const percentile = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0
 console.log(
   [
     `summary (${storage}, seed ${seed}): ${summary.cycles} cycles`,
     `  MQTT messages checked ${mqtt.checked}, lost ${mqtt.lost} ${JSON.stringify(mqtt.lostBy)}, QoS 2 duplicates ${mqtt.qos2Dups}, QoS 1 duplicates ${mqtt.qos1Dups} (without DUP ${mqtt.qos1DupsWithoutFlag}), sessions lost ${summary.sessionsLost}, unacknowledged at the end ${summary.unacked}`,
     `  Kafka records checked ${kafka.checked}, lost ${kafka.lost}, duplicated ${kafka.duplicated}, offset gaps ${kafka.offsetGaps}, committed offsets regressed ${summary.offsetsRegressed}`,
-    `  broker crashes of its own ${summary.brokerCrashes}: ${summary.ok ? "OK" : "FAILED"}`
+    `  restarts took ${percentile(0.5)} ms (median), ${percentile(1)} ms (max); broker crashes of its own ${summary.brokerCrashes}: ${summary.ok ? "OK" : "FAILED"}`
   ].join("\n")
 )
 process.exit(summary.ok ? 0 : 1)

@@ -57,6 +57,8 @@ export interface TortureSummary {
   /** Messages still unacknowledged after the last restart's bounded wait. */
   readonly unacked: number
   readonly brokerCrashes: number
+  /** From the kill to listening again, per cycle (ms). */
+  readonly restartMs: ReadonlyArray<number>
   readonly ok: boolean
 }
 
@@ -113,6 +115,7 @@ export const runTorture = async (options: TortureOptions): Promise<TortureSummar
   let kafkaCheck: KafkaCheck = { checked: 0, lost: 0, duplicated: 0, offsetGaps: 0, examples: [] }
   let offsetsRegressed = 0
   let unacked = 0
+  const restartMs: Array<number> = []
   const status = () =>
     `mqtt checked ${mqtt.checked} lost ${mqtt.lost} by receiver ${JSON.stringify(mqtt.missing)} by publisher ${JSON.stringify(mqtt.lostBy)} qos2-dups ${mqtt.qos2Dups} qos1-dups ${mqtt.qos1Dups} (without DUP ${mqtt.qos1DupsWithoutFlag}) sessions-lost ${sessionsLost()} unacked ${unacked} ids-reused-before-PUBREL ${all.reduce((n, s) => n + s.idsReusedBeforeRelease, 0)}` +
     ` | kafka checked ${kafkaCheck.checked} lost ${kafkaCheck.lost} dups ${kafkaCheck.duplicated} offset-gaps ${kafkaCheck.offsetGaps} offsets-regressed ${offsetsRegressed} (group committed up to ${[...kafka.committed.values()].reduce((a, b) => a + b, 0)} in ${kafka.commits} commits, consumer crashes ${kafka.consumerCrashes}) failed-sends ${kafka.failedSends}`
@@ -136,6 +139,7 @@ export const runTorture = async (options: TortureOptions): Promise<TortureSummar
       broker = await startBroker({ storage: options.storage, dataDir, mqttPort, kafkaPort, env })
 
       const restartedAt = Date.now()
+      restartMs.push(restartedAt - killedAt)
       // Quiesce: no new messages; what was in flight completes after the clients reconnect.
       for (const p of publishers) p.pause()
       await kafka.pause(options.drainMs)
@@ -167,5 +171,5 @@ export const runTorture = async (options: TortureOptions): Promise<TortureSummar
     Fs.rmSync(dataDir, { recursive: true, force: true })
   }
   const ok = mqtt.lost === 0 && mqtt.qos2Dups === 0 && kafkaCheck.lost === 0 && kafkaCheck.duplicated === 0 && kafkaCheck.offsetGaps === 0 && offsetsRegressed === 0 && sessionsLost() === 0 && brokerCrashes === 0
-  return { cycles: options.cycles, mqtt, kafka: kafkaCheck, sessionsLost: sessionsLost(), offsetsRegressed, unacked, brokerCrashes, ok }
+  return { cycles: options.cycles, mqtt, kafka: kafkaCheck, sessionsLost: sessionsLost(), offsetsRegressed, unacked, brokerCrashes, restartMs, ok }
 }

@@ -116,6 +116,7 @@ export const runTorture = async (options: TortureOptions): Promise<TortureSummar
   let offsetsRegressed = 0
   let unacked = 0
   const restartMs: Array<number> = []
+  const reported = new Set<string>()
   const status = () =>
     `mqtt checked ${mqtt.checked} lost ${mqtt.lost} by receiver ${JSON.stringify(mqtt.missing)} by publisher ${JSON.stringify(mqtt.lostBy)} qos2-dups ${mqtt.qos2Dups} qos1-dups ${mqtt.qos1Dups} (without DUP ${mqtt.qos1DupsWithoutFlag}) sessions-lost ${sessionsLost()} unacked ${unacked} ids-reused-before-PUBREL ${all.reduce((n, s) => n + s.idsReusedBeforeRelease, 0)}` +
     ` | kafka checked ${kafkaCheck.checked} lost ${kafkaCheck.lost} dups ${kafkaCheck.duplicated} offset-gaps ${kafkaCheck.offsetGaps} offsets-regressed ${offsetsRegressed} (group committed up to ${[...kafka.committed.values()].reduce((a, b) => a + b, 0)} in ${kafka.commits} commits, consumer crashes ${kafka.consumerCrashes}) failed-sends ${kafka.failedSends}`
@@ -157,7 +158,10 @@ export const runTorture = async (options: TortureOptions): Promise<TortureSummar
       offsetsRegressed += regressed.length
       const timing = `restart ${restartedAt - killedAt} ms, kafka pause ${kafkaPausedAt - restartedAt} ms, mqtt in-flight ${quiescedAt - kafkaPausedAt} ms, drain ${drainedAt - quiescedAt} ms, kafka read ${Date.now() - drainedAt} ms`
       log(`cycle ${cycle}/${options.cycles} ${options.storage} ${options.graceful ? "stopped" : "killed"} after ${killAfter} ms${delay === undefined ? "" : ` (ack delay ${delay} ms)`}, ${timing}: ${status()}`)
-      for (const e of [...kafkaCheck.examples.slice(0, 3), ...regressed]) log(`  ${e}`)
+      // A few examples of what went wrong for the first time in this cycle.
+      const fresh = [...mqtt.examples, ...kafkaCheck.examples].filter((e) => !reported.has(e)).slice(0, 4)
+      for (const e of [...fresh, ...regressed]) log(`  ${e}`)
+      for (const e of fresh) reported.add(e)
 
       for (const p of publishers) p.resume()
       await kafka.resume()

@@ -46,7 +46,7 @@ export const checkMqtt = (acked: ReadonlyArray<string>, receivers: ReadonlyArray
       if (!merged.has(payload)) {
         miss++
         lostSet.add(payload)
-        if (examples.length < 50) examples.push(`${r.name} never got ${payload}`)
+        if (miss <= 20) examples.push(`${r.name} never got ${payload}`)
       }
     missing[r.name] = miss
     for (const list of merged.values()) {

@@ -68,6 +68,10 @@ export const checkMqtt = (acked: ReadonlyArray<string>, receivers: ReadonlyArray
   return { checked: acked.length, lost: lostSet.size, missing, lostBy, examples, qos2Dups, qos1Dups, qos1DupsWithoutFlag }
 }
 
+/** The (receiver, payload) pairs still missing: cheap to re-filter while draining. */
+export const missingDeliveries = (acked: ReadonlyArray<string>, receivers: ReadonlyArray<Receiver>): Array<readonly [Receiver, string]> =>
+  receivers.flatMap((r) => acked.filter((payload) => !r.members.some((m) => m.has(payload))).map((payload) => [r, payload] as const))
+
 export interface KafkaRecord {
   readonly partition: number
   readonly offset: number

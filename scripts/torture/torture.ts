@@ -9,7 +9,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { type BrokerProcess, startBroker } from "./BrokerProcess.js"
-import { checkKafka, checkMqtt, type KafkaCheck, type MqttCheck, type Receiver, regressedOffsets } from "./checks.js"
+import { checkKafka, checkMqtt, type KafkaCheck, missingDeliveries, type MqttCheck, type Receiver, regressedOffsets } from "./checks.js"
 import { KafkaLoad } from "./KafkaLoad.js"
 import { type IdPolicy, MqttPublisher } from "./MqttPublisher.js"
 import { MqttSubscriber } from "./MqttSubscriber.js"
@@ -103,11 +103,13 @@ export const runTorture = async (options: TortureOptions): Promise<TortureSummar
     const deadline = Date.now() + options.drainMs
     let seen = -1
     let since = Date.now()
-    while (Date.now() < deadline && checkMqtt(acked, receivers).lost > 0) {
+    let missing = missingDeliveries(acked, receivers)
+    while (Date.now() < deadline && missing.length > 0) {
       const delivered = all.reduce((n, s) => n + s.delivered, 0)
       if (delivered !== seen) [seen, since] = [delivered, Date.now()]
       else if (Date.now() - since > quietMs) return
       await sleep(500)
+      missing = missing.filter(([r, payload]) => !r.members.some((m) => m.has(payload)))
     }
   }
   const sessionsLost = () => [...all, ...publishers].reduce((n, c) => n + c.sessionsLost, 0)

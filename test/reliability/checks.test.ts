@@ -3,7 +3,7 @@
  * QoS 1 duplicate, as an offset gap and as a committed offset that went back.
  */
 import { describe, expect, it } from "vitest"
-import { checkKafka, checkMqtt, regressedOffsets } from "../../scripts/torture/checks.js"
+import { checkKafka, checkMqtt, missingDeliveries, regressedOffsets } from "../../scripts/torture/checks.js"
 
 const deliveries = (entries: ReadonlyArray<[string, ReadonlyArray<[number, boolean]>]>) =>
   new Map(entries.map(([payload, list]) => [payload, list.map(([qos, dup]) => ({ qos, dup }))]))
@@ -43,5 +43,13 @@ describe("regressedOffsets", () => {
   it("reports partitions whose committed offset is below one the broker acknowledged", () => {
     expect(regressedOffsets(new Map([[0, 10], [1, 5]]), new Map([[0, 12], [1, 4]]))).toEqual(["partition 1: committed 5, now 4"])
     expect(regressedOffsets(new Map([[0, 10]]), new Map())).toHaveLength(1)
+  })
+})
+
+describe("missingDeliveries", () => {
+  it("lists each receiver's missing acknowledged payloads", () => {
+    const one = { name: "one", members: [deliveries([["a", [[1, false]]]])] }
+    const group = { name: "group", members: [deliveries([["b", [[2, false]]]]), deliveries([["a", [[2, false]]]])] }
+    expect(missingDeliveries(["a", "b"], [one, group]).map(([r, p]) => `${r.name}:${p}`)).toEqual(["one:b"])
   })
 })

@@ -81,6 +81,16 @@ export interface LimitsConfig {
   readonly topicAliasMaximum: number
   /** Upper bound for a session expiry interval in seconds. */
   readonly maxSessionExpiry: number
+  /** A subscriber's unsent output (bytes) beyond which QoS 0 is dropped and the stall clock runs. */
+  readonly maxOutputBuffer: number
+  /** Seconds a subscriber may make no progress (output unsent, QoS 1/2 window unacknowledged) before it is disconnected; 0 = never. */
+  readonly stallTimeout: number
+  /** Subscriptions per client; further filters get SUBACK 0x97 (v3: 0x80). 0 = no limit. */
+  readonly maxSubscriptions: number
+  /** PUBLISH packets per second per client; beyond it the client's reads pause until the next second. 0 = no limit. */
+  readonly maxPublishRate: number
+  /** Log bytes appended and not yet written above which publishers' reads pause (resumed below half). */
+  readonly logHighWater: number
 }
 
 /** MQTT authentication and authorization (src/auth): Mosquitto-format files. */
@@ -133,7 +143,12 @@ export const defaultConfig: BrokerConfigShape = {
     maxTopicLength: 65535,
     maxConnections: 100000,
     topicAliasMaximum: 64,
-    maxSessionExpiry: 0xffffffff
+    maxSessionExpiry: 0xffffffff,
+    maxOutputBuffer: 4 * 1024 * 1024,
+    stallTimeout: 60,
+    maxSubscriptions: 0,
+    maxPublishRate: 0,
+    logHighWater: 64 * 1024 * 1024
   },
   auth: { allowAnonymous: true, passwordFile: "", aclFile: "" }
 }

@@ -159,7 +159,12 @@ const LimitsSection = Schema.Struct({
   maxTopicLength: Schema.optional(intBetween(1, 65535)).pipe(Schema.fromKey("max_topic_length")),
   maxConnections: Schema.optional(intAtLeast(1)).pipe(Schema.fromKey("max_connections")),
   topicAliasMaximum: Schema.optional(U16).pipe(Schema.fromKey("topic_alias_maximum")),
-  maxSessionExpiry: Schema.optional(intBetween(0, 4294967295)).pipe(Schema.fromKey("max_session_expiry"))
+  maxSessionExpiry: Schema.optional(intBetween(0, 4294967295)).pipe(Schema.fromKey("max_session_expiry")),
+  maxOutputBuffer: Schema.optional(intAtLeast(1024)).pipe(Schema.fromKey("max_output_buffer")),
+  stallTimeout: Schema.optional(intAtLeast(0)).pipe(Schema.fromKey("stall_timeout")),
+  maxSubscriptions: Schema.optional(intAtLeast(0)).pipe(Schema.fromKey("max_subscriptions")),
+  maxPublishRate: Schema.optional(intAtLeast(0)).pipe(Schema.fromKey("max_publish_rate")),
+  logHighWater: Schema.optional(intAtLeast(1024 * 1024)).pipe(Schema.fromKey("log_high_water"))
 })
 
 const AuthSection = Schema.Struct({
@@ -222,7 +227,12 @@ const limitKeys = [
   "max_topic_length",
   "max_connections",
   "topic_alias_maximum",
-  "max_session_expiry"
+  "max_session_expiry",
+  "max_output_buffer",
+  "stall_timeout",
+  "max_subscriptions",
+  "max_publish_rate",
+  "log_high_water"
 ] as const
 
 /** The segment store's keys in [storage] (env ROBUSTMQ_STORAGE_<KEY>). */

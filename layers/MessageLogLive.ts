@@ -34,7 +34,7 @@ import { decodeBatch, encodeBatch } from "../domain/message/RecordBatch.js"
 import { StorageError } from "../services/errors.js"
 import { type EncodedBatch, LogDriver } from "../services/LogDriver.js"
 import { MessageLog } from "../services/MessageLog.js"
-import { type DurableCallback, estimateSize, Partition, type PendingBatch } from "./internal/Partition.js"
+import { BATCH_WRITING, type DurableCallback, estimateSize, Partition, type PendingBatch } from "./internal/Partition.js"
 
 /** A deletion waiting for the flusher's next pass. */
 interface PendingDeletion {
@@ -107,12 +107,16 @@ export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | S
   const wake = yield* Effect.makeLatch(false)
   /** Consecutive flusher passes that carried exactly one record (see turnWindow). */
   let lonePasses = 0
+  /** Estimated bytes appended and not yet settled (unsafeUnwrittenBytes). */
+  let unwrittenBytes = 0
+  let passWaiters: Array<() => void> = []
   const window = Effect.suspend(() => (lonePasses >= LONE_PASSES ? turnWindow : commitWindow))
 
   /** Hot path. */
   const unsafeAppend = (tp: TopicPartition, record: LogRecord): number => {
     const p = partitionFor(tp)
     const offset = p.append(record)
+    unwrittenBytes += estimateSize(record)
     if (!p.dirty) {
       p.dirty = true
       dirty.push(p)
@@ -150,6 +154,7 @@ export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | S
   const unsafeAppendBatch = (tp: TopicPartition, encoded: Uint8Array, count: number): number => {
     const p = partitionFor(tp)
     const base = p.appendEncoded(encoded, count)
+    unwrittenBytes += encoded.length
     if (!p.dirty) {
       p.dirty = true
       dirty.push(p)
@@ -179,6 +184,7 @@ export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | S
     let thrown: unknown = undefined
     for (let i = 0; i < batches.length; i++) {
       const b = batches[i]!
+      unwrittenBytes -= b.bytes
       const callbacks = b.partition.settle(b, error)
       if (callbacks === null) continue
       for (let j = 0; j < callbacks.length; j++) {
@@ -264,7 +270,18 @@ export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | S
         failures++
         lastError = error
       }
-      const thrown = batches.length === 0 ? undefined : settle(batches, error)
+      let thrown = batches.length === 0 ? undefined : settle(batches, error)
+      if (passWaiters.length > 0) {
+        const list = passWaiters
+        passWaiters = []
+        for (let i = 0; i < list.length; i++) {
+          try {
+            list[i]!()
+          } catch (e) {
+            thrown ??= e
+          }
+        }
+      }
       for (let i = 0; i < waiters.length; i++) {
         const w = waiters[i]!
         Deferred.unsafeDone(w.done, failures > w.failuresBefore ? Exit.fail(lastError!) : Exit.void)
@@ -380,6 +397,8 @@ export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | S
       if (p !== undefined) {
         partitions.delete(tp)
         partitionList = null
+        // Batches a pass is writing are counted off when it settles them; the rest never will be.
+        for (const b of p.pending) if (b.state !== BATCH_WRITING) unwrittenBytes -= b.bytes
         const { callbacks, watchers } = p.abandon()
         if (callbacks.length > 0) {
           const error = deletionError(tp)
@@ -407,8 +426,17 @@ export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | S
       return Effect.zipRight(log, Deferred.await(done))
     })
 
+  const unsafeUnwrittenBytes = (): number => unwrittenBytes
+
+  const unsafeAfterNextPass = (done: () => void): void => {
+    passWaiters.push(done)
+    wake.unsafeOpen()
+  }
+
   return MessageLog.of({
     unsafeAppend,
+    unsafeUnwrittenBytes,
+    unsafeAfterNextPass,
     unsafeAppendBatch,
     unsafeOnDurable,
     unsafeEndOffset,

@@ -33,6 +33,13 @@ export class MessageLog extends Context.Tag("broker/MessageLog")<MessageLog, {
    * function cancels the wait. For Fetch long polls.
    */
   readonly unsafeOnAdvance: (tp: TopicPartition, offset: number, wake: () => void) => () => void
+  /**
+   * Bytes appended and not yet written (estimated as for batch caps): publishers' reads pause
+   * while this is above the high-water mark, so a slow disk cannot fill memory.
+   */
+  readonly unsafeUnwrittenBytes: () => number
+  /** Runs `done` once, after the flusher's next pass has settled (whether or not it wrote). */
+  readonly unsafeAfterNextPass: (done: () => void) => void
   /** Next offset to be assigned in `tp` (0 for an unknown partition). */
   readonly unsafeEndOffset: (tp: TopicPartition) => number
   /** Every partition that holds records or has been appended to. */

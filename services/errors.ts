@@ -9,7 +9,13 @@ export class StorageError extends Schema.TaggedError<StorageError>()("StorageErr
   op: Schema.Literal("open", "write", "read", "recover", "snapshot"),
   path: Schema.optional(Schema.String),
   cause: Schema.Defect
-}) {}
+}) {
+  /** One readable line for an operator (start-up failures print exactly this). */
+  override get message(): string {
+    const cause = this.cause instanceof Error ? this.cause.message : String(this.cause)
+    return `storage ${this.op} failed${this.path === undefined ? "" : ` (${this.path})`}: ${cause}`
+  }
+}
 
 /** Optimistic concurrency failure on an event stream append. In-process only. */
 export class VersionConflict extends Data.TaggedError("VersionConflict")<{

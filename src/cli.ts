@@ -1,6 +1,7 @@
 /**
  * The `robustmq` command line: `start` runs the broker, `config` prints the configuration it would
- * run with, `passwd` edits a Mosquitto password file (src/auth/passwd.ts). Owns flag parsing and nothing else: configuration rules live in config/loadConfig.ts
+ * run with, `passwd` edits a Mosquitto password file (src/auth/passwd.ts), `log verify|repair`
+ * checks or mends the stored logs (layers/LogCheck.ts). Owns flag parsing and nothing else: configuration rules live in config/loadConfig.ts
  * (so a bad `--mqtt-port` reads exactly like a bad `mqtt.port` in the file), and the broker's
  * lifetime is `Layer.launch(App.layer)`, interrupted by src/main.ts on SIGINT/SIGTERM.
  *
@@ -14,6 +15,7 @@ import { Console, Effect, Layer, Option } from "effect"
 import { stringify as stringifyToml } from "smol-toml"
 import * as BrokerConfig from "../config/BrokerConfig.js"
 import { type ConfigError, type ConfigOverrides, encodeConfig, loadConfig } from "../config/loadConfig.js"
+import * as LogCheck from "../layers/LogCheck.js"
 import * as App from "./App.js"
 import { passwd as runPasswd } from "./auth/passwd.js"
 import { VERSION } from "./version.js"
@@ -98,9 +100,47 @@ const passwd = Command.make(
     )
 ).pipe(Command.withDescription("Add, change or delete a user in a Mosquitto password file ($7$ PBKDF2-SHA512)"))
 
+/** The data directory the broker would use with these flags (config file, env, --data-dir). */
+const dataDirOf = (flags: { readonly configFile: Option.Option<string>; readonly dataDir: Option.Option<string> }) =>
+  Effect.map(
+    load({ ...flags, mqttHost: Option.none(), mqttPort: Option.none(), kafkaPort: Option.none(), storage: Option.none() }),
+    (c) => c.storage.dataDir
+  )
+
+const logOptions = { configFile, dataDir }
+
+const verify = Command.make("verify", logOptions, (flags) =>
+  Effect.gen(function*() {
+    const dir = yield* dataDirOf(flags)
+    const reports = yield* Effect.promise(() => LogCheck.verify(dir))
+    for (const r of reports) yield* Console.log(LogCheck.formatReport(r))
+    const bad = reports.filter((r) => r.status === "bad").length
+    if (bad > 0) {
+      return yield* Effect.fail(
+        new Error(`${bad} damaged file(s) in ${dir}; with the broker stopped, \`robustmq log repair --data-dir ${dir}\` cuts them back to their last whole batch`)
+      )
+    }
+  })).pipe(Command.withDescription("Check every batch CRC and index of the logs in the data directory (broker stopped); exit 1 on damage"))
+
+const repair = Command.make("repair", logOptions, (flags) =>
+  Effect.gen(function*() {
+    const dir = yield* dataDirOf(flags)
+    const reports = yield* Effect.promise(() => LogCheck.repair(dir))
+    for (const r of reports) yield* Console.log(LogCheck.formatReport(r))
+    const left = (yield* Effect.promise(() => LogCheck.verify(dir))).filter((r) => r.status === "bad")
+    if (left.length > 0) {
+      return yield* Effect.fail(new Error(`repair could not mend ${left.map((r) => r.path).join(", ")}`))
+    }
+  })).pipe(Command.withDescription("Cut each damaged log back to its last whole valid batch and rebuild indexes (broker stopped)"))
+
+const log = Command.make("log").pipe(
+  Command.withDescription("Check or repair the stored logs"),
+  Command.withSubcommands([verify, repair])
+)
+
 export const command = Command.make("robustmq").pipe(
   Command.withDescription("MQTT 3.1.1/5.0 and Kafka broker"),
-  Command.withSubcommands([start, config, passwd])
+  Command.withSubcommands([start, config, passwd, log])
 )
 
 const cli = Command.run(command, { name: "robustmq", version: VERSION })

@@ -5,12 +5,12 @@
  * reader never reads past `end`, the committed size of the segment, so it never sees a write
  * that is still in flight.
  */
-import type { FileHandle } from "node:fs/promises"
+import type { SegmentFile } from "./SegmentFs.js"
 
 const EMPTY = Buffer.alloc(0)
 
 /** Reads `length` bytes at `position`; fewer only at end of file. */
-export const readAt = async (fh: FileHandle, position: number, length: number): Promise<Buffer> => {
+export const readAt = async (fh: SegmentFile, position: number, length: number): Promise<Buffer> => {
   const buf = Buffer.allocUnsafe(length)
   let got = 0
   // Bounded: every turn reads at least one byte or stops.
@@ -27,7 +27,7 @@ export class ChunkReader {
   buf: Buffer = EMPTY
   start = 0
 
-  constructor(readonly fh: FileHandle, readonly end: number) {}
+  constructor(readonly fh: SegmentFile, readonly end: number) {}
 
   /** Whether bytes [pos, pos + n) are in the current chunk. */
   has(pos: number, n: number): boolean {

@@ -10,8 +10,8 @@
  * reference count, so retention can unlink a segment that a reader is still reading: the handle
  * is closed once the last reader lets go (POSIX keeps an unlinked file readable while open).
  */
-import type { FileHandle } from "node:fs/promises"
 import * as NodePath from "node:path"
+import type { SegmentFile } from "./SegmentFs.js"
 import { INDEX_SUFFIX, LOG_SUFFIX, segmentFileName, TIME_INDEX_SUFFIX } from "./SegmentFiles.js"
 import { OffsetIndex, TimeIndex } from "./SparseIndex.js"
 
@@ -70,9 +70,14 @@ export class Segment extends SegmentIndexer {
   loading: Promise<void> | null = null
   refs = 0
   deleted = false
+  /**
+   * A failed write left bytes past `size` that could not be cut off yet (the truncate failed
+   * too): they are cut before anything else is written to or after this segment.
+   */
+  uncut = false
   private closing: Promise<void> | null = null
 
-  constructor(dir: string, baseOffset: number, readonly fh: FileHandle) {
+  constructor(dir: string, baseOffset: number, readonly fh: SegmentFile) {
     super(baseOffset)
     this.logPath = NodePath.join(dir, segmentFileName(baseOffset, LOG_SUFFIX))
     this.indexPath = NodePath.join(dir, segmentFileName(baseOffset, INDEX_SUFFIX))

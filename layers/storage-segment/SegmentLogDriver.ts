@@ -25,12 +25,14 @@
  * survives a broker crash (the page cache outlives the process), the common failure, while
  * `interval` bounds a power loss to about a second of acknowledged messages without paying an
  * fdatasync (milliseconds) on every group commit. Operators who need power-loss durability per
- * message choose `always`.
+ * message choose `always`. With `always` and `interval` a timer (every `fsyncIntervalMs`) also
+ * records how far each partition is synced in `log/recovery-point` (RecoveryPoints.ts), which
+ * recovery uses to tell an unsynced tail a power loss mangled from damage.
  *
- * Recovery (at open). Closed segments pass a cheap check (SegmentRecovery.checkClosedSegment) or
- * are scanned fully; the active segment is always scanned batch by batch (lengths, magic,
- * CRC-32C) and truncated at the first torn or corrupt batch. `recover` reports the end of each
- * partition from that state.
+ * Recovery (at open, SegmentRecovery.ts). Closed segments pass a cheap check or are scanned
+ * fully; the active segment is always scanned batch by batch (lengths, magic, CRC-32C) and
+ * truncated at the first torn or corrupt batch. `recover` reports the end of each partition
+ * from that state. Reads (SegmentReads.ts) and every other walk over batches use BatchCursor.
  *
  * Retention. A background fiber (every `retentionCheckMs`) deletes whole closed segments by age
  * and size as `policyFor(tp)` says (Retention.ts), never the active segment nor the one holding
@@ -51,31 +53,23 @@ import { type FsyncPolicy, defaultConfig } from "../../config/BrokerConfigShape.
 import type { TopicPartition } from "../../domain/ids.js"
 import { StorageError } from "../../services/errors.js"
 import { type EncodedBatch, LogDriver } from "../../services/LogDriver.js"
-import {
-  BATCH_HEADER_SIZE,
-  headerBaseOffset,
-  headerBatchSize,
-  headerLastOffsetDelta,
-  headerMaxTimestamp
-} from "./BatchHeader.js"
-import { ChunkReader } from "./ChunkReader.js"
-import { PartitionLog, segmentIndexFor } from "./PartitionLog.js"
+import { BATCH_HEADER_SIZE } from "./BatchHeader.js"
+import { PartitionLog } from "./PartitionLog.js"
 import { defaultPolicyFor, expiredSegmentCount, type RetentionPolicy } from "./Retention.js"
 import { batchBytesMaxTimestamp, Segment } from "./Segment.js"
 import {
-  baseOffsetOf,
   DELETED_SUFFIX,
-  INDEX_SUFFIX,
   LOG_DIR,
   LOG_START_FILE,
   LOG_SUFFIX,
   partitionDirName,
   segmentFileName,
-  TIME_INDEX_SUFFIX,
-  TMP_SUFFIX,
-  topicPartitionOfDir
+  TMP_SUFFIX
 } from "./SegmentFiles.js"
-import { checkClosedSegment, loadIndexes, scanSegment, writeIndexes } from "./SegmentRecovery.js"
+import { nodeFs, type SegmentFs, unlinkQuiet } from "./SegmentFs.js"
+import * as SegmentReads from "./SegmentReads.js"
+import { readRecoveryPoints, writeRecoveryPoints } from "./RecoveryPoints.js"
+import { openLogDir, writeIndexes } from "./SegmentRecovery.js"
 
 export type { FsyncPolicy, RetentionPolicy }
 
@@ -108,6 +102,8 @@ export interface SegmentOptions extends Partial<SegmentSettings> {
   readonly policyFor?: (tp: TopicPartition) => RetentionPolicy
   /** Wall clock for retention by age. Default Date.now. */
   readonly now?: () => number
+  /** The file system underneath (tests inject faults here). Default node:fs. */
+  readonly fs?: SegmentFs
 }
 
 /** Counters, for tests and diagnostics. */
@@ -125,7 +121,10 @@ type LogDriverService = LogDriver["Type"]
 export interface SegmentLogDriver extends LogDriverService {
   /** One retention pass now (what the background fiber runs); the number of segments deleted. */
   readonly enforceRetention: Effect.Effect<number, StorageError>
-  /** fdatasyncs every file written since the last sync now (what the interval fiber runs). */
+  /**
+   * fdatasyncs every file written since the last sync now and moves the recovery points (what
+   * the periodic fiber runs).
+   */
   readonly syncDirty: Effect.Effect<void, StorageError>
   readonly stats: Readonly<SegmentStats>
 }
@@ -134,32 +133,6 @@ const DEFAULT_INDEX_INTERVAL = 4096
 const DEFAULT_RETENTION_CHECK_MS = 30_000
 /** Index entries hold uint32 relative offsets and positions. */
 const MAX_UINT32 = 0xffffffff
-/** Read-ahead bounds for readRange and timestamp scans. */
-const MIN_READ_CHUNK = 64 * 1024
-const MAX_READ_CHUNK = 8 * 1024 * 1024
-/** Partitions opened at once during recovery. */
-const OPEN_CONCURRENCY = 8
-
-const unlinkQuiet = (path: string): Promise<void> =>
-  Fs.unlink(path).catch((e: NodeJS.ErrnoException) => {
-    if (e.code !== "ENOENT") throw e
-  })
-
-const syncDir = async (dir: string): Promise<void> => {
-  const fh = await Fs.open(dir, "r")
-  try {
-    await fh.sync()
-  } finally {
-    await fh.close()
-  }
-}
-
-const readCheckpoint = async (dir: string): Promise<number> => {
-  const text = await Fs.readFile(NodePath.join(dir, LOG_START_FILE), "utf8").catch(() => "")
-  const value = Number(text.trim())
-  return text.trim() !== "" && Number.isSafeInteger(value) && value >= 0 ? value : 0
-}
-
 /** Writes all of `list` at `position` with one writev; finishes a short write with plain writes. */
 const writeAll = async (segment: Segment, list: ReadonlyArray<EncodedBatch>, position: number, total: number) => {
   const buffers = new Array<Uint8Array>(list.length)
@@ -176,15 +149,6 @@ const writeAll = async (segment: Segment, list: ReadonlyArray<EncodedBatch>, pos
   }
 }
 
-/** Runs `f` over `items` with at most `limit` at a time. */
-const forEachLimited = async <T>(items: ReadonlyArray<T>, limit: number, f: (item: T) => Promise<void>) => {
-  let next = 0
-  const worker = async () => {
-    while (next < items.length) await f(items[next++]!)
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
-}
-
 export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, StorageError, Scope.Scope> =>
   Effect.gen(function* () {
     const settings: SegmentSettings = { ...defaultSettings, ...options }
@@ -194,6 +158,8 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
     const now = options.now ?? Date.now
     const fsync = settings.fsync
     const logDir = NodePath.join(NodePath.resolve(options.dataDir), LOG_DIR)
+    const fs = options.fs ?? nodeFs
+    const reads = SegmentReads.make(fs, indexInterval)
 
     const partitions = new Map<TopicPartition, PartitionLog>()
     const dirtySegments = new Set<Segment>()
@@ -227,9 +193,9 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
               stats.fsyncs++
               s.release()
             },
-            (e) => {
+            (cause) => {
               s.release()
-              throw e
+              throw new StorageError({ op: "write", path: s.logPath, cause })
             }
           )
         )
@@ -242,108 +208,101 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
       const dirs = Array.from(dirtyDirs)
       dirtySegments.clear()
       dirtyDirs.clear()
-      await syncSegments(segments)
-      await Promise.all(dirs.map(syncDir))
+      try {
+        await syncSegments(segments)
+        await Promise.all(dirs.map((d) => fs.syncDir(d)))
+      } catch (e) {
+        // Try again at the next tick (what was acknowledged cannot be taken back).
+        for (const s of segments) if (!s.deleted) dirtySegments.add(s)
+        for (const d of dirs) dirtyDirs.add(d)
+        throw e
+      }
+    }
+
+    /** Offset below which each partition is known fdatasynced (RecoveryPoints.ts). */
+    const syncedTo = new Map<TopicPartition, number>()
+    /** Serialises writes of the recovery-point file (the periodic sync and deletions). */
+    let pointsWrite: Promise<void> = Promise.resolve()
+
+    /** With `never` the file is only kept up to date if an earlier run left one. */
+    let pointsFile = fsync !== "never"
+
+    const writePoints = (): Promise<void> => {
+      if (!pointsFile) return Promise.resolve()
+      const run = pointsWrite.then(() => {
+        const byDir = new Map<string, number>()
+        for (const [tp, offset] of syncedTo) {
+          const p = partitions.get(tp)
+          if (p !== undefined) byDir.set(NodePath.basename(p.dir), offset)
+        }
+        return writeRecoveryPoints(fs, logDir, byDir)
+      })
+      pointsWrite = run.catch(() => undefined)
+      return run
+    }
+
+    /**
+     * Syncs what was written since the last sync, then records how far each partition is now
+     * known to be on disk. The ends are taken before the sync: a pass noted later may not be in
+     * it. Only partitions still open under the same PartitionLog count.
+     */
+    const checkpoint = async (): Promise<void> => {
+      const ends: Array<readonly [PartitionLog, number]> = []
+      for (const p of partitions.values()) ends.push([p, p.nextOffset()])
+      await syncDirtyNow()
+      let changed = false
+      for (const [p, end] of ends) {
+        if (partitions.get(p.tp) !== p || syncedTo.get(p.tp) === end) continue
+        syncedTo.set(p.tp, end)
+        changed = true
+      }
+      if (changed) await writePoints()
     }
 
     // -------------------------------------------------------------------------------------------
     // open and recover
 
-    const openPartition = async (tp: TopicPartition, dir: string): Promise<void> => {
-      const names = await Fs.readdir(dir)
-      const bases: Array<number> = []
-      for (const name of names) {
-        if (name.endsWith(TMP_SUFFIX)) await unlinkQuiet(NodePath.join(dir, name))
-        const base = baseOffsetOf(name, LOG_SUFFIX)
-        if (base !== undefined) bases.push(base)
-      }
-      // Index files whose log is gone: a deletion cut short.
-      const logs = new Set(bases)
-      for (const name of names) {
-        const base = baseOffsetOf(name, INDEX_SUFFIX) ?? baseOffsetOf(name, TIME_INDEX_SUFFIX)
-        if (base !== undefined && !logs.has(base)) await unlinkQuiet(NodePath.join(dir, name))
-      }
-      if (bases.length === 0) return
-      bases.sort((a, b) => a - b)
-
-      const segments: Array<Segment> = []
-      try {
-        for (let i = 0; i < bases.length; i++) {
-          const base = bases[i]!
-          const active = i === bases.length - 1
-          const path = NodePath.join(dir, segmentFileName(base, LOG_SUFFIX))
-          const seg = new Segment(dir, base, await Fs.open(path, active ? "r+" : "r"))
-          segments.push(seg)
-          const { size } = await seg.fh.stat()
-          if (!active) {
-            const doubt = await checkClosedSegment(seg, size)
-            if (doubt === undefined) continue
-            const { problem, state } = await scanSegment(seg.fh, size, base, indexInterval, true)
-            if (state.size < size) {
-              await Fs.truncate(path, state.size)
-              repairs.push(`${path}: truncated from ${size} to ${state.size} bytes (${problem})`)
-            }
-            state.seal()
-            seg.adopt(state)
-            await writeIndexes(seg).catch(() => undefined)
-            repairs.push(`${path}: indexes rebuilt (${doubt})`)
-          } else {
-            const { problem, state } = await scanSegment(seg.fh, size, base, indexInterval, true)
-            if (state.size < size) {
-              await seg.fh.truncate(state.size)
-              repairs.push(`${path}: truncated from ${size} to ${state.size} bytes (${problem})`)
-            }
-            seg.adopt(state)
-            // The active segment's indexes live in memory; files left by an earlier roll are stale.
-            await unlinkQuiet(seg.indexPath)
-            await unlinkQuiet(seg.timeIndexPath)
-          }
-        }
-      } catch (e) {
-        await Promise.all(segments.map((s) => s.close()))
-        throw e
-      }
-      const p = new PartitionLog(tp, dir)
-      p.segments = segments
-      p.logStart = Math.max(await readCheckpoint(dir), segments[0]!.baseOffset)
-      const newest = p.newestBatchBase()
-      if (newest >= 0 && p.logStart > newest) p.logStart = newest
-      partitions.set(tp, p)
-    }
-
-    const openAll = async (): Promise<void> => {
-      const entries = await Fs.readdir(logDir, { withFileTypes: true })
-      const found: Array<readonly [TopicPartition, string]> = []
-      for (const entry of entries) {
-        if (entry.isDirectory() && entry.name.endsWith(DELETED_SUFFIX)) {
-          // A deletion cut short by a crash: it was committed by the rename, finish it.
-          await Fs.rm(NodePath.join(logDir, entry.name), { recursive: true, force: true })
-          continue
-        }
-        const tp = entry.isDirectory() ? topicPartitionOfDir(entry.name) : undefined
-        if (tp !== undefined) found.push([tp, NodePath.join(logDir, entry.name)])
-      }
-      await forEachLimited(found, OPEN_CONCURRENCY, ([tp, dir]) => openPartition(tp, dir))
-    }
-
     const closeAll = async (): Promise<void> => {
-      if (fsync !== "never") await syncDirtyNow().catch(() => undefined)
+      if (fsync !== "never") await checkpoint().catch(() => undefined)
+      for (const p of partitions.values()) {
+        const active = p.active()
+        if (active?.uncut === true) await active.fh.truncate(active.size).catch(() => undefined)
+      }
       const all: Array<Promise<void>> = []
       for (const p of partitions.values()) for (const s of p.segments) all.push(s.close())
       await Promise.all(all)
     }
 
     yield* Effect.tryPromise({
-      try: () => Fs.mkdir(logDir, { recursive: true }),
+      try: async () => {
+        await fs.mkdir(logDir)
+        // The log directory's own entry: without this a power loss on a first run could take
+        // the whole directory, acknowledged batches and all, with it.
+        if (fsync !== "never") await fs.syncDir(NodePath.dirname(logDir))
+      },
       catch: (cause) => new StorageError({ op: "open", path: logDir, cause })
     })
     yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: () =>
-          openAll().catch(async (e) => {
-            await closeAll()
-            throw e
-          }),
+          readRecoveryPoints(fs, logDir).then((points) =>
+            openLogDir(fs, logDir, indexInterval, partitions, repairs, points).then(
+              () => {
+                if (points !== undefined) pointsFile = true
+                for (const p of partitions.values()) {
+                  const point = Math.min(points?.get(NodePath.basename(p.dir)) ?? 0, p.nextOffset())
+                  syncedTo.set(p.tp, point)
+                  // What lies past the point may still be only in the page cache (a process
+                  // crash keeps it): the first sync takes it to disk before the point moves.
+                  if (fsync !== "never") for (const seg of p.segments) if (seg.nextOffset > point) dirtySegments.add(seg)
+                }
+              },
+              async (e) => {
+                await closeAll()
+                throw e
+              }
+            )
+          ),
         catch: (cause) => new StorageError({ op: "recover", path: logDir, cause })
       }),
       () => lock.withPermits(1)(Effect.promise(closeAll))
@@ -355,10 +314,10 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
 
     const createPartition = async (tp: TopicPartition): Promise<PartitionLog> => {
       const dir = NodePath.join(logDir, partitionDirName(tp))
-      await Fs.mkdir(dir, { recursive: true })
+      await fs.mkdir(dir)
       // A checkpoint without segments is stale: it must not hide the new partition's data.
-      await unlinkQuiet(NodePath.join(dir, LOG_START_FILE))
-      if (fsync === "always") await syncDir(logDir)
+      await unlinkQuiet(fs, NodePath.join(dir, LOG_START_FILE))
+      if (fsync === "always") await fs.syncDir(logDir)
       else if (fsync === "interval") dirtyDirs.add(logDir)
       const p = new PartitionLog(tp, dir)
       partitions.set(tp, p)
@@ -376,16 +335,16 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
     /** Closes the active segment (its indexes go to disk) and starts a new one at `baseOffset`. */
     const roll = async (p: PartitionLog, baseOffset: number): Promise<Segment> => {
       const path = NodePath.join(p.dir, segmentFileName(baseOffset, LOG_SUFFIX))
-      const seg = new Segment(p.dir, baseOffset, await Fs.open(path, "wx+"))
+      const seg = new Segment(p.dir, baseOffset, await fs.open(path, "wx+"))
       const old = p.active()
       if (old !== undefined) {
         old.seal()
         // Best effort: a missing index is rebuilt from the log at the next open.
-        await writeIndexes(old).catch(() => undefined)
+        await writeIndexes(fs, old).catch(() => undefined)
         stats.rolls++
       }
       p.segments = [...p.segments, seg]
-      if (fsync === "always") await syncDir(p.dir)
+      if (fsync === "always") await fs.syncDir(p.dir)
       else if (fsync === "interval") dirtyDirs.add(p.dir)
       return seg
     }
@@ -417,17 +376,35 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
         if (ts > maxTimestamp) maxTimestamp = ts
       }
       let seg = p.active()
+      if (seg?.uncut === true) {
+        // What a failed write left must go before this segment is written to or closed.
+        await seg.fh.truncate(seg.size).catch((cause) => {
+          throw new StorageError({ op: "write", path: seg!.logPath, cause })
+        })
+        seg.uncut = false
+      }
       if (seg === undefined || shouldRoll(seg, expected - 1, bytes, maxTimestamp)) seg = await roll(p, list[0]!.baseOffset)
       const position = seg.size
       try {
         await writeAll(seg, list, position, bytes)
       } catch (cause) {
         // Drop a partial write; the next pass writes at `position` again anyway.
-        await seg.fh.truncate(position).catch(() => undefined)
+        await discard(seg, position)
         throw new StorageError({ op: "write", path: seg.logPath, cause })
       }
       return { seg, position, list }
     }
+
+    /** Cuts a failed write off `seg` (or marks it to be cut before the next write). */
+    const discard = (seg: Segment, position: number): Promise<void> =>
+      seg.fh.truncate(position).then(
+        () => {
+          seg.uncut = false
+        },
+        () => {
+          seg.uncut = true
+        }
+      )
 
     /**
      * All or nothing, like a transaction: when one partition fails, what the pass wrote to the
@@ -448,22 +425,23 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
         if (r.status === "fulfilled") appended.push(r.value)
         else failure ??= r.reason
       }
+      // With `always`, a pass whose fdatasync fails fails whole too: nothing of it becomes visible.
+      if (failure === undefined && fsync === "always") {
+        failure = await syncSegments(appended.map((a) => a.seg)).then(() => undefined, (e: unknown) => e)
+      }
       if (failure !== undefined) {
-        await Promise.all(appended.map((a) => a.seg.fh.truncate(a.position).catch(() => undefined)))
+        await Promise.all(appended.map((a) => discard(a.seg, a.position)))
         throw failure
       }
-      const written: Array<Segment> = new Array(appended.length)
       for (let i = 0; i < appended.length; i++) {
         const { seg, list } = appended[i]!
         for (let j = 0; j < list.length; j++) {
           const b = list[j]!
           seg.note(b.baseOffset, b.lastOffset, batchBytesMaxTimestamp(b.bytes), b.bytes.length, indexInterval)
         }
-        written[i] = seg
+        if (fsync === "interval") dirtySegments.add(seg)
       }
       stats.writes += appended.length
-      if (fsync === "always") await syncSegments(written)
-      else if (fsync === "interval") for (const s of written) dirtySegments.add(s)
     }
 
     const writeBatches = (batches: ReadonlyArray<EncodedBatch>): Effect.Effect<void, StorageError> =>
@@ -484,8 +462,8 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
       // The log first: index files without a log are swept at the next open.
       await Promise.all(
         victims.map(async (v) => {
-          await unlinkQuiet(v.logPath)
-          await Promise.all([unlinkQuiet(v.indexPath), unlinkQuiet(v.timeIndexPath)])
+          await unlinkQuiet(fs, v.logPath)
+          await Promise.all([unlinkQuiet(fs, v.indexPath), unlinkQuiet(fs, v.timeIndexPath)])
         })
       )
     }
@@ -500,8 +478,8 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
         if (start <= p.logStart) return
         p.logStart = start
         const file = NodePath.join(p.dir, LOG_START_FILE)
-        await Fs.writeFile(file + TMP_SUFFIX, String(start))
-        await Fs.rename(file + TMP_SUFFIX, file)
+        await fs.writeFile(file + TMP_SUFFIX, String(start))
+        await fs.rename(file + TMP_SUFFIX, file)
         const limit = p.newestIndex()
         let count = 0
         while (count < limit && p.segments[count]!.nextOffset <= start) count++
@@ -534,7 +512,7 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
       const dir = p?.dir ?? NodePath.join(logDir, partitionDirName(tp))
       let trash: string | undefined = `${dir}.${Date.now()}-${deletions++}${DELETED_SUFFIX}`
       try {
-        await Fs.rename(dir, trash)
+        await fs.rename(dir, trash)
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e
         trash = undefined
@@ -546,8 +524,10 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
           seg.markDeleted()
         }
       }
+      // A stale point would make a new partition of this name look damaged below it.
+      if (syncedTo.delete(tp)) await writePoints()
       if (trash === undefined) return undefined
-      if (fsync === "always") await syncDir(logDir)
+      if (fsync === "always") await fs.syncDir(logDir)
       else if (fsync === "interval") dirtyDirs.add(logDir)
       return trash
     }
@@ -558,7 +538,7 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
         trash === undefined
           ? Effect.void
           : Effect.tryPromise({
-            try: () => Fs.rm(trash, { recursive: true, force: true }),
+            try: () => fs.rmTree(trash),
             catch: (cause) => new StorageError({ op: "write", path: trash, cause })
           }))
 
@@ -582,118 +562,20 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
     // -------------------------------------------------------------------------------------------
     // read
 
-    const ensureIndexes = (seg: Segment): Promise<void> | undefined =>
-      seg.index !== null ? undefined : (seg.loading ??= loadIndexes(seg, indexInterval))
-
-    const readChunk = (remaining: number) =>
-      Math.min(MAX_READ_CHUNK, Math.max(MIN_READ_CHUNK, remaining + indexInterval + BATCH_HEADER_SIZE))
-
-    const corrupt = (seg: Segment, pos: number) =>
-      new Error(`corrupt batch header at position ${pos} of ${seg.logPath} (size ${seg.size})`)
-
-    /** Retains the segments from `first` on, runs `f`, releases them. */
-    const withSegments = async <A>(
-      segments: ReadonlyArray<Segment>,
-      first: number,
-      f: () => Promise<A>
-    ): Promise<A> => {
-      for (let i = first; i < segments.length; i++) segments[i]!.retain()
-      try {
-        return await f()
-      } finally {
-        for (let i = first; i < segments.length; i++) segments[i]!.release()
-      }
-    }
-
-    const readBatches = (p: PartitionLog, fromOffset: number, maxBytes: number): Promise<Array<EncodedBatch>> => {
-      const out: Array<EncodedBatch> = []
-      const from = Math.max(fromOffset, p.logStart)
-      if (from >= p.nextOffset()) return Promise.resolve(out)
-      const segments = p.segments
-      const first = segmentIndexFor(segments, from)
-      return withSegments(segments, first, async () => {
-        let bytes = 0
-        for (let i = first; i < segments.length; i++) {
-          const seg = segments[i]!
-          const end = seg.size
-          if (seg.nextOffset <= from || end === 0) continue
-          let pos = 0
-          if (from > seg.baseOffset) {
-            const loading = ensureIndexes(seg)
-            if (loading !== undefined) await loading
-            pos = seg.index!.lookup(from - seg.baseOffset)
-          }
-          const reader = new ChunkReader(seg.fh, end)
-          // Bounded: every turn moves pos forward by a whole batch, or returns.
-          while (pos < end) {
-            if (end - pos < BATCH_HEADER_SIZE) throw corrupt(seg, pos)
-            if (!reader.has(pos, BATCH_HEADER_SIZE)) await reader.fill(pos, BATCH_HEADER_SIZE, readChunk(maxBytes - bytes))
-            let at = reader.at(pos)
-            const size = headerBatchSize(reader.buf, at)
-            if (size < BATCH_HEADER_SIZE || size > end - pos) throw corrupt(seg, pos)
-            const base = headerBaseOffset(reader.buf, at)
-            const last = base + headerLastOffsetDelta(reader.buf, at)
-            if (last >= from) {
-              if (out.length > 0 && bytes + size > maxBytes) return out
-              if (!reader.has(pos, size)) await reader.fill(pos, size, readChunk(maxBytes - bytes))
-              at = reader.at(pos)
-              out.push({ tp: p.tp, baseOffset: base, lastOffset: last, bytes: reader.buf.subarray(at, at + size) })
-              bytes += size
-            }
-            pos += size
-          }
-        }
-        return out
-      })
-    }
-
     const readRange = (tp: TopicPartition, fromOffset: number, maxBytes: number) =>
       Effect.tryPromise({
         try: (): Promise<ReadonlyArray<EncodedBatch>> => {
           const p = partitions.get(tp)
-          return p === undefined ? Promise.resolve([]) : readBatches(p, fromOffset, maxBytes)
+          return p === undefined ? Promise.resolve([]) : reads.readBatches(p, fromOffset, maxBytes)
         },
         catch: (cause) => new StorageError({ op: "read", path: tp, cause })
       })
 
-    /** In one segment: the first visible batch with maxTimestamp >= target, or null. */
-    const findTimestamp = async (seg: Segment, logStart: number, target: number): Promise<number | null> => {
-      const loading = ensureIndexes(seg)
-      if (loading !== undefined) await loading
-      let pos = seg.index!.lookup(seg.timeIndex!.startFor(target))
-      if (logStart > seg.baseOffset) pos = Math.max(pos, seg.index!.lookup(logStart - seg.baseOffset))
-      const end = seg.size
-      const reader = new ChunkReader(seg.fh, end)
-      while (pos < end) {
-        if (end - pos < BATCH_HEADER_SIZE) throw corrupt(seg, pos)
-        if (!reader.has(pos, BATCH_HEADER_SIZE)) await reader.fill(pos, BATCH_HEADER_SIZE, MIN_READ_CHUNK)
-        const at = reader.at(pos)
-        const size = headerBatchSize(reader.buf, at)
-        if (size < BATCH_HEADER_SIZE || size > end - pos) throw corrupt(seg, pos)
-        const base = headerBaseOffset(reader.buf, at)
-        if (headerMaxTimestamp(reader.buf, at) >= target && base + headerLastOffsetDelta(reader.buf, at) >= logStart) {
-          return base
-        }
-        pos += size
-      }
-      return null
-    }
-
     const offsetForTimestamp = (tp: TopicPartition, timestamp: number) =>
       Effect.tryPromise({
-        try: async (): Promise<number | null> => {
+        try: (): Promise<number | null> => {
           const p = partitions.get(tp)
-          if (p === undefined) return null
-          const segments = p.segments
-          const logStart = p.logStart
-          return withSegments(segments, 0, async () => {
-            for (const seg of segments) {
-              if (seg.size === 0 || seg.nextOffset <= logStart || seg.maxTimestamp < timestamp) continue
-              const found = await findTimestamp(seg, logStart, timestamp)
-              if (found !== null) return found
-            }
-            return null
-          })
+          return p === undefined ? Promise.resolve(null) : reads.offsetForTimestamp(p, timestamp)
         },
         catch: (cause) => new StorageError({ op: "read", path: tp, cause })
       })
@@ -711,10 +593,11 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
     // background fibers (forked after the close finalizer, so they stop before it runs)
 
     const syncDirty: Effect.Effect<void, StorageError> = Effect.uninterruptible(
-      Effect.tryPromise({ try: syncDirtyNow, catch: (cause) => new StorageError({ op: "write", cause }) })
+      Effect.tryPromise({ try: checkpoint, catch: (cause) => new StorageError({ op: "write", cause }) })
     )
 
-    if (fsync === "interval") {
+    // `always` syncs every pass itself; its timer only moves the recovery points.
+    if (fsync !== "never") {
       yield* Effect.forkScoped(
         Effect.forever(
           Effect.zipRight(

@@ -12,7 +12,7 @@
 import * as Reactivity from "@effect/experimental/Reactivity"
 import { SqlClient } from "@effect/sql"
 import { SqliteClient, SqliteMigrator } from "@effect/sql-sqlite-node"
-import { Context, Effect, Layer } from "effect"
+import { Cause, Context, Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -26,6 +26,20 @@ export const DB_FILE = "robustmq.db"
 const migrate = SqliteMigrator.make({})({
   loader: SqliteMigrator.fromRecord({ "0001_init": init, "0002_batches_rowid": batchesRowid })
 })
+
+/**
+ * A damaged database file fails the open naming the file (StorageError's path) and what to run;
+ * other causes pass through unchanged.
+ */
+const damageHint = (dir: string) => (cause: unknown): unknown => {
+  const text = cause instanceof Error ? `${(cause as { code?: unknown }).code ?? ""} ${cause.message} ${String(cause.cause ?? "")}` : String(cause)
+  if (!/SQLITE_(CORRUPT|NOTADB)|malformed|not a database/i.test(text)) return cause
+  const message = cause instanceof Error ? cause.message : String(cause)
+  return new Error(
+    `${message}; run \`robustmq log verify --data-dir ${dir}\` for a report (\`robustmq log repair\` deletes damaged batches, not damaged pages)`,
+    { cause }
+  )
+}
 
 const open = (dataDir: string) =>
   Effect.gen(function* () {
@@ -42,14 +56,16 @@ const open = (dataDir: string) =>
     // The client opens the file and switches to WAL while it is built; better-sqlite3 throws
     // there (a defect) when the file cannot be opened or is not a database.
     const client = yield* SqliteClient.make({ filename }).pipe(
-      Effect.catchAllDefect((cause) => Effect.fail(new StorageError({ op: "open", path: filename, cause })))
+      Effect.catchAllDefect((cause) => Effect.fail(new StorageError({ op: "open", path: filename, cause: damageHint(dir)(cause) })))
     )
     yield* Effect.gen(function* () {
       yield* client`PRAGMA synchronous = NORMAL`
       yield* migrate
     }).pipe(
       Effect.provideService(SqlClient.SqlClient, client),
-      Effect.catchAllCause((cause) => Effect.fail(new StorageError({ op: "open", path: filename, cause })))
+      Effect.catchAllCause((cause) =>
+        Effect.fail(new StorageError({ op: "open", path: filename, cause: damageHint(dir)(Cause.squash(cause)) }))
+      )
     )
     return Context.make(SqliteClient.SqliteClient, client).pipe(Context.add(SqlClient.SqlClient, client))
   })

@@ -24,6 +24,9 @@ const { values } = parseArgs({
   }
 })
 
+// Ctrl-C: exit through process.exit, so that the broker child is killed too (BrokerProcess).
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => process.exit(130))
+
 const storage = values.storage
 if (storage !== "sqlite" && storage !== "segment") throw new Error(`--storage must be sqlite or segment, not ${storage}`)
 const policies = values.policies.split(",") as Array<IdPolicy>

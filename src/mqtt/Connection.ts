@@ -44,8 +44,10 @@ import { Message, originHeader } from "./engine/Message.js"
 import { RELEASED } from "./engine/ProgressJournal.js"
 import type { ServerContext } from "./ServerContext.js"
 
-/** QoS 0 is dropped for a subscriber whose socket holds more than this unsent. */
-const QOS0_BUFFER_CAP = 4 * 1024 * 1024
+/** Why reads are paused (bits of `readHolds`): the socket reads again once none is left. */
+const HOLD_CONTROL = 1
+const HOLD_LOG = 2
+const HOLD_RATE = 4
 const enum State {
   AwaitingConnect = 0,
   Connected = 1,
@@ -86,13 +88,98 @@ export class Connection implements Outlet, FrameSink, AclHolder {
   /** The user name the auth service tracks this connection under (for kicks on reload). */
   private username: string | null = null
   private readonly reader: FrameReader
+  private readHolds = 0
+  /** limits.max_output_buffer: QoS 0 is dropped beyond it. */
+  private readonly outputCap: number
+  // Stall detection (see tick): progress seen since the stall clock started.
+  private acksIn = 0
+  drains = 0
+  private windowFullSince = 0
+  private windowFullAcks = 0
+  private outputPendingSince = 0
+  private outputPendingDrains = 0
+  private outputPendingBytes = 0
+  // limits.max_publish_rate: PUBLISH packets in the current one-second window.
+  private publishWindowStart = 0
+  private publishesInWindow = 0
 
   constructor(
     readonly socket: net.Socket,
     private readonly ctx: ServerContext
   ) {
     this.reader = new FrameReader(ctx.config.limits.maxPacketSize)
-    this.lastSeen = this.openedAt = Date.now()
+    this.outputCap = ctx.config.limits.maxOutputBuffer
+    this.lastSeen = this.openedAt = this.publishWindowStart = Date.now()
+  }
+
+  // ------------------------------------------------------------ flow control
+
+  /** Stops reading from the socket for `reason` (a HOLD_* bit); reads resume once no hold is left. */
+  private holdReads(reason: number): void {
+    if (this.readHolds === 0) this.socket.pause()
+    this.readHolds |= reason
+  }
+
+  private releaseReads(reason: number): void {
+    if ((this.readHolds & reason) === 0) return
+    this.readHolds &= ~reason
+    if (this.readHolds === 0 && this.state !== State.Closed) this.socket.resume()
+  }
+
+  /** The log's unwritten bytes are over the high-water mark (ServerContext.holdForLog). */
+  pauseForLog(): void {
+    this.holdReads(HOLD_LOG)
+  }
+
+  /** The log's unwritten bytes are back under the low-water mark (ServerContext). */
+  logDrained(): void {
+    this.releaseReads(HOLD_LOG)
+  }
+
+  /**
+   * Once per sweep: the publish-rate window rolls over, and a subscriber that has made no
+   * progress for limits.stall_timeout (unsent output not moving, or its QoS 1/2 window full
+   * with no acknowledgement) is disconnected. Its session stays; what it was owed waits there.
+   */
+  tick(now: number): void {
+    if (now - this.publishWindowStart >= 1000) {
+      this.publishWindowStart = now
+      this.publishesInWindow = 0
+      if ((this.readHolds & HOLD_RATE) !== 0) {
+        this.releaseReads(HOLD_RATE)
+        if (!this.paused) this.drainBacklog() // frames read before the pause, in order
+      }
+    }
+    const session = this.session
+    const stallMs = this.ctx.config.limits.stallTimeout * 1000
+    if (stallMs === 0 || session === null || this.state !== State.Connected) return
+    const inflight = session.inflight
+    if (inflight !== null && inflight.size >= this.sendQuota && inflight.size > 0) {
+      if (this.windowFullSince === 0 || this.acksIn !== this.windowFullAcks) {
+        this.windowFullSince = now
+        this.windowFullAcks = this.acksIn
+      }
+    } else this.windowFullSince = 0
+    const unsent = this.socket.writableLength
+    if (unsent > 0) {
+      if (this.outputPendingSince === 0 || this.drains !== this.outputPendingDrains || unsent < this.outputPendingBytes) {
+        this.outputPendingSince = now
+        this.outputPendingDrains = this.drains
+      }
+      this.outputPendingBytes = unsent
+    } else this.outputPendingSince = 0
+    const windowStalled = this.windowFullSince !== 0 && now - this.windowFullSince >= stallMs
+    const outputStalled = this.outputPendingSince !== 0 && now - this.outputPendingSince >= stallMs
+    if (!windowStalled && !outputStalled) return
+    this.ctx.overload.stalledDisconnects++
+    const what = outputStalled ? `${unsent} bytes unsent` : `${inflight!.size} messages unacknowledged`
+    Runtime.runFork(this.ctx.runtime)(Effect.logWarning(`mqtt: client ${this.clientId} stalled (${what} for ${this.ctx.config.limits.stallTimeout} s): disconnected; its session keeps what it is owed`))
+    // Nothing more can be written to a stalled socket: no DISCONNECT, no flush.
+    this.out = null
+    this.shortAcks = null
+    this.outBytes = 0
+    this.onClose()
+    this.socket.destroy()
   }
 
   // ------------------------------------------------------------ socket events
@@ -104,7 +191,7 @@ export class Connection implements Outlet, FrameSink, AclHolder {
   }
 
   onFrame(frame: Buffer): boolean {
-    if (this.paused) {
+    if (this.paused || (this.readHolds & HOLD_RATE) !== 0) {
       ;(this.backlog ??= []).push(frame)
       return true
     }
@@ -218,7 +305,7 @@ export class Connection implements Outlet, FrameSink, AclHolder {
   }
 
   canWriteQos0(): boolean {
-    return this.socket.writableLength + this.outBytes < QOS0_BUFFER_CAP
+    return this.socket.writableLength + this.outBytes < this.outputCap
   }
 
   /** Ends the connection, sending a v5 DISCONNECT with `reason` first when one is given. */
@@ -247,7 +334,7 @@ export class Connection implements Outlet, FrameSink, AclHolder {
   /** Runs persistence work without blocking packet order: reads pause until it finishes. */
   private runControl(effect: Effect.Effect<void, StorageError>, done: (ok: boolean) => void): void {
     this.paused = true
-    this.socket.pause()
+    this.holdReads(HOLD_CONTROL)
     Runtime.runCallback(this.ctx.runtime)(effect, {
       onExit: (exit) => {
         if (Exit.isFailure(exit)) Runtime.runFork(this.ctx.runtime)(Effect.logError("session persistence failed", exit.cause))
@@ -261,8 +348,10 @@ export class Connection implements Outlet, FrameSink, AclHolder {
   /** Handles the frames read while paused, in order, then reads again (unless paused anew). */
   private drainBacklog(): void {
     const backlog = this.backlog
-    while (backlog !== null && backlog.length > 0 && !this.paused && this.state !== State.Closed) this.handle(backlog.shift()!)
-    if (!this.paused && this.state !== State.Closed) this.socket.resume()
+    while (backlog !== null && backlog.length > 0 && !this.paused && (this.readHolds & HOLD_RATE) === 0 && this.state !== State.Closed) {
+      this.handle(backlog.shift()!)
+    }
+    if (!this.paused && this.state !== State.Closed) this.releaseReads(HOLD_CONTROL)
   }
 
   private background(effect: Effect.Effect<void, StorageError> | null): void {
@@ -294,15 +383,17 @@ export class Connection implements Outlet, FrameSink, AclHolder {
         return this.onPublish(p as PublishPacket, session)
       case 4:
       case 7:
+        this.acksIn++
         session.complete((p as AckPacket).packetId)
         return
       case 5: {
+        this.acksIn++
         const a = p as AckPacket
         const rel = session.received(a.packetId, a.reasonCode)
         if (rel === null) return
         // PUBREL only once PUBREC is durable: after it the client may complete the message.
         if (session.journaled === null) this.writeFrame(rel)
-        else session.whenProgressDurable((error) => error === undefined && this.state !== State.Closed && this.writeFrame(rel))
+        else session.whenProgressDurable((error) => (error === undefined ? this.writeFrame(rel) : this.progressNotStored()))
         return
       }
       case 6:
@@ -460,7 +551,7 @@ export class Connection implements Outlet, FrameSink, AclHolder {
     if (decided >= 0) return admit(decided)
     // Verifying off the event loop: packets that follow CONNECT wait, in order.
     this.paused = true
-    this.socket.pause()
+    this.holdReads(HOLD_CONTROL)
   }
 
   // ------------------------------------------------------------ ACL changes
@@ -502,6 +593,11 @@ export class Connection implements Outlet, FrameSink, AclHolder {
   /** Hot path: one inbound PUBLISH. */
   private onPublish(p: PublishPacket, session: LiveSession): void {
     const limits = this.ctx.config.limits
+    if (limits.maxPublishRate !== 0 && ++this.publishesInWindow >= limits.maxPublishRate && (this.readHolds & HOLD_RATE) === 0) {
+      // This one is read already and goes through; the next wait for the window to roll over.
+      this.ctx.overload.publishThrottles++
+      this.holdReads(HOLD_RATE)
+    }
     let topic = p.topic
     let props = p.properties
     if (props !== null) {
@@ -547,6 +643,7 @@ export class Connection implements Outlet, FrameSink, AclHolder {
     // The packet id travels with the message: a retry after a crash is then recognised.
     if (qos === 2 && session.stored) msg.inboundPacketId = p.packetId
     const routed = this.ctx.engine.publish(msg)
+    if (msg.tp !== null && this.ctx.engine.log.unsafeUnwrittenBytes() > limits.logHighWater) this.ctx.holdForLog(this)
     if (qos === 0) return
     if (qos === 2) {
       ;(session.qos2Inbound ??= new Map()).set(p.packetId, new InboundRef(msg.tp!, msg.offset))
@@ -569,6 +666,7 @@ export class Connection implements Outlet, FrameSink, AclHolder {
 
   private ackPublish(qos: number, packetId: number, reason: number): void {
     if (this.state === State.Closed) return
+    if (reason >= 0x80 && this.version < 5) return this.refuseUnstored(qos, packetId)
     if (qos === 1) {
       this.inflightIn--
       if (reason === 0 || this.version < 5) this.writeShortAck(4, packetId)
@@ -583,10 +681,32 @@ export class Connection implements Outlet, FrameSink, AclHolder {
     else this.writeFrame(encodeAck(5, packetId, this.version, reason))
   }
 
+  /**
+   * MQTT 3 has no negative acknowledgement: a message storage could not keep is never
+   * acknowledged; the connection closes, and the client sends it again when it reconnects.
+   */
+  private refuseUnstored(qos: number, packetId: number): void {
+    if (qos === 2) this.session?.qos2Inbound?.delete(packetId)
+    Runtime.runFork(this.ctx.runtime)(Effect.logWarning(`mqtt: client ${this.clientId}: a QoS ${qos} message could not be stored; closing so it is sent again (MQTT 3 has no refusal)`))
+    this.close()
+  }
+
+  /**
+   * Storage failed to keep a QoS 2 step (PUBREC or PUBREL received): the answer it guards cannot
+   * go out. Closing makes the client repeat the step on its next connection, when storage may
+   * work again.
+   */
+  private progressNotStored(): void {
+    if (this.state === State.Closed) return
+    Runtime.runFork(this.ctx.runtime)(Effect.logWarning(`mqtt: client ${this.clientId}: QoS 2 progress could not be stored; closing so the client repeats it`))
+    this.close(ReasonCode.UnspecifiedError)
+  }
+
   /** PUBREC for a retried QoS 2 PUBLISH, once the message first received is durable. */
   private ackRetry(packetId: number, durable: boolean): void {
     if (this.state === State.Closed) return
-    if (durable || this.version < 5) this.writeShortAck(5, packetId)
+    if (!durable && this.version < 5) return this.refuseUnstored(2, packetId)
+    if (durable) this.writeShortAck(5, packetId)
     else this.writeFrame(encodeAck(5, packetId, this.version, ReasonCode.UnspecifiedError))
   }
 
@@ -602,9 +722,7 @@ export class Connection implements Outlet, FrameSink, AclHolder {
       // PUBCOMP only once the release is durable: the client may reuse the id right after it,
       // and a crash must not leave the id looking held (the new message would be dropped).
       journal.record(session, RELEASED, packetId, held === null ? "" : held.tp, held === null ? -1 : held.offset)
-      journal.whenDurable(session, (error) => {
-        if (error === undefined && this.state !== State.Closed) this.writeShortAck(7, packetId)
-      })
+      journal.whenDurable(session, (error) => (error === undefined ? this.writeShortAck(7, packetId) : this.progressNotStored()))
     } else {
       this.writeFrame(encodeAck(7, packetId, this.version, this.version === 5 ? ReasonCode.PacketIdentifierNotFound : 0))
     }
@@ -622,7 +740,7 @@ export class Connection implements Outlet, FrameSink, AclHolder {
       retainAsPublished: this.version === 5 ? s.rap === true : false,
       retainHandling: this.version === 5 ? (s.rh ?? 0) : 0
     }))
-    const refused = this.acl === null ? null : this.refusedFilters(this.acl, requests)
+    const refused = this.refusedFilters(this.acl, session, requests)
     const allowed = refused === null ? requests : requests.filter((_, i) => !refused.has(i))
     const result = allowed.length > 0 ? this.ctx.engine.subscribe(session, id, allowed) : { codes: [], protocolError: 0, persist: null, retained: [] }
     if (result.protocolError !== 0) return this.fail(result.protocolError)
@@ -642,18 +760,30 @@ export class Connection implements Outlet, FrameSink, AclHolder {
   }
 
   /**
-   * The requests (by index) whose valid filter the ACL does not grant; invalid filters are left
-   * to the engine, which answers 0x8F for them.
+   * The requests (by index) refused before the engine sees them, with their reason code: a valid
+   * filter the ACL does not grant (0x87), or a new one beyond limits.max_subscriptions (0x97).
+   * Invalid filters are left to the engine, which answers 0x8F for them.
    */
-  private refusedFilters(acl: ClientAcl, requests: ReadonlyArray<{ readonly filter: string }>): Set<number> | null {
+  private refusedFilters(acl: ClientAcl | null, session: LiveSession, requests: ReadonlyArray<{ readonly filter: string }>): Map<number, number> | null {
     const limits = this.ctx.config.limits
-    let refused: Set<number> | null = null
+    let refused: Map<number, number> | null = null
+    let count = session.subscriptions.size
+    const added = new Set<string>()
     for (let i = 0; i < requests.length; i++) {
       const raw = requests[i]!.filter
       const shared = parseShared(raw)
       const plain = shared === null ? raw : typeof shared === "number" ? null : shared.filter
       if (plain === null || validateTopicFilter(plain, limits.maxTopicLevels, limits.maxTopicLength) !== 0) continue
-      if (!acl.maySubscribe(raw)) (refused ??= new Set()).add(i)
+      if (acl !== null && !acl.maySubscribe(raw)) (refused ??= new Map()).set(i, ReasonCode.NotAuthorized)
+      else if (limits.maxSubscriptions !== 0 && !session.subscriptions.has(raw) && !added.has(raw)) {
+        if (count >= limits.maxSubscriptions) {
+          ;(refused ??= new Map()).set(i, ReasonCode.QuotaExceeded)
+          this.ctx.overload.subscriptionQuotaRefusals++
+        } else {
+          count++
+          added.add(raw)
+        }
+      }
     }
     return refused
   }
@@ -690,11 +820,11 @@ export class Connection implements Outlet, FrameSink, AclHolder {
   }
 }
 
-/** SUBACK codes in request order: 0x87 (not authorized) where the ACL refused, the engine's elsewhere. */
-const withRefusals = (granted: ReadonlyArray<number>, refused: ReadonlySet<number>, count: number): Array<number> => {
+/** SUBACK codes in request order: the refusal's code where one was refused, the engine's elsewhere. */
+const withRefusals = (granted: ReadonlyArray<number>, refused: ReadonlyMap<number, number>, count: number): Array<number> => {
   const out: Array<number> = []
   let next = 0
-  for (let i = 0; i < count; i++) out.push(refused.has(i) ? ReasonCode.NotAuthorized : granted[next++]!)
+  for (let i = 0; i < count; i++) out.push(refused.get(i) ?? granted[next++]!)
   return out
 }
 

@@ -47,6 +47,9 @@ function onData(this: ConnSocket, chunk: Buffer) {
 function onClose(this: ConnSocket) {
   this.mqtt!.onClose()
 }
+function onDrain(this: ConnSocket) {
+  this.mqtt!.drains++ // output progress, for stall detection
+}
 function onError(this: ConnSocket) {
   // 'close' follows every 'error'; nothing else to do.
 }
@@ -69,6 +72,7 @@ export const make = Effect.gen(function*() {
     ctx.connections.add(conn)
     socket.on("data", onData)
     socket.on("close", onClose)
+    socket.on("drain", onDrain)
     socket.on("error", onError)
   })
 
@@ -95,7 +99,7 @@ export const make = Effect.gen(function*() {
         if (now - conn.openedAt > CONNECT_TIMEOUT_MS) conn.close()
       } else if (conn.keepaliveMs > 0 && now - conn.lastSeen > conn.keepaliveMs * 1.5) {
         conn.close(ReasonCode.KeepAliveTimeout) // [MQTT-3.1.2-24]
-      }
+      } else conn.tick(now)
     }
     const checkpoints = now - lastCheckpoints >= CHECKPOINT_EVERY_MS
     if (checkpoints) lastCheckpoints = now

@@ -10,12 +10,36 @@ import type { AuthService } from "../auth/Auth.js"
 import type { Connection } from "./Connection.js"
 import type { Engine } from "./engine/Engine.js"
 
+/** What overload protection did, since start ($SYS, and metrics later). */
+export interface OverloadStats {
+  /** Subscribers disconnected after limits.stall_timeout without progress. */
+  stalledDisconnects: number
+  /** Subscriptions refused with 0x97 (limits.max_subscriptions). */
+  subscriptionQuotaRefusals: number
+  /** Times a client's reads were paused for limits.max_publish_rate. */
+  publishThrottles: number
+  /** Times a publisher's reads were paused for limits.log_high_water. */
+  logPauses: number
+}
+
 export class ServerContext {
   readonly connections = new Set<Connection>()
   /** Connections past CONNACK (for limits and $SYS). */
   connected = 0
   shuttingDown = false
   readonly startedAt = Date.now()
+  readonly overload: OverloadStats = { stalledDisconnects: 0, subscriptionQuotaRefusals: 0, publishThrottles: 0, logPauses: 0 }
+  /** Publishers whose reads wait for the log to drain below half of limits.log_high_water. */
+  private heldForLog = new Set<Connection>()
+  private readonly checkLog = () => {
+    if (this.engine.log.unsafeUnwrittenBytes() > this.config.limits.logHighWater / 2) {
+      this.engine.log.unsafeAfterNextPass(this.checkLog)
+      return
+    }
+    const held = this.heldForLog
+    this.heldForLog = new Set()
+    for (const conn of held) conn.logDrained()
+  }
   private dirty: Array<Connection> = []
   private scheduled = false
   private readonly flush = () => {
@@ -32,6 +56,15 @@ export class ServerContext {
     /** Authentication and ACL; null when nothing is configured (no checks at all). */
     readonly auth: AuthService | null = null
   ) {}
+
+  /** The log is above its high-water mark: `conn` stops reading until it drains (checkLog). */
+  holdForLog(conn: Connection): void {
+    if (this.heldForLog.has(conn)) return
+    this.overload.logPauses++
+    conn.pauseForLog()
+    if (this.heldForLog.size === 0) this.engine.log.unsafeAfterNextPass(this.checkLog)
+    this.heldForLog.add(conn)
+  }
 
   /** Hot path: `conn` has frames to write; one write per connection per turn of the loop. */
   markDirty(conn: Connection): void {

@@ -127,6 +127,11 @@ max_inflight = 5
         "ROBUSTMQ_LIMITS_MAX_CONNECTIONS",
         "ROBUSTMQ_LIMITS_TOPIC_ALIAS_MAXIMUM",
         "ROBUSTMQ_LIMITS_MAX_SESSION_EXPIRY",
+        "ROBUSTMQ_LIMITS_MAX_OUTPUT_BUFFER",
+        "ROBUSTMQ_LIMITS_STALL_TIMEOUT",
+        "ROBUSTMQ_LIMITS_MAX_SUBSCRIPTIONS",
+        "ROBUSTMQ_LIMITS_MAX_PUBLISH_RATE",
+        "ROBUSTMQ_LIMITS_LOG_HIGH_WATER",
         "ROBUSTMQ_AUTH_ALLOW_ANONYMOUS",
         "ROBUSTMQ_AUTH_PASSWORD_FILE",
         "ROBUSTMQ_AUTH_ACL_FILE"
@@ -149,7 +154,9 @@ max_inflight = 5
         ROBUSTMQ_KAFKA_BINDINGS: ["sensors/#=sensors, a/+/c = ac", { "sensors/#": "sensors", "a/+/c": "ac" }],
         ROBUSTMQ_AUTH_ALLOW_ANONYMOUS: ["false", false],
         ROBUSTMQ_AUTH_PASSWORD_FILE: ["/etc/robustmq/passwd", "/etc/robustmq/passwd"],
-        ROBUSTMQ_AUTH_ACL_FILE: ["/etc/robustmq/acl", "/etc/robustmq/acl"]
+        ROBUSTMQ_AUTH_ACL_FILE: ["/etc/robustmq/acl", "/etc/robustmq/acl"],
+        ROBUSTMQ_LIMITS_MAX_OUTPUT_BUFFER: ["65536", 65536],
+        ROBUSTMQ_LIMITS_LOG_HIGH_WATER: ["2097152", 2097152]
       }
       for (const field of configFields) {
         const [text, expected] = special[field.env] ?? [" 7 ", 7] // surrounding blanks are tolerated
@@ -257,7 +264,8 @@ describe("loadConfig errors", () => {
       expect(yield* failure({ configFile: camel })).toBe(
         `unknown key "limits.maxInflight" in ${camel}: [limits] accepts max_packet_size, max_inflight, ` +
           `receive_maximum, max_queued_messages, max_topic_levels, max_topic_length, max_connections, ` +
-          `topic_alias_maximum, max_session_expiry`
+          `topic_alias_maximum, max_session_expiry, max_output_buffer, stall_timeout, max_subscriptions, ` +
+          `max_publish_rate, log_high_water`
       )
       const nested = tomlFile("[storage.sqlite]\nx = 1\n")
       expect(yield* failure({ configFile: nested })).toBe(

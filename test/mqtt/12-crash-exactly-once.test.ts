@@ -72,6 +72,31 @@ describe.each(["sqlite", "segment"] as const)("exactly once across a crash (SIGK
     for (const c of [back.client, reader.client]) await c.destroy()
   })
 
+  it("a share group: messages queued for its offline members are each delivered once, to one member", async () => {
+    const dir = dataDir()
+    const a = await start(dir, { storage })
+    for (const id of ["eo-m1", "eo-m2"]) {
+      const m = (await RawClient.handshake(a.port, 5, { clientId: id, ...persistent })).client
+      m.sendPacket({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "$share/g/eo/#", qos: 2 }] })
+      await m.expect("suback")
+      await m.disconnect()
+    }
+    const pub = (await RawClient.handshake(a.port, 5, { clientId: "eo-share-pub", clean: true })).client
+    for (let i = 0; i < 10; i++) await publishQos2(pub, i + 1, `s${i}`)
+    await kill(a)
+
+    const b = await start(dir, { storage, port: a.port })
+    const got: Array<string> = []
+    for (const id of ["eo-m1", "eo-m2"]) {
+      const m = (await RawClient.handshake(b.port, 5, { clientId: id, ...persistent })).client
+      got.push(...(await drain(m, 5)).map((p) => String(p.payload)))
+      await quiet(200)
+      expect(m.pending.filter((p) => p.cmd === "publish")).toEqual([])
+      await m.destroy()
+    }
+    expect(got.sort()).toEqual(Array.from({ length: 10 }, (_, i) => `s${i}`).sort())
+  })
+
   it("outbound: completed messages are not sent again, in-flight ones are resent with DUP under their ids, PUBREL after PUBREC", async () => {
     const dir = dataDir()
     const a = await start(dir, { storage })

@@ -39,7 +39,9 @@ const sqlitePartitions = (dir: string): Array<string> => {
 }
 
 const segmentPartitions = (dir: string): Array<string> =>
-  fs.existsSync(path.join(dir, "log")) ? fs.readdirSync(path.join(dir, "log")).sort() : []
+  fs.existsSync(path.join(dir, "log"))
+    ? fs.readdirSync(path.join(dir, "log")).filter((n) => n !== "recovery-point").sort()
+    : []
 
 const brokerStorage = (kind: Storage.StorageKind, dir: string) =>
   Layer.provideMerge(MessageLogLive.layer, Storage.layer(kind, dir))

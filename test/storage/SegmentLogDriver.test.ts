@@ -12,6 +12,7 @@ import * as path from "node:path"
 import { topicPartition, type TopicPartition } from "../../domain/ids.js"
 import * as MessageLogLive from "../../layers/MessageLogLive.js"
 import * as SegmentLogDriver from "../../layers/storage-segment/SegmentLogDriver.js"
+import * as SegmentVerify from "../../layers/storage-segment/SegmentVerify.js"
 import * as Storage from "../../layers/Storage.js"
 import { EventStore } from "../../services/EventStore.js"
 import { StorageError } from "../../services/errors.js"
@@ -482,7 +483,7 @@ describe("segment store crash recovery", () => {
       expect(fs.existsSync(path.join(pdir, "00000000000000999999.index"))).toBe(false)
     }))
 
-  it.scoped("a corrupt batch inside a closed segment loses the rest of that segment only", () =>
+  it.scoped("a corrupt batch with whole batches after it stops the open, naming the file; repair cuts that segment only", () =>
     Effect.gen(function* () {
       const dir = yield* tempDir
       const tp = freshPartition("closed-corrupt")
@@ -498,12 +499,44 @@ describe("segment store crash recovery", () => {
       bytes[second + 70] ^= 0xff
       fs.writeFileSync(victim, bytes)
       fs.rmSync(path.join(pdir, logs[1]!.replace(".log", ".index")))
+
+      const refused = yield* Effect.flip(session(dir, options, () => Effect.void))
+      expect(refused).toBeInstanceOf(StorageError)
+      expect(refused.message).toContain(`${victim} is damaged at position ${second}`)
+      expect(refused.message).toContain(`robustmq log verify --data-dir ${dir}`)
+      expect(fs.statSync(victim).size).toBe(bytes.length) // nothing changed
+
+      const verified = yield* Effect.promise(() => SegmentVerify.verify(path.join(dir, "log")))
+      expect(verified.filter((r) => r.status === "bad").map((r) => r.path)).toEqual([victim])
+      const repaired = yield* Effect.promise(() => SegmentVerify.repair(path.join(dir, "log")))
+      expect(repaired.filter((r) => r.status === "fixed").map((r) => r.path)).toEqual([victim])
+      expect(fs.statSync(victim).size).toBe(second)
+      expect((yield* Effect.promise(() => SegmentVerify.verify(path.join(dir, "log")))).every((r) => r.status !== "bad")).toBe(true)
       yield* session(dir, options, (driver) =>
         Effect.gen(function* () {
           expect(offsetsOf(yield* readAll(driver, tp))).toEqual(range(0, 60).filter((o) => !lost.includes(o)))
           expect((yield* driver.recover).get(tp)).toBe(60)
         }))
-      expect(fs.statSync(victim).size).toBe(second)
+    }))
+
+  it.scoped("verify checks every index entry against the batch it points at", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const tp = freshPartition("verify-index")
+      const options: Options = { segmentBytes: 1024, indexIntervalBytes: 128 }
+      yield* session(dir, options, (driver) => writeMany(driver, tp, 30))
+      const logDir = path.join(dir, "log")
+      expect((yield* Effect.promise(() => SegmentVerify.verify(logDir))).filter((r) => r.status !== "ok")).toEqual([])
+      const pdir = partitionDir(dir, tp)
+      const index = path.join(pdir, filesOf(pdir, ".index")[0]!)
+      const entries = fs.readFileSync(index)
+      expect(entries.length).toBeGreaterThanOrEqual(8)
+      entries.writeUInt32BE(entries.readUInt32BE(4) + 1, 4) // the first entry now points inside a batch
+      fs.writeFileSync(index, entries)
+      const reports = yield* Effect.promise(() => SegmentVerify.verify(logDir))
+      expect(reports.filter((r) => r.status !== "ok").map((r) => [r.path, r.status])).toEqual([[index, "bad"]])
+      yield* Effect.promise(() => SegmentVerify.repair(logDir))
+      expect((yield* Effect.promise(() => SegmentVerify.verify(logDir))).filter((r) => r.status !== "ok")).toEqual([])
     }))
 })
 

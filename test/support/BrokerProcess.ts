@@ -48,7 +48,7 @@ export const useBrokerProcesses = () => {
     if (!Fs.existsSync(main)) throw new Error(`${main} is missing: run \`npx tsc -b\` first (npm test does)`)
     const args = [main, "start", "--mqtt-host", "127.0.0.1", "--mqtt-port", String(options.port ?? 0), "--kafka-port", "0", "--data-dir", dir]
     if (options.storage !== undefined) args.push("--storage", options.storage)
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...options.env } })
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ROBUSTMQ_KAFKA_HOST: "127.0.0.1", ...options.env } })
     children.add(child)
     let out = ""
     child.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d))

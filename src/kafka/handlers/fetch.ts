@@ -32,6 +32,9 @@ const asBuffer = (bytes: Uint8Array): Buffer =>
   Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 
 /** One pass over every requested partition: what is there now, and how many bytes. */
+/** Kafka's broker default `fetch.max.bytes` (55 MiB): the most one Fetch response carries. */
+export const FETCH_MAX_BYTES = 57_671_680
+
 const readAll = (ctx: KafkaContext, wanted: ReadonlyArray<Wanted>, maxBytes: number) =>
   Effect.gen(function*() {
     let total = 0
@@ -121,7 +124,9 @@ export const handleFetch = (ctx: KafkaContext, request: FetchRequest): Effect.Ef
         })
       }
     }
-    const maxBytes = request.maxBytes > 0 ? request.maxBytes : 0x7fffffff
+    // The client's limit, within the broker's (Fetch v0-2 have none): one response never
+    // buffers more than FETCH_MAX_BYTES, whatever a client asks for.
+    const maxBytes = request.maxBytes > 0 ? Math.min(request.maxBytes, FETCH_MAX_BYTES) : FETCH_MAX_BYTES
     let result = yield* readAll(ctx, wanted, maxBytes)
     const deadline = Date.now() + request.maxWaitMs
     // An error answers at once, as on Kafka; so does minBytes 0.

@@ -26,7 +26,7 @@ import { InboundRef, LiveSession, type Outlet, Outgoing } from "./LiveSession.js
 import { Message, messageFromRecord, messagesFromText, messagesToText } from "./Message.js"
 import { decodeOps, PROGRESS_TP, ProgressJournal } from "./ProgressJournal.js"
 import { ProgressReplay } from "./replayProgress.js"
-import { isGroup, Subscription, Subscriptions } from "./Subscriptions.js"
+import { isGroup, type SharedGroup, Subscription, Subscriptions } from "./Subscriptions.js"
 
 export const RETAINED_TP = topicPartition("__retained", 0)
 const SNAPSHOT = "mqtt-sessions"
@@ -146,6 +146,10 @@ export class Engine {
     msg.fanout = count
     for (let i = 0; i < count; i++) {
       const s = touched[i]!
+      // A restart rebuilds plain subscribers' backlogs from the log; a share group's pick is
+      // recorded with the message itself (its headers are encoded when its batch is sealed, after
+      // this), atomically: a journal op could be torn off it by a crash between two file writes.
+      if (s.markGroup !== null && s.stored && msg.tp !== null) (msg.shareTargets ??= []).push(`${s.markQos}${s.clientId}`)
       s.deliver(msg, s.markQos, s.markRetain, s.markSubIds, s.markGroup)
     }
     this.stats.messagesSent += count
@@ -483,7 +487,9 @@ export class Engine {
           continue
         }
       }
-      if (checkpoints && session.dirty && session.stored && session.conn !== null) {
+      // Offline sessions change only by queueing, which a restart rebuilds from the log; one with
+      // journal ops (a share group's) is checkpointed so that it does not hold the journal back.
+      if (checkpoints && session.dirty && session.stored && (session.conn !== null || session.lastProgressOffset >= journalPosition(session))) {
         const p = this.commit(session, [], true)
         if (p !== null) work.push(p)
       }
@@ -584,12 +590,13 @@ export class Engine {
         }
         for (const e of cp.pending) lower(e.tp, e.offset)
       }
-      // The journal is needed from the oldest stored session's checkpoint on.
+      // The journal is needed from the checkpoint on of each stored session that recorded ops
+      // since (an offline session records none: it does not hold the journal back).
       let journalFloor = this.journal.end()
       for (const session of this.sessions.values()) {
         if (!session.stored) continue
-        const at = session.state.checkpoint?.positions.find(([t]) => t === PROGRESS_TP)?.[1] ?? 0
-        if (at < journalFloor) journalFloor = at
+        const at = journalPosition(session)
+        if (session.lastProgressOffset >= at && at < journalFloor) journalFloor = at
       }
       const truncations: Array<Effect.Effect<void, StorageError>> = []
       if (!keepAll && journalFloor > 0) truncations.push(this.log.truncateBefore(PROGRESS_TP, journalFloor))
@@ -674,9 +681,13 @@ export class Engine {
     return Effect.gen(this, function*() {
       const now = Date.now()
       const restored: Array<LiveSession> = []
+      const wereConnected = new Set<string>()
       for (let state of states.values()) {
         // Connected when the broker stopped without a clean shutdown: the clock starts now.
-        if (state.disconnectedAt === null) state = { ...state, disconnectedAt: now }
+        if (state.disconnectedAt === null) {
+          state = { ...state, disconnectedAt: now }
+          wereConnected.add(state.clientId)
+        }
         const session = this.newSession(state.clientId, state)
         session.stored = true
         if (expiresAt(state) <= now) {
@@ -699,7 +710,7 @@ export class Engine {
         for (const entry of cp.pending) {
           const m = yield* this.readMessage(entry.tp as TopicPartition, entry.offset)
           if (m === null || m.isExpired(now)) continue
-          const o = new Outgoing(m, entry.qos, false, null)
+          const o = new Outgoing(m, entry.qos, false, null, shareGroupOf(session, m.topic))
           o.packetId = entry.packetId
           o.stage = entry.stage
           session.restore(o)
@@ -741,6 +752,13 @@ export class Engine {
               }
             }
             if (m.qos === 0 || m.isExpired(now)) continue
+            if (m.shareTargets !== null) {
+              for (const target of m.shareTargets) {
+                const member = byClientId.get(target.slice(1))
+                if (member === undefined || r.offset < (starts.get(member) ?? Infinity)) continue
+                member.restore(new Outgoing(m, Number(target[0]) as QoS, false, null, shareGroupOf(member, m.topic)))
+              }
+            }
             for (const [session, start] of starts) {
               if (r.offset < start) continue
               const qos = grantedFor(session, m)
@@ -750,25 +768,34 @@ export class Engine {
           from = records[records.length - 1]!.offset + 1
         }
       }
-      yield* this.replayJournal(restored, inbound, now)
-      // A checkpoint past the end of the log (a power loss took the tail it named, under an
-      // fsync policy that allows that) would make the next restart skip what is appended now.
+      const replayed = yield* this.replayJournal(restored, inbound, now)
+      for (const session of restored) {
+        if (wereConnected.has(session.clientId)) session.markMaybeSent(this.config.limits.maxInflight)
+      }
+      // A fresh checkpoint where the old one no longer serves: past the end of the log (a power
+      // loss took the tail it named, under an fsync policy that allows that: the next restart
+      // would skip what is appended now), or with journal ops after it (so retention may drop
+      // them: an offline session must not pin the journal).
       for (const session of restored) {
         const cp = session.state.checkpoint
-        if (cp !== null && cp.positions.some(([tp, at]) => at > this.log.unsafeEndOffset(tp as TopicPartition))) {
+        if (replayed.has(session) || (cp !== null && cp.positions.some(([tp, at]) => at > this.log.unsafeEndOffset(tp as TopicPartition)))) {
           yield* this.commit(session, [], true) ?? Effect.void
         }
       }
     })
   }
 
-  /** Replays the progress journal past each restored session's checkpoint (replayProgress). */
+  /**
+   * Replays the progress journal past each restored session's checkpoint (replayProgress).
+   * Returns the sessions that had ops there.
+   */
   private replayJournal(
     restored: ReadonlyArray<LiveSession>,
     inbound: ReadonlyMap<LiveSession, ReadonlyArray<InboundRef & { readonly packetId: number }>>,
     now: number
-  ): Effect.Effect<void, StorageError> {
+  ): Effect.Effect<Set<LiveSession>, StorageError> {
     return Effect.gen(this, function*() {
+      const replayed = new Set<LiveSession>()
       const positionOf = (session: LiveSession, tp: string): number =>
         session.state.checkpoint?.positions.find(([t]) => t === tp)?.[1] ?? 0
       const replays = new Map<string, { replay: ProgressReplay; start: number }>()
@@ -792,6 +819,7 @@ export class Engine {
             return yield* new StorageError({ op: "recover", path: PROGRESS_TP, cause: new Error(`record ${r.offset}: ${ops}`) })
           }
           for (const op of ops) entry.replay.apply(op)
+          replayed.add(entry.replay.session)
         }
         from = records[records.length - 1]!.offset + 1
       }
@@ -806,6 +834,7 @@ export class Engine {
           return m === undefined ? null : new Outgoing(m, qos, false, null)
         })
       }
+      return replayed
     })
   }
 
@@ -820,6 +849,10 @@ export class Engine {
   }
 }
 
+/** The journal position the session's checkpoint covers (0 before any). */
+const journalPosition = (session: LiveSession): number =>
+  session.state.checkpoint?.positions.find(([t]) => t === PROGRESS_TP)?.[1] ?? 0
+
 /** A will as stored in a WillSet event (see messagesToText). */
 const decodeWill = (text: string): Message => {
   const messages = messagesFromText(text)
@@ -831,6 +864,20 @@ const decodeWill = (text: string): Message => {
 const matchesAny = (subs: Iterable<Subscription>, topic: string): boolean => {
   for (const sub of subs) if (matches(sub.filter, topic)) return true
   return false
+}
+
+/**
+ * The share group a restored message reached the session through, if no plain subscription of
+ * it matches (so that, should the session end, it goes to another member).
+ */
+const shareGroupOf = (session: LiveSession, topic: string): SharedGroup | null => {
+  let group: SharedGroup | null = null
+  for (const sub of session.subscriptions.values()) {
+    if (!matches(sub.filter, topic)) continue
+    if (sub.group === null) return null
+    group ??= sub.group
+  }
+  return group
 }
 
 /** Highest QoS the session's non-shared subscriptions grant `m` (0 = no match). */

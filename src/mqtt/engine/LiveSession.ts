@@ -37,6 +37,8 @@ export class Outgoing {
   packetId = 0
   /** 0: PUBLISH sent or queued; 1: PUBREL sent (QoS 2). */
   stage: 0 | 1 = 0
+  /** Restored after a crash and possibly sent before it (its SENT op may not have been written): DUP. */
+  maybeSent = false
   constructor(
     readonly msg: Message,
     readonly qos: QoS,
@@ -148,6 +150,7 @@ export class LiveSession implements ProgressCursor {
   private send(conn: Outlet, inflight: Map<number, Outgoing>, o: Outgoing): void {
     o.packetId = this.allocatePacketId(inflight)
     inflight.set(o.packetId, o)
+    const dup = o.maybeSent
     const journal = this.journaled
     if (journal !== null && o.msg.tp !== null) {
       journal.record(this, o.qos === 2 ? SENT2 : SENT1, o.packetId, o.msg.tp, o.msg.offset)
@@ -156,7 +159,7 @@ export class LiveSession implements ProgressCursor {
       // only behind a held QoS 2 PUBLISH, to keep the order.
       if (o.qos === 2 || this.held > 0) return this.sendWhenDurable(journal, conn, o)
     }
-    this.writePublish(conn, o, false)
+    this.writePublish(conn, o, dup)
   }
 
   /** PUBLISHes waiting for their journal op (sendWhenDurable): later ones queue behind them. */
@@ -168,7 +171,7 @@ export class LiveSession implements ProgressCursor {
     journal.whenDurable(this, (error) => {
       this.held--
       if (error !== undefined || this.conn !== conn || this.inflight?.get(o.packetId) !== o || o.stage !== 0) return
-      this.writePublish(conn, o, false)
+      this.writePublish(conn, o, o.maybeSent)
     })
   }
 
@@ -293,6 +296,20 @@ export class LiveSession implements ProgressCursor {
     } else {
       const queue = this.queue ?? (this.queue = new Deque())
       queue.push(o)
+    }
+  }
+
+  /**
+   * Restart of a session that was connected at the crash: QoS 1 sends do not wait for their
+   * journal op, so up to a window of the messages queued first may have gone out unrecorded.
+   * They go out with DUP (it says "may have been sent before", which is true of them).
+   */
+  markMaybeSent(window: number): void {
+    if (this.queue === null) return
+    let n = 0
+    for (const o of this.queue) {
+      if (n++ >= window) break
+      if (o.qos === 1) o.maybeSent = true
     }
   }
 

@@ -25,6 +25,8 @@ const RESPONSE_TOPIC_HEADER = "mqtt.response-topic"
 const CORRELATION_HEADER = "mqtt.correlation-data"
 /** The packet id of an inbound QoS 2 PUBLISH from a persistent session (see ProgressJournal). */
 const PACKET_ID_HEADER = "mqtt.packet-id"
+/** A persistent share-group member this message was routed to: QoS digit + client id. */
+const SHARE_TARGET_HEADER = "mqtt.share-target"
 /**
  * Header names: the broker's own all start with `mqtt.`; a user property keeps its name, unless
  * that name starts with `mqtt.` too, in which case it is stored under `mqtt.user.` + name, so
@@ -89,6 +91,11 @@ export class Message implements LogRecord {
    * stored with the message, so a crash can never keep one without the other.
    */
   inboundPacketId = 0
+  /**
+   * Persistent share-group members it was routed to, as QoS digit + client id (else null):
+   * stored with the message, so a crash cannot keep the message and lose which member owes it.
+   */
+  shareTargets: Array<string> | null = null
 
   constructor(
     readonly topic: string,
@@ -205,6 +212,7 @@ export class Message implements LogRecord {
     if (this.originHeader !== null) h.push(this.originHeader)
     else if (this.origin !== "") h.push(originHeader(this.origin))
     if (this.inboundPacketId !== 0) h.push(packetIdHeader(this.inboundPacketId))
+    if (this.shareTargets !== null) for (const t of this.shareTargets) h.push({ key: SHARE_TARGET_HEADER, value: Buffer.from(t) })
     if (this.expiresAt !== 0) h.push({ key: EXPIRES_HEADER, value: Buffer.from(String(this.expiresAt)) })
     const p = this.properties
     if (p !== null) {
@@ -254,6 +262,7 @@ export const messageFromRecord = (tp: TopicPartition | null, record: StoredRecor
   let origin = ""
   let expiresAt = 0
   let packetId = 0
+  let shareTargets: Array<string> | null = null
   let props: PublishProps | null = null
   const ensure = () => (props ??= new PublishProps())
   for (const { key, value } of record.headers) {
@@ -272,6 +281,9 @@ export const messageFromRecord = (tp: TopicPartition | null, record: StoredRecor
         break
       case PACKET_ID_HEADER:
         packetId = Number(text(value)) & 0xffff
+        break
+      case SHARE_TARGET_HEADER:
+        ;(shareTargets ??= []).push(text(value))
         break
       case CONTENT_TYPE_HEADER:
         ensure().contentType = text(value)
@@ -297,6 +309,7 @@ export const messageFromRecord = (tp: TopicPartition | null, record: StoredRecor
   message.tp = tp
   message.offset = tp === null ? -1 : record.offset
   message.inboundPacketId = packetId
+  message.shareTargets = shareTargets
   return message
 }
 

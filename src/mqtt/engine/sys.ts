@@ -23,7 +23,12 @@ export const publishSys = (ctx: ServerContext, now: number): void => {
     // Messages sessions could not take: queue full (max_queued_messages) or QoS 0 to a slow socket.
     ["messages/dropped", dropped],
     ["subscriptions/count", engine.subscriptions.count],
-    ["retained messages/count", engine.retained.size]
+    ["retained messages/count", engine.retained.size],
+    // Overload protection (limits.*): what it refused, paused or cut off since start.
+    ["clients/stalled", ctx.overload.stalledDisconnects],
+    ["subscriptions/refused-quota", ctx.overload.subscriptionQuotaRefusals],
+    ["load/publish-throttled", ctx.overload.publishThrottles],
+    ["load/log-paused", ctx.overload.logPauses]
   ]
   for (const [name, value] of values) {
     const msg = new Message(`$SYS/broker/${name}`, Buffer.from(String(value)), 0, true, null, 0, "", now)

@@ -22,8 +22,9 @@ export interface MqttCheck {
   readonly qos2Dups: number
   /** Deliveries at QoS 1 beyond the first of a payload. */
   readonly qos1Dups: number
-  /** Of those, the ones without the DUP flag. */
+  /** Of those, the ones without the DUP flag, in all and per receiver. */
   readonly qos1DupsWithoutFlag: number
+  readonly qos1DupsWithoutFlagBy: Record<string, number>
 }
 
 export const checkMqtt = (acked: ReadonlyArray<string>, receivers: ReadonlyArray<Receiver>): MqttCheck => {
@@ -33,6 +34,7 @@ export const checkMqtt = (acked: ReadonlyArray<string>, receivers: ReadonlyArray
   let qos2Dups = 0
   let qos1Dups = 0
   let qos1DupsWithoutFlag = 0
+  const qos1DupsWithoutFlagBy: Record<string, number> = {}
   for (const r of receivers) {
     const merged = new Map<string, Array<Delivery>>()
     for (const m of r.members)
@@ -56,7 +58,9 @@ export const checkMqtt = (acked: ReadonlyArray<string>, receivers: ReadonlyArray
       const q1 = list.filter((d) => d.qos === 1)
       if (q1.length > 1) {
         qos1Dups += q1.length - 1
-        qos1DupsWithoutFlag += q1.slice(1).filter((d) => !d.dup).length
+        const withoutFlag = q1.slice(1).filter((d) => !d.dup).length
+        qos1DupsWithoutFlag += withoutFlag
+        qos1DupsWithoutFlagBy[r.name] = (qos1DupsWithoutFlagBy[r.name] ?? 0) + withoutFlag
       }
     }
   }
@@ -65,7 +69,7 @@ export const checkMqtt = (acked: ReadonlyArray<string>, receivers: ReadonlyArray
     const from = payload.slice(0, payload.lastIndexOf(":"))
     lostBy[from] = (lostBy[from] ?? 0) + 1
   }
-  return { checked: acked.length, lost: lostSet.size, missing, lostBy, examples, qos2Dups, qos1Dups, qos1DupsWithoutFlag }
+  return { checked: acked.length, lost: lostSet.size, missing, lostBy, examples, qos2Dups, qos1Dups, qos1DupsWithoutFlag, qos1DupsWithoutFlagBy }
 }
 
 /** The (receiver, payload) pairs still missing: cheap to re-filter while draining. */

@@ -120,7 +120,7 @@ export const runTorture = async (options: TortureOptions): Promise<TortureSummar
   const restartMs: Array<number> = []
   const reported = new Set<string>()
   const status = () =>
-    `mqtt checked ${mqtt.checked} lost ${mqtt.lost} by receiver ${JSON.stringify(mqtt.missing)} by publisher ${JSON.stringify(mqtt.lostBy)} qos2-dups ${mqtt.qos2Dups} qos1-dups ${mqtt.qos1Dups} (without DUP ${mqtt.qos1DupsWithoutFlag}) sessions-lost ${sessionsLost()} unacked ${unacked} ids-reused-before-PUBREL ${all.reduce((n, s) => n + s.idsReusedBeforeRelease, 0)}` +
+    `mqtt checked ${mqtt.checked} lost ${mqtt.lost} by receiver ${JSON.stringify(mqtt.missing)} by publisher ${JSON.stringify(mqtt.lostBy)} qos2-dups ${mqtt.qos2Dups} qos1-dups ${mqtt.qos1Dups} (without DUP ${mqtt.qos1DupsWithoutFlag} ${JSON.stringify(mqtt.qos1DupsWithoutFlagBy)}) sessions-lost ${sessionsLost()} unacked ${unacked} ids-reused-before-PUBREL ${all.reduce((n, s) => n + s.idsReusedBeforeRelease, 0)}` +
     ` | kafka checked ${kafkaCheck.checked} lost ${kafkaCheck.lost} dups ${kafkaCheck.duplicated} offset-gaps ${kafkaCheck.offsetGaps} offsets-regressed ${offsetsRegressed} (group committed up to ${[...kafka.committed.values()].reduce((a, b) => a + b, 0)} in ${kafka.commits} commits, consumer crashes ${kafka.consumerCrashes}) failed-sends ${kafka.failedSends}`
 
   try {

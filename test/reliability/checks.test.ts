@@ -16,7 +16,7 @@ describe("checkMqtt", () => {
       { name: "one", members: [full] },
       { name: "two", members: [partial] }
     ])
-    expect(check).toMatchObject({ checked: 3, lost: 2, missing: { one: 0, two: 2 }, qos2Dups: 1, qos1Dups: 2, qos1DupsWithoutFlag: 1 })
+    expect(check).toMatchObject({ checked: 3, lost: 2, missing: { one: 0, two: 2 }, qos2Dups: 1, qos1Dups: 2, qos1DupsWithoutFlag: 1, qos1DupsWithoutFlagBy: { one: 1 } })
   })
 
   it("treats a shared group as one receiver: a message is owed to one member, twice is a duplicate", () => {

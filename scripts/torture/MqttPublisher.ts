@@ -43,6 +43,12 @@ export class MqttPublisher {
   /** Reconnects whose CONNACK said the session was gone. */
   sessionsLost = 0
   resent = 0
+  /**
+   * QoS 1 payloads this publisher sent again after a reconnect. The broker takes each such PUBLISH
+   * as a new message (QoS 1 has no inbound state), and its copies go out with DUP 0, as
+   * [MQTT-3.3.1-3] requires: the checks tell those repeats from the broker's own.
+   */
+  readonly resentPayloads = new Set<string>()
 
   constructor(readonly options: PublisherOptions) {
     this.connection = new MqttConnection(options.name, options.version, options.port, {
@@ -85,7 +91,10 @@ export class MqttPublisher {
     for (const [id, m] of this.inflight) {
       this.resent++
       if (m.state === "pubrel") this.connection.send({ cmd: "pubrel", messageId: id })
-      else this.connection.send(this.publish(id, m.seq, true))
+      else {
+        if (this.options.qos === 1) this.resentPayloads.add(this.payload(m.seq))
+        this.connection.send(this.publish(id, m.seq, true))
+      }
     }
     this.pump()
   }

@@ -22,12 +22,19 @@ export interface MqttCheck {
   readonly qos2Dups: number
   /** Deliveries at QoS 1 beyond the first of a payload. */
   readonly qos1Dups: number
-  /** Of those, the ones without the DUP flag, in all and per receiver. */
+  /** Of those, the ones without the DUP flag, in all and per receiver (publisher retries excluded). */
   readonly qos1DupsWithoutFlag: number
   readonly qos1DupsWithoutFlagBy: Record<string, number>
+  /** Repeats without DUP of payloads their publisher sent twice: new messages to the broker. */
+  readonly qos1DupsFromPublisherRetries: number
 }
 
-export const checkMqtt = (acked: ReadonlyArray<string>, receivers: ReadonlyArray<Receiver>): MqttCheck => {
+export const checkMqtt = (
+  acked: ReadonlyArray<string>,
+  receivers: ReadonlyArray<Receiver>,
+  publisherResent: ReadonlySet<string> = new Set()
+): MqttCheck => {
+  let qos1DupsFromPublisherRetries = 0
   const missing: Record<string, number> = {}
   const examples: Array<string> = []
   const lostSet = new Set<string>()
@@ -51,7 +58,7 @@ export const checkMqtt = (acked: ReadonlyArray<string>, receivers: ReadonlyArray
         if (miss <= 20) examples.push(`${r.name} never got ${payload}`)
       }
     missing[r.name] = miss
-    for (const list of merged.values()) {
+    for (const [payload, list] of merged) {
       if (list.length < 2) continue
       const q2 = list.filter((d) => d.qos === 2).length
       if (q2 > 1) qos2Dups += q2 - 1
@@ -59,6 +66,10 @@ export const checkMqtt = (acked: ReadonlyArray<string>, receivers: ReadonlyArray
       if (q1.length > 1) {
         qos1Dups += q1.length - 1
         const withoutFlag = q1.slice(1).filter((d) => !d.dup).length
+        if (publisherResent.has(payload)) {
+          qos1DupsFromPublisherRetries += withoutFlag
+          continue
+        }
         qos1DupsWithoutFlag += withoutFlag
         qos1DupsWithoutFlagBy[r.name] = (qos1DupsWithoutFlagBy[r.name] ?? 0) + withoutFlag
       }
@@ -69,7 +80,7 @@ export const checkMqtt = (acked: ReadonlyArray<string>, receivers: ReadonlyArray
     const from = payload.slice(0, payload.lastIndexOf(":"))
     lostBy[from] = (lostBy[from] ?? 0) + 1
   }
-  return { checked: acked.length, lost: lostSet.size, missing, lostBy, examples, qos2Dups, qos1Dups, qos1DupsWithoutFlag, qos1DupsWithoutFlagBy }
+  return { checked: acked.length, lost: lostSet.size, missing, lostBy, examples, qos2Dups, qos1Dups, qos1DupsWithoutFlag, qos1DupsWithoutFlagBy, qos1DupsFromPublisherRetries }
 }
 
 /** The (receiver, payload) pairs still missing: cheap to re-filter while draining. */

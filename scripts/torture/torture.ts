@@ -98,6 +98,7 @@ export const runTorture = async (options: TortureOptions): Promise<TortureSummar
   const kafka = new KafkaLoad(kafkaPort, "torture", options.kafkaProducers)
 
   const ackedPayloads = () => publishers.flatMap((p) => p.acked.map((seq) => p.payload(seq)))
+  const publisherResent = () => new Set(publishers.flatMap((p) => [...p.resentPayloads]))
   /** Until every acknowledged message arrived everywhere, or nothing arrived for `quietMs`. */
   const drain = async (acked: ReadonlyArray<string>, quietMs = 3000) => {
     const deadline = Date.now() + options.drainMs
@@ -120,7 +121,7 @@ export const runTorture = async (options: TortureOptions): Promise<TortureSummar
   const restartMs: Array<number> = []
   const reported = new Set<string>()
   const status = () =>
-    `mqtt checked ${mqtt.checked} lost ${mqtt.lost} by receiver ${JSON.stringify(mqtt.missing)} by publisher ${JSON.stringify(mqtt.lostBy)} qos2-dups ${mqtt.qos2Dups} qos1-dups ${mqtt.qos1Dups} (without DUP ${mqtt.qos1DupsWithoutFlag} ${JSON.stringify(mqtt.qos1DupsWithoutFlagBy)}) sessions-lost ${sessionsLost()} unacked ${unacked} ids-reused-before-PUBREL ${all.reduce((n, s) => n + s.idsReusedBeforeRelease, 0)}` +
+    `mqtt checked ${mqtt.checked} lost ${mqtt.lost} by receiver ${JSON.stringify(mqtt.missing)} by publisher ${JSON.stringify(mqtt.lostBy)} qos2-dups ${mqtt.qos2Dups} qos1-dups ${mqtt.qos1Dups} (without DUP ${mqtt.qos1DupsWithoutFlag} ${JSON.stringify(mqtt.qos1DupsWithoutFlagBy)}, publisher retries ${mqtt.qos1DupsFromPublisherRetries}) sessions-lost ${sessionsLost()} unacked ${unacked} ids-reused-before-PUBREL ${all.reduce((n, s) => n + s.idsReusedBeforeRelease, 0)}` +
     ` | kafka checked ${kafkaCheck.checked} lost ${kafkaCheck.lost} dups ${kafkaCheck.duplicated} offset-gaps ${kafkaCheck.offsetGaps} offsets-regressed ${offsetsRegressed} (group committed up to ${[...kafka.committed.values()].reduce((a, b) => a + b, 0)} in ${kafka.commits} commits, consumer crashes ${kafka.consumerCrashes}) failed-sends ${kafka.failedSends}`
 
   try {
@@ -152,7 +153,7 @@ export const runTorture = async (options: TortureOptions): Promise<TortureSummar
       const acked = ackedPayloads()
       const quiescedAt = Date.now()
       await drain(acked)
-      mqtt = checkMqtt(acked, receivers)
+      mqtt = checkMqtt(acked, receivers, publisherResent())
       const drainedAt = Date.now()
       const read = await kafka.readAll(options.drainMs)
       kafkaCheck = checkKafka(kafka.acked, read.records, read.ends)

@@ -19,6 +19,12 @@ describe("checkMqtt", () => {
     expect(check).toMatchObject({ checked: 3, lost: 2, missing: { one: 0, two: 2 }, qos2Dups: 1, qos1Dups: 2, qos1DupsWithoutFlag: 1, qos1DupsWithoutFlagBy: { one: 1 } })
   })
 
+  it("tells a QoS 1 repeat the publisher caused (it sent the payload twice: DUP 0 is right) from the broker's own", () => {
+    const got = deliveries([["r", [[1, false], [1, false]]], ["s", [[1, false], [1, false]]]])
+    const check = checkMqtt(["r", "s"], [{ name: "one", members: [got] }], new Set(["r"]))
+    expect(check).toMatchObject({ qos1Dups: 2, qos1DupsWithoutFlag: 1, qos1DupsFromPublisherRetries: 1 })
+  })
+
   it("treats a shared group as one receiver: a message is owed to one member, twice is a duplicate", () => {
     const a = deliveries([["x", [[2, false]]], ["y", [[2, false]]]])
     const b = deliveries([["y", [[2, true]]], ["z", [[2, false]]]])

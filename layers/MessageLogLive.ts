@@ -93,7 +93,9 @@ export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | S
   const ends = yield* driver.recover
 
   const partitions = new Map<TopicPartition, Partition>()
-  for (const [tp, end] of ends) partitions.set(tp, new Partition(tp, end))
+  /** Estimated bytes appended and not yet settled (unsafeUnwrittenBytes), kept by the partitions. */
+  const unwritten = { bytes: 0 }
+  for (const [tp, end] of ends) partitions.set(tp, new Partition(tp, end, unwritten))
   let partitionList: ReadonlyArray<TopicPartition> | null = null
 
   let dirty: Array<Partition> = []
@@ -107,8 +109,6 @@ export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | S
   const wake = yield* Effect.makeLatch(false)
   /** Consecutive flusher passes that carried exactly one record (see turnWindow). */
   let lonePasses = 0
-  /** Estimated bytes appended and not yet settled (unsafeUnwrittenBytes). */
-  let unwrittenBytes = 0
   let passWaiters: Array<() => void> = []
   const window = Effect.suspend(() => (lonePasses >= LONE_PASSES ? turnWindow : commitWindow))
 
@@ -116,7 +116,6 @@ export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | S
   const unsafeAppend = (tp: TopicPartition, record: LogRecord): number => {
     const p = partitionFor(tp)
     const offset = p.append(record)
-    unwrittenBytes += estimateSize(record)
     if (!p.dirty) {
       p.dirty = true
       dirty.push(p)
@@ -145,7 +144,7 @@ export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | S
   const partitionFor = (tp: TopicPartition): Partition => {
     let p = partitions.get(tp)
     if (p === undefined) {
-      partitions.set(tp, (p = new Partition(tp, 0)))
+      partitions.set(tp, (p = new Partition(tp, 0, unwritten)))
       partitionList = null
     }
     return p
@@ -154,7 +153,6 @@ export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | S
   const unsafeAppendBatch = (tp: TopicPartition, encoded: Uint8Array, count: number): number => {
     const p = partitionFor(tp)
     const base = p.appendEncoded(encoded, count)
-    unwrittenBytes += encoded.length
     if (!p.dirty) {
       p.dirty = true
       dirty.push(p)
@@ -184,7 +182,7 @@ export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | S
     let thrown: unknown = undefined
     for (let i = 0; i < batches.length; i++) {
       const b = batches[i]!
-      unwrittenBytes -= b.bytes
+      unwritten.bytes -= b.bytes
       const callbacks = b.partition.settle(b, error)
       if (callbacks === null) continue
       for (let j = 0; j < callbacks.length; j++) {
@@ -398,7 +396,7 @@ export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | S
         partitions.delete(tp)
         partitionList = null
         // Batches a pass is writing are counted off when it settles them; the rest never will be.
-        for (const b of p.pending) if (b.state !== BATCH_WRITING) unwrittenBytes -= b.bytes
+        for (const b of p.pending) if (b.state !== BATCH_WRITING) unwritten.bytes -= b.bytes
         const { callbacks, watchers } = p.abandon()
         if (callbacks.length > 0) {
           const error = deletionError(tp)
@@ -426,7 +424,7 @@ export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | S
       return Effect.zipRight(log, Deferred.await(done))
     })
 
-  const unsafeUnwrittenBytes = (): number => unwrittenBytes
+  const unsafeUnwrittenBytes = (): number => unwritten.bytes
 
   const unsafeAfterNextPass = (done: () => void): void => {
     passWaiters.push(done)

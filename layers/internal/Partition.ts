@@ -89,7 +89,12 @@ export class Partition {
   /** Callbacks waiting for `durableEnd` to pass an offset (Kafka Fetch long polls). */
   watchers: Array<Watcher> | null = null
 
-  constructor(readonly tp: TopicPartition, end: number) {
+  constructor(
+    readonly tp: TopicPartition,
+    end: number,
+    /** Bytes appended and not yet settled, across all partitions (MessageLogLive's high-water mark). */
+    private readonly unwritten: { bytes: number } = { bytes: 0 }
+  ) {
     this.next = end
     this.durableEnd = end
   }
@@ -104,7 +109,9 @@ export class Partition {
     }
     b.records.push(record)
     b.count++
-    b.bytes += estimateSize(record)
+    const size = estimateSize(record)
+    b.bytes += size
+    this.unwritten.bytes += size
     if (b.count >= MAX_BATCH_RECORDS || b.bytes >= MAX_BATCH_BYTES) b.state = BATCH_SEALED
     return this.next++
   }
@@ -122,6 +129,7 @@ export class Partition {
     b.encoded = encoded
     b.count = count
     b.bytes = encoded.length
+    this.unwritten.bytes += encoded.length
     b.state = BATCH_SEALED
     pending.push(b)
     this.next += count

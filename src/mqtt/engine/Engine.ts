@@ -796,13 +796,11 @@ export class Engine {
   ): Effect.Effect<Set<LiveSession>, StorageError> {
     return Effect.gen(this, function*() {
       const replayed = new Set<LiveSession>()
-      const positionOf = (session: LiveSession, tp: string): number =>
-        session.state.checkpoint?.positions.find(([t]) => t === tp)?.[1] ?? 0
       const replays = new Map<string, { replay: ProgressReplay; start: number }>()
       let from = Infinity
       for (const session of restored) {
-        const start = positionOf(session, PROGRESS_TP)
-        const replay = new ProgressReplay(session, (tp) => positionOf(session, tp), inbound.get(session))
+        const start = journalPosition(session)
+        const replay = new ProgressReplay(session, (tp) => checkpointPosition(session, tp), inbound.get(session))
         replays.set(session.clientId, { replay, start })
         if (start < from) from = start
       }
@@ -849,9 +847,12 @@ export class Engine {
   }
 }
 
+/** Where the session's checkpoint put partition `tp` (0 where it names none). */
+const checkpointPosition = (session: LiveSession, tp: string): number =>
+  session.state.checkpoint?.positions.find(([t]) => t === tp)?.[1] ?? 0
+
 /** The journal position the session's checkpoint covers (0 before any). */
-const journalPosition = (session: LiveSession): number =>
-  session.state.checkpoint?.positions.find(([t]) => t === PROGRESS_TP)?.[1] ?? 0
+const journalPosition = (session: LiveSession): number => checkpointPosition(session, PROGRESS_TP)
 
 /** A will as stored in a WillSet event (see messagesToText). */
 const decodeWill = (text: string): Message => {

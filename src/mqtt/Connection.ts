@@ -554,8 +554,9 @@ export class Connection implements Outlet, FrameSink, AclHolder {
       this.state = State.Connected
       this.ctx.connected++
       // A resumed session's subscriptions were granted to an earlier connection, maybe under
-      // other rules or another user: this client's ACL decides before anything is sent.
-      const regrant = this.acl === null ? null : this.recheckGrants(opened.session)
+      // other rules or another user: this client's ACL decides before anything is sent, once
+      // what the session owes is back in memory (opened.persist reads it from the log).
+      const regrant = this.acl === null ? null : Effect.suspend(() => this.recheckGrants(opened.session) ?? Effect.void)
       const persist = regrant === null ? opened.persist : opened.persist === null ? regrant : Effect.zipRight(opened.persist, regrant)
       const finish = (ok: boolean) => {
         if (this.state === State.Closed) return
@@ -810,7 +811,7 @@ export class Connection implements Outlet, FrameSink, AclHolder {
       if (!ok) return
       // [MQTT-3.3.1-9] retained messages go out after the SUBACK, flagged retain.
       const subIds = id !== 0 ? [id] : null
-      for (const [m, qos] of result.retained) session.deliver(m, qos, true, subIds)
+      for (const [m, qos] of result.retained) session.deliverRetained(m, qos, subIds)
     }
     if (result.persist === null) send(true)
     else this.runControl(result.persist, send)

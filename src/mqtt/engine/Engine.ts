@@ -9,7 +9,7 @@
  * it, retained messages from the compacted `__retained` stream, and each persistent session's
  * backlog from its checkpoint plus a scan of the log past the checkpoint's positions.
  */
-import { Effect, Schema } from "effect"
+import { Effect, Runtime, Schema } from "effect"
 import type { BrokerConfigShape } from "../../../config/BrokerConfigShape.js"
 import { streamOf, type TopicPartition, topicPartition } from "../../../domain/ids.js"
 import { decideConnect, decideDisconnect, decideExpire, decideSubscribe, decideUnsubscribe, type SubscribeRequest } from "../../../domain/session/decide.js"
@@ -22,11 +22,13 @@ import { parseShared } from "../../../domain/topic/TopicFilter.js"
 import { StorageError } from "../../../services/errors.js"
 import type { EventData, EventStore } from "../../../services/EventStore.js"
 import type { MessageLog } from "../../../services/MessageLog.js"
+import { BacklogReader, outgoingFor, owedOutgoing, sessionPartitions, shareGroupOf } from "./BacklogReader.js"
+import { Cursor } from "./Cursor.js"
 import { InboundRef, LiveSession, type Outlet, Outgoing } from "./LiveSession.js"
 import { Message, messageFromRecord, messagesFromText, messagesToText } from "./Message.js"
 import { decodeOps, PROGRESS_TP, ProgressJournal } from "./ProgressJournal.js"
 import { ProgressReplay } from "./replayProgress.js"
-import { isGroup, type SharedGroup, Subscription, Subscriptions } from "./Subscriptions.js"
+import { isGroup, Subscription, Subscriptions } from "./Subscriptions.js"
 
 export const RETAINED_TP = topicPartition("__retained", 0)
 const SNAPSHOT = "mqtt-sessions"
@@ -66,6 +68,8 @@ export class Engine {
   private readonly snapshotLock = Effect.unsafeMakeSemaphore(1)
   /** Delivery progress of persistent sessions, in the log's group commit (ProgressJournal). */
   readonly journal: ProgressJournal
+  /** Reads the backlogs of sessions behind a cursor (offline, or their queue full) from the log. */
+  readonly backlog: BacklogReader
 
   private constructor(
     readonly config: BrokerConfigShape,
@@ -74,14 +78,17 @@ export class Engine {
     /** MQTT topic -> log partition, and log record -> MQTT topic. */
     readonly mapping: StreamMapping,
     /** Tells Kafka-style retention the lowest offset of a partition sessions still need. */
-    private readonly holds: ((tp: TopicPartition, keepFrom: number) => void) | null
+    private readonly holds: ((tp: TopicPartition, keepFrom: number) => void) | null,
+    /** Runs the background reads of session backlogs. */
+    runtime: Runtime.Runtime<never>
   ) {
     this.logQos0 = config.mqtt.logQos0
     this.journal = new ProgressJournal(log)
+    this.backlog = new BacklogReader(log, mapping, runtime)
   }
 
   private newSession(clientId: string, state: SessionState): LiveSession {
-    return new LiveSession(clientId, state, this.config.limits.maxQueuedMessages, this.journal)
+    return new LiveSession(clientId, state, this.config.limits.maxQueuedMessages, this.journal, this.backlog)
   }
 
   // ---------------------------------------------------------------- data plane (hot)
@@ -101,11 +108,13 @@ export class Engine {
       const tp = this.mapping.placementOf(msg.topic).tp
       msg.tp = tp
       msg.offset = this.log.unsafeAppend(tp, msg)
+      msg.appended = true
     } else if (this.mapping.bindings.length > 0) {
       const placement = this.mapping.placementOf(msg.topic)
       if (placement.bound) {
         msg.tp = placement.tp
         msg.offset = this.log.unsafeAppend(placement.tp, msg)
+        msg.appended = true
       }
     }
     if (msg.retain) this.setRetained(msg, true)
@@ -194,9 +203,7 @@ export class Engine {
    */
   private positions(): Array<readonly [string, number]> {
     const out: Array<readonly [string, number]> = []
-    for (const tp of this.log.unsafePartitions()) {
-      if (!streamOf(tp).startsWith("__")) out.push([tp, this.log.unsafeEndOffset(tp)])
-    }
+    for (const tp of sessionPartitions(this.log)) out.push([tp, this.log.unsafeEndOffset(tp)])
     out.push([PROGRESS_TP, this.journal.end()])
     return out
   }
@@ -277,12 +284,15 @@ export class Engine {
       session = this.newSession(clientId, emptySession(clientId, expiryInterval))
       this.sessions.set(clientId, session)
     }
-    const persist = this.commit(session, decision.events, true)
+    const commit = this.commit(session, decision.events, true)
+    // Behind a cursor: what it owes by position comes back before CONNACK (the resend needs it).
+    const persist = session.cursor === null ? commit : Effect.zipRight(commit ?? Effect.void, this.backlog.loadOwed(session))
     return { session, sessionPresent: decision.sessionPresent, persist }
   }
 
   /** Removes a session's subscriptions and forgets it; what it owed a share group goes to another member. */
   private dropSession(session: LiveSession): void {
+    const groups = [...session.subscriptions.values()].filter((sub) => sub.group !== null)
     for (const sub of session.subscriptions.values()) this.subscriptions.remove(sub)
     session.subscriptions.clear()
     if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId)
@@ -290,6 +300,26 @@ export class Engine {
     session.dropped = 0
     const owed = session.takeShared()
     if (owed !== null) this.reshare(owed)
+    const cursor = session.cursor
+    session.cursor = null
+    if (cursor !== null && cursor.owed.length > 0) this.reshareOwed(session, cursor, groups)
+  }
+
+  /**
+   * What an ended session owed by position (behind its cursor) and got through a share group
+   * goes to another member, once read back. Messages still in the cursor's range are not
+   * looked for: passing a message on is something the spec allows, not requires (§4.8.2).
+   */
+  private reshareOwed(session: LiveSession, cursor: Cursor, groups: ReadonlyArray<Subscription>): void {
+    if (groups.length === 0) return
+    const read = Effect.forEach(cursor.owed.splice(0), (entry) =>
+      Effect.map(this.backlog.readMessage(entry.tp as TopicPartition, entry.offset), (m) => {
+        const sub = m === null ? undefined : groups.find((g) => matches(g.filter, m.topic))
+        if (m !== null && sub !== undefined && sub.group !== null && !(entry.qos === 2 && entry.packetId !== 0)) {
+          this.reshare([new Outgoing(m, entry.qos, false, null, sub.group)])
+        }
+      }), { discard: true })
+    this.backlog.run(read, `re-sharing what session ${session.clientId} owed`)
   }
 
   /** MQTT 5 §4.8.2: messages an ended session owed through a share group go to another member. */
@@ -345,6 +375,8 @@ export class Engine {
     const previous = session.subscriptions.get(raw)
     if (previous !== undefined) this.subscriptions.remove(previous)
     const sub = new Subscription(session, raw, filter, options, null)
+    // Behind a cursor, the read past it must not hand this subscription older messages.
+    if (session.cursor !== null) sub.since = this.backlog.ends()
     this.subscriptions.add(sub, group?.group ?? null)
     session.subscriptions.set(raw, sub)
     return previous !== undefined
@@ -438,7 +470,9 @@ export class Engine {
     const gone = will === null || !(shuttingDown && delay > 0) && this.startWill(session, will.message, delay, now)
     if (gone && session.state.will !== null) events.push(new WillCleared({ clientId: session.clientId }))
     if (event._tag === "SessionEnded") this.dropSession(session)
-    return this.commit(session, events, event._tag !== "SessionEnded")
+    const persist = this.commit(session, events, event._tag !== "SessionEnded")
+    session.park() // after the checkpoint, which records what it owes
+    return persist
   }
 
   /** Publishes the will now (delay 0, returns true) or holds it for the sweep until it is due. */
@@ -589,6 +623,8 @@ export class Engine {
           lower(tp, cp.positions.find(([t]) => t === tp)?.[1] ?? 0)
         }
         for (const e of cp.pending) lower(e.tp, e.offset)
+        // Owed since the checkpoint (a share group's picks, re-shares) may lie below it.
+        if (session.cursor !== null) for (const e of session.cursor.owed) lower(e.tp, e.offset)
       }
       // The journal is needed from the checkpoint on of each stored session that recorded ops
       // since (an offline session records none: it does not hold the journal back).
@@ -633,7 +669,7 @@ export class Engine {
     holds: ((tp: TopicPartition, keepFrom: number) => void) | null = null
   ): Effect.Effect<Engine, StorageError> {
     return Effect.gen(function*() {
-      const engine = new Engine(config, log, store, mapping, holds)
+      const engine = new Engine(config, log, store, mapping, holds, yield* Effect.runtime<never>())
       yield* engine.loadRetained()
       yield* engine.restoreSessions(yield* engine.foldSessions())
       return engine
@@ -676,7 +712,12 @@ export class Engine {
     })
   }
 
-  /** Rebuilds persistent sessions: subscriptions, then pending entries, then the log scan. */
+  /**
+   * Rebuilds persistent sessions: subscriptions, then their backlogs. A session that was offline
+   * with a checkpoint that still serves keeps it as its cursor, read when its client returns;
+   * one connected at the crash, or with journal ops past its checkpoint, gets its backlog
+   * rebuilt now (checkpoint, log scan, journal replay) and is then parked the same way.
+   */
   private restoreSessions(states: ReadonlyMap<string, SessionState>): Effect.Effect<void, StorageError> {
     return Effect.gen(this, function*() {
       const now = Date.now()
@@ -701,30 +742,35 @@ export class Engine {
           const delay = Math.min(state.will.delay, state.expiryInterval)
           session.pendingWill = { message: decodeWill(state.will.message), due: state.disconnectedAt! + delay * 1000 }
         }
+        const cp = state.checkpoint
+        if (cp !== null) session.qos2Inbound = cp.qos2Inbound.length === 0 ? null : new Map(cp.qos2Inbound.map((id) => [id, null]))
         restored.push(session)
       }
-      // Pending entries recorded in checkpoints, read back by offset.
+      const withOps = yield* this.sessionsWithJournalOps(restored)
+      const eager: Array<LiveSession> = []
       for (const session of restored) {
         const cp = session.state.checkpoint
-        if (cp === null) continue
-        for (const entry of cp.pending) {
-          const m = yield* this.readMessage(entry.tp as TopicPartition, entry.offset)
-          if (m === null || m.isExpired(now)) continue
-          const o = new Outgoing(m, entry.qos, false, null, shareGroupOf(session, m.topic))
-          o.packetId = entry.packetId
-          o.stage = entry.stage
-          session.restore(o)
-        }
-        session.qos2Inbound = cp.qos2Inbound.length === 0 ? null : new Map(cp.qos2Inbound.map((id) => [id, null]))
+        // A checkpoint past the end of the log (a power loss took the tail it named, under an
+        // fsync policy that allows that) would skip what is appended from now on.
+        if (cp === null || withOps.has(session) || wereConnected.has(session.clientId) || cp.positions.some(([tp, at]) => at > this.log.unsafeEndOffset(tp as TopicPartition))) {
+          eager.push(session)
+        } else session.cursor = Cursor.fromCheckpoint(cp.positions, cp.pending, isInternal)
       }
-      const byClientId = new Map(restored.map((s) => [s.clientId, s]))
+      // Pending entries recorded in checkpoints, read back by offset.
+      for (const session of eager) {
+        for (const entry of session.state.checkpoint?.pending ?? []) {
+          const m = yield* this.backlog.readMessage(entry.tp as TopicPartition, entry.offset)
+          if (m !== null && !m.isExpired(now)) session.restore(owedOutgoing(session, m, { ...entry, maybeSent: false, retain: false }))
+        }
+      }
+      // Records past each eager session's checkpoint positions: one pass per partition. (An
+      // offline session sent nothing since its checkpoint: no inbound QoS 2 id to find for it.)
+      const byClientId = new Map(eager.map((s) => [s.clientId, s]))
       const inbound = new Map<LiveSession, Array<InboundRef & { packetId: number }>>()
-      // Records past each session's checkpoint positions: one pass per partition.
-      for (const tp of this.log.unsafePartitions()) {
-        if (streamOf(tp).startsWith("__")) continue
+      for (const tp of sessionPartitions(this.log)) {
         const starts = new Map<LiveSession, number>()
         let from = Infinity
-        for (const session of restored) {
+        for (const session of eager) {
           const cp = session.state.checkpoint
           const pos = cp?.positions.find(([t]) => t === tp)?.[1] ?? (cp === null ? Infinity : 0)
           if (pos === Infinity) continue
@@ -761,27 +807,49 @@ export class Engine {
             }
             for (const [session, start] of starts) {
               if (r.offset < start) continue
-              const qos = grantedFor(session, m)
-              if (qos > 0) session.restore(new Outgoing(m, qos as QoS, false, null))
+              const o = outgoingFor(session, m)
+              if (o !== null) session.restore(o)
             }
           }
           from = records[records.length - 1]!.offset + 1
         }
       }
-      const replayed = yield* this.replayJournal(restored, inbound, now)
-      for (const session of restored) {
+      const replayed = yield* this.replayJournal(eager, inbound, now)
+      for (const session of eager) {
         if (wereConnected.has(session.clientId)) session.markMaybeSent()
       }
-      // A fresh checkpoint where the old one no longer serves: past the end of the log (a power
-      // loss took the tail it named, under an fsync policy that allows that: the next restart
-      // would skip what is appended now), or with journal ops after it (so retention may drop
-      // them: an offline session must not pin the journal).
-      for (const session of restored) {
+      // A fresh checkpoint where the old one no longer serves: past the end of the log, or with
+      // journal ops after it (so retention may drop them: an offline session must not pin the
+      // journal). Then the backlog leaves memory like any offline session's.
+      for (const session of eager) {
         const cp = session.state.checkpoint
         if (replayed.has(session) || (cp !== null && cp.positions.some(([tp, at]) => at > this.log.unsafeEndOffset(tp as TopicPartition)))) {
           yield* this.commit(session, [], true) ?? Effect.void
         }
+        session.park()
       }
+    })
+  }
+
+  /** The restored sessions with progress-journal ops past their checkpoint. */
+  private sessionsWithJournalOps(restored: ReadonlyArray<LiveSession>): Effect.Effect<Set<LiveSession>, StorageError> {
+    return Effect.gen(this, function*() {
+      const found = new Set<LiveSession>()
+      const byKey = new Map(restored.map((s) => [s.clientId, s]))
+      let from = Infinity
+      for (const session of restored) from = Math.min(from, journalPosition(session))
+      const end = this.log.unsafeEndOffset(PROGRESS_TP)
+      while (from < end) {
+        const records = yield* this.log.read(PROGRESS_TP, from, READ_CHUNK)
+        if (records.length === 0) break
+        for (const r of records) {
+          if (r.offset < from || r.key === null) continue
+          const session = byKey.get(Buffer.from(r.key).toString("utf8"))
+          if (session !== undefined && r.offset >= journalPosition(session)) found.add(session)
+        }
+        from = records[records.length - 1]!.offset + 1
+      }
+      return found
     })
   }
 
@@ -824,7 +892,7 @@ export class Engine {
       for (const { replay } of replays.values()) {
         const read = new Map<string, Message>()
         for (const { tp, offset } of replay.toRead()) {
-          const m = yield* this.readMessage(tp as TopicPartition, offset)
+          const m = yield* this.backlog.readMessage(tp as TopicPartition, offset)
           if (m !== null && !m.isExpired(now)) read.set(`${tp}@${offset}`, m)
         }
         replay.finish((tp, offset, qos) => {
@@ -833,16 +901,6 @@ export class Engine {
         })
       }
       return replayed
-    })
-  }
-
-  /** The message at one log position, or null when it is gone or not an MQTT message. */
-  private readMessage(tp: TopicPartition, offset: number): Effect.Effect<Message | null, StorageError> {
-    return Effect.map(this.log.read(tp, offset, 1), (records) => {
-      const r = records.find((x) => x.offset === offset)
-      if (r === undefined) return null
-      const topic = this.mapping.mqttTopicOf(streamOf(tp), r.key)
-      return topic === null ? null : messageFromRecord(tp, r, topic)
     })
   }
 }
@@ -867,32 +925,8 @@ const matchesAny = (subs: Iterable<Subscription>, topic: string): boolean => {
   return false
 }
 
-/**
- * The share group a restored message reached the session through, if no plain subscription of
- * it matches (so that, should the session end, it goes to another member).
- */
-const shareGroupOf = (session: LiveSession, topic: string): SharedGroup | null => {
-  let group: SharedGroup | null = null
-  for (const sub of session.subscriptions.values()) {
-    if (!matches(sub.filter, topic)) continue
-    if (sub.group === null) return null
-    group ??= sub.group
-  }
-  return group
-}
-
-/** Highest QoS the session's non-shared subscriptions grant `m` (0 = no match). */
-const grantedFor = (session: LiveSession, m: Message): number => {
-  let best = 0
-  for (const sub of session.subscriptions.values()) {
-    if (sub.raw !== sub.filter) continue // shared: only its recorded pending entries count
-    if (sub.options.noLocal && m.origin === session.clientId) continue
-    if (!matches(sub.filter, m.topic)) continue
-    const q = Math.min(sub.options.qos, m.qos)
-    if (q > best) best = q
-  }
-  return best
-}
+/** Internal partitions (`__retained`, the progress journal) hold no session's messages. */
+const isInternal = (tp: string): boolean => tp.startsWith("__")
 
 // Snapshot codec: SessionState holds Maps, stored as arrays.
 const encodeStates = (states: ReadonlyMap<string, SessionState>): unknown =>

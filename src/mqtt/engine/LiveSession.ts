@@ -7,6 +7,7 @@
 import type { TopicPartition } from "../../../domain/ids.js"
 import type { Checkpoint, PendingEntry, QoS, SessionState } from "../../../domain/session/Session.js"
 import { encodeAck } from "../codec/encode.js"
+import { Cursor, owedEntryOf } from "./Cursor.js"
 import { Deque } from "./Deque.js"
 import type { Message } from "./Message.js"
 import { DONE, type ProgressCursor, type ProgressJournal, type ProgressRecord, RECEIVED, SENT1, SENT2 } from "./ProgressJournal.js"
@@ -31,6 +32,14 @@ export interface Outlet {
   writeFrame(frame: Buffer): void
   /** False when the socket's outbound buffer is over its cap (QoS 0 is then dropped). */
   canWriteQos0(): boolean
+}
+
+/** Reads a cursor's backlog back into memory (BacklogReader). */
+export interface BacklogSource {
+  /** The end offset of every partition a session's messages can be in, now. */
+  ends(): Map<string, number>
+  /** Starts a read that refills the session's queue from its cursor (unless one is running). */
+  fill(session: LiveSession): void
 }
 
 export class Outgoing {
@@ -63,8 +72,13 @@ export class LiveSession implements ProgressCursor {
   readonly subscriptions = new Map<string, Subscription>()
   /** Sent, not yet acknowledged, by packet id; in send order (Map keeps insertion order). */
   inflight: Map<number, Outgoing> | null = null
-  /** Waiting for window space or for the client to come back. */
+  /** Waiting for window space, in memory (at most about max_queued_messages). */
   queue: Deque<Outgoing> | null = null
+  /**
+   * Persistent sessions: the backlog past the queue, in the log (Cursor). Set while offline and
+   * while the queue is full; null once a read catches up with the log.
+   */
+  cursor: Cursor | null = null
   /**
    * Inbound QoS 2 packet ids PUBREC'd and awaiting PUBREL, with the message's log position
    * (null: restored from a checkpoint, position not kept).
@@ -92,9 +106,12 @@ export class LiveSession implements ProgressCursor {
   constructor(
     readonly clientId: string,
     public state: SessionState,
-    private readonly maxQueued: number,
+    /** Messages the queue holds in memory (a persistent session's further ones wait in the log). */
+    readonly maxQueued: number,
     /** Where delivery progress is made durable; null where nothing survives a restart (tests). */
-    readonly journal: ProgressJournal | null = null
+    readonly journal: ProgressJournal | null = null,
+    /** Reads a cursor's backlog; null: the queue is all there is (tests). */
+    readonly backlogSource: BacklogSource | null = null
   ) {
     this.progressKey = Buffer.from(clientId, "utf8")
   }
@@ -128,23 +145,64 @@ export class LiveSession implements ProgressCursor {
       conn.writeFrame(frame)
       return
     }
-    const o = new Outgoing(msg, qos, retainFlag, subscriptionIds, group)
+    const cursor = this.cursor
+    if (cursor !== null) return this.deliverBehind(cursor, msg, qos, retainFlag, subscriptionIds, group)
     this.dirty = true
     const inflight = this.inflight ?? (this.inflight = new Map())
     if (conn !== null && inflight.size < conn.sendQuota && (this.queue === null || this.queue.length === 0)) {
-      this.send(conn, inflight, o)
+      this.send(conn, inflight, new Outgoing(msg, qos, retainFlag, subscriptionIds, group))
       return
     }
     const queue = this.queue ?? (this.queue = new Deque())
     if (queue.length >= this.maxQueued) {
+      // A persistent session's log is kept for it: the rest waits there, behind a cursor.
+      if (this.backlogSource !== null && this.stored && msg.tp !== null) {
+        const behind = (this.cursor = new Cursor(this.backlogSource.ends()))
+        return this.deliverBehind(behind, msg, qos, retainFlag, subscriptionIds, group)
+      }
       this.dropped++
       return
     }
     msg.ownPayload()
-    queue.push(o)
+    queue.push(new Outgoing(msg, qos, retainFlag, subscriptionIds, group))
     // A restart rebuilds the backlog from subscriptions, which cannot say which member of a
     // share group a message went to: the journal does (packet id 0: queued, not sent).
     if (group !== null && msg.tp !== null) this.journaled?.record(this, qos === 2 ? SENT2 : SENT1, 0, msg.tp, msg.offset)
+  }
+
+  /**
+   * Hot path, behind a cursor: a message the read past the cursor will find (in range, through
+   * a plain subscription or the share-target header written with it) is left in the log; one
+   * from before the range is owed by position; one with no position is kept as it is.
+   */
+  private deliverBehind(cursor: Cursor, msg: Message, qos: QoS, retainFlag: boolean, subscriptionIds: ReadonlyArray<number> | null, group: SharedGroup | null): void {
+    const tp = msg.tp
+    if (tp === null) return this.keep(cursor, new Outgoing(msg, qos, retainFlag, subscriptionIds, group))
+    if (msg.offset >= cursor.positionOf(tp)) {
+      if (group === null) return
+      if (msg.appended && msg.shareTargets !== null && msg.shareTargets.includes(`${qos}${this.clientId}`)) return
+    }
+    cursor.owed.push({ tp, offset: msg.offset, qos, packetId: 0, stage: 0, maybeSent: false, retain: retainFlag })
+    this.dirty = true
+    if (group !== null) this.journaled?.record(this, qos === 2 ? SENT2 : SENT1, 0, tp, msg.offset)
+  }
+
+  /** An owed message with no log position: queued while connected, held by the cursor offline. */
+  private keep(cursor: Cursor, o: Outgoing): void {
+    o.msg.ownPayload()
+    if (this.conn === null) return void cursor.held.push(o)
+    ;(this.queue ??= new Deque()).push(o)
+    this.pump()
+  }
+
+  /**
+   * A retained message matching a new subscription [MQTT-3.3.1-9]: never left to the read past
+   * a cursor, which only finds messages published after the subscription.
+   */
+  deliverRetained(msg: Message, qos: QoS, subscriptionIds: ReadonlyArray<number> | null): void {
+    const cursor = this.cursor
+    if (cursor === null || qos === 0) this.deliver(msg, qos, true, subscriptionIds)
+    else this.keep(cursor, new Outgoing(msg, qos, true, subscriptionIds))
   }
 
   private send(conn: Outlet, inflight: Map<number, Outgoing>, o: Outgoing): void {
@@ -194,19 +252,51 @@ export class LiveSession implements ProgressCursor {
     return id
   }
 
-  /** Fills the window from the queue, dropping messages that expired while waiting. */
+  /**
+   * Fills the window from the queue, dropping messages that expired while waiting, and asks for
+   * the next part of the backlog once the queue runs low.
+   */
   pump(): void {
     const conn = this.conn
+    if (conn === null) return
     const queue = this.queue
-    if (conn === null || queue === null || queue.length === 0) return
-    const inflight = this.inflight ?? (this.inflight = new Map())
-    const now = Date.now()
-    while (queue.length > 0 && inflight.size < conn.sendQuota) {
-      const o = queue.shift()!
-      this.dirty = true
-      if (o.msg.isExpired(now)) continue // [MQTT-3.3.2-5]
-      this.send(conn, inflight, o)
+    if (queue !== null && queue.length > 0) {
+      const inflight = this.inflight ?? (this.inflight = new Map())
+      const now = Date.now()
+      while (queue.length > 0 && inflight.size < conn.sendQuota) {
+        const o = queue.shift()!
+        this.dirty = true
+        if (o.msg.isExpired(now)) continue // [MQTT-3.3.2-5]
+        this.send(conn, inflight, o)
+      }
     }
+    const cursor = this.cursor
+    if (cursor !== null && !cursor.filling && (queue === null || queue.length < this.maxQueued >> 1)) this.backlogSource!.fill(this)
+  }
+
+  /**
+   * The client went away: what it is owed leaves memory, as log positions behind a cursor
+   * (in flight first, in send order, then queued), to be read back when it returns.
+   */
+  park(): void {
+    const source = this.backlogSource
+    if (source === null || !this.stored || this.conn !== null) return
+    const cursor = this.cursor ?? new Cursor(source.ends())
+    const owed: Array<Outgoing> = []
+    const held: Array<Outgoing> = []
+    for (const o of this.inflight?.values() ?? []) (o.msg.tp === null ? held : owed).push(o)
+    for (const o of this.queue ?? []) (o.msg.tp === null ? held : owed).push(o)
+    cursor.owed.unshift(...owed.map(owedEntryOf))
+    cursor.held.unshift(...held)
+    this.inflight = null
+    this.queue = null
+    this.cursor = cursor
+  }
+
+  /** A read reached the log's end with nothing owed besides: deliveries go to memory again. */
+  caughtUp(): void {
+    this.cursor = null
+    for (const sub of this.subscriptions.values()) sub.since = null
   }
 
   /** PUBACK (QoS 1) or PUBCOMP (QoS 2): the message is done. False if the id was unknown. */
@@ -275,13 +365,19 @@ export class LiveSession implements ProgressCursor {
     }
     if (this.inflight !== null) for (const o of this.inflight.values()) add(o)
     if (this.queue !== null) for (const o of this.queue) add(o)
+    if (this.cursor !== null) out.push(...this.cursor.pendingEntries())
     return out
   }
 
+  /**
+   * `positions` are the log's ends; behind a cursor the backlog is rebuilt from the cursor's
+   * positions instead (a partition it does not name is newer than it: from its start).
+   */
   checkpoint(positions: ReadonlyArray<readonly [string, number]>, now: number): Checkpoint {
+    const cursor = this.cursor
     return {
       at: now,
-      positions,
+      positions: cursor === null ? positions : positions.map(([tp, end]) => [tp, tp.startsWith("__") ? end : cursor.positionOf(tp)] as const),
       pending: this.pendingEntries(),
       qos2Inbound: this.qos2Inbound === null ? [] : [...this.qos2Inbound.keys()]
     }
@@ -361,8 +457,9 @@ export class LiveSession implements ProgressCursor {
     return dropped
   }
 
-  /** Number of messages owed to the client. */
+  /** Number of messages owed to the client in memory or by position (not those still in a cursor's range). */
   get backlog(): number {
-    return (this.inflight?.size ?? 0) + (this.queue?.length ?? 0)
+    const cursor = this.cursor
+    return (this.inflight?.size ?? 0) + (this.queue?.length ?? 0) + (cursor === null ? 0 : cursor.owed.length + cursor.held.length)
   }
 }

@@ -96,6 +96,11 @@ export class Message implements LogRecord {
    * stored with the message, so a crash cannot keep the message and lose which member owes it.
    */
   shareTargets: Array<string> | null = null
+  /**
+   * Appended to the log as itself (Engine.publish), so its headers, shareTargets included, are
+   * written when its batch is sealed; false for a copy read back from a record.
+   */
+  appended = false
 
   constructor(
     readonly topic: string,

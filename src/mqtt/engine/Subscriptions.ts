@@ -18,6 +18,12 @@ export class Subscription {
     /** Set by Subscriptions.add for a `$share/` subscription, so remove finds its group. */
     public group: SharedGroup | null
   ) {}
+
+  /**
+   * Made while its session was behind a cursor: the log's ends then. The read past the cursor
+   * skips older records for it, which were published before it existed.
+   */
+  since: Map<string, number> | null = null
 }
 
 /** Members of one share group on one filter; round-robin over connected members first. */

@@ -38,7 +38,8 @@ export interface LogRetentionOptions {
   readonly now?: () => number
 }
 
-const DEFAULT_INTERVAL_MS = 30_000
+/** ROBUSTMQ_TEST_HOUSEKEEPING_MS (test only, see MqttServer) shortens it for the torture harness. */
+const DEFAULT_INTERVAL_MS = Number(process.env.ROBUSTMQ_TEST_HOUSEKEEPING_MS ?? 0) || 30_000
 
 const enforcedHere = (kind: StorageKind | undefined): boolean => kind === "memory" || kind === "sqlite"
 

@@ -7,7 +7,7 @@
 // Usage: node scripts/offline-sessions-bench.mjs [--sessions N] [--messages M] [--sample K]
 //        [--concurrency C] [--dist DIR]   (DIR: a built checkout's dist/, default ./dist)
 import { spawn } from "node:child_process"
-import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import net from "node:net"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
@@ -25,6 +25,15 @@ const { values: opts } = parseArgs({
 })
 const N = Number(opts.sessions), M = Number(opts.messages), SAMPLE = Math.min(Number(opts.sample), N), C = Number(opts.concurrency)
 const TOPIC = "fleet/all"
+
+/** Live heap (MB) after a full GC in the broker (see the preload in main). */
+const heapMB = async (pid, file) => {
+  rmSync(file, { force: true })
+  process.kill(pid, "SIGUSR2")
+  for (let i = 0; i < 200 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 50))
+  await new Promise((r) => setTimeout(r, 50))
+  return Math.round(Number(readFileSync(file, "utf8")) / 1048576)
+}
 
 const rssMB = (pid) => {
   const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"))
@@ -81,7 +90,12 @@ const inBatches = async (count, what, f) => {
 const main = async () => {
   const dir = mkdtempSync(join(tmpdir(), "offline-bench-"))
   const port = 20000 + Math.floor(Math.random() * 20000)
-  const broker = spawn(process.execPath, [resolve(opts.dist, "src/main.js"), "start", "--mqtt-host", "127.0.0.1", "--mqtt-port", String(port), "--kafka-port", "0", "--data-dir", dir], { stdio: ["ignore", "ignore", "inherit"] })
+  // Heap after a full GC, on SIGUSR2 (a preload of this benchmark's own): RSS alone mostly
+  // shows how far the heap grew before V8 collected, not what is live.
+  const heapFile = join(dir, "heap")
+  const preload = join(dir, "heap-probe.cjs")
+  writeFileSync(preload, `process.on("SIGUSR2", () => { globalThis.gc(); require("fs").writeFileSync(${JSON.stringify(heapFile)}, String(process.memoryUsage().heapUsed)) })`)
+  const broker = spawn(process.execPath, ["--expose-gc", "--require", preload, resolve(opts.dist, "src/main.js"), "start", "--mqtt-host", "127.0.0.1", "--mqtt-port", String(port), "--kafka-port", "0", "--data-dir", dir], { stdio: ["ignore", "ignore", "inherit"] })
   try {
     for (let i = 0; i < 100; i++) {
       const up = await new Promise((r) => net.connect(port, "127.0.0.1").on("connect", function () { this.destroy(); r(true) }).on("error", () => r(false)))
@@ -89,6 +103,7 @@ const main = async () => {
       await new Promise((r) => setTimeout(r, 100))
     }
     const idle = rssMB(broker.pid)
+    const heapIdle = await heapMB(broker.pid, heapFile)
     const started = Date.now()
     await inBatches(N, "sessions subscribed and offline", async (i) => {
       const c = await open(port, `s${i}`)
@@ -99,6 +114,7 @@ const main = async () => {
     })
     const subscribedS = (Date.now() - started) / 1000
     const offline = rssMB(broker.pid)
+    const heapOffline = await heapMB(broker.pid, heapFile)
     const pub = await open(port, "publisher")
     for (let m = 0; m < M; m++) {
       pub.send({ cmd: "publish", topic: TOPIC, qos: 1, messageId: (m % 65535) + 1, payload: Buffer.from(`m${m}`) })
@@ -107,6 +123,7 @@ const main = async () => {
     await pub.close()
     await new Promise((r) => setTimeout(r, 2000))
     const owed = rssMB(broker.pid)
+    const heapOwed = await heapMB(broker.pid, heapFile)
     let wrong = 0
     for (let k = 0; k < SAMPLE; k++) {
       const c = await open(port, `s${Math.floor((k * N) / SAMPLE)}`)
@@ -120,7 +137,7 @@ const main = async () => {
       c.send({ cmd: "disconnect", reasonCode: 0 })
       await c.close()
     }
-    console.log(JSON.stringify({ sessions: N, messages: M, owed: N * M, subscribeSeconds: subscribedS, rssIdleMB: idle, rssOfflineMB: offline, rssOwedMB: owed, owedGrowthMB: owed - offline, sampleChecked: SAMPLE, sampleWrong: wrong }))
+    console.log(JSON.stringify({ sessions: N, messages: M, owed: N * M, subscribeSeconds: subscribedS, rssIdleMB: idle, rssOfflineMB: offline, rssOwedMB: owed, heapIdleMB: heapIdle, heapOfflineMB: heapOffline, heapOwedMB: heapOwed, heapPerSessionBytes: Math.round(((heapOffline - heapIdle) * 1048576) / N), heapOwedGrowthMB: heapOwed - heapOffline, sampleChecked: SAMPLE, sampleWrong: wrong }))
     process.exitCode = wrong === 0 ? 0 : 1
   } finally {
     broker.kill("SIGTERM")

@@ -69,11 +69,13 @@ export const runTorture = async (options: TortureOptions): Promise<TortureSummar
   const rng = seeded(options.seed)
   const dataDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), `robustmq-torture-${options.storage}-`))
   // Small segments, so that kills also fall on segment rolls.
-  const ackDelayEnv = (): Record<string, string> => ({
+  const brokerEnv = (): Record<string, string> => ({
     ROBUSTMQ_STORAGE_SEGMENT_BYTES: "262144",
-    ...(rng.next() < options.ackDelayShare ? { ROBUSTMQ_TEST_ACK_DELAY_MS: String(rng.int(1, 200)) } : {})
+    ...(rng.next() < options.ackDelayShare ? { ROBUSTMQ_TEST_ACK_DELAY_MS: String(rng.int(1, 200)) } : {}),
+    // Half the runs snapshot, checkpoint and apply retention every 50-500 ms: kills land in them.
+    ...(rng.next() < 0.5 ? { ROBUSTMQ_TEST_HOUSEKEEPING_MS: String(rng.int(50, 500)) } : {})
   })
-  let env = ackDelayEnv()
+  let env = brokerEnv()
   let broker: BrokerProcess = await startBroker({ storage: options.storage, dataDir, mqttPort: 0, kafkaPort: 0, env })
   const { mqttPort, kafkaPort } = broker
   let brokerCrashes = 0
@@ -139,7 +141,8 @@ export const runTorture = async (options: TortureOptions): Promise<TortureSummar
       const killedAt = Date.now()
       await (options.graceful ? broker.stop() : broker.kill())
       const delay = env.ROBUSTMQ_TEST_ACK_DELAY_MS
-      env = ackDelayEnv()
+      const housekeeping = env.ROBUSTMQ_TEST_HOUSEKEEPING_MS
+      env = brokerEnv()
       broker = await startBroker({ storage: options.storage, dataDir, mqttPort, kafkaPort, env })
 
       const restartedAt = Date.now()
@@ -160,7 +163,7 @@ export const runTorture = async (options: TortureOptions): Promise<TortureSummar
       const regressed = regressedOffsets(kafka.committed, await kafka.fetchCommitted())
       offsetsRegressed += regressed.length
       const timing = `restart ${restartedAt - killedAt} ms, kafka pause ${kafkaPausedAt - restartedAt} ms, mqtt in-flight ${quiescedAt - kafkaPausedAt} ms, drain ${drainedAt - quiescedAt} ms, kafka read ${Date.now() - drainedAt} ms`
-      log(`cycle ${cycle}/${options.cycles} ${options.storage} ${options.graceful ? "stopped" : "killed"} after ${killAfter} ms${delay === undefined ? "" : ` (ack delay ${delay} ms)`}, ${timing}: ${status()}`)
+      log(`cycle ${cycle}/${options.cycles} ${options.storage} ${options.graceful ? "stopped" : "killed"} after ${killAfter} ms${delay === undefined ? "" : ` (ack delay ${delay} ms)`}${housekeeping === undefined ? "" : ` (housekeeping every ${housekeeping} ms)`}, ${timing}: ${status()}`)
       // A few examples of what went wrong for the first time in this cycle.
       const fresh = [...mqtt.examples, ...kafkaCheck.examples].filter((e) => !reported.has(e)).slice(0, 4)
       for (const e of [...fresh, ...regressed]) log(`  ${e}`)

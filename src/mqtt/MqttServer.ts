@@ -30,15 +30,20 @@ export class MqttServer extends Context.Tag("broker/MqttServer")<MqttServer, {
 
 const CONNECT_TIMEOUT_MS = 10_000
 const SWEEP_INTERVAL = Duration.millis(250)
-const SNAPSHOT_EVERY_MS = 60_000
+/**
+ * Test only (the torture harness): snapshots, checkpoints and retention all run this often, so
+ * that kills land during them, not just by chance. 0: the periods below.
+ */
+export const TEST_HOUSEKEEPING_MS = Number(process.env.ROBUSTMQ_TEST_HOUSEKEEPING_MS ?? 0) || 0
+const SNAPSHOT_EVERY_MS = TEST_HOUSEKEEPING_MS || 60_000
 /**
  * Persistent sessions whose delivery state changed write a checkpoint this often. Not for
  * durability (the progress journal rides the log's group commit): a checkpoint only bounds how
  * much of the log and journal a restart replays, and lets retention free what is behind it.
  */
-const CHECKPOINT_EVERY_MS = 10_000
+const CHECKPOINT_EVERY_MS = TEST_HOUSEKEEPING_MS || 10_000
 /** Often, so each retention pass deletes a little: one big DELETE would stall the event loop. */
-const RETENTION_EVERY_MS = 2_000
+const RETENTION_EVERY_MS = TEST_HOUSEKEEPING_MS || 2_000
 
 // Shared listeners: no closure per connection; the socket carries its Connection.
 type ConnSocket = net.Socket & { mqtt?: Connection }

@@ -21,6 +21,8 @@ import type { SharedGroup } from "./Subscriptions.js"
 
 /** Bytes per read: the queue may run over its limit by at most one chunk's matches. */
 const CHUNK = 256 * 1024
+/** Bytes per read of owed entries: usually a contiguous run (what was queued at a disconnect). */
+const OWED_CHUNK = 64 * 1024
 /** After a failed read, the next try (a session without traffic would not pump again). */
 const RETRY_MS = 1000
 
@@ -71,17 +73,30 @@ export class BacklogReader implements BacklogSource {
     })
   }
 
-  /** Restores the owed entries, oldest first, while `wanted` holds (the session may park meanwhile). */
+  /**
+   * Restores the owed entries, oldest first, while `wanted` holds (the session may park
+   * meanwhile). One read serves the run of entries that follow in the same partition.
+   */
   private restoreOwed(session: LiveSession, cursor: Cursor, wanted: () => boolean): Effect.Effect<void, StorageError> {
     return Effect.gen(this, function*() {
-      const now = Date.now()
-      while (cursor.owed.length > 0 && session.cursor === cursor && wanted()) {
-        const entry = cursor.owed[0]!
-        const m = yield* this.readMessage(entry.tp as TopicPartition, entry.offset)
+      const owed = cursor.owed
+      while (owed.length > 0 && session.cursor === cursor && wanted()) {
+        const first = owed[0]!
+        const tp = first.tp as TopicPartition
+        const records = yield* this.log.read(tp, first.offset, OWED_CHUNK)
         // Parked meanwhile (older entries went in front) or ended: read again from the front.
-        if (cursor.owed[0] !== entry || session.cursor !== cursor || !wanted()) continue
-        cursor.owed.shift()
-        if (m !== null && !m.isExpired(now)) session.restore(owedOutgoing(session, m, entry))
+        if (owed[0] !== first || session.cursor !== cursor || !wanted()) continue
+        const now = Date.now()
+        const last = records.length === 0 ? -1 : records[records.length - 1]!.offset
+        let i = 0
+        if (last < first.offset) owed.shift() // gone (retention, a deleted topic)
+        while (owed.length > 0 && owed[0]!.tp === tp && owed[0]!.offset >= first.offset && owed[0]!.offset <= last) {
+          const entry = owed.shift()!
+          while (i < records.length && records[i]!.offset < entry.offset) i++
+          const r = records[i]
+          const m = r === undefined || r.offset !== entry.offset ? null : this.messageOf(tp, r)
+          if (m !== null && !m.isExpired(now)) session.restore(owedOutgoing(session, m, entry))
+        }
       }
       if (session.cursor === cursor && wanted()) for (const o of cursor.held.splice(0)) session.restore(o)
     })
@@ -135,21 +150,23 @@ export class BacklogReader implements BacklogSource {
   }
 
   /** What the session gets of one record past its cursor, or null. */
-  outgoingOf(session: LiveSession, tp: TopicPartition, r: StoredRecord, now: number): Outgoing | null {
-    const topic = this.mapping.mqttTopicOf(streamOf(tp), r.key)
-    if (topic === null) return null
-    const m = messageFromRecord(tp, r, topic)
+  private outgoingOf(session: LiveSession, tp: TopicPartition, r: StoredRecord, now: number): Outgoing | null {
+    const m = this.messageOf(tp, r)
     if (m === null || m.qos === 0 || m.isExpired(now)) return null
     return outgoingFor(session, m) ?? sharedOutgoing(session, m)
+  }
+
+  /** A record as an MQTT message, or null when it stands for no MQTT topic. */
+  private messageOf(tp: TopicPartition, r: StoredRecord): Message | null {
+    const topic = this.mapping.mqttTopicOf(streamOf(tp), r.key)
+    return topic === null ? null : messageFromRecord(tp, r, topic)
   }
 
   /** The message at one log position, or null when it is gone or not an MQTT message. */
   readMessage(tp: TopicPartition, offset: number): Effect.Effect<Message | null, StorageError> {
     return Effect.map(this.log.read(tp, offset, 1), (records) => {
       const r = records.find((x) => x.offset === offset)
-      if (r === undefined) return null
-      const topic = this.mapping.mqttTopicOf(streamOf(tp), r.key)
-      return topic === null ? null : messageFromRecord(tp, r, topic)
+      return r === undefined ? null : this.messageOf(tp, r)
     })
   }
 }

@@ -32,8 +32,15 @@ export class Cursor {
   readonly held: Array<Outgoing> = []
   /** A read is queued or running (reads of one cursor never overlap: see `lock`). */
   filling = false
-  /** Serialises reads: an owed message must be restored before the ones after it. */
-  readonly lock = Effect.unsafeMakeSemaphore(1)
+  private semaphore: Effect.Semaphore | null = null
+
+  /**
+   * Serialises reads: an owed message must be restored before the ones after it. Made on first
+   * use (800 bytes): a session that never comes back never needs it.
+   */
+  get lock(): Effect.Semaphore {
+    return (this.semaphore ??= Effect.unsafeMakeSemaphore(1))
+  }
 
   constructor(
     /** Next offset to read per partition; a partition missing here is read from its start. */

@@ -30,7 +30,7 @@ const TOPIC = "fleet/all"
 const heapMB = async (pid, file) => {
   rmSync(file, { force: true })
   process.kill(pid, "SIGUSR2")
-  for (let i = 0; i < 200 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 50))
+  for (let i = 0; i < 1200 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 50)) // a full GC of a big heap, behind busy work
   await new Promise((r) => setTimeout(r, 50))
   return Math.round(Number(readFileSync(file, "utf8")) / 1048576)
 }

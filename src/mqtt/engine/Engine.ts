@@ -12,6 +12,7 @@
 import { Effect, Runtime, Schema } from "effect"
 import type { BrokerConfigShape } from "../../../config/BrokerConfigShape.js"
 import { streamOf, type TopicPartition, topicPartition } from "../../../domain/ids.js"
+import type { StoredRecord } from "../../../domain/message/LogRecord.js"
 import { decideConnect, decideDisconnect, decideExpire, decideSubscribe, decideUnsubscribe, type SubscribeRequest } from "../../../domain/session/decide.js"
 import { SessionCheckpointed, SessionEvent, sessionStream, WillCleared } from "../../../domain/session/events.js"
 import { evolve } from "../../../domain/session/evolve.js"
@@ -682,7 +683,6 @@ export class Engine {
    */
   private loadRetained(): Effect.Effect<void, StorageError> {
     return Effect.gen(this, function*() {
-      const end = this.log.unsafeEndOffset(RETAINED_TP)
       let from = 0
       const snap = yield* this.store.loadSnapshot(RETAINED_SNAPSHOT)
       if (snap !== undefined) {
@@ -695,18 +695,12 @@ export class Engine {
         from = position
         this.retainedSnapshotEnd = position
       }
-      while (from < end) {
-        const records = yield* this.log.read(RETAINED_TP, from, READ_CHUNK)
-        if (records.length === 0) break
-        for (const r of records) {
-          if (r.offset < from) continue
-          const m = messageFromRecord(RETAINED_TP, r)
-          if (m === null) continue
-          if (m.payload.length === 0) this.retained.delete(m.topic)
-          else this.retained.set(m.topic, m)
-        }
-        from = records[records.length - 1]!.offset + 1
-      }
+      yield* this.scan(RETAINED_TP, from, (r) => {
+        const m = messageFromRecord(RETAINED_TP, r)
+        if (m === null) return
+        if (m.payload.length === 0) this.retained.delete(m.topic)
+        else this.retained.set(m.topic, m)
+      })
       const now = Date.now()
       for (const m of this.retained.values()) if (m.isExpired(now)) this.retained.delete(m.topic)
     })
@@ -777,42 +771,34 @@ export class Engine {
           starts.set(session, pos)
           if (pos < from) from = pos
         }
-        const end = this.log.unsafeEndOffset(tp)
-        while (from < end) {
-          const records = yield* this.log.read(tp, from, READ_CHUNK)
-          if (records.length === 0) break
-          const stream = streamOf(tp)
-          for (const r of records) {
-            if (r.offset < from) continue
-            const topic = this.mapping.mqttTopicOf(stream, r.key)
-            if (topic === null) continue
-            const m = messageFromRecord(tp, r, topic)
-            if (m === null) continue
-            if (m.inboundPacketId !== 0) {
-              // A QoS 2 PUBLISH PUBREC'd (or about to be) since the publisher's checkpoint.
-              const origin = byClientId.get(m.origin)
-              if (origin !== undefined && r.offset >= (starts.get(origin) ?? Infinity)) {
-                const seen = inbound.get(origin) ?? []
-                seen.push(Object.assign(new InboundRef(tp, r.offset), { packetId: m.inboundPacketId }))
-                inbound.set(origin, seen)
-              }
-            }
-            if (m.qos === 0 || m.isExpired(now)) continue
-            if (m.shareTargets !== null) {
-              for (const target of m.shareTargets) {
-                const member = byClientId.get(target.slice(1))
-                if (member === undefined || r.offset < (starts.get(member) ?? Infinity)) continue
-                member.restore(new Outgoing(m, Number(target[0]) as QoS, false, null, shareGroupOf(member, m.topic)))
-              }
-            }
-            for (const [session, start] of starts) {
-              if (r.offset < start) continue
-              const o = outgoingFor(session, m)
-              if (o !== null) session.restore(o)
+        const stream = streamOf(tp)
+        yield* this.scan(tp, from, (r) => {
+          const topic = this.mapping.mqttTopicOf(stream, r.key)
+          const m = topic === null ? null : messageFromRecord(tp, r, topic)
+          if (m === null) return
+          if (m.inboundPacketId !== 0) {
+            // A QoS 2 PUBLISH PUBREC'd (or about to be) since the publisher's checkpoint.
+            const origin = byClientId.get(m.origin)
+            if (origin !== undefined && r.offset >= (starts.get(origin) ?? Infinity)) {
+              const seen = inbound.get(origin) ?? []
+              seen.push(Object.assign(new InboundRef(tp, r.offset), { packetId: m.inboundPacketId }))
+              inbound.set(origin, seen)
             }
           }
-          from = records[records.length - 1]!.offset + 1
-        }
+          if (m.qos === 0 || m.isExpired(now)) return
+          if (m.shareTargets !== null) {
+            for (const target of m.shareTargets) {
+              const member = byClientId.get(target.slice(1))
+              if (member === undefined || r.offset < (starts.get(member) ?? Infinity)) continue
+              member.restore(new Outgoing(m, Number(target[0]) as QoS, false, null, shareGroupOf(member, m.topic)))
+            }
+          }
+          for (const [session, start] of starts) {
+            if (r.offset < start) continue
+            const o = outgoingFor(session, m)
+            if (o !== null) session.restore(o)
+          }
+        })
       }
       const replayed = yield* this.replayJournal(eager, inbound, now)
       for (const session of eager) {
@@ -831,6 +817,26 @@ export class Engine {
     })
   }
 
+  /**
+   * Start-up: every record of `tp` from `from` to the end seen now, in offset order, a chunk at
+   * a time. `visit` returns a message when the record cannot be used: recovery stops with it.
+   */
+  private scan(tp: TopicPartition, from: number, visit: (r: StoredRecord) => string | void): Effect.Effect<void, StorageError> {
+    return Effect.gen(this, function*() {
+      const end = this.log.unsafeEndOffset(tp)
+      while (from < end) {
+        const records = yield* this.log.read(tp, from, READ_CHUNK)
+        if (records.length === 0) break
+        for (const r of records) {
+          if (r.offset < from) continue
+          const problem = visit(r)
+          if (problem !== undefined) return yield* new StorageError({ op: "recover", path: tp, cause: new Error(problem) })
+        }
+        from = records[records.length - 1]!.offset + 1
+      }
+    })
+  }
+
   /** The restored sessions with progress-journal ops past their checkpoint. */
   private sessionsWithJournalOps(restored: ReadonlyArray<LiveSession>): Effect.Effect<Set<LiveSession>, StorageError> {
     return Effect.gen(this, function*() {
@@ -838,17 +844,10 @@ export class Engine {
       const byKey = new Map(restored.map((s) => [s.clientId, s]))
       let from = Infinity
       for (const session of restored) from = Math.min(from, journalPosition(session))
-      const end = this.log.unsafeEndOffset(PROGRESS_TP)
-      while (from < end) {
-        const records = yield* this.log.read(PROGRESS_TP, from, READ_CHUNK)
-        if (records.length === 0) break
-        for (const r of records) {
-          if (r.offset < from || r.key === null) continue
-          const session = byKey.get(Buffer.from(r.key).toString("utf8"))
-          if (session !== undefined && r.offset >= journalPosition(session)) found.add(session)
-        }
-        from = records[records.length - 1]!.offset + 1
-      }
+      yield* this.scan(PROGRESS_TP, from, (r) => {
+        const session = r.key === null ? undefined : byKey.get(Buffer.from(r.key).toString("utf8"))
+        if (session !== undefined && r.offset >= journalPosition(session)) found.add(session)
+      })
       return found
     })
   }
@@ -872,23 +871,14 @@ export class Engine {
         replays.set(session.clientId, { replay, start })
         if (start < from) from = start
       }
-      const end = this.log.unsafeEndOffset(PROGRESS_TP)
-      while (from < end) {
-        const records = yield* this.log.read(PROGRESS_TP, from, READ_CHUNK)
-        if (records.length === 0) break
-        for (const r of records) {
-          if (r.offset < from || r.key === null) continue
-          const entry = replays.get(Buffer.from(r.key).toString("utf8"))
-          if (entry === undefined || r.offset < entry.start) continue
-          const ops = decodeOps(r)
-          if (typeof ops === "string") {
-            return yield* new StorageError({ op: "recover", path: PROGRESS_TP, cause: new Error(`record ${r.offset}: ${ops}`) })
-          }
-          for (const op of ops) entry.replay.apply(op)
-          replayed.add(entry.replay.session)
-        }
-        from = records[records.length - 1]!.offset + 1
-      }
+      yield* this.scan(PROGRESS_TP, from, (r) => {
+        const entry = r.key === null ? undefined : replays.get(Buffer.from(r.key).toString("utf8"))
+        if (entry === undefined || r.offset < entry.start) return
+        const ops = decodeOps(r)
+        if (typeof ops === "string") return `record ${r.offset}: ${ops}`
+        for (const op of ops) entry.replay.apply(op)
+        replayed.add(entry.replay.session)
+      })
       for (const { replay } of replays.values()) {
         const read = new Map<string, Message>()
         for (const { tp, offset } of replay.toRead()) {

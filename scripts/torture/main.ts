@@ -9,20 +9,37 @@ import { parseArgs } from "node:util"
 import type { IdPolicy } from "./MqttPublisher.js"
 import { defaults, runTorture } from "./torture.js"
 
-const { values } = parseArgs({
-  options: {
-    cycles: { type: "string", default: "10" },
-    storage: { type: "string", default: "sqlite" },
-    seed: { type: "string", default: String(Date.now() % 100_000) },
-    "kill-min-ms": { type: "string", default: String(defaults.killMinMs) },
-    "kill-max-ms": { type: "string", default: String(defaults.killMaxMs) },
-    publishers: { type: "string", default: String(defaults.publishers) },
-    window: { type: "string", default: String(defaults.window) },
-    policies: { type: "string", default: defaults.policies.join(",") },
-    "ack-delay-share": { type: "string", default: String(defaults.ackDelayShare) },
-    graceful: { type: "boolean", default: false }
+const OPTIONS = {
+  cycles: { type: "string", default: "10" },
+  storage: { type: "string", default: "sqlite" },
+  seed: { type: "string", default: String(Date.now() % 100_000) },
+  "kill-min-ms": { type: "string", default: String(defaults.killMinMs) },
+  "kill-max-ms": { type: "string", default: String(defaults.killMaxMs) },
+  publishers: { type: "string", default: String(defaults.publishers) },
+  window: { type: "string", default: String(defaults.window) },
+  policies: { type: "string", default: defaults.policies.join(",") },
+  "ack-delay-share": { type: "string", default: String(defaults.ackDelayShare) },
+  graceful: { type: "boolean", default: false },
+  help: { type: "boolean", default: false }
+} as const
+
+const USAGE = `usage: npm run torture -- --cycles N --storage sqlite|segment [--seed S] [--kill-min-ms 500]
+  [--kill-max-ms 3000] [--publishers 4] [--window 20] [--policies sequence,lowest-free]
+  [--ack-delay-share 0.5] [--graceful]   (see docs/reliability.md, "Torture harness")`
+
+const parsed = (() => {
+  try {
+    return parseArgs({ options: OPTIONS })
+  } catch (e) {
+    console.error(`${e instanceof Error ? e.message : String(e)}\n${USAGE}`)
+    return process.exit(2)
   }
-})
+})()
+if (parsed.values.help) {
+  console.log(USAGE)
+  process.exit(0)
+}
+const { values } = parsed
 
 // Ctrl-C: exit through process.exit, so that the broker child is killed too (BrokerProcess).
 for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => process.exit(130))

@@ -95,7 +95,7 @@ export class KafkaLoad {
           producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false })
           await producer.connect()
         }
-        const values = Array.from({ length: this.batchSize }, () => `k${index}.${generation}:${seq++}`)
+        const values = Array.from({ length: this.batchSize }, () => kafkaValue(index, generation, seq++))
         await producer.send({ topic: this.topic, acks: -1, messages: values.map((value) => ({ value })) })
         for (const v of values) this.acked.add(v)
       } catch {
@@ -181,3 +181,9 @@ export class KafkaLoad {
     return { records, ends }
   }
 }
+
+/** A record value: producer index, producer generation, sequence (MQTT payloads start with `pub`). */
+const kafkaValue = (index: number, generation: number, seq: number): string => `k${index}.${generation}:${seq}`
+
+/** Whether an MQTT subscriber's payload is a record one of these producers wrote. */
+export const isKafkaValue = (payload: string): boolean => /^k\d+\.\d+:\d+$/.test(payload)

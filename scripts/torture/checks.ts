@@ -22,19 +22,27 @@ export interface MqttCheck {
   readonly qos2Dups: number
   /** Deliveries at QoS 1 beyond the first of a payload. */
   readonly qos1Dups: number
-  /** Of those, the ones without the DUP flag, in all and per receiver (publisher retries excluded). */
+  /** Of those, the ones without the DUP flag, in all and per receiver (both kinds of producer retry below excluded). */
   readonly qos1DupsWithoutFlag: number
   readonly qos1DupsWithoutFlagBy: Record<string, number>
   /** Repeats without DUP of payloads their publisher sent twice: new messages to the broker. */
   readonly qos1DupsFromPublisherRetries: number
+  /**
+   * Repeats without DUP of records a Kafka producer wrote: MQTT subscribers get a record when it
+   * is appended, before it is durable; a crash can lose it, and the idempotent producer's retry
+   * then appends it again, a new message to the broker (its producer state went with the record).
+   */
+  readonly qos1DupsOfKafkaRecords: number
 }
 
 export const checkMqtt = (
   acked: ReadonlyArray<string>,
   receivers: ReadonlyArray<Receiver>,
-  publisherResent: ReadonlySet<string> = new Set()
+  publisherResent: ReadonlySet<string> = new Set(),
+  fromKafka: (payload: string) => boolean = () => false
 ): MqttCheck => {
   let qos1DupsFromPublisherRetries = 0
+  let qos1DupsOfKafkaRecords = 0
   const missing: Record<string, number> = {}
   const examples: Array<string> = []
   const lostSet = new Set<string>()
@@ -70,6 +78,10 @@ export const checkMqtt = (
           qos1DupsFromPublisherRetries += withoutFlag
           continue
         }
+        if (fromKafka(payload)) {
+          qos1DupsOfKafkaRecords += withoutFlag
+          continue
+        }
         qos1DupsWithoutFlag += withoutFlag
         qos1DupsWithoutFlagBy[r.name] = (qos1DupsWithoutFlagBy[r.name] ?? 0) + withoutFlag
       }
@@ -80,7 +92,7 @@ export const checkMqtt = (
     const from = payload.slice(0, payload.lastIndexOf(":"))
     lostBy[from] = (lostBy[from] ?? 0) + 1
   }
-  return { checked: acked.length, lost: lostSet.size, missing, lostBy, examples, qos2Dups, qos1Dups, qos1DupsWithoutFlag, qos1DupsWithoutFlagBy, qos1DupsFromPublisherRetries }
+  return { checked: acked.length, lost: lostSet.size, missing, lostBy, examples, qos2Dups, qos1Dups, qos1DupsWithoutFlag, qos1DupsWithoutFlagBy, qos1DupsFromPublisherRetries, qos1DupsOfKafkaRecords }
 }
 
 /** The (receiver, payload) pairs still missing: cheap to re-filter while draining. */

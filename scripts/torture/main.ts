@@ -75,7 +75,7 @@ const percentile = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(
 console.log(
   [
     `summary (${storage}, seed ${seed}): ${summary.cycles} cycles`,
-    `  MQTT messages checked ${mqtt.checked}, lost ${mqtt.lost} (by publisher ${JSON.stringify(mqtt.lostBy)}, by receiver ${JSON.stringify(mqtt.missing)}), QoS 2 duplicates ${mqtt.qos2Dups}, QoS 1 duplicates ${mqtt.qos1Dups} (without DUP ${mqtt.qos1DupsWithoutFlag}: ${JSON.stringify(mqtt.qos1DupsWithoutFlagBy)}; from publisher retries, DUP 0 as required: ${mqtt.qos1DupsFromPublisherRetries}), sessions lost ${summary.sessionsLost}, unacknowledged at the end ${summary.unacked}`,
+    `  MQTT messages checked ${mqtt.checked}, lost ${mqtt.lost} (by publisher ${JSON.stringify(mqtt.lostBy)}, by receiver ${JSON.stringify(mqtt.missing)}), QoS 2 duplicates ${mqtt.qos2Dups}, QoS 1 duplicates ${mqtt.qos1Dups} (without DUP ${mqtt.qos1DupsWithoutFlag}: ${JSON.stringify(mqtt.qos1DupsWithoutFlagBy)}; from publisher retries, DUP 0 as required: ${mqtt.qos1DupsFromPublisherRetries}; Kafka records appended again by their producer's retry: ${mqtt.qos1DupsOfKafkaRecords}), sessions lost ${summary.sessionsLost}, unacknowledged at the end ${summary.unacked}`,
     `  Kafka records checked ${kafka.checked}, lost ${kafka.lost}, duplicated ${kafka.duplicated}, offset gaps ${kafka.offsetGaps}, committed offsets regressed ${summary.offsetsRegressed}`,
     `  restarts took ${percentile(0.5)} ms (median), ${percentile(1)} ms (max); broker crashes of its own ${summary.brokerCrashes}: ${summary.ok ? "OK" : "FAILED"}`
   ].join("\n")

@@ -10,7 +10,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { type BrokerProcess, startBroker } from "./BrokerProcess.js"
 import { checkKafka, checkMqtt, type KafkaCheck, missingDeliveries, type MqttCheck, type Receiver, regressedOffsets } from "./checks.js"
-import { KafkaLoad } from "./KafkaLoad.js"
+import { isKafkaValue, KafkaLoad } from "./KafkaLoad.js"
 import { type IdPolicy, MqttPublisher } from "./MqttPublisher.js"
 import { MqttSubscriber } from "./MqttSubscriber.js"
 import { seeded, sleep, waitUntil } from "./random.js"
@@ -123,7 +123,7 @@ export const runTorture = async (options: TortureOptions): Promise<TortureSummar
   const restartMs: Array<number> = []
   const reported = new Set<string>()
   const status = () =>
-    `mqtt checked ${mqtt.checked} lost ${mqtt.lost} by receiver ${JSON.stringify(mqtt.missing)} by publisher ${JSON.stringify(mqtt.lostBy)} qos2-dups ${mqtt.qos2Dups} qos1-dups ${mqtt.qos1Dups} (without DUP ${mqtt.qos1DupsWithoutFlag} ${JSON.stringify(mqtt.qos1DupsWithoutFlagBy)}, publisher retries ${mqtt.qos1DupsFromPublisherRetries}) sessions-lost ${sessionsLost()} unacked ${unacked} ids-reused-before-PUBREL ${all.reduce((n, s) => n + s.idsReusedBeforeRelease, 0)}` +
+    `mqtt checked ${mqtt.checked} lost ${mqtt.lost} by receiver ${JSON.stringify(mqtt.missing)} by publisher ${JSON.stringify(mqtt.lostBy)} qos2-dups ${mqtt.qos2Dups} qos1-dups ${mqtt.qos1Dups} (without DUP ${mqtt.qos1DupsWithoutFlag} ${JSON.stringify(mqtt.qos1DupsWithoutFlagBy)}, publisher retries ${mqtt.qos1DupsFromPublisherRetries}, kafka records ${mqtt.qos1DupsOfKafkaRecords}) sessions-lost ${sessionsLost()} unacked ${unacked} ids-reused-before-PUBREL ${all.reduce((n, s) => n + s.idsReusedBeforeRelease, 0)}` +
     ` | kafka checked ${kafkaCheck.checked} lost ${kafkaCheck.lost} dups ${kafkaCheck.duplicated} offset-gaps ${kafkaCheck.offsetGaps} offsets-regressed ${offsetsRegressed} (group committed up to ${[...kafka.committed.values()].reduce((a, b) => a + b, 0)} in ${kafka.commits} commits, consumer crashes ${kafka.consumerCrashes}) failed-sends ${kafka.failedSends}`
 
   try {
@@ -156,7 +156,7 @@ export const runTorture = async (options: TortureOptions): Promise<TortureSummar
       const acked = ackedPayloads()
       const quiescedAt = Date.now()
       await drain(acked)
-      mqtt = checkMqtt(acked, receivers, publisherResent())
+      mqtt = checkMqtt(acked, receivers, publisherResent(), isKafkaValue)
       const drainedAt = Date.now()
       const read = await kafka.readAll(options.drainMs)
       kafkaCheck = checkKafka(kafka.acked, read.records, read.ends)

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "vitest"
 import { checkKafka, checkMqtt, missingDeliveries, regressedOffsets } from "../../scripts/torture/checks.js"
+import { isKafkaValue } from "../../scripts/torture/KafkaLoad.js"
 
 const deliveries = (entries: ReadonlyArray<[string, ReadonlyArray<[number, boolean]>]>) =>
   new Map(entries.map(([payload, list]) => [payload, list.map(([qos, dup]) => ({ qos, dup }))]))
@@ -23,6 +24,12 @@ describe("checkMqtt", () => {
     const got = deliveries([["r", [[1, false], [1, false]]], ["s", [[1, false], [1, false]]]])
     const check = checkMqtt(["r", "s"], [{ name: "one", members: [got] }], new Set(["r"]))
     expect(check).toMatchObject({ qos1Dups: 2, qos1DupsWithoutFlag: 1, qos1DupsFromPublisherRetries: 1 })
+  })
+
+  it("counts apart a repeat of a Kafka-produced record (appended again by its producer's retry after a crash)", () => {
+    const got = deliveries([["k0.0:5", [[1, false], [1, false]]], ["pub0-qos1-sequence:5", [[1, false], [1, false]]]])
+    const check = checkMqtt(["pub0-qos1-sequence:5"], [{ name: "one", members: [got] }], new Set(), isKafkaValue)
+    expect(check).toMatchObject({ qos1Dups: 2, qos1DupsWithoutFlag: 1, qos1DupsOfKafkaRecords: 1 })
   })
 
   it("treats a shared group as one receiver: a message is owed to one member, twice is a duplicate", () => {

@@ -44,9 +44,11 @@ export class MqttPublisher {
   sessionsLost = 0
   resent = 0
   /**
-   * QoS 1 payloads this publisher sent again after a reconnect. The broker takes each such PUBLISH
-   * as a new message (QoS 1 has no inbound state), and its copies go out with DUP 0, as
-   * [MQTT-3.3.1-3] requires: the checks tell those repeats from the broker's own.
+   * Payloads this publisher sent again after a reconnect. The broker takes such a PUBLISH as a new
+   * message when it has no trace of the first: always at QoS 1 (no inbound state), and at QoS 2
+   * when the crash took the first before it was durable (no PUBREC had gone out), though QoS 1
+   * subscribers had already been sent it. Its copies go out with DUP 0, as [MQTT-3.3.1-3]
+   * requires: the checks tell those repeats from the broker's own.
    */
   readonly resentPayloads = new Set<string>()
 
@@ -92,7 +94,7 @@ export class MqttPublisher {
       this.resent++
       if (m.state === "pubrel") this.connection.send({ cmd: "pubrel", messageId: id })
       else {
-        if (this.options.qos === 1) this.resentPayloads.add(this.payload(m.seq))
+        this.resentPayloads.add(this.payload(m.seq))
         this.connection.send(this.publish(id, m.seq, true))
       }
     }

@@ -180,6 +180,6 @@ export const runTorture = async (options: TortureOptions): Promise<TortureSummar
     await broker.stop()
     Fs.rmSync(dataDir, { recursive: true, force: true })
   }
-  const ok = mqtt.lost === 0 && mqtt.qos2Dups === 0 && kafkaCheck.lost === 0 && kafkaCheck.duplicated === 0 && kafkaCheck.offsetGaps === 0 && offsetsRegressed === 0 && sessionsLost() === 0 && brokerCrashes === 0
+  const ok = mqtt.lost === 0 && mqtt.qos2Dups === 0 && mqtt.qos1DupsWithoutFlag === 0 && kafkaCheck.lost === 0 && kafkaCheck.duplicated === 0 && kafkaCheck.offsetGaps === 0 && offsetsRegressed === 0 && sessionsLost() === 0 && brokerCrashes === 0
   return { cycles: options.cycles, mqtt, kafka: kafkaCheck, sessionsLost: sessionsLost(), offsetsRegressed, unacked, brokerCrashes, restartMs, ok }
 }

@@ -157,6 +157,37 @@ it.scoped("retention deletes log records no persistent session needs and keeps a
   }).pipe(Effect.provide(storage)))
 
 // Its own storage, for the same reason.
+it.scoped("retention frees what a checkpoint covers only once that checkpoint is written (a crash restarts from the one before)", () =>
+  Effect.gen(function*() {
+    const log = yield* MessageLog
+    const config = { ...defaultConfig, kafka: { ...defaultConfig.kafka, enabled: false } }
+    const mapping = new StreamMapping(config.kafka.mqttTopic, [], () => 1)
+    const engine = yield* Engine.make(config, log, yield* EventStore, mapping)
+    const tp = engine.partitionFor("w/x")
+    const start = log.unsafeEndOffset(tp)
+    const opened = engine.openSession("writer", false, 3600, null, () => {})
+    yield* opened.persist!
+    const outlet = new RecordingOutlet(4)
+    opened.session.resume(outlet)
+    yield* engine.subscribe(opened.session, 0, [sub("w/#", 1)]).persist!
+    for (let i = 0; i < 3; i++) {
+      engine.publish(message("w/x", `m${i}`, 1))
+      yield* log.flush
+    }
+    for (const p of outlet.packets()) opened.session.complete(p.messageId!) // all acknowledged
+    const checkpoint = engine.sweep(Date.now(), true) // taken, its append not run yet
+    expect(checkpoint.length).toBe(1)
+    yield* engine.applyRetention()
+    const kept = yield* log.read(tp, start, 1 << 20)
+    expect(kept.map((r) => Buffer.from(r.value!).toString())).toEqual(["m0", "m1", "m2"])
+    yield* Effect.all(checkpoint)
+    yield* engine.applyRetention()
+    const left = (yield* log.read(tp, start, 1 << 20)).map((r) => Buffer.from(r.value!).toString())
+    expect(left).not.toContain("m0") // freed now (a driver may keep its last batch)
+    expect(left).not.toContain("m1")
+  }).pipe(Effect.provide(storage)))
+
+// Its own storage, for the same reason.
 it.scoped("after a crash (no shutdown), a new engine keeps a persistent session's whole backlog", () =>
   Effect.gen(function*() {
     const log = yield* MessageLog

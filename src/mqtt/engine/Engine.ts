@@ -16,7 +16,7 @@ import type { StoredRecord } from "../../../domain/message/LogRecord.js"
 import { decideConnect, decideDisconnect, decideExpire, decideSubscribe, decideUnsubscribe, type SubscribeRequest } from "../../../domain/session/decide.js"
 import { SessionCheckpointed, SessionEvent, sessionStream, WillCleared } from "../../../domain/session/events.js"
 import { evolve } from "../../../domain/session/evolve.js"
-import { emptySession, expiresAt, type QoS, type SessionState, type SubscriptionOptions } from "../../../domain/session/Session.js"
+import { type Checkpoint, emptySession, expiresAt, type QoS, type SessionState, type SubscriptionOptions } from "../../../domain/session/Session.js"
 import { matches } from "../../../domain/topic/matches.js"
 import type { StreamMapping } from "../../../domain/topic/StreamMapping.js"
 import { parseShared } from "../../../domain/topic/TopicFilter.js"
@@ -223,19 +223,24 @@ export class Engine {
     if (!wasStored && !session.stored) return null
     const data = events.map(toEventData)
     let flushFirst = false
+    let written: Checkpoint | null = null
     if (checkpoint && session.stored) {
       const now = Date.now()
       this.journal.seal(session)
       const cp = new SessionCheckpointed({ clientId: session.clientId, ...session.checkpoint(this.positions(), now) })
       data.push(toEventData(cp))
-      session.state = evolve(session.state, cp) ?? session.state // retention reads the last checkpoint
+      session.state = evolve(session.state, cp) ?? session.state
       session.dirty = false
+      written = session.state.checkpoint
       // A checkpoint names log and journal positions: what lies below them must be durable
       // first, or a crash could leave it pointing past records that were never written.
       flushFirst = true
     }
     const append = this.store.append(sessionStream(session.clientId), data, -1)
     return (flushFirst ? Effect.zipRight(this.log.flush, append) : append).pipe(
+      Effect.tap(() => {
+        if (written !== null) session.durableCheckpoint = written // what retention may rely on
+      }),
       Effect.asVoid,
       Effect.catchTag("VersionConflict", (e) => Effect.die(e))
     )
@@ -614,7 +619,9 @@ export class Engine {
       let keepAll = false
       for (const session of this.sessions.values()) {
         if (!session.stored) continue
-        const cp = session.state.checkpoint
+        // The last checkpoint written, not the last taken: a crash before its append restarts
+        // from the one before, which needs what lies between the two.
+        const cp = session.durableCheckpoint
         if (cp === null) {
           keepAll = true // may need anything: keep everything this time
           break
@@ -632,7 +639,7 @@ export class Engine {
       let journalFloor = this.journal.end()
       for (const session of this.sessions.values()) {
         if (!session.stored) continue
-        const at = journalPosition(session)
+        const at = session.durableCheckpoint?.positions.find(([tp]) => tp === PROGRESS_TP)?.[1] ?? 0
         if (session.lastProgressOffset >= at && at < journalFloor) journalFloor = at
       }
       const truncations: Array<Effect.Effect<void, StorageError>> = []
@@ -725,6 +732,7 @@ export class Engine {
         }
         const session = this.newSession(state.clientId, state)
         session.stored = true
+        session.durableCheckpoint = state.checkpoint
         if (expiresAt(state) <= now) {
           yield* this.commit(session, [decideExpire(state, now)!], false) ?? Effect.void
           continue

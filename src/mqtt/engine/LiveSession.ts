@@ -94,6 +94,8 @@ export class LiveSession implements ProgressCursor {
   dropped = 0
   /** The event store knows this session (it is, or was, persistent). */
   stored = false
+  /** The last checkpoint known to be in the event store (retention may free what lies below it). */
+  durableCheckpoint: Checkpoint | null = null
   // Scratch fields for Engine.route: dedupe of overlapping subscriptions without allocation.
   mark = 0
   markQos: QoS = 0

@@ -47,23 +47,14 @@ const tlsCa = optionalText("tls-ca", "FILE", "PEM CA that client certificates ar
 
 const sourceOptions = { configFile, mqttHost, mqttPort, kafkaPort, dataDir, storage, mqttsPort, wsPort, wssPort, tlsCert, tlsKey, tlsCa }
 
-/** Every flag that overrides a setting, as parsed (configFile aside). */
-type SourceFlags = { readonly configFile: Option.Option<string> } & { readonly [K in keyof ConfigOverrides]-?: Option.Option<string> }
+/** The flags a command was given that override settings (a command may take only some). */
+type SourceFlags = { readonly configFile: Option.Option<string> } & { readonly [K in keyof ConfigOverrides]?: Option.Option<string> }
+
+/** Every key of ConfigOverrides: a flag added there is listed here too. */
+const overrideNames = ["mqttHost", "mqttPort", "kafkaPort", "dataDir", "storage", "mqttsPort", "wsPort", "wssPort", "tlsCert", "tlsKey", "tlsCa"] as const
 
 const load = (flags: SourceFlags) => {
-  const overrides: ConfigOverrides = {
-    mqttHost: Option.getOrUndefined(flags.mqttHost),
-    mqttPort: Option.getOrUndefined(flags.mqttPort),
-    kafkaPort: Option.getOrUndefined(flags.kafkaPort),
-    dataDir: Option.getOrUndefined(flags.dataDir),
-    storage: Option.getOrUndefined(flags.storage),
-    mqttsPort: Option.getOrUndefined(flags.mqttsPort),
-    wsPort: Option.getOrUndefined(flags.wsPort),
-    wssPort: Option.getOrUndefined(flags.wssPort),
-    tlsCert: Option.getOrUndefined(flags.tlsCert),
-    tlsKey: Option.getOrUndefined(flags.tlsKey),
-    tlsCa: Option.getOrUndefined(flags.tlsCa)
-  }
+  const overrides: ConfigOverrides = Object.fromEntries(overrideNames.map((name) => [name, Option.getOrUndefined(flags[name] ?? Option.none())]))
   return loadConfig({ configFile: Option.getOrUndefined(flags.configFile), overrides })
 }
 
@@ -112,7 +103,7 @@ const passwd = Command.make(
 /** The data directory the broker would use with these flags (config file, env, --data-dir). */
 const dataDirOf = (flags: { readonly configFile: Option.Option<string>; readonly dataDir: Option.Option<string> }) =>
   Effect.map(
-    load({ ...flags, mqttHost: Option.none(), mqttPort: Option.none(), kafkaPort: Option.none(), storage: Option.none(), mqttsPort: Option.none(), wsPort: Option.none(), wssPort: Option.none(), tlsCert: Option.none(), tlsKey: Option.none(), tlsCa: Option.none() }),
+    load(flags),
     (c) => c.storage.dataDir
   )
 

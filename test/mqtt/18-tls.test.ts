@@ -5,7 +5,7 @@
  * instead of a handshake, plain MQTT) closing only its own connection. Certificates are made
  * per run by the code behind `robustmq cert dev`.
  */
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import * as net from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -14,15 +14,13 @@ import { afterAll, describe, expect, it } from "vitest"
 import { inputFaults } from "../../src/net/inputFaults.js"
 import { writeDevCertificates } from "../../src/tls/devCertificates.js"
 import { writeAcl } from "../auth/authFiles.js"
-import { useCertificates } from "../support/certificates.js"
-import { connect, waitUntil } from "../support/clients.js"
+import { useCertificates, withCertificates } from "../support/certificates.js"
+import { connect, roundTrip, waitUntil } from "../support/clients.js"
 import { useBrokers } from "../support/lifecycle.js"
-import { type Run, useProcesses } from "../support/processes.js"
+import { messageLines, mosquittoInstalled as installed, PUB, SUB, subscribeWith } from "../support/mosquitto.js"
+import { useProcesses } from "../support/processes.js"
 import { startBroker, type TestBroker, type TestBrokerOptions } from "../support/TestBroker.js"
 
-const PUB = "/usr/bin/mosquitto_pub"
-const SUB = "/usr/bin/mosquitto_sub"
-const installed = existsSync(PUB) && existsSync(SUB)
 if (!installed) console.warn(`[18-tls] mosquitto client cases SKIPPED: ${PUB} / ${SUB} not found; install mosquitto-clients (CI does)`)
 const withMosquitto = installed ? it : it.skip
 
@@ -33,34 +31,12 @@ const scratch = mkdtempSync(join(tmpdir(), "robustmq-tls-test-"))
 afterAll(() => rmSync(scratch, { recursive: true, force: true }))
 
 /** A broker with the TLS listener on a free port and the run's certificates. */
-const tlsBroker = (options: TestBrokerOptions = {}) => {
-  const c = certs.get()
-  return life.broker({
-    ...options,
-    mqtt: { tlsPort: 0, ...options.mqtt },
-    tls: { certFile: c.serverCert, keyFile: c.serverKey, caFile: c.caCert, ...options.tls }
-  })
-}
+const tlsBroker = (options: TestBrokerOptions = {}) => life.broker(withCertificates(certs.get(), { tlsPort: 0 }, options))
 
 const tlsArgs = (b: TestBroker) => ["-h", "127.0.0.1", "-p", String(b.listeners.tlsPort), "--cafile", certs.get().caCert]
 const clientCertArgs = () => ["--cert", certs.get().clientCert, "--key", certs.get().clientKey]
-const messageLines = (stdout: string) => stdout.split("\n").filter((l) => l !== "" && !l.startsWith("Client ") && !l.startsWith("Subscribed (mid:"))
 
-let ids = 0
-/** mosquitto_sub under a fresh client id; resolves once the broker holds its subscription. */
-const subscribe = async (b: TestBroker, args: ReadonlyArray<string>) => {
-  const id = `tls-sub-${process.pid}-${ids++}`
-  const s = spawnClient(SUB, ["-i", id, ...args])
-  let early: Run | null = null
-  void s.exited.then((r) => (early = r), () => {})
-  await waitUntil(
-    () => early !== null || (b.server.engine.sessions.get(id)?.subscriptions.size ?? 0) > 0,
-    5000,
-    () => `mosquitto_sub to subscribe; stdout: ${s.out.stdout} stderr: ${s.out.stderr}`
-  )
-  if (early !== null) throw new Error(`mosquitto_sub exited early: ${JSON.stringify(early)}`)
-  return s
-}
+const subscribe = subscribeWith(spawnClient)
 
 /** An MQTT.js client over TLS trusting the run's CA, with the client certificate when asked. */
 const tlsClient = (b: TestBroker, withCert: boolean, ca = certs.get().caCert) =>
@@ -68,15 +44,6 @@ const tlsClient = (b: TestBroker, withCert: boolean, ca = certs.get().caCert) =>
     ca: readFileSync(ca),
     ...(withCert ? { cert: readFileSync(certs.get().clientCert), key: readFileSync(certs.get().clientKey) } : {})
   }).then(life.track)
-
-/** Publishes to itself and waits for the message: the connection still works. */
-const roundTrip = async (client: Awaited<ReturnType<typeof connect>>, topic: string) => {
-  await client.client.subscribeAsync(topic, { qos: 1 })
-  const before = client.messages.length
-  await client.client.publishAsync(topic, "still here", { qos: 1 })
-  await client.waitFor(before + 1)
-  expect(client.messages.at(-1)!.payload).toBe("still here")
-}
 
 describe("MQTT over TLS", () => {
   withMosquitto.each(["mqttv311", "mqttv5"] as const)("mosquitto_sub gets what mosquitto_pub sends over TLS with --cafile (-V %s)", async (v) => {

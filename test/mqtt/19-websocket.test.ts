@@ -13,8 +13,8 @@ import * as mqttPacket from "mqtt-packet"
 import { afterAll, describe, expect, it } from "vitest"
 import { WebSocket } from "ws"
 import { writeAcl } from "../auth/authFiles.js"
-import { useCertificates } from "../support/certificates.js"
-import { connect } from "../support/clients.js"
+import { useCertificates, withCertificates } from "../support/certificates.js"
+import { connect, roundTrip, waitUntil } from "../support/clients.js"
 import { useBrokers } from "../support/lifecycle.js"
 import type { TestBroker, TestBrokerOptions } from "../support/TestBroker.js"
 
@@ -23,24 +23,9 @@ const life = useBrokers()
 const scratch = mkdtempSync(join(tmpdir(), "robustmq-ws-test-"))
 afterAll(() => rmSync(scratch, { recursive: true, force: true }))
 
-const wsBroker = (options: TestBrokerOptions = {}) => {
-  const c = certs.get()
-  return life.broker({
-    ...options,
-    mqtt: { wsPort: 0, wssPort: 0, ...options.mqtt },
-    tls: { certFile: c.serverCert, keyFile: c.serverKey, caFile: c.caCert, ...options.tls }
-  })
-}
+const wsBroker = (options: TestBrokerOptions = {}) => life.broker(withCertificates(certs.get(), { wsPort: 0, wssPort: 0 }, options))
 
 const wsUrl = (b: TestBroker, path = "/mqtt") => `ws://127.0.0.1:${b.listeners.wsPort}${path}`
-
-/** Publishes to itself and waits for the message: the connection still works. */
-const roundTrip = async (client: Awaited<ReturnType<typeof connect>>, topic: string) => {
-  await client.client.subscribeAsync(topic, { qos: 1 })
-  const before = client.messages.length
-  await client.client.publishAsync(topic, "still here", { qos: 1 })
-  await client.waitFor(before + 1)
-}
 
 /** A raw WebSocket with the MQTT subprotocol; collects binary messages, resolves `closed` with the close code. */
 const rawSocket = async (b: TestBroker) => {
@@ -69,14 +54,6 @@ const httpGet = (port: number, path: string, headers: Record<string, string> = {
     })
     req.on("error", reject)
   })
-
-const waitFor = async (cond: () => boolean, what: string) => {
-  const deadline = Date.now() + 5000
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
 
 describe("MQTT over WebSocket", () => {
   it.each([4, 5] as const)("MQTT.js over ws://host:port/mqtt publishes to and receives from an MQTT.js client over TCP (protocol %i)", async (protocolVersion) => {
@@ -114,10 +91,10 @@ describe("MQTT over WebSocket", () => {
     const raw = await rawSocket(b)
     raw.ws.send(CONNECT.subarray(0, 5))
     raw.ws.send(CONNECT.subarray(5))
-    await waitFor(() => raw.received.length >= 1, "CONNACK")
+    await waitUntil(() => raw.received.length >= 1, 5000, () => "CONNACK")
     expect([...raw.received[0]!]).toEqual([0x20, 0x02, 0x00, 0x00])
     raw.ws.send(Buffer.concat([PINGREQ, PINGREQ, PINGREQ]))
-    await waitFor(() => Buffer.concat(raw.received.slice(1)).length >= 6, "three PINGRESPs")
+    await waitUntil(() => Buffer.concat(raw.received.slice(1)).length >= 6, 5000, () => "three PINGRESPs")
     expect([...Buffer.concat(raw.received.slice(1))]).toEqual([0xd0, 0, 0xd0, 0, 0xd0, 0])
     raw.ws.close()
   })
@@ -157,7 +134,7 @@ describe("MQTT over WebSocket", () => {
     await watcher.client.subscribeAsync("wills/#", { qos: 0 })
     const raw = await rawSocket(b)
     raw.ws.send(mqttPacket.generate({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clientId: "texter", clean: true, keepalive: 30, will: { topic: "wills/texter", payload: Buffer.from("gone"), qos: 0, retain: false } }))
-    await waitFor(() => raw.received.length >= 1, "CONNACK")
+    await waitUntil(() => raw.received.length >= 1, 5000, () => "CONNACK")
     raw.ws.send("hello as text")
     expect(await raw.closed).toBe(1003)
     expect((await watcher.waitFor(1))[0]!.payload).toBe("gone")
@@ -169,7 +146,7 @@ describe("MQTT over WebSocket", () => {
     const client = life.track(await connect(wsUrl(b)))
     const raw = await rawSocket(b)
     raw.ws.send(CONNECT)
-    await waitFor(() => raw.received.length >= 1, "CONNACK")
+    await waitUntil(() => raw.received.length >= 1, 5000, () => "CONNACK")
     raw.ws.send(Buffer.alloc(2048, 0x30))
     expect(await raw.closed).toBe(1009)
     await roundTrip(client, "big/alive")

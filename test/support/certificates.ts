@@ -8,12 +8,24 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll } from "vitest"
 import { type DevCertificates, type DevCertificateOptions, writeDevCertificates } from "../../src/tls/devCertificates.js"
+import type { TestBrokerOptions } from "./TestBroker.js"
 
 export interface TestCertificates extends DevCertificates {
   readonly dir: string
 }
 
 /** Registers beforeAll/afterAll in the calling file; `get()` returns the set once made. */
+/** `options` with the listeners in `ports` turned on and [tls] set to the certificates (options win). */
+export const withCertificates = (
+  certs: DevCertificates,
+  ports: Partial<Record<"tlsPort" | "wsPort" | "wssPort", number>>,
+  options: TestBrokerOptions
+): TestBrokerOptions => ({
+  ...options,
+  mqtt: { ...ports, ...options.mqtt },
+  tls: { certFile: certs.serverCert, keyFile: certs.serverKey, caFile: certs.caCert, ...options.tls }
+})
+
 export const useCertificates = (options: DevCertificateOptions = {}) => {
   let certs: TestCertificates | null = null
   const dir = mkdtempSync(join(tmpdir(), "robustmq-certs-"))

@@ -115,6 +115,21 @@ describe("MQTT over WebSocket", () => {
     await roundTrip(client, "http/alive")
   })
 
+  it("X-Forwarded-For names the client only with mqtt.ws_trust_proxy", async () => {
+    for (const trust of [false, true]) {
+      const b = await wsBroker({ mqtt: { wsTrustProxy: trust } })
+      const ws = new WebSocket(wsUrl(b), "mqtt", { headers: { "X-Forwarded-For": "203.0.113.7, 10.0.0.1" } })
+      await new Promise<void>((resolve, reject) => {
+        ws.once("open", () => resolve())
+        ws.once("error", reject)
+      })
+      await waitUntil(() => b.server.context.connections.size === 1, 5000, () => "the connection to be accepted")
+      const [conn] = [...b.server.context.connections]
+      expect(conn!.socket.remoteAddress).toBe(trust ? "203.0.113.7" : "127.0.0.1")
+      ws.close()
+    }
+  })
+
   it("the versioned subprotocol names are accepted too", async () => {
     const b = await wsBroker()
     for (const name of ["mqttv3.1", "mqttv3.1.1", "mqttv5"]) {

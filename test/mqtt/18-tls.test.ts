@@ -7,6 +7,7 @@
  */
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import * as net from "node:net"
+import * as tls from "node:tls"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as mqttPacket from "mqtt-packet"
@@ -139,6 +140,20 @@ describe("MQTT over TLS", () => {
     process.emit("SIGHUP", "SIGHUP")
     await new Promise((r) => setTimeout(r, 200))
     expect(await trusts(setB.caCert)).toBe(true)
+  })
+
+  it("tls.min_version = \"TLSv1.3\" refuses a TLS 1.2 client and serves a TLS 1.3 one", async () => {
+    const b = await tlsBroker({ tls: { minVersion: "TLSv1.3" } })
+    const handshake = (maxVersion: "TLSv1.2" | "TLSv1.3") =>
+      new Promise<string>((resolve) => {
+        const socket = tls.connect({ host: "127.0.0.1", port: b.listeners.tlsPort, ca: readFileSync(certs.get().caCert), maxVersion }, () => {
+          resolve(socket.getProtocol() ?? "none")
+          socket.destroy()
+        })
+        socket.on("error", (e: NodeJS.ErrnoException) => resolve(`refused: ${e.code ?? e.message}`))
+      })
+    expect(await handshake("TLSv1.2")).toMatch(/^refused: /)
+    expect(await handshake("TLSv1.3")).toBe("TLSv1.3")
   })
 
   it("a TLS port without a certificate refuses to start, naming the setting to add", async () => {

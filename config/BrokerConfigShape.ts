@@ -26,6 +26,33 @@ export interface MqttConfig {
    * connection (v5 DISCONNECT 0x97 Quota Exceeded) instead of being buffered.
    */
   readonly queuedMaxPacketBytes: number
+  /** MQTT over TLS (8883 by convention); -1 = off, 0 picks a free port. Needs [tls] cert and key. */
+  readonly tlsPort: number
+  /** MQTT over WebSocket (8083 by convention); -1 = off, 0 picks a free port. */
+  readonly wsPort: number
+  /** The HTTP path WebSocket clients connect to, on both WebSocket listeners. */
+  readonly wsPath: string
+  /** MQTT over WebSocket with TLS (8084 by convention); -1 = off, 0 picks a free port. */
+  readonly wssPort: number
+  /** Take a WebSocket client's address from X-Forwarded-For (only behind a proxy that sets it). */
+  readonly wsTrustProxy: boolean
+}
+
+/** Whether a TLS listener asks for a client certificate, and whether it must be valid. */
+export type VerifyClient = "none" | "optional" | "required"
+
+/** The server certificate and client verification of every TLS listener (src/net/TlsContext.ts). */
+export interface TlsConfig {
+  /** PEM server certificate (chain), absolute; "" = none. */
+  readonly certFile: string
+  /** PEM private key of certFile, absolute; "" = none. */
+  readonly keyFile: string
+  /** PEM CA certificates that client certificates are checked against, absolute; "" = none. */
+  readonly caFile: string
+  readonly verifyClient: VerifyClient
+  /** A verified client certificate's CN is the MQTT user name; no password is asked for. */
+  readonly cnAsUsername: boolean
+  readonly minVersion: "TLSv1.2" | "TLSv1.3"
 }
 
 /** MQTT topic filter -> Kafka topic, in the order they are tried. */
@@ -123,10 +150,18 @@ export interface BrokerConfigShape {
   readonly storage: StorageConfig
   readonly limits: LimitsConfig
   readonly auth: AuthConfig
+  readonly tls: TlsConfig
 }
 
 export const defaultConfig: BrokerConfigShape = {
-  mqtt: { host: "0.0.0.0", port: 1883, maxKeepalive: 65535, sysInterval: 10, logQos0: false, queuedMaxPacketBytes: 100 * 1024 * 1024 },
+  mqtt: { host: "0.0.0.0", port: 1883, maxKeepalive: 65535, sysInterval: 10, logQos0: false,
+    queuedMaxPacketBytes: 100 * 1024 * 1024,
+    tlsPort: -1,
+    wsPort: -1,
+    wsPath: "/mqtt",
+    wssPort: -1,
+    wsTrustProxy: false
+  },
   kafka: {
     enabled: true,
     host: "0.0.0.0",
@@ -166,5 +201,6 @@ export const defaultConfig: BrokerConfigShape = {
     logHighWater: 64 * 1024 * 1024,
     incompleteRequestTimeoutMs: 30_000
   },
-  auth: { allowAnonymous: true, passwordFile: "", aclFile: "" }
+  auth: { allowAnonymous: true, passwordFile: "", aclFile: "" },
+  tls: { certFile: "", keyFile: "", caFile: "", verifyClient: "none", cnAsUsername: false, minVersion: "TLSv1.2" }
 }

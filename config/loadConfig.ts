@@ -8,7 +8,7 @@
  * flags (`configFields`), and the snake_case encoding used by `robustmq config`. It never starts
  * anything and never reads the environment unless no `env` is passed.
  *
- * Relative `data_dir`, `password_file` and `acl_file` values (file, env or flag) are resolved
+ * Relative `data_dir`, `password_file`, `acl_file` and `[tls]` file values (file, env or flag) are resolved
  * against the process's working directory, not the config file's directory: that is what a path
  * typed on a shell or in a unit file means to an operator, and it keeps `robustmq config` output
  * usable from anywhere.
@@ -31,6 +31,12 @@ export interface ConfigOverrides {
   readonly kafkaPort?: number | string | undefined
   readonly dataDir?: string | undefined
   readonly storage?: string | undefined
+  readonly mqttsPort?: number | string | undefined
+  readonly wsPort?: number | string | undefined
+  readonly wssPort?: number | string | undefined
+  readonly tlsCert?: string | undefined
+  readonly tlsKey?: string | undefined
+  readonly tlsCa?: string | undefined
 }
 
 export interface LoadConfigOptions {
@@ -113,6 +119,11 @@ const limitOrUnlimited = Schema.Number.pipe(
   Schema.annotations(mustBe("an integer >= 0, or -1 for unlimited"))
 )
 const U16 = intBetween(0, 65535)
+/** A listener that is off unless a port is given: -1 = off, 0 = any free port. */
+const OptionalPort = intBetween(-1, 65535).annotations(mustBe("an integer 0-65535, or -1 for off"))
+const WsPath = Schema.String.pipe(Schema.pattern(/^\/[^\s?#]*$/), Schema.annotations(mustBe(`a URL path starting with "/" (no query), e.g. "/mqtt"`)))
+const VerifyClient = Schema.Literal("none", "optional", "required").annotations(mustBe(`"none", "optional" or "required"`))
+const TlsVersion = Schema.Literal("TLSv1.2", "TLSv1.3").annotations(mustBe(`"TLSv1.2" or "TLSv1.3"`))
 
 const MqttSection = Schema.Struct({
   host: Schema.optional(NonEmpty),
@@ -120,7 +131,12 @@ const MqttSection = Schema.Struct({
   maxKeepalive: Schema.optional(U16).pipe(Schema.fromKey("max_keepalive")),
   sysInterval: Schema.optional(intAtLeast(0)).pipe(Schema.fromKey("sys_interval")),
   logQos0: Schema.optional(Bool).pipe(Schema.fromKey("log_qos0")),
-  queuedMaxPacketBytes: Schema.optional(intAtLeast(1)).pipe(Schema.fromKey("queued_max_packet_bytes"))
+  queuedMaxPacketBytes: Schema.optional(intAtLeast(1)).pipe(Schema.fromKey("queued_max_packet_bytes")),
+  tlsPort: Schema.optional(OptionalPort).pipe(Schema.fromKey("tls_port")),
+  wsPort: Schema.optional(OptionalPort).pipe(Schema.fromKey("ws_port")),
+  wsPath: Schema.optional(WsPath).pipe(Schema.fromKey("ws_path")),
+  wssPort: Schema.optional(OptionalPort).pipe(Schema.fromKey("wss_port")),
+  wsTrustProxy: Schema.optional(Bool).pipe(Schema.fromKey("ws_trust_proxy"))
 })
 
 const KafkaSection = Schema.Struct({
@@ -177,19 +193,30 @@ const AuthSection = Schema.Struct({
   aclFile: Schema.optional(Schema.String).pipe(Schema.fromKey("acl_file"))
 })
 
+const TlsSection = Schema.Struct({
+  // "" = none. Relative paths are resolved against the working directory, like data_dir.
+  certFile: Schema.optional(Schema.String).pipe(Schema.fromKey("cert_file")),
+  keyFile: Schema.optional(Schema.String).pipe(Schema.fromKey("key_file")),
+  caFile: Schema.optional(Schema.String).pipe(Schema.fromKey("ca_file")),
+  verifyClient: Schema.optional(VerifyClient).pipe(Schema.fromKey("verify_client")),
+  cnAsUsername: Schema.optional(Bool).pipe(Schema.fromKey("cn_as_username")),
+  minVersion: Schema.optional(TlsVersion).pipe(Schema.fromKey("min_version"))
+})
+
 /** A config document (a TOML file, or one source's values), every key optional. */
 export const ConfigDocument = Schema.Struct({
   mqtt: Schema.optional(MqttSection),
   kafka: Schema.optional(KafkaSection),
   storage: Schema.optional(StorageSection),
   limits: Schema.optional(LimitsSection),
-  auth: Schema.optional(AuthSection)
+  auth: Schema.optional(AuthSection),
+  tls: Schema.optional(TlsSection)
 })
 type ConfigDocument = typeof ConfigDocument.Type
 
 // --- which TOML key is which env var and flag ---------------------------------------------------
 
-export type ConfigSection = "mqtt" | "kafka" | "storage" | "limits" | "auth"
+export type ConfigSection = "mqtt" | "kafka" | "storage" | "limits" | "auth" | "tls"
 
 export interface ConfigField {
   readonly section: ConfigSection
@@ -257,6 +284,11 @@ export const configFields: ReadonlyArray<ConfigField> = [
   { section: "mqtt", key: "sys_interval", env: "ROBUSTMQ_SYS_INTERVAL", numeric: true },
   { section: "mqtt", key: "log_qos0", env: "ROBUSTMQ_MQTT_LOG_QOS0", numeric: false, fromEnv: envBoolean },
   { section: "mqtt", key: "queued_max_packet_bytes", env: "ROBUSTMQ_MQTT_QUEUED_MAX_PACKET_BYTES", numeric: true },
+  { section: "mqtt", key: "tls_port", env: "ROBUSTMQ_MQTT_TLS_PORT", flag: "--mqtts-port", override: "mqttsPort", numeric: true },
+  { section: "mqtt", key: "ws_port", env: "ROBUSTMQ_MQTT_WS_PORT", flag: "--ws-port", override: "wsPort", numeric: true },
+  { section: "mqtt", key: "ws_path", env: "ROBUSTMQ_MQTT_WS_PATH", numeric: false },
+  { section: "mqtt", key: "wss_port", env: "ROBUSTMQ_MQTT_WSS_PORT", flag: "--wss-port", override: "wssPort", numeric: true },
+  { section: "mqtt", key: "ws_trust_proxy", env: "ROBUSTMQ_MQTT_WS_TRUST_PROXY", numeric: false, fromEnv: envBoolean },
   { section: "kafka", key: "enabled", env: "ROBUSTMQ_KAFKA_ENABLED", numeric: false, fromEnv: envBoolean },
   { section: "kafka", key: "host", env: "ROBUSTMQ_KAFKA_HOST", numeric: false },
   { section: "kafka", key: "port", env: "ROBUSTMQ_KAFKA_PORT", flag: "--kafka-port", override: "kafkaPort", numeric: true },
@@ -283,10 +315,16 @@ export const configFields: ReadonlyArray<ConfigField> = [
   })),
   { section: "auth", key: "allow_anonymous", env: "ROBUSTMQ_AUTH_ALLOW_ANONYMOUS", numeric: false, fromEnv: envBoolean },
   { section: "auth", key: "password_file", env: "ROBUSTMQ_AUTH_PASSWORD_FILE", numeric: false },
-  { section: "auth", key: "acl_file", env: "ROBUSTMQ_AUTH_ACL_FILE", numeric: false }
+  { section: "auth", key: "acl_file", env: "ROBUSTMQ_AUTH_ACL_FILE", numeric: false },
+  { section: "tls", key: "cert_file", env: "ROBUSTMQ_TLS_CERT_FILE", flag: "--tls-cert", override: "tlsCert", numeric: false },
+  { section: "tls", key: "key_file", env: "ROBUSTMQ_TLS_KEY_FILE", flag: "--tls-key", override: "tlsKey", numeric: false },
+  { section: "tls", key: "ca_file", env: "ROBUSTMQ_TLS_CA_FILE", flag: "--tls-ca", override: "tlsCa", numeric: false },
+  { section: "tls", key: "verify_client", env: "ROBUSTMQ_TLS_VERIFY_CLIENT", numeric: false },
+  { section: "tls", key: "cn_as_username", env: "ROBUSTMQ_TLS_CN_AS_USERNAME", numeric: false, fromEnv: envBoolean },
+  { section: "tls", key: "min_version", env: "ROBUSTMQ_TLS_MIN_VERSION", numeric: false }
 ]
 
-const sections: ReadonlyArray<ConfigSection> = ["mqtt", "kafka", "storage", "limits", "auth"]
+const sections: ReadonlyArray<ConfigSection> = ["mqtt", "kafka", "storage", "limits", "auth", "tls"]
 
 const fieldAt = (section: unknown, key: unknown): ConfigField | undefined =>
   configFields.find((f) => f.section === section && f.key === key)
@@ -328,8 +366,8 @@ const describeIssue = (issue: ParseResult.ArrayFormatterIssue, raw: unknown, sou
     if (key === undefined) {
       const value = isTable(raw) ? raw[String(section)] : undefined
       return isTable(value)
-        ? `unknown section [${String(section)}] in ${file}: the sections are [mqtt], [kafka], [storage], [limits] and [auth]`
-        : `unknown top-level key "${String(section)}" in ${file}: put settings under [mqtt], [kafka], [storage], [limits] or [auth]`
+        ? `unknown section [${String(section)}] in ${file}: the sections are [mqtt], [kafka], [storage], [limits], [auth] and [tls]`
+        : `unknown top-level key "${String(section)}" in ${file}: put settings under [mqtt], [kafka], [storage], [limits], [auth] or [tls]`
     }
     const known = sections.includes(section as ConfigSection) ? keysOf(section as ConfigSection) : ""
     return `unknown key "${String(section)}.${String(key)}" in ${file}: [${String(section)}] accepts ${known}`
@@ -438,12 +476,14 @@ const resolveFile = (cwd: string, path: string): string => (path === "" ? "" : N
 const merge = (docs: ReadonlyArray<ConfigDocument>, cwd: string): BrokerConfigShape => {
   const storage = mergeSection(defaultConfig.storage, docs.map((d) => d.storage))
   const auth = mergeSection(defaultConfig.auth, docs.map((d) => d.auth))
+  const tls = mergeSection(defaultConfig.tls, docs.map((d) => d.tls))
   return {
     mqtt: mergeSection(defaultConfig.mqtt, docs.map((d) => d.mqtt)),
     kafka: mergeSection(defaultConfig.kafka, docs.map((d) => d.kafka)),
     storage: { ...storage, dataDir: NodePath.resolve(cwd, storage.dataDir) },
     limits: mergeSection(defaultConfig.limits, docs.map((d) => d.limits)),
-    auth: { ...auth, passwordFile: resolveFile(cwd, auth.passwordFile), aclFile: resolveFile(cwd, auth.aclFile) }
+    auth: { ...auth, passwordFile: resolveFile(cwd, auth.passwordFile), aclFile: resolveFile(cwd, auth.aclFile) },
+    tls: { ...tls, certFile: resolveFile(cwd, tls.certFile), keyFile: resolveFile(cwd, tls.keyFile), caFile: resolveFile(cwd, tls.caFile) }
   }
 }
 

@@ -12,6 +12,7 @@ import * as Auth from "./auth/Auth.js"
 import * as GroupCoordinator from "./kafka/groups/GroupCoordinator.js"
 import * as KafkaServer from "./kafka/KafkaServer.js"
 import * as Topics from "./meta/Topics.js"
+import * as MqttListeners from "./mqtt/MqttListeners.js"
 import * as MqttServer from "./mqtt/MqttServer.js"
 
 /**
@@ -30,9 +31,14 @@ export const storage = Layer.unwrapEffect(
 
 /**
  * The MQTT server with its auth service (users and ACL, synced with the configured files before
- * the listener opens) over storage, still offering what storage provides (Kafka shares it).
+ * the listener opens) over storage, still offering what storage provides (Kafka shares it), and
+ * above it the TLS and WebSocket listeners that are configured.
  */
-const core = MqttServer.layer.pipe(Layer.provideMerge(Auth.layer), Layer.provideMerge(storage))
+const core = MqttListeners.layer.pipe(
+  Layer.provideMerge(MqttServer.layer),
+  Layer.provideMerge(Auth.layer),
+  Layer.provideMerge(storage)
+)
 
 /**
  * The Kafka listener with its group coordinator, when `kafka.enabled` (otherwise nothing: the

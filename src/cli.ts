@@ -1,7 +1,8 @@
 /**
  * The `robustmq` command line: `start` runs the broker, `config` prints the configuration it would
  * run with, `passwd` edits a Mosquitto password file (src/auth/passwd.ts), `log verify|repair`
- * checks or mends the stored logs (layers/LogCheck.ts). Owns flag parsing and nothing else: configuration rules live in config/loadConfig.ts
+ * checks or mends the stored logs (layers/LogCheck.ts), `cert dev` writes certificates to try TLS
+ * with (src/tls/devCertificates.ts). Owns flag parsing and nothing else: configuration rules live in config/loadConfig.ts
  * (so a bad `--mqtt-port` reads exactly like a bad `mqtt.port` in the file), and the broker's
  * lifetime is `Layer.launch(App.layer)`, interrupted by src/main.ts on SIGINT/SIGTERM.
  *
@@ -18,6 +19,7 @@ import { type ConfigError, type ConfigOverrides, encodeConfig, loadConfig } from
 import * as LogCheck from "../layers/LogCheck.js"
 import * as App from "./App.js"
 import { passwd as runPasswd } from "./auth/passwd.js"
+import { writeDevCertificates } from "./tls/devCertificates.js"
 import { VERSION } from "./version.js"
 
 /** An optional text flag: `--name PSEUDO`, shown with `description` in --help. */
@@ -36,25 +38,23 @@ const kafkaPort = optionalText("kafka-port", "PORT", "Kafka protocol TCP port, 0
 const dataDir = optionalText("data-dir", "DIR", "data directory, relative to the working directory (storage.data_dir)")
 const storage = optionalText("storage", "memory|sqlite|segment", "storage backend (storage.kind)")
 
-const sourceOptions = { configFile, mqttHost, mqttPort, kafkaPort, dataDir, storage }
+const mqttsPort = optionalText("mqtts-port", "PORT", "MQTT over TLS port, 0 = any free port; off unless set (mqtt.tls_port)")
+const wsPort = optionalText("ws-port", "PORT", "MQTT over WebSocket port, 0 = any free port; off unless set (mqtt.ws_port)")
+const wssPort = optionalText("wss-port", "PORT", "MQTT over WebSocket with TLS port; off unless set (mqtt.wss_port)")
+const tlsCert = optionalText("tls-cert", "FILE", "PEM server certificate for the TLS listeners (tls.cert_file)")
+const tlsKey = optionalText("tls-key", "FILE", "PEM private key of --tls-cert (tls.key_file)")
+const tlsCa = optionalText("tls-ca", "FILE", "PEM CA that client certificates are checked against (tls.ca_file)")
 
-interface SourceFlags {
-  readonly configFile: Option.Option<string>
-  readonly mqttHost: Option.Option<string>
-  readonly mqttPort: Option.Option<string>
-  readonly kafkaPort: Option.Option<string>
-  readonly dataDir: Option.Option<string>
-  readonly storage: Option.Option<string>
-}
+const sourceOptions = { configFile, mqttHost, mqttPort, kafkaPort, dataDir, storage, mqttsPort, wsPort, wssPort, tlsCert, tlsKey, tlsCa }
+
+/** The flags a command was given that override settings (a command may take only some). */
+type SourceFlags = { readonly configFile: Option.Option<string> } & { readonly [K in keyof ConfigOverrides]?: Option.Option<string> }
+
+/** Every key of ConfigOverrides: a flag added there is listed here too. */
+const overrideNames = ["mqttHost", "mqttPort", "kafkaPort", "dataDir", "storage", "mqttsPort", "wsPort", "wssPort", "tlsCert", "tlsKey", "tlsCa"] as const
 
 const load = (flags: SourceFlags) => {
-  const overrides: ConfigOverrides = {
-    mqttHost: Option.getOrUndefined(flags.mqttHost),
-    mqttPort: Option.getOrUndefined(flags.mqttPort),
-    kafkaPort: Option.getOrUndefined(flags.kafkaPort),
-    dataDir: Option.getOrUndefined(flags.dataDir),
-    storage: Option.getOrUndefined(flags.storage)
-  }
+  const overrides: ConfigOverrides = Object.fromEntries(overrideNames.map((name) => [name, Option.getOrUndefined(flags[name] ?? Option.none())]))
   return loadConfig({ configFile: Option.getOrUndefined(flags.configFile), overrides })
 }
 
@@ -103,7 +103,7 @@ const passwd = Command.make(
 /** The data directory the broker would use with these flags (config file, env, --data-dir). */
 const dataDirOf = (flags: { readonly configFile: Option.Option<string>; readonly dataDir: Option.Option<string> }) =>
   Effect.map(
-    load({ ...flags, mqttHost: Option.none(), mqttPort: Option.none(), kafkaPort: Option.none(), storage: Option.none() }),
+    load(flags),
     (c) => c.storage.dataDir
   )
 
@@ -138,9 +138,33 @@ const log = Command.make("log").pipe(
   Command.withSubcommands([verify, repair])
 )
 
+const certDir = Args.text({ name: "DIR" }).pipe(Args.withDescription("directory for the PEM files (created if missing)"))
+const clientName = Options.text("client-cn").pipe(
+  Options.withPseudoName("NAME"),
+  Options.withDescription("CN of the client certificate (the user name with tls.cn_as_username)"),
+  Options.withDefault("device-1")
+)
+
+const dev = Command.make("dev", { dir: certDir, clientName }, (flags) =>
+  Effect.gen(function*() {
+    const certs = yield* Effect.tryPromise({
+      try: () => writeDevCertificates(flags.dir, { clientName: flags.clientName, progress: (line) => console.log(`writing ${line}`) }),
+      catch: (e) => (e instanceof Error ? e : new Error(String(e)))
+    })
+    yield* Console.log(`done. Try TLS: robustmq start --mqtts-port 8883 --tls-cert ${certs.serverCert} --tls-key ${certs.serverKey} --tls-ca ${certs.caCert}`)
+    yield* Console.log(`  mosquitto_sub -h localhost -p 8883 --cafile ${certs.caCert} -t '#' -v`)
+    yield* Console.log(`  mTLS: add --cert ${certs.clientCert} --key ${certs.clientKey} (broker: [tls] verify_client = "required", cn_as_username = true)`)
+    yield* Console.log("For development only: the keys are unencrypted and the CA key is beside them.")
+  })).pipe(Command.withDescription("Write a development CA, a server certificate for localhost/127.0.0.1 and a client certificate (PEM, via openssl)"))
+
+const cert = Command.make("cert").pipe(
+  Command.withDescription("Make TLS certificates"),
+  Command.withSubcommands([dev])
+)
+
 export const command = Command.make("robustmq").pipe(
   Command.withDescription("MQTT 3.1.1/5.0 and Kafka broker"),
-  Command.withSubcommands([start, config, passwd, log])
+  Command.withSubcommands([start, config, passwd, log, cert])
 )
 
 const cli = Command.run(command, { name: "robustmq", version: VERSION })

@@ -73,9 +73,9 @@ export interface AuthService {
   /**
    * The ACL view of an accepted client, or null when no ACL is configured (every topic
    * allowed). While there are no users the name a client sends was not verified, so the ACL
-   * treats it as anonymous.
+   * treats it as anonymous, unless `verified` (a TLS client certificate's CN) says it was.
    */
-  readonly unsafeClientAcl: (username: string | undefined, clientId: string) => ClientAcl | null
+  readonly unsafeClientAcl: (username: string | undefined, clientId: string, verified?: boolean) => ClientAcl | null
   /** A connection of `username` was accepted / closed (for kicks on reload). */
   readonly unsafeTrack: (username: string, conn: Kickable) => void
   readonly unsafeUntrack: (username: string, conn: Kickable) => void
@@ -212,8 +212,8 @@ export const make = Effect.gen(function*() {
   return Auth.of({
     active: isActive(config),
     unsafeAuthenticate,
-    unsafeClientAcl: (username, clientId) =>
-      aclConfigured ? new ClientAcl(source, state.users.size === 0 ? null : (username ?? null), clientId) : null,
+    unsafeClientAcl: (username, clientId, verified = false) =>
+      aclConfigured ? new ClientAcl(source, state.users.size === 0 && !verified ? null : (username ?? null), clientId) : null,
     unsafeTrack: (username, conn) => {
       let conns = live.get(username)
       if (conns === undefined) live.set(username, (conns = new Set()))

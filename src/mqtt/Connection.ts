@@ -11,10 +11,10 @@
  *
  * No fiber and no closure per connection: socket listeners are shared functions that find
  * their Connection on the socket. Memory per idle connection is this object and its socket.
+ * The socket is a Transport: a TCP or TLS socket as it is, a WebSocket through an adapter.
  */
 import { isUtf8 } from "node:buffer"
 import { randomUUID } from "node:crypto"
-import type * as net from "node:net"
 import { Effect, Exit, Runtime } from "effect"
 import { NEVER_EXPIRES, type QoS } from "../../domain/session/Session.js"
 import { connackCodeV3, ReasonCode, subackCodeV3 } from "../../domain/ReasonCode.js"
@@ -25,6 +25,7 @@ import { parseShared, validateTopicFilter } from "../../domain/topic/TopicFilter
 import type { AclHolder } from "../auth/Auth.js"
 import { describeThrown, inputFaults } from "../net/inputFaults.js"
 import type { ClientAcl } from "../auth/ClientAcl.js"
+import { verifiedCommonName } from "../tls/clientCertificate.js"
 import { decodePacket } from "./codec/decode.js"
 import { encodeAck, encodeControl, PINGRESP } from "./codec/encode.js"
 import { FrameReader, type FrameSink } from "./codec/FrameReader.js"
@@ -44,6 +45,7 @@ import { InboundRef, type LiveSession, type Outlet } from "./engine/LiveSession.
 import { Message, originHeader } from "./engine/Message.js"
 import { RELEASED } from "./engine/ProgressJournal.js"
 import type { ServerContext } from "./ServerContext.js"
+import type { Transport } from "./Transport.js"
 
 /** Why reads are paused (bits of `readHolds`): the socket reads again once none is left. */
 const HOLD_CONTROL = 1
@@ -105,7 +107,7 @@ export class Connection implements Outlet, FrameSink, AclHolder {
   private publishesInWindow = 0
 
   constructor(
-    readonly socket: net.Socket,
+    readonly socket: Transport,
     private readonly ctx: ServerContext
   ) {
     this.reader = new FrameReader(ctx.config.limits.maxPacketSize, ctx.packetBudget)
@@ -582,10 +584,12 @@ export class Connection implements Outlet, FrameSink, AclHolder {
     }
     const auth = this.ctx.auth
     if (auth === null) return accept()
-    const username = packet.username
+    // tls.cn_as_username: a verified client certificate names the user, and is its credential.
+    const certified = this.ctx.config.tls.cnAsUsername ? verifiedCommonName(this.socket) : null
+    const username = certified ?? packet.username
     const admit = (reason: number) => {
       if (reason !== ReasonCode.Success) return this.refuse(reason)
-      const acl = auth.unsafeClientAcl(username, clientId)
+      const acl = auth.unsafeClientAcl(username, clientId, certified !== null)
       // A will the client could not publish itself is refused with the CONNECT.
       if (will !== null && acl !== null && !acl.mayPublish(will.message.topic)) return this.refuse(ReasonCode.NotAuthorized)
       this.acl = acl
@@ -596,6 +600,7 @@ export class Connection implements Outlet, FrameSink, AclHolder {
       }
       accept()
     }
+    if (certified !== null) return admit(ReasonCode.Success)
     const decided = auth.unsafeAuthenticate(username, packet.password, (reason) => {
       this.paused = false
       if (this.state === State.Closed) return // gone while the password was hashed

@@ -60,6 +60,18 @@ function onError(this: ConnSocket) {
   // 'close' follows every 'error'; nothing else to do.
 }
 
+/** A TCP or TLS socket becomes an MQTT connection of `ctx` (the TCP and TLS listeners). */
+export const acceptSocket = (ctx: ServerContext, socket: ConnSocket): void => {
+  if (ctx.shuttingDown) return void socket.destroy()
+  const conn = new Connection(socket, ctx)
+  socket.mqtt = conn
+  ctx.connections.add(conn)
+  socket.on("data", onData)
+  socket.on("close", onClose)
+  socket.on("drain", onDrain)
+  socket.on("error", onError)
+}
+
 export const make = Effect.gen(function*() {
   const config = yield* BrokerConfig
   const log = yield* MessageLog
@@ -71,16 +83,7 @@ export const make = Effect.gen(function*() {
   const auth = yield* Auth
   const ctx = new ServerContext(engine, config, runtime, auth.active ? auth : null)
 
-  const server = net.createServer({ noDelay: true }, (socket: ConnSocket) => {
-    if (ctx.shuttingDown) return socket.destroy()
-    const conn = new Connection(socket, ctx)
-    socket.mqtt = conn
-    ctx.connections.add(conn)
-    socket.on("data", onData)
-    socket.on("close", onClose)
-    socket.on("drain", onDrain)
-    socket.on("error", onError)
-  })
+  const server = net.createServer({ noDelay: true }, (socket: ConnSocket) => acceptSocket(ctx, socket))
 
   const names = { protocol: "MQTT", portHint: "--mqtt-port", addressHint: "--mqtt-host and --mqtt-port" }
   const port = yield* Effect.acquireRelease(listen(server, config.mqtt.host, config.mqtt.port, names), () =>

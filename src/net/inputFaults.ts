@@ -17,7 +17,13 @@ export const inputFaults = {
   /** Kafka connections refused a frame declared larger than the maximum request size. */
   kafkaOversizeFrames: 0,
   /** Times Kafka connections stopped reading because the request-bytes budget was spent. */
-  kafkaBudgetPauses: 0
+  kafkaBudgetPauses: 0,
+  /** TLS connections that failed their handshake (not TLS, untrusted or missing client certificate). */
+  tlsHandshakeFailures: 0,
+  /** HTTP requests refused on a WebSocket port (no Upgrade, wrong path or subprotocol). */
+  wsRefusedRequests: 0,
+  /** WebSocket connections closed for a text frame (1003) or a frame over the packet size limit (1009). */
+  wsBadFrames: 0
 }
 
 /** One line for a log: the error's message and where it was thrown. */

@@ -9,6 +9,7 @@ import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Os from "node:os"
 import * as NodePath from "node:path"
+import * as Tls from "node:tls"
 import { fileURLToPath } from "node:url"
 
 const root = fileURLToPath(new URL("../../", import.meta.url))
@@ -187,6 +188,18 @@ describe("robustmq failures: one line on stderr, exit 1", () => {
     }
   })
 
+  it("a TLS port without a certificate names the setting to add", async () => {
+    expect(await fails(["start", "--mqtt-port", "0", "--storage", "memory", "--mqtts-port", "0"])).toBe(
+      "mqtt.tls_port is set but tls.cert_file is empty: add tls.cert_file (or --tls-cert) with the server's PEM certificate; `robustmq cert dev DIR` writes a set to try"
+    )
+  })
+
+  it("cert dev without openssl on the PATH says to install it", async () => {
+    expect(await fails(["cert", "dev", NodePath.join(tmp, "no-openssl")], { PATH: "/nonexistent" })).toBe(
+      "openssl was not found on the PATH: install it (Debian/Ubuntu: apt-get install openssl) and run `robustmq cert dev` again"
+    )
+  })
+
   it("an unknown flag", async () => {
     expect(await fails(["start", "--bogus"])).toBe(`Received unknown argument: '--bogus'`)
   })
@@ -210,5 +223,35 @@ describe("robustmq config", () => {
     const doc = JSON.parse(run.output.stdout)
     expect(doc.storage.kind).toBe("memory")
     expect(doc.limits.max_packet_size).toBe(1048576)
+  })
+})
+
+describe("robustmq cert dev", () => {
+  it("writes a CA, a server and a client certificate, and start --mqtts-port serves TLS with them", async () => {
+    const dir = NodePath.join(tmp, "certs")
+    const made = robustmq(["cert", "dev", dir, "--client-cn", "sensor-7"])
+    expect((await within(30_000, "cert dev", made.exited)).code).toBe(0)
+    expect(made.output.stdout).toMatch(/^writing CA: /m)
+    expect(made.output.stdout).toMatch(/^writing server certificate for localhost, 127\.0\.0\.1/m)
+    expect(made.output.stdout).toMatch(/^writing client certificate with CN sensor-7: /m)
+    for (const f of ["ca.crt", "ca.key", "server.crt", "server.key", "client.crt", "client.key"]) expect(Fs.existsSync(NodePath.join(dir, f)), f).toBe(true)
+    expect(Fs.statSync(NodePath.join(dir, "server.key")).mode & 0o077).toBe(0) // keys readable by the owner only
+    expect(new (await import("node:crypto")).X509Certificate(Fs.readFileSync(NodePath.join(dir, "client.crt"))).subject).toContain("CN=sensor-7")
+
+    const run = robustmq([
+      "start", "--mqtt-host", "127.0.0.1", "--mqtt-port", "0", "--storage", "memory", "--mqtts-port", "0",
+      "--tls-cert", NodePath.join(dir, "server.crt"), "--tls-key", NodePath.join(dir, "server.key"), "--tls-ca", NodePath.join(dir, "ca.crt")
+    ])
+    const [, , port] = await waitForStdout(run, /MQTT over TLS listening on (\S+):(\d+)/)
+    const authorized = await within(5_000, "TLS handshake", new Promise<boolean>((resolve, reject) => {
+      const socket = Tls.connect({ host: "127.0.0.1", port: Number(port), ca: Fs.readFileSync(NodePath.join(dir, "ca.crt")) }, () => {
+        resolve(socket.authorized)
+        socket.destroy()
+      })
+      socket.on("error", reject)
+    }))
+    expect(authorized).toBe(true)
+    run.child.kill("SIGTERM")
+    expect((await within(10_000, "exit", run.exited)).code).toBe(0)
   })
 })

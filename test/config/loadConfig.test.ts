@@ -68,17 +68,17 @@ max_inflight = 5
       const flags = { mqttPort: "1003", storage: "sqlite" }
 
       const fileOnly = yield* loadConfig({ configFile: file, env: {}, cwd })
-      expect(fileOnly.mqtt).toEqual({ host: "10.0.0.1", port: 1001, maxKeepalive: 30, sysInterval: 10, logQos0: false, queuedMaxPacketBytes: defaultConfig.mqtt.queuedMaxPacketBytes })
+      expect(fileOnly.mqtt).toEqual({ host: "10.0.0.1", port: 1001, maxKeepalive: 30, sysInterval: 10, logQos0: false, queuedMaxPacketBytes: defaultConfig.mqtt.queuedMaxPacketBytes, tlsPort: -1, wsPort: -1, wsPath: "/mqtt", wssPort: -1, wsTrustProxy: false })
       expect(fileOnly.storage).toEqual({ ...defaultConfig.storage, kind: "memory", dataDir: "/from/file" })
       expect(fileOnly.limits).toEqual({ ...defaultConfig.limits, maxInflight: 5 })
 
       const withEnv = yield* loadConfig({ configFile: file, env, cwd })
-      expect(withEnv.mqtt).toEqual({ host: "10.0.0.2", port: 1002, maxKeepalive: 30, sysInterval: 10, logQos0: false, queuedMaxPacketBytes: defaultConfig.mqtt.queuedMaxPacketBytes })
+      expect(withEnv.mqtt).toEqual({ host: "10.0.0.2", port: 1002, maxKeepalive: 30, sysInterval: 10, logQos0: false, queuedMaxPacketBytes: defaultConfig.mqtt.queuedMaxPacketBytes, tlsPort: -1, wsPort: -1, wsPath: "/mqtt", wssPort: -1, wsTrustProxy: false })
       expect(withEnv.storage).toEqual({ ...defaultConfig.storage, kind: "memory", dataDir: "/from/env" })
       expect(withEnv.limits.maxInflight).toBe(6)
 
       const withFlags = yield* loadConfig({ configFile: file, env, overrides: flags, cwd })
-      expect(withFlags.mqtt).toEqual({ host: "10.0.0.2", port: 1003, maxKeepalive: 30, sysInterval: 10, logQos0: false, queuedMaxPacketBytes: defaultConfig.mqtt.queuedMaxPacketBytes })
+      expect(withFlags.mqtt).toEqual({ host: "10.0.0.2", port: 1003, maxKeepalive: 30, sysInterval: 10, logQos0: false, queuedMaxPacketBytes: defaultConfig.mqtt.queuedMaxPacketBytes, tlsPort: -1, wsPort: -1, wsPath: "/mqtt", wssPort: -1, wsTrustProxy: false })
       expect(withFlags.storage).toEqual({ ...defaultConfig.storage, kind: "sqlite", dataDir: "/from/env" })
 
       const allFlags = yield* loadConfig({
@@ -137,7 +137,18 @@ max_inflight = 5
         "ROBUSTMQ_LIMITS_INCOMPLETE_REQUEST_TIMEOUT_MS",
         "ROBUSTMQ_AUTH_ALLOW_ANONYMOUS",
         "ROBUSTMQ_AUTH_PASSWORD_FILE",
-        "ROBUSTMQ_AUTH_ACL_FILE"
+        "ROBUSTMQ_AUTH_ACL_FILE",
+        "ROBUSTMQ_MQTT_TLS_PORT",
+        "ROBUSTMQ_MQTT_WS_PORT",
+        "ROBUSTMQ_MQTT_WS_PATH",
+        "ROBUSTMQ_MQTT_WSS_PORT",
+        "ROBUSTMQ_MQTT_WS_TRUST_PROXY",
+        "ROBUSTMQ_TLS_CERT_FILE",
+        "ROBUSTMQ_TLS_KEY_FILE",
+        "ROBUSTMQ_TLS_CA_FILE",
+        "ROBUSTMQ_TLS_VERIFY_CLIENT",
+        "ROBUSTMQ_TLS_CN_AS_USERNAME",
+        "ROBUSTMQ_TLS_MIN_VERSION"
       ]
       expect(configFields.map((f) => f.env).sort()).toEqual([...documented].sort())
 
@@ -159,7 +170,15 @@ max_inflight = 5
         ROBUSTMQ_AUTH_PASSWORD_FILE: ["/etc/robustmq/passwd", "/etc/robustmq/passwd"],
         ROBUSTMQ_AUTH_ACL_FILE: ["/etc/robustmq/acl", "/etc/robustmq/acl"],
         ROBUSTMQ_LIMITS_MAX_OUTPUT_BUFFER: ["65536", 65536],
-        ROBUSTMQ_LIMITS_LOG_HIGH_WATER: ["2097152", 2097152]
+        ROBUSTMQ_LIMITS_LOG_HIGH_WATER: ["2097152", 2097152],
+        ROBUSTMQ_MQTT_WS_PATH: ["/ws", "/ws"],
+        ROBUSTMQ_MQTT_WS_TRUST_PROXY: ["true", true],
+        ROBUSTMQ_TLS_CERT_FILE: ["/etc/robustmq/server.crt", "/etc/robustmq/server.crt"],
+        ROBUSTMQ_TLS_KEY_FILE: ["/etc/robustmq/server.key", "/etc/robustmq/server.key"],
+        ROBUSTMQ_TLS_CA_FILE: ["/etc/robustmq/ca.crt", "/etc/robustmq/ca.crt"],
+        ROBUSTMQ_TLS_VERIFY_CLIENT: ["required", "required"],
+        ROBUSTMQ_TLS_CN_AS_USERNAME: ["1", true],
+        ROBUSTMQ_TLS_MIN_VERSION: ["TLSv1.3", "TLSv1.3"]
       }
       for (const field of configFields) {
         const [text, expected] = special[field.env] ?? [" 7 ", 7] // surrounding blanks are tolerated
@@ -261,7 +280,8 @@ describe("loadConfig errors", () => {
     Effect.gen(function*() {
       const typo = tomlFile("[mqtt]\nport = 1\nprot = 2\n")
       expect(yield* failure({ configFile: typo })).toBe(
-        `unknown key "mqtt.prot" in ${typo}: [mqtt] accepts host, port, max_keepalive, sys_interval, log_qos0, queued_max_packet_bytes`
+        `unknown key "mqtt.prot" in ${typo}: [mqtt] accepts host, port, max_keepalive, sys_interval, log_qos0, queued_max_packet_bytes, ` +
+          `tls_port, ws_port, ws_path, wss_port, ws_trust_proxy`
       )
       const camel = tomlFile("[limits]\nmaxInflight = 2\n")
       expect(yield* failure({ configFile: camel })).toBe(
@@ -277,11 +297,11 @@ describe("loadConfig errors", () => {
       )
       const section = tomlFile("[amqp]\nport = 5672\n")
       expect(yield* failure({ configFile: section })).toBe(
-        `unknown section [amqp] in ${section}: the sections are [mqtt], [kafka], [storage], [limits] and [auth]`
+        `unknown section [amqp] in ${section}: the sections are [mqtt], [kafka], [storage], [limits], [auth] and [tls]`
       )
       const topLevel = tomlFile("port = 1883\n")
       expect(yield* failure({ configFile: topLevel })).toBe(
-        `unknown top-level key "port" in ${topLevel}: put settings under [mqtt], [kafka], [storage], [limits] or [auth]`
+        `unknown top-level key "port" in ${topLevel}: put settings under [mqtt], [kafka], [storage], [limits], [auth] or [tls]`
       )
     }))
 
@@ -396,6 +416,27 @@ describe("loadConfig errors", () => {
       expect(yield* failure({ overrides: { mqttPort: "abc" } })).toBe(`--mqtt-port must be an integer 0-65535, got "abc"`)
       expect(yield* failure({ overrides: { mqttPort: 65536 } })).toBe(`--mqtt-port must be an integer 0-65535, got 65536`)
       expect(yield* failure({ overrides: { mqttHost: "" } })).toBe(`--mqtt-host must be a non-empty string, got ""`)
+    }))
+
+  it.effect("TLS and WebSocket keys: flags, relative files, and one-line errors", () =>
+    Effect.gen(function*() {
+      const fromFlags = yield* loadConfig({
+        overrides: { mqttsPort: "8883", wsPort: "0", wssPort: "8084", tlsCert: "certs/server.crt", tlsKey: "certs/server.key", tlsCa: "/etc/ca.crt" },
+        env: {},
+        cwd
+      })
+      expect(fromFlags.mqtt).toMatchObject({ tlsPort: 8883, wsPort: 0, wssPort: 8084, wsPath: "/mqtt" })
+      expect(fromFlags.tls).toMatchObject({ certFile: "/srv/robustmq/certs/server.crt", keyFile: "/srv/robustmq/certs/server.key", caFile: "/etc/ca.crt" })
+      expect(yield* failure({ overrides: { mqttsPort: "-2" } })).toBe(`--mqtts-port must be an integer 0-65535, or -1 for off, got -2`)
+      expect(yield* failure({ env: { ROBUSTMQ_TLS_VERIFY_CLIENT: "yes" } })).toBe(
+        `ROBUSTMQ_TLS_VERIFY_CLIENT (tls.verify_client) must be "none", "optional" or "required", got "yes"`
+      )
+      const badPath = tomlFile(`[mqtt]\nws_path = "mqtt"\n`)
+      expect(yield* failure({ configFile: badPath })).toBe(
+        `mqtt.ws_path must be a URL path starting with "/" (no query), e.g. "/mqtt", got "mqtt" in ${badPath}`
+      )
+      const badVersion = tomlFile(`[tls]\nmin_version = "TLSv1.1"\n`)
+      expect(yield* failure({ configFile: badVersion })).toBe(`tls.min_version must be "TLSv1.2" or "TLSv1.3", got "TLSv1.1" in ${badVersion}`)
     }))
 
   it.effect("a file error is reported before env and flag errors", () =>

@@ -4,16 +4,13 @@
  * messages, and a persistent session (`-c -i id`) that collects messages while offline.
  * Every process is spawned with a bounded timeout and killed if it overruns.
  */
-import { existsSync } from "node:fs"
 import { describe, expect, it } from "vitest"
-import { connect, waitUntil } from "../support/clients.js"
+import { connect } from "../support/clients.js"
 import type { TestBroker } from "../support/TestBroker.js"
 import { useBrokers } from "../support/lifecycle.js"
-import { type Run, useProcesses } from "../support/processes.js"
+import { messageLines, mosquittoInstalled as installed, PUB, SUB, subscribeWith } from "../support/mosquitto.js"
+import { useProcesses } from "../support/processes.js"
 
-const PUB = "/usr/bin/mosquitto_pub"
-const SUB = "/usr/bin/mosquitto_sub"
-const installed = existsSync(PUB) && existsSync(SUB)
 if (!installed) console.warn(`[08-mosquitto-clients] SKIPPED: ${PUB} / ${SUB} not found; install the Debian package mosquitto-clients (CI does)`)
 const suite = installed ? describe : describe.skip
 
@@ -21,30 +18,7 @@ const life = useBrokers()
 const spawnClient = useProcesses()
 
 const run = (cmd: string, args: ReadonlyArray<string>, timeoutMs?: number) => spawnClient(cmd, args, timeoutMs).exited
-
-let subIds = 0
-
-/**
- * mosquitto_sub (with -d, for the packet log printed at exit) under a fresh client id; resolves
- * once the broker has its subscription in place, so publishing can start. (mosquitto_sub's own
- * output is block-buffered on a pipe, so its "received SUBACK" line only shows at exit.)
- */
-const subscribe = async (b: TestBroker, args: ReadonlyArray<string>) => {
-  const id = `mosq-sub-${process.pid}-${subIds++}`
-  const s = spawnClient(SUB, ["-d", "-i", id, ...args])
-  let early: Run | null = null
-  void s.exited.then((r) => (early = r), () => {})
-  await waitUntil(
-    () => early !== null || (b.server.engine.sessions.get(id)?.subscriptions.size ?? 0) > 0,
-    5000,
-    () => `mosquitto_sub to subscribe; stdout: ${s.out.stdout} stderr: ${s.out.stderr}`
-  )
-  if (early !== null) throw new Error(`mosquitto_sub exited early: ${JSON.stringify(early)}`)
-  return s
-}
-
-/** Output lines that are messages, not -d debug lines. */
-const messageLines = (stdout: string) => stdout.split("\n").filter((l) => l !== "" && !l.startsWith("Client ") && !l.startsWith("Subscribed (mid:"))
+const subscribe = subscribeWith(spawnClient)
 
 const hostArgs = (b: TestBroker) => ["-h", "127.0.0.1", "-p", String(b.port)]
 

@@ -8,10 +8,11 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Exit, Layer, Logger, LogLevel, Scope } from "effect"
 import * as BrokerConfig from "../../config/BrokerConfig.js"
-import { type AuthConfig, type BrokerConfigShape, defaultConfig, type KafkaConfig, type LimitsConfig, type MqttConfig, type StorageConfig } from "../../config/BrokerConfigShape.js"
+import { type AuthConfig, type BrokerConfigShape, defaultConfig, type KafkaConfig, type LimitsConfig, type MqttConfig, type StorageConfig, type TlsConfig } from "../../config/BrokerConfigShape.js"
 import * as LogRetention from "../../layers/LogRetention.js"
 import * as App from "../../src/App.js"
 import { KafkaServer } from "../../src/kafka/KafkaServer.js"
+import { MqttListeners } from "../../src/mqtt/MqttListeners.js"
 import { MqttServer } from "../../src/mqtt/MqttServer.js"
 
 export interface TestBrokerOptions {
@@ -25,6 +26,8 @@ export interface TestBrokerOptions {
   readonly storageConfig?: Partial<Omit<StorageConfig, "kind" | "dataDir">>
   /** [auth] settings (files as absolute paths). */
   readonly auth?: Partial<AuthConfig>
+  /** [tls] settings (files as absolute paths); listeners are turned on with mqtt.tls_port etc. */
+  readonly tls?: Partial<TlsConfig>
   readonly port?: number
   readonly kafkaPort?: number
 }
@@ -37,6 +40,8 @@ export interface TestBroker {
   /** The bound Kafka port (-1 when kafka.enabled is false). */
   readonly kafkaPort: number
   readonly kafka: KafkaServer["Type"] | null
+  /** The bound TLS and WebSocket ports (-1 for those that are off). */
+  readonly listeners: MqttListeners["Type"]
   readonly config: BrokerConfigShape
   /** One pass of the memory/SQLite retention fiber now (it runs every 30 s by itself). */
   runRetention(): Promise<void>
@@ -55,7 +60,8 @@ export const startBroker = async (options: TestBrokerOptions = {}): Promise<Test
     kafka: { ...defaultConfig.kafka, host: "127.0.0.1", port: options.kafkaPort ?? 0, ...options.kafka },
     storage: { ...defaultConfig.storage, ...options.storageConfig, kind: options.storage ?? "memory", dataDir },
     limits: { ...defaultConfig.limits, ...options.limits },
-    auth: { ...defaultConfig.auth, ...options.auth }
+    auth: { ...defaultConfig.auth, ...options.auth },
+    tls: { ...defaultConfig.tls, ...options.tls }
   }
   const scope = await Effect.runPromise(Scope.make())
   const built = await Effect.runPromise(
@@ -66,12 +72,14 @@ export const startBroker = async (options: TestBrokerOptions = {}): Promise<Test
   )
   const server = built.unsafeMap.get(MqttServer.key) as MqttServer["Type"]
   const kafka = built.unsafeMap.get(KafkaServer.key) as KafkaServer["Type"] | undefined
+  const listeners = built.unsafeMap.get(MqttListeners.key) as MqttListeners["Type"]
   let stopped = false
   const broker: TestBroker = {
     port: server.port,
     url: `mqtt://127.0.0.1:${server.port}`,
     kafkaPort: kafka?.port ?? -1,
     kafka: kafka ?? null,
+    listeners,
     runRetention: () => Effect.runPromise(Effect.asVoid(Effect.provide(LogRetention.enforce(Date.now()), built))),
     dataDir,
     server,

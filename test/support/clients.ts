@@ -47,5 +47,15 @@ export const waitUntil = async (cond: () => boolean, ms = 5000, describe: () => 
   }
 }
 
+/** Subscribes to `topic`, publishes to it and waits for the message: the connection still works. */
+export const roundTrip = async (client: TestClient, topic: string): Promise<Received> => {
+  await client.client.subscribeAsync(topic, { qos: 1 })
+  const before = client.messages.length
+  await client.client.publishAsync(topic, "still here", { qos: 1 })
+  const received = (await client.waitFor(before + 1))[before]!
+  if (received.payload !== "still here") throw new Error(`round trip on ${topic} brought back ${JSON.stringify(received.payload)}`)
+  return received
+}
+
 /** Resolves after `ms`: only to prove that something did NOT happen within a window. */
 export const quiet = (ms: number) => new Promise((r) => setTimeout(r, ms))

@@ -47,6 +47,9 @@ import { RELEASED } from "./engine/ProgressJournal.js"
 import type { ServerContext } from "./ServerContext.js"
 import type { Transport } from "./Transport.js"
 
+/** How long a closed connection still reads (and drops) the client's bytes: see `linger`. */
+const CLOSE_LINGER_MS = 2000
+
 /** Why reads are paused (bits of `readHolds`): the socket reads again once none is left. */
 const HOLD_CONTROL = 1
 const HOLD_LOG = 2
@@ -344,7 +347,22 @@ export class Connection implements Outlet, FrameSink, AclHolder {
     }
     this.flushOut()
     this.onClose()
-    this.socket.end(() => this.socket.destroy())
+    this.linger()
+  }
+
+  /**
+   * Half-closes after the last output and, for up to CLOSE_LINGER_MS, keeps reading and dropping
+   * what the client still sends (onData ignores it once closing): a client busy writing (PUBRELs
+   * for the PUBRECs before a DISCONNECT 0x93, say) then reads the reason and a clean end, where
+   * destroying at once would answer its next bytes with a reset (EPIPE, ECONNRESET). At shutdown
+   * the socket goes as soon as the output is out.
+   */
+  private linger(): void {
+    const socket = this.socket
+    if (this.ctx.shuttingDown) return void socket.end(() => socket.destroy())
+    socket.end()
+    socket.resume() // reads held for flow control would leave bytes unread: a reset at destroy
+    setTimeout(() => socket.destroy(), CLOSE_LINGER_MS).unref()
   }
 
   /** A protocol violation: reason code to a v5 client, then close [MQTT-4.13.1-1]. */

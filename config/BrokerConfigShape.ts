@@ -132,6 +132,10 @@ export interface LimitsConfig {
   readonly logHighWater: number
   /** An MQTT packet or Kafka request whose first bytes arrived must be whole within this (ms). */
   readonly incompleteRequestTimeoutMs: number
+  /** MQTT clients connected from one address; more get CONNACK 0x97 (v3: 3). 0 = no limit. */
+  readonly maxConnectionsPerIp: number
+  /** MQTT CONNECTs per second; more get CONNACK 0x9F (v3: 3). 0 = no limit. */
+  readonly maxConnectRate: number
 }
 
 /** MQTT authentication and authorization (src/auth): Mosquitto-format files. */
@@ -142,6 +146,10 @@ export interface AuthConfig {
   readonly passwordFile: string
   /** Mosquitto ACL file, absolute; "" = none (every topic allowed). */
   readonly aclFile: string
+  /** Failed logins from one address within `failureWindow` after which it is refused for as long; 0 = never. */
+  readonly maxFailures: number
+  /** Seconds. */
+  readonly failureWindow: number
 }
 
 export interface BrokerConfigShape {
@@ -199,8 +207,10 @@ export const defaultConfig: BrokerConfigShape = {
     maxSubscriptions: 0,
     maxPublishRate: 0,
     logHighWater: 64 * 1024 * 1024,
-    incompleteRequestTimeoutMs: 30_000
+    incompleteRequestTimeoutMs: 30_000,
+    maxConnectionsPerIp: 0,
+    maxConnectRate: 0
   },
-  auth: { allowAnonymous: true, passwordFile: "", aclFile: "" },
+  auth: { allowAnonymous: true, passwordFile: "", aclFile: "", maxFailures: 0, failureWindow: 60 },
   tls: { certFile: "", keyFile: "", caFile: "", verifyClient: "none", cnAsUsername: false, minVersion: "TLSv1.2" }
 }

@@ -183,14 +183,18 @@ const LimitsSection = Schema.Struct({
   maxSubscriptions: Schema.optional(intAtLeast(0)).pipe(Schema.fromKey("max_subscriptions")),
   maxPublishRate: Schema.optional(intAtLeast(0)).pipe(Schema.fromKey("max_publish_rate")),
   logHighWater: Schema.optional(intAtLeast(1024 * 1024)).pipe(Schema.fromKey("log_high_water")),
-  incompleteRequestTimeoutMs: Schema.optional(intAtLeast(1)).pipe(Schema.fromKey("incomplete_request_timeout_ms"))
+  incompleteRequestTimeoutMs: Schema.optional(intAtLeast(1)).pipe(Schema.fromKey("incomplete_request_timeout_ms")),
+  maxConnectionsPerIp: Schema.optional(intAtLeast(0)).pipe(Schema.fromKey("max_connections_per_ip")),
+  maxConnectRate: Schema.optional(intAtLeast(0)).pipe(Schema.fromKey("max_connect_rate"))
 })
 
 const AuthSection = Schema.Struct({
   allowAnonymous: Schema.optional(Bool).pipe(Schema.fromKey("allow_anonymous")),
   // "" = no file. Relative paths are resolved against the working directory, like data_dir.
   passwordFile: Schema.optional(Schema.String).pipe(Schema.fromKey("password_file")),
-  aclFile: Schema.optional(Schema.String).pipe(Schema.fromKey("acl_file"))
+  aclFile: Schema.optional(Schema.String).pipe(Schema.fromKey("acl_file")),
+  maxFailures: Schema.optional(intAtLeast(0)).pipe(Schema.fromKey("max_failures")),
+  failureWindow: Schema.optional(intAtLeast(1)).pipe(Schema.fromKey("failure_window"))
 })
 
 const TlsSection = Schema.Struct({
@@ -263,7 +267,9 @@ const limitKeys = [
   "max_subscriptions",
   "max_publish_rate",
   "log_high_water",
-  "incomplete_request_timeout_ms"
+  "incomplete_request_timeout_ms",
+  "max_connections_per_ip",
+  "max_connect_rate"
 ] as const
 
 /** The segment store's keys in [storage] (env ROBUSTMQ_STORAGE_<KEY>). */
@@ -316,6 +322,8 @@ export const configFields: ReadonlyArray<ConfigField> = [
   { section: "auth", key: "allow_anonymous", env: "ROBUSTMQ_AUTH_ALLOW_ANONYMOUS", numeric: false, fromEnv: envBoolean },
   { section: "auth", key: "password_file", env: "ROBUSTMQ_AUTH_PASSWORD_FILE", numeric: false },
   { section: "auth", key: "acl_file", env: "ROBUSTMQ_AUTH_ACL_FILE", numeric: false },
+  { section: "auth", key: "max_failures", env: "ROBUSTMQ_AUTH_MAX_FAILURES", numeric: true },
+  { section: "auth", key: "failure_window", env: "ROBUSTMQ_AUTH_FAILURE_WINDOW", numeric: true },
   { section: "tls", key: "cert_file", env: "ROBUSTMQ_TLS_CERT_FILE", flag: "--tls-cert", override: "tlsCert", numeric: false },
   { section: "tls", key: "key_file", env: "ROBUSTMQ_TLS_KEY_FILE", flag: "--tls-key", override: "tlsKey", numeric: false },
   { section: "tls", key: "ca_file", env: "ROBUSTMQ_TLS_CA_FILE", flag: "--tls-ca", override: "tlsCa", numeric: false },

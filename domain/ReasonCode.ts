@@ -19,6 +19,7 @@ export const ReasonCode = {
   NotAuthorized: 0x87,
   ServerUnavailable: 0x88,
   ServerBusy: 0x89,
+  Banned: 0x8a,
   BadAuthenticationMethod: 0x8c,
   KeepAliveTimeout: 0x8d,
   SessionTakenOver: 0x8e,
@@ -36,6 +37,7 @@ export const ReasonCode = {
   QoSNotSupported: 0x9b,
   ServerShuttingDown: 0x8b,
   SharedSubscriptionsNotSupported: 0x9e,
+  ConnectionRateExceeded: 0x9f,
   SubscriptionIdentifiersNotSupported: 0xa1,
   WildcardSubscriptionsNotSupported: 0xa2
 } as const
@@ -62,6 +64,7 @@ export const connackCodeV3 = (reason: number): number => {
     case ReasonCode.BadUserNameOrPassword:
       return ConnackV3.BadUserNameOrPassword
     case ReasonCode.NotAuthorized:
+    case ReasonCode.Banned:
       return ConnackV3.NotAuthorized
     default:
       return ConnackV3.ServerUnavailable

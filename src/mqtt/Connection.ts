@@ -23,6 +23,7 @@ import type { RecordHeader } from "../../domain/message/LogRecord.js"
 import type { StorageError } from "../../services/errors.js"
 import { parseShared, validateTopicFilter } from "../../domain/topic/TopicFilter.js"
 import type { AclHolder } from "../auth/Auth.js"
+import type { Refusal } from "../net/Admission.js"
 import { describeThrown, inputFaults } from "../net/inputFaults.js"
 import type { ClientAcl } from "../auth/ClientAcl.js"
 import { verifiedCommonName } from "../tls/clientCertificate.js"
@@ -46,6 +47,13 @@ import { Message, originHeader } from "./engine/Message.js"
 import { RELEASED } from "./engine/ProgressJournal.js"
 import type { ServerContext } from "./ServerContext.js"
 import type { Transport } from "./Transport.js"
+
+/** CONNACK reason per admission refusal (v3 gets 3 Server unavailable, or 5 for Banned). */
+const ADMISSION_REFUSALS: Record<Refusal, number> = {
+  "per-ip": ReasonCode.QuotaExceeded,
+  rate: ReasonCode.ConnectionRateExceeded,
+  banned: ReasonCode.Banned
+}
 
 /** How long a closed connection still reads (and drops) the client's bytes: see `linger`. */
 const CLOSE_LINGER_MS = 2000
@@ -108,6 +116,8 @@ export class Connection implements Outlet, FrameSink, AclHolder {
   // limits.max_publish_rate: PUBLISH packets in the current one-second window.
   private publishWindowStart = 0
   private publishesInWindow = 0
+  /** The address admission counted this connection under (null until CONNACK). */
+  private admittedFrom: string | null = null
 
   constructor(
     readonly socket: Transport,
@@ -255,6 +265,7 @@ export class Connection implements Outlet, FrameSink, AclHolder {
     this.session = null
     if (!wasConnected || session === null) return
     this.ctx.connected--
+    if (this.admittedFrom !== null) this.ctx.admission.closed(this.admittedFrom)
     // A broker shutdown is a server-side close [MQTT-3.1.2-8]: the will goes out (see closeSession).
     const will = this.graceful ? null : this.will
     this.background(this.ctx.engine.closeSession(session, this, will, this.expiryInterval, this.ctx.shuttingDown))
@@ -386,6 +397,13 @@ export class Connection implements Outlet, FrameSink, AclHolder {
       this.state = State.Closed
       this.socket.destroy()
     }
+  }
+
+  /** A failed login from `address`: past auth.max_failures its CONNECTs are refused for a while (one log line). */
+  private loginFailed(address: string): void {
+    if (!this.ctx.admission.failed(address, Date.now())) return
+    const { maxFailures, failureWindow } = this.ctx.config.auth
+    Runtime.runFork(this.ctx.runtime)(Effect.logWarning(`mqtt: ${maxFailures} failed logins from ${address} within ${failureWindow} s: its CONNECTs are refused (0x8A Banned) for ${failureWindow} s (auth.max_failures, auth.failure_window)`))
   }
 
   /** Session takeover by a newer connection with the same client id [MQTT-3.1.4-3]. */
@@ -525,6 +543,9 @@ export class Connection implements Outlet, FrameSink, AclHolder {
       return this.refuse(ReasonCode.ClientIdentifierNotValid)
     }
     if (this.ctx.connected >= limits.maxConnections) return this.refuse(ReasonCode.QuotaExceeded)
+    const address = this.socket.remoteAddress ?? ""
+    const refusal = this.ctx.admission.check(address, Date.now())
+    if (refusal !== null) return this.refuse(ADMISSION_REFUSALS[refusal])
     let keepalive = packet.keepalive ?? 0
     let serverKeepAlive: number | undefined
     const maxKeepalive = config.mqtt.maxKeepalive
@@ -573,6 +594,8 @@ export class Connection implements Outlet, FrameSink, AclHolder {
       this.session = opened.session
       this.state = State.Connected
       this.ctx.connected++
+      this.ctx.admission.opened(address)
+      this.admittedFrom = address
       // A resumed session's subscriptions were granted to an earlier connection, maybe under
       // other rules or another user: this client's ACL decides before anything is sent, once
       // what the session owes is back in memory (opened.persist reads it from the log).
@@ -606,7 +629,10 @@ export class Connection implements Outlet, FrameSink, AclHolder {
     const certified = this.ctx.config.tls.cnAsUsername ? verifiedCommonName(this.socket) : null
     const username = certified ?? packet.username
     const admit = (reason: number) => {
-      if (reason !== ReasonCode.Success) return this.refuse(reason)
+      if (reason !== ReasonCode.Success) {
+        if (reason === ReasonCode.BadUserNameOrPassword || reason === ReasonCode.NotAuthorized) this.loginFailed(address)
+        return this.refuse(reason)
+      }
       const acl = auth.unsafeClientAcl(username, clientId, certified !== null)
       // A will the client could not publish itself is refused with the CONNECT.
       if (will !== null && acl !== null && !acl.mayPublish(will.message.topic)) return this.refuse(ReasonCode.NotAuthorized)

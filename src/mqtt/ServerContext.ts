@@ -7,6 +7,7 @@
 import type { Runtime } from "effect"
 import type { BrokerConfigShape } from "../../config/BrokerConfigShape.js"
 import type { AuthService } from "../auth/Auth.js"
+import { Admission } from "../net/Admission.js"
 import { RequestBudget } from "../net/RequestBudget.js"
 import type { Connection } from "./Connection.js"
 import type { Engine } from "./engine/Engine.js"
@@ -31,6 +32,8 @@ export class ServerContext {
   readonly startedAt = Date.now()
   /** Bytes of split packets held across connections (mqtt.queued_max_packet_bytes). */
   readonly packetBudget: RequestBudget
+  /** Connections per address, CONNECT rate, failed logins per address (abuse limits). */
+  readonly admission: Admission
   readonly overload: OverloadStats = { stalledDisconnects: 0, subscriptionQuotaRefusals: 0, publishThrottles: 0, logPauses: 0 }
   /** Publishers whose reads wait for the log to drain below half of limits.log_high_water. */
   private heldForLog = new Set<Connection>()
@@ -60,6 +63,12 @@ export class ServerContext {
     readonly auth: AuthService | null = null
   ) {
     this.packetBudget = new RequestBudget(config.mqtt.queuedMaxPacketBytes)
+    this.admission = new Admission({
+      maxConnectionsPerIp: config.limits.maxConnectionsPerIp,
+      maxConnectRate: config.limits.maxConnectRate,
+      maxFailures: config.auth.maxFailures,
+      failureWindowMs: config.auth.failureWindow * 1000
+    })
   }
 
   /** The log is above its high-water mark: `conn` stops reading until it drains (checkLog). */

@@ -135,9 +135,13 @@ max_inflight = 5
         "ROBUSTMQ_LIMITS_MAX_PUBLISH_RATE",
         "ROBUSTMQ_LIMITS_LOG_HIGH_WATER",
         "ROBUSTMQ_LIMITS_INCOMPLETE_REQUEST_TIMEOUT_MS",
+        "ROBUSTMQ_LIMITS_MAX_CONNECTIONS_PER_IP",
+        "ROBUSTMQ_LIMITS_MAX_CONNECT_RATE",
         "ROBUSTMQ_AUTH_ALLOW_ANONYMOUS",
         "ROBUSTMQ_AUTH_PASSWORD_FILE",
         "ROBUSTMQ_AUTH_ACL_FILE",
+        "ROBUSTMQ_AUTH_MAX_FAILURES",
+        "ROBUSTMQ_AUTH_FAILURE_WINDOW",
         "ROBUSTMQ_MQTT_TLS_PORT",
         "ROBUSTMQ_MQTT_WS_PORT",
         "ROBUSTMQ_MQTT_WS_PATH",
@@ -288,7 +292,7 @@ describe("loadConfig errors", () => {
         `unknown key "limits.maxInflight" in ${camel}: [limits] accepts max_packet_size, max_inflight, ` +
           `receive_maximum, max_queued_messages, max_topic_levels, max_topic_length, max_connections, ` +
           `topic_alias_maximum, max_session_expiry, max_output_buffer, stall_timeout, max_subscriptions, ` +
-          `max_publish_rate, log_high_water, incomplete_request_timeout_ms`
+          `max_publish_rate, log_high_water, incomplete_request_timeout_ms, max_connections_per_ip, max_connect_rate`
       )
       const nested = tomlFile("[storage.sqlite]\nx = 1\n")
       expect(yield* failure({ configFile: nested })).toBe(

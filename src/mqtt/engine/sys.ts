@@ -28,7 +28,11 @@ export const publishSys = (ctx: ServerContext, now: number): void => {
     ["clients/stalled", ctx.overload.stalledDisconnects],
     ["subscriptions/refused-quota", ctx.overload.subscriptionQuotaRefusals],
     ["load/publish-throttled", ctx.overload.publishThrottles],
-    ["load/log-paused", ctx.overload.logPauses]
+    ["load/log-paused", ctx.overload.logPauses],
+    // Abuse limits: CONNECTs refused per address, over the rate, from an address refused for failed logins.
+    ["clients/refused-per-ip", ctx.admission.refused.perIp],
+    ["clients/refused-rate", ctx.admission.refused.rate],
+    ["clients/refused-banned", ctx.admission.refused.banned]
   ]
   for (const [name, value] of values) {
     const msg = new Message(`$SYS/broker/${name}`, Buffer.from(String(value)), 0, true, null, 0, "", now)

@@ -4,12 +4,16 @@
  * SASL_SSL (kcat and kafkajs with PLAIN, good and bad credentials); mTLS with a required client
  * certificate; Metadata advertising the port each client used; a plain Kafka request and garbage
  * on the TLS port closing only their own connection; a TLS port without a certificate refusing
- * to start. Certificates are made per run by the code behind `robustmq cert dev`.
+ * to start; SIGHUP re-reading the certificates for the Kafka listener too. Certificates are made per run by the code behind `robustmq cert dev`.
  */
-import { readFileSync } from "node:fs"
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import * as net from "node:net"
-import { describe, expect, it } from "vitest"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import * as tls from "node:tls"
+import { afterAll, describe, expect, it } from "vitest"
 import { inputFaults } from "../../src/net/inputFaults.js"
+import { writeDevCertificates } from "../../src/tls/devCertificates.js"
 import { ApiKey } from "../../src/kafka/protocol/index.js"
 import { authDir, writeUsers } from "../auth/authFiles.js"
 import { useCertificates } from "../support/certificates.js"
@@ -22,6 +26,8 @@ const certs = useCertificates({ clientName: "kafka-client" })
 const life = useBrokers()
 const clients = useKafkaClients()
 const dir = authDir()
+const scratch = mkdtempSync(join(tmpdir(), "robustmq-kafka-tls-test-"))
+afterAll(() => rmSync(scratch, { recursive: true, force: true }))
 
 /** A broker with the Kafka TLS listener on a free port and the run's certificates. */
 const tlsBroker = (options: TestBrokerOptions = {}): Promise<TestBroker> =>
@@ -128,6 +134,31 @@ describe("Kafka over TLS (SSL)", () => {
     await producer.send({ topic: "survive", messages: [{ value: "after" }] })
     const plainProducer = await clients.producer(kafkaClient(b.kafkaPort, "plain-survivor"))
     await plainProducer.send({ topic: "survive", messages: [{ value: "plain" }] })
+  })
+
+  it("SIGHUP re-reads the certificate files for the Kafka TLS listener", async () => {
+    const setB = await writeDevCertificates(mkdtempSync(join(scratch, "set-b-")))
+    const live = mkdtempSync(join(scratch, "live-"))
+    const liveCert = join(live, "server.crt")
+    const liveKey = join(live, "server.key")
+    copyFileSync(certs.get().serverCert, liveCert)
+    copyFileSync(certs.get().serverKey, liveKey)
+    const b = await tlsBroker({ tls: { certFile: liveCert, keyFile: liveKey } })
+    const trusts = (ca: string) =>
+      new Promise<boolean>((resolve) => {
+        const socket = tls.connect({ host: "127.0.0.1", port: b.kafkaTlsPort, ca: readFileSync(ca) }, () => {
+          socket.destroy()
+          resolve(true)
+        })
+        socket.on("error", () => resolve(false))
+      })
+    expect(await trusts(certs.get().caCert)).toBe(true)
+    copyFileSync(setB.serverCert, liveCert)
+    copyFileSync(setB.serverKey, liveKey)
+    process.emit("SIGHUP", "SIGHUP")
+    await waitFor(() => trusts(setB.caCert), 5_000, () => "the Kafka TLS listener to serve the new certificate")
+    expect(await trusts(certs.get().caCert)).toBe(false)
+    await kafkajsRoundTrip(b.kafkaTlsPort, "after-hup", { ssl: { ca: [readFileSync(setB.caCert)] } }, "after-hup")
   })
 
   it("a Kafka TLS port without a certificate refuses to start, naming the setting to add", async () => {

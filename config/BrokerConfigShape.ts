@@ -41,7 +41,7 @@ export interface MqttConfig {
 /** Whether a TLS listener asks for a client certificate, and whether it must be valid. */
 export type VerifyClient = "none" | "optional" | "required"
 
-/** The server certificate and client verification of every TLS listener (src/net/TlsContext.ts). */
+/** The server certificate and client verification of every TLS listener (src/tls/TlsContext.ts). */
 export interface TlsConfig {
   /** PEM server certificate (chain), absolute; "" = none. */
   readonly certFile: string
@@ -68,6 +68,8 @@ export interface KafkaConfig {
   readonly port: number
   /** Host name given to clients in Metadata; empty = the address the client connected to. */
   readonly advertisedHost: string
+  /** Kafka over TLS, SSL or SASL_SSL (9093 by convention); -1 = off, 0 picks a free port. Needs [tls] cert and key. */
+  readonly tlsPort: number
   /** Create a topic when a client produces to or asks metadata for an unknown one. */
   readonly autoCreateTopics: boolean
   /** Partitions of an auto-created topic, and of CreateTopics asking for the default (-1). */
@@ -175,6 +177,7 @@ export const defaultConfig: BrokerConfigShape = {
     host: "0.0.0.0",
     port: 9092,
     advertisedHost: "",
+    tlsPort: -1,
     autoCreateTopics: true,
     defaultPartitions: 1,
     mqttTopic: "mqtt",

@@ -29,6 +29,7 @@ export interface ConfigOverrides {
   readonly mqttHost?: string | undefined
   readonly mqttPort?: number | string | undefined
   readonly kafkaPort?: number | string | undefined
+  readonly kafkaTlsPort?: number | string | undefined
   readonly dataDir?: string | undefined
   readonly storage?: string | undefined
   readonly mqttsPort?: number | string | undefined
@@ -144,6 +145,7 @@ const KafkaSection = Schema.Struct({
   host: Schema.optional(NonEmpty),
   port: Schema.optional(U16),
   advertisedHost: Schema.optional(Schema.String).pipe(Schema.fromKey("advertised_host")),
+  tlsPort: Schema.optional(OptionalPort).pipe(Schema.fromKey("tls_port")),
   autoCreateTopics: Schema.optional(Bool).pipe(Schema.fromKey("auto_create_topics")),
   defaultPartitions: Schema.optional(intBetween(1, 65536)).pipe(Schema.fromKey("default_partitions")),
   mqttTopic: Schema.optional(KafkaTopicName).pipe(Schema.fromKey("mqtt_topic")),
@@ -298,6 +300,7 @@ export const configFields: ReadonlyArray<ConfigField> = [
   { section: "kafka", key: "enabled", env: "ROBUSTMQ_KAFKA_ENABLED", numeric: false, fromEnv: envBoolean },
   { section: "kafka", key: "host", env: "ROBUSTMQ_KAFKA_HOST", numeric: false },
   { section: "kafka", key: "port", env: "ROBUSTMQ_KAFKA_PORT", flag: "--kafka-port", override: "kafkaPort", numeric: true },
+  { section: "kafka", key: "tls_port", env: "ROBUSTMQ_KAFKA_TLS_PORT", flag: "--kafka-tls-port", override: "kafkaTlsPort", numeric: true },
   { section: "kafka", key: "advertised_host", env: "ROBUSTMQ_KAFKA_ADVERTISED_HOST", numeric: false },
   { section: "kafka", key: "auto_create_topics", env: "ROBUSTMQ_KAFKA_AUTO_CREATE_TOPICS", numeric: false, fromEnv: envBoolean },
   { section: "kafka", key: "default_partitions", env: "ROBUSTMQ_KAFKA_DEFAULT_PARTITIONS", numeric: true },

@@ -41,17 +41,18 @@ const storage = optionalText("storage", "memory|sqlite|segment", "storage backen
 const mqttsPort = optionalText("mqtts-port", "PORT", "MQTT over TLS port, 0 = any free port; off unless set (mqtt.tls_port)")
 const wsPort = optionalText("ws-port", "PORT", "MQTT over WebSocket port, 0 = any free port; off unless set (mqtt.ws_port)")
 const wssPort = optionalText("wss-port", "PORT", "MQTT over WebSocket with TLS port; off unless set (mqtt.wss_port)")
+const kafkaTlsPort = optionalText("kafka-tls-port", "PORT", "Kafka over TLS (SSL, or SASL_SSL without anonymous clients) port; off unless set (kafka.tls_port)")
 const tlsCert = optionalText("tls-cert", "FILE", "PEM server certificate for the TLS listeners (tls.cert_file)")
 const tlsKey = optionalText("tls-key", "FILE", "PEM private key of --tls-cert (tls.key_file)")
 const tlsCa = optionalText("tls-ca", "FILE", "PEM CA that client certificates are checked against (tls.ca_file)")
 
-const sourceOptions = { configFile, mqttHost, mqttPort, kafkaPort, dataDir, storage, mqttsPort, wsPort, wssPort, tlsCert, tlsKey, tlsCa }
+const sourceOptions = { configFile, mqttHost, mqttPort, kafkaPort, dataDir, storage, mqttsPort, wsPort, wssPort, kafkaTlsPort, tlsCert, tlsKey, tlsCa }
 
 /** The flags a command was given that override settings (a command may take only some). */
 type SourceFlags = { readonly configFile: Option.Option<string> } & { readonly [K in keyof ConfigOverrides]?: Option.Option<string> }
 
 /** Every key of ConfigOverrides: a flag added there is listed here too. */
-const overrideNames = ["mqttHost", "mqttPort", "kafkaPort", "dataDir", "storage", "mqttsPort", "wsPort", "wssPort", "tlsCert", "tlsKey", "tlsCa"] as const
+const overrideNames = ["mqttHost", "mqttPort", "kafkaPort", "dataDir", "storage", "mqttsPort", "wsPort", "wssPort", "kafkaTlsPort", "tlsCert", "tlsKey", "tlsCa"] as const
 
 const load = (flags: SourceFlags) => {
   const overrides: ConfigOverrides = Object.fromEntries(overrideNames.map((name) => [name, Option.getOrUndefined(flags[name] ?? Option.none())]))

@@ -76,6 +76,11 @@ export class KafkaConnection implements BudgetWaiter {
   readonly running = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
   /** Host the client reached us on, for Metadata (IPv4-mapped IPv6 prefix stripped). */
   readonly localHost: string
+  /**
+   * Port the client reached us on: Metadata and FindCoordinator advertise it, so a client of
+   * the TLS listener is sent back to the TLS port and one of the plain listener to the plain port.
+   */
+  readonly localPort: number
   readonly remoteHost: string
 
   constructor(
@@ -86,6 +91,7 @@ export class KafkaConnection implements BudgetWaiter {
     private readonly thrown: (conn: KafkaConnection, error: unknown) => void
   ) {
     this.localHost = stripMapped(socket.localAddress ?? "127.0.0.1")
+    this.localPort = socket.localPort ?? 0
     this.remoteHost = stripMapped(socket.remoteAddress ?? "")
     socket.on("drain", () => this.resumeIfCaughtUp())
   }

@@ -1,7 +1,7 @@
 /**
  * What every Kafka request handler shares: configuration, the log, the topic registry, the group
  * coordinator, the MQTT engine (records produced over Kafka are routed to MQTT subscribers), the
- * node's advertised address, the idempotent-producer state, the DeleteRecords floors and the
+ * node's advertised host, the idempotent-producer state, the DeleteRecords floors and the
  * topic policies (whose MQTT-session holds DeleteRecords respects when it frees storage).
  */
 import { Effect } from "effect"
@@ -25,8 +25,6 @@ const START_OFFSET_TTL_MS = 1000
 export class KafkaContext {
   /** The last producer id handed out: ids only grow. */
   private lastProducerId = 0
-  /** Set once the listener is bound. */
-  port = 0
   /** Log start offsets read from storage, reused for a second (Fetch asks on every poll). */
   private readonly startOffsets = new Map<TopicPartition, { readonly offset: number; readonly at: number }>()
 
@@ -61,7 +59,7 @@ export class KafkaContext {
     return this.lastProducerId
   }
 
-  /** The host clients are told to connect to: configured, or the address this client used. */
+  /** The host clients are told to connect to: configured, or the address this client used (the port is always the one it used). */
   advertisedHost(conn: KafkaConnection): string {
     return this.config.kafka.advertisedHost !== "" ? this.config.kafka.advertisedHost : conn.localHost
   }

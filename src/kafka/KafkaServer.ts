@@ -8,6 +8,10 @@
  * With `[auth] allow_anonymous = false` the listener is SASL_PLAINTEXT: until a connection has
  * authenticated (handlers/sasl.ts) only ApiVersions, SaslHandshake and SaslAuthenticate are
  * answered, and any other request closes it, as a Kafka SASL listener does.
+ *
+ * With `kafka.tls_port` set, a second listener speaks the same protocol inside TLS (SSL, or
+ * SASL_SSL by the same rule) over the shared TlsContext; its connections are served, limited and
+ * closed exactly like the plain ones, and each is told the port it came in on.
  */
 import * as net from "node:net"
 import { Cause, Context, Duration, Effect, Exit, Fiber, FiberId, Layer, Runtime } from "effect"
@@ -45,7 +49,9 @@ import {
 import { handleListOffsets } from "./handlers/listOffsets.js"
 import { handleProduce } from "./handlers/produce.js"
 import { allowedBeforeAuthentication, authenticateRawToken, handleSaslAuthenticate, handleSaslHandshake } from "./handlers/sasl.js"
-import { listen } from "../net/listen.js"
+import { listen, openListener } from "../net/listen.js"
+import { SharedTls } from "../tls/TlsContext.js"
+import { createTlsServer } from "../tls/tlsServer.js"
 import { KafkaConnection } from "./KafkaConnection.js"
 import { RequestBudget } from "../net/RequestBudget.js"
 import { describeThrown, inputFaults } from "../net/inputFaults.js"
@@ -57,6 +63,8 @@ import { ApiKey, type DecodedRequest, decodeRequest, encodeApiVersionsUnsupporte
 
 export class KafkaServer extends Context.Tag("broker/KafkaServer")<KafkaServer, {
   readonly port: number
+  /** The bound Kafka-over-TLS port; -1 when kafka.tls_port is off. */
+  readonly tlsPort: number
   readonly host: string
   readonly context: KafkaContext
 }>() {}
@@ -203,7 +211,7 @@ export const make = Effect.gen(function*() {
   const thrown = (conn: KafkaConnection, error: unknown) =>
     runCallback(Effect.logWarning(`Kafka connection from ${conn.remoteHost}: input could not be handled, connection closed: ${describeThrown(error)}`))
 
-  const server = net.createServer({ noDelay: true }, (socket: KafkaSocket) => {
+  const accept = (socket: KafkaSocket) => {
     const conn = new KafkaConnection(socket, sink, budget, thrown)
     socket.kafka = conn
     connections.add(conn)
@@ -216,7 +224,8 @@ export const make = Effect.gen(function*() {
       // The client is gone: a long poll for it would only hold timers and listeners.
       for (const fiber of conn.running) fiber.unsafeInterruptAsFork(FiberId.none)
     })
-  })
+  }
+  const server = net.createServer({ noDelay: true }, accept)
 
   const names = { protocol: "Kafka", portHint: "--kafka-port (or set kafka.enabled = false)", addressHint: "kafka.host and --kafka-port" }
   const port = yield* Effect.acquireRelease(listen(server, config.kafka.host, config.kafka.port, names), () =>
@@ -251,9 +260,16 @@ export const make = Effect.gen(function*() {
   })
   const sweepEvery = Duration.millis(Math.max(50, Math.min(1000, Math.floor(incompleteTimeout / 4))))
   yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(sweepEvery), sweep)))
-  ctx.port = port
   yield* Effect.log(`Kafka listening on ${config.kafka.host}:${port}`)
-  return KafkaServer.of({ port, host: config.kafka.host, context: ctx })
+  // Opened after the plain listener, so it stops accepting before the connections are closed.
+  const secure = (yield* SharedTls).context
+  const tlsPort = config.kafka.tlsPort < 0 ? -1 : yield* openListener(createTlsServer(secure!, accept), config.kafka.host, config.kafka.tlsPort, {
+    protocol: "Kafka over TLS",
+    portHint: "--kafka-tls-port (or -1 for off)",
+    addressHint: "kafka.host and --kafka-tls-port",
+    what: `Kafka over TLS (${saslRequired ? "SASL_SSL" : "SSL"})`
+  })
+  return KafkaServer.of({ port, tlsPort, host: config.kafka.host, context: ctx })
 })
 
 export const layer = Layer.scoped(KafkaServer, make)

@@ -14,6 +14,17 @@ export interface ListenerNames {
   readonly addressHint: string
 }
 
+/**
+ * Binds `server` for the enclosing scope (closed with it) and logs `what` with the bound
+ * address: for the listeners that are off unless their port is set (port 0 is then logged).
+ */
+export const openListener = (server: net.Server, host: string, port: number, names: ListenerNames & { readonly what: string }) =>
+  Effect.gen(function*() {
+    const bound = yield* Effect.acquireRelease(listen(server, host, port, names), () => Effect.sync(() => server.close()))
+    yield* Effect.log(`${names.what} listening on ${host}:${bound}`)
+    return bound
+  })
+
 /** Resolves with the bound port (useful with port 0). */
 export const listen = (server: net.Server, host: string, port: number, names: ListenerNames) =>
   Effect.async<number, Error>((resume) => {

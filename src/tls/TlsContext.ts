@@ -3,12 +3,15 @@
  * checks them before any listener opens (one line naming the setting to fix), and re-reads
  * them on SIGHUP, beside the auth reload, so certificates rotate without a restart: servers
  * registered here get the new context for new connections; a file that does not load keeps the
- * previous context and logs why. Never touches a connection once its handshake is done.
+ * previous context and logs why. One context serves every TLS listener (MQTT, WebSocket, Kafka):
+ * the files are checked once, and reloaded once per SIGHUP. Never touches a connection once its
+ * handshake is done.
  */
 import { readFileSync } from "node:fs"
 import * as tls from "node:tls"
-import { Effect, Runtime, type Scope } from "effect"
-import type { TlsConfig } from "../../config/BrokerConfigShape.js"
+import { Context, Effect, Layer, Runtime, type Scope } from "effect"
+import { BrokerConfig } from "../../config/BrokerConfig.js"
+import type { BrokerConfigShape, TlsConfig } from "../../config/BrokerConfigShape.js"
 
 export interface TlsContext {
   /** Options for tls.createServer / https.createServer: the context plus client verification. */
@@ -93,3 +96,23 @@ export const make = (config: TlsConfig, enabledBy: string): Effect.Effect<TlsCon
       }
     }
   })
+
+/** The settings that open a TLS listener, in the order a message names them; -1 = off. */
+const listenerPorts = (config: BrokerConfigShape): ReadonlyArray<readonly [string, number]> => [
+  ["mqtt.tls_port", config.mqtt.tlsPort],
+  ["mqtt.wss_port", config.mqtt.wssPort],
+  ["kafka.tls_port", config.kafka.enabled ? config.kafka.tlsPort : -1]
+]
+
+/** The one TlsContext of the broker; null when no TLS listener is configured. */
+export class SharedTls extends Context.Tag("broker/SharedTls")<SharedTls, { readonly context: TlsContext | null }>() {}
+
+/** Fails (one line naming the setting to add) when a TLS port is set without usable [tls] files. */
+export const layer = Layer.scoped(
+  SharedTls,
+  Effect.gen(function*() {
+    const config = yield* BrokerConfig
+    const enabledBy = listenerPorts(config).find(([, port]) => port >= 0)?.[0]
+    return { context: enabledBy === undefined ? null : yield* make(config.tls, enabledBy) }
+  })
+)

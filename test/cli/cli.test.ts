@@ -194,6 +194,12 @@ describe("robustmq failures: one line on stderr, exit 1", () => {
     )
   })
 
+  it("a Kafka TLS port without a certificate names the setting to add", async () => {
+    expect(await fails(["start", "--mqtt-port", "0", "--kafka-port", "0", "--storage", "memory", "--kafka-tls-port", "0"])).toBe(
+      "kafka.tls_port is set but tls.cert_file is empty: add tls.cert_file (or --tls-cert) with the server's PEM certificate; `robustmq cert dev DIR` writes a set to try"
+    )
+  })
+
   it("cert dev without openssl on the PATH says to install it", async () => {
     expect(await fails(["cert", "dev", NodePath.join(tmp, "no-openssl")], { PATH: "/nonexistent" })).toBe(
       "openssl was not found on the PATH: install it (Debian/Ubuntu: apt-get install openssl) and run `robustmq cert dev` again"

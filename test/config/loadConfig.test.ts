@@ -147,6 +147,7 @@ max_inflight = 5
         "ROBUSTMQ_MQTT_WS_PATH",
         "ROBUSTMQ_MQTT_WSS_PORT",
         "ROBUSTMQ_MQTT_WS_TRUST_PROXY",
+        "ROBUSTMQ_KAFKA_TLS_PORT",
         "ROBUSTMQ_TLS_CERT_FILE",
         "ROBUSTMQ_TLS_KEY_FILE",
         "ROBUSTMQ_TLS_CA_FILE",
@@ -441,6 +442,17 @@ describe("loadConfig errors", () => {
       )
       const badVersion = tomlFile(`[tls]\nmin_version = "TLSv1.1"\n`)
       expect(yield* failure({ configFile: badVersion })).toBe(`tls.min_version must be "TLSv1.2" or "TLSv1.3", got "TLSv1.1" in ${badVersion}`)
+    }))
+
+  it.effect("kafka.tls_port: off by default, set by file, env and flag, -1 off", () =>
+    Effect.gen(function*() {
+      expect((yield* loadConfig({ env: {}, cwd })).kafka.tlsPort).toBe(-1)
+      const file = tomlFile(`[kafka]\ntls_port = 9093\n`)
+      expect((yield* loadConfig({ configFile: file, env: {}, cwd })).kafka.tlsPort).toBe(9093)
+      expect((yield* loadConfig({ configFile: file, env: { ROBUSTMQ_KAFKA_TLS_PORT: "0" }, cwd })).kafka.tlsPort).toBe(0)
+      expect((yield* loadConfig({ configFile: file, env: { ROBUSTMQ_KAFKA_TLS_PORT: "0" }, overrides: { kafkaTlsPort: "-1" }, cwd })).kafka.tlsPort).toBe(-1)
+      expect(yield* failure({ overrides: { kafkaTlsPort: "70000" } })).toBe(`--kafka-tls-port must be an integer 0-65535, or -1 for off, got 70000`)
+      expect(yield* failure({ env: { ROBUSTMQ_KAFKA_TLS_PORT: "x" } })).toBe(`ROBUSTMQ_KAFKA_TLS_PORT (kafka.tls_port) must be an integer 0-65535, or -1 for off, got "x"`)
     }))
 
   it.effect("a file error is reported before env and flag errors", () =>

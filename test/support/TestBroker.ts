@@ -40,6 +40,8 @@ export interface TestBroker {
   /** The bound Kafka port (-1 when kafka.enabled is false). */
   readonly kafkaPort: number
   readonly kafka: KafkaServer["Type"] | null
+  /** The bound Kafka-over-TLS port (-1 when kafka.tls_port is off or Kafka is disabled). */
+  readonly kafkaTlsPort: number
   /** The bound TLS and WebSocket ports (-1 for those that are off). */
   readonly listeners: MqttListeners["Type"]
   readonly config: BrokerConfigShape
@@ -79,6 +81,7 @@ export const startBroker = async (options: TestBrokerOptions = {}): Promise<Test
     url: `mqtt://127.0.0.1:${server.port}`,
     kafkaPort: kafka?.port ?? -1,
     kafka: kafka ?? null,
+    kafkaTlsPort: kafka?.tlsPort ?? -1,
     listeners,
     runRetention: () => Effect.runPromise(Effect.asVoid(Effect.provide(LogRetention.enforce(Date.now()), built))),
     dataDir,

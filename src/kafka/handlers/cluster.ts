@@ -76,7 +76,7 @@ export const handleMetadata = (ctx: KafkaContext, conn: KafkaConnection, request
     }
     const response: MetadataResponse = {
       throttleTimeMs: 0,
-      brokers: [{ nodeId: NODE_ID, host: ctx.advertisedHost(conn), port: ctx.port, rack: null }],
+      brokers: [{ nodeId: NODE_ID, host: ctx.advertisedHost(conn), port: conn.localPort, rack: null }],
       clusterId: CLUSTER_ID,
       controllerId: NODE_ID,
       topics
@@ -89,7 +89,7 @@ export const handleFindCoordinator = (ctx: KafkaContext, conn: KafkaConnection, 
   if (request.keyType !== 0) {
     return { throttleTimeMs: 0, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: "transactions are not supported", nodeId: -1, host: "", port: -1 }
   }
-  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, errorMessage: null, nodeId: NODE_ID, host: ctx.advertisedHost(conn), port: ctx.port }
+  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, errorMessage: null, nodeId: NODE_ID, host: ctx.advertisedHost(conn), port: conn.localPort }
 }
 
 export const handleInitProducerId = (ctx: KafkaContext, request: InitProducerIdRequest): InitProducerIdResponse => {

@@ -4,6 +4,7 @@
  * node's advertised host, the idempotent-producer state, the DeleteRecords floors and the
  * topic policies (whose MQTT-session holds DeleteRecords respects when it frees storage).
  */
+import type { Admission } from "../net/Admission.js"
 import { Effect } from "effect"
 import type { BrokerConfigShape } from "../../config/BrokerConfigShape.js"
 import type { TopicPartition } from "../../domain/ids.js"
@@ -38,7 +39,9 @@ export class KafkaContext {
     readonly producers: IdempotentProducers,
     /** Log start offsets raised by DeleteRecords. */
     readonly logStarts: LogStartOffsetsService,
-    readonly policies: TopicPoliciesService
+    readonly policies: TopicPoliciesService,
+    /** Failed logins per address, shared with the MQTT listeners (auth.max_failures). */
+    readonly admission: Admission
   ) {
     // A deleted topic's partitions start afresh if it is created again.
     topics.onChange((name) => {

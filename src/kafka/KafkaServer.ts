@@ -119,13 +119,21 @@ const handle = (ctx: KafkaContext, auth: Auth["Type"], conn: KafkaConnection, re
     case ApiKey.IncrementalAlterConfigs:
       return handleIncrementalAlterConfigs(ctx, req.body)
     case ApiKey.SaslAuthenticate:
-      return handleSaslAuthenticate(auth, conn, req.body)
+      return handleSaslAuthenticate(auth, conn, req.body, loginFailed(ctx, conn))
     case ApiKey.CreatePartitions:
       return handleCreatePartitions(ctx, req.body)
     case ApiKey.OffsetDelete:
       return handleOffsetDelete(ctx, req.body)
   }
 }
+
+/** A failed SASL login: past auth.max_failures its address is refused for a while (one log line). */
+const loginFailed = (ctx: KafkaContext, conn: KafkaConnection): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    if (!ctx.admission.failed(conn.remoteHost, Date.now())) return Effect.void
+    const { maxFailures, failureWindow } = ctx.config.auth
+    return Effect.logWarning(`kafka: ${maxFailures} failed logins from ${conn.remoteHost} within ${failureWindow} s: its connections (Kafka and MQTT) are refused for ${failureWindow} s (auth.max_failures, auth.failure_window)`)
+  })
 
 const IDLE_TIMEOUT_MS = 10 * 60 * 1000
 
@@ -154,7 +162,7 @@ export const make = Effect.gen(function*() {
   })
   const topics = yield* Topics
   const logStarts = yield* LogStartOffsets.make(yield* EventStore, topics, log)
-  const ctx = new KafkaContext(config, log, topics, yield* GroupCoordinator, mqtt.engine, producers, logStarts, yield* TopicPolicies)
+  const ctx = new KafkaContext(config, log, topics, yield* GroupCoordinator, mqtt.engine, producers, logStarts, yield* TopicPolicies, mqtt.context.admission)
   const connections = new Set<KafkaConnection>()
   const auth = yield* Auth
   /** SASL_PLAINTEXT when the MQTT side refuses anonymous clients. */
@@ -180,7 +188,7 @@ export const make = Effect.gen(function*() {
 
   const sink = (conn: KafkaConnection, frame: Buffer, respond: (chunks: ReadonlyArray<Buffer> | null) => void) => {
     if (conn.sasl === SaslState.HandshakeV0) {
-      run(conn, authenticateRawToken(auth, conn, frame), "SASL/PLAIN token after SaslHandshake v0", respond, () => respond(null))
+      run(conn, authenticateRawToken(auth, conn, frame, loginFailed(ctx, conn)), "SASL/PLAIN token after SaslHandshake v0", respond, () => respond(null))
       return
     }
     const req = decodeRequest(frame)
@@ -212,6 +220,8 @@ export const make = Effect.gen(function*() {
     runCallback(Effect.logWarning(`Kafka connection from ${conn.remoteHost}: input could not be handled, connection closed: ${describeThrown(error)}`))
 
   const accept = (socket: KafkaSocket) => {
+    // Refused for failed logins (auth.max_failures): Kafka has no refusal before SASL, so it closes.
+    if (ctx.admission.isBanned(socket.remoteAddress ?? "", Date.now())) return void socket.destroy()
     const conn = new KafkaConnection(socket, sink, budget, thrown)
     socket.kafka = conn
     connections.add(conn)

@@ -26,6 +26,9 @@ interface Failures {
   bannedUntil: number
 }
 
+/** One key per address, however the listener's socket spells it (an IPv4 client of a `::` listener). */
+const keyOf = (ip: string): string => (ip.startsWith("::ffff:") ? ip.slice(7) : ip)
+
 /** Above this many addresses with failures, the ones whose window and ban are over are dropped. */
 const PRUNE_AT = 10_000
 
@@ -40,15 +43,10 @@ export class Admission {
   constructor(private readonly limits: AdmissionLimits) {}
 
   /** Whether a client from `ip` may connect now, or why not (counted). */
-  check(ip: string, now: number): Refusal | null {
-    const { maxConnectionsPerIp, maxConnectRate, maxFailures } = this.limits
-    if (maxFailures > 0) {
-      const f = this.failures.get(ip)
-      if (f !== undefined && f.bannedUntil > now) {
-        this.refused.banned++
-        return "banned"
-      }
-    }
+  check(address: string, now: number): Refusal | null {
+    const { maxConnectionsPerIp, maxConnectRate } = this.limits
+    const ip = keyOf(address)
+    if (this.isBanned(ip, now)) return "banned"
     if (maxConnectRate > 0) {
       const second = Math.floor(now / 1000)
       if (second !== this.second) {
@@ -67,21 +65,33 @@ export class Admission {
     return null
   }
 
-  /** A client from `ip` was accepted (pair with `closed`). */
-  opened(ip: string): void {
+  /** Whether `address` is refused for failed logins now (counted); MQTT and Kafka share the count. */
+  isBanned(address: string, now: number): boolean {
+    if (this.limits.maxFailures === 0) return false
+    const f = this.failures.get(keyOf(address))
+    if (f === undefined || f.bannedUntil <= now) return false
+    this.refused.banned++
+    return true
+  }
+
+  /** A client from `address` was accepted (pair with `closed`). */
+  opened(address: string): void {
+    const ip = keyOf(address)
     this.connected.set(ip, (this.connected.get(ip) ?? 0) + 1)
   }
 
-  closed(ip: string): void {
+  closed(address: string): void {
+    const ip = keyOf(address)
     const n = (this.connected.get(ip) ?? 0) - 1
     if (n <= 0) this.connected.delete(ip)
     else this.connected.set(ip, n)
   }
 
   /** A failed login from `ip`. True when this one starts a refusal period (log it once). */
-  failed(ip: string, now: number): boolean {
+  failed(address: string, now: number): boolean {
     const { maxFailures, failureWindowMs } = this.limits
     if (maxFailures === 0) return false
+    const ip = keyOf(address)
     let f = this.failures.get(ip)
     if (f === undefined || now - f.since > failureWindowMs) {
       if (this.failures.size >= PRUNE_AT) this.prune(now)

@@ -9,9 +9,11 @@ import * as mqttPacket from "mqtt-packet"
 import { describe, expect, it } from "vitest"
 import { authDir, writeUsers } from "../auth/authFiles.js"
 import { waitUntil } from "../support/clients.js"
+import { kafkaClient, useKafkaClients } from "../support/kafka.js"
 import { useBrokers } from "../support/lifecycle.js"
 
 const { broker } = useBrokers()
+const clients = useKafkaClients()
 const dir = authDir()
 
 interface Attempt {
@@ -80,5 +82,24 @@ describe("auth.max_failures", () => {
     expect(b.server.context.admission.refused.banned).toBe(2)
     await new Promise((r) => setTimeout(r, 2100))
     expect((await attempt(b.port, 5, { username: "dev", password: "right" })).code).toBe(0)
+  })
+})
+
+describe("auth.max_failures across protocols", () => {
+  it("failed Kafka SASL logins count with MQTT ones: the address is then refused on both listeners", async () => {
+    const passwordFile = writeUsers(dir, { dev: "right" })
+    const b = await broker({ auth: { allowAnonymous: false, passwordFile, maxFailures: 2, failureWindow: 30 } })
+    const bad = kafkaClient(b.kafkaPort, "bad-login", { sasl: { mechanism: "plain", username: "dev", password: "wrong" } })
+    for (let i = 0; i < 2; i++) {
+      const admin = clients.track(bad.admin())
+      const error = await admin.connect().then(() => null, (e: Error) => e)
+      expect(error?.name).toBe("KafkaJSSASLAuthenticationError")
+    }
+    // Now even the right password is refused: MQTT with 0x8A, Kafka by closing the connection.
+    expect((await attempt(b.port, 5, { username: "dev", password: "right" })).code).toBe(0x8a)
+    const good = clients.track(kafkaClient(b.kafkaPort, "good-login", { sasl: { mechanism: "plain", username: "dev", password: "right" } }).admin())
+    const refused = await good.connect().then(() => null, (e: Error) => e)
+    expect(refused).not.toBe(null)
+    expect(b.server.context.admission.refused.banned).toBeGreaterThanOrEqual(2)
   })
 })

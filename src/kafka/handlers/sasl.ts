@@ -59,7 +59,7 @@ export const handleSaslHandshake = (conn: KafkaConnection, body: SaslHandshakeRe
  * removing the user on reload closes it), else the error message (the connection is refused).
  * Reading stops until this settles, so no later request overtakes the answer.
  */
-const verifyPlain = (auth: AuthService, conn: KafkaConnection, token: Uint8Array): Effect.Effect<string | null> => {
+const verifyPlain = (auth: AuthService, conn: KafkaConnection, token: Uint8Array, failed: Effect.Effect<void>): Effect.Effect<string | null> => {
   const credentials = parsePlainToken(token)
   if (typeof credentials === "string") {
     refuse(conn)
@@ -79,16 +79,19 @@ const verifyPlain = (auth: AuthService, conn: KafkaConnection, token: Uint8Array
     if (!conn.closed) auth.unsafeTrack(credentials.username, conn)
     return null
   }
-  return Effect.async<string | null>((resume) => {
+  const verified = Effect.async<string | null>((resume) => {
     const now = auth.unsafeAuthenticate(credentials.username, credentials.password, (reason) => resume(Effect.succeed(settle(reason))))
     if (now >= 0) resume(Effect.succeed(settle(now)))
   })
+  return Effect.tap(verified, (error) => (error === null ? Effect.void : failed))
 }
 
 export const handleSaslAuthenticate = (
   auth: AuthService,
   conn: KafkaConnection,
-  body: SaslAuthenticateRequest
+  body: SaslAuthenticateRequest,
+  /** Runs on a refused password (counted per address: auth.max_failures). */
+  failed: Effect.Effect<void> = Effect.void
 ): Effect.Effect<SaslAuthenticateResponse> => {
   if (conn.sasl !== SaslState.Handshake) {
     if (conn.sasl !== SaslState.Authenticated) refuse(conn)
@@ -99,7 +102,7 @@ export const handleSaslAuthenticate = (
       sessionLifetimeMs: 0
     })
   }
-  return Effect.map(verifyPlain(auth, conn, body.authBytes), (error) => ({
+  return Effect.map(verifyPlain(auth, conn, body.authBytes, failed), (error) => ({
     errorCode: error === null ? ErrorCode.NONE : ErrorCode.SASL_AUTHENTICATION_FAILED,
     errorMessage: error,
     authBytes: NO_BYTES,
@@ -114,5 +117,9 @@ const EMPTY_FRAME: ReadonlyArray<Buffer> = [Buffer.alloc(4)]
  * The bare token after SaslHandshake v0: accepted with an empty frame, refused by closing the
  * connection (v0 has no way to carry an error).
  */
-export const authenticateRawToken = (auth: AuthService, conn: KafkaConnection, token: Buffer): Effect.Effect<ReadonlyArray<Buffer> | null> =>
-  Effect.map(verifyPlain(auth, conn, token), (error) => (error === null ? EMPTY_FRAME : null))
+export const authenticateRawToken = (
+  auth: AuthService,
+  conn: KafkaConnection,
+  token: Buffer,
+  failed: Effect.Effect<void> = Effect.void
+): Effect.Effect<ReadonlyArray<Buffer> | null> => Effect.map(verifyPlain(auth, conn, token, failed), (error) => (error === null ? EMPTY_FRAME : null))

@@ -5,12 +5,13 @@
  *
  * - PUBLISH to topic T: refused if a deny rule matches T, allowed if a write/readwrite rule
  *   matches T, refused otherwise (deny wins, whatever the rule order).
- * - SUBSCRIBE to filter F (`$share/group/F` is checked on F): granted if a read/readwrite rule
- *   covers F (every topic F can match is matched by the rule) and no deny rule intersects F (no
- *   topic is matched by both). So a granted subscription can only ever deliver allowed topics,
- *   and delivery needs no per-message check.
- * - Reading topic T (`mayRead`, only when the ACL changed under a session that still owes
- *   messages): refused if a deny rule matches T, allowed if a read/readwrite rule matches T.
+ * - SUBSCRIBE to filter F (`$share/group/F` is checked on F), as Mosquitto does: refused if no
+ *   read/readwrite rule intersects F (no topic is matched by both) or a deny rule covers F (every
+ *   topic F can match is denied); granted otherwise. A granted F needs a read check per delivery
+ *   only if some deny rule intersects it or no single read rule covers it (`subscribeVerdict`):
+ *   `topic readwrite #` + `topic deny secret/#` grants `#` and filters out `secret/...`.
+ * - Reading topic T (`mayRead`: deliveries of filtered subscriptions, and what a session owes
+ *   after the ACL changed): refused if a deny rule matches T, allowed if a read rule matches T.
  *
  * Matching follows MQTT: `+` one level, `#` any number including none, and a topic starting
  * with `$` is not matched by a filter starting with a wildcard [MQTT-4.7.2-1], so `#` never
@@ -139,8 +140,8 @@ export const mayPublish = (acl: CompiledAcl, topic: string): boolean => {
 
 /**
  * Whether the client may receive a message published to the topic name `topic`: Mosquitto's
- * per-delivery read check. Deliveries never ask (a granted subscription only matches readable
- * topics); this decides what a session still owes its client after the ACL changed.
+ * per-delivery read check, asked only by subscriptions whose verdict is `Filtered`, and for what
+ * a session owes its client after the ACL changed. Walks the rules in place: no allocation.
  */
 export const mayRead = (acl: CompiledAcl, topic: string): boolean => {
   for (const d of acl.deny) if (matchesTopic(d, topic)) return false
@@ -148,12 +149,45 @@ export const mayRead = (acl: CompiledAcl, topic: string): boolean => {
   return false
 }
 
-/** Whether the client may subscribe to `raw` (a valid filter; `$share/group/F` is checked on F). */
-export const maySubscribe = (acl: CompiledAcl, raw: string): boolean => {
-  const shared = parseShared(raw)
-  if (typeof shared === "number") return false
-  const filter = (shared === null ? raw : shared.filter).split("/")
-  for (const d of acl.deny) if (intersects(d, filter)) return false
-  for (const r of acl.read) if (covers(r, filter)) return true
-  return false
+/** What a SUBSCRIBE to a filter gets, decided once per subscription and ACL. */
+export const SubscribeVerdict = {
+  /** No read rule reaches the filter, or a deny rule covers all of it: 0x87 / 0x80. */
+  Refused: 0,
+  /** Every topic it matches is readable: deliveries need no check. */
+  Granted: 1,
+  /** Granted, but some topics it matches are not readable: each delivery asks `mayRead`. */
+  Filtered: 2
+} as const
+export type SubscribeVerdict = (typeof SubscribeVerdict)[keyof typeof SubscribeVerdict]
+
+/** The verdict on the (valid, non-shared) filter split into `filter` levels. */
+export const filterVerdict = (acl: CompiledAcl, filter: Levels): SubscribeVerdict => {
+  let reached = false
+  let covered = false
+  for (const r of acl.read) {
+    if (!intersects(r, filter)) continue
+    reached = true
+    if (covers(r, filter)) {
+      covered = true
+      break
+    }
+  }
+  if (!reached) return SubscribeVerdict.Refused
+  let denied = false
+  for (const d of acl.deny) {
+    if (!intersects(d, filter)) continue
+    if (covers(d, filter)) return SubscribeVerdict.Refused
+    denied = true
+  }
+  return covered && !denied ? SubscribeVerdict.Granted : SubscribeVerdict.Filtered
 }
+
+/** The verdict on `raw` (a valid filter; `$share/group/F` is decided on F). */
+export const subscribeVerdict = (acl: CompiledAcl, raw: string): SubscribeVerdict => {
+  const shared = parseShared(raw)
+  if (typeof shared === "number") return SubscribeVerdict.Refused
+  return filterVerdict(acl, (shared === null ? raw : shared.filter).split("/"))
+}
+
+/** Whether the client may subscribe to `raw` (a valid filter; `$share/group/F` is checked on F). */
+export const maySubscribe = (acl: CompiledAcl, raw: string): boolean => subscribeVerdict(acl, raw) !== SubscribeVerdict.Refused

@@ -5,7 +5,7 @@
  * source's generation moves on and the next check recompiles and forgets the decisions.
  */
 import type { AclRule } from "../../domain/auth/AclRule.js"
-import { compileAcl, type CompiledAcl, mayPublish, mayRead, maySubscribe } from "../../domain/auth/authorize.js"
+import { compileAcl, type CompiledAcl, mayPublish, mayRead, SubscribeVerdict, subscribeVerdict } from "../../domain/auth/authorize.js"
 
 /** The current rules and a counter bumped whenever they change (owned by the Auth service). */
 export interface AclSource {
@@ -57,16 +57,29 @@ export class ClientAcl {
 
   /** Whether this client may subscribe to `filter` (valid; `$share/group/F` is checked on F). */
   maySubscribe(filter: string): boolean {
+    return this.verdict(filter) !== SubscribeVerdict.Refused
+  }
+
+  /** Refused, granted, or granted with a read check per delivery (see `subscribeVerdict`). */
+  verdict(filter: string): SubscribeVerdict {
     if (this.generation !== this.source.generation) this.refresh()
-    return this.compiled === null || maySubscribe(this.compiled, filter)
+    return this.compiled === null ? SubscribeVerdict.Granted : subscribeVerdict(this.compiled, filter)
   }
 
   /**
-   * Whether this client may receive a message on the topic name `topic`. Not for deliveries
-   * (granted subscriptions make them safe): for what a session owes after the ACL changed.
+   * Hot path, for filtered subscriptions only: whether this client may receive a message on the
+   * topic name `topic`. Also decides what a session owes after the ACL changed.
    */
   mayRead(topic: string): boolean {
     if (this.generation !== this.source.generation) this.refresh()
     return this.compiled === null || mayRead(this.compiled, topic)
+  }
+
+  /** `mayRead` as one function made once per connection, for `Subscription.check`. */
+  readonly readCheck = (topic: string): boolean => this.mayRead(topic)
+
+  /** The per-delivery check a subscription to `filter` needs under the current rules, or null. */
+  readCheckFor(filter: string): ((topic: string) => boolean) | null {
+    return this.verdict(filter) === SubscribeVerdict.Filtered ? this.readCheck : null
   }
 }

@@ -16,6 +16,7 @@
 import { isUtf8 } from "node:buffer"
 import { randomUUID } from "node:crypto"
 import { Effect, Exit, Runtime } from "effect"
+import { SubscribeVerdict } from "../../domain/auth/authorize.js"
 import { NEVER_EXPIRES, type QoS } from "../../domain/session/Session.js"
 import { connackCodeV3, ReasonCode, subackCodeV3 } from "../../domain/ReasonCode.js"
 import { validateTopicName } from "../../domain/topic/TopicName.js"
@@ -679,13 +680,18 @@ export class Connection implements Outlet, FrameSink, AclHolder {
 
   /**
    * Removes the session's subscriptions this connection's ACL does not grant (`$share/g/F` is
-   * checked on F, as at SUBSCRIBE) and drops the messages owed that it may not read; logs one
-   * line saying what went. Returns the Effect persisting that, or null.
+   * checked on F, as at SUBSCRIBE), gives the others the per-delivery read check they now need
+   * (or none), and drops the messages owed that it may not read; logs one line saying what went.
+   * Returns the Effect persisting that, or null.
    */
   private recheckGrants(session: LiveSession): Effect.Effect<void, StorageError> | null {
     const acl = this.acl!
     const revoked: Array<string> = []
-    for (const raw of session.subscriptions.keys()) if (!acl.maySubscribe(raw)) revoked.push(raw)
+    for (const [raw, sub] of session.subscriptions) {
+      const verdict = acl.verdict(raw)
+      if (verdict === SubscribeVerdict.Refused) revoked.push(raw)
+      else sub.check = verdict === SubscribeVerdict.Filtered ? acl.readCheck : null
+    }
     // Before the resume the unacknowledged PUBLISHes have yet to be sent again.
     const result = this.ctx.engine.revokeGrants(session, revoked, (topic) => acl.mayRead(topic), session.conn !== this)
     if (result === null) return null
@@ -849,7 +855,9 @@ export class Connection implements Outlet, FrameSink, AclHolder {
     }))
     const refused = this.refusedFilters(this.acl, session, requests)
     const allowed = refused === null ? requests : requests.filter((_, i) => !refused.has(i))
-    const result = allowed.length > 0 ? this.ctx.engine.subscribe(session, id, allowed) : { codes: [], protocolError: 0, persist: null, retained: [] }
+    const acl = this.acl
+    const readCheckFor = acl === null ? undefined : (raw: string) => acl.readCheckFor(raw)
+    const result = allowed.length > 0 ? this.ctx.engine.subscribe(session, id, allowed, readCheckFor) : { codes: [], protocolError: 0, persist: null, retained: [] }
     if (result.protocolError !== 0) return this.fail(result.protocolError)
     const messageId = packet.messageId!
     const send = (ok: boolean) => {

@@ -1,12 +1,27 @@
 /**
  * Authorization against a compiled ACL: which rules apply to a client (%c / %u substitution,
  * anonymous clients), deny wins, and the filter relations SUBSCRIBE relies on (`covers`,
- * `intersects`), the latter checked against brute force over every small filter and topic.
+ * `intersects`), the latter checked against brute force over every small filter and topic, and
+ * the SUBSCRIBE verdict (refused / granted / granted with a read check per delivery) checked
+ * against random ACLs: refusing never hides a readable topic, no check never leaks a denied one.
  */
 import { describe, expect, it } from "@effect/vitest"
 import type { AclRule } from "../../domain/auth/AclRule.js"
 import { parseAclFile } from "../../domain/auth/aclFile.js"
-import { compileAcl, covers, intersects, matchesTopic, mayPublish, maySubscribe } from "../../domain/auth/authorize.js"
+import { FastCheck as fc } from "effect"
+import {
+  type CompiledAcl,
+  compileAcl,
+  covers,
+  filterVerdict,
+  intersects,
+  matchesTopic,
+  mayPublish,
+  mayRead,
+  maySubscribe,
+  SubscribeVerdict,
+  subscribeVerdict
+} from "../../domain/auth/authorize.js"
 import { matches } from "../../domain/topic/matches.js"
 
 const acl = (text: string): ReadonlyArray<AclRule> => {
@@ -73,13 +88,26 @@ describe("deny wins", () => {
     expect(mayPublish(u, "me/secret/k")).toBe(false)
   })
 
-  it("a subscription is refused when a deny rule intersects it, even partly", () => {
-    expect(maySubscribe(u, "#")).toBe(false) // could match admin/x
-    expect(maySubscribe(u, "+/x")).toBe(false) // could match admin/x
-    expect(maySubscribe(u, "+/+/k")).toBe(false) // could match me/secret/k
-    expect(maySubscribe(u, "news/#")).toBe(true)
-    expect(maySubscribe(u, "$share/g/news/+")).toBe(true) // checked on the filter after $share/g/
-    expect(maySubscribe(u, "$share/g/admin/#")).toBe(false)
+  it("a subscription a deny rule reaches is granted and filtered, as Mosquitto does; one a deny rule covers is refused", () => {
+    expect(subscribeVerdict(u, "#")).toBe(SubscribeVerdict.Filtered) // admin/x is filtered out
+    expect(subscribeVerdict(u, "+/x")).toBe(SubscribeVerdict.Filtered)
+    expect(subscribeVerdict(u, "+/+/k")).toBe(SubscribeVerdict.Filtered) // me/secret/k is filtered out
+    expect(subscribeVerdict(u, "news/#")).toBe(SubscribeVerdict.Granted)
+    expect(subscribeVerdict(u, "$share/g/news/+")).toBe(SubscribeVerdict.Granted) // decided on the filter after $share/g/
+    expect(subscribeVerdict(u, "$share/g/+/x")).toBe(SubscribeVerdict.Filtered)
+    expect(subscribeVerdict(u, "$share/g/admin/#")).toBe(SubscribeVerdict.Refused) // all denied
+    expect(subscribeVerdict(u, "me/secret/+")).toBe(SubscribeVerdict.Refused)
+    expect(maySubscribe(u, "#")).toBe(true)
+    expect(maySubscribe(u, "admin/x")).toBe(false)
+  })
+
+  it("a filter no read rule reaches is refused; one reached only in part is filtered", () => {
+    const a = compileAcl(acl("topic read a/#\ntopic write w/#"), null, "c")
+    expect(subscribeVerdict(a, "b/#")).toBe(SubscribeVerdict.Refused)
+    expect(subscribeVerdict(a, "w/#")).toBe(SubscribeVerdict.Refused) // write grants no reading
+    expect(subscribeVerdict(a, "+/x")).toBe(SubscribeVerdict.Filtered) // a/x yes, b/x no
+    expect(subscribeVerdict(a, "#")).toBe(SubscribeVerdict.Filtered)
+    expect(subscribeVerdict(a, "a/+")).toBe(SubscribeVerdict.Granted)
   })
 
   it("$ topics follow the ACL like any topic: # neither grants nor denies them", () => {
@@ -151,5 +179,18 @@ describe("covers and intersects", () => {
       }
     }
     expect(checked).toBe(filters.length ** 2)
+  })
+  it("a refused filter hides no readable topic; a filter granted without a check delivers no unreadable one", () => {
+    const matched = new Map(filters.map((f) => [f, topics.filter((t) => matches(f, t))]))
+    const rule = fc.constantFrom(...filters).map(L)
+    const anAcl = fc.record({ read: fc.array(rule, { maxLength: 3 }), deny: fc.array(rule, { maxLength: 3 }) }).map((x): CompiledAcl => ({ ...x, write: [] }))
+    fc.assert(fc.property(anAcl, (compiled) => {
+      for (const f of filters) {
+        const readable = matched.get(f)!.filter((t) => mayRead(compiled, t))
+        const verdict = filterVerdict(compiled, L(f))
+        if (verdict === SubscribeVerdict.Refused) expect(readable, `refused ${f}`).toEqual([])
+        if (verdict === SubscribeVerdict.Granted) expect(readable, `granted ${f} unchecked`).toEqual(matched.get(f))
+      }
+    }), { numRuns: 300 })
   })
 })

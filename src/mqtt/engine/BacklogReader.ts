@@ -186,6 +186,7 @@ export const outgoingFor = (session: LiveSession, m: Message): Outgoing | null =
     if (o.noLocal && m.origin === session.clientId) continue // [MQTT-3.8.3-3]
     if (sub.since !== null && tp !== null && m.offset < (sub.since.get(tp) ?? 0)) continue
     if (!matches(sub.filter, m.topic)) continue
+    if (sub.check !== null && !sub.check(m.topic)) continue // granted in part by the ACL
     const q = Math.min(o.qos, m.qos)
     if (q > qos) qos = q
     if (o.retainAsPublished && m.retain) retain = true

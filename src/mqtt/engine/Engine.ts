@@ -29,7 +29,7 @@ import { InboundRef, LiveSession, type Outlet, Outgoing } from "./LiveSession.js
 import { Message, messageFromRecord, messagesFromText, messagesToText } from "./Message.js"
 import { decodeOps, PROGRESS_TP, ProgressJournal } from "./ProgressJournal.js"
 import { ProgressReplay } from "./replayProgress.js"
-import { isGroup, Subscription, Subscriptions } from "./Subscriptions.js"
+import { isGroup, type ReadCheck, Subscription, Subscriptions } from "./Subscriptions.js"
 
 export const RETAINED_TP = topicPartition("__retained", 0)
 const SNAPSHOT = "mqtt-sessions"
@@ -136,6 +136,7 @@ export class Engine {
       const s = sub.session
       const o = sub.options
       if (o.noLocal && s.clientId === msg.origin) continue // [MQTT-3.8.3-3]
+      if (sub.check !== null && !sub.check(msg.topic)) continue // granted in part by the ACL
       const qos = (o.qos < msg.qos ? o.qos : msg.qos) as QoS
       const retainFlag = o.retainAsPublished && msg.retain // [MQTT-3.3.1-12], [MQTT-3.3.1-13]
       if (s.mark !== stamp) {
@@ -334,7 +335,7 @@ export class Engine {
     for (const o of owed) {
       if (o.msg.isExpired(now)) continue
       const sub = o.group!.pick()
-      if (sub === null) continue
+      if (sub === null || (sub.check !== null && !sub.check(o.msg.topic))) continue
       const opt = sub.options
       const msg = o.msg
       const qos = (opt.qos < msg.qos ? opt.qos : msg.qos) as QoS
@@ -342,7 +343,11 @@ export class Engine {
     }
   }
 
-  subscribe(session: LiveSession, subscriptionId: number, requests: ReadonlyArray<SubscribeRequest>) {
+  /**
+   * `readCheckFor` gives each new subscription its per-delivery ACL check (null: none), before
+   * any message or retained message can reach it.
+   */
+  subscribe(session: LiveSession, subscriptionId: number, requests: ReadonlyArray<SubscribeRequest>, readCheckFor: (raw: string) => ReadCheck | null = noReadCheck) {
     const limits = this.config.limits
     const decision = decideSubscribe(session.state, {
       clientId: session.clientId,
@@ -363,10 +368,14 @@ export class Engine {
         subscriptionId: e.subscriptionId
       }
       const existed = this.addSubscription(session, e.filter, options)
+      const check = readCheckFor(e.filter)
+      session.subscriptions.get(e.filter)!.check = check
       const shared = parseShared(e.filter) !== null
       // [MQTT-3.3.1-9..11] retain handling 0: always, 1: only if new, 2: never; never for $share.
       if (!shared && (e.retainHandling === 0 || (e.retainHandling === 1 && !existed))) {
-        for (const m of this.retainedFor(e.filter, now)) retained.push([m, (m.qos < e.qos ? m.qos : e.qos) as QoS])
+        for (const m of this.retainedFor(e.filter, now)) {
+          if (check === null || check(m.topic)) retained.push([m, (m.qos < e.qos ? m.qos : e.qos) as QoS])
+        }
       }
     }
     const persist = this.commit(session, decision.events, true)
@@ -918,6 +927,8 @@ const decodeWill = (text: string): Message => {
 }
 
 /** Whether one of `subs` (shared ones by their filter) matches the topic name `topic`. */
+const noReadCheck = (): ReadCheck | null => null
+
 const matchesAny = (subs: Iterable<Subscription>, topic: string): boolean => {
   for (const sub of subs) if (matches(sub.filter, topic)) return true
   return false

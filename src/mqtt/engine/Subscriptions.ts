@@ -24,7 +24,17 @@ export class Subscription {
    * skips older records for it, which were published before it existed.
    */
   since: Map<string, number> | null = null
+
+  /**
+   * The ACL's read check for a subscription it grants only in part (`topic deny secret/#` under
+   * a granted `#`): a delivery goes out only if it says yes. Null, the common case, costs one
+   * field test per delivery. Set at SUBSCRIBE and whenever the client's grants are checked again.
+   */
+  check: ReadCheck | null = null
 }
+
+/** Whether a message on the topic name `topic` may go to a subscription's client. */
+export type ReadCheck = (topic: string) => boolean
 
 /** Members of one share group on one filter; round-robin over connected members first. */
 export class SharedGroup {

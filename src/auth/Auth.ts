@@ -9,7 +9,8 @@
  * password changed (DISCONNECT 0x98, administrative action), and moves the ACL generation on so
  * every connection's next PUBLISH/SUBSCRIBE uses the new rules. After a new ACL it tells every
  * connection holding a ClientAcl (`AclHolder`), which re-checks the subscriptions granted under
- * the old rules: deliveries are never checked, so a revoked grant must go at once.
+ * the old rules: a revoked grant must go at once, and only subscriptions decided as filtered
+ * check each delivery, so the decision is taken again.
  *
  * Per CONNECT, `unsafeAuthenticate` answers from memory when it can (no users, unknown user,
  * cached credentials, `$6$`) and otherwise verifies off the event loop with `crypto.pbkdf2`.

@@ -1,6 +1,6 @@
 /**
- * Revocation reaches subscriptions granted earlier. Deliveries are never checked against the ACL
- * (a granted subscription only matches readable topics), so the subscriptions are re-checked
+ * Revocation reaches subscriptions granted earlier. Only subscriptions granted in part check each
+ * delivery against the ACL (see 08-filtered-subscriptions), so the subscriptions are re-checked
  * whenever the permission can have changed: after an ACL reload for every live connection, and
  * when a persistent session is resumed, under the connecting client's ACL, before anything is
  * sent. A subscription no longer granted goes as an UNSUBSCRIBE would remove it (durably), and

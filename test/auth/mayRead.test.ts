@@ -1,6 +1,6 @@
 /**
- * `mayRead`, the per-topic read check used when the ACL changed under a session that still owes
- * messages: deny wins, write-only rules grant nothing, `$` topics follow the rules like any topic,
+ * `mayRead`, the per-topic read check of a subscription the ACL grants only in part (each
+ * delivery) and of what a session owes after the ACL changed: deny wins, write-only rules grant nothing, `$` topics follow the rules like any topic,
  * and it agrees with `maySubscribe` on topic names (a wildcard-free filter is one topic), checked
  * over every small topic against a few ACLs.
  */

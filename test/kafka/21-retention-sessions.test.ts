@@ -5,7 +5,7 @@
  */
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { connect } from "../support/clients.js"
+import { connect, waitUntil } from "../support/clients.js"
 import { kafkaClient, useKafkaClients } from "../support/kafka.js"
 import { useBrokers } from "../support/lifecycle.js"
 
@@ -37,7 +37,9 @@ describe("retention and persistent MQTT sessions (Kafka on)", () => {
       const got = await back.waitFor(20)
       expect(got.map((m) => m.payload.slice(0, 3))).toEqual(Array.from({ length: 20 }, (_, i) => `m${i}-`.slice(0, 3)))
       await back.end()
-      await new Promise((r) => setTimeout(r, 20))
+      // Retention relies only on checkpoints already stored: wait for the disconnect's.
+      const session = b.server.engine.sessions.get("keeper")!
+      await waitUntil(() => session.conn === null && session.durableCheckpoint === session.state.checkpoint, 5000, () => "the disconnect checkpoint to be stored")
       await retention()
       const [after] = await admin.fetchTopicOffsets("mqtt")
       expect(Number(after!.low)).toBeGreaterThan(0)

@@ -32,6 +32,9 @@ describe("progress journal", () => {
     await kept.waitFor(50)
     await kept.end() // disconnect: a checkpoint covering every op so far
     await waitUntil(() => b.server.engine.sessions.get("pj-kept")?.conn === null, 5000, () => "the broker to see the disconnect")
+    // Retention relies only on checkpoints already in the event store: wait for that one's append.
+    const session = b.server.engine.sessions.get("pj-kept")!
+    await waitUntil(() => session.durableCheckpoint === session.state.checkpoint, 5000, () => "the disconnect checkpoint to be stored")
     const end = log.unsafeEndOffset(PROGRESS_TP)
     expect(end).toBeGreaterThan(0)
     await Effect.runPromise(Effect.zipRight(log.flush, b.server.engine.applyRetention()))

@@ -14,7 +14,7 @@ import { matches } from "../../../domain/topic/matches.js"
 import type { StreamMapping } from "../../../domain/topic/StreamMapping.js"
 import type { StorageError } from "../../../services/errors.js"
 import type { MessageLog } from "../../../services/MessageLog.js"
-import type { Cursor, OwedEntry } from "./Cursor.js"
+import { type Cursor, isInternalPartition, type OwedEntry } from "./Cursor.js"
 import { type BacklogSource, type LiveSession, Outgoing } from "./LiveSession.js"
 import { type Message, messageFromRecord } from "./Message.js"
 import type { SharedGroup } from "./Subscriptions.js"
@@ -28,7 +28,7 @@ const RETRY_MS = 1000
 
 /** Partitions that carry messages for MQTT sessions (internal ones, `__...`, do not). */
 export const sessionPartitions = (log: MessageLog["Type"]): Array<TopicPartition> =>
-  log.unsafePartitions().filter((tp) => !streamOf(tp).startsWith("__"))
+  log.unsafePartitions().filter((tp) => !isInternalPartition(tp))
 
 export class BacklogReader implements BacklogSource {
   constructor(

@@ -25,6 +25,9 @@ export interface OwedEntry {
   readonly retain: boolean
 }
 
+/** Internal partitions (`__retained`, the progress journal) hold no session's messages. */
+export const isInternalPartition = (tp: string): boolean => tp.startsWith("__")
+
 export class Cursor {
   /** Messages owed from outside the range, oldest first. */
   readonly owed: Array<OwedEntry> = []
@@ -52,8 +55,8 @@ export class Cursor {
   }
 
   /** The cursor a checkpoint recorded: its positions and its pending entries. */
-  static fromCheckpoint(positions: ReadonlyArray<readonly [string, number]>, pending: ReadonlyArray<PendingEntry>, internal: (tp: string) => boolean): Cursor {
-    const cursor = new Cursor(new Map(positions.filter(([tp]) => !internal(tp))))
+  static fromCheckpoint(positions: ReadonlyArray<readonly [string, number]>, pending: ReadonlyArray<PendingEntry>): Cursor {
+    const cursor = new Cursor(new Map(positions.filter(([tp]) => !isInternalPartition(tp))))
     for (const e of pending) cursor.owed.push({ ...e, maybeSent: false, retain: false })
     return cursor
   }

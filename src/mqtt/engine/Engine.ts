@@ -765,7 +765,7 @@ export class Engine {
         // fsync policy that allows that) would skip what is appended from now on.
         if (cp === null || withOps.has(session) || wereConnected.has(session.clientId) || cp.positions.some(([tp, at]) => at > this.log.unsafeEndOffset(tp as TopicPartition))) {
           eager.push(session)
-        } else session.cursor = Cursor.fromCheckpoint(cp.positions, cp.pending, isInternal)
+        } else session.cursor = Cursor.fromCheckpoint(cp.positions, cp.pending)
       }
       // Pending entries recorded in checkpoints, read back by offset.
       for (const session of eager) {
@@ -933,9 +933,6 @@ const matchesAny = (subs: Iterable<Subscription>, topic: string): boolean => {
   for (const sub of subs) if (matches(sub.filter, topic)) return true
   return false
 }
-
-/** Internal partitions (`__retained`, the progress journal) hold no session's messages. */
-const isInternal = (tp: string): boolean => tp.startsWith("__")
 
 // Snapshot codec: SessionState holds Maps, stored as arrays.
 const encodeStates = (states: ReadonlyMap<string, SessionState>): unknown =>

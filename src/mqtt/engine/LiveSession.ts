@@ -7,7 +7,7 @@
 import type { TopicPartition } from "../../../domain/ids.js"
 import type { Checkpoint, PendingEntry, QoS, SessionState } from "../../../domain/session/Session.js"
 import { encodeAck } from "../codec/encode.js"
-import { Cursor, owedEntryOf } from "./Cursor.js"
+import { Cursor, isInternalPartition, owedEntryOf } from "./Cursor.js"
 import { Deque } from "./Deque.js"
 import type { Message } from "./Message.js"
 import { DONE, type ProgressCursor, type ProgressJournal, type ProgressRecord, RECEIVED, SENT1, SENT2 } from "./ProgressJournal.js"
@@ -379,7 +379,7 @@ export class LiveSession implements ProgressCursor {
     const cursor = this.cursor
     return {
       at: now,
-      positions: cursor === null ? positions : positions.map(([tp, end]) => [tp, tp.startsWith("__") ? end : cursor.positionOf(tp)] as const),
+      positions: cursor === null ? positions : positions.map(([tp, end]) => [tp, isInternalPartition(tp) ? end : cursor.positionOf(tp)] as const),
       pending: this.pendingEntries(),
       qos2Inbound: this.qos2Inbound === null ? [] : [...this.qos2Inbound.keys()]
     }

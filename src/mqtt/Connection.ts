@@ -1,60 +1,35 @@
 /**
- * One MQTT network connection: framing, the packet state machine (CONNECT first and once),
- * and the per-packet protocol rules, checked in spec order. Everything here is synchronous
- * except control work that must reach storage (a persistent session's CONNECT, SUBSCRIBE,
- * UNSUBSCRIBE): `runControl` pauses the socket, queues the frames already read, runs one
- * Effect, then drains the queue in order, so per-connection ordering holds. A password check
- * at CONNECT (src/auth) pauses reads the same way while PBKDF2 runs in the thread pool; with an
- * ACL configured, PUBLISH and SUBSCRIBE ask the connection's ClientAcl (one null check without);
- * deliveries never do, so a session's subscriptions are re-checked whenever the permission that
- * granted them can have changed: at a resume (before anything is sent) and after an ACL reload.
+ * One MQTT network connection: the socket, framing, output batching, read pausing and the
+ * packet state machine (CONNECT first and once). Each packet's protocol rules live in its
+ * handler (./handlers/, one dispatch table by packet type); this class is what they act on.
+ * Everything is synchronous except control work that must reach storage (a persistent
+ * session's CONNECT, SUBSCRIBE, UNSUBSCRIBE) and a password check at CONNECT: `holdInput`
+ * pauses the socket and queues the frames already read, `releaseInput` drains the queue in
+ * order, so per-connection ordering holds.
  *
  * No fiber and no closure per connection: socket listeners are shared functions that find
  * their Connection on the socket. Memory per idle connection is this object and its socket.
  * The socket is a Transport: a TCP or TLS socket as it is, a WebSocket through an adapter.
  */
-import { isUtf8 } from "node:buffer"
-import { randomUUID } from "node:crypto"
 import { Effect, Exit, Runtime } from "effect"
-import { SubscribeVerdict } from "../../domain/auth/authorize.js"
-import { NEVER_EXPIRES, type QoS } from "../../domain/session/Session.js"
-import { connackCodeV3, ReasonCode, subackCodeV3 } from "../../domain/ReasonCode.js"
-import { validateTopicName } from "../../domain/topic/TopicName.js"
+import { connackCodeV3, ReasonCode } from "../../domain/ReasonCode.js"
 import type { RecordHeader } from "../../domain/message/LogRecord.js"
 import type { StorageError } from "../../services/errors.js"
-import { parseShared, validateTopicFilter } from "../../domain/topic/TopicFilter.js"
 import type { AclHolder } from "../auth/Auth.js"
-import type { Refusal } from "../net/Admission.js"
-import { describeThrown, inputFaults } from "../net/inputFaults.js"
 import type { ClientAcl } from "../auth/ClientAcl.js"
-import { verifiedCommonName } from "../tls/clientCertificate.js"
+import { describeThrown, inputFaults } from "../net/inputFaults.js"
 import { decodePacket } from "./codec/decode.js"
-import { encodeAck, encodeControl, PINGRESP } from "./codec/encode.js"
+import { encodeControl } from "./codec/encode.js"
 import { FrameReader, type FrameSink } from "./codec/FrameReader.js"
-import {
-  type AckPacket,
-  type ControlPacket,
-  type IConnectPacket,
-  type ISubscribePacket,
-  type IUnsubscribePacket,
-  MqttDecodeError,
-  type ProtocolVersion,
-  type PublishPacket,
-  PublishProps
-} from "./codec/packets.js"
+import type { MqttDecodeError, ProtocolVersion } from "./codec/packets.js"
 import type { Will } from "./engine/Engine.js"
-import { InboundRef, type LiveSession, type Outlet } from "./engine/LiveSession.js"
-import { Message, originHeader } from "./engine/Message.js"
-import { RELEASED } from "./engine/ProgressJournal.js"
+import type { LiveSession, Outlet } from "./engine/LiveSession.js"
+import { handleConnect, handleUndecodableConnect } from "./handlers/connect.js"
+import { PACKET_HANDLERS } from "./handlers/index.js"
+import type { ConnectSettings } from "./handlers/negotiateConnect.js"
+import { recheckGrants } from "./regrant.js"
 import type { ServerContext } from "./ServerContext.js"
 import type { Transport } from "./Transport.js"
-
-/** CONNACK reason per admission refusal (v3 gets 3 Server unavailable, or 5 for Banned). */
-const ADMISSION_REFUSALS: Record<Refusal, number> = {
-  "per-ip": ReasonCode.QuotaExceeded,
-  rate: ReasonCode.ConnectionRateExceeded,
-  banned: ReasonCode.Banned
-}
 
 /** How long a closed connection still reads (and drops) the client's bytes: see `linger`. */
 const CLOSE_LINGER_MS = 2000
@@ -80,49 +55,53 @@ export class Connection implements Outlet, FrameSink, AclHolder {
   sendQuota = 0
   clientMaxPacketSize = 0
   topicAliasMaximum = 0
+  drains = 0
+
+  // Protocol state the packet handlers (./handlers/) keep; nothing else writes it.
+  /** Session Expiry Interval in force (may be changed by a v5 DISCONNECT). */
+  expiryInterval = 0
+  will: Will | null = null
+  /** A normal DISCONNECT arrived: no will [MQTT-3.14.4-3]. */
+  graceful = false
+  aliasesIn: Map<number, string> | null = null
+  /** Inbound QoS 1/2 publishes not yet fully acknowledged (our Receive Maximum). */
+  inflightIn = 0
+  /** This client's ACL view; null when no ACL is configured (no checks). */
+  acl: ClientAcl | null = null
+  /** The user name the auth service tracks this connection under (for kicks on reload). */
+  username: string | null = null
+  /** Log header naming this client as a message's publisher, built on its first publish. */
+  originHeader: RecordHeader | null = null
+  /** limits.max_publish_rate: PUBLISH packets in the current one-second window. */
+  publishesInWindow = 0
+  /** Acknowledgements received (stall detection: progress while the window is full). */
+  acksIn = 0
+
+  // The connection's own: socket, output batching, read pausing, stall detection.
   private aliasesOut: Map<string, number> | null = null
   private newestAlias: string | null = null
-  /** Log header naming this client as a message's publisher, built on its first publish. */
-  private originHeader: RecordHeader | null = null
-  /** Session Expiry Interval in force (may be changed by a v5 DISCONNECT). */
-  private expiryInterval = 0
-  private will: Will | null = null
-  /** A normal DISCONNECT arrived: no will [MQTT-3.14.4-3]. */
-  private graceful = false
   private out: Array<Buffer> | null = null
   private outBytes = 0
   /** Queued short acknowledgements, (cmd << 20) | packetId each (see writeShortAck). */
   private shortAcks: Array<number> | null = null
   private paused = false
   private backlog: Array<Buffer> | null = null
-  private aliasesIn: Map<number, string> | null = null
-  /** Inbound QoS 1/2 publishes not yet fully acknowledged (our Receive Maximum). */
-  private inflightIn = 0
-  /** This client's ACL view; null when no ACL is configured (no checks). */
-  private acl: ClientAcl | null = null
-  /** The user name the auth service tracks this connection under (for kicks on reload). */
-  private username: string | null = null
   private readonly reader: FrameReader
   private readHolds = 0
   /** limits.max_output_buffer: QoS 0 is dropped beyond it. */
   private readonly outputCap: number
-  // Stall detection (see tick): progress seen since the stall clock started.
-  private acksIn = 0
-  drains = 0
   private windowFullSince = 0
   private windowFullAcks = 0
   private outputPendingSince = 0
   private outputPendingDrains = 0
   private outputPendingBytes = 0
-  // limits.max_publish_rate: PUBLISH packets in the current one-second window.
   private publishWindowStart = 0
-  private publishesInWindow = 0
   /** The address admission counted this connection under (null until CONNACK). */
   private admittedFrom: string | null = null
 
   constructor(
     readonly socket: Transport,
-    private readonly ctx: ServerContext
+    readonly ctx: ServerContext
   ) {
     this.reader = new FrameReader(ctx.config.limits.maxPacketSize, ctx.packetBudget)
     this.outputCap = ctx.config.limits.maxOutputBuffer
@@ -291,7 +270,7 @@ export class Connection implements Outlet, FrameSink, AclHolder {
    * connection flushes, not allocated one by one (a publisher gets a run per group commit).
    * Order is kept: a run is packed before any frame queued after it.
    */
-  private writeShortAck(cmd: 4 | 5 | 7, packetId: number): void {
+  writeShortAck(cmd: 4 | 5 | 7, packetId: number): void {
     if (this.state === State.Closed) return
     const acks = this.shortAcks
     if (acks === null) {
@@ -378,7 +357,7 @@ export class Connection implements Outlet, FrameSink, AclHolder {
   }
 
   /** A protocol violation: reason code to a v5 client, then close [MQTT-4.13.1-1]. */
-  private fail(reason: number): void {
+  fail(reason: number): void {
     this.close(reason)
   }
 
@@ -401,7 +380,7 @@ export class Connection implements Outlet, FrameSink, AclHolder {
   }
 
   /** A failed login from `address`: past auth.max_failures its CONNECTs are refused for a while (one log line). */
-  private loginFailed(address: string): void {
+  loginFailed(address: string): void {
     if (!this.ctx.admission.failed(address, Date.now())) return
     const { maxFailures, failureWindow } = this.ctx.config.auth
     Runtime.runFork(this.ctx.runtime)(Effect.logWarning(`mqtt: ${maxFailures} failed logins from ${address} within ${failureWindow} s: its CONNECTs are refused (0x8A Banned) for ${failureWindow} s (auth.max_failures, auth.failure_window)`))
@@ -414,22 +393,44 @@ export class Connection implements Outlet, FrameSink, AclHolder {
 
   // ------------------------------------------------------------ control work
 
-  /** Runs persistence work without blocking packet order: reads pause until it finishes. */
-  private runControl(effect: Effect.Effect<void, StorageError>, done: (ok: boolean) => void): void {
-    this.paused = true
-    this.holdReads(HOLD_CONTROL)
+  /** Runs persistence work without blocking packet order: input waits until it finishes. */
+  runControl(effect: Effect.Effect<void, StorageError>, done: (ok: boolean) => void): void {
+    this.holdInput()
     Runtime.runCallback(this.ctx.runtime)(effect, {
       onExit: (exit) => {
         if (Exit.isFailure(exit)) Runtime.runFork(this.ctx.runtime)(Effect.logError("session persistence failed", exit.cause))
-        this.paused = false
-        try {
-          done(Exit.isSuccess(exit))
-        } catch (error) {
-          this.crashed(error) // input-driven work finishing late is still this connection's input
-        }
-        this.drainBacklog()
+        this.releaseInput(() => done(Exit.isSuccess(exit)))
       }
     })
+  }
+
+  /** Input waits, in order, until releaseInput: work this packet started must finish first. */
+  holdInput(): void {
+    this.paused = true
+    this.holdReads(HOLD_CONTROL)
+  }
+
+  /**
+   * The work that held input finished: `then` runs (unless the connection closed meanwhile),
+   * then the frames read meanwhile are handled in order.
+   */
+  releaseInput(then: () => void): void {
+    this.paused = false
+    if (!this.closing) {
+      try {
+        then()
+      } catch (error) {
+        this.crashed(error) // input-driven work finishing late is still this connection's input
+      }
+    }
+    this.drainBacklog()
+  }
+
+  /** limits.max_publish_rate reached: reads pause until the window rolls over (tick). */
+  holdForRate(): void {
+    if ((this.readHolds & HOLD_RATE) !== 0) return
+    this.ctx.overload.publishThrottles++
+    this.holdReads(HOLD_RATE)
   }
 
   /** Handles the frames read while paused, in order, then reads again (unless paused anew). */
@@ -453,61 +454,24 @@ export class Connection implements Outlet, FrameSink, AclHolder {
 
   // ------------------------------------------------------------ packets
 
+  /**
+   * One frame: decoded, then CONNECT's handler before the session exists, the dispatch table
+   * (handlers/index.ts) after. Each packet's rules live in its handler.
+   */
   private handle(frame: Buffer): void {
     const p = decodePacket(frame, this.version)
-    if (p instanceof MqttDecodeError) {
-      if (this.state === State.AwaitingConnect && /protocol version|protocol level/i.test(p.message)) {
-        // [MQTT-3.1.2-2] unsupported protocol level: CONNACK 0x01 (v3 form), then close.
-        this.writeFrame(encodeControl({ cmd: "connack", returnCode: 1, sessionPresent: false }, 4))
-        this.close()
-        return
-      }
-      return this.fail(p.reasonCode)
-    }
     if (this.state === State.AwaitingConnect) {
+      if (p.cmd === 0) return handleUndecodableConnect(this, p as MqttDecodeError)
       // [MQTT-3.1.0-1] the first packet must be CONNECT.
       if (p.cmd !== 1 || !("packet" in p)) return this.close()
-      return this.onConnect(p.packet)
+      return handleConnect(this, p.packet)
     }
-    const session = this.session!
-    switch (p.cmd) {
-      case 3:
-        return this.onPublish(p as PublishPacket, session)
-      case 4:
-      case 7:
-        this.acksIn++
-        session.complete((p as AckPacket).packetId)
-        return
-      case 5: {
-        this.acksIn++
-        const a = p as AckPacket
-        const rel = session.received(a.packetId, a.reasonCode)
-        if (rel === null) return
-        // PUBREL only once PUBREC is durable: after it the client may complete the message.
-        if (session.journaled === null) this.writeFrame(rel)
-        else session.whenProgressDurable((error) => (error === undefined ? this.writeFrame(rel) : this.progressNotStored()))
-        return
-      }
-      case 6:
-        return this.onPubrel((p as AckPacket).packetId, session)
-      case 8:
-        return this.onSubscribe((p as Extract<ControlPacket, { cmd: 8 }>).packet, session)
-      case 10:
-        return this.onUnsubscribe((p as Extract<ControlPacket, { cmd: 10 }>).packet, session)
-      case 12:
-        this.writeFrame(PINGRESP)
-        return
-      case 14:
-        return this.onDisconnect(p as ControlPacket | { cmd: 14 })
-      case 1:
-        return this.fail(ReasonCode.ProtocolError) // [MQTT-3.1.0-2] a second CONNECT
-      default:
-        // AUTH without enhanced authentication, or a server-to-client packet.
-        return this.fail(ReasonCode.ProtocolError)
-    }
+    if (p.cmd === 0) return this.fail((p as MqttDecodeError).reasonCode)
+    PACKET_HANDLERS[p.cmd]!(this, p, this.session!)
   }
 
-  private connack(reason: number, sessionPresent: boolean, properties?: Record<string, unknown>): void {
+  /** Sends CONNACK (v3 gets its return code; 3.1 has no session-present flag). */
+  connack(reason: number, sessionPresent: boolean, properties?: Record<string, unknown>): void {
     const packet =
       this.version === 5
         ? { cmd: "connack" as const, reasonCode: reason, sessionPresent, ...(properties ? { properties } : {}) }
@@ -516,150 +480,29 @@ export class Connection implements Outlet, FrameSink, AclHolder {
   }
 
   /** Refuses a CONNECT: CONNACK with the code, then close [MQTT-3.2.2-6]. */
-  private refuse(reason: number): void {
+  refuse(reason: number): void {
     this.connack(reason, false)
     this.close()
   }
 
-  private onConnect(packet: IConnectPacket): void {
-    const { config, engine } = this.ctx
-    const limits = config.limits
-    const version = (packet.protocolVersion ?? 4) as ProtocolVersion
-    this.version = version
-    const props = packet.properties ?? {}
-    if (version === 5 && props.authenticationMethod !== undefined) return this.refuse(ReasonCode.BadAuthenticationMethod)
-    // v5 §3.1.2.11.3-4: a Receive Maximum or Maximum Packet Size of 0 is a protocol error.
-    if (props.receiveMaximum === 0 || props.maximumPacketSize === 0) return this.fail(ReasonCode.ProtocolError)
-    // [MQTT-3.1.2-22] 3.1.1 (and 3.1): no password without a user name; v5 allows it.
-    if (version < 5 && packet.password !== undefined && packet.username === undefined) return this.fail(ReasonCode.MalformedPacket)
-    if (packet.will && (packet.will.qos ?? 0) > 2) return this.fail(ReasonCode.MalformedPacket) // [MQTT-3.1.2-14]
-    let clientId = packet.clientId
-    let assigned: string | undefined
-    if (clientId === "") {
-      // [MQTT-3.1.3-7..8] an empty id needs a clean session in 3.1.1; 3.1 requires an id.
-      if (version === 3 || (version === 4 && !packet.clean)) return this.refuse(ReasonCode.ClientIdentifierNotValid)
-      clientId = `auto-${randomUUID()}`
-      if (version === 5) assigned = clientId
-    } else if (version === 3 && clientId.length > 23) {
-      return this.refuse(ReasonCode.ClientIdentifierNotValid)
-    }
-    if (this.ctx.connected >= limits.maxConnections) return this.refuse(ReasonCode.QuotaExceeded)
-    const address = this.socket.remoteAddress ?? ""
-    const refusal = this.ctx.admission.check(address, Date.now())
-    if (refusal !== null) return this.refuse(ADMISSION_REFUSALS[refusal])
-    let keepalive = packet.keepalive ?? 0
-    let serverKeepAlive: number | undefined
-    const maxKeepalive = config.mqtt.maxKeepalive
-    if (maxKeepalive > 0 && (keepalive === 0 || keepalive > maxKeepalive)) {
-      if (version === 5) keepalive = serverKeepAlive = maxKeepalive
-      else if (keepalive > maxKeepalive) return this.refuse(ReasonCode.ClientIdentifierNotValid) // v3 cannot be told
-    }
-    let expiry = version === 5 ? (props.sessionExpiryInterval ?? 0) : packet.clean ? 0 : NEVER_EXPIRES
-    let expiryChanged = false
-    if (version === 5 && expiry > limits.maxSessionExpiry) {
-      expiry = limits.maxSessionExpiry
-      expiryChanged = true
-    }
-    let will: Will | null = null
-    if (packet.will) {
-      const w = packet.will
-      if (validateTopicName(w.topic, limits.maxTopicLevels, limits.maxTopicLength) !== 0) return this.refuse(ReasonCode.TopicNameInvalid)
-      const wp = w.properties
-      const payload = typeof w.payload === "string" ? Buffer.from(w.payload) : Buffer.from(w.payload)
-      if (wp?.payloadFormatIndicator && !isUtf8(payload)) return this.refuse(ReasonCode.PayloadFormatInvalid)
-      let mprops: PublishProps | null = null
-      if (wp !== undefined) {
-        mprops = new PublishProps()
-        mprops.payloadFormatIndicator = wp.payloadFormatIndicator === undefined ? undefined : wp.payloadFormatIndicator ? 1 : 0
-        mprops.contentType = wp.contentType
-        mprops.responseTopic = wp.responseTopic
-        mprops.correlationData = wp.correlationData
-        mprops.userProperties = userPairs(wp.userProperties)
-      }
-      const now = Date.now()
-      const expiresAt = wp?.messageExpiryInterval !== undefined ? now + wp.messageExpiryInterval * 1000 : 0
-      will = {
-        message: new Message(w.topic, payload, (w.qos ?? 0) as QoS, w.retain ?? false, mprops, expiresAt, clientId, now),
-        delay: wp?.willDelayInterval ?? 0
-      }
-    }
-    const accept = () => {
-      this.clientId = clientId
-      this.keepaliveMs = keepalive * 1000
-      this.expiryInterval = expiry
-      this.will = will
-      this.sendQuota = Math.min(limits.maxInflight, props.receiveMaximum ?? 65535)
-      this.clientMaxPacketSize = props.maximumPacketSize ?? 0
-      this.topicAliasMaximum = version === 5 ? (props.topicAliasMaximum ?? 0) : 0
-      const opened = engine.openSession(clientId, packet.clean ?? true, expiry, will, (old) => (old as Connection).takeOver())
-      this.session = opened.session
-      this.state = State.Connected
-      this.ctx.connected++
-      this.ctx.admission.opened(address)
-      this.admittedFrom = address
-      // A resumed session's subscriptions were granted to an earlier connection, maybe under
-      // other rules or another user: this client's ACL decides before anything is sent, once
-      // what the session owes is back in memory (opened.persist reads it from the log).
-      const regrant = this.acl === null ? null : Effect.suspend(() => this.recheckGrants(opened.session) ?? Effect.void)
-      const persist = regrant === null ? opened.persist : opened.persist === null ? regrant : Effect.zipRight(opened.persist, regrant)
-      const finish = (ok: boolean) => {
-        if (this.state === State.Closed) return
-        if (!ok) {
-          this.connack(ReasonCode.UnspecifiedError, false)
-          return this.close()
-        }
-        const p: Record<string, unknown> = {}
-        if (version === 5) {
-          p.receiveMaximum = limits.receiveMaximum
-          p.maximumPacketSize = limits.maxPacketSize
-          p.topicAliasMaximum = limits.topicAliasMaximum
-          if (assigned !== undefined) p.assignedClientIdentifier = assigned
-          if (serverKeepAlive !== undefined) p.serverKeepAlive = serverKeepAlive
-          if (expiryChanged) p.sessionExpiryInterval = expiry
-          if (props.requestResponseInformation) p.responseInformation = `response/${clientId}`
-        }
-        this.connack(ReasonCode.Success, opened.sessionPresent, p)
-        opened.session.resume(this)
-      }
-      if (persist === null) finish(true)
-      else this.runControl(persist, finish)
-    }
-    const auth = this.ctx.auth
-    if (auth === null) return accept()
-    // tls.cn_as_username: a verified client certificate names the user, and is its credential.
-    const certified = this.ctx.config.tls.cnAsUsername ? verifiedCommonName(this.socket) : null
-    const username = certified ?? packet.username
-    const admit = (reason: number) => {
-      if (reason !== ReasonCode.Success) {
-        if (reason === ReasonCode.BadUserNameOrPassword || reason === ReasonCode.NotAuthorized) this.loginFailed(address)
-        return this.refuse(reason)
-      }
-      const acl = auth.unsafeClientAcl(username, clientId, certified !== null)
-      // A will the client could not publish itself is refused with the CONNECT.
-      if (will !== null && acl !== null && !acl.mayPublish(will.message.topic)) return this.refuse(ReasonCode.NotAuthorized)
-      this.acl = acl
-      if (acl !== null) auth.unsafeWatchAcl(this)
-      if (username !== undefined) {
-        this.username = username
-        auth.unsafeTrack(username, this)
-      }
-      accept()
-    }
-    if (certified !== null) return admit(ReasonCode.Success)
-    const decided = auth.unsafeAuthenticate(username, packet.password, (reason) => {
-      this.paused = false
-      if (this.state === State.Closed) return // gone while the password was hashed
-      try {
-        admit(reason)
-      } catch (error) {
-        this.crashed(error)
-      }
-      this.drainBacklog()
-    })
-    if (decided >= 0) return admit(decided)
-    // Verifying off the event loop: packets that follow CONNECT wait, in order.
-    this.paused = true
-    this.holdReads(HOLD_CONTROL)
+  /** The negotiated CONNECT settings, before the session opens (handlers/connect.ts). */
+  adopt(settings: ConnectSettings): void {
+    this.clientId = settings.clientId
+    this.keepaliveMs = settings.keepalive * 1000
+    this.expiryInterval = settings.expiry
+    this.will = settings.will
+    this.sendQuota = settings.sendQuota
+    this.clientMaxPacketSize = settings.clientMaxPacketSize
+    this.topicAliasMaximum = settings.topicAliasMaximum
+  }
+
+  /** The session is open: from now on packets go to the dispatch table, and the client counts. */
+  established(session: LiveSession, address: string): void {
+    this.session = session
+    this.state = State.Connected
+    this.ctx.connected++
+    this.ctx.admission.opened(address)
+    this.admittedFrom = address
   }
 
   // ------------------------------------------------------------ ACL changes
@@ -674,282 +517,7 @@ export class Connection implements Outlet, FrameSink, AclHolder {
     const session = this.session
     if (this.state !== State.Connected || session === null || this.acl === null) return 0
     const before = session.subscriptions.size
-    this.background(this.recheckGrants(session))
+    this.background(recheckGrants(this, session))
     return before - session.subscriptions.size
   }
-
-  /**
-   * Removes the session's subscriptions this connection's ACL does not grant (`$share/g/F` is
-   * checked on F, as at SUBSCRIBE), gives the others the per-delivery read check they now need
-   * (or none), and drops the messages owed that it may not read; logs one line saying what went.
-   * Returns the Effect persisting that, or null.
-   */
-  private recheckGrants(session: LiveSession): Effect.Effect<void, StorageError> | null {
-    const acl = this.acl!
-    const revoked: Array<string> = []
-    for (const [raw, sub] of session.subscriptions) {
-      const verdict = acl.verdict(raw)
-      if (verdict === SubscribeVerdict.Refused) revoked.push(raw)
-      else sub.check = verdict === SubscribeVerdict.Filtered ? acl.readCheck : null
-    }
-    // Before the resume the unacknowledged PUBLISHes have yet to be sent again.
-    const result = this.ctx.engine.revokeGrants(session, revoked, (topic) => acl.mayRead(topic), session.conn !== this)
-    if (result === null) return null
-    const what: Array<string> = []
-    if (result.removed.length > 0) what.push(`subscriptions the ACL no longer grants removed: ${result.removed.join(", ")}`)
-    if (result.dropped > 0) what.push(`${result.dropped} queued message(s) it may no longer read dropped`)
-    const who = acl.username === null ? this.clientId : `${this.clientId} (user ${acl.username})`
-    Runtime.runFork(this.ctx.runtime)(Effect.logInfo(`mqtt: client ${who}: ${what.join("; ")}`))
-    return result.persist
-  }
-
-  /** Hot path: one inbound PUBLISH. */
-  private onPublish(p: PublishPacket, session: LiveSession): void {
-    const limits = this.ctx.config.limits
-    if (limits.maxPublishRate !== 0 && ++this.publishesInWindow >= limits.maxPublishRate && (this.readHolds & HOLD_RATE) === 0) {
-      // This one is read already and goes through; the next wait for the window to roll over.
-      this.ctx.overload.publishThrottles++
-      this.holdReads(HOLD_RATE)
-    }
-    let topic = p.topic
-    let props = p.properties
-    if (props !== null) {
-      if (props.subscriptionIdentifiers !== undefined) return this.fail(ReasonCode.ProtocolError) // [MQTT-3.3.4-6]
-      const alias = props.topicAlias
-      if (alias !== undefined) {
-        // [MQTT-3.3.2-8..12] topic aliases are per connection and bounded by our maximum.
-        if (alias === 0 || alias > limits.topicAliasMaximum) return this.fail(ReasonCode.TopicAliasInvalid)
-        if (topic === "") {
-          const known = this.aliasesIn?.get(alias)
-          if (known === undefined) return this.fail(ReasonCode.ProtocolError)
-          topic = known
-        } else (this.aliasesIn ??= new Map()).set(alias, topic)
-        const copy = Object.assign(new PublishProps(), props)
-        copy.topicAlias = undefined
-        props = copy
-      }
-    }
-    if (validateTopicName(topic, limits.maxTopicLevels, limits.maxTopicLength) !== 0) return this.fail(ReasonCode.TopicNameInvalid)
-    const acl = this.acl
-    if (acl !== null && !acl.mayPublish(topic)) return this.refusePublish(p.qos, p.packetId)
-    const qos = p.qos
-    const held = qos === 2 && session.qos2Inbound !== null ? session.qos2Inbound.get(p.packetId) : undefined
-    if (held !== undefined) {
-      // [MQTT-4.3.3-9] a retried PUBLISH of a message we hold: acknowledge (once it is durable),
-      // never store or route it twice.
-      const packetId = p.packetId
-      if (held === null) this.writeShortAck(5, packetId)
-      else this.ctx.engine.log.unsafeOnDurable(held.tp, held.offset, (error) => this.ackRetry(packetId, error === undefined))
-      return
-    }
-    if (qos > 0 && ++this.inflightIn > limits.receiveMaximum) return this.fail(ReasonCode.ReceiveMaximumExceeded) // [MQTT-3.3.4-8]
-    if (props !== null && props.payloadFormatIndicator === 1 && !isUtf8(p.payload)) {
-      if (qos === 0) return this.fail(ReasonCode.PayloadFormatInvalid)
-      this.inflightIn--
-      this.writeFrame(encodeAck(qos === 1 ? 4 : 5, p.packetId, this.version, ReasonCode.PayloadFormatInvalid))
-      return
-    }
-    const now = Date.now()
-    const expiry = props === null ? undefined : props.messageExpiryInterval
-    const msg = new Message(topic, p.payload, qos, p.retain, props, expiry === undefined ? 0 : now + expiry * 1000, this.clientId, now)
-    msg.originHeader = this.originHeader ??= originHeader(this.clientId)
-    // The packet id travels with the message: a retry after a crash is then recognised.
-    if (qos === 2 && session.stored) msg.inboundPacketId = p.packetId
-    const routed = this.ctx.engine.publish(msg)
-    if (msg.tp !== null && this.ctx.engine.log.unsafeUnwrittenBytes() > limits.logHighWater) this.ctx.holdForLog(this)
-    if (qos === 0) return
-    if (qos === 2) {
-      ;(session.qos2Inbound ??= new Map()).set(p.packetId, new InboundRef(msg.tp!, msg.offset))
-      session.dirty = true
-    }
-    const reason = routed === 0 && this.version === 5 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success
-    const packetId = p.packetId
-    // Acknowledge only once the message is durable in the log.
-    this.ctx.engine.log.unsafeOnDurable(msg.tp!, msg.offset, (error) => this.ackPublish(qos, packetId, error === undefined ? reason : ReasonCode.UnspecifiedError))
-  }
-
-  /**
-   * A PUBLISH the ACL refuses is dropped: v5 clients get 0x87 on the PUBACK/PUBREC, v3 clients a
-   * normal ack (they have no way to hear a refusal; Mosquitto does the same).
-   */
-  private refusePublish(qos: number, packetId: number): void {
-    if (qos === 0) return
-    this.writeFrame(encodeAck(qos === 1 ? 4 : 5, packetId, this.version, this.version === 5 ? ReasonCode.NotAuthorized : 0))
-  }
-
-  private ackPublish(qos: number, packetId: number, reason: number): void {
-    if (this.state === State.Closed) return
-    if (reason >= 0x80 && this.version < 5) return this.refuseUnstored(qos, packetId)
-    if (qos === 1) {
-      this.inflightIn--
-      if (reason === 0 || this.version < 5) this.writeShortAck(4, packetId)
-      else this.writeFrame(encodeAck(4, packetId, this.version, reason))
-      return
-    }
-    if (reason >= 0x80) {
-      this.inflightIn--
-      this.session?.qos2Inbound?.delete(packetId)
-    }
-    if (reason === 0 || this.version < 5) this.writeShortAck(5, packetId)
-    else this.writeFrame(encodeAck(5, packetId, this.version, reason))
-  }
-
-  /**
-   * MQTT 3 has no negative acknowledgement: a message storage could not keep is never
-   * acknowledged; the connection closes, and the client sends it again when it reconnects.
-   */
-  private refuseUnstored(qos: number, packetId: number): void {
-    if (qos === 2) this.session?.qos2Inbound?.delete(packetId)
-    Runtime.runFork(this.ctx.runtime)(Effect.logWarning(`mqtt: client ${this.clientId}: a QoS ${qos} message could not be stored; closing so it is sent again (MQTT 3 has no refusal)`))
-    this.close()
-  }
-
-  /**
-   * Storage failed to keep a QoS 2 step (PUBREC or PUBREL received): the answer it guards cannot
-   * go out. Closing makes the client repeat the step on its next connection, when storage may
-   * work again.
-   */
-  private progressNotStored(): void {
-    if (this.state === State.Closed) return
-    Runtime.runFork(this.ctx.runtime)(Effect.logWarning(`mqtt: client ${this.clientId}: QoS 2 progress could not be stored; closing so the client repeats it`))
-    this.close(ReasonCode.UnspecifiedError)
-  }
-
-  /** PUBREC for a retried QoS 2 PUBLISH, once the message first received is durable. */
-  private ackRetry(packetId: number, durable: boolean): void {
-    if (this.state === State.Closed) return
-    if (!durable && this.version < 5) return this.refuseUnstored(2, packetId)
-    if (durable) this.writeShortAck(5, packetId)
-    else this.writeFrame(encodeAck(5, packetId, this.version, ReasonCode.UnspecifiedError))
-  }
-
-  private onPubrel(packetId: number, session: LiveSession): void {
-    const inbound = session.qos2Inbound
-    const held = inbound === null ? undefined : inbound.get(packetId)
-    if (held !== undefined) {
-      inbound!.delete(packetId)
-      if (this.inflightIn > 0) this.inflightIn--
-      session.dirty = true
-      const journal = session.journaled
-      if (journal === null) return this.writeShortAck(7, packetId)
-      // PUBCOMP only once the release is durable: the client may reuse the id right after it,
-      // and a crash must not leave the id looking held (the new message would be dropped).
-      journal.record(session, RELEASED, packetId, held === null ? "" : held.tp, held === null ? -1 : held.offset)
-      journal.whenDurable(session, (error) => (error === undefined ? this.writeShortAck(7, packetId) : this.progressNotStored()))
-    } else {
-      this.writeFrame(encodeAck(7, packetId, this.version, this.version === 5 ? ReasonCode.PacketIdentifierNotFound : 0))
-    }
-  }
-
-  private onSubscribe(packet: ISubscribePacket, session: LiveSession): void {
-    const subscriptionId = packet.properties?.subscriptionIdentifier
-    const id = typeof subscriptionId === "number" ? subscriptionId : Array.isArray(subscriptionId) ? subscriptionId[0] ?? 0 : 0
-    if (this.version === 5 && subscriptionId !== undefined && id === 0) return this.fail(ReasonCode.ProtocolError)
-    if (packet.subscriptions.length === 0) return this.fail(ReasonCode.ProtocolError) // [MQTT-3.8.3-3]
-    const requests = packet.subscriptions.map((s) => ({
-      filter: s.topic,
-      qos: s.qos,
-      noLocal: this.version === 5 && s.nl === true,
-      retainAsPublished: this.version === 5 ? s.rap === true : false,
-      retainHandling: this.version === 5 ? (s.rh ?? 0) : 0
-    }))
-    const refused = this.refusedFilters(this.acl, session, requests)
-    const allowed = refused === null ? requests : requests.filter((_, i) => !refused.has(i))
-    const acl = this.acl
-    const readCheckFor = acl === null ? undefined : (raw: string) => acl.readCheckFor(raw)
-    const result = allowed.length > 0 ? this.ctx.engine.subscribe(session, id, allowed, readCheckFor) : { codes: [], protocolError: 0, persist: null, retained: [] }
-    if (result.protocolError !== 0) return this.fail(result.protocolError)
-    const messageId = packet.messageId!
-    const send = (ok: boolean) => {
-      const engineCodes = ok ? result.codes : result.codes.map(() => ReasonCode.UnspecifiedError)
-      const codes = refused === null ? engineCodes : withRefusals(engineCodes, refused, requests.length)
-      const granted = this.version === 5 ? codes : codes.map(subackCodeV3)
-      this.writeFrame(encodeControl({ cmd: "suback", messageId, granted, ...(this.version === 5 ? { reasonCode: 0 } : {}) }, this.version))
-      if (!ok) return
-      // [MQTT-3.3.1-9] retained messages go out after the SUBACK, flagged retain.
-      const subIds = id !== 0 ? [id] : null
-      for (const [m, qos] of result.retained) session.deliverRetained(m, qos, subIds)
-    }
-    if (result.persist === null) send(true)
-    else this.runControl(result.persist, send)
-  }
-
-  /**
-   * The requests (by index) refused before the engine sees them, with their reason code: a valid
-   * filter the ACL does not grant (0x87), or a new one beyond limits.max_subscriptions (0x97).
-   * Invalid filters are left to the engine, which answers 0x8F for them.
-   */
-  private refusedFilters(acl: ClientAcl | null, session: LiveSession, requests: ReadonlyArray<{ readonly filter: string }>): Map<number, number> | null {
-    const limits = this.ctx.config.limits
-    let refused: Map<number, number> | null = null
-    let count = session.subscriptions.size
-    const added = new Set<string>()
-    for (let i = 0; i < requests.length; i++) {
-      const raw = requests[i]!.filter
-      const shared = parseShared(raw)
-      const plain = shared === null ? raw : typeof shared === "number" ? null : shared.filter
-      if (plain === null || validateTopicFilter(plain, limits.maxTopicLevels, limits.maxTopicLength) !== 0) continue
-      if (acl !== null && !acl.maySubscribe(raw)) (refused ??= new Map()).set(i, ReasonCode.NotAuthorized)
-      else if (limits.maxSubscriptions !== 0 && !session.subscriptions.has(raw) && !added.has(raw)) {
-        if (count >= limits.maxSubscriptions) {
-          ;(refused ??= new Map()).set(i, ReasonCode.QuotaExceeded)
-          this.ctx.overload.subscriptionQuotaRefusals++
-        } else {
-          count++
-          added.add(raw)
-        }
-      }
-    }
-    return refused
-  }
-
-  private onUnsubscribe(packet: IUnsubscribePacket, session: LiveSession): void {
-    const result = this.ctx.engine.unsubscribe(session, packet.unsubscriptions)
-    const messageId = packet.messageId!
-    const send = (ok: boolean) => {
-      const packetOut =
-        this.version === 5
-          ? { cmd: "unsuback" as const, messageId, granted: ok ? result.codes : result.codes.map(() => ReasonCode.UnspecifiedError) }
-          : { cmd: "unsuback" as const, messageId }
-      this.writeFrame(encodeControl(packetOut as never, this.version))
-    }
-    if (result.persist === null) send(true)
-    else this.runControl(result.persist, send)
-  }
-
-  private onDisconnect(p: ControlPacket | { cmd: 14 }): void {
-    if ("packet" in p && p.cmd === 14) {
-      const d = p.packet
-      const expiry = d.properties?.sessionExpiryInterval
-      if (expiry !== undefined) {
-        // [MQTT-3.14.2-2] a session that was to end with the connection cannot be revived here.
-        if (this.expiryInterval === 0 && expiry !== 0) return this.fail(ReasonCode.ProtocolError)
-        this.expiryInterval = Math.min(expiry, this.ctx.config.limits.maxSessionExpiry)
-      }
-      // 0x04 Disconnect with Will Message: the will is still published.
-      this.graceful = (d.reasonCode ?? 0) !== ReasonCode.DisconnectWithWill
-    } else {
-      this.graceful = true
-    }
-    this.close()
-  }
-}
-
-/** SUBACK codes in request order: the refusal's code where one was refused, the engine's elsewhere. */
-const withRefusals = (granted: ReadonlyArray<number>, refused: ReadonlyMap<number, number>, count: number): Array<number> => {
-  const out: Array<number> = []
-  let next = 0
-  for (let i = 0; i < count; i++) out.push(refused.get(i) ?? granted[next++]!)
-  return out
-}
-
-/** mqtt-packet gives user properties as an object of string | string[]; we keep ordered pairs. */
-const userPairs = (u: Record<string, string | Array<string>> | undefined): Array<readonly [string, string]> | undefined => {
-  if (u === undefined) return undefined
-  const out: Array<readonly [string, string]> = []
-  for (const [k, v] of Object.entries(u)) {
-    if (Array.isArray(v)) for (const x of v) out.push([k, x])
-    else out.push([k, v])
-  }
-  return out
 }

@@ -1,0 +1,121 @@
+/**
+ * CONNECT: negotiate (pure rules), admit (per-address limits), authenticate (maybe off the event
+ * loop), authorize the will, open the session, and CONNACK once what the session needs is
+ * stored. Each step is one function handing its result to the next; a refusal ends the chain.
+ */
+import { randomUUID } from "node:crypto"
+import { Effect } from "effect"
+import { ReasonCode } from "../../../domain/ReasonCode.js"
+import type { Refusal } from "../../net/Admission.js"
+import { verifiedCommonName } from "../../tls/clientCertificate.js"
+import type { IConnectPacket, MqttDecodeError, ProtocolVersion } from "../codec/packets.js"
+import { encodeControl } from "../codec/encode.js"
+import type { Connection } from "../Connection.js"
+import { recheckGrants } from "../regrant.js"
+import { connackProperties, type ConnectSettings, negotiateConnect } from "./negotiateConnect.js"
+
+/** CONNACK reason per admission refusal (v3 gets 3 Server unavailable, or 5 for Banned). */
+const ADMISSION_REFUSALS: Record<Refusal, number> = {
+  "per-ip": ReasonCode.QuotaExceeded,
+  rate: ReasonCode.ConnectionRateExceeded,
+  banned: ReasonCode.Banned
+}
+
+const newClientId = () => `auto-${randomUUID()}`
+
+export const handleConnect = (conn: Connection, packet: IConnectPacket): void => {
+  const ctx = conn.ctx
+  const now = Date.now()
+  conn.version = (packet.protocolVersion ?? 4) as ProtocolVersion
+  // Per-address limits first: a banned or flooding address costs one lookup.
+  const address = conn.socket.remoteAddress ?? ""
+  const refusal = ctx.admission.check(address, now)
+  if (refusal !== null) return conn.refuse(ADMISSION_REFUSALS[refusal])
+  const negotiated = negotiateConnect(packet, {
+    limits: ctx.config.limits,
+    maxKeepalive: ctx.config.mqtt.maxKeepalive,
+    connected: ctx.connected,
+    now,
+    newClientId
+  })
+  if (negotiated._tag === "Refused") return conn.refuse(negotiated.reason)
+  if (negotiated._tag === "Violation") return conn.close()
+  authenticate(conn, negotiated.settings, packet, address)
+}
+
+/**
+ * [MQTT-3.1.2-2] a CONNECT the codec could not read: an unsupported protocol level gets CONNACK
+ * 0x01 (the v3 form every version understands), anything else just the close.
+ */
+export const handleUndecodableConnect = (conn: Connection, error: MqttDecodeError): void => {
+  if (/protocol version|protocol level/i.test(error.message)) {
+    conn.writeFrame(encodeControl({ cmd: "connack", returnCode: 1, sessionPresent: false }, 4))
+  }
+  conn.close()
+}
+
+/** Checks the credentials; a PBKDF2 hash is verified off the event loop while input waits, in order. */
+const authenticate = (conn: Connection, settings: ConnectSettings, packet: IConnectPacket, address: string): void => {
+  const auth = conn.ctx.auth
+  if (auth === null) return openSession(conn, settings, address)
+  // tls.cn_as_username: a verified client certificate names the user, and is its credential.
+  const certified = conn.ctx.config.tls.cnAsUsername ? verifiedCommonName(conn.socket) : null
+  const username = certified ?? packet.username
+  const identity: Identity = { username, certified: certified !== null, address }
+  if (certified !== null) return admit(conn, settings, identity, ReasonCode.Success)
+  const decided = auth.unsafeAuthenticate(username, packet.password, (reason) =>
+    conn.releaseInput(() => admit(conn, settings, identity, reason))
+  )
+  if (decided >= 0) return admit(conn, settings, identity, decided)
+  conn.holdInput()
+}
+
+interface Identity {
+  readonly username: string | undefined
+  /** Named by a verified client certificate. */
+  readonly certified: boolean
+  readonly address: string
+}
+
+/** The authentication verdict: refused (counted against the address), or the client's ACL view. */
+const admit = (conn: Connection, settings: ConnectSettings, identity: Identity, reason: number): void => {
+  if (reason !== ReasonCode.Success) {
+    if (reason === ReasonCode.BadUserNameOrPassword || reason === ReasonCode.NotAuthorized) conn.loginFailed(identity.address)
+    return conn.refuse(reason)
+  }
+  const auth = conn.ctx.auth!
+  const acl = auth.unsafeClientAcl(identity.username, settings.clientId, identity.certified)
+  // A will the client could not publish itself is refused with the CONNECT.
+  if (settings.will !== null && acl !== null && !acl.mayPublish(settings.will.message.topic)) return conn.refuse(ReasonCode.NotAuthorized)
+  conn.acl = acl
+  if (acl !== null) auth.unsafeWatchAcl(conn)
+  if (identity.username !== undefined) {
+    conn.username = identity.username
+    auth.unsafeTrack(identity.username, conn)
+  }
+  openSession(conn, settings, identity.address)
+}
+
+/**
+ * Opens (or resumes, or takes over) the session. A resumed session's subscriptions were granted
+ * to an earlier connection, maybe under other rules or another user: this client's ACL decides
+ * before anything is sent, once what the session owes is back in memory (`persist` reads it).
+ */
+const openSession = (conn: Connection, settings: ConnectSettings, address: string): void => {
+  conn.adopt(settings)
+  const opened = conn.ctx.engine.openSession(settings.clientId, settings.cleanStart, settings.expiry, settings.will, (old) => (old as Connection).takeOver())
+  conn.established(opened.session, address)
+  const regrant = conn.acl === null ? null : Effect.suspend(() => recheckGrants(conn, opened.session) ?? Effect.void)
+  const persist = regrant === null ? opened.persist : opened.persist === null ? regrant : Effect.zipRight(opened.persist, regrant)
+  const connack = (stored: boolean) => {
+    if (conn.closing) return
+    if (!stored) {
+      conn.connack(ReasonCode.UnspecifiedError, false)
+      return conn.close()
+    }
+    conn.connack(ReasonCode.Success, opened.sessionPresent, connackProperties(settings, conn.ctx.config.limits))
+    opened.session.resume(conn)
+  }
+  if (persist === null) connack(true)
+  else conn.runControl(persist, connack)
+}

@@ -6,7 +6,7 @@
 import { Effect, Runtime } from "effect"
 import { ReasonCode } from "../../../domain/ReasonCode.js"
 import { encodeAck } from "../codec/encode.js"
-import type { AckPacket } from "../codec/packets.js"
+import { type AckPacket, Cmd } from "../codec/packets.js"
 import type { Connection } from "../Connection.js"
 import type { LiveSession } from "../engine/LiveSession.js"
 import { RELEASED } from "../engine/ProgressJournal.js"
@@ -32,18 +32,18 @@ export const handlePubrel = (conn: Connection, p: AckPacket, session: LiveSessio
   const inbound = session.qos2Inbound
   const held = inbound === null ? undefined : inbound.get(packetId)
   if (held === undefined) {
-    conn.writeFrame(encodeAck(7, packetId, conn.version, conn.version === 5 ? ReasonCode.PacketIdentifierNotFound : 0))
+    conn.writeFrame(encodeAck(Cmd.PUBCOMP, packetId, conn.version, conn.version === 5 ? ReasonCode.PacketIdentifierNotFound : 0))
     return
   }
   inbound!.delete(packetId)
   if (conn.inflightIn > 0) conn.inflightIn--
   session.dirty = true
   const journal = session.journaled
-  if (journal === null) return conn.writeShortAck(7, packetId)
+  if (journal === null) return conn.writeShortAck(Cmd.PUBCOMP, packetId)
   // PUBCOMP only once the release is durable: the client may reuse the id right after it,
   // and a crash must not leave the id looking held (the new message would be dropped).
   journal.record(session, RELEASED, packetId, held === null ? "" : held.tp, held === null ? -1 : held.offset)
-  journal.whenDurable(session, (error) => (error === undefined ? conn.writeShortAck(7, packetId) : progressNotStored(conn)))
+  journal.whenDurable(session, (error) => (error === undefined ? conn.writeShortAck(Cmd.PUBCOMP, packetId) : progressNotStored(conn)))
 }
 
 /**

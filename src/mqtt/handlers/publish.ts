@@ -8,7 +8,7 @@ import { Effect, Runtime } from "effect"
 import { ReasonCode } from "../../../domain/ReasonCode.js"
 import { validateTopicName } from "../../../domain/topic/TopicName.js"
 import { encodeAck } from "../codec/encode.js"
-import { type PublishPacket, PublishProps } from "../codec/packets.js"
+import { Cmd, type PublishPacket, PublishProps } from "../codec/packets.js"
 import type { Connection } from "../Connection.js"
 import { InboundRef, type LiveSession } from "../engine/LiveSession.js"
 import { Message, originHeader } from "../engine/Message.js"
@@ -44,7 +44,7 @@ export const handlePublish = (conn: Connection, p: PublishPacket, session: LiveS
     // [MQTT-4.3.3-9] a retried PUBLISH of a message we hold: acknowledge (once it is durable),
     // never store or route it twice.
     const packetId = p.packetId
-    if (held === null) conn.writeShortAck(5, packetId)
+    if (held === null) conn.writeShortAck(Cmd.PUBREC, packetId)
     else conn.ctx.engine.log.unsafeOnDurable(held.tp, held.offset, (error) => ackRetry(conn, packetId, error === undefined))
     return
   }
@@ -52,7 +52,7 @@ export const handlePublish = (conn: Connection, p: PublishPacket, session: LiveS
   if (props !== null && props.payloadFormatIndicator === 1 && !isUtf8(p.payload)) {
     if (qos === 0) return conn.fail(ReasonCode.PayloadFormatInvalid)
     conn.inflightIn--
-    conn.writeFrame(encodeAck(qos === 1 ? 4 : 5, p.packetId, conn.version, ReasonCode.PayloadFormatInvalid))
+    conn.writeFrame(encodeAck(qos === 1 ? Cmd.PUBACK : Cmd.PUBREC, p.packetId, conn.version, ReasonCode.PayloadFormatInvalid))
     return
   }
   const now = Date.now()
@@ -81,7 +81,7 @@ export const handlePublish = (conn: Connection, p: PublishPacket, session: LiveS
  */
 const refusePublish = (conn: Connection, qos: number, packetId: number): void => {
   if (qos === 0) return
-  conn.writeFrame(encodeAck(qos === 1 ? 4 : 5, packetId, conn.version, conn.version === 5 ? ReasonCode.NotAuthorized : 0))
+  conn.writeFrame(encodeAck(qos === 1 ? Cmd.PUBACK : Cmd.PUBREC, packetId, conn.version, conn.version === 5 ? ReasonCode.NotAuthorized : 0))
 }
 
 const ackPublish = (conn: Connection, qos: number, packetId: number, reason: number): void => {
@@ -90,24 +90,24 @@ const ackPublish = (conn: Connection, qos: number, packetId: number, reason: num
   if (reason >= 0x80 && version < 5) return refuseUnstored(conn, qos, packetId)
   if (qos === 1) {
     conn.inflightIn--
-    if (reason === 0 || version < 5) conn.writeShortAck(4, packetId)
-    else conn.writeFrame(encodeAck(4, packetId, version, reason))
+    if (reason === 0 || version < 5) conn.writeShortAck(Cmd.PUBACK, packetId)
+    else conn.writeFrame(encodeAck(Cmd.PUBACK, packetId, version, reason))
     return
   }
   if (reason >= 0x80) {
     conn.inflightIn--
     conn.session?.qos2Inbound?.delete(packetId)
   }
-  if (reason === 0 || version < 5) conn.writeShortAck(5, packetId)
-  else conn.writeFrame(encodeAck(5, packetId, version, reason))
+  if (reason === 0 || version < 5) conn.writeShortAck(Cmd.PUBREC, packetId)
+  else conn.writeFrame(encodeAck(Cmd.PUBREC, packetId, version, reason))
 }
 
 /** PUBREC for a retried QoS 2 PUBLISH, once the message first received is durable. */
 const ackRetry = (conn: Connection, packetId: number, durable: boolean): void => {
   if (conn.closing) return
   if (!durable && conn.version < 5) return refuseUnstored(conn, 2, packetId)
-  if (durable) conn.writeShortAck(5, packetId)
-  else conn.writeFrame(encodeAck(5, packetId, conn.version, ReasonCode.UnspecifiedError))
+  if (durable) conn.writeShortAck(Cmd.PUBREC, packetId)
+  else conn.writeFrame(encodeAck(Cmd.PUBREC, packetId, conn.version, ReasonCode.UnspecifiedError))
 }
 
 /**

@@ -14,6 +14,7 @@
  * closed exactly like the plain ones, and each is told the port it came in on.
  */
 import * as net from "node:net"
+import { TLSSocket } from "node:tls"
 import { Cause, Context, Duration, Effect, Exit, Fiber, FiberId, Layer, Runtime } from "effect"
 import { BrokerConfig } from "../../config/BrokerConfig.js"
 import { Auth } from "../auth/Auth.js"
@@ -31,6 +32,7 @@ import {
   handleDescribeConfigs,
   handleIncrementalAlterConfigs
 } from "./handlers/admin.js"
+import { handleCreateAcls, handleDeleteAcls, handleDescribeAcls } from "./handlers/acls.js"
 import { handleApiVersions, handleFindCoordinator, handleInitProducerId, handleMetadata } from "./handlers/cluster.js"
 import { handleDeleteRecords } from "./handlers/deleteRecords.js"
 import { handleFetch } from "./handlers/fetch.js"
@@ -53,6 +55,9 @@ import { listen, openListener } from "../net/listen.js"
 import { SharedTls } from "../tls/TlsContext.js"
 import { createTlsServer } from "../tls/tlsServer.js"
 import { KafkaConnection } from "./KafkaConnection.js"
+import type { ConnectionAcl } from "./acl/ConnectionAcl.js"
+import { KafkaAcls, type KafkaAclsService } from "./acl/KafkaAcls.js"
+import { verifiedCommonName } from "../tls/clientCertificate.js"
 import { RequestBudget } from "../net/RequestBudget.js"
 import { describeThrown, inputFaults } from "../net/inputFaults.js"
 import { IdempotentProducers } from "./IdempotentProducers.js"
@@ -70,7 +75,14 @@ export class KafkaServer extends Context.Tag("broker/KafkaServer")<KafkaServer, 
 }>() {}
 
 /** The handler of one decoded request: its response body, or null for none (acks=0). */
-const handle = (ctx: KafkaContext, auth: Auth["Type"], conn: KafkaConnection, req: DecodedRequest): Effect.Effect<unknown, unknown> => {
+const handle = (
+  ctx: KafkaContext,
+  auth: Auth["Type"],
+  acls: KafkaAclsService,
+  acl: ConnectionAcl | null,
+  conn: KafkaConnection,
+  req: DecodedRequest
+): Effect.Effect<unknown, unknown> => {
   switch (req.apiKey) {
     case ApiKey.Produce:
       return handleProduce(ctx, req.body, req.apiVersion)
@@ -110,6 +122,12 @@ const handle = (ctx: KafkaContext, auth: Auth["Type"], conn: KafkaConnection, re
       return handleDeleteRecords(ctx, req.body)
     case ApiKey.InitProducerId:
       return Effect.succeed(handleInitProducerId(ctx, req.body))
+    case ApiKey.DescribeAcls:
+      return Effect.succeed(handleDescribeAcls(acls, acl, req.body))
+    case ApiKey.CreateAcls:
+      return handleCreateAcls(acls, acl, req.body)
+    case ApiKey.DeleteAcls:
+      return handleDeleteAcls(acls, acl, req.body)
     case ApiKey.DescribeConfigs:
       return Effect.succeed(handleDescribeConfigs(ctx, req.body))
     case ApiKey.AlterConfigs:
@@ -165,6 +183,23 @@ export const make = Effect.gen(function*() {
   const ctx = new KafkaContext(config, log, topics, yield* GroupCoordinator, mqtt.engine, producers, logStarts, yield* TopicPolicies, mqtt.context.admission)
   const connections = new Set<KafkaConnection>()
   const auth = yield* Auth
+  const acls = yield* KafkaAcls
+  const cnAsUsername = config.tls.cnAsUsername
+
+  /**
+   * The connection's Kafka ACL view, null when nothing is checked (no ACL stored and
+   * acl_default = allow: one boolean; or a superuser). Made again when SASL changed the user.
+   */
+  const connectionAcl = (conn: KafkaConnection): ConnectionAcl | null => {
+    if (acls.source.open) return null
+    const user = conn.user ?? conn.certUser
+    if (!conn.aclMade || conn.aclUser !== user) {
+      conn.acl = acls.unsafeForConnection(user, conn.remoteHost)
+      conn.aclUser = user
+      conn.aclMade = true
+    }
+    return conn.acl
+  }
   /** SASL_PLAINTEXT when the MQTT side refuses anonymous clients. */
   const saslRequired = !config.auth.allowAnonymous
 
@@ -208,7 +243,7 @@ export const make = Effect.gen(function*() {
     }
     run(
       conn,
-      handle(ctx, auth, conn, req),
+      handle(ctx, auth, acls, connectionAcl(conn), conn, req),
       `api key ${req.apiKey} v${req.apiVersion}`,
       (body) => respond(body === null ? null : encodeResponse(req.header, req.apiKey, req.apiVersion, body as never)),
       () => respond(null)
@@ -223,6 +258,8 @@ export const make = Effect.gen(function*() {
     // Refused for failed logins (auth.max_failures): Kafka has no refusal before SASL, so it closes.
     if (ctx.admission.isBanned(socket.remoteAddress ?? "", Date.now())) return void socket.destroy()
     const conn = new KafkaConnection(socket, sink, budget, thrown)
+    // mTLS with tls.cn_as_username: the verified certificate's CN is the principal until SASL names another.
+    if (cnAsUsername && socket instanceof TLSSocket) conn.certUser = verifiedCommonName(socket)
     socket.kafka = conn
     connections.add(conn)
     socket.on("data", onData)

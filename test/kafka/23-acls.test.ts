@@ -13,7 +13,7 @@ import { authDir, writeUsers } from "../auth/authFiles.js"
 import { useBrokers } from "../support/lifecycle.js"
 import { ErrorCode } from "../../domain/kafka/ErrorCode.js"
 import { ApiKey } from "../../src/kafka/protocol/index.js"
-import { kafkaClient, useKafkaClients } from "../support/kafka.js"
+import { consumeN, kafkaClient, useKafkaClients, waitFor } from "../support/kafka.js"
 import { useKafkaWires } from "../support/KafkaWire.js"
 import type { TestBroker, TestBrokerOptions } from "../support/TestBroker.js"
 
@@ -60,8 +60,20 @@ const grant = async (b: TestBroker, ...grants: Array<Grant>) => {
   await admin.createAcls({ acl: grants.map(acl) })
 }
 
-const errorOf = (p: Promise<unknown>): Promise<{ name?: string; type?: string; message: string } | null> =>
-  p.then(() => null, (e: { name?: string; type?: string; message: string }) => e)
+interface ClientError {
+  readonly name?: string
+  readonly type?: string
+  readonly message: string
+  readonly cause?: ClientError
+  readonly originalError?: ClientError
+  readonly errors?: ReadonlyArray<ClientError>
+}
+
+const errorOf = (p: Promise<unknown>): Promise<ClientError | null> => p.then(() => null, (e: ClientError) => e)
+
+/** The Kafka error type of a kafkajs error, also when it is wrapped (retries exceeded). */
+const typeOf = (e: ClientError | null | undefined): string | undefined =>
+  e == null ? undefined : e.type ?? typeOf(e.originalError) ?? typeOf(e.cause) ?? typeOf(e.errors?.[0])
 
 describe("CreateAcls, DescribeAcls, DeleteAcls with kafkajs", () => {
   it("round trip with literal, prefixed and match filters", async () => {
@@ -134,5 +146,129 @@ describe("CreateAcls, DescribeAcls, DeleteAcls with kafkajs", () => {
     await admin.createAcls({ acl: [acl({ resourceName: "mine", user: "alice", operation: Op.ALL })] })
     const listed = await admin.describeAcls({ resourceType: RT.TOPIC, resourcePatternType: PT.ANY, operation: Op.ANY, permissionType: Perm.ANY })
     expect(listed.resources.map((r) => r.resourceName)).toEqual(["mine"])
+  })
+})
+
+describe("enforcement on Kafka clients", () => {
+  it("a producer without Write gets TOPIC_AUTHORIZATION_FAILED, and may produce once granted (same connection)", async () => {
+    const b = await aclBroker()
+    await grant(b, { resourceName: "orders", user: "alice", operation: Op.DESCRIBE }, { resourceName: "orders", user: "root", operation: Op.ALL })
+    const root = await clients.producer(as(b, "root"))
+    await root.send({ topic: "orders", messages: [{ value: "from root" }] })
+    const alice = await clients.producer(as(b, "alice"))
+    const refused = await errorOf(alice.send({ topic: "orders", messages: [{ value: "x" }] }))
+    expect(typeOf(refused)).toBe("TOPIC_AUTHORIZATION_FAILED")
+    // The decision cache of alice's live connection is dropped when the ACLs change.
+    await grant(b, { resourceName: "orders", user: "alice", operation: Op.WRITE })
+    const [sent] = await alice.send({ topic: "orders", messages: [{ value: "from alice" }] })
+    expect(sent!.errorCode).toBe(0)
+    expect(sent!.baseOffset).toBe("1")
+  })
+
+  it("a consumer without Read on its group gets GROUP_AUTHORIZATION_FAILED; with it, it consumes", async () => {
+    const b = await aclBroker()
+    // alice may Describe the group (so FindCoordinator answers, as on Kafka) but not Read it.
+    await grant(b,
+      { resourceName: "events", user: "alice", operation: Op.READ },
+      { resourceType: RT.GROUP, resourceName: "billing", user: "alice", operation: Op.DESCRIBE },
+      { resourceType: RT.GROUP, resourceName: "payroll", user: "bob", operation: Op.READ })
+    const root = await clients.producer(as(b, "root"))
+    await root.send({ topic: "events", messages: [{ value: "e1" }] })
+
+    const crashOf = async (groupId: string): Promise<ClientError> => {
+      const consumer = await clients.consumer(as(b, "alice"), { groupId })
+      let crash: ClientError | undefined
+      consumer.on(consumer.events.CRASH, (e) => void (crash = e.payload.error as ClientError))
+      await consumer.subscribe({ topic: "events", fromBeginning: true })
+      await consumer.run({ eachMessage: async () => {} })
+      await waitFor(() => crash !== undefined, 10_000, () => `the consumer's crash (group ${groupId})`)
+      return crash!
+    }
+    expect(typeOf(await crashOf("billing"))).toBe("GROUP_AUTHORIZATION_FAILED")
+    // Not even Describe: FindCoordinator is refused with GROUP_AUTHORIZATION_FAILED, which
+    // kafkajs reports as "coordinator not found" (it drops the code, with a Kafka broker too).
+    expect((await crashOf("payroll")).name).toBe("KafkaJSGroupCoordinatorNotFound")
+    const wire = await wires.connect(b.kafkaPort)
+    await wire.request(ApiKey.SaslHandshake, 1, { mechanism: "PLAIN" })
+    await wire.request(ApiKey.SaslAuthenticate, 1, { authBytes: Buffer.from("\u0000alice\u0000a1") })
+    const found = await wire.request(ApiKey.FindCoordinator, 1, { key: "payroll", keyType: 0 })
+    expect(found.errorCode).toBe(ErrorCode.GROUP_AUTHORIZATION_FAILED)
+
+    await grant(b, { resourceType: RT.GROUP, resourceName: "billing", user: "alice", operation: Op.READ })
+    const again = await clients.consumer(as(b, "alice"), { groupId: "billing" })
+    const got = await consumeN(again, "events", 1)
+    expect(got.map((m) => m.value)).toEqual(["e1"])
+  })
+
+  it("Deny beats Allow, and a prefixed pattern applies to every topic it starts", async () => {
+    const b = await aclBroker()
+    await grant(b,
+      { resourceName: "logs-", pattern: PT.PREFIXED, user: "alice", operation: Op.ALL },
+      { resourceName: "logs-secret", user: "alice", operation: Op.WRITE, permission: Perm.DENY })
+    const alice = await clients.producer(as(b, "alice"))
+    await alice.send({ topic: "logs-app", messages: [{ value: "ok" }] })
+    await alice.send({ topic: "logs-web", messages: [{ value: "ok" }] })
+    expect(typeOf(await errorOf(alice.send({ topic: "logs-secret", messages: [{ value: "no" }] })))).toBe("TOPIC_AUTHORIZATION_FAILED")
+    // bob is named by no binding, but the prefix names the topic: denied, whatever the default.
+    const bob = await clients.producer(as(b, "bob"))
+    expect(typeOf(await errorOf(bob.send({ topic: "logs-app", messages: [{ value: "no" }] })))).toBe("TOPIC_AUTHORIZATION_FAILED")
+    // A topic no binding names follows acl_default (allow).
+    await bob.send({ topic: "free", messages: [{ value: "ok" }] })
+  })
+
+  it("Metadata hides a topic the principal may not Describe", async () => {
+    const b = await aclBroker()
+    const root = await clients.admin(as(b, "root"))
+    await root.createTopics({ topics: [{ topic: "visible" }, { topic: "hidden" }] })
+    await grant(b, { resourceName: "visible", user: "alice", operation: Op.READ }, { resourceName: "hidden", user: "bob", operation: Op.DESCRIBE })
+    const alice = await clients.admin(as(b, "alice"))
+    const topics = await alice.listTopics()
+    expect(topics).toContain("visible")
+    expect(topics).not.toContain("hidden")
+    expect(await root.listTopics()).toEqual(expect.arrayContaining(["visible", "hidden"]))
+    const asked = await errorOf(alice.fetchTopicMetadata({ topics: ["hidden"] }))
+    expect(typeOf(asked)).toBe("TOPIC_AUTHORIZATION_FAILED")
+  })
+
+  it("ACLs survive a restart (replayed from the kafka-acl stream)", async () => {
+    const b = await aclBroker()
+    await grant(b, { resourceName: "kept", user: "bob", operation: Op.WRITE }, { resourceName: "kept", user: "alice", operation: Op.WRITE, permission: Perm.DENY })
+    const restarted = life.adopt(await b.restart())
+    const root = await clients.admin(as(restarted, "root"))
+    const listed = await root.describeAcls({ resourceType: RT.TOPIC, resourceName: "kept", resourcePatternType: PT.LITERAL, operation: Op.ANY, permissionType: Perm.ANY })
+    expect(listed.resources).toEqual([{
+      resourceType: RT.TOPIC, resourceName: "kept", resourcePatternType: PT.LITERAL,
+      acls: [
+        { principal: "User:bob", host: "*", operation: Op.WRITE, permissionType: Perm.ALLOW },
+        { principal: "User:alice", host: "*", operation: Op.WRITE, permissionType: Perm.DENY }
+      ]
+    }])
+    const alice = await clients.producer(as(restarted, "alice"))
+    expect(typeOf(await errorOf(alice.send({ topic: "kept", messages: [{ value: "no" }] })))).toBe("TOPIC_AUTHORIZATION_FAILED")
+    const bob = await clients.producer(as(restarted, "bob"))
+    await bob.send({ topic: "kept", messages: [{ value: "yes" }] })
+  })
+
+  it("acl_default = deny: what no ACL names is denied, and a superuser may do everything", async () => {
+    const b = await aclBroker({ kafka: { aclDefault: "deny" } })
+    const root = await clients.admin(as(b, "root"))
+    await root.createTopics({ topics: [{ topic: "work", numPartitions: 2 }] })
+    const rootProducer = await clients.producer(as(b, "root"))
+    await rootProducer.send({ topic: "work", messages: [{ key: "k", value: "v" }] })
+    const rootConsumer = await clients.consumer(as(b, "root"), { groupId: "root-group" })
+    expect((await consumeN(rootConsumer, "work", 1)).map((m) => m.value)).toEqual(["v"])
+    await root.createPartitions({ topicPartitions: [{ topic: "work", count: 3 }] })
+    expect((await root.fetchTopicMetadata({ topics: ["work"] })).topics[0]!.partitions).toHaveLength(3)
+
+    const alice = await clients.admin(as(b, "alice"))
+    expect(await alice.listTopics()).toEqual([])
+    expect(typeOf(await errorOf(alice.createTopics({ topics: [{ topic: "mine" }] })))).toBe("TOPIC_AUTHORIZATION_FAILED")
+    expect(typeOf(await errorOf(alice.deleteTopics({ topics: ["work"] })))).toBe("TOPIC_AUTHORIZATION_FAILED")
+    const producer = await clients.producer(as(b, "alice"))
+    expect(typeOf(await errorOf(producer.send({ topic: "work", messages: [{ value: "no" }] })))).toBe("TOPIC_AUTHORIZATION_FAILED")
+    expect(typeOf(await errorOf(alice.createAcls({ acl: [acl({ resourceName: "work", user: "alice", operation: Op.ALL })] })))).toBe("CLUSTER_AUTHORIZATION_FAILED")
+
+    await root.deleteTopics({ topics: ["work"] })
+    expect(await root.listTopics()).not.toContain("work")
   })
 })

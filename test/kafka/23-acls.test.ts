@@ -5,11 +5,14 @@
  * TOPIC_AUTHORIZATION_FAILED, a consumer without Read on its group GROUP_AUTHORIZATION_FAILED,
  * Deny beats Allow, prefixed patterns apply, a superuser may do everything, Metadata hides
  * topics a principal may not Describe, ACLs survive a restart, `kafka.acl_default = "deny"`
- * denies what no ACL names, and only Alter on the Cluster lets a client create ACLs.
+ * denies what no ACL names, only Alter on the Cluster lets a client create ACLs, and with mTLS
+ * and `tls.cn_as_username` the certificate's CN is the principal.
  */
 import { AclOperationTypes as Op, AclPermissionTypes as Perm, AclResourceTypes as RT, type Kafka, ResourcePatternTypes as PT } from "kafkajs"
 import { describe, expect, it } from "vitest"
 import { authDir, writeUsers } from "../auth/authFiles.js"
+import { readFileSync } from "node:fs"
+import { useCertificates } from "../support/certificates.js"
 import { useBrokers } from "../support/lifecycle.js"
 import { ErrorCode } from "../../domain/kafka/ErrorCode.js"
 import { ApiKey } from "../../src/kafka/protocol/index.js"
@@ -21,6 +24,7 @@ const life = useBrokers()
 const clients = useKafkaClients()
 const wires = useKafkaWires()
 const dir = authDir()
+const certs = useCertificates({ clientName: "kafka-client" })
 
 const USERS = { admin: "adm1", alice: "a1", bob: "b1", root: "r1" }
 
@@ -270,5 +274,22 @@ describe("enforcement on Kafka clients", () => {
 
     await root.deleteTopics({ topics: ["work"] })
     expect(await root.listTopics()).not.toContain("work")
+  })
+})
+
+describe("principal of a TLS client certificate", () => {
+  it("with tls.cn_as_username the verified CN is the principal (here a superuser under acl_default = deny)", async () => {
+    const c = certs.get()
+    const b = await life.broker({
+      kafka: { tlsPort: 0, aclDefault: "deny" },
+      auth: { superusers: ["kafka-client"] },
+      tls: { certFile: c.serverCert, keyFile: c.serverKey, caFile: c.caCert, verifyClient: "required", cnAsUsername: true }
+    })
+    const ssl = { ca: [readFileSync(c.caCert)], cert: readFileSync(c.clientCert), key: readFileSync(c.clientKey) }
+    const certified = await clients.producer(kafkaClient(b.kafkaTlsPort, "cn-client", { ssl }))
+    await certified.send({ topic: "by-cert", messages: [{ value: "ok" }] })
+    // The same broker on its plain listener: User:ANONYMOUS, named by no ACL, denied.
+    const anonymous = await clients.producer(kafkaClient(b.kafkaPort, "anonymous", { retry: { retries: 0 } }))
+    expect(typeOf(await errorOf(anonymous.send({ topic: "by-cert", messages: [{ value: "no" }] })))).toBe("TOPIC_AUTHORIZATION_FAILED")
   })
 })

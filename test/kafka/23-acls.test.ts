@@ -8,7 +8,7 @@
  * denies what no ACL names, only Alter on the Cluster lets a client create ACLs, and with mTLS
  * and `tls.cn_as_username` the certificate's CN is the principal.
  */
-import { AclOperationTypes as Op, AclPermissionTypes as Perm, AclResourceTypes as RT, type Kafka, ResourcePatternTypes as PT } from "kafkajs"
+import { AclOperationTypes as Op, AclPermissionTypes as Perm, AclResourceTypes as RT, ConfigResourceTypes, type Kafka, ResourcePatternTypes as PT } from "kafkajs"
 import { describe, expect, it } from "vitest"
 import { authDir, writeUsers } from "../auth/authFiles.js"
 import { readFileSync } from "node:fs"
@@ -36,8 +36,18 @@ const aclBroker = (options: TestBrokerOptions = {}): Promise<TestBroker> =>
     auth: { allowAnonymous: false, passwordFile: writeUsers(dir, USERS), superusers: ["root"], ...options.auth }
   })
 
-const as = (b: TestBroker, user: keyof typeof USERS): Kafka =>
-  kafkaClient(b.kafkaPort, `acl-${user}`, { sasl: { mechanism: "plain", username: user, password: USERS[user] }, retry: { retries: 0 } })
+/** A kafkajs client of `user`; no retries unless asked (idempotent producers need some). */
+const as = (b: TestBroker, user: keyof typeof USERS, retries = 0): Kafka =>
+  kafkaClient(b.kafkaPort, `acl-${user}`, { sasl: { mechanism: "plain", username: user, password: USERS[user] }, retry: { retries } })
+
+/** A raw Kafka connection authenticated as `user` (SASL/PLAIN). */
+const wireAs = async (b: TestBroker, user: keyof typeof USERS) => {
+  const wire = await wires.connect(b.kafkaPort)
+  await wire.request(ApiKey.SaslHandshake, 1, { mechanism: "PLAIN" })
+  const auth = await wire.request(ApiKey.SaslAuthenticate, 1, { authBytes: Buffer.from(`\u0000${user}\u0000${USERS[user]}`) })
+  expect(auth.errorCode).toBe(0)
+  return wire
+}
 
 interface Grant {
   readonly resourceType?: RT
@@ -192,9 +202,7 @@ describe("enforcement on Kafka clients", () => {
     // Not even Describe: FindCoordinator is refused with GROUP_AUTHORIZATION_FAILED, which
     // kafkajs reports as "coordinator not found" (it drops the code, with a Kafka broker too).
     expect((await crashOf("payroll")).name).toBe("KafkaJSGroupCoordinatorNotFound")
-    const wire = await wires.connect(b.kafkaPort)
-    await wire.request(ApiKey.SaslHandshake, 1, { mechanism: "PLAIN" })
-    await wire.request(ApiKey.SaslAuthenticate, 1, { authBytes: Buffer.from("\u0000alice\u0000a1") })
+    const wire = await wireAs(b, "alice")
     const found = await wire.request(ApiKey.FindCoordinator, 1, { key: "payroll", keyType: 0 })
     expect(found.errorCode).toBe(ErrorCode.GROUP_AUTHORIZATION_FAILED)
 
@@ -274,6 +282,61 @@ describe("enforcement on Kafka clients", () => {
 
     await root.deleteTopics({ topics: ["work"] })
     expect(await root.listTopics()).not.toContain("work")
+  })
+})
+
+describe("admin and group APIs under acl_default = deny", () => {
+  it("configs, records, groups and idempotent producers each need their operation", async () => {
+    const b = await aclBroker({ kafka: { aclDefault: "deny" } })
+    const root = await clients.admin(as(b, "root"))
+    await root.createTopics({ topics: [{ topic: "cfg" }, { topic: "mine" }] })
+    const rootProducer = await clients.producer(as(b, "root"))
+    await rootProducer.send({ topic: "mine", messages: [{ value: "a" }, { value: "b" }] })
+    await grant(b,
+      { resourceName: "cfg", user: "alice", operation: Op.DESCRIBE },
+      { resourceName: "mine", user: "alice", operation: Op.ALL },
+      { resourceType: RT.GROUP, resourceName: "g-", pattern: PT.PREFIXED, user: "alice", operation: Op.READ })
+    const alice = await clients.admin(as(b, "alice"))
+
+    // DescribeConfigs: Describe is not DescribeConfigs; broker configs need it on the cluster.
+    const described = await alice.describeConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name: "mine" }], includeSynonyms: false })
+    expect(described.resources[0]!.errorCode).toBe(0)
+    expect(typeOf(await errorOf(alice.describeConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name: "cfg" }], includeSynonyms: false })))).toBe("TOPIC_AUTHORIZATION_FAILED")
+    expect(typeOf(await errorOf(alice.describeConfigs({ resources: [{ type: ConfigResourceTypes.BROKER, name: "0" }], includeSynonyms: false })))).toBe("CLUSTER_AUTHORIZATION_FAILED")
+    expect(typeOf(await errorOf(alice.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: "cfg", configEntries: [{ name: "retention.ms", value: "1000" }] }] })))).toBe("TOPIC_AUTHORIZATION_FAILED")
+    await alice.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: "mine", configEntries: [{ name: "retention.ms", value: "100000" }] }] })
+
+    // DeleteRecords and CreatePartitions: Delete / Alter on the topic.
+    await alice.deleteTopicRecords({ topic: "mine", partitions: [{ partition: 0, offset: "1" }] })
+    expect(typeOf(await errorOf(alice.createPartitions({ topicPartitions: [{ topic: "cfg", count: 2 }] })))).toBe("TOPIC_AUTHORIZATION_FAILED")
+
+    // Groups: Read on g-* implies Describe; other groups are refused or left out.
+    const consumer = await clients.consumer(as(b, "alice"), { groupId: "g-one" })
+    expect((await consumeN(consumer, "mine", 1)).map((m) => m.value)).toEqual(["b"])
+    await root.createTopics({ topics: [{ topic: "other" }] })
+    const rootConsumer = await clients.consumer(as(b, "root"), { groupId: "h-root" })
+    await rootProducer.send({ topic: "other", messages: [{ value: "x" }] })
+    await consumeN(rootConsumer, "other", 1)
+    expect((await alice.listGroups()).groups.map((g) => g.groupId)).toEqual(["g-one"])
+    expect((await root.listGroups()).groups.map((g) => g.groupId).sort()).toEqual(["g-one", "h-root"])
+    // kafkajs stops at FindCoordinator (refused, reported as "coordinator not found"); on the wire:
+    const wire = await wireAs(b, "alice")
+    const fetched = await wire.request(ApiKey.OffsetFetch, 5, { groupId: "h-root", topics: [{ name: "other", partitionIndexes: [0] }] })
+    expect(fetched.errorCode).toBe(ErrorCode.GROUP_AUTHORIZATION_FAILED)
+    const mineOffsets = await wire.request(ApiKey.OffsetFetch, 5, { groupId: "g-one", topics: [{ name: "mine", partitionIndexes: [0] }, { name: "other", partitionIndexes: [0] }] })
+    expect(mineOffsets.topics.map((t) => [t.name, t.partitions[0]!.errorCode])).toEqual([["mine", 0], ["other", ErrorCode.TOPIC_AUTHORIZATION_FAILED]])
+    const deleted = await wire.request(ApiKey.DeleteGroups, 1, { groupsNames: ["h-root"] })
+    expect(deleted.results).toEqual([{ groupId: "h-root", errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED }])
+    const groups = await wire.request(ApiKey.DescribeGroups, 4, { groups: ["h-root", "g-one"], includeAuthorizedOperations: false })
+    expect(groups.groups.map((g) => [g.groupId, g.errorCode])).toEqual([["g-one", 0], ["h-root", ErrorCode.GROUP_AUTHORIZATION_FAILED]])
+    expect(await root.listGroups().then((r) => r.groups.length)).toBe(2)
+
+    // InitProducerId: IdempotentWrite on the cluster, or Write on some topic (alice has All on mine).
+    const idempotent = await clients.producer(as(b, "alice", 2), { idempotent: true, maxInFlightRequests: 1 })
+    await idempotent.send({ topic: "mine", messages: [{ value: "c" }] })
+    // kafkajs asks for its producer id at connect.
+    const bobIdempotent = clients.track(as(b, "bob", 2).producer({ idempotent: true, maxInFlightRequests: 1 }))
+    expect(typeOf(await errorOf(bobIdempotent.connect()))).toBe("CLUSTER_AUTHORIZATION_FAILED")
   })
 })
 

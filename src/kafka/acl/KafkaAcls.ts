@@ -55,8 +55,8 @@ export const make = Effect.gen(function*() {
     version = r.version
   }
   const defaultAllow = config.kafka.aclDefault === "allow"
-  const source = { state, generation: 0, defaultAllow, open: defaultAllow && state.bindings.size === 0 }
   const superusers = new Set(config.auth.superusers)
+  const source = { state, generation: 0, defaultAllow, open: defaultAllow && state.bindings.size === 0 }
   const permit = yield* Effect.makeSemaphore(1)
 
   const apply = (events: ReadonlyArray<KafkaAclEvent>) =>
@@ -64,11 +64,15 @@ export const make = Effect.gen(function*() {
       if (events.length === 0) return
       version = yield* store.append(KAFKA_ACL_STREAM, events.map((e) => ({ type: e._tag, data: encodeEvent(e) })), version)
       for (const e of events) evolve(state, e)
+      yield* Effect.log(`kafka ACLs: ${events.map((e) => `${e.bindings.length} binding(s) ${e._tag === "KafkaAclsCreated" ? "created" : "deleted"}`).join(", ")}; ${state.bindings.size} stored`)
       source.generation++
       source.open = defaultAllow && state.bindings.size === 0
     })
 
   if (state.bindings.size > 0) yield* Effect.log(`kafka: ${state.bindings.size} ACL binding(s), acl_default = ${config.kafka.aclDefault}`)
+  if (!defaultAllow && state.bindings.size === 0 && superusers.size === 0) {
+    yield* Effect.logWarning(`kafka.acl_default = "deny" with no Kafka ACL stored and no auth.superusers: Kafka clients may do nothing, not even create ACLs; name an admin in auth.superusers`)
+  }
 
   return KafkaAcls.of({
     source,

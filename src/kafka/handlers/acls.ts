@@ -23,7 +23,7 @@ import type {
 const mayOnCluster = (acl: ConnectionAcl | null, operation: number): boolean =>
   acl === null || acl.allows(operation, ResourceType.Cluster, CLUSTER_NAME)
 
-const NOT_ON_CLUSTER = (what: string) => `${what} needs ${what === "DescribeAcls" ? "Describe" : "Alter"} on the Cluster resource`
+const needs = (api: string, operation: string) => `${api} needs ${operation} on the Cluster resource (kafka-cluster)`
 
 const toFilter = (f: DescribeAclsRequest | DeleteAclsFilter): AclBindingFilter => ({
   resourceType: f.resourceTypeFilter,
@@ -49,7 +49,7 @@ const byResource = (bindings: ReadonlyArray<AclBinding>): Array<DescribeAclsReso
 
 export const handleDescribeAcls = (acls: KafkaAclsService, acl: ConnectionAcl | null, request: DescribeAclsRequest): DescribeAclsResponse => {
   if (!mayOnCluster(acl, AclOperation.Describe)) {
-    return { throttleTimeMs: 0, errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, errorMessage: NOT_ON_CLUSTER("DescribeAcls"), resources: [] }
+    return { throttleTimeMs: 0, errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, errorMessage: needs("DescribeAcls", "Describe"), resources: [] }
   }
   const filter = toFilter(request)
   const invalid = validateFilter(filter)
@@ -63,7 +63,7 @@ export const handleCreateAcls = (
   request: CreateAclsRequest
 ): Effect.Effect<CreateAclsResponse, StorageError | VersionConflict> => {
   if (!mayOnCluster(acl, AclOperation.Alter)) {
-    const refused = { errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, errorMessage: NOT_ON_CLUSTER("CreateAcls") }
+    const refused = { errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, errorMessage: needs("CreateAcls", "Alter") }
     return Effect.succeed({ throttleTimeMs: 0, results: request.creations.map(() => refused) })
   }
   const bindings = request.creations.map((c) =>
@@ -86,7 +86,7 @@ export const handleDeleteAcls = (
   request: DeleteAclsRequest
 ): Effect.Effect<DeleteAclsResponse, StorageError | VersionConflict> => {
   if (!mayOnCluster(acl, AclOperation.Alter)) {
-    const refused = { errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, errorMessage: NOT_ON_CLUSTER("DeleteAcls"), matchingAcls: [] }
+    const refused = { errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, errorMessage: needs("DeleteAcls", "Alter"), matchingAcls: [] }
     return Effect.succeed({ throttleTimeMs: 0, filterResults: request.filters.map(() => refused) })
   }
   return Effect.map(acls.delete(request.filters.map(toFilter)), (results) => ({

@@ -83,6 +83,11 @@ export interface KafkaConfig {
    * stop being read until requests complete.
    */
   readonly queuedMaxRequestBytes: number
+  /**
+   * What a Kafka client may do with a resource no Kafka ACL names (Kafka's
+   * allow.everyone.if.no.acl.found): "allow" (the default) or "deny".
+   */
+  readonly aclDefault: "allow" | "deny"
 }
 
 export interface StorageConfig {
@@ -152,6 +157,8 @@ export interface AuthConfig {
   readonly maxFailures: number
   /** Seconds. */
   readonly failureWindow: number
+  /** User names that bypass every MQTT ACL rule and every Kafka ACL check. */
+  readonly superusers: ReadonlyArray<string>
 }
 
 export interface BrokerConfigShape {
@@ -182,7 +189,8 @@ export const defaultConfig: BrokerConfigShape = {
     defaultPartitions: 1,
     mqttTopic: "mqtt",
     bindings: [],
-    queuedMaxRequestBytes: 100 * 1024 * 1024
+    queuedMaxRequestBytes: 100 * 1024 * 1024,
+    aclDefault: "allow"
   },
   storage: {
     kind: "sqlite",
@@ -214,6 +222,6 @@ export const defaultConfig: BrokerConfigShape = {
     maxConnectionsPerIp: 0,
     maxConnectRate: 0
   },
-  auth: { allowAnonymous: true, passwordFile: "", aclFile: "", maxFailures: 0, failureWindow: 60 },
+  auth: { allowAnonymous: true, passwordFile: "", aclFile: "", maxFailures: 0, failureWindow: 60, superusers: [] },
   tls: { certFile: "", keyFile: "", caFile: "", verifyClient: "none", cnAsUsername: false, minVersion: "TLSv1.2" }
 }

@@ -124,6 +124,8 @@ const U16 = intBetween(0, 65535)
 const OptionalPort = intBetween(-1, 65535).annotations(mustBe("an integer 0-65535, or -1 for off"))
 const WsPath = Schema.String.pipe(Schema.pattern(/^\/[^\s?#]*$/), Schema.annotations(mustBe(`a URL path starting with "/" (no query), e.g. "/mqtt"`)))
 const VerifyClient = Schema.Literal("none", "optional", "required").annotations(mustBe(`"none", "optional" or "required"`))
+const AclDefault = Schema.Literal("allow", "deny").annotations(mustBe(`"allow" or "deny"`))
+const UserNames = Schema.Array(NonEmpty).annotations(mustBe(`a list of user names, e.g. ["admin"]`))
 const TlsVersion = Schema.Literal("TLSv1.2", "TLSv1.3").annotations(mustBe(`"TLSv1.2" or "TLSv1.3"`))
 
 const MqttSection = Schema.Struct({
@@ -150,7 +152,8 @@ const KafkaSection = Schema.Struct({
   defaultPartitions: Schema.optional(intBetween(1, 65536)).pipe(Schema.fromKey("default_partitions")),
   mqttTopic: Schema.optional(KafkaTopicName).pipe(Schema.fromKey("mqtt_topic")),
   bindings: Schema.optional(Bindings),
-  queuedMaxRequestBytes: Schema.optional(intAtLeast(1)).pipe(Schema.fromKey("queued_max_request_bytes"))
+  queuedMaxRequestBytes: Schema.optional(intAtLeast(1)).pipe(Schema.fromKey("queued_max_request_bytes")),
+  aclDefault: Schema.optional(AclDefault).pipe(Schema.fromKey("acl_default"))
 })
 
 const StorageSection = Schema.Struct({
@@ -196,7 +199,8 @@ const AuthSection = Schema.Struct({
   passwordFile: Schema.optional(Schema.String).pipe(Schema.fromKey("password_file")),
   aclFile: Schema.optional(Schema.String).pipe(Schema.fromKey("acl_file")),
   maxFailures: Schema.optional(intAtLeast(0)).pipe(Schema.fromKey("max_failures")),
-  failureWindow: Schema.optional(intAtLeast(1)).pipe(Schema.fromKey("failure_window"))
+  failureWindow: Schema.optional(intAtLeast(1)).pipe(Schema.fromKey("failure_window")),
+  superusers: Schema.optional(UserNames)
 })
 
 const TlsSection = Schema.Struct({
@@ -241,6 +245,9 @@ const envBoolean = (text: string): unknown => {
   const t = text.trim().toLowerCase()
   return t === "true" || t === "1" ? true : t === "false" || t === "0" ? false : text
 }
+
+/** "admin, ops" -> ["admin", "ops"]. */
+const envList = (text: string): unknown => text.split(",").map((s) => s.trim()).filter((s) => s !== "")
 
 /** "sensors/#=sensors,factory/+/events=events" -> the TOML table form. */
 const envBindings = (text: string): unknown => {
@@ -307,6 +314,7 @@ export const configFields: ReadonlyArray<ConfigField> = [
   { section: "kafka", key: "mqtt_topic", env: "ROBUSTMQ_KAFKA_MQTT_TOPIC", numeric: false },
   { section: "kafka", key: "bindings", env: "ROBUSTMQ_KAFKA_BINDINGS", numeric: false, fromEnv: envBindings },
   { section: "kafka", key: "queued_max_request_bytes", env: "ROBUSTMQ_KAFKA_QUEUED_MAX_REQUEST_BYTES", numeric: true },
+  { section: "kafka", key: "acl_default", env: "ROBUSTMQ_KAFKA_ACL_DEFAULT", numeric: false },
   { section: "storage", key: "kind", env: "ROBUSTMQ_STORAGE", flag: "--storage", override: "storage", numeric: false },
   { section: "storage", key: "data_dir", env: "ROBUSTMQ_DATA_DIR", flag: "--data-dir", override: "dataDir", numeric: false },
   { section: "storage", key: "partitions", env: "ROBUSTMQ_STORAGE_PARTITIONS", numeric: true },
@@ -327,6 +335,7 @@ export const configFields: ReadonlyArray<ConfigField> = [
   { section: "auth", key: "acl_file", env: "ROBUSTMQ_AUTH_ACL_FILE", numeric: false },
   { section: "auth", key: "max_failures", env: "ROBUSTMQ_AUTH_MAX_FAILURES", numeric: true },
   { section: "auth", key: "failure_window", env: "ROBUSTMQ_AUTH_FAILURE_WINDOW", numeric: true },
+  { section: "auth", key: "superusers", env: "ROBUSTMQ_AUTH_SUPERUSERS", numeric: false, fromEnv: envList },
   { section: "tls", key: "cert_file", env: "ROBUSTMQ_TLS_CERT_FILE", flag: "--tls-cert", override: "tlsCert", numeric: false },
   { section: "tls", key: "key_file", env: "ROBUSTMQ_TLS_KEY_FILE", flag: "--tls-key", override: "tlsKey", numeric: false },
   { section: "tls", key: "ca_file", env: "ROBUSTMQ_TLS_CA_FILE", flag: "--tls-ca", override: "tlsCa", numeric: false },

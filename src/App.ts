@@ -10,6 +10,7 @@ import * as MessageLogLive from "../layers/MessageLogLive.js"
 import * as Storage from "../layers/Storage.js"
 import * as Auth from "./auth/Auth.js"
 import * as GroupCoordinator from "./kafka/groups/GroupCoordinator.js"
+import * as KafkaAcls from "./kafka/acl/KafkaAcls.js"
 import * as KafkaServer from "./kafka/KafkaServer.js"
 import * as Topics from "./meta/Topics.js"
 import * as TlsContext from "./tls/TlsContext.js"
@@ -44,12 +45,12 @@ const core = MqttListeners.layer.pipe(
 )
 
 /**
- * The Kafka listener with its group coordinator, when `kafka.enabled` (otherwise nothing: the
+ * The Kafka listener with its group coordinator and Kafka ACLs, when `kafka.enabled` (otherwise nothing: the
  * KafkaServer service is then absent from the context).
  */
 const kafka = Layer.unwrapEffect(
   Effect.map(BrokerConfig, (config) =>
-    config.kafka.enabled ? KafkaServer.layer.pipe(Layer.provide(GroupCoordinator.layer())) : Layer.empty
+    config.kafka.enabled ? KafkaServer.layer.pipe(Layer.provide(GroupCoordinator.layer()), Layer.provide(KafkaAcls.layer)) : Layer.empty
   )
 )
 

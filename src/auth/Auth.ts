@@ -210,11 +210,15 @@ export const make = Effect.gen(function*() {
   }
 
   const aclConfigured = config.aclFile !== ""
+  const superusers = new Set(config.superusers)
   return Auth.of({
     active: isActive(config),
     unsafeAuthenticate,
-    unsafeClientAcl: (username, clientId, verified = false) =>
-      aclConfigured ? new ClientAcl(source, state.users.size === 0 && !verified ? null : (username ?? null), clientId) : null,
+    unsafeClientAcl: (username, clientId, verified = false) => {
+      const known = state.users.size === 0 && !verified ? null : (username ?? null)
+      // auth.superusers bypass the ACL (as they bypass Kafka ACLs); only a verified name counts.
+      return aclConfigured && (known === null || !superusers.has(known)) ? new ClientAcl(source, known, clientId) : null
+    },
     unsafeTrack: (username, conn) => {
       let conns = live.get(username)
       if (conns === undefined) live.set(username, (conns = new Set()))

@@ -18,6 +18,7 @@ import type * as net from "node:net"
 import type { Fiber } from "effect"
 import { inputFaults } from "../net/inputFaults.js"
 import type { BudgetWaiter, RequestBudget } from "../net/RequestBudget.js"
+import type { ConnectionAcl } from "./acl/ConnectionAcl.js"
 import { SaslState } from "./sasl/SaslState.js"
 
 /** Kafka's default socket.request.max.bytes. */
@@ -64,6 +65,12 @@ export class KafkaConnection implements BudgetWaiter {
   /** SASL progress; `user` is set once SASL/PLAIN succeeded. */
   sasl: SaslState = SaslState.Start
   user: string | null = null
+  /** The verified CN of the TLS client certificate (tls.cn_as_username): the principal without SASL. */
+  certUser: string | null = null
+  /** Kafka ACL view (KafkaServer.connectionAcl), made for `aclUser`; null for a superuser. */
+  acl: ConnectionAcl | null = null
+  aclUser: string | null = null
+  aclMade = false
   /** A password is being verified: later frames wait unread until its answer is queued. */
   holdReading = false
   /** Last time the client sent bytes (for the idle timeout, KafkaServer). */

@@ -14,6 +14,7 @@
  * closed exactly like the plain ones, and each is told the port it came in on.
  */
 import * as net from "node:net"
+import { TLSSocket } from "node:tls"
 import { Cause, Context, Duration, Effect, Exit, Fiber, FiberId, Layer, Runtime } from "effect"
 import { BrokerConfig } from "../../config/BrokerConfig.js"
 import { Auth } from "../auth/Auth.js"
@@ -31,6 +32,7 @@ import {
   handleDescribeConfigs,
   handleIncrementalAlterConfigs
 } from "./handlers/admin.js"
+import { handleCreateAcls, handleDeleteAcls, handleDescribeAcls } from "./handlers/acls.js"
 import { handleApiVersions, handleFindCoordinator, handleInitProducerId, handleMetadata } from "./handlers/cluster.js"
 import { handleDeleteRecords } from "./handlers/deleteRecords.js"
 import { handleFetch } from "./handlers/fetch.js"
@@ -53,13 +55,54 @@ import { listen, openListener } from "../net/listen.js"
 import { SharedTls } from "../tls/TlsContext.js"
 import { createTlsServer } from "../tls/tlsServer.js"
 import { KafkaConnection } from "./KafkaConnection.js"
+import type { ConnectionAcl } from "./acl/ConnectionAcl.js"
+import { KafkaAcls, type KafkaAclsService } from "./acl/KafkaAcls.js"
+import { verifiedCommonName } from "../tls/clientCertificate.js"
 import { RequestBudget } from "../net/RequestBudget.js"
 import { describeThrown, inputFaults } from "../net/inputFaults.js"
 import { IdempotentProducers } from "./IdempotentProducers.js"
 import { KafkaContext } from "./KafkaContext.js"
 import * as LogStartOffsets from "./LogStartOffsets.js"
 import { SaslState } from "./sasl/SaslState.js"
-import { ApiKey, type DecodedRequest, decodeRequest, encodeApiVersionsUnsupported, encodeResponse } from "./protocol/index.js"
+import {
+  type AlterConfigsRequest,
+  ApiKey,
+  type CreatePartitionsRequest,
+  type CreateTopicsRequest,
+  type DecodedRequest,
+  decodeRequest,
+  type DeleteGroupsRequest,
+  type DeleteRecordsRequest,
+  type DeleteTopicsRequest,
+  type DescribeConfigsRequest,
+  type DescribeGroupsRequest,
+  encodeApiVersionsUnsupported,
+  encodeResponse,
+  type FetchRequest,
+  type IncrementalAlterConfigsRequest,
+  type InitProducerIdRequest,
+  type ListOffsetsRequest,
+  type MetadataRequest,
+  type OffsetCommitRequest,
+  type OffsetDeleteRequest,
+  type OffsetFetchRequest,
+  type ProduceRequest
+} from "./protocol/index.js"
+import { gateAlterConfigs, gateCreatePartitions, gateCreateTopics, gateDeleteTopics, gateDescribeConfigs } from "./acl/gates/adminGates.js"
+import { gateDeleteRecords, gateFetch, gateInitProducerId, gateListOffsets, gateMetadata, gateProduce } from "./acl/gates/dataGates.js"
+import {
+  gateDeleteGroups,
+  gateDescribeGroups,
+  gateFindCoordinator,
+  gateHeartbeat,
+  gateJoinGroup,
+  gateLeaveGroup,
+  gateListGroups,
+  gateOffsetCommit,
+  gateOffsetDelete,
+  gateOffsetFetch,
+  gateSyncGroup
+} from "./acl/gates/groupGates.js"
 
 export class KafkaServer extends Context.Tag("broker/KafkaServer")<KafkaServer, {
   readonly port: number
@@ -70,60 +113,120 @@ export class KafkaServer extends Context.Tag("broker/KafkaServer")<KafkaServer, 
 }>() {}
 
 /** The handler of one decoded request: its response body, or null for none (acks=0). */
-const handle = (ctx: KafkaContext, auth: Auth["Type"], conn: KafkaConnection, req: DecodedRequest): Effect.Effect<unknown, unknown> => {
+const handle = (
+  ctx: KafkaContext,
+  auth: Auth["Type"],
+  acls: KafkaAclsService,
+  acl: ConnectionAcl | null,
+  conn: KafkaConnection,
+  req: DecodedRequest
+): Effect.Effect<unknown, unknown> => {
+  // acl null: nothing to check (no Kafka ACL stored and acl_default = allow, or a superuser).
   switch (req.apiKey) {
-    case ApiKey.Produce:
-      return handleProduce(ctx, req.body, req.apiVersion)
-    case ApiKey.Fetch:
-      return handleFetch(ctx, req.body)
-    case ApiKey.ListOffsets:
-      return handleListOffsets(ctx, req.body)
-    case ApiKey.Metadata:
-      return handleMetadata(ctx, conn, req.body, req.apiVersion)
-    case ApiKey.OffsetCommit:
-      return handleOffsetCommit(ctx, req.body)
-    case ApiKey.OffsetFetch:
-      return handleOffsetFetch(ctx, req.body)
-    case ApiKey.FindCoordinator:
-      return Effect.succeed(handleFindCoordinator(ctx, conn, req.body))
-    case ApiKey.JoinGroup:
-      return handleJoinGroup(ctx, conn, req.header, req.body)
-    case ApiKey.Heartbeat:
-      return handleHeartbeat(ctx, req.body)
-    case ApiKey.LeaveGroup:
-      return handleLeaveGroup(ctx, req.body, req.apiVersion)
-    case ApiKey.SyncGroup:
-      return handleSyncGroup(ctx, req.body)
-    case ApiKey.DescribeGroups:
-      return handleDescribeGroups(ctx, req.body, req.apiVersion)
-    case ApiKey.ListGroups:
-      return handleListGroups(ctx)
+    case ApiKey.Produce: {
+      const run = (body: ProduceRequest) => handleProduce(ctx, body, req.apiVersion)
+      return acl === null ? run(req.body) : gateProduce(acl, req.body, run)
+    }
+    case ApiKey.Fetch: {
+      const run = (body: FetchRequest) => handleFetch(ctx, body)
+      return acl === null ? run(req.body) : gateFetch(acl, req.body, run)
+    }
+    case ApiKey.ListOffsets: {
+      const run = (body: ListOffsetsRequest) => handleListOffsets(ctx, body)
+      return acl === null ? run(req.body) : gateListOffsets(acl, req.body, run)
+    }
+    case ApiKey.Metadata: {
+      const run = (body: MetadataRequest) => handleMetadata(ctx, conn, body, req.apiVersion)
+      return acl === null ? run(req.body) : gateMetadata(ctx, acl, req.body, req.apiVersion, run)
+    }
+    case ApiKey.OffsetCommit: {
+      const run = (body: OffsetCommitRequest) => handleOffsetCommit(ctx, body)
+      return acl === null ? run(req.body) : gateOffsetCommit(acl, req.body, run)
+    }
+    case ApiKey.OffsetFetch: {
+      const run = (body: OffsetFetchRequest) => handleOffsetFetch(ctx, body)
+      return acl === null ? run(req.body) : gateOffsetFetch(acl, req.body, run)
+    }
+    case ApiKey.FindCoordinator: {
+      const run = () => handleFindCoordinator(ctx, conn, req.body)
+      return Effect.succeed(acl === null ? run() : gateFindCoordinator(acl, req.body, run))
+    }
+    case ApiKey.JoinGroup: {
+      const run = () => handleJoinGroup(ctx, conn, req.header, req.body)
+      return acl === null ? run() : gateJoinGroup(acl, req.body, run)
+    }
+    case ApiKey.Heartbeat: {
+      const run = () => handleHeartbeat(ctx, req.body)
+      return acl === null ? run() : gateHeartbeat(acl, req.body.groupId, run)
+    }
+    case ApiKey.LeaveGroup: {
+      const run = () => handleLeaveGroup(ctx, req.body, req.apiVersion)
+      return acl === null ? run() : gateLeaveGroup(acl, req.body.groupId, run)
+    }
+    case ApiKey.SyncGroup: {
+      const run = () => handleSyncGroup(ctx, req.body)
+      return acl === null ? run() : gateSyncGroup(acl, req.body.groupId, run)
+    }
+    case ApiKey.DescribeGroups: {
+      const run = (body: DescribeGroupsRequest) => handleDescribeGroups(ctx, body, req.apiVersion)
+      return acl === null ? run(req.body) : gateDescribeGroups(acl, req.body, run)
+    }
+    case ApiKey.ListGroups: {
+      const run = () => handleListGroups(ctx)
+      return acl === null ? run() : gateListGroups(acl, run)
+    }
     case ApiKey.SaslHandshake:
       return Effect.succeed(handleSaslHandshake(conn, req.body, req.apiVersion))
     case ApiKey.ApiVersions:
       return Effect.succeed(handleApiVersions())
-    case ApiKey.CreateTopics:
-      return handleCreateTopics(ctx, req.body)
-    case ApiKey.DeleteTopics:
-      return handleDeleteTopics(ctx, req.body)
-    case ApiKey.DeleteRecords:
-      return handleDeleteRecords(ctx, req.body)
-    case ApiKey.InitProducerId:
-      return Effect.succeed(handleInitProducerId(ctx, req.body))
-    case ApiKey.DescribeConfigs:
-      return Effect.succeed(handleDescribeConfigs(ctx, req.body))
-    case ApiKey.AlterConfigs:
-      return handleAlterConfigs(ctx, req.body)
-    case ApiKey.DeleteGroups:
-      return handleDeleteGroups(ctx, req.body)
-    case ApiKey.IncrementalAlterConfigs:
-      return handleIncrementalAlterConfigs(ctx, req.body)
+    case ApiKey.CreateTopics: {
+      const run = (body: CreateTopicsRequest) => handleCreateTopics(ctx, body)
+      return acl === null ? run(req.body) : gateCreateTopics(acl, req.body, run)
+    }
+    case ApiKey.DeleteTopics: {
+      const run = (body: DeleteTopicsRequest) => handleDeleteTopics(ctx, body)
+      return acl === null ? run(req.body) : gateDeleteTopics(acl, req.body, run)
+    }
+    case ApiKey.DeleteRecords: {
+      const run = (body: DeleteRecordsRequest) => handleDeleteRecords(ctx, body)
+      return acl === null ? run(req.body) : gateDeleteRecords(acl, req.body, run)
+    }
+    case ApiKey.InitProducerId: {
+      const run = (body: InitProducerIdRequest) => handleInitProducerId(ctx, body)
+      return Effect.succeed(acl === null ? run(req.body) : gateInitProducerId(ctx, acl, req.body, run))
+    }
+    case ApiKey.DescribeAcls:
+      return Effect.succeed(handleDescribeAcls(acls, acl, req.body))
+    case ApiKey.CreateAcls:
+      return handleCreateAcls(acls, acl, req.body)
+    case ApiKey.DeleteAcls:
+      return handleDeleteAcls(acls, acl, req.body)
+    case ApiKey.DescribeConfigs: {
+      const run = (body: DescribeConfigsRequest) => handleDescribeConfigs(ctx, body)
+      return Effect.succeed(acl === null ? run(req.body) : gateDescribeConfigs(acl, req.body, run))
+    }
+    case ApiKey.AlterConfigs: {
+      const run = (body: AlterConfigsRequest) => handleAlterConfigs(ctx, body)
+      return acl === null ? run(req.body) : gateAlterConfigs(acl, req.body, run)
+    }
+    case ApiKey.DeleteGroups: {
+      const run = (body: DeleteGroupsRequest) => handleDeleteGroups(ctx, body)
+      return acl === null ? run(req.body) : gateDeleteGroups(acl, req.body, run)
+    }
+    case ApiKey.IncrementalAlterConfigs: {
+      const run = (body: IncrementalAlterConfigsRequest) => handleIncrementalAlterConfigs(ctx, body)
+      return acl === null ? run(req.body) : gateAlterConfigs(acl, req.body, run)
+    }
     case ApiKey.SaslAuthenticate:
       return handleSaslAuthenticate(auth, conn, req.body, loginFailed(ctx, conn))
-    case ApiKey.CreatePartitions:
-      return handleCreatePartitions(ctx, req.body)
-    case ApiKey.OffsetDelete:
-      return handleOffsetDelete(ctx, req.body)
+    case ApiKey.CreatePartitions: {
+      const run = (body: CreatePartitionsRequest) => handleCreatePartitions(ctx, body)
+      return acl === null ? run(req.body) : gateCreatePartitions(acl, req.body, run)
+    }
+    case ApiKey.OffsetDelete: {
+      const run = (body: OffsetDeleteRequest) => handleOffsetDelete(ctx, body)
+      return acl === null ? run(req.body) : gateOffsetDelete(acl, req.body, run)
+    }
   }
 }
 
@@ -165,6 +268,23 @@ export const make = Effect.gen(function*() {
   const ctx = new KafkaContext(config, log, topics, yield* GroupCoordinator, mqtt.engine, producers, logStarts, yield* TopicPolicies, mqtt.context.admission)
   const connections = new Set<KafkaConnection>()
   const auth = yield* Auth
+  const acls = yield* KafkaAcls
+  const cnAsUsername = config.tls.cnAsUsername
+
+  /**
+   * The connection's Kafka ACL view, null when nothing is checked (no ACL stored and
+   * acl_default = allow: one boolean; or a superuser). Made again when SASL changed the user.
+   */
+  const connectionAcl = (conn: KafkaConnection): ConnectionAcl | null => {
+    if (acls.source.open) return null
+    const user = conn.user ?? conn.certUser
+    if (!conn.aclMade || conn.aclUser !== user) {
+      conn.acl = acls.unsafeForConnection(user, conn.remoteHost)
+      conn.aclUser = user
+      conn.aclMade = true
+    }
+    return conn.acl
+  }
   /** SASL_PLAINTEXT when the MQTT side refuses anonymous clients. */
   const saslRequired = !config.auth.allowAnonymous
 
@@ -208,7 +328,7 @@ export const make = Effect.gen(function*() {
     }
     run(
       conn,
-      handle(ctx, auth, conn, req),
+      handle(ctx, auth, acls, connectionAcl(conn), conn, req),
       `api key ${req.apiKey} v${req.apiVersion}`,
       (body) => respond(body === null ? null : encodeResponse(req.header, req.apiKey, req.apiVersion, body as never)),
       () => respond(null)
@@ -223,6 +343,8 @@ export const make = Effect.gen(function*() {
     // Refused for failed logins (auth.max_failures): Kafka has no refusal before SASL, so it closes.
     if (ctx.admission.isBanned(socket.remoteAddress ?? "", Date.now())) return void socket.destroy()
     const conn = new KafkaConnection(socket, sink, budget, thrown)
+    // mTLS with tls.cn_as_username: the verified certificate's CN is the principal until SASL names another.
+    if (cnAsUsername && socket instanceof TLSSocket) conn.certUser = verifiedCommonName(socket)
     socket.kafka = conn
     connections.add(conn)
     socket.on("data", onData)

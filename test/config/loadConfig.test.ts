@@ -153,7 +153,9 @@ max_inflight = 5
         "ROBUSTMQ_TLS_CA_FILE",
         "ROBUSTMQ_TLS_VERIFY_CLIENT",
         "ROBUSTMQ_TLS_CN_AS_USERNAME",
-        "ROBUSTMQ_TLS_MIN_VERSION"
+        "ROBUSTMQ_TLS_MIN_VERSION",
+        "ROBUSTMQ_KAFKA_ACL_DEFAULT",
+        "ROBUSTMQ_AUTH_SUPERUSERS"
       ]
       expect(configFields.map((f) => f.env).sort()).toEqual([...documented].sort())
 
@@ -183,7 +185,9 @@ max_inflight = 5
         ROBUSTMQ_TLS_CA_FILE: ["/etc/robustmq/ca.crt", "/etc/robustmq/ca.crt"],
         ROBUSTMQ_TLS_VERIFY_CLIENT: ["required", "required"],
         ROBUSTMQ_TLS_CN_AS_USERNAME: ["1", true],
-        ROBUSTMQ_TLS_MIN_VERSION: ["TLSv1.3", "TLSv1.3"]
+        ROBUSTMQ_TLS_MIN_VERSION: ["TLSv1.3", "TLSv1.3"],
+        ROBUSTMQ_KAFKA_ACL_DEFAULT: ["deny", "deny"],
+        ROBUSTMQ_AUTH_SUPERUSERS: ["admin, ops,", ["admin", "ops"]]
       }
       for (const field of configFields) {
         const [text, expected] = special[field.env] ?? [" 7 ", 7] // surrounding blanks are tolerated
@@ -242,6 +246,19 @@ max_inflight = 5
 })
 
 describe("loadConfig errors", () => {
+  it.effect("kafka.acl_default and auth.superusers say what they accept", () =>
+    Effect.gen(function*() {
+      expect(yield* failure({ env: { ROBUSTMQ_KAFKA_ACL_DEFAULT: "maybe" } })).toBe(
+        `ROBUSTMQ_KAFKA_ACL_DEFAULT (kafka.acl_default) must be "allow" or "deny", got "maybe"`
+      )
+      expect(yield* failure({ configFile: tomlFile(`[auth]\nsuperusers = "admin"\n`) })).toMatch(
+        /^auth\.superusers must be a list of user names, e\.g\. \["admin"\], got "admin" in /
+      )
+      const file = tomlFile(`[auth]\nsuperusers = ["admin"]\n[kafka]\nacl_default = "deny"\n`)
+      const config = yield* loadConfig({ configFile: file, env: {}, cwd })
+      expect([config.auth.superusers, config.kafka.aclDefault]).toEqual([["admin"], "deny"])
+    }))
+
   it.effect("missing file names the path, the errno and the flag", () =>
     Effect.gen(function*() {
       const missing = NodePath.join(tmp, "nope.toml")

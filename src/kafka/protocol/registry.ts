@@ -6,11 +6,14 @@
 import type { ApiCodec } from "./ApiCodec.js"
 import { AlterConfigs, type AlterConfigsRequest, type AlterConfigsResponse } from "./apis/AlterConfigs.js"
 import { ApiVersions, type ApiVersionsRequest, type ApiVersionsResponse } from "./apis/ApiVersions.js"
+import { CreateAcls, type CreateAclsRequest, type CreateAclsResponse } from "./apis/CreateAcls.js"
 import { CreatePartitions, type CreatePartitionsRequest, type CreatePartitionsResponse } from "./apis/CreatePartitions.js"
 import { CreateTopics, type CreateTopicsRequest, type CreateTopicsResponse } from "./apis/CreateTopics.js"
+import { DeleteAcls, type DeleteAclsRequest, type DeleteAclsResponse } from "./apis/DeleteAcls.js"
 import { DeleteGroups, type DeleteGroupsRequest, type DeleteGroupsResponse } from "./apis/DeleteGroups.js"
 import { DeleteRecords, type DeleteRecordsRequest, type DeleteRecordsResponse } from "./apis/DeleteRecords.js"
 import { DeleteTopics, type DeleteTopicsRequest, type DeleteTopicsResponse } from "./apis/DeleteTopics.js"
+import { DescribeAcls, type DescribeAclsRequest, type DescribeAclsResponse } from "./apis/DescribeAcls.js"
 import { DescribeConfigs, type DescribeConfigsRequest, type DescribeConfigsResponse } from "./apis/DescribeConfigs.js"
 import { DescribeGroups, type DescribeGroupsRequest, type DescribeGroupsResponse } from "./apis/DescribeGroups.js"
 import { Fetch, type FetchRequest, type FetchResponse } from "./apis/Fetch.js"
@@ -56,6 +59,9 @@ export const ApiKey = {
   DeleteTopics: 20,
   DeleteRecords: 21,
   InitProducerId: 22,
+  DescribeAcls: 29,
+  CreateAcls: 30,
+  DeleteAcls: 31,
   DescribeConfigs: 32,
   AlterConfigs: 33,
   SaslAuthenticate: 36,
@@ -86,6 +92,9 @@ export interface RequestBodies {
   [ApiKey.DeleteTopics]: DeleteTopicsRequest
   [ApiKey.DeleteRecords]: DeleteRecordsRequest
   [ApiKey.InitProducerId]: InitProducerIdRequest
+  [ApiKey.DescribeAcls]: DescribeAclsRequest
+  [ApiKey.CreateAcls]: CreateAclsRequest
+  [ApiKey.DeleteAcls]: DeleteAclsRequest
   [ApiKey.DescribeConfigs]: DescribeConfigsRequest
   [ApiKey.AlterConfigs]: AlterConfigsRequest
   [ApiKey.SaslAuthenticate]: SaslAuthenticateRequest
@@ -115,6 +124,9 @@ export interface ResponseBodies {
   [ApiKey.DeleteTopics]: DeleteTopicsResponse
   [ApiKey.DeleteRecords]: DeleteRecordsResponse
   [ApiKey.InitProducerId]: InitProducerIdResponse
+  [ApiKey.DescribeAcls]: DescribeAclsResponse
+  [ApiKey.CreateAcls]: CreateAclsResponse
+  [ApiKey.DeleteAcls]: DeleteAclsResponse
   [ApiKey.DescribeConfigs]: DescribeConfigsResponse
   [ApiKey.AlterConfigs]: AlterConfigsResponse
   [ApiKey.SaslAuthenticate]: SaslAuthenticateResponse
@@ -145,6 +157,9 @@ export const APIS: ReadonlyArray<ApiCodec<unknown, unknown>> = [
   DeleteTopics,
   DeleteRecords,
   InitProducerId,
+  DescribeAcls,
+  CreateAcls,
+  DeleteAcls,
   DescribeConfigs,
   AlterConfigs,
   SaslAuthenticate,

@@ -46,6 +46,9 @@ describe("SUPPORTED", () => {
       20: "DeleteTopics 0-3",
       21: "DeleteRecords 0-1",
       22: "InitProducerId 0-1",
+      29: "DescribeAcls 0-3",
+      30: "CreateAcls 0-3",
+      31: "DeleteAcls 0-3",
       32: "DescribeConfigs 0-3",
       33: "AlterConfigs 0-1",
       36: "SaslAuthenticate 0-2",
@@ -170,7 +173,7 @@ describe("ApiVersions at an unsupported version", () => {
     const size = Buffer.alloc(4)
     size.writeInt32BE(expected.length)
     expect(all.toString("hex")).toBe(Buffer.concat([size, expected]).toString("hex"))
-    expect(all.subarray(4, 14).toString("hex")).toBe("0102030400230000001a") // 26 APIs
+    expect(all.subarray(4, 14).toString("hex")).toBe("0102030400230000001d") // 29 APIs
   })
 
   it("kafkajs's v0 decoder reads the error code and the ranges", async () => {

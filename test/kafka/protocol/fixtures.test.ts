@@ -2,7 +2,7 @@
  * Byte fixtures written from Apache Kafka's message specs for the versions kafkajs 2.2.4 cannot
  * encode or decode (Produce v8, Metadata v7-8, ListOffsets v4-5, OffsetCommit v6-7, OffsetFetch
  * v0 and v5, DescribeGroups v3-4, CreateTopics v4, DeleteTopics v2-3, DescribeConfigs v3,
- * ApiVersions v3, IncrementalAlterConfigs v0, OffsetDelete v0). The bytes are assembled here with Buffer's own writers (BigInt for int64),
+ * ApiVersions v3, IncrementalAlterConfigs v0, OffsetDelete v0, the ACL APIs v2-3). The bytes are assembled here with Buffer's own writers (BigInt for int64),
  * independently of the codec's Writer, and compared byte for byte.
  */
 import { describe, expect, it } from "vitest"
@@ -501,5 +501,49 @@ describe("OffsetDelete v0", () => {
       arr([Buffer.concat([str("orders"), arr([Buffer.concat([i32(0), i16(0)]), Buffer.concat([i32(2), i16(86)])])])])
     ])
     expect(hex(responseBytes(ApiKey.OffsetDelete, 0, body))).toBe(hex(expected))
+  })
+})
+
+describe("ACL APIs v2-3 (flexible, as Kafka's AdminClient sends them)", () => {
+  const cnull = Buffer.from([0]) // compact nullable string: null
+
+  it("CreateAcls v3 request: compact array of creations, compact strings, tagged fields", () => {
+    const creation = Buffer.concat([i8(2), cstr("orders"), i8(4), cstr("User:alice"), cstr("*"), i8(4), i8(3), noTags])
+    const frame = Buffer.concat([i16(30), i16(3), i32(7), str("fixture"), noTags, carr([creation]), noTags])
+    expect(decodeBody(frame)).toEqual({
+      creations: [{ resourceType: 2, resourceName: "orders", resourcePatternType: 4, principal: "User:alice", host: "*", operation: 4, permissionType: 3 }]
+    })
+  })
+
+  it("DescribeAcls v2 request: null filters as compact nullable strings", () => {
+    const frame = Buffer.concat([i16(29), i16(2), i32(7), str("fixture"), noTags, i8(1), cnull, i8(1), cstr("User:bob"), cnull, i8(1), i8(1), noTags])
+    expect(decodeBody(frame)).toEqual({
+      resourceTypeFilter: 1, resourceNameFilter: null, patternTypeFilter: 1, principalFilter: "User:bob", hostFilter: null, operation: 1, permissionType: 1
+    })
+  })
+
+  it("DescribeAcls v3 response: header v1, nested compact arrays", () => {
+    const out = responseBytes(ApiKey.DescribeAcls, 3, {
+      throttleTimeMs: 0,
+      errorCode: 0,
+      errorMessage: null,
+      resources: [{ resourceType: 2, resourceName: "orders", patternType: 3, acls: [{ principal: "User:alice", host: "*", operation: 4, permissionType: 3 }] }]
+    })
+    const acl = Buffer.concat([cstr("User:alice"), cstr("*"), i8(4), i8(3), noTags])
+    const resource = Buffer.concat([i8(2), cstr("orders"), i8(3), carr([acl]), noTags])
+    expect(hex(out)).toBe(hex(Buffer.concat([i32(7), noTags, i32(0), i16(0), cnull, carr([resource]), noTags])))
+  })
+
+  it("DeleteAcls v1 response: pattern type per matching ACL (KIP-290)", () => {
+    const out = responseBytes(ApiKey.DeleteAcls, 1, {
+      throttleTimeMs: 0,
+      filterResults: [{
+        errorCode: 0,
+        errorMessage: null,
+        matchingAcls: [{ errorCode: 0, errorMessage: null, resourceType: 3, resourceName: "g", patternType: 4, principal: "User:bob", host: "*", operation: 3, permissionType: 2 }]
+      }]
+    })
+    const matching = Buffer.concat([i16(0), str(null), i8(3), str("g"), i8(4), str("User:bob"), str("*"), i8(3), i8(2)])
+    expect(hex(out)).toBe(hex(Buffer.concat([i32(7), i32(0), arr([Buffer.concat([i16(0), str(null), arr([matching])])])])))
   })
 })

@@ -388,6 +388,34 @@ const cases: ReadonlyArray<Case> = [
       timeoutMs: 3000,
       validateOnly: false
     })
+  },
+  {
+    api: "createAcls",
+    apiKey: ApiKey.CreateAcls,
+    params: () => ({
+      creations: [{ resourceType: 2, resourceName: "orders", resourcePatternType: 4, principal: "User:alice", host: "*", operation: 4, permissionType: 3 }]
+    }),
+    expected: (v) => ({
+      creations: [{ resourceType: 2, resourceName: "orders", resourcePatternType: since(v, 1, 4, 3), principal: "User:alice", host: "*", operation: 4, permissionType: 3 }]
+    })
+  },
+  {
+    api: "describeAcls",
+    apiKey: ApiKey.DescribeAcls,
+    params: () => ({ resourceType: 1, resourceName: null, resourcePatternType: 1, principal: "User:bob", host: null, operation: 1, permissionType: 1 }),
+    expected: (v) => ({
+      resourceTypeFilter: 1, resourceNameFilter: null, patternTypeFilter: since(v, 1, 1, 3), principalFilter: "User:bob", hostFilter: null, operation: 1, permissionType: 1
+    })
+  },
+  {
+    api: "deleteAcls",
+    apiKey: ApiKey.DeleteAcls,
+    params: () => ({
+      filters: [{ resourceType: 3, resourceName: "g", resourcePatternType: 2, principal: null, host: "*", operation: 1, permissionType: 2 }]
+    }),
+    expected: (v) => ({
+      filters: [{ resourceTypeFilter: 3, resourceNameFilter: "g", patternTypeFilter: since(v, 1, 2, 3), principalFilter: null, hostFilter: "*", operation: 1, permissionType: 2 }]
+    })
   }
 ]
 

@@ -532,6 +532,48 @@ const cases: ReadonlyArray<Case<ApiKey>> = [
         { topic: "b", errorCode: 37, errorMessage: "bad count" }
       ]
     })
+  },
+  {
+    api: "createAcls",
+    apiKey: ApiKey.CreateAcls,
+    body: { throttleTimeMs: 7, results: [{ errorCode: 0, errorMessage: null }, { errorCode: 0, errorMessage: null }] },
+    kafkajs: (v) => ({ ...throttle(v, 1, 7), creationResponses: [{ errorCode: 0, errorMessage: null }, { errorCode: 0, errorMessage: null }] })
+  },
+  {
+    api: "describeAcls",
+    apiKey: ApiKey.DescribeAcls,
+    body: {
+      throttleTimeMs: 7,
+      errorCode: 0,
+      errorMessage: null,
+      resources: [{ resourceType: 2, resourceName: "ord", patternType: 4, acls: [{ principal: "User:bob", host: "*", operation: 3, permissionType: 3 }] }]
+    },
+    kafkajs: (v) => ({
+      ...throttle(v, 1, 7),
+      errorCode: 0,
+      errorMessage: null,
+      resources: [{ resourceType: 2, resourceName: "ord", ...(v >= 1 ? { resourcePatternType: 4 } : {}), acls: [{ principal: "User:bob", host: "*", operation: 3, permissionType: 3 }] }]
+    })
+  },
+  {
+    api: "deleteAcls",
+    apiKey: ApiKey.DeleteAcls,
+    body: {
+      throttleTimeMs: 7,
+      filterResults: [{
+        errorCode: 0,
+        errorMessage: null,
+        matchingAcls: [{ errorCode: 0, errorMessage: null, resourceType: 3, resourceName: "g", patternType: 3, principal: "User:a", host: "*", operation: 2, permissionType: 2 }]
+      }]
+    },
+    kafkajs: (v) => ({
+      ...throttle(v, 1, 7),
+      filterResponses: [{
+        errorCode: 0,
+        errorMessage: null,
+        matchingAcls: [{ errorCode: 0, errorMessage: null, resourceType: 3, resourceName: "g", ...(v >= 1 ? { resourcePatternType: 3 } : {}), principal: "User:a", host: "*", operation: 2, permissionType: 2 }]
+      }]
+    })
   }
 ]
 

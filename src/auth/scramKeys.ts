@@ -6,16 +6,15 @@
  * Never logs and never returns SaltedPassword or ClientKey except to the test client.
  */
 import { createHash, createHmac, pbkdf2, pbkdf2Sync, timingSafeEqual } from "node:crypto"
+import { ScramMechanism } from "../../domain/auth/events.js"
 
 /** The SCRAM mechanisms the broker offers (RFC 7677 and its SHA-512 sibling, as Kafka: KIP-84). */
-export const SCRAM_MECHANISMS = ["SCRAM-SHA-256", "SCRAM-SHA-512"] as const
-export type ScramMechanism = (typeof SCRAM_MECHANISMS)[number]
+export const SCRAM_MECHANISMS: ReadonlyArray<ScramMechanism> = ScramMechanism.literals
 
 /** Hash functions a SCRAM exchange can use; SHA-1 only for RFC 5802's own example. */
 export type ScramHash = "sha1" | "sha256" | "sha512"
 
-/** Kafka's (and RFC 7677's) floor: fewer iterations are refused. */
-export const MIN_SCRAM_ITERATIONS = 4096
+export { MIN_ITERATIONS as MIN_SCRAM_ITERATIONS } from "../../domain/auth/scramFile.js"
 
 export const isScramMechanism = (name: string): name is ScramMechanism => (SCRAM_MECHANISMS as ReadonlyArray<string>).includes(name)
 

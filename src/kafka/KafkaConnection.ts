@@ -19,6 +19,7 @@ import type { Fiber } from "effect"
 import { inputFaults } from "../net/inputFaults.js"
 import type { BudgetWaiter, RequestBudget } from "../net/RequestBudget.js"
 import { SaslState } from "./sasl/SaslState.js"
+import type { ScramExchange } from "./sasl/ScramExchange.js"
 
 /** Kafka's default socket.request.max.bytes. */
 export const MAX_REQUEST_BYTES = 100 * 1024 * 1024
@@ -61,9 +62,11 @@ export class KafkaConnection implements BudgetWaiter {
   closed = false
   /** Set by `closeAfterResponses`: no more requests are read, the socket ends once answered. */
   private closing = false
-  /** SASL progress; `user` is set once SASL/PLAIN succeeded. */
+  /** SASL progress; `user` is set once SASL succeeded. */
   sasl: SaslState = SaslState.Start
   user: string | null = null
+  /** The SCRAM exchange under way (SaslHandshake named SCRAM-SHA-256/512), else null. */
+  scram: ScramExchange | null = null
   /** A password is being verified: later frames wait unread until its answer is queued. */
   holdReading = false
   /** Last time the client sent bytes (for the idle timeout, KafkaServer). */

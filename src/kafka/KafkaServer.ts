@@ -99,7 +99,7 @@ const handle = (ctx: KafkaContext, auth: Auth["Type"], conn: KafkaConnection, re
     case ApiKey.ListGroups:
       return handleListGroups(ctx)
     case ApiKey.SaslHandshake:
-      return Effect.succeed(handleSaslHandshake(conn, req.body, req.apiVersion))
+      return Effect.succeed(handleSaslHandshake(auth, conn, req.body, req.apiVersion))
     case ApiKey.ApiVersions:
       return Effect.succeed(handleApiVersions())
     case ApiKey.CreateTopics:
@@ -188,7 +188,7 @@ export const make = Effect.gen(function*() {
 
   const sink = (conn: KafkaConnection, frame: Buffer, respond: (chunks: ReadonlyArray<Buffer> | null) => void) => {
     if (conn.sasl === SaslState.HandshakeV0) {
-      run(conn, authenticateRawToken(auth, conn, frame, loginFailed(ctx, conn)), "SASL/PLAIN token after SaslHandshake v0", respond, () => respond(null))
+      run(conn, authenticateRawToken(auth, conn, frame, loginFailed(ctx, conn)), "SASL message after SaslHandshake v0", respond, () => respond(null))
       return
     }
     const req = decodeRequest(frame)

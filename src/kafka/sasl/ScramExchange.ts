@@ -64,7 +64,8 @@ export class ScramExchange {
     /** As the client names it in SaslHandshake: SCRAM-SHA-256, SCRAM-SHA-512. */
     readonly mechanism: string,
     private readonly hash: ScramHash,
-    private readonly lookup: ScramLookup,
+    /** The user's current verifier (Auth's read model). */
+    readonly lookup: ScramLookup,
     private readonly options: ScramExchangeOptions = {}
   ) {}
 

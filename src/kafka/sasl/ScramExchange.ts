@@ -116,7 +116,12 @@ export class ScramExchange {
     if (final.channelBinding !== Buffer.from(first.gs2Header).toString("base64")) {
       return refused("Authentication failed: the channel binding (c=) does not match the GS2 header", "channel-bindings-dont-match")
     }
-    if (final.nonce !== this.nonce) return refused("Invalid client nonce in the final client message.", "other-error")
+    // RFC 5802: the nonce of server-first, exactly. librdkafka before 2.6.1 (kcat on Debian 12:
+    // 2.0.2) prepends its own nonce a second time (librdkafka#4895); Kafka 3.8.1+ accepts that,
+    // and so do we: the server's part must still be there, so replays stay impossible.
+    if (final.nonce !== this.nonce && final.nonce !== first.nonce + this.nonce) {
+      return refused("Invalid client nonce in the final client message.", "other-error")
+    }
     if (final.proof.length !== digestBytes(this.hash)) return refused("Invalid SCRAM client-final message: the proof has the wrong length", "invalid-proof", true)
     const authMessage = `${first.bare},${this.serverFirst},${final.withoutProof}`
     const verifier = this.verifier

@@ -109,6 +109,20 @@ describe("ScramExchange", () => {
     expect(short.final).toMatchObject({ _tag: "Refused", reply: Buffer.from("e=invalid-proof") })
   })
 
+  it("accepts librdkafka's doubled client nonce (before 2.6.1, librdkafka#4895), nothing else", () => {
+    const lookup = users("sha256", { alice: "a1" })
+    const exchange = new ScramExchange("SCRAM-SHA-256", "sha256", lookup)
+    const c2 = new ScramClient("sha256", "alice", "a1")
+    const serverFirst = text(exchange.step(Buffer.from(c2.clientFirst())))
+    const nonce = /^r=([^,]+)/.exec(serverFirst)![1]!
+    expect(exchange.step(Buffer.from(c2.clientFinal(serverFirst, c2.clientNonce + nonce)))._tag).toBe("Accepted")
+    const other = new ScramExchange("SCRAM-SHA-256", "sha256", lookup)
+    const c3 = new ScramClient("sha256", "alice", "a1")
+    const sf3 = text(other.step(Buffer.from(c3.clientFirst())))
+    const n3 = /^r=([^,]+)/.exec(sf3)![1]!
+    expect(other.step(Buffer.from(c3.clientFinal(sf3, `x${n3}`)))).toMatchObject({ _tag: "Refused", reply: Buffer.from("e=other-error") })
+  })
+
   it("a second client-final after the exchange is refused", () => {
     const exchange = new ScramExchange("SCRAM-SHA-256", "sha256", users("sha256", { alice: "a1" }))
     const client = new ScramClient("sha256", "alice", "a1")

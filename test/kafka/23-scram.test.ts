@@ -8,9 +8,11 @@
  * SCRAM connection; failed SCRAM logins count toward auth.max_failures. Raw frames cover the
  * SaslHandshake v0 path (bare SCRAM frames) and the `e=` server-final.
  */
-import { spawn } from "node:child_process"
+import { execFileSync, spawn } from "node:child_process"
 import { createHmac, pbkdf2Sync } from "node:crypto"
 import * as Fs from "node:fs"
+import * as net from "node:net"
+import { userInfo } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { Effect } from "effect"
@@ -25,6 +27,7 @@ import { useCertificates } from "../support/certificates.js"
 import { consumeN, hasKcat, kafkaClient, kcat, kcatBroker, useKafkaClients } from "../support/kafka.js"
 import { useKafkaWires } from "../support/KafkaWire.js"
 import { useBrokers } from "../support/lifecycle.js"
+import { useProcesses } from "../support/processes.js"
 import { ScramClient } from "../support/scramClient.js"
 import type { TestBroker, TestBrokerOptions } from "../support/TestBroker.js"
 
@@ -34,6 +37,10 @@ const clients = useKafkaClients()
 const wires = useKafkaWires()
 const dir = authDir()
 const main = fileURLToPath(new URL("../../dist/src/main.js", import.meta.url))
+const spawnTracked = useProcesses()
+/** Debian package `mosquitto` (the broker and mosquitto_passwd; .ci/run installs it). */
+const MOSQUITTO = "/usr/sbin/mosquitto"
+const MOSQUITTO_PASSWD = "/usr/bin/mosquitto_passwd"
 
 let files = 0
 /** A password file (and its .scram sidecar) with `users`, written by `robustmq passwd`'s code. */
@@ -124,7 +131,11 @@ describe("kafkajs with SCRAM", () => {
   }
 
   it("a user written without verifiers (mosquitto_passwd) may use PLAIN, and its SCRAM attempt says to run robustmq passwd", async () => {
-    const b = await scramBroker(writeUsers(dir, { legacy: "l1" }))
+    // The real mosquitto_passwd when installed, else the same $7$ line written by our hasher.
+    const file = join(dir, "legacy.passwd")
+    if (Fs.existsSync(MOSQUITTO_PASSWD)) execFileSync(MOSQUITTO_PASSWD, ["-c", "-b", file, "legacy", "l1"])
+    else writeUsers(dir, { legacy: "l1" }, file)
+    const b = await scramBroker(file)
     const admin = await clients.admin(kafkaClient(b.kafkaPort, "legacy-plain", { sasl: { mechanism: "plain", username: "legacy", password: "l1" } }))
     await admin.createTopics({ topics: [{ topic: "legacy-t" }] })
     expect(await admin.listTopics()).toContain("legacy-t")
@@ -269,5 +280,46 @@ describe("one `robustmq passwd` for MQTT, Kafka PLAIN and Kafka SCRAM", () => {
       expect(produced.code, produced.stderr).toBe(0)
     }
     expect(await connectError(b.kafkaTlsPort, "carol-after", { ...ssl(), ...scram("scram-sha-512", "carol", password) })).toBe(null)
+  })
+})
+
+describe.skipIf(!Fs.existsSync(MOSQUITTO))("Mosquitto still reads the password file", () => {
+  const freePort = () =>
+    new Promise<number>((resolve) => {
+      const server = net.createServer().listen(0, "127.0.0.1", () => {
+        const port = (server.address() as net.AddressInfo).port
+        server.close(() => resolve(port))
+      })
+    })
+  const accepting = async (port: number) => {
+    const deadline = Date.now() + 10_000
+    while (Date.now() < deadline) {
+      const ok = await new Promise<boolean>((resolve) => {
+        const socket = net.connect(port, "127.0.0.1", () => {
+          socket.destroy()
+          resolve(true)
+        })
+        socket.on("error", () => resolve(false))
+      })
+      if (ok) return
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    throw new Error(`mosquitto is not listening on ${port}`)
+  }
+
+  it("the file robustmq passwd wrote (with its .scram sidecar) logs the user in to mosquitto", async () => {
+    const file = await passwdUsers({ dana: "d4na-pass", eve: "e-pass" })
+    expect(Fs.existsSync(`${file}.scram`)).toBe(true)
+    const port = await freePort()
+    const conf = join(dir, `mosquitto-${port}.conf`)
+    Fs.writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous false\npassword_file ${file}\nuser ${userInfo().username}\n`)
+    const mosquitto = spawnTracked(MOSQUITTO, ["-c", conf], 60_000)
+    await accepting(port)
+    const url = `mqtt://127.0.0.1:${port}`
+    expect(await connackCode(url, { protocolVersion: 5, username: "dana", password: "d4na-pass" })).toBe(0)
+    expect(await connackCode(url, { protocolVersion: 5, username: "eve", password: "e-pass" })).toBe(0)
+    expect(await connackCode(url, { protocolVersion: 5, username: "dana", password: "wrong" })).not.toBe(0)
+    mosquitto.child.kill("SIGTERM")
+    await mosquitto.exited
   })
 })

@@ -26,6 +26,8 @@ import { authDir, connackCode, writeUsers } from "../auth/authFiles.js"
 import { useCertificates } from "../support/certificates.js"
 import { consumeN, hasKcat, kafkaClient, kcat, kcatBroker, useKafkaClients } from "../support/kafka.js"
 import { useKafkaWires } from "../support/KafkaWire.js"
+import { useBrokerProcesses } from "../support/BrokerProcess.js"
+import { waitUntil } from "../support/clients.js"
 import { useBrokers } from "../support/lifecycle.js"
 import { useProcesses } from "../support/processes.js"
 import { ScramClient } from "../support/scramClient.js"
@@ -38,6 +40,7 @@ const wires = useKafkaWires()
 const dir = authDir()
 const main = fileURLToPath(new URL("../../dist/src/main.js", import.meta.url))
 const spawnTracked = useProcesses()
+const processes = useBrokerProcesses()
 /** Debian package `mosquitto` (the broker and mosquitto_passwd; .ci/run installs it). */
 const MOSQUITTO = "/usr/sbin/mosquitto"
 const MOSQUITTO_PASSWD = "/usr/bin/mosquitto_passwd"
@@ -221,6 +224,24 @@ describe("SCRAM on raw frames", () => {
   })
 })
 
+const scramEntries = (file: string) => {
+  const sidecar = parseScramFile(Fs.readFileSync(`${file}.scram`, "utf8"))
+  if (sidecar._tag !== "Parsed") throw new Error("the sidecar does not parse")
+  return sidecar.value
+}
+
+/** What logs `password`'s user in, in every encoding it could leak as: the password, and per mechanism SaltedPassword and ClientKey. */
+const loginSecrets = (file: string, password: string): Array<Buffer> => {
+  const secrets = [Buffer.from(password), Buffer.from(Buffer.from(password).toString("base64"))]
+  for (const e of scramEntries(file)) {
+    const hash = e.mechanism === "SCRAM-SHA-256" ? "sha256" : "sha512"
+    const salted = pbkdf2Sync(password, Buffer.from(e.salt, "base64"), e.iterations, hash === "sha256" ? 32 : 64, hash)
+    const clientKey = createHmac(hash, salted).update("Client Key").digest()
+    for (const secret of [salted, clientKey]) secrets.push(secret, Buffer.from(secret.toString("base64")), Buffer.from(secret.toString("hex")))
+  }
+  return secrets
+}
+
 describe("one `robustmq passwd` for MQTT, Kafka PLAIN and Kafka SCRAM", () => {
   const run = (args: ReadonlyArray<string>) =>
     new Promise<{ code: number | null; out: string }>((resolve) => {
@@ -252,15 +273,8 @@ describe("one `robustmq passwd` for MQTT, Kafka PLAIN and Kafka SCRAM", () => {
     await kafkajsRoundTrip(b.kafkaTlsPort, "carol-scram", { ...ssl(), ...scram("scram-sha-256", "carol", password) }, "carol-scram")
 
     // What could log in must not be stored: the password (raw or base64), SaltedPassword, ClientKey.
-    const sidecar = parseScramFile(Fs.readFileSync(`${file}.scram`, "utf8"))
-    if (sidecar._tag !== "Parsed") throw new Error("the sidecar does not parse")
-    const forbidden = [Buffer.from(password), Buffer.from(Buffer.from(password).toString("base64"))]
-    for (const e of sidecar.value) {
-      const hash = e.mechanism === "SCRAM-SHA-256" ? "sha256" : "sha512"
-      const salted = pbkdf2Sync(password, Buffer.from(e.salt, "base64"), e.iterations, hash === "sha256" ? 32 : 64, hash)
-      const clientKey = createHmac(hash, salted).update("Client Key").digest()
-      for (const secret of [salted, clientKey]) forbidden.push(secret, Buffer.from(secret.toString("base64")), Buffer.from(secret.toString("hex")))
-    }
+    const forbidden = loginSecrets(file, password)
+    const sidecar = scramEntries(file)
     const stored = [`${file}.scram`, file, ...filesUnder(b.dataDir)]
     expect(stored.length).toBeGreaterThan(2)
     for (const path of stored) {
@@ -268,7 +282,7 @@ describe("one `robustmq passwd` for MQTT, Kafka PLAIN and Kafka SCRAM", () => {
       for (const secret of forbidden) expect(bytes.includes(secret), `${path} holds a secret`).toBe(false)
     }
     // The verifiers did reach the data dir (the acl stream), as events.
-    expect(filesUnder(b.dataDir).some((p) => Fs.readFileSync(p).includes(Buffer.from(sidecar.value[0]!.storedKey)))).toBe(true)
+    expect(filesUnder(b.dataDir).some((p) => Fs.readFileSync(p).includes(Buffer.from(sidecar[0]!.storedKey)))).toBe(true)
 
     b = life.adopt(await b.restart())
     const replayed = b.server.context.auth!.state.scram
@@ -280,6 +294,8 @@ describe("one `robustmq passwd` for MQTT, Kafka PLAIN and Kafka SCRAM", () => {
       expect(produced.code, produced.stderr).toBe(0)
     }
     expect(await connectError(b.kafkaTlsPort, "carol-after", { ...ssl(), ...scram("scram-sha-512", "carol", password) })).toBe(null)
+    // Stopped here: the first broker's clean-up removes the shared data dir.
+    await b.stop()
   })
 })
 
@@ -321,5 +337,34 @@ describe.skipIf(!Fs.existsSync(MOSQUITTO))("Mosquitto still reads the password f
     expect(await connackCode(url, { protocolVersion: 5, username: "dana", password: "wrong" })).not.toBe(0)
     mosquitto.child.kill("SIGTERM")
     await mosquitto.exited
+  })
+})
+
+describe("a debug-level run of the broker process", () => {
+  it("logs no password, salted password, client key, StoredKey or ServerKey through logins, failures and a reload", { timeout: 120_000 }, async () => {
+    const password = "l0g-me-not-pa55"
+    const file = await passwdUsers({ frank: password })
+    const b = await processes.start(processes.dataDir(), {
+      storage: "sqlite",
+      logLevel: "debug",
+      env: { ROBUSTMQ_AUTH_ALLOW_ANONYMOUS: "false", ROBUSTMQ_AUTH_PASSWORD_FILE: file }
+    })
+    expect(await connackCode(`mqtt://127.0.0.1:${b.port}`, { protocolVersion: 5, username: "frank", password })).toBe(0)
+    expect(await connackCode(`mqtt://127.0.0.1:${b.port}`, { protocolVersion: 5, username: "frank", password: `${password}-wrong` })).toBe(0x86)
+    await kafkajsRoundTrip(b.kafkaPort, "debug-scram", scram("scram-sha-512", "frank", password), "debug-scram")
+    expect(await connectError(b.kafkaPort, "debug-plain", { sasl: { mechanism: "plain", username: "frank", password } })).toBe(null)
+    expect((await connectError(b.kafkaPort, "debug-bad", scram("scram-sha-256", "frank", `${password}-wrong`)))?.name).toBe("KafkaJSSASLAuthenticationError")
+    const secrets = loginSecrets(file, password)
+    for (const e of scramEntries(file)) secrets.push(Buffer.from(e.storedKey), Buffer.from(e.serverKey))
+    // A new password and SIGHUP: the reload is logged too.
+    await passwdUsers({ frank: `${password}-2` }, file)
+    b.child.kill("SIGHUP")
+    await waitUntil(() => /auth reloaded/.test(b.output()), 10_000, () => b.output())
+    for (const e of scramEntries(file)) secrets.push(Buffer.from(e.storedKey), Buffer.from(e.serverKey))
+    await b.stop()
+    const output = Buffer.from(b.output())
+    expect(b.output()).toMatch(/DEBUG/)
+    for (const secret of secrets) expect(output.includes(secret), `the log holds ${secret.toString().slice(0, 6)}...`).toBe(false)
+    expect(b.output()).not.toContain(password)
   })
 })

@@ -4,12 +4,13 @@
  * cleanly with a bad password or an unknown user. One `robustmq passwd` (the CLI) enables a
  * user for MQTT, Kafka PLAIN and Kafka SCRAM; the data dir and the sidecar hold no password,
  * salted password or client key; SCRAM works after a restart (replay). A user written without
- * verifiers (mosquitto_passwd) is told to run `robustmq passwd`; a changed password closes a
- * SCRAM connection; failed SCRAM logins count toward auth.max_failures. Raw frames cover the
- * SaslHandshake v0 path (bare SCRAM frames) and the `e=` server-final.
+ * verifiers (mosquitto_passwd) is told to run `robustmq passwd`; a changed password or verifier
+ * closes a SCRAM connection; failed SCRAM logins count toward auth.max_failures. Raw frames
+ * cover the SaslHandshake v0 path (bare SCRAM frames) and the `e=` server-final. Mosquitto
+ * itself still reads the password file, and a debug-level broker run logs no secret.
  */
 import { execFileSync, spawn } from "node:child_process"
-import { createHmac, pbkdf2Sync } from "node:crypto"
+import { createHmac, pbkdf2Sync, randomBytes } from "node:crypto"
 import * as Fs from "node:fs"
 import * as net from "node:net"
 import { userInfo } from "node:os"
@@ -19,8 +20,9 @@ import { Effect } from "effect"
 import type { SASLOptions } from "kafkajs"
 import { describe, expect, it } from "vitest"
 import { ErrorCode } from "../../domain/kafka/ErrorCode.js"
-import { parseScramFile } from "../../domain/auth/scramFile.js"
+import { parseScramFile, setScramLines } from "../../domain/auth/scramFile.js"
 import { passwd } from "../../src/auth/passwd.js"
+import { deriveVerifierSync } from "../../src/auth/scramKeys.js"
 import { ApiKey } from "../../src/kafka/protocol/index.js"
 import { authDir, connackCode, writeUsers } from "../auth/authFiles.js"
 import { useCertificates } from "../support/certificates.js"
@@ -162,6 +164,26 @@ describe("kafkajs with SCRAM", () => {
     expect(await wire.closedWithin(2_000)).toBe(true)
     expect((await connectError(b.kafkaPort, "after-old", scram("scram-sha-512", "alice", "old-pass")))?.name).toBe("KafkaJSSASLAuthenticationError")
     expect(await connectError(b.kafkaPort, "after-new", scram("scram-sha-512", "alice", "new-pass"))).toBe(null)
+  })
+
+  it("a SCRAM verifier changed alone (same password line) closes the user's connections on reload", async () => {
+    const file = await passwdUsers({ alice: "a1-secret" })
+    const b = await scramBroker(file)
+    const wire = await wires.connect(b.kafkaPort)
+    const client = new ScramClient("sha512", "alice", "a1-secret")
+    await wire.request(ApiKey.SaslHandshake, 1, { mechanism: "SCRAM-SHA-512" })
+    const first = await wire.request(ApiKey.SaslAuthenticate, 1, { authBytes: Buffer.from(client.clientFirst()) })
+    expect((await wire.request(ApiKey.SaslAuthenticate, 1, { authBytes: Buffer.from(client.clientFinal(first.authBytes.toString())) })).errorCode).toBe(0)
+    // A fresh salt for SCRAM-SHA-512 only, still bound to the same password line.
+    const old = scramEntries(file).find((e) => e.mechanism === "SCRAM-SHA-512")!
+    const v = deriveVerifierSync("sha512", "a1-secret", randomBytes(24), 4096)
+    const renewed = { ...old, salt: v.salt.toString("base64"), storedKey: v.storedKey.toString("base64"), serverKey: v.serverKey.toString("base64") }
+    const others = scramEntries(file).filter((e) => e !== old && e.mechanism !== "SCRAM-SHA-512")
+    Fs.writeFileSync(`${file}.scram`, setScramLines("", "alice", [...others, renewed]))
+    const changes = await Effect.runPromise(b.server.context.auth!.reload)
+    expect(changes).toMatchObject({ passwordsChanged: [], scramSet: ["alice (SCRAM-SHA-512)"], scramRemoved: [], kicked: 1 })
+    expect(await wire.closedWithin(2_000)).toBe(true)
+    expect(await connectError(b.kafkaPort, "renewed", scram("scram-sha-512", "alice", "a1-secret"))).toBe(null)
   })
 
   it("failed SCRAM logins count toward auth.max_failures: the address is then refused", async () => {

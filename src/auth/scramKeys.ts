@@ -5,7 +5,7 @@
  * costs `iterations` HMACs: `robustmq passwd` does it once per user, the broker never.
  * Never logs and never returns SaltedPassword or ClientKey except to the test client.
  */
-import { createHash, createHmac, pbkdf2, pbkdf2Sync, timingSafeEqual } from "node:crypto"
+import { createHash, createHmac, pbkdf2Sync, timingSafeEqual } from "node:crypto"
 import { ScramMechanism } from "../../domain/auth/events.js"
 
 /** The SCRAM mechanisms the broker offers (RFC 7677 and its SHA-512 sibling, as Kafka: KIP-84). */
@@ -47,14 +47,12 @@ const fromSalted = (hash: ScramHash, salted: Buffer, salt: Buffer, iterations: n
   serverKey: hmac(hash, salted, "Server Key")
 })
 
-/** The verifier for `password` (Hi is PBKDF2 with HMAC-`hash`, RFC 5802 section 2.2); blocks for the PBKDF2. */
+/**
+ * The verifier for `password` (Hi is PBKDF2 with HMAC-`hash`, RFC 5802 section 2.2). Blocks for
+ * the PBKDF2: for `robustmq passwd` and tests; the broker only ever checks proofs.
+ */
 export const deriveVerifierSync = (hash: ScramHash, password: string | Uint8Array, salt: Buffer, iterations: number): ScramVerifier =>
   fromSalted(hash, pbkdf2Sync(password, salt, iterations, digestBytes(hash), hash), salt, iterations)
-
-/** The same, in libuv's thread pool. */
-export const deriveVerifier = (hash: ScramHash, password: string | Uint8Array, salt: Buffer, iterations: number): Promise<ScramVerifier> =>
-  new Promise((resolve, reject) =>
-    pbkdf2(password, salt, iterations, digestBytes(hash), hash, (error, salted) => (error === null ? resolve(fromSalted(hash, salted, salt, iterations)) : reject(error))))
 
 /**
  * RFC 5802 section 3: ClientKey = ClientProof XOR HMAC(StoredKey, AuthMessage); the proof is

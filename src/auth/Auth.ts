@@ -12,6 +12,10 @@
  * the old rules: a revoked grant must go at once, and only subscriptions decided as filtered
  * check each delivery, so the decision is taken again.
  *
+ * SCRAM verifiers (the password file's `.scram` sidecar, written by `robustmq passwd`) are in the
+ * same stream; a changed or removed verifier closes that user's connections like a password
+ * change. `unsafeScramVerifier` hands the Kafka SCRAM exchange a user's verifier from memory.
+ *
  * Per CONNECT, `unsafeAuthenticate` answers from memory when it can (no users, unknown user,
  * cached credentials, `$6$`) and otherwise verifies off the event loop with `crypto.pbkdf2`.
  * Nothing here runs per message: ClientAcl does that, with its own cache.
@@ -20,8 +24,8 @@ import { Context, Effect, Layer, Runtime, Schema } from "effect"
 import { BrokerConfig } from "../../config/BrokerConfig.js"
 import type { AuthConfig } from "../../config/BrokerConfigShape.js"
 import { type AuthState, emptyAuthState, evolve } from "../../domain/auth/AuthState.js"
-import { decideSync } from "../../domain/auth/decide.js"
-import { ACL_STREAM, AuthEvent } from "../../domain/auth/events.js"
+import { boundScram, decideSync } from "../../domain/auth/decide.js"
+import { ACL_STREAM, AuthEvent, type ScramCredentialSet, type ScramMechanism } from "../../domain/auth/events.js"
 import { parsePasswordHash } from "../../domain/auth/passwordFile.js"
 import { ReasonCode } from "../../domain/ReasonCode.js"
 import type { StorageError, VersionConflict } from "../../services/errors.js"
@@ -29,6 +33,7 @@ import { EventStore } from "../../services/EventStore.js"
 import { type AuthFileError, readDeclared } from "./authFiles.js"
 import { type AclSource, ClientAcl } from "./ClientAcl.js"
 import { VerifiedCache, verifyPbkdf2, verifySha512 } from "./passwordHash.js"
+import type { ScramVerifier } from "./scramKeys.js"
 
 const encodeEvent = Schema.encodeSync(AuthEvent)
 const decodeEvent = Schema.decodeUnknownSync(AuthEvent)
@@ -49,8 +54,11 @@ export interface AuthChanges {
   readonly usersAdded: ReadonlyArray<string>
   readonly passwordsChanged: ReadonlyArray<string>
   readonly usersRemoved: ReadonlyArray<string>
+  /** "user (mechanism)" whose SCRAM verifier was set / removed. */
+  readonly scramSet: ReadonlyArray<string>
+  readonly scramRemoved: ReadonlyArray<string>
   readonly acl: "replaced" | "cleared" | "unchanged"
-  /** Connections ended because their user was removed or its password changed. */
+  /** Connections ended because their user was removed or its password or SCRAM verifier changed. */
   readonly kicked: number
   /** Subscriptions of live connections the new ACL no longer grants, removed. */
   readonly subscriptionsRemoved: number
@@ -77,6 +85,11 @@ export interface AuthService {
    * treats it as anonymous, unless `verified` (a TLS client certificate's CN) says it was.
    */
   readonly unsafeClientAcl: (username: string | undefined, clientId: string, verified?: boolean) => ClientAcl | null
+  /**
+   * Kafka SCRAM: the user's verifier for `mechanism` (the same object until it changes), or
+   * "no-scram" for a user without one (set by mosquitto_passwd), "unknown" for no such user.
+   */
+  readonly unsafeScramVerifier: (mechanism: ScramMechanism, username: string) => ScramVerifier | "unknown" | "no-scram"
   /** A connection of `username` was accepted / closed (for kicks on reload). */
   readonly unsafeTrack: (username: string, conn: Kickable) => void
   readonly unsafeUntrack: (username: string, conn: Kickable) => void
@@ -101,6 +114,8 @@ const describeChanges = (c: AuthChanges): string => {
   if (c.usersAdded.length > 0) parts.push(`${c.usersAdded.length} user(s) added`)
   if (c.passwordsChanged.length > 0) parts.push(`${c.passwordsChanged.length} password(s) changed`)
   if (c.usersRemoved.length > 0) parts.push(`${c.usersRemoved.length} user(s) removed`)
+  if (c.scramSet.length > 0) parts.push(`${c.scramSet.length} SCRAM verifier(s) set`)
+  if (c.scramRemoved.length > 0) parts.push(`${c.scramRemoved.length} SCRAM verifier(s) removed`)
   if (c.acl !== "unchanged") parts.push(`ACL ${c.acl}`)
   if (c.kicked > 0) parts.push(`${c.kicked} connection(s) closed`)
   if (c.subscriptionsRemoved > 0) parts.push(`${c.subscriptionsRemoved} subscription(s) no longer granted removed`)
@@ -134,12 +149,38 @@ export const make = Effect.gen(function*() {
     Effect.gen(function*() {
       const declared = yield* readDeclared(config)
       const events = decideSync(state, declared)
-      const changes = { usersAdded: [] as Array<string>, passwordsChanged: [] as Array<string>, usersRemoved: [] as Array<string>, acl: "unchanged" as AuthChanges["acl"], kicked: 0, subscriptionsRemoved: 0 }
+      for (const stale of boundScram(declared).stale) {
+        yield* Effect.logWarning(
+          stale.reason === "no-user"
+            ? `auth: SCRAM verifiers of "${stale.username}" ignored: the user is not in the password file`
+            : `auth: SCRAM verifiers of "${stale.username}" ignored: its password was changed by another tool; run \`robustmq passwd ${config.passwordFile} ${stale.username}\` to use SCRAM again`
+        )
+      }
+      const changes = {
+        usersAdded: [] as Array<string>,
+        passwordsChanged: [] as Array<string>,
+        usersRemoved: [] as Array<string>,
+        scramSet: [] as Array<string>,
+        scramRemoved: [] as Array<string>,
+        acl: "unchanged" as AuthChanges["acl"],
+        kicked: 0,
+        subscriptionsRemoved: 0
+      }
       if (events.length === 0) return changes as AuthChanges
       version = yield* store.append(ACL_STREAM, events.map((e) => ({ type: e._tag, data: encodeEvent(e) })), version)
       for (const e of events) {
+        // A verifier that replaces another is a credential change; a first one is not.
+        const replaced = e._tag === "ScramCredentialSet" && state.scram.get(e.mechanism)!.has(e.username)
         evolve(state, e)
         switch (e._tag) {
+          case "ScramCredentialSet":
+            changes.scramSet.push(`${e.username} (${e.mechanism})`)
+            if (replaced) changes.kicked += kick(e.username)
+            break
+          case "ScramCredentialRemoved":
+            changes.scramRemoved.push(`${e.username} (${e.mechanism})`)
+            changes.kicked += kick(e.username)
+            break
           case "UserAdded":
             changes.usersAdded.push(e.username)
             break
@@ -209,11 +250,25 @@ export const make = Effect.gen(function*() {
     return -1
   }
 
+  /** Decoded once per verifier event (the read model keeps base64). */
+  const verifiers = new WeakMap<ScramCredentialSet, ScramVerifier>()
+  const unsafeScramVerifier: AuthService["unsafeScramVerifier"] = (mechanism, username) => {
+    const set = state.scram.get(mechanism)!.get(username)
+    if (set === undefined) return state.users.has(username) ? "no-scram" : "unknown"
+    let verifier = verifiers.get(set)
+    if (verifier === undefined) {
+      verifier = { iterations: set.iterations, salt: Buffer.from(set.salt, "base64"), storedKey: Buffer.from(set.storedKey, "base64"), serverKey: Buffer.from(set.serverKey, "base64") }
+      verifiers.set(set, verifier)
+    }
+    return verifier
+  }
+
   const aclConfigured = config.aclFile !== ""
   const superusers = new Set(config.superusers)
   return Auth.of({
     active: isActive(config),
     unsafeAuthenticate,
+    unsafeScramVerifier,
     unsafeClientAcl: (username, clientId, verified = false) => {
       const known = state.users.size === 0 && !verified ? null : (username ?? null)
       // auth.superusers bypass the ACL (as they bypass Kafka ACLs); only a verified name counts.

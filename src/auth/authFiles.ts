@@ -10,6 +10,7 @@ import { parseAclFile } from "../../domain/auth/aclFile.js"
 import type { DeclaredAuth } from "../../domain/auth/decide.js"
 import { describeLineErrors } from "../../domain/auth/LineError.js"
 import { parsePasswordFile } from "../../domain/auth/passwordFile.js"
+import { parseScramFile, type ScramEntry } from "../../domain/auth/scramFile.js"
 
 /** One line, for an operator: which file, which line, what is wrong. */
 export class AuthFileError extends Data.TaggedError("AuthFileError")<{ readonly message: string }> {}
@@ -40,9 +41,31 @@ export const readAclFile = (file: string) =>
       : Effect.fail(new AuthFileError({ message: `invalid ACL file ${describeLineErrors(file, parsed.errors)}` }))
   })
 
+/** Where `robustmq passwd` keeps a password file's SCRAM verifiers (domain/auth/scramFile.ts). */
+export const scramFileOf = (passwordFile: string): string => `${passwordFile}.scram`
+
+/** The SCRAM sidecar of `passwordFile`; none yet (users set by mosquitto_passwd only) is no entries. */
+export const readScramFile = (passwordFile: string): Effect.Effect<ReadonlyArray<ScramEntry>, AuthFileError> => {
+  const file = scramFileOf(passwordFile)
+  return Effect.tryPromise({ try: () => readFile(file, "utf8"), catch: (cause) => cause }).pipe(
+    Effect.catchAll((cause) => {
+      const code = (cause as NodeJS.ErrnoException | undefined)?.code
+      if (code === "ENOENT") return Effect.succeed("")
+      return Effect.fail(new AuthFileError({ message: `cannot read the SCRAM file ${file}${code === undefined ? "" : ` (${code})`}: make it readable by the broker's user` }))
+    }),
+    Effect.flatMap((text) => {
+      const parsed = parseScramFile(text)
+      return parsed._tag === "Parsed"
+        ? Effect.succeed(parsed.value)
+        : Effect.fail(new AuthFileError({ message: `invalid SCRAM file ${describeLineErrors(file, parsed.errors)}: run \`robustmq passwd\` for that user again, or delete the line` }))
+    })
+  )
+}
+
 /** What the configured files declare; a file that is not configured declares nothing (null). */
 export const readDeclared = (config: AuthConfig): Effect.Effect<DeclaredAuth, AuthFileError> =>
   Effect.all({
     users: config.passwordFile === "" ? Effect.succeed(null) : readPasswordFile(config.passwordFile),
-    acl: config.aclFile === "" ? Effect.succeed(null) : readAclFile(config.aclFile)
+    acl: config.aclFile === "" ? Effect.succeed(null) : readAclFile(config.aclFile),
+    scram: config.passwordFile === "" ? Effect.succeed(null) : readScramFile(config.passwordFile)
   })

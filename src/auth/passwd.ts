@@ -1,16 +1,26 @@
 /**
  * `robustmq passwd FILE USERNAME [--password P] [--iterations N] [--delete]`: adds, replaces or
  * deletes one user's line of a Mosquitto password file in the `$7$` format mosquitto_passwd 2.x
- * writes, keeping every other line (comments included). The file is replaced atomically (a temp
- * file renamed over it), keeps its permissions, and is created 0600. The broker applies it on
- * SIGHUP or at its next start. Every failure is one line naming what to fix.
+ * writes, keeping every other line (comments included), and the user's SCRAM-SHA-256 and
+ * SCRAM-SHA-512 verifiers in the sidecar `FILE.scram` (domain/auth/scramFile.ts), so one
+ * command enables the user for MQTT, Kafka PLAIN and Kafka SCRAM while the password file stays
+ * Mosquitto's. Both files are replaced atomically (a temp file renamed over it), keep their
+ * permissions, and are created 0600; the sidecar is written first, and its entries are bound to
+ * the password line's salt, so a crash between the two leaves no verifier for another password.
+ * The broker applies them on SIGHUP or at its next start. Every failure is one line naming
+ * what to fix.
  */
 import { readFile, rename, stat, writeFile } from "node:fs/promises"
 import * as NodePath from "node:path"
+import { randomBytes } from "node:crypto"
 import { Data, Effect } from "effect"
+import { ScramMechanism } from "../../domain/auth/events.js"
 import { describeLineErrors } from "../../domain/auth/LineError.js"
 import { invalidUsername, parsePasswordFile, setPasswordLine } from "../../domain/auth/passwordFile.js"
-import { DEFAULT_ITERATIONS, hashPassword } from "./passwordHash.js"
+import { MIN_ITERATIONS, parseScramFile, type ScramEntry, setScramLines } from "../../domain/auth/scramFile.js"
+import { scramFileOf } from "./authFiles.js"
+import { DEFAULT_ITERATIONS, hashPassword, SALT_BYTES } from "./passwordHash.js"
+import { deriveVerifierSync, hashOf } from "./scramKeys.js"
 
 export class PasswdError extends Data.TaggedError("PasswdError")<{ readonly message: string }> {}
 
@@ -161,6 +171,23 @@ const writeAtomically = (file: string, text: string, mode: number) =>
     }
   })
 
+const SCRAM_SALT_BYTES = 24
+
+/** The user's SCRAM verifiers for both mechanisms, bound to the password line's salt. */
+const scramEntries = (username: string, password: string, passwordSalt: Buffer): Array<ScramEntry> =>
+  ScramMechanism.literals.map((mechanism) => {
+    const v = deriveVerifierSync(hashOf(mechanism), password, randomBytes(SCRAM_SALT_BYTES), MIN_ITERATIONS)
+    return {
+      username,
+      mechanism,
+      iterations: v.iterations,
+      salt: v.salt.toString("base64"),
+      storedKey: v.storedKey.toString("base64"),
+      serverKey: v.serverKey.toString("base64"),
+      passwordSalt: passwordSalt.toString("base64")
+    }
+  })
+
 /** Runs the command; succeeds with the line to print. */
 export const passwd = (
   options: PasswdOptions,
@@ -176,16 +203,27 @@ export const passwd = (
     const existing = yield* readExisting(file, options.delete)
     const parsed = parsePasswordFile(existing.text)
     if (parsed._tag === "Invalid") return yield* fail(`${describeLineErrors(file, parsed.errors)}: fix the file first`)
+    const scramFile = scramFileOf(file)
+    const sidecar = yield* readExisting(scramFile, false)
+    const parsedScram = parseScramFile(sidecar.text)
+    if (parsedScram._tag === "Invalid") return yield* fail(`${describeLineErrors(scramFile, parsedScram.errors)}: fix or delete that line first`)
     let hash: string | null = null
+    let scram: Array<ScramEntry> = []
     if (!options.delete) {
       const password = options.password ?? (yield* readPassword)
       if (password === "") return yield* fail("the password is empty: pass --password or write it on stdin")
       if (Buffer.byteLength(password) > MAX_PASSWORD_BYTES) return yield* fail(`the password is longer than ${MAX_PASSWORD_BYTES} bytes`)
-      hash = hashPassword(password, iterations)
+      const salt = randomBytes(SALT_BYTES)
+      hash = hashPassword(password, iterations, salt)
+      scram = scramEntries(username, password, salt)
     }
     const edited = setPasswordLine(existing.text, username, hash)
     if (edited.change === "absent") return yield* fail(`user "${username}" is not in ${file}`)
+    const scramText = setScramLines(sidecar.text, username, scram)
+    // Deleting a user of a password file without a sidecar creates none.
+    if (scramText !== sidecar.text && !(options.delete && sidecar.text === "")) yield* writeAtomically(scramFile, scramText, sidecar.mode)
     yield* writeAtomically(file, edited.text, existing.mode)
     const what = edited.change === "deleted" ? `deleted from` : edited.change === "added" ? "added to" : "updated in"
-    return `user "${username}" ${what} ${file}; send SIGHUP to the broker (or restart it) to apply`
+    const verifiers = options.delete ? "" : ` (SCRAM verifiers in ${scramFile})`
+    return `user "${username}" ${what} ${file}${verifiers}; send SIGHUP to the broker (or restart it) to apply`
   })

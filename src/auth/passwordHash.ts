@@ -12,7 +12,7 @@ import { formatPbkdf2Hash, type ParsedHash } from "../../domain/auth/passwordFil
 const KEY_BYTES = 64
 /** What mosquitto_passwd 2.x uses. */
 export const DEFAULT_ITERATIONS = 101
-const SALT_BYTES = 12
+export const SALT_BYTES = 12
 
 const same = (a: Buffer, b: Buffer): boolean => a.length === b.length && timingSafeEqual(a, b)
 

@@ -20,6 +20,7 @@ import { inputFaults } from "../net/inputFaults.js"
 import type { BudgetWaiter, RequestBudget } from "../net/RequestBudget.js"
 import type { ConnectionAcl } from "./acl/ConnectionAcl.js"
 import { SaslState } from "./sasl/SaslState.js"
+import type { ScramExchange } from "./sasl/ScramExchange.js"
 
 /** Kafka's default socket.request.max.bytes. */
 export const MAX_REQUEST_BYTES = 100 * 1024 * 1024
@@ -62,7 +63,7 @@ export class KafkaConnection implements BudgetWaiter {
   closed = false
   /** Set by `closeAfterResponses`: no more requests are read, the socket ends once answered. */
   private closing = false
-  /** SASL progress; `user` is set once SASL/PLAIN succeeded. */
+  /** SASL progress; `user` is set once SASL succeeded. */
   sasl: SaslState = SaslState.Start
   user: string | null = null
   /** The verified CN of the TLS client certificate (tls.cn_as_username): the principal without SASL. */
@@ -71,6 +72,8 @@ export class KafkaConnection implements BudgetWaiter {
   acl: ConnectionAcl | null = null
   aclUser: string | null = null
   aclMade = false
+  /** The SCRAM exchange under way (SaslHandshake named SCRAM-SHA-256/512), else null. */
+  scram: ScramExchange | null = null
   /** A password is being verified: later frames wait unread until its answer is queued. */
   holdReading = false
   /** Last time the client sent bytes (for the idle timeout, KafkaServer). */

@@ -176,7 +176,7 @@ const handle = (
       return acl === null ? run() : gateListGroups(acl, run)
     }
     case ApiKey.SaslHandshake:
-      return Effect.succeed(handleSaslHandshake(conn, req.body, req.apiVersion))
+      return Effect.succeed(handleSaslHandshake(auth, conn, req.body, req.apiVersion))
     case ApiKey.ApiVersions:
       return Effect.succeed(handleApiVersions())
     case ApiKey.CreateTopics: {
@@ -308,7 +308,7 @@ export const make = Effect.gen(function*() {
 
   const sink = (conn: KafkaConnection, frame: Buffer, respond: (chunks: ReadonlyArray<Buffer> | null) => void) => {
     if (conn.sasl === SaslState.HandshakeV0) {
-      run(conn, authenticateRawToken(auth, conn, frame, loginFailed(ctx, conn)), "SASL/PLAIN token after SaslHandshake v0", respond, () => respond(null))
+      run(conn, authenticateRawToken(auth, conn, frame, loginFailed(ctx, conn)), "SASL message after SaslHandshake v0", respond, () => respond(null))
       return
     }
     const req = decodeRequest(frame)

@@ -39,7 +39,7 @@ describe("reload", () => {
 
     writeUsers(dir, { bob: "b2", carol: "c1" }, passwordFile)
     const changes = await Effect.runPromise(authOf(b).reload)
-    expect(changes).toEqual({ usersAdded: [], passwordsChanged: ["bob"], usersRemoved: ["alice"], acl: "unchanged", kicked: 3, subscriptionsRemoved: 0 })
+    expect(changes).toEqual({ usersAdded: [], passwordsChanged: ["bob"], usersRemoved: ["alice"], scramSet: [], scramRemoved: [], acl: "unchanged", kicked: 3, subscriptionsRemoved: 0 })
 
     expect(((await alice.expect("disconnect")) as IDisconnectPacket).reasonCode).toBe(0x98)
     await alice.expectClosed()

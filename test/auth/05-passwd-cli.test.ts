@@ -86,13 +86,34 @@ describe("robustmq passwd", () => {
   it("creates the file (0600) with a $7$ line the broker accepts", async () => {
     const file = NodePath.join(dir, "new.passwd")
     const r = await passwd([file, "alice", "--password", "wonderland"])
-    expect(r).toEqual({ code: 0, stdout: `user "alice" added to ${file}; send SIGHUP to the broker (or restart it) to apply\n`, stderr: "" })
+    expect(r).toEqual({ code: 0, stdout: `user "alice" added to ${file} (SCRAM verifiers in ${file}.scram); send SIGHUP to the broker (or restart it) to apply\n`, stderr: "" })
     expect(Fs.statSync(file).mode & 0o777).toBe(0o600)
     expect(Fs.readFileSync(file, "utf8")).toMatch(/^alice:\$7\$101\$[^$]+\$[^$]+\n$/)
     expect(await verifies(file, "alice", "wonderland")).toBe(true)
     const b = await life.broker({ auth: { allowAnonymous: false, passwordFile: file } })
     expect(await connackCode(b.url, { protocolVersion: 5, username: "alice", password: "wonderland" })).toBe(0)
     expect(await connackCode(b.url, { protocolVersion: 5, username: "alice", password: "wonder" })).toBe(0x86)
+  })
+
+  it("keeps SCRAM verifiers for both mechanisms in FILE.scram (0600), never the password; --delete removes them", async () => {
+    const file = NodePath.join(dir, "scram.passwd")
+    expect((await passwd([file, "alice", "--password", "wonderland"])).code).toBe(0)
+    expect((await passwd([file, "bob", "--password", "builder"])).code).toBe(0)
+    const sidecar = `${file}.scram`
+    expect(Fs.statSync(sidecar).mode & 0o777).toBe(0o600)
+    const lines = () => Fs.readFileSync(sidecar, "utf8").split("\n").filter((l) => l !== "" && !l.startsWith("#"))
+    expect(lines().map((l) => l.split(":").slice(0, 3).join(":"))).toEqual([
+      "alice:SCRAM-SHA-256:4096", "alice:SCRAM-SHA-512:4096", "bob:SCRAM-SHA-256:4096", "bob:SCRAM-SHA-512:4096"
+    ])
+    // Bound to the password line's salt; the password itself is nowhere.
+    const passwordSalt = Fs.readFileSync(file, "utf8").split("\n")[0]!.split("$")[3]
+    expect(lines()[0]!.split(":")[6]).toBe(passwordSalt)
+    expect(Fs.readFileSync(sidecar, "utf8")).not.toMatch(/wonderland|builder/)
+    expect(Fs.readFileSync(sidecar, "utf8")).not.toContain(Buffer.from("wonderland").toString("base64"))
+    // The password file itself stays Mosquitto's: user:$7$ lines only.
+    expect(Fs.readFileSync(file, "utf8")).toMatch(/^alice:\$7\$101\$[^$\n]+\$[^$\n]+\nbob:\$7\$101\$[^$\n]+\$[^$\n]+\n$/)
+    expect((await passwd([file, "alice", "--delete"])).code).toBe(0)
+    expect(lines().map((l) => l.split(":")[0])).toEqual(["bob", "bob"])
   })
 
   it("reads the password from stdin (one line), honours --iterations, edits in place and deletes", async () => {
@@ -196,7 +217,7 @@ describe("a broker process", () => {
     expect(kicked!.reasonCode).toBe(0x98)
     alice.end(true)
     // The log line may follow the DISCONNECT by a moment.
-    await waitUntil(() => /INFO auth reloaded: 1 user\(s\) removed, 1 connection\(s\) closed/.test(broker.output.stdout), 10_000, () => broker.output.stdout)
+    await waitUntil(() => /INFO auth reloaded: 1 user\(s\) removed, 2 SCRAM verifier\(s\) removed, 1 connection\(s\) closed/.test(broker.output.stdout), 10_000, () => broker.output.stdout)
     expect(await connackCode(url, { protocolVersion: 5, username: "alice", password: "a1" })).toBe(0x86)
     expect(await connackCode(url, { protocolVersion: 4, username: "bob", password: "b1" })).toBe(0)
     broker.child.kill("SIGTERM")

@@ -2,9 +2,9 @@
 export const SaslState = {
   /** No handshake yet. */
   Start: 0,
-  /** SaslHandshake v0 agreed on PLAIN: the next frame is the bare token, without a Kafka header. */
+  /** SaslHandshake v0 agreed on a mechanism: the next frames are bare SASL messages, without a Kafka header. */
   HandshakeV0: 1,
-  /** SaslHandshake v1 agreed on PLAIN: a SaslAuthenticate follows. */
+  /** SaslHandshake v1 agreed on a mechanism: SaslAuthenticate follows (twice for SCRAM). */
   Handshake: 2,
   /** The password is being verified. */
   Authenticating: 3,

@@ -154,6 +154,13 @@ export interface AuthConfig {
   readonly failureWindow: number
 }
 
+/** The minimum level of the broker's log lines; debug adds connections, logins and their outcomes. */
+export type LogLevelName = "debug" | "info" | "warning" | "error"
+
+export interface LogConfig {
+  readonly level: LogLevelName
+}
+
 export interface BrokerConfigShape {
   readonly mqtt: MqttConfig
   readonly kafka: KafkaConfig
@@ -161,6 +168,7 @@ export interface BrokerConfigShape {
   readonly limits: LimitsConfig
   readonly auth: AuthConfig
   readonly tls: TlsConfig
+  readonly log: LogConfig
 }
 
 export const defaultConfig: BrokerConfigShape = {
@@ -215,5 +223,6 @@ export const defaultConfig: BrokerConfigShape = {
     maxConnectRate: 0
   },
   auth: { allowAnonymous: true, passwordFile: "", aclFile: "", maxFailures: 0, failureWindow: 60 },
-  tls: { certFile: "", keyFile: "", caFile: "", verifyClient: "none", cnAsUsername: false, minVersion: "TLSv1.2" }
+  tls: { certFile: "", keyFile: "", caFile: "", verifyClient: "none", cnAsUsername: false, minVersion: "TLSv1.2" },
+  log: { level: "info" }
 }

@@ -25,6 +25,7 @@ import type { StorageError } from "../../services/errors.js"
 import { parseShared, validateTopicFilter } from "../../domain/topic/TopicFilter.js"
 import type { AclHolder } from "../auth/Auth.js"
 import type { Refusal } from "../net/Admission.js"
+import * as debugLines from "./debugLines.js"
 import { describeThrown, inputFaults } from "../net/inputFaults.js"
 import type { ClientAcl } from "../auth/ClientAcl.js"
 import { verifiedCommonName } from "../tls/clientCertificate.js"
@@ -127,6 +128,7 @@ export class Connection implements Outlet, FrameSink, AclHolder {
     this.reader = new FrameReader(ctx.config.limits.maxPacketSize, ctx.packetBudget)
     this.outputCap = ctx.config.limits.maxOutputBuffer
     this.lastSeen = this.openedAt = this.publishWindowStart = Date.now()
+    ctx.debug?.(debugLines.acceptedLine(socket))
   }
 
   // ------------------------------------------------------------ flow control
@@ -257,6 +259,7 @@ export class Connection implements Outlet, FrameSink, AclHolder {
   onClose(): void {
     this.reader.discard() // a partial packet's budget goes back
     if (this.state === State.Closed && this.session === null) return
+    this.ctx.debug?.(debugLines.closedLine(this.socket, this.clientId))
     const wasConnected = this.state === State.Connected
     this.state = State.Closed
     this.ctx.connections.delete(this)
@@ -513,6 +516,7 @@ export class Connection implements Outlet, FrameSink, AclHolder {
         ? { cmd: "connack" as const, reasonCode: reason, sessionPresent, ...(properties ? { properties } : {}) }
         : { cmd: "connack" as const, returnCode: connackCodeV3(reason), sessionPresent: sessionPresent && this.version === 4 } // 3.1: reserved byte
     this.writeFrame(encodeControl(packet, this.version))
+    this.ctx.debug?.(debugLines.connackLine(this.socket, this.clientId, reason))
   }
 
   /** Refuses a CONNECT: CONNACK with the code, then close [MQTT-3.2.2-6]. */
@@ -526,6 +530,7 @@ export class Connection implements Outlet, FrameSink, AclHolder {
     const limits = config.limits
     const version = (packet.protocolVersion ?? 4) as ProtocolVersion
     this.version = version
+    this.ctx.debug?.(debugLines.connectLine(this.socket, packet))
     const props = packet.properties ?? {}
     if (version === 5 && props.authenticationMethod !== undefined) return this.refuse(ReasonCode.BadAuthenticationMethod)
     // v5 §3.1.2.11.3-4: a Receive Maximum or Maximum Packet Size of 0 is a protocol error.

@@ -10,6 +10,7 @@ import type { Duplex } from "node:stream"
 import type * as tls from "node:tls"
 import { WebSocketServer } from "ws"
 import { inputFaults } from "../net/inputFaults.js"
+import { handshakeFailedLine } from "../tls/tlsServer.js"
 import type { ServerContext } from "./ServerContext.js"
 import { acceptWebSocket } from "./WebSocketTransport.js"
 
@@ -61,8 +62,9 @@ export const makeWebSocketServer = (ctx: ServerContext, options: WebSocketListen
     }
     wss.handleUpgrade(req, socket, head, (ws) => acceptWebSocket(ctx, ws, req, options.trustProxy))
   })
-  server.on("tlsClientError", () => {
+  server.on("tlsClientError", (error: Error, socket: tls.TLSSocket) => {
     inputFaults.tlsHandshakeFailures++
+    ctx.debug?.(handshakeFailedLine(error, socket))
   })
   return server
 }

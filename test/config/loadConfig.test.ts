@@ -153,7 +153,8 @@ max_inflight = 5
         "ROBUSTMQ_TLS_CA_FILE",
         "ROBUSTMQ_TLS_VERIFY_CLIENT",
         "ROBUSTMQ_TLS_CN_AS_USERNAME",
-        "ROBUSTMQ_TLS_MIN_VERSION"
+        "ROBUSTMQ_TLS_MIN_VERSION",
+        "ROBUSTMQ_LOG_LEVEL"
       ]
       expect(configFields.map((f) => f.env).sort()).toEqual([...documented].sort())
 
@@ -183,7 +184,8 @@ max_inflight = 5
         ROBUSTMQ_TLS_CA_FILE: ["/etc/robustmq/ca.crt", "/etc/robustmq/ca.crt"],
         ROBUSTMQ_TLS_VERIFY_CLIENT: ["required", "required"],
         ROBUSTMQ_TLS_CN_AS_USERNAME: ["1", true],
-        ROBUSTMQ_TLS_MIN_VERSION: ["TLSv1.3", "TLSv1.3"]
+        ROBUSTMQ_TLS_MIN_VERSION: ["TLSv1.3", "TLSv1.3"],
+        ROBUSTMQ_LOG_LEVEL: ["debug", "debug"]
       }
       for (const field of configFields) {
         const [text, expected] = special[field.env] ?? [" 7 ", 7] // surrounding blanks are tolerated
@@ -302,11 +304,11 @@ describe("loadConfig errors", () => {
       )
       const section = tomlFile("[amqp]\nport = 5672\n")
       expect(yield* failure({ configFile: section })).toBe(
-        `unknown section [amqp] in ${section}: the sections are [mqtt], [kafka], [storage], [limits], [auth] and [tls]`
+        `unknown section [amqp] in ${section}: the sections are [mqtt], [kafka], [storage], [limits], [auth], [tls] and [log]`
       )
       const topLevel = tomlFile("port = 1883\n")
       expect(yield* failure({ configFile: topLevel })).toBe(
-        `unknown top-level key "port" in ${topLevel}: put settings under [mqtt], [kafka], [storage], [limits], [auth] or [tls]`
+        `unknown top-level key "port" in ${topLevel}: put settings under [mqtt], [kafka], [storage], [limits], [auth], [tls] or [log]`
       )
     }))
 
@@ -453,6 +455,21 @@ describe("loadConfig errors", () => {
       expect((yield* loadConfig({ configFile: file, env: { ROBUSTMQ_KAFKA_TLS_PORT: "0" }, overrides: { kafkaTlsPort: "-1" }, cwd })).kafka.tlsPort).toBe(-1)
       expect(yield* failure({ overrides: { kafkaTlsPort: "70000" } })).toBe(`--kafka-tls-port must be an integer 0-65535, or -1 for off, got 70000`)
       expect(yield* failure({ env: { ROBUSTMQ_KAFKA_TLS_PORT: "x" } })).toBe(`ROBUSTMQ_KAFKA_TLS_PORT (kafka.tls_port) must be an integer 0-65535, or -1 for off, got "x"`)
+    }))
+
+  it.effect("log.level: info by default, set by file, env and --log-level, one of four names", () =>
+    Effect.gen(function*() {
+      expect((yield* loadConfig({ env: {}, cwd })).log.level).toBe("info")
+      const file = tomlFile(`[log]\nlevel = "warning"\n`)
+      expect((yield* loadConfig({ configFile: file, env: {}, cwd })).log.level).toBe("warning")
+      expect((yield* loadConfig({ configFile: file, env: { ROBUSTMQ_LOG_LEVEL: "error" }, cwd })).log.level).toBe("error")
+      expect((yield* loadConfig({ configFile: file, env: { ROBUSTMQ_LOG_LEVEL: "error" }, overrides: { logLevel: "debug" }, cwd })).log.level).toBe("debug")
+      expect(yield* failure({ overrides: { logLevel: "trace" } })).toBe(`--log-level must be "debug", "info", "warning" or "error", got "trace"`)
+      expect(yield* failure({ env: { ROBUSTMQ_LOG_LEVEL: "verbose" } })).toBe(
+        `ROBUSTMQ_LOG_LEVEL (log.level) must be "debug", "info", "warning" or "error", got "verbose"`
+      )
+      const bad = tomlFile(`[log]\nlevel = "INFO"\nformat = "json"\n`)
+      expect(yield* failure({ configFile: bad })).toBe(`unknown key "log.format" in ${bad}: [log] accepts level`)
     }))
 
   it.effect("a file error is reported before env and flag errors", () =>

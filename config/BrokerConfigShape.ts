@@ -134,9 +134,9 @@ export interface LimitsConfig {
   readonly logHighWater: number
   /** An MQTT packet or Kafka request whose first bytes arrived must be whole within this (ms). */
   readonly incompleteRequestTimeoutMs: number
-  /** MQTT clients connected from one address; more get CONNACK 0x97 (v3: 3). 0 = no limit. */
+  /** Connections from one address, MQTT and Kafka together; MQTT gets CONNACK 0x97 (v3: 3), Kafka is closed at accept. 0 = no limit. */
   readonly maxConnectionsPerIp: number
-  /** MQTT CONNECTs per second; more get CONNACK 0x9F (v3: 3). 0 = no limit. */
+  /** New connections per second (MQTT CONNECTs, Kafka accepts); MQTT gets CONNACK 0x9F (v3: 3), Kafka is closed at accept. 0 = no limit. */
   readonly maxConnectRate: number
 }
 

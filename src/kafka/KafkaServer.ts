@@ -11,7 +11,9 @@
  *
  * With `kafka.tls_port` set, a second listener speaks the same protocol inside TLS (SSL, or
  * SASL_SSL by the same rule) over the shared TlsContext; its connections are served, limited and
- * closed exactly like the plain ones, and each is told the port it came in on.
+ * closed exactly like the plain ones, and each is told the port it came in on. Both listeners
+ * admit connections through the MQTT listeners' Admission (per address, per second, failed
+ * logins): a refused one is closed at accept, as Kafka has no refusal frame before SASL.
  */
 import * as net from "node:net"
 import { Cause, Context, Duration, Effect, Exit, Fiber, FiberId, Layer, Runtime } from "effect"

@@ -31,6 +31,10 @@ const refuse = (socket: Duplex, status: number, reason: string, message: string)
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\nConnection: close\r\n\r\n${message}`)
 }
 
+const ignoreError = () => {
+  // 'close' follows; the connection (if any) settles there.
+}
+
 export interface WebSocketListenerOptions {
   readonly path: string
   readonly trustProxy: boolean
@@ -54,6 +58,9 @@ export const makeWebSocketServer = (ctx: ServerContext, options: WebSocketListen
   }
   const server = options.tls === null ? http.createServer(onRequest) : https.createServer(options.tls, onRequest)
   server.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    // Node hands an upgrade's socket over without an error listener: a client that resets it
+    // while we refuse (404, wrong subprotocol) would otherwise throw in the broker's process.
+    socket.on("error", ignoreError)
     const path = (req.url ?? "/").split("?")[0]
     if (path !== options.path) return refuse(socket, 404, "Not Found", `no MQTT endpoint at ${path}; ${usage(options.path)}`)
     const offered = req.headers["sec-websocket-protocol"]

@@ -21,6 +21,8 @@ import { useBrokerProcesses, type BrokerProcess } from "../support/BrokerProcess
 import { type TestCertificates, useCertificates } from "../support/certificates.js"
 import { connect, waitUntil } from "../support/clients.js"
 import { kafkaClient, withTimeout } from "../support/kafka.js"
+import { KafkaWire } from "../support/KafkaWire.js"
+import { ApiKey } from "../../src/kafka/protocol/index.js"
 
 const certs = useCertificates({ clientName: "device-1" })
 const processes = useBrokerProcesses()
@@ -52,6 +54,7 @@ const WRONG = "not-alices-Guess-9921"
 const KAFKA = "kbob-S3cret-kafka-Pa55"
 const KAFKA_WRONG = "kbob-wrong-Guess-4471"
 const ROTATED = "alice-Rotated-after-HUP-77"
+const GARBLED = "kbob-Garbled-token-Pa55"
 
 const mqttLogin = (live: Live, password: string, version: 4 | 5 = 5) => {
   const options = { username: "alice", password, protocolVersion: version, clientId: `login-${version}-${Math.random().toString(36).slice(2, 8)}` }
@@ -132,6 +135,20 @@ const cases: ReadonlyArray<SecretCase> = [
     drive: async (live) => {
       expect(await kafkaLogin(live, KAFKA_WRONG, false)).toBe("KafkaJSSASLAuthenticationError")
       expect(await kafkaLogin(live, KAFKA_WRONG, true)).toBe("KafkaJSSASLAuthenticationError")
+    }
+  },
+  {
+    name: "a garbled SASL/PLAIN token (a password sent without the NUL separators)",
+    secrets: () => [GARBLED],
+    drive: async (live) => {
+      const wire = await KafkaWire.connect(live.ports.kafka, 5_000)
+      try {
+        expect((await wire.request(ApiKey.SaslHandshake, 1, { mechanism: "PLAIN" })).errorCode).toBe(0)
+        const answer = await wire.request(ApiKey.SaslAuthenticate, 0, { authBytes: Buffer.from(`kbob ${GARBLED}`) })
+        expect(answer.errorCode).not.toBe(0)
+      } finally {
+        wire.destroy()
+      }
     }
   },
   {

@@ -22,6 +22,12 @@ export const createTlsServer = (secure: TlsContext, onSocket: (socket: tls.TLSSo
   return server
 }
 
-/** A failed handshake, for the debug line: OpenSSL's reason (no key material is in it). */
-export const handshakeFailedLine = (error: Error, socket: { readonly remoteAddress?: string | undefined; readonly remotePort?: number | undefined }): string =>
-  `tls: handshake from ${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"} failed: ${error.message}`
+/**
+ * A failed handshake, for the debug line: OpenSSL's short reason ("wrong version number",
+ * "certificate expired"), else Node's message; no key material is in either. The address is
+ * gone ("?") when the client hung up first.
+ */
+export const handshakeFailedLine = (error: Error, socket: { readonly remoteAddress?: string | undefined; readonly remotePort?: number | undefined }): string => {
+  const reason = (error as { readonly reason?: unknown }).reason
+  return `tls: handshake from ${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"} failed: ${typeof reason === "string" ? reason : error.message.trim()}`
+}

@@ -9,7 +9,7 @@
  * To cover a new secret, add one row to `cases`: what must never show (`secrets`) and how a
  * client presents it to the broker (`drive`, asserting the outcome so the secret surely reached
  * the broker). Rows run in order against one broker; `live.users` and `live.reload()` change the
- * password file, `live.env`/`args` below are where a new mechanism's settings go.
+ * password file; a new mechanism's settings go in `brokerSettings`.
  */
 import { readdirSync, readFileSync, statSync } from "node:fs"
 import { join } from "node:path"
@@ -180,6 +180,22 @@ const cases: ReadonlyArray<SecretCase> = [
   }
 ]
 
+/** How the broker is started: every listener, TLS with optional client certificates, logins required. */
+const brokerSettings = (c: TestCertificates, files: { readonly passwordFile: string; readonly aclFile: string }) => ({
+  args: [
+    "--log-level", "debug",
+    "--mqtts-port", "0", "--ws-port", "0", "--wss-port", "0", "--kafka-tls-port", "0",
+    "--tls-cert", c.serverCert, "--tls-key", c.serverKey, "--tls-ca", c.caCert
+  ],
+  env: {
+    ROBUSTMQ_AUTH_ALLOW_ANONYMOUS: "false",
+    ROBUSTMQ_AUTH_PASSWORD_FILE: files.passwordFile,
+    ROBUSTMQ_AUTH_ACL_FILE: files.aclFile,
+    ROBUSTMQ_TLS_VERIFY_CLIENT: "optional",
+    ROBUSTMQ_LOG_FORMAT: "terse"
+  }
+})
+
 // --- the search --------------------------------------------------------------------------------
 
 /** A secret as text and as the encodings a logged Buffer, JSON or hex dump would give it. */
@@ -220,22 +236,7 @@ describe("no secret in the logs or the data dir", () => {
     const aclFile = writeAcl(dir, "user alice\ntopic readwrite alice/#\nuser kbob\ntopic readwrite #\n")
     const c = certs.get()
     const dataDir = processes.dataDir()
-    const broker = await processes.start(dataDir, {
-      storage: "segment",
-      args: [
-        "--log-level", "debug",
-        "--mqtts-port", "0", "--ws-port", "0", "--wss-port", "0", "--kafka-tls-port", "0",
-        "--tls-cert", c.serverCert, "--tls-key", c.serverKey, "--tls-ca", c.caCert
-      ],
-      env: {
-        ROBUSTMQ_AUTH_ALLOW_ANONYMOUS: "false",
-        ROBUSTMQ_AUTH_PASSWORD_FILE: passwordFile,
-        ROBUSTMQ_AUTH_ACL_FILE: aclFile,
-        ROBUSTMQ_TLS_VERIFY_CLIENT: "optional",
-        ROBUSTMQ_LOG_FORMAT: "terse"
-      },
-      startTimeoutMs: 60_000
-    })
+    const broker = await processes.start(dataDir, { storage: "segment", ...brokerSettings(c, { passwordFile, aclFile }), startTimeoutMs: 60_000 })
     await waitUntil(() => listenedPort(broker.output(), /Kafka over TLS \([A-Z_]+\)/) !== undefined && listenedPort(broker.output(), /MQTT over WebSocket with TLS \(path \/mqtt\)/) !== undefined, 30_000, () => `every listener; output: ${broker.output()}`)
     const out = broker.output()
     const live: Live = {

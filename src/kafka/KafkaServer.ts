@@ -18,6 +18,7 @@
 import * as net from "node:net"
 import { Cause, Context, Duration, Effect, Exit, Fiber, FiberId, Layer, Runtime } from "effect"
 import { BrokerConfig } from "../../config/BrokerConfig.js"
+import { ErrorCode } from "../../domain/kafka/ErrorCode.js"
 import { Auth } from "../auth/Auth.js"
 import { TopicPolicies } from "../../layers/TopicPolicies.js"
 import { EventStore } from "../../services/EventStore.js"
@@ -150,11 +151,13 @@ const REFUSALS: Record<Refusal, string> = {
 
 const peer = (socket: net.Socket): string => `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`
 
+const errorNames = new Map(Object.entries(ErrorCode).map(([name, code]) => [code as number, name]))
+
 /** The outcome of a SaslAuthenticate, for the debug line (the user is known once accepted). */
 const saslLine = (conn: KafkaConnection, response: { readonly errorCode: number }): string =>
   response.errorCode === 0
     ? `kafka: SASL login from ${peer(conn.socket)} accepted as user ${JSON.stringify(conn.user)}`
-    : `kafka: SASL login from ${peer(conn.socket)} refused (error code ${response.errorCode})`
+    : `kafka: SASL login from ${peer(conn.socket)} refused: ${errorNames.get(response.errorCode) ?? `error code ${response.errorCode}`}`
 
 type KafkaSocket = net.Socket & { kafka?: KafkaConnection }
 function onData(this: KafkaSocket, chunk: Buffer) {

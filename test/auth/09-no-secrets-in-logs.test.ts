@@ -284,6 +284,7 @@ describe("no secret in the logs or the data dir", () => {
     expect(output).toMatch(/ DEBUG auth: user "kbob" accepted/)
     expect(output).toMatch(/ DEBUG kafka: SASL login from 127\.0\.0\.1:\d+ accepted as user "kbob"/)
     expect(output).toMatch(/ DEBUG mqtt: connection from 127\.0\.0\.1:\d+ \(wss\)/)
+    expect(output).toMatch(/ DEBUG kafka: SASL login from 127\.0\.0\.1:\d+ refused: SASL_AUTHENTICATION_FAILED/)
     const files = filesUnder(dataDir).map((path) => [path, readFileSync(path)] as const)
     expect(files.length).toBeGreaterThan(0)
     // The search does see what the broker stored: the users' names are in the acl stream.

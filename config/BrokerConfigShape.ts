@@ -139,9 +139,9 @@ export interface LimitsConfig {
   readonly logHighWater: number
   /** An MQTT packet or Kafka request whose first bytes arrived must be whole within this (ms). */
   readonly incompleteRequestTimeoutMs: number
-  /** MQTT clients connected from one address; more get CONNACK 0x97 (v3: 3). 0 = no limit. */
+  /** Connections from one address, MQTT and Kafka together; MQTT gets CONNACK 0x97 (v3: 3), Kafka is closed at accept. 0 = no limit. */
   readonly maxConnectionsPerIp: number
-  /** MQTT CONNECTs per second; more get CONNACK 0x9F (v3: 3). 0 = no limit. */
+  /** New connections per second (MQTT CONNECTs, Kafka accepts); MQTT gets CONNACK 0x9F (v3: 3), Kafka is closed at accept. 0 = no limit. */
   readonly maxConnectRate: number
 }
 
@@ -161,6 +161,13 @@ export interface AuthConfig {
   readonly superusers: ReadonlyArray<string>
 }
 
+/** The minimum level of the broker's log lines; debug adds connections, logins and their outcomes. */
+export type LogLevelName = "debug" | "info" | "warning" | "error"
+
+export interface LogConfig {
+  readonly level: LogLevelName
+}
+
 export interface BrokerConfigShape {
   readonly mqtt: MqttConfig
   readonly kafka: KafkaConfig
@@ -168,6 +175,7 @@ export interface BrokerConfigShape {
   readonly limits: LimitsConfig
   readonly auth: AuthConfig
   readonly tls: TlsConfig
+  readonly log: LogConfig
 }
 
 export const defaultConfig: BrokerConfigShape = {
@@ -223,5 +231,6 @@ export const defaultConfig: BrokerConfigShape = {
     maxConnectRate: 0
   },
   auth: { allowAnonymous: true, passwordFile: "", aclFile: "", maxFailures: 0, failureWindow: 60, superusers: [] },
-  tls: { certFile: "", keyFile: "", caFile: "", verifyClient: "none", cnAsUsername: false, minVersion: "TLSv1.2" }
+  tls: { certFile: "", keyFile: "", caFile: "", verifyClient: "none", cnAsUsername: false, minVersion: "TLSv1.2" },
+  log: { level: "info" }
 }

@@ -38,6 +38,7 @@ export interface ConfigOverrides {
   readonly tlsCert?: string | undefined
   readonly tlsKey?: string | undefined
   readonly tlsCa?: string | undefined
+  readonly logLevel?: string | undefined
 }
 
 export interface LoadConfigOptions {
@@ -126,6 +127,7 @@ const WsPath = Schema.String.pipe(Schema.pattern(/^\/[^\s?#]*$/), Schema.annotat
 const VerifyClient = Schema.Literal("none", "optional", "required").annotations(mustBe(`"none", "optional" or "required"`))
 const AclDefault = Schema.Literal("allow", "deny").annotations(mustBe(`"allow" or "deny"`))
 const UserNames = Schema.Array(NonEmpty).annotations(mustBe(`a list of user names, e.g. ["admin"]`))
+const LogLevelName = Schema.Literal("debug", "info", "warning", "error").annotations(mustBe(`"debug", "info", "warning" or "error"`))
 const TlsVersion = Schema.Literal("TLSv1.2", "TLSv1.3").annotations(mustBe(`"TLSv1.2" or "TLSv1.3"`))
 
 const MqttSection = Schema.Struct({
@@ -213,6 +215,10 @@ const TlsSection = Schema.Struct({
   minVersion: Schema.optional(TlsVersion).pipe(Schema.fromKey("min_version"))
 })
 
+const LogSection = Schema.Struct({
+  level: Schema.optional(LogLevelName)
+})
+
 /** A config document (a TOML file, or one source's values), every key optional. */
 export const ConfigDocument = Schema.Struct({
   mqtt: Schema.optional(MqttSection),
@@ -220,13 +226,14 @@ export const ConfigDocument = Schema.Struct({
   storage: Schema.optional(StorageSection),
   limits: Schema.optional(LimitsSection),
   auth: Schema.optional(AuthSection),
-  tls: Schema.optional(TlsSection)
+  tls: Schema.optional(TlsSection),
+  log: Schema.optional(LogSection)
 })
 type ConfigDocument = typeof ConfigDocument.Type
 
 // --- which TOML key is which env var and flag ---------------------------------------------------
 
-export type ConfigSection = "mqtt" | "kafka" | "storage" | "limits" | "auth" | "tls"
+export type ConfigSection = "mqtt" | "kafka" | "storage" | "limits" | "auth" | "tls" | "log"
 
 export interface ConfigField {
   readonly section: ConfigSection
@@ -341,10 +348,11 @@ export const configFields: ReadonlyArray<ConfigField> = [
   { section: "tls", key: "ca_file", env: "ROBUSTMQ_TLS_CA_FILE", flag: "--tls-ca", override: "tlsCa", numeric: false },
   { section: "tls", key: "verify_client", env: "ROBUSTMQ_TLS_VERIFY_CLIENT", numeric: false },
   { section: "tls", key: "cn_as_username", env: "ROBUSTMQ_TLS_CN_AS_USERNAME", numeric: false, fromEnv: envBoolean },
-  { section: "tls", key: "min_version", env: "ROBUSTMQ_TLS_MIN_VERSION", numeric: false }
+  { section: "tls", key: "min_version", env: "ROBUSTMQ_TLS_MIN_VERSION", numeric: false },
+  { section: "log", key: "level", env: "ROBUSTMQ_LOG_LEVEL", flag: "--log-level", override: "logLevel", numeric: false }
 ]
 
-const sections: ReadonlyArray<ConfigSection> = ["mqtt", "kafka", "storage", "limits", "auth", "tls"]
+const sections: ReadonlyArray<ConfigSection> = ["mqtt", "kafka", "storage", "limits", "auth", "tls", "log"]
 
 const fieldAt = (section: unknown, key: unknown): ConfigField | undefined =>
   configFields.find((f) => f.section === section && f.key === key)
@@ -386,8 +394,8 @@ const describeIssue = (issue: ParseResult.ArrayFormatterIssue, raw: unknown, sou
     if (key === undefined) {
       const value = isTable(raw) ? raw[String(section)] : undefined
       return isTable(value)
-        ? `unknown section [${String(section)}] in ${file}: the sections are [mqtt], [kafka], [storage], [limits], [auth] and [tls]`
-        : `unknown top-level key "${String(section)}" in ${file}: put settings under [mqtt], [kafka], [storage], [limits], [auth] or [tls]`
+        ? `unknown section [${String(section)}] in ${file}: the sections are [mqtt], [kafka], [storage], [limits], [auth], [tls] and [log]`
+        : `unknown top-level key "${String(section)}" in ${file}: put settings under [mqtt], [kafka], [storage], [limits], [auth], [tls] or [log]`
     }
     const known = sections.includes(section as ConfigSection) ? keysOf(section as ConfigSection) : ""
     return `unknown key "${String(section)}.${String(key)}" in ${file}: [${String(section)}] accepts ${known}`
@@ -503,7 +511,8 @@ const merge = (docs: ReadonlyArray<ConfigDocument>, cwd: string): BrokerConfigSh
     storage: { ...storage, dataDir: NodePath.resolve(cwd, storage.dataDir) },
     limits: mergeSection(defaultConfig.limits, docs.map((d) => d.limits)),
     auth: { ...auth, passwordFile: resolveFile(cwd, auth.passwordFile), aclFile: resolveFile(cwd, auth.aclFile) },
-    tls: { ...tls, certFile: resolveFile(cwd, tls.certFile), keyFile: resolveFile(cwd, tls.keyFile), caFile: resolveFile(cwd, tls.caFile) }
+    tls: { ...tls, certFile: resolveFile(cwd, tls.certFile), keyFile: resolveFile(cwd, tls.keyFile), caFile: resolveFile(cwd, tls.caFile) },
+    log: mergeSection(defaultConfig.log, docs.map((d) => d.log))
   }
 }
 

@@ -12,9 +12,10 @@
  */
 import { Args, Command, Options, ValidationError } from "@effect/cli"
 import type { CliApp } from "@effect/cli"
-import { Console, Effect, Layer, Option } from "effect"
+import { Console, Effect, FiberRef, Layer, Logger, LogLevel, Option } from "effect"
 import { stringify as stringifyToml } from "smol-toml"
 import * as BrokerConfig from "../config/BrokerConfig.js"
+import type { LogLevelName } from "../config/BrokerConfigShape.js"
 import { type ConfigError, type ConfigOverrides, encodeConfig, loadConfig } from "../config/loadConfig.js"
 import * as LogCheck from "../layers/LogCheck.js"
 import * as App from "./App.js"
@@ -54,16 +55,32 @@ type SourceFlags = { readonly configFile: Option.Option<string> } & { readonly [
 /** Every key of ConfigOverrides: a flag added there is listed here too. */
 const overrideNames = ["mqttHost", "mqttPort", "kafkaPort", "dataDir", "storage", "mqttsPort", "wsPort", "wssPort", "kafkaTlsPort", "tlsCert", "tlsKey", "tlsCa"] as const
 
-const load = (flags: SourceFlags) => {
-  const overrides: ConfigOverrides = Object.fromEntries(overrideNames.map((name) => [name, Option.getOrUndefined(flags[name] ?? Option.none())]))
-  return loadConfig({ configFile: Option.getOrUndefined(flags.configFile), overrides })
+/** `--log-level`, taken off the command line by `run` (see takeLogLevel). */
+const logLevelFlag = FiberRef.unsafeMake<string | undefined>(undefined)
+
+const load = (flags: SourceFlags) =>
+  Effect.flatMap(FiberRef.get(logLevelFlag), (logLevel) => {
+    const overrides: ConfigOverrides = {
+      ...Object.fromEntries(overrideNames.map((name) => [name, Option.getOrUndefined(flags[name] ?? Option.none())])),
+      logLevel
+    }
+    return loadConfig({ configFile: Option.getOrUndefined(flags.configFile), overrides })
+  })
+
+const minimumLevel: Record<LogLevelName, LogLevel.LogLevel> = {
+  debug: LogLevel.Debug,
+  info: LogLevel.Info,
+  warning: LogLevel.Warning,
+  error: LogLevel.Error
 }
 
 const start = Command.make("start", sourceOptions, (flags) =>
   Effect.gen(function*() {
     const config = yield* load(flags)
-    yield* Effect.logDebug(`storage ${config.storage.kind} in ${config.storage.dataDir}`)
-    return yield* Layer.launch(App.layer.pipe(Layer.provide(BrokerConfig.layer(config))))
+    return yield* Effect.zipRight(
+      Effect.logDebug(`storage ${config.storage.kind} in ${config.storage.dataDir}`),
+      Layer.launch(App.layer.pipe(Layer.provide(BrokerConfig.layer(config))))
+    ).pipe(Logger.withMinimumLogLevel(minimumLevel[config.log.level]))
   })).pipe(Command.withDescription("Run the broker until SIGINT or SIGTERM"))
 
 const format = Options.choice("format", ["toml", "json"]).pipe(
@@ -192,10 +209,35 @@ const oneLineErrors = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A
   )
 
 /**
+ * Takes `--log-level LEVEL` / `--log-level=LEVEL` off the command line, wherever it stands
+ * (before the subcommand, as @effect/cli's built-in flag of that name is placed, or after it).
+ * It is the setting log.level: loadConfig validates it and ranks it above the file and env like
+ * every flag. Left to @effect/cli, the built-in would set the level before the file is read, so
+ * the file's level would win over the flag.
+ */
+export const takeLogLevel = (argv: ReadonlyArray<string>): { readonly argv: ReadonlyArray<string>; readonly level: string | undefined } => {
+  const rest: Array<string> = []
+  let level: string | undefined
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (arg === "--") {
+      rest.push(...argv.slice(i))
+      break
+    }
+    if (arg === "--log-level") level = argv[++i] ?? ""
+    else if (arg.startsWith("--log-level=")) level = arg.slice("--log-level=".length)
+    else rest.push(arg)
+  }
+  return { argv: rest, level }
+}
+
+/**
  * Runs the command line (`argv` as in `process.argv`, executable and script first). A
  * ValidationError has already been printed by @effect/cli; the others carry a one-line `message`.
  */
 export const run = (
   argv: ReadonlyArray<string>
-): Effect.Effect<void, ConfigError | Error | ValidationError.ValidationError, CliApp.CliApp.Environment> =>
-  oneLineErrors(cli(argv))
+): Effect.Effect<void, ConfigError | Error | ValidationError.ValidationError, CliApp.CliApp.Environment> => {
+  const taken = takeLogLevel(argv)
+  return oneLineErrors(cli(taken.argv)).pipe(Effect.locally(logLevelFlag, taken.level))
+}

@@ -8,7 +8,8 @@
  * - stdout: logs, one line each: `2025-01-01T12:00:00.000Z INFO MQTT listening on 0.0.0.0:1883`,
  *   annotations appended as key=value (no fiber ids: they mean nothing to an operator).
  *   `ROBUSTMQ_LOG_FORMAT=json|logfmt|pretty` switches to Effect's other loggers; `--log-level`
- *   sets the minimum level (default info). `robustmq config` prints its document on stdout too.
+ *   (or `[log] level`, `ROBUSTMQ_LOG_LEVEL`) sets the minimum level (default info). `robustmq config`
+ *   prints its document on stdout too.
  * - stderr: on failure exactly one line, the error's own message (config errors and start-up
  *   errors are written to be read as is), and exit code 1. No stack, no fiber dump: those are for
  *   bugs, and `ROBUSTMQ_DEBUG=1` adds the full cause after the line.

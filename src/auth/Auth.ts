@@ -30,6 +30,7 @@ import { parsePasswordHash } from "../../domain/auth/passwordFile.js"
 import { ReasonCode } from "../../domain/ReasonCode.js"
 import type { StorageError, VersionConflict } from "../../services/errors.js"
 import { EventStore } from "../../services/EventStore.js"
+import { makeDebugLog } from "../net/debugLog.js"
 import { type AuthFileError, readDeclared } from "./authFiles.js"
 import { type AclSource, ClientAcl } from "./ClientAcl.js"
 import { VerifiedCache, verifyPbkdf2, verifySha512 } from "./passwordHash.js"
@@ -263,11 +264,34 @@ export const make = Effect.gen(function*() {
     return verifier
   }
 
+  const debug = yield* makeDebugLog
+  /** The decision with its reason in words: the user name and why, never the password. */
+  const decisionLine = (username: string | undefined, password: Uint8Array | undefined, reason: number): string => {
+    const who = username === undefined ? "anonymous client" : `user ${JSON.stringify(username)}`
+    if (reason === ReasonCode.Success) return `auth: ${who} accepted`
+    const why = username === undefined
+      ? "no user name, and auth.allow_anonymous = false"
+      : !state.users.has(username)
+      ? "no such user"
+      : password === undefined
+      ? "no password sent"
+      : "wrong password"
+    return `auth: ${who} refused: ${why}`
+  }
+  const authenticate: AuthService["unsafeAuthenticate"] = debug === null ? unsafeAuthenticate : (username, password, done) => {
+    const now = unsafeAuthenticate(username, password, (reason) => {
+      debug(decisionLine(username, password, reason))
+      done(reason)
+    })
+    if (now >= 0) debug(decisionLine(username, password, now))
+    return now
+  }
+
   const aclConfigured = config.aclFile !== ""
   const superusers = new Set(config.superusers)
   return Auth.of({
     active: isActive(config),
-    unsafeAuthenticate,
+    unsafeAuthenticate: authenticate,
     unsafeScramVerifier,
     unsafeClientAcl: (username, clientId, verified = false) => {
       const known = state.users.size === 0 && !verified ? null : (username ?? null)

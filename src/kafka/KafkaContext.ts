@@ -40,7 +40,7 @@ export class KafkaContext {
     /** Log start offsets raised by DeleteRecords. */
     readonly logStarts: LogStartOffsetsService,
     readonly policies: TopicPoliciesService,
-    /** Failed logins per address, shared with the MQTT listeners (auth.max_failures). */
+    /** Connections, connect rate and failed logins per address, shared with the MQTT listeners. */
     readonly admission: Admission
   ) {
     // A deleted topic's partitions start afresh if it is created again.

@@ -11,12 +11,15 @@
  *
  * With `kafka.tls_port` set, a second listener speaks the same protocol inside TLS (SSL, or
  * SASL_SSL by the same rule) over the shared TlsContext; its connections are served, limited and
- * closed exactly like the plain ones, and each is told the port it came in on.
+ * closed exactly like the plain ones, and each is told the port it came in on. Both listeners
+ * admit connections through the MQTT listeners' Admission (per address, per second, failed
+ * logins): a refused one is closed at accept, as Kafka has no refusal frame before SASL.
  */
 import * as net from "node:net"
 import { TLSSocket } from "node:tls"
 import { Cause, Context, Duration, Effect, Exit, Fiber, FiberId, Layer, Runtime } from "effect"
 import { BrokerConfig } from "../../config/BrokerConfig.js"
+import { ErrorCode } from "../../domain/kafka/ErrorCode.js"
 import { Auth } from "../auth/Auth.js"
 import { TopicPolicies } from "../../layers/TopicPolicies.js"
 import { EventStore } from "../../services/EventStore.js"
@@ -51,6 +54,8 @@ import {
 import { handleListOffsets } from "./handlers/listOffsets.js"
 import { handleProduce } from "./handlers/produce.js"
 import { allowedBeforeAuthentication, authenticateRawToken, handleSaslAuthenticate, handleSaslHandshake } from "./handlers/sasl.js"
+import type { Refusal } from "../net/Admission.js"
+import { makeDebugLog } from "../net/debugLog.js"
 import { listen, openListener } from "../net/listen.js"
 import { SharedTls } from "../tls/TlsContext.js"
 import { createTlsServer } from "../tls/tlsServer.js"
@@ -240,6 +245,23 @@ const loginFailed = (ctx: KafkaContext, conn: KafkaConnection): Effect.Effect<vo
 
 const IDLE_TIMEOUT_MS = 10 * 60 * 1000
 
+/** Why admission closed a connection at accept, for the debug line. */
+const REFUSALS: Record<Refusal, string> = {
+  "per-ip": "too many connections from this address (limits.max_connections_per_ip)",
+  rate: "too many new connections this second (limits.max_connect_rate)",
+  banned: "too many failed logins (auth.max_failures)"
+}
+
+const peer = (socket: net.Socket): string => `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`
+
+const errorNames = new Map(Object.entries(ErrorCode).map(([name, code]) => [code as number, name]))
+
+/** The outcome of a SaslAuthenticate, for the debug line (the user is known once accepted). */
+const saslLine = (conn: KafkaConnection, response: { readonly errorCode: number }): string =>
+  response.errorCode === 0
+    ? `kafka: SASL login from ${peer(conn.socket)} accepted as user ${JSON.stringify(conn.user)}`
+    : `kafka: SASL login from ${peer(conn.socket)} refused: ${errorNames.get(response.errorCode) ?? `error code ${response.errorCode}`}`
+
 type KafkaSocket = net.Socket & { kafka?: KafkaConnection }
 function onData(this: KafkaSocket, chunk: Buffer) {
   this.kafka!.onData(chunk)
@@ -285,6 +307,7 @@ export const make = Effect.gen(function*() {
     }
     return conn.acl
   }
+  const debug = yield* makeDebugLog
   /** SASL_PLAINTEXT when the MQTT side refuses anonymous clients. */
   const saslRequired = !config.auth.allowAnonymous
 
@@ -330,7 +353,10 @@ export const make = Effect.gen(function*() {
       conn,
       handle(ctx, auth, acls, connectionAcl(conn), conn, req),
       `api key ${req.apiKey} v${req.apiVersion}`,
-      (body) => respond(body === null ? null : encodeResponse(req.header, req.apiKey, req.apiVersion, body as never)),
+      (body) => {
+        if (debug !== null && req.apiKey === ApiKey.SaslAuthenticate) debug(saslLine(conn, body as { errorCode: number }))
+        respond(body === null ? null : encodeResponse(req.header, req.apiKey, req.apiVersion, body as never))
+      },
       () => respond(null)
     )
   }
@@ -340,16 +366,26 @@ export const make = Effect.gen(function*() {
     runCallback(Effect.logWarning(`Kafka connection from ${conn.remoteHost}: input could not be handled, connection closed: ${describeThrown(error)}`))
 
   const accept = (socket: KafkaSocket) => {
-    // Refused for failed logins (auth.max_failures): Kafka has no refusal before SASL, so it closes.
-    if (ctx.admission.isBanned(socket.remoteAddress ?? "", Date.now())) return void socket.destroy()
+    const address = socket.remoteAddress ?? ""
+    // The abuse limits, counted with MQTT's (one Admission): connections per address, new
+    // connections per second, failed logins. Kafka has no refusal before SASL, so it closes.
+    const refusal = ctx.admission.check(address, Date.now())
+    if (refusal !== null) {
+      debug?.(`kafka: connection from ${peer(socket)} refused: ${REFUSALS[refusal]}`)
+      return void socket.destroy()
+    }
+    ctx.admission.opened(address)
     const conn = new KafkaConnection(socket, sink, budget, thrown)
     // mTLS with tls.cn_as_username: the verified certificate's CN is the principal until SASL names another.
     if (cnAsUsername && socket instanceof TLSSocket) conn.certUser = verifiedCommonName(socket)
     socket.kafka = conn
     connections.add(conn)
+    debug?.(`kafka: connection from ${peer(socket)} (${(socket as { encrypted?: boolean }).encrypted === true ? "tls" : "tcp"})`)
     socket.on("data", onData)
     socket.on("error", onError)
     socket.on("close", () => {
+      ctx.admission.closed(address)
+      debug?.(`kafka: connection from ${peer(socket)} closed${conn.user === null ? "" : ` (user ${conn.user})`}`)
       conn.released()
       connections.delete(conn)
       if (conn.user !== null) auth.unsafeUntrack(conn.user, conn)
@@ -395,7 +431,7 @@ export const make = Effect.gen(function*() {
   yield* Effect.log(`Kafka listening on ${config.kafka.host}:${port}`)
   // Opened after the plain listener, so it stops accepting before the connections are closed.
   const secure = (yield* SharedTls).context
-  const tlsPort = config.kafka.tlsPort < 0 ? -1 : yield* openListener(createTlsServer(secure!, accept), config.kafka.host, config.kafka.tlsPort, {
+  const tlsPort = config.kafka.tlsPort < 0 ? -1 : yield* openListener(createTlsServer(secure!, accept, debug), config.kafka.host, config.kafka.tlsPort, {
     protocol: "Kafka over TLS",
     portHint: "--kafka-tls-port (or -1 for off)",
     addressHint: "kafka.host and --kafka-tls-port",

@@ -27,6 +27,7 @@ import type { LiveSession, Outlet } from "./engine/LiveSession.js"
 import { handleConnect, handleUndecodableConnect } from "./handlers/connect.js"
 import { PACKET_HANDLERS } from "./handlers/index.js"
 import type { ConnectSettings } from "./handlers/negotiateConnect.js"
+import * as debugLines from "./debugLines.js"
 import { recheckGrants } from "./regrant.js"
 import type { ServerContext } from "./ServerContext.js"
 import type { Transport } from "./Transport.js"
@@ -106,6 +107,7 @@ export class Connection implements Outlet, FrameSink, AclHolder {
     this.reader = new FrameReader(ctx.config.limits.maxPacketSize, ctx.packetBudget)
     this.outputCap = ctx.config.limits.maxOutputBuffer
     this.lastSeen = this.openedAt = this.publishWindowStart = Date.now()
+    ctx.debug?.(debugLines.acceptedLine(socket))
   }
 
   // ------------------------------------------------------------ flow control
@@ -236,6 +238,7 @@ export class Connection implements Outlet, FrameSink, AclHolder {
   onClose(): void {
     this.reader.discard() // a partial packet's budget goes back
     if (this.state === State.Closed && this.session === null) return
+    this.ctx.debug?.(debugLines.closedLine(this.socket, this.clientId))
     const wasConnected = this.state === State.Connected
     this.state = State.Closed
     this.ctx.connections.delete(this)
@@ -477,6 +480,7 @@ export class Connection implements Outlet, FrameSink, AclHolder {
         ? { cmd: "connack" as const, reasonCode: reason, sessionPresent, ...(properties ? { properties } : {}) }
         : { cmd: "connack" as const, returnCode: connackCodeV3(reason), sessionPresent: sessionPresent && this.version === 4 } // 3.1: reserved byte
     this.writeFrame(encodeControl(packet, this.version))
+    this.ctx.debug?.(debugLines.connackLine(this.socket, this.clientId, reason))
   }
 
   /** Refuses a CONNECT: CONNACK with the code, then close [MQTT-3.2.2-6]. */

@@ -14,6 +14,7 @@ import { TopicPolicies } from "../../layers/TopicPolicies.js"
 import { MessageLog } from "../../services/MessageLog.js"
 import { Auth } from "../auth/Auth.js"
 import { streamMapping, Topics } from "../meta/Topics.js"
+import { makeDebugLog } from "../net/debugLog.js"
 import { inputFaults } from "../net/inputFaults.js"
 import { listen } from "../net/listen.js"
 import { Connection } from "./Connection.js"
@@ -82,6 +83,7 @@ export const make = Effect.gen(function*() {
   const runtime = yield* Effect.runtime<never>()
   const auth = yield* Auth
   const ctx = new ServerContext(engine, config, runtime, auth.active ? auth : null)
+  ctx.debug = yield* makeDebugLog
 
   const server = net.createServer({ noDelay: true }, (socket: ConnSocket) => acceptSocket(ctx, socket))
 

@@ -8,6 +8,7 @@ import type { Runtime } from "effect"
 import type { BrokerConfigShape } from "../../config/BrokerConfigShape.js"
 import type { AuthService } from "../auth/Auth.js"
 import { Admission } from "../net/Admission.js"
+import type { DebugLog } from "../net/debugLog.js"
 import { RequestBudget } from "../net/RequestBudget.js"
 import type { Connection } from "./Connection.js"
 import type { Engine } from "./engine/Engine.js"
@@ -34,6 +35,8 @@ export class ServerContext {
   readonly packetBudget: RequestBudget
   /** Connections per address, CONNECT rate, failed logins per address (abuse limits). */
   readonly admission: Admission
+  /** Connection debug lines (src/mqtt/debugLines.ts); null unless log.level is debug. */
+  debug: DebugLog = null
   readonly overload: OverloadStats = { stalledDisconnects: 0, subscriptionQuotaRefusals: 0, publishThrottles: 0, logPauses: 0 }
   /** Publishers whose reads wait for the log to drain below half of limits.log_high_water. */
   private heldForLog = new Set<Connection>()

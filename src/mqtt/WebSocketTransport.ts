@@ -52,6 +52,10 @@ export class WebSocketTransport implements Transport {
   get writableLength(): number {
     return this.ws.bufferedAmount
   }
+  /** For log lines (src/mqtt/debugLines.ts). */
+  get transportName(): "ws" | "wss" {
+    return this.tlsSocket === null ? "ws" : "wss"
+  }
   get authorized(): boolean {
     return this.tlsSocket !== null && this.tlsSocket.authorized
   }

@@ -10,6 +10,7 @@ import type { Duplex } from "node:stream"
 import type * as tls from "node:tls"
 import { WebSocketServer } from "ws"
 import { inputFaults } from "../net/inputFaults.js"
+import { handshakeFailedLine } from "../tls/tlsServer.js"
 import type { ServerContext } from "./ServerContext.js"
 import { acceptWebSocket } from "./WebSocketTransport.js"
 
@@ -28,6 +29,10 @@ const usage = (path: string) =>
 const refuse = (socket: Duplex, status: number, reason: string, message: string): void => {
   inputFaults.wsRefusedRequests++
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\nConnection: close\r\n\r\n${message}`)
+}
+
+const ignoreError = () => {
+  // 'close' follows; the connection (if any) settles there.
 }
 
 export interface WebSocketListenerOptions {
@@ -53,6 +58,9 @@ export const makeWebSocketServer = (ctx: ServerContext, options: WebSocketListen
   }
   const server = options.tls === null ? http.createServer(onRequest) : https.createServer(options.tls, onRequest)
   server.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    // Node hands an upgrade's socket over without an error listener: a client that resets it
+    // while we refuse (404, wrong subprotocol) would otherwise throw in the broker's process.
+    socket.on("error", ignoreError)
     const path = (req.url ?? "/").split("?")[0]
     if (path !== options.path) return refuse(socket, 404, "Not Found", `no MQTT endpoint at ${path}; ${usage(options.path)}`)
     const offered = req.headers["sec-websocket-protocol"]
@@ -61,8 +69,9 @@ export const makeWebSocketServer = (ctx: ServerContext, options: WebSocketListen
     }
     wss.handleUpgrade(req, socket, head, (ws) => acceptWebSocket(ctx, ws, req, options.trustProxy))
   })
-  server.on("tlsClientError", () => {
+  server.on("tlsClientError", (error: Error, socket: tls.TLSSocket) => {
     inputFaults.tlsHandshakeFailures++
+    ctx.debug?.(handshakeFailedLine(error, socket))
   })
   return server
 }

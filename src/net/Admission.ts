@@ -2,14 +2,15 @@
  * Who may connect, by remote address (issue 9, abuse limits): connections held per address
  * (limits.max_connections_per_ip), new connections per second (limits.max_connect_rate), and
  * failed logins (auth.max_failures within auth.failure_window seconds, after which the address
- * is refused for that long). Plain synchronous bookkeeping, checked once per CONNECT; what it
- * holds is bounded by the addresses connected or failing within one window.
+ * is refused for that long). Plain synchronous bookkeeping, checked once per MQTT CONNECT and
+ * once per accepted Kafka connection (one instance for every listener, so both protocols count
+ * together); what it holds is bounded by the addresses connected or failing within one window.
  */
 
 export interface AdmissionLimits {
   /** 0: no limit. */
   readonly maxConnectionsPerIp: number
-  /** CONNECTs per second across the listeners sharing this; 0: no limit. */
+  /** New connections (MQTT CONNECTs, Kafka accepts) per second across the listeners sharing this; 0: no limit. */
   readonly maxConnectRate: number
   /** Failed logins per address within the window before it is refused; 0: never refused. */
   readonly maxFailures: number

@@ -206,6 +206,10 @@ describe("robustmq failures: one line on stderr, exit 1", () => {
     )
   })
 
+  it("--log-level with a level that is not one of the four", async () => {
+    expect(await fails(["--log-level", "trace", "start"])).toBe(`--log-level must be "debug", "info", "warning" or "error", got "trace"`)
+  })
+
   it("an unknown flag", async () => {
     expect(await fails(["start", "--bogus"])).toBe(`Received unknown argument: '--bogus'`)
   })
@@ -221,6 +225,16 @@ describe("robustmq config", () => {
     // data_dir is resolved against the working directory (the child runs in tmp).
     expect(run.output.stdout).toContain(`data_dir = ${JSON.stringify(NodePath.join(Fs.realpathSync(tmp), "d"))}`)
     expect(run.output.stderr).toBe("")
+  })
+
+  it("--log-level, before or after the subcommand, wins over the file's [log] level", async () => {
+    const file = NodePath.join(tmp, "log.toml")
+    Fs.writeFileSync(file, `[log]\nlevel = "error"\n`)
+    for (const args of [["--log-level", "debug", "config", "--config", file], ["config", "--config", file, "--log-level=warning"]]) {
+      const run = robustmq(args)
+      expect((await within(15_000, "exit", run.exited)).code).toBe(0)
+      expect(run.output.stdout).toContain(`[log]\nlevel = "${args.includes("debug") ? "debug" : "warning"}"`)
+    }
   })
 
   it("prints JSON with --format json", async () => {

@@ -155,7 +155,8 @@ max_inflight = 5
         "ROBUSTMQ_TLS_CN_AS_USERNAME",
         "ROBUSTMQ_TLS_MIN_VERSION",
         "ROBUSTMQ_KAFKA_ACL_DEFAULT",
-        "ROBUSTMQ_AUTH_SUPERUSERS"
+        "ROBUSTMQ_AUTH_SUPERUSERS",
+        "ROBUSTMQ_LOG_LEVEL"
       ]
       expect(configFields.map((f) => f.env).sort()).toEqual([...documented].sort())
 
@@ -187,7 +188,8 @@ max_inflight = 5
         ROBUSTMQ_TLS_CN_AS_USERNAME: ["1", true],
         ROBUSTMQ_TLS_MIN_VERSION: ["TLSv1.3", "TLSv1.3"],
         ROBUSTMQ_KAFKA_ACL_DEFAULT: ["deny", "deny"],
-        ROBUSTMQ_AUTH_SUPERUSERS: ["admin, ops,", ["admin", "ops"]]
+        ROBUSTMQ_AUTH_SUPERUSERS: ["admin, ops,", ["admin", "ops"]],
+        ROBUSTMQ_LOG_LEVEL: ["debug", "debug"]
       }
       for (const field of configFields) {
         const [text, expected] = special[field.env] ?? [" 7 ", 7] // surrounding blanks are tolerated
@@ -319,11 +321,11 @@ describe("loadConfig errors", () => {
       )
       const section = tomlFile("[amqp]\nport = 5672\n")
       expect(yield* failure({ configFile: section })).toBe(
-        `unknown section [amqp] in ${section}: the sections are [mqtt], [kafka], [storage], [limits], [auth] and [tls]`
+        `unknown section [amqp] in ${section}: the sections are [mqtt], [kafka], [storage], [limits], [auth], [tls] and [log]`
       )
       const topLevel = tomlFile("port = 1883\n")
       expect(yield* failure({ configFile: topLevel })).toBe(
-        `unknown top-level key "port" in ${topLevel}: put settings under [mqtt], [kafka], [storage], [limits], [auth] or [tls]`
+        `unknown top-level key "port" in ${topLevel}: put settings under [mqtt], [kafka], [storage], [limits], [auth], [tls] or [log]`
       )
     }))
 
@@ -470,6 +472,21 @@ describe("loadConfig errors", () => {
       expect((yield* loadConfig({ configFile: file, env: { ROBUSTMQ_KAFKA_TLS_PORT: "0" }, overrides: { kafkaTlsPort: "-1" }, cwd })).kafka.tlsPort).toBe(-1)
       expect(yield* failure({ overrides: { kafkaTlsPort: "70000" } })).toBe(`--kafka-tls-port must be an integer 0-65535, or -1 for off, got 70000`)
       expect(yield* failure({ env: { ROBUSTMQ_KAFKA_TLS_PORT: "x" } })).toBe(`ROBUSTMQ_KAFKA_TLS_PORT (kafka.tls_port) must be an integer 0-65535, or -1 for off, got "x"`)
+    }))
+
+  it.effect("log.level: info by default, set by file, env and --log-level, one of four names", () =>
+    Effect.gen(function*() {
+      expect((yield* loadConfig({ env: {}, cwd })).log.level).toBe("info")
+      const file = tomlFile(`[log]\nlevel = "warning"\n`)
+      expect((yield* loadConfig({ configFile: file, env: {}, cwd })).log.level).toBe("warning")
+      expect((yield* loadConfig({ configFile: file, env: { ROBUSTMQ_LOG_LEVEL: "error" }, cwd })).log.level).toBe("error")
+      expect((yield* loadConfig({ configFile: file, env: { ROBUSTMQ_LOG_LEVEL: "error" }, overrides: { logLevel: "debug" }, cwd })).log.level).toBe("debug")
+      expect(yield* failure({ overrides: { logLevel: "trace" } })).toBe(`--log-level must be "debug", "info", "warning" or "error", got "trace"`)
+      expect(yield* failure({ env: { ROBUSTMQ_LOG_LEVEL: "verbose" } })).toBe(
+        `ROBUSTMQ_LOG_LEVEL (log.level) must be "debug", "info", "warning" or "error", got "verbose"`
+      )
+      const bad = tomlFile(`[log]\nlevel = "INFO"\nformat = "json"\n`)
+      expect(yield* failure({ configFile: bad })).toBe(`unknown key "log.format" in ${bad}: [log] accepts level`)
     }))
 
   it.effect("a file error is reported before env and flag errors", () =>

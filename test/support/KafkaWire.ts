@@ -5,8 +5,16 @@
  * `decodeResponse`); `write` sends any bytes as they are. Every wait is bounded.
  */
 import * as net from "node:net"
+import * as tls from "node:tls"
 import { afterEach } from "vitest"
 import { type ApiKey, decodeResponse, encodeRequest, type RequestBodies, type ResponseBodies } from "../../src/kafka/protocol/index.js"
+
+export interface WireOptions {
+  /** Local address to connect from (127.0.0.2 is "another client address" on one machine). */
+  readonly from?: string
+  /** Connect with TLS (ca, servername, ...). */
+  readonly tls?: tls.ConnectionOptions
+}
 
 export class KafkaWire {
   private chunks: Array<Buffer> = []
@@ -32,10 +40,15 @@ export class KafkaWire {
     )
   }
 
-  /** Connects to 127.0.0.1:`port`; rejects after `timeoutMs`. */
-  static connect(port: number, timeoutMs = 2_000): Promise<KafkaWire> {
+  /**
+   * Connects to 127.0.0.1:`port`, from `options.from` (a local address such as 127.0.0.2) and
+   * over TLS with `options.tls`; rejects after `timeoutMs`.
+   */
+  static connect(port: number, timeoutMs = 2_000, options: WireOptions = {}): Promise<KafkaWire> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: "127.0.0.1", port })
+      const target = { host: "127.0.0.1", port, ...(options.from === undefined ? {} : { localAddress: options.from }) }
+      const socket = options.tls === undefined ? net.connect(target) : tls.connect({ ...target, ...options.tls })
+      const connected = options.tls === undefined ? "connect" : "secureConnect"
       const timer = setTimeout(() => {
         socket.destroy()
         reject(new Error(`connect to 127.0.0.1:${port} timed out`))
@@ -44,7 +57,7 @@ export class KafkaWire {
         clearTimeout(timer)
         reject(e)
       })
-      socket.once("connect", () => {
+      socket.once(connected, () => {
         clearTimeout(timer)
         socket.removeAllListeners("error")
         socket.setNoDelay(true)

@@ -63,7 +63,8 @@ export const startBroker = async (options: TestBrokerOptions = {}): Promise<Test
     storage: { ...defaultConfig.storage, ...options.storageConfig, kind: options.storage ?? "memory", dataDir },
     limits: { ...defaultConfig.limits, ...options.limits },
     auth: { ...defaultConfig.auth, ...options.auth },
-    tls: { ...defaultConfig.tls, ...options.tls }
+    tls: { ...defaultConfig.tls, ...options.tls },
+    log: defaultConfig.log
   }
   const scope = await Effect.runPromise(Scope.make())
   const built = await Effect.runPromise(

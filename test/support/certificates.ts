@@ -3,9 +3,11 @@
  * a localhost/127.0.0.1 server certificate, a client certificate) in a temp dir removed after
  * the file's tests.
  */
-import { mkdtempSync, rmSync } from "node:fs"
+import { execFile } from "node:child_process"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { promisify } from "node:util"
 import { afterAll, beforeAll } from "vitest"
 import { type DevCertificates, type DevCertificateOptions, writeDevCertificates } from "../../src/tls/devCertificates.js"
 import type { TestBrokerOptions } from "./TestBroker.js"
@@ -39,4 +41,24 @@ export const useCertificates = (options: DevCertificateOptions = {}) => {
       return certs
     }
   }
+}
+
+const openssl = promisify(execFile)
+
+/**
+ * A client certificate signed by `certs`' CA that expired a day before it became valid
+ * (`openssl x509 -days -1`: notAfter = now - 1 day), with its key, in `dir`. Checked with
+ * `openssl x509 -checkend 0`, so a test never passes on a certificate that is still good.
+ */
+export const writeExpiredClientCertificate = async (certs: DevCertificates, dir: string, name = "device-1"): Promise<{ readonly cert: string; readonly key: string }> => {
+  const key = join(dir, "expired.key")
+  const csr = join(dir, "expired.csr")
+  const ext = join(dir, "expired.ext")
+  const cert = join(dir, "expired.crt")
+  await openssl("openssl", ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", csr, "-subj", `/CN=${name}`])
+  writeFileSync(ext, "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n")
+  await openssl("openssl", ["x509", "-req", "-in", csr, "-CA", certs.caCert, "-CAkey", certs.caKey, "-set_serial", "0x0e", "-days", "-1", "-sha256", "-extfile", ext, "-out", cert])
+  const stillValid = await openssl("openssl", ["x509", "-in", cert, "-noout", "-checkend", "0"]).then(() => true, () => false)
+  if (stillValid) throw new Error(`openssl made ${cert} valid: this openssl does not accept -days -1`)
+  return { cert, key }
 }

@@ -11,6 +11,7 @@ import { verifiedCommonName } from "../../tls/clientCertificate.js"
 import type { IConnectPacket, MqttDecodeError, ProtocolVersion } from "../codec/packets.js"
 import { encodeControl } from "../codec/encode.js"
 import type { Connection } from "../Connection.js"
+import * as debugLines from "../debugLines.js"
 import { recheckGrants } from "../regrant.js"
 import { connackProperties, type ConnectSettings, negotiateConnect } from "./negotiateConnect.js"
 
@@ -27,6 +28,7 @@ export const handleConnect = (conn: Connection, packet: IConnectPacket): void =>
   const ctx = conn.ctx
   const now = Date.now()
   conn.version = (packet.protocolVersion ?? 4) as ProtocolVersion
+  ctx.debug?.(debugLines.connectLine(conn.socket, packet))
   // Per-address limits first: a banned or flooding address costs one lookup.
   const address = conn.socket.remoteAddress ?? ""
   const refusal = ctx.admission.check(address, now)

@@ -55,6 +55,13 @@ export interface TlsConfig {
   readonly minVersion: "TLSv1.2" | "TLSv1.3"
 }
 
+/** The HTTP listener: health, Prometheus metrics (src/http). */
+export interface HttpConfig {
+  readonly host: string
+  /** -1 = off, 0 = any free port. */
+  readonly port: number
+}
+
 /** MQTT topic filter -> Kafka topic, in the order they are tried. */
 export interface KafkaBinding {
   readonly filter: string
@@ -161,6 +168,7 @@ export interface BrokerConfigShape {
   readonly limits: LimitsConfig
   readonly auth: AuthConfig
   readonly tls: TlsConfig
+  readonly http: HttpConfig
 }
 
 export const defaultConfig: BrokerConfigShape = {
@@ -215,5 +223,6 @@ export const defaultConfig: BrokerConfigShape = {
     maxConnectRate: 0
   },
   auth: { allowAnonymous: true, passwordFile: "", aclFile: "", maxFailures: 0, failureWindow: 60 },
-  tls: { certFile: "", keyFile: "", caFile: "", verifyClient: "none", cnAsUsername: false, minVersion: "TLSv1.2" }
+  tls: { certFile: "", keyFile: "", caFile: "", verifyClient: "none", cnAsUsername: false, minVersion: "TLSv1.2" },
+  http: { host: "0.0.0.0", port: 8080 }
 }

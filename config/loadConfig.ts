@@ -38,6 +38,7 @@ export interface ConfigOverrides {
   readonly tlsCert?: string | undefined
   readonly tlsKey?: string | undefined
   readonly tlsCa?: string | undefined
+  readonly httpPort?: number | string | undefined
 }
 
 export interface LoadConfigOptions {
@@ -209,6 +210,11 @@ const TlsSection = Schema.Struct({
   minVersion: Schema.optional(TlsVersion).pipe(Schema.fromKey("min_version"))
 })
 
+const HttpSection = Schema.Struct({
+  host: Schema.optional(NonEmpty),
+  port: Schema.optional(OptionalPort)
+})
+
 /** A config document (a TOML file, or one source's values), every key optional. */
 export const ConfigDocument = Schema.Struct({
   mqtt: Schema.optional(MqttSection),
@@ -216,13 +222,14 @@ export const ConfigDocument = Schema.Struct({
   storage: Schema.optional(StorageSection),
   limits: Schema.optional(LimitsSection),
   auth: Schema.optional(AuthSection),
-  tls: Schema.optional(TlsSection)
+  tls: Schema.optional(TlsSection),
+  http: Schema.optional(HttpSection)
 })
 type ConfigDocument = typeof ConfigDocument.Type
 
 // --- which TOML key is which env var and flag ---------------------------------------------------
 
-export type ConfigSection = "mqtt" | "kafka" | "storage" | "limits" | "auth" | "tls"
+export type ConfigSection = "mqtt" | "kafka" | "storage" | "limits" | "auth" | "tls" | "http"
 
 export interface ConfigField {
   readonly section: ConfigSection
@@ -332,10 +339,12 @@ export const configFields: ReadonlyArray<ConfigField> = [
   { section: "tls", key: "ca_file", env: "ROBUSTMQ_TLS_CA_FILE", flag: "--tls-ca", override: "tlsCa", numeric: false },
   { section: "tls", key: "verify_client", env: "ROBUSTMQ_TLS_VERIFY_CLIENT", numeric: false },
   { section: "tls", key: "cn_as_username", env: "ROBUSTMQ_TLS_CN_AS_USERNAME", numeric: false, fromEnv: envBoolean },
-  { section: "tls", key: "min_version", env: "ROBUSTMQ_TLS_MIN_VERSION", numeric: false }
+  { section: "tls", key: "min_version", env: "ROBUSTMQ_TLS_MIN_VERSION", numeric: false },
+  { section: "http", key: "host", env: "ROBUSTMQ_HTTP_HOST", numeric: false },
+  { section: "http", key: "port", env: "ROBUSTMQ_HTTP_PORT", flag: "--http-port", override: "httpPort", numeric: true }
 ]
 
-const sections: ReadonlyArray<ConfigSection> = ["mqtt", "kafka", "storage", "limits", "auth", "tls"]
+const sections: ReadonlyArray<ConfigSection> = ["mqtt", "kafka", "storage", "limits", "auth", "tls", "http"]
 
 const fieldAt = (section: unknown, key: unknown): ConfigField | undefined =>
   configFields.find((f) => f.section === section && f.key === key)
@@ -377,8 +386,8 @@ const describeIssue = (issue: ParseResult.ArrayFormatterIssue, raw: unknown, sou
     if (key === undefined) {
       const value = isTable(raw) ? raw[String(section)] : undefined
       return isTable(value)
-        ? `unknown section [${String(section)}] in ${file}: the sections are [mqtt], [kafka], [storage], [limits], [auth] and [tls]`
-        : `unknown top-level key "${String(section)}" in ${file}: put settings under [mqtt], [kafka], [storage], [limits], [auth] or [tls]`
+        ? `unknown section [${String(section)}] in ${file}: the sections are [mqtt], [kafka], [storage], [limits], [auth], [tls] and [http]`
+        : `unknown top-level key "${String(section)}" in ${file}: put settings under [mqtt], [kafka], [storage], [limits], [auth], [tls] or [http]`
     }
     const known = sections.includes(section as ConfigSection) ? keysOf(section as ConfigSection) : ""
     return `unknown key "${String(section)}.${String(key)}" in ${file}: [${String(section)}] accepts ${known}`
@@ -494,7 +503,8 @@ const merge = (docs: ReadonlyArray<ConfigDocument>, cwd: string): BrokerConfigSh
     storage: { ...storage, dataDir: NodePath.resolve(cwd, storage.dataDir) },
     limits: mergeSection(defaultConfig.limits, docs.map((d) => d.limits)),
     auth: { ...auth, passwordFile: resolveFile(cwd, auth.passwordFile), aclFile: resolveFile(cwd, auth.aclFile) },
-    tls: { ...tls, certFile: resolveFile(cwd, tls.certFile), keyFile: resolveFile(cwd, tls.keyFile), caFile: resolveFile(cwd, tls.caFile) }
+    tls: { ...tls, certFile: resolveFile(cwd, tls.certFile), keyFile: resolveFile(cwd, tls.keyFile), caFile: resolveFile(cwd, tls.caFile) },
+    http: mergeSection(defaultConfig.http, docs.map((d) => d.http))
   }
 }
 

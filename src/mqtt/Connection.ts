@@ -29,7 +29,7 @@ import { PACKET_HANDLERS } from "./handlers/index.js"
 import type { ConnectSettings } from "./handlers/negotiateConnect.js"
 import { recheckGrants } from "./regrant.js"
 import type { ServerContext } from "./ServerContext.js"
-import type { Transport } from "./Transport.js"
+import type { Listener, Transport } from "./Transport.js"
 
 /** How long a closed connection still reads (and drops) the client's bytes: see `linger`. */
 const CLOSE_LINGER_MS = 2000
@@ -101,7 +101,9 @@ export class Connection implements Outlet, FrameSink, AclHolder {
 
   constructor(
     readonly socket: Transport,
-    readonly ctx: ServerContext
+    readonly ctx: ServerContext,
+    /** Which listener accepted it (metrics, logs). */
+    readonly listener: Listener = "tcp"
   ) {
     this.reader = new FrameReader(ctx.config.limits.maxPacketSize, ctx.packetBudget)
     this.outputCap = ctx.config.limits.maxOutputBuffer

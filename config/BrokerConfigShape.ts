@@ -55,6 +55,13 @@ export interface TlsConfig {
   readonly minVersion: "TLSv1.2" | "TLSv1.3"
 }
 
+/** The HTTP listener: health, Prometheus metrics (src/http). */
+export interface HttpConfig {
+  readonly host: string
+  /** -1 = off, 0 = any free port. */
+  readonly port: number
+}
+
 /** MQTT topic filter -> Kafka topic, in the order they are tried. */
 export interface KafkaBinding {
   readonly filter: string
@@ -176,6 +183,7 @@ export interface BrokerConfigShape {
   readonly auth: AuthConfig
   readonly tls: TlsConfig
   readonly log: LogConfig
+  readonly http: HttpConfig
 }
 
 export const defaultConfig: BrokerConfigShape = {
@@ -232,5 +240,6 @@ export const defaultConfig: BrokerConfigShape = {
   },
   auth: { allowAnonymous: true, passwordFile: "", aclFile: "", maxFailures: 0, failureWindow: 60, superusers: [] },
   tls: { certFile: "", keyFile: "", caFile: "", verifyClient: "none", cnAsUsername: false, minVersion: "TLSv1.2" },
-  log: { level: "info" }
+  log: { level: "info" },
+  http: { host: "0.0.0.0", port: 8080 }
 }

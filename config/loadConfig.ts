@@ -39,6 +39,7 @@ export interface ConfigOverrides {
   readonly tlsKey?: string | undefined
   readonly tlsCa?: string | undefined
   readonly logLevel?: string | undefined
+  readonly httpPort?: number | string | undefined
 }
 
 export interface LoadConfigOptions {
@@ -219,6 +220,11 @@ const LogSection = Schema.Struct({
   level: Schema.optional(LogLevelName)
 })
 
+const HttpSection = Schema.Struct({
+  host: Schema.optional(NonEmpty),
+  port: Schema.optional(OptionalPort)
+})
+
 /** A config document (a TOML file, or one source's values), every key optional. */
 export const ConfigDocument = Schema.Struct({
   mqtt: Schema.optional(MqttSection),
@@ -227,13 +233,14 @@ export const ConfigDocument = Schema.Struct({
   limits: Schema.optional(LimitsSection),
   auth: Schema.optional(AuthSection),
   tls: Schema.optional(TlsSection),
-  log: Schema.optional(LogSection)
+  log: Schema.optional(LogSection),
+  http: Schema.optional(HttpSection)
 })
 type ConfigDocument = typeof ConfigDocument.Type
 
 // --- which TOML key is which env var and flag ---------------------------------------------------
 
-export type ConfigSection = "mqtt" | "kafka" | "storage" | "limits" | "auth" | "tls" | "log"
+export type ConfigSection = "mqtt" | "kafka" | "storage" | "limits" | "auth" | "tls" | "log" | "http"
 
 export interface ConfigField {
   readonly section: ConfigSection
@@ -349,10 +356,12 @@ export const configFields: ReadonlyArray<ConfigField> = [
   { section: "tls", key: "verify_client", env: "ROBUSTMQ_TLS_VERIFY_CLIENT", numeric: false },
   { section: "tls", key: "cn_as_username", env: "ROBUSTMQ_TLS_CN_AS_USERNAME", numeric: false, fromEnv: envBoolean },
   { section: "tls", key: "min_version", env: "ROBUSTMQ_TLS_MIN_VERSION", numeric: false },
-  { section: "log", key: "level", env: "ROBUSTMQ_LOG_LEVEL", flag: "--log-level", override: "logLevel", numeric: false }
+  { section: "log", key: "level", env: "ROBUSTMQ_LOG_LEVEL", flag: "--log-level", override: "logLevel", numeric: false },
+  { section: "http", key: "host", env: "ROBUSTMQ_HTTP_HOST", numeric: false },
+  { section: "http", key: "port", env: "ROBUSTMQ_HTTP_PORT", flag: "--http-port", override: "httpPort", numeric: true }
 ]
 
-const sections: ReadonlyArray<ConfigSection> = ["mqtt", "kafka", "storage", "limits", "auth", "tls", "log"]
+const sections: ReadonlyArray<ConfigSection> = ["mqtt", "kafka", "storage", "limits", "auth", "tls", "log", "http"]
 
 const fieldAt = (section: unknown, key: unknown): ConfigField | undefined =>
   configFields.find((f) => f.section === section && f.key === key)
@@ -394,8 +403,8 @@ const describeIssue = (issue: ParseResult.ArrayFormatterIssue, raw: unknown, sou
     if (key === undefined) {
       const value = isTable(raw) ? raw[String(section)] : undefined
       return isTable(value)
-        ? `unknown section [${String(section)}] in ${file}: the sections are [mqtt], [kafka], [storage], [limits], [auth], [tls] and [log]`
-        : `unknown top-level key "${String(section)}" in ${file}: put settings under [mqtt], [kafka], [storage], [limits], [auth], [tls] or [log]`
+        ? `unknown section [${String(section)}] in ${file}: the sections are [mqtt], [kafka], [storage], [limits], [auth], [tls], [log] and [http]`
+        : `unknown top-level key "${String(section)}" in ${file}: put settings under [mqtt], [kafka], [storage], [limits], [auth], [tls], [log] or [http]`
     }
     const known = sections.includes(section as ConfigSection) ? keysOf(section as ConfigSection) : ""
     return `unknown key "${String(section)}.${String(key)}" in ${file}: [${String(section)}] accepts ${known}`
@@ -512,7 +521,8 @@ const merge = (docs: ReadonlyArray<ConfigDocument>, cwd: string): BrokerConfigSh
     limits: mergeSection(defaultConfig.limits, docs.map((d) => d.limits)),
     auth: { ...auth, passwordFile: resolveFile(cwd, auth.passwordFile), aclFile: resolveFile(cwd, auth.aclFile) },
     tls: { ...tls, certFile: resolveFile(cwd, tls.certFile), keyFile: resolveFile(cwd, tls.keyFile), caFile: resolveFile(cwd, tls.caFile) },
-    log: mergeSection(defaultConfig.log, docs.map((d) => d.log))
+    log: mergeSection(defaultConfig.log, docs.map((d) => d.log)),
+    http: mergeSection(defaultConfig.http, docs.map((d) => d.http))
   }
 }
 

@@ -6,6 +6,8 @@
 #   node_modules, `npx tsc -b`); bench args as for mqtt-bench, e.g. "--scenario pairs --pubs 10 --qos 1"
 #   env: OUT (JSON lines, default bench-results/ab-<time>.jsonl), PORT (21883), BENCH_DIR, DUR (10)
 set -euo pipefail
+# The HTTP listener (metrics) on a free loopback port, as a production broker would run it.
+export ROBUSTMQ_HTTP_HOST=127.0.0.1 ROBUSTMQ_HTTP_PORT=${ROBUSTMQ_HTTP_PORT:-0}
 cd "$(dirname "$0")/.."
 [ $# -ge 4 ] || { echo "usage: scripts/bench-ab.sh DIR_A DIR_B ROUNDS \"BENCH ARGS\"..."; exit 1; }
 A=$(cd "$1" && pwd); B=$(cd "$2" && pwd); ROUNDS=$3; shift 3

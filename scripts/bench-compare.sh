@@ -4,6 +4,8 @@
 # medians with ratios to Mosquitto. Usage: scripts/bench-compare.sh [ROUNDS] [OUT.jsonl]
 #   env: ONLY="pairs-qos0 ..." (subset), DUR (seconds per scenario, default 10), BENCH_DIR
 set -euo pipefail
+# The HTTP listener (metrics) on a free loopback port, as a production broker would run it.
+export ROBUSTMQ_HTTP_HOST=127.0.0.1 ROBUSTMQ_HTTP_PORT=${ROBUSTMQ_HTTP_PORT:-0}
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-2}
 OUT=${2:-bench-results/suite-$(date +%Y%m%d-%H%M%S).jsonl}

@@ -8,6 +8,8 @@
 #        BENCH_TMP (parent of the temp data dir; default $TMPDIR or /tmp), ONLY="kcat kafkajs",
 #        OUT (also append the results as one JSON line to this file)
 set -euo pipefail
+# The HTTP listener (metrics) on a free loopback port, as a production broker would run it.
+export ROBUSTMQ_HTTP_HOST=127.0.0.1 ROBUSTMQ_HTTP_PORT=${ROBUSTMQ_HTTP_PORT:-0}
 cd "$(dirname "$0")/.."
 RECORDS=${1:-100000}
 KAFKA_PORT=${KAFKA_PORT:-29092}

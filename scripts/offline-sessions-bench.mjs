@@ -95,7 +95,7 @@ const main = async () => {
   const heapFile = join(dir, "heap")
   const preload = join(dir, "heap-probe.cjs")
   writeFileSync(preload, `process.on("SIGUSR2", () => { globalThis.gc(); require("fs").writeFileSync(${JSON.stringify(heapFile)}, String(process.memoryUsage().heapUsed)) })`)
-  const broker = spawn(process.execPath, ["--expose-gc", "--require", preload, resolve(opts.dist, "src/main.js"), "start", "--mqtt-host", "127.0.0.1", "--mqtt-port", String(port), "--kafka-port", "0", "--data-dir", dir], { stdio: ["ignore", "ignore", "inherit"] })
+  const broker = spawn(process.execPath, ["--expose-gc", "--require", preload, resolve(opts.dist, "src/main.js"), "start", "--mqtt-host", "127.0.0.1", "--mqtt-port", String(port), "--kafka-port", "0", "--data-dir", dir], { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, ROBUSTMQ_HTTP_HOST: "127.0.0.1", ROBUSTMQ_HTTP_PORT: "0" } })
   try {
     for (let i = 0; i < 100; i++) {
       const up = await new Promise((r) => net.connect(port, "127.0.0.1").on("connect", function () { this.destroy(); r(true) }).on("error", () => r(false)))

@@ -5,6 +5,8 @@
 # notice the stalled one (within 10%) and RSS must stay under RSS_LIMIT_MB.
 # Usage: scripts/overload-bench.sh [ROUNDS]   env: PORT (21883), DUR (10), RSS_LIMIT_MB (400), BENCH_DIR
 set -euo pipefail
+# The HTTP listener (metrics) on a free loopback port, as a production broker would run it.
+export ROBUSTMQ_HTTP_HOST=127.0.0.1 ROBUSTMQ_HTTP_PORT=${ROBUSTMQ_HTTP_PORT:-0}
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
 PORT=${PORT:-21883}

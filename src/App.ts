@@ -9,6 +9,10 @@ import * as LogRetention from "../layers/LogRetention.js"
 import * as MessageLogLive from "../layers/MessageLogLive.js"
 import * as Storage from "../layers/Storage.js"
 import * as Auth from "./auth/Auth.js"
+import * as HttpServer from "./http/HttpServer.js"
+import * as Metrics from "./http/Metrics.js"
+import * as MqttMetrics from "./http/mqttMetrics.js"
+import * as Readiness from "./http/Readiness.js"
 import * as GroupCoordinator from "./kafka/groups/GroupCoordinator.js"
 import * as KafkaAcls from "./kafka/acl/KafkaAcls.js"
 import * as KafkaServer from "./kafka/KafkaServer.js"
@@ -17,13 +21,16 @@ import * as TlsContext from "./tls/TlsContext.js"
 import * as MqttListeners from "./mqtt/MqttListeners.js"
 import * as MqttServer from "./mqtt/MqttServer.js"
 
+/** Test only: storage opens this much later, standing in for a long replay (the readiness test). */
+const TEST_STARTUP_DELAY_MS = Number(process.env.ROBUSTMQ_TEST_STARTUP_DELAY_MS ?? 0) || 0
+
 /**
  * Storage (LogDriver, EventStore, TopicPolicies, LogPlacement) plus the message log, the
  * retention fiber for memory and SQLite partitions, and the topic registry, for the configured
  * kind and data dir. The registry is built last: it fills TopicPolicies before anything appends.
  */
 export const storage = Layer.unwrapEffect(
-  Effect.map(BrokerConfig, (config) => {
+  Effect.map(Effect.zipLeft(BrokerConfig, Effect.sleep(TEST_STARTUP_DELAY_MS)), (config) => {
     const drivers = Storage.layer(config.storage.kind, config.storage.dataDir, config.storage)
     const log = Layer.provideMerge(MessageLogLive.layer, drivers)
     const retention = Layer.provideMerge(LogRetention.layer(), log)
@@ -60,4 +67,21 @@ const kafka = Layer.unwrapEffect(
  */
 export const servers = kafka.pipe(Layer.provideMerge(core))
 
-export const layer: Layer.Layer<never, Error, BrokerConfig> = Layer.discard(servers)
+/**
+ * The HTTP listener (health, metrics) with the readiness flag and the metrics registry. It is
+ * built before storage, so `/health/ready` can say 503 while the log replays.
+ */
+const operations = HttpServer.layer.pipe(Layer.provideMerge(Readiness.layer), Layer.provideMerge(Metrics.layer))
+
+/**
+ * The whole broker: the HTTP listener first, then storage and the protocol servers, their
+ * metrics, and last the readiness mark, which a shutdown releases first (ready turns to
+ * stopping before any listener closes).
+ */
+export const broker = Readiness.markReady.pipe(
+  Layer.provideMerge(MqttMetrics.layer),
+  Layer.provideMerge(servers),
+  Layer.provideMerge(operations)
+)
+
+export const layer: Layer.Layer<never, Error, BrokerConfig> = Layer.discard(broker)

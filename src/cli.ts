@@ -47,13 +47,15 @@ const tlsCert = optionalText("tls-cert", "FILE", "PEM server certificate for the
 const tlsKey = optionalText("tls-key", "FILE", "PEM private key of --tls-cert (tls.key_file)")
 const tlsCa = optionalText("tls-ca", "FILE", "PEM CA that client certificates are checked against (tls.ca_file)")
 
-const sourceOptions = { configFile, mqttHost, mqttPort, kafkaPort, dataDir, storage, mqttsPort, wsPort, wssPort, kafkaTlsPort, tlsCert, tlsKey, tlsCa }
+const httpPort = optionalText("http-port", "PORT", "HTTP port for /metrics and /health, 0 = any free port, -1 = off (http.port)")
+
+const sourceOptions = { configFile, mqttHost, mqttPort, kafkaPort, dataDir, storage, mqttsPort, wsPort, wssPort, kafkaTlsPort, tlsCert, tlsKey, tlsCa, httpPort }
 
 /** The flags a command was given that override settings (a command may take only some). */
 type SourceFlags = { readonly configFile: Option.Option<string> } & { readonly [K in keyof ConfigOverrides]?: Option.Option<string> }
 
 /** Every key of ConfigOverrides: a flag added there is listed here too. */
-const overrideNames = ["mqttHost", "mqttPort", "kafkaPort", "dataDir", "storage", "mqttsPort", "wsPort", "wssPort", "kafkaTlsPort", "tlsCert", "tlsKey", "tlsCa"] as const
+const overrideNames = ["mqttHost", "mqttPort", "kafkaPort", "dataDir", "storage", "mqttsPort", "wsPort", "wssPort", "kafkaTlsPort", "tlsCert", "tlsKey", "tlsCa", "httpPort"] as const
 
 /** `--log-level`, taken off the command line by `run` (see takeLogLevel). */
 const logLevelFlag = FiberRef.unsafeMake<string | undefined>(undefined)

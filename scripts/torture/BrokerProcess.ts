@@ -47,7 +47,7 @@ export const startBroker = async (options: BrokerStart, timeoutMs = 60_000): Pro
   const args = [main, "start", "--storage", options.storage, "--data-dir", options.dataDir, "--mqtt-host", "127.0.0.1", "--mqtt-port", String(options.mqttPort), "--kafka-port", String(options.kafkaPort)]
   const child: ChildProcess = spawn(process.execPath, args, {
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, ROBUSTMQ_KAFKA_HOST: "127.0.0.1", ROBUSTMQ_SYS_INTERVAL: "0", ...options.env }
+    env: { ...process.env, ROBUSTMQ_KAFKA_HOST: "127.0.0.1", ROBUSTMQ_SYS_INTERVAL: "0", ROBUSTMQ_HTTP_HOST: "127.0.0.1", ROBUSTMQ_HTTP_PORT: "0", ...options.env }
   })
   // Never leave a broker behind when the harness itself exits or dies of an exception.
   const orphan = () => child.kill("SIGKILL")

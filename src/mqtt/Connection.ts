@@ -30,7 +30,7 @@ import type { ConnectSettings } from "./handlers/negotiateConnect.js"
 import * as debugLines from "./debugLines.js"
 import { recheckGrants } from "./regrant.js"
 import type { ServerContext } from "./ServerContext.js"
-import type { Transport } from "./Transport.js"
+import type { Listener, Transport } from "./Transport.js"
 
 /** How long a closed connection still reads (and drops) the client's bytes: see `linger`. */
 const CLOSE_LINGER_MS = 2000
@@ -102,7 +102,9 @@ export class Connection implements Outlet, FrameSink, AclHolder {
 
   constructor(
     readonly socket: Transport,
-    readonly ctx: ServerContext
+    readonly ctx: ServerContext,
+    /** Which listener accepted it (metrics, logs). */
+    readonly listener: Listener = "tcp"
   ) {
     this.reader = new FrameReader(ctx.config.limits.maxPacketSize, ctx.packetBudget)
     this.outputCap = ctx.config.limits.maxOutputBuffer

@@ -30,7 +30,7 @@ export const make = Effect.gen(function*() {
   let tlsBound = -1
   if (tlsPort >= 0) {
     // Garbage, plain MQTT or a refused client certificate: that socket alone is dropped.
-    const server = createTlsServer(secure!, (socket) => acceptSocket(ctx, socket), ctx.debug)
+    const server = createTlsServer(secure!, (socket) => acceptSocket(ctx, socket, "tls"), ctx.debug)
     tlsBound = yield* openListener(server, host, tlsPort, { protocol: "MQTT over TLS", portHint: "--mqtts-port", addressHint: "--mqtt-host and --mqtts-port", what: "MQTT over TLS" })
   }
   let wsBound = -1

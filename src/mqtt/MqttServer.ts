@@ -62,9 +62,9 @@ function onError(this: ConnSocket) {
 }
 
 /** A TCP or TLS socket becomes an MQTT connection of `ctx` (the TCP and TLS listeners). */
-export const acceptSocket = (ctx: ServerContext, socket: ConnSocket): void => {
+export const acceptSocket = (ctx: ServerContext, socket: ConnSocket, listener: "tcp" | "tls"): void => {
   if (ctx.shuttingDown) return void socket.destroy()
-  const conn = new Connection(socket, ctx)
+  const conn = new Connection(socket, ctx, listener)
   socket.mqtt = conn
   ctx.connections.add(conn)
   socket.on("data", onData)
@@ -85,7 +85,7 @@ export const make = Effect.gen(function*() {
   const ctx = new ServerContext(engine, config, runtime, auth.active ? auth : null)
   ctx.debug = yield* makeDebugLog
 
-  const server = net.createServer({ noDelay: true }, (socket: ConnSocket) => acceptSocket(ctx, socket))
+  const server = net.createServer({ noDelay: true }, (socket: ConnSocket) => acceptSocket(ctx, socket, "tcp"))
 
   const names = { protocol: "MQTT", portHint: "--mqtt-port", addressHint: "--mqtt-host and --mqtt-port" }
   const port = yield* Effect.acquireRelease(listen(server, config.mqtt.host, config.mqtt.port, names), () =>

@@ -7,6 +7,9 @@
  */
 import type { PeerCertificate } from "node:tls"
 
+/** The MQTT listeners: plain TCP, TLS, WebSocket, WebSocket over TLS. */
+export type Listener = "tcp" | "tls" | "ws" | "wss"
+
 export interface Transport {
   /** Queues bytes; a WebSocket sends them as one binary frame. */
   write(data: Buffer): unknown

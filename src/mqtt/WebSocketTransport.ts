@@ -96,7 +96,7 @@ export const acceptWebSocket = (ctx: ServerContext, ws: MqttWebSocket, req: Inco
   if (ctx.shuttingDown) return ws.terminate()
   const tlsSocket = req.socket instanceof TLSSocket ? req.socket : null
   const transport = new WebSocketTransport(ws, clientAddress(req, trustProxy), req.socket.remotePort, tlsSocket)
-  const conn = new Connection(transport, ctx)
+  const conn = new Connection(transport, ctx, tlsSocket === null ? "ws" : "wss")
   transport.conn = conn
   ws.mqtt = conn
   ctx.connections.add(conn)

@@ -8,9 +8,10 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Exit, Layer, Logger, LogLevel, Scope } from "effect"
 import * as BrokerConfig from "../../config/BrokerConfig.js"
-import { type AuthConfig, type BrokerConfigShape, defaultConfig, type KafkaConfig, type LimitsConfig, type MqttConfig, type StorageConfig, type TlsConfig } from "../../config/BrokerConfigShape.js"
+import { type AuthConfig, type BrokerConfigShape, defaultConfig, type HttpConfig, type KafkaConfig, type LimitsConfig, type MqttConfig, type StorageConfig, type TlsConfig } from "../../config/BrokerConfigShape.js"
 import * as LogRetention from "../../layers/LogRetention.js"
 import * as App from "../../src/App.js"
+import { HttpListener } from "../../src/http/HttpServer.js"
 import { KafkaServer } from "../../src/kafka/KafkaServer.js"
 import { MqttListeners } from "../../src/mqtt/MqttListeners.js"
 import { MqttServer } from "../../src/mqtt/MqttServer.js"
@@ -28,6 +29,8 @@ export interface TestBrokerOptions {
   readonly auth?: Partial<AuthConfig>
   /** [tls] settings (files as absolute paths); listeners are turned on with mqtt.tls_port etc. */
   readonly tls?: Partial<TlsConfig>
+  /** [http]: off unless a port is given (0 = any free port). */
+  readonly http?: Partial<HttpConfig>
   readonly port?: number
   readonly kafkaPort?: number
 }
@@ -45,6 +48,8 @@ export interface TestBroker {
   /** The bound TLS and WebSocket ports (-1 for those that are off). */
   readonly listeners: MqttListeners["Type"]
   readonly config: BrokerConfigShape
+  /** The bound HTTP port (-1 when http.port is off, the default in tests). */
+  readonly httpPort: number
   /** One pass of the memory/SQLite retention fiber now (it runs every 30 s by itself). */
   runRetention(): Promise<void>
   /** Graceful stop (like SIGTERM). */
@@ -64,18 +69,20 @@ export const startBroker = async (options: TestBrokerOptions = {}): Promise<Test
     limits: { ...defaultConfig.limits, ...options.limits },
     auth: { ...defaultConfig.auth, ...options.auth },
     tls: { ...defaultConfig.tls, ...options.tls },
-    log: defaultConfig.log
+    log: defaultConfig.log,
+    http: { ...defaultConfig.http, host: "127.0.0.1", port: -1, ...options.http }
   }
   const scope = await Effect.runPromise(Scope.make())
   const built = await Effect.runPromise(
     Layer.buildWithScope(
-      App.servers.pipe(Layer.provide(BrokerConfig.layer(config)), Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))),
+      App.broker.pipe(Layer.provide(BrokerConfig.layer(config)), Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))),
       scope
     )
   )
   const server = built.unsafeMap.get(MqttServer.key) as MqttServer["Type"]
   const kafka = built.unsafeMap.get(KafkaServer.key) as KafkaServer["Type"] | undefined
   const listeners = built.unsafeMap.get(MqttListeners.key) as MqttListeners["Type"]
+  const http = built.unsafeMap.get(HttpListener.key) as HttpListener["Type"]
   let stopped = false
   const broker: TestBroker = {
     port: server.port,
@@ -84,6 +91,7 @@ export const startBroker = async (options: TestBrokerOptions = {}): Promise<Test
     kafka: kafka ?? null,
     kafkaTlsPort: kafka?.tlsPort ?? -1,
     listeners,
+    httpPort: http.port,
     runRetention: () => Effect.runPromise(Effect.asVoid(Effect.provide(LogRetention.enforce(Date.now()), built))),
     dataDir,
     server,
@@ -95,7 +103,8 @@ export const startBroker = async (options: TestBrokerOptions = {}): Promise<Test
     },
     restart: async () => {
       await broker.stop()
-      return startBroker({ ...options, dataDir, port: server.port, kafkaPort: kafka?.port ?? 0 })
+      const httpPort = http.port >= 0 ? http.port : -1
+      return startBroker({ ...options, dataDir, port: server.port, kafkaPort: kafka?.port ?? 0, http: { ...options.http, port: httpPort } })
     },
     cleanup: () => rmSync(dataDir, { recursive: true, force: true })
   }

@@ -34,6 +34,8 @@ export interface BrokerProcess {
   readonly port: number
   /** -1 when Kafka is disabled. */
   readonly kafkaPort: number
+  /** The HTTP listener's port (-1 when it is off). */
+  readonly httpPort: number
   /** Everything it printed so far (stdout and stderr interleaved). */
   output(): string
   /** The exit code or signal once it has exited, null while it runs. */
@@ -49,7 +51,8 @@ export const startBrokerProcess = async (dataDir: string, options: BrokerProcess
   const kafka = options.kafkaPort === null ? [] : ["--kafka-port", String(options.kafkaPort ?? 0)]
   const storage = options.storage === undefined ? [] : ["--storage", options.storage]
   const args = [mainPath, ...(options.logLevel === undefined ? [] : ["--log-level", options.logLevel]), "start", "--mqtt-host", "127.0.0.1", "--mqtt-port", String(options.port ?? 0), ...kafka, "--data-dir", dataDir, ...storage, ...(options.args ?? [])]
-  const env = { ...process.env, ...(options.kafkaPort === null ? { ROBUSTMQ_KAFKA_ENABLED: "false" } : { ROBUSTMQ_KAFKA_HOST: "127.0.0.1" }), ...options.env }
+  // The HTTP listener on a free loopback port (never 8080), unless the caller says otherwise.
+  const env = { ...process.env, ROBUSTMQ_HTTP_HOST: "127.0.0.1", ROBUSTMQ_HTTP_PORT: "0", ...(options.kafkaPort === null ? { ROBUSTMQ_KAFKA_ENABLED: "false" } : { ROBUSTMQ_KAFKA_HOST: "127.0.0.1" }), ...options.env }
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env })
   let out = ""
   let exited: { code: number | null; signal: NodeJS.Signals | null } | null = null
@@ -74,6 +77,7 @@ export const startBrokerProcess = async (dataDir: string, options: BrokerProcess
     child,
     port: Number(mqttRe.exec(out)![1]),
     kafkaPort: options.kafkaPort === null ? -1 : Number(kafkaRe.exec(out)![1]),
+    httpPort: Number(/HTTP listening on [^\s]+:(\d+)/.exec(out)?.[1] ?? -1),
     output: () => out,
     exit: () => exited,
     peakRssKiB: () => {

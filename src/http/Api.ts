@@ -1,0 +1,35 @@
+/**
+ * The HTTP API as one definition (routes, response schemas, errors): the server is derived from
+ * it (HttpServer.ts) and so is the OpenAPI document at /api/v1/openapi.json.
+ */
+import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
+import { Schema } from "effect"
+import { VERSION } from "../version.js"
+
+export const Phase = Schema.Literal("starting", "ready", "stopping")
+
+export class Health extends Schema.Class<Health>("Health")({
+  status: Schema.Literal("ok"),
+  phase: Phase
+}) {}
+
+export class NotReady extends Schema.TaggedError<NotReady>()("NotReady", {
+  phase: Phase,
+  message: Schema.String
+}, HttpApiSchema.annotations({ status: 503 })) {}
+
+export class HealthApi extends HttpApiGroup.make("health")
+  .add(HttpApiEndpoint.get("live", "/health/live").addSuccess(Health))
+  .add(HttpApiEndpoint.get("ready", "/health/ready").addSuccess(Health).addError(NotReady))
+{}
+
+export class MetricsApi extends HttpApiGroup.make("metrics")
+  .add(HttpApiEndpoint.get("scrape", "/metrics").addSuccess(HttpApiSchema.Text({ contentType: "text/plain; version=0.0.4; charset=utf-8" })))
+{}
+
+export class BrokerApi extends HttpApi.make("robustmq")
+  .add(HealthApi)
+  .add(MetricsApi)
+  .annotate(OpenApi.Title, "RobustMQ-TS")
+  .annotate(OpenApi.Version, VERSION)
+{}

@@ -1,0 +1,75 @@
+/**
+ * The MQTT listener's metrics, read at scrape time from what the engine and the connections
+ * keep anyway: one pass over connections and one over sessions per scrape, nothing per message.
+ */
+import { Effect, Layer } from "effect"
+import { MqttServer } from "../mqtt/MqttServer.js"
+import type { ServerContext } from "../mqtt/ServerContext.js"
+import { inputFaults } from "../net/inputFaults.js"
+import { type Metrics, registerScoped, scrapedCounter, scrapedGauge } from "./Metrics.js"
+
+const PROTOCOL_NAMES = { 3: "3.1", 4: "3.1.1", 5: "5.0" } as const
+
+/** inputFaults' camelCase keys as snake_case label values. */
+const snake = (key: string): string => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
+
+export const mqttMetrics = (ctx: ServerContext) => {
+  const engine = ctx.engine
+  return [
+    scrapedGauge("robustmq_mqtt_connections", "MQTT clients connected (past CONNACK), by listener and protocol version", ["listener", "protocol"], (put) => {
+      const counts = new Map<string, number>()
+      for (const conn of ctx.connections) {
+        if (conn.session === null || conn.closing) continue
+        const key = `${conn.listener} ${PROTOCOL_NAMES[conn.version]}`
+        counts.set(key, (counts.get(key) ?? 0) + 1)
+      }
+      for (const [key, n] of counts) {
+        const [listener, protocol] = key.split(" ")
+        put(n, { listener: listener!, protocol: protocol! })
+      }
+    }),
+    scrapedGauge("robustmq_mqtt_sessions", "MQTT sessions: online (a client connected) and offline (persistent, waiting)", ["state"], (put) => {
+      let online = 0
+      for (const session of engine.sessions.values()) if (session.conn !== null) online++
+      put(online, { state: "online" })
+      put(engine.sessions.size - online, { state: "offline" })
+    }),
+    scrapedGauge("robustmq_mqtt_inflight_messages", "Outbound QoS 1/2 messages sent and not yet acknowledged, all sessions", [], (put) => {
+      let n = 0
+      for (const session of engine.sessions.values()) n += session.inflight?.size ?? 0
+      put(n)
+    }),
+    scrapedGauge("robustmq_mqtt_queued_messages", "Messages queued in memory for sessions, behind their inflight window", [], (put) => {
+      let n = 0
+      for (const session of engine.sessions.values()) n += session.queue?.length ?? 0
+      put(n)
+    }),
+    scrapedGauge("robustmq_mqtt_subscriptions", "MQTT subscriptions, shared ones included", [], (put) => put(engine.subscriptions.count)),
+    scrapedGauge("robustmq_mqtt_retained_messages", "Retained messages, $SYS topics included", [], (put) => put(engine.retained.size)),
+    scrapedCounter("robustmq_mqtt_messages_received_total", "PUBLISH messages received from MQTT clients", [], (put) => put(engine.stats.messagesReceived)),
+    scrapedCounter("robustmq_mqtt_messages_sent_total", "PUBLISH messages sent to MQTT clients", [], (put) => put(engine.stats.messagesSent)),
+    scrapedCounter("robustmq_mqtt_messages_dropped_total", "Messages sessions could not take: in-memory queue full (clean sessions) or QoS 0 to a slow socket", [], (put) => {
+      let dropped = engine.stats.droppedByEndedSessions
+      for (const session of engine.sessions.values()) dropped += session.dropped
+      put(dropped)
+    }),
+    scrapedCounter("robustmq_mqtt_stalled_disconnects_total", "Subscribers disconnected after limits.stall_timeout without progress", [], (put) => put(ctx.overload.stalledDisconnects)),
+    scrapedCounter("robustmq_mqtt_subscriptions_refused_total", "Subscriptions refused with 0x97 (limits.max_subscriptions)", [], (put) => put(ctx.overload.subscriptionQuotaRefusals)),
+    scrapedCounter("robustmq_mqtt_publish_throttles_total", "Times a client's reads paused for limits.max_publish_rate", [], (put) => put(ctx.overload.publishThrottles)),
+    scrapedCounter("robustmq_mqtt_log_pauses_total", "Times a publisher's reads paused for limits.log_high_water", [], (put) => put(ctx.overload.logPauses)),
+    scrapedCounter("robustmq_connections_refused_total", "Connections refused by the abuse limits, by reason", ["reason"], (put) => {
+      const refused = ctx.admission.refused
+      put(refused.perIp, { reason: "per_ip" })
+      put(refused.rate, { reason: "rate" })
+      put(refused.banned, { reason: "banned" })
+    }),
+    scrapedCounter("robustmq_input_faults_total", "Connections closed or paused for hostile or broken input, by kind", ["kind"], (put) => {
+      for (const [key, value] of Object.entries(inputFaults)) put(value, { kind: snake(key) })
+    })
+  ]
+}
+
+/** Registers the MQTT metrics while the MQTT server runs (nothing when metrics are off). */
+export const layer: Layer.Layer<never, never, MqttServer | Metrics> = Layer.scopedDiscard(
+  Effect.flatMap(MqttServer, (server) => registerScoped(() => mqttMetrics(server.context)))
+)

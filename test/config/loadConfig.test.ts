@@ -156,7 +156,9 @@ max_inflight = 5
         "ROBUSTMQ_TLS_MIN_VERSION",
         "ROBUSTMQ_KAFKA_ACL_DEFAULT",
         "ROBUSTMQ_AUTH_SUPERUSERS",
-        "ROBUSTMQ_LOG_LEVEL"
+        "ROBUSTMQ_LOG_LEVEL",
+        "ROBUSTMQ_HTTP_HOST",
+        "ROBUSTMQ_HTTP_PORT"
       ]
       expect(configFields.map((f) => f.env).sort()).toEqual([...documented].sort())
 
@@ -189,7 +191,8 @@ max_inflight = 5
         ROBUSTMQ_TLS_MIN_VERSION: ["TLSv1.3", "TLSv1.3"],
         ROBUSTMQ_KAFKA_ACL_DEFAULT: ["deny", "deny"],
         ROBUSTMQ_AUTH_SUPERUSERS: ["admin, ops,", ["admin", "ops"]],
-        ROBUSTMQ_LOG_LEVEL: ["debug", "debug"]
+        ROBUSTMQ_LOG_LEVEL: ["debug", "debug"],
+        ROBUSTMQ_HTTP_HOST: ["127.0.0.1", "127.0.0.1"]
       }
       for (const field of configFields) {
         const [text, expected] = special[field.env] ?? [" 7 ", 7] // surrounding blanks are tolerated
@@ -321,11 +324,11 @@ describe("loadConfig errors", () => {
       )
       const section = tomlFile("[amqp]\nport = 5672\n")
       expect(yield* failure({ configFile: section })).toBe(
-        `unknown section [amqp] in ${section}: the sections are [mqtt], [kafka], [storage], [limits], [auth], [tls] and [log]`
+        `unknown section [amqp] in ${section}: the sections are [mqtt], [kafka], [storage], [limits], [auth], [tls], [log] and [http]`
       )
       const topLevel = tomlFile("port = 1883\n")
       expect(yield* failure({ configFile: topLevel })).toBe(
-        `unknown top-level key "port" in ${topLevel}: put settings under [mqtt], [kafka], [storage], [limits], [auth], [tls] or [log]`
+        `unknown top-level key "port" in ${topLevel}: put settings under [mqtt], [kafka], [storage], [limits], [auth], [tls], [log] or [http]`
       )
     }))
 

@@ -18,12 +18,13 @@ const tmp = Fs.mkdtempSync(NodePath.join(Os.tmpdir(), "robustmq-cli-"))
 
 /**
  * The child's environment: ours without ROBUSTMQ_* so a developer's shell cannot leak in, and a
- * free Kafka port (two brokers of parallel test files must not both take 9092).
+ * free Kafka port (two brokers of parallel test files must not both take 9092) and HTTP port
+ * on loopback (nor 8080).
  */
 const baseEnv = (): NodeJS.ProcessEnv => {
   const env: NodeJS.ProcessEnv = {}
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("ROBUSTMQ_")) env[k] = v
-  return { ...env, NO_COLOR: "1", ROBUSTMQ_KAFKA_PORT: "0" }
+  return { ...env, NO_COLOR: "1", ROBUSTMQ_KAFKA_PORT: "0", ROBUSTMQ_HTTP_HOST: "127.0.0.1", ROBUSTMQ_HTTP_PORT: "0" }
 }
 
 interface Run {

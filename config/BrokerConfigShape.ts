@@ -152,7 +152,36 @@ export interface AuthConfig {
   readonly maxFailures: number
   /** Seconds. */
   readonly failureWindow: number
+  /** `[auth.jwt]`: CONNECT passwords that are JWTs (src/auth/jwt). */
+  readonly jwt: JwtConfig
 }
+
+/**
+ * `[auth.jwt]`: off while no key source is set. At most one of the key sources: an HMAC secret
+ * (`secretFile` or `secret`), a PEM public key, or a JWKS file; the accepted algorithms follow
+ * from it, never from a token's header.
+ */
+export interface JwtConfig {
+  /** File holding the HS256/384/512 secret (trailing newlines dropped), absolute; "" = none. */
+  readonly secretFile: string
+  /** The HMAC secret itself (prefer `secretFile`: this one shows in the config and environment). */
+  readonly secret: string
+  /** PEM public key (RSA or EC), absolute; "" = none. */
+  readonly publicKeyFile: string
+  /** JWKS JSON file (`{"keys": [...]}`, picked by `kid`), absolute; "" = none. */
+  readonly jwksFile: string
+  /** The claim that names the user. */
+  readonly usernameClaim: string
+  /** Seconds of leeway for `exp` and `nbf`. */
+  readonly clockSkew: number
+  /** Required `iss`; "" = not checked. */
+  readonly issuer: string
+  /** Required `aud` (one of the token's); "" = not checked. */
+  readonly audience: string
+}
+
+export const jwtConfigured = (jwt: JwtConfig): boolean =>
+  jwt.secretFile !== "" || jwt.secret !== "" || jwt.publicKeyFile !== "" || jwt.jwksFile !== ""
 
 export interface BrokerConfigShape {
   readonly mqtt: MqttConfig
@@ -214,6 +243,13 @@ export const defaultConfig: BrokerConfigShape = {
     maxConnectionsPerIp: 0,
     maxConnectRate: 0
   },
-  auth: { allowAnonymous: true, passwordFile: "", aclFile: "", maxFailures: 0, failureWindow: 60 },
+  auth: {
+    allowAnonymous: true,
+    passwordFile: "",
+    aclFile: "",
+    maxFailures: 0,
+    failureWindow: 60,
+    jwt: { secretFile: "", secret: "", publicKeyFile: "", jwksFile: "", usernameClaim: "sub", clockSkew: 5, issuer: "", audience: "" }
+  },
   tls: { certFile: "", keyFile: "", caFile: "", verifyClient: "none", cnAsUsername: false, minVersion: "TLSv1.2" }
 }

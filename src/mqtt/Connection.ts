@@ -23,7 +23,7 @@ import { validateTopicName } from "../../domain/topic/TopicName.js"
 import type { RecordHeader } from "../../domain/message/LogRecord.js"
 import type { StorageError } from "../../services/errors.js"
 import { parseShared, validateTopicFilter } from "../../domain/topic/TopicFilter.js"
-import type { AclHolder } from "../auth/Auth.js"
+import type { AclHolder, Identity } from "../auth/Auth.js"
 import type { Refusal } from "../net/Admission.js"
 import { describeThrown, inputFaults } from "../net/inputFaults.js"
 import type { ClientAcl } from "../auth/ClientAcl.js"
@@ -628,13 +628,15 @@ export class Connection implements Outlet, FrameSink, AclHolder {
     if (auth === null) return accept()
     // tls.cn_as_username: a verified client certificate names the user, and is its credential.
     const certified = this.ctx.config.tls.cnAsUsername ? verifiedCommonName(this.socket) : null
-    const username = certified ?? packet.username
-    const admit = (reason: number) => {
+    const claimed = certified ?? packet.username
+    const admit = (reason: number, identity?: Identity) => {
       if (reason !== ReasonCode.Success) {
         if (reason === ReasonCode.BadUserNameOrPassword || reason === ReasonCode.NotAuthorized) this.loginFailed(address)
         return this.refuse(reason)
       }
-      const acl = auth.unsafeClientAcl(username, clientId, certified !== null)
+      // A JWT names the user itself (src/auth/Auth.ts Identity).
+      const username = identity?.username ?? claimed
+      const acl = auth.unsafeClientAcl(username, clientId, certified !== null, identity)
       // A will the client could not publish itself is refused with the CONNECT.
       if (will !== null && acl !== null && !acl.mayPublish(will.message.topic)) return this.refuse(ReasonCode.NotAuthorized)
       this.acl = acl
@@ -646,11 +648,11 @@ export class Connection implements Outlet, FrameSink, AclHolder {
       accept()
     }
     if (certified !== null) return admit(ReasonCode.Success)
-    const decided = auth.unsafeAuthenticate(username, packet.password, (reason) => {
+    const decided = auth.unsafeAuthenticate(claimed, packet.password, (reason, identity) => {
       this.paused = false
       if (this.state === State.Closed) return // gone while the password was hashed
       try {
-        admit(reason)
+        admit(reason, identity)
       } catch (error) {
         this.crashed(error)
       }

@@ -2,6 +2,7 @@
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { loadConfig } from "../../config/loadConfig.js"
+import { defaultConfig } from "../../config/BrokerConfigShape.js"
 import { isActive } from "../../src/auth/Auth.js"
 
 const cwd = "/srv/robustmq"
@@ -9,7 +10,7 @@ const cwd = "/srv/robustmq"
 describe("[auth] config", () => {
   it("defaults: anonymous clients allowed, no files, nothing to check", async () => {
     const config = await Effect.runPromise(loadConfig({ env: {}, cwd }))
-    expect(config.auth).toEqual({ allowAnonymous: true, passwordFile: "", aclFile: "", maxFailures: 0, failureWindow: 60 })
+    expect(config.auth).toEqual({ allowAnonymous: true, passwordFile: "", aclFile: "", maxFailures: 0, failureWindow: 60, jwt: defaultConfig.auth.jwt })
     expect(isActive(config.auth)).toBe(false)
   })
 
@@ -18,9 +19,9 @@ describe("[auth] config", () => {
       env: { ROBUSTMQ_AUTH_ALLOW_ANONYMOUS: "false", ROBUSTMQ_AUTH_PASSWORD_FILE: "etc/passwd", ROBUSTMQ_AUTH_ACL_FILE: "/etc/robustmq/acl" },
       cwd
     }))
-    expect(config.auth).toEqual({ allowAnonymous: false, passwordFile: "/srv/robustmq/etc/passwd", aclFile: "/etc/robustmq/acl", maxFailures: 0, failureWindow: 60 })
+    expect(config.auth).toEqual({ ...defaultConfig.auth, allowAnonymous: false, passwordFile: "/srv/robustmq/etc/passwd", aclFile: "/etc/robustmq/acl" })
     expect(isActive(config.auth)).toBe(true)
-    expect(isActive({ allowAnonymous: true, passwordFile: "", aclFile: "/a", maxFailures: 0, failureWindow: 60 })).toBe(true)
+    expect(isActive({ ...defaultConfig.auth, aclFile: "/a" })).toBe(true)
   })
 
   it("a bad value names the setting", async () => {

@@ -21,6 +21,8 @@ export interface BrokerProcessOptions {
   readonly storage?: "memory" | "sqlite" | "segment"
   /** More `start` flags. */
   readonly args?: ReadonlyArray<string>
+  /** Flags before the subcommand, e.g. `--log-level debug`. */
+  readonly globalArgs?: ReadonlyArray<string>
   /** Extra environment (ROBUSTMQ_* overrides). */
   readonly env?: Readonly<Record<string, string>>
   readonly startTimeoutMs?: number
@@ -46,7 +48,7 @@ export const startBrokerProcess = async (dataDir: string, options: BrokerProcess
   if (!Fs.existsSync(mainPath)) throw new Error(`${mainPath} is missing: run \`npx tsc -b\` first (npm test does)`)
   const kafka = options.kafkaPort === null ? [] : ["--kafka-port", String(options.kafkaPort ?? 0)]
   const storage = options.storage === undefined ? [] : ["--storage", options.storage]
-  const args = [mainPath, "start", "--mqtt-host", "127.0.0.1", "--mqtt-port", String(options.port ?? 0), ...kafka, "--data-dir", dataDir, ...storage, ...(options.args ?? [])]
+  const args = [mainPath, ...(options.globalArgs ?? []), "start", "--mqtt-host", "127.0.0.1", "--mqtt-port", String(options.port ?? 0), ...kafka, "--data-dir", dataDir, ...storage, ...(options.args ?? [])]
   const env = { ...process.env, ...(options.kafkaPort === null ? { ROBUSTMQ_KAFKA_ENABLED: "false" } : { ROBUSTMQ_KAFKA_HOST: "127.0.0.1" }), ...options.env }
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env })
   let out = ""

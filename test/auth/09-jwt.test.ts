@@ -11,10 +11,12 @@ import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Effect } from "effect"
 import { SignJWT } from "jose"
+import type { IConnackPacket, IPubackPacket } from "mqtt-packet"
 import { describe, expect, it } from "vitest"
 import { defaultConfig, type JwtConfig } from "../../config/BrokerConfigShape.js"
 import { connect, quiet, roundTrip } from "../support/clients.js"
 import { useBrokers } from "../support/lifecycle.js"
+import { RawClient } from "../support/RawClient.js"
 import type { TestBroker, TestBrokerOptions } from "../support/TestBroker.js"
 import { authDir, connackCode, writeAcl, writeUsers } from "./authFiles.js"
 
@@ -56,6 +58,23 @@ describe("HS256 with auth.jwt.secret_file", () => {
     await roundTrip(v5, "t/v5")
     const v4 = life.track(await connect(b.url, { protocolVersion: 4, username: "alice", password: token }))
     await roundTrip(v4, "t/v4")
+  })
+
+  it("MQTT 5 allows a password without a user name: the token names the user", async () => {
+    const aclFile = writeAcl(dir, "user alice\ntopic readwrite alice/#\n")
+    const b = await hsBroker({ aclFile })
+    const token = Buffer.from(await hs256({ sub: "alice" }))
+    // By hand: mqtt-packet (under MQTT.js) will not write a password without a user name.
+    const str = (b: Buffer) => Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b])
+    const body = Buffer.concat([str(Buffer.from("MQTT")), Buffer.from([5, 0x42, 0, 0, 0]), str(Buffer.from("nameless")), str(token)])
+    const length = body.length < 128 ? [body.length] : [(body.length & 0x7f) | 0x80, body.length >> 7]
+    const raw = life.track(await RawClient.connect(b.port, 5))
+    raw.send(Buffer.concat([Buffer.from([0x10, ...length]), body]))
+    expect(((await raw.expect("connack")) as IConnackPacket).reasonCode).toBe(0)
+    raw.sendPacket({ cmd: "publish", topic: "alice/x", payload: Buffer.from("mine"), qos: 1, messageId: 1, retain: false, dup: false })
+    expect(((await raw.expect("puback")) as IPubackPacket).reasonCode).toBe(0x10) // accepted; no matching subscribers
+    raw.sendPacket({ cmd: "publish", topic: "bob/x", payload: Buffer.from("not mine"), qos: 1, messageId: 2, retain: false, dup: false })
+    expect(((await raw.expect("puback")) as IPubackPacket).reasonCode).toBe(0x87)
   })
 
   it("expired, not yet valid, badly signed and alg:none tokens are refused: 0x86, v3 code 4", async () => {

@@ -77,12 +77,15 @@ export interface AuthService {
   /**
    * CONNECT: 0 (accepted), 0x86 (bad user name or password) or 0x87 (not authorized) now, or -1
    * when the password is being verified off the event loop: `done` then gets the code, and for
-   * an accepted JWT the identity it proves (pass it to `unsafeClientAcl`).
+   * an accepted JWT the identity it proves (pass it to `unsafeClientAcl`). `jwt`: a password
+   * that is a JWT is verified as one (MQTT CONNECT with `[auth.jwt]`); Kafka SASL leaves it
+   * false, since a token's `acl` claim would not bind a Kafka client.
    */
   readonly unsafeAuthenticate: (
     username: string | undefined,
     password: Uint8Array | undefined,
-    done: (reason: number, identity?: Identity) => void
+    done: (reason: number, identity?: Identity) => void,
+    jwt?: boolean
   ) => number
   /**
    * The ACL view of an accepted client, or null when no ACL is configured (every topic
@@ -227,8 +230,8 @@ export const make = Effect.gen(function*() {
     })
   }
 
-  const unsafeAuthenticate: AuthService["unsafeAuthenticate"] = (username, password, done) => {
-    if (jwt !== null && password !== undefined) {
+  const unsafeAuthenticate: AuthService["unsafeAuthenticate"] = (username, password, done, acceptJwt = false) => {
+    if (acceptJwt && jwt !== null && password !== undefined) {
       const token = jwtOf(password)
       if (token !== null) {
         authenticateJwt(jwt, token, username, done)

@@ -657,7 +657,7 @@ export class Connection implements Outlet, FrameSink, AclHolder {
         this.crashed(error)
       }
       this.drainBacklog()
-    })
+    }, true)
     if (decided >= 0) return admit(decided)
     // Verifying off the event loop: packets that follow CONNECT wait, in order.
     this.paused = true

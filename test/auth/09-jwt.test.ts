@@ -15,12 +15,14 @@ import type { IConnackPacket, IPubackPacket } from "mqtt-packet"
 import { describe, expect, it } from "vitest"
 import { defaultConfig, type JwtConfig } from "../../config/BrokerConfigShape.js"
 import { connect, quiet, roundTrip } from "../support/clients.js"
+import { kafkaClient, useKafkaClients } from "../support/kafka.js"
 import { useBrokers } from "../support/lifecycle.js"
 import { RawClient } from "../support/RawClient.js"
 import type { TestBroker, TestBrokerOptions } from "../support/TestBroker.js"
 import { authDir, connackCode, writeAcl, writeUsers } from "./authFiles.js"
 
 const life = useBrokers()
+const kafka = useKafkaClients()
 const dir = authDir()
 let fileCount = 0
 const file = (name: string, content: string | Buffer): string => {
@@ -122,6 +124,15 @@ describe("HS256 with auth.jwt.secret_file", () => {
     expect(await connackCode(b.url, { protocolVersion: 5, username: "bob", password: "wrong" })).toBe(0x86)
     // A JWT is judged by its signature alone, never by the password file.
     expect(await codes(b, await hs256({ sub: "bob" }, "some-other-secret-of-the-same-length-0123456"), "bob")).toEqual([0x86, 4])
+  })
+
+  it("Kafka SASL/PLAIN does not take JWTs: the acl claim could not bind a Kafka client", async () => {
+    const b = await hsBroker({ passwordFile: writeUsers(dir, { bob: "builder" }) })
+    const token = await hs256({ sub: "alice", acl: { pub: [], sub: [] } })
+    expect(await codes(b, token)).toEqual([0, 0])
+    const admin = kafka.track(kafkaClient(b.kafkaPort, "jwt-over-plain", { sasl: { mechanism: "plain", username: "alice", password: token } }).admin())
+    const error = await admin.connect().then(() => null, (e: Error) => e)
+    expect(error?.name).toBe("KafkaJSSASLAuthenticationError")
   })
 
   it("refused tokens count toward auth.max_failures", async () => {

@@ -95,6 +95,8 @@ const publicKeyFile = (file: string): Effect.Effect<JwtKeys, AuthFileError> =>
 /** The algorithms one JWK verifies (its `alg` when it names one), or a reason to skip it. */
 const jwkAlgorithms = (jwk: JWK): ReadonlyArray<string> | string => {
   if (jwk.kty === "oct") return "a symmetric (oct) key, which a JWKS file may not hold here (use secret_file)"
+  // A private key has no business in a file of verification keys: keep it out of use, say so.
+  if ("d" in jwk) return "holds private key material (\"d\"): publish the public key only"
   if (jwk.use !== undefined && jwk.use !== "sig") return `"use": "${jwk.use}" is not a signature key`
   let key: KeyObject
   try {

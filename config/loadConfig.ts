@@ -404,7 +404,7 @@ const keysOf = (section: ConfigSection) =>
 
 const describeIssue = (issue: ParseResult.ArrayFormatterIssue, raw: unknown, source: Source): string => {
   // A nested table ([auth.jwt]) is named as one section.
-  const nested = issue.path.length >= 3 || (issue.path.length === 2 && issue.path[0] === "auth" && issue.path[1] === "jwt" && issue._tag !== "Unexpected")
+  const nested = issue.path[0] === "auth" && issue.path[1] === "jwt" && (issue.path.length >= 3 || issue._tag !== "Unexpected")
   const [section, key] = nested ? [`${String(issue.path[0])}.${String(issue.path[1])}`, issue.path[2]] : issue.path
   const file = source.file ?? "the config"
   if (issue._tag === "Unexpected") {

@@ -166,6 +166,8 @@ export interface AuthConfig {
   readonly failureWindow: number
   /** User names that bypass every MQTT ACL rule and every Kafka ACL check. */
   readonly superusers: ReadonlyArray<string>
+  /** `[auth.jwt]`: CONNECT passwords that are JWTs (src/auth/jwt). */
+  readonly jwt: JwtConfig
 }
 
 /** The minimum level of the broker's log lines; debug adds connections, logins and their outcomes. */
@@ -174,6 +176,33 @@ export type LogLevelName = "debug" | "info" | "warning" | "error"
 export interface LogConfig {
   readonly level: LogLevelName
 }
+
+/**
+ * `[auth.jwt]`: off while no key source is set. At most one of the key sources: an HMAC secret
+ * (`secretFile` or `secret`), a PEM public key, or a JWKS file; the accepted algorithms follow
+ * from it, never from a token's header.
+ */
+export interface JwtConfig {
+  /** File holding the HS256/384/512 secret (trailing newlines dropped), absolute; "" = none. */
+  readonly secretFile: string
+  /** The HMAC secret itself (prefer `secretFile`: this one shows in the config and environment). */
+  readonly secret: string
+  /** PEM public key (RSA or EC), absolute; "" = none. */
+  readonly publicKeyFile: string
+  /** JWKS JSON file (`{"keys": [...]}`, picked by `kid`), absolute; "" = none. */
+  readonly jwksFile: string
+  /** The claim that names the user. */
+  readonly usernameClaim: string
+  /** Seconds of leeway for `exp` and `nbf`. */
+  readonly clockSkew: number
+  /** Required `iss`; "" = not checked. */
+  readonly issuer: string
+  /** Required `aud` (one of the token's); "" = not checked. */
+  readonly audience: string
+}
+
+export const jwtConfigured = (jwt: JwtConfig): boolean =>
+  jwt.secretFile !== "" || jwt.secret !== "" || jwt.publicKeyFile !== "" || jwt.jwksFile !== ""
 
 export interface BrokerConfigShape {
   readonly mqtt: MqttConfig
@@ -238,7 +267,15 @@ export const defaultConfig: BrokerConfigShape = {
     maxConnectionsPerIp: 0,
     maxConnectRate: 0
   },
-  auth: { allowAnonymous: true, passwordFile: "", aclFile: "", maxFailures: 0, failureWindow: 60, superusers: [] },
+  auth: {
+    allowAnonymous: true,
+    passwordFile: "",
+    aclFile: "",
+    maxFailures: 0,
+    failureWindow: 60,
+    superusers: [],
+    jwt: { secretFile: "", secret: "", publicKeyFile: "", jwksFile: "", usernameClaim: "sub", clockSkew: 5, issuer: "", audience: "" }
+  },
   tls: { certFile: "", keyFile: "", caFile: "", verifyClient: "none", cnAsUsername: false, minVersion: "TLSv1.2" },
   log: { level: "info" },
   http: { host: "0.0.0.0", port: 8080 }

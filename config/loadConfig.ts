@@ -196,6 +196,21 @@ const LimitsSection = Schema.Struct({
   maxConnectRate: Schema.optional(intAtLeast(0)).pipe(Schema.fromKey("max_connect_rate"))
 })
 
+const ClaimName = Schema.String.pipe(Schema.minLength(1), Schema.annotations(mustBe("a claim name, e.g. \"sub\"")))
+
+/** `[auth.jwt]`, a table inside [auth]. */
+const JwtSection = Schema.Struct({
+  // "" = none. Relative paths are resolved against the working directory, like data_dir.
+  secretFile: Schema.optional(Schema.String).pipe(Schema.fromKey("secret_file")),
+  secret: Schema.optional(Schema.String),
+  publicKeyFile: Schema.optional(Schema.String).pipe(Schema.fromKey("public_key_file")),
+  jwksFile: Schema.optional(Schema.String).pipe(Schema.fromKey("jwks_file")),
+  usernameClaim: Schema.optional(ClaimName).pipe(Schema.fromKey("username_claim")),
+  clockSkew: Schema.optional(intBetween(0, 3600)).pipe(Schema.fromKey("clock_skew")),
+  issuer: Schema.optional(Schema.String),
+  audience: Schema.optional(Schema.String)
+})
+
 const AuthSection = Schema.Struct({
   allowAnonymous: Schema.optional(Bool).pipe(Schema.fromKey("allow_anonymous")),
   // "" = no file. Relative paths are resolved against the working directory, like data_dir.
@@ -203,7 +218,8 @@ const AuthSection = Schema.Struct({
   aclFile: Schema.optional(Schema.String).pipe(Schema.fromKey("acl_file")),
   maxFailures: Schema.optional(intAtLeast(0)).pipe(Schema.fromKey("max_failures")),
   failureWindow: Schema.optional(intAtLeast(1)).pipe(Schema.fromKey("failure_window")),
-  superusers: Schema.optional(UserNames)
+  superusers: Schema.optional(UserNames),
+  jwt: Schema.optional(JwtSection)
 })
 
 const TlsSection = Schema.Struct({
@@ -240,7 +256,8 @@ type ConfigDocument = typeof ConfigDocument.Type
 
 // --- which TOML key is which env var and flag ---------------------------------------------------
 
-export type ConfigSection = "mqtt" | "kafka" | "storage" | "limits" | "auth" | "tls" | "log" | "http"
+/** A TOML table; "auth.jwt" is the `jwt` table inside [auth]. */
+export type ConfigSection = "mqtt" | "kafka" | "storage" | "limits" | "auth" | "auth.jwt" | "tls" | "log" | "http"
 
 export interface ConfigField {
   readonly section: ConfigSection
@@ -350,6 +367,14 @@ export const configFields: ReadonlyArray<ConfigField> = [
   { section: "auth", key: "max_failures", env: "ROBUSTMQ_AUTH_MAX_FAILURES", numeric: true },
   { section: "auth", key: "failure_window", env: "ROBUSTMQ_AUTH_FAILURE_WINDOW", numeric: true },
   { section: "auth", key: "superusers", env: "ROBUSTMQ_AUTH_SUPERUSERS", numeric: false, fromEnv: envList },
+  { section: "auth.jwt", key: "secret_file", env: "ROBUSTMQ_AUTH_JWT_SECRET_FILE", numeric: false },
+  { section: "auth.jwt", key: "secret", env: "ROBUSTMQ_AUTH_JWT_SECRET", numeric: false },
+  { section: "auth.jwt", key: "public_key_file", env: "ROBUSTMQ_AUTH_JWT_PUBLIC_KEY_FILE", numeric: false },
+  { section: "auth.jwt", key: "jwks_file", env: "ROBUSTMQ_AUTH_JWT_JWKS_FILE", numeric: false },
+  { section: "auth.jwt", key: "username_claim", env: "ROBUSTMQ_AUTH_JWT_USERNAME_CLAIM", numeric: false },
+  { section: "auth.jwt", key: "clock_skew", env: "ROBUSTMQ_AUTH_JWT_CLOCK_SKEW", numeric: true },
+  { section: "auth.jwt", key: "issuer", env: "ROBUSTMQ_AUTH_JWT_ISSUER", numeric: false },
+  { section: "auth.jwt", key: "audience", env: "ROBUSTMQ_AUTH_JWT_AUDIENCE", numeric: false },
   { section: "tls", key: "cert_file", env: "ROBUSTMQ_TLS_CERT_FILE", flag: "--tls-cert", override: "tlsCert", numeric: false },
   { section: "tls", key: "key_file", env: "ROBUSTMQ_TLS_KEY_FILE", flag: "--tls-key", override: "tlsKey", numeric: false },
   { section: "tls", key: "ca_file", env: "ROBUSTMQ_TLS_CA_FILE", flag: "--tls-ca", override: "tlsCa", numeric: false },
@@ -361,7 +386,14 @@ export const configFields: ReadonlyArray<ConfigField> = [
   { section: "http", key: "port", env: "ROBUSTMQ_HTTP_PORT", flag: "--http-port", override: "httpPort", numeric: true }
 ]
 
-const sections: ReadonlyArray<ConfigSection> = ["mqtt", "kafka", "storage", "limits", "auth", "tls", "log", "http"]
+const sections: ReadonlyArray<ConfigSection> = ["mqtt", "kafka", "storage", "limits", "auth", "auth.jwt", "tls", "log", "http"]
+
+/** The table of `section` inside a document ("auth.jwt" is doc.auth.jwt); undefined when absent. */
+export const sectionTable = (doc: unknown, section: ConfigSection): Record<string, unknown> | undefined => {
+  let table: unknown = doc
+  for (const name of section.split(".")) table = isTable(table) ? table[name] : undefined
+  return isTable(table) ? table : undefined
+}
 
 const fieldAt = (section: unknown, key: unknown): ConfigField | undefined =>
   configFields.find((f) => f.section === section && f.key === key)
@@ -397,7 +429,9 @@ const keysOf = (section: ConfigSection) =>
   configFields.filter((f) => f.section === section).map((f) => f.key).join(", ")
 
 const describeIssue = (issue: ParseResult.ArrayFormatterIssue, raw: unknown, source: Source): string => {
-  const [section, key] = issue.path
+  // A nested table ([auth.jwt]) is named as one section.
+  const nested = issue.path[0] === "auth" && issue.path[1] === "jwt" && (issue.path.length >= 3 || issue._tag !== "Unexpected")
+  const [section, key] = nested ? [`${String(issue.path[0])}.${String(issue.path[1])}`, issue.path[2]] : issue.path
   const file = source.file ?? "the config"
   if (issue._tag === "Unexpected") {
     if (key === undefined) {
@@ -409,9 +443,10 @@ const describeIssue = (issue: ParseResult.ArrayFormatterIssue, raw: unknown, sou
     const known = sections.includes(section as ConfigSection) ? keysOf(section as ConfigSection) : ""
     return `unknown key "${String(section)}.${String(key)}" in ${file}: [${String(section)}] accepts ${known}`
   }
-  const sectionValue = isTable(raw) ? raw[String(section)] : undefined
+  const sectionValue = sectionTable(raw, String(section) as ConfigSection)
   if (key === undefined) {
-    return `${String(section)} must be a table (a [${String(section)}] section), got ${show(sectionValue)}${source.where}`
+    const value = nested ? sectionTable(raw, "auth")?.jwt : isTable(raw) ? raw[String(section)] : undefined
+    return `${String(section)} must be a table (a [${String(section)}] section), got ${show(value)}${source.where}`
   }
   const value = isTable(sectionValue) ? sectionValue[String(key)] : undefined
   const field = fieldAt(section, key)
@@ -428,8 +463,9 @@ const decodeSource = (raw: unknown, source: Source): Either.Either<ConfigDocumen
   })
 
 const put = (raw: Raw, field: ConfigField, value: unknown): void => {
-  const section = raw[field.section] ?? (raw[field.section] = {})
-  section[field.key] = value
+  let table: Record<string, unknown> = raw
+  for (const name of field.section.split(".")) table = (table[name] ??= {}) as Record<string, unknown>
+  table[field.key] = value
 }
 
 const fromEnv = (env: Record<string, string | undefined>): Raw => {
@@ -512,14 +548,21 @@ const resolveFile = (cwd: string, path: string): string => (path === "" ? "" : N
 
 const merge = (docs: ReadonlyArray<ConfigDocument>, cwd: string): BrokerConfigShape => {
   const storage = mergeSection(defaultConfig.storage, docs.map((d) => d.storage))
-  const auth = mergeSection(defaultConfig.auth, docs.map((d) => d.auth))
+  // [auth.jwt] merges key by key too, so an env var sets one key without dropping the file's others.
+  const auth = mergeSection(defaultConfig.auth, docs.map((d) => (d.auth === undefined ? undefined : { ...d.auth, jwt: undefined })))
+  const jwt = mergeSection(defaultConfig.auth.jwt, docs.map((d) => d.auth?.jwt))
   const tls = mergeSection(defaultConfig.tls, docs.map((d) => d.tls))
   return {
     mqtt: mergeSection(defaultConfig.mqtt, docs.map((d) => d.mqtt)),
     kafka: mergeSection(defaultConfig.kafka, docs.map((d) => d.kafka)),
     storage: { ...storage, dataDir: NodePath.resolve(cwd, storage.dataDir) },
     limits: mergeSection(defaultConfig.limits, docs.map((d) => d.limits)),
-    auth: { ...auth, passwordFile: resolveFile(cwd, auth.passwordFile), aclFile: resolveFile(cwd, auth.aclFile) },
+    auth: {
+      ...auth,
+      passwordFile: resolveFile(cwd, auth.passwordFile),
+      aclFile: resolveFile(cwd, auth.aclFile),
+      jwt: { ...jwt, secretFile: resolveFile(cwd, jwt.secretFile), publicKeyFile: resolveFile(cwd, jwt.publicKeyFile), jwksFile: resolveFile(cwd, jwt.jwksFile) }
+    },
     tls: { ...tls, certFile: resolveFile(cwd, tls.certFile), keyFile: resolveFile(cwd, tls.keyFile), caFile: resolveFile(cwd, tls.caFile) },
     log: mergeSection(defaultConfig.log, docs.map((d) => d.log)),
     http: mergeSection(defaultConfig.http, docs.map((d) => d.http))

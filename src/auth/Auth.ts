@@ -18,11 +18,14 @@
  *
  * Per CONNECT, `unsafeAuthenticate` answers from memory when it can (no users, unknown user,
  * cached credentials, `$6$`) and otherwise verifies off the event loop with `crypto.pbkdf2`.
- * Nothing here runs per message: ClientAcl does that, with its own cache.
+ * With `[auth.jwt]`, a password that is a JWT is verified instead (src/auth/jwt, async too): the
+ * token names the user and may narrow its ACL with an `acl` claim, carried to `unsafeClientAcl`
+ * as the `Identity`. Nothing here runs per message: ClientAcl does that, with its own cache.
  */
 import { Context, Effect, Layer, Runtime, Schema } from "effect"
 import { BrokerConfig } from "../../config/BrokerConfig.js"
-import type { AuthConfig } from "../../config/BrokerConfigShape.js"
+import { type AuthConfig, jwtConfigured } from "../../config/BrokerConfigShape.js"
+import { type AclClaim, compileAclClaim } from "../../domain/auth/aclClaim.js"
 import { type AuthState, emptyAuthState, evolve } from "../../domain/auth/AuthState.js"
 import { boundScram, decideSync } from "../../domain/auth/decide.js"
 import { ACL_STREAM, AuthEvent, type ScramCredentialSet, type ScramMechanism } from "../../domain/auth/events.js"
@@ -33,6 +36,8 @@ import { EventStore } from "../../services/EventStore.js"
 import { makeDebugLog } from "../net/debugLog.js"
 import { type AuthFileError, readDeclared } from "./authFiles.js"
 import { type AclSource, ClientAcl } from "./ClientAcl.js"
+import { jwtOf } from "./jwt/jwtPassword.js"
+import * as JwtVerifier from "./jwt/JwtVerifier.js"
 import { VerifiedCache, verifyPbkdf2, verifySha512 } from "./passwordHash.js"
 import type { ScramVerifier } from "./scramKeys.js"
 
@@ -48,6 +53,13 @@ export interface Kickable {
 export interface AclHolder {
   /** Re-checks what was granted under the previous rules; returns the subscriptions removed. */
   aclChanged(): number
+}
+
+/** Who a CONNECT proved to be when its credential names the user itself (a JWT). */
+export interface Identity {
+  readonly username: string
+  /** The token's `acl` claim (narrows the ACL file's grants, or is the whole ACL without one); null: none. */
+  readonly acl: AclClaim | null
 }
 
 /** What a sync (boot or reload) changed. */
@@ -73,19 +85,24 @@ export interface AuthService {
   readonly active: boolean
   /**
    * CONNECT: 0 (accepted), 0x86 (bad user name or password) or 0x87 (not authorized) now, or -1
-   * when the password is being verified off the event loop: `done` then gets the code.
+   * when the password is being verified off the event loop: `done` then gets the code, and for
+   * an accepted JWT the identity it proves (pass it to `unsafeClientAcl`). `jwt`: a password
+   * that is a JWT is verified as one (MQTT CONNECT with `[auth.jwt]`); Kafka SASL leaves it
+   * false, since a token's `acl` claim would not bind a Kafka client.
    */
   readonly unsafeAuthenticate: (
     username: string | undefined,
     password: Uint8Array | undefined,
-    done: (reason: number) => void
+    done: (reason: number, identity?: Identity) => void,
+    jwt?: boolean
   ) => number
   /**
    * The ACL view of an accepted client, or null when no ACL is configured (every topic
    * allowed). While there are no users the name a client sends was not verified, so the ACL
-   * treats it as anonymous, unless `verified` (a TLS client certificate's CN) says it was.
+   * treats it as anonymous, unless `verified` (a TLS client certificate's CN) says it was. An
+   * `identity` (a JWT) names the user, and its `acl` claim narrows the view.
    */
-  readonly unsafeClientAcl: (username: string | undefined, clientId: string, verified?: boolean) => ClientAcl | null
+  readonly unsafeClientAcl: (username: string | undefined, clientId: string, verified?: boolean, identity?: Identity) => ClientAcl | null
   /**
    * Kafka SCRAM: the user's verifier for `mechanism` (the same object until it changes), or
    * "no-scram" for a user without one (set by mosquitto_passwd), "unknown" for no such user.
@@ -99,6 +116,8 @@ export interface AuthService {
   readonly unsafeUnwatchAcl: (holder: AclHolder) => void
   /** Re-reads the files and applies the differences (what SIGHUP runs). */
   readonly reload: Effect.Effect<AuthChanges, AuthFileError | StorageError | VersionConflict>
+  /** Re-reads the `[auth.jwt]` key source (SIGHUP too); null without one. A bad source keeps the old keys. */
+  readonly reloadJwt: Effect.Effect<string | null, AuthFileError>
   /** The read model (users and rules), for tests and tools; do not mutate. */
   readonly state: AuthState
   /** Verified-credential cache size (tests). */
@@ -108,7 +127,7 @@ export interface AuthService {
 export class Auth extends Context.Tag("broker/Auth")<Auth, AuthService>() {}
 
 export const isActive = (config: AuthConfig): boolean =>
-  !config.allowAnonymous || config.passwordFile !== "" || config.aclFile !== ""
+  !config.allowAnonymous || config.passwordFile !== "" || config.aclFile !== "" || jwtConfigured(config.jwt)
 
 const describeChanges = (c: AuthChanges): string => {
   const parts: Array<string> = []
@@ -212,21 +231,55 @@ export const make = Effect.gen(function*() {
 
   const booted = yield* sync
   yield* Effect.log(`auth: ${state.users.size} user(s), ${state.acl === null ? "no ACL" : `${state.acl.length} ACL rule(s)`}; at boot: ${describeChanges(booted)}`)
+  const jwt = jwtConfigured(config.jwt) ? yield* JwtVerifier.make(config.jwt) : null
+  if (jwt !== null) yield* Effect.log(`auth: JWT passwords verified with the ${jwt.describe()}`)
 
   const reload = Effect.tap(sync, (changes) => Effect.log(`auth reloaded: ${describeChanges(changes)}`))
+  const reloadJwt: Effect.Effect<string | null, AuthFileError> =
+    jwt === null ? Effect.succeed(null) : Effect.tap(jwt.reload, (loaded) => Effect.log(`auth: JWT keys reloaded: ${loaded}`))
   const runtime = yield* Effect.runtime<never>()
   // SIGHUP re-reads the files, as it does for Mosquitto; a bad file keeps the current state.
   const onHangup = () => {
     Runtime.runFork(runtime)(
       reload.pipe(Effect.catchAll((e) => Effect.logError(`auth reload failed, keeping the previous users and ACL: ${e.message}`)))
     )
+    if (jwt !== null) {
+      Runtime.runFork(runtime)(
+        reloadJwt.pipe(Effect.catchAll((e) => Effect.logError(`auth: JWT key reload failed, keeping the previous keys: ${e.message}`)))
+      )
+    }
   }
   yield* Effect.acquireRelease(
     Effect.sync(() => process.on("SIGHUP", onHangup)),
     () => Effect.sync(() => process.off("SIGHUP", onHangup))
   )
 
-  const unsafeAuthenticate: AuthService["unsafeAuthenticate"] = (username, password, done) => {
+  const logRefusal = (line: string) => Runtime.runFork(runtime)(Effect.logDebug(line))
+
+  /** A JWT password: the token decides, whatever the password file says (it is never logged). */
+  const authenticateJwt = (verifier: JwtVerifier.JwtVerifier, token: string, username: string | undefined, done: (reason: number, identity?: Identity) => void) => {
+    void verifier.verify(token).then((verdict) => {
+      if (!verdict.ok) {
+        logRefusal(`auth: JWT refused${username === undefined ? "" : ` for user ${username}`}: ${verdict.reason}`)
+        return done(verdict.code)
+      }
+      // The CONNECT user name, when sent, must be the token's: a token is no licence to act as someone else.
+      if (username !== undefined && username !== verdict.username) {
+        logRefusal(`auth: JWT refused: the CONNECT user name ${username} is not the token's (auth.jwt.username_claim)`)
+        return done(ReasonCode.BadUserNameOrPassword)
+      }
+      done(ReasonCode.Success, { username: verdict.username, acl: verdict.acl })
+    })
+  }
+
+  const unsafeAuthenticate: AuthService["unsafeAuthenticate"] = (username, password, done, acceptJwt = false) => {
+    if (acceptJwt && jwt !== null && password !== undefined) {
+      const token = jwtOf(password)
+      if (token !== null) {
+        authenticateJwt(jwt, token, username, done)
+        return -1
+      }
+    }
     const users = state.users
     // No users and anonymous clients allowed: everyone is accepted, credentials ignored.
     if (users.size === 0 && config.allowAnonymous) return ReasonCode.Success
@@ -278,11 +331,11 @@ export const make = Effect.gen(function*() {
       : "wrong password"
     return `auth: ${who} refused: ${why}`
   }
-  const authenticate: AuthService["unsafeAuthenticate"] = debug === null ? unsafeAuthenticate : (username, password, done) => {
-    const now = unsafeAuthenticate(username, password, (reason) => {
-      debug(decisionLine(username, password, reason))
-      done(reason)
-    })
+  const authenticate: AuthService["unsafeAuthenticate"] = debug === null ? unsafeAuthenticate : (username, password, done, jwt) => {
+    const now = unsafeAuthenticate(username, password, (reason, identity) => {
+      debug(decisionLine(identity?.username ?? username, password, reason))
+      done(reason, identity)
+    }, jwt)
     if (now >= 0) debug(decisionLine(username, password, now))
     return now
   }
@@ -293,7 +346,12 @@ export const make = Effect.gen(function*() {
     active: isActive(config),
     unsafeAuthenticate: authenticate,
     unsafeScramVerifier,
-    unsafeClientAcl: (username, clientId, verified = false) => {
+    unsafeClientAcl: (username, clientId, verified = false, identity) => {
+      if (identity !== undefined) {
+        if (superusers.has(identity.username)) return null
+        const claim = identity.acl === null ? null : compileAclClaim(identity.acl, identity.username, clientId)
+        return aclConfigured || claim !== null ? new ClientAcl(source, identity.username, clientId, claim) : null
+      }
       const known = state.users.size === 0 && !verified ? null : (username ?? null)
       // auth.superusers bypass the ACL (as they bypass Kafka ACLs); only a verified name counts.
       return aclConfigured && (known === null || !superusers.has(known)) ? new ClientAcl(source, known, clientId) : null
@@ -315,6 +373,7 @@ export const make = Effect.gen(function*() {
       aclHolders.delete(holder)
     },
     reload,
+    reloadJwt,
     state,
     cachedCredentials: () => verified.size
   })

@@ -3,9 +3,13 @@
  * (substitutions done), and its recent publish decisions per topic, so a device publishing to
  * the same topics costs one map lookup per message. When the ACL changes (a reload), the
  * source's generation moves on and the next check recompiles and forgets the decisions.
+ * A JWT's `acl` claim, when there is one, narrows every answer (both must allow) and is compiled
+ * once: it cannot change during the connection.
  */
+import { bothVerdicts, claimMayPublish, claimMayRead, claimVerdict, type CompiledClaim } from "../../domain/auth/aclClaim.js"
 import type { AclRule } from "../../domain/auth/AclRule.js"
 import { compileAcl, type CompiledAcl, mayPublish, mayRead, SubscribeVerdict, subscribeVerdict } from "../../domain/auth/authorize.js"
+import { parseShared } from "../../domain/topic/TopicFilter.js"
 
 /** The current rules and a counter bumped whenever they change (owned by the Auth service). */
 export interface AclSource {
@@ -26,7 +30,9 @@ export class ClientAcl {
     private readonly source: AclSource,
     /** The name the ACL knows the client by; null for an anonymous client. */
     readonly username: string | null,
-    readonly clientId: string
+    readonly clientId: string,
+    /** A JWT's `acl` claim, compiled for this client; null: no claim. */
+    private readonly claim: CompiledClaim | null = null
   ) {
     this.refresh()
   }
@@ -42,7 +48,8 @@ export class ClientAcl {
   mayPublish(topic: string): boolean {
     if (this.generation !== this.source.generation) this.refresh()
     const compiled = this.compiled
-    if (compiled === null) return true
+    const claim = this.claim
+    if (compiled === null && claim === null) return true
     let decisions = this.decisions
     if (decisions === null) decisions = this.decisions = new Map()
     else {
@@ -50,7 +57,7 @@ export class ClientAcl {
       if (known !== undefined) return known
       if (decisions.size >= MAX_DECISIONS) decisions.delete(decisions.keys().next().value!)
     }
-    const allowed = mayPublish(compiled, topic)
+    const allowed = (compiled === null || mayPublish(compiled, topic)) && (claim === null || claimMayPublish(claim, topic))
     decisions.set(topic, allowed)
     return allowed
   }
@@ -63,7 +70,11 @@ export class ClientAcl {
   /** Refused, granted, or granted with a read check per delivery (see `subscribeVerdict`). */
   verdict(filter: string): SubscribeVerdict {
     if (this.generation !== this.source.generation) this.refresh()
-    return this.compiled === null ? SubscribeVerdict.Granted : subscribeVerdict(this.compiled, filter)
+    const file = this.compiled === null ? SubscribeVerdict.Granted : subscribeVerdict(this.compiled, filter)
+    if (this.claim === null || file === SubscribeVerdict.Refused) return file
+    const shared = parseShared(filter)
+    if (typeof shared === "number") return SubscribeVerdict.Refused
+    return bothVerdicts(file, claimVerdict(this.claim, (shared === null ? filter : shared.filter).split("/")))
   }
 
   /**
@@ -72,7 +83,7 @@ export class ClientAcl {
    */
   mayRead(topic: string): boolean {
     if (this.generation !== this.source.generation) this.refresh()
-    return this.compiled === null || mayRead(this.compiled, topic)
+    return (this.compiled === null || mayRead(this.compiled, topic)) && (this.claim === null || claimMayRead(this.claim, topic))
   }
 
   /** `mayRead` as one function made once per connection, for `Subscription.check`. */

@@ -10,7 +10,7 @@ import * as NodePath from "node:path"
 import { fileURLToPath } from "node:url"
 import { stringify } from "smol-toml"
 import { defaultConfig } from "../../config/BrokerConfigShape.js"
-import { configFields, ConfigError, encodeConfig, loadConfig } from "../../config/loadConfig.js"
+import { type ConfigField, configFields, ConfigError, encodeConfig, loadConfig, sectionTable } from "../../config/loadConfig.js"
 
 const tmp = Fs.mkdtempSync(NodePath.join(Os.tmpdir(), "robustmq-config-"))
 afterAll(() => Fs.rmSync(tmp, { recursive: true, force: true }))
@@ -142,6 +142,14 @@ max_inflight = 5
         "ROBUSTMQ_AUTH_ACL_FILE",
         "ROBUSTMQ_AUTH_MAX_FAILURES",
         "ROBUSTMQ_AUTH_FAILURE_WINDOW",
+        "ROBUSTMQ_AUTH_JWT_SECRET_FILE",
+        "ROBUSTMQ_AUTH_JWT_SECRET",
+        "ROBUSTMQ_AUTH_JWT_PUBLIC_KEY_FILE",
+        "ROBUSTMQ_AUTH_JWT_JWKS_FILE",
+        "ROBUSTMQ_AUTH_JWT_USERNAME_CLAIM",
+        "ROBUSTMQ_AUTH_JWT_CLOCK_SKEW",
+        "ROBUSTMQ_AUTH_JWT_ISSUER",
+        "ROBUSTMQ_AUTH_JWT_AUDIENCE",
         "ROBUSTMQ_MQTT_TLS_PORT",
         "ROBUSTMQ_MQTT_WS_PORT",
         "ROBUSTMQ_MQTT_WS_PATH",
@@ -192,18 +200,28 @@ max_inflight = 5
         ROBUSTMQ_KAFKA_ACL_DEFAULT: ["deny", "deny"],
         ROBUSTMQ_AUTH_SUPERUSERS: ["admin, ops,", ["admin", "ops"]],
         ROBUSTMQ_LOG_LEVEL: ["debug", "debug"],
-        ROBUSTMQ_HTTP_HOST: ["127.0.0.1", "127.0.0.1"]
+        ROBUSTMQ_HTTP_HOST: ["127.0.0.1", "127.0.0.1"],
+        ROBUSTMQ_AUTH_JWT_SECRET_FILE: ["/etc/robustmq/jwt.secret", "/etc/robustmq/jwt.secret"],
+        ROBUSTMQ_AUTH_JWT_SECRET: ["s3cret", "s3cret"],
+        ROBUSTMQ_AUTH_JWT_PUBLIC_KEY_FILE: ["/etc/robustmq/jwt.pem", "/etc/robustmq/jwt.pem"],
+        ROBUSTMQ_AUTH_JWT_JWKS_FILE: ["/etc/robustmq/jwks.json", "/etc/robustmq/jwks.json"],
+        ROBUSTMQ_AUTH_JWT_USERNAME_CLAIM: ["username", "username"],
+        ROBUSTMQ_AUTH_JWT_ISSUER: ["https://issuer.example", "https://issuer.example"],
+        ROBUSTMQ_AUTH_JWT_AUDIENCE: ["mqtt", "mqtt"]
+      }
+      // The document without one setting ([auth.jwt] is a table inside [auth]).
+      const blank = (doc: Record<string, Record<string, unknown>>, field: ConfigField) => {
+        const copy = structuredClone(doc)
+        sectionTable(copy, field.section)![field.key] = undefined
+        return copy
       }
       for (const field of configFields) {
         const [text, expected] = special[field.env] ?? [" 7 ", 7] // surrounding blanks are tolerated
-        expect(defaults[field.section]![field.key]).not.toEqual(expected)
+        expect(sectionTable(defaults, field.section)![field.key]).not.toEqual(expected)
         const config = encodeConfig(yield* loadConfig({ env: { [field.env]: text }, cwd }))
-        expect(config[field.section]![field.key], field.env).toEqual(expected)
+        expect(sectionTable(config, field.section)![field.key], field.env).toEqual(expected)
         // ...and nothing else moved.
-        expect({ ...config, [field.section]: { ...config[field.section], [field.key]: undefined } }).toEqual({
-          ...defaults,
-          [field.section]: { ...defaults[field.section], [field.key]: undefined }
-        })
+        expect(blank(config, field)).toEqual(blank(defaults, field))
       }
     }))
 

@@ -23,6 +23,8 @@ export interface BrokerProcessOptions {
   readonly args?: ReadonlyArray<string>
   /** `--log-level` (debug: to check what a verbose run prints). */
   readonly logLevel?: "debug" | "info"
+  /** Flags before the subcommand, e.g. `--log-level debug`. */
+  readonly globalArgs?: ReadonlyArray<string>
   /** Extra environment (ROBUSTMQ_* overrides). */
   readonly env?: Readonly<Record<string, string>>
   readonly startTimeoutMs?: number
@@ -50,7 +52,7 @@ export const startBrokerProcess = async (dataDir: string, options: BrokerProcess
   if (!Fs.existsSync(mainPath)) throw new Error(`${mainPath} is missing: run \`npx tsc -b\` first (npm test does)`)
   const kafka = options.kafkaPort === null ? [] : ["--kafka-port", String(options.kafkaPort ?? 0)]
   const storage = options.storage === undefined ? [] : ["--storage", options.storage]
-  const args = [mainPath, ...(options.logLevel === undefined ? [] : ["--log-level", options.logLevel]), "start", "--mqtt-host", "127.0.0.1", "--mqtt-port", String(options.port ?? 0), ...kafka, "--data-dir", dataDir, ...storage, ...(options.args ?? [])]
+  const args = [mainPath, ...(options.logLevel === undefined ? [] : ["--log-level", options.logLevel]), ...(options.globalArgs ?? []), "start", "--mqtt-host", "127.0.0.1", "--mqtt-port", String(options.port ?? 0), ...kafka, "--data-dir", dataDir, ...storage, ...(options.args ?? [])]
   // The HTTP listener on a free loopback port (never 8080), unless the caller says otherwise.
   const env = { ...process.env, ROBUSTMQ_HTTP_HOST: "127.0.0.1", ROBUSTMQ_HTTP_PORT: "0", ...(options.kafkaPort === null ? { ROBUSTMQ_KAFKA_ENABLED: "false" } : { ROBUSTMQ_KAFKA_HOST: "127.0.0.1" }), ...options.env }
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env })

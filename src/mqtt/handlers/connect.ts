@@ -6,6 +6,7 @@
 import { randomUUID } from "node:crypto"
 import { Effect } from "effect"
 import { ReasonCode } from "../../../domain/ReasonCode.js"
+import type { Identity } from "../../auth/Auth.js"
 import type { Refusal } from "../../net/Admission.js"
 import { verifiedCommonName } from "../../tls/clientCertificate.js"
 import type { IConnectPacket, MqttDecodeError, ProtocolVersion } from "../codec/packets.js"
@@ -56,46 +57,56 @@ export const handleUndecodableConnect = (conn: Connection, error: MqttDecodeErro
   conn.close()
 }
 
-/** Checks the credentials; a PBKDF2 hash is verified off the event loop while input waits, in order. */
+/**
+ * Checks the credentials: a PBKDF2 hash or a JWT is verified off the event loop while input
+ * waits, in order.
+ */
 const authenticate = (conn: Connection, settings: ConnectSettings, packet: IConnectPacket, address: string): void => {
   const auth = conn.ctx.auth
   if (auth === null) return openSession(conn, settings, address)
   // tls.cn_as_username: a verified client certificate names the user, and is its credential.
   const certified = conn.ctx.config.tls.cnAsUsername ? verifiedCommonName(conn.socket) : null
-  const username = certified ?? packet.username
-  const identity: Identity = { username, certified: certified !== null, address }
-  if (certified !== null) return admit(conn, settings, identity, ReasonCode.Success)
-  const decided = auth.unsafeAuthenticate(username, packet.password, (reason) =>
-    conn.releaseInput(() => admit(conn, settings, identity, reason))
+  const claimant: Claimant = { username: certified ?? packet.username, certified: certified !== null, address }
+  if (certified !== null) return admit(conn, settings, claimant, ReasonCode.Success)
+  const decided = auth.unsafeAuthenticate(
+    claimant.username,
+    packet.password,
+    (reason, identity) => conn.releaseInput(() => admit(conn, settings, claimant, reason, identity)),
+    true // a password that is a JWT is verified as one ([auth.jwt])
   )
-  if (decided >= 0) return admit(conn, settings, identity, decided)
+  if (decided >= 0) return admit(conn, settings, claimant, decided)
   conn.holdInput()
 }
 
-interface Identity {
+/** Who the CONNECT says it is, before the verdict. */
+interface Claimant {
   readonly username: string | undefined
   /** Named by a verified client certificate. */
   readonly certified: boolean
   readonly address: string
 }
 
-/** The authentication verdict: refused (counted against the address), or the client's ACL view. */
-const admit = (conn: Connection, settings: ConnectSettings, identity: Identity, reason: number): void => {
+/**
+ * The authentication verdict: refused (counted against the address), or the client's ACL view.
+ * An accepted JWT names the user itself and may carry an `acl` claim (`identity`).
+ */
+const admit = (conn: Connection, settings: ConnectSettings, claimant: Claimant, reason: number, identity?: Identity): void => {
   if (reason !== ReasonCode.Success) {
-    if (reason === ReasonCode.BadUserNameOrPassword || reason === ReasonCode.NotAuthorized) conn.loginFailed(identity.address)
+    if (reason === ReasonCode.BadUserNameOrPassword || reason === ReasonCode.NotAuthorized) conn.loginFailed(claimant.address)
     return conn.refuse(reason)
   }
   const auth = conn.ctx.auth!
-  const acl = auth.unsafeClientAcl(identity.username, settings.clientId, identity.certified)
+  const username = identity?.username ?? claimant.username
+  const acl = auth.unsafeClientAcl(username, settings.clientId, claimant.certified, identity)
   // A will the client could not publish itself is refused with the CONNECT.
   if (settings.will !== null && acl !== null && !acl.mayPublish(settings.will.message.topic)) return conn.refuse(ReasonCode.NotAuthorized)
   conn.acl = acl
   if (acl !== null) auth.unsafeWatchAcl(conn)
-  if (identity.username !== undefined) {
-    conn.username = identity.username
-    auth.unsafeTrack(identity.username, conn)
+  if (username !== undefined) {
+    conn.username = username
+    auth.unsafeTrack(username, conn)
   }
-  openSession(conn, settings, identity.address)
+  openSession(conn, settings, claimant.address)
 }
 
 /**

@@ -17,7 +17,7 @@ import { writeDevCertificates } from "../../src/tls/devCertificates.js"
 import { ApiKey } from "../../src/kafka/protocol/index.js"
 import { authDir, writeUsers } from "../auth/authFiles.js"
 import { useCertificates } from "../support/certificates.js"
-import { consumeN, hasKcat, kafkaClient, kcat, kcatBroker, useKafkaClients, waitFor } from "../support/kafka.js"
+import { hasKcat, kafkaClient, kafkajsRoundTrip, kcat, kcatBroker, kcatRoundTrip, useKafkaClients, waitFor } from "../support/kafka.js"
 import { KafkaWire } from "../support/KafkaWire.js"
 import { useBrokers } from "../support/lifecycle.js"
 import { startBroker, type TestBroker, type TestBrokerOptions } from "../support/TestBroker.js"
@@ -53,25 +53,6 @@ const kcatSaslSsl = (b: TestBroker, username: string, password: string) => [
 ]
 const kcatClientCert = () => ["-X", `ssl.certificate.location=${certs.get().clientCert}`, "-X", `ssl.key.location=${certs.get().clientKey}`]
 
-const lines = (text: string) => text.split("\n").filter((l) => l !== "")
-
-/** Produces k1:one, k2:two to `topic` with kcat `args`, then consumes them back with the same args. */
-const kcatRoundTrip = async (args: ReadonlyArray<string>, topic: string) => {
-  const produced = await kcat([...args, "-P", "-t", topic, "-K:"], { input: "k1:one\nk2:two\n" })
-  expect(produced.code, produced.stderr).toBe(0)
-  const consumed = await kcat([...args, "-C", "-t", topic, "-e", "-o", "beginning", "-f", "%o|%k|%s\n"])
-  expect(consumed.code, consumed.stderr).toBe(0)
-  expect(lines(consumed.stdout)).toEqual(["0|k1|one", "1|k2|two"])
-}
-
-/** kafkajs produces two records to `topic` and a consumer of group `group` reads them back. */
-const kafkajsRoundTrip = async (port: number, clientId: string, overrides: Parameters<typeof kafkaClient>[2], topic: string) => {
-  const kafka = kafkaClient(port, clientId, overrides)
-  const producer = await clients.producer(kafka)
-  await producer.send({ topic, messages: [{ key: "a", value: "first" }, { key: "b", value: "second" }] })
-  const got = await consumeN(await clients.consumer(kafka, { groupId: `g-${clientId}` }), topic, 2)
-  expect(got.map((m) => [m.offset, m.key, m.value])).toEqual([[0, "a", "first"], [1, "b", "second"]])
-}
 
 /** Metadata's broker list as kcat reports it (`-L -J`): "host:port" names. */
 const advertised = async (args: ReadonlyArray<string>): Promise<Array<string>> => {
@@ -83,7 +64,7 @@ const advertised = async (args: ReadonlyArray<string>): Promise<Array<string>> =
 describe("Kafka over TLS (SSL)", () => {
   it("kafkajs with ssl: { ca } produces and consumes", async () => {
     const b = await tlsBroker()
-    await kafkajsRoundTrip(b.kafkaTlsPort, "ssl-js", ssl(), "tls-js")
+    await kafkajsRoundTrip(clients, b.kafkaTlsPort, "ssl-js", ssl(), "tls-js")
   })
 
   it.skipIf(!hasKcat())("kcat with security.protocol=SSL produces and consumes", async () => {
@@ -158,7 +139,7 @@ describe("Kafka over TLS (SSL)", () => {
     process.emit("SIGHUP", "SIGHUP")
     await waitFor(() => trusts(setB.caCert), 5_000, () => "the Kafka TLS listener to serve the new certificate")
     expect(await trusts(certs.get().caCert)).toBe(false)
-    await kafkajsRoundTrip(b.kafkaTlsPort, "after-hup", { ssl: { ca: [readFileSync(setB.caCert)] } }, "after-hup")
+    await kafkajsRoundTrip(clients, b.kafkaTlsPort, "after-hup", { ssl: { ca: [readFileSync(setB.caCert)] } }, "after-hup")
   })
 
   it("a Kafka TLS port without a certificate refuses to start, naming the setting to add", async () => {
@@ -174,7 +155,7 @@ describe("Kafka over TLS (SSL)", () => {
 describe("Kafka over TLS with SASL (SASL_SSL)", () => {
   it("kafkajs with ssl and sasl PLAIN produces and consumes; a wrong password is refused", async () => {
     const b = await saslBroker()
-    await kafkajsRoundTrip(b.kafkaTlsPort, "sasl-ssl-js", { ...ssl(), ...plainSasl("alice", "a1") }, "sasl-tls-js")
+    await kafkajsRoundTrip(clients, b.kafkaTlsPort, "sasl-ssl-js", { ...ssl(), ...plainSasl("alice", "a1") }, "sasl-tls-js")
     const bad = clients.track(kafkaClient(b.kafkaTlsPort, "sasl-ssl-bad", { ...ssl(), ...plainSasl("alice", "wrong") }).admin())
     const error = await bad.connect().then(() => null, (e: Error) => e)
     expect(error?.name).toBe("KafkaJSSASLAuthenticationError")
@@ -210,7 +191,7 @@ describe("Kafka over TLS with client certificates (mTLS)", () => {
 
   it("verify_client = \"required\": kafkajs with a client certificate works, without one it cannot connect", async () => {
     const b = await tlsBroker({ tls: { verifyClient: "required" } })
-    await kafkajsRoundTrip(b.kafkaTlsPort, "mtls-js", withClientCert(), "mtls-js")
+    await kafkajsRoundTrip(clients, b.kafkaTlsPort, "mtls-js", withClientCert(), "mtls-js")
     const admin = clients.track(kafkaClient(b.kafkaTlsPort, "mtls-none", ssl()).admin())
     expect(await admin.connect().then(() => null, (e: Error) => e)).not.toBeNull()
   })

@@ -26,7 +26,7 @@ import { deriveVerifierSync } from "../../src/auth/scramKeys.js"
 import { ApiKey } from "../../src/kafka/protocol/index.js"
 import { authDir, connackCode, writeUsers } from "../auth/authFiles.js"
 import { useCertificates } from "../support/certificates.js"
-import { consumeN, hasKcat, kafkaClient, kcat, kcatBroker, useKafkaClients } from "../support/kafka.js"
+import { hasKcat, kafkaClient, kafkajsRoundTrip, kcat, kcatBroker, kcatRoundTrip, useKafkaClients } from "../support/kafka.js"
 import { useKafkaWires } from "../support/KafkaWire.js"
 import { useBrokerProcesses } from "../support/BrokerProcess.js"
 import { waitUntil } from "../support/clients.js"
@@ -78,23 +78,6 @@ const kcatScram = (b: TestBroker, mechanism: Mechanism, username: string, passwo
   "-X", `sasl.mechanisms=${mechanism.toUpperCase()}`, "-X", `sasl.username=${username}`, "-X", `sasl.password=${password}`
 ]
 
-const lines = (text: string) => text.split("\n").filter((l) => l !== "")
-
-const kcatRoundTrip = async (args: ReadonlyArray<string>, topic: string) => {
-  const produced = await kcat([...args, "-P", "-t", topic, "-K:"], { input: "k1:one\nk2:two\n" })
-  expect(produced.code, produced.stderr).toBe(0)
-  const consumed = await kcat([...args, "-C", "-t", topic, "-e", "-o", "beginning", "-f", "%o|%k|%s\n"])
-  expect(consumed.code, consumed.stderr).toBe(0)
-  expect(lines(consumed.stdout)).toEqual(["0|k1|one", "1|k2|two"])
-}
-
-const kafkajsRoundTrip = async (port: number, clientId: string, overrides: Parameters<typeof kafkaClient>[2], topic: string) => {
-  const kafka = kafkaClient(port, clientId, overrides)
-  const producer = await clients.producer(kafka)
-  await producer.send({ topic, messages: [{ key: "a", value: "first" }, { key: "b", value: "second" }] })
-  const got = await consumeN(await clients.consumer(kafka, { groupId: `g-${clientId}` }), topic, 2)
-  expect(got.map((m) => [m.offset, m.key, m.value])).toEqual([[0, "a", "first"], [1, "b", "second"]])
-}
 
 /** The error kafkajs gives when connecting an admin with `overrides` (null when it connected). */
 const connectError = async (port: number, clientId: string, overrides: Parameters<typeof kafkaClient>[2]) => {
@@ -128,7 +111,7 @@ describe("kafkajs with SCRAM", () => {
   for (const mechanism of MECHANISMS) {
     it(`ssl + sasl ${mechanism}: produces and consumes; a wrong password is a SASL authentication error`, async () => {
       const b = await scramBroker(await passwdUsers({ alice: "a1-secret" }))
-      await kafkajsRoundTrip(b.kafkaTlsPort, `js-${mechanism}`, { ...ssl(), ...scram(mechanism, "alice", "a1-secret") }, `js-${mechanism}`)
+      await kafkajsRoundTrip(clients, b.kafkaTlsPort, `js-${mechanism}`, { ...ssl(), ...scram(mechanism, "alice", "a1-secret") }, `js-${mechanism}`)
       const error = await connectError(b.kafkaTlsPort, `js-bad-${mechanism}`, { ...ssl(), ...scram(mechanism, "alice", "wrong") })
       expect(error?.name).toBe("KafkaJSSASLAuthenticationError")
       expect(error?.message).toMatch(/Authentication failed: Invalid username or password/)
@@ -291,8 +274,8 @@ describe("one `robustmq passwd` for MQTT, Kafka PLAIN and Kafka SCRAM", () => {
     let b = await scramBroker(file, { storage: "segment" })
 
     expect(await connackCode(b.url, { protocolVersion: 5, username: "carol", password })).toBe(0)
-    await kafkajsRoundTrip(b.kafkaPort, "carol-plain", { sasl: { mechanism: "plain", username: "carol", password } }, "carol-plain")
-    await kafkajsRoundTrip(b.kafkaTlsPort, "carol-scram", { ...ssl(), ...scram("scram-sha-256", "carol", password) }, "carol-scram")
+    await kafkajsRoundTrip(clients, b.kafkaPort, "carol-plain", { sasl: { mechanism: "plain", username: "carol", password } }, "carol-plain")
+    await kafkajsRoundTrip(clients, b.kafkaTlsPort, "carol-scram", { ...ssl(), ...scram("scram-sha-256", "carol", password) }, "carol-scram")
 
     // What could log in must not be stored: the password (raw or base64), SaltedPassword, ClientKey.
     const forbidden = loginSecrets(file, password)
@@ -373,7 +356,7 @@ describe("a debug-level run of the broker process", () => {
     })
     expect(await connackCode(`mqtt://127.0.0.1:${b.port}`, { protocolVersion: 5, username: "frank", password })).toBe(0)
     expect(await connackCode(`mqtt://127.0.0.1:${b.port}`, { protocolVersion: 5, username: "frank", password: `${password}-wrong` })).toBe(0x86)
-    await kafkajsRoundTrip(b.kafkaPort, "debug-scram", scram("scram-sha-512", "frank", password), "debug-scram")
+    await kafkajsRoundTrip(clients, b.kafkaPort, "debug-scram", scram("scram-sha-512", "frank", password), "debug-scram")
     expect(await connectError(b.kafkaPort, "debug-plain", { sasl: { mechanism: "plain", username: "frank", password } })).toBe(null)
     expect((await connectError(b.kafkaPort, "debug-bad", scram("scram-sha-256", "frank", `${password}-wrong`)))?.name).toBe("KafkaJSSASLAuthenticationError")
     const secrets = loginSecrets(file, password)

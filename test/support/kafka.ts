@@ -11,7 +11,7 @@ import { execFileSync, spawn } from "node:child_process"
 import * as net from "node:net"
 import { fileURLToPath } from "node:url"
 import { type Admin, type Consumer, type ConsumerConfig, type IHeaders, type ISocketFactory, Kafka, type KafkaConfig, type KafkaMessage, logLevel, type Producer, type ProducerConfig } from "kafkajs"
-import { afterEach } from "vitest"
+import { afterEach, expect } from "vitest"
 
 // ---------------------------------------------------------------------------------------------
 // kafkajs
@@ -357,3 +357,23 @@ export const produceResponseTap = (
     }) as typeof socket.on
     return socket
   }
+
+const nonEmptyLines = (text: string) => text.split("\n").filter((l) => l !== "")
+
+/** Produces k1:one, k2:two to `topic` with kcat `args`, then consumes them back with the same args. */
+export const kcatRoundTrip = async (args: ReadonlyArray<string>, topic: string): Promise<void> => {
+  const produced = await kcat([...args, "-P", "-t", topic, "-K:"], { input: "k1:one\nk2:two\n" })
+  expect(produced.code, produced.stderr).toBe(0)
+  const consumed = await kcat([...args, "-C", "-t", topic, "-e", "-o", "beginning", "-f", "%o|%k|%s\n"])
+  expect(consumed.code, consumed.stderr).toBe(0)
+  expect(nonEmptyLines(consumed.stdout)).toEqual(["0|k1|one", "1|k2|two"])
+}
+
+/** kafkajs (with `overrides`: TLS, SASL) produces two records to `topic` and a consumer of group g-`clientId` reads them back. */
+export const kafkajsRoundTrip = async (clients: KafkaClients, port: number, clientId: string, overrides: Partial<KafkaConfig>, topic: string): Promise<void> => {
+  const kafka = kafkaClient(port, clientId, overrides)
+  const producer = await clients.producer(kafka)
+  await producer.send({ topic, messages: [{ key: "a", value: "first" }, { key: "b", value: "second" }] })
+  const got = await consumeN(await clients.consumer(kafka, { groupId: `g-${clientId}` }), topic, 2)
+  expect(got.map((m) => [m.offset, m.key, m.value])).toEqual([[0, "a", "first"], [1, "b", "second"]])
+}

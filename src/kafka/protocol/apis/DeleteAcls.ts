@@ -4,6 +4,7 @@
  */
 import { defineApi } from "../ApiCodec.js"
 import { field, message, structs, T } from "../schema.js"
+import { ACL_FILTER_FIELDS } from "./DescribeAcls.js"
 
 export interface DeleteAclsFilter {
   readonly resourceTypeFilter: number
@@ -49,15 +50,7 @@ export const DeleteAcls = defineApi<DeleteAclsRequest, DeleteAclsResponse>({
   minVersion: 0,
   maxVersion: 3,
   request: message("DeleteAclsRequest", [
-    structs("filters", "0+", [
-      field("resourceTypeFilter", T.Int8, "0+"),
-      field("resourceNameFilter", T.String, "0+", { nullable: "0+" }),
-      field("patternTypeFilter", T.Int8, "1+", { default: 3 }),
-      field("principalFilter", T.String, "0+", { nullable: "0+" }),
-      field("hostFilter", T.String, "0+", { nullable: "0+" }),
-      field("operation", T.Int8, "0+"),
-      field("permissionType", T.Int8, "0+")
-    ])
+    structs("filters", "0+", ACL_FILTER_FIELDS)
   ], "2+"),
   response: message("DeleteAclsResponse", [
     field("throttleTimeMs", T.Int32, "0+"),

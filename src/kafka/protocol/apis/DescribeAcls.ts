@@ -6,6 +6,17 @@
 import { defineApi } from "../ApiCodec.js"
 import { field, message, structs, T } from "../schema.js"
 
+/** An ACL binding filter's fields: DescribeAcls' whole request, and each filter of DeleteAcls. */
+export const ACL_FILTER_FIELDS = [
+  field("resourceTypeFilter", T.Int8, "0+"),
+  field("resourceNameFilter", T.String, "0+", { nullable: "0+" }),
+  field("patternTypeFilter", T.Int8, "1+", { default: 3 }),
+  field("principalFilter", T.String, "0+", { nullable: "0+" }),
+  field("hostFilter", T.String, "0+", { nullable: "0+" }),
+  field("operation", T.Int8, "0+"),
+  field("permissionType", T.Int8, "0+")
+]
+
 export interface DescribeAclsRequest {
   readonly resourceTypeFilter: number
   readonly resourceNameFilter: string | null
@@ -43,15 +54,7 @@ export const DescribeAcls = defineApi<DescribeAclsRequest, DescribeAclsResponse>
   name: "DescribeAcls",
   minVersion: 0,
   maxVersion: 3,
-  request: message("DescribeAclsRequest", [
-    field("resourceTypeFilter", T.Int8, "0+"),
-    field("resourceNameFilter", T.String, "0+", { nullable: "0+" }),
-    field("patternTypeFilter", T.Int8, "1+", { default: 3 }),
-    field("principalFilter", T.String, "0+", { nullable: "0+" }),
-    field("hostFilter", T.String, "0+", { nullable: "0+" }),
-    field("operation", T.Int8, "0+"),
-    field("permissionType", T.Int8, "0+")
-  ], "2+"),
+  request: message("DescribeAclsRequest", ACL_FILTER_FIELDS, "2+"),
   response: message("DescribeAclsResponse", [
     field("throttleTimeMs", T.Int32, "0+"),
     field("errorCode", T.Int16, "0+"),

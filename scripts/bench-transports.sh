@@ -4,16 +4,19 @@
 # TLS with an RSA 2048 and with an ECDSA P-256 server certificate, and WS, each without and with
 # a password check; pairs-qos1 msg/s (the shared mqtt-bench, over TLS/WS through
 # scripts/bench/transport-preload.mjs) over TCP, TLS and WS. Brokers alternate per round
-# (ours mosquitto, mosquitto ours, ...), each started fresh per certificate/auth setting.
+# (ours mosquitto, mosquitto ours, ...), each started fresh per certificate/auth setting; the
+# connect cases without passwords also run against scripts/bench/bare-connack.mjs (plain Node,
+# no broker), the floor the runtime and OpenSSL set.
 # Usage: scripts/bench-transports.sh [ROUNDS]      (default 3; needs dist/ built, mosquitto,
 #   mosquitto_passwd and openssl on the PATH)
 #   env: OUT (JSON lines, default bench-results/transports-<time>.jsonl), CONNS (2000 per
-#   connect-rate run), DUR (pairs duration, 10), BENCH_DIR (../shared/bench)
+#   connect-rate run), WARMUP (300 unmeasured connections before them, so both brokers are
+#   compared warm), DUR (pairs duration, 10), BENCH_DIR (../shared/bench)
 # Then: node scripts/bench/transports-summary.mjs OUT   (medians and ratios, markdown)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-ROUNDS=${1:-3}; CONNS=${CONNS:-2000}; DUR=${DUR:-10}
+ROUNDS=${1:-3}; CONNS=${CONNS:-2000}; WARMUP=${WARMUP:-300}; DUR=${DUR:-10}
 BENCH_DIR=$(cd "${BENCH_DIR:-../shared/bench}" && pwd)
 OUT=${OUT:-bench-results/transports-$(date -u +%Y%m%d-%H%M%S).jsonl}
 mkdir -p "$(dirname "$OUT")"
@@ -35,10 +38,10 @@ for k in rsa ecdsa; do
 done
 chmod 644 "$C"/*
 
-# --- one password file for both brokers: CONNS users (bench0..), hashed by mosquitto_passwd ($7$, 101 iterations) ---
+# --- one password file for both brokers: CONNS+WARMUP users (bench0..), hashed by mosquitto_passwd ($7$, 101 iterations) ---
 # every connection logs in as its own user, so our cache of successful checks never hits
 PW=bench-secret
-for i in $(seq 0 $((CONNS - 1))); do echo "bench$i:$PW"; done > "$WORK/passwd"
+for i in $(seq 0 $((CONNS + WARMUP - 1))); do echo "bench$i:$PW"; done > "$WORK/passwd"
 mosquitto_passwd -U "$WORK/passwd"; chmod 644 "$WORK/passwd"
 
 # --- free ports: TCP, TLS, WS, Kafka (ours only) ---
@@ -50,7 +53,9 @@ wait_port() { for _ in $(seq 1 150); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev
 
 start() { # BROKER CERT(rsa|ecdsa) AUTH(0|1): sets PID
   local broker=$1 cert=$2 auth=$3
-  if [ "$broker" = ours ]; then
+  if [ "$broker" = node-bare ]; then # the runtime's floor, no broker: CONNACK to anything
+    node scripts/bench/bare-connack.mjs --port "$P_TCP" --tls-port "$P_TLS" --ws-port "$P_WS" --cert "$C/$cert.crt" --key "$C/$cert.key" &
+  elif [ "$broker" = ours ]; then
     local data cfg=(); data=$(mktemp -d "$WORK/data.XXXXXX")
     if [ "$auth" = 1 ]; then
       printf '[auth]\nallow_anonymous = false\npassword_file = "%s"\n' "$WORK/passwd" > "$WORK/ours.toml"; cfg=(--config "$WORK/ours.toml")
@@ -87,8 +92,8 @@ export OUT
 
 conn_rate() { # BROKER ROUND CASE TRANSPORT PORT AUTH
   local auth=()
-  [ "$6" = 1 ] && auth=(--username bench --users "$CONNS" --password "$PW")
-  node scripts/bench/connect-rate.mjs --transport "$4" --port "$5" --ca "$C/ca.crt" --conns "$CONNS" --pid "$PID" --json --label "$1" "${auth[@]}" 2>/dev/null | tag "$1" "$3" "$2" || true
+  [ "$6" = 1 ] && auth=(--username bench --users $((CONNS + WARMUP)) --password "$PW")
+  node scripts/bench/connect-rate.mjs --transport "$4" --port "$5" --ca "$C/ca.crt" --conns "$CONNS" --warmup "$WARMUP" --pid "$PID" --json --label "$1" "${auth[@]}" 2>/dev/null | tag "$1" "$3" "$2" || true
 }
 pairs() { # BROKER ROUND TRANSPORT PORT
   BENCH_TRANSPORT=$3 BENCH_CA=$C/ca.crt node --import ./scripts/bench/transport-preload.mjs "$BENCH_DIR/mqtt-bench.mjs" \
@@ -103,7 +108,9 @@ one_broker() { # BROKER ROUND
     conn_rate "$b" "$r" "conn-tcp$sfx" tcp "$P_TCP" $auth
     conn_rate "$b" "$r" "conn-tls-rsa$sfx" tls "$P_TLS" $auth
     conn_rate "$b" "$r" "conn-ws$sfx" ws "$P_WS" $auth
-    if [ $auth = 0 ]; then pairs "$b" "$r" tcp "$P_TCP"; pairs "$b" "$r" tls "$P_TLS"; pairs "$b" "$r" ws "$P_WS"; fi
+    if [ $auth = 0 ]; then # a short unrecorded TCP run first, so the first measured one is not also the warm-up
+      node "$BENCH_DIR/mqtt-bench.mjs" --host 127.0.0.1 --port "$P_TCP" --scenario pairs --pubs 10 --qos 1 --size 64 --duration 3 >/dev/null 2>&1 || true
+      pairs "$b" "$r" tcp "$P_TCP"; pairs "$b" "$r" tls "$P_TLS"; pairs "$b" "$r" ws "$P_WS"; fi
     stop
     start "$b" ecdsa $auth
     conn_rate "$b" "$r" "conn-tls-ecdsa$sfx" tls "$P_TLS" $auth
@@ -111,9 +118,17 @@ one_broker() { # BROKER ROUND
   done
 }
 
+one_bare() { # ROUND: the connect cases without passwords against scripts/bench/bare-connack.mjs
+  start node-bare rsa 0
+  conn_rate node-bare "$1" conn-tcp tcp "$P_TCP" 0; conn_rate node-bare "$1" conn-tls-rsa tls "$P_TLS" 0; conn_rate node-bare "$1" conn-ws ws "$P_WS" 0
+  stop
+  start node-bare ecdsa 0; conn_rate node-bare "$1" conn-tls-ecdsa tls "$P_TLS" 0; stop
+}
+
 echo "ports tcp $P_TCP tls $P_TLS ws $P_WS; $CONNS connections per connect-rate run; JSON lines: $OUT"
 for r in $(seq 1 "$ROUNDS"); do
-  if [ $((r % 2)) -eq 1 ]; then one_broker ours "$r"; one_broker mosquitto "$r"; else one_broker mosquitto "$r"; one_broker ours "$r"; fi
+  if [ $((r % 2)) -eq 1 ]; then one_broker ours "$r"; one_broker mosquitto "$r"; one_bare "$r"
+  else one_bare "$r"; one_broker mosquitto "$r"; one_broker ours "$r"; fi
 done
 echo "JSON lines: $OUT"
 node scripts/bench/transports-summary.mjs "$OUT"

@@ -4,7 +4,9 @@
 // most --inflight handshakes at a time. Reports connects/s, CONNECT latency (socket open to CONNACK,
 // so the TCP/TLS/HTTP handshakes are included) and broker CPU per connect from /proc/PID/stat.
 //   node scripts/bench/connect-rate.mjs --port 8883 --transport tls --ca ca.crt --pid 1234 \
-//     [--conns 2000] [--inflight 256] [--username u --password p [--users K]] [--json] [--label L]
+//     [--conns 2000] [--inflight 256] [--warmup W] [--username u --password p [--users K]] [--json] [--label L]
+// --warmup W: W connections first, the same way but not measured, so a JIT runtime is compared
+// warm (they log in as users conns..conns+W-1, mod K, so they do not fill a password cache).
 // --users K: user name U<i mod K> (every connection its own user with K >= conns, so a broker
 // that caches successful checks still verifies each one). JSON line on stdout with --json,
 // a human line on stdout otherwise; progress on stderr. Exit 0 ok, 1 usage, 3 any failure.
@@ -19,7 +21,7 @@ const { values: a } = parseArgs({
     host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string' },
     transport: { type: 'string', default: 'tcp' }, ca: { type: 'string' },
     servername: { type: 'string', default: 'localhost' }, 'ws-path': { type: 'string', default: '/mqtt' },
-    conns: { type: 'string', default: '2000' }, inflight: { type: 'string', default: '256' },
+    conns: { type: 'string', default: '2000' }, warmup: { type: 'string', default: '0' }, inflight: { type: 'string', default: '256' },
     username: { type: 'string' }, password: { type: 'string' }, users: { type: 'string', default: '0' },
     pid: { type: 'string' }, json: { type: 'boolean', default: false }, label: { type: 'string', default: '' },
     'timeout-ms': { type: 'string', default: '10000' }, help: { type: 'boolean', default: false }
@@ -28,8 +30,8 @@ const { values: a } = parseArgs({
 const usage = (m) => { process.stderr.write(`${m}\nsee the header of scripts/bench/connect-rate.mjs\n`); process.exit(1) }
 if (a.help) usage('connect-rate: MQTT connection-rate benchmark')
 const PORT = Number(a.port); const N = Number(a.conns); const INFLIGHT = Number(a.inflight)
-const USERS = Number(a.users); const TIMEOUT = Number(a['timeout-ms']); const PID = a.pid ? Number(a.pid) : 0
-if (!(PORT > 0) || !(N > 0 && N <= 100000) || !(INFLIGHT > 0) || !(TIMEOUT > 0)) usage('--port, --conns (1..100000), --inflight and --timeout-ms must be positive numbers')
+const USERS = Number(a.users); const WARMUP = Number(a.warmup); const TIMEOUT = Number(a['timeout-ms']); const PID = a.pid ? Number(a.pid) : 0
+if (!(PORT > 0) || !(N > 0 && N <= 100000) || !(WARMUP >= 0 && WARMUP <= 100000) || !(INFLIGHT > 0) || !(TIMEOUT > 0)) usage('--port, --conns (1..100000), --inflight and --timeout-ms must be positive numbers')
 if (!['tcp', 'tls', 'ws', 'wss'].includes(a.transport)) usage('--transport must be tcp, tls, ws or wss')
 if ((a.username === undefined) !== (a.password === undefined)) usage('--username and --password go together')
 const ca = a.ca ? fs.readFileSync(a.ca) : undefined
@@ -104,6 +106,13 @@ function connectOnce (i) {
 }
 
 // --- run ---
+if (WARMUP > 0) { // same concurrency, not measured; user/client ids after the measured ones
+  let w = 0; let wOk = 0
+  const wWorker = async () => { while (w < WARMUP) { const r = await connectOnce(N + w++); if (r.ok) wOk++; await r.closed } }
+  await Promise.all(Array.from({ length: Math.min(INFLIGHT, WARMUP) }, wWorker))
+  if (wOk < WARMUP) process.stderr.write(`connect-rate: ${WARMUP - wOk} of ${WARMUP} warm-up connections failed\n`)
+  tlsInfo = null
+}
 const pct = (sorted, p) => sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(p / 100 * sorted.length) - 1)] : null
 const r2 = (x) => Math.round(x * 100) / 100
 const b0 = PID ? procCpu(PID) : null; const c0 = process.cpuUsage(); const h0 = hostCpu(); const t0 = process.hrtime.bigint()
@@ -127,7 +136,7 @@ const hostS = (h1[0] - h0[0]) / 100
 lat.sort((x, y) => x - y)
 const out = {
   tool: 'connect-rate', label: a.label, transport: a.transport, port: PORT, auth: a.username !== undefined,
-  users: a.username === undefined ? 0 : (USERS || 1), conns: N, inflight: INFLIGHT, ok, failed: N - ok, failures,
+  users: a.username === undefined ? 0 : (USERS || 1), conns: N, warmup: WARMUP, inflight: INFLIGHT, ok, failed: N - ok, failures,
   connectsPerSec: ok && connectS > 0 ? Math.round(ok / connectS) : 0, connectS: r2(connectS), wallS: r2(wall),
   latencyMs: { p50: r2(pct(lat, 50) ?? 0), p99: r2(pct(lat, 99) ?? 0), max: r2(lat.at(-1) ?? 0) },
   broker: PID ? { pid: PID, cpuS: brokerS === null ? null : r2(brokerS), cpuUsPerConnect: brokerS !== null && ok ? Math.round(brokerS * 1e6 / ok) : null } : null,

@@ -15,11 +15,12 @@ const ratio = (a, b) => a === null || b === null || b === 0 ? '-' : (a / b).toFi
 const cases = [...new Set(rows.map((r) => r.case))]
 const out = []
 const connCases = cases.filter((c) => c.startsWith('conn-'))
-out.push('| connect case | ours conn/s | Mosquitto conn/s | ours / Mosquitto | ours cpu-us/connect | Mosquitto cpu-us/connect | ours CONNACK p50 / p99 ms | Mosquitto p50 / p99 ms | runs |')
-out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|')
+out.push('| connect case | ours conn/s | Mosquitto conn/s | ours / Mosquitto | ours cpu-us/connect | Mosquitto cpu-us/connect | bare Node cpu-us/connect (conn/s) | ours CONNACK p50 / p99 ms | Mosquitto p50 / p99 ms | runs |')
+out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
 for (const c of connCases) {
   const o = pick('ours', c, (r) => r.connectsPerSec); const m = pick('mosquitto', c, (r) => r.connectsPerSec)
   out.push(`| ${c} | ${fmt(o)} | ${fmt(m)} | ${ratio(o, m)} | ${fmt(pick('ours', c, (r) => r.broker?.cpuUsPerConnect))} | ${fmt(pick('mosquitto', c, (r) => r.broker?.cpuUsPerConnect))} | ` +
+    (n('node-bare', c) ? `${fmt(pick('node-bare', c, (r) => r.broker?.cpuUsPerConnect))} (${fmt(pick('node-bare', c, (r) => r.connectsPerSec))})` : '-') + ' | ' +
     `${fmt(pick('ours', c, (r) => r.latencyMs.p50), 1)} / ${fmt(pick('ours', c, (r) => r.latencyMs.p99), 1)} | ${fmt(pick('mosquitto', c, (r) => r.latencyMs.p50), 1)} / ${fmt(pick('mosquitto', c, (r) => r.latencyMs.p99), 1)} | ${n('ours', c)}+${n('mosquitto', c)} |`)
 }
 out.push('')

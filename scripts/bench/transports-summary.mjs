@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // Medians of scripts/bench-transports.sh results: per case, ours and Mosquitto side by side, with
 // ours/Mosquitto and (ours) transport/TCP ratios, and the machine's load during the runs.
-//   node scripts/bench/transports-summary.mjs bench-results/transports-....jsonl
+//   node scripts/bench/transports-summary.mjs bench-results/transports-....jsonl [more.jsonl ...]
 import fs from 'node:fs'
-const file = process.argv[2]
-if (!file) { process.stderr.write('usage: transports-summary.mjs RESULTS.jsonl\n'); process.exit(1) }
-const rows = fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l))
+const files = process.argv.slice(2)
+if (!files.length) { process.stderr.write('usage: transports-summary.mjs RESULTS.jsonl [MORE.jsonl ...]\n'); process.exit(1) }
+const rows = files.map((f) => fs.readFileSync(f, 'utf8')).join('\n').split('\n').filter(Boolean).map((l) => JSON.parse(l))
 const med = (xs) => { const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b); if (!v.length) return null; const m = v.length >> 1; return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2 }
 const pick = (broker, kase, f) => med(rows.filter((r) => r.target === broker && r.case === kase && !r.error && !(r.failed > 0) && !(r.lost > 0)).map(f))
 // a case whose every run lost messages still shows its median, marked

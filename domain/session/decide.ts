@@ -13,6 +13,7 @@ import {
   SubscriptionAdded,
   SubscriptionRemoved,
   WillCleared,
+  TRUSTED,
   WillSet
 } from "./events.js"
 import { expiresAt, type QoS, type SessionState, type StoredWill } from "./Session.js"
@@ -30,17 +31,17 @@ export const decideConnect = (state: SessionState | undefined, cmd: Connect) => 
   const events: Array<SessionEvent> = []
   let sessionPresent = false
   if (state !== undefined && cmd.cleanStart) {
-    events.push(new SessionEnded({ clientId: cmd.clientId, reason: "clean-start" }))
-    events.push(new SessionStarted({ clientId: cmd.clientId, expiryInterval: cmd.expiryInterval }))
+    events.push(new SessionEnded({ clientId: cmd.clientId, reason: "clean-start" }, TRUSTED))
+    events.push(new SessionStarted({ clientId: cmd.clientId, expiryInterval: cmd.expiryInterval }, TRUSTED))
   } else if (state !== undefined) {
-    events.push(new SessionResumed({ clientId: cmd.clientId, expiryInterval: cmd.expiryInterval }))
+    events.push(new SessionResumed({ clientId: cmd.clientId, expiryInterval: cmd.expiryInterval }, TRUSTED))
     sessionPresent = true
   } else {
-    events.push(new SessionStarted({ clientId: cmd.clientId, expiryInterval: cmd.expiryInterval }))
+    events.push(new SessionStarted({ clientId: cmd.clientId, expiryInterval: cmd.expiryInterval }, TRUSTED))
   }
   // [MQTT-3.1.3-9] a reconnect cancels the old will; the new connection brings its own.
-  if (cmd.will) events.push(new WillSet({ clientId: cmd.clientId, message: cmd.will.message, delay: cmd.will.delay }))
-  else if (sessionPresent && state?.will) events.push(new WillCleared({ clientId: cmd.clientId }))
+  if (cmd.will) events.push(new WillSet({ clientId: cmd.clientId, message: cmd.will.message, delay: cmd.will.delay }, TRUSTED))
+  else if (sessionPresent && state?.will) events.push(new WillCleared({ clientId: cmd.clientId }, TRUSTED))
   return { events, sessionPresent } as const
 }
 
@@ -89,7 +90,7 @@ export const decideSubscribe = (state: SessionState, cmd: Subscribe) => {
         retainAsPublished: req.retainAsPublished,
         retainHandling: (req.retainHandling > 2 ? 0 : req.retainHandling) as 0 | 1 | 2,
         subscriptionId: cmd.subscriptionId
-      })
+      }, TRUSTED)
     )
     codes.push(qos)
   }
@@ -104,7 +105,7 @@ export const decideUnsubscribe = (state: SessionState, clientId: string, filters
       codes.push(ReasonCode.NoSubscriptionExisted)
       continue
     }
-    events.push(new SubscriptionRemoved({ clientId, filter }))
+    events.push(new SubscriptionRemoved({ clientId, filter }, TRUSTED))
     codes.push(ReasonCode.Success)
   }
   return { events, codes } as const
@@ -113,9 +114,9 @@ export const decideUnsubscribe = (state: SessionState, clientId: string, filters
 /** A session with expiry 0 ends with its connection [MQTT-3.1.2-23]; others wait to expire. */
 export const decideDisconnect = (state: SessionState, at: number, expiryInterval: number): SessionEvent =>
   expiryInterval === 0
-    ? new SessionEnded({ clientId: state.clientId, reason: "not-persistent" })
-    : new SessionDisconnected({ clientId: state.clientId, at, expiryInterval })
+    ? new SessionEnded({ clientId: state.clientId, reason: "not-persistent" }, TRUSTED)
+    : new SessionDisconnected({ clientId: state.clientId, at, expiryInterval }, TRUSTED)
 
 /** [MQTT-4.1.0-?] an expired session is discarded with all its state. */
 export const decideExpire = (state: SessionState, now: number): SessionEvent | undefined =>
-  expiresAt(state) <= now ? new SessionEnded({ clientId: state.clientId, reason: "expired" }) : undefined
+  expiresAt(state) <= now ? new SessionEnded({ clientId: state.clientId, reason: "expired" }, TRUSTED) : undefined

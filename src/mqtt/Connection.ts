@@ -477,11 +477,17 @@ export class Connection implements Outlet, FrameSink, AclHolder {
 
   /** Sends CONNACK (v3 gets its return code; 3.1 has no session-present flag). */
   connack(reason: number, sessionPresent: boolean, properties?: Record<string, unknown>): void {
-    const packet =
-      this.version === 5
-        ? { cmd: "connack" as const, reasonCode: reason, sessionPresent, ...(properties ? { properties } : {}) }
-        : { cmd: "connack" as const, returnCode: connackCodeV3(reason), sessionPresent: sessionPresent && this.version === 4 } // 3.1: reserved byte
-    this.writeFrame(encodeControl(packet, this.version))
+    if (this.version === 5) {
+      this.writeFrame(encodeControl({ cmd: "connack", reasonCode: reason, sessionPresent, ...(properties ? { properties } : {}) }, 5))
+    } else {
+      // v3: four fixed bytes, no encoder needed (3.1 has no session-present flag: reserved byte).
+      const frame = Buffer.allocUnsafe(4)
+      frame[0] = 0x20
+      frame[1] = 2
+      frame[2] = sessionPresent && this.version === 4 ? 1 : 0
+      frame[3] = connackCodeV3(reason)
+      this.writeFrame(frame)
+    }
     this.ctx.debug?.(debugLines.connackLine(this.socket, this.clientId, reason))
   }
 
@@ -507,6 +513,7 @@ export class Connection implements Outlet, FrameSink, AclHolder {
     this.session = session
     this.state = State.Connected
     this.ctx.connected++
+    if (address === "") return // no per-address limit is set
     this.ctx.admission.opened(address)
     this.admittedFrom = address
   }

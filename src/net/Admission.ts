@@ -41,7 +41,15 @@ export class Admission {
   /** Refusals since start, by kind (for $SYS). */
   readonly refused = { perIp: 0, rate: 0, banned: 0 }
 
-  constructor(private readonly limits: AdmissionLimits) {}
+  /**
+   * Whether a limit is kept per address (connections per address, failed logins): only then
+   * does a listener read a connection's address at CONNECT (a getpeername call, about 15 µs).
+   */
+  readonly perAddress: boolean
+
+  constructor(private readonly limits: AdmissionLimits) {
+    this.perAddress = limits.maxConnectionsPerIp > 0 || limits.maxFailures > 0
+  }
 
   /** Whether a client from `ip` may connect now, or why not (counted). */
   check(address: string, now: number): Refusal | null {

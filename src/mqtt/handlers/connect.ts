@@ -30,8 +30,9 @@ export const handleConnect = (conn: Connection, packet: IConnectPacket): void =>
   const now = Date.now()
   conn.version = (packet.protocolVersion ?? 4) as ProtocolVersion
   ctx.debug?.(debugLines.connectLine(conn.socket, packet))
-  // Per-address limits first: a banned or flooding address costs one lookup.
-  const address = conn.socket.remoteAddress ?? ""
+  // Per-address limits first: a banned or flooding address costs one lookup. The address is read
+  // only when such a limit is set ("" otherwise: the connect rate needs none).
+  const address = ctx.admission.perAddress ? conn.socket.remoteAddress ?? "" : ""
   const refusal = ctx.admission.check(address, now)
   if (refusal !== null) return conn.refuse(ADMISSION_REFUSALS[refusal])
   const negotiated = negotiateConnect(packet, {

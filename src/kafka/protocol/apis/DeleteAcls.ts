@@ -4,18 +4,10 @@
  */
 import { defineApi } from "../ApiCodec.js"
 import { field, message, structs, T } from "../schema.js"
-import { ACL_FILTER_FIELDS } from "./DescribeAcls.js"
+import { ACL_FILTER_FIELDS, type DescribeAclsRequest } from "./DescribeAcls.js"
 
-export interface DeleteAclsFilter {
-  readonly resourceTypeFilter: number
-  readonly resourceNameFilter: string | null
-  /** v1+, default 3 (literal). */
-  readonly patternTypeFilter: number
-  readonly principalFilter: string | null
-  readonly hostFilter: string | null
-  readonly operation: number
-  readonly permissionType: number
-}
+/** A filter of DeleteAcls: the same fields as DescribeAcls' request. */
+export type DeleteAclsFilter = DescribeAclsRequest
 
 export interface DeleteAclsRequest {
   readonly filters: ReadonlyArray<DeleteAclsFilter>

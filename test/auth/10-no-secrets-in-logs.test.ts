@@ -1,8 +1,9 @@
 /**
  * No secret in any log line or in the data directory (issue 9 acceptance): a real broker process
  * at log.level = "debug" with a password file, an ACL, TLS on every listener and Kafka SASL/PLAIN
- * is driven through good and bad MQTT logins (TCP, TLS, WS, WSS), good and bad Kafka PLAIN logins
- * (SASL_PLAINTEXT, SASL_SSL), TLS handshakes and a SIGHUP reload; then the whole output of the run
+ * is driven through good and bad MQTT logins (TCP, TLS, WS, WSS), good and bad Kafka PLAIN and
+ * SCRAM logins (SASL_PLAINTEXT, SASL_SSL), JWTs (good, forged, expired), TLS handshakes and a
+ * SIGHUP reload; then the whole output of the run
  * and every file under its data dir are searched for each secret, as text and as hex, base64 and
  * byte lists (what a logged Buffer or JSON would show).
  *
@@ -11,10 +12,12 @@
  * the broker). Rows run in order against one broker; `live.users` and `live.reload()` change the
  * password file; a new mechanism's settings go in `brokerSettings`.
  */
-import { readdirSync, readFileSync, statSync } from "node:fs"
+import { createHmac, pbkdf2Sync } from "node:crypto"
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import * as tls from "node:tls"
-import type { Kafka, KafkaConfig } from "kafkajs"
+import { Effect } from "effect"
+import type { Kafka, KafkaConfig, SASLOptions } from "kafkajs"
 import { describe, expect, it } from "vitest"
 import { authDir, connackCode, writeAcl, writeUsers } from "./authFiles.js"
 import { useBrokerProcesses, type BrokerProcess } from "../support/BrokerProcess.js"
@@ -22,6 +25,8 @@ import { type TestCertificates, useCertificates } from "../support/certificates.
 import { connect, waitUntil } from "../support/clients.js"
 import { kafkaClient, withTimeout } from "../support/kafka.js"
 import { KafkaWire } from "../support/KafkaWire.js"
+import { parseScramFile } from "../../domain/auth/scramFile.js"
+import { passwd } from "../../src/auth/passwd.js"
 import { ApiKey } from "../../src/kafka/protocol/index.js"
 
 const certs = useCertificates({ clientName: "device-1" })
@@ -33,6 +38,8 @@ interface Live {
   readonly broker: BrokerProcess
   readonly certs: TestCertificates
   readonly ports: { readonly mqtt: number; readonly mqtts: number; readonly ws: number; readonly wss: number; readonly kafka: number; readonly kafkaTls: number }
+  /** The password file (its `.scram` sidecar beside it). */
+  readonly passwordFile: string
   /** The password file's users (name -> password); change it, then `reload()`. */
   readonly users: Record<string, string>
   /** Rewrites the password file from `users`, sends SIGHUP and waits for both reload lines. */
@@ -55,6 +62,32 @@ const KAFKA = "kbob-S3cret-kafka-Pa55"
 const KAFKA_WRONG = "kbob-wrong-Guess-4471"
 const ROTATED = "alice-Rotated-after-HUP-77"
 const GARBLED = "kbob-Garbled-token-Pa55"
+const SCRAM = "scarlett-S3cret-scram-Pa55"
+const SCRAM_WRONG = "scarlett-wrong-Guess-6113"
+const JWT_SECRET = "jwt-hmac-S3cret-0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+
+/** A compact HS256 JWT, signed here with node:crypto (what an identity service would issue). */
+const hs256 = (claims: Record<string, unknown>, secret: string): string => {
+  const part = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url")
+  const body = `${part({ alg: "HS256", typ: "JWT" })}.${part(claims)}`
+  return `${body}.${createHmac("sha256", secret).update(body).digest("base64url")}`
+}
+const inSeconds = (s: number) => Math.floor(Date.now() / 1000) + s
+const JWT_GOOD = hs256({ sub: "alice", exp: inSeconds(600) }, JWT_SECRET)
+const JWT_FORGED = hs256({ sub: "alice", exp: inSeconds(600) }, "not-the-jwt-secret-9a8b7c6d5e4f3a2b1c0d")
+const JWT_EXPIRED = hs256({ sub: "alice", exp: inSeconds(-3600) }, JWT_SECRET)
+
+/** What SCRAM must never show for `password`: per mechanism the SaltedPassword and ClientKey (hex and base64). */
+const scramDerived = (passwordFile: string, password: string): Array<string> => {
+  const sidecar = parseScramFile(readFileSync(`${passwordFile}.scram`, "utf8"))
+  if (sidecar._tag !== "Parsed") throw new Error("the .scram sidecar does not parse")
+  return sidecar.value.flatMap((e) => {
+    const hash = e.mechanism === "SCRAM-SHA-256" ? "sha256" : "sha512"
+    const salted = pbkdf2Sync(password, Buffer.from(e.salt, "base64"), e.iterations, hash === "sha256" ? 32 : 64, hash)
+    const clientKey = createHmac(hash, salted).update("Client Key").digest()
+    return [salted, clientKey].flatMap((b) => [b.toString("hex"), b.toString("base64")])
+  })
+}
 
 const mqttLogin = (live: Live, password: string, version: 4 | 5 = 5) => {
   const options = { username: "alice", password, protocolVersion: version, clientId: `login-${version}-${Math.random().toString(36).slice(2, 8)}` }
@@ -67,10 +100,10 @@ const mqttLogin = (live: Live, password: string, version: 4 | 5 = 5) => {
   }
 }
 
-/** A kafkajs admin's connect and one request, PLAIN over the plain or the TLS listener: null when it worked, else the error's name. */
-const kafkaLogin = async (live: Live, password: string, overTls: boolean): Promise<string | null> => {
+/** A kafkajs admin's connect and one request (PLAIN as kbob unless `sasl` says otherwise) over the plain or the TLS listener: null when it worked, else the error's name. */
+const kafkaLogin = async (live: Live, password: string, overTls: boolean, sasl: SASLOptions = { mechanism: "plain", username: "kbob", password }): Promise<string | null> => {
   const config: Partial<KafkaConfig> = {
-    sasl: { mechanism: "plain", username: "kbob", password },
+    sasl,
     ...(overTls ? { ssl: { ca: [readFileSync(live.certs.caCert)] } } : {})
   }
   const kafka: Kafka = kafkaClient(overTls ? live.ports.kafkaTls : live.ports.kafka, `secrets-${overTls ? "tls" : "plain"}`, config)
@@ -168,6 +201,27 @@ const cases: ReadonlyArray<SecretCase> = [
     }
   },
   {
+    name: "Kafka SCRAM (SHA-256 and SHA-512): the password, SaltedPassword and ClientKey",
+    secrets: (live) => [SCRAM, SCRAM_WRONG, ...scramDerived(live.passwordFile, SCRAM)],
+    drive: async (live) => {
+      for (const mechanism of ["scram-sha-256", "scram-sha-512"] as const) {
+        expect(await kafkaLogin(live, SCRAM, false, { mechanism, username: "scarlett", password: SCRAM })).toBe(null)
+        expect(await kafkaLogin(live, SCRAM, true, { mechanism, username: "scarlett", password: SCRAM })).toBe(null)
+      }
+      expect(await kafkaLogin(live, SCRAM_WRONG, true, { mechanism: "scram-sha-512", username: "scarlett", password: SCRAM_WRONG })).toBe("KafkaJSSASLAuthenticationError")
+    }
+  },
+  {
+    name: "JWTs (good, forged, expired) and the JWT secret",
+    secrets: () => [JWT_SECRET, JWT_GOOD, JWT_FORGED, JWT_EXPIRED, ...[JWT_GOOD, JWT_FORGED, JWT_EXPIRED].map((t) => t.split(".")[2]!)],
+    drive: async (live) => {
+      expect(await mqttLogin(live, JWT_GOOD).tcp()).toBe(0)
+      expect(await mqttLogin(live, JWT_GOOD).wss()).toBe(0)
+      expect(await mqttLogin(live, JWT_FORGED).tcp()).toBe(0x86)
+      expect(await mqttLogin(live, JWT_EXPIRED, 4).tls()).toBe(4)
+    }
+  },
+  {
     name: "a password set by a SIGHUP reload (which re-reads the TLS key too)",
     secrets: () => [ROTATED],
     drive: async (live) => {
@@ -181,7 +235,7 @@ const cases: ReadonlyArray<SecretCase> = [
 ]
 
 /** How the broker is started: every listener, TLS with optional client certificates, logins required. */
-const brokerSettings = (c: TestCertificates, files: { readonly passwordFile: string; readonly aclFile: string }) => ({
+const brokerSettings = (c: TestCertificates, files: { readonly passwordFile: string; readonly aclFile: string; readonly jwtSecretFile: string }) => ({
   args: [
     "--log-level", "debug",
     "--mqtts-port", "0", "--ws-port", "0", "--wss-port", "0", "--kafka-tls-port", "0",
@@ -191,6 +245,7 @@ const brokerSettings = (c: TestCertificates, files: { readonly passwordFile: str
     ROBUSTMQ_AUTH_ALLOW_ANONYMOUS: "false",
     ROBUSTMQ_AUTH_PASSWORD_FILE: files.passwordFile,
     ROBUSTMQ_AUTH_ACL_FILE: files.aclFile,
+    ROBUSTMQ_AUTH_JWT_SECRET_FILE: files.jwtSecretFile,
     ROBUSTMQ_TLS_VERIFY_CLIENT: "optional",
     ROBUSTMQ_LOG_FORMAT: "terse"
   }
@@ -234,14 +289,19 @@ describe("no secret in the logs or the data dir", () => {
     const users: Record<string, string> = { alice: ALICE, kbob: KAFKA }
     const passwordFile = writeUsers(dir, users)
     const aclFile = writeAcl(dir, "user alice\ntopic readwrite alice/#\nuser kbob\ntopic readwrite #\n")
+    // scarlett is written by `robustmq passwd` (its SCRAM verifiers go to the .scram sidecar).
+    await Effect.runPromise(passwd({ file: passwordFile, username: "scarlett", password: SCRAM, iterations: undefined, delete: false }))
+    const jwtSecretFile = join(dir, "jwt.secret")
+    writeFileSync(jwtSecretFile, JWT_SECRET, { mode: 0o600 })
     const c = certs.get()
     const dataDir = processes.dataDir()
-    const broker = await processes.start(dataDir, { storage: "segment", ...brokerSettings(c, { passwordFile, aclFile }), startTimeoutMs: 60_000 })
+    const broker = await processes.start(dataDir, { storage: "segment", ...brokerSettings(c, { passwordFile, aclFile, jwtSecretFile }), startTimeoutMs: 60_000 })
     await waitUntil(() => listenedPort(broker.output(), /Kafka over TLS \([A-Z_]+\)/) !== undefined && listenedPort(broker.output(), /MQTT over WebSocket with TLS \(path \/mqtt\)/) !== undefined, 30_000, () => `every listener; output: ${broker.output()}`)
     const out = broker.output()
     const live: Live = {
       broker,
       certs: c,
+      passwordFile,
       ports: {
         mqtt: broker.port,
         kafka: broker.kafkaPort,

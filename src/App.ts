@@ -11,6 +11,7 @@ import * as Storage from "../layers/Storage.js"
 import * as Auth from "./auth/Auth.js"
 import * as HttpServer from "./http/HttpServer.js"
 import * as Metrics from "./http/Metrics.js"
+import * as KafkaMetrics from "./http/kafkaMetrics.js"
 import * as MqttMetrics from "./http/mqttMetrics.js"
 import * as Readiness from "./http/Readiness.js"
 import * as GroupCoordinator from "./kafka/groups/GroupCoordinator.js"
@@ -79,7 +80,7 @@ const operations = HttpServer.layer.pipe(Layer.provideMerge(Readiness.layer), La
  * stopping before any listener closes).
  */
 export const broker = Readiness.markReady.pipe(
-  Layer.provideMerge(MqttMetrics.layer),
+  Layer.provideMerge(Layer.merge(MqttMetrics.layer, KafkaMetrics.layer)),
   Layer.provideMerge(servers),
   Layer.provideMerge(operations)
 )

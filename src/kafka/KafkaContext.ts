@@ -24,6 +24,8 @@ export const CLUSTER_ID = "robustmq-ts"
 const START_OFFSET_TTL_MS = 1000
 
 export class KafkaContext {
+  /** Requests handled since start, by API key (metrics; a plain array: one increment per request). */
+  readonly requests: Array<number> = new Array<number>(128).fill(0)
   /** The last producer id handed out: ids only grow. */
   private lastProducerId = 0
   /** Log start offsets read from storage, reused for a second (Fetch asks on every poll). */

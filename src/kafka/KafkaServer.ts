@@ -115,6 +115,8 @@ export class KafkaServer extends Context.Tag("broker/KafkaServer")<KafkaServer, 
   readonly tlsPort: number
   readonly host: string
   readonly context: KafkaContext
+  /** Kafka connections open now, both listeners (metrics). */
+  readonly openConnections: () => number
 }>() {}
 
 /** The handler of one decoded request: its response body, or null for none (acks=0). */
@@ -349,6 +351,7 @@ export const make = Effect.gen(function*() {
       conn.close()
       return
     }
+    ctx.requests[req.apiKey & 127]!++
     run(
       conn,
       handle(ctx, auth, acls, connectionAcl(conn), conn, req),
@@ -437,7 +440,7 @@ export const make = Effect.gen(function*() {
     addressHint: "kafka.host and --kafka-tls-port",
     what: `Kafka over TLS (${saslRequired ? "SASL_SSL" : "SSL"})`
   })
-  return KafkaServer.of({ port, tlsPort, host: config.kafka.host, context: ctx })
+  return KafkaServer.of({ port, tlsPort, host: config.kafka.host, context: ctx, openConnections: () => connections.size })
 })
 
 export const layer = Layer.scoped(KafkaServer, make)

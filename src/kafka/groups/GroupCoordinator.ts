@@ -112,6 +112,8 @@ export interface GroupCoordinatorService {
   readonly flush: Effect.Effect<void>
   /** The read model of one group (for the admin API and tests). */
   readonly unsafeGroup: (groupId: string) => GroupState | undefined
+  /** Every group's read model, for metrics at scrape time; do not mutate. */
+  readonly unsafeGroups: () => Iterable<GroupState>
 }
 
 export class GroupCoordinator extends Context.Tag("broker/GroupCoordinator")<GroupCoordinator, GroupCoordinatorService>() {}
@@ -337,7 +339,10 @@ export const make = (
       tick,
       snapshot,
       flush: writer.flush,
-      unsafeGroup: (groupId) => runtimes.get(groupId)?.state
+      unsafeGroup: (groupId) => runtimes.get(groupId)?.state,
+      unsafeGroups: function*() {
+        for (const rt of runtimes.values()) yield rt.state
+      }
     } satisfies GroupCoordinatorService
   })
 

@@ -5,24 +5,16 @@
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import * as net from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { connect } from "../support/clients.js"
+import { freePort } from "../support/freePort.js"
 import { consumeN, kafkaClient, useKafkaClients } from "../support/kafka.js"
 import { startBroker, type TestBroker } from "../support/TestBroker.js"
 
 const hasPrometheus = spawnSync("prometheus", ["--version"]).status === 0
 const clients = useKafkaClients()
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = net.createServer().listen(0, "127.0.0.1", () => {
-      const port = (server.address() as net.AddressInfo).port
-      server.close(() => resolve(port))
-    }).on("error", reject)
-  })
 
 /** One instant-vector PromQL query: the values of its series (empty when none yet). */
 const query = async (base: string, promql: string): Promise<Array<number>> => {

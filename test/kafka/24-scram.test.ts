@@ -26,6 +26,7 @@ import { deriveVerifierSync } from "../../src/auth/scramKeys.js"
 import { ApiKey } from "../../src/kafka/protocol/index.js"
 import { authDir, connackCode, writeUsers } from "../auth/authFiles.js"
 import { useCertificates } from "../support/certificates.js"
+import { freePort } from "../support/freePort.js"
 import { hasKcat, kafkaClient, kafkajsRoundTrip, kcat, kcatBroker, kcatRoundTrip, useKafkaClients } from "../support/kafka.js"
 import { useKafkaWires } from "../support/KafkaWire.js"
 import { useBrokerProcesses } from "../support/BrokerProcess.js"
@@ -305,13 +306,6 @@ describe("one `robustmq passwd` for MQTT, Kafka PLAIN and Kafka SCRAM", () => {
 })
 
 describe.skipIf(!Fs.existsSync(MOSQUITTO))("Mosquitto still reads the password file", () => {
-  const freePort = () =>
-    new Promise<number>((resolve) => {
-      const server = net.createServer().listen(0, "127.0.0.1", () => {
-        const port = (server.address() as net.AddressInfo).port
-        server.close(() => resolve(port))
-      })
-    })
   const accepting = async (port: number) => {
     const deadline = Date.now() + 10_000
     while (Date.now() < deadline) {

@@ -103,8 +103,7 @@ export const startBroker = async (options: TestBrokerOptions = {}): Promise<Test
     },
     restart: async () => {
       await broker.stop()
-      const httpPort = http.port >= 0 ? http.port : -1
-      return startBroker({ ...options, dataDir, port: server.port, kafkaPort: kafka?.port ?? 0, http: { ...options.http, port: httpPort } })
+      return startBroker({ ...options, dataDir, port: server.port, kafkaPort: kafka?.port ?? 0, http: { ...options.http, port: http.port } })
     },
     cleanup: () => rmSync(dataDir, { recursive: true, force: true })
   }

@@ -3,20 +3,9 @@
  * kafkajs clients give up quickly on a port where nothing listens; waitFor is bounded.
  * (The helpers' happy paths against the broker are exercised by the Kafka server tests.)
  */
-import { createServer } from "node:net"
 import { describe, expect, it } from "@effect/vitest"
+import { freePort } from "./freePort.js"
 import { hasKcat, kafkaClient, kcat, kcatBroker, useKafkaClients, waitFor } from "./kafka.js"
-
-/** A port on 127.0.0.1 where nothing listens (bound, then released). */
-const closedPort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
 
 describe("kcat", () => {
   it.skipIf(!hasKcat())("runs kcat -V", async () => {
@@ -33,7 +22,7 @@ describe("kcat", () => {
   })
 
   it.skipIf(!hasKcat())("kills kcat and rejects with its stderr on timeout", async () => {
-    const port = await closedPort()
+    const port = await freePort()
     const started = Date.now()
     await expect(kcat(["-C", ...kcatBroker(port), "-t", "t"], { timeoutMs: 700 })).rejects.toThrow(/timed out after 700 ms/)
     expect(Date.now() - started).toBeLessThan(5_000)
@@ -44,7 +33,7 @@ describe("kafkajs client", () => {
   const clients = useKafkaClients()
 
   it("fails fast when nothing listens on the port", async () => {
-    const kafka = kafkaClient(await closedPort())
+    const kafka = kafkaClient(await freePort())
     const started = Date.now()
     await expect(clients.producer(kafka)).rejects.toThrow()
     expect(Date.now() - started).toBeLessThan(10_000)

@@ -20,6 +20,7 @@ import { type ConfigError, type ConfigOverrides, encodeConfig, loadConfig } from
 import * as LogCheck from "../layers/LogCheck.js"
 import * as App from "./App.js"
 import { passwd as runPasswd } from "./auth/passwd.js"
+import { dump as eventsDump } from "./cli/eventsDump.js"
 import { writeDevCertificates } from "./tls/devCertificates.js"
 import { VERSION } from "./version.js"
 
@@ -182,9 +183,14 @@ const cert = Command.make("cert").pipe(
   Command.withSubcommands([dev])
 )
 
+const events = Command.make("events").pipe(
+  Command.withDescription("The control-event log: dump a stopped broker's data directory"),
+  Command.withSubcommands([eventsDump])
+)
+
 export const command = Command.make("robustmq").pipe(
   Command.withDescription("MQTT 3.1.1/5.0 and Kafka broker"),
-  Command.withSubcommands([start, config, passwd, log, cert])
+  Command.withSubcommands([start, config, passwd, log, cert, events])
 )
 
 const cli = Command.run(command, { name: "robustmq", version: VERSION })

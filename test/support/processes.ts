@@ -26,8 +26,8 @@ export const useProcesses = () => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL")
     children = []
   })
-  return (cmd: string, args: ReadonlyArray<string>, timeoutMs = 15_000): Spawned => {
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] })
+  return (cmd: string, args: ReadonlyArray<string>, timeoutMs = 15_000, env?: NodeJS.ProcessEnv): Spawned => {
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], ...(env === undefined ? {} : { env }) })
     children.push(child)
     const out = { stdout: "", stderr: "" }
     child.stdout!.on("data", (d: Buffer) => (out.stdout += d.toString()))

@@ -20,6 +20,7 @@ import * as KafkaServer from "./kafka/KafkaServer.js"
 import * as Topics from "./meta/Topics.js"
 import * as TlsContext from "./tls/TlsContext.js"
 import * as MqttListeners from "./mqtt/MqttListeners.js"
+import * as MqttEngine from "./mqtt/engine/MqttEngine.js"
 import * as MqttServer from "./mqtt/MqttServer.js"
 
 /** Test only: storage opens this much later, standing in for a long replay (the readiness test). */
@@ -40,13 +41,14 @@ export const storage = Layer.unwrapEffect(
 )
 
 /**
- * The MQTT server with its auth service (users and ACL, synced with the configured files before
- * the listener opens) over storage, still offering what storage provides (Kafka shares it), and
+ * The MQTT server over the engine (rebuilt from storage) and the auth service (users and ACL,
+ * synced with the configured files before the listener opens), over storage, still offering what storage provides (Kafka shares it), and
  * above it the TLS and WebSocket listeners that are configured. The [tls] files are checked
  * first, before storage opens, and the one TlsContext is shared with Kafka's TLS listener.
  */
 const core = MqttListeners.layer.pipe(
   Layer.provideMerge(MqttServer.layer),
+  Layer.provideMerge(MqttEngine.layer),
   Layer.provideMerge(Auth.layer),
   Layer.provideMerge(storage),
   Layer.provideMerge(TlsContext.layer)

@@ -20,7 +20,9 @@ import { type ConfigError, type ConfigOverrides, encodeConfig, loadConfig } from
 import * as LogCheck from "../layers/LogCheck.js"
 import * as App from "./App.js"
 import { passwd as runPasswd } from "./auth/passwd.js"
+import { clients } from "./cli/clientsCommands.js"
 import { dump as eventsDump } from "./cli/eventsDump.js"
+import { tail as eventsTail } from "./cli/eventsTail.js"
 import { writeDevCertificates } from "./tls/devCertificates.js"
 import { VERSION } from "./version.js"
 
@@ -184,13 +186,13 @@ const cert = Command.make("cert").pipe(
 )
 
 const events = Command.make("events").pipe(
-  Command.withDescription("The control-event log: dump a stopped broker's data directory"),
-  Command.withSubcommands([eventsDump])
+  Command.withDescription("The control-event log: follow it live over the API, or dump a stopped broker's data directory"),
+  Command.withSubcommands([eventsTail, eventsDump])
 )
 
 export const command = Command.make("robustmq").pipe(
   Command.withDescription("MQTT 3.1.1/5.0 and Kafka broker"),
-  Command.withSubcommands([start, config, passwd, log, cert, events])
+  Command.withSubcommands([start, config, passwd, log, cert, clients, events])
 )
 
 const cli = Command.run(command, { name: "robustmq", version: VERSION })

@@ -1,13 +1,15 @@
 /**
  * The admin CLI's side of the HTTP admin API (/api/v1): the `--url`, `--token` and `--output`
- * flags every API command takes, and one `request` that sends JSON with the bearer token and
- * turns every failure into one line saying what to do next (broker not reachable, token
- * missing or refused, the server's own message otherwise). Plain fetch on purpose: `--output
- * json` prints the body exactly as the server sent it, in the API's documented shape, and the
- * event tail (Server-Sent Events) needs the raw stream anyway. Never prints the token.
+ * flags every API command takes, a client derived from BrokerApi (src/http/Api.ts), so request
+ * and response shapes come from the definition the server is built from, and the mapping of
+ * every failure to one line saying what to do next (broker not reachable, token missing or
+ * refused, the server's own message otherwise). `send` is the raw request that the event tail
+ * (Server-Sent Events) needs. Never prints the token.
  */
 import { Options } from "@effect/cli"
-import { Config, Effect, Option, Redacted } from "effect"
+import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
+import { Config, Effect, Option, ParseResult, Redacted } from "effect"
+import { BrokerApi } from "../http/Api.js"
 
 export const DEFAULT_URL = "http://127.0.0.1:8080"
 
@@ -104,12 +106,13 @@ export const describeStatus = (connection: Connection, method: string, path: str
   if (status === 401) {
     return new AdminError(
       Option.isSome(connection.token)
-        ? `the broker refused the token (401${message === undefined ? "" : `: ${message}`}): check --token or ROBUSTMQ_TOKEN against http.admin_tokens`
+        ? "the broker refused the token (401): check --token or ROBUSTMQ_TOKEN against http.admin_tokens"
         : `the admin API needs a token (401): pass --token or set ROBUSTMQ_TOKEN`
     )
   }
   if (status === 404 && message === undefined) return new AdminError(`${method} ${path}: not found (404): is the broker at ${connection.url} a RobustMQ with the admin API?`)
-  return new AdminError(message === undefined ? `${method} ${path} failed with HTTP ${status}` : `${message} (HTTP ${status})`)
+  if (status === 413) return new AdminError(`the broker refused the request as too large (413)${message === undefined ? "" : `: ${message}`}`)
+  return new AdminError(message ?? `${method} ${path} failed with HTTP ${status}`)
 }
 
 /** Opens a request and checks its status; the caller reads the body. */
@@ -136,19 +139,50 @@ export const send = (
     catch: (e) => unreachable(connection, e, options.timeoutMs ?? TIMEOUT_MS)
   })
 
-/** A JSON request; resolves with the parsed body (undefined for an empty one, as after a DELETE). */
-export const request = (
-  connection: Connection,
-  method: string,
-  path: string,
-  options: RequestOptions = {}
-): Effect.Effect<unknown, AdminError> =>
-  Effect.flatMap(send(connection, method, path, options), (response) =>
-    Effect.tryPromise({
-      try: async () => {
-        const text = await response.text()
-        if (text.trim() === "") return undefined
-        return JSON.parse(text) as unknown
-      },
-      catch: () => new AdminError(`${method} /api/v1${path} answered with a body that is not JSON: is --url the broker's HTTP listener?`)
-    }))
+const makeApi = (connection: Connection) =>
+  HttpApiClient.make(BrokerApi, {
+    baseUrl: apiUrl(connection.url, "").href.replace(/\/api\/v1$/, ""),
+    transformClient: Option.isSome(connection.token)
+      ? HttpClient.mapRequest(HttpClientRequest.bearerToken(Redacted.value(connection.token.value)))
+      : undefined
+  })
+
+/** The typed admin API client: one method per endpoint, grouped as in BrokerApi. */
+export type AdminApi = Effect.Effect.Success<ReturnType<typeof makeApi>>
+
+const tagOf = (e: unknown): string | undefined => {
+  const tag = (e as { _tag?: unknown } | null)?._tag
+  return typeof tag === "string" ? tag : undefined
+}
+
+/** Any failure of a call through the typed client, as the one line for the operator. */
+const toAdminError = (connection: Connection, e: unknown): Effect.Effect<AdminError> => {
+  if (e instanceof AdminError) return Effect.succeed(e)
+  const tag = tagOf(e)
+  if (tag === "RequestError") return Effect.succeed(unreachable(connection, (e as { cause?: unknown }).cause, TIMEOUT_MS))
+  if (tag === "ResponseError") {
+    const { request, response } = e as { request: { method: string; url: string }; response: { status: number; text: Effect.Effect<string, unknown> } }
+    const path = new URL(request.url).pathname
+    return Effect.map(Effect.orElseSucceed(response.text, () => ""), (text) =>
+      response.status >= 200 && response.status < 300
+        ? new AdminError(`${request.method} ${path} answered in a shape this CLI does not know: are the CLI and the broker the same version?`)
+        : describeStatus(connection, request.method, path, response.status, text))
+  }
+  if (ParseResult.isParseError(e)) {
+    return Effect.succeed(new AdminError(`the request or the answer does not fit the admin API (${e.message.replace(/\s*\n\s*/g, " ")}): are the CLI and the broker the same version?`))
+  }
+  const message = (e as { message?: unknown } | null)?.message
+  if (tag === "Unauthorized") return Effect.succeed(describeStatus(connection, "", "", 401, JSON.stringify({ message })))
+  if (typeof message === "string" && message !== "") return Effect.succeed(new AdminError(message))
+  return Effect.succeed(new AdminError(`the admin API failed: ${String(e)}`))
+}
+
+/** Runs `f` with a typed client for the broker at `connection.url`; failures become one AdminError line. */
+export const callApi = <A, E>(connection: Connection, f: (api: AdminApi) => Effect.Effect<A, E>): Effect.Effect<A, AdminError> =>
+  Effect.suspend(() => makeApi(connection)).pipe(
+    Effect.flatMap(f),
+    Effect.timeoutFail({ duration: TIMEOUT_MS, onTimeout: () => unreachable(connection, { name: "TimeoutError" }, TIMEOUT_MS) }),
+    Effect.catchAllDefect((e) => Effect.fail(e)),
+    Effect.catchAll((e: unknown) => Effect.flip(toAdminError(connection, e))),
+    Effect.provide(FetchHttpClient.layer)
+  )

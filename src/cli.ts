@@ -23,6 +23,10 @@ import { passwd as runPasswd } from "./auth/passwd.js"
 import { clients } from "./cli/clientsCommands.js"
 import { dump as eventsDump } from "./cli/eventsDump.js"
 import { tail as eventsTail } from "./cli/eventsTail.js"
+import { publish } from "./cli/publishCommand.js"
+import { mqttTopicsList, retained } from "./cli/retainedCommands.js"
+import { sessions, subscriptions } from "./cli/sessionsCommands.js"
+import { status } from "./cli/statusCommand.js"
 import { writeDevCertificates } from "./tls/devCertificates.js"
 import { VERSION } from "./version.js"
 
@@ -190,9 +194,17 @@ const events = Command.make("events").pipe(
   Command.withSubcommands([eventsTail, eventsDump])
 )
 
+const topics = Command.make("topics").pipe(
+  Command.withDescription("Topics: list the MQTT topics in use"),
+  Command.withSubcommands([mqttTopicsList])
+)
+
 export const command = Command.make("robustmq").pipe(
   Command.withDescription("MQTT 3.1.1/5.0 and Kafka broker"),
-  Command.withSubcommands([start, config, passwd, log, cert, clients, events])
+  Command.withSubcommands([
+    start, config, passwd, log, cert,
+    status, clients, sessions, subscriptions, topics, retained, publish, events
+  ])
 )
 
 const cli = Command.run(command, { name: "robustmq", version: VERSION })

@@ -10,6 +10,7 @@ import { Options } from "@effect/cli"
 import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { Config, Effect, Option, ParseResult, Redacted } from "effect"
 import { BrokerApi } from "../http/Api.js"
+import { choice } from "./flags.js"
 
 export const DEFAULT_URL = "http://127.0.0.1:8080"
 
@@ -29,9 +30,8 @@ export const tokenOption = Options.redacted("token").pipe(
   Options.optional
 )
 
-export const outputOption = Options.choice("output", ["table", "json"]).pipe(
+export const outputOption = choice("output", ["table", "json"], "table: aligned text for people (default); json: the API's JSON, for scripts").pipe(
   Options.withAlias("o"),
-  Options.withDescription("table: aligned text for people (default); json: the API's JSON, for scripts"),
   Options.withDefault("table" as const)
 )
 

@@ -6,7 +6,8 @@
  */
 import { Command, Options } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
-import { AdminError, type AdminApi, callApi, connectionOptions } from "./AdminClient.js"
+import { type AdminApi, callApi, connectionOptions } from "./AdminClient.js"
+import { optionalText, wholeNumber } from "./flags.js"
 import { type Column, type OutputFormat, renderFields, renderTable } from "./output.js"
 
 /** A page as every list route answers: `next` is the cursor of the following page, null on the last. */
@@ -17,22 +18,8 @@ export interface Page<A> {
 
 export const printJson = (body: unknown) => Console.log(JSON.stringify(body ?? null, null, 2))
 
-/** An optional text flag with a pseudo name and a description. */
-export const optionalText = (name: string, pseudo: string, description: string) =>
-  Options.text(name).pipe(Options.withPseudoName(pseudo), Options.withDescription(description), Options.optional)
-
-/** An optional flag taking one of `choices` (a filter on an enumerated field). */
-export const optionalChoice = <const C extends string>(name: string, choices: ReadonlyArray<C>, description: string) =>
-  Options.choice(name, choices).pipe(Options.withDescription(description), Options.optional)
-
 const limit = optionalText("limit", "N", "at most N rows (1-1000, default 100)")
 const cursor = optionalText("cursor", "CURSOR", "the page after this cursor (a list prints the next one)")
-
-/** `--NAME N` as a whole number of at least `min`. */
-export const wholeNumber = (flag: string, text: string, min = 1): Effect.Effect<number, AdminError> =>
-  /^\d+$/.test(text.trim()) && Number(text.trim()) >= min
-    ? Effect.succeed(Number(text.trim()))
-    : Effect.fail(new AdminError(`--${flag} must be a whole number of ${min} or more, got ${JSON.stringify(text)}`))
 
 type Filters = Record<string, Options.Options<Option.Option<unknown>>>
 type FilterValues<F extends Filters> = { readonly [K in keyof F]: F[K] extends Options.Options<Option.Option<infer A>> ? A | undefined : never }

@@ -3,7 +3,8 @@ import { Args, Command } from "@effect/cli"
 import { Console, Effect } from "effect"
 import type { Client } from "../http/admin/clients/api.js"
 import { callApi, connectionOptions } from "./AdminClient.js"
-import { allFields, listCommand, optionalChoice, optionalText, printJson, printObject } from "./apiCommand.js"
+import { allFields, listCommand, printJson, printObject } from "./apiCommand.js"
+import { optionalChoice, optionalText } from "./flags.js"
 
 const clientId = Args.text({ name: "CLIENT_ID" })
 

@@ -5,6 +5,7 @@
  */
 import { Command, Options } from "@effect/cli"
 import { Effect, Option } from "effect"
+import { outputOption } from "./AdminClient.js"
 import { eventJson, eventLine } from "./output.js"
 import { openStoredEvents, StoredEventsError } from "./storedEvents.js"
 import { writeLines } from "./writeLines.js"
@@ -23,18 +24,13 @@ const from = Options.text("from").pipe(
   Options.withDescription("only events at or after this global position"),
   Options.optional
 )
-export const outputFormat = Options.choice("output", ["table", "json"]).pipe(
-  Options.withAlias("o"),
-  Options.withDescription("table: aligned text for people; json: one JSON document (JSON lines for events)"),
-  Options.withDefault("table" as const)
-)
 
 const parsePosition = (text: string): Effect.Effect<number, Error> =>
   /^\d+$/.test(text.trim())
     ? Effect.succeed(Number(text.trim()))
     : Effect.fail(new Error(`--from must be an event position (a whole number, 1 or more), got ${JSON.stringify(text)}`))
 
-export const dump = Command.make("dump", { dataDir, stream, from, output: outputFormat }, (flags) =>
+export const dump = Command.make("dump", { dataDir, stream, from, output: outputOption }, (flags) =>
   Effect.gen(function*() {
     const fromPosition = Option.isSome(flags.from) ? yield* parsePosition(flags.from.value) : undefined
     const stored = yield* Effect.try({

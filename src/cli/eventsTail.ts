@@ -12,7 +12,7 @@ import { AdminError, type Connection, connectionOptions, send } from "./AdminCli
 import { eventJson, eventLine, type OutputFormat } from "./output.js"
 
 /** The live tail route under /api/v1. */
-export const TAIL_PATH = "/events/tail"
+export const TAIL_PATH = "/events/stream"
 
 const stream = Options.text("stream").pipe(
   Options.withPseudoName("STREAM"),
@@ -22,14 +22,14 @@ const stream = Options.text("stream").pipe(
 
 /** A tail message's event, when it has the RecordedEvent fields (other messages are skipped). */
 export const recordedEventOf = (data: string): RecordedEvent | undefined => {
-  let e: Partial<RecordedEvent> & { readonly time?: unknown }
+  let e: Partial<Omit<RecordedEvent, "recordedAt">> & { readonly recordedAt?: unknown }
   try {
     e = JSON.parse(data) as typeof e
   } catch {
     return undefined
   }
   if (typeof e?.position !== "number" || typeof e.stream !== "string" || typeof e.type !== "string") return undefined
-  const recordedAt = typeof e.recordedAt === "number" ? e.recordedAt : typeof e.time === "string" ? Date.parse(e.time) : Number.NaN
+  const recordedAt = typeof e.recordedAt === "number" ? e.recordedAt : typeof e.recordedAt === "string" ? Date.parse(e.recordedAt) : Number.NaN
   return { position: e.position, stream: e.stream, type: e.type, version: e.version ?? 0, data: e.data, recordedAt }
 }
 

@@ -4,7 +4,7 @@
  * `events tail` share. Pure text functions; the commands write the lines.
  */
 import type { RecordedEvent } from "../../services/EventStore.js"
-import { redactSecrets } from "./redactSecrets.js"
+import { redact } from "../http/admin/events/handlers.js"
 
 export type OutputFormat = "table" | "json"
 
@@ -41,14 +41,14 @@ export const renderFields = (fields: ReadonlyArray<readonly [string, unknown]>):
   return fields.map(([k, v]) => `${k.padEnd(width)}  ${cellText(v)}`.trimEnd()).join("\n")
 }
 
-/** A control event as JSON (one line of `--output json`): secrets redacted, time in ISO 8601. */
+/** A control event as JSON (one line of `--output json`), in the admin API's ControlEvent shape: secrets redacted, time in ISO 8601. */
 export const eventJson = (e: RecordedEvent) => ({
   position: e.position,
-  time: new Date(e.recordedAt).toISOString(),
   stream: e.stream,
   version: e.version,
   type: e.type,
-  data: redactSecrets(untagged(e))
+  recordedAt: new Date(e.recordedAt).toISOString(),
+  data: redact(e.data)
 })
 
 export interface EventWidths {
@@ -71,5 +71,5 @@ export const eventLine = (e: RecordedEvent, widths: EventWidths = { position: 0,
     new Date(e.recordedAt).toISOString(),
     e.stream.padEnd(widths.stream),
     e.type.padEnd(widths.type),
-    JSON.stringify(redactSecrets(untagged(e)))
+    JSON.stringify(redact(untagged(e)))
   ].join("  ")

@@ -17,7 +17,7 @@ const PASSWORD = "dump-test-secret"
 
 interface DumpedEvent {
   readonly position: number
-  readonly time: string
+  readonly recordedAt: string
   readonly stream: string
   readonly version: number
   readonly type: string
@@ -45,8 +45,8 @@ describe("robustmq events dump", () => {
     expect(table.code, table.stderr).toBe(0)
     const lines = table.stdout.trimEnd().split("\n")
     const line = (type: string) => lines.find((l) => l.includes(` ${type} `))
-    expect(line("UserAdded")).toMatch(/^\s*\d+ {2}\d{4}-\d\d-\d\dT[\d:.]+Z {2}acl +UserAdded +\{"username":"alice","passwordHash":"\[redacted\]"\}$/)
-    expect(line("ScramCredentialSet")).toContain(`"salt":"[redacted]","storedKey":"[redacted]","serverKey":"[redacted]"`)
+    expect(line("UserAdded")).toMatch(/^\s*\d+ {2}\d{4}-\d\d-\d\dT[\d:.]+Z {2}acl +UserAdded +\{"username":"alice","passwordHash":"<redacted>"\}$/)
+    expect(line("ScramCredentialSet")).toContain(`"salt":"<redacted>","storedKey":"<redacted>","serverKey":"<redacted>"`)
     expect(line("SessionStarted")).toMatch(/session-dump-c1 +SessionStarted +\{"clientId":"dump-c1","expiryInterval":300\}/)
     expect(line("SubscriptionAdded")).toContain(`"filter":"dump/+"`)
     // Aligned: the type column starts at the same place on every line.
@@ -60,8 +60,8 @@ describe("robustmq events dump", () => {
     const events = json.stdout.trimEnd().split("\n").map((l) => JSON.parse(l) as DumpedEvent)
     expect(events.every((e) => e.stream === "session-dump-c1")).toBe(true)
     expect(events.map((e) => e.type)).toContain("SubscriptionAdded")
-    expect(events[0]).toMatchObject({ version: 1, type: "SessionStarted", data: { clientId: "dump-c1", expiryInterval: 300 } })
-    expect(Date.parse(events[0]!.time)).toBeGreaterThan(Date.now() - 60_000)
+    expect(events[0]).toMatchObject({ version: 1, type: "SessionStarted", data: { _tag: "SessionStarted", clientId: "dump-c1", expiryInterval: 300 } })
+    expect(Date.parse(events[0]!.recordedAt)).toBeGreaterThan(Date.now() - 60_000)
 
     const from = events[1]!.position
     const later = await robustmq(["events", "dump", "--data-dir", dir, "--from", String(from), "-o", "json"])

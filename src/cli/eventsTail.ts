@@ -9,6 +9,7 @@ import * as Sse from "@effect/experimental/Sse"
 import { Effect, Option } from "effect"
 import type { RecordedEvent } from "../../services/EventStore.js"
 import { AdminError, type Connection, connectionOptions, send } from "./AdminClient.js"
+import { wholeNumber } from "./flags.js"
 import { eventJson, eventLine, type OutputFormat } from "./output.js"
 
 /** The live tail route under /api/v1. */
@@ -17,6 +18,12 @@ export const TAIL_PATH = "/events/stream"
 const stream = Options.text("stream").pipe(
   Options.withPseudoName("STREAM"),
   Options.withDescription("only this stream: acl, topics, bans, session-<client id>, group-<group id>, ..."),
+  Options.optional
+)
+
+const from = Options.text("from").pipe(
+  Options.withPseudoName("POSITION"),
+  Options.withDescription("start after this global position (0: the whole log first); default: from now"),
   Options.optional
 )
 
@@ -33,15 +40,18 @@ export const recordedEventOf = (data: string): RecordedEvent | undefined => {
   return { position: e.position, stream: e.stream, type: e.type, version: e.version ?? 0, data: e.data, recordedAt }
 }
 
+/** Column widths for lines whose longest values are not known in advance: most lines stay aligned. */
+const TAIL_WIDTHS = { position: 6, stream: 20, type: 20 }
+
 const formatEvent = (output: OutputFormat, e: RecordedEvent): string =>
-  output === "json" ? JSON.stringify(eventJson(e)) : eventLine(e)
+  output === "json" ? JSON.stringify(eventJson(e)) : eventLine(e, TAIL_WIDTHS)
 
 /** Reads the SSE body until it ends or the fiber is interrupted (which aborts the request). */
-const follow = (connection: Connection, output: OutputFormat, streamName: string | undefined) =>
+const follow = (connection: Connection, output: OutputFormat, streamName: string | undefined, fromPosition: number | undefined) =>
   Effect.gen(function*() {
     const abort = new AbortController()
     const response = yield* send(connection, "GET", TAIL_PATH, {
-      query: { stream: streamName },
+      query: { stream: streamName, from: fromPosition },
       accept: "text/event-stream",
       signal: abort.signal
     })
@@ -71,5 +81,8 @@ const follow = (connection: Connection, output: OutputFormat, streamName: string
     })
   })
 
-export const tail = Command.make("tail", { ...connectionOptions, stream }, (flags) =>
-  follow(flags, flags.output, Option.getOrUndefined(flags.stream))).pipe(Command.withDescription("Follow the control-event log live (Server-Sent Events) until Ctrl-C; one line per event, as `events dump`"))
+export const tail = Command.make("tail", { ...connectionOptions, stream, from }, (flags) =>
+  Effect.flatMap(
+    Option.isSome(flags.from) ? Effect.asSome(wholeNumber("from", flags.from.value, 0)) : Effect.succeedNone,
+    (position) => follow(flags, flags.output, Option.getOrUndefined(flags.stream), Option.getOrUndefined(position))
+  )).pipe(Command.withDescription("Follow the control-event log live (Server-Sent Events) until Ctrl-C; one line per event, as `events dump`"))

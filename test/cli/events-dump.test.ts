@@ -11,7 +11,7 @@ import { connect } from "../support/clients.js"
 import { useRobustmqCli } from "../support/robustmqCli.js"
 
 const processes = useBrokerProcesses()
-const robustmq = useRobustmqCli()
+const { run: robustmq } = useRobustmqCli()
 
 const PASSWORD = "dump-test-secret"
 

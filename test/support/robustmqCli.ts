@@ -1,10 +1,10 @@
 /**
  * Runs the built `robustmq` executable (dist/src/main.js) as an operator would, for CLI tests:
- * a bounded child process whose environment holds no ROBUSTMQ_* variable from the developer's
- * shell, only those the test passes.
+ * bounded child processes whose environment holds no ROBUSTMQ_* variable from the developer's
+ * shell, only those the test passes. Children still running after a test are killed.
  */
 import { mainPath } from "./startBrokerProcess.js"
-import { type Run, useProcesses } from "./processes.js"
+import { type Run, type Spawned, useProcesses } from "./processes.js"
 
 const cleanEnv = (extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv => {
   const env: NodeJS.ProcessEnv = { NO_COLOR: "1" }
@@ -12,9 +12,17 @@ const cleanEnv = (extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv => {
   return { ...env, ...extra }
 }
 
-/** Registers cleanup in the calling file; returns `robustmq(args, env)`, resolved with the exit. */
-export const useRobustmqCli = () => {
+export interface RobustmqCli {
+  /** `robustmq ...args`, resolved with its exit and output. */
+  readonly run: (args: ReadonlyArray<string>, env?: NodeJS.ProcessEnv) => Promise<Run>
+  /** `robustmq ...args` left running (a tail), with its output so far. */
+  readonly start: (args: ReadonlyArray<string>, env?: NodeJS.ProcessEnv, timeoutMs?: number) => Spawned
+}
+
+/** Registers cleanup in the calling file. */
+export const useRobustmqCli = (): RobustmqCli => {
   const spawn = useProcesses()
-  return (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = {}, timeoutMs = 20_000): Promise<Run> =>
-    spawn(process.execPath, [mainPath, ...args], timeoutMs, cleanEnv(env)).exited
+  const start = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000) =>
+    spawn(process.execPath, [mainPath, ...args], timeoutMs, cleanEnv(env))
+  return { start, run: (args, env) => start(args, env).exited }
 }

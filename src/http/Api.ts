@@ -7,6 +7,7 @@ import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "
 import { Schema } from "effect"
 import { VERSION } from "../version.js"
 import { ClientsApi } from "./admin/clients/api.js"
+import { KafkaApi } from "./admin/kafka/api.js"
 import { LoginApi, LogoutApi } from "./admin/login/api.js"
 
 export const Phase = Schema.Literal("starting", "ready", "stopping")
@@ -36,6 +37,7 @@ export class BrokerApi extends HttpApi.make("robustmq")
   .add(LoginApi)
   .add(LogoutApi)
   .add(ClientsApi)
+  .add(KafkaApi)
   .annotate(OpenApi.Title, "RobustMQ-TS")
   .annotate(OpenApi.Version, VERSION)
 {}

@@ -5,6 +5,7 @@
 import { Layer } from "effect"
 import { authLayer } from "./AdminAuth.js"
 import { ClientsLive } from "./clients/handlers.js"
+import { KafkaLive } from "./kafka/handlers.js"
 import { LoginLive, LogoutLive } from "./login/handlers.js"
 
-export const AdminLive = Layer.mergeAll(LoginLive, LogoutLive, ClientsLive).pipe(Layer.provide(authLayer))
+export const AdminLive = Layer.mergeAll(LoginLive, LogoutLive, ClientsLive, KafkaLive).pipe(Layer.provide(authLayer))

@@ -233,6 +233,17 @@ describe("admin API: Kafka topics and consumer groups", () => {
     expect(await admin.listTopics()).toContain(broker.config.kafka.mqttTopic)
   })
 
+  it("documents the Kafka routes and their fields in the OpenAPI document", async () => {
+    const doc = await (await fetch(`${base}/api/v1/openapi.json`)).json() as { paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, any> } }
+    expect(Object.keys(doc.paths["/api/v1/kafka/topics"]!).sort()).toEqual(["get", "post"])
+    expect(Object.keys(doc.paths["/api/v1/kafka/topics/{name}"]!).sort()).toEqual(["delete", "get"])
+    expect(Object.keys(doc.paths["/api/v1/kafka/topics/{name}/configs"]!).sort()).toEqual(["patch", "put"])
+    expect(Object.keys(doc.paths["/api/v1/kafka/groups"]!)).toEqual(["get"])
+    expect(Object.keys(doc.paths["/api/v1/kafka/groups/{groupId}"]!).sort()).toEqual(["delete", "get"])
+    expect(doc.components.schemas.KafkaGroup.properties.lag.description).toContain("records behind")
+    expect(doc.components.schemas.KafkaPartition.properties.logStartOffset.description).toContain("first offset")
+  })
+
   it("says kafka.enabled is off when it is: 404 for reads, 409 for changes", async () => {
     const off = await startBroker({ http: { port: 0, adminTokens: [TOKEN] }, kafka: { enabled: false } })
     try {

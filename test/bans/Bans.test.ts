@@ -1,7 +1,7 @@
 /** The Bans service over the memory event store: add, check, list, remove, expiry on the clock, enforcers, replay. */
 import { expect, it, layer } from "@effect/vitest"
 import { Effect, Exit, Layer, Scope, TestClock } from "effect"
-import type { Ban } from "../../domain/ban/BanState.js"
+import type { Ban, BanPage } from "../../domain/ban/BanState.js"
 import { BANS_STREAM } from "../../domain/ban/events.js"
 import * as MemoryEventStore from "../../layers/storage-memory/MemoryEventStore.js"
 import { EventStore } from "../../services/EventStore.js"
@@ -63,7 +63,7 @@ layer(memory)("Bans (memory)", (it) => {
       const seen: Array<string> = []
       let after: string | undefined = "clientid:page-"
       for (let pages = 0; pages < 10 && after !== undefined; pages++) {
-        const page = yield* bans.list({ after, limit: 10 })
+        const page: BanPage = yield* bans.list({ after, limit: 10 })
         for (const b of page.bans) if (b.value.startsWith("page-")) seen.push(b.value)
         after = page.next ?? undefined
       }

@@ -9,6 +9,7 @@ import * as LogRetention from "../layers/LogRetention.js"
 import * as MessageLogLive from "../layers/MessageLogLive.js"
 import * as Storage from "../layers/Storage.js"
 import * as Auth from "./auth/Auth.js"
+import * as Bans from "./bans/Bans.js"
 import * as HttpServer from "./http/HttpServer.js"
 import * as Metrics from "./http/Metrics.js"
 import * as KafkaMetrics from "./http/kafkaMetrics.js"
@@ -48,6 +49,7 @@ export const storage = Layer.unwrapEffect(
 const core = MqttListeners.layer.pipe(
   Layer.provideMerge(MqttServer.layer),
   Layer.provideMerge(Auth.layer),
+  Layer.provideMerge(Bans.layer),
   Layer.provideMerge(storage),
   Layer.provideMerge(TlsContext.layer)
 )

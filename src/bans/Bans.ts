@@ -70,7 +70,8 @@ export class Bans extends Context.Tag("broker/Bans")<Bans, BansService>() {}
 /** Expired bans leave memory this often (they are inert from the moment they run out). */
 const SWEEP_EVERY = Duration.seconds(10)
 
-const describe = (ban: Ban): string =>
+/** `ip "10.0.0.0/8" until 2026-…Z ("scanner") by ops`, for log lines. */
+export const describeBan = (ban: Ban): string =>
   `${ban.kind} ${JSON.stringify(ban.value)} ${ban.until === null ? "for ever" : `until ${new Date(ban.until).toISOString()}`}${ban.reason === "" ? "" : ` (${JSON.stringify(ban.reason)})`}${ban.by === "" ? "" : ` by ${ban.by}`}`
 
 export const make = Effect.gen(function*() {
@@ -102,7 +103,7 @@ export const make = Effect.gen(function*() {
       const covers = coverOf(decided.ban)
       let disconnected = 0
       for (const enforcer of enforcers) disconnected += enforcer(decided.ban, covers)
-      yield* Effect.log(`bans: ${describe(decided.ban)} added${disconnected > 0 ? `, ${disconnected} connection(s) closed` : ""}`)
+      yield* Effect.log(`bans: ${describeBan(decided.ban)} added${disconnected > 0 ? `, ${disconnected} connection(s) closed` : ""}`)
       return { ban: decided.ban, disconnected }
     }))
 

@@ -13,12 +13,14 @@ import { EventStore } from "../../services/EventStore.js"
 import { TopicPolicies } from "../../layers/TopicPolicies.js"
 import { MessageLog } from "../../services/MessageLog.js"
 import { Auth } from "../auth/Auth.js"
+import { Bans } from "../bans/Bans.js"
 import { streamMapping, Topics } from "../meta/Topics.js"
 import { makeDebugLog } from "../net/debugLog.js"
 import { inputFaults } from "../net/inputFaults.js"
 import { listen } from "../net/listen.js"
 import { Connection } from "./Connection.js"
 import { Engine } from "./engine/Engine.js"
+import { kickBanned } from "./kickBanned.js"
 import { publishSys } from "./engine/sys.js"
 import { ServerContext } from "./ServerContext.js"
 
@@ -84,6 +86,8 @@ export const make = Effect.gen(function*() {
   const auth = yield* Auth
   const ctx = new ServerContext(engine, config, runtime, auth.active ? auth : null)
   ctx.debug = yield* makeDebugLog
+  ctx.bans = yield* Bans
+  yield* ctx.bans.enforce(kickBanned(ctx))
 
   const server = net.createServer({ noDelay: true }, (socket: ConnSocket) => acceptSocket(ctx, socket, "tcp"))
 

@@ -17,13 +17,15 @@ import { authDir, connackCode, writeUsers } from "../auth/authFiles.js"
 import { connect, quiet, roundTrip, waitUntil } from "../support/clients.js"
 import { kafkaClient, useKafkaClients } from "../support/kafka.js"
 import { KafkaWire } from "../support/KafkaWire.js"
+import { useBrokerProcesses } from "../support/BrokerProcess.js"
 import { useBrokers } from "../support/lifecycle.js"
 import { mosquittoInstalled, PUB } from "../support/mosquitto.js"
 import { useProcesses } from "../support/processes.js"
 import { RawClient } from "../support/RawClient.js"
-import type { TestBroker } from "../support/TestBroker.js"
+import { startBroker, type TestBroker } from "../support/TestBroker.js"
 
 const life = useBrokers()
+const processes = useBrokerProcesses()
 const kafkaClients = useKafkaClients()
 const spawnClient = useProcesses()
 const dir = authDir()
@@ -184,5 +186,22 @@ describe("bans are events", () => {
     const third = life.adopt(await second.restart())
     expect(await connackCode(third.url, { protocolVersion: 5, clientId: "forever" })).toBe(0)
     expect((await bansOf(third).list()).bans.map((x) => x.value)).toEqual(["for-an-hour"])
+  })
+
+  it("the real executable on a stopped broker's SQLite data dir refuses the same clients, with one debug line per refusal", async () => {
+    const dataDir = processes.dataDir()
+    const first = await startBroker({ storage: "sqlite", dataDir })
+    await bansOf(first).add({ kind: "clientid", value: "banned-in-process", reason: "moved on" })
+    await bansOf(first).add({ kind: "ip", value: "127.0.0.2" })
+    await first.stop()
+    const broker = await processes.start(dataDir, { storage: "sqlite", logLevel: "debug", kafkaPort: null })
+    expect(broker.output()).toContain("bans: 2 in force")
+    expect(await connackCode(`mqtt://127.0.0.1:${broker.port}`, { protocolVersion: 5, clientId: "banned-in-process" })).toBe(0x8a)
+    expect(await rawConnectFrom(broker.port, "127.0.0.2")).toBe(0x8a)
+    expect(await connackCode(`mqtt://127.0.0.1:${broker.port}`, { protocolVersion: 5, clientId: "welcome" })).toBe(0)
+    await waitUntil(() => (broker.output().match(/refused: banned/g) ?? []).length >= 2, 5000, () => `two refusal lines in: ${broker.output()}`)
+    expect(broker.output()).toMatch(/CONNECT from 127\.0\.0\.1:\d+ \(client "banned-in-process"\) refused: banned, clientid "banned-in-process" for ever \("moved on"\)/)
+    expect(broker.output()).toMatch(/CONNECT from 127\.0\.0\.2:\d+ \(client "auto-[^"]+"\) refused: banned, ip "127\.0\.0\.2" for ever/)
+    await broker.stop()
   })
 })

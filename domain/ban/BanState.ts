@@ -140,23 +140,9 @@ export const pruneExpired = (state: BanState, now: number): number => {
 /** A ban's key in listings and cursors: `kind:value` (a kind has no colon). */
 export const banKey = (ban: Pick<Ban, "kind" | "value">): string => `${ban.kind}:${ban.value}`
 
-export interface BanPage {
-  readonly bans: ReadonlyArray<Ban>
-  /** The key to pass as `after` for the next page; null on the last page. */
-  readonly next: string | null
-}
-
-/**
- * The bans in force ordered by key, those after `after` (a key from an earlier page), at most
- * `limit`. Sorting per page is fine for the thousands of bans an operator keeps.
- */
-export const listBans = (state: BanState, now: number, after: string | null, limit: number): BanPage => {
-  const all: Array<Ban> = []
-  for (const map of [state.clientIds, state.usernames]) for (const ban of map.values()) if (isActive(ban, now)) all.push(ban)
-  for (const a of state.addresses.values()) if (isActive(a.ban, now)) all.push(a.ban)
-  const keyed = all.map((ban) => [banKey(ban), ban] as const).filter(([key]) => after === null || key > after)
-  keyed.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-  const page = keyed.slice(0, Math.max(0, limit))
-  const next = keyed.length > page.length && page.length > 0 ? page[page.length - 1]![0] : null
-  return { bans: page.map(([, ban]) => ban), next }
+/** Every ban in force, in no particular order (the admin API pages them by `banKey`). */
+export function* bansInForce(state: BanState, now: number): Generator<Ban> {
+  for (const ban of state.clientIds.values()) if (isActive(ban, now)) yield ban
+  for (const ban of state.usernames.values()) if (isActive(ban, now)) yield ban
+  for (const a of state.addresses.values()) if (isActive(a.ban, now)) yield a.ban
 }

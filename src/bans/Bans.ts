@@ -9,11 +9,12 @@
  * memory with the next sweep. Nothing here runs per message.
  */
 import { Context, Duration, Effect, Layer, type Scope, Schema } from "effect"
-import { type Ban, type BanCover, bannedBy, addressBan, coverOf, emptyBanState, evolve, listBans, type BanPage, pruneExpired } from "../../domain/ban/BanState.js"
+import { addressBan, type Ban, type BanCover, banKey, bannedBy, bansInForce, coverOf, emptyBanState, evolve, pruneExpired } from "../../domain/ban/BanState.js"
 import { type AddBan, decideAddBan, decideRemoveBan } from "../../domain/ban/decide.js"
 import { BanEvent, type BanKind, BANS_STREAM } from "../../domain/ban/events.js"
 import type { StorageError, VersionConflict } from "../../services/errors.js"
 import { EventStore } from "../../services/EventStore.js"
+import { DEFAULT_LIMIT, MAX_LIMIT, pageByKey, type PageOf } from "../http/admin/paging.js"
 
 const encodeEvent = Schema.encodeSync(BanEvent)
 const decodeEvent = Schema.decodeUnknownSync(BanEvent)
@@ -37,14 +38,11 @@ export class BanNotFound extends Schema.TaggedError<BanNotFound>()("BanNotFound"
 export type BanEnforcer = (ban: Ban, covers: BanCover) => number
 
 export interface ListBans {
-  /** A key from an earlier page's `next`: the page starts after it. */
+  /** A key from an earlier page's `next` (`kind:value`): the page starts after it. */
   readonly after?: string | undefined
   /** Default 100, at most 1000. */
   readonly limit?: number | undefined
 }
-
-export const DEFAULT_PAGE = 100
-export const MAX_PAGE = 1000
 
 export interface BansService {
   /**
@@ -56,8 +54,8 @@ export interface BansService {
   readonly isAddressBanned: (address: string) => Ban | null
   /** Whether any address ban is stored: only then must a listener read a connection's address. */
   readonly hasAddressBans: () => boolean
-  /** The bans in force, ordered by `kind:value`, paged. */
-  readonly list: (options?: ListBans) => Effect.Effect<BanPage>
+  /** The bans in force, ordered by `kind:value`, paged (the admin API's cursor paging). */
+  readonly list: (options?: ListBans) => Effect.Effect<PageOf<Ban>>
   /** Adds (or replaces) a ban and closes the connections it covers. */
   readonly add: (cmd: AddBan) => Effect.Effect<{ readonly ban: Ban; readonly disconnected: number }, InvalidBan | StorageError | VersionConflict>
   readonly remove: (kind: BanKind, value: string) => Effect.Effect<Ban, InvalidBan | BanNotFound | StorageError | VersionConflict>
@@ -126,7 +124,12 @@ export const make = Effect.gen(function*() {
     isAddressBanned: (address) => addressBan(state, address, clock.unsafeCurrentTimeMillis()),
     hasAddressBans: () => state.addresses.size > 0,
     list: (options = {}) =>
-      Effect.sync(() => listBans(state, clock.unsafeCurrentTimeMillis(), options.after ?? null, Math.min(MAX_PAGE, Math.max(1, options.limit ?? DEFAULT_PAGE)))),
+      Effect.sync(() =>
+        pageByKey(bansInForce(state, clock.unsafeCurrentTimeMillis()), banKey, {
+          after: options.after,
+          limit: Math.min(MAX_LIMIT, Math.max(1, options.limit ?? DEFAULT_LIMIT))
+        })
+      ),
     add,
     remove,
     enforce: (enforcer) => Effect.acquireRelease(Effect.sync(() => void enforcers.add(enforcer)), () => Effect.sync(() => void enforcers.delete(enforcer)))

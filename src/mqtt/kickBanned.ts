@@ -11,7 +11,7 @@ import type { ServerContext } from "./ServerContext.js"
 export const kickBanned = (ctx: ServerContext): BanEnforcer => (ban, covers) => {
   let closed = 0
   for (const conn of [...ctx.connections]) {
-    if (conn.closing || !covers(conn.clientId, conn.username, () => conn.socket.remoteAddress ?? "")) continue
+    if (conn.closing || !covers(conn.clientId, conn.username, () => conn.remote.address)) continue
     ctx.debug?.(`mqtt: ${peer(conn.socket)} (client ${JSON.stringify(conn.clientId)}) disconnected: banned, ${describeBan(ban)}`)
     conn.close(ReasonCode.AdministrativeAction)
     closed++

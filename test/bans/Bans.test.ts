@@ -1,7 +1,8 @@
 /** The Bans service over the memory event store: add, check, list, remove, expiry on the clock, enforcers, replay. */
 import { expect, it, layer } from "@effect/vitest"
 import { Effect, Exit, Layer, Scope, TestClock } from "effect"
-import type { Ban, BanPage } from "../../domain/ban/BanState.js"
+import type { Ban } from "../../domain/ban/BanState.js"
+import type { PageOf } from "../../src/http/admin/paging.js"
 import { BANS_STREAM } from "../../domain/ban/events.js"
 import * as MemoryEventStore from "../../layers/storage-memory/MemoryEventStore.js"
 import { EventStore } from "../../services/EventStore.js"
@@ -21,7 +22,7 @@ layer(memory)("Bans (memory)", (it) => {
       expect(bans.isAddressBanned("10.2.3.4")?.value).toBe("10.0.0.0/8")
       expect(bans.isBanned("any", undefined, "::ffff:10.2.3.4")?.reason).toBe("scanner")
       expect(bans.isBanned("any", undefined, "192.0.2.1")).toBeNull()
-      expect((yield* bans.list()).bans.map((b) => b.value)).toContain("10.0.0.0/8")
+      expect((yield* bans.list()).items.map((b) => b.value)).toContain("10.0.0.0/8")
       yield* bans.remove("ip", "10.0.0.0/8")
       expect(bans.isAddressBanned("10.2.3.4")).toBeNull()
       expect(bans.hasAddressBans()).toBe(false)
@@ -50,7 +51,7 @@ layer(memory)("Bans (memory)", (it) => {
       expect(bans.isBanned("c", "mallory", "")).not.toBeNull()
       yield* TestClock.adjust("1 second")
       expect(bans.isBanned("c", "mallory", "")).toBeNull()
-      expect((yield* bans.list()).bans.map((b) => b.value)).not.toContain("mallory")
+      expect((yield* bans.list()).items.map((b) => b.value)).not.toContain("mallory")
       expect(yield* Effect.flip(bans.remove("username", "mallory"))).toMatchObject({ _tag: "BanNotFound" })
       yield* bans.add({ kind: "username", value: "mallory", durationSeconds: 5 })
       expect(bans.isBanned("c", "mallory", "")?.until).not.toBeNull()
@@ -63,13 +64,13 @@ layer(memory)("Bans (memory)", (it) => {
       const seen: Array<string> = []
       let after: string | undefined = "clientid:page-"
       for (let pages = 0; pages < 10 && after !== undefined; pages++) {
-        const page: BanPage = yield* bans.list({ after, limit: 10 })
-        for (const b of page.bans) if (b.value.startsWith("page-")) seen.push(b.value)
+        const page: PageOf<Ban> = yield* bans.list({ after, limit: 10 })
+        for (const b of page.items) if (b.value.startsWith("page-")) seen.push(b.value)
         after = page.next ?? undefined
       }
       expect(seen).toHaveLength(25)
       expect(new Set(seen).size).toBe(25)
-      expect((yield* bans.list({ limit: 0 })).bans).toHaveLength(1) // at least one per page
+      expect((yield* bans.list({ limit: 0 })).items).toHaveLength(1) // at least one per page
     }))
 })
 

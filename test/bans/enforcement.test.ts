@@ -83,7 +83,7 @@ describe("a banned MQTT client is refused at CONNECT", () => {
       code = await connackCode(b.url, { protocolVersion: 5, clientId: "timed" })
     }
     expect(code).toBe(0)
-    expect((await bansOf(b).list()).bans).toEqual([])
+    expect((await bansOf(b).list()).items).toEqual([])
   })
 })
 
@@ -178,14 +178,14 @@ describe("bans are events", () => {
     expect(await connackCode(second.url, { protocolVersion: 5, clientId: "forever" })).toBe(0x8a)
     expect(await connackCode(second.url, { protocolVersion: 5, username: "for-an-hour" })).toBe(0x8a)
     expect(await connackCode(second.url, { protocolVersion: 5, clientId: "lifted" })).toBe(0)
-    const listed = (await bansOf(second).list()).bans
+    const listed = (await bansOf(second).list()).items
     expect(listed.map((x) => `${x.kind}:${x.value}`)).toEqual(["clientid:forever", "username:for-an-hour"])
     expect(listed.find((x) => x.value === "for-an-hour")?.until).toBe(timed.until)
     expect(listed.find((x) => x.value === "forever")?.reason).toBe("kept")
     await bansOf(second).remove("clientid", "forever")
     const third = life.adopt(await second.restart())
     expect(await connackCode(third.url, { protocolVersion: 5, clientId: "forever" })).toBe(0)
-    expect((await bansOf(third).list()).bans.map((x) => x.value)).toEqual(["for-an-hour"])
+    expect((await bansOf(third).list()).items.map((x) => x.value)).toEqual(["for-an-hour"])
   })
 
   it("the real executable on a stopped broker's SQLite data dir refuses the same clients, with one debug line per refusal", async () => {

@@ -13,7 +13,7 @@ import { peer } from "../debugLines.js"
 export const refuseBanned = (conn: Connection, clientId: string, username: string | null | undefined): boolean => {
   const bans = conn.ctx.bans
   if (bans === null) return false
-  const ban = bans.isBanned(clientId, username, bans.hasAddressBans() ? conn.socket.remoteAddress ?? "" : "")
+  const ban = bans.isBanned(clientId, username, bans.hasAddressBans() ? conn.remote.address : "")
   if (ban === null) return false
   conn.ctx.admission.refused.banned++
   conn.ctx.debug?.(`mqtt: CONNECT from ${peer(conn.socket)} (client ${JSON.stringify(clientId)}) refused: banned, ${describeBan(ban)}`)

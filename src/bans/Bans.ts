@@ -42,6 +42,8 @@ export interface ListBans {
   readonly after?: string | undefined
   /** Default 100, at most 1000. */
   readonly limit?: number | undefined
+  /** Only bans of this kind. */
+  readonly kind?: BanKind | undefined
 }
 
 export interface BansService {
@@ -127,7 +129,8 @@ export const make = Effect.gen(function*() {
       Effect.sync(() =>
         pageByKey(bansInForce(state, clock.unsafeCurrentTimeMillis()), banKey, {
           after: options.after,
-          limit: Math.min(MAX_LIMIT, Math.max(1, options.limit ?? DEFAULT_LIMIT))
+          limit: Math.min(MAX_LIMIT, Math.max(1, options.limit ?? DEFAULT_LIMIT)),
+          ...(options.kind === undefined ? {} : { keep: (ban: Ban) => ban.kind === options.kind })
         })
       ),
     add,

@@ -6,6 +6,7 @@
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
 import { VERSION } from "../version.js"
+import { BansApi } from "./admin/bans/api.js"
 import { ClientsApi } from "./admin/clients/api.js"
 import { LoginApi, LogoutApi } from "./admin/login/api.js"
 
@@ -36,6 +37,7 @@ export class BrokerApi extends HttpApi.make("robustmq")
   .add(LoginApi)
   .add(LogoutApi)
   .add(ClientsApi)
+  .add(BansApi)
   .annotate(OpenApi.Title, "RobustMQ-TS")
   .annotate(OpenApi.Version, VERSION)
 {}

@@ -4,7 +4,8 @@
  */
 import { Layer } from "effect"
 import { authLayer } from "./AdminAuth.js"
+import { BansLive } from "./bans/handlers.js"
 import { ClientsLive } from "./clients/handlers.js"
 import { LoginLive, LogoutLive } from "./login/handlers.js"
 
-export const AdminLive = Layer.mergeAll(LoginLive, LogoutLive, ClientsLive).pipe(Layer.provide(authLayer))
+export const AdminLive = Layer.mergeAll(LoginLive, LogoutLive, ClientsLive, BansLive).pipe(Layer.provide(authLayer))

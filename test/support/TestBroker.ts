@@ -12,7 +12,7 @@ import { type AuthConfig, type BrokerConfigShape, defaultConfig, type HttpConfig
 import * as LogRetention from "../../layers/LogRetention.js"
 import * as App from "../../src/App.js"
 import { Bans } from "../../src/bans/Bans.js"
-import { HttpListener } from "../../src/http/HttpServer.js"
+import { HttpListener } from "../../src/http/HttpListener.js"
 import { KafkaServer } from "../../src/kafka/KafkaServer.js"
 import { MqttListeners } from "../../src/mqtt/MqttListeners.js"
 import { MqttServer } from "../../src/mqtt/MqttServer.js"

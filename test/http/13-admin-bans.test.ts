@@ -2,7 +2,8 @@
  * The admin API's bans routes through real HTTP, real MQTT.js clients and kafkajs: add (201; the
  * covered client reads DISCONNECT 0x98), list in pages by kind, remove (a CIDR's "/" as %2F),
  * an IP ban refusing CONNECT (0x8A) and closing Kafka at accept, and the error shapes (400
- * naming the problem, 404 for a ban not in force, 401 without a token).
+ * naming the problem, 404 for a ban not in force, 401 without a token), and the events the
+ * actions wrote, read back through /api/v1/events.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { connackCode } from "../auth/authFiles.js"
@@ -63,6 +64,10 @@ describe("admin API: bans", () => {
     expect(lifted.status).toBe(200)
     expect(((await lifted.json()) as BanBody).value).toBe("unruly")
     expect(await connackCode(broker.url, { protocolVersion: 5, clientId: "unruly" })).toBe(0)
+    // Both actions are events in the stream `bans`, readable through the events route.
+    const events = (await (await fetch(`${base}/api/v1/events?stream=bans`, { headers })).json()) as { items: Array<{ type: string; data: { value: string; reason?: string } }> }
+    expect(events.items.map((e) => [e.type, e.data.value])).toEqual([["BanAdded", "unruly"], ["BanRemoved", "unruly"]])
+    expect(events.items[0]!.data.reason).toBe("floods")
   })
 
   it("an IP ban (a CIDR range) refuses CONNECT with 0x8A and closes Kafka at accept; DELETE with %2F lifts it", async () => {

@@ -60,6 +60,17 @@ describe("a banned MQTT client is refused at CONNECT", () => {
     expect(await connackCode(b.url, { protocolVersion: 4, clientId: "anyone" })).toBe(5)
   })
 
+  it("by IPv6 address on a dual-stack listener, where an IPv4 client's ::ffff: form still matches an IPv4 range", async () => {
+    const b = await life.broker({ mqtt: { host: "::" } })
+    const v6 = `mqtt://[::1]:${b.port}`
+    expect(await connackCode(v6, { protocolVersion: 5, clientId: "v6-before" })).toBe(0)
+    await bansOf(b).add({ kind: "ip", value: "::1/128" })
+    expect(await connackCode(v6, { protocolVersion: 5, clientId: "v6-after" })).toBe(0x8a)
+    expect(await connackCode(b.url, { protocolVersion: 5, clientId: "v4-via-dual-stack" })).toBe(0)
+    await bansOf(b).add({ kind: "ip", value: "127.0.0.0/8" })
+    expect(await connackCode(b.url, { protocolVersion: 5, clientId: "v4-via-dual-stack" })).toBe(0x8a)
+  })
+
   it.skipIf(!mosquittoInstalled)("mosquitto_pub under a banned client id is refused and exits with an error", async () => {
     const b = await life.broker()
     await bansOf(b).add({ kind: "clientid", value: "banned-pub" })

@@ -7,8 +7,10 @@ import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "
 import { Schema } from "effect"
 import { VERSION } from "../version.js"
 import { AccessApi } from "./admin/access/api.js"
+import { BansApi } from "./admin/bans/api.js"
 import { ClientsApi } from "./admin/clients/api.js"
 import { EventsApi } from "./admin/events/api.js"
+import { KafkaApi } from "./admin/kafka/api.js"
 import { LoginApi, LogoutApi } from "./admin/login/api.js"
 import { OverviewApi } from "./admin/overview/api.js"
 import { PublishApi } from "./admin/publish/api.js"
@@ -52,6 +54,8 @@ export class BrokerApi extends HttpApi.make("robustmq")
   .add(PublishApi)
   .add(AccessApi)
   .add(EventsApi)
+  .add(KafkaApi)
+  .add(BansApi)
   .annotate(OpenApi.Title, "RobustMQ-TS")
   .annotate(OpenApi.Version, VERSION)
 {}

@@ -2,7 +2,9 @@
  * The `robustmq` command line: `start` runs the broker, `config` prints the configuration it would
  * run with, `passwd` edits a Mosquitto password file (src/auth/passwd.ts), `log verify|repair`
  * checks or mends the stored logs (layers/LogCheck.ts), `cert dev` writes certificates to try TLS
- * with (src/tls/devCertificates.ts). Owns flag parsing and nothing else: configuration rules live in config/loadConfig.ts
+ * with (src/tls/devCertificates.ts), `events dump` prints a stopped broker's control-event log; `status`,
+ * `clients`, `sessions`, `subscriptions`, `topics`, `groups`, `retained`, `bans`, `publish` and
+ * `events tail` act on a running broker through its admin API (src/cli/). Owns flag parsing and nothing else: configuration rules live in config/loadConfig.ts
  * (so a bad `--mqtt-port` reads exactly like a bad `mqtt.port` in the file), and the broker's
  * lifetime is `Layer.launch(App.layer)`, interrupted by src/main.ts on SIGINT/SIGTERM.
  *
@@ -20,11 +22,13 @@ import { type ConfigError, type ConfigOverrides, encodeConfig, loadConfig } from
 import * as LogCheck from "../layers/LogCheck.js"
 import * as App from "./App.js"
 import { passwd as runPasswd } from "./auth/passwd.js"
+import { bans } from "./cli/bansCommands.js"
 import { clients } from "./cli/clientsCommands.js"
 import { dump as eventsDump } from "./cli/eventsDump.js"
 import { tail as eventsTail } from "./cli/eventsTail.js"
+import { groups, topics } from "./cli/kafkaCommands.js"
 import { publish } from "./cli/publishCommand.js"
-import { mqttTopicsList, retained } from "./cli/retainedCommands.js"
+import { retained } from "./cli/retainedCommands.js"
 import { sessions, subscriptions } from "./cli/sessionsCommands.js"
 import { status } from "./cli/statusCommand.js"
 import { writeDevCertificates } from "./tls/devCertificates.js"
@@ -194,16 +198,11 @@ const events = Command.make("events").pipe(
   Command.withSubcommands([eventsTail, eventsDump])
 )
 
-const topics = Command.make("topics").pipe(
-  Command.withDescription("Topics: list the MQTT topics in use"),
-  Command.withSubcommands([mqttTopicsList])
-)
-
 export const command = Command.make("robustmq").pipe(
   Command.withDescription("MQTT 3.1.1/5.0 and Kafka broker"),
   Command.withSubcommands([
     start, config, passwd, log, cert,
-    status, clients, sessions, subscriptions, topics, retained, publish, events
+    status, clients, sessions, subscriptions, topics, groups, retained, bans, publish, events
   ])
 )
 

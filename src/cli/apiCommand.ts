@@ -71,3 +71,10 @@ export const printObject = <A>(output: OutputFormat, body: A, fields: (body: A) 
 
 /** Every field in order: the default for a show. */
 export const allFields = (body: object): ReadonlyArray<readonly [string, unknown]> => Object.entries(body)
+
+/**
+ * A path parameter as typed by the operator, percent-encoded: the derived client puts path
+ * parameters into the URL as they are, and client ids, group ids and CIDR ranges may hold `/`,
+ * `#`, `?` or spaces.
+ */
+export const pathParam = (value: string): string => encodeURIComponent(value)

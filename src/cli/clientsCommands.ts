@@ -3,7 +3,7 @@ import { Args, Command } from "@effect/cli"
 import { Console, Effect } from "effect"
 import type { Client } from "../http/admin/clients/api.js"
 import { callApi, connectionOptions } from "./AdminClient.js"
-import { allFields, listCommand, printJson, printObject } from "./apiCommand.js"
+import { allFields, listCommand, pathParam, printJson, printObject } from "./apiCommand.js"
 import { optionalChoice, optionalText } from "./flags.js"
 
 const clientId = Args.text({ name: "CLIENT_ID" })
@@ -35,13 +35,13 @@ const list = listCommand({
 
 const show = Command.make("show", { ...connectionOptions, clientId }, (flags) =>
   Effect.flatMap(
-    callApi(flags, (api) => api.clients.show({ path: { clientId: flags.clientId } })),
+    callApi(flags, (api) => api.clients.show({ path: { clientId: pathParam(flags.clientId) } })),
     (client) => printObject(flags.output, client, allFields)
   )).pipe(Command.withDescription("One connected client: address, listener, protocol, keepalive, session expiry, counts"))
 
 const kick = Command.make("kick", { ...connectionOptions, clientId }, (flags) =>
   Effect.flatMap(
-    callApi(flags, (api) => api.clients.kick({ path: { clientId: flags.clientId } })),
+    callApi(flags, (api) => api.clients.kick({ path: { clientId: pathParam(flags.clientId) } })),
     (kicked) =>
       flags.output === "json"
         ? printJson(kicked)

@@ -35,3 +35,16 @@ export const wholeNumber = (flag: string, text: string, min = 1): Effect.Effect<
     ? Effect.succeed(Number(text.trim()))
     : Effect.fail(new Error(`--${flag} must be a whole number of ${min} or more, got ${JSON.stringify(text)}`))
 
+
+/** Repeated `--FLAG NAME=VALUE` as a record (undefined when none was given). */
+export const nameValuePairs = (flag: string, pairs: ReadonlyArray<string>): Effect.Effect<Record<string, string> | undefined, Error> =>
+  Effect.suspend(() => {
+    if (pairs.length === 0) return Effect.succeed(undefined)
+    const out: Record<string, string> = {}
+    for (const pair of pairs) {
+      const eq = pair.indexOf("=")
+      if (eq <= 0) return Effect.fail(new Error(`--${flag} must be NAME=VALUE, got ${JSON.stringify(pair)}`))
+      out[pair.slice(0, eq)] = pair.slice(eq + 1)
+    }
+    return Effect.succeed(out)
+  })

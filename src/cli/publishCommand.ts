@@ -5,9 +5,9 @@
  */
 import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
-import { AdminError, callApi, connectionOptions } from "./AdminClient.js"
+import { callApi, connectionOptions } from "./AdminClient.js"
 import { printJson } from "./apiCommand.js"
-import { choice, optionalText, wholeNumber } from "./flags.js"
+import { choice, nameValuePairs, optionalText, wholeNumber } from "./flags.js"
 
 const topic = Args.text({ name: "TOPIC" })
 const message = Args.text({ name: "MESSAGE" }).pipe(Args.withDescription("the payload (default: empty)"), Args.optional)
@@ -24,24 +24,12 @@ const property = Options.text("property").pipe(
   Options.repeated
 )
 
-const userProperties = (pairs: ReadonlyArray<string>): Effect.Effect<Record<string, string> | undefined, AdminError> =>
-  Effect.suspend(() => {
-    if (pairs.length === 0) return Effect.succeed(undefined)
-    const out: Record<string, string> = {}
-    for (const pair of pairs) {
-      const eq = pair.indexOf("=")
-      if (eq <= 0) return Effect.fail(new AdminError(`--property must be NAME=VALUE, got ${JSON.stringify(pair)}`))
-      out[pair.slice(0, eq)] = pair.slice(eq + 1)
-    }
-    return Effect.succeed(out)
-  })
-
 export const publish = Command.make(
   "publish",
   { ...connectionOptions, topic, message, qos, retain, base64, contentType, expiry, property },
   (flags) =>
     Effect.gen(function*() {
-      const props = yield* userProperties(flags.property)
+      const props = yield* nameValuePairs("property", flags.property)
       const expirySeconds = Option.isSome(flags.expiry) ? yield* wholeNumber("expiry", flags.expiry.value, 0) : undefined
       const properties = {
         ...(Option.isSome(flags.contentType) ? { contentType: flags.contentType.value } : {}),

@@ -4,7 +4,7 @@ import { Console, Effect } from "effect"
 import type { SessionDetail, SessionSummary } from "../http/admin/sessions/api.js"
 import type { SubscriptionEntry, SubscriptionOptions } from "../http/admin/subscriptions/api.js"
 import { callApi, connectionOptions } from "./AdminClient.js"
-import { listCommand, printJson, printObject } from "./apiCommand.js"
+import { listCommand, pathParam, printJson, printObject } from "./apiCommand.js"
 import { optionalChoice, optionalText } from "./flags.js"
 import { renderTable } from "./output.js"
 
@@ -54,7 +54,7 @@ const detailFields = (s: SessionDetail): ReadonlyArray<readonly [string, unknown
 ]
 
 const show = Command.make("show", { ...connectionOptions, clientId }, (flags) =>
-  Effect.flatMap(callApi(flags, (api) => api.sessions.show({ path: { clientId: flags.clientId } })), (s) =>
+  Effect.flatMap(callApi(flags, (api) => api.sessions.show({ path: { clientId: pathParam(flags.clientId) } })), (s) =>
     flags.output === "json"
       ? printJson(s)
       : Effect.zipRight(
@@ -63,7 +63,7 @@ const show = Command.make("show", { ...connectionOptions, clientId }, (flags) =>
       ))).pipe(Command.withDescription("One session: state, expiry, inflight and queued counts, pending will, subscriptions"))
 
 const del = Command.make("delete", { ...connectionOptions, clientId }, (flags) =>
-  Effect.flatMap(callApi(flags, (api) => api.sessions.delete({ path: { clientId: flags.clientId } })), (d) =>
+  Effect.flatMap(callApi(flags, (api) => api.sessions.delete({ path: { clientId: pathParam(flags.clientId) } })), (d) =>
     flags.output === "json"
       ? printJson(d)
       : Console.log(`deleted the session of ${d.clientId}${d.kicked ? " (its client was connected and got DISCONNECT 0x98)" : ""}`)

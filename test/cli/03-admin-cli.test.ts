@@ -3,11 +3,14 @@
  * real broker (HTTP admin API with a token) and real MQTT.js clients. Every action the admin API
  * offers is done through the CLI here, and checked from the clients' side: a kicked v5 client
  * reads DISCONNECT 0x98, a published message arrives with its properties, a deleted session is
- * gone, `events tail` shows the events those actions wrote. Errors are one line on stderr with
- * exit 1.
+ * gone, a topic created is produced to with kafkajs, a banned client's CONNECT is refused, and
+ * `events tail` (live) and `events dump` (after the stop) show the events those actions wrote.
+ * Errors are one line on stderr with exit 1.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { connackCode } from "../auth/authFiles.js"
 import { connect, type TestClient, waitUntil } from "../support/clients.js"
+import { consumeN, kafkaClient, useKafkaClients } from "../support/kafka.js"
 import { freePort } from "../support/freePort.js"
 import { useRobustmqCli } from "../support/robustmqCli.js"
 import { startBroker, type TestBroker } from "../support/TestBroker.js"
@@ -16,7 +19,9 @@ const TOKEN = "cli-test-admin-token-0123456789"
 const cli = useRobustmqCli()
 
 describe("robustmq admin commands", () => {
+  const kafka = useKafkaClients()
   let broker: TestBroker
+  let stopped = false
   let env: NodeJS.ProcessEnv
   const clients: Array<TestClient> = []
   const client = async (options: Parameters<typeof connect>[1]) => {
@@ -34,12 +39,12 @@ describe("robustmq admin commands", () => {
   const json = async <A>(...args: ReadonlyArray<string>): Promise<A> => JSON.parse(await robustmq(...args, "--output", "json")) as A
 
   beforeAll(async () => {
-    broker = await startBroker({ storage: "sqlite", http: { port: 0, adminTokens: [TOKEN] } })
+    broker = await startBroker({ storage: "sqlite", http: { port: 0, adminTokens: [TOKEN] }, kafka: { enabled: true } })
     env = { ROBUSTMQ_URL: `http://127.0.0.1:${broker.httpPort}`, ROBUSTMQ_TOKEN: TOKEN }
   })
   afterAll(async () => {
     for (const c of clients) await c.end(true).catch(() => {})
-    await broker.stop()
+    if (!stopped) await broker.stop()
     broker.cleanup()
   })
 
@@ -99,7 +104,7 @@ describe("robustmq admin commands", () => {
 
     expect(await robustmq("retained", "list", "--filter", "cli/#")).toMatch(/^cli\/pub\/a +1 +5 +\d{4}-/m)
     expect(await robustmq("retained", "show", "cli/pub/a")).toMatch(/^payload +hello$/m)
-    expect(await robustmq("topics", "list", "--prefix", "cli/pub")).toMatch(/^cli\/pub\/# +1 +false$/m)
+    expect(await robustmq("topics", "mqtt", "list", "--prefix", "cli/pub")).toMatch(/^cli\/pub\/# +1 +false$/m)
     expect(await robustmq("retained", "delete", "cli/pub/a")).toBe("deleted the retained message of cli/pub/a\n")
     expect(await robustmq("retained", "list", "--filter", "cli/#")).toBe("no retained messages\n")
   })
@@ -121,6 +126,52 @@ describe("robustmq admin commands", () => {
     jsonTail.child.kill("SIGINT")
     expect((await tail.exited).code).toBe(0)
     expect((await jsonTail.exited).code).toBe(0)
+  })
+
+  it("topics create, then kafkajs produces to it; groups list, describe and delete; topics delete", { timeout: 90_000 }, async () => {
+    expect(await robustmq("topics", "create", "cli-orders", "--partitions", "3", "--config", "retention.ms=86400000"))
+      .toBe("created Kafka topic cli-orders with 3 partition(s)\n")
+    const client = kafkaClient(broker.kafkaPort, "cli-test")
+    const producer = await kafka.producer(client, { allowAutoTopicCreation: false })
+    await producer.send({ topic: "cli-orders", messages: [0, 1, 2, 3, 4].map((i) => ({ partition: i % 3, value: `order-${i}` })) })
+
+    expect(await robustmq("topics", "list", "--prefix", "cli-")).toMatch(/^cli-orders +3 +5 +false +false +\d{4}-/m)
+    const shown = await robustmq("topics", "show", "cli-orders")
+    expect(shown).toMatch(/^ +0 +0 +2 +2$/m)
+    expect(shown).toMatch(/^retention\.ms +86400000 +topic$/m)
+
+    const consumer = await kafka.consumer(client, { groupId: "cli-group" })
+    expect((await consumeN(consumer, "cli-orders", 5)).map((m) => m.value).sort()).toEqual(["order-0", "order-1", "order-2", "order-3", "order-4"])
+    await producer.send({ topic: "cli-orders", messages: [{ partition: 0, value: "late" }] })
+    await consumer.disconnect()
+    expect(await robustmq("groups", "list", "--prefix", "cli-")).toMatch(/^cli-group +Empty +consumer +0 +1$/m)
+    const group = await robustmq("groups", "describe", "cli-group")
+    expect(group).toMatch(/^lag +1$/m)
+    expect(group).toMatch(/^cli-orders +0 +2 +3 +1$/m)
+    expect(await robustmq("groups", "delete", "cli-group")).toBe("deleted consumer group cli-group\n")
+    expect(await robustmq("groups", "list", "--prefix", "cli-")).toBe("no consumer groups\n")
+
+    expect(await robustmq("topics", "delete", "cli-orders")).toBe("deleted Kafka topic cli-orders\n")
+    const admin = await kafka.admin(client)
+    expect(await admin.listTopics()).not.toContain("cli-orders")
+  })
+
+  it("bans add refuses a banned client's CONNECT with 0x8A; bans list; bans delete lifts it", { timeout: 60_000 }, async () => {
+    const unruly = await client({ clientId: "cli-unruly", protocolVersion: 5 })
+    const added = await robustmq("bans", "add", "clientid", "cli-unruly", "--duration", "600", "--reason", "floods")
+    expect(added).toMatch(/^banned clientid cli-unruly until \d{4}-\S+; 1 connection\(s\) closed\n$/)
+    await waitUntil(() => !unruly.client.connected)
+    expect(await connackCode(broker.url, { protocolVersion: 5, clientId: "cli-unruly" })).toBe(0x8a)
+    expect(await robustmq("bans", "list")).toMatch(/^clientid +cli-unruly +\d{4}-\S+ +\d{4}-\S+ +floods +robustmq CLI$/m)
+
+    // A CIDR range: its "/" travels in the path percent-encoded.
+    expect(await robustmq("bans", "add", "ip", "192.0.2.0/24")).toMatch(/^banned ip 192\.0\.2\.0\/24 until deleted; 0 connection\(s\) closed\n$/)
+    expect(await json<{ items: Array<{ value: string }> }>("bans", "list", "--kind", "ip")).toMatchObject({ items: [{ value: "192.0.2.0/24" }] })
+    expect(await robustmq("bans", "delete", "ip", "192.0.2.0/24")).toBe("lifted the ban of ip 192.0.2.0/24\n")
+
+    expect(await robustmq("bans", "delete", "clientid", "cli-unruly")).toBe("lifted the ban of clientid cli-unruly\n")
+    expect(await connackCode(broker.url, { protocolVersion: 5, clientId: "cli-unruly" })).toBe(0)
+    expect(await robustmq("bans", "list")).toBe("no bans\n")
   })
 
   it("says what to do when the broker is not there, the token is missing or wrong, or a flag is bad", { timeout: 60_000 }, async () => {
@@ -145,5 +196,26 @@ describe("robustmq admin commands", () => {
     const badQos = await cli.run(["publish", "t", "m", "--qos", "3"], env)
     expect(badQos.code).toBe(1)
     expect(badQos.stderr).toBe(`--qos must be 0, 1 or 2, got "3"\n`)
+  })
+
+  // Last: reads back what the tests above did, from the data directory once the broker stopped.
+  it("events dump of the stopped broker's directory shows what the commands wrote", { timeout: 60_000 }, async () => {
+    for (const c of clients) await c.end(true).catch(() => {})
+    await broker.stop()
+    stopped = true
+    const dump = async (...args: ReadonlyArray<string>) => {
+      const run = await cli.run(["events", "dump", "--data-dir", broker.dataDir, ...args])
+      expect(run.code, run.stderr).toBe(0)
+      return run.stdout
+    }
+    const bans = await dump("--stream", "bans")
+    expect(bans).toMatch(/ bans +BanAdded +\{"kind":"clientid","value":"cli-unruly",.*"reason":"floods","by":"robustmq CLI"/)
+    expect(bans).toMatch(/ bans +BanRemoved +\{"kind":"clientid","value":"cli-unruly"/)
+    const topics = await dump("--stream", "topics", "--output", "json")
+    const types = topics.trimEnd().split("\n").map((l) => JSON.parse(l) as { type: string; data: { name?: string } })
+      .filter((e) => e.data.name === "cli-orders").map((e) => e.type)
+    expect(types[0]).toBe("TopicCreated")
+    expect(types.at(-1)).toBe("TopicDeleted")
+    expect(await dump("--stream", "session-cli-sess")).toMatch(/SessionEnded +\{"clientId":"cli-sess","reason":"deleted"\}/)
   })
 })

@@ -28,7 +28,8 @@ interface Pending {
   readonly done: Deferred.Deferred<number, StorageError>
 }
 
-interface EventRow {
+/** A row of the events table (also read by `robustmq events dump`, src/cli/storedEvents.ts). */
+export interface EventRow {
   readonly global_position: number
   readonly stream: string
   readonly version: number
@@ -37,7 +38,7 @@ interface EventRow {
   readonly recorded_at: number
 }
 
-const toRecorded = (r: EventRow): RecordedEvent => ({
+export const toRecorded = (r: EventRow): RecordedEvent => ({
   stream: r.stream,
   version: r.version,
   position: r.global_position,

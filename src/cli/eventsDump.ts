@@ -14,7 +14,7 @@ const dataDir = Options.text("data-dir").pipe(
   Options.withPseudoName("DIR"),
   Options.withDescription("the broker's data directory (storage.data_dir); meant for a stopped broker")
 )
-const stream = Options.text("stream").pipe(
+export const streamOption = Options.text("stream").pipe(
   Options.withPseudoName("STREAM"),
   Options.withDescription("only this stream: acl, topics, bans, session-<client id>, group-<group id>, ..."),
   Options.optional
@@ -30,7 +30,7 @@ const parsePosition = (text: string): Effect.Effect<number, Error> =>
     ? Effect.succeed(Number(text.trim()))
     : Effect.fail(new Error(`--from must be an event position (a whole number, 1 or more), got ${JSON.stringify(text)}`))
 
-export const dump = Command.make("dump", { dataDir, stream, from, output: outputOption }, (flags) =>
+export const dump = Command.make("dump", { dataDir, stream: streamOption, from, output: outputOption }, (flags) =>
   Effect.gen(function*() {
     const fromPosition = Option.isSome(flags.from) ? yield* parsePosition(flags.from.value) : undefined
     const stored = yield* Effect.try({

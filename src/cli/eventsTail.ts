@@ -9,17 +9,12 @@ import * as Sse from "@effect/experimental/Sse"
 import { Effect, Option } from "effect"
 import type { RecordedEvent } from "../../services/EventStore.js"
 import { AdminError, type Connection, connectionOptions, send } from "./AdminClient.js"
+import { streamOption } from "./eventsDump.js"
 import { wholeNumber } from "./flags.js"
 import { eventJson, eventLine, type OutputFormat } from "./output.js"
 
 /** The live tail route under /api/v1. */
 export const TAIL_PATH = "/events/stream"
-
-const stream = Options.text("stream").pipe(
-  Options.withPseudoName("STREAM"),
-  Options.withDescription("only this stream: acl, topics, bans, session-<client id>, group-<group id>, ..."),
-  Options.optional
-)
 
 const from = Options.text("from").pipe(
   Options.withPseudoName("POSITION"),
@@ -81,7 +76,7 @@ const follow = (connection: Connection, output: OutputFormat, streamName: string
     })
   })
 
-export const tail = Command.make("tail", { ...connectionOptions, stream, from }, (flags) =>
+export const tail = Command.make("tail", { ...connectionOptions, stream: streamOption, from }, (flags) =>
   Effect.flatMap(
     Option.isSome(flags.from) ? Effect.asSome(wholeNumber("from", flags.from.value, 0)) : Effect.succeedNone,
     (position) => follow(flags, flags.output, Option.getOrUndefined(flags.stream), Option.getOrUndefined(position))

@@ -9,6 +9,7 @@ import Database from "better-sqlite3"
 import * as Fs from "node:fs"
 import * as NodePath from "node:path"
 import { DB_FILE } from "../../layers/storage-sqlite/Sqlite.js"
+import { type EventRow, toRecorded } from "../../layers/storage-sqlite/SqliteEventStore.js"
 import type { RecordedEvent } from "../../services/EventStore.js"
 
 export interface StoredEventsQuery {
@@ -23,15 +24,6 @@ export interface StoredEvents {
   readonly widths: { readonly position: number; readonly stream: number; readonly type: number }
   readonly events: Iterable<RecordedEvent>
   readonly close: () => void
-}
-
-interface Row {
-  readonly global_position: number
-  readonly stream: string
-  readonly version: number
-  readonly type: string
-  readonly data: string
-  readonly recorded_at: number
 }
 
 /** A failure worded for the operator: what is wrong and what to do. */
@@ -77,16 +69,7 @@ export const openStoredEvents = (dataDir: string, query: StoredEventsQuery): Sto
       `SELECT global_position, stream, version, type, data, recorded_at FROM events ${where.sql} ORDER BY global_position`
     )
     function* events(): Generator<RecordedEvent> {
-      for (const row of rows.iterate(...where.params) as IterableIterator<Row>) {
-        yield {
-          position: row.global_position,
-          stream: row.stream,
-          version: row.version,
-          type: row.type,
-          data: JSON.parse(row.data),
-          recordedAt: row.recorded_at
-        }
-      }
+      for (const row of rows.iterate(...where.params) as IterableIterator<EventRow>) yield toRecorded(row)
     }
     return {
       widths: { position: String(widths.position ?? 0).length, stream: widths.stream ?? 0, type: widths.type ?? 0 },

@@ -48,7 +48,7 @@ describe("robustmq admin commands", () => {
     broker.cleanup()
   })
 
-  it("status shows the broker's version, listeners and counts, as a table and as JSON", { timeout: 60_000 }, async () => {
+  it("status shows the broker's version, listeners and counts, as a table and as JSON", { timeout: 120_000 }, async () => {
     await client({ clientId: "cli-status", protocolVersion: 5 })
     const table = await robustmq("status")
     expect(table).toMatch(/^version {8}\d+\.\d+\.\d+/m)
@@ -58,7 +58,7 @@ describe("robustmq admin commands", () => {
     expect(overview).toMatchObject({ storage: "sqlite", counts: { connections: 1 } })
   })
 
-  it("clients list shows a connected client; kick disconnects it with 0x98", { timeout: 60_000 }, async () => {
+  it("clients list shows a connected client; kick disconnects it with 0x98", { timeout: 120_000 }, async () => {
     const victim = await client({ clientId: "cli-victim", protocolVersion: 5 })
     await client({ clientId: "cli-bystander", protocolVersion: 4 })
     const table = (await robustmq("clients", "list", "--prefix", "cli-v")).trimEnd().split("\n")
@@ -76,7 +76,7 @@ describe("robustmq admin commands", () => {
     expect(await reason).toBe(0x98)
   })
 
-  it("sessions list, show and delete; a deleted session is gone", { timeout: 60_000 }, async () => {
+  it("sessions list, show and delete; a deleted session is gone", { timeout: 120_000 }, async () => {
     const c = await client({ clientId: "cli-sess", protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 600 } })
     await c.client.subscribeAsync("cli/sess/+", { qos: 1 })
     await c.end()
@@ -92,7 +92,7 @@ describe("robustmq admin commands", () => {
     expect(again.stderr).toBe(`no session "cli-sess": GET /api/v1/sessions lists them (a clean session ends with its connection)\n`)
   })
 
-  it("publish reaches a subscriber with its properties; retained list, show and delete", { timeout: 60_000 }, async () => {
+  it("publish reaches a subscriber with its properties; retained list, show and delete", { timeout: 120_000 }, async () => {
     const sub = await client({ clientId: "cli-sub", protocolVersion: 5 })
     await sub.client.subscribeAsync("cli/pub/#", { qos: 1 })
     expect(await robustmq("publish", "cli/pub/a", "hello", "--qos", "1", "--retain", "-p", "k=v", "--content-type", "text/plain"))
@@ -109,14 +109,14 @@ describe("robustmq admin commands", () => {
     expect(await robustmq("retained", "list", "--filter", "cli/#")).toBe("no retained messages\n")
   })
 
-  it("events tail follows what the actions write, until Ctrl-C", { timeout: 60_000 }, async () => {
+  it("events tail follows what the actions write, until Ctrl-C", { timeout: 120_000 }, async () => {
     // --from 0: the stream's whole history first, so no event is missed while the tail connects.
     const tail = cli.start(["events", "tail", "--stream", "session-cli-tailed", "--from", "0"], env)
     const jsonTail = cli.start(["events", "tail", "--stream", "session-cli-tailed", "--from", "0", "--output", "json"], env)
     const c = await client({ clientId: "cli-tailed", protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 60 } })
     await c.end()
     await robustmq("sessions", "delete", "cli-tailed")
-    await waitUntil(() => tail.out.stdout.includes("SessionEnded") && jsonTail.out.stdout.includes("SessionEnded"), 15_000, () => `tail: ${tail.out.stdout} ${tail.out.stderr}`)
+    await waitUntil(() => tail.out.stdout.includes("SessionEnded") && jsonTail.out.stdout.includes("SessionEnded"), 30_000, () => `tail: ${tail.out.stdout} ${tail.out.stderr}`)
     expect(tail.out.stdout).toMatch(/^ *\d+ {2}\d{4}-\S+Z {2}session-cli-tailed {2,}SessionStarted +\{"clientId":"cli-tailed","expiryInterval":60\}$/m)
     expect(tail.out.stdout).toMatch(/session-cli-tailed +SessionEnded +\{"clientId":"cli-tailed","reason":"deleted"\}/)
     const events = jsonTail.out.stdout.trimEnd().split("\n").map((l) => JSON.parse(l) as { stream: string; type: string })
@@ -128,7 +128,7 @@ describe("robustmq admin commands", () => {
     expect((await jsonTail.exited).code).toBe(0)
   })
 
-  it("topics create, then kafkajs produces to it; groups list, describe and delete; topics delete", { timeout: 90_000 }, async () => {
+  it("topics create, then kafkajs produces to it; groups list, describe and delete; topics delete", { timeout: 150_000 }, async () => {
     expect(await robustmq("topics", "create", "cli-orders", "--partitions", "3", "--config", "retention.ms=86400000"))
       .toBe("created Kafka topic cli-orders with 3 partition(s)\n")
     const client = kafkaClient(broker.kafkaPort, "cli-test")
@@ -156,7 +156,7 @@ describe("robustmq admin commands", () => {
     expect(await admin.listTopics()).not.toContain("cli-orders")
   })
 
-  it("bans add refuses a banned client's CONNECT with 0x8A; bans list; bans delete lifts it", { timeout: 60_000 }, async () => {
+  it("bans add refuses a banned client's CONNECT with 0x8A; bans list; bans delete lifts it", { timeout: 120_000 }, async () => {
     const unruly = await client({ clientId: "cli-unruly", protocolVersion: 5 })
     const added = await robustmq("bans", "add", "clientid", "cli-unruly", "--duration", "600", "--reason", "floods")
     expect(added).toMatch(/^banned clientid cli-unruly until \d{4}-\S+; 1 connection\(s\) closed\n$/)
@@ -174,7 +174,7 @@ describe("robustmq admin commands", () => {
     expect(await robustmq("bans", "list")).toBe("no bans\n")
   })
 
-  it("says what to do when the broker is not there, the token is missing or wrong, or a flag is bad", { timeout: 60_000 }, async () => {
+  it("says what to do when the broker is not there, the token is missing or wrong, or a flag is bad", { timeout: 120_000 }, async () => {
     const closed = `http://127.0.0.1:${await freePort()}`
     const nobody = await cli.run(["status", "--url", closed])
     expect(nobody.code).toBe(1)
@@ -199,7 +199,7 @@ describe("robustmq admin commands", () => {
   })
 
   // Last: reads back what the tests above did, from the data directory once the broker stopped.
-  it("events dump of the stopped broker's directory shows what the commands wrote", { timeout: 60_000 }, async () => {
+  it("events dump of the stopped broker's directory shows what the commands wrote", { timeout: 120_000 }, async () => {
     for (const c of clients) await c.end(true).catch(() => {})
     await broker.stop()
     stopped = true

@@ -25,7 +25,7 @@ interface DumpedEvent {
 }
 
 describe("robustmq events dump", () => {
-  it("prints a stopped broker's control events, one a line, without secrets", { timeout: 60_000 }, async () => {
+  it("prints a stopped broker's control events, one a line, without secrets", { timeout: 120_000 }, async () => {
     const dir = processes.dataDir()
     const passwords = NodePath.join(dir, "passwd")
     const added = await robustmq(["passwd", passwords, "alice", "--password", PASSWORD])
@@ -70,7 +70,7 @@ describe("robustmq events dump", () => {
     expect(positions).toEqual([...positions].sort((a, b) => a - b))
   })
 
-  it("says what to do when the directory holds no event store", async () => {
+  it("says what to do when the directory holds no event store", { timeout: 60_000 }, async () => {
     const memoryDir = processes.dataDir()
     const none = await robustmq(["events", "dump", "--data-dir", memoryDir])
     expect(none.code).toBe(1)

@@ -134,13 +134,13 @@ describe("readiness across start-up", () => {
     const dataDir = mkdtempSync(join(tmpdir(), "robustmq-ready-"))
     const child = spawn(process.execPath, [mainPath, "start", "--mqtt-host", "127.0.0.1", "--mqtt-port", "0", "--kafka-port", "0", "--data-dir", dataDir], {
       stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, ROBUSTMQ_KAFKA_HOST: "127.0.0.1", ROBUSTMQ_HTTP_HOST: "127.0.0.1", ROBUSTMQ_HTTP_PORT: "0", ROBUSTMQ_TEST_STARTUP_DELAY_MS: "1500" }
+      env: { ...process.env, ROBUSTMQ_KAFKA_HOST: "127.0.0.1", ROBUSTMQ_HTTP_HOST: "127.0.0.1", ROBUSTMQ_HTTP_PORT: "0", ROBUSTMQ_TEST_STARTUP_DELAY_MS: "4000" }
     })
     let out = ""
     child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d))
     child.stderr.setEncoding("utf8").on("data", (d: string) => (out += d))
     try {
-      await waitUntil(() => /HTTP listening on [^\s]+:\d+/.test(out), 10_000, () => `the HTTP listener; output: ${out}`)
+      await waitUntil(() => /HTTP listening on [^\s]+:\d+/.test(out), 30_000, () => `the HTTP listener; output: ${out}`)
       const base = `http://127.0.0.1:${/HTTP listening on [^\s]+:(\d+)/.exec(out)![1]}`
       const starting = await fetch(base + "/health/ready")
       expect(starting.status).toBe(503)
@@ -155,5 +155,5 @@ describe("readiness across start-up", () => {
       child.kill("SIGKILL")
       rmSync(dataDir, { recursive: true, force: true })
     }
-  })
+  }, 60_000) // a loaded machine starts node slowly
 })

@@ -11,6 +11,7 @@ import type { RouteNotFound } from "@effect/platform/HttpServerError"
 import { Context, Effect, Layer } from "effect"
 import { BrokerConfig } from "../../config/BrokerConfig.js"
 import { BrokerApi, Health, NotReady } from "./Api.js"
+import * as ConsoleStatic from "./consoleStatic.js"
 import { Metrics } from "./Metrics.js"
 import { Readiness } from "./Readiness.js"
 
@@ -101,6 +102,7 @@ export const layer: Layer.Layer<HttpListener, Error, BrokerConfig | Readiness | 
     const routes = Layer.unwrapEffect(Effect.map(HttpApiBuilder.httpApp, (app) => HttpServer.serve(notFoundAsJson(app)))).pipe(
       Layer.provide([HttpApiBuilder.Router.Live, HttpApiBuilder.Middleware.layer]),
       Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/api/v1/openapi.json" })),
+      Layer.provide(ConsoleStatic.layer),
       Layer.provide(ApiLive)
     )
     return Layer.merge(routes, bound).pipe(Layer.provide(server))

@@ -1,0 +1,65 @@
+/**
+ * The console's shell: navigation on the left, the page for the current path on the right, and
+ * the login screen whenever the API says 401.
+ */
+import { html } from "htm/preact"
+import { useEffect, useState } from "preact/hooks"
+import { setUnauthorizedHandler } from "./api.js"
+import { Login } from "./pages/Login.js"
+import { MqttClient } from "./pages/MqttClient.js"
+import { Overview } from "./pages/Overview.js"
+import { onLinkClick, usePath } from "./router.js"
+
+interface Page {
+  readonly path: string
+  readonly title: string
+  readonly view: () => unknown
+}
+
+const Pending = ({ title }: { title: string }) =>
+  html`<div class="page"><h2>${title}</h2><p>This page needs the admin API, which this broker does not serve yet.</p></div>`
+const pending = (title: string) => () => html`<${Pending} title=${title} />`
+
+export const PAGES: ReadonlyArray<Page> = [
+  { path: "/", title: "Overview", view: () => html`<${Overview} />` },
+  { path: "/console/clients", title: "Clients", view: pending("Clients") },
+  { path: "/console/sessions", title: "Sessions", view: pending("Sessions") },
+  { path: "/console/subscriptions", title: "Subscriptions", view: pending("Subscriptions") },
+  { path: "/console/topics", title: "Topics", view: pending("Topics") },
+  { path: "/console/retained", title: "Retained", view: pending("Retained") },
+  { path: "/console/groups", title: "Consumer groups", view: pending("Consumer groups") },
+  { path: "/console/access", title: "Users, ACL, bans", view: pending("Users, ACL, bans") },
+  { path: "/console/events", title: "Events", view: pending("Events") },
+  { path: "/console/mqtt", title: "MQTT client", view: () => html`<${MqttClient} />` }
+]
+
+const pageFor = (path: string): Page | undefined =>
+  path === "/" || path === "/console" || path === "/console/" ? PAGES[0] : PAGES.find((p) => p.path !== "/" && (path === p.path || path.startsWith(p.path + "/")))
+
+export const App = () => {
+  const path = usePath()
+  const [needsLogin, setNeedsLogin] = useState(false)
+  useEffect(() => setUnauthorizedHandler(() => setNeedsLogin(true)), [])
+  const page = pageFor(path)
+  useEffect(() => {
+    document.title = `${page?.title ?? "Not found"} · RobustMQ-TS`
+  }, [page])
+  return html`
+    <div class="shell" onClick=${onLinkClick}>
+      <nav class="nav">
+        <a class="brand" href="/">RobustMQ-TS</a>
+        ${PAGES.map((p) => html`<a href=${p.path} class=${p === page ? "active" : ""}>${p.title}</a>`)}
+        <a class="external" href="/api/v1/openapi.json" target="_blank">API (OpenAPI)</a>
+        <a class="external" href="/metrics" target="_blank">/metrics</a>
+      </nav>
+      <main class="main">
+        ${needsLogin
+          ? html`<${Login} onDone=${() => setNeedsLogin(false)} />`
+          : page === undefined
+          ? html`<div class="page"><h2>Not found</h2><p>No console page at ${path}.</p></div>`
+          : html`<${ViewOf} page=${page} key=${page.path} />`}
+      </main>
+    </div>`
+}
+
+const ViewOf = ({ page }: { page: Page }) => page.view()

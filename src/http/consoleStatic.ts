@@ -66,12 +66,26 @@ const isTraversal = (decoded: string): boolean =>
 
 const TRAVERSAL_MESSAGE = "path traversal refused: console paths hold no '..', '\\', NUL or absolute path (files are /assets/<name>)"
 
-/** The files of one build, listed once. */
-const listBuild = (): { readonly index: boolean; readonly assets: ReadonlySet<string> } => {
-  const assetsDir = join(consoleDir, "assets")
-  if (!existsSync(join(consoleDir, "index.html"))) return { index: false, assets: new Set() }
-  const assets = new Set(existsSync(assetsDir) ? readdirSync(assetsDir).filter((n) => !n.endsWith(".gz")) : [])
-  return { index: true, assets }
+/**
+ * The files of the build, listed at start and again (at most once a second) when a name is
+ * missing: a rebuild under a running broker.
+ */
+const makeBuildListing = () => {
+  let index = false
+  let assets: ReadonlySet<string> = new Set()
+  let listedAt = 0
+  const list = () => {
+    if (Date.now() - listedAt < 1000) return
+    listedAt = Date.now()
+    const assetsDir = join(consoleDir, "assets")
+    index = existsSync(join(consoleDir, "index.html"))
+    assets = new Set(index && existsSync(assetsDir) ? readdirSync(assetsDir).filter((n) => !n.endsWith(".gz")) : [])
+  }
+  list()
+  return {
+    hasIndex: () => index || (list(), index),
+    hasAsset: (name: string) => assets.has(name) || (list(), assets.has(name))
+  }
 }
 
 const acceptsGzip = (request: HttpServerRequest.HttpServerRequest): boolean => /\bgzip\b/.test(request.headers["accept-encoding"] ?? "")
@@ -90,7 +104,7 @@ const sendFile = (request: HttpServerRequest.HttpServerRequest, path: string, na
 /** The routes `/`, `/console/*` and `/assets/*`, added to the API's router. */
 export const layer = HttpApiBuilder.Router.use((router) =>
   Effect.gen(function*() {
-    const build = listBuild()
+    const build = makeBuildListing()
     const notBuilt = jsonError(404, "NotFound", "the web console is not built: run `npm run build` (scripts/build-console.mjs writes dist/console)")
 
     const index = Effect.gen(function*() {
@@ -98,7 +112,7 @@ export const layer = HttpApiBuilder.Router.use((router) =>
       const rest = decodedRest(request.url, "/")
       if (rest === null) return jsonError(400, "BadRequest", "the path is not valid percent-encoding")
       if (isTraversal(rest)) return jsonError(400, "BadRequest", TRAVERSAL_MESSAGE)
-      if (!build.index) return notBuilt
+      if (!build.hasIndex()) return notBuilt
       return yield* sendFile(request, join(consoleDir, "index.html"), "index.html", NO_CACHE, { "content-security-policy": CSP, "x-frame-options": "DENY" })
     })
 
@@ -107,8 +121,8 @@ export const layer = HttpApiBuilder.Router.use((router) =>
       const name = decodedRest(request.url, "/assets/")
       if (name === null) return jsonError(400, "BadRequest", "the path is not valid percent-encoding")
       if (isTraversal(name) || name.includes("/") || !SAFE_NAME.test(name)) return jsonError(400, "BadRequest", TRAVERSAL_MESSAGE)
-      if (!build.index) return notBuilt
-      if (!build.assets.has(name)) return jsonError(404, "NotFound", `no console file ${name}: reload the console (the broker may run a newer build)`)
+      if (!build.hasIndex()) return notBuilt
+      if (!build.hasAsset(name)) return jsonError(404, "NotFound", `no console file ${name}: reload the console (the broker may run a newer build)`)
       return yield* sendFile(request, join(consoleDir, "assets", name), name, IMMUTABLE)
     })
 

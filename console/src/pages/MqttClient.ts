@@ -64,7 +64,8 @@ const connect = async (url: string, options: { clientId: string; username: strin
   changed()
   localStorage.setItem("robustmq.mqtt.url", url)
   try {
-    const mqtt = await import("mqtt")
+    // The browser build has only a default export (a CommonJS bundle), which holds connect.
+    const mqtt = ((await import("mqtt")) as unknown as { default: typeof import("mqtt") }).default
     const client = mqtt.connect(url, {
       clientId: options.clientId,
       username: options.username || undefined,

@@ -5,9 +5,17 @@
 import { html } from "htm/preact"
 import { useEffect, useState } from "preact/hooks"
 import { setUnauthorizedHandler } from "./api.js"
+import { Access } from "./pages/Access.js"
+import { Clients } from "./pages/Clients.js"
+import { Events } from "./pages/Events.js"
+import { Groups } from "./pages/Groups.js"
 import { Login } from "./pages/Login.js"
 import { MqttClient } from "./pages/MqttClient.js"
 import { Overview } from "./pages/Overview.js"
+import { RetainedPage } from "./pages/Retained.js"
+import { Sessions } from "./pages/Sessions.js"
+import { Subscriptions } from "./pages/Subscriptions.js"
+import { Topics } from "./pages/Topics.js"
 import { onLinkClick, usePath } from "./router.js"
 
 interface Page {
@@ -16,20 +24,16 @@ interface Page {
   readonly view: () => unknown
 }
 
-const Pending = ({ title }: { title: string }) =>
-  html`<div class="page"><h2>${title}</h2><p>This page needs the admin API, which this broker does not serve yet.</p></div>`
-const pending = (title: string) => () => html`<${Pending} title=${title} />`
-
 export const PAGES: ReadonlyArray<Page> = [
   { path: "/", title: "Overview", view: () => html`<${Overview} />` },
-  { path: "/console/clients", title: "Clients", view: pending("Clients") },
-  { path: "/console/sessions", title: "Sessions", view: pending("Sessions") },
-  { path: "/console/subscriptions", title: "Subscriptions", view: pending("Subscriptions") },
-  { path: "/console/topics", title: "Topics", view: pending("Topics") },
-  { path: "/console/retained", title: "Retained", view: pending("Retained") },
-  { path: "/console/groups", title: "Consumer groups", view: pending("Consumer groups") },
-  { path: "/console/access", title: "Users, ACL, bans", view: pending("Users, ACL, bans") },
-  { path: "/console/events", title: "Events", view: pending("Events") },
+  { path: "/console/clients", title: "Clients", view: () => html`<${Clients} />` },
+  { path: "/console/sessions", title: "Sessions", view: () => html`<${Sessions} />` },
+  { path: "/console/subscriptions", title: "Subscriptions", view: () => html`<${Subscriptions} />` },
+  { path: "/console/topics", title: "Topics", view: () => html`<${Topics} />` },
+  { path: "/console/retained", title: "Retained", view: () => html`<${RetainedPage} />` },
+  { path: "/console/groups", title: "Consumer groups", view: () => html`<${Groups} />` },
+  { path: "/console/access", title: "Users, ACL, bans", view: () => html`<${Access} />` },
+  { path: "/console/events", title: "Events", view: () => html`<${Events} />` },
   { path: "/console/mqtt", title: "MQTT client", view: () => html`<${MqttClient} />` }
 ]
 

@@ -23,13 +23,17 @@ export const setUnauthorizedHandler = (handler: () => void): void => {
   onUnauthorized = handler
 }
 
-const headers = (json: boolean): Record<string, string> => {
-  const h: Record<string, string> = { accept: "application/json" }
+/** The bearer token's header, when one was given. */
+export const authHeaders = (): Record<string, string> => {
   const token = getToken()
-  if (token !== null) h.authorization = `Bearer ${token}`
-  if (json) h["content-type"] = "application/json"
-  return h
+  return token === null ? {} : { authorization: `Bearer ${token}` }
 }
+
+const headers = (json: boolean): Record<string, string> => ({
+  accept: "application/json",
+  ...authHeaders(),
+  ...(json ? { "content-type": "application/json" } : {})
+})
 
 /** A request to the broker's HTTP listener; `path` starts with `/`. */
 export const request = async <T>(method: string, path: string, body?: unknown): Promise<T> => {

@@ -1,0 +1,41 @@
+/** Retained messages by topic filter, with their payloads and delete. */
+import { html } from "htm/preact"
+import { useState } from "preact/hooks"
+import { ActionButton } from "../components/confirmAction.js"
+import { PagedTable } from "../components/PagedTable.js"
+import { bytes } from "../format.js"
+
+interface Retained {
+  readonly topic: string
+  readonly qos?: number
+  readonly payload?: string
+  readonly payloadBytes?: number
+  readonly size?: number
+  readonly storedAt?: string
+}
+
+const path = (r: Retained) => `/api/v1/retained/${encodeURIComponent(r.topic)}`
+
+export const RetainedPage = () => {
+  const [note, setNote] = useState<string | null>(null)
+  return html`
+    <div class="page">
+      <h2>Retained messages</h2>
+      ${note !== null && html`<p class="note" data-testid="note">${note}</p>`}
+      <${PagedTable}
+        path="/api/v1/retained"
+        testId="retained"
+        rowKey=${(r: Retained) => r.topic}
+        filters=${[{ name: "filter", label: "Topic filter", placeholder: "sensors/#" }]}
+        columns=${[
+          { label: "Topic", value: (r: Retained) => r.topic, className: "mono" },
+          { label: "QoS", value: (r: Retained) => r.qos },
+          { label: "Size", value: (r: Retained) => { const n = r.payloadBytes ?? r.size; return n === undefined ? undefined : bytes(n) } },
+          { label: "Payload", value: (r: Retained) => r.payload, className: "payload" }
+        ]}
+        detailPath=${path}
+        actions=${(r: Retained, reload: () => void) => html`<${ActionButton} label="Delete" path=${path(r)} onDone=${reload} onNote=${setNote}
+          question=${`Delete the retained message of ${r.topic}?`} />`}
+      />
+    </div>`
+}

@@ -1,0 +1,87 @@
+/** MQTT topics (retained and subscriber counts) and Kafka topics (create, delete, configs). */
+import { html } from "htm/preact"
+import { useState } from "preact/hooks"
+import { ApiError, request } from "../api.js"
+import { ActionButton } from "../components/confirmAction.js"
+import { PagedTable } from "../components/PagedTable.js"
+
+interface MqttTopic {
+  readonly topic?: string
+  readonly name?: string
+  readonly retained?: boolean | number
+  readonly subscribers?: number
+}
+
+interface KafkaTopic {
+  readonly name: string
+  readonly partitions?: number
+  readonly replicationFactor?: number
+  readonly internal?: boolean
+  readonly configs?: Readonly<Record<string, string>>
+}
+
+const kafkaPath = (t: KafkaTopic) => `/api/v1/kafka/topics/${encodeURIComponent(t.name)}`
+
+const CreateKafkaTopic = ({ onCreated, onNote }: { onCreated: () => void; onNote: (s: string) => void }) => {
+  const [name, setName] = useState("")
+  const [partitions, setPartitions] = useState("1")
+  return html`
+    <form class="toolbar" onSubmit=${async (e: Event) => {
+      e.preventDefault()
+      try {
+        await request("POST", "/api/v1/kafka/topics", { name: name.trim(), partitions: Number(partitions) })
+        onNote(`created Kafka topic ${name.trim()}`)
+        setName("")
+        onCreated()
+      } catch (err) {
+        onNote(`create failed: ${err instanceof ApiError ? err.message : String(err)}`)
+      }
+    }}>
+      <label>New Kafka topic <input name="newTopic" value=${name} required onInput=${(e: Event) => setName((e.target as HTMLInputElement).value)} /></label>
+      <label>Partitions <input name="partitions" type="number" min="1" max="65536" value=${partitions} onInput=${(e: Event) => setPartitions((e.target as HTMLInputElement).value)} /></label>
+      <button type="submit">Create</button>
+    </form>`
+}
+
+export const Topics = () => {
+  const [note, setNote] = useState<string | null>(null)
+  const [created, setCreated] = useState(0)
+  return html`
+    <div class="page">
+      <h2>Topics</h2>
+      ${note !== null && html`<p class="note" data-testid="note">${note}</p>`}
+      <section class="card">
+        <h3>MQTT topics</h3>
+        <${PagedTable}
+          path="/api/v1/topics"
+          testId="mqtt-topics"
+          rowKey=${(t: MqttTopic) => t.topic ?? t.name ?? ""}
+          filters=${[{ name: "filter", label: "Topic filter", placeholder: "sensors/#" }]}
+          columns=${[
+            { label: "Topic", value: (t: MqttTopic) => t.topic ?? t.name, className: "mono" },
+            { label: "Retained", value: (t: MqttTopic) => t.retained },
+            { label: "Subscribers", value: (t: MqttTopic) => t.subscribers }
+          ]}
+        />
+      </section>
+      <section class="card">
+        <h3>Kafka topics</h3>
+        <${CreateKafkaTopic} onCreated=${() => setCreated((n) => n + 1)} onNote=${setNote} />
+        <${PagedTable}
+          path="/api/v1/kafka/topics"
+          testId="kafka-topics"
+          reloadKey=${created}
+          rowKey=${(t: KafkaTopic) => t.name}
+          filters=${[{ name: "prefix", label: "Name prefix" }]}
+          columns=${[
+            { label: "Name", value: (t: KafkaTopic) => t.name, className: "mono" },
+            { label: "Partitions", value: (t: KafkaTopic) => t.partitions },
+            { label: "Internal", value: (t: KafkaTopic) => t.internal }
+          ]}
+          detailPath=${kafkaPath}
+          actions=${(t: KafkaTopic, reload: () => void) => html`<${ActionButton} label="Delete" path=${kafkaPath(t)} onDone=${reload} onNote=${setNote}
+            question=${`Delete the Kafka topic ${t.name} and all its records?`} />`}
+        />
+      </section>
+    </div>`
+}

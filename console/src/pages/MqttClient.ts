@@ -168,7 +168,7 @@ export const MqttClient = () => {
   return html`
     <div class="page mqtt-client">
       <h2>MQTT client</h2>
-      <form class="card form-grid" onSubmit=${(e: Event) => {
+      <form class="card form-row" onSubmit=${(e: Event) => {
         e.preventDefault()
         if (connected) disconnect()
         else void connect(url, { clientId, username, password, protocolVersion })
@@ -183,8 +183,8 @@ export const MqttClient = () => {
           <button type="submit" name="connect">${connected ? "Disconnect" : "Connect"}</button>
           <span class=${`status status-${state.status}`} data-testid="mqtt-status">${state.status}</span>
         </div>
-        ${state.error !== null && html`<p class="error">${state.error}</p>`}
       </form>
+      ${state.error !== null && html`<p class="error" data-testid="mqtt-error">${state.error}</p>`}
       <div class="columns">
         <form class="card form-grid" onSubmit=${subscribe}>
           <h3>Subscribe</h3>

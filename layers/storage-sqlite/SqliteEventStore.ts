@@ -166,9 +166,10 @@ export const make: Effect.Effect<EventStore["Type"], StorageError, SqlClient.Sql
         Effect.mapError((cause) => new StorageError({ op: "read", path: stream, cause }))
       )
 
-    const readAll = (afterPosition = 0) =>
+    // LIMIT -1: no limit, in SQLite.
+    const readAll = (afterPosition = 0, limit = -1) =>
       sql<EventRow>`SELECT global_position, stream, version, type, data, recorded_at FROM events
-        WHERE global_position > ${afterPosition} ORDER BY global_position`.pipe(
+        WHERE global_position > ${afterPosition} ORDER BY global_position LIMIT ${limit}`.pipe(
         Effect.map((rows): ReadonlyArray<RecordedEvent> => rows.map(toRecorded)),
         Effect.mapError((cause) => new StorageError({ op: "read", cause }))
       )

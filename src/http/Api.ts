@@ -1,10 +1,13 @@
 /**
  * The HTTP API as one definition (routes, response schemas, errors): the server is derived from
- * it (HttpServer.ts) and so is the OpenAPI document at /api/v1/openapi.json.
+ * it (HttpServer.ts), and so are the OpenAPI document at /api/v1/openapi.json and the admin
+ * CLI's client. Each admin group lives in src/http/admin/<group>/ (api.ts, handlers.ts).
  */
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
 import { VERSION } from "../version.js"
+import { ClientsApi } from "./admin/clients/api.js"
+import { LoginApi, LogoutApi } from "./admin/login/api.js"
 
 export const Phase = Schema.Literal("starting", "ready", "stopping")
 
@@ -30,6 +33,9 @@ export class MetricsApi extends HttpApiGroup.make("metrics")
 export class BrokerApi extends HttpApi.make("robustmq")
   .add(HealthApi)
   .add(MetricsApi)
+  .add(LoginApi)
+  .add(LogoutApi)
+  .add(ClientsApi)
   .annotate(OpenApi.Title, "RobustMQ-TS")
   .annotate(OpenApi.Version, VERSION)
 {}

@@ -25,6 +25,7 @@ import { TopicPolicies } from "../../layers/TopicPolicies.js"
 import { EventStore } from "../../services/EventStore.js"
 import { MessageLog } from "../../services/MessageLog.js"
 import { Topics } from "../meta/Topics.js"
+import { MqttEngine } from "../mqtt/engine/MqttEngine.js"
 import { MqttServer } from "../mqtt/MqttServer.js"
 import { GroupCoordinator } from "./groups/GroupCoordinator.js"
 import {
@@ -289,7 +290,7 @@ export const make = Effect.gen(function*() {
   })
   const topics = yield* Topics
   const logStarts = yield* LogStartOffsets.make(yield* EventStore, topics, log)
-  const ctx = new KafkaContext(config, log, topics, yield* GroupCoordinator, mqtt.engine, producers, logStarts, yield* TopicPolicies, mqtt.context.admission)
+  const ctx = new KafkaContext(config, log, topics, yield* GroupCoordinator, yield* MqttEngine, producers, logStarts, yield* TopicPolicies, mqtt.context.admission)
   const connections = new Set<KafkaConnection>()
   const auth = yield* Auth
   const acls = yield* KafkaAcls

@@ -99,6 +99,7 @@ export class Connection implements Outlet, FrameSink, AclHolder {
   private publishWindowStart = 0
   /** The address admission counted this connection under (null until CONNACK). */
   private admittedFrom: string | null = null
+  private remoteCache: { readonly address: string; readonly port: number } | null = null
 
   constructor(
     readonly socket: Transport,
@@ -110,6 +111,11 @@ export class Connection implements Outlet, FrameSink, AclHolder {
     this.outputCap = ctx.config.limits.maxOutputBuffer
     this.lastSeen = this.openedAt = this.publishWindowStart = Date.now()
     ctx.debug?.(debugLines.acceptedLine(socket))
+  }
+
+  /** The client's address, read once (getpeername costs; the admin API lists it, not the hot path). */
+  get remote(): { readonly address: string; readonly port: number } {
+    return this.remoteCache ??= { address: this.socket.remoteAddress ?? "", port: this.socket.remotePort ?? 0 }
   }
 
   // ------------------------------------------------------------ flow control

@@ -162,6 +162,28 @@ describe("web console", () => {
       expect(errors).toEqual([])
     }, 30_000)
 
+    it("the clients page lists a connected client, and kicking it sends DISCONNECT 0x98", async () => {
+      const client = await connect(broker.url, { clientId: "console-kick-me", protocolVersion: 5 })
+      const disconnected = new Promise<number | undefined>((resolve) => client.client.once("disconnect", (packet) => resolve(packet.reasonCode)))
+      try {
+        await page.goto(base + "/console/clients")
+        await page.locator("input[name=prefix]").fill("console-kick")
+        await page.locator("button[type=submit]", { hasText: "Filter" }).click()
+        const row = page.locator('[data-testid=clients] tr[data-key="console-kick-me"]')
+        await row.waitFor({ timeout: 10_000 })
+        expect(await row.locator("td").allTextContents()).toEqual(expect.arrayContaining(["console-kick-me", "tcp", "5.0"]))
+        expect(await page.locator("[data-testid=clients] tbody tr[data-key]").count()).toBe(1)
+        page.once("dialog", (dialog) => void dialog.accept())
+        await row.locator("button[name=kick]").click()
+        expect(await disconnected).toBe(0x98)
+        await expect.poll(() => page.getByTestId("note").textContent(), { timeout: 5000 }).toContain("Kick: done")
+        await expect.poll(() => row.count(), { timeout: 5000 }).toBe(0)
+      } finally {
+        await client.end(true)
+      }
+      expect(errors).toEqual([])
+    }, 30_000)
+
     it.skipIf(!mosquittoInstalled && process.env.CI !== "true")("the MQTT client page publishes to mosquitto_sub and shows what mosquitto_pub sends", async () => {
       const wsUrl = `ws://127.0.0.1:${broker.listeners.wsPort}/mqtt`
       await page.goto(`${base}/console/mqtt?url=${encodeURIComponent(wsUrl)}`)

@@ -213,3 +213,36 @@ describe("web console", () => {
     }, 30_000)
   })
 })
+
+describe.skipIf(!hasChromium && process.env.CI !== "true")("web console sign-in (Chromium)", () => {
+  const TOKEN = "console-test-token-7f3a"
+  let broker: TestBroker
+  let browser: Browser
+  beforeAll(async () => {
+    broker = await startBroker({ http: { port: 0, adminTokens: [TOKEN] } })
+    const { chromium } = await import("playwright-core")
+    browser = await chromium.launch({ executablePath: CHROMIUM })
+  }, 30_000)
+  afterAll(async () => {
+    await browser?.close()
+    await broker?.stop()
+    broker?.cleanup()
+  })
+
+  it("asks for a token when the API answers 401, then lists clients with it", async () => {
+    const client = await connect(broker.url, { clientId: "console-behind-auth" })
+    try {
+      const page = await browser.newPage()
+      await page.goto(`http://127.0.0.1:${broker.httpPort}/console/clients`)
+      await page.locator("input[name=token]").fill("wrong-token")
+      await page.locator("button", { hasText: "Use token" }).click()
+      await page.locator("input[name=token]").waitFor({ timeout: 5000 })
+      await page.locator("input[name=token]").fill(TOKEN)
+      await page.locator("button", { hasText: "Use token" }).click()
+      await page.locator('tr[data-key="console-behind-auth"]').waitFor({ timeout: 10_000 })
+      await page.close()
+    } finally {
+      await client.end(true)
+    }
+  }, 30_000)
+})

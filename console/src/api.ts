@@ -29,6 +29,15 @@ export const authHeaders = (): Record<string, string> => {
   return token === null ? {} : { authorization: `Bearer ${token}` }
 }
 
+/** A token the API refused is dropped, so the login screen can say so and ask again. */
+let refusedToken = false
+export const tokenWasRefused = (): boolean => refusedToken
+const unauthorized = () => {
+  refusedToken = getToken() !== null
+  if (refusedToken) setToken(null)
+  onUnauthorized()
+}
+
 const headers = (json: boolean): Record<string, string> => ({
   accept: "application/json",
   ...authHeaders(),
@@ -54,7 +63,7 @@ export const request = async <T>(method: string, path: string, body?: unknown): 
     } catch {
       // not JSON: keep the text
     }
-    if (response.status === 401) onUnauthorized()
+    if (response.status === 401) unauthorized()
     throw new ApiError(response.status, tag, message)
   }
   return (text === "" ? undefined : JSON.parse(text)) as T
@@ -70,7 +79,7 @@ export const get = <T>(path: string, query: Readonly<Record<string, string | num
 /** /metrics as text (the overview charts read it). */
 export const metricsText = async (): Promise<string> => {
   const response = await fetch("/metrics", { headers: headers(false), credentials: "same-origin" })
-  if (response.status === 401) onUnauthorized()
+  if (response.status === 401) unauthorized()
   if (!response.ok) throw new ApiError(response.status, "Error", `/metrics answered ${response.status}`)
   return response.text()
 }

@@ -236,7 +236,7 @@ describe.skipIf(!hasChromium && process.env.CI !== "true")("web console sign-in 
       await page.goto(`http://127.0.0.1:${broker.httpPort}/console/clients`)
       await page.locator("input[name=token]").fill("wrong-token")
       await page.locator("button", { hasText: "Use token" }).click()
-      await page.locator("input[name=token]").waitFor({ timeout: 5000 })
+      await expect.poll(() => page.getByTestId("login-error").textContent(), { timeout: 5000 }).toBe("The admin API refused that token.")
       await page.locator("input[name=token]").fill(TOKEN)
       await page.locator("button", { hasText: "Use token" }).click()
       await page.locator('tr[data-key="console-behind-auth"]').waitFor({ timeout: 10_000 })

@@ -4,19 +4,19 @@
  */
 import { html } from "htm/preact"
 import { useState } from "preact/hooks"
-import { ApiError, request, setToken } from "../api.js"
+import { ApiError, request, setToken, tokenWasRefused } from "../api.js"
 
 export const Login = ({ onDone }: { onDone: () => void }) => {
   const [username, setUsername] = useState("")
   const [password, setPassword] = useState("")
   const [token, setTokenInput] = useState("")
-  const [error, setError] = useState<string | null>(null)
+  const [error, setError] = useState<string | null>(tokenWasRefused() ? "The admin API refused that token." : null)
   const value = (set: (v: string) => void) => (e: Event) => set((e.target as HTMLInputElement).value)
   return html`
     <div class="page login">
       <h2>Sign in</h2>
       <p>The admin API needs a superuser (<code>auth.superusers</code>) or an admin token (<code>http.admin_tokens</code>).</p>
-      ${error !== null && html`<p class="error">${error}</p>`}
+      ${error !== null && html`<p class="error" data-testid="login-error">${error}</p>`}
       <div class="columns">
         <form class="card form-grid" onSubmit=${async (e: Event) => {
           e.preventDefault()

@@ -28,6 +28,7 @@ interface Reading {
   readonly fetchRequests: number
   readonly recordsAppended: number
   readonly consumerGroups: number
+  readonly consumerLag: number
   readonly rssBytes: number
   readonly startedAt: number
 }
@@ -49,6 +50,7 @@ const read = (scrape: Scrape, at: number): Reading => {
     fetchRequests: n("robustmq_kafka_requests_total", { api: "Fetch" }),
     recordsAppended: n("kafka_topic_partition_current_offset"),
     consumerGroups: n("robustmq_kafka_consumer_groups"),
+    consumerLag: n("kafka_consumergroup_lag"),
     rssBytes: n("process_resident_memory_bytes"),
     startedAt: n("process_start_time_seconds")
   }
@@ -156,6 +158,7 @@ export const Overview = () => {
           <${Stat} id="kafka-produce" label="Kafka produce requests" value=${perSecond(history.produceRate)} />
           <${Stat} id="kafka-fetch" label="Kafka fetch requests" value=${perSecond(history.fetchRate)} />
           <${Stat} id="consumer-groups" label="Consumer groups" value=${compact(last.consumerGroups)} />
+          <${Stat} id="consumer-lag" label="Consumer lag (records)" value=${compact(last.consumerLag)} />
           <${Stat} id="rss" label="Resident memory" value=${`${compact(Math.round(last.rssBytes / 1048576))} MiB`} />
           <${Stat} id="uptime" label="Uptime" value=${uptime(last.startedAt)} />
         </div>`}

@@ -6,9 +6,9 @@ import { ActionButton } from "../components/confirmAction.js"
 import { PagedTable } from "../components/PagedTable.js"
 
 interface User {
-  readonly username?: string
-  readonly name?: string
-  readonly superuser?: boolean
+  readonly username: string
+  readonly superuser: boolean
+  readonly scram: ReadonlyArray<string>
 }
 
 interface Ban {
@@ -22,24 +22,36 @@ interface Ban {
 const banPath = (b: Ban) => `/api/v1/bans/${encodeURIComponent(b.kind)}/${encodeURIComponent(b.value)}`
 const message = (e: unknown) => (e instanceof ApiError ? e.message : String(e))
 
+interface AclRule {
+  readonly kind: "topic" | "pattern"
+  readonly username: string | null
+  readonly access: string
+  readonly topic: string
+}
+
 const AclView = ({ onNote }: { onNote: (s: string) => void }) => {
-  const [acl, setAcl] = useState<string | null>(null)
+  const [acl, setAcl] = useState<{ configured: boolean; rules: ReadonlyArray<AclRule> } | string | null>(null)
   const [tick, setTick] = useState(0)
   useEffect(() => {
-    get<unknown>("/api/v1/acl").then((a) => setAcl(JSON.stringify(a, null, 2)), (e) => setAcl(message(e)))
+    get<{ configured: boolean; rules: ReadonlyArray<AclRule> }>("/api/v1/acl").then(setAcl, (e) => setAcl(message(e)))
   }, [tick])
   return html`
     <section class="card">
       <h3>ACL <button type="button" class="secondary small" name="reload-acl" onClick=${async () => {
         try {
-          await request("POST", "/api/v1/acl/reload")
-          onNote("ACL reloaded from its file")
+          const r = await request<{ usersAdded: string[]; usersRemoved: string[]; passwordsChanged: string[]; acl: string; kicked: number }>("POST", "/api/v1/acl/reload")
+          onNote(`reloaded: ACL ${r.acl}; users +${r.usersAdded.length} −${r.usersRemoved.length}, ${r.passwordsChanged.length} new passwords, ${r.kicked} connections closed`)
         } catch (e) {
           onNote(`reload failed: ${message(e)}`)
         }
         setTick((t) => t + 1)
-      }}>Reload from file</button></h3>
-      <pre class="acl">${acl ?? "…"}</pre>
+      }}>Reload users and ACL files</button></h3>
+      ${acl === null ? html`<p class="muted">…</p>` : typeof acl === "string" ? html`<p class="error">${acl}</p>` : !acl.configured
+        ? html`<p class="muted">No ACL file (auth.acl_file): every topic is allowed to every client.</p>`
+        : html`<table class="table" data-testid="acl">
+            <thead><tr><th>Kind</th><th>User</th><th>Access</th><th>Topic</th></tr></thead>
+            <tbody>${acl.rules.map((r) => html`<tr><td>${r.kind}</td><td>${r.username ?? html`<span class="muted">anyone</span>`}</td><td>${r.access}</td><td class="mono">${r.topic}</td></tr>`)}</tbody>
+          </table>`}
     </section>`
 }
 
@@ -99,11 +111,12 @@ export const Access = () => {
         <${PagedTable}
           path="/api/v1/users"
           testId="users"
-          rowKey=${(u: User) => u.username ?? u.name ?? ""}
+          rowKey=${(u: User) => u.username}
           filters=${[{ name: "prefix", label: "Name prefix" }]}
           columns=${[
-            { label: "User name", value: (u: User) => u.username ?? u.name, className: "mono" },
-            { label: "Superuser", value: (u: User) => u.superuser }
+            { label: "User name", value: (u: User) => u.username, className: "mono" },
+            { label: "Superuser", value: (u: User) => u.superuser },
+            { label: "SCRAM", value: (u: User) => u.scram.join(", ") || null }
           ]}
         />
       </section>

@@ -3,18 +3,18 @@ import { html } from "htm/preact"
 import { useState } from "preact/hooks"
 import { ActionButton } from "../components/confirmAction.js"
 import { PagedTable } from "../components/PagedTable.js"
-import { bytes } from "../format.js"
+import { bytes, since } from "../format.js"
 
 interface Retained {
   readonly topic: string
-  readonly qos?: number
-  readonly payload?: string
-  readonly payloadBytes?: number
-  readonly size?: number
-  readonly storedAt?: string
+  readonly qos: number
+  readonly bytes: number
+  readonly publishedAt: string
+  readonly expiresAt: string | null
 }
 
-const path = (r: Retained) => `/api/v1/retained/${encodeURIComponent(r.topic)}`
+/** Topics hold slashes, so the API takes them as ?topic=. */
+const path = (r: Retained) => `/api/v1/retained/message?topic=${encodeURIComponent(r.topic)}`
 
 export const RetainedPage = () => {
   const [note, setNote] = useState<string | null>(null)
@@ -30,8 +30,9 @@ export const RetainedPage = () => {
         columns=${[
           { label: "Topic", value: (r: Retained) => r.topic, className: "mono" },
           { label: "QoS", value: (r: Retained) => r.qos },
-          { label: "Size", value: (r: Retained) => { const n = r.payloadBytes ?? r.size; return n === undefined ? undefined : bytes(n) } },
-          { label: "Payload", value: (r: Retained) => r.payload, className: "payload" }
+          { label: "Size", value: (r: Retained) => bytes(r.bytes) },
+          { label: "Published", value: (r: Retained) => since(r.publishedAt) },
+          { label: "Expires", value: (r: Retained) => (r.expiresAt === null ? null : new Date(r.expiresAt).toLocaleString()) }
         ]}
         detailPath=${path}
         actions=${(r: Retained, reload: () => void) => html`<${ActionButton} label="Delete" path=${path(r)} onDone=${reload} onNote=${setNote}

@@ -6,10 +6,9 @@ import { ActionButton } from "../components/confirmAction.js"
 import { PagedTable } from "../components/PagedTable.js"
 
 interface MqttTopic {
-  readonly topic?: string
-  readonly name?: string
-  readonly retained?: boolean | number
-  readonly subscribers?: number
+  readonly topic: string
+  readonly subscribers: number
+  readonly retained: boolean
 }
 
 interface KafkaTopic {
@@ -55,10 +54,10 @@ export const Topics = () => {
         <${PagedTable}
           path="/api/v1/topics"
           testId="mqtt-topics"
-          rowKey=${(t: MqttTopic) => t.topic ?? t.name ?? ""}
-          filters=${[{ name: "filter", label: "Topic filter", placeholder: "sensors/#" }]}
+          rowKey=${(t: MqttTopic) => t.topic}
+          filters=${[{ name: "prefix", label: "Topic prefix", placeholder: "sensors/" }]}
           columns=${[
-            { label: "Topic", value: (t: MqttTopic) => t.topic ?? t.name, className: "mono" },
+            { label: "Topic or filter", value: (t: MqttTopic) => t.topic, className: "mono" },
             { label: "Retained", value: (t: MqttTopic) => t.retained },
             { label: "Subscribers", value: (t: MqttTopic) => t.subscribers }
           ]}

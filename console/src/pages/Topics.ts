@@ -42,6 +42,30 @@ const CreateKafkaTopic = ({ onCreated, onNote }: { onCreated: () => void; onNote
     </form>`
 }
 
+/** POST /api/v1/publish: a message from the broker itself, as a client would send it. */
+const PublishOverHttp = ({ onNote }: { onNote: (s: string) => void }) => {
+  const [topic, setTopic] = useState("")
+  const [payload, setPayload] = useState("")
+  const [qos, setQos] = useState("0")
+  const [retain, setRetain] = useState(false)
+  return html`
+    <form class="toolbar" onSubmit=${async (e: Event) => {
+      e.preventDefault()
+      try {
+        const r = await request<{ subscribers: number }>("POST", "/api/v1/publish", { topic, payload, qos: Number(qos), retain })
+        onNote(`published to ${topic}: ${r.subscribers} subscriber(s)`)
+      } catch (err) {
+        onNote(`publish failed: ${err instanceof ApiError ? err.message : String(err)}`)
+      }
+    }}>
+      <label>Publish to <input name="httpTopic" required value=${topic} placeholder="devices/all/cmd" onInput=${(e: Event) => setTopic((e.target as HTMLInputElement).value)} /></label>
+      <label>Payload <input name="httpPayload" value=${payload} onInput=${(e: Event) => setPayload((e.target as HTMLInputElement).value)} /></label>
+      <label>QoS <select name="httpQos" value=${qos} onChange=${(e: Event) => setQos((e.target as HTMLSelectElement).value)}><option>0</option><option>1</option><option>2</option></select></label>
+      <label class="inline"><input type="checkbox" checked=${retain} onChange=${(e: Event) => setRetain((e.target as HTMLInputElement).checked)} /> retain</label>
+      <button type="submit">Publish</button>
+    </form>`
+}
+
 export const Topics = () => {
   const [note, setNote] = useState<string | null>(null)
   const [created, setCreated] = useState(0)
@@ -51,6 +75,7 @@ export const Topics = () => {
       ${note !== null && html`<p class="note" data-testid="note">${note}</p>`}
       <section class="card">
         <h3>MQTT topics</h3>
+        <${PublishOverHttp} onNote=${setNote} />
         <${PagedTable}
           path="/api/v1/topics"
           testId="mqtt-topics"

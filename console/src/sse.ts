@@ -11,12 +11,18 @@ export interface ServerEvent {
   readonly data: string
 }
 
-export const streamEvents = (path: string, onEvent: (event: ServerEvent) => void, onEnd: (error: string | null) => void): (() => void) => {
+export const streamEvents = (
+  path: string,
+  onEvent: (event: ServerEvent) => void,
+  onEnd: (error: string | null) => void,
+  onOpen: () => void = () => {}
+): (() => void) => {
   const abort = new AbortController()
   void (async () => {
     try {
       const response = await fetch(path, { headers: { ...authHeaders(), accept: "text/event-stream" }, credentials: "same-origin", signal: abort.signal })
       if (!response.ok || response.body === null) throw new ApiError(response.status, "Error", `${path} answered ${response.status}: ${await response.text()}`)
+      onOpen()
       const reader = response.body.pipeThrough(new TextDecoderStream()).getReader()
       let buffer = ""
       for (;;) {

@@ -42,6 +42,8 @@ interface Props<T> {
   readonly testId?: string
   /** Bumped by the page to reload (after an add, say). */
   readonly reloadKey?: number
+  /** The query parameter that takes the previous page's `next` (the events log pages by `from`). */
+  readonly cursorParam?: string
 }
 
 const errorText = (e: unknown): string => (e instanceof ApiError ? `${e.status} ${e.tag}: ${e.message}` : e instanceof Error ? e.message : String(e))
@@ -63,7 +65,7 @@ export const PagedTable = <T>(props: Props<T>) => {
   useEffect(() => {
     let current = true
     setLoading(true)
-    get<PageOf<T>>(props.path, { ...applied, cursor, limit })
+    get<PageOf<T>>(props.path, { ...applied, [props.cursorParam ?? "cursor"]: cursor, limit })
       .then((p) => {
         if (!current) return
         setPage(p)

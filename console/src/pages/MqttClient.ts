@@ -38,20 +38,24 @@ const initialUrl = (): string =>
   new URLSearchParams(location.search).get("url") ?? localStorage.getItem("robustmq.mqtt.url") ??
     `${location.protocol === "https:" ? "wss" : "ws"}://${location.hostname}:8083/mqtt`
 
-interface Listener { readonly name?: string; readonly protocol?: string; readonly port?: number; readonly path?: string }
+interface Listener { readonly name: string; readonly port: number }
 
-/** Asks the overview API where the WebSocket listener is; null when it is off or the API cannot say. */
+/**
+ * The broker's WebSocket listener, from the overview API (its port) and the effective config (its
+ * path, mqtt.ws_path); null when it is off or the API cannot say.
+ */
 const brokerWebSocketUrl = async (): Promise<string | null> => {
   try {
-    const overview = await get<{ listeners?: ReadonlyArray<Listener> }>("/api/v1/overview")
-    const secure = location.protocol === "https:"
-    const wanted = secure ? ["wss", "ws"] : ["ws", "wss"]
-    for (const kind of wanted) {
-      const found = overview.listeners?.find((l) => (l.name ?? l.protocol) === kind && (l.port ?? -1) > 0)
-      if (found !== undefined) return `${kind}://${location.hostname}:${found.port}${found.path ?? "/mqtt"}`
+    const overview = await get<{ listeners: ReadonlyArray<Listener> }>("/api/v1/overview")
+    const config = await get<{ mqtt?: { wsPath?: string; ws_path?: string } }>("/api/v1/config").catch(() => null)
+    const path = config?.mqtt?.wsPath ?? config?.mqtt?.ws_path ?? "/mqtt"
+    const order = location.protocol === "https:" ? ["mqtt-wss", "mqtt-ws"] : ["mqtt-ws", "mqtt-wss"]
+    for (const name of order) {
+      const found = overview.listeners.find((l) => l.name === name && l.port > 0)
+      if (found !== undefined) return `${name === "mqtt-wss" ? "wss" : "ws"}://${location.hostname}:${found.port}${path}`
     }
   } catch {
-    // no overview API (or not allowed): keep the default
+    // no overview API, or not signed in: keep the default
   }
   return null
 }

@@ -5,7 +5,7 @@
  */
 import { html } from "htm/preact"
 import { useEffect, useState } from "preact/hooks"
-import { metricsText } from "../api.js"
+import { get, metricsText } from "../api.js"
 import { Chart, compact } from "../components/Chart.js"
 import { parsePrometheus, type Scrape, sum } from "../promText.js"
 
@@ -111,9 +111,28 @@ const uptime = (startedAt: number): string => {
   return d > 0 ? `${d}d ${h}h` : h > 0 ? `${h}h ${m}m` : `${m}m ${s - m * 60}s`
 }
 
+interface BrokerInfo {
+  readonly version: string
+  readonly startedAt: string
+  readonly storage: string
+  readonly listeners: ReadonlyArray<{ readonly name: string; readonly host: string; readonly port: number }>
+}
+
+/** Version, storage and listeners from the overview API (absent when it is not reachable). */
+const BrokerLine = ({ info }: { info: BrokerInfo | null }) =>
+  info === null ? null : html`
+    <p class="broker-line" data-testid="broker-line">
+      RobustMQ-TS <b>${info.version}</b> · storage <b>${info.storage}</b> · started ${new Date(info.startedAt).toLocaleString()} ·
+      ${info.listeners.filter((l) => l.port > 0).map((l, i) => html`${i > 0 ? ", " : ""}${l.name} <code>${l.host}:${l.port}</code>`)}
+    </p>`
+
 export const Overview = () => {
   const [tick, setTick] = useState(0)
   const [error, setError] = useState<string | null>(null)
+  const [info, setInfo] = useState<BrokerInfo | null>(null)
+  useEffect(() => {
+    get<BrokerInfo>("/api/v1/overview").then(setInfo, () => setInfo(null))
+  }, [])
 
   useEffect(() => {
     let stopped = false
@@ -142,6 +161,7 @@ export const Overview = () => {
   return html`
     <div class="page" data-tick=${tick}>
       <h2>Overview</h2>
+      <${BrokerLine} info=${info} />
       ${error !== null && html`<p class="error">Cannot read /metrics: ${error}</p>`}
       ${last === undefined ? html`<p>Loading…</p>` : html`
         <div class="stats">

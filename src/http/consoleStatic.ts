@@ -2,9 +2,10 @@
  * The web console's files, built by scripts/build-console.mjs into dist/console: index.html at `/`
  * and at every `/console/*` path (the console's own pages, routed in the browser), and the
  * content-hashed bundles at `/assets/<name>`, cached for good and sent gzipped (precompressed at
- * build) when the client accepts it. A request names a file only by looking it up in the list the
- * build wrote, read once when the listener starts, so no request path ever reaches the file system;
- * `..` (encoded or not), slashes and backslashes in a name are refused with 400 before any lookup.
+ * build) when the client accepts it. A request names a file only by looking it up in the list of
+ * files the build wrote (listed at start, and again after a rebuild), so no request path ever
+ * reaches the file system; `..` (encoded or not), slashes, backslashes and NULs are refused with a
+ * JSON 400 before any lookup.
  */
 import { existsSync, readdirSync } from "node:fs"
 import { readFile } from "node:fs/promises"

@@ -78,8 +78,9 @@ export const make: Effect.Effect<EventStore["Type"]> = Effect.gen(function* () {
     })
 
   const loadSnapshot = (name: string) => Effect.sync(() => snapshots.get(name))
+  const lastPosition = Effect.sync(() => all.at(-1)?.position ?? 0)
 
-  return EventStore.of({ append, readStream, readAll, saveSnapshot, loadSnapshot, prune })
+  return EventStore.of({ append, readStream, readAll, lastPosition, saveSnapshot, loadSnapshot, prune })
 })
 
 export const layer: Layer.Layer<EventStore> = Layer.effect(EventStore, make)

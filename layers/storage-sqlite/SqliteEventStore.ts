@@ -180,6 +180,11 @@ export const make: Effect.Effect<EventStore["Type"], StorageError, SqlClient.Sql
         return writer.transaction("snapshot", () => upsertSnapshot.run(name, snapshot.position, data))
       }).pipe(Effect.mapError((e) => new StorageError({ op: "snapshot", path: name, cause: e.cause })))
 
+    const lastPosition = sql<{ readonly last: number | null }>`SELECT MAX(global_position) AS last FROM events`.pipe(
+      Effect.map((rows) => rows[0]?.last ?? 0),
+      Effect.mapError((cause) => new StorageError({ op: "read", cause }))
+    )
+
     const loadSnapshot = (name: string) =>
       sql<{ readonly position: number; readonly data: string }>`
         SELECT position, data FROM snapshots WHERE name = ${name}`.pipe(
@@ -203,7 +208,7 @@ export const make: Effect.Effect<EventStore["Type"], StorageError, SqlClient.Sql
         }).pipe(Effect.map(() => deleted))
       })
 
-    return EventStore.of({ append, readStream, readAll, saveSnapshot, loadSnapshot, prune })
+    return EventStore.of({ append, readStream, readAll, lastPosition, saveSnapshot, loadSnapshot, prune })
   })
 
 export const layer: Layer.Layer<EventStore, StorageError, SqlClient.SqlClient | SqliteWriter> = Layer.scoped(EventStore, make)

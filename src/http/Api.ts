@@ -6,8 +6,16 @@
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
 import { VERSION } from "../version.js"
+import { AccessApi } from "./admin/access/api.js"
 import { ClientsApi } from "./admin/clients/api.js"
+import { EventsApi } from "./admin/events/api.js"
 import { LoginApi, LogoutApi } from "./admin/login/api.js"
+import { OverviewApi } from "./admin/overview/api.js"
+import { PublishApi } from "./admin/publish/api.js"
+import { RetainedApi } from "./admin/retained/api.js"
+import { SessionsApi } from "./admin/sessions/api.js"
+import { TopicsApi } from "./admin/topics/api.js"
+import { SubscriptionsApi } from "./admin/subscriptions/api.js"
 
 export const Phase = Schema.Literal("starting", "ready", "stopping")
 
@@ -35,7 +43,15 @@ export class BrokerApi extends HttpApi.make("robustmq")
   .add(MetricsApi)
   .add(LoginApi)
   .add(LogoutApi)
+  .add(OverviewApi)
   .add(ClientsApi)
+  .add(SessionsApi)
+  .add(SubscriptionsApi)
+  .add(TopicsApi)
+  .add(RetainedApi)
+  .add(PublishApi)
+  .add(AccessApi)
+  .add(EventsApi)
   .annotate(OpenApi.Title, "RobustMQ-TS")
   .annotate(OpenApi.Version, VERSION)
 {}

@@ -9,18 +9,17 @@ import { HttpApiBuilder, type HttpApp, HttpServer, HttpServerRequest, HttpServer
 import { NodeHttpServer } from "@effect/platform-node"
 import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import type { RequestError, RouteNotFound } from "@effect/platform/HttpServerError"
-import { Cause, Context, Effect, Layer, Option } from "effect"
+import { Cause, Effect, Layer, Option } from "effect"
 import { BrokerConfig } from "../../config/BrokerConfig.js"
 import { BrokerApi, Health, NotReady } from "./Api.js"
 import { AdminCredentials } from "./admin/AdminAuth.js"
 import type { BrokerHandle } from "./admin/BrokerHandle.js"
 import { AdminLive } from "./admin/index.js"
 import * as ConsoleStatic from "./consoleStatic.js"
+import { HttpListener } from "./HttpListener.js"
 import { Metrics } from "./Metrics.js"
 import { Readiness } from "./Readiness.js"
 
-/** The bound HTTP port (-1 when the listener is off). */
-export class HttpListener extends Context.Tag("broker/HttpListener")<HttpListener, { readonly port: number }>() {}
 
 const HealthLive = HttpApiBuilder.group(BrokerApi, "health", (handlers) =>
   Effect.gen(function*() {

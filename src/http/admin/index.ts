@@ -4,7 +4,27 @@
  */
 import { Layer } from "effect"
 import { authLayer } from "./AdminAuth.js"
+import { AccessLive } from "./access/handlers.js"
 import { ClientsLive } from "./clients/handlers.js"
+import { EventsLive } from "./events/handlers.js"
 import { LoginLive, LogoutLive } from "./login/handlers.js"
+import { OverviewLive } from "./overview/handlers.js"
+import { PublishLive } from "./publish/handlers.js"
+import { RetainedLive } from "./retained/handlers.js"
+import { SessionsLive } from "./sessions/handlers.js"
+import { TopicsLive } from "./topics/handlers.js"
+import { SubscriptionsLive } from "./subscriptions/handlers.js"
 
-export const AdminLive = Layer.mergeAll(LoginLive, LogoutLive, ClientsLive).pipe(Layer.provide(authLayer))
+export const AdminLive = Layer.mergeAll(
+  LoginLive,
+  LogoutLive,
+  OverviewLive,
+  ClientsLive,
+  SessionsLive,
+  SubscriptionsLive,
+  TopicsLive,
+  RetainedLive,
+  PublishLive,
+  AccessLive,
+  EventsLive
+).pipe(Layer.provide(authLayer))

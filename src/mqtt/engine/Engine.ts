@@ -12,7 +12,7 @@
 import { Effect, Runtime, Schema } from "effect"
 import type { BrokerConfigShape } from "../../../config/BrokerConfigShape.js"
 import { type TopicPartition, topicPartition } from "../../../domain/ids.js"
-import { decideConnect, decideDisconnect, decideExpire, decideSubscribe, decideUnsubscribe, type SubscribeRequest } from "../../../domain/session/decide.js"
+import { decideConnect, decideDelete, decideDisconnect, decideExpire, decideSubscribe, decideUnsubscribe, type SubscribeRequest } from "../../../domain/session/decide.js"
 import { SessionCheckpointed, SessionEvent, sessionStream, WillCleared } from "../../../domain/session/events.js"
 import { evolve } from "../../../domain/session/evolve.js"
 import { type Checkpoint, emptySession, type QoS, type SessionState, type SubscriptionOptions } from "../../../domain/session/Session.js"
@@ -525,10 +525,7 @@ export class Engine {
       if (session.conn === null) {
         const expired = decideExpire(session.state, now)
         if (expired !== undefined) {
-          if (session.pendingWill !== null) this.publishWill(session.pendingWill.message) // ends with the session
-          session.pendingWill = null
-          this.dropSession(session)
-          const p = this.commit(session, [expired], false)
+          const p = this.end(session, expired)
           if (p !== null) work.push(p)
           continue
         }
@@ -541,6 +538,24 @@ export class Engine {
       }
     }
     return work
+  }
+
+  /**
+   * The admin API's delete: ends an offline session now, as expiry would (its delayed will goes
+   * out). The caller closes a connected client first. Undefined when there is no such session.
+   */
+  deleteSession(clientId: string): Effect.Effect<void, StorageError> | null | undefined {
+    const session = this.sessions.get(clientId)
+    if (session === undefined) return undefined
+    return this.end(session, decideDelete(session.state))
+  }
+
+  /** Ends an offline session: its pending will is published, it leaves the index and storage. */
+  private end(session: LiveSession, ended: SessionEvent): Effect.Effect<void, StorageError> | null {
+    if (session.pendingWill !== null) this.publishWill(session.pendingWill.message) // ends with the session
+    session.pendingWill = null
+    this.dropSession(session)
+    return this.commit(session, [ended], false)
   }
 
   /** Graceful shutdown: every persistent session records its disconnect and checkpoint. */

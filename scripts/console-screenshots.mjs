@@ -3,12 +3,13 @@
  * Screenshots of every console page into docs/console/, taken in headless Chromium against a
  * broker (dist/src/main.js, in memory) carrying some traffic: MQTT clients publishing and
  * subscribing, retained messages, an offline persistent session, a Kafka topic with a producer
- * and a consumer group that lags, and a ban. Run `npm run build` first; needs /usr/bin/chromium.
+ * and a consumer group that lags, users and an ACL (anonymous clients still allowed), and a ban. Run `npm run build` first; needs /usr/bin/chromium.
  *
  *   node scripts/console-screenshots.mjs
  */
-import { spawn } from "node:child_process"
-import { mkdirSync } from "node:fs"
+import { spawn, spawnSync } from "node:child_process"
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { createServer } from "node:net"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -31,9 +32,30 @@ const freePort = () =>
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
 const [mqttPort, kafkaPort, httpPort, wsPort] = [await freePort(), await freePort(), await freePort(), await freePort()]
+// Users (made with `robustmq passwd`) and an ACL, so the access page has something to show.
+const authDir = mkdtempSync(join(tmpdir(), "robustmq-screenshots-"))
+const passwordFile = join(authDir, "passwd")
+for (const user of ["devices", "dashboard", "ops"]) {
+  const made = spawnSync(process.execPath, [join(root, "dist/src/main.js"), "passwd", "--password", `${user}-pw`, "--iterations", "1000", passwordFile, user], { encoding: "utf8" })
+  if (made.status !== 0) throw new Error(`robustmq passwd failed: ${made.stderr}`)
+}
+const aclFile = join(authDir, "acl")
+writeFileSync(aclFile, [
+  "# anonymous clients", "topic readwrite sensors/#", "topic readwrite jobs/#", "topic readwrite alerts/#", "topic read $SYS/#",
+  "pattern readwrite devices/%c/#", "",
+  "user devices", "topic write sensors/#", "topic read devices/+/cmd", "",
+  "user dashboard", "topic read sensors/#", "topic readwrite alerts/#", ""
+].join("\n"))
 const broker = spawn(process.execPath, [join(root, "dist/src/main.js"), "start", "--storage", "memory",
   "--mqtt-port", String(mqttPort), "--kafka-port", String(kafkaPort), "--http-port", String(httpPort), "--ws-port", String(wsPort)], {
-  env: { ...process.env, ROBUSTMQ_HTTP_HOST: "127.0.0.1", ROBUSTMQ_MQTT_HOST: "127.0.0.1", ROBUSTMQ_KAFKA_HOST: "127.0.0.1" },
+  env: {
+    ...process.env,
+    ROBUSTMQ_HTTP_HOST: "127.0.0.1",
+    ROBUSTMQ_MQTT_HOST: "127.0.0.1",
+    ROBUSTMQ_KAFKA_HOST: "127.0.0.1",
+    ROBUSTMQ_AUTH_PASSWORD_FILE: passwordFile,
+    ROBUSTMQ_AUTH_ACL_FILE: aclFile
+  },
   stdio: ["ignore", "pipe", "inherit"]
 })
 let log = ""
@@ -50,6 +72,7 @@ const stops = []
 const cleanUp = async () => {
   for (const stop of stops.reverse()) await stop().catch(() => {})
   broker.kill("SIGTERM")
+  rmSync(authDir, { recursive: true, force: true })
 }
 
 try {
@@ -62,8 +85,8 @@ try {
       client.once("error", reject)
     })
   const sensors = []
-  for (let i = 1; i <= 6; i++) sensors.push(await connect(`sensor-${String(i).padStart(2, "0")}`, { protocolVersion: i % 2 ? 5 : 4, username: i <= 2 ? "devices" : undefined }))
-  const dashboard = await connect("dashboard", { protocolVersion: 5 })
+  for (let i = 1; i <= 6; i++) sensors.push(await connect(`sensor-${String(i).padStart(2, "0")}`, { protocolVersion: i % 2 ? 5 : 4, ...(i <= 2 ? { username: "devices", password: "devices-pw" } : {}) }))
+  const dashboard = await connect("dashboard", { protocolVersion: 5, username: "dashboard", password: "dashboard-pw" })
   await dashboard.subscribeAsync({ "sensors/+/temperature": { qos: 1 }, "alerts/#": { qos: 0 } })
   const shared = await connect("worker-a", { protocolVersion: 5 })
   await shared.subscribeAsync("$share/workers/jobs/#", { qos: 1 })
@@ -137,7 +160,14 @@ try {
     await page.locator("tr[data-key=billing] button", { hasText: "details" }).click().catch(() => {})
   })
   await shoot("access", "/console/access")
-  await shoot("events", "/console/events", () => sleep(1500))
+  await shoot("events", "/console/events", async () => {
+    await sleep(500)
+    // Something for the live tail: a session that comes and goes.
+    const passer = await connect("passing-by", { protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 60 } })
+    await passer.subscribeAsync("alerts/#", { qos: 1 })
+    await passer.endAsync()
+    await sleep(1500)
+  })
   await shoot("mqtt-client", `/console/mqtt?url=${encodeURIComponent(`ws://127.0.0.1:${wsPort}/mqtt`)}`, async () => {
     await page.locator("input[name=clientId]").fill("console-browser")
     await page.locator("button[name=connect]").click()

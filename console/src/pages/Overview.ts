@@ -122,8 +122,8 @@ interface BrokerInfo {
 const BrokerLine = ({ info }: { info: BrokerInfo | null }) =>
   info === null ? null : html`
     <p class="broker-line" data-testid="broker-line">
-      RobustMQ-TS <b>${info.version}</b> · storage <b>${info.storage}</b> · started ${new Date(info.startedAt).toLocaleString()} ·
-      ${info.listeners.filter((l) => l.port > 0).map((l, i) => html`${i > 0 ? ", " : ""}${l.name} <code>${l.host}:${l.port}</code>`)}
+      RobustMQ-TS <b>${info.version}</b>${" · storage "}<b>${info.storage}</b>${` · started ${new Date(info.startedAt).toLocaleString()} · `}
+      ${info.listeners.filter((l) => l.port > 0).map((l, i) => html`${i > 0 ? ", " : ""}${l.name}${" "}<code>${l.host}:${l.port}</code>`)}
     </p>`
 
 export const Overview = () => {

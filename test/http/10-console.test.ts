@@ -184,6 +184,27 @@ describe("web console", () => {
       expect(errors).toEqual([])
     }, 30_000)
 
+    it("the events page tails the control-event log live (SSE) and pages the stored log", async () => {
+      await page.goto(base + "/console/events")
+      await expect.poll(() => page.getByTestId("tail-status").textContent(), { timeout: 10_000 }).toBe("live")
+      const client = await connect(broker.url, { clientId: "console-events", protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 60 } })
+      try {
+        await client.client.subscribeAsync("console/events/#", { qos: 1 })
+        const live = page.getByTestId("live-events").locator("tbody tr", { hasText: "session-console-events" })
+        await expect.poll(() => live.allTextContents(), { timeout: 10_000 }).toEqual(
+          expect.arrayContaining([expect.stringContaining("SessionStarted"), expect.stringContaining("SubscriptionAdded")])
+        )
+      } finally {
+        await client.end(true)
+      }
+      await page.locator("input[name=stream]").fill("session-console-events")
+      await page.locator("button", { hasText: "Show" }).click()
+      const stored = page.getByTestId("events").locator("tbody tr[data-key]")
+      await expect.poll(async () => (await stored.allTextContents()).join("\n"), { timeout: 10_000 }).toContain("SubscriptionAdded")
+      expect((await stored.allTextContents()).every((row) => row.includes("session-console-events"))).toBe(true)
+      expect(errors).toEqual([])
+    }, 30_000)
+
     it.skipIf(!mosquittoInstalled && process.env.CI !== "true")("the MQTT client page publishes to mosquitto_sub and shows what mosquitto_pub sends", async () => {
       const wsUrl = `ws://127.0.0.1:${broker.listeners.wsPort}/mqtt`
       await page.goto(`${base}/console/mqtt?url=${encodeURIComponent(wsUrl)}`)

@@ -1,9 +1,11 @@
 /**
  * The web console: its static files over raw HTTP (content types, caching, gzip, the SPA
  * fallback, path traversal refused), and the pages in a real headless Chromium (Debian
- * `chromium`, driven by playwright-core): the overview's numbers move with MQTT traffic, and the
- * MQTT client page, connected over the WebSocket listener, publishes what mosquitto_sub receives
- * and shows what mosquitto_pub sends. Needs `npm run build` (npm test runs it) for dist/console.
+ * `chromium`, driven by playwright-core): the overview's numbers move with MQTT traffic, the
+ * clients page lists a connected client and kicks it (it sees DISCONNECT 0x98), the events page
+ * tails the control-event log over SSE, the MQTT client page (over the WebSocket listener)
+ * publishes what mosquitto_sub receives and shows what mosquitto_pub sends, and a protected API
+ * gets a sign-in. Needs `npm run build` (npm test runs it) for dist/console.
  */
 import { existsSync, readdirSync, statSync } from "node:fs"
 import { request } from "node:http"

@@ -9,6 +9,7 @@ import { VERSION } from "../version.js"
 import { AccessApi } from "./admin/access/api.js"
 import { ClientsApi } from "./admin/clients/api.js"
 import { EventsApi } from "./admin/events/api.js"
+import { KafkaApi } from "./admin/kafka/api.js"
 import { LoginApi, LogoutApi } from "./admin/login/api.js"
 import { OverviewApi } from "./admin/overview/api.js"
 import { PublishApi } from "./admin/publish/api.js"
@@ -52,6 +53,7 @@ export class BrokerApi extends HttpApi.make("robustmq")
   .add(PublishApi)
   .add(AccessApi)
   .add(EventsApi)
+  .add(KafkaApi)
   .annotate(OpenApi.Title, "RobustMQ-TS")
   .annotate(OpenApi.Version, VERSION)
 {}

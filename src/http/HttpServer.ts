@@ -100,6 +100,9 @@ const ApiLive = HttpApiBuilder.api(BrokerApi).pipe(Layer.provide([HealthLive, Me
 
 const isLoopback = (host: string): boolean => host === "localhost" || host === "::1" || host.startsWith("127.")
 
+/** Where to listen: `http.host`, unless the admin API is open (no credentials) and that is not loopback. */
+export const bindHost = (configured: string, open: boolean): string => (open && !isLoopback(configured) ? "127.0.0.1" : configured)
+
 const describeListenError = (host: string, port: number, cause: unknown): string => {
   const code = (cause as NodeJS.ErrnoException | undefined)?.code
   return code === "EADDRINUSE"
@@ -118,8 +121,8 @@ export const layer: Layer.Layer<HttpListener, Error, BrokerConfig | Readiness | 
     const config = yield* BrokerConfig
     const credentials = yield* AdminCredentials
     const { port } = config.http
-    if (port < 0) return Layer.succeed(HttpListener, { port: -1 })
-    const host = credentials.open && !isLoopback(config.http.host) ? "127.0.0.1" : config.http.host
+    if (port < 0) return Layer.succeed(HttpListener, { host: config.http.host, port: -1 })
+    const host = bindHost(config.http.host, credentials.open)
     if (host !== config.http.host) {
       yield* Effect.logWarning(
         `HTTP: no http.admin_tokens and no auth.superusers, so the admin API is open and the listener binds ${host} only, not ${config.http.host}: set http.admin_tokens (or auth.superusers) to serve other machines`
@@ -134,7 +137,7 @@ export const layer: Layer.Layer<HttpListener, Error, BrokerConfig | Readiness | 
         Effect.gen(function*() {
           const boundPort = address._tag === "TcpAddress" ? address.port : -1
           yield* Effect.log(`HTTP listening on ${host}:${boundPort} (console /, admin API /api/v1, /metrics, /health/live, /health/ready)`)
-          return { port: boundPort }
+          return { host, port: boundPort }
         })
       )
     )

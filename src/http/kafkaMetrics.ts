@@ -7,6 +7,7 @@
  */
 import { Effect, Layer, Option } from "effect"
 import { topicPartition } from "../../domain/ids.js"
+import { partitionLags } from "../kafka/groups/groupLag.js"
 import { KafkaServer } from "../kafka/KafkaServer.js"
 import { ApiKey } from "../kafka/protocol/index.js"
 import { type Metrics, registerScoped, scrapedCounter, scrapedGauge } from "./Metrics.js"
@@ -57,12 +58,7 @@ export const kafkaMetrics = (server: KafkaServer["Type"]) => {
     }),
     scrapedGauge("kafka_consumergroup_lag", "Records behind the high watermark, per consumer group and partition", ["consumergroup", "topic", "partition"], (put) => {
       for (const group of ctx.groups.unsafeGroups()) {
-        for (const [topic, partitions] of group.offsets) {
-          for (const [partition, committed] of partitions) {
-            const end = log.unsafeHighWatermark(topicPartition(topic, partition))
-            put(Math.max(0, end - committed.offset), { consumergroup: group.groupId, topic, partition: String(partition) })
-          }
-        }
+        for (const p of partitionLags(group, log)) put(p.lag, { consumergroup: group.groupId, topic: p.topic, partition: String(p.partition) })
       }
     })
   ]

@@ -4,6 +4,7 @@
  * a superuser's console login, and the error shapes (401, 404, 400).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { bindHost } from "../../src/http/HttpServer.js"
 import { authDir, writeUsers } from "../auth/authFiles.js"
 import { connect, type TestClient, waitUntil } from "../support/clients.js"
 import { startBroker, type TestBroker } from "../support/TestBroker.js"
@@ -108,5 +109,28 @@ describe("admin API: clients and auth", () => {
     const res = await fetch(`${base}/api/v1/login`, { method: "POST", headers: { "content-type": "application/json" }, body })
     expect(res.status).toBe(413)
     expect((await res.json() as { _tag: string })._tag).toBe("PayloadTooLarge")
+  })
+})
+
+describe("admin API without credentials", () => {
+  it("binds loopback only when neither tokens nor superusers are configured", () => {
+    expect(bindHost("0.0.0.0", true)).toBe("127.0.0.1")
+    expect(bindHost("192.168.1.10", true)).toBe("127.0.0.1")
+    expect(bindHost("::1", true)).toBe("::1")
+    expect(bindHost("localhost", true)).toBe("localhost")
+    expect(bindHost("0.0.0.0", false)).toBe("0.0.0.0")
+  })
+
+  it("is open on loopback then, and the overview names the bound address", async () => {
+    const broker = await startBroker({ http: { port: 0 } })
+    try {
+      const res = await fetch(`http://127.0.0.1:${broker.httpPort}/api/v1/overview`)
+      expect(res.status).toBe(200)
+      const body = await res.json() as { listeners: Array<{ name: string; host: string }> }
+      expect(body.listeners.find((l) => l.name === "http")?.host).toBe("127.0.0.1")
+    } finally {
+      await broker.stop()
+      broker.cleanup()
+    }
   })
 })

@@ -7,6 +7,7 @@ import { authLayer } from "./AdminAuth.js"
 import { AccessLive } from "./access/handlers.js"
 import { ClientsLive } from "./clients/handlers.js"
 import { EventsLive } from "./events/handlers.js"
+import { KafkaLive } from "./kafka/handlers.js"
 import { LoginLive, LogoutLive } from "./login/handlers.js"
 import { OverviewLive } from "./overview/handlers.js"
 import { PublishLive } from "./publish/handlers.js"
@@ -26,5 +27,6 @@ export const AdminLive = Layer.mergeAll(
   RetainedLive,
   PublishLive,
   AccessLive,
-  EventsLive
+  EventsLive,
+  KafkaLive
 ).pipe(Layer.provide(authLayer))

@@ -75,7 +75,7 @@ export const OverviewLive = HttpApiBuilder.group(BrokerApi, "overview", (handler
           add("kafka", kafka.value.host, kafka.value.port)
           add("kafka-tls", kafka.value.host, kafka.value.tlsPort)
         }
-        if (http._tag === "Some") add("http", config.http.host, http.value.port)
+        if (http._tag === "Some") add("http", http.value.host, http.value.port)
         let offline = 0
         let subscriptions = 0
         for (const s of engine.sessions.values()) {

@@ -38,6 +38,8 @@ interface Props<T> {
   readonly actions?: (row: T, reload: () => void) => VNode | null
   /** Where a row's details are (GET); none: no details link. */
   readonly detailPath?: (row: T) => string
+  /** How to show the details (JSON by default); `reload` fetches them again after a change. */
+  readonly renderDetail?: (detail: unknown, reload: () => void) => VNode
   readonly limit?: number
   readonly testId?: string
   /** Bumped by the page to reload (after an add, say). */
@@ -58,7 +60,7 @@ export const PagedTable = <T>(props: Props<T>) => {
   const [error, setError] = useState<string | null>(null)
   const [loading, setLoading] = useState(false)
   const [tick, setTick] = useState(0)
-  const [open, setOpen] = useState<{ key: string; body: string } | null>(null)
+  const [open, setOpen] = useState<{ key: string; row: T; body: unknown; error: string | null } | null>(null)
   const reload = () => setTick((t) => t + 1)
 
   const cursor = cursors[cursors.length - 1]
@@ -84,15 +86,22 @@ export const PagedTable = <T>(props: Props<T>) => {
     setApplied({ ...draft })
   }
 
-  const showDetails = async (row: T) => {
+  const fetchDetails = async (row: T) => {
     const key = props.rowKey(row)
-    if (open?.key === key) return setOpen(null)
     try {
-      setOpen({ key, body: JSON.stringify(await get(props.detailPath!(row)), null, 2) })
+      setOpen({ key, row, body: await get(props.detailPath!(row)), error: null })
     } catch (e) {
-      setOpen({ key, body: errorText(e) })
+      setOpen({ key, row, body: null, error: errorText(e) })
     }
   }
+  const showDetails = (row: T) => (open?.key === props.rowKey(row) ? setOpen(null) : fetchDetails(row))
+
+  const detail = (o: NonNullable<typeof open>) =>
+    o.error !== null
+      ? html`<p class="error">${o.error}</p>`
+      : props.renderDetail !== undefined
+      ? props.renderDetail(o.body, () => fetchDetails(o.row))
+      : html`<pre>${JSON.stringify(o.body, null, 2)}</pre>`
 
   const columnCount = props.columns.length + (props.actions || props.detailPath ? 1 : 0)
   return html`
@@ -122,7 +131,7 @@ export const PagedTable = <T>(props: Props<T>) => {
                   ${props.actions?.(row, reload)}
                 </td>`}
               </tr>
-              ${open?.key === key && html`<tr class="detail"><td colspan=${columnCount}><pre>${open.body}</pre></td></tr>`}`
+              ${open?.key === key && html`<tr class="detail"><td colspan=${columnCount}>${detail(open)}</td></tr>`}`
           })}
           ${page !== null && page.items.length === 0 && html`<tr><td colspan=${columnCount} class="muted">Nothing here${Object.values(applied).some((v) => v !== "") ? " that matches the filter" : ""}.</td></tr>`}
         </tbody>

@@ -4,6 +4,7 @@ import { useState } from "preact/hooks"
 import { ApiError, request } from "../api.js"
 import { ActionButton } from "../components/confirmAction.js"
 import { PagedTable } from "../components/PagedTable.js"
+import { since } from "../format.js"
 
 interface MqttTopic {
   readonly topic: string
@@ -13,10 +14,49 @@ interface MqttTopic {
 
 interface KafkaTopic {
   readonly name: string
-  readonly partitions?: number
-  readonly replicationFactor?: number
-  readonly internal?: boolean
-  readonly configs?: Readonly<Record<string, string>>
+  readonly partitions: number
+  readonly internal: boolean
+  readonly mqtt: boolean
+  readonly recordsWritten: number
+  readonly createdAt: string
+}
+
+interface KafkaTopicDetail {
+  readonly name: string
+  readonly partitions: ReadonlyArray<{ partition: number; highWatermark: number; logStartOffset: number; records: number }>
+  readonly configs: ReadonlyArray<{ name: string; value: string; source: "topic" | "default" }>
+}
+
+/** A topic's partitions and configs; a config can be set or returned to its default here. */
+const KafkaTopicView = ({ topic, reload, onNote }: { topic: KafkaTopicDetail; reload: () => void; onNote: (s: string) => void }) => {
+  const alter = async (body: unknown, done: string) => {
+    try {
+      await request("PATCH", `/api/v1/kafka/topics/${encodeURIComponent(topic.name)}/configs`, body)
+      onNote(done)
+    } catch (e) {
+      onNote(`config change failed: ${e instanceof ApiError ? e.message : String(e)}`)
+    }
+    reload()
+  }
+  return html`
+    <div class="columns detail-view">
+      <table class="table">
+        <thead><tr><th>Partition</th><th>Log start</th><th>High watermark</th><th>Records</th></tr></thead>
+        <tbody>${topic.partitions.map((p) => html`<tr><td>${p.partition}</td><td>${p.logStartOffset}</td><td>${p.highWatermark}</td><td>${p.records}</td></tr>`)}</tbody>
+      </table>
+      <table class="table">
+        <thead><tr><th>Config</th><th>Value</th><th>Source</th></tr></thead>
+        <tbody>${topic.configs.map((c) => html`<tr>
+          <td class="mono">${c.name}</td>
+          <td><form class="inline-form" onSubmit=${(e: Event) => {
+            e.preventDefault()
+            const value = ((e.target as HTMLFormElement).elements.namedItem("value") as HTMLInputElement).value
+            void alter({ set: { [c.name]: value } }, `${topic.name}: ${c.name} = ${value}`)
+          }}><input name="value" value=${c.value} size="14" /><button type="submit" class="secondary small">Set</button></form></td>
+          <td>${c.source}${c.source === "topic" && html` <button type="button" class="link" onClick=${() => alter({ reset: [c.name] }, `${topic.name}: ${c.name} back to its default`)}>reset</button>`}</td>
+        </tr>`)}</tbody>
+      </table>
+    </div>`
 }
 
 const kafkaPath = (t: KafkaTopic) => `/api/v1/kafka/topics/${encodeURIComponent(t.name)}`
@@ -100,9 +140,13 @@ export const Topics = () => {
           columns=${[
             { label: "Name", value: (t: KafkaTopic) => t.name, className: "mono" },
             { label: "Partitions", value: (t: KafkaTopic) => t.partitions },
-            { label: "Internal", value: (t: KafkaTopic) => t.internal }
+            { label: "Records written", value: (t: KafkaTopic) => t.recordsWritten },
+            { label: "MQTT", value: (t: KafkaTopic) => t.mqtt },
+            { label: "Internal", value: (t: KafkaTopic) => t.internal },
+            { label: "Created", value: (t: KafkaTopic) => since(t.createdAt) }
           ]}
           detailPath=${kafkaPath}
+          renderDetail=${(d: KafkaTopicDetail, reload: () => void) => html`<${KafkaTopicView} topic=${d} reload=${reload} onNote=${setNote} />`}
           actions=${(t: KafkaTopic, reload: () => void) => html`<${ActionButton} label="Delete" path=${kafkaPath(t)} onDone=${reload} onNote=${setNote}
             question=${`Delete the Kafka topic ${t.name} and all its records?`} />`}
         />

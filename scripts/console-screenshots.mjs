@@ -142,22 +142,28 @@ try {
   const page = await browser.newPage({ viewport: { width: 1360, height: 860 }, deviceScaleFactor: 1 })
   page.on("pageerror", (e) => console.error("page error:", e.message))
 
-  const shoot = async (name, path, prepare = async () => {}) => {
+  const shoot = async (name, path, prepare = async () => {}, fullPage = false) => {
     await page.goto(base + path)
     await prepare()
     await sleep(800)
-    await page.screenshot({ path: join(out, `${name}.png`), fullPage: false })
+    await page.screenshot({ path: join(out, `${name}.png`), fullPage })
     console.log(`docs/console/${name}.png`)
   }
   await shoot("overview", "/", () => sleep(14_000))
   await shoot("clients", "/console/clients")
   await shoot("sessions", "/console/sessions")
   await shoot("subscriptions", "/console/subscriptions")
-  await shoot("topics", "/console/topics")
+  await shoot("topics", "/console/topics", async () => {
+    await page.locator("input[name=prefix]").first().fill("sensors/")
+    await page.locator("button", { hasText: "Filter" }).first().click()
+    await page.locator('[data-testid=kafka-topics] tr[data-key=orders] button', { hasText: "details" }).click()
+    await page.locator(".detail-view").waitFor({ timeout: 5000 })
+  }, true)
   await shoot("retained", "/console/retained")
   await shoot("groups", "/console/groups", async () => {
     await sleep(500)
-    await page.locator("tr[data-key=billing] button", { hasText: "details" }).click().catch(() => {})
+    await page.locator("tr[data-key=billing] button", { hasText: "details" }).click()
+    await page.getByTestId("group-offsets").waitFor({ timeout: 5000 })
   })
   await shoot("access", "/console/access")
   await shoot("events", "/console/events", async () => {

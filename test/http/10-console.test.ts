@@ -7,7 +7,8 @@
  * publishes what mosquitto_sub receives and shows what mosquitto_pub sends, and a protected API
  * gets a sign-in. Needs `npm run build` (npm test runs it) for dist/console.
  */
-import { existsSync, readdirSync, statSync } from "node:fs"
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { request } from "node:http"
 import { join } from "node:path"
 import { gunzipSync } from "node:zlib"
@@ -18,6 +19,7 @@ import { connect, type TestClient } from "../support/clients.js"
 import { messageLines, mosquittoInstalled, PUB, subscribeWith } from "../support/mosquitto.js"
 import { useProcesses } from "../support/processes.js"
 import { startBroker, type TestBroker } from "../support/TestBroker.js"
+import { writeUsers } from "../auth/authFiles.js"
 
 const CHROMIUM = "/usr/bin/chromium"
 const hasChromium = existsSync(CHROMIUM)
@@ -241,8 +243,11 @@ describe.skipIf(!hasChromium && process.env.CI !== "true")("web console sign-in 
   const TOKEN = "console-test-token-7f3a"
   let broker: TestBroker
   let browser: Browser
+  let dir: string
   beforeAll(async () => {
-    broker = await startBroker({ http: { port: 0, adminTokens: [TOKEN] } })
+    dir = mkdtempSync(join(tmpdir(), "robustmq-console-auth-"))
+    const passwordFile = writeUsers(dir, { admin: "admin-secret", device: "device-secret" })
+    broker = await startBroker({ http: { port: 0, adminTokens: [TOKEN] }, auth: { passwordFile, superusers: ["admin"] } })
     const { chromium } = await import("playwright-core")
     browser = await chromium.launch({ executablePath: CHROMIUM })
   }, 30_000)
@@ -250,6 +255,7 @@ describe.skipIf(!hasChromium && process.env.CI !== "true")("web console sign-in 
     await browser?.close()
     await broker?.stop()
     broker?.cleanup()
+    rmSync(dir, { recursive: true, force: true })
   })
 
   it("asks for a token when the API answers 401, then lists clients with it", async () => {
@@ -267,5 +273,23 @@ describe.skipIf(!hasChromium && process.env.CI !== "true")("web console sign-in 
     } finally {
       await client.end(true)
     }
+  }, 30_000)
+
+  it("signs a superuser in with a session cookie, and refuses a user who is not one", async () => {
+    const context = await browser.newContext()
+    const page = await context.newPage()
+    await page.goto(`http://127.0.0.1:${broker.httpPort}/console/sessions`)
+    await page.locator("input[name=username]").fill("device")
+    await page.locator("input[name=password]").fill("device-secret")
+    await page.locator("button", { hasText: "Sign in" }).click()
+    await expect.poll(() => page.getByTestId("login-error").textContent(), { timeout: 5000 }).toContain("not in auth.superusers")
+    await page.locator("input[name=username]").fill("admin")
+    await page.locator("input[name=password]").fill("admin-secret")
+    await page.locator("button", { hasText: "Sign in" }).click()
+    await page.getByTestId("sessions").waitFor({ timeout: 10_000 })
+    await expect.poll(() => page.getByTestId("list-error").count(), { timeout: 5000 }).toBe(0)
+    const cookies = await context.cookies()
+    expect(cookies.find((c) => c.name === "robustmq_session")).toMatchObject({ httpOnly: true, sameSite: "Strict" })
+    await context.close()
   }, 30_000)
 })

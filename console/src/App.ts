@@ -4,7 +4,7 @@
  */
 import { html } from "htm/preact"
 import { useEffect, useState } from "preact/hooks"
-import { setUnauthorizedHandler } from "./api.js"
+import { request, setToken, setUnauthorizedHandler } from "./api.js"
 import { Access } from "./pages/Access.js"
 import { Clients } from "./pages/Clients.js"
 import { Events } from "./pages/Events.js"
@@ -55,6 +55,7 @@ export const App = () => {
         ${PAGES.map((p) => html`<a href=${p.path} class=${p === page ? "active" : ""}>${p.title}</a>`)}
         <a class="external" href="/api/v1/openapi.json" target="_blank">API (OpenAPI)</a>
         <a class="external" href="/metrics" target="_blank">/metrics</a>
+        <button type="button" class="link nav-button" name="signout" onClick=${signOut}>Sign out</button>
       </nav>
       <main class="main">
         ${needsLogin
@@ -64,6 +65,13 @@ export const App = () => {
           : html`<${ViewOf} page=${page} key=${page.path} />`}
       </main>
     </div>`
+}
+
+/** Ends the console session (cookie) and forgets the token; the next request asks again. */
+const signOut = async () => {
+  setToken(null)
+  await request("POST", "/api/v1/logout").catch(() => {})
+  location.assign("/")
 }
 
 const ViewOf = ({ page }: { page: Page }) => page.view()

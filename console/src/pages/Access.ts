@@ -4,6 +4,7 @@ import { useEffect, useState } from "preact/hooks"
 import { ApiError, get, request } from "../api.js"
 import { ActionButton } from "../components/confirmAction.js"
 import { PagedTable } from "../components/PagedTable.js"
+import { since } from "../format.js"
 
 interface User {
   readonly username: string
@@ -12,11 +13,12 @@ interface User {
 }
 
 interface Ban {
-  readonly kind: string
+  readonly kind: "clientid" | "username" | "ip"
   readonly value: string
-  readonly reason?: string | null
-  readonly expiresAt?: string | null
-  readonly createdAt?: string
+  readonly addedAt: string
+  readonly until: string | null
+  readonly reason: string
+  readonly by: string
 }
 
 const banPath = (b: Ban) => `/api/v1/bans/${encodeURIComponent(b.kind)}/${encodeURIComponent(b.value)}`
@@ -64,8 +66,9 @@ const AddBan = ({ onAdded, onNote }: { onAdded: () => void; onNote: (s: string) 
     <form class="toolbar" onSubmit=${async (e: Event) => {
       e.preventDefault()
       try {
-        await request("POST", "/api/v1/bans", { kind, value: value.trim(), durationSeconds: Number(duration), reason: reason || undefined })
-        onNote(`banned ${kind} ${value.trim()}`)
+        const seconds = duration.trim() === "" ? undefined : Number(duration)
+        const added = await request<{ disconnected: number }>("POST", "/api/v1/bans", { kind, value: value.trim(), durationSeconds: seconds, reason: reason || undefined, by: "console" })
+        onNote(`banned ${kind} ${value.trim()}${seconds === undefined ? "" : ` for ${seconds} s`}: ${added.disconnected} connection(s) closed`)
         setValue("")
         onAdded()
       } catch (err) {
@@ -73,9 +76,9 @@ const AddBan = ({ onAdded, onNote }: { onAdded: () => void; onNote: (s: string) 
       }
     }}>
       <label>Kind <select name="banKind" value=${kind} onChange=${(e: Event) => setKind((e.target as HTMLSelectElement).value)}>
-        <option value="ip">IP or CIDR</option><option value="clientId">client id</option><option value="username">user name</option></select></label>
+        <option value="ip">IP or CIDR</option><option value="clientid">client id</option><option value="username">user name</option></select></label>
       <label>Value <input name="banValue" required value=${value} placeholder=${kind === "ip" ? "10.0.0.0/8" : ""} onInput=${(e: Event) => setValue((e.target as HTMLInputElement).value)} /></label>
-      <label>For (seconds) <input name="banDuration" type="number" min="1" value=${duration} onInput=${(e: Event) => setDuration((e.target as HTMLInputElement).value)} /></label>
+      <label>For (seconds; empty: for ever) <input name="banDuration" type="number" min="1" value=${duration} onInput=${(e: Event) => setDuration((e.target as HTMLInputElement).value)} /></label>
       <label>Reason <input name="banReason" value=${reason} onInput=${(e: Event) => setReason((e.target as HTMLInputElement).value)} /></label>
       <button type="submit">Ban</button>
     </form>`
@@ -96,11 +99,14 @@ export const Access = () => {
           testId="bans"
           reloadKey=${added}
           rowKey=${(b: Ban) => `${b.kind}:${b.value}`}
+          filters=${[{ name: "kind", label: "Kind", options: ["clientid", "username", "ip"] }]}
           columns=${[
             { label: "Kind", value: (b: Ban) => b.kind },
             { label: "Value", value: (b: Ban) => b.value, className: "mono" },
-            { label: "Reason", value: (b: Ban) => b.reason },
-            { label: "Until", value: (b: Ban) => (b.expiresAt ? new Date(b.expiresAt).toLocaleString() : null) }
+            { label: "Reason", value: (b: Ban) => b.reason || null },
+            { label: "By", value: (b: Ban) => b.by || null },
+            { label: "Added", value: (b: Ban) => since(b.addedAt) },
+            { label: "Until", value: (b: Ban) => (b.until === null ? "for ever" : new Date(b.until).toLocaleString()) }
           ]}
           actions=${(b: Ban, reload: () => void) => html`<${ActionButton} label="Unban" path=${banPath(b)} onDone=${reload} onNote=${setNote}
             question=${`Lift the ban on ${b.kind} ${b.value}?`} />`}

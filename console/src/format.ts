@@ -15,3 +15,6 @@ export const since = (iso: string | null | undefined): string => {
 /** Bytes as B/KiB/MiB. */
 export const bytes = (n: number): string =>
   n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1048576).toFixed(1)} MiB`
+
+/** The value of the input, select or textarea an event came from. */
+export const valueOf = (event: Event): string => (event.target as HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement).value

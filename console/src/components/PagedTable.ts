@@ -8,6 +8,7 @@ import { html } from "htm/preact"
 import type { VNode } from "preact"
 import { useEffect, useState } from "preact/hooks"
 import { ApiError, get } from "../api.js"
+import { valueOf } from "../format.js"
 
 export interface PageOf<T> {
   readonly items: ReadonlyArray<T>
@@ -110,9 +111,9 @@ export const PagedTable = <T>(props: Props<T>) => {
         <form class="toolbar" onSubmit=${apply}>
           ${props.filters.map((f) => f.options === undefined
             ? html`<label>${f.label}<input name=${f.name} placeholder=${f.placeholder ?? ""} value=${draft[f.name] ?? ""}
-                onInput=${(e: Event) => setDraft({ ...draft, [f.name]: (e.target as HTMLInputElement).value })} /></label>`
+                onInput=${(e: Event) => setDraft({ ...draft, [f.name]: valueOf(e) })} /></label>`
             : html`<label>${f.label}<select name=${f.name} value=${draft[f.name] ?? ""}
-                onChange=${(e: Event) => setDraft({ ...draft, [f.name]: (e.target as HTMLSelectElement).value })}>
+                onChange=${(e: Event) => setDraft({ ...draft, [f.name]: valueOf(e) })}>
                 <option value="">any</option>${f.options.map((o) => html`<option value=${o}>${o}</option>`)}</select></label>`)}
           <button type="submit">Filter</button>
           <button type="button" class="secondary" onClick=${reload}>Refresh</button>

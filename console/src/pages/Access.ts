@@ -4,7 +4,7 @@ import { useEffect, useState } from "preact/hooks"
 import { ApiError, get, request } from "../api.js"
 import { ActionButton } from "../components/confirmAction.js"
 import { PagedTable } from "../components/PagedTable.js"
-import { since } from "../format.js"
+import { since, valueOf } from "../format.js"
 
 interface User {
   readonly username: string
@@ -75,11 +75,11 @@ const AddBan = ({ onAdded, onNote }: { onAdded: () => void; onNote: (s: string) 
         onNote(`ban failed: ${message(err)}`)
       }
     }}>
-      <label>Kind <select name="banKind" value=${kind} onChange=${(e: Event) => setKind((e.target as HTMLSelectElement).value)}>
+      <label>Kind <select name="banKind" value=${kind} onChange=${(e: Event) => setKind(valueOf(e))}>
         <option value="ip">IP or CIDR</option><option value="clientid">client id</option><option value="username">user name</option></select></label>
-      <label>Value <input name="banValue" required value=${value} placeholder=${kind === "ip" ? "10.0.0.0/8" : ""} onInput=${(e: Event) => setValue((e.target as HTMLInputElement).value)} /></label>
-      <label>For (seconds; empty: for ever) <input name="banDuration" type="number" min="1" value=${duration} onInput=${(e: Event) => setDuration((e.target as HTMLInputElement).value)} /></label>
-      <label>Reason <input name="banReason" value=${reason} onInput=${(e: Event) => setReason((e.target as HTMLInputElement).value)} /></label>
+      <label>Value <input name="banValue" required value=${value} placeholder=${kind === "ip" ? "10.0.0.0/8" : ""} onInput=${(e: Event) => setValue(valueOf(e))} /></label>
+      <label>For (seconds; empty: for ever) <input name="banDuration" type="number" min="1" value=${duration} onInput=${(e: Event) => setDuration(valueOf(e))} /></label>
+      <label>Reason <input name="banReason" value=${reason} onInput=${(e: Event) => setReason(valueOf(e))} /></label>
       <button type="submit">Ban</button>
     </form>`
 }

@@ -6,6 +6,7 @@ import { html } from "htm/preact"
 import { useEffect, useState } from "preact/hooks"
 import { PagedTable } from "../components/PagedTable.js"
 import { streamEvents } from "../sse.js"
+import { valueOf } from "../format.js"
 
 const KEEP = 500
 
@@ -79,8 +80,8 @@ export const Events = () => {
         e.preventDefault()
         setFilter({ stream: draft.stream.trim(), prefix: draft.prefix.trim() })
       }}>
-        <label>Stream <input name="stream" value=${draft.stream} placeholder="bans, topics, acl, session-<id>" onInput=${(e: Event) => setDraft({ ...draft, stream: (e.target as HTMLInputElement).value })} /></label>
-        <label>Stream prefix <input name="streamPrefix" value=${draft.prefix} placeholder="session-" onInput=${(e: Event) => setDraft({ ...draft, prefix: (e.target as HTMLInputElement).value })} /></label>
+        <label>Stream <input name="stream" value=${draft.stream} placeholder="bans, topics, acl, session-<id>" onInput=${(e: Event) => setDraft({ ...draft, stream: valueOf(e) })} /></label>
+        <label>Stream prefix <input name="streamPrefix" value=${draft.prefix} placeholder="session-" onInput=${(e: Event) => setDraft({ ...draft, prefix: valueOf(e) })} /></label>
         <button type="submit">Show</button>
       </form>
       <${LiveTail} filter=${filter} />

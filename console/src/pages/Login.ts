@@ -5,13 +5,14 @@
 import { html } from "htm/preact"
 import { useState } from "preact/hooks"
 import { ApiError, request, setToken, tokenWasRefused } from "../api.js"
+import { valueOf } from "../format.js"
 
 export const Login = ({ onDone }: { onDone: () => void }) => {
   const [username, setUsername] = useState("")
   const [password, setPassword] = useState("")
   const [token, setTokenInput] = useState("")
   const [error, setError] = useState<string | null>(tokenWasRefused() ? "The admin API refused that token." : null)
-  const value = (set: (v: string) => void) => (e: Event) => set((e.target as HTMLInputElement).value)
+  const value = (set: (v: string) => void) => (e: Event) => set(valueOf(e))
   return html`
     <div class="page login">
       <h2>Sign in</h2>

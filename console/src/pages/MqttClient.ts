@@ -8,6 +8,7 @@ import { html } from "htm/preact"
 import { useEffect, useState } from "preact/hooks"
 import type { MqttClient as Client } from "mqtt"
 import { get } from "../api.js"
+import { valueOf } from "../format.js"
 
 const KEEP_MESSAGES = 200
 
@@ -177,11 +178,11 @@ export const MqttClient = () => {
         if (connected) disconnect()
         else void connect(url, { clientId, username, password, protocolVersion })
       }}>
-        <label>WebSocket URL <input name="url" value=${url} onInput=${(e: Event) => setUrl((e.target as HTMLInputElement).value)} size="40" /></label>
-        <label>Client id <input name="clientId" value=${clientId} onInput=${(e: Event) => setClientId((e.target as HTMLInputElement).value)} /></label>
-        <label>User name <input name="username" value=${username} autocomplete="username" onInput=${(e: Event) => setUsername((e.target as HTMLInputElement).value)} /></label>
-        <label>Password <input name="password" type="password" value=${password} autocomplete="current-password" onInput=${(e: Event) => setPassword((e.target as HTMLInputElement).value)} /></label>
-        <label>Protocol <select name="protocol" value=${protocolVersion} onChange=${(e: Event) => setProtocolVersion(Number((e.target as HTMLSelectElement).value) as 4 | 5)}>
+        <label>WebSocket URL <input name="url" value=${url} onInput=${(e: Event) => setUrl(valueOf(e))} size="40" /></label>
+        <label>Client id <input name="clientId" value=${clientId} onInput=${(e: Event) => setClientId(valueOf(e))} /></label>
+        <label>User name <input name="username" value=${username} autocomplete="username" onInput=${(e: Event) => setUsername(valueOf(e))} /></label>
+        <label>Password <input name="password" type="password" value=${password} autocomplete="current-password" onInput=${(e: Event) => setPassword(valueOf(e))} /></label>
+        <label>Protocol <select name="protocol" value=${protocolVersion} onChange=${(e: Event) => setProtocolVersion(Number(valueOf(e)) as 4 | 5)}>
           <option value="5">MQTT 5.0</option><option value="4">MQTT 3.1.1</option></select></label>
         <div class="row">
           <button type="submit" name="connect">${connected ? "Disconnect" : "Connect"}</button>
@@ -192,17 +193,17 @@ export const MqttClient = () => {
       <div class="columns">
         <form class="card form-grid" onSubmit=${subscribe}>
           <h3>Subscribe</h3>
-          <label>Topic filter <input name="filter" value=${filter} onInput=${(e: Event) => setFilter((e.target as HTMLInputElement).value)} /></label>
-          <label>QoS <select name="subQos" value=${subQos} onChange=${(e: Event) => setSubQos(Number((e.target as HTMLSelectElement).value))}>
+          <label>Topic filter <input name="filter" value=${filter} onInput=${(e: Event) => setFilter(valueOf(e))} /></label>
+          <label>QoS <select name="subQos" value=${subQos} onChange=${(e: Event) => setSubQos(Number(valueOf(e)))}>
             <option value="0">0</option><option value="1">1</option><option value="2">2</option></select></label>
           <button type="submit" name="subscribe" disabled=${!connected}>Subscribe</button>
           <ul class="chips">${state.subscriptions.map((f) => html`<li>${f} <button type="button" class="link" onClick=${() => unsubscribe(f)} title="unsubscribe">×</button></li>`)}</ul>
         </form>
         <form class="card form-grid" onSubmit=${publish}>
           <h3>Publish</h3>
-          <label>Topic <input name="topic" value=${topic} onInput=${(e: Event) => setTopic((e.target as HTMLInputElement).value)} /></label>
-          <label>Payload <textarea name="payload" rows="3" value=${payload} onInput=${(e: Event) => setPayload((e.target as HTMLTextAreaElement).value)}></textarea></label>
-          <label>QoS <select name="pubQos" value=${pubQos} onChange=${(e: Event) => setPubQos(Number((e.target as HTMLSelectElement).value))}>
+          <label>Topic <input name="topic" value=${topic} onInput=${(e: Event) => setTopic(valueOf(e))} /></label>
+          <label>Payload <textarea name="payload" rows="3" value=${payload} onInput=${(e: Event) => setPayload(valueOf(e))}></textarea></label>
+          <label>QoS <select name="pubQos" value=${pubQos} onChange=${(e: Event) => setPubQos(Number(valueOf(e)))}>
             <option value="0">0</option><option value="1">1</option><option value="2">2</option></select></label>
           <label class="inline"><input type="checkbox" name="retain" checked=${retain} onChange=${(e: Event) => setRetain((e.target as HTMLInputElement).checked)} /> retain</label>
           <button type="submit" name="publish" disabled=${!connected}>Publish</button>

@@ -4,7 +4,7 @@ import { useState } from "preact/hooks"
 import { ApiError, request } from "../api.js"
 import { ActionButton } from "../components/confirmAction.js"
 import { PagedTable } from "../components/PagedTable.js"
-import { since } from "../format.js"
+import { since, valueOf } from "../format.js"
 
 interface MqttTopic {
   readonly topic: string
@@ -76,8 +76,8 @@ const CreateKafkaTopic = ({ onCreated, onNote }: { onCreated: () => void; onNote
         onNote(`create failed: ${err instanceof ApiError ? err.message : String(err)}`)
       }
     }}>
-      <label>New Kafka topic <input name="newTopic" value=${name} required onInput=${(e: Event) => setName((e.target as HTMLInputElement).value)} /></label>
-      <label>Partitions <input name="partitions" type="number" min="1" max="65536" value=${partitions} onInput=${(e: Event) => setPartitions((e.target as HTMLInputElement).value)} /></label>
+      <label>New Kafka topic <input name="newTopic" value=${name} required onInput=${(e: Event) => setName(valueOf(e))} /></label>
+      <label>Partitions <input name="partitions" type="number" min="1" max="65536" value=${partitions} onInput=${(e: Event) => setPartitions(valueOf(e))} /></label>
       <button type="submit">Create</button>
     </form>`
 }
@@ -98,9 +98,9 @@ const PublishOverHttp = ({ onNote }: { onNote: (s: string) => void }) => {
         onNote(`publish failed: ${err instanceof ApiError ? err.message : String(err)}`)
       }
     }}>
-      <label>Publish to <input name="httpTopic" required value=${topic} placeholder="devices/all/cmd" onInput=${(e: Event) => setTopic((e.target as HTMLInputElement).value)} /></label>
-      <label>Payload <input name="httpPayload" value=${payload} onInput=${(e: Event) => setPayload((e.target as HTMLInputElement).value)} /></label>
-      <label>QoS <select name="httpQos" value=${qos} onChange=${(e: Event) => setQos((e.target as HTMLSelectElement).value)}><option>0</option><option>1</option><option>2</option></select></label>
+      <label>Publish to <input name="httpTopic" required value=${topic} placeholder="devices/all/cmd" onInput=${(e: Event) => setTopic(valueOf(e))} /></label>
+      <label>Payload <input name="httpPayload" value=${payload} onInput=${(e: Event) => setPayload(valueOf(e))} /></label>
+      <label>QoS <select name="httpQos" value=${qos} onChange=${(e: Event) => setQos(valueOf(e))}><option>0</option><option>1</option><option>2</option></select></label>
       <label class="inline"><input type="checkbox" checked=${retain} onChange=${(e: Event) => setRetain((e.target as HTMLInputElement).checked)} /> retain</label>
       <button type="submit">Publish</button>
     </form>`

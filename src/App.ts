@@ -9,6 +9,7 @@ import * as LogRetention from "../layers/LogRetention.js"
 import * as MessageLogLive from "../layers/MessageLogLive.js"
 import * as Storage from "../layers/Storage.js"
 import * as Auth from "./auth/Auth.js"
+import * as Bans from "./bans/Bans.js"
 import * as AdminAuth from "./http/admin/AdminAuth.js"
 import * as BrokerHandle from "./http/admin/BrokerHandle.js"
 import * as HttpServer from "./http/HttpServer.js"
@@ -52,6 +53,7 @@ const core = MqttListeners.layer.pipe(
   Layer.provideMerge(MqttServer.layer),
   Layer.provideMerge(MqttEngine.layer),
   Layer.provideMerge(Auth.layer),
+  Layer.provideMerge(Bans.layer),
   Layer.provideMerge(storage),
   Layer.provideMerge(TlsContext.layer)
 )

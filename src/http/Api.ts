@@ -7,6 +7,7 @@ import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "
 import { Schema } from "effect"
 import { VERSION } from "../version.js"
 import { AccessApi } from "./admin/access/api.js"
+import { BansApi } from "./admin/bans/api.js"
 import { ClientsApi } from "./admin/clients/api.js"
 import { EventsApi } from "./admin/events/api.js"
 import { KafkaApi } from "./admin/kafka/api.js"
@@ -54,6 +55,7 @@ export class BrokerApi extends HttpApi.make("robustmq")
   .add(AccessApi)
   .add(EventsApi)
   .add(KafkaApi)
+  .add(BansApi)
   .annotate(OpenApi.Title, "RobustMQ-TS")
   .annotate(OpenApi.Version, VERSION)
 {}

@@ -10,12 +10,14 @@ import { Context, Duration, Effect, Layer } from "effect"
 import { BrokerConfig } from "../../config/BrokerConfig.js"
 import { ReasonCode } from "../../domain/ReasonCode.js"
 import { Auth } from "../auth/Auth.js"
+import { Bans } from "../bans/Bans.js"
 import { makeDebugLog } from "../net/debugLog.js"
 import { inputFaults } from "../net/inputFaults.js"
 import { listen } from "../net/listen.js"
 import { Connection } from "./Connection.js"
 import type { Engine } from "./engine/Engine.js"
 import { MqttEngine } from "./engine/MqttEngine.js"
+import { kickBanned } from "./kickBanned.js"
 import { publishSys } from "./engine/sys.js"
 import { ServerContext } from "./ServerContext.js"
 
@@ -63,6 +65,8 @@ export const make = Effect.gen(function*() {
   const auth = yield* Auth
   const ctx = new ServerContext(engine, config, runtime, auth.active ? auth : null)
   ctx.debug = yield* makeDebugLog
+  ctx.bans = yield* Bans
+  yield* ctx.bans.enforce(kickBanned(ctx))
 
   const server = net.createServer({ noDelay: true }, (socket: ConnSocket) => acceptSocket(ctx, socket, "tcp"))
 

@@ -133,4 +133,19 @@ describe("admin API without credentials", () => {
       broker.cleanup()
     }
   })
+
+  it("ends open event tails at shutdown instead of waiting for them", async () => {
+    const broker = await startBroker({ http: { port: 0 } })
+    const res = await fetch(`http://127.0.0.1:${broker.httpPort}/api/v1/events/stream`)
+    const reader = res.body!.getReader()
+    await reader.read() // the opening comment
+    const t0 = Date.now()
+    await broker.stop()
+    broker.cleanup()
+    // Without the end, Node's server.close waits for the client's keep-alive to lapse (seconds).
+    expect(Date.now() - t0).toBeLessThan(2000)
+    let done = false
+    for (let i = 0; i < 10 && !done; i++) done = (await reader.read().catch(() => ({ done: true }))).done
+    expect(done).toBe(true)
+  })
 })

@@ -5,11 +5,12 @@
  * everything below it is up and empties when a shutdown begins. Until then a route answers
  * 503 with a message saying why.
  */
-import { Context, Effect, Layer } from "effect"
+import { Context, Deferred, Effect, Layer } from "effect"
 import type { BrokerConfig } from "../../../config/BrokerConfig.js"
 import type { EventStore } from "../../../services/EventStore.js"
 import type { MessageLog } from "../../../services/MessageLog.js"
 import type { Auth } from "../../auth/Auth.js"
+import type { Bans } from "../../bans/Bans.js"
 import type { Topics } from "../../meta/Topics.js"
 import type { MqttEngine } from "../../mqtt/engine/MqttEngine.js"
 import type { MqttServer } from "../../mqtt/MqttServer.js"
@@ -17,13 +18,15 @@ import { Readiness } from "../Readiness.js"
 import { Unavailable } from "./errors.js"
 
 /** What every admin route may use. Kafka's services (KafkaServer, GroupCoordinator) are optional: read them with Effect.serviceOption. */
-export type BrokerServices = BrokerConfig | MqttEngine | MqttServer | EventStore | MessageLog | Topics | Auth
+export type BrokerServices = BrokerConfig | MqttEngine | MqttServer | EventStore | MessageLog | Topics | Auth | Bans
 
 export class BrokerHandle extends Context.Tag("broker/BrokerHandle")<BrokerHandle, {
   current: Context.Context<BrokerServices> | null
+  /** Done when a shutdown begins: long responses (event tails) end on it, so they do not hold the listener open. */
+  readonly stopping: Deferred.Deferred<void>
 }>() {}
 
-export const layer = Layer.sync(BrokerHandle, () => ({ current: null }))
+export const layer = Layer.effect(BrokerHandle, Effect.map(Deferred.make<void>(), (stopping) => ({ current: null, stopping })))
 
 /**
  * Fills the handle with the running broker's context (all of it, Kafka's services too when
@@ -33,7 +36,8 @@ export const attach: Layer.Layer<never, never, BrokerHandle | BrokerServices> = 
   Effect.gen(function*() {
     const handle = yield* BrokerHandle
     const context = yield* Effect.context<BrokerServices>()
-    yield* Effect.acquireRelease(Effect.sync(() => void (handle.current = context)), () => Effect.sync(() => void (handle.current = null)))
+    yield* Effect.acquireRelease(Effect.sync(() => void (handle.current = context)), () =>
+      Effect.zipRight(Effect.sync(() => void (handle.current = null)), Deferred.succeed(handle.stopping, undefined)))
   })
 )
 

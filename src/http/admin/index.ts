@@ -5,6 +5,7 @@
 import { Layer } from "effect"
 import { authLayer } from "./AdminAuth.js"
 import { AccessLive } from "./access/handlers.js"
+import { BansLive } from "./bans/handlers.js"
 import { ClientsLive } from "./clients/handlers.js"
 import { EventsLive } from "./events/handlers.js"
 import { KafkaLive } from "./kafka/handlers.js"
@@ -28,5 +29,6 @@ export const AdminLive = Layer.mergeAll(
   PublishLive,
   AccessLive,
   EventsLive,
-  KafkaLive
+  KafkaLive,
+  BansLive
 ).pipe(Layer.provide(authLayer))

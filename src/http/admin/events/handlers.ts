@@ -1,9 +1,9 @@
 /** Paging and tailing the event store; secrets in auth events never leave the broker. */
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
-import { Effect, Stream } from "effect"
+import { Deferred, Effect, Stream } from "effect"
 import { EventStore, type RecordedEvent } from "../../../../services/EventStore.js"
 import { BrokerApi } from "../../Api.js"
-import { withBroker } from "../BrokerHandle.js"
+import { BrokerHandle, withBroker } from "../BrokerHandle.js"
 import { ServerError } from "../errors.js"
 import { DEFAULT_LIMIT } from "../paging.js"
 import { ControlEvent } from "./api.js"
@@ -36,10 +36,11 @@ const storageFailed = (e: { readonly message: string }) => new ServerError({ mes
 const sseFrame = (e: ControlEvent): string => `id: ${e.position}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`
 
 /**
- * Events after `from`, forever: polled every POLL_MS (at once again when a read came back full),
- * with a comment line every HEARTBEAT_MS so proxies keep the connection open.
+ * Events after `from` until the broker stops (`stopping`: then the response ends at once, so a
+ * shutdown is not held up by open tails): polled every POLL_MS (at once again when a read came
+ * back full), with a comment line every HEARTBEAT_MS so proxies keep the connection open.
  */
-const tail = (store: EventStore["Type"], from: number, keep: (e: RecordedEvent) => boolean): Stream.Stream<string> => {
+const tail = (store: EventStore["Type"], from: number, keep: (e: RecordedEvent) => boolean, stopping: Deferred.Deferred<void>): Stream.Stream<string> => {
   let last = from
   let full = false
   const poll = Effect.gen(function*() {
@@ -50,8 +51,9 @@ const tail = (store: EventStore["Type"], from: number, keep: (e: RecordedEvent) 
     return events.filter(keep).map((e) => sseFrame(eventOf(e))).join("")
   })
   const heartbeat = Stream.repeatEffect(Effect.as(Effect.sleep(HEARTBEAT_MS), ": keepalive\n\n"))
-  return Stream.merge(Stream.make(": tailing the control-event log\n\n"), Stream.merge(Stream.repeatEffect(poll), heartbeat, { haltStrategy: "either" })).pipe(
-    Stream.filter((text) => text !== "")
+  return Stream.concat(Stream.make(": tailing the control-event log\n\n"), Stream.merge(Stream.repeatEffect(poll), heartbeat)).pipe(
+    Stream.filter((text) => text !== ""),
+    Stream.interruptWhen(Deferred.await(stopping))
   )
 }
 
@@ -78,9 +80,10 @@ export const EventsLive = HttpApiBuilder.group(BrokerApi, "events", (handlers) =
     .handleRaw("tail", ({ request, urlParams: q }) =>
       withBroker(Effect.gen(function*() {
         const store = yield* EventStore
+        const handle = yield* BrokerHandle
         const resume = Number(request.headers["last-event-id"])
         const from = Number.isInteger(resume) && resume >= 0 ? resume : q.from ?? (yield* Effect.orElseSucceed(store.lastPosition, () => 0))
-        return HttpServerResponse.stream(Stream.encodeText(tail(store, from, filterOf(q))), {
+        return HttpServerResponse.stream(Stream.encodeText(tail(store, from, filterOf(q), handle.stopping)), {
           contentType: "text/event-stream",
           headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
         })

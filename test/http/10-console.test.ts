@@ -3,9 +3,10 @@
  * fallback, path traversal refused), and the pages in a real headless Chromium (Debian
  * `chromium`, driven by playwright-core): the overview's numbers move with MQTT traffic, the
  * clients page lists a connected client and kicks it (it sees DISCONNECT 0x98), the events page
- * tails the control-event log over SSE, the MQTT client page (over the WebSocket listener)
- * publishes what mosquitto_sub receives and shows what mosquitto_pub sends, and a protected API
- * gets a sign-in. Needs `npm run build` (npm test runs it) for dist/console.
+ * tails the control-event log over SSE, the access page bans a client id and lifts the ban, the
+ * MQTT client page (over the WebSocket listener) publishes what mosquitto_sub receives and shows
+ * what mosquitto_pub sends, and a protected API gets a sign-in (token, or a superuser's cookie).
+ * Needs `npm run build` (npm test runs it) for dist/console.
  */
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -206,6 +207,31 @@ describe("web console", () => {
       const stored = page.getByTestId("events").locator("tbody tr[data-key]")
       await expect.poll(async () => (await stored.allTextContents()).join("\n"), { timeout: 10_000 }).toContain("SubscriptionAdded")
       expect((await stored.allTextContents()).every((row) => row.includes("session-console-events"))).toBe(true)
+      expect(errors).toEqual([])
+    }, 30_000)
+
+    it("the access page bans a client id (its CONNECT is refused with 0x8A) and lifts the ban", async () => {
+      await page.goto(base + "/console/access")
+      await page.locator("select[name=banKind]").selectOption("clientid")
+      await page.locator("input[name=banValue]").fill("console-banned")
+      await page.locator("input[name=banReason]").fill("test")
+      await page.locator("button", { hasText: "Ban" }).click()
+      await expect.poll(() => page.getByTestId("note").textContent(), { timeout: 5000 }).toContain("banned clientid console-banned")
+      const row = page.locator('[data-testid=bans] tr[data-key="clientid:console-banned"]')
+      await row.waitFor({ timeout: 5000 })
+      const refused = await connect(broker.url, { clientId: "console-banned", protocolVersion: 5 }).then(
+        async (c) => {
+          await c.end(true)
+          return null
+        },
+        (e: { code?: number }) => e.code
+      )
+      expect(refused).toBe(0x8a)
+      page.once("dialog", (dialog) => void dialog.accept())
+      await row.locator("button[name=unban]").click()
+      await expect.poll(() => row.count(), { timeout: 5000 }).toBe(0)
+      const allowed = await connect(broker.url, { clientId: "console-banned", protocolVersion: 5 })
+      await allowed.end(true)
       expect(errors).toEqual([])
     }, 30_000)
 

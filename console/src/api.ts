@@ -32,7 +32,7 @@ export const authHeaders = (): Record<string, string> => {
 /** A token the API refused is dropped, so the login screen can say so and ask again. */
 let refusedToken = false
 export const tokenWasRefused = (): boolean => refusedToken
-const unauthorized = () => {
+export const unauthorized = (): void => {
   refusedToken = getToken() !== null
   if (refusedToken) setToken(null)
   onUnauthorized()

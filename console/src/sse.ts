@@ -3,7 +3,7 @@
  * EventSource cannot. Calls `onEvent` per event until the returned stop function is called or
  * the stream ends.
  */
-import { ApiError, authHeaders } from "./api.js"
+import { ApiError, authHeaders, unauthorized } from "./api.js"
 
 export interface ServerEvent {
   readonly id: string | null
@@ -21,6 +21,7 @@ export const streamEvents = (
   void (async () => {
     try {
       const response = await fetch(path, { headers: { ...authHeaders(), accept: "text/event-stream" }, credentials: "same-origin", signal: abort.signal })
+      if (response.status === 401) unauthorized()
       if (!response.ok || response.body === null) throw new ApiError(response.status, "Error", `${path} answered ${response.status}: ${await response.text()}`)
       onOpen()
       const reader = response.body.pipeThrough(new TextDecoderStream()).getReader()

@@ -13,6 +13,21 @@ interface Retained {
   readonly expiresAt: string | null
 }
 
+interface RetainedMessage extends Retained {
+  readonly payload: string
+  readonly encoding: "plain" | "base64"
+  readonly contentType: string | null
+  readonly userProperties: ReadonlyArray<readonly [string, string]>
+}
+
+/** The message itself: its payload as text (or base64, said so), content type and user properties. */
+const MessageView = ({ message }: { message: RetainedMessage }) => html`
+  <div class="detail-view" data-testid="retained-message">
+    <p class="muted">${message.encoding === "base64" ? "binary payload, shown as base64" : "UTF-8 payload"}${message.contentType !== null ? ` · content type ${message.contentType}` : ""}
+      ${message.userProperties.length > 0 && html` · user properties ${message.userProperties.map(([k, v]) => `${k}=${v}`).join(", ")}`}</p>
+    <pre class="payload">${message.payload}</pre>
+  </div>`
+
 /** Topics hold slashes, so the API takes them as ?topic=. */
 const path = (r: Retained) => `/api/v1/retained/message?topic=${encodeURIComponent(r.topic)}`
 
@@ -35,6 +50,7 @@ export const RetainedPage = () => {
           { label: "Expires", value: (r: Retained) => (r.expiresAt === null ? null : new Date(r.expiresAt).toLocaleString()) }
         ]}
         detailPath=${path}
+        renderDetail=${(m: RetainedMessage) => html`<${MessageView} message=${m} />`}
         actions=${(r: Retained, reload: () => void) => html`<${ActionButton} label="Delete" path=${path(r)} onDone=${reload} onNote=${setNote}
           question=${`Delete the retained message of ${r.topic}?`} />`}
       />

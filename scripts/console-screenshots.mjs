@@ -149,7 +149,8 @@ try {
     await page.screenshot({ path: join(out, `${name}.png`), fullPage })
     console.log(`docs/console/${name}.png`)
   }
-  await shoot("overview", "/", () => sleep(14_000))
+  // Two /metrics reads (15 s apart) give the records-appended rate.
+  await shoot("overview", "/", () => sleep(17_000))
   await shoot("clients", "/console/clients")
   await shoot("sessions", "/console/sessions")
   await shoot("subscriptions", "/console/subscriptions")
@@ -159,7 +160,12 @@ try {
     await page.locator('[data-testid=kafka-topics] tr[data-key=orders] button', { hasText: "details" }).click()
     await page.locator(".detail-view").waitFor({ timeout: 5000 })
   }, true)
-  await shoot("retained", "/console/retained")
+  await shoot("retained", "/console/retained", async () => {
+    await page.locator("input[name=filter]").fill("sensors/#")
+    await page.locator("button", { hasText: "Filter" }).click()
+    await page.locator('tr[data-key="sensors/room-1/config"] button', { hasText: "details" }).click()
+    await page.getByTestId("retained-message").waitFor({ timeout: 5000 })
+  })
   await shoot("groups", "/console/groups", async () => {
     await sleep(500)
     await page.locator("tr[data-key=billing] button", { hasText: "details" }).click()

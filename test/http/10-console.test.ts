@@ -237,6 +237,9 @@ describe("web console", () => {
 
     it.skipIf(!mosquittoInstalled && process.env.CI !== "true")("the MQTT client page publishes to mosquitto_sub and shows what mosquitto_pub sends", async () => {
       const wsUrl = `ws://127.0.0.1:${broker.listeners.wsPort}/mqtt`
+      // With nothing remembered, the page offers the broker's own WebSocket listener (from the overview API).
+      await page.goto(`${base}/console/mqtt`)
+      await expect.poll(() => page.locator("input[name=url]").inputValue(), { timeout: 5000 }).toBe(wsUrl)
       await page.goto(`${base}/console/mqtt?url=${encodeURIComponent(wsUrl)}`)
       await page.locator("input[name=clientId]").fill("console-browser")
       await page.locator("button[name=connect]").click()

@@ -188,6 +188,7 @@ try {
     await page.locator("button[name=subscribe]").click()
     await sleep(2500)
   })
+  await shoot("config", "/console/config", () => page.getByTestId("config").filter({ hasText: "storage" }).waitFor({ timeout: 5000 }))
 } finally {
   await cleanUp()
 }

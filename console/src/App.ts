@@ -7,6 +7,7 @@ import { useEffect, useState } from "preact/hooks"
 import { request, setToken, setUnauthorizedHandler } from "./api.js"
 import { Access } from "./pages/Access.js"
 import { Clients } from "./pages/Clients.js"
+import { Config } from "./pages/Config.js"
 import { Events } from "./pages/Events.js"
 import { Groups } from "./pages/Groups.js"
 import { Login } from "./pages/Login.js"
@@ -34,7 +35,8 @@ export const PAGES: ReadonlyArray<Page> = [
   { path: "/console/groups", title: "Consumer groups", view: () => html`<${Groups} />` },
   { path: "/console/access", title: "Users, ACL, bans", view: () => html`<${Access} />` },
   { path: "/console/events", title: "Events", view: () => html`<${Events} />` },
-  { path: "/console/mqtt", title: "MQTT client", view: () => html`<${MqttClient} />` }
+  { path: "/console/mqtt", title: "MQTT client", view: () => html`<${MqttClient} />` },
+  { path: "/console/config", title: "Configuration", view: () => html`<${Config} />` }
 ]
 
 const pageFor = (path: string): Page | undefined =>

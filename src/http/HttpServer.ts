@@ -15,6 +15,7 @@ import { BrokerApi, Health, NotReady } from "./Api.js"
 import { AdminCredentials } from "./admin/AdminAuth.js"
 import type { BrokerHandle } from "./admin/BrokerHandle.js"
 import { AdminLive } from "./admin/index.js"
+import * as ConsoleStatic from "./consoleStatic.js"
 import { HttpListener } from "./HttpListener.js"
 import { Metrics } from "./Metrics.js"
 import { Readiness } from "./Readiness.js"
@@ -146,6 +147,7 @@ export const layer: Layer.Layer<HttpListener, Error, BrokerConfig | Readiness | 
     const routes = Layer.unwrapEffect(Effect.map(HttpApiBuilder.httpApp, (app) => HttpServer.serve(errorsAsJson(app, maxBodyBytes)))).pipe(
       Layer.provide([HttpApiBuilder.Router.Live, HttpApiBuilder.Middleware.layer]),
       Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/api/v1/openapi.json" })),
+      Layer.provide(ConsoleStatic.layer),
       Layer.provide(ApiLive)
     )
     return Layer.merge(routes, bound).pipe(Layer.provide(server))

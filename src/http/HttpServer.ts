@@ -11,7 +11,7 @@ import type { RouteNotFound } from "@effect/platform/HttpServerError"
 import { Context, Effect, Layer } from "effect"
 import { BrokerConfig } from "../../config/BrokerConfig.js"
 import { BrokerApi, Health, NotReady } from "./Api.js"
-import { Metrics } from "./Metrics.js"
+import { Metrics, scrape } from "./Metrics.js"
 import { Readiness } from "./Readiness.js"
 
 /** The bound HTTP port (-1 when the listener is off). */
@@ -40,9 +40,8 @@ const MetricsLive = HttpApiBuilder.group(BrokerApi, "metrics", (handlers) =>
     return handlers.handleRaw("scrape", ({ request }) =>
       Effect.gen(function*() {
         if (registries === null) return textResponse(404, "metrics are off")
-        const registry = wantsOpenMetrics(request.headers.accept) ? registries.openMetrics : registries.prometheus
-        const body = yield* Effect.promise(() => registry.metrics())
-        return textResponse(200, body, registry.contentType)
+        const { body, contentType } = yield* scrape(registries, wantsOpenMetrics(request.headers.accept))
+        return textResponse(200, body, contentType)
       }))
   }))
 

@@ -1,15 +1,19 @@
 /**
  * The Kafka listener's metrics, read at scrape time: requests by API (a plain counter array the
- * listener bumps once per request), open connections, partitions with their high watermark, and
- * consumer groups with their committed offsets and lag under kafka_exporter's names
+ * listener bumps once per request) with their handling time, open connections, records and
+ * bytes produced and fetched by topic, partitions with their high watermark and log start
+ * offset, and consumer groups with their committed offsets and lag under kafka_exporter's names
  * (`kafka_consumergroup_lag`, `kafka_consumergroup_current_offset`,
  * `kafka_topic_partition_current_offset`, ...), so the dashboards built for it work unchanged.
+ * The per-partition, per-group and per-topic families are rendered straight into the text
+ * (exposition.ts): at 10k topics prom-client's label handling alone took over 100 ms.
  */
 import { Effect, Layer, Option } from "effect"
-import { topicPartition } from "../../domain/ids.js"
+import { topicPartition, type TopicPartition } from "../../domain/ids.js"
 import { KafkaServer } from "../kafka/KafkaServer.js"
 import { ApiKey } from "../kafka/protocol/index.js"
-import { type Metrics, registerScoped, scrapedCounter, scrapedGauge } from "./Metrics.js"
+import { escapeLabel, type RenderedFamily } from "./exposition.js"
+import { type Metrics, registerRenderedScoped, registerScoped, scrapedCounter, scrapedGauge } from "./Metrics.js"
 
 /** API key -> its name, for the `api` label. */
 const API_NAMES: ReadonlyArray<string | undefined> = (() => {
@@ -18,15 +22,129 @@ const API_NAMES: ReadonlyArray<string | undefined> = (() => {
   return names
 })()
 
-export const kafkaMetrics = (server: KafkaServer["Type"]) => {
-  const ctx = server.context
-  const log = ctx.log
-  /** The log end (next offset) of each partition of every topic, by topic. */
-  const partitionEnds = function*() {
+/** Log start offsets are storage reads: refreshed in the background of scrapes, this long at most per scrape. */
+const OLDEST_REFRESH_BUDGET_MS = 5
+/** A log start offset read this long ago is read again (retention moves it in whole segments or batches). */
+const OLDEST_MAX_AGE_MS = 30_000
+
+type Ctx = KafkaServer["Type"]["context"]
+
+/** `topic="..."` per topic name, escaped once and reused across scrapes (bounded by the topic count). */
+const topicLabels = new Map<string, string>()
+const topicLabel = (topic: string): string => {
+  let label = topicLabels.get(topic)
+  if (label === undefined) {
+    if (topicLabels.size > 200_000) topicLabels.clear()
+    topicLabels.set(topic, (label = `topic="${escapeLabel(topic)}"`))
+  }
+  return label
+}
+
+/**
+ * Log start offsets per partition, read from storage a few at a time before each scrape
+ * (oldest reading first, within OLDEST_REFRESH_BUDGET_MS), so a scrape never waits on 10k reads.
+ * A partition is exported once it has been read.
+ */
+const makeOldestOffsets = (ctx: Ctx) => {
+  const known = new Map<TopicPartition, { offset: number; at: number }>()
+  const refresh = Effect.gen(function*() {
+    const started = Date.now()
+    const stale: Array<TopicPartition> = []
     for (const topic of ctx.topics.list()) {
-      for (let p = 0; p < topic.partitions; p++) yield [topic.name, p, log.unsafeHighWatermark(topicPartition(topic.name, p))] as const
+      for (let p = 0; p < topic.partitions; p++) {
+        const tp = topicPartition(topic.name, p)
+        const k = known.get(tp)
+        if (k === undefined || started - k.at > OLDEST_MAX_AGE_MS) stale.push(tp)
+      }
+    }
+    stale.sort((a, b) => (known.get(a)?.at ?? 0) - (known.get(b)?.at ?? 0))
+    for (const tp of stale) {
+      if (Date.now() - started > OLDEST_REFRESH_BUDGET_MS) break
+      const offset = yield* Effect.orElseSucceed(ctx.logStartOffset(tp), () => -1)
+      if (offset >= 0) known.set(tp, { offset, at: Date.now() })
+    }
+  })
+  return { known, refresh }
+}
+
+/** The rendered families: everything here grows with topics, partitions or groups. */
+export const kafkaRenderedFamilies = (ctx: Ctx, oldest: ReadonlyMap<TopicPartition, { offset: number }>): ReadonlyArray<RenderedFamily> => {
+  const log = ctx.log
+  const perTopic = (name: string, help: string, read: (t: { producedRecords: number; producedBytes: number; fetchedRecords: number; fetchedBytes: number }) => number): RenderedFamily => ({
+    name, type: "counter", help, render: (out) => {
+      for (const [topic, traffic] of ctx.topicTraffic) out.sample(topicLabel(topic), read(traffic))
+    }
+  })
+  /** Each committed offset of each group, with its labels. */
+  const eachCommitted = (visit: (labels: string, topic: string, partition: number, offset: number) => void) => {
+    for (const group of ctx.groups.unsafeGroups()) {
+      const g = `consumergroup="${escapeLabel(group.groupId)}",`
+      for (const [topic, partitions] of group.offsets) {
+        const t = g + topicLabel(topic)
+        for (const [partition, committed] of partitions) visit(`${t},partition="${partition}"`, topic, partition, committed.offset)
+      }
     }
   }
+  return [
+    {
+      name: "robustmq_kafka_request_duration_seconds", type: "histogram", help: "Time from a Kafka request's arrival to its response, by API (long-polling Fetches included)",
+      render: (out) => ctx.requestLatency.forEach((h, key) => {
+        if (h !== undefined) out.histogram(`api="${API_NAMES[key] ?? `api_${key}`}"`, h)
+      })
+    },
+    perTopic("robustmq_kafka_produced_records_total", "Records produced over Kafka, by topic", (t) => t.producedRecords),
+    perTopic("robustmq_kafka_produced_bytes_total", "Bytes of record batches produced over Kafka, by topic", (t) => t.producedBytes),
+    perTopic("robustmq_kafka_fetched_records_total", "Records returned to Kafka Fetch requests, by topic", (t) => t.fetchedRecords),
+    perTopic("robustmq_kafka_fetched_bytes_total", "Bytes of record batches returned to Kafka Fetch requests, by topic", (t) => t.fetchedBytes),
+    {
+      name: "kafka_topic_partitions", type: "gauge", help: "Partitions per Kafka topic",
+      render: (out) => {
+        for (const topic of ctx.topics.list()) out.sample(topicLabel(topic.name), topic.partitions)
+      }
+    },
+    {
+      name: "kafka_topic_partition_current_offset", type: "gauge", help: "High watermark (next offset) of each partition",
+      render: (out) => {
+        for (const topic of ctx.topics.list()) {
+          const t = topicLabel(topic.name)
+          for (let p = 0; p < topic.partitions; p++) out.sample(`${t},partition="${p}"`, log.unsafeHighWatermark(topicPartition(topic.name, p)))
+        }
+      }
+    },
+    {
+      name: "kafka_topic_partition_oldest_offset", type: "gauge", help: "Log start offset of each partition (refreshed from storage within 30 s)",
+      render: (out) => {
+        for (const topic of ctx.topics.list()) {
+          const t = topicLabel(topic.name)
+          for (let p = 0; p < topic.partitions; p++) {
+            const k = oldest.get(topicPartition(topic.name, p))
+            if (k !== undefined) out.sample(`${t},partition="${p}"`, k.offset)
+          }
+        }
+      }
+    },
+    {
+      name: "kafka_consumergroup_members", type: "gauge", help: "Members of each consumer group",
+      render: (out) => {
+        for (const group of ctx.groups.unsafeGroups()) out.sample(`consumergroup="${escapeLabel(group.groupId)}"`, group.members.size)
+      }
+    },
+    {
+      name: "kafka_consumergroup_current_offset", type: "gauge", help: "Committed offset of each consumer group per partition",
+      render: (out) => eachCommitted((labels, _t, _p, offset) => out.sample(labels, offset))
+    },
+    {
+      name: "kafka_consumergroup_lag", type: "gauge", help: "Records behind the high watermark, per consumer group and partition",
+      render: (out) =>
+        eachCommitted((labels, topic, partition, offset) =>
+          out.sample(labels, Math.max(0, log.unsafeHighWatermark(topicPartition(topic, partition)) - offset)))
+    }
+  ]
+}
+
+/** The small families, through prom-client. */
+export const kafkaMetrics = (server: KafkaServer["Type"]) => {
+  const ctx = server.context
   return [
     scrapedCounter("robustmq_kafka_requests_total", "Kafka requests handled, by API", ["api"], (put) => {
       ctx.requests.forEach((n, key) => {
@@ -34,42 +152,22 @@ export const kafkaMetrics = (server: KafkaServer["Type"]) => {
       })
     }),
     scrapedGauge("robustmq_kafka_connections", "Kafka connections open, both listeners", [], (put) => put(server.openConnections())),
-    scrapedGauge("kafka_topic_partitions", "Partitions per Kafka topic", ["topic"], (put) => {
-      for (const topic of ctx.topics.list()) put(topic.partitions, { topic: topic.name })
-    }),
-    scrapedGauge("kafka_topic_partition_current_offset", "High watermark (next offset) of each partition", ["topic", "partition"], (put) => {
-      for (const [topic, partition, end] of partitionEnds()) put(end, { topic, partition: String(partition) })
-    }),
     scrapedGauge("robustmq_kafka_consumer_groups", "Consumer groups by state", ["state"], (put) => {
       const byState = new Map<string, number>()
       for (const group of ctx.groups.unsafeGroups()) byState.set(group.state, (byState.get(group.state) ?? 0) + 1)
       for (const [state, n] of byState) put(n, { state })
-    }),
-    scrapedGauge("kafka_consumergroup_members", "Members of each consumer group", ["consumergroup"], (put) => {
-      for (const group of ctx.groups.unsafeGroups()) put(group.members.size, { consumergroup: group.groupId })
-    }),
-    scrapedGauge("kafka_consumergroup_current_offset", "Committed offset of each consumer group per partition", ["consumergroup", "topic", "partition"], (put) => {
-      for (const group of ctx.groups.unsafeGroups()) {
-        for (const [topic, partitions] of group.offsets) {
-          for (const [partition, committed] of partitions) put(committed.offset, { consumergroup: group.groupId, topic, partition: String(partition) })
-        }
-      }
-    }),
-    scrapedGauge("kafka_consumergroup_lag", "Records behind the high watermark, per consumer group and partition", ["consumergroup", "topic", "partition"], (put) => {
-      for (const group of ctx.groups.unsafeGroups()) {
-        for (const [topic, partitions] of group.offsets) {
-          for (const [partition, committed] of partitions) {
-            const end = log.unsafeHighWatermark(topicPartition(topic, partition))
-            put(Math.max(0, end - committed.offset), { consumergroup: group.groupId, topic, partition: String(partition) })
-          }
-        }
-      }
     })
   ]
 }
 
 /** Registers the Kafka metrics while the Kafka listener runs (nothing when Kafka or metrics are off). */
 export const layer: Layer.Layer<never, never, Metrics> = Layer.scopedDiscard(
-  Effect.flatMap(Effect.serviceOption(KafkaServer), (server) =>
-    Option.isNone(server) ? Effect.void : registerScoped(() => kafkaMetrics(server.value)))
+  Effect.flatMap(Effect.serviceOption(KafkaServer), (server) => {
+    if (Option.isNone(server)) return Effect.void
+    const oldest = makeOldestOffsets(server.value.context)
+    return Effect.zipRight(
+      registerScoped(() => kafkaMetrics(server.value)),
+      registerRenderedScoped(() => kafkaRenderedFamilies(server.value.context, oldest.known), oldest.refresh)
+    )
+  })
 )

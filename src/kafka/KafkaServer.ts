@@ -352,11 +352,13 @@ export const make = Effect.gen(function*() {
       return
     }
     ctx.requests[req.apiKey & 127]!++
+    const started = performance.now()
     run(
       conn,
       handle(ctx, auth, acls, connectionAcl(conn), conn, req),
       `api key ${req.apiKey} v${req.apiVersion}`,
       (body) => {
+        ctx.observeRequest(req.apiKey, performance.now() - started)
         if (debug !== null && req.apiKey === ApiKey.SaslAuthenticate) debug(saslLine(conn, body as { errorCode: number }))
         respond(body === null ? null : encodeResponse(req.header, req.apiKey, req.apiVersion, body as never))
       },

@@ -41,7 +41,7 @@ const MetricsLive = HttpApiBuilder.group(BrokerApi, "metrics", (handlers) =>
       Effect.gen(function*() {
         if (registries === null) return textResponse(404, "metrics are off")
         const { body, contentType } = yield* scrape(registries, wantsOpenMetrics(request.headers.accept))
-        return textResponse(200, body, contentType)
+        return HttpServerResponse.uint8Array(body, { status: 200, contentType })
       }))
   }))
 

@@ -12,7 +12,7 @@ import { Effect, Layer, Option } from "effect"
 import { topicPartition, type TopicPartition } from "../../domain/ids.js"
 import { KafkaServer } from "../kafka/KafkaServer.js"
 import { ApiKey } from "../kafka/protocol/index.js"
-import { escapeLabel, type RenderedFamily } from "./exposition.js"
+import { escapeLabel, labelBytes, type RenderedFamily, samplePrefix } from "./exposition.js"
 import { type Metrics, registerRenderedScoped, registerScoped, scrapedCounter, scrapedGauge } from "./Metrics.js"
 
 /** API key -> its name, for the `api` label. */
@@ -40,48 +40,121 @@ const topicLabel = (topic: string): string => {
   return label
 }
 
+const CURRENT_OFFSET = "kafka_topic_partition_current_offset"
+const OLDEST_OFFSET = "kafka_topic_partition_oldest_offset"
+
+/** One partition: its sample prefixes (made once) and its log start offset as last read. */
+class PartitionRow {
+  /** Log start offset, -1 until read; and when it was read (ms). */
+  oldest = -1
+  oldestAt = 0
+  readonly currentPrefix: Uint8Array
+  readonly oldestPrefix: Uint8Array
+  constructor(readonly tp: TopicPartition, labels: string) {
+    this.currentPrefix = samplePrefix(CURRENT_OFFSET, labels)
+    this.oldestPrefix = samplePrefix(OLDEST_OFFSET, labels)
+  }
+}
+
+interface TopicTable {
+  /** Each topic's `topic="..."` and partition count. */
+  readonly topics: ReadonlyArray<{ readonly labels: Uint8Array; readonly partitions: number }>
+  readonly partitions: ReadonlyArray<PartitionRow>
+}
+
 /**
- * Log start offsets per partition, read from storage a few at a time before each scrape
- * (oldest reading first, within OLDEST_REFRESH_BUDGET_MS), so a scrape never waits on 10k reads.
- * A partition is exported once it has been read.
+ * The topics sorted by name and their partitions' rows, rebuilt only after a change (Topics.list
+ * sorts on every call); log start offsets already read carry over.
  */
-const makeOldestOffsets = (ctx: Ctx) => {
-  const known = new Map<TopicPartition, { offset: number; at: number }>()
-  const refresh = Effect.gen(function*() {
-    const started = Date.now()
-    const stale: Array<TopicPartition> = []
+const topicTable = (ctx: Ctx) => {
+  let table: TopicTable | null = null
+  let stale: TopicTable | null = null
+  ctx.topics.onChange(() => {
+    stale = table ?? stale
+    table = null
+  })
+  return (): TopicTable => {
+    if (table !== null) return table
+    const before = new Map<TopicPartition, PartitionRow>()
+    if (stale !== null) for (const row of stale.partitions) before.set(row.tp, row)
+    stale = null
+    const topics: Array<TopicTable["topics"][number]> = []
+    const partitions: Array<PartitionRow> = []
     for (const topic of ctx.topics.list()) {
+      const t = topicLabel(topic.name)
+      topics.push({ labels: labelBytes(t), partitions: topic.partitions })
       for (let p = 0; p < topic.partitions; p++) {
-        const tp = topicPartition(topic.name, p)
-        const k = known.get(tp)
-        if (k === undefined || started - k.at > OLDEST_MAX_AGE_MS) stale.push(tp)
+        const row = new PartitionRow(topicPartition(topic.name, p), `${t},partition="${p}"`)
+        const old = before.get(row.tp)
+        if (old !== undefined) {
+          row.oldest = old.oldest
+          row.oldestAt = old.oldestAt
+        }
+        partitions.push(row)
       }
     }
-    stale.sort((a, b) => (known.get(a)?.at ?? 0) - (known.get(b)?.at ?? 0))
-    for (const tp of stale) {
-      if (Date.now() - started > OLDEST_REFRESH_BUDGET_MS) break
-      const offset = yield* Effect.orElseSucceed(ctx.logStartOffset(tp), () => -1)
-      if (offset >= 0) known.set(tp, { offset, at: Date.now() })
+    return (table = { topics, partitions })
+  }
+}
+
+/**
+ * Log start offsets per partition, read from storage a few at a time after each scrape, in
+ * round-robin order, at most OLDEST_REFRESH_BUDGET_MS per scrape: a scrape never waits on 10k
+ * storage reads. A partition is exported once it has been read.
+ */
+const refreshOldestOffsets = (ctx: Ctx, table: () => TopicTable) => {
+  let next = 0
+  /** Nothing is stale before this (ms): a full pass found every offset fresh. */
+  let due = 0
+  return Effect.gen(function*() {
+    const started = Date.now()
+    if (started < due) return
+    const rows = table().partitions
+    let oldestAt = started
+    let n = 0
+    for (; n < rows.length && Date.now() - started <= OLDEST_REFRESH_BUDGET_MS; n++) {
+      if (next >= rows.length) next = 0
+      const row = rows[next++]!
+      if (row.oldest < 0 || started - row.oldestAt >= OLDEST_MAX_AGE_MS) {
+        const offset = yield* Effect.orElseSucceed(ctx.logStartOffset(row.tp), () => -1)
+        if (offset >= 0) {
+          row.oldest = offset
+          row.oldestAt = Date.now()
+        }
+      }
+      if (row.oldestAt < oldestAt) oldestAt = row.oldestAt
     }
+    if (n === rows.length) due = oldestAt + OLDEST_MAX_AGE_MS
   })
-  return { known, refresh }
 }
 
 /** The rendered families: everything here grows with topics, partitions or groups. */
-export const kafkaRenderedFamilies = (ctx: Ctx, oldest: ReadonlyMap<TopicPartition, { offset: number }>): ReadonlyArray<RenderedFamily> => {
+export const kafkaRenderedFamilies = (
+  ctx: Ctx,
+  table: () => TopicTable
+): ReadonlyArray<RenderedFamily> => {
   const log = ctx.log
   const perTopic = (name: string, help: string, read: (t: { producedRecords: number; producedBytes: number; fetchedRecords: number; fetchedBytes: number }) => number): RenderedFamily => ({
     name, type: "counter", help, render: (out) => {
       for (const [topic, traffic] of ctx.topicTraffic) out.sample(topicLabel(topic), read(traffic))
     }
   })
-  /** Each committed offset of each group, with its labels. */
+  /**
+   * Each committed offset of each group, with its labels: kept per group's partition map (a
+   * WeakMap: gone with the group), since group ids and topic names come off the wire as views
+   * whose Map lookups measured a microsecond each.
+   */
+  const labelsOf = new WeakMap<object, Map<number, string>>()
   const eachCommitted = (visit: (labels: string, topic: string, partition: number, offset: number) => void) => {
     for (const group of ctx.groups.unsafeGroups()) {
-      const g = `consumergroup="${escapeLabel(group.groupId)}",`
       for (const [topic, partitions] of group.offsets) {
-        const t = g + topicLabel(topic)
-        for (const [partition, committed] of partitions) visit(`${t},partition="${partition}"`, topic, partition, committed.offset)
+        let labels = labelsOf.get(partitions)
+        if (labels === undefined) labelsOf.set(partitions, (labels = new Map()))
+        for (const [partition, committed] of partitions) {
+          let l = labels.get(partition)
+          if (l === undefined) labels.set(partition, (l = `consumergroup="${escapeLabel(group.groupId)}",${topicLabel(topic)},partition="${partition}"`))
+          visit(l, topic, partition, committed.offset)
+        }
       }
     }
   }
@@ -99,28 +172,19 @@ export const kafkaRenderedFamilies = (ctx: Ctx, oldest: ReadonlyMap<TopicPartiti
     {
       name: "kafka_topic_partitions", type: "gauge", help: "Partitions per Kafka topic",
       render: (out) => {
-        for (const topic of ctx.topics.list()) out.sample(topicLabel(topic.name), topic.partitions)
+        for (const topic of table().topics) out.sample(topic.labels, topic.partitions)
       }
     },
     {
-      name: "kafka_topic_partition_current_offset", type: "gauge", help: "High watermark (next offset) of each partition",
+      name: CURRENT_OFFSET, type: "gauge", help: "High watermark (next offset) of each partition",
       render: (out) => {
-        for (const topic of ctx.topics.list()) {
-          const t = topicLabel(topic.name)
-          for (let p = 0; p < topic.partitions; p++) out.sample(`${t},partition="${p}"`, log.unsafeHighWatermark(topicPartition(topic.name, p)))
-        }
+        for (const row of table().partitions) out.samplePrefixed(row.currentPrefix, log.unsafeHighWatermark(row.tp))
       }
     },
     {
-      name: "kafka_topic_partition_oldest_offset", type: "gauge", help: "Log start offset of each partition (refreshed from storage within 30 s)",
+      name: OLDEST_OFFSET, type: "gauge", help: "Log start offset of each partition (refreshed from storage within 30 s)",
       render: (out) => {
-        for (const topic of ctx.topics.list()) {
-          const t = topicLabel(topic.name)
-          for (let p = 0; p < topic.partitions; p++) {
-            const k = oldest.get(topicPartition(topic.name, p))
-            if (k !== undefined) out.sample(`${t},partition="${p}"`, k.offset)
-          }
-        }
+        for (const row of table().partitions) if (row.oldest >= 0) out.samplePrefixed(row.oldestPrefix, row.oldest)
       }
     },
     {
@@ -164,10 +228,11 @@ export const kafkaMetrics = (server: KafkaServer["Type"]) => {
 export const layer: Layer.Layer<never, never, Metrics> = Layer.scopedDiscard(
   Effect.flatMap(Effect.serviceOption(KafkaServer), (server) => {
     if (Option.isNone(server)) return Effect.void
-    const oldest = makeOldestOffsets(server.value.context)
+    const ctx = server.value.context
+    const table = topicTable(ctx)
     return Effect.zipRight(
       registerScoped(() => kafkaMetrics(server.value)),
-      registerRenderedScoped(() => kafkaRenderedFamilies(server.value.context, oldest.known), oldest.refresh)
+      registerRenderedScoped(() => kafkaRenderedFamilies(ctx, table), refreshOldestOffsets(ctx, table))
     )
   })
 )

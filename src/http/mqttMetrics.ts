@@ -17,15 +17,16 @@ export const mqttMetrics = (ctx: ServerContext) => {
   const engine = ctx.engine
   return [
     scrapedGauge("robustmq_mqtt_connections", "MQTT clients connected (past CONNACK), by listener and protocol version", ["listener", "protocol"], (put) => {
-      const counts = new Map<string, number>()
+      // By listener, then by protocol level (3, 4, 5): no string made per connection.
+      const counts = new Map<string, Array<number>>()
       for (const conn of ctx.connections) {
         if (conn.session === null || conn.closing) continue
-        const key = `${conn.listener} ${PROTOCOL_NAMES[conn.version]}`
-        counts.set(key, (counts.get(key) ?? 0) + 1)
+        let byVersion = counts.get(conn.listener)
+        if (byVersion === undefined) counts.set(conn.listener, (byVersion = [0, 0, 0, 0, 0, 0]))
+        byVersion[conn.version]!++
       }
-      for (const [key, n] of counts) {
-        const [listener, protocol] = key.split(" ")
-        put(n, { listener: listener!, protocol: protocol! })
+      for (const [listener, byVersion] of counts) {
+        for (const version of [3, 4, 5] as const) if (byVersion[version]! > 0) put(byVersion[version]!, { listener, protocol: PROTOCOL_NAMES[version] })
       }
     }),
     scrapedGauge("robustmq_mqtt_sessions", "MQTT sessions: online (a client connected) and offline (persistent, waiting)", ["state"], (put) => {

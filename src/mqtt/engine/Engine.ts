@@ -25,6 +25,7 @@ import type { EventData, EventStore } from "../../../services/EventStore.js"
 import type { MessageLog } from "../../../services/MessageLog.js"
 import { BacklogReader, outgoingFor, owedOutgoing, sessionPartitions, shareGroupOf } from "./BacklogReader.js"
 import { Cursor } from "./Cursor.js"
+import { messageDrops } from "./deliveryStats.js"
 import { InboundRef, LiveSession, type Outlet, Outgoing } from "./LiveSession.js"
 import { Message, messageFromRecord, messagesFromText, messagesToText } from "./Message.js"
 import { decodeOps, PROGRESS_TP, ProgressJournal } from "./ProgressJournal.js"
@@ -126,7 +127,10 @@ export class Engine {
   route(msg: Message): number {
     const entries = this.subscriptions.match(msg.topic)
     const n = entries.length
-    if (n === 0) return 0
+    if (n === 0) {
+      if (msg.topic.charCodeAt(0) !== 0x24) messageDrops.noSubscribers++ // not $SYS
+      return 0
+    }
     const stamp = ++this.stamp
     const touched = this.touched
     for (let i = 0; i < n; i++) {
@@ -154,6 +158,7 @@ export class Engine {
       }
     }
     const count = touched.length
+    if (count === 0 && msg.topic.charCodeAt(0) !== 0x24) messageDrops.noSubscribers++
     msg.fanout = count
     for (let i = 0; i < count; i++) {
       const s = touched[i]!

@@ -104,12 +104,18 @@ const topicTable = (ctx: Ctx) => {
  */
 const refreshOldestOffsets = (ctx: Ctx, table: () => TopicTable) => {
   let next = 0
-  /** Nothing is stale before this (ms): a full pass found every offset fresh. */
+  /** Nothing is stale before this (ms): a full pass found every offset fresh (until topics change). */
   let due = 0
+  let seen: TopicTable | null = null
   return Effect.gen(function*() {
     const started = Date.now()
+    const current = table()
+    if (current !== seen) {
+      seen = current
+      due = 0
+    }
     if (started < due) return
-    const rows = table().partitions
+    const rows = current.partitions
     let oldestAt = started
     let n = 0
     for (; n < rows.length && Date.now() - started <= OLDEST_REFRESH_BUDGET_MS; n++) {

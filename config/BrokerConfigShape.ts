@@ -55,11 +55,15 @@ export interface TlsConfig {
   readonly minVersion: "TLSv1.2" | "TLSv1.3"
 }
 
-/** The HTTP listener: health, Prometheus metrics (src/http). */
+/** The HTTP listener: health, Prometheus metrics, the admin API and console (src/http). */
 export interface HttpConfig {
   readonly host: string
   /** -1 = off, 0 = any free port. */
   readonly port: number
+  /** Bearer tokens for the admin API. With none and no auth.superusers, the listener binds loopback only. */
+  readonly adminTokens: ReadonlyArray<string>
+  /** /metrics and /health/* need the same credentials as the admin API. */
+  readonly metricsAuth: boolean
 }
 
 /** MQTT topic filter -> Kafka topic, in the order they are tried. */
@@ -278,5 +282,5 @@ export const defaultConfig: BrokerConfigShape = {
   },
   tls: { certFile: "", keyFile: "", caFile: "", verifyClient: "none", cnAsUsername: false, minVersion: "TLSv1.2" },
   log: { level: "info" },
-  http: { host: "0.0.0.0", port: 8080 }
+  http: { host: "0.0.0.0", port: 8080, adminTokens: [], metricsAuth: false }
 }

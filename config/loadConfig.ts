@@ -236,9 +236,15 @@ const LogSection = Schema.Struct({
   level: Schema.optional(LogLevelName)
 })
 
+const AdminTokens = Schema.Array(Schema.String.pipe(Schema.minLength(16))).annotations(
+  mustBe(`a list of tokens of at least 16 characters, e.g. ["$(openssl rand -hex 24)"]`)
+)
+
 const HttpSection = Schema.Struct({
   host: Schema.optional(NonEmpty),
-  port: Schema.optional(OptionalPort)
+  port: Schema.optional(OptionalPort),
+  adminTokens: Schema.optional(AdminTokens).pipe(Schema.fromKey("admin_tokens")),
+  metricsAuth: Schema.optional(Bool).pipe(Schema.fromKey("metrics_auth"))
 })
 
 /** A config document (a TOML file, or one source's values), every key optional. */
@@ -383,7 +389,9 @@ export const configFields: ReadonlyArray<ConfigField> = [
   { section: "tls", key: "min_version", env: "ROBUSTMQ_TLS_MIN_VERSION", numeric: false },
   { section: "log", key: "level", env: "ROBUSTMQ_LOG_LEVEL", flag: "--log-level", override: "logLevel", numeric: false },
   { section: "http", key: "host", env: "ROBUSTMQ_HTTP_HOST", numeric: false },
-  { section: "http", key: "port", env: "ROBUSTMQ_HTTP_PORT", flag: "--http-port", override: "httpPort", numeric: true }
+  { section: "http", key: "port", env: "ROBUSTMQ_HTTP_PORT", flag: "--http-port", override: "httpPort", numeric: true },
+  { section: "http", key: "admin_tokens", env: "ROBUSTMQ_HTTP_ADMIN_TOKENS", numeric: false, fromEnv: envList },
+  { section: "http", key: "metrics_auth", env: "ROBUSTMQ_HTTP_METRICS_AUTH", numeric: false, fromEnv: envBoolean }
 ]
 
 const sections: ReadonlyArray<ConfigSection> = ["mqtt", "kafka", "storage", "limits", "auth", "auth.jwt", "tls", "log", "http"]

@@ -39,8 +39,10 @@ export class EventStore extends Context.Tag("broker/EventStore")<EventStore, {
     expectedVersion: ExpectedVersion
   ) => Effect.Effect<number, StorageError | VersionConflict>
   readonly readStream: (stream: string, fromVersion?: number) => Effect.Effect<ReadonlyArray<RecordedEvent>, StorageError>
-  /** Every event with position > `afterPosition`, in global order. */
-  readonly readAll: (afterPosition?: number) => Effect.Effect<ReadonlyArray<RecordedEvent>, StorageError>
+  /** Every stream's events after a global position, in order; at most `limit` of them (-1: all). */
+  readonly readAll: (afterPosition?: number, limit?: number) => Effect.Effect<ReadonlyArray<RecordedEvent>, StorageError>
+  /** The newest event's global position (0 when there is none): where a live tail starts. */
+  readonly lastPosition: Effect.Effect<number, StorageError>
   readonly saveSnapshot: (name: string, snapshot: Snapshot) => Effect.Effect<void, StorageError>
   /**
    * Deletes the events of the given types at or below `upToPosition` (folded into a snapshot,

@@ -9,6 +9,9 @@ import * as LogRetention from "../layers/LogRetention.js"
 import * as MessageLogLive from "../layers/MessageLogLive.js"
 import * as Storage from "../layers/Storage.js"
 import * as Auth from "./auth/Auth.js"
+import * as Bans from "./bans/Bans.js"
+import * as AdminAuth from "./http/admin/AdminAuth.js"
+import * as BrokerHandle from "./http/admin/BrokerHandle.js"
 import * as HttpServer from "./http/HttpServer.js"
 import * as Metrics from "./http/Metrics.js"
 import * as KafkaMetrics from "./http/kafkaMetrics.js"
@@ -21,6 +24,7 @@ import * as KafkaServer from "./kafka/KafkaServer.js"
 import * as Topics from "./meta/Topics.js"
 import * as TlsContext from "./tls/TlsContext.js"
 import * as MqttListeners from "./mqtt/MqttListeners.js"
+import * as MqttEngine from "./mqtt/engine/MqttEngine.js"
 import * as MqttServer from "./mqtt/MqttServer.js"
 
 /** Test only: storage opens this much later, standing in for a long replay (the readiness test). */
@@ -41,14 +45,16 @@ export const storage = Layer.unwrapEffect(
 )
 
 /**
- * The MQTT server with its auth service (users and ACL, synced with the configured files before
- * the listener opens) over storage, still offering what storage provides (Kafka shares it), and
+ * The MQTT server over the engine (rebuilt from storage) and the auth service (users and ACL,
+ * synced with the configured files before the listener opens), over storage, still offering what storage provides (Kafka shares it), and
  * above it the TLS and WebSocket listeners that are configured. The [tls] files are checked
  * first, before storage opens, and the one TlsContext is shared with Kafka's TLS listener.
  */
 const core = MqttListeners.layer.pipe(
   Layer.provideMerge(MqttServer.layer),
+  Layer.provideMerge(MqttEngine.layer),
   Layer.provideMerge(Auth.layer),
+  Layer.provideMerge(Bans.layer),
   Layer.provideMerge(storage),
   Layer.provideMerge(TlsContext.layer)
 )
@@ -70,18 +76,21 @@ const kafka = Layer.unwrapEffect(
 export const servers = kafka.pipe(Layer.provideMerge(core))
 
 /**
- * The HTTP listener (health, metrics) with the readiness flag and the metrics registry. It is
- * built before storage, so `/health/ready` can say 503 while the log replays.
+ * The HTTP listener (health, metrics, admin API) with the readiness flag, the metrics registry,
+ * the admin credentials and the handle the admin routes reach the broker through. It is built
+ * before storage, so `/health/ready` can say 503 while the log replays.
  */
-const operations = HttpServer.layer.pipe(Layer.provideMerge(Readiness.layer), Layer.provideMerge(Metrics.layer))
+const operations = HttpServer.layer.pipe(
+  Layer.provideMerge(Layer.mergeAll(Readiness.layer, Metrics.layer, BrokerHandle.layer, AdminAuth.credentialsLayer))
+)
 
 /**
  * The whole broker: the HTTP listener first, then storage and the protocol servers, their
- * metrics, and last the readiness mark, which a shutdown releases first (ready turns to
+ * metrics and the admin API's handle on them, and last the readiness mark, which a shutdown releases first (ready turns to
  * stopping before any listener closes).
  */
 export const broker = Readiness.markReady.pipe(
-  Layer.provideMerge(Layer.mergeAll(MqttMetrics.layer, KafkaMetrics.layer, StorageMetrics.layer)),
+  Layer.provideMerge(Layer.mergeAll(MqttMetrics.layer, KafkaMetrics.layer, StorageMetrics.layer, BrokerHandle.attach)),
   Layer.provideMerge(servers),
   Layer.provideMerge(operations)
 )

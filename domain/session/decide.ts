@@ -117,6 +117,9 @@ export const decideDisconnect = (state: SessionState, at: number, expiryInterval
     ? new SessionEnded({ clientId: state.clientId, reason: "not-persistent" }, TRUSTED)
     : new SessionDisconnected({ clientId: state.clientId, at, expiryInterval }, TRUSTED)
 
+/** An operator deleted the session (admin API): it ends now, whatever its expiry. */
+export const decideDelete = (state: SessionState): SessionEvent => new SessionEnded({ clientId: state.clientId, reason: "deleted" }, TRUSTED)
+
 /** [MQTT-4.1.0-?] an expired session is discarded with all its state. */
 export const decideExpire = (state: SessionState, now: number): SessionEvent | undefined =>
   expiresAt(state) <= now ? new SessionEnded({ clientId: state.clientId, reason: "expired" }, TRUSTED) : undefined

@@ -26,7 +26,7 @@ export class SessionResumed extends Schema.TaggedClass<SessionResumed>()("Sessio
 
 export class SessionEnded extends Schema.TaggedClass<SessionEnded>()("SessionEnded", {
   clientId: Schema.String,
-  reason: Schema.Literal("clean-start", "expired", "not-persistent")
+  reason: Schema.Literal("clean-start", "expired", "not-persistent", "deleted")
 }) {}
 
 export class SessionDisconnected extends Schema.TaggedClass<SessionDisconnected>()("SessionDisconnected", {

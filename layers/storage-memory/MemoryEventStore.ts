@@ -54,10 +54,10 @@ export const make: Effect.Effect<EventStore["Type"]> = Effect.gen(function* () {
   const readStream = (stream: string, fromVersion = 1) =>
     Effect.sync((): ReadonlyArray<RecordedEvent> => (streams.get(stream)?.events ?? []).filter((e) => e.version >= fromVersion))
 
-  const readAll = (afterPosition = 0) =>
+  const readAll = (afterPosition = 0, limit = -1) =>
     Effect.sync((): ReadonlyArray<RecordedEvent> => {
       const first = all.findIndex((e) => e.position > afterPosition)
-      return first === -1 ? [] : all.slice(first)
+      return first === -1 ? [] : all.slice(first, limit < 0 ? undefined : first + limit)
     })
 
   const prune = (types: ReadonlyArray<string>, upToPosition: number) =>
@@ -78,8 +78,9 @@ export const make: Effect.Effect<EventStore["Type"]> = Effect.gen(function* () {
     })
 
   const loadSnapshot = (name: string) => Effect.sync(() => snapshots.get(name))
+  const lastPosition = Effect.sync(() => all.at(-1)?.position ?? 0)
 
-  return EventStore.of({ append, readStream, readAll, saveSnapshot, loadSnapshot, prune })
+  return EventStore.of({ append, readStream, readAll, lastPosition, saveSnapshot, loadSnapshot, prune })
 })
 
 export const layer: Layer.Layer<EventStore> = Layer.effect(EventStore, make)

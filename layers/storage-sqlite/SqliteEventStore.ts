@@ -166,9 +166,10 @@ export const make: Effect.Effect<EventStore["Type"], StorageError, SqlClient.Sql
         Effect.mapError((cause) => new StorageError({ op: "read", path: stream, cause }))
       )
 
-    const readAll = (afterPosition = 0) =>
+    // LIMIT -1: no limit, in SQLite.
+    const readAll = (afterPosition = 0, limit = -1) =>
       sql<EventRow>`SELECT global_position, stream, version, type, data, recorded_at FROM events
-        WHERE global_position > ${afterPosition} ORDER BY global_position`.pipe(
+        WHERE global_position > ${afterPosition} ORDER BY global_position LIMIT ${limit}`.pipe(
         Effect.map((rows): ReadonlyArray<RecordedEvent> => rows.map(toRecorded)),
         Effect.mapError((cause) => new StorageError({ op: "read", cause }))
       )
@@ -178,6 +179,11 @@ export const make: Effect.Effect<EventStore["Type"], StorageError, SqlClient.Sql
         const data = toJson(snapshot.data)
         return writer.transaction("snapshot", () => upsertSnapshot.run(name, snapshot.position, data))
       }).pipe(Effect.mapError((e) => new StorageError({ op: "snapshot", path: name, cause: e.cause })))
+
+    const lastPosition = sql<{ readonly last: number | null }>`SELECT MAX(global_position) AS last FROM events`.pipe(
+      Effect.map((rows) => rows[0]?.last ?? 0),
+      Effect.mapError((cause) => new StorageError({ op: "read", cause }))
+    )
 
     const loadSnapshot = (name: string) =>
       sql<{ readonly position: number; readonly data: string }>`
@@ -202,7 +208,7 @@ export const make: Effect.Effect<EventStore["Type"], StorageError, SqlClient.Sql
         }).pipe(Effect.map(() => deleted))
       })
 
-    return EventStore.of({ append, readStream, readAll, saveSnapshot, loadSnapshot, prune })
+    return EventStore.of({ append, readStream, readAll, lastPosition, saveSnapshot, loadSnapshot, prune })
   })
 
 export const layer: Layer.Layer<EventStore, StorageError, SqlClient.SqlClient | SqliteWriter> = Layer.scoped(EventStore, make)

@@ -1,9 +1,11 @@
 /**
  * Scrape cost of /metrics at scale (issue 10's target: under 50 ms with 10k connections, 10k
- * topics and 100 consumer groups): starts the broker (dist/src/main.js, SQLite, HTTP on a free
+ * topics and 100 consumer groups), and the admin API's first pages at the same scale (target:
+ * the client list under 50 ms): starts the broker (dist/src/main.js, SQLite, HTTP on a free
  * loopback port), creates the topics (kafkajs createTopics in batches) and the groups (one
  * committed offset on each of 10 topics per group, raw OffsetCommit with generation -1), opens the MQTT connections with the
- * shared load generator's `conn` scenario, then times N scrapes of each format while they are held.
+ * shared load generator's `conn` scenario, then times N scrapes of each format, and N requests of
+ * each admin page, while they are held.
  *   npx tsc -b && node dist/scripts/bench/metricsScrape.js [--conns 10000] [--topics 10000] [--groups 100] [--scrapes 20]
  * Progress on stderr, one JSON line and a table on stdout.
  */
@@ -61,13 +63,36 @@ const commitGroups = (port: number, groups: number, topicName: (i: number) => st
     socket.on("connect", next)
   })
 
+const percentile = (sorted: ReadonlyArray<number>, p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!
+
+/** `times` GETs of `url`, one after another: p50, p99 and max in ms, and the body's size. */
 /** utime + stime of a process, ms (/proc/PID/stat fields 14 and 15, in clock ticks of 10 ms). */
-const brokerCpuMs = (pid: number): number => {
+const cpuMsOf = (pid: number): number => {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
   return (Number(fields[11]) + Number(fields[12])) * 10
 }
 
-const percentile = (sorted: ReadonlyArray<number>, p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!
+/**
+ * `times` GETs one after another: wall time percentiles, and the broker's CPU per request, which
+ * is steadier than wall time when other processes share the cores (the held connections'
+ * PINGREQs are in it too: a few per second).
+ */
+const timeRequests = async (url: string, times: number, pid: number, headers: Record<string, string> = {}) => {
+  const ms: Array<number> = []
+  let bytes = 0
+  const cpu0 = cpuMsOf(pid)
+  for (let i = 0; i < times; i++) {
+    const t0 = performance.now()
+    const res = await fetch(url, { headers })
+    const body = await res.text()
+    ms.push(performance.now() - t0)
+    if (!res.ok) throw new Error(`${url}: HTTP ${res.status} ${body.slice(0, 200)}`)
+    bytes = body.length
+  }
+  const cpuMs = (cpuMsOf(pid) - cpu0) / times
+  ms.sort((a, b) => a - b)
+  return { p50Ms: +percentile(ms, 0.5).toFixed(1), p99Ms: +percentile(ms, 0.99).toFixed(1), maxMs: +ms[ms.length - 1]!.toFixed(1), cpuMs: +cpuMs.toFixed(1), bytes }
+}
 
 const main = async () => {
   const dataDir = mkdtempSync(join(tmpdir(), "robustmq-scrape-"))
@@ -106,21 +131,15 @@ const main = async () => {
     progress(`MQTT connections ${n}/${CONNS}; scraping ${SCRAPES} times per format`)
     const result: Record<string, unknown> = { conns: n, topics: TOPICS, groups: GROUPS }
     for (const [format, accept] of [["prometheus", "text/plain"], ["openmetrics", "application/openmetrics-text; version=1.0.0"]] as const) {
-      const times: Array<number> = []
-      let bytes = 0
-      const cpu0 = brokerCpuMs(broker.child.pid!)
-      for (let i = 0; i < SCRAPES; i++) {
-        const t0 = performance.now()
-        const body = await (await fetch(metrics, { headers: { accept } })).text()
-        times.push(performance.now() - t0)
-        bytes = body.length
-      }
-      // Broker CPU per scrape: steadier than wall time when other processes share the cores (the
-      // held connections' PINGREQs are in it too: a few per second).
-      const cpuMs = (brokerCpuMs(broker.child.pid!) - cpu0) / SCRAPES
-      times.sort((a, b) => a - b)
-      result[format] = { p50Ms: +percentile(times, 0.5).toFixed(1), p99Ms: +percentile(times, 0.99).toFixed(1), maxMs: +times[times.length - 1]!.toFixed(1), cpuMsPerScrape: +cpuMs.toFixed(1), bytes }
-      progress(`${format}: p50 ${percentile(times, 0.5).toFixed(1)} ms, max ${times[times.length - 1]!.toFixed(1)} ms, broker CPU ${cpuMs.toFixed(1)} ms per scrape, ${bytes} bytes`)
+      const r = await timeRequests(metrics, SCRAPES, broker.child.pid!, { accept })
+      result[format] = r
+      progress(`${format}: p50 ${r.p50Ms} ms, max ${r.maxMs} ms, broker CPU ${r.cpuMs} ms per scrape, ${r.bytes} bytes`)
+    }
+    const api = `http://127.0.0.1:${broker.httpPort}/api/v1`
+    for (const [page, path] of [["clients", "/clients?limit=100"], ["clientsByPrefix", "/clients?limit=100&prefix=zz"], ["sessions", "/sessions?limit=100"], ["overview", "/overview"], ["kafkaTopics", "/kafka/topics?limit=100"]] as const) {
+      const r = await timeRequests(api + path, SCRAPES, broker.child.pid!).catch((e: Error) => ({ error: e.message }))
+      result[page] = r
+      progress(`${page}: ${"error" in r ? r.error : `p50 ${r.p50Ms} ms, max ${r.maxMs} ms, ${r.bytes} bytes`}`)
     }
     console.log(JSON.stringify(result))
   } finally {

@@ -1,10 +1,23 @@
 /**
  * The HTTP API as one definition (routes, response schemas, errors): the server is derived from
- * it (HttpServer.ts) and so is the OpenAPI document at /api/v1/openapi.json.
+ * it (HttpServer.ts), and so are the OpenAPI document at /api/v1/openapi.json and the admin
+ * CLI's client. Each admin group lives in src/http/admin/<group>/ (api.ts, handlers.ts).
  */
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
 import { VERSION } from "../version.js"
+import { AccessApi } from "./admin/access/api.js"
+import { BansApi } from "./admin/bans/api.js"
+import { ClientsApi } from "./admin/clients/api.js"
+import { EventsApi } from "./admin/events/api.js"
+import { KafkaApi } from "./admin/kafka/api.js"
+import { LoginApi, LogoutApi } from "./admin/login/api.js"
+import { OverviewApi } from "./admin/overview/api.js"
+import { PublishApi } from "./admin/publish/api.js"
+import { RetainedApi } from "./admin/retained/api.js"
+import { SessionsApi } from "./admin/sessions/api.js"
+import { TopicsApi } from "./admin/topics/api.js"
+import { SubscriptionsApi } from "./admin/subscriptions/api.js"
 
 export const Phase = Schema.Literal("starting", "ready", "stopping")
 
@@ -30,6 +43,19 @@ export class MetricsApi extends HttpApiGroup.make("metrics")
 export class BrokerApi extends HttpApi.make("robustmq")
   .add(HealthApi)
   .add(MetricsApi)
+  .add(LoginApi)
+  .add(LogoutApi)
+  .add(OverviewApi)
+  .add(ClientsApi)
+  .add(SessionsApi)
+  .add(SubscriptionsApi)
+  .add(TopicsApi)
+  .add(RetainedApi)
+  .add(PublishApi)
+  .add(AccessApi)
+  .add(EventsApi)
+  .add(KafkaApi)
+  .add(BansApi)
   .annotate(OpenApi.Title, "RobustMQ-TS")
   .annotate(OpenApi.Version, VERSION)
 {}

@@ -7,15 +7,18 @@
 import { createServer } from "node:http"
 import { HttpApiBuilder, type HttpApp, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import type { RouteNotFound } from "@effect/platform/HttpServerError"
-import { Context, Effect, Layer } from "effect"
+import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
+import type { RequestError, RouteNotFound } from "@effect/platform/HttpServerError"
+import { Cause, Effect, Layer, Option } from "effect"
 import { BrokerConfig } from "../../config/BrokerConfig.js"
 import { BrokerApi, Health, NotReady } from "./Api.js"
+import { AdminCredentials } from "./admin/AdminAuth.js"
+import type { BrokerHandle } from "./admin/BrokerHandle.js"
+import { AdminLive } from "./admin/index.js"
+import { HttpListener } from "./HttpListener.js"
 import { Metrics, scrape } from "./Metrics.js"
 import { Readiness } from "./Readiness.js"
 
-/** The bound HTTP port (-1 when the listener is off). */
-export class HttpListener extends Context.Tag("broker/HttpListener")<HttpListener, { readonly port: number }>() {}
 
 const HealthLive = HttpApiBuilder.group(BrokerApi, "health", (handlers) =>
   Effect.gen(function*() {
@@ -37,9 +40,14 @@ const wantsOpenMetrics = (accept: string | undefined): boolean => accept !== und
 const MetricsLive = HttpApiBuilder.group(BrokerApi, "metrics", (handlers) =>
   Effect.gen(function*() {
     const registries = yield* Metrics
+    const config = yield* BrokerConfig
+    const credentials = yield* AdminCredentials
     return handlers.handleRaw("scrape", ({ request }) =>
       Effect.gen(function*() {
         if (registries === null) return textResponse(404, "metrics are off")
+        if (config.http.metricsAuth && !credentials.requestAccepted({ authorization: request.headers.authorization, cookie: request.headers.cookie })) {
+          return textResponse(401, "http.metrics_auth is on: scrape with Authorization: Bearer <one of http.admin_tokens>")
+        }
         const { body, contentType } = yield* scrape(registries, wantsOpenMetrics(request.headers.accept))
         return HttpServerResponse.uint8Array(body, { status: 200, contentType })
       }))
@@ -48,23 +56,50 @@ const MetricsLive = HttpApiBuilder.group(BrokerApi, "metrics", (handlers) =>
 const textResponse = (status: number, body: string, contentType = "text/plain; charset=utf-8") =>
   HttpServerResponse.text(body, { status, contentType })
 
-/**
- * An unknown route gets 404 with a JSON body saying where the routes are, like every other error
- * here. (The router fails with RouteNotFound; a middleware given to the server would see it
- * only after the server answered it with an empty 404, so the app is wrapped before serving.)
- */
-const notFoundAsJson = <R>(app: HttpApp.Default<never, R>): HttpApp.Default<never, R> =>
-  Effect.catchIf(
-    app as Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, R | HttpServerRequest.HttpServerRequest>,
-    (e): e is RouteNotFound => (e as { _tag?: unknown } | null)?._tag === "RouteNotFound",
-    (e) =>
-      Effect.succeed(HttpServerResponse.unsafeJson(
-        { _tag: "NotFound", message: `no route ${e.request.method} ${e.request.url}: see /api/v1/openapi.json` },
-        { status: 404 }
-      ))
-  ) as HttpApp.Default<never, R>
+const errorBody = (tag: string, message: string, status: number) => HttpServerResponse.unsafeJson({ _tag: tag, message }, { status })
 
-const ApiLive = HttpApiBuilder.api(BrokerApi).pipe(Layer.provide(HealthLive), Layer.provide(MetricsLive))
+/**
+ * Errors the router and the body reader raise get JSON bodies like every other error here: an
+ * unknown route 404, a body that is not JSON 400 with the parser's words, a body over the limit
+ * 413. (They fail the app; a middleware given to the server would see them only after the
+ * server answered them with empty bodies, so the app is wrapped before serving.)
+ */
+const errorsAsJson = <R>(app: HttpApp.Default<never, R>, maxBodyBytes: number): HttpApp.Default<never, R> => {
+  const tooLarge = () => errorBody("PayloadTooLarge", `the request body is over ${maxBodyBytes} bytes`, 413)
+  /** The JSON answer for a router or body-reader error, or null for anything else. */
+  const answer = (e: unknown): HttpServerResponse.HttpServerResponse | null => {
+    const tag = (e as { _tag?: unknown } | null)?._tag
+    if (tag === "RouteNotFound") {
+      const { request } = e as RouteNotFound
+      return errorBody("NotFound", `no route ${request.method} ${request.url}: see /api/v1/openapi.json`, 404)
+    }
+    if (tag !== "RequestError") return null
+    const { cause, reason } = e as RequestError
+    const why = cause instanceof Error ? cause.message : String(cause ?? reason)
+    if (why === "maxBytes exceeded") return tooLarge()
+    return errorBody("BadRequest", `the request body could not be read as JSON (${why}): send Content-Type: application/json and a valid JSON document`, 400)
+  }
+  const guarded = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+    Number(request.headers["content-length"] ?? 0) > maxBodyBytes
+      ? Effect.succeed(tooLarge())
+      : (app as Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, R | HttpServerRequest.HttpServerRequest>))
+  return guarded.pipe(
+    HttpIncomingMessage.withMaxBodySize(Option.some(maxBodyBytes)),
+    // The API builder reads bodies with orDie: a body that is not JSON arrives as a defect.
+    Effect.catchAllCause((cause) => {
+      const e = Cause.isFailType(cause) ? cause.error : Cause.isDieType(cause) ? cause.defect : undefined
+      const response = e === undefined ? null : answer(e)
+      return response === null ? Effect.failCause(cause) : Effect.succeed(response)
+    })
+  ) as HttpApp.Default<never, R>
+}
+
+const ApiLive = HttpApiBuilder.api(BrokerApi).pipe(Layer.provide([HealthLive, MetricsLive, AdminLive]))
+
+const isLoopback = (host: string): boolean => host === "localhost" || host === "::1" || host.startsWith("127.")
+
+/** Where to listen: `http.host`, unless the admin API is open (no credentials) and that is not loopback. */
+export const bindHost = (configured: string, open: boolean): string => (open && !isLoopback(configured) ? "127.0.0.1" : configured)
 
 const describeListenError = (host: string, port: number, cause: unknown): string => {
   const code = (cause as NodeJS.ErrnoException | undefined)?.code
@@ -79,10 +114,18 @@ const describeListenError = (host: string, port: number, cause: unknown): string
  * The listener with its routes, or only an HttpListener saying -1 when `http.port` is -1.
  * Needs Readiness and Metrics, which the caller provides beneath storage.
  */
-export const layer: Layer.Layer<HttpListener, Error, BrokerConfig | Readiness | Metrics> = Layer.unwrapEffect(
-  Effect.map(BrokerConfig, (config) => {
-    const { host, port } = config.http
-    if (port < 0) return Layer.succeed(HttpListener, { port: -1 })
+export const layer: Layer.Layer<HttpListener, Error, BrokerConfig | Readiness | Metrics | BrokerHandle | AdminCredentials> = Layer.unwrapEffect(
+  Effect.gen(function*() {
+    const config = yield* BrokerConfig
+    const credentials = yield* AdminCredentials
+    const { port } = config.http
+    if (port < 0) return Layer.succeed(HttpListener, { host: config.http.host, port: -1 })
+    const host = bindHost(config.http.host, credentials.open)
+    if (host !== config.http.host) {
+      yield* Effect.logWarning(
+        `HTTP: no http.admin_tokens and no auth.superusers, so the admin API is open and the listener binds ${host} only, not ${config.http.host}: set http.admin_tokens (or auth.superusers) to serve other machines`
+      )
+    }
     const server = NodeHttpServer.layer(createServer, { host, port }).pipe(
       Layer.mapError((e) => new Error(describeListenError(host, port, e.cause)))
     )
@@ -91,13 +134,15 @@ export const layer: Layer.Layer<HttpListener, Error, BrokerConfig | Readiness | 
       HttpServer.addressWith((address) =>
         Effect.gen(function*() {
           const boundPort = address._tag === "TcpAddress" ? address.port : -1
-          yield* Effect.log(`HTTP listening on ${host}:${boundPort} (/metrics, /health/live, /health/ready)`)
-          return { port: boundPort }
+          yield* Effect.log(`HTTP listening on ${host}:${boundPort} (console /, admin API /api/v1, /metrics, /health/live, /health/ready)`)
+          return { host, port: boundPort }
         })
       )
     )
-    // HttpApiBuilder.serve() without its error-to-empty-404 step coming first: see notFoundAsJson.
-    const routes = Layer.unwrapEffect(Effect.map(HttpApiBuilder.httpApp, (app) => HttpServer.serve(notFoundAsJson(app)))).pipe(
+    // HttpApiBuilder.serve() without its error-to-empty-response step coming first: see errorsAsJson.
+    // A base64 MQTT payload of limits.max_packet_size fits, up to 16 MiB.
+    const maxBodyBytes = Math.min(16 << 20, Math.max(1 << 20, Math.ceil(config.limits.maxPacketSize * 4 / 3) + 4096))
+    const routes = Layer.unwrapEffect(Effect.map(HttpApiBuilder.httpApp, (app) => HttpServer.serve(errorsAsJson(app, maxBodyBytes)))).pipe(
       Layer.provide([HttpApiBuilder.Router.Live, HttpApiBuilder.Middleware.layer]),
       Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/api/v1/openapi.json" })),
       Layer.provide(ApiLive)

@@ -10,6 +10,7 @@
  */
 import { Effect, Layer, Option } from "effect"
 import { topicPartition, type TopicPartition } from "../../domain/ids.js"
+import { partitionLags } from "../kafka/groups/groupLag.js"
 import { KafkaServer } from "../kafka/KafkaServer.js"
 import { ApiKey } from "../kafka/protocol/index.js"
 import { escapeLabel, labelBytes, type RenderedFamily, samplePrefix } from "./exposition.js"
@@ -145,23 +146,11 @@ export const kafkaRenderedFamilies = (
       for (const [topic, traffic] of ctx.topicTraffic) out.sample(topicLabel(topic), read(traffic))
     }
   })
-  /**
-   * Each committed offset of each group, with its labels: kept per group's partition map (a
-   * WeakMap: gone with the group), since group ids and topic names come off the wire as views
-   * whose Map lookups measured a microsecond each.
-   */
-  const labelsOf = new WeakMap<object, Map<number, string>>()
-  const eachCommitted = (visit: (labels: string, topic: string, partition: number, offset: number) => void) => {
+  /** Each committed offset of each group with its lag (groupLag.ts), and its labels. */
+  const eachCommitted = (visit: (labels: string, offset: number, lag: number) => void) => {
     for (const group of ctx.groups.unsafeGroups()) {
-      for (const [topic, partitions] of group.offsets) {
-        let labels = labelsOf.get(partitions)
-        if (labels === undefined) labelsOf.set(partitions, (labels = new Map()))
-        for (const [partition, committed] of partitions) {
-          let l = labels.get(partition)
-          if (l === undefined) labels.set(partition, (l = `consumergroup="${escapeLabel(group.groupId)}",${topicLabel(topic)},partition="${partition}"`))
-          visit(l, topic, partition, committed.offset)
-        }
-      }
+      const g = `consumergroup="${escapeLabel(group.groupId)}",`
+      for (const p of partitionLags(group, log)) visit(`${g}${topicLabel(p.topic)},partition="${p.partition}"`, p.offset, p.lag)
     }
   }
   return [
@@ -201,13 +190,11 @@ export const kafkaRenderedFamilies = (
     },
     {
       name: "kafka_consumergroup_current_offset", type: "gauge", help: "Committed offset of each consumer group per partition",
-      render: (out) => eachCommitted((labels, _t, _p, offset) => out.sample(labels, offset))
+      render: (out) => eachCommitted((labels, offset) => out.sample(labels, offset))
     },
     {
       name: "kafka_consumergroup_lag", type: "gauge", help: "Records behind the high watermark, per consumer group and partition",
-      render: (out) =>
-        eachCommitted((labels, topic, partition, offset) =>
-          out.sample(labels, Math.max(0, log.unsafeHighWatermark(topicPartition(topic, partition)) - offset)))
+      render: (out) => eachCommitted((labels, _offset, lag) => out.sample(labels, lag))
     }
   ]
 }

@@ -13,7 +13,9 @@
  * SASL_SSL by the same rule) over the shared TlsContext; its connections are served, limited and
  * closed exactly like the plain ones, and each is told the port it came in on. Both listeners
  * admit connections through the MQTT listeners' Admission (per address, per second, failed
- * logins): a refused one is closed at accept, as Kafka has no refusal frame before SASL.
+ * logins): a refused one is closed at accept, as Kafka has no refusal frame before SASL. So is
+ * a banned address's (src/bans); a banned user's SASL login closes its connection, and a new ban
+ * closes the connections it covers.
  */
 import * as net from "node:net"
 import { TLSSocket } from "node:tls"
@@ -21,10 +23,12 @@ import { Cause, Context, Duration, Effect, Exit, Fiber, FiberId, Layer, Runtime 
 import { BrokerConfig } from "../../config/BrokerConfig.js"
 import { ErrorCode } from "../../domain/kafka/ErrorCode.js"
 import { Auth } from "../auth/Auth.js"
+import { Bans, describeBan } from "../bans/Bans.js"
 import { TopicPolicies } from "../../layers/TopicPolicies.js"
 import { EventStore } from "../../services/EventStore.js"
 import { MessageLog } from "../../services/MessageLog.js"
 import { Topics } from "../meta/Topics.js"
+import { MqttEngine } from "../mqtt/engine/MqttEngine.js"
 import { MqttServer } from "../mqtt/MqttServer.js"
 import { GroupCoordinator } from "./groups/GroupCoordinator.js"
 import {
@@ -289,10 +293,11 @@ export const make = Effect.gen(function*() {
   })
   const topics = yield* Topics
   const logStarts = yield* LogStartOffsets.make(yield* EventStore, topics, log)
-  const ctx = new KafkaContext(config, log, topics, yield* GroupCoordinator, mqtt.engine, producers, logStarts, yield* TopicPolicies, mqtt.context.admission)
+  const ctx = new KafkaContext(config, log, topics, yield* GroupCoordinator, yield* MqttEngine, producers, logStarts, yield* TopicPolicies, mqtt.context.admission)
   const connections = new Set<KafkaConnection>()
   const auth = yield* Auth
   const acls = yield* KafkaAcls
+  const bans = yield* Bans
   const cnAsUsername = config.tls.cnAsUsername
 
   /**
@@ -310,6 +315,18 @@ export const make = Effect.gen(function*() {
     return conn.acl
   }
   const debug = yield* makeDebugLog
+  /**
+   * A SASL login named a banned user: the connection closes, as a banned address's does at
+   * accept (Kafka clients would only retry a SASL error). True when it did.
+   */
+  const refuseBannedUser = (conn: KafkaConnection): boolean => {
+    const ban = conn.user === null ? null : bans.isBanned("", conn.user, "")
+    if (ban === null) return false
+    ctx.admission.refused.banned++
+    debug?.(`kafka: SASL login from ${peer(conn.socket)} as user ${JSON.stringify(conn.user)} refused: banned, ${describeBan(ban)}`)
+    conn.close()
+    return true
+  }
   /** SASL_PLAINTEXT when the MQTT side refuses anonymous clients. */
   const saslRequired = !config.auth.allowAnonymous
 
@@ -333,7 +350,7 @@ export const make = Effect.gen(function*() {
 
   const sink = (conn: KafkaConnection, frame: Buffer, respond: (chunks: ReadonlyArray<Buffer> | null) => void) => {
     if (conn.sasl === SaslState.HandshakeV0) {
-      run(conn, authenticateRawToken(auth, conn, frame, loginFailed(ctx, conn)), "SASL message after SaslHandshake v0", respond, () => respond(null))
+      run(conn, authenticateRawToken(auth, conn, frame, loginFailed(ctx, conn)), "SASL message after SaslHandshake v0", (reply) => respond(refuseBannedUser(conn) ? null : reply), () => respond(null))
       return
     }
     const req = decodeRequest(frame)
@@ -359,7 +376,10 @@ export const make = Effect.gen(function*() {
       `api key ${req.apiKey} v${req.apiVersion}`,
       (body) => {
         ctx.observeRequest(req.apiKey, performance.now() - started)
-        if (debug !== null && req.apiKey === ApiKey.SaslAuthenticate) debug(saslLine(conn, body as { errorCode: number }))
+        if (req.apiKey === ApiKey.SaslAuthenticate) {
+          debug?.(saslLine(conn, body as { errorCode: number }))
+          if (refuseBannedUser(conn)) return respond(null)
+        }
         respond(body === null ? null : encodeResponse(req.header, req.apiKey, req.apiVersion, body as never))
       },
       () => respond(null)
@@ -372,6 +392,12 @@ export const make = Effect.gen(function*() {
 
   const accept = (socket: KafkaSocket) => {
     const address = socket.remoteAddress ?? ""
+    const ban = bans.isAddressBanned(address)
+    if (ban !== null) {
+      ctx.admission.refused.banned++
+      debug?.(`kafka: connection from ${peer(socket)} refused: banned, ${describeBan(ban)}`)
+      return void socket.destroy()
+    }
     // The abuse limits, counted with MQTT's (one Admission): connections per address, new
     // connections per second, failed logins. Kafka has no refusal before SASL, so it closes.
     const refusal = ctx.admission.check(address, Date.now())
@@ -399,6 +425,17 @@ export const make = Effect.gen(function*() {
     })
   }
   const server = net.createServer({ noDelay: true }, accept)
+  // A new ban closes the Kafka connections it covers: by address, or by SASL (or certificate) user.
+  yield* bans.enforce((ban, covers) => {
+    let closed = 0
+    for (const conn of [...connections]) {
+      if (conn.closed || !covers("", conn.user ?? conn.certUser, () => conn.remoteHost)) continue
+      debug?.(`kafka: connection from ${peer(conn.socket)} closed: banned, ${describeBan(ban)}`)
+      conn.close()
+      closed++
+    }
+    return closed
+  })
 
   const names = { protocol: "Kafka", portHint: "--kafka-port (or set kafka.enabled = false)", addressHint: "kafka.host and --kafka-port" }
   const port = yield* Effect.acquireRelease(listen(server, config.kafka.host, config.kafka.port, names), () =>

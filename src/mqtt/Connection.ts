@@ -99,6 +99,7 @@ export class Connection implements Outlet, FrameSink, AclHolder {
   private publishWindowStart = 0
   /** The address admission counted this connection under (null until CONNACK). */
   private admittedFrom: string | null = null
+  private remoteCache: { readonly address: string; readonly port: number } | null = null
 
   constructor(
     readonly socket: Transport,
@@ -109,7 +110,12 @@ export class Connection implements Outlet, FrameSink, AclHolder {
     this.reader = new FrameReader(ctx.config.limits.maxPacketSize, ctx.packetBudget)
     this.outputCap = ctx.config.limits.maxOutputBuffer
     this.lastSeen = this.openedAt = this.publishWindowStart = Date.now()
-    ctx.debug?.(debugLines.acceptedLine(socket))
+    ctx.debug?.(debugLines.acceptedLine(this))
+  }
+
+  /** The client's address, read once (getpeername costs; the admin API lists it, not the hot path). */
+  get remote(): { readonly address: string; readonly port: number } {
+    return this.remoteCache ??= { address: this.socket.remoteAddress ?? "", port: this.socket.remotePort ?? 0 }
   }
 
   // ------------------------------------------------------------ flow control
@@ -241,7 +247,7 @@ export class Connection implements Outlet, FrameSink, AclHolder {
   onClose(): void {
     this.reader.discard() // a partial packet's budget goes back
     if (this.state === State.Closed && this.session === null) return
-    this.ctx.debug?.(debugLines.closedLine(this.socket, this.clientId))
+    this.ctx.debug?.(debugLines.closedLine(this, this.session !== null))
     const wasConnected = this.state === State.Connected
     this.state = State.Closed
     this.ctx.connections.delete(this)
@@ -377,8 +383,7 @@ export class Connection implements Outlet, FrameSink, AclHolder {
    */
   private crashed(error: unknown): void {
     inputFaults.mqttHandlerThrew++
-    const who = this.clientId !== "" ? `client ${this.clientId}` : `${this.socket.remoteAddress}:${this.socket.remotePort}`
-    Runtime.runFork(this.ctx.runtime)(Effect.logWarning(`mqtt: ${who}: input could not be handled, connection closed: ${describeThrown(error)}`))
+    Runtime.runFork(this.ctx.runtime)(Effect.logWarning(`mqtt: ${debugLines.who(this)}: input could not be handled, connection closed: ${describeThrown(error)}`))
     try {
       this.close(ReasonCode.ProtocolError)
     } catch {
@@ -493,7 +498,7 @@ export class Connection implements Outlet, FrameSink, AclHolder {
       frame[3] = connackCodeV3(reason)
       this.writeFrame(frame)
     }
-    this.ctx.debug?.(debugLines.connackLine(this.socket, this.clientId, reason))
+    this.ctx.debug?.(debugLines.connackLine(this, reason))
   }
 
   /** Refuses a CONNECT: CONNACK with the code, then close [MQTT-3.2.2-6]. */

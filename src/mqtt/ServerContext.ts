@@ -7,6 +7,7 @@
 import type { Runtime } from "effect"
 import type { BrokerConfigShape } from "../../config/BrokerConfigShape.js"
 import type { AuthService } from "../auth/Auth.js"
+import type { BansService } from "../bans/Bans.js"
 import { Admission } from "../net/Admission.js"
 import type { DebugLog } from "../net/debugLog.js"
 import { RequestBudget } from "../net/RequestBudget.js"
@@ -36,6 +37,8 @@ export class ServerContext {
   readonly packetBudget: RequestBudget
   /** Connections per address, CONNECT rate, failed logins per address (abuse limits). */
   readonly admission: Admission
+  /** Operator bans, checked at CONNECT (handlers/refuseBanned.ts); set by MqttServer before it listens. */
+  bans: BansService | null = null
   /** Connection debug lines (src/mqtt/debugLines.ts); null unless log.level is debug. */
   debug: DebugLog = null
   readonly overload: OverloadStats = { stalledDisconnects: 0, subscriptionQuotaRefusals: 0, publishThrottles: 0, logPauses: 0 }

@@ -14,15 +14,22 @@ for (const [name, code] of Object.entries(ReasonCode)) if (!reasonNames.has(code
 /** `0x86 BadUserNameOrPassword`. */
 export const reasonName = (code: number): string => `0x${code.toString(16).padStart(2, "0")} ${reasonNames.get(code) ?? "Unknown"}`
 
-/** A WebSocketTransport names itself; a tls.TLSSocket is `encrypted`; else plain TCP. */
-const transportName = (socket: Transport): string => {
-  const s = socket as { readonly transportName?: string; readonly encrypted?: boolean }
-  return s.transportName ?? (s.encrypted === true ? "tls" : "tcp")
-}
-
 export const peer = (socket: Transport): string => `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`
 
-export const acceptedLine = (socket: Transport): string => `mqtt: connection from ${peer(socket)} (${transportName(socket)})`
+/** What a connection line says about who it is: address, listener, and once known, client id and user. */
+export interface Who {
+  readonly socket: Transport
+  readonly listener: string
+  readonly clientId: string
+  readonly username: string | null
+}
+
+export const who = (c: Who): string =>
+  `${peer(c.socket)} over ${c.listener}${c.clientId === "" ? "" : `, client ${JSON.stringify(c.clientId)}`}${
+    c.username === null ? "" : `, user ${JSON.stringify(c.username)}`
+  }`
+
+export const acceptedLine = (c: Who): string => `mqtt: connection from ${who(c)}`
 
 export const connectLine = (socket: Transport, p: IConnectPacket): string =>
   `mqtt: CONNECT from ${peer(socket)}: client id ${JSON.stringify(p.clientId)}, ${
@@ -31,8 +38,8 @@ export const connectLine = (socket: Transport, p: IConnectPacket): string =>
     p.clean === false ? "resumes its session" : "clean start"
   }, keepalive ${p.keepalive ?? 0} s${p.will ? `, will on ${JSON.stringify(p.will.topic)}` : ""}`
 
-export const connackLine = (socket: Transport, clientId: string, reason: number): string =>
-  `mqtt: CONNACK to ${peer(socket)}${clientId === "" ? "" : ` (client ${clientId})`}: ${reason === 0 ? "accepted" : `refused, ${reasonName(reason)}`}`
+export const connackLine = (c: Who, reason: number): string =>
+  `mqtt: CONNACK to ${who(c)}: ${reason === 0 ? "accepted" : `refused, ${reasonName(reason)}`}`
 
-export const closedLine = (socket: Transport, clientId: string): string =>
-  `mqtt: connection from ${peer(socket)}${clientId === "" ? " (before CONNECT was accepted)" : ` (client ${clientId})`} closed`
+export const closedLine = (c: Who, accepted: boolean): string =>
+  `mqtt: connection from ${who(c)}${accepted ? "" : " (before CONNECT was accepted)"} closed`

@@ -343,7 +343,10 @@ describe("no secret in the logs or the data dir", () => {
     expect(output).toMatch(/ DEBUG auth: user "alice" refused: wrong password/)
     expect(output).toMatch(/ DEBUG auth: user "kbob" accepted/)
     expect(output).toMatch(/ DEBUG kafka: SASL login from 127\.0\.0\.1:\d+ accepted as user "kbob"/)
-    expect(output).toMatch(/ DEBUG mqtt: connection from 127\.0\.0\.1:\d+ \(wss\)/)
+    expect(output).toMatch(/ DEBUG mqtt: connection from 127\.0\.0\.1:\d+ over wss/)
+    // Connection lines name the address, the listener, the client id and the user.
+    expect(output).toMatch(/ DEBUG mqtt: CONNACK to 127\.0\.0\.1:\d+ over \w+, client "login-5-\w+", user "alice": accepted/)
+    expect(output).toMatch(/ DEBUG mqtt: connection from 127\.0\.0\.1:\d+ over \w+, client "[^"]+", user "alice" closed/)
     expect(output).toMatch(/ DEBUG kafka: SASL login from 127\.0\.0\.1:\d+ refused: SASL_AUTHENTICATION_FAILED/)
     const files = filesUnder(dataDir).map((path) => [path, readFileSync(path)] as const)
     expect(files.length).toBeGreaterThan(0)

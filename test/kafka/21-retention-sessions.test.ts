@@ -4,6 +4,7 @@
  * are delivered when it comes back; once it has them, retention deletes them.
  */
 import { Effect } from "effect"
+import { applyRetention } from "../../src/mqtt/engine/retention.js"
 import { describe, expect, it } from "vitest"
 import { connect, waitUntil } from "../support/clients.js"
 import { kafkaClient, useKafkaClients } from "../support/kafka.js"
@@ -19,7 +20,7 @@ describe("retention and persistent MQTT sessions (Kafka on)", () => {
     it(`an offline session's backlog outlives retention.ms and is deleted once delivered (${storage})`, async () => {
       const b = await broker({ storage, storageConfig: { retentionMs: 1 } })
       const retention = async () => {
-        await Effect.runPromise(b.server.engine.applyRetention()) // sessions' holds (every 2 s by itself)
+        await Effect.runPromise(applyRetention(b.server.engine)) // sessions' holds (every 2 s by itself)
         await b.runRetention() // memory/SQLite retention (every 30 s by itself)
       }
       const keeper = await connect(b.url, { protocolVersion: 4, clientId: "keeper", clean: false })

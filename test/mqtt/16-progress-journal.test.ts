@@ -4,6 +4,7 @@
  * offline session never holds it back.
  */
 import { Effect } from "effect"
+import { applyRetention } from "../../src/mqtt/engine/retention.js"
 import { describe, expect, it } from "vitest"
 import { PROGRESS_TP } from "../../src/mqtt/engine/ProgressJournal.js"
 import { connect, waitUntil } from "../support/clients.js"
@@ -37,7 +38,7 @@ describe("progress journal", () => {
     await waitUntil(() => session.durableCheckpoint === session.state.checkpoint, 5000, () => "the disconnect checkpoint to be stored")
     const end = log.unsafeEndOffset(PROGRESS_TP)
     expect(end).toBeGreaterThan(0)
-    await Effect.runPromise(Effect.zipRight(log.flush, b.server.engine.applyRetention()))
+    await Effect.runPromise(Effect.zipRight(log.flush, applyRetention(b.server.engine)))
     // Everything below the last batch is gone (storage keeps a log's last batch: it carries the end offset).
     const [last] = await Effect.runPromise(log.readBatches(PROGRESS_TP, end - 1, 1))
     expect(await Effect.runPromise(log.startOffset(PROGRESS_TP))).toBe(last!.baseOffset)

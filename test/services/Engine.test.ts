@@ -12,7 +12,8 @@ import * as Storage from "../../layers/Storage.js"
 import { EventStore } from "../../services/EventStore.js"
 import { MessageLog } from "../../services/MessageLog.js"
 import { StreamMapping } from "../../domain/topic/StreamMapping.js"
-import { Engine } from "../../src/mqtt/engine/Engine.js"
+import { makeEngine, shutdownEngine } from "../../src/mqtt/engine/MqttEngine.js"
+import { applyRetention } from "../../src/mqtt/engine/retention.js"
 import type { Outlet } from "../../src/mqtt/engine/LiveSession.js"
 import { Message } from "../../src/mqtt/engine/Message.js"
 
@@ -48,9 +49,9 @@ const awaitPackets = (outlet: RecordingOutlet, n: number) =>
   })
 
 const storage = MessageLogLive.layer.pipe(Layer.provideMerge(Storage.layer("memory", "")))
-const makeEngine = Effect.gen(function*() {
+const freshEngine = Effect.gen(function*() {
   const mapping = new StreamMapping(defaultConfig.kafka.mqttTopic, [], () => 1)
-  return yield* Engine.make(defaultConfig, yield* MessageLog, yield* EventStore, mapping)
+  return yield* makeEngine(defaultConfig, yield* MessageLog, yield* EventStore, mapping)
 })
 const message = (topic: string, payload: string, qos: 0 | 1 | 2, origin = "pub") =>
   new Message(topic, Buffer.from(payload), qos, false, null, 0, origin, Date.now())
@@ -65,7 +66,7 @@ const sub = (filter: string, qos: number, extra: Partial<{ noLocal: boolean; sub
 layer(storage)("Engine over memory storage", (it) => {
   it.effect("delivers one copy at the highest QoS with every subscription id for overlapping subscriptions [MQTT-3.3.4-2]", () =>
     Effect.gen(function*() {
-      const engine = yield* makeEngine
+      const engine = yield* freshEngine
       const { session } = engine.openSession("overlap", true, 0, null, () => {})
       const outlet = new RecordingOutlet(5)
       session.resume(outlet)
@@ -80,7 +81,7 @@ layer(storage)("Engine over memory storage", (it) => {
 
   it.effect("no-local keeps a client's own messages from it [MQTT-3.8.3-3]", () =>
     Effect.gen(function*() {
-      const engine = yield* makeEngine
+      const engine = yield* freshEngine
       const { session } = engine.openSession("me", true, 0, null, () => {})
       const outlet = new RecordingOutlet(5)
       session.resume(outlet)
@@ -92,7 +93,7 @@ layer(storage)("Engine over memory storage", (it) => {
 
   it.effect("holds QoS 1 beyond the send window until acknowledgements open it", () =>
     Effect.gen(function*() {
-      const engine = yield* makeEngine
+      const engine = yield* freshEngine
       const { session } = engine.openSession("window", true, 0, null, () => {})
       const outlet = new RecordingOutlet(4, 2)
       session.resume(outlet)
@@ -105,7 +106,7 @@ layer(storage)("Engine over memory storage", (it) => {
 
   it.effect("a second engine over the same storage rebuilds a persistent session and its backlog", () =>
     Effect.gen(function*() {
-      const first = yield* makeEngine
+      const first = yield* freshEngine
       const opened = first.openSession("durable", false, 3600, null, () => {})
       yield* opened.persist!
       const outlet = new RecordingOutlet(4)
@@ -115,9 +116,9 @@ layer(storage)("Engine over memory storage", (it) => {
       first.publish(message("d/1", "one", 1))
       first.publish(message("d/2", "two", 1))
       yield* (yield* MessageLog).flush
-      yield* first.shutdown()
+      yield* shutdownEngine(first)
 
-      const second = yield* makeEngine
+      const second = yield* freshEngine
       const restored = second.sessions.get("durable")!
       expect(restored.subscriptions.has("d/#")).toBe(true)
       // Offline: its backlog stays in the log, behind a cursor, until the client is back.
@@ -136,7 +137,7 @@ it.scoped("retention deletes log records no persistent session needs and keeps a
     const log = yield* MessageLog
     const config = { ...defaultConfig, kafka: { ...defaultConfig.kafka, enabled: false } }
     const mapping = new StreamMapping(config.kafka.mqttTopic, [], () => 1)
-    const engine = yield* Engine.make(config, log, yield* EventStore, mapping)
+    const engine = yield* makeEngine(config, log, yield* EventStore, mapping)
     const tp = engine.partitionFor("r/x")
     const start = log.unsafeEndOffset(tp)
     for (let i = 0; i < 5; i++) engine.publish(message("r/x", `old${i}`, 1)) // nobody needs these
@@ -151,7 +152,7 @@ it.scoped("retention deletes log records no persistent session needs and keeps a
       engine.publish(message("r/x", `kept${i}`, 1))
       yield* log.flush // one batch each, so retention can cut between them
     }
-    yield* engine.shutdown() // checkpoint, snapshot, retention
+    yield* shutdownEngine(engine) // checkpoint, snapshot, retention
     const left = yield* log.read(tp, start, 1 << 20)
     expect(left.map((r) => Buffer.from(r.value!).toString())).toEqual(["kept0", "kept1", "kept2"])
   }).pipe(Effect.provide(storage)))
@@ -162,7 +163,7 @@ it.scoped("retention frees what a checkpoint covers only once that checkpoint is
     const log = yield* MessageLog
     const config = { ...defaultConfig, kafka: { ...defaultConfig.kafka, enabled: false } }
     const mapping = new StreamMapping(config.kafka.mqttTopic, [], () => 1)
-    const engine = yield* Engine.make(config, log, yield* EventStore, mapping)
+    const engine = yield* makeEngine(config, log, yield* EventStore, mapping)
     const tp = engine.partitionFor("w/x")
     const start = log.unsafeEndOffset(tp)
     const opened = engine.openSession("writer", false, 3600, null, () => {})
@@ -177,11 +178,11 @@ it.scoped("retention frees what a checkpoint covers only once that checkpoint is
     for (const p of outlet.packets()) opened.session.complete(p.messageId!) // all acknowledged
     const checkpoint = engine.sweep(Date.now(), true) // taken, its append not run yet
     expect(checkpoint.length).toBe(1)
-    yield* engine.applyRetention()
+    yield* applyRetention(engine)
     const kept = yield* log.read(tp, start, 1 << 20)
     expect(kept.map((r) => Buffer.from(r.value!).toString())).toEqual(["m0", "m1", "m2"])
     yield* Effect.all(checkpoint)
-    yield* engine.applyRetention()
+    yield* applyRetention(engine)
     const left = (yield* log.read(tp, start, 1 << 20)).map((r) => Buffer.from(r.value!).toString())
     expect(left).not.toContain("m0") // freed now (a driver may keep its last batch)
     expect(left).not.toContain("m1")
@@ -191,7 +192,7 @@ it.scoped("retention frees what a checkpoint covers only once that checkpoint is
 it.scoped("after a crash (no shutdown), a new engine keeps a persistent session's whole backlog", () =>
   Effect.gen(function*() {
     const log = yield* MessageLog
-    const first = yield* makeEngine
+    const first = yield* freshEngine
     const opened = first.openSession("crashy", false, 3600, null, () => {})
     yield* opened.persist!
     const outlet = new RecordingOutlet(4)
@@ -203,7 +204,7 @@ it.scoped("after a crash (no shutdown), a new engine keeps a persistent session'
       yield* log.flush // one batch each: retention could cut between them
     }
     // No shutdown: the process died. A new engine boots over the same storage.
-    const second = yield* makeEngine
+    const second = yield* freshEngine
     const again = new RecordingOutlet(4, 10)
     yield* second.openSession("crashy", false, 3600, null, () => {}).persist!
     second.sessions.get("crashy")!.resume(again)

@@ -55,10 +55,13 @@ export class RawClient {
     )
   }
 
-  /** Opens a TCP connection to the broker on 127.0.0.1. `version` selects how replies are parsed. */
-  static connect(port: number, version: Version = 4): Promise<RawClient> {
+  /**
+   * Opens a TCP connection to the broker on 127.0.0.1, from `from` (127.0.0.2 is "another
+   * address" on one machine). `version` selects how replies are parsed.
+   */
+  static connect(port: number, version: Version = 4, from = "127.0.0.1"): Promise<RawClient> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ port, host: "127.0.0.1", noDelay: true })
+      const socket = net.connect({ port, host: "127.0.0.1", noDelay: true, localAddress: from })
       socket.once("connect", () => {
         socket.off("error", reject)
         resolve(new RawClient(socket, version))

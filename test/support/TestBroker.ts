@@ -11,7 +11,8 @@ import * as BrokerConfig from "../../config/BrokerConfig.js"
 import { type AuthConfig, type BrokerConfigShape, defaultConfig, type HttpConfig, type KafkaConfig, type LimitsConfig, type MqttConfig, type StorageConfig, type TlsConfig } from "../../config/BrokerConfigShape.js"
 import * as LogRetention from "../../layers/LogRetention.js"
 import * as App from "../../src/App.js"
-import { HttpListener } from "../../src/http/HttpServer.js"
+import { Bans } from "../../src/bans/Bans.js"
+import { HttpListener } from "../../src/http/HttpListener.js"
 import { KafkaServer } from "../../src/kafka/KafkaServer.js"
 import { MqttListeners } from "../../src/mqtt/MqttListeners.js"
 import { MqttServer } from "../../src/mqtt/MqttServer.js"
@@ -50,6 +51,8 @@ export interface TestBroker {
   readonly config: BrokerConfigShape
   /** The bound HTTP port (-1 when http.port is off, the default in tests). */
   readonly httpPort: number
+  /** Operator bans (until the admin API covers them, tests add and remove bans here). */
+  readonly bans: Bans["Type"]
   /** One pass of the memory/SQLite retention fiber now (it runs every 30 s by itself). */
   runRetention(): Promise<void>
   /** Graceful stop (like SIGTERM). */
@@ -92,6 +95,7 @@ export const startBroker = async (options: TestBrokerOptions = {}): Promise<Test
     kafkaTlsPort: kafka?.tlsPort ?? -1,
     listeners,
     httpPort: http.port,
+    bans: built.unsafeMap.get(Bans.key) as Bans["Type"],
     runRetention: () => Effect.runPromise(Effect.asVoid(Effect.provide(LogRetention.enforce(Date.now()), built))),
     dataDir,
     server,

@@ -78,7 +78,7 @@ export const handleCreateTopics = (ctx: KafkaContext, request: CreateTopicsReque
   })
 
 /** Topics the MQTT side writes to by configuration. */
-const mqttTopics = (ctx: KafkaContext): ReadonlySet<string> =>
+export const mqttTopics = (ctx: KafkaContext): ReadonlySet<string> =>
   new Set([ctx.config.kafka.mqttTopic, ...ctx.config.kafka.bindings.map((b) => b.topic)])
 
 export const handleDeleteTopics = (ctx: KafkaContext, request: DeleteTopicsRequest) =>
@@ -141,7 +141,8 @@ interface ConfigDefault {
   readonly type: number
 }
 
-const topicDefaults = (ctx: KafkaContext): Record<string, ConfigDefault> => {
+/** Every topic config DescribeConfigs reports, with the value that applies when the topic sets none. */
+export const topicDefaults = (ctx: KafkaContext): Record<string, ConfigDefault> => {
   const s = ctx.config.storage
   return {
     "cleanup.policy": { value: "delete", type: TYPE_STRING },

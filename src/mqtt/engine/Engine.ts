@@ -5,40 +5,34 @@
  * change memory at once and return the Effect that persists their events for persistent
  * sessions; the caller decides whether to wait for it (CONNACK, SUBACK do).
  *
- * On start it rebuilds everything from storage: sessions from a snapshot plus the events after
- * it, retained messages from the compacted `__retained` stream, and each persistent session's
- * backlog from its checkpoint plus a scan of the log past the checkpoint's positions.
+ * It starts empty: restore.ts rebuilds it from storage, snapshots.ts and retention.ts keep
+ * storage small, and MqttEngine.ts runs all three as the engine's layer. The members marked
+ * "restore, snapshots" are theirs, not for protocol code.
  */
 import { Effect, Runtime, Schema } from "effect"
 import type { BrokerConfigShape } from "../../../config/BrokerConfigShape.js"
-import { streamOf, type TopicPartition, topicPartition } from "../../../domain/ids.js"
-import type { StoredRecord } from "../../../domain/message/LogRecord.js"
-import { decideConnect, decideDisconnect, decideExpire, decideSubscribe, decideUnsubscribe, type SubscribeRequest } from "../../../domain/session/decide.js"
+import { type TopicPartition, topicPartition } from "../../../domain/ids.js"
+import { decideConnect, decideDelete, decideDisconnect, decideExpire, decideSubscribe, decideUnsubscribe, type SubscribeRequest } from "../../../domain/session/decide.js"
 import { SessionCheckpointed, SessionEvent, sessionStream, WillCleared } from "../../../domain/session/events.js"
 import { evolve } from "../../../domain/session/evolve.js"
-import { type Checkpoint, emptySession, expiresAt, type QoS, type SessionState, type SubscriptionOptions } from "../../../domain/session/Session.js"
+import { type Checkpoint, emptySession, type QoS, type SessionState, type SubscriptionOptions } from "../../../domain/session/Session.js"
 import { matches } from "../../../domain/topic/matches.js"
 import type { StreamMapping } from "../../../domain/topic/StreamMapping.js"
 import { parseShared } from "../../../domain/topic/TopicFilter.js"
 import { StorageError } from "../../../services/errors.js"
 import type { EventData, EventStore } from "../../../services/EventStore.js"
 import type { MessageLog } from "../../../services/MessageLog.js"
-import { BacklogReader, outgoingFor, owedOutgoing, sessionPartitions, shareGroupOf } from "./BacklogReader.js"
+import { BacklogReader, sessionPartitions } from "./BacklogReader.js"
 import { Cursor } from "./Cursor.js"
 import { messageDrops } from "./deliveryStats.js"
-import { InboundRef, LiveSession, type Outlet, Outgoing } from "./LiveSession.js"
-import { Message, messageFromRecord, messagesFromText, messagesToText } from "./Message.js"
-import { decodeOps, PROGRESS_TP, ProgressJournal } from "./ProgressJournal.js"
-import { ProgressReplay } from "./replayProgress.js"
+import { LiveSession, type Outlet, Outgoing } from "./LiveSession.js"
+import { Message, messagesToText } from "./Message.js"
+import { PROGRESS_TP, ProgressJournal } from "./ProgressJournal.js"
 import { isGroup, type ReadCheck, Subscription, Subscriptions } from "./Subscriptions.js"
 
 export const RETAINED_TP = topicPartition("__retained", 0)
-const SNAPSHOT = "mqtt-sessions"
-const RETAINED_SNAPSHOT = "mqtt-retained"
-const READ_CHUNK = 1 << 20
 
 const encodeEvent = Schema.encodeSync(SessionEvent)
-const decodeEvent = Schema.decodeUnknownSync(SessionEvent)
 const toEventData = (e: SessionEvent): EventData => ({ type: e._tag, data: encodeEvent(e) })
 
 export interface EngineStats {
@@ -62,25 +56,27 @@ export class Engine {
   readonly stats: EngineStats = { messagesReceived: 0, messagesSent: 0, droppedByEndedSessions: 0 }
   // Scratch state for route(): dedupe per session without allocating.
   private stamp = 0
-  /** `__retained` end offset covered by the last retained snapshot. */
-  private retainedSnapshotEnd = 0
+  /** `__retained` end offset covered by the last retained snapshot (restore, snapshots). */
+  retainedSnapshotEnd = 0
   private readonly touched: Array<LiveSession> = []
 
   private readonly logQos0: boolean
-  private readonly snapshotLock = Effect.unsafeMakeSemaphore(1)
+  /** One snapshot at a time (snapshots). */
+  readonly snapshotLock = Effect.unsafeMakeSemaphore(1)
   /** Delivery progress of persistent sessions, in the log's group commit (ProgressJournal). */
   readonly journal: ProgressJournal
   /** Reads the backlogs of sessions behind a cursor (offline, or their queue full) from the log. */
   readonly backlog: BacklogReader
 
-  private constructor(
+  /** Empty: restoreEngine (restore.ts) fills it from storage before any client comes. */
+  constructor(
     readonly config: BrokerConfigShape,
     readonly log: MessageLog["Type"],
     readonly store: EventStore["Type"],
     /** MQTT topic -> log partition, and log record -> MQTT topic. */
     readonly mapping: StreamMapping,
     /** Tells Kafka-style retention the lowest offset of a partition sessions still need. */
-    private readonly holds: ((tp: TopicPartition, keepFrom: number) => void) | null,
+    readonly holds: ((tp: TopicPartition, keepFrom: number) => void) | null,
     /** Runs the background reads of session backlogs. */
     runtime: Runtime.Runtime<never>
   ) {
@@ -89,7 +85,8 @@ export class Engine {
     this.backlog = new BacklogReader(log, mapping, runtime)
   }
 
-  private newSession(clientId: string, state: SessionState): LiveSession {
+  /** A session object, not yet in `sessions` (restore). */
+  newSession(clientId: string, state: SessionState): LiveSession {
     return new LiveSession(clientId, state, this.config.limits.maxQueuedMessages, this.journal, this.backlog)
   }
 
@@ -220,7 +217,7 @@ export class Engine {
    * Effect that appends them with a fresh checkpoint. `stored` tracks whether the event store
    * knows the session, so clean sessions never touch storage.
    */
-  private commit(session: LiveSession, events: ReadonlyArray<SessionEvent>, checkpoint: boolean): Effect.Effect<void, StorageError> | null {
+  commit(session: LiveSession, events: ReadonlyArray<SessionEvent>, checkpoint: boolean): Effect.Effect<void, StorageError> | null {
     let state: SessionState | undefined = session.state
     for (const e of events) state = evolve(state, e)
     if (state !== undefined) session.state = state
@@ -388,7 +385,7 @@ export class Engine {
   }
 
   /** Adds (or replaces) one subscription in the live index. True if it existed. */
-  private addSubscription(session: LiveSession, raw: string, options: SubscriptionOptions): boolean {
+  addSubscription(session: LiveSession, raw: string, options: SubscriptionOptions): boolean {
     const shared = parseShared(raw)
     const group = shared !== null && typeof shared === "object" ? shared : null
     const filter = group !== null ? group.filter : raw
@@ -533,10 +530,7 @@ export class Engine {
       if (session.conn === null) {
         const expired = decideExpire(session.state, now)
         if (expired !== undefined) {
-          if (session.pendingWill !== null) this.publishWill(session.pendingWill.message) // ends with the session
-          session.pendingWill = null
-          this.dropSession(session)
-          const p = this.commit(session, [expired], false)
+          const p = this.end(session, expired)
           if (p !== null) work.push(p)
           continue
         }
@@ -551,8 +545,26 @@ export class Engine {
     return work
   }
 
+  /**
+   * The admin API's delete: ends an offline session now, as expiry would (its delayed will goes
+   * out). The caller closes a connected client first. Undefined when there is no such session.
+   */
+  deleteSession(clientId: string): Effect.Effect<void, StorageError> | null | undefined {
+    const session = this.sessions.get(clientId)
+    if (session === undefined) return undefined
+    return this.end(session, decideDelete(session.state))
+  }
+
+  /** Ends an offline session: its pending will is published, it leaves the index and storage. */
+  private end(session: LiveSession, ended: SessionEvent): Effect.Effect<void, StorageError> | null {
+    if (session.pendingWill !== null) this.publishWill(session.pendingWill.message) // ends with the session
+    session.pendingWill = null
+    this.dropSession(session)
+    return this.commit(session, [ended], false)
+  }
+
   /** Graceful shutdown: every persistent session records its disconnect and checkpoint. */
-  shutdown(): Effect.Effect<void, StorageError> {
+  checkpointAll(): Effect.Effect<void, StorageError> {
     const work: Array<Effect.Effect<void, StorageError>> = []
     const now = Date.now()
     for (const session of this.sessions.values()) {
@@ -562,390 +574,21 @@ export class Engine {
       const p = this.commit(session, events, true)
       if (p !== null) work.push(p)
     }
-    return Effect.all(work, { concurrency: "unbounded", discard: true }).pipe(Effect.zipRight(this.saveSnapshot()))
-  }
-
-  // ---------------------------------------------------------------- start-up
-
-  /**
-   * Snapshots (retained set, sessions) and then retention, which relies on them. One at a time:
-   * an older fold saving its snapshot after a newer one pruned the events it folded would lose
-   * them (the sweep's timer and shutdown can both ask).
-   */
-  saveSnapshot(): Effect.Effect<void, StorageError> {
-    return this.snapshotLock.withPermits(1)(
-      Effect.gen(this, function*() {
-        yield* this.saveRetainedSnapshot()
-        yield* this.foldSessions()
-        yield* this.applyRetention()
-      })
-    )
-  }
-
-  /**
-   * Folds the session events after the snapshot into it and saves it, so the next boot replays
-   * less; returns the session states. Never runs retention: at boot the sessions that hold the
-   * log back are not restored yet.
-   */
-  private foldSessions(): Effect.Effect<Map<string, SessionState>, StorageError> {
-    return Effect.gen(this, function*() {
-      const snap = yield* this.store.loadSnapshot(SNAPSHOT)
-      const states = snap === undefined ? new Map<string, SessionState>() : decodeStates(snap.data)
-      let position = snap?.position ?? 0
-      const events = yield* this.store.readAll(position)
-      if (events.length === 0 && snap !== undefined) return states
-      for (const r of events) {
-        position = r.position
-        if (!r.stream.startsWith("session-")) continue
-        const e = decodeEvent(r.data)
-        const next = evolve(states.get(e.clientId), e)
-        if (next === undefined) states.delete(e.clientId)
-        else states.set(e.clientId, next)
-      }
-      yield* this.store.saveSnapshot(SNAPSHOT, { position, data: encodeStates(states) })
-      // Checkpoints are many (one a second per busy persistent session) and only the last one
-      // counts; the snapshot now holds it, so the older ones go.
-      yield* this.store.prune(["SessionCheckpointed"], position)
-      return states
-    })
-  }
-
-  /**
-   * MQTT log retention. A stored session needs, per partition of the topics MQTT writes to,
-   * everything from its last checkpoint's position plus its pending entries; `__retained` is
-   * needed only past the last retained snapshot. With Kafka off nothing else reads the MQTT
-   * topics, so what no session needs is deleted here; with Kafka on, Kafka retention deletes by
-   * age and size and this only tells it (`holds`) what sessions still need, so it never deletes
-   * a queued message of a persistent session.
-   */
-  applyRetention(): Effect.Effect<void, StorageError> {
-    return Effect.suspend(() => {
-      const trim = !this.config.kafka.enabled
-      const floors = new Map<TopicPartition, number>()
-      for (const tp of this.log.unsafePartitions()) {
-        if (tp === RETAINED_TP) floors.set(tp, this.retainedSnapshotEnd)
-        else if (this.mapping.carriesMqttTopics(streamOf(tp))) floors.set(tp, this.log.unsafeEndOffset(tp))
-      }
-      const lower = (tp: string, offset: number) => {
-        const floor = floors.get(tp as TopicPartition)
-        if (floor !== undefined && offset < floor) floors.set(tp as TopicPartition, offset)
-      }
-      let keepAll = false
-      for (const session of this.sessions.values()) {
-        if (!session.stored) continue
-        // The last checkpoint written, not the last taken: a crash before its append restarts
-        // from the one before, which needs what lies between the two.
-        const cp = session.durableCheckpoint
-        if (cp === null) {
-          keepAll = true // may need anything: keep everything this time
-          break
-        }
-        for (const tp of floors.keys()) {
-          if (tp === RETAINED_TP) continue
-          lower(tp, cp.positions.find(([t]) => t === tp)?.[1] ?? 0)
-        }
-        for (const e of cp.pending) lower(e.tp, e.offset)
-        // Owed since the checkpoint (a share group's picks, re-shares) may lie below it.
-        if (session.cursor !== null) for (const e of session.cursor.owed) lower(e.tp, e.offset)
-      }
-      // The journal is needed from the checkpoint on of each stored session that recorded ops
-      // since (an offline session records none: it does not hold the journal back).
-      let journalFloor = this.journal.end()
-      for (const session of this.sessions.values()) {
-        if (!session.stored) continue
-        const at = session.durableCheckpoint?.positions.find(([tp]) => tp === PROGRESS_TP)?.[1] ?? 0
-        if (session.lastProgressOffset >= at && at < journalFloor) journalFloor = at
-      }
-      const truncations: Array<Effect.Effect<void, StorageError>> = []
-      if (!keepAll && journalFloor > 0) truncations.push(this.log.truncateBefore(PROGRESS_TP, journalFloor))
-      for (const [tp, floor] of floors) {
-        if (tp === RETAINED_TP || trim) {
-          if (!keepAll && floor > 0) truncations.push(this.log.truncateBefore(tp, floor))
-        } else this.holds?.(tp, keepAll ? 0 : floor)
-      }
-      return Effect.all(truncations, { discard: true })
-    })
-  }
-
-  /** The live retained set as one RecordBatch, when `__retained` moved since the last one. */
-  private saveRetainedSnapshot(): Effect.Effect<void, StorageError> {
-    return Effect.suspend(() => {
-      const end = this.log.unsafeEndOffset(RETAINED_TP)
-      if (end === this.retainedSnapshotEnd) return Effect.void
-      // Only what is durable: the snapshot must never hold a record the log could still lose.
-      return Effect.flatMap(this.log.flush, () => {
-        const live: Array<Message> = []
-        for (const m of this.retained.values()) if (!m.topic.startsWith("$SYS/")) live.push(m)
-        const batch = live.length === 0 ? null : messagesToText(live)
-        this.retainedSnapshotEnd = end
-        return this.store.saveSnapshot(RETAINED_SNAPSHOT, { position: end, data: { position: end, batch } })
-      })
-    })
-  }
-
-  static make(
-    config: BrokerConfigShape,
-    log: MessageLog["Type"],
-    store: EventStore["Type"],
-    mapping: StreamMapping,
-    holds: ((tp: TopicPartition, keepFrom: number) => void) | null = null
-  ): Effect.Effect<Engine, StorageError> {
-    return Effect.gen(function*() {
-      const engine = new Engine(config, log, store, mapping, holds, yield* Effect.runtime<never>())
-      yield* engine.loadRetained()
-      yield* engine.restoreSessions(yield* engine.foldSessions())
-      return engine
-    })
-  }
-
-  /**
-   * Retained messages: the last snapshot (one RecordBatch of the live retained set, so boot
-   * time does not grow with the `__retained` stream) plus the stream's records after it.
-   */
-  private loadRetained(): Effect.Effect<void, StorageError> {
-    return Effect.gen(this, function*() {
-      let from = 0
-      const snap = yield* this.store.loadSnapshot(RETAINED_SNAPSHOT)
-      if (snap !== undefined) {
-        const { position, batch } = snap.data as { position: number; batch: string | null }
-        const messages = batch === null ? [] : messagesFromText(batch)
-        if (typeof messages === "string") {
-          return yield* new StorageError({ op: "recover", path: RETAINED_SNAPSHOT, cause: new Error(messages) })
-        }
-        for (const m of messages) this.retained.set(m.topic, m)
-        from = position
-        this.retainedSnapshotEnd = position
-      }
-      yield* this.scan(RETAINED_TP, from, (r) => {
-        const m = messageFromRecord(RETAINED_TP, r)
-        if (m === null) return
-        if (m.payload.length === 0) this.retained.delete(m.topic)
-        else this.retained.set(m.topic, m)
-      })
-      const now = Date.now()
-      for (const m of this.retained.values()) if (m.isExpired(now)) this.retained.delete(m.topic)
-    })
-  }
-
-  /**
-   * Rebuilds persistent sessions: subscriptions, then their backlogs. A session that was offline
-   * with a checkpoint that still serves keeps it as its cursor, read when its client returns;
-   * one connected at the crash, or with journal ops past its checkpoint, gets its backlog
-   * rebuilt now (checkpoint, log scan, journal replay) and is then parked the same way.
-   */
-  private restoreSessions(states: ReadonlyMap<string, SessionState>): Effect.Effect<void, StorageError> {
-    return Effect.gen(this, function*() {
-      const now = Date.now()
-      const restored: Array<LiveSession> = []
-      const wereConnected = new Set<string>()
-      for (let state of states.values()) {
-        // Connected when the broker stopped without a clean shutdown: the clock starts now.
-        if (state.disconnectedAt === null) {
-          state = { ...state, disconnectedAt: now }
-          wereConnected.add(state.clientId)
-        }
-        const session = this.newSession(state.clientId, state)
-        session.stored = true
-        session.durableCheckpoint = state.checkpoint
-        if (expiresAt(state) <= now) {
-          yield* this.commit(session, [decideExpire(state, now)!], false) ?? Effect.void
-          continue
-        }
-        this.sessions.set(state.clientId, session)
-        for (const [raw, options] of state.subscriptions) this.addSubscription(session, raw, options)
-        if (state.will !== null) {
-          // The delay runs from the disconnect, even across the restart [MQTT-3.1.3-9].
-          const delay = Math.min(state.will.delay, state.expiryInterval)
-          session.pendingWill = { message: decodeWill(state.will.message), due: state.disconnectedAt! + delay * 1000 }
-        }
-        const cp = state.checkpoint
-        if (cp !== null) session.qos2Inbound = cp.qos2Inbound.length === 0 ? null : new Map(cp.qos2Inbound.map((id) => [id, null]))
-        restored.push(session)
-      }
-      const withOps = yield* this.sessionsWithJournalOps(restored)
-      const eager: Array<LiveSession> = []
-      for (const session of restored) {
-        const cp = session.state.checkpoint
-        // A checkpoint past the end of the log (a power loss took the tail it named, under an
-        // fsync policy that allows that) would skip what is appended from now on.
-        if (cp === null || withOps.has(session) || wereConnected.has(session.clientId) || cp.positions.some(([tp, at]) => at > this.log.unsafeEndOffset(tp as TopicPartition))) {
-          eager.push(session)
-        } else session.cursor = Cursor.fromCheckpoint(cp.positions, cp.pending)
-      }
-      // Pending entries recorded in checkpoints, read back by offset.
-      for (const session of eager) {
-        for (const entry of session.state.checkpoint?.pending ?? []) {
-          const m = yield* this.backlog.readMessage(entry.tp as TopicPartition, entry.offset)
-          if (m !== null && !m.isExpired(now)) session.restore(owedOutgoing(session, m, { ...entry, maybeSent: false, retain: false }))
-        }
-      }
-      // Records past each eager session's checkpoint positions: one pass per partition. (An
-      // offline session sent nothing since its checkpoint: no inbound QoS 2 id to find for it.)
-      const byClientId = new Map(eager.map((s) => [s.clientId, s]))
-      const inbound = new Map<LiveSession, Array<InboundRef & { packetId: number }>>()
-      for (const tp of sessionPartitions(this.log)) {
-        const starts = new Map<LiveSession, number>()
-        let from = Infinity
-        for (const session of eager) {
-          const cp = session.state.checkpoint
-          const pos = cp?.positions.find(([t]) => t === tp)?.[1] ?? (cp === null ? Infinity : 0)
-          if (pos === Infinity) continue
-          starts.set(session, pos)
-          if (pos < from) from = pos
-        }
-        const stream = streamOf(tp)
-        yield* this.scan(tp, from, (r) => {
-          const topic = this.mapping.mqttTopicOf(stream, r.key)
-          const m = topic === null ? null : messageFromRecord(tp, r, topic)
-          if (m === null) return
-          if (m.inboundPacketId !== 0) {
-            // A QoS 2 PUBLISH PUBREC'd (or about to be) since the publisher's checkpoint.
-            const origin = byClientId.get(m.origin)
-            if (origin !== undefined && r.offset >= (starts.get(origin) ?? Infinity)) {
-              const seen = inbound.get(origin) ?? []
-              seen.push(Object.assign(new InboundRef(tp, r.offset), { packetId: m.inboundPacketId }))
-              inbound.set(origin, seen)
-            }
-          }
-          if (m.qos === 0 || m.isExpired(now)) return
-          if (m.shareTargets !== null) {
-            for (const target of m.shareTargets) {
-              const member = byClientId.get(target.slice(1))
-              if (member === undefined || r.offset < (starts.get(member) ?? Infinity)) continue
-              member.restore(new Outgoing(m, Number(target[0]) as QoS, false, null, shareGroupOf(member, m.topic)))
-            }
-          }
-          for (const [session, start] of starts) {
-            if (r.offset < start) continue
-            const o = outgoingFor(session, m)
-            if (o !== null) session.restore(o)
-          }
-        })
-      }
-      const replayed = yield* this.replayJournal(eager, inbound, now)
-      for (const session of eager) {
-        if (wereConnected.has(session.clientId)) session.markMaybeSent()
-      }
-      // A fresh checkpoint where the old one no longer serves: past the end of the log, or with
-      // journal ops after it (so retention may drop them: an offline session must not pin the
-      // journal). Then the backlog leaves memory like any offline session's.
-      for (const session of eager) {
-        const cp = session.state.checkpoint
-        if (replayed.has(session) || (cp !== null && cp.positions.some(([tp, at]) => at > this.log.unsafeEndOffset(tp as TopicPartition)))) {
-          yield* this.commit(session, [], true) ?? Effect.void
-        }
-        session.park()
-      }
-    })
-  }
-
-  /**
-   * Start-up: every record of `tp` from `from` to the end seen now, in offset order, a chunk at
-   * a time. `visit` returns a message when the record cannot be used: recovery stops with it.
-   */
-  private scan(tp: TopicPartition, from: number, visit: (r: StoredRecord) => string | void): Effect.Effect<void, StorageError> {
-    return Effect.gen(this, function*() {
-      const end = this.log.unsafeEndOffset(tp)
-      while (from < end) {
-        const records = yield* this.log.read(tp, from, READ_CHUNK)
-        if (records.length === 0) break
-        for (const r of records) {
-          if (r.offset < from) continue
-          const problem = visit(r)
-          if (problem !== undefined) return yield* new StorageError({ op: "recover", path: tp, cause: new Error(problem) })
-        }
-        from = records[records.length - 1]!.offset + 1
-      }
-    })
-  }
-
-  /** The restored sessions with progress-journal ops past their checkpoint. */
-  private sessionsWithJournalOps(restored: ReadonlyArray<LiveSession>): Effect.Effect<Set<LiveSession>, StorageError> {
-    return Effect.gen(this, function*() {
-      const found = new Set<LiveSession>()
-      const byKey = new Map(restored.map((s) => [s.clientId, s]))
-      let from = Infinity
-      for (const session of restored) from = Math.min(from, journalPosition(session))
-      yield* this.scan(PROGRESS_TP, from, (r) => {
-        const session = r.key === null ? undefined : byKey.get(Buffer.from(r.key).toString("utf8"))
-        if (session !== undefined && r.offset >= journalPosition(session)) found.add(session)
-      })
-      return found
-    })
-  }
-
-  /**
-   * Replays the progress journal past each restored session's checkpoint (replayProgress).
-   * Returns the sessions that had ops there.
-   */
-  private replayJournal(
-    restored: ReadonlyArray<LiveSession>,
-    inbound: ReadonlyMap<LiveSession, ReadonlyArray<InboundRef & { readonly packetId: number }>>,
-    now: number
-  ): Effect.Effect<Set<LiveSession>, StorageError> {
-    return Effect.gen(this, function*() {
-      const replayed = new Set<LiveSession>()
-      const replays = new Map<string, { replay: ProgressReplay; start: number }>()
-      let from = Infinity
-      for (const session of restored) {
-        const start = journalPosition(session)
-        const replay = new ProgressReplay(session, (tp) => checkpointPosition(session, tp), inbound.get(session))
-        replays.set(session.clientId, { replay, start })
-        if (start < from) from = start
-      }
-      yield* this.scan(PROGRESS_TP, from, (r) => {
-        const entry = r.key === null ? undefined : replays.get(Buffer.from(r.key).toString("utf8"))
-        if (entry === undefined || r.offset < entry.start) return
-        const ops = decodeOps(r)
-        if (typeof ops === "string") return `record ${r.offset}: ${ops}`
-        for (const op of ops) entry.replay.apply(op)
-        replayed.add(entry.replay.session)
-      })
-      for (const { replay } of replays.values()) {
-        const read = new Map<string, Message>()
-        for (const { tp, offset } of replay.toRead()) {
-          const m = yield* this.backlog.readMessage(tp as TopicPartition, offset)
-          if (m !== null && !m.isExpired(now)) read.set(`${tp}@${offset}`, m)
-        }
-        replay.finish((tp, offset, qos) => {
-          const m = read.get(`${tp}@${offset}`)
-          return m === undefined ? null : new Outgoing(m, qos, false, null)
-        })
-      }
-      return replayed
-    })
+    return Effect.all(work, { concurrency: "unbounded", discard: true })
   }
 }
 
 /** Where the session's checkpoint put partition `tp` (0 where it names none). */
-const checkpointPosition = (session: LiveSession, tp: string): number =>
+export const checkpointPosition = (session: LiveSession, tp: string): number =>
   session.state.checkpoint?.positions.find(([t]) => t === tp)?.[1] ?? 0
 
 /** The journal position the session's checkpoint covers (0 before any). */
-const journalPosition = (session: LiveSession): number => checkpointPosition(session, PROGRESS_TP)
+export const journalPosition = (session: LiveSession): number => checkpointPosition(session, PROGRESS_TP)
 
-/** A will as stored in a WillSet event (see messagesToText). */
-const decodeWill = (text: string): Message => {
-  const messages = messagesFromText(text)
-  if (typeof messages === "string" || messages.length !== 1) throw new Error(`stored will does not decode: ${messages}`)
-  return messages[0]!
-}
-
-/** Whether one of `subs` (shared ones by their filter) matches the topic name `topic`. */
 const noReadCheck = (): ReadCheck | null => null
 
+/** Whether one of `subs` (shared ones by their filter) matches the topic name `topic`. */
 const matchesAny = (subs: Iterable<Subscription>, topic: string): boolean => {
   for (const sub of subs) if (matches(sub.filter, topic)) return true
   return false
-}
-
-// Snapshot codec: SessionState holds Maps, stored as arrays.
-const encodeStates = (states: ReadonlyMap<string, SessionState>): unknown =>
-  [...states.values()].map((s) => ({ ...s, subscriptions: [...s.subscriptions] }))
-const decodeStates = (data: unknown): Map<string, SessionState> => {
-  const out = new Map<string, SessionState>()
-  for (const s of data as Array<SessionState & { subscriptions: Array<[string, SubscriptionOptions]> }>) {
-    out.set(s.clientId, { ...s, subscriptions: new Map(s.subscriptions) })
-  }
-  return out
 }

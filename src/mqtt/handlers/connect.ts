@@ -1,7 +1,8 @@
 /**
- * CONNECT: negotiate (pure rules), admit (per-address limits), authenticate (maybe off the event
- * loop), authorize the will, open the session, and CONNACK once what the session needs is
- * stored. Each step is one function handing its result to the next; a refusal ends the chain.
+ * CONNECT: negotiate (pure rules), admit (per-address limits), refuse banned clients,
+ * authenticate (maybe off the event loop), authorize the will, open the session, and CONNACK
+ * once what the session needs is stored. Each step is one function handing its result to the
+ * next; a refusal ends the chain.
  */
 import { randomUUID } from "node:crypto"
 import { Effect } from "effect"
@@ -14,6 +15,7 @@ import { encodeControl } from "../codec/encode.js"
 import type { Connection } from "../Connection.js"
 import * as debugLines from "../debugLines.js"
 import { recheckGrants } from "../regrant.js"
+import { refuseBanned } from "./refuseBanned.js"
 import { connackProperties, type ConnectSettings, negotiateConnect } from "./negotiateConnect.js"
 
 /** CONNACK reason per admission refusal (v3 gets 3 Server unavailable, or 5 for Banned). */
@@ -44,6 +46,8 @@ export const handleConnect = (conn: Connection, packet: IConnectPacket): void =>
   })
   if (negotiated._tag === "Refused") return conn.refuse(negotiated.reason)
   if (negotiated._tag === "Violation") return conn.close()
+  // Bans before any password is hashed; checked again in `admit` with the user authentication proved.
+  if (refuseBanned(conn, negotiated.settings.clientId, packet.username)) return
   authenticate(conn, negotiated.settings, packet, address)
 }
 
@@ -64,7 +68,10 @@ export const handleUndecodableConnect = (conn: Connection, error: MqttDecodeErro
  */
 const authenticate = (conn: Connection, settings: ConnectSettings, packet: IConnectPacket, address: string): void => {
   const auth = conn.ctx.auth
-  if (auth === null) return openSession(conn, settings, address)
+  if (auth === null) {
+    conn.username = packet.username ?? null // unverified, but what a user-name ban names
+    return openSession(conn, settings, address)
+  }
   // tls.cn_as_username: a verified client certificate names the user, and is its credential.
   const certified = conn.ctx.config.tls.cnAsUsername ? verifiedCommonName(conn.socket) : null
   const claimant: Claimant = { username: certified ?? packet.username, certified: certified !== null, address }
@@ -103,6 +110,8 @@ const admit = (conn: Connection, settings: ConnectSettings, claimant: Claimant, 
   conn.ctx.traffic.authSuccesses[mechanism]++
   const auth = conn.ctx.auth!
   const username = identity?.username ?? claimant.username
+  // A certificate or a token may name another user than the CONNECT did; a ban may have come meanwhile.
+  if (refuseBanned(conn, settings.clientId, username)) return
   const acl = auth.unsafeClientAcl(username, settings.clientId, claimant.certified, identity)
   // A will the client could not publish itself is refused with the CONNECT.
   if (settings.will !== null && acl !== null && !acl.mayPublish(settings.will.message.topic)) return conn.refuse(ReasonCode.NotAuthorized)

@@ -124,45 +124,44 @@ export const scrapedCounter = <L extends string = never>(name: string, help: str
     }
   })
 
-/** Registers `build`'s metrics in both registries for the life of the surrounding scope. */
-export const registerScoped = (build: () => ReadonlyArray<Metric>) =>
+/** Runs `add` on the registries now and `remove` when the surrounding scope closes (nothing when metrics are off). */
+const whileScoped = <A>(add: (registries: MetricsRegistries) => A, remove: (registries: MetricsRegistries, added: A) => void) =>
   Effect.flatMap(Metrics, (registries) =>
     registries === null
       ? Effect.void
-      : Effect.asVoid(Effect.acquireRelease(
-        Effect.sync(() => {
-          const metrics = build()
-          for (const m of metrics) {
-            registries.prometheus.registerMetric(m)
-            registries.openMetrics.registerMetric(m)
-          }
-          return metrics
-        }),
-        (metrics) =>
-          Effect.sync(() => {
-            for (const m of metrics) {
-              const name = (m as unknown as { name: string }).name
-              registries.prometheus.removeSingleMetric(name)
-              registries.openMetrics.removeSingleMetric(name)
-            }
-          })
-      )))
+      : Effect.asVoid(Effect.acquireRelease(Effect.sync(() => add(registries)), (added) => Effect.sync(() => remove(registries, added)))))
+
+/** Registers `build`'s metrics in both registries for the life of the surrounding scope. */
+export const registerScoped = (build: () => ReadonlyArray<Metric>) =>
+  whileScoped(
+    (registries) => {
+      const metrics = build()
+      for (const m of metrics) {
+        registries.prometheus.registerMetric(m)
+        registries.openMetrics.registerMetric(m)
+      }
+      return metrics
+    },
+    (registries, metrics) => {
+      for (const m of metrics) {
+        const name = (m as unknown as { name: string }).name
+        registries.prometheus.removeSingleMetric(name)
+        registries.openMetrics.removeSingleMetric(name)
+      }
+    }
+  )
 
 /** Adds `build`'s rendered families (and an optional refresh) for the life of the surrounding scope. */
 export const registerRenderedScoped = (build: () => ReadonlyArray<RenderedFamily>, refresh?: Effect.Effect<void>) =>
-  Effect.flatMap(Metrics, (registries) =>
-    registries === null
-      ? Effect.void
-      : Effect.asVoid(Effect.acquireRelease(
-        Effect.sync(() => {
-          const families = build()
-          for (const f of families) registries.rendered.add(f)
-          if (refresh !== undefined) registries.refreshes.add(refresh)
-          return families
-        }),
-        (families) =>
-          Effect.sync(() => {
-            for (const f of families) registries.rendered.delete(f)
-            if (refresh !== undefined) registries.refreshes.delete(refresh)
-          })
-      )))
+  whileScoped(
+    (registries) => {
+      const families = build()
+      for (const f of families) registries.rendered.add(f)
+      if (refresh !== undefined) registries.refreshes.add(refresh)
+      return families
+    },
+    (registries, families) => {
+      for (const f of families) registries.rendered.delete(f)
+      if (refresh !== undefined) registries.refreshes.delete(refresh)
+    }
+  )

@@ -75,6 +75,13 @@ export class ExpositionWriter {
     this.at += this.buf.write(text, this.at, "utf8")
   }
 
+  /** Appends sample lines kept as bytes (written by another writer's `samplePrefixed`). */
+  block(lines: Uint8Array): void {
+    this.reserve(lines.length)
+    this.buf.set(lines, this.at)
+    this.at += lines.length
+  }
+
   private bytes(b: Uint8Array): void {
     const n = b.length
     this.reserve(n)

@@ -13,7 +13,7 @@ import { topicPartition, type TopicPartition } from "../../domain/ids.js"
 import { partitionLags } from "../kafka/groups/groupLag.js"
 import { KafkaServer } from "../kafka/KafkaServer.js"
 import { ApiKey } from "../kafka/protocol/index.js"
-import { escapeLabel, labelBytes, type RenderedFamily, samplePrefix } from "./exposition.js"
+import { escapeLabel, ExpositionWriter, type RenderedFamily, samplePrefix } from "./exposition.js"
 import { type Metrics, registerRenderedScoped, registerScoped, scrapedCounter, scrapedGauge } from "./Metrics.js"
 
 /** API key -> its name, for the `api` label. */
@@ -43,6 +43,7 @@ const topicLabel = (topic: string): string => {
 
 const CURRENT_OFFSET = "kafka_topic_partition_current_offset"
 const OLDEST_OFFSET = "kafka_topic_partition_oldest_offset"
+const PARTITIONS = "kafka_topic_partitions"
 
 /** One partition: its sample prefixes (made once) and its log start offset as last read. */
 class PartitionRow {
@@ -57,10 +58,17 @@ class PartitionRow {
   }
 }
 
+/**
+ * The topics' partitions, with the sample lines that only change with them kept as bytes:
+ * `kafka_topic_partitions` whole, and `kafka_topic_partition_oldest_offset` until a log start
+ * offset moves (a scrape copies them instead of writing 10k lines).
+ */
 interface TopicTable {
-  /** Each topic's `topic="..."` and partition count. */
-  readonly topics: ReadonlyArray<{ readonly labels: Uint8Array; readonly partitions: number }>
   readonly partitions: ReadonlyArray<PartitionRow>
+  /** Every `kafka_topic_partitions{topic="..."} N` line. */
+  readonly partitionCounts: Uint8Array
+  /** Every known `kafka_topic_partition_oldest_offset` line; null after a log start offset moved. */
+  oldestLines: Uint8Array | null
 }
 
 /**
@@ -79,11 +87,11 @@ const topicTable = (ctx: Ctx) => {
     const before = new Map<TopicPartition, PartitionRow>()
     if (stale !== null) for (const row of stale.partitions) before.set(row.tp, row)
     stale = null
-    const topics: Array<TopicTable["topics"][number]> = []
+    const counts = new ExpositionWriter(false)
     const partitions: Array<PartitionRow> = []
     for (const topic of ctx.topics.list()) {
       const t = topicLabel(topic.name)
-      topics.push({ labels: labelBytes(t), partitions: topic.partitions })
+      counts.samplePrefixed(samplePrefix(PARTITIONS, t), topic.partitions)
       for (let p = 0; p < topic.partitions; p++) {
         const row = new PartitionRow(topicPartition(topic.name, p), `${t},partition="${p}"`)
         const old = before.get(row.tp)
@@ -94,7 +102,7 @@ const topicTable = (ctx: Ctx) => {
         partitions.push(row)
       }
     }
-    return (table = { topics, partitions })
+    return (table = { partitions, partitionCounts: counts.result(), oldestLines: null })
   }
 }
 
@@ -125,6 +133,7 @@ const refreshOldestOffsets = (ctx: Ctx, table: () => TopicTable) => {
       if (row.oldest < 0 || started - row.oldestAt >= OLDEST_MAX_AGE_MS) {
         const offset = yield* Effect.orElseSucceed(ctx.logStartOffset(row.tp), () => -1)
         if (offset >= 0) {
+          if (offset !== row.oldest) current.oldestLines = null
           row.oldest = offset
           row.oldestAt = Date.now()
         }
@@ -165,10 +174,8 @@ export const kafkaRenderedFamilies = (
     perTopic("robustmq_kafka_fetched_records_total", "Records returned to Kafka Fetch requests, by topic", (t) => t.fetchedRecords),
     perTopic("robustmq_kafka_fetched_bytes_total", "Bytes of record batches returned to Kafka Fetch requests, by topic", (t) => t.fetchedBytes),
     {
-      name: "kafka_topic_partitions", type: "gauge", help: "Partitions per Kafka topic",
-      render: (out) => {
-        for (const topic of table().topics) out.sample(topic.labels, topic.partitions)
-      }
+      name: PARTITIONS, type: "gauge", help: "Partitions per Kafka topic",
+      render: (out) => out.block(table().partitionCounts)
     },
     {
       name: CURRENT_OFFSET, type: "gauge", help: "High watermark (next offset) of each partition",
@@ -179,7 +186,13 @@ export const kafkaRenderedFamilies = (
     {
       name: OLDEST_OFFSET, type: "gauge", help: "Log start offset of each partition (refreshed from storage within 30 s)",
       render: (out) => {
-        for (const row of table().partitions) if (row.oldest >= 0) out.samplePrefixed(row.oldestPrefix, row.oldest)
+        const t = table()
+        if (t.oldestLines === null) {
+          const lines = new ExpositionWriter(false)
+          for (const row of t.partitions) if (row.oldest >= 0) lines.samplePrefixed(row.oldestPrefix, row.oldest)
+          t.oldestLines = lines.result()
+        }
+        out.block(t.oldestLines)
       }
     },
     {

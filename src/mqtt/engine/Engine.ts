@@ -117,17 +117,16 @@ export class Engine {
       }
     }
     if (msg.retain) this.setRetained(msg, true)
-    return this.route(msg)
+    const routed = this.route(msg)
+    if (routed === 0) messageDrops.noSubscribers++
+    return routed
   }
 
   /** Hot path: one delivery per matching session, highest QoS, every subscription id. */
   route(msg: Message): number {
     const entries = this.subscriptions.match(msg.topic)
     const n = entries.length
-    if (n === 0) {
-      if (msg.topic.charCodeAt(0) !== 0x24) messageDrops.noSubscribers++ // not $SYS
-      return 0
-    }
+    if (n === 0) return 0
     const stamp = ++this.stamp
     const touched = this.touched
     for (let i = 0; i < n; i++) {
@@ -155,7 +154,6 @@ export class Engine {
       }
     }
     const count = touched.length
-    if (count === 0 && msg.topic.charCodeAt(0) !== 0x24) messageDrops.noSubscribers++
     msg.fanout = count
     for (let i = 0; i < count; i++) {
       const s = touched[i]!

@@ -14,7 +14,7 @@ export const messageDrops = {
   slowSocket: 0,
   /** The message expired (v5 Message Expiry Interval) before it could be sent [MQTT-3.3.2-5]. */
   expired: 0,
-  /** Nobody subscribed to the topic (logged all the same when QoS > 0 or bound to Kafka). */
+  /** An MQTT publish (or will) that matched no subscription (logged all the same when QoS > 0 or bound to Kafka). */
   noSubscribers: 0,
   /** The ACL refused the publisher this topic. */
   notAuthorized: 0,

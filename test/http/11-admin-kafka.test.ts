@@ -231,6 +231,12 @@ describe("admin API: Kafka topics and consumer groups", () => {
     expect(mqtt.status).toBe(409)
     expect(mqtt.body.message).toContain("kafka.mqtt_topic")
     expect(await admin.listTopics()).toContain(broker.config.kafka.mqttTopic)
+
+    // What the API did is in the `topics` stream, read back through the API.
+    const events = await api("GET", "/events?stream=topics")
+    const mine = events.body.items.filter((e: { data: { name?: string } }) => e.data.name === "adm-orders").map((e: { type: string }) => e.type)
+    expect(mine[0]).toBe("TopicCreated")
+    expect(mine.at(-1)).toBe("TopicDeleted")
   })
 
   it("documents the Kafka routes and their fields in the OpenAPI document", async () => {

@@ -48,6 +48,9 @@ describe("admin API: MQTT", () => {
     const deleted = await api.del("/api/v1/sessions/keeper")
     expect(deleted).toEqual({ status: 200, body: { clientId: "keeper", kicked: false } })
     expect((await api.get("/api/v1/sessions/keeper")).status).toBe(404)
+    // The deletion is an event of the session's stream, read back through the API.
+    const stream = await api.get("/api/v1/events?stream=session-keeper")
+    expect(stream.body.items.at(-1)).toMatchObject({ type: "SessionEnded", data: { reason: "deleted" } })
     // An online one: its client is kicked with 0x98 first.
     const reason = new Promise<number | undefined>((resolve) => online.client.once("disconnect", (p) => resolve(p.reasonCode)))
     expect((await api.del("/api/v1/sessions/online-1")).body).toEqual({ clientId: "online-1", kicked: true })

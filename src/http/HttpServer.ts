@@ -17,7 +17,7 @@ import type { BrokerHandle } from "./admin/BrokerHandle.js"
 import { AdminLive } from "./admin/index.js"
 import * as ConsoleStatic from "./consoleStatic.js"
 import { HttpListener } from "./HttpListener.js"
-import { Metrics } from "./Metrics.js"
+import { Metrics, scrape } from "./Metrics.js"
 import { Readiness } from "./Readiness.js"
 
 
@@ -49,9 +49,8 @@ const MetricsLive = HttpApiBuilder.group(BrokerApi, "metrics", (handlers) =>
         if (config.http.metricsAuth && !credentials.requestAccepted({ authorization: request.headers.authorization, cookie: request.headers.cookie })) {
           return textResponse(401, "http.metrics_auth is on: scrape with Authorization: Bearer <one of http.admin_tokens>")
         }
-        const registry = wantsOpenMetrics(request.headers.accept) ? registries.openMetrics : registries.prometheus
-        const body = yield* Effect.promise(() => registry.metrics())
-        return textResponse(200, body, registry.contentType)
+        const { body, contentType } = yield* scrape(registries, wantsOpenMetrics(request.headers.accept))
+        return HttpServerResponse.uint8Array(body, { status: 200, contentType })
       }))
   }))
 

@@ -370,11 +370,13 @@ export const make = Effect.gen(function*() {
     }
     ctx.requests[req.apiKey & 127]!++
     if (conn.clientId === null) conn.clientId = req.header.clientId ?? ""
+    const started = performance.now()
     run(
       conn,
       handle(ctx, auth, acls, connectionAcl(conn), conn, req),
       `api key ${req.apiKey} v${req.apiVersion}`,
       (body) => {
+        ctx.observeRequest(req.apiKey, performance.now() - started)
         if (req.apiKey === ApiKey.SaslAuthenticate) {
           debug?.(saslLine(conn, body as { errorCode: number }))
           if (refuseBannedUser(conn)) return respond(null)

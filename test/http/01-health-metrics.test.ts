@@ -3,33 +3,18 @@
  * both formats while real MQTT clients connect and publish (promtool accepts the output), the
  * OpenAPI document, and JSON 404s.
  */
-import { spawn, spawnSync } from "node:child_process"
+import { spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { connect, waitUntil } from "../support/clients.js"
 import { consumeN, kafkaClient, useKafkaClients } from "../support/kafka.js"
+import { promtoolAccepts, sample } from "../support/metrics.js"
 import { mainPath } from "../support/startBrokerProcess.js"
 import { startBroker, type TestBroker } from "../support/TestBroker.js"
 
-const hasPromtool = spawnSync("promtool", ["--version"]).status === 0
 const clients = useKafkaClients()
-
-/** Passes `text` to `promtool check metrics` (CI installs it: never skipped there). */
-const promtoolAccepts = (text: string): void => {
-  if (!hasPromtool && process.env.CI !== "true") return
-  const check = spawnSync("promtool", ["check", "metrics"], { input: text, encoding: "utf8" })
-  expect(check.error, "promtool is missing: apt-get install prometheus").toBeUndefined()
-  expect(`${check.stdout}${check.stderr}`.trim()).toBe("")
-  expect(check.status).toBe(0)
-}
-
-/** The value of one sample line (`name{labels} value`), or undefined when absent. */
-const sample = (text: string, series: string): number | undefined => {
-  const line = text.split("\n").find((l) => l.startsWith(series + " "))
-  return line === undefined ? undefined : Number(line.slice(series.length + 1))
-}
 
 describe("HTTP listener", () => {
   let broker: TestBroker

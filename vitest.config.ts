@@ -2,7 +2,7 @@ import { defineConfig } from "vitest/config"
 
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
+    include: ["test/**/*.test.ts", "console/**/*.test.ts"],
     benchmark: { include: ["test/bench/**/*.bench.ts"] },
     testTimeout: 30_000,
     // Broker processes the tests start open their HTTP listener on a free loopback port, never 8080.

@@ -29,11 +29,12 @@
  */
 import { Cause, Deferred, Effect, Exit, FiberId, Layer, type Scope } from "effect"
 import type { TopicPartition } from "../domain/ids.js"
+import { LatencyHistogram } from "../domain/metrics/LatencyHistogram.js"
 import type { LogRecord, StoredRecord } from "../domain/message/LogRecord.js"
 import { decodeBatch, encodeBatch } from "../domain/message/RecordBatch.js"
 import { StorageError } from "../services/errors.js"
 import { type EncodedBatch, LogDriver } from "../services/LogDriver.js"
-import { MessageLog } from "../services/MessageLog.js"
+import { type LogStats, MessageLog } from "../services/MessageLog.js"
 import { BATCH_WRITING, type DurableCallback, estimateSize, Partition, type PendingBatch } from "./internal/Partition.js"
 
 /** A deletion waiting for the flusher's next pass. */
@@ -111,6 +112,9 @@ export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | S
   let lonePasses = 0
   let passWaiters: Array<() => void> = []
   const window = Effect.suspend(() => (lonePasses >= LONE_PASSES ? turnWindow : commitWindow))
+  const stats: LogStats = { commitLatency: new LatencyHistogram(), appendLatency: new LatencyHistogram(), bytesWritten: 0, recordsWritten: 0 }
+  /** When the first partition of the coming pass turned dirty (performance.now()). */
+  let dirtySince = 0
 
   /** Hot path. */
   const unsafeAppend = (tp: TopicPartition, record: LogRecord): number => {
@@ -118,6 +122,7 @@ export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | S
     const offset = p.append(record)
     if (!p.dirty) {
       p.dirty = true
+      if (dirty.length === 0) dirtySince = performance.now()
       dirty.push(p)
       wake.unsafeOpen()
     }
@@ -155,6 +160,7 @@ export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | S
     const base = p.appendEncoded(encoded, count)
     if (!p.dirty) {
       p.dirty = true
+      if (dirty.length === 0) dirtySince = performance.now()
       dirty.push(p)
       wake.unsafeOpen()
     }
@@ -250,6 +256,7 @@ export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | S
     deletions = []
     const batches: Array<PendingBatch> = []
     for (let i = 0; i < dirty.length; i++) dirty[i]!.take(batches)
+    const passSince = dirtySince
     dirty = []
     let records = 0
     for (let i = 0; i < batches.length; i++) records += batches[i]!.count
@@ -257,7 +264,16 @@ export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | S
     writing = true
     const write = batches.length === 0
       ? Effect.void
-      : Effect.flatMap(encodeAll(batches), (encoded) => driver.writeBatches(encoded))
+      : Effect.flatMap(encodeAll(batches), (encoded) => {
+        const started = performance.now()
+        return Effect.map(driver.writeBatches(encoded), () => {
+          const now = performance.now()
+          stats.commitLatency.observe(now - started)
+          stats.appendLatency.observe(now - passSince)
+          stats.recordsWritten += records
+          for (let i = 0; i < encoded.length; i++) stats.bytesWritten += encoded[i]!.bytes.length
+        })
+      })
     const written = deleteNow.length === 0 ? write : Effect.zipRight(runDeletions(deleteNow), write)
     const pass = TEST_ACK_DELAY_MS > 0 && batches.length > 0 ? Effect.zipLeft(written, Effect.sleep(TEST_ACK_DELAY_MS)) : written
     return Effect.flatMap(Effect.exit(pass), (exit) => {
@@ -432,6 +448,7 @@ export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | S
   }
 
   return MessageLog.of({
+    stats,
     unsafeAppend,
     unsafeUnwrittenBytes,
     unsafeAfterNextPass,

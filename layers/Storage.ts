@@ -30,7 +30,9 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as NodePath from "node:path"
 import type { StorageKind } from "../config/BrokerConfigShape.js"
+import { SqlClient } from "@effect/sql"
 import { EventStore } from "../services/EventStore.js"
+import { StorageStats, type StorageStatsShape } from "../services/StorageStats.js"
 import { StorageError } from "../services/errors.js"
 import { LogDriver } from "../services/LogDriver.js"
 import * as RoutingLogDriver from "./RoutingLogDriver.js"
@@ -48,7 +50,7 @@ export type SegmentSettings = SegmentLogDriver.SegmentSettings
 export { LogPlacement } from "./RoutingLogDriver.js"
 
 /** What the storage layer provides. */
-export type StorageServices = LogDriver | EventStore | TopicPolicies.TopicPolicies | RoutingLogDriver.LogPlacement
+export type StorageServices = LogDriver | EventStore | TopicPolicies.TopicPolicies | RoutingLogDriver.LogPlacement | StorageStats
 
 type LogDriverService = LogDriver["Type"]
 
@@ -82,6 +84,27 @@ const sqliteDriverIn = (dir: string): Effect.Effect<LogDriverService, StorageErr
     Context.get(LogDriver)
   )
 
+/** Events in the SQLite event store at open (one count; `countingEvents` keeps it after). */
+const countEvents = Effect.flatMap(SqlClient.SqlClient, (sql) => sql<{ readonly n: number }>`SELECT count(*) AS n FROM events`).pipe(
+  Effect.map((rows) => rows[0]?.n ?? -1),
+  Effect.orElseSucceed(() => -1)
+)
+
+/** The event store, counting what is appended and pruned and when snapshots are written (StorageStats). */
+const countingEvents = (store: EventStore["Type"], stats: StorageStatsShape): EventStore["Type"] =>
+  EventStore.of({
+    ...store,
+    append: (stream, events, expectedVersion) =>
+      Effect.tap(store.append(stream, events, expectedVersion), () => {
+        if (stats.events >= 0) stats.events += events.length
+      }),
+    prune: (types, upToPosition) =>
+      Effect.tap(store.prune(types, upToPosition), (n) => {
+        if (stats.events >= 0) stats.events -= n
+      }),
+    saveSnapshot: (name, snapshot) => Effect.tap(store.saveSnapshot(name, snapshot), () => void stats.snapshotsWritten.set(name, Date.now()))
+  })
+
 const open = (
   kind: StorageKind,
   dataDir: string,
@@ -91,19 +114,30 @@ const open = (
   Effect.gen(function*() {
     const root = NodePath.resolve(dataDir)
     const policies = TopicPolicies.make(TopicPolicies.defaultsFrom({ ...settings, kind }))
+    const segmentDrivers: Array<SegmentLogDriver.SegmentLogDriver> = []
     const segmentIn = (dir: string) =>
-      SegmentLogDriver.make({
-        ...settings,
-        dataDir: dir,
-        policyFor: policies.policyFor,
-        ...(options.segmentRetentionCheckMs === undefined ? {} : { retentionCheckMs: options.segmentRetentionCheckMs }),
-        ...(options.now === undefined ? {} : { now: options.now })
-      })
+      Effect.tap(
+        SegmentLogDriver.make({
+          ...settings,
+          dataDir: dir,
+          policyFor: policies.policyFor,
+          ...(options.segmentRetentionCheckMs === undefined ? {} : { retentionCheckMs: options.segmentRetentionCheckMs }),
+          ...(options.now === undefined ? {} : { now: options.now })
+        }),
+        (driver) => void segmentDrivers.push(driver)
+      )
+    const segmentFiles = () => {
+      let n = 0
+      for (const d of segmentDrivers) n += d.segmentCount()
+      return n
+    }
     const memory = yield* MemoryLogDriver.make
     let events: EventStore["Type"]
     let router: RoutingLogDriver.RoutingLogDriver
+    let stats: StorageStatsShape
     if (kind === "memory") {
       events = yield* MemoryEventStore.make
+      stats = { events: 0, snapshotsWritten: new Map(), openedAt: Date.now(), segmentFiles, walFile: null }
       router = yield* RoutingLogDriver.make({
         policies,
         open: { memory },
@@ -115,6 +149,8 @@ const open = (
     } else {
       const sql = yield* Layer.build(Sqlite.layer(root))
       events = yield* Effect.provide(SqliteEventStore.make, sql)
+      const counted = yield* Effect.provide(countEvents, sql)
+      stats = { events: counted, snapshotsWritten: new Map(), openedAt: Date.now(), segmentFiles, walFile: NodePath.join(root, `${Sqlite.DB_FILE}-wal`) }
       const sqlite = yield* Effect.provide(SqliteLogDriver.make, sql)
       const segmentOnDisk = kind === "segment" || Fs.existsSync(NodePath.join(root, LOG_DIR))
       const segment = segmentOnDisk ? yield* segmentIn(root) : undefined
@@ -125,7 +161,8 @@ const open = (
       })
     }
     return Context.make(LogDriver, LogDriver.of(router)).pipe(
-      Context.add(EventStore, events),
+      Context.add(EventStore, countingEvents(events, stats)),
+      Context.add(StorageStats, stats),
       Context.add(TopicPolicies.TopicPolicies, policies),
       Context.add(RoutingLogDriver.LogPlacement, { kindOf: router.kindOf })
     )

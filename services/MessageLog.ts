@@ -7,11 +7,25 @@
  */
 import { Context, type Effect } from "effect"
 import type { TopicPartition } from "../domain/ids.js"
+import type { LatencyHistogram } from "../domain/metrics/LatencyHistogram.js"
 import type { LogRecord, StoredRecord } from "../domain/message/LogRecord.js"
 import type { StorageError } from "./errors.js"
 import type { EncodedBatch } from "./LogDriver.js"
 
+/** What the log's group commit did since start (plain numbers, read by the metrics endpoint). */
+export interface LogStats {
+  /** Per flusher pass: the driver's write of every sealed batch, fsync included. */
+  readonly commitLatency: LatencyHistogram
+  /** Per flusher pass: from the first append the pass carries to its durability (what a PUBACK waits for). */
+  readonly appendLatency: LatencyHistogram
+  /** Bytes of record batches written to the driver. */
+  bytesWritten: number
+  /** Records written to the driver. */
+  recordsWritten: number
+}
+
 export class MessageLog extends Context.Tag("broker/MessageLog")<MessageLog, {
+  readonly stats: LogStats
   /** Hot path. Appends to the partition's open batch and returns the assigned offset. */
   readonly unsafeAppend: (tp: TopicPartition, record: LogRecord) => number
   /**

@@ -17,6 +17,7 @@ import * as Metrics from "./http/Metrics.js"
 import * as KafkaMetrics from "./http/kafkaMetrics.js"
 import * as MqttMetrics from "./http/mqttMetrics.js"
 import * as Readiness from "./http/Readiness.js"
+import * as StorageMetrics from "./http/storageMetrics.js"
 import * as GroupCoordinator from "./kafka/groups/GroupCoordinator.js"
 import * as KafkaAcls from "./kafka/acl/KafkaAcls.js"
 import * as KafkaServer from "./kafka/KafkaServer.js"
@@ -89,7 +90,7 @@ const operations = HttpServer.layer.pipe(
  * stopping before any listener closes).
  */
 export const broker = Readiness.markReady.pipe(
-  Layer.provideMerge(Layer.mergeAll(MqttMetrics.layer, KafkaMetrics.layer, BrokerHandle.attach)),
+  Layer.provideMerge(Layer.mergeAll(MqttMetrics.layer, KafkaMetrics.layer, StorageMetrics.layer, BrokerHandle.attach)),
   Layer.provideMerge(servers),
   Layer.provideMerge(operations)
 )

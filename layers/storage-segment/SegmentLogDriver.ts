@@ -127,6 +127,8 @@ export interface SegmentLogDriver extends LogDriverService {
    */
   readonly syncDirty: Effect.Effect<void, StorageError>
   readonly stats: Readonly<SegmentStats>
+  /** Segment files open now, every partition (metrics; a pass over the partitions). */
+  readonly segmentCount: () => number
 }
 
 const DEFAULT_INDEX_INTERVAL = 4096
@@ -626,7 +628,12 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
       recover,
       enforceRetention,
       syncDirty,
-      stats
+      stats,
+      segmentCount: () => {
+        let n = 0
+        for (const p of partitions.values()) n += p.segments.length
+        return n
+      }
     }
   })
 

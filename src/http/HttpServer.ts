@@ -15,8 +15,9 @@ import { BrokerApi, Health, NotReady } from "./Api.js"
 import { AdminCredentials } from "./admin/AdminAuth.js"
 import type { BrokerHandle } from "./admin/BrokerHandle.js"
 import { AdminLive } from "./admin/index.js"
+import * as ConsoleStatic from "./consoleStatic.js"
 import { HttpListener } from "./HttpListener.js"
-import { Metrics } from "./Metrics.js"
+import { Metrics, scrape } from "./Metrics.js"
 import { Readiness } from "./Readiness.js"
 
 
@@ -48,9 +49,8 @@ const MetricsLive = HttpApiBuilder.group(BrokerApi, "metrics", (handlers) =>
         if (config.http.metricsAuth && !credentials.requestAccepted({ authorization: request.headers.authorization, cookie: request.headers.cookie })) {
           return textResponse(401, "http.metrics_auth is on: scrape with Authorization: Bearer <one of http.admin_tokens>")
         }
-        const registry = wantsOpenMetrics(request.headers.accept) ? registries.openMetrics : registries.prometheus
-        const body = yield* Effect.promise(() => registry.metrics())
-        return textResponse(200, body, registry.contentType)
+        const { body, contentType } = yield* scrape(registries, wantsOpenMetrics(request.headers.accept))
+        return HttpServerResponse.uint8Array(body, { status: 200, contentType })
       }))
   }))
 
@@ -146,6 +146,7 @@ export const layer: Layer.Layer<HttpListener, Error, BrokerConfig | Readiness | 
     const routes = Layer.unwrapEffect(Effect.map(HttpApiBuilder.httpApp, (app) => HttpServer.serve(errorsAsJson(app, maxBodyBytes)))).pipe(
       Layer.provide([HttpApiBuilder.Router.Live, HttpApiBuilder.Middleware.layer]),
       Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/api/v1/openapi.json" })),
+      Layer.provide(ConsoleStatic.layer),
       Layer.provide(ApiLive)
     )
     return Layer.merge(routes, bound).pipe(Layer.provide(server))

@@ -66,6 +66,8 @@ export class KafkaConnection implements BudgetWaiter {
   /** SASL progress; `user` is set once SASL succeeded. */
   sasl: SaslState = SaslState.Start
   user: string | null = null
+  /** The client.id its first request named (log lines). */
+  clientId: string | null = null
   /** The verified CN of the TLS client certificate (tls.cn_as_username): the principal without SASL. */
   certUser: string | null = null
   /** Kafka ACL view (KafkaServer.connectionAcl), made for `aclUser`; null for a superuser. */

@@ -8,6 +8,7 @@ import type { Admission } from "../net/Admission.js"
 import { Effect } from "effect"
 import type { BrokerConfigShape } from "../../config/BrokerConfigShape.js"
 import type { TopicPartition } from "../../domain/ids.js"
+import { LatencyHistogram } from "../../domain/metrics/LatencyHistogram.js"
 import type { StorageError } from "../../services/errors.js"
 import type { MessageLog } from "../../services/MessageLog.js"
 import type { TopicPoliciesService } from "../../layers/TopicPolicies.js"
@@ -26,6 +27,10 @@ const START_OFFSET_TTL_MS = 1000
 export class KafkaContext {
   /** Requests handled since start, by API key (metrics; a plain array: one increment per request). */
   readonly requests: Array<number> = new Array<number>(128).fill(0)
+  /** Request handling time by API key, made on an API's first request (metrics). */
+  readonly requestLatency: Array<LatencyHistogram | undefined> = new Array<LatencyHistogram | undefined>(128)
+  /** Records and bytes produced and fetched, by topic (metrics; dropped with the topic). */
+  readonly topicTraffic = new Map<string, TopicTraffic>()
   /** The last producer id handed out: ids only grow. */
   private lastProducerId = 0
   /** Log start offsets read from storage, reused for a second (Fetch asks on every poll). */
@@ -47,8 +52,22 @@ export class KafkaContext {
   ) {
     // A deleted topic's partitions start afresh if it is created again.
     topics.onChange((name) => {
-      if (topics.get(name) === undefined) producers.forgetTopic(name)
+      if (topics.get(name) !== undefined) return
+      producers.forgetTopic(name)
+      this.topicTraffic.delete(name)
     })
+  }
+
+  /** The topic's produce and fetch counters, made on first use. */
+  trafficOf(topic: string): TopicTraffic {
+    let t = this.topicTraffic.get(topic)
+    if (t === undefined) this.topicTraffic.set(topic, (t = new TopicTraffic()))
+    return t
+  }
+
+  /** Records the time one request of `apiKey` took. */
+  observeRequest(apiKey: number, ms: number): void {
+    ;(this.requestLatency[apiKey & 127] ??= new LatencyHistogram()).observe(ms)
   }
 
   /**
@@ -93,4 +112,12 @@ export class KafkaContext {
       return Math.max(offset, this.logStarts.floor(tp))
     })
   }
+}
+
+/** One topic's Kafka traffic since start (plain counters, read at scrape time). */
+export class TopicTraffic {
+  producedRecords = 0
+  producedBytes = 0
+  fetchedRecords = 0
+  fetchedBytes = 0
 }

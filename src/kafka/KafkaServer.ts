@@ -369,11 +369,14 @@ export const make = Effect.gen(function*() {
       return
     }
     ctx.requests[req.apiKey & 127]!++
+    if (conn.clientId === null) conn.clientId = req.header.clientId ?? ""
+    const started = performance.now()
     run(
       conn,
       handle(ctx, auth, acls, connectionAcl(conn), conn, req),
       `api key ${req.apiKey} v${req.apiVersion}`,
       (body) => {
+        ctx.observeRequest(req.apiKey, performance.now() - started)
         if (req.apiKey === ApiKey.SaslAuthenticate) {
           debug?.(saslLine(conn, body as { errorCode: number }))
           if (refuseBannedUser(conn)) return respond(null)
@@ -409,12 +412,15 @@ export const make = Effect.gen(function*() {
     if (cnAsUsername && socket instanceof TLSSocket) conn.certUser = verifiedCommonName(socket)
     socket.kafka = conn
     connections.add(conn)
-    debug?.(`kafka: connection from ${peer(socket)} (${(socket as { encrypted?: boolean }).encrypted === true ? "tls" : "tcp"})`)
+    const listener = (socket as { encrypted?: boolean }).encrypted === true ? "tls" : "tcp"
+    debug?.(`kafka: connection from ${peer(socket)} over ${listener}`)
     socket.on("data", onData)
     socket.on("error", onError)
     socket.on("close", () => {
       ctx.admission.closed(address)
-      debug?.(`kafka: connection from ${peer(socket)} closed${conn.user === null ? "" : ` (user ${conn.user})`}`)
+      debug?.(`kafka: connection from ${peer(socket)} over ${listener}${conn.clientId ? `, client ${JSON.stringify(conn.clientId)}` : ""}${
+        conn.user === null ? "" : `, user ${JSON.stringify(conn.user)}`
+      } closed`)
       conn.released()
       connections.delete(conn)
       if (conn.user !== null) auth.unsafeUntrack(conn.user, conn)

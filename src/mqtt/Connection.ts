@@ -198,6 +198,7 @@ export class Connection implements Outlet, FrameSink, AclHolder {
   onData(chunk: Buffer): void {
     if (this.closing) return
     this.lastSeen = Date.now()
+    this.ctx.traffic.bytesReceived += chunk.length
     try {
       const rc = this.reader.feed(chunk, this, this.lastSeen)
       if (rc !== 0 && !this.closing) {
@@ -267,6 +268,7 @@ export class Connection implements Outlet, FrameSink, AclHolder {
   /** Hot path: queues a frame; the server writes each connection's frames once per turn. */
   writeFrame(frame: Buffer): void {
     if (this.state === State.Closed) return
+    this.ctx.traffic.packetsSent[frame[0]! >> 4]!++
     if (this.shortAcks !== null) this.packShortAcks() // already marked dirty by the first ack
     if (this.out === null) {
       this.out = [frame]
@@ -283,6 +285,7 @@ export class Connection implements Outlet, FrameSink, AclHolder {
    */
   writeShortAck(cmd: 4 | 5 | 7, packetId: number): void {
     if (this.state === State.Closed) return
+    this.ctx.traffic.packetsSent[cmd]!++
     const acks = this.shortAcks
     if (acks === null) {
       this.shortAcks = [(cmd << 20) | packetId]
@@ -315,6 +318,7 @@ export class Connection implements Outlet, FrameSink, AclHolder {
     const bytes = this.outBytes
     this.outBytes = 0
     if (this.socket.destroyed) return
+    this.ctx.traffic.bytesSent += bytes
     this.socket.write(out.length === 1 ? out[0]! : Buffer.concat(out, bytes))
   }
 
@@ -469,6 +473,7 @@ export class Connection implements Outlet, FrameSink, AclHolder {
    * (handlers/index.ts) after. Each packet's rules live in its handler.
    */
   private handle(frame: Buffer): void {
+    this.ctx.traffic.packetsReceived[frame[0]! >> 4]!++
     const p = decodePacket(frame, this.version)
     if (this.state === State.AwaitingConnect) {
       if (p.cmd === 0) return handleUndecodableConnect(this, p as MqttDecodeError)

@@ -13,6 +13,7 @@ import type { DebugLog } from "../net/debugLog.js"
 import { RequestBudget } from "../net/RequestBudget.js"
 import type { Connection } from "./Connection.js"
 import type { Engine } from "./engine/Engine.js"
+import { MqttTraffic } from "./MqttTraffic.js"
 
 /** What overload protection did, since start ($SYS, and metrics later). */
 export interface OverloadStats {
@@ -41,6 +42,8 @@ export class ServerContext {
   /** Connection debug lines (src/mqtt/debugLines.ts); null unless log.level is debug. */
   debug: DebugLog = null
   readonly overload: OverloadStats = { stalledDisconnects: 0, subscriptionQuotaRefusals: 0, publishThrottles: 0, logPauses: 0 }
+  /** Packets and bytes in and out, and authentication outcomes (metrics). */
+  readonly traffic = new MqttTraffic()
   /** Publishers whose reads wait for the log to drain below half of limits.log_high_water. */
   private heldForLog = new Set<Connection>()
   private readonly checkLog = () => {

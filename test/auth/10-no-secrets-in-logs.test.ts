@@ -348,6 +348,7 @@ describe("no secret in the logs or the data dir", () => {
     expect(output).toMatch(/ DEBUG mqtt: CONNACK to 127\.0\.0\.1:\d+ over \w+, client "login-5-\w+", user "alice": accepted/)
     expect(output).toMatch(/ DEBUG mqtt: connection from 127\.0\.0\.1:\d+ over \w+, client "[^"]+", user "alice" closed/)
     expect(output).toMatch(/ DEBUG kafka: SASL login from 127\.0\.0\.1:\d+ refused: SASL_AUTHENTICATION_FAILED/)
+    expect(output).toMatch(/ DEBUG kafka: connection from 127\.0\.0\.1:\d+ over \w+, client "[^"]+", user "kbob" closed/)
     const files = filesUnder(dataDir).map((path) => [path, readFileSync(path)] as const)
     expect(files.length).toBeGreaterThan(0)
     // The search does see what the broker stored: the users' names are in the acl stream.

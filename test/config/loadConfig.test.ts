@@ -166,7 +166,9 @@ max_inflight = 5
         "ROBUSTMQ_AUTH_SUPERUSERS",
         "ROBUSTMQ_LOG_LEVEL",
         "ROBUSTMQ_HTTP_HOST",
-        "ROBUSTMQ_HTTP_PORT"
+        "ROBUSTMQ_HTTP_PORT",
+        "ROBUSTMQ_HTTP_ADMIN_TOKENS",
+        "ROBUSTMQ_HTTP_METRICS_AUTH"
       ]
       expect(configFields.map((f) => f.env).sort()).toEqual([...documented].sort())
 
@@ -201,6 +203,8 @@ max_inflight = 5
         ROBUSTMQ_AUTH_SUPERUSERS: ["admin, ops,", ["admin", "ops"]],
         ROBUSTMQ_LOG_LEVEL: ["debug", "debug"],
         ROBUSTMQ_HTTP_HOST: ["127.0.0.1", "127.0.0.1"],
+        ROBUSTMQ_HTTP_ADMIN_TOKENS: ["0123456789abcdef0123, fedcba9876543210fedc", ["0123456789abcdef0123", "fedcba9876543210fedc"]],
+        ROBUSTMQ_HTTP_METRICS_AUTH: ["true", true],
         ROBUSTMQ_AUTH_JWT_SECRET_FILE: ["/etc/robustmq/jwt.secret", "/etc/robustmq/jwt.secret"],
         ROBUSTMQ_AUTH_JWT_SECRET: ["s3cret", "s3cret"],
         ROBUSTMQ_AUTH_JWT_PUBLIC_KEY_FILE: ["/etc/robustmq/jwt.pem", "/etc/robustmq/jwt.pem"],

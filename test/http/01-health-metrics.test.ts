@@ -3,33 +3,18 @@
  * both formats while real MQTT clients connect and publish (promtool accepts the output), the
  * OpenAPI document, and JSON 404s.
  */
-import { spawn, spawnSync } from "node:child_process"
+import { spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { connect, waitUntil } from "../support/clients.js"
 import { consumeN, kafkaClient, useKafkaClients } from "../support/kafka.js"
+import { promtoolAccepts, sample } from "../support/metrics.js"
 import { mainPath } from "../support/startBrokerProcess.js"
 import { startBroker, type TestBroker } from "../support/TestBroker.js"
 
-const hasPromtool = spawnSync("promtool", ["--version"]).status === 0
 const clients = useKafkaClients()
-
-/** Passes `text` to `promtool check metrics` (CI installs it: never skipped there). */
-const promtoolAccepts = (text: string): void => {
-  if (!hasPromtool && process.env.CI !== "true") return
-  const check = spawnSync("promtool", ["check", "metrics"], { input: text, encoding: "utf8" })
-  expect(check.error, "promtool is missing: apt-get install prometheus").toBeUndefined()
-  expect(`${check.stdout}${check.stderr}`.trim()).toBe("")
-  expect(check.status).toBe(0)
-}
-
-/** The value of one sample line (`name{labels} value`), or undefined when absent. */
-const sample = (text: string, series: string): number | undefined => {
-  const line = text.split("\n").find((l) => l.startsWith(series + " "))
-  return line === undefined ? undefined : Number(line.slice(series.length + 1))
-}
 
 describe("HTTP listener", () => {
   let broker: TestBroker
@@ -134,13 +119,13 @@ describe("readiness across start-up", () => {
     const dataDir = mkdtempSync(join(tmpdir(), "robustmq-ready-"))
     const child = spawn(process.execPath, [mainPath, "start", "--mqtt-host", "127.0.0.1", "--mqtt-port", "0", "--kafka-port", "0", "--data-dir", dataDir], {
       stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, ROBUSTMQ_KAFKA_HOST: "127.0.0.1", ROBUSTMQ_HTTP_HOST: "127.0.0.1", ROBUSTMQ_HTTP_PORT: "0", ROBUSTMQ_TEST_STARTUP_DELAY_MS: "1500" }
+      env: { ...process.env, ROBUSTMQ_KAFKA_HOST: "127.0.0.1", ROBUSTMQ_HTTP_HOST: "127.0.0.1", ROBUSTMQ_HTTP_PORT: "0", ROBUSTMQ_TEST_STARTUP_DELAY_MS: "4000" }
     })
     let out = ""
     child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d))
     child.stderr.setEncoding("utf8").on("data", (d: string) => (out += d))
     try {
-      await waitUntil(() => /HTTP listening on [^\s]+:\d+/.test(out), 10_000, () => `the HTTP listener; output: ${out}`)
+      await waitUntil(() => /HTTP listening on [^\s]+:\d+/.test(out), 30_000, () => `the HTTP listener; output: ${out}`)
       const base = `http://127.0.0.1:${/HTTP listening on [^\s]+:(\d+)/.exec(out)![1]}`
       const starting = await fetch(base + "/health/ready")
       expect(starting.status).toBe(503)
@@ -155,5 +140,5 @@ describe("readiness across start-up", () => {
       child.kill("SIGKILL")
       rmSync(dataDir, { recursive: true, force: true })
     }
-  })
+  }, 60_000) // a loaded machine starts node slowly
 })

@@ -75,6 +75,26 @@ const readAll = (ctx: KafkaContext, wanted: ReadonlyArray<Wanted>, maxBytes: num
     return { parts, total }
   })
 
+/** Adds what a response carries of `topic` to its fetch counters (metrics). */
+const countFetched = (ctx: KafkaContext, topic: string, partitions: ReadonlyArray<FetchResponsePartition>): void => {
+  let records = 0
+  let bytes = 0
+  for (const p of partitions) {
+    if (p.records === NO_RECORDS) continue
+    for (const chunk of p.records as ReadonlyArray<Buffer>) {
+      bytes += chunk.length
+      // A chunk may hold several batches: records count at byte 57, batch length at 8.
+      for (let at = 0, length = 0; at + 61 <= chunk.length && (length = chunk.readInt32BE(at + 8)) > 0; at += 12 + length) {
+        records += chunk.readInt32BE(at + 57)
+      }
+    }
+  }
+  if (bytes === 0) return
+  const traffic = ctx.trafficOf(topic)
+  traffic.fetchedRecords += records
+  traffic.fetchedBytes += bytes
+}
+
 const emptyPartition = (partitionIndex: number, errorCode: number, hw: number): FetchResponsePartition => ({
   partitionIndex,
   errorCode,
@@ -143,6 +163,7 @@ export const handleFetch = (ctx: KafkaContext, request: FetchRequest): Effect.Ef
     for (const t of request.topics) {
       const partitions: Array<FetchResponsePartition> = []
       for (let j = 0; j < t.partitions.length; j++) partitions.push(result.parts[i++]!)
+      countFetched(ctx, t.topic, partitions)
       responses.push({ topic: t.topic, partitions })
     }
     return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses }

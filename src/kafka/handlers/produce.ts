@@ -145,6 +145,9 @@ const admit = (
   const baseOffset = ctx.log.unsafeAppendBatch(tp, bytes, count)
   producers.unsafeRemember(tp, bytes, baseOffset)
   accepted.push({ tp, lastOffset: baseOffset + count - 1, producerId: batchProducerId(bytes) })
+  const traffic = ctx.trafficOf(topicName)
+  traffic.producedRecords += count
+  traffic.producedBytes += bytes.length
   routeToMqtt(ctx, topicName, tp, bytes)
   return appendTime >= 0
     ? { partitionIndex, errorCode: ErrorCode.NONE, baseOffset, logAppendTimeMs: appendTime }

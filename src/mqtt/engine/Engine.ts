@@ -24,6 +24,7 @@ import type { EventData, EventStore } from "../../../services/EventStore.js"
 import type { MessageLog } from "../../../services/MessageLog.js"
 import { BacklogReader, sessionPartitions } from "./BacklogReader.js"
 import { Cursor } from "./Cursor.js"
+import { messageDrops } from "./deliveryStats.js"
 import { LiveSession, type Outlet, Outgoing } from "./LiveSession.js"
 import { Message, messagesToText } from "./Message.js"
 import { PROGRESS_TP, ProgressJournal } from "./ProgressJournal.js"
@@ -116,7 +117,9 @@ export class Engine {
       }
     }
     if (msg.retain) this.setRetained(msg, true)
-    return this.route(msg)
+    const routed = this.route(msg)
+    if (routed === 0) messageDrops.noSubscribers++
+    return routed
   }
 
   /** Hot path: one delivery per matching session, highest QoS, every subscription id. */

@@ -9,6 +9,7 @@ import type { Checkpoint, PendingEntry, QoS, SessionState } from "../../../domai
 import { encodeAck } from "../codec/encode.js"
 import { Cursor, isInternalPartition, owedEntryOf } from "./Cursor.js"
 import { Deque } from "./Deque.js"
+import { messageDrops, sampleDelivery } from "./deliveryStats.js"
 import type { Message } from "./Message.js"
 import { DONE, type ProgressCursor, type ProgressJournal, type ProgressRecord, RECEIVED, SENT1, SENT2 } from "./ProgressJournal.js"
 import type { SharedGroup, Subscription } from "./Subscriptions.js"
@@ -137,14 +138,17 @@ export class LiveSession implements ProgressCursor {
       if (conn === null) return
       if (!conn.canWriteQos0()) {
         this.dropped++
+        messageDrops.slowSocket++
         return
       }
       const frame = msg.frameFor(conn, 0, retainFlag, subscriptionIds)
       if (conn.clientMaxPacketSize !== 0 && frame.length > conn.clientMaxPacketSize) {
         if (conn.topicAliasMaximum !== 0) conn.forgetNewestTopicAlias(msg.topic)
+        messageDrops.tooLarge++
         return // [MQTT-3.1.2-25]
       }
       conn.writeFrame(frame)
+      sampleDelivery(msg.timestamp)
       return
     }
     const cursor = this.cursor
@@ -163,6 +167,7 @@ export class LiveSession implements ProgressCursor {
         return this.deliverBehind(behind, msg, qos, retainFlag, subscriptionIds, group)
       }
       this.dropped++
+      messageDrops.queueFull++
       return
     }
     msg.ownPayload()
@@ -242,9 +247,11 @@ export class LiveSession implements ProgressCursor {
       if (conn.topicAliasMaximum !== 0) conn.forgetNewestTopicAlias(o.msg.topic)
       this.inflight!.delete(o.packetId)
       this.journaled?.record(this, DONE, o.packetId, "", -1)
+      messageDrops.tooLarge++
       return
     }
     conn.writeFrame(frame)
+    sampleDelivery(o.msg.timestamp)
   }
 
   private allocatePacketId(inflight: Map<number, Outgoing>): number {
@@ -268,7 +275,10 @@ export class LiveSession implements ProgressCursor {
       while (queue.length > 0 && inflight.size < conn.sendQuota) {
         const o = queue.shift()!
         this.dirty = true
-        if (o.msg.isExpired(now)) continue // [MQTT-3.3.2-5]
+        if (o.msg.isExpired(now)) {
+          messageDrops.expired++
+          continue // [MQTT-3.3.2-5]
+        }
         this.send(conn, inflight, o)
       }
     }

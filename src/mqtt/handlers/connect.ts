@@ -99,10 +99,15 @@ interface Claimant {
  * An accepted JWT names the user itself and may carry an `acl` claim (`identity`).
  */
 const admit = (conn: Connection, settings: ConnectSettings, claimant: Claimant, reason: number, identity?: Identity): void => {
+  const mechanism = claimant.certified ? "certificate" : identity !== undefined ? "jwt" : claimant.username === undefined ? "anonymous" : "password"
   if (reason !== ReasonCode.Success) {
-    if (reason === ReasonCode.BadUserNameOrPassword || reason === ReasonCode.NotAuthorized) conn.loginFailed(claimant.address)
+    if (reason === ReasonCode.BadUserNameOrPassword || reason === ReasonCode.NotAuthorized) {
+      conn.loginFailed(claimant.address)
+      conn.ctx.traffic.authFailures[mechanism]++
+    }
     return conn.refuse(reason)
   }
+  conn.ctx.traffic.authSuccesses[mechanism]++
   const auth = conn.ctx.auth!
   const username = identity?.username ?? claimant.username
   // A certificate or a token may name another user than the CONNECT did; a ban may have come meanwhile.

@@ -11,6 +11,7 @@ import { encodeAck } from "../codec/encode.js"
 import { Cmd, type PublishPacket, PublishProps } from "../codec/packets.js"
 import type { Connection } from "../Connection.js"
 import { InboundRef, type LiveSession } from "../engine/LiveSession.js"
+import { messageDrops } from "../engine/deliveryStats.js"
 import { Message, originHeader } from "../engine/Message.js"
 
 export const handlePublish = (conn: Connection, p: PublishPacket, session: LiveSession): void => {
@@ -80,6 +81,7 @@ export const handlePublish = (conn: Connection, p: PublishPacket, session: LiveS
  * normal ack (they have no way to hear a refusal; Mosquitto does the same).
  */
 const refusePublish = (conn: Connection, qos: number, packetId: number): void => {
+  messageDrops.notAuthorized++
   if (qos === 0) return
   conn.writeFrame(encodeAck(qos === 1 ? Cmd.PUBACK : Cmd.PUBREC, packetId, conn.version, conn.version === 5 ? ReasonCode.NotAuthorized : 0))
 }

@@ -186,6 +186,9 @@ describe("admin API: Kafka topics and consumer groups", () => {
     expect(list.status).toBe(200)
     expect(list.body).toEqual({ items: [{ groupId: "adm-group", state: "Stable", protocolType: "consumer", members: 1, lag: 4 }], next: null })
     expect((await api("GET", "/kafka/groups?prefix=adm-group&state=Empty")).body.items).toEqual([])
+    const overview = await api("GET", "/overview")
+    expect(overview.body.counts.kafkaGroups).toBeGreaterThanOrEqual(1)
+    expect(overview.body.counts.kafkaConnections).toBeGreaterThanOrEqual(1)
 
     const shown = await api("GET", "/kafka/groups/adm-group")
     expect(shown.status).toBe(200)

@@ -7,7 +7,6 @@ import { HttpApiBuilder } from "@effect/platform"
 import { Effect } from "effect"
 import { BrokerConfig } from "../../../../config/BrokerConfig.js"
 import type { BrokerConfigShape } from "../../../../config/BrokerConfigShape.js"
-import { GroupCoordinator } from "../../../kafka/groups/GroupCoordinator.js"
 import { KafkaServer } from "../../../kafka/KafkaServer.js"
 import { Topics } from "../../../meta/Topics.js"
 import { MqttListeners } from "../../../mqtt/MqttListeners.js"
@@ -60,7 +59,6 @@ export const OverviewLive = HttpApiBuilder.group(BrokerApi, "overview", (handler
         const topics = yield* Topics
         const extra = yield* Effect.serviceOption(MqttListeners)
         const kafka = yield* Effect.serviceOption(KafkaServer)
-        const groups = yield* Effect.serviceOption(GroupCoordinator)
         const http = yield* Effect.serviceOption(HttpListener)
         const listeners: Array<ListenerInfo> = [new ListenerInfo({ name: "mqtt", host: server.host, port: server.port })]
         const add = (name: string, host: string, port: number) => {
@@ -83,7 +81,8 @@ export const OverviewLive = HttpApiBuilder.group(BrokerApi, "overview", (handler
           subscriptions += s.subscriptions.size
         }
         let groupCount = 0
-        if (groups._tag === "Some") for (const _ of groups.value.unsafeGroups()) groupCount++
+        // The coordinator lives inside the Kafka listener's layer: reached through its context.
+        if (kafka._tag === "Some") for (const _ of kafka.value.context.groups.unsafeGroups()) groupCount++
         const requests = kafka._tag === "Some" ? kafka.value.context.requests : null
         const now = Date.now()
         const totals = {

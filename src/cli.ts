@@ -20,7 +20,6 @@ import * as BrokerConfig from "../config/BrokerConfig.js"
 import type { LogLevelName } from "../config/BrokerConfigShape.js"
 import { type ConfigError, type ConfigOverrides, encodeConfig, loadConfig } from "../config/loadConfig.js"
 import * as LogCheck from "../layers/LogCheck.js"
-import * as App from "./App.js"
 import { passwd as runPasswd } from "./auth/passwd.js"
 import { bans } from "./cli/bansCommands.js"
 import { clients } from "./cli/clientsCommands.js"
@@ -90,6 +89,8 @@ const minimumLevel: Record<LogLevelName, LogLevel.LogLevel> = {
 const start = Command.make("start", sourceOptions, (flags) =>
   Effect.gen(function*() {
     const config = yield* load(flags)
+    // The broker's modules load only here: the admin commands start without them.
+    const App = yield* Effect.promise(() => import("./App.js"))
     return yield* Effect.zipRight(
       Effect.logDebug(`storage ${config.storage.kind} in ${config.storage.dataDir}`),
       Layer.launch(App.layer.pipe(Layer.provide(BrokerConfig.layer(config))))

@@ -7,7 +7,10 @@
  * (Server-Sent Events) needs. Never prints the token.
  */
 import { Options } from "@effect/cli"
-import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as HttpApiClient from "@effect/platform/HttpApiClient"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { Config, Effect, Option, ParseResult, Redacted } from "effect"
 import { BrokerApi } from "../http/Api.js"
 import { choice } from "./flags.js"

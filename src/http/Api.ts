@@ -3,7 +3,11 @@
  * it (HttpServer.ts), and so are the OpenAPI document at /api/v1/openapi.json and the admin
  * CLI's client. Each admin group lives in src/http/admin/<group>/ (api.ts, handlers.ts).
  */
-import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "@effect/platform"
+import * as HttpApi from "@effect/platform/HttpApi"
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
+import * as OpenApi from "@effect/platform/OpenApi"
 import { Schema } from "effect"
 import { VERSION } from "../version.js"
 import { AccessApi } from "./admin/access/api.js"

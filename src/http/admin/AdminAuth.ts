@@ -5,7 +5,8 @@
  * (HttpServer.ts) so that only this machine can reach it.
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto"
-import { HttpApiMiddleware, HttpApiSecurity } from "@effect/platform"
+import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
+import * as HttpApiSecurity from "@effect/platform/HttpApiSecurity"
 import { Context, Effect, Layer, Redacted } from "effect"
 import { BrokerConfig } from "../../../config/BrokerConfig.js"
 import { Unauthorized } from "./errors.js"

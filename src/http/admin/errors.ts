@@ -2,7 +2,7 @@
  * The admin API's errors: each a status and a message that says what to do next. The body is
  * `{ "_tag": ..., "message": ... }`, like the 404 of an unknown route.
  */
-import { HttpApiSchema } from "@effect/platform"
+import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import { Schema } from "effect"
 
 export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", { message: Schema.String }, HttpApiSchema.annotations({ status: 404 })) {}

@@ -1,5 +1,6 @@
 /** Users (names only, never hashes), the MQTT ACL as loaded, and a reload of both files (what SIGHUP does). */
-import { HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import { Schema } from "effect"
 import { AclRule } from "../../../../domain/auth/AclRule.js"
 import { AdminAuth } from "../AdminAuth.js"

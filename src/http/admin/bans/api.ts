@@ -3,7 +3,8 @@
  * /api/v1/bans/{kind}/{value} (a CIDR's "/" sent as %2F). Bans of client ids, user names and
  * IP addresses or CIDR ranges; see src/bans.
  */
-import { HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import { Schema } from "effect"
 import { BanKind } from "../../../../domain/ban/events.js"
 import { AdminAuth } from "../AdminAuth.js"

@@ -1,5 +1,6 @@
 /** GET /api/v1/clients (paged, filtered), GET /api/v1/clients/{clientId}, DELETE (kick). */
-import { HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import { Schema } from "effect"
 import { AdminAuth } from "../AdminAuth.js"
 import { NotFound, Unavailable } from "../errors.js"

@@ -3,7 +3,9 @@
  * global position (filtered by stream or stream prefix), GET /api/v1/events/stream tails it live
  * as Server-Sent Events (resuming from Last-Event-ID).
  */
-import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "@effect/platform"
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import { Schema } from "effect"
 import { AdminAuth } from "../AdminAuth.js"
 import { ServerError, Unavailable } from "../errors.js"

@@ -3,7 +3,8 @@
  * configs) and consumer groups (list, show with members, assignments, committed offsets and
  * lag, delete). Every field is described here: the console and the CLI read these schemas.
  */
-import { HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import { Schema } from "effect"
 import { AdminAuth } from "../AdminAuth.js"
 import { BadRequest, Conflict, NotFound, ServerError, Unavailable } from "../errors.js"

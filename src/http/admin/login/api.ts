@@ -1,5 +1,6 @@
 /** POST /api/v1/login (a superuser's name and password -> a console session cookie), POST /api/v1/logout. */
-import { HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import { Schema } from "effect"
 import { AdminAuth } from "../AdminAuth.js"
 import { Unauthorized, Unavailable } from "../errors.js"

@@ -1,5 +1,6 @@
 /** GET /api/v1/overview (version, uptime, listeners, counts, current rates) and GET /api/v1/config (secrets redacted). */
-import { HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import { Schema } from "effect"
 import { AdminAuth } from "../AdminAuth.js"
 import { Unavailable } from "../errors.js"

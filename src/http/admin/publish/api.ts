@@ -1,5 +1,6 @@
 /** POST /api/v1/publish: a message to an MQTT topic from the broker itself, as a client would send it. */
-import { HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import { Schema } from "effect"
 import { AdminAuth } from "../AdminAuth.js"
 import { BadRequest, ServerError, Unavailable } from "../errors.js"

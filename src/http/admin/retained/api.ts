@@ -1,5 +1,6 @@
 /** Retained messages: list by filter, show one (with its payload), delete one. Topics go in `?topic=`: they contain slashes. */
-import { HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import { Schema } from "effect"
 import { AdminAuth } from "../AdminAuth.js"
 import { BadRequest, NotFound, ServerError, Unavailable } from "../errors.js"

@@ -1,5 +1,6 @@
 /** GET /api/v1/topics: MQTT topics in use (subscribed filters and retained topic names) with their counts. */
-import { HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import { Schema } from "effect"
 import { AdminAuth } from "../AdminAuth.js"
 import { Unavailable } from "../errors.js"

@@ -13,6 +13,7 @@ import { VERSION } from "../version.js"
 import { AccessApi } from "./admin/access/api.js"
 import { BansApi } from "./admin/bans/api.js"
 import { ClientsApi } from "./admin/clients/api.js"
+import { Unauthorized } from "./admin/errors.js"
 import { EventsApi } from "./admin/events/api.js"
 import { KafkaApi } from "./admin/kafka/api.js"
 import { LoginApi, LogoutApi } from "./admin/login/api.js"
@@ -38,6 +39,7 @@ export class NotReady extends Schema.TaggedError<NotReady>()("NotReady", {
 export class HealthApi extends HttpApiGroup.make("health")
   .add(HttpApiEndpoint.get("live", "/health/live").addSuccess(Health))
   .add(HttpApiEndpoint.get("ready", "/health/ready").addSuccess(Health).addError(NotReady))
+  .addError(Unauthorized) // only with http.metrics_auth
 {}
 
 export class MetricsApi extends HttpApiGroup.make("metrics")

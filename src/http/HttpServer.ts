@@ -13,6 +13,7 @@ import { Cause, Effect, Layer, Option } from "effect"
 import { BrokerConfig } from "../../config/BrokerConfig.js"
 import { BrokerApi, Health, NotReady } from "./Api.js"
 import { AdminCredentials } from "./admin/AdminAuth.js"
+import { Unauthorized } from "./admin/errors.js"
 import type { BrokerHandle } from "./admin/BrokerHandle.js"
 import { AdminLive } from "./admin/index.js"
 import * as ConsoleStatic from "./consoleStatic.js"
@@ -21,18 +22,34 @@ import { Metrics, scrape } from "./Metrics.js"
 import { Readiness } from "./Readiness.js"
 
 
+/** With http.metrics_auth, /metrics and /health/* take the admin API's credentials. */
+const metricsAuth = Effect.gen(function*() {
+  const config = yield* BrokerConfig
+  const credentials = yield* AdminCredentials
+  return (request: HttpServerRequest.HttpServerRequest): boolean =>
+    !config.http.metricsAuth || credentials.requestAccepted({ authorization: request.headers.authorization, cookie: request.headers.cookie })
+})
+
+const metricsAuthRefusal = "http.metrics_auth is on: send Authorization: Bearer <one of http.admin_tokens>"
+
 const HealthLive = HttpApiBuilder.group(BrokerApi, "health", (handlers) =>
   Effect.gen(function*() {
     const readiness = yield* Readiness
+    const allowed = yield* metricsAuth
+    const guarded = <A, E>(request: HttpServerRequest.HttpServerRequest, answer: Effect.Effect<A, E>) =>
+      allowed(request) ? answer : Effect.fail(new Unauthorized({ message: metricsAuthRefusal }))
     return handlers
-      .handle("live", () => Effect.succeed(new Health({ status: "ok", phase: readiness.phase })))
-      .handle("ready", () =>
-        readiness.phase === "ready"
-          ? Effect.succeed(new Health({ status: "ok", phase: "ready" }))
-          : Effect.fail(new NotReady({
-            phase: readiness.phase,
-            message: readiness.phase === "starting" ? "storage is being replayed; listeners open when it is done" : "the broker is shutting down"
-          })))
+      .handle("live", ({ request }) => guarded(request, Effect.succeed(new Health({ status: "ok", phase: readiness.phase }))))
+      .handle("ready", ({ request }) =>
+        guarded(
+          request,
+          readiness.phase === "ready"
+            ? Effect.succeed(new Health({ status: "ok", phase: "ready" }))
+            : Effect.fail(new NotReady({
+              phase: readiness.phase,
+              message: readiness.phase === "starting" ? "storage is being replayed; listeners open when it is done" : "the broker is shutting down"
+            }))
+        ))
   }))
 
 /** OpenMetrics when the scraper asks for it (Prometheus does by default), the text format otherwise. */
@@ -41,14 +58,11 @@ const wantsOpenMetrics = (accept: string | undefined): boolean => accept !== und
 const MetricsLive = HttpApiBuilder.group(BrokerApi, "metrics", (handlers) =>
   Effect.gen(function*() {
     const registries = yield* Metrics
-    const config = yield* BrokerConfig
-    const credentials = yield* AdminCredentials
+    const allowed = yield* metricsAuth
     return handlers.handleRaw("scrape", ({ request }) =>
       Effect.gen(function*() {
         if (registries === null) return textResponse(404, "metrics are off")
-        if (config.http.metricsAuth && !credentials.requestAccepted({ authorization: request.headers.authorization, cookie: request.headers.cookie })) {
-          return textResponse(401, "http.metrics_auth is on: scrape with Authorization: Bearer <one of http.admin_tokens>")
-        }
+        if (!allowed(request)) return textResponse(401, metricsAuthRefusal)
         const { body, contentType } = yield* scrape(registries, wantsOpenMetrics(request.headers.accept))
         return HttpServerResponse.uint8Array(body, { status: 200, contentType })
       }))

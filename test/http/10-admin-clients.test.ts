@@ -149,3 +149,21 @@ describe("admin API without credentials", () => {
     expect(done).toBe(true)
   })
 })
+
+describe("http.metrics_auth", () => {
+  it("puts /metrics and /health/* behind the admin API's credentials", async () => {
+    const broker = await startBroker({ http: { port: 0, adminTokens: [TOKEN], metricsAuth: true } })
+    try {
+      const base = `http://127.0.0.1:${broker.httpPort}`
+      for (const path of ["/metrics", "/health/live", "/health/ready"]) {
+        const refused = await fetch(base + path)
+        expect(refused.status, path).toBe(401)
+        expect(await refused.text()).toContain("http.metrics_auth")
+        expect((await fetch(base + path, { headers: { authorization: `Bearer ${TOKEN}` } })).status, path).toBe(200)
+      }
+    } finally {
+      await broker.stop()
+      broker.cleanup()
+    }
+  })
+})

@@ -1,0 +1,112 @@
+/**
+ * Coordination on etcd (3.4+) through the `etcd3` client, kept behind the Coordination Tag so
+ * the client can be replaced. Keys live under `/rmq/<cluster>/`: `nodes/<id>` (on the member's
+ * lease), `owners/<key>` (`{owner, epoch}`). Every unary call has a deadline (without one a
+ * leader's death stalls calls for seconds); a claim is a read, then a transaction guarded by the
+ * read's mod revision, and a failed or unknown outcome is settled by reading again.
+ */
+import { Deferred, Effect, Layer, Stream } from "effect"
+import { Etcd3, type IKeyValue } from "etcd3"
+import {
+  Coordination,
+  CoordinationError,
+  type MemberChange,
+  type MemberInfo,
+  type Ownership,
+  OwnershipConflict
+} from "../../services/Coordination.js"
+
+export interface EtcdOptions {
+  readonly endpoints: ReadonlyArray<string>
+  readonly cluster: string
+  /** Per call (ms). */
+  readonly deadlineMs?: number
+}
+
+const tryEtcd = <A>(op: string, run: () => Promise<A>) => Effect.tryPromise({ try: run, catch: (cause) => new CoordinationError({ op, cause }) })
+
+const parseOwnership = (text: string | null | undefined): Ownership | null => {
+  if (text === null || text === undefined) return null
+  const o = JSON.parse(text) as Ownership
+  return { owner: o.owner, epoch: o.epoch }
+}
+
+export const make = (options: EtcdOptions) =>
+  Effect.gen(function*() {
+    const deadlineMs = options.deadlineMs ?? 1000
+    const client = yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        new Etcd3({
+          hosts: [...options.endpoints],
+          defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + deadlineMs })
+        })
+      ),
+      (c) => Effect.sync(() => c.close())
+    )
+    const root = `/rmq/${options.cluster}/`
+    const nodes = `${root}nodes/`
+    const ownerKey = (key: string) => `${root}owners/${key}`
+
+    const readOwner = (key: string) =>
+      tryEtcd("read owner", () => client.get(ownerKey(key)).exec()).pipe(
+        Effect.map((res) => {
+          const kv = res.kvs[0]
+          return kv === undefined ? null : { ownership: parseOwnership(kv.value.toString()), modRevision: kv.mod_revision }
+        })
+      )
+
+    return Coordination.of({
+      join: (member: MemberInfo, ttlSeconds: number) =>
+        Effect.gen(function*() {
+          const lost = yield* Deferred.make<void>()
+          const lease = yield* Effect.acquireRelease(
+            Effect.sync(() => client.lease(ttlSeconds)),
+            (l) => Effect.promise(() => l.revoke().catch(() => undefined)) // the lease lapses anyway
+          )
+          lease.on("lost", () => Deferred.unsafeDone(lost, Effect.void))
+          yield* tryEtcd("join", () => lease.put(nodes + member.id).value(JSON.stringify(member)).exec())
+          return { lost: Deferred.await(lost) }
+        }),
+      members: tryEtcd("list members", () => client.getAll().prefix(nodes).exec()).pipe(
+        Effect.map((res) => ({
+          members: res.kvs.map((kv: IKeyValue) => JSON.parse(kv.value.toString()) as MemberInfo),
+          revision: Number(res.header.revision)
+        }))
+      ),
+      watchMembers: (revision: number) =>
+        Stream.asyncScoped<MemberChange, CoordinationError>((emit) =>
+          Effect.acquireRelease(
+            tryEtcd("watch members", () => client.watch().prefix(nodes).startRevision(String(revision + 1)).create()),
+            (watcher) => Effect.promise(() => watcher.cancel().catch(() => undefined))
+          ).pipe(Effect.map((watcher) => {
+            watcher.on("put", (kv) => void emit.single({ _tag: "Joined", member: JSON.parse(kv.value.toString()) as MemberInfo, revision: Number(kv.mod_revision) }))
+            watcher.on("delete", (kv) => void emit.single({ _tag: "Left", id: kv.key.toString().slice(nodes.length), revision: Number(kv.mod_revision) }))
+            watcher.on("error", (cause) => void emit.fail(new CoordinationError({ op: "watch members", cause })))
+          }))
+        ),
+      claim: (key: string, owner: string, expected: number) =>
+        Effect.gen(function*() {
+          const read = yield* readOwner(key)
+          const current = read?.ownership ?? null
+          const next: Ownership = { owner, epoch: expected + 1 }
+          const settled = (now: Ownership | null) =>
+            now !== null && now.owner === owner && now.epoch === next.epoch
+              ? Effect.succeed(now)
+              : Effect.fail(new OwnershipConflict({ key, current: now }))
+          if ((current?.epoch ?? 0) !== expected) return yield* settled(current)
+          const guard = read === null
+            ? client.if(ownerKey(key), "Version", "==", 0)
+            : client.if(ownerKey(key), "Mod", "==", Number(read.modRevision))
+          const committed = yield* tryEtcd("claim", () => guard.then(client.put(ownerKey(key)).value(JSON.stringify(next))).commit()).pipe(
+            Effect.map((res) => res.succeeded),
+            // Unknown outcome: what etcd holds now says whether it committed.
+            Effect.catchAll(() => Effect.succeed(false))
+          )
+          if (committed) return next
+          return yield* Effect.flatMap(readOwner(key), (now) => settled(now?.ownership ?? null))
+        }),
+      ownerOf: (key: string) => Effect.map(readOwner(key), (read) => read?.ownership ?? null)
+    })
+  })
+
+export const layer = (options: EtcdOptions): Layer.Layer<Coordination> => Layer.scoped(Coordination, make(options))

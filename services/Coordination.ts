@@ -1,0 +1,56 @@
+/**
+ * Coordination between broker nodes (issue 11): membership with leases, ownership with fencing
+ * epochs, and membership watches resumed by revision. Every call has a deadline; every write is
+ * compare-guarded and safe to retry, because a client can report a committed write as failed
+ * (../shared/CLUSTER.md): a claim that finds its own write already there succeeds.
+ * Layers: layers/coordination/memory.ts (tests, one process), layers/coordination/etcd.ts.
+ */
+import { Context, Data, type Effect, type Scope, type Stream } from "effect"
+
+export interface MemberInfo {
+  readonly id: string
+  /** Where other nodes reach it (host:port of its node link, or anything the caller puts there). */
+  readonly address: string
+}
+
+/** Who owns a key, and the fencing epoch of that ownership: every change of owner raises it. */
+export interface Ownership {
+  readonly owner: string
+  readonly epoch: number
+}
+
+export interface Membership {
+  /** Completes when the lease is lost (not renewed in time): the node must stop serving what it owns. */
+  readonly lost: Effect.Effect<void>
+}
+
+export type MemberChange =
+  | { readonly _tag: "Joined"; readonly member: MemberInfo; readonly revision: number }
+  | { readonly _tag: "Left"; readonly id: string; readonly revision: number }
+
+/** The coordination service did not answer in time, or answered with an error: the outcome is unknown; retry. */
+export class CoordinationError extends Data.TaggedError("CoordinationError")<{ readonly op: string; readonly cause: unknown }> {
+  override get message(): string {
+    return `coordination ${this.op} failed (${this.cause instanceof Error ? this.cause.message : String(this.cause)}): is etcd reachable? the outcome is unknown, retry`
+  }
+}
+
+/** A claim's expected epoch is not the current one: someone else owns it now. */
+export class OwnershipConflict extends Data.TaggedError("OwnershipConflict")<{ readonly key: string; readonly current: Ownership | null }> {}
+
+export interface CoordinationService {
+  /** Joins with a lease of `ttlSeconds`, renewed until the scope closes (then revoked: a clean leave). */
+  readonly join: (member: MemberInfo, ttlSeconds: number) => Effect.Effect<Membership, CoordinationError, Scope.Scope>
+  /** The members now, and the revision to watch from. */
+  readonly members: Effect.Effect<{ readonly members: ReadonlyArray<MemberInfo>; readonly revision: number }, CoordinationError>
+  /** Joins and leaves after `revision`, in order, none lost or repeated across reconnects. */
+  readonly watchMembers: (revision: number) => Stream.Stream<MemberChange, CoordinationError>
+  /**
+   * Takes `key` for `owner` if its epoch is `expected` (0: nobody owns it), raising the epoch.
+   * Idempotent: if `owner` already holds it at `expected + 1` (an earlier try committed), that is returned.
+   */
+  readonly claim: (key: string, owner: string, expected: number) => Effect.Effect<Ownership, OwnershipConflict | CoordinationError>
+  readonly ownerOf: (key: string) => Effect.Effect<Ownership | null, CoordinationError>
+}
+
+export class Coordination extends Context.Tag("broker/Coordination")<Coordination, CoordinationService>() {}

@@ -98,31 +98,34 @@ type Metric = Counter | Gauge
 /** Sets each labelled value of a metric at scrape time. */
 export type Read<L extends string> = (put: (value: number, labels?: Partial<Record<L, string>>) => void) => void
 
+/**
+ * A metric's configuration whose `collect` resets it and writes what `read` reports through
+ * `write` (a gauge sets, a counter adds to zero): the one shape both scraped kinds share.
+ */
+const scrapedConfig = <L extends string, M extends { reset(): void }>(
+  name: string,
+  help: string,
+  labelNames: ReadonlyArray<L>,
+  read: Read<L>,
+  write: (metric: M, value: number, labels: Partial<Record<L, string>> | undefined) => void
+) => ({
+  name,
+  help,
+  labelNames,
+  registers: [],
+  collect(this: M) {
+    this.reset()
+    read((value, labels) => write(this, value, labels))
+  }
+})
+
 /** A gauge whose values are read at scrape time. */
 export const scrapedGauge = <L extends string = never>(name: string, help: string, labelNames: ReadonlyArray<L>, read: Read<L>): Metric =>
-  new Gauge({
-    name,
-    help,
-    labelNames,
-    registers: [],
-    collect() {
-      this.reset()
-      read((value, labels) => (labels === undefined ? this.set(value) : this.set(labels as never, value)))
-    }
-  })
+  new Gauge(scrapedConfig(name, help, labelNames, read, (g: Gauge, value, labels) => (labels === undefined ? g.set(value) : g.set(labels as never, value))))
 
 /** A counter kept by the broker as a plain number, copied at scrape time. */
 export const scrapedCounter = <L extends string = never>(name: string, help: string, labelNames: ReadonlyArray<L>, read: Read<L>): Metric =>
-  new Counter({
-    name,
-    help,
-    labelNames,
-    registers: [],
-    collect() {
-      this.reset()
-      read((value, labels) => (labels === undefined ? this.inc(value) : this.inc(labels as never, value)))
-    }
-  })
+  new Counter(scrapedConfig(name, help, labelNames, read, (c: Counter, value, labels) => (labels === undefined ? c.inc(value) : c.inc(labels as never, value))))
 
 /** Runs `add` on the registries now and `remove` when the surrounding scope closes (nothing when metrics are off). */
 const whileScoped = <A>(add: (registries: MetricsRegistries) => A, remove: (registries: MetricsRegistries, added: A) => void) =>

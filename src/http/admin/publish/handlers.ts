@@ -7,6 +7,7 @@ import { Effect } from "effect"
 import { BrokerConfig } from "../../../../config/BrokerConfig.js"
 import type { TopicPartition } from "../../../../domain/ids.js"
 import { validateTopicName } from "../../../../domain/topic/TopicName.js"
+import type { MessageLog } from "../../../../services/MessageLog.js"
 import { PublishProps } from "../../../mqtt/codec/packets.js"
 import { Message } from "../../../mqtt/engine/Message.js"
 import { MqttEngine } from "../../../mqtt/engine/MqttEngine.js"
@@ -28,7 +29,7 @@ const propertiesOf = (p: PublishRequest["properties"]): PublishProps | null => {
 }
 
 /** Done when the log has `tp`@`offset` on disk (per storage.fsync), as a client's PUBACK waits. */
-export const durable = (log: { unsafeOnDurable: (tp: TopicPartition, offset: number, done: (error?: unknown) => void) => void }, tp: TopicPartition, offset: number) =>
+const durable = (log: MessageLog["Type"], tp: TopicPartition, offset: number) =>
   Effect.async<void, ServerError>((resume) =>
     log.unsafeOnDurable(tp, offset, (error) =>
       resume(error === undefined ? Effect.void : Effect.fail(new ServerError({ message: `the log could not store the message: ${String(error)}` })))

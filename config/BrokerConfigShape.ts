@@ -205,6 +205,27 @@ export interface JwtConfig {
   readonly audience: string
 }
 
+/**
+ * `[cluster]`: off while `etcdEndpoints` is empty (a single node, as before issue 11). With it,
+ * the node joins the cluster named `name` in etcd under `nodeId` (src/cluster/).
+ */
+export interface ClusterConfig {
+  /** etcd client URLs (http://host:2379); empty = no cluster. */
+  readonly etcdEndpoints: ReadonlyArray<string>
+  /** Unique in the cluster, stable across restarts (its sessions and partitions are keyed by it); "" = the host name. */
+  readonly nodeId: string
+  /** Host name or address the other nodes and clients reach this node at. */
+  readonly advertiseHost: string
+  /** The node-to-node link's TCP port; 0 picks a free port. */
+  readonly port: number
+  /** Key prefix in etcd: clusters sharing one etcd keep apart by name. */
+  readonly name: string
+  /** Seconds without a lease renewal after which the others count this node dead. */
+  readonly leaseTtl: number
+}
+
+export const clusterEnabled = (cluster: ClusterConfig): boolean => cluster.etcdEndpoints.length > 0
+
 export const jwtConfigured = (jwt: JwtConfig): boolean =>
   jwt.secretFile !== "" || jwt.secret !== "" || jwt.publicKeyFile !== "" || jwt.jwksFile !== ""
 
@@ -217,6 +238,7 @@ export interface BrokerConfigShape {
   readonly tls: TlsConfig
   readonly log: LogConfig
   readonly http: HttpConfig
+  readonly cluster: ClusterConfig
 }
 
 export const defaultConfig: BrokerConfigShape = {
@@ -282,5 +304,6 @@ export const defaultConfig: BrokerConfigShape = {
   },
   tls: { certFile: "", keyFile: "", caFile: "", verifyClient: "none", cnAsUsername: false, minVersion: "TLSv1.2" },
   log: { level: "info" },
-  http: { host: "0.0.0.0", port: 8080, adminTokens: [], metricsAuth: false }
+  http: { host: "0.0.0.0", port: 8080, adminTokens: [], metricsAuth: false },
+  cluster: { etcdEndpoints: [], nodeId: "", advertiseHost: "", port: 7946, name: "robustmq", leaseTtl: 5 }
 }

@@ -40,6 +40,10 @@ export interface ConfigOverrides {
   readonly tlsCa?: string | undefined
   readonly logLevel?: string | undefined
   readonly httpPort?: number | string | undefined
+  readonly clusterEtcd?: string | undefined
+  readonly nodeId?: string | undefined
+  readonly advertiseHost?: string | undefined
+  readonly clusterPort?: number | string | undefined
 }
 
 export interface LoadConfigOptions {
@@ -247,6 +251,25 @@ const HttpSection = Schema.Struct({
   metricsAuth: Schema.optional(Bool).pipe(Schema.fromKey("metrics_auth"))
 })
 
+const EtcdEndpoint = Schema.String.pipe(
+  Schema.pattern(/^https?:\/\/[^\s/]+(:\d+)?\/?$/),
+  Schema.annotations(mustBe(`a list of etcd client URLs, e.g. ["http://10.0.0.1:2379", "http://10.0.0.2:2379"]`))
+)
+
+const NodeId = Schema.String.pipe(
+  Schema.pattern(/^[A-Za-z0-9._-]{0,64}$/),
+  Schema.annotations(mustBe("1-64 letters, digits, '.', '_' or '-' (unique in the cluster, e.g. node-1)"))
+)
+
+const ClusterSection = Schema.Struct({
+  etcdEndpoints: Schema.optional(Schema.Array(EtcdEndpoint)).pipe(Schema.fromKey("etcd_endpoints")),
+  nodeId: Schema.optional(NodeId).pipe(Schema.fromKey("node_id")),
+  advertiseHost: Schema.optional(Schema.String).pipe(Schema.fromKey("advertise_host")),
+  port: Schema.optional(U16),
+  name: Schema.optional(NodeId.pipe(Schema.minLength(1))),
+  leaseTtl: Schema.optional(intBetween(1, 300)).pipe(Schema.fromKey("lease_ttl"))
+})
+
 /** A config document (a TOML file, or one source's values), every key optional. */
 export const ConfigDocument = Schema.Struct({
   mqtt: Schema.optional(MqttSection),
@@ -256,14 +279,15 @@ export const ConfigDocument = Schema.Struct({
   auth: Schema.optional(AuthSection),
   tls: Schema.optional(TlsSection),
   log: Schema.optional(LogSection),
-  http: Schema.optional(HttpSection)
+  http: Schema.optional(HttpSection),
+  cluster: Schema.optional(ClusterSection)
 })
 type ConfigDocument = typeof ConfigDocument.Type
 
 // --- which TOML key is which env var and flag ---------------------------------------------------
 
 /** A TOML table; "auth.jwt" is the `jwt` table inside [auth]. */
-export type ConfigSection = "mqtt" | "kafka" | "storage" | "limits" | "auth" | "auth.jwt" | "tls" | "log" | "http"
+export type ConfigSection = "mqtt" | "kafka" | "storage" | "limits" | "auth" | "auth.jwt" | "tls" | "log" | "http" | "cluster"
 
 export interface ConfigField {
   readonly section: ConfigSection
@@ -391,10 +415,16 @@ export const configFields: ReadonlyArray<ConfigField> = [
   { section: "http", key: "host", env: "ROBUSTMQ_HTTP_HOST", numeric: false },
   { section: "http", key: "port", env: "ROBUSTMQ_HTTP_PORT", flag: "--http-port", override: "httpPort", numeric: true },
   { section: "http", key: "admin_tokens", env: "ROBUSTMQ_HTTP_ADMIN_TOKENS", numeric: false, fromEnv: envList },
-  { section: "http", key: "metrics_auth", env: "ROBUSTMQ_HTTP_METRICS_AUTH", numeric: false, fromEnv: envBoolean }
+  { section: "http", key: "metrics_auth", env: "ROBUSTMQ_HTTP_METRICS_AUTH", numeric: false, fromEnv: envBoolean },
+  { section: "cluster", key: "etcd_endpoints", env: "ROBUSTMQ_CLUSTER_ETCD_ENDPOINTS", flag: "--cluster-etcd", override: "clusterEtcd", numeric: false, fromEnv: envList },
+  { section: "cluster", key: "node_id", env: "ROBUSTMQ_CLUSTER_NODE_ID", flag: "--node-id", override: "nodeId", numeric: false },
+  { section: "cluster", key: "advertise_host", env: "ROBUSTMQ_CLUSTER_ADVERTISE_HOST", flag: "--advertise-host", override: "advertiseHost", numeric: false },
+  { section: "cluster", key: "port", env: "ROBUSTMQ_CLUSTER_PORT", flag: "--cluster-port", override: "clusterPort", numeric: true },
+  { section: "cluster", key: "name", env: "ROBUSTMQ_CLUSTER_NAME", numeric: false },
+  { section: "cluster", key: "lease_ttl", env: "ROBUSTMQ_CLUSTER_LEASE_TTL", numeric: true }
 ]
 
-const sections: ReadonlyArray<ConfigSection> = ["mqtt", "kafka", "storage", "limits", "auth", "auth.jwt", "tls", "log", "http"]
+const sections: ReadonlyArray<ConfigSection> = ["mqtt", "kafka", "storage", "limits", "auth", "auth.jwt", "tls", "log", "http", "cluster"]
 
 /** The table of `section` inside a document ("auth.jwt" is doc.auth.jwt); undefined when absent. */
 export const sectionTable = (doc: unknown, section: ConfigSection): Record<string, unknown> | undefined => {
@@ -445,8 +475,8 @@ const describeIssue = (issue: ParseResult.ArrayFormatterIssue, raw: unknown, sou
     if (key === undefined) {
       const value = isTable(raw) ? raw[String(section)] : undefined
       return isTable(value)
-        ? `unknown section [${String(section)}] in ${file}: the sections are [mqtt], [kafka], [storage], [limits], [auth], [tls], [log] and [http]`
-        : `unknown top-level key "${String(section)}" in ${file}: put settings under [mqtt], [kafka], [storage], [limits], [auth], [tls], [log] or [http]`
+        ? `unknown section [${String(section)}] in ${file}: the sections are [mqtt], [kafka], [storage], [limits], [auth], [tls], [log], [http] and [cluster]`
+        : `unknown top-level key "${String(section)}" in ${file}: put settings under [mqtt], [kafka], [storage], [limits], [auth], [tls], [log], [http] or [cluster]`
     }
     const known = sections.includes(section as ConfigSection) ? keysOf(section as ConfigSection) : ""
     return `unknown key "${String(section)}.${String(key)}" in ${file}: [${String(section)}] accepts ${known}`
@@ -495,7 +525,9 @@ const fromOverrides = (overrides: ConfigOverrides): Raw => {
     if (field.override === undefined) continue
     const value = overrides[field.override]
     if (value === undefined) continue
-    put(raw, field, field.numeric && typeof value === "string" && /^[+-]?\d+$/.test(value.trim()) ? Number(value) : value)
+    // A flag is text, like an env var: a list flag (--cluster-etcd a,b) is split the same way.
+    const text = typeof value === "string" && field.fromEnv !== undefined ? field.fromEnv(value) : value
+    put(raw, field, field.numeric && typeof text === "string" && /^[+-]?\d+$/.test(text.trim()) ? Number(text) : text)
   }
   return raw
 }
@@ -573,7 +605,8 @@ const merge = (docs: ReadonlyArray<ConfigDocument>, cwd: string): BrokerConfigSh
     },
     tls: { ...tls, certFile: resolveFile(cwd, tls.certFile), keyFile: resolveFile(cwd, tls.keyFile), caFile: resolveFile(cwd, tls.caFile) },
     log: mergeSection(defaultConfig.log, docs.map((d) => d.log)),
-    http: mergeSection(defaultConfig.http, docs.map((d) => d.http))
+    http: mergeSection(defaultConfig.http, docs.map((d) => d.http)),
+    cluster: mergeSection(defaultConfig.cluster, docs.map((d) => d.cluster))
   }
 }
 

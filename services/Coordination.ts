@@ -11,6 +11,25 @@ export interface MemberInfo {
   readonly id: string
   /** Where other nodes reach it (host:port of its node link, or anything the caller puts there). */
   readonly address: string
+  /** Anything else the others should know (listener ports, pid, incarnation); kept as JSON. */
+  readonly attributes?: Readonly<Record<string, string | number>>
+}
+
+/** A key and its value, relative to the cluster's root. */
+export interface Entry {
+  readonly key: string
+  readonly value: string
+}
+
+/** A change under a watched prefix, at the revision that made it. */
+export type KeyChange =
+  | { readonly _tag: "Put"; readonly key: string; readonly value: string; readonly revision: number }
+  | { readonly _tag: "Delete"; readonly key: string; readonly revision: number }
+
+/** One write of a batch: a value, or null to delete the key. */
+export interface KeyWrite {
+  readonly key: string
+  readonly value: string | null
 }
 
 /** Who owns a key, and the fencing epoch of that ownership: every change of owner raises it. */
@@ -22,6 +41,12 @@ export interface Ownership {
 export interface Membership {
   /** Completes when the lease is lost (not renewed in time): the node must stop serving what it owns. */
   readonly lost: Effect.Effect<void>
+  /**
+   * Writes keys on this member's lease, all or none, only while it is a member: they vanish when
+   * it leaves or its lease lapses (route summaries). Puts and deletes are idempotent: on a
+   * CoordinationError the batch can be sent again as it is.
+   */
+  readonly write: (batch: ReadonlyArray<KeyWrite>) => Effect.Effect<void, CoordinationError>
 }
 
 export type MemberChange =
@@ -51,6 +76,10 @@ export interface CoordinationService {
    */
   readonly claim: (key: string, owner: string, expected: number) => Effect.Effect<Ownership, OwnershipConflict | CoordinationError>
   readonly ownerOf: (key: string) => Effect.Effect<Ownership | null, CoordinationError>
+  /** Every key under `prefix` now, and the revision to watch from. */
+  readonly list: (prefix: string) => Effect.Effect<{ readonly entries: ReadonlyArray<Entry>; readonly revision: number }, CoordinationError>
+  /** Puts and deletes under `prefix` after `revision`, in order, none lost or repeated across reconnects. */
+  readonly watch: (prefix: string, revision: number) => Stream.Stream<KeyChange, CoordinationError>
 }
 
 export class Coordination extends Context.Tag("broker/Coordination")<Coordination, CoordinationService>() {}

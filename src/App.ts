@@ -10,6 +10,8 @@ import * as MessageLogLive from "../layers/MessageLogLive.js"
 import * as Storage from "../layers/Storage.js"
 import * as Auth from "./auth/Auth.js"
 import * as Bans from "./bans/Bans.js"
+import * as Announce from "./cluster/announce.js"
+import * as ClusterNode from "./cluster/ClusterNode.js"
 import * as AdminAuth from "./http/admin/AdminAuth.js"
 import * as BrokerHandle from "./http/admin/BrokerHandle.js"
 import * as HttpServer from "./http/HttpServer.js"
@@ -56,7 +58,8 @@ const core = MqttListeners.layer.pipe(
   Layer.provideMerge(Auth.layer),
   Layer.provideMerge(Bans.layer),
   Layer.provideMerge(storage),
-  Layer.provideMerge(TlsContext.layer)
+  Layer.provideMerge(TlsContext.layer),
+  Layer.provideMerge(ClusterNode.layer)
 )
 
 /**
@@ -90,7 +93,7 @@ const operations = HttpServer.layer.pipe(
  * stopping before any listener closes).
  */
 export const broker = Readiness.markReady.pipe(
-  Layer.provideMerge(Layer.mergeAll(MqttMetrics.layer, KafkaMetrics.layer, StorageMetrics.layer, BrokerHandle.attach)),
+  Layer.provideMerge(Layer.mergeAll(MqttMetrics.layer, KafkaMetrics.layer, StorageMetrics.layer, BrokerHandle.attach, Announce.layer)),
   Layer.provideMerge(servers),
   Layer.provideMerge(operations)
 )

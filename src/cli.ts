@@ -59,13 +59,22 @@ const tlsCa = optionalText("tls-ca", "FILE", "PEM CA that client certificates ar
 
 const httpPort = optionalText("http-port", "PORT", "HTTP port for /metrics and /health, 0 = any free port, -1 = off (http.port)")
 
-const sourceOptions = { configFile, mqttHost, mqttPort, kafkaPort, dataDir, storage, mqttsPort, wsPort, wssPort, kafkaTlsPort, tlsCert, tlsKey, tlsCa, httpPort }
+const clusterEtcd = optionalText("cluster-etcd", "URL[,URL...]", "etcd client URLs: join the cluster they coordinate; off unless set (cluster.etcd_endpoints)")
+const nodeId = optionalText("node-id", "ID", "this node's unique, stable id in the cluster (cluster.node_id)")
+const advertiseHost = optionalText("advertise-host", "HOST", "host the other nodes and clients reach this node at; default: the host name (cluster.advertise_host)")
+const clusterPort = optionalText("cluster-port", "PORT", "node-to-node link port, 0 = any free port (cluster.port)")
+
+const sourceOptions = {
+  configFile, mqttHost, mqttPort, kafkaPort, dataDir, storage, mqttsPort, wsPort, wssPort, kafkaTlsPort, tlsCert, tlsKey, tlsCa, httpPort,
+  clusterEtcd, nodeId, advertiseHost, clusterPort
+}
 
 /** The flags a command was given that override settings (a command may take only some). */
 type SourceFlags = { readonly configFile: Option.Option<string> } & { readonly [K in keyof ConfigOverrides]?: Option.Option<string> }
 
 /** Every key of ConfigOverrides: a flag added there is listed here too. */
-const overrideNames = ["mqttHost", "mqttPort", "kafkaPort", "dataDir", "storage", "mqttsPort", "wsPort", "wssPort", "kafkaTlsPort", "tlsCert", "tlsKey", "tlsCa", "httpPort"] as const
+const overrideNames = ["mqttHost", "mqttPort", "kafkaPort", "dataDir", "storage", "mqttsPort", "wsPort", "wssPort", "kafkaTlsPort", "tlsCert", "tlsKey", "tlsCa", "httpPort",
+  "clusterEtcd", "nodeId", "advertiseHost", "clusterPort"] as const
 
 /** `--log-level`, taken off the command line by `run` (see takeLogLevel). */
 const logLevelFlag = FiberRef.unsafeMake<string | undefined>(undefined)

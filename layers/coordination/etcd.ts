@@ -10,6 +10,8 @@ import { Etcd3, type IKeyValue } from "etcd3"
 import {
   Coordination,
   CoordinationError,
+  type KeyChange,
+  type KeyWrite,
   type MemberChange,
   type MemberInfo,
   type Ownership,
@@ -65,7 +67,15 @@ export const make = (options: EtcdOptions) =>
           )
           lease.on("lost", () => Deferred.unsafeDone(lost, Effect.void))
           yield* tryEtcd("join", () => lease.put(nodes + member.id).value(JSON.stringify(member)).exec())
-          return { lost: Deferred.await(lost) }
+          const leaseId = yield* tryEtcd("join", () => lease.grant())
+          // Guarded by this member's own key: a node whose lease lapsed writes nothing.
+          const write = (batch: ReadonlyArray<KeyWrite>) =>
+            tryEtcd("write", () =>
+              client.if(nodes + member.id, "Version", ">", 0).then(
+                ...batch.map((w) => w.value === null ? client.delete().key(root + w.key) : client.put(root + w.key).value(w.value).lease(leaseId))
+              ).commit()
+            ).pipe(Effect.flatMap((res) => res.succeeded ? Effect.void : Effect.fail(new CoordinationError({ op: "write", cause: new Error("lease lost") }))))
+          return { lost: Deferred.await(lost), write }
         }),
       members: tryEtcd("list members", () => client.getAll().prefix(nodes).exec()).pipe(
         Effect.map((res) => ({
@@ -105,7 +115,26 @@ export const make = (options: EtcdOptions) =>
           if (committed) return next
           return yield* Effect.flatMap(readOwner(key), (now) => settled(now?.ownership ?? null))
         }),
-      ownerOf: (key: string) => Effect.map(readOwner(key), (read) => read?.ownership ?? null)
+      ownerOf: (key: string) => Effect.map(readOwner(key), (read) => read?.ownership ?? null),
+      list: (prefix: string) =>
+        tryEtcd("list", () => client.getAll().prefix(root + prefix).exec()).pipe(
+          Effect.map((res) => ({
+            entries: res.kvs.map((kv: IKeyValue) => ({ key: kv.key.toString().slice(root.length), value: kv.value.toString() })),
+            revision: Number(res.header.revision)
+          }))
+        ),
+      watch: (prefix: string, revision: number) =>
+        Stream.asyncScoped<KeyChange, CoordinationError>((emit) =>
+          Effect.acquireRelease(
+            tryEtcd("watch", () => client.watch().prefix(root + prefix).startRevision(String(revision + 1)).create()),
+            (watcher) => Effect.promise(() => watcher.cancel().catch(() => undefined))
+          ).pipe(Effect.map((watcher) => {
+            const key = (kv: IKeyValue) => kv.key.toString().slice(root.length)
+            watcher.on("put", (kv) => void emit.single({ _tag: "Put", key: key(kv), value: kv.value.toString(), revision: Number(kv.mod_revision) }))
+            watcher.on("delete", (kv) => void emit.single({ _tag: "Delete", key: key(kv), revision: Number(kv.mod_revision) }))
+            watcher.on("error", (cause) => void emit.fail(new CoordinationError({ op: "watch", cause })))
+          }))
+        )
     })
   })
 

@@ -4,7 +4,15 @@
  * that was not renewed in time.
  */
 import { Deferred, Effect, Layer, PubSub, Stream } from "effect"
-import { Coordination, type MemberChange, type MemberInfo, type Ownership, OwnershipConflict } from "../../services/Coordination.js"
+import {
+  Coordination,
+  CoordinationError,
+  type KeyChange,
+  type MemberChange,
+  type MemberInfo,
+  type Ownership,
+  OwnershipConflict
+} from "../../services/Coordination.js"
 
 export interface MemoryCoordination {
   /** Test hook: the member's lease lapses now (its `lost` completes, watchers see it leave). */
@@ -18,12 +26,30 @@ export const make = Effect.gen(function*() {
   const history: Array<MemberChange> = []
   const changes = yield* PubSub.unbounded<MemberChange>()
   const publish = (change: MemberChange) => Effect.zipRight(Effect.sync(() => history.push(change)), PubSub.publish(changes, change))
+  /** Leased keys: value and the member whose lease holds it. */
+  const keys = new Map<string, { readonly value: string; readonly holder: string }>()
+  const keyHistory: Array<KeyChange> = []
+  const keyChanges = yield* PubSub.unbounded<KeyChange>()
+  const unpublished: Array<KeyChange> = []
+  const change = (c: KeyChange) => {
+    keyHistory.push(c)
+    unpublished.push(c)
+  }
+  const publishKeys = Effect.suspend(() => PubSub.publishAll(keyChanges, unpublished.splice(0)))
   const leave = (id: string) =>
     Effect.suspend(() => {
       const member = members.get(id)
       if (member === undefined) return Effect.void
       members.delete(id)
-      return Effect.zipRight(Deferred.succeed(member.lost, undefined), publish({ _tag: "Left", id, revision: ++revision }))
+      for (const [key, entry] of keys) {
+        if (entry.holder !== id) continue
+        keys.delete(key)
+        change({ _tag: "Delete", key, revision: ++revision })
+      }
+      return Effect.zipRight(
+        Effect.zipRight(publishKeys, Deferred.succeed(member.lost, undefined)),
+        publish({ _tag: "Left", id, revision: ++revision })
+      )
     })
   const service = Coordination.of({
     join: (info) =>
@@ -32,7 +58,21 @@ export const make = Effect.gen(function*() {
           const lost = yield* Deferred.make<void>()
           members.set(info.id, { info, lost })
           yield* publish({ _tag: "Joined", member: info, revision: ++revision })
-          return { lost: Deferred.await(lost) }
+          const write = (batch: ReadonlyArray<{ readonly key: string; readonly value: string | null }>) =>
+            Effect.suspend(() => {
+              if (members.get(info.id)?.lost !== lost) return Effect.fail(new CoordinationError({ op: "write", cause: new Error("lease lost") }))
+              revision++
+              for (const w of batch) {
+                if (w.value === null) {
+                  if (keys.delete(w.key)) change({ _tag: "Delete", key: w.key, revision })
+                } else {
+                  keys.set(w.key, { value: w.value, holder: info.id })
+                  change({ _tag: "Put", key: w.key, value: w.value, revision })
+                }
+              }
+              return Effect.asVoid(publishKeys)
+            })
+          return { lost: Deferred.await(lost), write }
         }),
         () => leave(info.id)
       ),
@@ -57,7 +97,22 @@ export const make = Effect.gen(function*() {
         if (current !== null && current.owner === owner && current.epoch === expected + 1) return Effect.succeed(current)
         return Effect.fail(new OwnershipConflict({ key, current }))
       }),
-    ownerOf: (key) => Effect.sync(() => owners.get(key) ?? null)
+    ownerOf: (key) => Effect.sync(() => owners.get(key) ?? null),
+    list: (prefix) =>
+      Effect.sync(() => ({
+        entries: [...keys].filter(([key]) => key.startsWith(prefix)).map(([key, e]) => ({ key, value: e.value })),
+        revision
+      })),
+    watch: (prefix, from) =>
+      Stream.unwrapScoped(Effect.gen(function*() {
+        const live = yield* PubSub.subscribe(keyChanges)
+        const past = keyHistory.filter((c) => c.revision > from && c.key.startsWith(prefix))
+        const last = revision
+        return Stream.concat(
+          Stream.fromIterable(past),
+          Stream.fromQueue(live).pipe(Stream.filter((c) => c.revision > last && c.key.startsWith(prefix)))
+        )
+      }))
   })
   const hooks: MemoryCoordination = { expire: leave }
   return { service, hooks }

@@ -168,7 +168,13 @@ max_inflight = 5
         "ROBUSTMQ_HTTP_HOST",
         "ROBUSTMQ_HTTP_PORT",
         "ROBUSTMQ_HTTP_ADMIN_TOKENS",
-        "ROBUSTMQ_HTTP_METRICS_AUTH"
+        "ROBUSTMQ_HTTP_METRICS_AUTH",
+        "ROBUSTMQ_CLUSTER_ETCD_ENDPOINTS",
+        "ROBUSTMQ_CLUSTER_NODE_ID",
+        "ROBUSTMQ_CLUSTER_ADVERTISE_HOST",
+        "ROBUSTMQ_CLUSTER_PORT",
+        "ROBUSTMQ_CLUSTER_NAME",
+        "ROBUSTMQ_CLUSTER_LEASE_TTL"
       ]
       expect(configFields.map((f) => f.env).sort()).toEqual([...documented].sort())
 
@@ -211,7 +217,11 @@ max_inflight = 5
         ROBUSTMQ_AUTH_JWT_JWKS_FILE: ["/etc/robustmq/jwks.json", "/etc/robustmq/jwks.json"],
         ROBUSTMQ_AUTH_JWT_USERNAME_CLAIM: ["username", "username"],
         ROBUSTMQ_AUTH_JWT_ISSUER: ["https://issuer.example", "https://issuer.example"],
-        ROBUSTMQ_AUTH_JWT_AUDIENCE: ["mqtt", "mqtt"]
+        ROBUSTMQ_AUTH_JWT_AUDIENCE: ["mqtt", "mqtt"],
+        ROBUSTMQ_CLUSTER_ETCD_ENDPOINTS: ["http://10.0.0.1:2379, http://10.0.0.2:2379", ["http://10.0.0.1:2379", "http://10.0.0.2:2379"]],
+        ROBUSTMQ_CLUSTER_NODE_ID: ["node-1", "node-1"],
+        ROBUSTMQ_CLUSTER_ADVERTISE_HOST: ["10.0.0.5", "10.0.0.5"],
+        ROBUSTMQ_CLUSTER_NAME: ["prod", "prod"]
       }
       // The document without one setting ([auth.jwt] is a table inside [auth]).
       const blank = (doc: Record<string, Record<string, unknown>>, field: ConfigField) => {
@@ -346,11 +356,11 @@ describe("loadConfig errors", () => {
       )
       const section = tomlFile("[amqp]\nport = 5672\n")
       expect(yield* failure({ configFile: section })).toBe(
-        `unknown section [amqp] in ${section}: the sections are [mqtt], [kafka], [storage], [limits], [auth], [tls], [log] and [http]`
+        `unknown section [amqp] in ${section}: the sections are [mqtt], [kafka], [storage], [limits], [auth], [tls], [log], [http] and [cluster]`
       )
       const topLevel = tomlFile("port = 1883\n")
       expect(yield* failure({ configFile: topLevel })).toBe(
-        `unknown top-level key "port" in ${topLevel}: put settings under [mqtt], [kafka], [storage], [limits], [auth], [tls], [log] or [http]`
+        `unknown top-level key "port" in ${topLevel}: put settings under [mqtt], [kafka], [storage], [limits], [auth], [tls], [log], [http] or [cluster]`
       )
     }))
 

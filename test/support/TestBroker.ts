@@ -8,10 +8,12 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Exit, Layer, Logger, LogLevel, Scope } from "effect"
 import * as BrokerConfig from "../../config/BrokerConfig.js"
-import { type AuthConfig, type BrokerConfigShape, defaultConfig, type HttpConfig, type KafkaConfig, type LimitsConfig, type MqttConfig, type StorageConfig, type TlsConfig } from "../../config/BrokerConfigShape.js"
+import { Coordination } from "../../services/Coordination.js"
+import { type AuthConfig, type ClusterConfig, type BrokerConfigShape, defaultConfig, type HttpConfig, type KafkaConfig, type LimitsConfig, type MqttConfig, type StorageConfig, type TlsConfig } from "../../config/BrokerConfigShape.js"
 import * as LogRetention from "../../layers/LogRetention.js"
 import * as App from "../../src/App.js"
 import { Bans } from "../../src/bans/Bans.js"
+import { ClusterNode } from "../../src/cluster/ClusterNode.js"
 import { HttpListener } from "../../src/http/HttpListener.js"
 import { KafkaServer } from "../../src/kafka/KafkaServer.js"
 import { MqttListeners } from "../../src/mqtt/MqttListeners.js"
@@ -34,6 +36,10 @@ export interface TestBrokerOptions {
   readonly http?: Partial<HttpConfig>
   readonly port?: number
   readonly kafkaPort?: number
+  /** [cluster] settings; with `coordination`, the node joins that (in-process) cluster without etcd. */
+  readonly cluster?: Partial<ClusterConfig>
+  /** A Coordination shared by brokers in this process (layers/coordination/memory.ts). */
+  readonly coordination?: Coordination["Type"]
 }
 
 export interface TestBroker {
@@ -53,6 +59,8 @@ export interface TestBroker {
   readonly httpPort: number
   /** Operator bans (until the admin API covers them, tests add and remove bans here). */
   readonly bans: Bans["Type"]
+  /** This node's place in the cluster (a single node unless options.cluster/coordination say otherwise). */
+  readonly node: ClusterNode["Type"]
   /** One pass of the memory/SQLite retention fiber now (it runs every 30 s by itself). */
   runRetention(): Promise<void>
   /** Graceful stop (like SIGTERM). */
@@ -73,12 +81,17 @@ export const startBroker = async (options: TestBrokerOptions = {}): Promise<Test
     auth: { ...defaultConfig.auth, ...options.auth },
     tls: { ...defaultConfig.tls, ...options.tls },
     log: defaultConfig.log,
-    http: { ...defaultConfig.http, host: "127.0.0.1", port: -1, ...options.http }
+    http: { ...defaultConfig.http, host: "127.0.0.1", port: -1, ...options.http },
+    cluster: { ...defaultConfig.cluster, advertiseHost: "127.0.0.1", port: 0, ...options.cluster }
   }
   const scope = await Effect.runPromise(Scope.make())
   const built = await Effect.runPromise(
     Layer.buildWithScope(
-      App.broker.pipe(Layer.provide(BrokerConfig.layer(config)), Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))),
+      App.broker.pipe(
+        Layer.provide(BrokerConfig.layer(config)),
+        Layer.provide(options.coordination === undefined ? Layer.empty : Layer.succeed(Coordination, options.coordination)),
+        Layer.provide(Logger.minimumLogLevel(LogLevel.Warning))
+      ),
       scope
     )
   )
@@ -96,6 +109,7 @@ export const startBroker = async (options: TestBrokerOptions = {}): Promise<Test
     listeners,
     httpPort: http.port,
     bans: built.unsafeMap.get(Bans.key) as Bans["Type"],
+    node: built.unsafeMap.get(ClusterNode.key) as ClusterNode["Type"],
     runRetention: () => Effect.runPromise(Effect.asVoid(Effect.provide(LogRetention.enforce(Date.now()), built))),
     dataDir,
     server,

@@ -1,19 +1,76 @@
 /**
- * The layer above the servers that makes this node a member: it joins with the bound ports
- * (MQTT, Kafka, HTTP, node link) and, being above them, leaves before they close on shutdown.
+ * The layer above the servers that makes this node a working member of its cluster: it opens
+ * the node link, joins with the bound ports (MQTT, Kafka, HTTP, link), publishes its route
+ * summary, follows the others', and plugs the forwarder into the MQTT engine. Being above the
+ * servers, it is released first on shutdown: the engine stops forwarding, the node leaves (its
+ * lease is revoked, so its routes vanish and the others stop sending to it), then the link closes,
+ * all before any client listener does. A single node skips all of it.
  */
-import { Effect, Layer, Option } from "effect"
-import type { BrokerConfig } from "../../config/BrokerConfig.js"
+import { Effect, Layer, Option, Runtime, Stream } from "effect"
+import { BrokerConfig } from "../../config/BrokerConfig.js"
 import { HttpListener } from "../http/HttpListener.js"
 import { KafkaServer } from "../kafka/KafkaServer.js"
+import { MqttEngine } from "../mqtt/engine/MqttEngine.js"
 import { MqttServer } from "../mqtt/MqttServer.js"
+import { listen } from "../net/listen.js"
 import { ClusterNode, join } from "./ClusterNode.js"
+import { Forwarder } from "./Forwarder.js"
+import { NodeLink } from "./NodeLink.js"
+import { RouteSummary } from "./RouteSummary.js"
+import { RouteTable } from "./RouteTable.js"
 
-export const layer: Layer.Layer<never, never, BrokerConfig | ClusterNode | MqttServer | HttpListener> = Layer.scopedDiscard(
-  join(Effect.gen(function*() {
-    const mqtt = yield* MqttServer
-    const kafka = yield* Effect.serviceOption(KafkaServer)
-    const http = yield* HttpListener
-    return { linkPort: -1, mqttPort: mqtt.port, kafkaPort: Option.match(kafka, { onNone: () => -1, onSome: (k) => k.port }), httpPort: http.port }
-  }))
+export const layer: Layer.Layer<never, Error, BrokerConfig | ClusterNode | MqttServer | MqttEngine | HttpListener> = Layer.scopedDiscard(
+  Effect.gen(function*() {
+    const node = yield* ClusterNode
+    if (!node.enabled || node.coordination === null) return
+    const config = yield* BrokerConfig
+    const engine = yield* MqttEngine
+    const runtime = yield* Effect.runtime<never>()
+    const log = (line: string) => Runtime.runFork(runtime)(Effect.logWarning(line))
+
+    const link = new NodeLink({
+      self: node.self,
+      lookup: node.member,
+      onForwarded: (_from, batch) => {
+        for (const f of batch) engine.publishForwarded(f.message, f.groups)
+      },
+      log
+    })
+    const linkPort = yield* Effect.acquireRelease(
+      listen(link.server, config.mqtt.host, config.cluster.port, {
+        protocol: "cluster link",
+        portHint: "--cluster-port",
+        addressHint: "--mqtt-host and --cluster-port"
+      }),
+      () => link.close
+    )
+    yield* join(Effect.gen(function*() {
+      const mqtt = yield* MqttServer
+      const kafka = yield* Effect.serviceOption(KafkaServer)
+      const http = yield* HttpListener
+      return { linkPort, mqttPort: mqtt.port, kafkaPort: Option.match(kafka, { onNone: () => -1, onSome: (k) => k.port }), httpPort: http.port }
+    }))
+    const membership = node.membership()!
+
+    const routes = new RouteTable(node.id)
+    yield* Effect.forkScoped(routes.follow(node.coordination))
+    const summary = new RouteSummary(node.id, membership, runtime)
+    const others = () => node.members().flatMap((m) => (m.id === node.id ? [] : [m.id]))
+    const forwarder = new Forwarder(routes, summary, link, others)
+    yield* Effect.forkScoped(Stream.runForEach(node.changes, (e) => (e._tag === "Left" ? Effect.sync(() => link.forget(e.id)) : Effect.void)))
+    yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        engine.subscriptions.routes = summary
+        for (const key of engine.subscriptions.routeKeys()) summary.added(key)
+        engine.remote = forwarder
+      }),
+      () =>
+        Effect.sync(() => {
+          engine.remote = null
+          engine.subscriptions.routes = null
+          summary.close()
+        })
+    )
+    yield* Effect.logInfo(`cluster: node link on ${config.mqtt.host}:${linkPort}; ${node.members().length} member(s)`)
+  })
 )

@@ -28,7 +28,7 @@ import { messageDrops } from "./deliveryStats.js"
 import { LiveSession, type Outlet, Outgoing } from "./LiveSession.js"
 import { Message, messagesToText } from "./Message.js"
 import { PROGRESS_TP, ProgressJournal } from "./ProgressJournal.js"
-import { isGroup, type ReadCheck, Subscription, Subscriptions } from "./Subscriptions.js"
+import { isGroup, type ReadCheck, type SharedGroup, Subscription, Subscriptions } from "./Subscriptions.js"
 
 export const RETAINED_TP = topicPartition("__retained", 0)
 
@@ -49,6 +49,19 @@ export interface Will {
   readonly delay: number
 }
 
+/**
+ * What a cluster adds to routing (src/cluster/Forwarder.ts); null on a single node, where it
+ * costs one null test per message.
+ */
+export interface RemoteRouting {
+  /** Hot path: sends a message published on this node once to each other node whose routes match it; returns how many. */
+  forward(msg: Message): number
+  /** Hot path: whether this node delivers `msg` to share group `groupKey` (`<group>/<filter>`); else a member on another node gets it. */
+  sharedHere(groupKey: string): boolean
+  /** After a SUBSCRIBE: waits (bounded) until the route keys it added are visible to the other nodes; null when nothing is pending. */
+  routesVisible(): Effect.Effect<void> | null
+}
+
 export class Engine {
   readonly sessions = new Map<string, LiveSession>()
   readonly subscriptions = new Subscriptions()
@@ -67,6 +80,8 @@ export class Engine {
   readonly journal: ProgressJournal
   /** Reads the backlogs of sessions behind a cursor (offline, or their queue full) from the log. */
   readonly backlog: BacklogReader
+  /** Set while this node is a member of a cluster (src/cluster/MqttCluster.ts). */
+  remote: RemoteRouting | null = null
 
   /** Empty: restoreEngine (restore.ts) fills it from storage before any client comes. */
   constructor(
@@ -98,10 +113,27 @@ export class Engine {
   }
 
   /**
-   * Hot path: logs (QoS > 0, bound topics, and retained), retains, and routes one message.
-   * Returns the number of sessions it was routed to.
+   * Hot path: logs (QoS > 0, bound topics, and retained), retains, and routes one message, and
+   * in a cluster forwards it to the other nodes whose routes match. Returns the number of
+   * sessions on this node it was routed to.
    */
   publish(msg: Message): number {
+    const routed = this.accept(msg)
+    const forwarded = this.remote === null ? 0 : this.remote.forward(msg)
+    if (routed === 0 && forwarded === 0) messageDrops.noSubscribers++
+    return routed
+  }
+
+  /**
+   * A message another node forwarded (its publisher is there): logged, retained and routed here
+   * like a local publish, to the share groups the sender picked this node for, never forwarded again.
+   */
+  publishForwarded(msg: Message, groups: ReadonlyArray<string>): number {
+    msg.forwardedGroups = groups
+    return this.accept(msg)
+  }
+
+  private accept(msg: Message): number {
     this.stats.messagesReceived++
     if (msg.qos > 0 || this.logQos0) {
       const tp = this.mapping.placementOf(msg.topic).tp
@@ -117,9 +149,7 @@ export class Engine {
       }
     }
     if (msg.retain) this.setRetained(msg, true)
-    const routed = this.route(msg)
-    if (routed === 0) messageDrops.noSubscribers++
-    return routed
+    return this.route(msg)
   }
 
   /** Hot path: one delivery per matching session, highest QoS, every subscription id. */
@@ -131,7 +161,7 @@ export class Engine {
     const touched = this.touched
     for (let i = 0; i < n; i++) {
       const e = entries[i]!
-      const sub = isGroup(e) ? e.pick() : e
+      const sub = isGroup(e) ? this.pickShared(e, msg) : e
       if (sub === null) continue
       const s = sub.session
       const o = sub.options
@@ -166,6 +196,14 @@ export class Engine {
     this.stats.messagesSent += count
     touched.length = 0
     return count
+  }
+
+  /** Hot path: the member of a share group that gets `msg` here, or null when it goes to another node's member (or none). */
+  private pickShared(group: SharedGroup, msg: Message): Subscription | null {
+    const only = msg.forwardedGroups
+    if (only !== null) return only.includes(group.key) ? group.pick() : null
+    if (this.remote !== null && !this.remote.sharedHere(group.key)) return null
+    return group.pick()
   }
 
   /** [MQTT-3.3.1-5..7] store, replace, or (empty payload) clear the retained message. */
@@ -379,7 +417,8 @@ export class Engine {
       }
     }
     const persist = this.commit(session, decision.events, true)
-    return { ...decision, persist, retained }
+    const routed = this.remote?.routesVisible() ?? null
+    return { ...decision, persist: routed === null ? persist : persist === null ? routed : Effect.zipRight(persist, routed), retained }
   }
 
   /** Adds (or replaces) one subscription in the live index. True if it existed. */

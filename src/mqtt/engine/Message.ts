@@ -97,6 +97,11 @@ export class Message implements LogRecord {
    */
   shareTargets: Array<string> | null = null
   /**
+   * For a message another node forwarded: the share groups (`<group>/<filter>`) that node picked
+   * this one for; null for a message published here.
+   */
+  forwardedGroups: ReadonlyArray<string> | null = null
+  /**
    * Appended to the log as itself (Engine.publish), so its headers, shareTargets included, are
    * written when its batch is sealed; false for a copy read back from a record.
    */

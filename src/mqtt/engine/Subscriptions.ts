@@ -61,14 +61,39 @@ export class SharedGroup {
 
 type Entry = Subscription | SharedGroup
 
+/**
+ * Told when the set of route keys changes: a plain filter's first subscriber and last
+ * unsubscribe, a share group's first member and last (key `$share/<group>/<filter>`). The
+ * cluster's route summary (src/cluster/RouteSummary.ts) is built from these, never per subscriber.
+ */
+export interface RouteListener {
+  added(key: string): void
+  removed(key: string): void
+}
+
+export const sharedRouteKey = (groupKey: string): string => `$share/${groupKey}`
+
 export class Subscriptions {
   private readonly trie = new SubscriptionTrie<Entry>()
   private readonly groups = new Map<string, SharedGroup>()
+  /** Plain subscriptions per filter: a route key exists while its count is above 0. */
+  private readonly filterCounts = new Map<string, number>()
   count = 0
+  routes: RouteListener | null = null
+
+  /** Every route key now: plain filters with subscribers, and `$share/<group>/<filter>`. */
+  routeKeys(): Array<string> {
+    return [...this.filterCounts.keys(), ...[...this.groups.keys()].map(sharedRouteKey)]
+  }
 
   add(sub: Subscription, shareGroup: string | null): void {
     if (shareGroup === null) {
-      if (this.trie.add(sub.filter, sub.session.clientId, sub)) this.count++
+      if (this.trie.add(sub.filter, sub.session.clientId, sub)) {
+        this.count++
+        const n = this.filterCounts.get(sub.filter) ?? 0
+        this.filterCounts.set(sub.filter, n + 1)
+        if (n === 0) this.routes?.added(sub.filter)
+      }
       return
     }
     const key = `${shareGroup}/${sub.filter}`
@@ -77,6 +102,7 @@ export class Subscriptions {
       group = new SharedGroup(key, shareGroup)
       this.groups.set(key, group)
       this.trie.add(sub.filter, `$share/${shareGroup}`, group)
+      this.routes?.added(sharedRouteKey(key))
     }
     sub.group = group
     const i = group.members.findIndex((m) => m.session === sub.session)
@@ -88,7 +114,15 @@ export class Subscriptions {
 
   remove(sub: Subscription): void {
     if (sub.group === null) {
-      if (this.trie.remove(sub.filter, sub.session.clientId)) this.count--
+      if (this.trie.remove(sub.filter, sub.session.clientId)) {
+        this.count--
+        const n = this.filterCounts.get(sub.filter)! - 1
+        if (n > 0) this.filterCounts.set(sub.filter, n)
+        else {
+          this.filterCounts.delete(sub.filter)
+          this.routes?.removed(sub.filter)
+        }
+      }
       return
     }
     const group = sub.group
@@ -99,6 +133,7 @@ export class Subscriptions {
     if (group.members.length === 0) {
       this.groups.delete(group.key)
       this.trie.remove(sub.filter, `$share/${group.name}`)
+      this.routes?.removed(sharedRouteKey(group.key))
     }
   }
 

@@ -1,0 +1,81 @@
+/**
+ * The engine's cluster routing (RemoteRouting): a message published on this node goes once to
+ * each other node whose route summary matches it (the receiver matches it against its own
+ * sessions), and a retained one to every node, so each keeps the whole retained set. A share
+ * group with members on several nodes gets each message once in total: this node picks one
+ * node per message, round-robin over the nodes that hold the group (itself included), and the
+ * pick travels with the message.
+ */
+import type { Effect } from "effect"
+import type { RemoteRouting } from "../mqtt/engine/Engine.js"
+import type { Message } from "../mqtt/engine/Message.js"
+import type { NodeLink } from "./NodeLink.js"
+import type { RouteSummary } from "./RouteSummary.js"
+import type { RouteTable } from "./RouteTable.js"
+
+const HERE = ""
+
+export class Forwarder implements RemoteRouting {
+  /** Share group -> the node picked for the message being published (HERE: this node). */
+  private readonly picked = new Map<string, string>()
+  private readonly turns = new Map<string, number>()
+  /** Node -> share groups picked there, for the message being forwarded. */
+  private readonly targets = new Map<string, Array<string>>()
+
+  constructor(
+    private readonly routes: RouteTable,
+    private readonly summary: RouteSummary,
+    private readonly link: NodeLink,
+    /** The other members now. */
+    private readonly peers: () => ReadonlyArray<string>
+  ) {}
+
+  private turn(groupKey: string, of: number): number {
+    const n = this.turns.get(groupKey) ?? 0
+    this.turns.set(groupKey, n + 1)
+    return n % of
+  }
+
+  sharedHere(groupKey: string): boolean {
+    const remote = this.routes.groupNodes.get(groupKey)
+    if (remote === undefined) return true
+    const i = this.turn(groupKey, remote.length + 1)
+    this.picked.set(groupKey, i === 0 ? HERE : remote[i - 1]!)
+    return i === 0
+  }
+
+  forward(msg: Message): number {
+    const matched = this.routes.match(msg.topic)
+    if (matched.length === 0 && !msg.retain) return 0
+    const targets = this.targets
+    for (let i = 0; i < matched.length; i++) {
+      const route = matched[i]!
+      const groupKey = route.groupKey
+      if (groupKey === null) {
+        if (!targets.has(route.node)) targets.set(route.node, [])
+        continue
+      }
+      let node = this.picked.get(groupKey)
+      if (node === undefined) {
+        // No member here: one of the nodes that have members.
+        const nodes = this.routes.groupNodes.get(groupKey)!
+        node = nodes[this.turn(groupKey, nodes.length)]!
+        this.picked.set(groupKey, node)
+      }
+      if (node !== route.node) continue
+      const groups = targets.get(node)
+      if (groups === undefined) targets.set(node, [groupKey])
+      else groups.push(groupKey)
+    }
+    if (msg.retain) for (const node of this.peers()) if (!targets.has(node)) targets.set(node, [])
+    const sent = targets.size
+    for (const [node, groups] of targets) this.link.send(node, msg, groups)
+    targets.clear()
+    this.picked.clear()
+    return sent
+  }
+
+  routesVisible(): Effect.Effect<void> | null {
+    return this.summary.visible()
+  }
+}

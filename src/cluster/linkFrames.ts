@@ -1,0 +1,99 @@
+/**
+ * Frames of the node-to-node link: `[u32 length][u8 type][body]`. A PUBLISH frame carries a
+ * batch of messages as one RecordBatch (the log's own encoding: topic, QoS, retain, properties,
+ * origin, expiry all travel as record headers), preceded by the share groups the sender picked
+ * the receiver for, per message, as JSON (absent when none).
+ */
+import { decodeBatch, encodeBatch } from "../../domain/message/RecordBatch.js"
+import { type Message, messageFromRecord } from "../mqtt/engine/Message.js"
+
+export const FrameType = { Hello: 1, Publish: 2 } as const
+
+/** Frames above this are refused (and the link closed): a batch is flushed well below it. */
+export const MAX_FRAME_BYTES = 64 * 1024 * 1024
+
+const frame = (type: number, body: ReadonlyArray<Uint8Array>): Buffer => {
+  let size = 1
+  for (const b of body) size += b.byteLength
+  const head = Buffer.allocUnsafe(5)
+  head.writeUInt32BE(size, 0)
+  head.writeUInt8(type, 4)
+  return Buffer.concat([head, ...body])
+}
+
+export interface Hello {
+  readonly node: string
+  readonly startedAt: number
+}
+
+export const encodeHello = (hello: Hello): Buffer => frame(FrameType.Hello, [Buffer.from(JSON.stringify(hello))])
+
+export const decodeHello = (body: Buffer): Hello | null => {
+  try {
+    const h = JSON.parse(body.toString("utf8")) as Hello
+    return typeof h.node === "string" ? h : null
+  } catch {
+    return null
+  }
+}
+
+/** One PUBLISH frame for `messages`; `groups[i]` are the share groups message i goes to there. */
+export const encodePublish = (messages: ReadonlyArray<Message>, groups: ReadonlyArray<ReadonlyArray<string>>): Buffer => {
+  const meta = groups.some((g) => g.length > 0) ? Buffer.from(JSON.stringify(groups)) : Buffer.alloc(0)
+  const metaLength = Buffer.allocUnsafe(4)
+  metaLength.writeUInt32BE(meta.byteLength, 0)
+  return frame(FrameType.Publish, [metaLength, meta, encodeBatch(0, messages)])
+}
+
+export interface Forwarded {
+  readonly message: Message
+  readonly groups: ReadonlyArray<string>
+}
+
+const NONE: ReadonlyArray<string> = []
+
+/** The messages of a PUBLISH frame's body, or a string saying what is wrong with it. */
+export const decodePublish = (body: Buffer): Array<Forwarded> | string => {
+  if (body.byteLength < 4) return "short PUBLISH frame"
+  const metaLength = body.readUInt32BE(0)
+  if (4 + metaLength > body.byteLength) return "PUBLISH frame meta past its end"
+  let groups: ReadonlyArray<ReadonlyArray<string>> = []
+  if (metaLength > 0) {
+    try {
+      groups = JSON.parse(body.subarray(4, 4 + metaLength).toString("utf8")) as ReadonlyArray<ReadonlyArray<string>>
+    } catch {
+      return "PUBLISH frame meta is not JSON"
+    }
+  }
+  const records = decodeBatch(body.subarray(4 + metaLength))
+  if (typeof records === "string") return records
+  const out: Array<Forwarded> = []
+  for (let i = 0; i < records.length; i++) {
+    const message = messageFromRecord(null, records[i]!)
+    if (message === null) continue
+    // What the sender stored with it concerns the sender's own sessions only.
+    message.shareTargets = null
+    message.inboundPacketId = 0
+    out.push({ message, groups: groups[i] ?? NONE })
+  }
+  return out
+}
+
+/** Splits a stream of bytes into frames: feed it chunks, it calls `onFrame(type, body)`. */
+export class FrameSplitter {
+  private pending: Buffer | null = null
+  constructor(private readonly onFrame: (type: number, body: Buffer) => void, private readonly onError: (reason: string) => void) {}
+
+  push(chunk: Buffer): void {
+    let buf = this.pending === null ? chunk : Buffer.concat([this.pending, chunk])
+    this.pending = null
+    while (buf.byteLength >= 5) {
+      const size = buf.readUInt32BE(0)
+      if (size < 1 || size > MAX_FRAME_BYTES) return this.onError(`frame of ${size} bytes`)
+      if (buf.byteLength < 4 + size) break
+      this.onFrame(buf.readUInt8(4), buf.subarray(5, 4 + size))
+      buf = buf.subarray(4 + size)
+    }
+    if (buf.byteLength > 0) this.pending = buf
+  }
+}

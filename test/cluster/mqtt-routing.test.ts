@@ -1,0 +1,97 @@
+/**
+ * MQTT across nodes, in one process: three brokers over one memory Coordination, real MQTT.js
+ * clients on different nodes. A publish reaches subscribers on other nodes at every QoS, once;
+ * retained messages reach late subscribers anywhere; a share group spread over nodes gets each
+ * message once in total; unsubscribing stops the forwarding. The same over real etcd and
+ * separate processes is test/cluster/cluster-etcd.test.ts.
+ */
+import { Effect } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import * as MemoryCoordination from "../../layers/coordination/memory.js"
+import { connect, quiet, type TestClient, waitUntil } from "../support/clients.js"
+import { startBroker, type TestBroker } from "../support/TestBroker.js"
+
+describe("MQTT routing across nodes (memory coordination)", () => {
+  const nodes: Array<TestBroker> = []
+  const clients: Array<TestClient> = []
+  const client = async (node: TestBroker, options: Parameters<typeof connect>[1] = {}) => {
+    const c = await connect(node.url, options)
+    clients.push(c)
+    return c
+  }
+
+  beforeAll(async () => {
+    const { service } = await Effect.runPromise(MemoryCoordination.make)
+    for (const id of ["n1", "n2", "n3"]) nodes.push(await startBroker({ coordination: service, cluster: { nodeId: id } }))
+    await waitUntil(() => nodes.every((n) => n.node.members().length === 3), 5000, () => "three members on every node")
+  })
+  afterAll(async () => {
+    for (const c of clients) await c.end(true)
+    for (const n of nodes) {
+      await n.stop()
+      n.cleanup()
+    }
+  })
+
+  it.each([0, 1, 2] as const)("a QoS %i publish on n1 reaches a subscriber on n2, once", async (qos) => {
+    const [n1, n2] = nodes
+    const sub = await client(n2!, { protocolVersion: 5 })
+    await sub.client.subscribeAsync(`x/${qos}/#`, { qos })
+    const pub = await client(n1!)
+    for (let i = 0; i < 20; i++) await pub.client.publishAsync(`x/${qos}/t`, `m${i}`, { qos })
+    const got = await sub.waitFor(20)
+    await quiet(100)
+    expect(got.map((m) => m.payload)).toEqual(Array.from({ length: 20 }, (_, i) => `m${i}`))
+    expect(got.every((m) => m.packet.qos === qos)).toBe(true)
+  })
+
+  it("subscribers on the publishing node and on two others each get the message once", async () => {
+    const subs = await Promise.all(nodes.map((n) => client(n)))
+    await Promise.all(subs.map((s) => s.client.subscribeAsync("all/+", { qos: 1 })))
+    const pub = await client(nodes[0]!)
+    await pub.client.publishAsync("all/a", "hello", { qos: 1 })
+    await Promise.all(subs.map((s) => s.waitFor(1)))
+    await quiet(100)
+    expect(subs.map((s) => s.messages.map((m) => m.payload))).toEqual([["hello"], ["hello"], ["hello"]])
+  })
+
+  it("a late subscriber on n3 gets a retained message set on n1", async () => {
+    const pub = await client(nodes[0]!)
+    await pub.client.publishAsync("status/dev1", "online", { qos: 1, retain: true })
+    await waitUntil(() => nodes[2]!.server.engine.retained.has("status/dev1"), 3000, () => "the retained message on n3")
+    const late = await client(nodes[2]!)
+    await late.client.subscribeAsync("status/#", { qos: 1 })
+    const [got] = await late.waitFor(1)
+    expect(got).toMatchObject({ topic: "status/dev1", payload: "online" })
+    expect(got!.packet.retain).toBe(true)
+  })
+
+  it("a share group with members on n2 and n3 gets 1,000 messages from n1 exactly once in total", async () => {
+    const members = [await client(nodes[1]!), await client(nodes[2]!), await client(nodes[2]!)]
+    await Promise.all(members.map((m) => m.client.subscribeAsync("$share/workers/jobs/#", { qos: 1 })))
+    const pub = await client(nodes[0]!)
+    const total = 1000
+    for (let i = 0; i < total; i++) pub.client.publish("jobs/j", String(i), { qos: 1 })
+    await waitUntil(() => members.reduce((n, m) => n + m.messages.length, 0) >= total, 15_000, () => `${members.map((m) => m.messages.length)} of ${total}`)
+    await quiet(300)
+    const all = members.flatMap((m) => m.messages.map((x) => Number(x.payload))).sort((a, b) => a - b)
+    expect(all).toEqual(Array.from({ length: total }, (_, i) => i))
+    // Both nodes took part.
+    expect(members[0]!.messages.length).toBeGreaterThan(0)
+    expect(members[1]!.messages.length + members[2]!.messages.length).toBeGreaterThan(0)
+  })
+
+  it("after the last subscriber on n2 unsubscribes, n1 stops forwarding there", async () => {
+    const sub = await client(nodes[1]!)
+    await sub.client.subscribeAsync("gone/now", { qos: 0 })
+    const pub = await client(nodes[0]!)
+    await pub.client.publishAsync("gone/now", "1", { qos: 1 })
+    await sub.waitFor(1)
+    await sub.client.unsubscribeAsync("gone/now")
+    const before = nodes[1]!.server.engine.stats.messagesReceived
+    await quiet(200) // the route deletion reaches n1 through the watch
+    await pub.client.publishAsync("gone/now", "2", { qos: 1 })
+    await quiet(200)
+    expect(nodes[1]!.server.engine.stats.messagesReceived).toBe(before)
+  })
+})

@@ -88,12 +88,14 @@ const operations = HttpServer.layer.pipe(
 )
 
 /**
- * The whole broker: the HTTP listener first, then storage and the protocol servers, their
- * metrics and the admin API's handle on them, and last the readiness mark, which a shutdown releases first (ready turns to
- * stopping before any listener closes).
+ * The whole broker: the HTTP listener first, then storage and the protocol servers, then the
+ * node's cluster membership (joined once the listeners are bound; a shutdown leaves before they
+ * close), their metrics and the admin API's handle on them, and last the readiness mark, which a
+ * shutdown releases first (ready turns to stopping before any listener closes).
  */
 export const broker = Readiness.markReady.pipe(
-  Layer.provideMerge(Layer.mergeAll(MqttMetrics.layer, KafkaMetrics.layer, StorageMetrics.layer, BrokerHandle.attach, Announce.layer)),
+  Layer.provideMerge(Layer.mergeAll(MqttMetrics.layer, KafkaMetrics.layer, StorageMetrics.layer, BrokerHandle.attach)),
+  Layer.provideMerge(Announce.layer),
   Layer.provideMerge(servers),
   Layer.provideMerge(operations)
 )

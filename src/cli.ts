@@ -4,7 +4,7 @@
  * checks or mends the stored logs (layers/LogCheck.ts), `cert dev` writes certificates to try TLS
  * with (src/tls/devCertificates.ts), `events dump` prints a stopped broker's control-event log; `status`,
  * `clients`, `sessions`, `subscriptions`, `topics`, `groups`, `retained`, `bans`, `publish` and
- * `events tail` act on a running broker through its admin API (src/cli/). Owns flag parsing and nothing else: configuration rules live in config/loadConfig.ts
+ * `events tail` and `cluster status` act on a running broker through its admin API (src/cli/). Owns flag parsing and nothing else: configuration rules live in config/loadConfig.ts
  * (so a bad `--mqtt-port` reads exactly like a bad `mqtt.port` in the file), and the broker's
  * lifetime is `Layer.launch(App.layer)`, interrupted by src/main.ts on SIGINT/SIGTERM.
  *
@@ -23,6 +23,7 @@ import * as LogCheck from "../layers/LogCheck.js"
 import { passwd as runPasswd } from "./auth/passwd.js"
 import { bans } from "./cli/bansCommands.js"
 import { clients } from "./cli/clientsCommands.js"
+import { cluster } from "./cli/clusterCommands.js"
 import { dump as eventsDump } from "./cli/eventsDump.js"
 import { tail as eventsTail } from "./cli/eventsTail.js"
 import { groups, topics } from "./cli/kafkaCommands.js"
@@ -212,7 +213,7 @@ export const command = Command.make("robustmq").pipe(
   Command.withDescription("MQTT 3.1.1/5.0 and Kafka broker"),
   Command.withSubcommands([
     start, config, passwd, log, cert,
-    status, clients, sessions, subscriptions, topics, groups, retained, bans, publish, events
+    status, clients, sessions, subscriptions, topics, groups, retained, bans, publish, events, cluster
   ])
 )
 

@@ -27,10 +27,15 @@ export class RouteTable {
   private readonly byEtcdKey = new Map<string, Placed>()
   /** Share group key -> the other nodes that have members in it. */
   readonly groupNodes = new Map<string, Array<string>>()
-  /** Route keys held, for the admin API. */
-  size = 0
 
   constructor(private readonly self: string) {}
+
+  /** Route keys per other node. */
+  countsByNode(): Map<string, number> {
+    const counts = new Map<string, number>()
+    for (const { route } of this.byEtcdKey.values()) counts.set(route.node, (counts.get(route.node) ?? 0) + 1)
+    return counts
+  }
 
   /** Hot path: the remote routes matching `topic`. Do not mutate. */
   match(topic: string): ReadonlyArray<RemoteRoute> {
@@ -58,7 +63,6 @@ export class RouteTable {
     }
     this.byEtcdKey.set(etcdKey, placed)
     this.trie.add(placed.filter, placed.trieKey, placed.route)
-    this.size++
   }
 
   private remove(etcdKey: string): void {
@@ -66,7 +70,6 @@ export class RouteTable {
     if (placed === undefined) return
     this.byEtcdKey.delete(etcdKey)
     this.trie.remove(placed.filter, placed.trieKey)
-    this.size--
     const groupKey = placed.route.groupKey
     if (groupKey === null) return
     const nodes = this.groupNodes.get(groupKey)?.filter((n) => n !== placed.route.node) ?? []

@@ -6,7 +6,7 @@
  * lease is revoked, so its routes vanish and the others stop sending to it), then the link closes,
  * all before any client listener does. A single node skips all of it.
  */
-import { Effect, Layer, Option, Runtime, Stream } from "effect"
+import { Context, Effect, Layer, Option, Runtime, Stream } from "effect"
 import { BrokerConfig } from "../../config/BrokerConfig.js"
 import { HttpListener } from "../http/HttpListener.js"
 import { KafkaServer } from "../kafka/KafkaServer.js"
@@ -19,10 +19,17 @@ import { NodeLink } from "./NodeLink.js"
 import { RouteSummary } from "./RouteSummary.js"
 import { RouteTable } from "./RouteTable.js"
 
-export const layer: Layer.Layer<never, Error, BrokerConfig | ClusterNode | MqttServer | MqttEngine | HttpListener> = Layer.scopedDiscard(
+/** What the cluster status reads: the other nodes' routes and the link's counters (null on a single node). */
+export class ClusterRouting extends Context.Tag("broker/ClusterRouting")<ClusterRouting, {
+  readonly routes: RouteTable | null
+  readonly link: NodeLink | null
+}>() {}
+
+export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNode | MqttServer | MqttEngine | HttpListener> = Layer.scoped(
+  ClusterRouting,
   Effect.gen(function*() {
     const node = yield* ClusterNode
-    if (!node.enabled || node.coordination === null) return
+    if (!node.enabled || node.coordination === null) return { routes: null, link: null }
     const config = yield* BrokerConfig
     const engine = yield* MqttEngine
     const runtime = yield* Effect.runtime<never>()
@@ -72,5 +79,6 @@ export const layer: Layer.Layer<never, Error, BrokerConfig | ClusterNode | MqttS
         })
     )
     yield* Effect.logInfo(`cluster: node link on ${config.mqtt.host}:${linkPort}; ${node.members().length} member(s)`)
+    return { routes, link }
   })
 )

@@ -18,6 +18,7 @@ import { EventsApi } from "./admin/events/api.js"
 import { KafkaApi } from "./admin/kafka/api.js"
 import { LoginApi, LogoutApi } from "./admin/login/api.js"
 import { OverviewApi } from "./admin/overview/api.js"
+import { ClusterApi } from "./admin/cluster/api.js"
 import { PublishApi } from "./admin/publish/api.js"
 import { RetainedApi } from "./admin/retained/api.js"
 import { SessionsApi } from "./admin/sessions/api.js"
@@ -52,6 +53,7 @@ export class BrokerApi extends HttpApi.make("robustmq")
   .add(LoginApi)
   .add(LogoutApi)
   .add(OverviewApi)
+  .add(ClusterApi)
   .add(ClientsApi)
   .add(SessionsApi)
   .add(SubscriptionsApi)

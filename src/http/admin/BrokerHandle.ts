@@ -11,6 +11,8 @@ import type { EventStore } from "../../../services/EventStore.js"
 import type { MessageLog } from "../../../services/MessageLog.js"
 import type { Auth } from "../../auth/Auth.js"
 import type { Bans } from "../../bans/Bans.js"
+import type { ClusterRouting } from "../../cluster/announce.js"
+import type { ClusterNode } from "../../cluster/ClusterNode.js"
 import type { Topics } from "../../meta/Topics.js"
 import type { MqttEngine } from "../../mqtt/engine/MqttEngine.js"
 import type { MqttServer } from "../../mqtt/MqttServer.js"
@@ -18,7 +20,7 @@ import { Readiness } from "../Readiness.js"
 import { Unavailable } from "./errors.js"
 
 /** What every admin route may use. Kafka's services (KafkaServer, GroupCoordinator) are optional: read them with Effect.serviceOption. */
-export type BrokerServices = BrokerConfig | MqttEngine | MqttServer | EventStore | MessageLog | Topics | Auth | Bans
+export type BrokerServices = BrokerConfig | MqttEngine | MqttServer | EventStore | MessageLog | Topics | Auth | Bans | ClusterNode | ClusterRouting
 
 export class BrokerHandle extends Context.Tag("broker/BrokerHandle")<BrokerHandle, {
   current: Context.Context<BrokerServices> | null

@@ -7,6 +7,7 @@ import { authLayer } from "./AdminAuth.js"
 import { AccessLive } from "./access/handlers.js"
 import { BansLive } from "./bans/handlers.js"
 import { ClientsLive } from "./clients/handlers.js"
+import { ClusterLive } from "./cluster/handlers.js"
 import { EventsLive } from "./events/handlers.js"
 import { KafkaLive } from "./kafka/handlers.js"
 import { LoginLive, LogoutLive } from "./login/handlers.js"
@@ -30,5 +31,6 @@ export const AdminLive = Layer.mergeAll(
   AccessLive,
   EventsLive,
   KafkaLive,
-  BansLive
+  BansLive,
+  ClusterLive
 ).pipe(Layer.provide(authLayer))

@@ -1,0 +1,40 @@
+/** GET /api/v1/cluster: the members, their addresses and what each holds. */
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import { Schema } from "effect"
+import { AdminAuth } from "../AdminAuth.js"
+import { Unavailable } from "../errors.js"
+
+export class ClusterMemberView extends Schema.Class<ClusterMemberView>("ClusterMemberView")({
+  id: Schema.String,
+  host: Schema.String,
+  mqttPort: Schema.Number,
+  kafkaPort: Schema.Number.annotations({ description: "-1: Kafka off" }),
+  httpPort: Schema.Number.annotations({ description: "-1: HTTP off" }),
+  linkPort: Schema.Number,
+  pid: Schema.Number,
+  startedAt: Schema.String,
+  version: Schema.String,
+  self: Schema.Boolean.annotations({ description: "the node that answered" }),
+  routes: Schema.Number.annotations({ description: "route keys in its summary (plain filters and share groups with subscribers there)" }),
+  sessions: Schema.NullOr(Schema.Number).annotations({ description: "MQTT sessions it holds; null: ask that node" })
+}) {}
+
+export class ClusterStatus extends Schema.Class<ClusterStatus>("ClusterStatus")({
+  enabled: Schema.Boolean.annotations({ description: "false: a single node (no [cluster])" }),
+  name: Schema.String,
+  node: Schema.String,
+  members: Schema.Array(ClusterMemberView),
+  link: Schema.Struct({
+    forwarded: Schema.Number.annotations({ description: "messages sent to other nodes" }),
+    forwardedBytes: Schema.Number,
+    received: Schema.Number.annotations({ description: "messages other nodes forwarded here" }),
+    dropped: Schema.Number.annotations({ description: "messages for a node that was unreachable or too far behind" })
+  })
+}) {}
+
+export class ClusterApi extends HttpApiGroup.make("cluster")
+  .add(HttpApiEndpoint.get("status", "/api/v1/cluster").addSuccess(ClusterStatus))
+  .addError(Unavailable)
+  .middleware(AdminAuth)
+{}

@@ -1,0 +1,121 @@
+/**
+ * A cluster the way an operator runs it: a real etcd, three `robustmq start --cluster-etcd`
+ * processes on loopback, Mosquitto's command line clients on different nodes, and
+ * `robustmq cluster status`. Skipped when etcd or the Mosquitto clients are not installed
+ * (.ci/run installs both).
+ */
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { mosquittoInstalled, PUB, SUB } from "../support/mosquitto.js"
+import { useProcesses } from "../support/processes.js"
+import { useRobustmqCli } from "../support/robustmqCli.js"
+import { type BrokerProcess, startBrokerProcess } from "../support/startBrokerProcess.js"
+import { type EtcdServer, hasEtcd, startEtcd } from "./etcdServer.js"
+
+interface MemberView {
+  readonly id: string
+  readonly mqttPort: number
+  readonly routes: number
+}
+
+const clusterOf = async (node: BrokerProcess): Promise<{ members: ReadonlyArray<MemberView> }> => {
+  const res = await fetch(`http://127.0.0.1:${node.httpPort}/api/v1/cluster`)
+  if (!res.ok) throw new Error(`GET /api/v1/cluster on ${node.port}: ${res.status} ${await res.text()}`)
+  return (await res.json()) as { members: ReadonlyArray<MemberView> }
+}
+
+const routesOf = async (asked: BrokerProcess, node: string): Promise<number> =>
+  (await clusterOf(asked)).members.find((m) => m.id === node)?.routes ?? 0
+
+const waitFor = async (what: string, check: () => Promise<boolean>, ms = 5000) => {
+  const deadline = Date.now() + ms
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+describe.skipIf(!hasEtcd || !mosquittoInstalled)("a cluster of three processes over a real etcd", () => {
+  let etcd: EtcdServer
+  const nodes: Array<BrokerProcess> = []
+  const dirs: Array<string> = []
+  const spawn = useProcesses()
+  const cli = useRobustmqCli()
+
+  const startNode = async (id: string) => {
+    const dir = mkdtempSync(join(tmpdir(), `robustmq-${id}-`))
+    dirs.push(dir)
+    return startBrokerProcess(dir, {
+      args: ["--cluster-etcd", etcd.endpoint, "--node-id", id, "--advertise-host", "127.0.0.1", "--cluster-port", "0"],
+      env: { ROBUSTMQ_CLUSTER_LEASE_TTL: "2" }
+    })
+  }
+
+  beforeAll(async () => {
+    etcd = await startEtcd()
+    for (const id of ["n1", "n2", "n3"]) nodes.push(await startNode(id))
+    await waitFor("n1 to see 3 members", async () => (await clusterOf(nodes[0]!)).members.length === 3, 10_000)
+  }, 60_000)
+
+  afterAll(async () => {
+    for (const n of nodes) await n.stop(3000)
+    await etcd?.stop()
+    for (const d of dirs) rmSync(d, { recursive: true, force: true })
+  })
+
+  it("robustmq cluster status lists the three members with their ports", async () => {
+    const run = await cli.run(["cluster", "status", "--url", `http://127.0.0.1:${nodes[1]!.httpPort}`])
+    expect(run.stderr).toBe("")
+    expect(run.code).toBe(0)
+    expect(run.stdout).toMatch(/^cluster robustmq: 3 member\(s\), asked n2/m)
+    for (const [i, n] of nodes.entries()) expect(run.stdout).toMatch(new RegExp(`^n${i + 1}( \\*)?\\s+127\\.0\\.0\\.1\\s+${n.port}\\s`, "m"))
+  })
+
+  it.each([0, 1, 2])("mosquitto_sub on n2 receives what mosquitto_pub sends to n1 at QoS %i", async (qos) => {
+    const [n1, n2] = nodes
+    const topic = `cluster/q${qos}`
+    // The previous case's subscriber has gone: n2 holds no route until this one subscribes.
+    await waitFor("n2's old routes to go", async () => (await routesOf(n1!, "n2")) === 0)
+    const sub = spawn(SUB, ["-h", "127.0.0.1", "-p", String(n2!.port), "-t", topic, "-q", String(qos), "-C", "5", "-i", `sub-q${qos}`], 20_000)
+    // Publishing starts once n1 knows n2's route (the SUBACK waited for it to commit in etcd).
+    await waitFor(`n1 to see n2's route for ${topic}`, async () => (await routesOf(n1!, "n2")) === 1)
+    for (let i = 0; i < 5; i++) {
+      const pub = await spawn(PUB, ["-h", "127.0.0.1", "-p", String(n1!.port), "-t", topic, "-q", String(qos), "-m", `m${i}`]).exited
+      expect(pub.code, pub.stderr).toBe(0)
+    }
+    const done = await sub.exited
+    expect(done.stdout.trim().split("\n")).toEqual(["m0", "m1", "m2", "m3", "m4"])
+  })
+
+  it("a late subscriber on n3 gets a retained message set on n1", async () => {
+    const pub = await spawn(PUB, ["-h", "127.0.0.1", "-p", String(nodes[0]!.port), "-t", "cluster/retained", "-q", "1", "-r", "-m", "kept"]).exited
+    expect(pub.code).toBe(0)
+    let got = ""
+    const deadline = Date.now() + 5000
+    while (got !== "kept") {
+      if (Date.now() > deadline) throw new Error(`n3 has no retained message: ${JSON.stringify(got)}`)
+      const sub = await spawn(SUB, ["-h", "127.0.0.1", "-p", String(nodes[2]!.port), "-t", "cluster/retained", "-C", "1", "-W", "1"]).exited
+      got = sub.stdout.trim()
+    }
+    expect(got).toBe("kept")
+  })
+
+  it("a node stopped with SIGTERM leaves at once; one killed with SIGKILL is gone after its lease (2 s)", async () => {
+    const n3 = nodes.pop()!
+    const stoppedAt = Date.now()
+    await n3.stop(5000)
+    await waitFor("n3 to leave after SIGTERM", async () => (await clusterOf(nodes[0]!)).members.length === 2, 3000)
+    const left = Date.now() - stoppedAt
+    expect(left).toBeLessThan(3000)
+
+    const n2 = nodes.pop()!
+    const killedAt = Date.now()
+    n2.child.kill("SIGKILL")
+    await waitFor("n2 to be gone after SIGKILL (lease_ttl 2)", async () => (await clusterOf(nodes[0]!)).members.length === 1, 6000)
+    const gone = Date.now() - killedAt
+    expect(gone).toBeGreaterThan(1000) // its lease ran out; nobody revoked it
+    console.log(`cluster: SIGTERM -> left ${left} ms; SIGKILL -> gone ${gone} ms (lease_ttl 2 s)`)
+  }, 20_000)
+})

@@ -120,6 +120,9 @@ export const decideDisconnect = (state: SessionState, at: number, expiryInterval
 /** An operator deleted the session (admin API): it ends now, whatever its expiry. */
 export const decideDelete = (state: SessionState): SessionEvent => new SessionEnded({ clientId: state.clientId, reason: "deleted" }, TRUSTED)
 
+/** Another node took the session over with its state: it ends here (and stays ended after a restart). */
+export const decideMove = (state: SessionState): SessionEvent => new SessionEnded({ clientId: state.clientId, reason: "moved" }, TRUSTED)
+
 /** [MQTT-4.1.0-?] an expired session is discarded with all its state. */
 export const decideExpire = (state: SessionState, now: number): SessionEvent | undefined =>
   expiresAt(state) <= now ? new SessionEnded({ clientId: state.clientId, reason: "expired" }, TRUSTED) : undefined

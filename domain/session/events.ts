@@ -26,7 +26,8 @@ export class SessionResumed extends Schema.TaggedClass<SessionResumed>()("Sessio
 
 export class SessionEnded extends Schema.TaggedClass<SessionEnded>()("SessionEnded", {
   clientId: Schema.String,
-  reason: Schema.Literal("clean-start", "expired", "not-persistent", "deleted")
+  /** moved: another node of the cluster took the session over, with its state (src/cluster/SessionOwnership.ts). */
+  reason: Schema.Literal("clean-start", "expired", "not-persistent", "deleted", "moved")
 }) {}
 
 export class SessionDisconnected extends Schema.TaggedClass<SessionDisconnected>()("SessionDisconnected", {

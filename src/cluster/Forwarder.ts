@@ -12,6 +12,7 @@ import type { Message } from "../mqtt/engine/Message.js"
 import type { NodeLink } from "./NodeLink.js"
 import type { RouteSummary } from "./RouteSummary.js"
 import type { RouteTable } from "./RouteTable.js"
+import type { SessionOwnership } from "./SessionOwnership.js"
 
 const HERE = ""
 
@@ -27,7 +28,8 @@ export class Forwarder implements RemoteRouting {
     private readonly summary: RouteSummary,
     private readonly link: NodeLink,
     /** The other members now. */
-    private readonly peers: () => ReadonlyArray<string>
+    private readonly peers: () => ReadonlyArray<string>,
+    private readonly sessions: SessionOwnership
   ) {}
 
   private turn(groupKey: string, of: number): number {
@@ -77,5 +79,9 @@ export class Forwarder implements RemoteRouting {
 
   routesVisible(): Effect.Effect<void> | null {
     return this.summary.visible()
+  }
+
+  claimSession(clientId: string): Effect.Effect<boolean> {
+    return this.sessions.claim(clientId)
   }
 }

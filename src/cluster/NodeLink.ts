@@ -9,7 +9,19 @@
 import * as net from "node:net"
 import { Effect } from "effect"
 import type { Message } from "../mqtt/engine/Message.js"
-import { decodeHello, decodePublish, encodeHello, encodePublish, type Forwarded, FrameSplitter, FrameType } from "./linkFrames.js"
+import {
+  decodeHello,
+  decodePublish,
+  decodeSession,
+  decodeTakeOver,
+  encodeHello,
+  encodePublish,
+  type Forwarded,
+  FrameSplitter,
+  FrameType,
+  type SessionReply,
+  type TakeOver
+} from "./linkFrames.js"
 import type { NodeInfo } from "./ClusterNode.js"
 
 /** A peer's socket may hold this much unsent; beyond it, messages for that peer are dropped. */
@@ -34,6 +46,8 @@ class Peer {
   lastAttempt = 0
   readonly messages: Array<Message> = []
   readonly groups: Array<ReadonlyArray<string>> = []
+  /** Session hand-over frames, written before the messages queued with them. */
+  readonly control: Array<Buffer> = []
   scheduled = false
   constructor(readonly id: string) {}
 }
@@ -44,6 +58,10 @@ export interface NodeLinkOptions {
   readonly lookup: (id: string) => NodeInfo | undefined
   /** A batch of messages another node forwarded. */
   readonly onForwarded: (from: string, messages: ReadonlyArray<Forwarded>) => void
+  /** Another node took a session over and asks for its state. */
+  readonly onTakeOver: (from: string, request: TakeOver) => void
+  /** The state of a session this node asked for. */
+  readonly onSession: (from: string, reply: SessionReply) => void
   readonly log: (line: string) => void
 }
 
@@ -73,6 +91,16 @@ export class NodeLink {
         if (typeof forwarded === "string") return fail(forwarded)
         this.stats.received += forwarded.length
         this.options.onForwarded(from, forwarded)
+      } else if (type === FrameType.TakeOver) {
+        if (from === null) return fail("TAKEOVER before HELLO")
+        const request = decodeTakeOver(body)
+        if (request === null) return fail("a malformed TAKEOVER")
+        this.options.onTakeOver(from, request)
+      } else if (type === FrameType.Session) {
+        if (from === null) return fail("SESSION before HELLO")
+        const reply = decodeSession(body)
+        if (typeof reply === "string") return fail(reply)
+        this.options.onSession(from, reply)
       }
     }, (reason) => fail(reason))
     const fail = (reason: string) => {
@@ -103,9 +131,30 @@ export class NodeLink {
     }
   }
 
+  /** Queues a session hand-over frame for node `to`; false when it cannot be reached now. */
+  sendControl(to: string, frame: Buffer): boolean {
+    let peer = this.peers.get(to)
+    if (peer === undefined) {
+      peer = new Peer(to)
+      this.peers.set(to, peer)
+    }
+    if (!peer.connected) {
+      peer.lastAttempt = 0 // a hand-over does not wait out the reconnect pause
+      this.connect(peer)
+      if (peer.socket === null) return false
+    }
+    peer.control.push(frame)
+    if (!peer.scheduled) {
+      peer.scheduled = true
+      setImmediate(() => this.flush(peer))
+    }
+    return true
+  }
+
   private flush(peer: Peer): void {
     peer.scheduled = false
     if (!peer.connected || peer.socket === null) return // sent when the connection is up
+    for (const frame of peer.control.splice(0)) peer.socket.write(frame)
     while (peer.messages.length > 0) {
       const messages = peer.messages.splice(0, MAX_BATCH)
       const groups = peer.groups.splice(0, MAX_BATCH)
@@ -142,6 +191,7 @@ export class NodeLink {
       this.stats.dropped += peer.messages.length
       peer.messages.length = 0
       peer.groups.length = 0
+      peer.control.length = 0 // the asking side times out and carries on
     })
   }
 

@@ -18,6 +18,7 @@ import { Forwarder } from "./Forwarder.js"
 import { NodeLink } from "./NodeLink.js"
 import { RouteSummary } from "./RouteSummary.js"
 import { RouteTable } from "./RouteTable.js"
+import { SessionOwnership } from "./SessionOwnership.js"
 
 /** What the cluster status reads: the other nodes' routes and the link's counters (null on a single node). */
 export class ClusterRouting extends Context.Tag("broker/ClusterRouting")<ClusterRouting, {
@@ -35,14 +36,18 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
     const runtime = yield* Effect.runtime<never>()
     const log = (line: string) => Runtime.runFork(runtime)(Effect.logWarning(line))
 
+    let sessions: SessionOwnership | null = null // made once the link is (they refer to each other)
     const link = new NodeLink({
       self: node.self,
       lookup: node.member,
       onForwarded: (_from, batch) => {
         for (const f of batch) engine.publishForwarded(f.message, f.groups)
       },
+      onTakeOver: (from, request) => sessions?.onTakeOver(from, request),
+      onSession: (from, reply) => sessions?.onSession(from, reply),
       log
     })
+    sessions = new SessionOwnership(node, node.coordination, engine, link, runtime)
     const linkPort = yield* Effect.acquireRelease(
       listen(link.server, config.mqtt.host, config.cluster.port, {
         protocol: "cluster link",
@@ -63,7 +68,7 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
     yield* Effect.forkScoped(routes.follow(node.coordination))
     const summary = new RouteSummary(node.id, membership, runtime)
     const others = () => node.members().flatMap((m) => (m.id === node.id ? [] : [m.id]))
-    const forwarder = new Forwarder(routes, summary, link, others)
+    const forwarder = new Forwarder(routes, summary, link, others, sessions)
     yield* Effect.forkScoped(Stream.runForEach(node.changes, (e) => (e._tag === "Left" ? Effect.sync(() => link.forget(e.id)) : Effect.void)))
     yield* Effect.acquireRelease(
       Effect.sync(() => {

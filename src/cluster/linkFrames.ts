@@ -5,9 +5,10 @@
  * the receiver for, per message, as JSON (absent when none).
  */
 import { decodeBatch, encodeBatch } from "../../domain/message/RecordBatch.js"
+import type { MovedMessage, MovedSession } from "../mqtt/engine/handOver.js"
 import { type Message, messageFromRecord } from "../mqtt/engine/Message.js"
 
-export const FrameType = { Hello: 1, Publish: 2 } as const
+export const FrameType = { Hello: 1, Publish: 2, TakeOver: 3, Session: 4 } as const
 
 /** Frames above this are refused (and the link closed): a batch is flushed well below it. */
 export const MAX_FRAME_BYTES = 64 * 1024 * 1024
@@ -26,15 +27,75 @@ export interface Hello {
   readonly startedAt: number
 }
 
-export const encodeHello = (hello: Hello): Buffer => frame(FrameType.Hello, [Buffer.from(JSON.stringify(hello))])
+const jsonFrame = (type: number, value: unknown): Buffer => frame(type, [Buffer.from(JSON.stringify(value))])
 
-export const decodeHello = (body: Buffer): Hello | null => {
+const parseJson = <A>(body: Buffer, valid: (a: A) => boolean): A | null => {
   try {
-    const h = JSON.parse(body.toString("utf8")) as Hello
-    return typeof h.node === "string" ? h : null
+    const a = JSON.parse(body.toString("utf8")) as A
+    return typeof a === "object" && a !== null && valid(a) ? a : null
   } catch {
     return null
   }
+}
+
+export const encodeHello = (hello: Hello): Buffer => jsonFrame(FrameType.Hello, hello)
+export const decodeHello = (body: Buffer): Hello | null => parseJson<Hello>(body, (h) => typeof h.node === "string")
+
+/** "Hand me client `clientId`'s session: I own it now, at `epoch`." Answered by a Session frame with the same id. */
+export interface TakeOver {
+  readonly id: number
+  readonly clientId: string
+  readonly epoch: number
+}
+
+export const encodeTakeOver = (t: TakeOver): Buffer => jsonFrame(FrameType.TakeOver, t)
+export const decodeTakeOver = (body: Buffer): TakeOver | null =>
+  parseJson<TakeOver>(body, (t) => typeof t.id === "number" && typeof t.clientId === "string" && typeof t.epoch === "number")
+
+/** The answer to a TakeOver: the session's state, or null (none there, or it ended with its connection). */
+export interface SessionReply {
+  readonly id: number
+  readonly session: MovedSession | null
+}
+
+type MovedMeta = Omit<MovedMessage, "message">
+
+/** [u32 meta length][meta JSON][RecordBatch of the owed messages]. */
+export const encodeSession = (reply: SessionReply): Buffer => {
+  const s = reply.session
+  const meta = Buffer.from(JSON.stringify({
+    id: reply.id,
+    session: s === null ? null : { ...s, owed: s.owed.map(({ message: _, ...rest }): MovedMeta => rest) }
+  }))
+  const metaLength = Buffer.allocUnsafe(4)
+  metaLength.writeUInt32BE(meta.byteLength, 0)
+  const messages = s === null || s.owed.length === 0 ? [] : [encodeBatch(0, s.owed.map((o) => o.message))]
+  return frame(FrameType.Session, [metaLength, meta, ...messages])
+}
+
+export const decodeSession = (body: Buffer): SessionReply | string => {
+  if (body.byteLength < 4) return "short SESSION frame"
+  const metaLength = body.readUInt32BE(0)
+  if (4 + metaLength > body.byteLength) return "SESSION frame meta past its end"
+  const meta = parseJson<{ id: number; session: (Omit<MovedSession, "owed"> & { owed: ReadonlyArray<MovedMeta> }) | null }>(
+    body.subarray(4, 4 + metaLength),
+    (m) => typeof m.id === "number"
+  )
+  if (meta === null) return "SESSION frame meta is not JSON"
+  if (meta.session === null) return { id: meta.id, session: null }
+  const owedMeta = meta.session.owed
+  let messages: Array<Message> = []
+  if (owedMeta.length > 0) {
+    const records = decodeBatch(body.subarray(4 + metaLength))
+    if (typeof records === "string") return records
+    messages = records.map((r) => messageFromRecord(null, r)).filter((m): m is Message => m !== null)
+    if (messages.length !== owedMeta.length) return `SESSION frame has ${messages.length} messages for ${owedMeta.length} entries`
+  }
+  for (const m of messages) {
+    m.shareTargets = null
+    m.inboundPacketId = 0
+  }
+  return { id: meta.id, session: { ...meta.session, owed: owedMeta.map((o, i) => ({ ...o, message: messages[i]! })) } }
 }
 
 /** One PUBLISH frame for `messages`; `groups[i]` are the share groups message i goes to there. */

@@ -8,6 +8,7 @@
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as MemoryCoordination from "../../layers/coordination/memory.js"
+import mqtt from "mqtt"
 import { connect, quiet, type TestClient, waitUntil } from "../support/clients.js"
 import { startBroker, type TestBroker } from "../support/TestBroker.js"
 
@@ -93,5 +94,45 @@ describe("MQTT routing across nodes (memory coordination)", () => {
     await pub.client.publishAsync("gone/now", "2", { qos: 1 })
     await quiet(200)
     expect(nodes[1]!.server.engine.stats.messagesReceived).toBe(before)
+  })
+
+  it("the same client id on two nodes ends with one connection: the first gets DISCONNECT 0x8E", async () => {
+    const first = await client(nodes[0]!, { clientId: "twice", protocolVersion: 5 })
+    const disconnected = new Promise<number | undefined>((resolve) => first.client.once("disconnect", (p) => resolve(p.reasonCode)))
+    const second = await client(nodes[1]!, { clientId: "twice", protocolVersion: 5 })
+    expect(await disconnected).toBe(0x8e)
+    await waitUntil(() => !nodes[0]!.server.engine.sessions.has("twice"), 2000, () => "n1 to let the session go")
+    expect(second.client.connected).toBe(true)
+    expect(nodes[1]!.server.engine.sessions.get("twice")?.conn).not.toBeNull()
+  })
+
+  it("a persistent session made on n1 resumes on n2 with what was queued while it was away", async () => {
+    const options = { clientId: "roamer", protocolVersion: 5 as const, clean: false, properties: { sessionExpiryInterval: 300 } }
+    const first = await client(nodes[0]!, options)
+    await first.client.subscribeAsync("roam/#", { qos: 1 })
+    await first.end()
+    const pub = await client(nodes[2]!)
+    const received = () => nodes[0]!.server.engine.stats.messagesReceived
+    const before = received()
+    for (let i = 0; i < 5; i++) await pub.client.publishAsync("roam/x", `q${i}`, { qos: 1 })
+    await waitUntil(() => received() >= before + 5, 3000, () => "n3 to forward 5 to n1, where the offline session is")
+    const c = mqtt.connect(nodes[1]!.url, { ...options, reconnectPeriod: 0 })
+    const got: Array<string> = []
+    c.on("message", (_t, payload) => got.push(payload.toString()))
+    const connack = await new Promise<{ sessionPresent: boolean }>((resolve, reject) => {
+      c.once("connect", resolve)
+      c.once("error", reject)
+    })
+    try {
+      expect(connack.sessionPresent).toBe(true)
+      await waitUntil(() => got.length >= 5, 5000, () => `5 queued messages on n2, got ${JSON.stringify(got)}`)
+      expect(got).toEqual(["q0", "q1", "q2", "q3", "q4"])
+      expect(nodes[0]!.server.engine.sessions.has("roamer")).toBe(false)
+      // Its subscription came along: a new publish on n1 reaches it on n2.
+      await pub.client.publishAsync("roam/y", "after", { qos: 1 })
+      await waitUntil(() => got.length >= 6, 3000, () => `the publish after the move, got ${JSON.stringify(got)}`)
+    } finally {
+      await c.endAsync(true)
+    }
   })
 })

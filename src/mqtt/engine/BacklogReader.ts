@@ -119,22 +119,49 @@ export class BacklogReader implements BacklogSource {
           session.pump()
           return
         }
-        const from = cursor.positionOf(tp)
-        const records = yield* this.log.read(tp, from, CHUNK)
-        // Parked meanwhile: nothing is applied; the next read starts from the same place.
-        if (session.cursor !== cursor || session.conn === null) return
-        const now = Date.now()
-        let next = from
-        for (const r of records) {
-          if (r.offset < from) continue
-          next = r.offset + 1
-          const o = this.outgoingOf(session, tp, r, now)
-          if (o !== null) session.restore(o)
-        }
-        // Nothing readable from `from` (deleted under it): skip to the end seen now.
-        cursor.positions.set(tp, next === from ? this.log.unsafeEndOffset(tp) : next)
+        yield* this.readChunk(session, cursor, tp, connected)
         session.pump()
       }
+    })
+  }
+
+  /**
+   * A hand-over to another node: the session's whole backlog comes into memory (at most `max`
+   * messages; the rest stays behind and is dropped with the session, logged by the caller).
+   */
+  drain(session: LiveSession, max: number): Effect.Effect<void, StorageError> {
+    return Effect.suspend(() => {
+      const cursor = session.cursor
+      if (cursor === null) return Effect.void
+      const always = () => true
+      return cursor.lock.withPermits(1)(Effect.gen(this, function*() {
+        yield* this.restoreOwed(session, cursor, always)
+        while (session.cursor === cursor && session.backlog < max) {
+          const tp = this.nextPartition(cursor)
+          if (tp === null) return session.caughtUp()
+          yield* this.readChunk(session, cursor, tp, always)
+        }
+      }))
+    })
+  }
+
+  /** Reads one chunk past the cursor in `tp` into the session, unless it parked or `wanted` says no meanwhile. */
+  private readChunk(session: LiveSession, cursor: Cursor, tp: TopicPartition, wanted: () => boolean): Effect.Effect<void, StorageError> {
+    return Effect.gen(this, function*() {
+      const from = cursor.positionOf(tp)
+      const records = yield* this.log.read(tp, from, CHUNK)
+      // Parked meanwhile: nothing is applied; the next read starts from the same place.
+      if (session.cursor !== cursor || !wanted()) return
+      const now = Date.now()
+      let next = from
+      for (const r of records) {
+        if (r.offset < from) continue
+        next = r.offset + 1
+        const o = this.outgoingOf(session, tp, r, now)
+        if (o !== null) session.restore(o)
+      }
+      // Nothing readable from `from` (deleted under it): skip to the end seen now.
+      cursor.positions.set(tp, next === from ? this.log.unsafeEndOffset(tp) : next)
     })
   }
 

@@ -60,6 +60,11 @@ export interface RemoteRouting {
   sharedHere(groupKey: string): boolean
   /** After a SUBSCRIBE: waits (bounded) until the route keys it added are visible to the other nodes; null when nothing is pending. */
   routesVisible(): Effect.Effect<void> | null
+  /**
+   * Before a CONNECT opens its session: makes this node the session's holder in the cluster,
+   * bringing its state from the node that held it. False: refuse the CONNECT (0x88), etcd cannot say.
+   */
+  claimSession(clientId: string): Effect.Effect<boolean>
 }
 
 export class Engine {
@@ -567,7 +572,7 @@ export class Engine {
       if (session.conn === null) {
         const expired = decideExpire(session.state, now)
         if (expired !== undefined) {
-          const p = this.end(session, expired)
+          const p = this.endSession(session, expired)
           if (p !== null) work.push(p)
           continue
         }
@@ -589,11 +594,11 @@ export class Engine {
   deleteSession(clientId: string): Effect.Effect<void, StorageError> | null | undefined {
     const session = this.sessions.get(clientId)
     if (session === undefined) return undefined
-    return this.end(session, decideDelete(session.state))
+    return this.endSession(session, decideDelete(session.state))
   }
 
   /** Ends an offline session: its pending will is published, it leaves the index and storage. */
-  private end(session: LiveSession, ended: SessionEvent): Effect.Effect<void, StorageError> | null {
+  endSession(session: LiveSession, ended: SessionEvent): Effect.Effect<void, StorageError> | null {
     if (session.pendingWill !== null) this.publishWill(session.pendingWill.message) // ends with the session
     session.pendingWill = null
     this.dropSession(session)

@@ -125,11 +125,23 @@ const admit = (conn: Connection, settings: ConnectSettings, claimant: Claimant, 
 }
 
 /**
+ * In a cluster the session is claimed first (input waits): it may live on another node, which
+ * hands it over; when etcd cannot say who holds it, the CONNECT is refused with 0x88 (v3: 3).
+ */
+const openSession = (conn: Connection, settings: ConnectSettings, address: string): void => {
+  const remote = conn.ctx.engine.remote
+  if (remote === null) return openHere(conn, settings, address)
+  let claimed = false
+  conn.runControl(Effect.map(remote.claimSession(settings.clientId), (ok) => void (claimed = ok)), () =>
+    claimed ? openHere(conn, settings, address) : conn.refuse(ReasonCode.ServerUnavailable))
+}
+
+/**
  * Opens (or resumes, or takes over) the session. A resumed session's subscriptions were granted
  * to an earlier connection, maybe under other rules or another user: this client's ACL decides
  * before anything is sent, once what the session owes is back in memory (`persist` reads it).
  */
-const openSession = (conn: Connection, settings: ConnectSettings, address: string): void => {
+const openHere = (conn: Connection, settings: ConnectSettings, address: string): void => {
   conn.adopt(settings)
   const opened = conn.ctx.engine.openSession(settings.clientId, settings.cleanStart, settings.expiry, settings.will, (old) => (old as Connection).takeOver())
   conn.established(opened.session, address)

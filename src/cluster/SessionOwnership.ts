@@ -1,0 +1,108 @@
+/**
+ * A client id is unique in the cluster: `sessions/<clientId>` in etcd names the node that holds
+ * its session and a fencing epoch. A CONNECT claims it (epoch + 1) before the session opens; if
+ * another live node held it, that node is asked over the link to hand it over: it closes the
+ * old connection (DISCONNECT 0x8E), exports the session and ends it there, and this node
+ * imports it, so the CONNECT resumes it with its subscriptions and what was queued. A node hands
+ * a session only to the owner etcd names at the epoch asked for: a stale or forged request gets
+ * nothing. A dead holder (not a member) hands nothing: the session starts empty here (its
+ * storage is out of reach; see the README's cluster section).
+ */
+import { Deferred, Effect, Runtime } from "effect"
+import type { CoordinationService, Ownership } from "../../services/Coordination.js"
+import type { Connection } from "../mqtt/Connection.js"
+import type { Engine } from "../mqtt/engine/Engine.js"
+import { exportSession, importSession, type MovedSession } from "../mqtt/engine/handOver.js"
+import type { ClusterNodeService } from "./ClusterNode.js"
+import { encodeSession, encodeTakeOver, type SessionReply, type TakeOver } from "./linkFrames.js"
+import type { NodeLink } from "./NodeLink.js"
+
+/** How long a CONNECT waits for the old node's hand-over before it goes on without it. */
+const HAND_OVER_WAIT_MS = 3000
+
+export const sessionKey = (clientId: string): string => `sessions/${clientId}`
+
+export class SessionOwnership {
+  private nextRequest = 1
+  private readonly waiting = new Map<number, Deferred.Deferred<MovedSession | null>>()
+
+  constructor(
+    private readonly node: ClusterNodeService,
+    private readonly coordination: CoordinationService,
+    private readonly engine: Engine,
+    private readonly link: NodeLink,
+    private readonly runtime: Runtime.Runtime<never>
+  ) {}
+
+  /**
+   * Makes this node the holder of `clientId`'s session, bringing its state from the node that
+   * held it. False when etcd cannot say (the CONNECT is refused with 0x88: try again).
+   */
+  claim(clientId: string): Effect.Effect<boolean> {
+    const self = this.node.id
+    const key = sessionKey(clientId)
+    return Effect.gen(this, function*() {
+      const before = yield* this.coordination.ownerOf(key)
+      if (before?.owner === self) return true
+      const mine = yield* this.coordination.claim(key, self, before?.epoch ?? 0).pipe(
+        // Another CONNECT of the same id raced this one: go on from what it left.
+        Effect.catchTag("OwnershipConflict", (e) =>
+          e.current?.owner === self ? Effect.succeed(e.current) : this.coordination.claim(key, self, e.current?.epoch ?? 0))
+      )
+      const holder = before?.owner
+      if (holder !== undefined && holder !== self && this.node.member(holder) !== undefined) {
+        const moved = yield* this.fetch(holder, clientId, mine)
+        if (moved !== null) yield* importSession(this.engine, moved).pipe(
+          Effect.catchAll((e) => Effect.logError(`cluster: storing session ${clientId} handed over by ${holder} failed`, e))
+        )
+      }
+      return true
+    }).pipe(Effect.catchAll((e) =>
+      Effect.as(Effect.logWarning(`cluster: cannot claim session ${clientId} (${e._tag === "OwnershipConflict" ? "claimed elsewhere at the same time" : e.message}): CONNECT refused with 0x88`), false)
+    ))
+  }
+
+  /** Asks `holder` for the session; null when it has none or does not answer in time. */
+  private fetch(holder: string, clientId: string, mine: Ownership): Effect.Effect<MovedSession | null> {
+    const id = this.nextRequest++
+    return Effect.gen(this, function*() {
+      const reply = yield* Deferred.make<MovedSession | null>()
+      this.waiting.set(id, reply)
+      if (!this.link.sendControl(holder, encodeTakeOver({ id, clientId, epoch: mine.epoch }))) return null
+      return yield* Deferred.await(reply).pipe(
+        Effect.timeoutTo({ duration: HAND_OVER_WAIT_MS, onTimeout: () => null, onSuccess: (s) => s })
+      )
+    }).pipe(Effect.ensuring(Effect.sync(() => this.waiting.delete(id))))
+  }
+
+  /** The link brought a hand-over request: answer it if etcd says the asker owns the session now. */
+  onTakeOver(from: string, request: TakeOver): void {
+    const work = Effect.gen(this, function*() {
+      const owner = yield* this.coordination.ownerOf(sessionKey(request.clientId))
+      const rightful = owner !== null && owner.owner === from && owner.epoch === request.epoch
+      const session = rightful ? yield* exportSession(this.engine, request.clientId, (conn) => (conn as Connection).takeOver()) : null
+      if (!rightful) yield* Effect.logWarning(`cluster: ${from} asked for session ${request.clientId} at epoch ${request.epoch}, but etcd says ${JSON.stringify(owner)}: not handed over`)
+      this.link.sendControl(from, encodeSession({ id: request.id, session }))
+    }).pipe(Effect.catchAll((e) =>
+      Effect.zipRight(
+        Effect.logError(`cluster: handing session ${request.clientId} over to ${from} failed`, e),
+        Effect.sync(() => this.link.sendControl(from, encodeSession({ id: request.id, session: null })))
+      )
+    ))
+    Runtime.runFork(this.runtime)(work)
+  }
+
+  /** The link brought the state of a session this node asked for. */
+  onSession(_from: string, reply: SessionReply): void {
+    const waiting = this.waiting.get(reply.id)
+    if (waiting === undefined) {
+      // Asked too long ago: the CONNECT went on without it, and the old node has let it go.
+      if (reply.session !== null) {
+        Runtime.runFork(this.runtime)(Effect.logWarning(`cluster: session ${reply.session.clientId} came from ${_from} after the CONNECT stopped waiting (${HAND_OVER_WAIT_MS} ms): its ${reply.session.owed.length} queued message(s) are dropped`))
+      }
+      return
+    }
+    this.waiting.delete(reply.id)
+    Deferred.unsafeDone(waiting, Effect.succeed(reply.session))
+  }
+}

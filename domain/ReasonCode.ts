@@ -35,6 +35,7 @@ export const ReasonCode = {
   PayloadFormatInvalid: 0x99,
   RetainNotSupported: 0x9a,
   QoSNotSupported: 0x9b,
+  UseAnotherServer: 0x9c,
   ServerShuttingDown: 0x8b,
   SharedSubscriptionsNotSupported: 0x9e,
   ConnectionRateExceeded: 0x9f,

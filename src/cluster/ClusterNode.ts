@@ -10,7 +10,7 @@
  * and joins; leaving is the first thing a shutdown does, so the others stop sending to us before
  * our listeners close).
  */
-import { Context, Deferred, Effect, Layer, Option, PubSub, Schedule, Stream } from "effect"
+import { Context, Deferred, Effect, FiberId, Layer, Option, PubSub, Schedule, type Scope, Stream } from "effect"
 import { hostname } from "node:os"
 import { BrokerConfig } from "../../config/BrokerConfig.js"
 import { clusterEnabled } from "../../config/BrokerConfigShape.js"
@@ -52,7 +52,7 @@ export interface ClusterNodeService {
   readonly coordination: CoordinationService | null
   /** This node's lease, once joined (null before, and for a single node). */
   readonly membership: () => Membership | null
-  /** Completes when this node's lease is lost: it must stop serving what it owned. */
+  /** Completes when this node's lease is next lost: it must stop serving what it owned (it then joins again). */
   readonly fenced: Effect.Effect<void>
 }
 
@@ -101,7 +101,7 @@ class ClusterMember implements ClusterNodeService {
     public info: NodeInfo,
     readonly coordination: CoordinationService,
     readonly events: PubSub.PubSub<MemberEvent>,
-    readonly fencedSignal: Deferred.Deferred<void>
+    public fencedSignal: Deferred.Deferred<void>
   ) {
     this.id = info.id
   }
@@ -180,25 +180,53 @@ export const layer: Layer.Layer<ClusterNode, never, BrokerConfig> = Layer.scoped
   })
 )
 
+/** What the node does when its lease is lost, and once it is a member again. */
+export interface MembershipHooks {
+  /** Stop serving what it may no longer own (its clients go elsewhere or come back and claim again). */
+  readonly fenced: Effect.Effect<void>
+  /** A new lease: put back what lived on the old one (route summaries). */
+  readonly rejoined: (membership: Membership) => Effect.Effect<void>
+}
+
 /**
  * Joins with this node's bound ports (`ports` reads them from the servers above which this is
- * built) and leaves when the scope closes. A lost lease completes `fenced`.
+ * built) and leaves when the scope closes. A lost lease (etcd unreachable past lease_ttl, or the
+ * process paused that long) completes `fenced`, runs `hooks.fenced`, and the node joins again
+ * with a new lease. Returns the first membership (null for a single node).
  */
-export const join = <R>(ports: Effect.Effect<Pick<NodeInfo, "linkPort" | "mqttPort" | "kafkaPort" | "httpPort">, never, R>) =>
+export const join = <R>(ports: Effect.Effect<Pick<NodeInfo, "linkPort" | "mqttPort" | "kafkaPort" | "httpPort">, never, R>, hooks: MembershipHooks) =>
   Effect.gen(function*() {
     const node = yield* ClusterNode
-    if (!(node instanceof ClusterMember)) return
+    if (!(node instanceof ClusterMember)) return null
     const config = yield* BrokerConfig
     node.info = { ...node.info, ...(yield* ports) }
-    const membership = yield* node.coordination.join(toMemberInfo(node.info), config.cluster.leaseTtl).pipe(
+    const attempt = node.coordination.join(toMemberInfo(node.info), config.cluster.leaseTtl)
+    const membership = yield* attempt.pipe(
       Effect.retry({ schedule: Schedule.spaced("1 second"), times: 10 }),
       Effect.orDieWith((e) => new Error(`${e.message} (tried for 10 s: check --cluster-etcd and that etcd is up)`))
     )
     node.current = membership
     yield* Effect.addFinalizer(() => Effect.sync(() => void (node.current = null)))
-    yield* Effect.forkScoped(Effect.zipRight(membership.lost, Effect.zipRight(
-      Effect.logError(`cluster: node ${node.id} lost its lease (etcd unreachable for longer than lease_ttl ${config.cluster.leaseTtl} s): it no longer serves what it owned`),
-      Deferred.succeed(node.fencedSignal, undefined)
-    )))
+    const keep = (current: Membership): Effect.Effect<never, never, Scope.Scope> =>
+      Effect.gen(function*() {
+        yield* current.lost
+        node.current = null
+        yield* Effect.logError(`cluster: node ${node.id} lost its lease (etcd unreachable, or this process paused, for longer than lease_ttl ${config.cluster.leaseTtl} s): it stops serving what it owned and joins again`)
+        const signal = node.fencedSignal
+        node.fencedSignal = Deferred.unsafeMake<void>(FiberId.none)
+        yield* Deferred.succeed(signal, undefined)
+        yield* hooks.fenced
+        const next = yield* attempt.pipe(
+          Effect.tapError((e) => Effect.logWarning(`cluster: joining again failed (${e.message}); retrying`)),
+          Effect.retry(Schedule.spaced("1 second")),
+          Effect.orDie
+        )
+        node.current = next
+        yield* hooks.rejoined(next)
+        yield* Effect.logInfo(`cluster: node ${node.id} is a member again`)
+        return yield* keep(next)
+      })
+    yield* Effect.forkScoped(keep(membership))
     yield* Effect.logInfo(`cluster: node ${node.id} joined ${config.cluster.name} at ${node.info.host} (link ${node.info.linkPort})`)
+    return membership
   })

@@ -30,9 +30,15 @@ export class RouteSummary implements RouteListener {
 
   constructor(
     private readonly node: string,
-    private readonly membership: Membership,
+    private membership: Membership,
     private readonly runtime: Runtime.Runtime<never>
   ) {}
+
+  /** A new lease (after the old one was lost): every route key is written again on it. */
+  use(membership: Membership, keys: ReadonlyArray<string>): void {
+    this.membership = membership
+    for (const key of keys) this.change(key, true)
+  }
 
   added(key: string): void {
     this.change(key, true)

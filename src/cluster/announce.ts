@@ -13,6 +13,8 @@ import { KafkaServer } from "../kafka/KafkaServer.js"
 import { MqttEngine } from "../mqtt/engine/MqttEngine.js"
 import { MqttServer } from "../mqtt/MqttServer.js"
 import { listen } from "../net/listen.js"
+import { ReasonCode } from "../../domain/ReasonCode.js"
+import type { Connection } from "../mqtt/Connection.js"
 import { ClusterNode, join } from "./ClusterNode.js"
 import { Forwarder } from "./Forwarder.js"
 import { NodeLink } from "./NodeLink.js"
@@ -56,31 +58,43 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
       }),
       () => link.close
     )
-    yield* join(Effect.gen(function*() {
-      const mqtt = yield* MqttServer
-      const kafka = yield* Effect.serviceOption(KafkaServer)
-      const http = yield* HttpListener
-      return { linkPort, mqttPort: mqtt.port, kafkaPort: Option.match(kafka, { onNone: () => -1, onSome: (k) => k.port }), httpPort: http.port }
-    }))
-    const membership = node.membership()!
+    let summary: RouteSummary | null = null
+    const membership = yield* join(
+      Effect.gen(function*() {
+        const mqtt = yield* MqttServer
+        const kafka = yield* Effect.serviceOption(KafkaServer)
+        const http = yield* HttpListener
+        return { linkPort, mqttPort: mqtt.port, kafkaPort: Option.match(kafka, { onNone: () => -1, onSome: (k) => k.port }), httpPort: http.port }
+      }),
+      {
+        // Clients reconnect (here or elsewhere) and claim their sessions again: none is served
+        // by a node that may have lost it meanwhile.
+        fenced: Effect.sync(() => {
+          for (const session of engine.sessions.values()) if (session.conn !== null) (session.conn as Connection).close(ReasonCode.UseAnotherServer)
+        }),
+        rejoined: (next) => Effect.sync(() => summary?.use(next, engine.subscriptions.routeKeys()))
+      }
+    )
+    if (membership === null) return { routes: null, link: null }
 
     const routes = new RouteTable(node.id)
     yield* Effect.forkScoped(routes.follow(node.coordination))
-    const summary = new RouteSummary(node.id, membership, runtime)
+    summary = new RouteSummary(node.id, membership, runtime)
     const others = () => node.members().flatMap((m) => (m.id === node.id ? [] : [m.id]))
     const forwarder = new Forwarder(routes, summary, link, others, sessions)
+    const installed = summary
     yield* Effect.forkScoped(Stream.runForEach(node.changes, (e) => (e._tag === "Left" ? Effect.sync(() => link.forget(e.id)) : Effect.void)))
     yield* Effect.acquireRelease(
       Effect.sync(() => {
-        engine.subscriptions.routes = summary
-        for (const key of engine.subscriptions.routeKeys()) summary.added(key)
+        engine.subscriptions.routes = installed
+        for (const key of engine.subscriptions.routeKeys()) installed.added(key)
         engine.remote = forwarder
       }),
       () =>
         Effect.sync(() => {
           engine.remote = null
           engine.subscriptions.routes = null
-          summary.close()
+          installed.close()
         })
     )
     yield* Effect.logInfo(`cluster: node link on ${config.mqtt.host}:${linkPort}; ${node.members().length} member(s)`)

@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import mqtt from "mqtt"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { mosquittoInstalled, PUB, SUB } from "../support/mosquitto.js"
 import { useProcesses } from "../support/processes.js"
@@ -101,6 +102,26 @@ describe.skipIf(!hasEtcd || !mosquittoInstalled)("a cluster of three processes o
     }
     expect(got).toBe("kept")
   })
+
+  it("a node paused (SIGSTOP) past its lease notices it was fenced when it resumes: it drops its clients and joins again", async () => {
+    const [n1, n2] = nodes
+    const client = mqtt.connect(`mqtt://127.0.0.1:${n1!.port}`, { protocolVersion: 5, reconnectPeriod: 0, clientId: "paused-node-client" })
+    await new Promise<void>((resolve, reject) => {
+      client.once("connect", () => resolve())
+      client.once("error", reject)
+    })
+    const dropped = new Promise<number | undefined>((resolve) => client.once("disconnect", (p) => resolve(p.reasonCode)))
+    n1!.child.kill("SIGSTOP")
+    try {
+      await waitFor("n2 to count n1 gone (lease_ttl 2 s)", async () => !(await clusterOf(n2!)).members.some((m) => m.id === "n1"), 8000)
+    } finally {
+      n1!.child.kill("SIGCONT")
+    }
+    expect(await Promise.race([dropped, new Promise((r) => setTimeout(() => r("still connected"), 8000))])).toBe(0x9c) // Use another server
+    await waitFor("n1 to join again", async () => (await clusterOf(n2!)).members.some((m) => m.id === "n1"), 8000)
+    expect(n1!.output()).toMatch(/lost its lease/)
+    client.end(true)
+  }, 30_000)
 
   it("a node stopped with SIGTERM leaves at once; one killed with SIGKILL is gone after its lease (2 s)", async () => {
     const n3 = nodes.pop()!

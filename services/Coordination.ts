@@ -76,6 +76,19 @@ export interface CoordinationService {
    */
   readonly claim: (key: string, owner: string, expected: number) => Effect.Effect<Ownership, OwnershipConflict | CoordinationError>
   readonly ownerOf: (key: string) => Effect.Effect<Ownership | null, CoordinationError>
+  /**
+   * Writes `batch` (keys that outlive members) only while `key` is owned as `ownership` says, all
+   * or none; with `release` the ownership itself goes too. False when it is owned otherwise now.
+   * Idempotent: on a CoordinationError the same call can be made again.
+   */
+  readonly writeIfOwned: (
+    key: string,
+    ownership: Ownership,
+    batch: ReadonlyArray<KeyWrite>,
+    release?: boolean
+  ) => Effect.Effect<boolean, CoordinationError>
+  /** One key's value, or null. */
+  readonly get: (key: string) => Effect.Effect<string | null, CoordinationError>
   /** Every key under `prefix` now, and the revision to watch from. */
   readonly list: (prefix: string) => Effect.Effect<{ readonly entries: ReadonlyArray<Entry>; readonly revision: number }, CoordinationError>
   /** Puts and deletes under `prefix` after `revision`, in order, none lost or repeated across reconnects. */

@@ -116,6 +116,15 @@ export const make = (options: EtcdOptions) =>
           return yield* Effect.flatMap(readOwner(key), (now) => settled(now?.ownership ?? null))
         }),
       ownerOf: (key: string) => Effect.map(readOwner(key), (read) => read?.ownership ?? null),
+      writeIfOwned: (key: string, ownership: Ownership, batch: ReadonlyArray<KeyWrite>, release = false) =>
+        tryEtcd("write if owned", () =>
+          // The value compared is exactly what claim wrote for this ownership.
+          client.if(ownerKey(key), "Value", "==", JSON.stringify({ owner: ownership.owner, epoch: ownership.epoch })).then(
+            ...batch.map((w) => w.value === null ? client.delete().key(root + w.key) : client.put(root + w.key).value(w.value)),
+            ...(release ? [client.delete().key(ownerKey(key))] : [])
+          ).commit()
+        ).pipe(Effect.map((res) => res.succeeded)),
+      get: (key: string) => tryEtcd("get", () => client.get(root + key).string()),
       list: (prefix: string) =>
         tryEtcd("list", () => client.getAll().prefix(root + prefix).exec()).pipe(
           Effect.map((res) => ({

@@ -28,6 +28,8 @@ export const make = Effect.gen(function*() {
   const publish = (change: MemberChange) => Effect.zipRight(Effect.sync(() => history.push(change)), PubSub.publish(changes, change))
   /** Leased keys: value and the member whose lease holds it. */
   const keys = new Map<string, { readonly value: string; readonly holder: string }>()
+  /** Keys on no lease (writeIfOwned). */
+  const durable = new Map<string, string>()
   const keyHistory: Array<KeyChange> = []
   const keyChanges = yield* PubSub.unbounded<KeyChange>()
   const unpublished: Array<KeyChange> = []
@@ -98,9 +100,29 @@ export const make = Effect.gen(function*() {
         return Effect.fail(new OwnershipConflict({ key, current }))
       }),
     ownerOf: (key) => Effect.sync(() => owners.get(key) ?? null),
+    writeIfOwned: (key, ownership, batch, release = false) =>
+      Effect.suspend(() => {
+        const current = owners.get(key)
+        if (current === undefined || current.owner !== ownership.owner || current.epoch !== ownership.epoch) return Effect.succeed(false)
+        revision++
+        for (const w of batch) {
+          if (w.value === null) {
+            if (durable.delete(w.key)) change({ _tag: "Delete", key: w.key, revision })
+          } else {
+            durable.set(w.key, w.value)
+            change({ _tag: "Put", key: w.key, value: w.value, revision })
+          }
+        }
+        if (release) owners.delete(key)
+        return Effect.as(publishKeys, true)
+      }),
+    get: (key) => Effect.sync(() => durable.get(key) ?? keys.get(key)?.value ?? null),
     list: (prefix) =>
       Effect.sync(() => ({
-        entries: [...keys].filter(([key]) => key.startsWith(prefix)).map(([key, e]) => ({ key, value: e.value })),
+        entries: [
+          ...[...keys].filter(([key]) => key.startsWith(prefix)).map(([key, e]) => ({ key, value: e.value })),
+          ...[...durable].filter(([key]) => key.startsWith(prefix)).map(([key, value]) => ({ key, value }))
+        ],
         revision
       })),
     watch: (prefix, from) =>

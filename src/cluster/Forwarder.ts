@@ -7,7 +7,9 @@
  * pick travels with the message.
  */
 import type { Effect } from "effect"
+import type { SessionEvent } from "../../domain/session/events.js"
 import type { RemoteRouting } from "../mqtt/engine/Engine.js"
+import type { LiveSession } from "../mqtt/engine/LiveSession.js"
 import type { Message } from "../mqtt/engine/Message.js"
 import type { NodeLink } from "./NodeLink.js"
 import type { RouteSummary } from "./RouteSummary.js"
@@ -83,5 +85,9 @@ export class Forwarder implements RemoteRouting {
 
   claimSession(clientId: string): Effect.Effect<boolean> {
     return this.sessions.claim(clientId)
+  }
+
+  sessionChanged(session: LiveSession, events: ReadonlyArray<SessionEvent>): void {
+    this.sessions.directory.changed(session, events)
   }
 }

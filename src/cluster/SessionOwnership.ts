@@ -16,15 +16,15 @@ import { exportSession, importSession, type MovedSession } from "../mqtt/engine/
 import type { ClusterNodeService } from "./ClusterNode.js"
 import { encodeSession, encodeTakeOver, type SessionReply, type TakeOver } from "./linkFrames.js"
 import type { NodeLink } from "./NodeLink.js"
+import { ownershipKey as sessionKey, SessionDirectory } from "./SessionDirectory.js"
 
 /** How long a CONNECT waits for the old node's hand-over before it goes on without it. */
 const HAND_OVER_WAIT_MS = 3000
 
-export const sessionKey = (clientId: string): string => `sessions/${clientId}`
-
 export class SessionOwnership {
   private nextRequest = 1
   private readonly waiting = new Map<number, Deferred.Deferred<MovedSession | null>>()
+  readonly directory: SessionDirectory
 
   constructor(
     private readonly node: ClusterNodeService,
@@ -32,7 +32,9 @@ export class SessionOwnership {
     private readonly engine: Engine,
     private readonly link: NodeLink,
     private readonly runtime: Runtime.Runtime<never>
-  ) {}
+  ) {
+    this.directory = new SessionDirectory(node.id, coordination, engine, runtime)
+  }
 
   /**
    * Makes this node the holder of `clientId`'s session, bringing its state from the node that
@@ -43,19 +45,23 @@ export class SessionOwnership {
     const key = sessionKey(clientId)
     return Effect.gen(this, function*() {
       const before = yield* this.coordination.ownerOf(key)
-      if (before?.owner === self) return true
+      if (before?.owner === self) {
+        this.directory.owned.set(clientId, before)
+        return true
+      }
       const mine = yield* this.coordination.claim(key, self, before?.epoch ?? 0).pipe(
         // Another CONNECT of the same id raced this one: go on from what it left.
         Effect.catchTag("OwnershipConflict", (e) =>
           e.current?.owner === self ? Effect.succeed(e.current) : this.coordination.claim(key, self, e.current?.epoch ?? 0))
       )
+      this.directory.owned.set(clientId, mine)
       const holder = before?.owner
-      if (holder !== undefined && holder !== self && this.node.member(holder) !== undefined) {
-        const moved = yield* this.fetch(holder, clientId, mine)
-        if (moved !== null) yield* importSession(this.engine, moved).pipe(
-          Effect.catchAll((e) => Effect.logError(`cluster: storing session ${clientId} handed over by ${holder} failed`, e))
-        )
-      }
+      if (holder === undefined || holder === self) return true
+      // A live holder hands the whole session over; a dead one's record in etcd brings its subscriptions.
+      const moved = this.node.member(holder) !== undefined ? yield* this.fetch(holder, clientId, mine) : yield* this.directory.stored(clientId)
+      if (moved !== null) yield* importSession(this.engine, moved).pipe(
+        Effect.catchAll((e) => Effect.logError(`cluster: storing session ${clientId} from ${holder} failed`, e))
+      )
       return true
     }).pipe(Effect.catchAll((e) =>
       Effect.as(Effect.logWarning(`cluster: cannot claim session ${clientId} (${e._tag === "OwnershipConflict" ? "claimed elsewhere at the same time" : e.message}): CONNECT refused with 0x88`), false)

@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { Etcd3 } from "etcd3"
 import mqtt from "mqtt"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { mosquittoInstalled, PUB, SUB } from "../support/mosquitto.js"
@@ -122,6 +123,48 @@ describe.skipIf(!hasEtcd || !mosquittoInstalled)("a cluster of three processes o
     expect(n1!.output()).toMatch(/lost its lease/)
     client.end(true)
   }, 30_000)
+
+  it("a persistent session on a node that was SIGKILLed resumes on another node with its subscriptions", async () => {
+    const n4 = await startNode("n4")
+    nodes.push(n4)
+    await waitFor("n1 to see n4", async () => (await clusterOf(nodes[0]!)).members.some((m) => m.id === "n4"), 10_000)
+    const options = { clientId: "survivor", protocolVersion: 5 as const, clean: false, properties: { sessionExpiryInterval: 600 }, reconnectPeriod: 0 }
+    const first = mqtt.connect(`mqtt://127.0.0.1:${n4.port}`, options)
+    await new Promise<void>((resolve, reject) => {
+      first.once("connect", () => resolve())
+      first.once("error", reject)
+    })
+    await first.subscribeAsync("dead/#", { qos: 1 })
+    // The holder records the subscription in etcd off the SUBACK path: wait until etcd has it.
+    const etcdClient = new Etcd3({ hosts: etcd.endpoint })
+    try {
+      await waitFor("etcd to hold the session's subscriptions", async () =>
+        ((await etcdClient.get("/rmq/robustmq/subs/survivor").string()) ?? "").includes("dead/#"))
+    } finally {
+      etcdClient.close()
+    }
+    n4.child.kill("SIGKILL")
+    first.end(true)
+    nodes.pop()
+    await waitFor("n4 to be gone", async () => !(await clusterOf(nodes[0]!)).members.some((m) => m.id === "n4"), 8000)
+    const again = mqtt.connect(`mqtt://127.0.0.1:${nodes[0]!.port}`, options)
+    const got: Array<string> = []
+    again.on("message", (_t, p) => got.push(p.toString()))
+    const connack = await new Promise<{ sessionPresent: boolean }>((resolve, reject) => {
+      again.once("connect", resolve)
+      again.once("error", reject)
+    })
+    try {
+      expect(connack.sessionPresent).toBe(true)
+      await waitFor("n2 to see the resumed session's route", async () => (await routesOf(nodes[1]!, "n1")) > 0)
+      const pub = await spawn(PUB, ["-h", "127.0.0.1", "-p", String(nodes[1]!.port), "-t", "dead/letter", "-q", "1", "-m", "still here"]).exited
+      expect(pub.code).toBe(0)
+      await waitFor("the message on the resumed session", async () => got.length > 0)
+      expect(got).toEqual(["still here"])
+    } finally {
+      again.end(true)
+    }
+  }, 40_000)
 
   it("a node stopped with SIGTERM leaves at once; one killed with SIGKILL is gone after its lease (2 s)", async () => {
     const n3 = nodes.pop()!

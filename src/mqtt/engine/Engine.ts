@@ -65,6 +65,8 @@ export interface RemoteRouting {
    * bringing its state from the node that held it. False: refuse the CONNECT (0x88), etcd cannot say.
    */
   claimSession(clientId: string): Effect.Effect<boolean>
+  /** A session's events were decided (subscriptions, start, end): the cluster's record of it follows. */
+  sessionChanged(session: LiveSession, events: ReadonlyArray<SessionEvent>): void
 }
 
 export class Engine {
@@ -262,6 +264,7 @@ export class Engine {
     let state: SessionState | undefined = session.state
     for (const e of events) state = evolve(state, e)
     if (state !== undefined) session.state = state
+    if (this.remote !== null && events.length > 0) this.remote.sessionChanged(session, events)
     const wasStored = session.stored
     session.stored = state !== undefined && state.expiryInterval > 0
     if (!wasStored && !session.stored) return null

@@ -17,13 +17,14 @@ import type { RouteTable } from "./RouteTable.js"
 import type { SessionOwnership } from "./SessionOwnership.js"
 
 const HERE = ""
+const NO_GROUPS: ReadonlyArray<string> = []
 
 export class Forwarder implements RemoteRouting {
   /** Share group -> the node picked for the message being published (HERE: this node). */
   private readonly picked = new Map<string, string>()
   private readonly turns = new Map<string, number>()
   /** Node -> share groups picked there, for the message being forwarded. */
-  private readonly targets = new Map<string, Array<string>>()
+  private readonly targets = new Map<string, ReadonlyArray<string>>()
 
   constructor(
     private readonly routes: RouteTable,
@@ -50,13 +51,19 @@ export class Forwarder implements RemoteRouting {
 
   forward(msg: Message): number {
     const matched = this.routes.match(msg.topic)
-    if (matched.length === 0 && !msg.retain) return 0
+    const n = matched.length
+    if (n === 0 && !msg.retain) return 0
+    // The common case, one other node with plain subscribers: no allocation.
+    if (n === 1 && matched[0]!.groupKey === null && !msg.retain) {
+      this.link.send(matched[0]!.node, msg, NO_GROUPS)
+      return 1
+    }
     const targets = this.targets
-    for (let i = 0; i < matched.length; i++) {
+    for (let i = 0; i < n; i++) {
       const route = matched[i]!
       const groupKey = route.groupKey
       if (groupKey === null) {
-        if (!targets.has(route.node)) targets.set(route.node, [])
+        if (!targets.has(route.node)) targets.set(route.node, NO_GROUPS)
         continue
       }
       let node = this.picked.get(groupKey)
@@ -68,14 +75,13 @@ export class Forwarder implements RemoteRouting {
       }
       if (node !== route.node) continue
       const groups = targets.get(node)
-      if (groups === undefined) targets.set(node, [groupKey])
-      else groups.push(groupKey)
+      targets.set(node, groups === undefined || groups === NO_GROUPS ? [groupKey] : [...groups, groupKey])
     }
-    if (msg.retain) for (const node of this.peers()) if (!targets.has(node)) targets.set(node, [])
+    if (msg.retain) for (const node of this.peers()) if (!targets.has(node)) targets.set(node, NO_GROUPS)
     const sent = targets.size
     for (const [node, groups] of targets) this.link.send(node, msg, groups)
     targets.clear()
-    this.picked.clear()
+    if (this.picked.size > 0) this.picked.clear()
     return sent
   }
 

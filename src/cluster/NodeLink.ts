@@ -12,6 +12,7 @@ import type { Message } from "../mqtt/engine/Message.js"
 import {
   decodeHello,
   decodePublish,
+  decodePushAck,
   decodeSession,
   decodeTakeOver,
   encodeHello,
@@ -19,6 +20,7 @@ import {
   type Forwarded,
   FrameSplitter,
   FrameType,
+  type PushAck,
   type SessionReply,
   type TakeOver
 } from "./linkFrames.js"
@@ -62,6 +64,9 @@ export interface NodeLinkOptions {
   readonly onTakeOver: (from: string, request: TakeOver) => void
   /** The state of a session this node asked for. */
   readonly onSession: (from: string, reply: SessionReply) => void
+  /** A stopping node hands this one a session. */
+  readonly onPush: (from: string, push: SessionReply) => void
+  readonly onPushAck: (from: string, ack: PushAck) => void
   readonly log: (line: string) => void
 }
 
@@ -96,11 +101,17 @@ export class NodeLink {
         const request = decodeTakeOver(body)
         if (request === null) return fail("a malformed TAKEOVER")
         this.options.onTakeOver(from, request)
-      } else if (type === FrameType.Session) {
+      } else if (type === FrameType.Session || type === FrameType.Push) {
         if (from === null) return fail("SESSION before HELLO")
         const reply = decodeSession(body)
         if (typeof reply === "string") return fail(reply)
-        this.options.onSession(from, reply)
+        if (type === FrameType.Session) this.options.onSession(from, reply)
+        else this.options.onPush(from, reply)
+      } else if (type === FrameType.PushAck) {
+        if (from === null) return fail("PUSHACK before HELLO")
+        const ack = decodePushAck(body)
+        if (ack === null) return fail("a malformed PUSHACK")
+        this.options.onPushAck(from, ack)
       }
     }, (reason) => fail(reason))
     const fail = (reason: string) => {

@@ -10,20 +10,26 @@
  */
 import { Deferred, Effect, Runtime } from "effect"
 import type { CoordinationService, Ownership } from "../../services/Coordination.js"
+import { ReasonCode } from "../../domain/ReasonCode.js"
 import type { Connection } from "../mqtt/Connection.js"
 import type { Engine } from "../mqtt/engine/Engine.js"
 import { exportSession, importSession, type MovedSession } from "../mqtt/engine/handOver.js"
 import type { ClusterNodeService } from "./ClusterNode.js"
-import { encodeSession, encodeTakeOver, type SessionReply, type TakeOver } from "./linkFrames.js"
+import { encodePushAck, encodeSession, encodeTakeOver, FrameType, type PushAck, type SessionReply, type TakeOver } from "./linkFrames.js"
 import type { NodeLink } from "./NodeLink.js"
 import { ownershipKey as sessionKey, SessionDirectory } from "./SessionDirectory.js"
 
 /** How long a CONNECT waits for the old node's hand-over before it goes on without it. */
 const HAND_OVER_WAIT_MS = 3000
+/** How long a stopping node waits for a node to store a session it pushed. */
+const PUSH_WAIT_MS = 5000
 
 export class SessionOwnership {
   private nextRequest = 1
   private readonly waiting = new Map<number, Deferred.Deferred<MovedSession | null>>()
+  private readonly pushes = new Map<number, Deferred.Deferred<boolean>>()
+  /** Handing everything off (a clean stop): new CONNECTs are sent elsewhere (0x88). */
+  private stopping = false
   readonly directory: SessionDirectory
 
   constructor(
@@ -44,6 +50,7 @@ export class SessionOwnership {
     const self = this.node.id
     const key = sessionKey(clientId)
     return Effect.gen(this, function*() {
+      if (this.stopping) return false
       const before = yield* this.coordination.ownerOf(key)
       if (before?.owner === self) {
         this.directory.owned.set(clientId, before)
@@ -110,5 +117,82 @@ export class SessionOwnership {
     }
     this.waiting.delete(reply.id)
     Deferred.unsafeDone(waiting, Effect.succeed(reply.session))
+  }
+
+  /**
+   * A clean stop: every session still here goes to another member (round-robin), each claimed
+   * for its new holder first, then exported (its client gets DISCONNECT 0x8B Server shutting
+   * down and reconnects anywhere: the new holder has it, or hands it on). Returns how many moved.
+   */
+  handOffAll(): Effect.Effect<{ readonly moved: number; readonly failed: number }> {
+    return Effect.gen(this, function*() {
+      this.stopping = true
+      const targets = this.node.members().flatMap((m) => (m.id === this.node.id ? [] : [m.id]))
+      const clientIds = [...this.engine.sessions.keys()]
+      if (targets.length === 0 || clientIds.length === 0) return { moved: 0, failed: 0 }
+      let moved = 0
+      let failed = 0
+      yield* Effect.forEach(clientIds, (clientId, i) =>
+        Effect.map(this.handOff(clientId, targets[i % targets.length]!), (ok) => {
+          if (ok === true) moved++
+          else if (ok === false) failed++
+        }), { concurrency: 16, discard: true })
+      return { moved, failed }
+    })
+  }
+
+  /** True: stored by `target`; false: it failed (the session is lost here); null: nothing to move. */
+  private handOff(clientId: string, target: string): Effect.Effect<boolean | null> {
+    const key = sessionKey(clientId)
+    const id = this.nextRequest++
+    return Effect.gen(this, function*() {
+      const session = this.engine.sessions.get(clientId)
+      if (session === undefined) return null
+      if (!session.persistent) {
+        if (session.conn !== null) (session.conn as Connection).close(ReasonCode.ServerShuttingDown)
+        return null
+      }
+      const mine = this.directory.owned.get(clientId) ?? (yield* this.coordination.ownerOf(key))
+      if (mine === null || mine.owner !== this.node.id) return null // someone else's already
+      yield* this.coordination.claim(key, target, mine.epoch)
+      const state = yield* exportSession(this.engine, clientId, (conn) => (conn as Connection).close(ReasonCode.ServerShuttingDown))
+      this.directory.owned.delete(clientId)
+      if (state === null) return null
+      const stored = yield* Deferred.make<boolean>()
+      this.pushes.set(id, stored)
+      if (!this.link.sendControl(target, encodeSession({ id, session: state }, FrameType.Push))) return false
+      return yield* Deferred.await(stored).pipe(Effect.timeoutTo({ duration: PUSH_WAIT_MS, onTimeout: () => false, onSuccess: (ok) => ok }))
+    }).pipe(
+      Effect.ensuring(Effect.sync(() => this.pushes.delete(id))),
+      Effect.catchAll((e) => Effect.as(Effect.logWarning(`cluster: handing session ${clientId} to ${target} failed (${e._tag === "OwnershipConflict" ? "claimed elsewhere meanwhile" : e.message})`), false))
+    )
+  }
+
+  /** A stopping node pushed a session here: stored if etcd says this node holds it now. */
+  onPush(from: string, push: SessionReply): void {
+    const state = push.session
+    if (state === null) return
+    const work = Effect.gen(this, function*() {
+      const owner = yield* this.coordination.ownerOf(sessionKey(state.clientId))
+      const ok = owner !== null && owner.owner === this.node.id
+      if (ok) {
+        this.directory.owned.set(state.clientId, owner)
+        yield* importSession(this.engine, state)
+      } else {
+        yield* Effect.logWarning(`cluster: ${from} pushed session ${state.clientId}, but etcd says ${JSON.stringify(owner)}: not stored here`)
+      }
+      this.link.sendControl(from, encodePushAck({ id: push.id, ok }))
+    }).pipe(Effect.catchAll((e) =>
+      Effect.zipRight(
+        Effect.logError(`cluster: storing session ${state.clientId} pushed by ${from} failed`, e),
+        Effect.sync(() => this.link.sendControl(from, encodePushAck({ id: push.id, ok: false })))
+      )
+    ))
+    Runtime.runFork(this.runtime)(work)
+  }
+
+  onPushAck(_from: string, ack: PushAck): void {
+    const waiting = this.pushes.get(ack.id)
+    if (waiting !== undefined) Deferred.unsafeDone(waiting, Effect.succeed(ack.ok))
   }
 }

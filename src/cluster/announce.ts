@@ -47,6 +47,8 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
       },
       onTakeOver: (from, request) => sessions?.onTakeOver(from, request),
       onSession: (from, reply) => sessions?.onSession(from, reply),
+      onPush: (from, push) => sessions?.onPush(from, push),
+      onPushAck: (from, ack) => sessions?.onPushAck(from, ack),
       log
     })
     sessions = new SessionOwnership(node, node.coordination, engine, link, runtime)
@@ -91,7 +93,11 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
         engine.remote = forwarder
       }),
       () =>
-        Effect.sync(() => {
+        Effect.gen(function*() {
+          // A clean stop: the sessions go to the other members while this node is still one.
+          const started = Date.now()
+          const { moved, failed } = yield* sessions!.handOffAll()
+          if (moved + failed > 0) yield* Effect.logInfo(`cluster: handed ${moved} session(s) to other nodes in ${Date.now() - started} ms${failed > 0 ? `; ${failed} could not be handed over` : ""}`)
           engine.remote = null
           engine.subscriptions.routes = null
           installed.close()

@@ -8,7 +8,7 @@ import { decodeBatch, encodeBatch } from "../../domain/message/RecordBatch.js"
 import type { MovedMessage, MovedSession } from "../mqtt/engine/handOver.js"
 import { type Message, messageFromRecord } from "../mqtt/engine/Message.js"
 
-export const FrameType = { Hello: 1, Publish: 2, TakeOver: 3, Session: 4 } as const
+export const FrameType = { Hello: 1, Publish: 2, TakeOver: 3, Session: 4, Push: 5, PushAck: 6 } as const
 
 /** Frames above this are refused (and the link closed): a batch is flushed well below it. */
 export const MAX_FRAME_BYTES = 64 * 1024 * 1024
@@ -60,8 +60,11 @@ export interface SessionReply {
 
 type MovedMeta = Omit<MovedMessage, "message">
 
-/** [u32 meta length][meta JSON][RecordBatch of the owed messages]. */
-export const encodeSession = (reply: SessionReply): Buffer => {
+/**
+ * [u32 meta length][meta JSON][RecordBatch of the owed messages]: the answer to a TakeOver, or
+ * (type Push) a session a stopping node hands to this one unasked.
+ */
+export const encodeSession = (reply: SessionReply, type: number = FrameType.Session): Buffer => {
   const s = reply.session
   const meta = Buffer.from(JSON.stringify({
     id: reply.id,
@@ -70,8 +73,17 @@ export const encodeSession = (reply: SessionReply): Buffer => {
   const metaLength = Buffer.allocUnsafe(4)
   metaLength.writeUInt32BE(meta.byteLength, 0)
   const messages = s === null || s.owed.length === 0 ? [] : [encodeBatch(0, s.owed.map((o) => o.message))]
-  return frame(FrameType.Session, [metaLength, meta, ...messages])
+  return frame(type, [metaLength, meta, ...messages])
 }
+
+/** "Stored the session you pushed" (or could not: `ok` false). */
+export interface PushAck {
+  readonly id: number
+  readonly ok: boolean
+}
+
+export const encodePushAck = (ack: PushAck): Buffer => jsonFrame(FrameType.PushAck, ack)
+export const decodePushAck = (body: Buffer): PushAck | null => parseJson<PushAck>(body, (a) => typeof a.id === "number" && typeof a.ok === "boolean")
 
 export const decodeSession = (body: Buffer): SessionReply | string => {
   if (body.byteLength < 4) return "short SESSION frame"

@@ -135,4 +135,45 @@ describe("MQTT routing across nodes (memory coordination)", () => {
       await c.endAsync(true)
     }
   })
+
+  // Stops n1: keep it last.
+  it("a node stopping cleanly hands its sessions to the others: they resume elsewhere with what was queued", async () => {
+    const offline = { clientId: "parked", protocolVersion: 5 as const, clean: false, properties: { sessionExpiryInterval: 300 } }
+    const online = { clientId: "online", protocolVersion: 5 as const, clean: false, properties: { sessionExpiryInterval: 300 } }
+    const a = await client(nodes[0]!, offline)
+    await a.client.subscribeAsync("handoff/#", { qos: 1 })
+    await a.end()
+    const b = await client(nodes[0]!, online)
+    await b.client.subscribeAsync("handoff/#", { qos: 1 })
+    const pub = await client(nodes[2]!)
+    const received = () => nodes[0]!.server.engine.stats.messagesReceived
+    const before = received()
+    for (let i = 0; i < 3; i++) await pub.client.publishAsync("handoff/x", `h${i}`, { qos: 1 })
+    // Both have them: the offline one queued, the online one delivered and acknowledged (a
+    // message still unacknowledged would move along and be sent again, as QoS 1 allows).
+    await waitUntil(() => received() >= before + 3 && b.messages.length >= 3 && (nodes[0]!.server.engine.sessions.get("online")?.inflight?.size ?? 0) === 0, 3000, () => "n1 to take 3 for its sessions")
+    const kicked = new Promise<number | undefined>((resolve) => b.client.once("disconnect", (p) => resolve(p.reasonCode)))
+    await nodes[0]!.stop()
+    expect(await kicked).toBe(0x8b) // Server shutting down
+    // The first one's check below publishes "after-parked", which the second (offline then) queues.
+    for (const [options, expected] of [[offline, ["h0", "h1", "h2"]], [online, ["after-parked"]]] as const) {
+      const c = mqtt.connect(nodes[2]!.url, { ...options, reconnectPeriod: 0 })
+      const got: Array<string> = []
+      c.on("message", (_t, payload) => got.push(payload.toString()))
+      const connack = await new Promise<{ sessionPresent: boolean }>((resolve, reject) => {
+        c.once("connect", resolve)
+        c.once("error", reject)
+      })
+      try {
+        expect(connack.sessionPresent, options.clientId).toBe(true)
+        await waitUntil(() => got.length >= expected.length, 3000, () => `${options.clientId}: ${JSON.stringify(got)}`)
+        await quiet(100)
+        expect(got).toEqual(expected)
+        await pub.client.publishAsync("handoff/y", `after-${options.clientId}`, { qos: 1 })
+        await waitUntil(() => got.includes(`after-${options.clientId}`), 3000, () => `${options.clientId} to get a publish after the move: ${JSON.stringify(got)}`)
+      } finally {
+        await c.endAsync(true)
+      }
+    }
+  })
 })

@@ -4,9 +4,10 @@
  * ids, queued, and the backlog its cursor kept in the log) and its inbound QoS 2 ids awaiting
  * PUBREL, then ends it (SessionEnded "moved"); the node taking it over imports that as a
  * disconnected persistent session, stored like one (its messages appended to this node's log),
- * which the CONNECT then resumes as usual.
+ * which the CONNECT then resumes as usual. The messages go to this node's `__moved` partition.
  */
 import { Effect } from "effect"
+import { topicPartition } from "../../../domain/ids.js"
 import { decideConnect, decideMove } from "../../../domain/session/decide.js"
 import { SessionDisconnected, type SessionEvent, SubscriptionAdded } from "../../../domain/session/events.js"
 import { emptySession, type QoS, type SubscriptionOptions } from "../../../domain/session/Session.js"
@@ -14,6 +15,13 @@ import type { StorageError } from "../../../services/errors.js"
 import type { Engine } from "./Engine.js"
 import { type Outlet, Outgoing } from "./LiveSession.js"
 import type { Message } from "./Message.js"
+
+/**
+ * Where a moved session's messages are stored on the node that takes it: an internal partition,
+ * so no other session's cursor and no Kafka reader sees them as new messages; its checkpoint
+ * names them by position, and retention keeps them until it no longer does.
+ */
+export const MOVED_TP = topicPartition("__moved", 0)
 
 /** The most messages a session takes along; beyond it the oldest stay behind (logged by the caller). */
 export const MAX_MOVED_MESSAGES = 100_000
@@ -86,7 +94,7 @@ export const exportSession = (engine: Engine, clientId: string, kick: (conn: Out
 
 /**
  * Makes `moved` a disconnected persistent session here (replacing any stale copy), stored with
- * its subscriptions and a checkpoint naming its messages, which are appended to this node's log.
+ * its subscriptions and a checkpoint naming its messages, which are appended to MOVED_TP.
  */
 export const importSession = (engine: Engine, moved: MovedSession): Effect.Effect<void, StorageError> =>
   Effect.suspend(() => {
@@ -104,8 +112,8 @@ export const importSession = (engine: Engine, moved: MovedSession): Effect.Effec
     for (const m of moved.owed) {
       const msg = m.message
       if (msg.qos > 0) {
-        msg.tp = engine.partitionFor(msg.topic)
-        msg.offset = engine.log.unsafeAppend(msg.tp, msg)
+        msg.tp = MOVED_TP
+        msg.offset = engine.log.unsafeAppend(MOVED_TP, msg)
         msg.appended = true
       }
       const group = m.group === null ? null : session.subscriptions.get(`$share/${m.group}`)?.group ?? null

@@ -2,12 +2,14 @@ import { Effect } from "effect"
 import { streamOf, type TopicPartition } from "../../../domain/ids.js"
 import type { StorageError } from "../../../services/errors.js"
 import { type Engine, RETAINED_TP } from "./Engine.js"
+import { MOVED_TP } from "./handOver.js"
 import { PROGRESS_TP } from "./ProgressJournal.js"
 
 /**
  * MQTT log retention. A stored session needs, per partition of the topics MQTT writes to,
  * everything from its last checkpoint's position plus its pending entries; `__retained` is
- * needed only past the last retained snapshot. With Kafka off nothing else reads the MQTT
+ * needed only past the last retained snapshot, and `__moved` (sessions handed over from another
+ * node) only where a session's pending entries point. With Kafka off nothing else reads the MQTT
  * topics, so what no session needs is deleted here; with Kafka on, Kafka retention deletes by
  * age and size and this only tells it (`holds`) what sessions still need, so it never deletes
  * a queued message of a persistent session.
@@ -18,6 +20,7 @@ export const applyRetention = (engine: Engine): Effect.Effect<void, StorageError
     const floors = new Map<TopicPartition, number>()
     for (const tp of engine.log.unsafePartitions()) {
       if (tp === RETAINED_TP) floors.set(tp, engine.retainedSnapshotEnd)
+      else if (tp === MOVED_TP) floors.set(tp, engine.log.unsafeEndOffset(tp))
       else if (engine.mapping.carriesMqttTopics(streamOf(tp))) floors.set(tp, engine.log.unsafeEndOffset(tp))
     }
     const lower = (tp: string, offset: number) => {
@@ -35,7 +38,7 @@ export const applyRetention = (engine: Engine): Effect.Effect<void, StorageError
         break
       }
       for (const tp of floors.keys()) {
-        if (tp === RETAINED_TP) continue
+        if (tp === RETAINED_TP || tp === MOVED_TP) continue // no checkpoint position: pending entries say
         lower(tp, cp.positions.find(([t]) => t === tp)?.[1] ?? 0)
       }
       for (const e of cp.pending) lower(e.tp, e.offset)
@@ -53,7 +56,7 @@ export const applyRetention = (engine: Engine): Effect.Effect<void, StorageError
     const truncations: Array<Effect.Effect<void, StorageError>> = []
     if (!keepAll && journalFloor > 0) truncations.push(engine.log.truncateBefore(PROGRESS_TP, journalFloor))
     for (const [tp, floor] of floors) {
-      if (tp === RETAINED_TP || trim) {
+      if (tp === RETAINED_TP || tp === MOVED_TP || trim) {
         if (!keepAll && floor > 0) truncations.push(engine.log.truncateBefore(tp, floor))
       } else engine.holds?.(tp, keepAll ? 0 : floor)
     }

@@ -222,6 +222,11 @@ export interface ClusterConfig {
   readonly name: string
   /** Seconds without a lease renewal after which the others count this node dead. */
   readonly leaseTtl: number
+  /**
+   * Worker processes on this machine behind the same MQTT port, each a cluster node (1: this
+   * process serves; "auto": one per core). See src/cluster/workers/.
+   */
+  readonly workers: number | "auto"
 }
 
 export const clusterEnabled = (cluster: ClusterConfig): boolean => cluster.etcdEndpoints.length > 0
@@ -305,5 +310,5 @@ export const defaultConfig: BrokerConfigShape = {
   tls: { certFile: "", keyFile: "", caFile: "", verifyClient: "none", cnAsUsername: false, minVersion: "TLSv1.2" },
   log: { level: "info" },
   http: { host: "0.0.0.0", port: 8080, adminTokens: [], metricsAuth: false },
-  cluster: { etcdEndpoints: [], nodeId: "", advertiseHost: "", port: 7946, name: "robustmq", leaseTtl: 5 }
+  cluster: { etcdEndpoints: [], nodeId: "", advertiseHost: "", port: 7946, name: "robustmq", leaseTtl: 5, workers: 1 }
 }

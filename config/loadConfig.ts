@@ -44,6 +44,7 @@ export interface ConfigOverrides {
   readonly nodeId?: string | undefined
   readonly advertiseHost?: string | undefined
   readonly clusterPort?: number | string | undefined
+  readonly workers?: number | string | undefined
 }
 
 export interface LoadConfigOptions {
@@ -267,7 +268,8 @@ const ClusterSection = Schema.Struct({
   advertiseHost: Schema.optional(Schema.String).pipe(Schema.fromKey("advertise_host")),
   port: Schema.optional(U16),
   name: Schema.optional(NodeId.pipe(Schema.minLength(1))),
-  leaseTtl: Schema.optional(intBetween(1, 300)).pipe(Schema.fromKey("lease_ttl"))
+  leaseTtl: Schema.optional(intBetween(1, 300)).pipe(Schema.fromKey("lease_ttl")),
+  workers: Schema.optional(Schema.Union(intBetween(1, 256), Schema.Literal("auto")))
 })
 
 /** A config document (a TOML file, or one source's values), every key optional. */
@@ -421,7 +423,8 @@ export const configFields: ReadonlyArray<ConfigField> = [
   { section: "cluster", key: "advertise_host", env: "ROBUSTMQ_CLUSTER_ADVERTISE_HOST", flag: "--advertise-host", override: "advertiseHost", numeric: false },
   { section: "cluster", key: "port", env: "ROBUSTMQ_CLUSTER_PORT", flag: "--cluster-port", override: "clusterPort", numeric: true },
   { section: "cluster", key: "name", env: "ROBUSTMQ_CLUSTER_NAME", numeric: false },
-  { section: "cluster", key: "lease_ttl", env: "ROBUSTMQ_CLUSTER_LEASE_TTL", numeric: true }
+  { section: "cluster", key: "lease_ttl", env: "ROBUSTMQ_CLUSTER_LEASE_TTL", numeric: true },
+  { section: "cluster", key: "workers", env: "ROBUSTMQ_CLUSTER_WORKERS", flag: "--workers", override: "workers", numeric: true }
 ]
 
 const sections: ReadonlyArray<ConfigSection> = ["mqtt", "kafka", "storage", "limits", "auth", "auth.jwt", "tls", "log", "http", "cluster"]

@@ -64,10 +64,11 @@ const clusterEtcd = optionalText("cluster-etcd", "URL[,URL...]", "etcd client UR
 const nodeId = optionalText("node-id", "ID", "this node's unique, stable id in the cluster (cluster.node_id)")
 const advertiseHost = optionalText("advertise-host", "HOST", "host the other nodes and clients reach this node at; default: the host name (cluster.advertise_host)")
 const clusterPort = optionalText("cluster-port", "PORT", "node-to-node link port, 0 = any free port (cluster.port)")
+const workers = optionalText("workers", "N|auto", "worker processes behind the same ports, each a cluster node; auto = one per core (cluster.workers)")
 
 const sourceOptions = {
   configFile, mqttHost, mqttPort, kafkaPort, dataDir, storage, mqttsPort, wsPort, wssPort, kafkaTlsPort, tlsCert, tlsKey, tlsCa, httpPort,
-  clusterEtcd, nodeId, advertiseHost, clusterPort
+  clusterEtcd, nodeId, advertiseHost, clusterPort, workers
 }
 
 /** The flags a command was given that override settings (a command may take only some). */
@@ -75,7 +76,7 @@ type SourceFlags = { readonly configFile: Option.Option<string> } & { readonly [
 
 /** Every key of ConfigOverrides: a flag added there is listed here too. */
 const overrideNames = ["mqttHost", "mqttPort", "kafkaPort", "dataDir", "storage", "mqttsPort", "wsPort", "wssPort", "kafkaTlsPort", "tlsCert", "tlsKey", "tlsCa", "httpPort",
-  "clusterEtcd", "nodeId", "advertiseHost", "clusterPort"] as const
+  "clusterEtcd", "nodeId", "advertiseHost", "clusterPort", "workers"] as const
 
 /** `--log-level`, taken off the command line by `run` (see takeLogLevel). */
 const logLevelFlag = FiberRef.unsafeMake<string | undefined>(undefined)
@@ -98,13 +99,31 @@ const minimumLevel: Record<LogLevelName, LogLevel.LogLevel> = {
 
 const start = Command.make("start", sourceOptions, (flags) =>
   Effect.gen(function*() {
-    const config = yield* load(flags)
+    const loaded = yield* load(flags)
     // The broker's modules load only here: the admin commands start without them.
+    const Workers = yield* Effect.promise(() => import("./cluster/workers/workerConfig.js"))
+    const index = Workers.workerIndex()
+    const count = Workers.workerCount(loaded.cluster.workers)
+    const level = minimumLevel[loaded.log.level]
+    if (index === null && count > 1) {
+      const { runPrimary } = yield* Effect.promise(() => import("./cluster/workers/primary.js"))
+      return yield* runPrimary(loaded, count).pipe(Logger.withMinimumLogLevel(level))
+    }
+    const config = index === null ? loaded : Workers.workerConfig(loaded, index)
     const App = yield* Effect.promise(() => import("./App.js"))
+    // A worker without etcd coordinates through its primary; it stops when the primary is gone.
+    const coordination = index !== null && config.cluster.etcdEndpoints.length === 0
+      ? (yield* Effect.promise(() => import("./cluster/workers/ipcCoordination.js"))).layer
+      : Layer.empty
+    if (index !== null) process.once("disconnect", () => process.kill(process.pid, "SIGTERM"))
     return yield* Effect.zipRight(
       Effect.logDebug(`storage ${config.storage.kind} in ${config.storage.dataDir}`),
-      Layer.launch(App.layer.pipe(Layer.provide(BrokerConfig.layer(config))))
-    ).pipe(Logger.withMinimumLogLevel(minimumLevel[config.log.level]))
+      Layer.launch(App.layer.pipe(Layer.provide(BrokerConfig.layer(config)), Layer.provide(coordination)))
+    ).pipe(
+      Logger.withMinimumLogLevel(level),
+      // The workers of one machine log to one stdout: each line says whose it is.
+      index === null ? (e) => e : Effect.annotateLogs("node", config.cluster.nodeId)
+    )
   })).pipe(Command.withDescription("Run the broker until SIGINT or SIGTERM"))
 
 const format = Options.choice("format", ["toml", "json"]).pipe(

@@ -81,6 +81,8 @@ export interface NodeLinkOptions {
   /** A stopping node hands this one a session. */
   readonly onPush: (from: string, push: SessionReply) => void
   readonly onPushAck: (from: string, ack: PushAck) => void
+  /** The connection to a peer closed (or could not be made): control frames queued for it are gone. */
+  readonly onLinkDown: (to: string) => void
   readonly log: (line: string) => void
 }
 
@@ -276,7 +278,8 @@ export class NodeLink {
       this.stats.dropped += peer.messages.length
       peer.messages.length = 0
       peer.groups.length = 0
-      peer.control.length = 0 // the asking side times out and carries on
+      peer.control.length = 0
+      this.options.onLinkDown(peer.id) // the asking side carries on without an answer
     })
   }
 

@@ -26,8 +26,8 @@ const PUSH_WAIT_MS = 5000
 
 export class SessionOwnership {
   private nextRequest = 1
-  private readonly waiting = new Map<number, Deferred.Deferred<MovedSession | null>>()
-  private readonly pushes = new Map<number, Deferred.Deferred<boolean>>()
+  private readonly waiting = new Map<number, { readonly holder: string; readonly reply: Deferred.Deferred<MovedSession | null> }>()
+  private readonly pushes = new Map<number, { readonly target: string; readonly stored: Deferred.Deferred<boolean> }>()
   /** Handing everything off (a clean stop): new CONNECTs are sent elsewhere (0x88). */
   private stopping = false
   readonly directory: SessionDirectory
@@ -64,8 +64,10 @@ export class SessionOwnership {
       this.directory.owned.set(clientId, mine)
       const holder = before?.owner
       if (holder === undefined || holder === self) return true
-      // A live holder hands the whole session over; a dead one's record in etcd brings its subscriptions.
-      const moved = this.node.member(holder) !== undefined ? yield* this.fetch(holder, clientId, mine) : yield* this.directory.stored(clientId)
+      // A live holder hands the whole session over; a dead one's record in etcd brings its
+      // subscriptions, as does a holder that cannot be reached (it died, and its lease has not run out yet).
+      const handed = this.node.member(holder) !== undefined ? yield* this.fetch(holder, clientId, mine) : null
+      const moved = handed ?? (yield* this.directory.stored(clientId))
       if (moved !== null) yield* importSession(this.engine, moved).pipe(
         Effect.catchAll((e) => Effect.logError(`cluster: storing session ${clientId} from ${holder} failed`, e))
       )
@@ -80,7 +82,7 @@ export class SessionOwnership {
     const id = this.nextRequest++
     return Effect.gen(this, function*() {
       const reply = yield* Deferred.make<MovedSession | null>()
-      this.waiting.set(id, reply)
+      this.waiting.set(id, { holder, reply })
       if (!this.link.sendControl(holder, encodeTakeOver({ id, clientId, epoch: mine.epoch }))) return null
       return yield* Deferred.await(reply).pipe(
         Effect.timeoutTo({ duration: HAND_OVER_WAIT_MS, onTimeout: () => null, onSuccess: (s) => s })
@@ -116,7 +118,7 @@ export class SessionOwnership {
       return
     }
     this.waiting.delete(reply.id)
-    Deferred.unsafeDone(waiting, Effect.succeed(reply.session))
+    Deferred.unsafeDone(waiting.reply, Effect.succeed(reply.session))
   }
 
   /**
@@ -159,7 +161,7 @@ export class SessionOwnership {
       this.directory.owned.delete(clientId)
       if (state === null) return null
       const stored = yield* Deferred.make<boolean>()
-      this.pushes.set(id, stored)
+      this.pushes.set(id, { target, stored })
       if (!this.link.sendControl(target, encodeSession({ id, session: state }, FrameType.Push))) return false
       return yield* Deferred.await(stored).pipe(Effect.timeoutTo({ duration: PUSH_WAIT_MS, onTimeout: () => false, onSuccess: (ok) => ok }))
     }).pipe(
@@ -193,6 +195,15 @@ export class SessionOwnership {
 
   onPushAck(_from: string, ack: PushAck): void {
     const waiting = this.pushes.get(ack.id)
-    if (waiting !== undefined) Deferred.unsafeDone(waiting, Effect.succeed(ack.ok))
+    if (waiting !== undefined) Deferred.unsafeDone(waiting.stored, Effect.succeed(ack.ok))
+  }
+
+  /**
+   * The link to `node` closed (or never came up): what was asked of it will not be answered, so
+   * nobody waits out the timeout (a CONNECT resumes from the session directory at once).
+   */
+  onLinkDown(node: string): void {
+    for (const w of this.waiting.values()) if (w.holder === node) Deferred.unsafeDone(w.reply, Effect.succeed(null))
+    for (const p of this.pushes.values()) if (p.target === node) Deferred.unsafeDone(p.stored, Effect.succeed(false))
   }
 }

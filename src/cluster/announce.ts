@@ -18,6 +18,7 @@ import type { Connection } from "../mqtt/Connection.js"
 import { ClusterNode, join } from "./ClusterNode.js"
 import { Forwarder } from "./Forwarder.js"
 import { LinkCatchUp } from "./LinkCatchUp.js"
+import { workerIndex } from "./workers/workerConfig.js"
 import { NodeLink } from "./NodeLink.js"
 import { RouteSummary } from "./RouteSummary.js"
 import { RouteTable } from "./RouteTable.js"
@@ -53,6 +54,7 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
       onSession: (from, reply) => sessions?.onSession(from, reply),
       onPush: (from, push) => sessions?.onPush(from, push),
       onPushAck: (from, ack) => sessions?.onPushAck(from, ack),
+      onLinkDown: (to) => sessions?.onLinkDown(to),
       log
     })
     catchUp.attach(link)
@@ -101,8 +103,9 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
       () =>
         Effect.gen(function*() {
           // A clean stop: the sessions go to the other members while this node is still one.
+          // Not between workers of one machine: they stop together, and each keeps its sessions on its data.
           const started = Date.now()
-          const { moved, failed } = yield* sessions!.handOffAll()
+          const { moved, failed } = workerIndex() === null ? yield* sessions!.handOffAll() : { moved: 0, failed: 0 }
           if (moved + failed > 0) yield* Effect.logInfo(`cluster: handed ${moved} session(s) to other nodes in ${Date.now() - started} ms${failed > 0 ? `; ${failed} could not be handed over` : ""}`)
           engine.remote = null
           engine.subscriptions.routes = null

@@ -141,7 +141,8 @@ export const layer: Layer.Layer<HttpListener, Error, BrokerConfig | Readiness | 
         `HTTP: no http.admin_tokens and no auth.superusers, so the admin API is open and the listener binds ${host} only, not ${config.http.host}: set http.admin_tokens (or auth.superusers) to serve other machines`
       )
     }
-    const server = NodeHttpServer.layer(createServer, { host, port }).pipe(
+    // exclusive: under --workers N each worker serves its own HTTP port (its own /metrics).
+    const server = NodeHttpServer.layer(createServer, { host, port, exclusive: true }).pipe(
       Layer.mapError((e) => new Error(describeListenError(host, port, e.cause)))
     )
     const bound = Layer.effect(

@@ -31,18 +31,18 @@ export const make = Effect.gen(function*() {
   if (tlsPort >= 0) {
     // Garbage, plain MQTT or a refused client certificate: that socket alone is dropped.
     const server = createTlsServer(secure!, (socket) => acceptSocket(ctx, socket, "tls"), ctx.debug)
-    tlsBound = yield* openListener(server, host, tlsPort, { protocol: "MQTT over TLS", portHint: "--mqtts-port", addressHint: "--mqtt-host and --mqtts-port", what: "MQTT over TLS" })
+    tlsBound = yield* openListener(server, host, tlsPort, { protocol: "MQTT over TLS", portHint: "--mqtts-port", addressHint: "--mqtt-host and --mqtts-port", shared: true, what: "MQTT over TLS" })
   }
   let wsBound = -1
   if (wsPort >= 0) {
     const server = makeWebSocketServer(ctx, { path: wsPath, trustProxy: wsTrustProxy, tls: null })
-    wsBound = yield* openListener(server, host, wsPort, { protocol: "MQTT over WebSocket", portHint: "--ws-port", addressHint: "--mqtt-host and --ws-port", what: `MQTT over WebSocket (path ${wsPath})` })
+    wsBound = yield* openListener(server, host, wsPort, { protocol: "MQTT over WebSocket", portHint: "--ws-port", addressHint: "--mqtt-host and --ws-port", shared: true, what: `MQTT over WebSocket (path ${wsPath})` })
   }
   let wssBound = -1
   if (wssPort >= 0) {
     const server = makeWebSocketServer(ctx, { path: wsPath, trustProxy: wsTrustProxy, tls: { ...secure!.serverOptions, handshakeTimeout: HANDSHAKE_TIMEOUT_MS } })
     secure!.register(server as tls.Server)
-    wssBound = yield* openListener(server, host, wssPort, { protocol: "MQTT over WebSocket with TLS", portHint: "--wss-port", addressHint: "--mqtt-host and --wss-port", what: `MQTT over WebSocket with TLS (path ${wsPath})` })
+    wssBound = yield* openListener(server, host, wssPort, { protocol: "MQTT over WebSocket with TLS", portHint: "--wss-port", addressHint: "--mqtt-host and --wss-port", shared: true, what: `MQTT over WebSocket with TLS (path ${wsPath})` })
   }
   return MqttListeners.of({ tlsPort: tlsBound, wsPort: wsBound, wssPort: wssBound })
 })

@@ -70,7 +70,7 @@ export const make = Effect.gen(function*() {
 
   const server = net.createServer({ noDelay: true }, (socket: ConnSocket) => acceptSocket(ctx, socket, "tcp"))
 
-  const names = { protocol: "MQTT", portHint: "--mqtt-port", addressHint: "--mqtt-host and --mqtt-port" }
+  const names = { protocol: "MQTT", portHint: "--mqtt-port", addressHint: "--mqtt-host and --mqtt-port", shared: true }
   const port = yield* Effect.acquireRelease(listen(server, config.mqtt.host, config.mqtt.port, names), () =>
     Effect.gen(function*() {
       ctx.shuttingDown = true

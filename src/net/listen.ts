@@ -12,6 +12,11 @@ export interface ListenerNames {
   readonly portHint: string
   /** How the operator changes host and port, e.g. "--mqtt-host and --mqtt-port". */
   readonly addressHint: string
+  /**
+   * Under `--workers N`, every worker serves this port (node:cluster shares it); otherwise each
+   * binds its own (the Kafka, HTTP and node-link ports are per worker).
+   */
+  readonly shared?: boolean
 }
 
 /**
@@ -37,7 +42,7 @@ export const listen = (server: net.Server, host: string, port: number, names: Li
       resume(Effect.fail(new Error(message)))
     }
     server.once("error", onListenError)
-    server.listen(port, host, () => {
+    server.listen({ port, host, exclusive: names.shared !== true }, () => {
       server.off("error", onListenError)
       server.on("error", (err) => Effect.runFork(Effect.logError(`${names.protocol} listener error`, err)))
       resume(Effect.succeed((server.address() as net.AddressInfo).port))

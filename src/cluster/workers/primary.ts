@@ -1,0 +1,81 @@
+/**
+ * The primary of `robustmq start --workers N`: it serves no client itself. It forks N workers
+ * (node:cluster, the same command line), serves their Coordination when there is no etcd
+ * (coordinationHost.ts), restarts a worker that dies on the same data (its sessions and
+ * partitions come back with it; meanwhile its clients reconnect to the others and resume
+ * there), and on SIGTERM stops them all and waits for them.
+ */
+import cluster, { type Worker } from "node:cluster"
+import { Effect } from "effect"
+import type { BrokerConfigShape } from "../../../config/BrokerConfigShape.js"
+import * as MemoryCoordination from "../../../layers/coordination/memory.js"
+import { CoordinationHost } from "./coordinationHost.js"
+import { workerEnv } from "./workerConfig.js"
+
+/** A worker that dies is started again after this long (longer while it keeps dying young). */
+const RESTART_MS = 500
+const MAX_RESTART_MS = 10_000
+/** A worker that lived this long was healthy: its next restart is quick again. */
+const HEALTHY_MS = 30_000
+/** A stop waits this long for the workers, then kills what is left. */
+const STOP_GRACE_MS = 30_000
+
+export const runPrimary = (config: BrokerConfigShape, count: number): Effect.Effect<never> =>
+  Effect.gen(function*() {
+    const host = config.cluster.etcdEndpoints.length > 0 ? null : new CoordinationHost((yield* MemoryCoordination.make).service)
+    const runtime = yield* Effect.runtime<never>()
+    const log = (line: string) => Effect.runFork(Effect.provide(Effect.log(line), runtime))
+    const logWarning = (line: string) => Effect.runFork(Effect.provide(Effect.logWarning(line), runtime))
+    let stopping = false
+    const workers = new Map<number, Worker>()
+    const delays = new Map<number, number>()
+
+    const fork = (index: number) => {
+      const worker = cluster.fork(workerEnv(index))
+      const startedAt = Date.now()
+      workers.set(index, worker)
+      if (host !== null) worker.on("message", (message) => host.receive(worker, message))
+      // A send to a worker that just died fails asynchronously: its exit handles the rest.
+      worker.on("error", (error) => logWarning(`worker ${index}: ${error.message}`))
+      worker.on("exit", (code, signal) => {
+        workers.delete(index)
+        void host?.gone(worker)
+        if (stopping) return
+        const lived = Date.now() - startedAt
+        const delay = lived > HEALTHY_MS ? RESTART_MS : Math.min((delays.get(index) ?? RESTART_MS / 2) * 2, MAX_RESTART_MS)
+        delays.set(index, delay)
+        logWarning(`worker ${index} (pid ${worker.process.pid}) exited (${signal ?? `code ${code}`}) after ${lived} ms; starting it again in ${delay} ms on its data`)
+        setTimeout(() => {
+          if (!stopping) fork(index)
+        }, delay)
+      })
+    }
+
+    yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        for (let i = 0; i < count; i++) fork(i)
+        log(`workers: ${count} started (pids ${[...workers.values()].map((w) => w.process.pid).join(", ")}), ${host === null ? "coordinated by etcd" : "coordinated by this process"}; MQTT on port ${config.mqtt.port} is served by all of them`)
+      }),
+      () =>
+        Effect.async<void>((resume) => {
+          stopping = true
+          const left = [...workers.values()]
+          if (left.length === 0) return resume(Effect.void)
+          log(`workers: stopping ${left.length}`)
+          let waiting = left.length
+          const killer = setTimeout(() => {
+            for (const w of left) if (w.process.exitCode === null) w.process.kill("SIGKILL")
+          }, STOP_GRACE_MS)
+          for (const w of left) {
+            w.once("exit", () => {
+              if (--waiting === 0) {
+                clearTimeout(killer)
+                resume(Effect.void)
+              }
+            })
+            w.process.kill("SIGTERM")
+          }
+        })
+    )
+    return yield* Effect.never
+  }).pipe(Effect.scoped)

@@ -1,0 +1,178 @@
+/**
+ * `robustmq start --workers 2`, the way an operator runs it: one command, two worker processes
+ * behind one MQTT port, coordinated by the primary (no etcd). Clients land on both workers and
+ * still reach each other; a worker killed with SIGKILL is started again on its data while its
+ * clients resume their sessions on the other; SIGTERM to the primary stops everything.
+ */
+import { spawn } from "node:child_process"
+import { mkdtempSync, rmSync } from "node:fs"
+import { createServer } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import mqtt from "mqtt"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { connect, type TestClient, waitUntil } from "../support/clients.js"
+import { freePort } from "../support/freePort.js"
+import { mainPath } from "../support/startBrokerProcess.js"
+
+interface Member {
+  readonly id: string
+  readonly pid: number
+  readonly self: boolean
+  readonly sessions: number | null
+}
+
+const listenable = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const s = createServer()
+    s.once("error", () => resolve(false))
+    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)))
+  })
+
+/** A free port whose next one is free too (worker i serves HTTP on base + i). */
+const freePair = async (): Promise<number> => {
+  for (;;) {
+    const p = await freePort()
+    if (p < 65535 && (await listenable(p + 1))) return p
+  }
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+describe("robustmq start --workers 2", () => {
+  const dir = mkdtempSync(join(tmpdir(), "robustmq-workers-"))
+  let mqttPort = 0
+  let httpPort = 0
+  let out = ""
+  let primary: ReturnType<typeof spawn>
+  const clients: Array<TestClient> = []
+
+  const membersOn = async (port: number): Promise<ReadonlyArray<Member>> => {
+    const res = await fetch(`http://127.0.0.1:${port}/api/v1/cluster`)
+    if (!res.ok) throw new Error(`GET /api/v1/cluster on ${port}: ${res.status}`)
+    return ((await res.json()) as { members: ReadonlyArray<Member> }).members
+  }
+  const membersOrNone = (port: number) => membersOn(port).catch(() => [] as ReadonlyArray<Member>)
+
+  beforeAll(async () => {
+    mqttPort = await freePort()
+    httpPort = await freePair()
+    primary = spawn(process.execPath, [mainPath, "start", "--workers", "2", "--mqtt-host", "127.0.0.1", "--mqtt-port", String(mqttPort), "--http-port", String(httpPort), "--data-dir", dir], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ROBUSTMQ_HTTP_HOST: "127.0.0.1", ROBUSTMQ_KAFKA_ENABLED: "false", ROBUSTMQ_CLUSTER_NODE_ID: "box" }
+    })
+    primary.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d))
+    primary.stderr!.setEncoding("utf8").on("data", (d: string) => (out += d))
+    let ready = false
+    const deadline = Date.now() + 40_000
+    while (!ready) {
+      if (Date.now() > deadline || primary.exitCode !== null) throw new Error(`the workers did not come up: ${out}`)
+      const [a, b] = await Promise.all([membersOrNone(httpPort), membersOrNone(httpPort + 1)])
+      ready = a.length === 2 && b.length === 2
+      if (!ready) await new Promise((r) => setTimeout(r, 200))
+    }
+  }, 60_000)
+
+  afterAll(async () => {
+    for (const c of clients) await c.end(true)
+    if (primary.exitCode === null) primary.kill("SIGKILL")
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it("serves one MQTT port from both workers, and a message reaches subscribers on either", async () => {
+    const subs: Array<TestClient> = []
+    for (let i = 0; i < 6; i++) {
+      const c = await connect(`mqtt://127.0.0.1:${mqttPort}`, { clientId: `wsub${i}` })
+      clients.push(c)
+      subs.push(c)
+      await c.client.subscribeAsync("w/#", { qos: 1 })
+    }
+    // node:cluster hands connections out round-robin: both workers hold some of them.
+    const [a, b] = await Promise.all([membersOn(httpPort), membersOn(httpPort + 1)])
+    const held = [a.find((m) => m.self)!.sessions!, b.find((m) => m.self)!.sessions!]
+    expect(held[0]).toBeGreaterThan(0)
+    expect(held[1]).toBeGreaterThan(0)
+    const pub = await connect(`mqtt://127.0.0.1:${mqttPort}`, { clientId: "wpub" })
+    clients.push(pub)
+    for (let i = 0; i < 50; i++) await pub.client.publishAsync("w/x", String(i), { qos: 1 })
+    for (const s of subs) {
+      const got = await s.waitFor(50)
+      expect(got.map((m) => Number(m.payload))).toEqual(Array.from({ length: 50 }, (_, i) => i))
+    }
+  }, 30_000)
+
+  it("a worker killed with SIGKILL is started again on its data; its persistent session resumes on the other meanwhile", async () => {
+    const options = { clientId: "wk", protocolVersion: 5 as const, clean: false, properties: { sessionExpiryInterval: 600 }, reconnectPeriod: 0 }
+    const first = await connect(`mqtt://127.0.0.1:${mqttPort}`, options)
+    await first.client.subscribeAsync("wk/#", { qos: 1 })
+    // Which worker holds it: the one whose admin API knows the session.
+    const members = await membersOn(httpPort)
+    expect(members.map((m) => m.id).sort()).toEqual(["box-w0", "box-w1"])
+    let holder: Member | undefined
+    for (const port of [httpPort, httpPort + 1]) {
+      const res = await fetch(`http://127.0.0.1:${port}/api/v1/sessions/wk`)
+      if (res.ok) holder = (await membersOn(port)).find((m) => m.self)
+    }
+    expect(holder).toBeDefined()
+    // The holder records the subscription in the cluster's session directory off the SUBACK path (coalesced, a few ms).
+    await new Promise((r) => setTimeout(r, 500))
+    const killedAt = Date.now()
+    process.kill(holder!.pid, "SIGKILL")
+    await first.end(true)
+    // Reconnecting until the other worker serves it (the dead one's connections are gone at once).
+    let resumed: { client: mqtt.MqttClient; sessionPresent: boolean; got: Array<string> } | null = null
+    while (resumed === null) {
+      if (Date.now() - killedAt > 15_000) throw new Error(`the session was not resumed: ${out.slice(-6000)}`)
+      const c = mqtt.connect(`mqtt://127.0.0.1:${mqttPort}`, options)
+      const got: Array<string> = []
+      c.on("message", (_t, p) => got.push(p.toString()))
+      const connack = await new Promise<{ sessionPresent: boolean } | null>((resolve) => {
+        c.once("connect", resolve)
+        c.once("error", () => resolve(null))
+        c.once("close", () => resolve(null))
+      })
+      if (connack !== null && c.connected) resumed = { client: c, sessionPresent: connack.sessionPresent, got }
+      else {
+        c.end(true)
+        await new Promise((r) => setTimeout(r, 100))
+      }
+    }
+    const servedAfter = Date.now() - killedAt
+    try {
+      expect(resumed.sessionPresent, out.slice(-5000)).toBe(true)
+      const pub = await connect(`mqtt://127.0.0.1:${mqttPort}`, { clientId: "wkpub" })
+      clients.push(pub)
+      await pub.client.publishAsync("wk/1", "after the kill", { qos: 1 })
+      await waitUntil(() => resumed!.got.length > 0, 5000, () => "the resumed session to get a message")
+      expect(resumed.got).toEqual(["after the kill"])
+    } finally {
+      resumed.client.end(true)
+    }
+    // The primary started the killed worker again: two members, a new pid.
+    const other = httpPort + (holder!.id === "box-w0" ? 1 : 0)
+    for (;;) {
+      const now = await membersOrNone(other)
+      if (now.length === 2 && now.every((m) => m.pid !== holder!.pid)) break
+      if (Date.now() - killedAt > 30_000) throw new Error(`the worker did not come back: ${out.slice(-2000)}`)
+      await new Promise((r) => setTimeout(r, 200))
+    }
+    console.log(`workers: SIGKILL of a worker -> its session served by the other after ${servedAfter} ms; back in ${Date.now() - killedAt} ms`)
+  }, 60_000)
+
+  it("SIGTERM to the primary stops every worker and exits 0", async () => {
+    const pids = [...new Set([...(await membersOn(httpPort)), ...(await membersOn(httpPort + 1))].map((m) => m.pid))]
+    expect(pids).toHaveLength(2)
+    const exited = new Promise<number | null>((resolve) => primary.once("exit", (code) => resolve(code)))
+    primary.kill("SIGTERM")
+    expect(await exited).toBe(0)
+    expect(pids.filter(alive)).toEqual([])
+    expect(out).toMatch(/workers: stopping 2/)
+  }, 40_000)
+})

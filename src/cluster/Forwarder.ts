@@ -89,8 +89,8 @@ export class Forwarder implements RemoteRouting {
     return this.summary.visible()
   }
 
-  claimSession(clientId: string): Effect.Effect<boolean> {
-    return this.sessions.claim(clientId)
+  claimSession(clientId: string, cleanStart: boolean): Effect.Effect<boolean> {
+    return this.sessions.claim(clientId, cleanStart)
   }
 
   sessionChanged(session: LiveSession, events: ReadonlyArray<SessionEvent>): void {

@@ -62,9 +62,10 @@ export interface RemoteRouting {
   routesVisible(): Effect.Effect<void> | null
   /**
    * Before a CONNECT opens its session: makes this node the session's holder in the cluster,
-   * bringing its state from the node that held it. False: refuse the CONNECT (0x88), etcd cannot say.
+   * bringing its state from the node that held it (with `cleanStart`, that node ends it instead).
+   * False: refuse the CONNECT (0x88), etcd cannot say.
    */
-  claimSession(clientId: string): Effect.Effect<boolean>
+  claimSession(clientId: string, cleanStart: boolean): Effect.Effect<boolean>
   /** A session's events were decided (subscriptions, start, end): the cluster's record of it follows. */
   sessionChanged(session: LiveSession, events: ReadonlyArray<SessionEvent>): void
 }

@@ -1,0 +1,139 @@
+/**
+ * Wills and `$SYS` across nodes, in one process: three brokers over one memory Coordination.
+ * A will (delayed or not) of a client lost on n1 reaches a subscriber on n2; a CONNECT on n2
+ * before the delay ends cancels it (resumed session) or publishes it at once (Clean Start), as
+ * on a single node. Each node's `$SYS` figures are also published under `$SYS/brokers/<id>/`
+ * and reach every node; `$SYS/broker/` stays each node's own view; `$SYS/brokers` lists the
+ * members. Real MQTT.js, raw sockets (a real abrupt close) and mosquitto_sub.
+ */
+import { Effect } from "effect"
+import type { IConnectPacket } from "mqtt-packet"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import * as MemoryCoordination from "../../layers/coordination/memory.js"
+import { connect, quiet, type TestClient, waitUntil } from "../support/clients.js"
+import { RawClient } from "../support/RawClient.js"
+import { startBroker, type TestBroker } from "../support/TestBroker.js"
+
+type WillSpec = NonNullable<IConnectPacket["will"]>
+
+const nodes: Array<TestBroker> = []
+const clients: Array<TestClient> = []
+const raws: Array<RawClient> = []
+
+const client = async (node: TestBroker, options: Parameters<typeof connect>[1] = {}) => {
+  const c = await connect(node.url, options)
+  clients.push(c)
+  return c
+}
+
+const withWill = async (node: TestBroker, version: 4 | 5, clientId: string, will: WillSpec, extra: Partial<IConnectPacket> = {}) => {
+  const { client: raw, connack } = await RawClient.handshake(node.port, version, { clientId, will, ...extra })
+  raws.push(raw)
+  return { raw, connack }
+}
+
+const subscriber = async (node: TestBroker, filter: string) => {
+  const c = await client(node, { protocolVersion: 5 })
+  await c.client.subscribeAsync(filter, { qos: 1 })
+  return c
+}
+
+/**
+ * The will was NOT published: a sentinel published on n1 after the will client is gone (and
+ * past its delay) must be the only message the subscriber on n2 sees.
+ */
+const expectOnlySentinel = async (sub: TestClient, topic: string) => {
+  const pub = await client(nodes[0]!)
+  await pub.client.publishAsync(topic, "sentinel", { qos: 1 })
+  const [first] = await sub.waitFor(1)
+  expect(first!.payload).toBe("sentinel")
+  await quiet(150)
+  expect(sub.messages.map((m) => m.payload)).toEqual(["sentinel"])
+}
+
+const persistent = { clean: false, properties: { sessionExpiryInterval: 60 } }
+
+beforeAll(async () => {
+  const { service } = await Effect.runPromise(MemoryCoordination.make)
+  // $SYS every second; QoS 0 logged too, to check that $SYS is still never logged.
+  for (const id of ["n1", "n2", "n3"]) nodes.push(await startBroker({ coordination: service, cluster: { nodeId: id }, mqtt: { sysInterval: 1, logQos0: true } }))
+  await waitUntil(() => nodes.every((n) => n.node.members().length === 3), 5000, () => "three members on every node")
+})
+afterAll(async () => {
+  for (const r of raws) if (!r.isClosed) await r.destroy()
+  for (const c of clients) await c.end(true)
+  for (const n of nodes) {
+    await n.stop()
+    n.cleanup()
+  }
+})
+
+describe("wills across nodes", () => {
+  it.each([4, 5] as const)("the will of an MQTT v%i client lost on n1 reaches a subscriber on n2", async (version) => {
+    const [n1, n2] = nodes
+    const topic = `will/lost/${version}`
+    const sub = await subscriber(n2!, topic)
+    const { raw } = await withWill(n1!, version, `lost-${version}`, { topic, payload: Buffer.from("bye"), qos: 1, retain: false })
+    await raw.destroy()
+    const [m] = await sub.waitFor(1, 3000)
+    expect(m).toMatchObject({ topic, payload: "bye" })
+    expect(m!.packet.qos).toBe(1)
+  })
+
+  it("a retained will set on n1 is there for a late subscriber on n3", async () => {
+    const topic = "will/retained/dev"
+    const { raw } = await withWill(nodes[0]!, 5, "retained-will", { topic, payload: Buffer.from("offline"), qos: 1, retain: true })
+    await raw.destroy()
+    await waitUntil(() => nodes[2]!.server.engine.retained.has(topic), 3000, () => "the retained will on n3")
+    const late = await subscriber(nodes[2]!, "will/retained/#")
+    const [m] = await late.waitFor(1)
+    expect(m).toMatchObject({ topic, payload: "offline" })
+    expect(m!.packet.retain).toBe(true)
+  })
+
+  it("a delayed will (v5 Will Delay Interval 1 s) of a client lost on n1 reaches n2 after the delay", async () => {
+    const [n1, n2] = nodes
+    const sub = await subscriber(n2!, "will/delayed")
+    const { raw } = await withWill(n1!, 5, "delayed", { topic: "will/delayed", payload: Buffer.from("late"), qos: 1, retain: false, properties: { willDelayInterval: 1 } }, persistent)
+    const lostAt = Date.now()
+    await raw.destroy()
+    const [m] = await sub.waitFor(1, 3000)
+    const after = Date.now() - lostAt
+    expect(m!.payload).toBe("late")
+    expect(after).toBeGreaterThanOrEqual(1000)
+    expect(after).toBeLessThan(2500)
+  })
+
+  // [MQTT-3.1.3-9]: a new connection for the session before the delay ends means no will; a
+  // Clean Start ends the session, which publishes the delayed will at once (as on one node).
+  it.each([
+    ["lost", false],
+    ["lost", true],
+    ["live", false],
+    ["live", true]
+  ] as const)("a delayed will of a %s connection on n1, then a CONNECT on n2 with Clean Start %s", async (state, clean) => {
+    const [n1, n2] = nodes
+    const clientId = `moves-${state}-${clean}`
+    const topic = `will/moves/${state}-${clean}`
+    const sub = await subscriber(n2!, topic)
+    const { raw } = await withWill(n1!, 5, clientId, { topic, payload: Buffer.from("gone"), qos: 1, retain: false, properties: { willDelayInterval: 1 } }, persistent)
+    if (state === "lost") {
+      await raw.destroy()
+      await waitUntil(() => n1!.server.engine.sessions.get(clientId)?.pendingWill != null, 2000, () => "n1 to hold the delayed will")
+    }
+    const { client: back, connack } = await RawClient.handshake(n2!.port, 5, { clientId, ...(clean ? { clean: true } : persistent) })
+    raws.push(back)
+    expect(connack.sessionPresent).toBe(!clean)
+    if (state === "live") expect((await raw.expect("disconnect")).reasonCode).toBe(0x8e)
+    expect(n1!.server.engine.sessions.has(clientId)).toBe(false)
+    if (clean) {
+      const [m] = await sub.waitFor(1, 900) // at once, not after the delay
+      expect(m!.payload).toBe("gone")
+      await quiet(1300)
+      expect(sub.messages.length).toBe(1)
+    } else {
+      await quiet(1500) // past the delay and a sweep on both nodes: the will would be out by now
+      await expectOnlySentinel(sub, topic)
+    }
+  })
+})

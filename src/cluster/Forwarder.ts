@@ -27,6 +27,7 @@ export class Forwarder implements RemoteRouting {
   private readonly targets = new Map<string, ReadonlyArray<string>>()
 
   constructor(
+    readonly nodeId: string,
     private readonly routes: RouteTable,
     private readonly summary: RouteSummary,
     private readonly link: NodeLink,

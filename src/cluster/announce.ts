@@ -16,6 +16,7 @@ import { listen } from "../net/listen.js"
 import { ReasonCode } from "../../domain/ReasonCode.js"
 import type { Connection } from "../mqtt/Connection.js"
 import { ClusterNode, join } from "./ClusterNode.js"
+import { forgetNodeSys, publishMembers } from "./clusterSys.js"
 import { Forwarder } from "./Forwarder.js"
 import { LinkCatchUp } from "./LinkCatchUp.js"
 import { NodeLink } from "./NodeLink.js"
@@ -88,15 +89,25 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
     yield* Effect.forkScoped(routes.follow(node.coordination))
     summary = new RouteSummary(node.id, membership, runtime)
     const others = () => node.members().flatMap((m) => (m.id === node.id ? [] : [m.id]))
-    const forwarder = new Forwarder(routes, summary, link, others, sessions)
+    const forwarder = new Forwarder(node.id, routes, summary, link, others, sessions)
     const installed = summary
     yield* Effect.forkScoped(catchUp.run(others))
-    yield* Effect.forkScoped(Stream.runForEach(node.changes, (e) => (e._tag === "Left" ? Effect.sync(() => link.forget(e.id)) : Effect.void)))
+    const sysOn = config.mqtt.sysInterval > 0
+    const memberIds = () => node.members().map((m) => m.id)
+    yield* Effect.forkScoped(Stream.runForEach(node.changes, (e) =>
+      Effect.sync(() => {
+        if (e._tag === "Left") {
+          link.forget(e.id)
+          if (sysOn) forgetNodeSys(engine, e.id)
+        }
+        if (sysOn) publishMembers(engine, memberIds(), Date.now())
+      })))
     yield* Effect.acquireRelease(
       Effect.sync(() => {
         engine.subscriptions.routes = installed
         for (const key of engine.subscriptions.routeKeys()) installed.added(key)
         engine.remote = forwarder
+        if (sysOn) publishMembers(engine, memberIds(), Date.now())
       }),
       () =>
         Effect.gen(function*() {

@@ -10,7 +10,10 @@ import { Effect } from "effect"
 import type { IConnectPacket } from "mqtt-packet"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as MemoryCoordination from "../../layers/coordination/memory.js"
+import { RETAINED_TP } from "../../src/mqtt/engine/Engine.js"
 import { connect, quiet, type TestClient, waitUntil } from "../support/clients.js"
+import { messageLines, mosquittoInstalled, SUB } from "../support/mosquitto.js"
+import { useProcesses } from "../support/processes.js"
 import { RawClient } from "../support/RawClient.js"
 import { startBroker, type TestBroker } from "../support/TestBroker.js"
 
@@ -19,6 +22,7 @@ type WillSpec = NonNullable<IConnectPacket["will"]>
 const nodes: Array<TestBroker> = []
 const clients: Array<TestClient> = []
 const raws: Array<RawClient> = []
+const spawnClient = useProcesses()
 
 const client = async (node: TestBroker, options: Parameters<typeof connect>[1] = {}) => {
   const c = await connect(node.url, options)
@@ -135,5 +139,83 @@ describe("wills across nodes", () => {
       await quiet(1500) // past the delay and a sweep on both nodes: the will would be out by now
       await expectOnlySentinel(sub, topic)
     }
+  })
+})
+
+describe("$SYS across nodes", () => {
+  /** The latest payload per topic a client got. */
+  const latest = (c: TestClient) => {
+    const out = new Map<string, string>()
+    for (const m of c.messages) out.set(m.topic, m.payload)
+    return out
+  }
+  const connectedOf = (n: TestBroker) => String(n.server.context.connected)
+  const retainedUnder = (n: TestBroker, prefix: string) => [...n.server.engine.retained.keys()].filter((t) => t.startsWith(prefix))
+
+  it("a subscriber on n2 to $SYS/brokers/+/clients/connected sees every node's figure; $SYS/broker/ stays n2's own", async () => {
+    const [n1, n2] = nodes
+    // n1 gets more clients than the others, so its figure differs from n2's.
+    while (Number(connectedOf(n1!)) <= Number(connectedOf(n2!)) + 2) await client(n1!)
+    const sub = await client(n2!, { protocolVersion: 5 })
+    await sub.client.subscribeAsync(["$SYS/brokers/+/clients/connected", "$SYS/broker/clients/connected"], { qos: 0 })
+    const figures = () => nodes.map((n) => latest(sub).get(`$SYS/brokers/${n.node.id}/clients/connected`))
+    await waitUntil(() => figures().every((f, i) => f === connectedOf(nodes[i]!)), 4000,
+      () => `each node's figure (${nodes.map(connectedOf)}), got ${JSON.stringify(figures())}`)
+    expect(Number(connectedOf(n1!))).toBeGreaterThan(Number(connectedOf(n2!)))
+    // Another round: every $SYS/broker/ message that reached n2's subscriber is n2's own figure.
+    const from = sub.messages.length
+    await waitUntil(() => sub.messages.slice(from).some((m) => m.topic === "$SYS/broker/clients/connected"), 3000, () => "the next $SYS/broker/ round")
+    const own = sub.messages.filter((m) => m.topic === "$SYS/broker/clients/connected").slice(1) // the first was the retained one
+    expect(own.length).toBeGreaterThan(0)
+    expect(new Set(own.map((m) => m.payload))).toEqual(new Set([connectedOf(n2!)]))
+  })
+
+  it.skipIf(!mosquittoInstalled)("mosquitto_sub on n3 gets every node's retained uptime at once", async () => {
+    const run = await spawnClient(SUB, ["-p", String(nodes[2]!.port), "-t", "$SYS/brokers/+/uptime", "-v", "-C", "3", "-W", "5"]).exited
+    expect(run.code).toBe(0)
+    const lines = messageLines(run.stdout).sort()
+    expect(lines.map((l) => l.split(" ")[0])).toEqual(["$SYS/brokers/n1/uptime", "$SYS/brokers/n2/uptime", "$SYS/brokers/n3/uptime"])
+    for (const l of lines) expect(l).toMatch(/ \d+ seconds$/)
+  })
+
+  it("per interval each node sends each peer its figures once, in memory only: bounded, no loop, nothing logged", async () => {
+    const [n1, n2] = nodes
+    // Figures per node: what n2 retains from n1.
+    const perNode = retainedUnder(n2!, "$SYS/brokers/n1/").length
+    expect(perNode).toBeGreaterThan(10)
+    const logEnds = (n: TestBroker) => JSON.stringify([...n.server.engine.backlog.ends(), [RETAINED_TP, n.server.engine.log.unsafeEndOffset(RETAINED_TP)]])
+    const before = { forwarded: n1!.routing.link!.stats.forwarded, received: n2!.routing.link!.stats.received, logs: nodes.map(logEnds) }
+    const started = Date.now()
+    await quiet(3000)
+    const seconds = (Date.now() - started) / 1000
+    const forwarded = n1!.routing.link!.stats.forwarded - before.forwarded
+    const received = n2!.routing.link!.stats.received - before.received
+    // sys_interval 1 s, 2 peers: about perNode x 2 a second; at most one round more than the seconds passed.
+    expect(forwarded).toBeGreaterThanOrEqual(perNode * 2 * 2)
+    expect(forwarded).toBeLessThanOrEqual(perNode * 2 * (Math.ceil(seconds) + 1))
+    // n2 hears n1 and n3 and sends nothing back around: what it got is two nodes' rounds.
+    expect(received).toBeLessThanOrEqual(perNode * 2 * (Math.ceil(seconds) + 1))
+    // logQos0 is on, and still no $SYS message reached a log or the retained store's partition.
+    expect(nodes.map(logEnds)).toEqual(before.logs)
+  })
+
+  // Stops n3: keep it last.
+  it("$SYS/brokers lists the members; once n3 leaves, it is dropped from it and its figures are no longer retained", async () => {
+    const [n1, n2, n3] = nodes
+    const sub = await client(n1!, { protocolVersion: 5 })
+    await sub.client.subscribeAsync("$SYS/brokers", { qos: 0 })
+    const [first] = await sub.waitFor(1)
+    expect(first).toMatchObject({ topic: "$SYS/brokers", payload: "n1,n2,n3" })
+    expect(first!.packet.retain).toBe(true)
+    expect(retainedUnder(n1!, "$SYS/brokers/n3/").length).toBeGreaterThan(0)
+    await n3!.stop()
+    await waitUntil(() => sub.messages.at(-1)?.payload === "n1,n2", 3000, () => `the list without n3, got ${JSON.stringify(sub.messages.map((m) => m.payload))}`)
+    expect(retainedUnder(n1!, "$SYS/brokers/n3/")).toEqual([])
+    expect(retainedUnder(n2!, "$SYS/brokers/n3/")).toEqual([])
+    const late = await client(n2!)
+    await late.client.subscribeAsync("$SYS/brokers/+/version", { qos: 0 })
+    await late.waitFor(2)
+    await quiet(200)
+    expect(new Set(late.messages.map((m) => m.topic))).toEqual(new Set(["$SYS/brokers/n1/version", "$SYS/brokers/n2/version"]))
   })
 })

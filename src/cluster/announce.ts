@@ -16,7 +16,8 @@ import { listen } from "../net/listen.js"
 import { ReasonCode } from "../../domain/ReasonCode.js"
 import type { Connection } from "../mqtt/Connection.js"
 import { ClusterNode, join } from "./ClusterNode.js"
-import { forgetNodeSys, publishMembers } from "./clusterSys.js"
+import { publishSys } from "../mqtt/engine/sys.js"
+import { forgetNodeSys, publishMembers, sendOwnSys } from "./clusterSys.js"
 import { Forwarder } from "./Forwarder.js"
 import { LinkCatchUp } from "./LinkCatchUp.js"
 import { NodeLink } from "./NodeLink.js"
@@ -39,6 +40,7 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
     if (!node.enabled || node.coordination === null) return { routes: null, link: null, catchUp: null }
     const config = yield* BrokerConfig
     const engine = yield* MqttEngine
+    const mqtt = yield* MqttServer
     const runtime = yield* Effect.runtime<never>()
     const log = (line: string) => Runtime.runFork(runtime)(Effect.logWarning(line))
 
@@ -69,7 +71,6 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
     let summary: RouteSummary | null = null
     const membership = yield* join(
       Effect.gen(function*() {
-        const mqtt = yield* MqttServer
         const kafka = yield* Effect.serviceOption(KafkaServer)
         const http = yield* HttpListener
         return { linkPort, mqttPort: mqtt.port, kafkaPort: Option.match(kafka, { onNone: () => -1, onSome: (k) => k.port }), httpPort: http.port }
@@ -93,13 +94,17 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
     const installed = summary
     yield* Effect.forkScoped(catchUp.run(others))
     const sysOn = config.mqtt.sysInterval > 0
-    const memberIds = () => node.members().map((m) => m.id)
+    // This node is one while it holds a lease, even before the watch has brought its own entry.
+    const memberIds = () => {
+      const ids = node.members().map((m) => m.id)
+      return node.membership() !== null && !ids.includes(node.id) ? [...ids, node.id] : ids
+    }
     yield* Effect.forkScoped(Stream.runForEach(node.changes, (e) =>
       Effect.sync(() => {
         if (e._tag === "Left") {
           link.forget(e.id)
           if (sysOn) forgetNodeSys(engine, e.id)
-        }
+        } else if (sysOn && e.node.id !== node.id) sendOwnSys(engine, link, node.id, e.node.id)
         if (sysOn) publishMembers(engine, memberIds(), Date.now())
       })))
     yield* Effect.acquireRelease(
@@ -107,7 +112,11 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
         engine.subscriptions.routes = installed
         for (const key of engine.subscriptions.routeKeys()) installed.added(key)
         engine.remote = forwarder
-        if (sysOn) publishMembers(engine, memberIds(), Date.now())
+        if (sysOn) {
+          // The others get this node's figures now, not one interval after the join.
+          publishSys(mqtt.context, Date.now())
+          publishMembers(engine, memberIds(), Date.now())
+        }
       }),
       () =>
         Effect.gen(function*() {

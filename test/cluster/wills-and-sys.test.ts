@@ -3,8 +3,9 @@
  * A will (delayed or not) of a client lost on n1 reaches a subscriber on n2; a CONNECT on n2
  * before the delay ends cancels it (resumed session) or publishes it at once (Clean Start), as
  * on a single node. Each node's `$SYS` figures are also published under `$SYS/brokers/<id>/`
- * and reach every node; `$SYS/broker/` stays each node's own view; `$SYS/brokers` lists the
- * members. Real MQTT.js, raw sockets (a real abrupt close) and mosquitto_sub.
+ * and reach every node (a node that joins shows and gets them at once); `$SYS/broker/` stays
+ * each node's own view; `$SYS/brokers` lists the members. Real MQTT.js, raw sockets (a real
+ * abrupt close) and mosquitto_sub.
  */
 import { Effect } from "effect"
 import type { IConnectPacket } from "mqtt-packet"
@@ -217,5 +218,15 @@ describe("$SYS across nodes", () => {
     await late.waitFor(2)
     await quiet(200)
     expect(new Set(late.messages.map((m) => m.topic))).toEqual(new Set(["$SYS/brokers/n1/version", "$SYS/brokers/n2/version"]))
+  })
+
+  it("a node that joins (sys_interval 60 s) shows its figures to the others at once, and gets theirs", async () => {
+    const [n1] = nodes
+    const n4 = await startBroker({ coordination: n1!.node.coordination!, cluster: { nodeId: "n4" }, mqtt: { sysInterval: 60 } })
+    nodes.push(n4)
+    await waitUntil(() => n1!.server.engine.retained.has("$SYS/brokers/n4/uptime"), 3000, () => "n4's figures on n1, long before its next interval")
+    await waitUntil(() => ["n1", "n2"].every((id) => n4.server.engine.retained.has(`$SYS/brokers/${id}/uptime`)), 3000, () => "n1's and n2's figures on n4")
+    const list = (n: TestBroker) => n.server.engine.retained.get("$SYS/brokers")?.payload.toString()
+    await waitUntil(() => list(n4) === "n1,n2,n4" && list(n1!) === "n1,n2,n4", 3000, () => `the member lists with n4: ${list(n4)} on n4, ${list(n1!)} on n1`)
   })
 })

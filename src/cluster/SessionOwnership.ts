@@ -3,7 +3,8 @@
  * its session and a fencing epoch. A CONNECT claims it (epoch + 1) before the session opens; if
  * another live node held it, that node is asked over the link to hand it over: it closes the
  * old connection (DISCONNECT 0x8E), exports the session and ends it there, and this node
- * imports it, so the CONNECT resumes it with its subscriptions and what was queued. A node hands
+ * imports it, so the CONNECT resumes it with its subscriptions and what was queued (a Clean
+ * Start asks it to end the session instead, so a delayed will goes out there). A node hands
  * a session only to the owner etcd names at the epoch asked for: a stale or forged request gets
  * nothing. A dead holder (not a member) hands nothing: the session starts empty here (its
  * storage is out of reach; see the README's cluster section).

@@ -1,7 +1,8 @@
 /**
  * The layer above the servers that makes this node a working member of its cluster: it opens
  * the node link, joins with the bound ports (MQTT, Kafka, HTTP, link), publishes its route
- * summary, follows the others', and plugs the forwarder into the MQTT engine. Being above the
+ * summary, follows the others', plugs the forwarder into the MQTT engine, and keeps the
+ * cluster's `$SYS` current as members come and go (clusterSys.ts). Being above the
  * servers, it is released first on shutdown: the engine stops forwarding, the node leaves (its
  * lease is revoked, so its routes vanish and the others stop sending to it), then the link closes,
  * all before any client listener does. A single node skips all of it.
@@ -15,8 +16,8 @@ import { MqttServer } from "../mqtt/MqttServer.js"
 import { listen } from "../net/listen.js"
 import { ReasonCode } from "../../domain/ReasonCode.js"
 import type { Connection } from "../mqtt/Connection.js"
-import { ClusterNode, join } from "./ClusterNode.js"
 import { publishSys } from "../mqtt/engine/sys.js"
+import { ClusterNode, join } from "./ClusterNode.js"
 import { forgetNodeSys, publishMembers, sendOwnSys } from "./clusterSys.js"
 import { Forwarder } from "./Forwarder.js"
 import { LinkCatchUp } from "./LinkCatchUp.js"

@@ -27,6 +27,7 @@ export class Forwarder implements RemoteRouting {
   private readonly targets = new Map<string, ReadonlyArray<string>>()
 
   constructor(
+    readonly nodeId: string,
     private readonly routes: RouteTable,
     private readonly summary: RouteSummary,
     private readonly link: NodeLink,
@@ -89,8 +90,8 @@ export class Forwarder implements RemoteRouting {
     return this.summary.visible()
   }
 
-  claimSession(clientId: string): Effect.Effect<boolean> {
-    return this.sessions.claim(clientId)
+  claimSession(clientId: string, cleanStart: boolean): Effect.Effect<boolean> {
+    return this.sessions.claim(clientId, cleanStart)
   }
 
   sessionChanged(session: LiveSession, events: ReadonlyArray<SessionEvent>): void {

@@ -3,7 +3,8 @@
  * its session and a fencing epoch. A CONNECT claims it (epoch + 1) before the session opens; if
  * another live node held it, that node is asked over the link to hand it over: it closes the
  * old connection (DISCONNECT 0x8E), exports the session and ends it there, and this node
- * imports it, so the CONNECT resumes it with its subscriptions and what was queued. A node hands
+ * imports it, so the CONNECT resumes it with its subscriptions and what was queued (a Clean
+ * Start asks it to end the session instead, so a delayed will goes out there). A node hands
  * a session only to the owner etcd names at the epoch asked for: a stale or forged request gets
  * nothing. A dead holder (not a member) hands nothing: the session starts empty here (its
  * storage is out of reach; see the README's cluster section).
@@ -44,9 +45,10 @@ export class SessionOwnership {
 
   /**
    * Makes this node the holder of `clientId`'s session, bringing its state from the node that
-   * held it. False when etcd cannot say (the CONNECT is refused with 0x88: try again).
+   * held it (with `cleanStart`, the old node ends it instead: its delayed will goes out there).
+   * False when etcd cannot say (the CONNECT is refused with 0x88: try again).
    */
-  claim(clientId: string): Effect.Effect<boolean> {
+  claim(clientId: string, cleanStart: boolean): Effect.Effect<boolean> {
     const self = this.node.id
     const key = sessionKey(clientId)
     return Effect.gen(this, function*() {
@@ -65,9 +67,10 @@ export class SessionOwnership {
       const holder = before?.owner
       if (holder === undefined || holder === self) return true
       // A live holder hands the whole session over; a dead one's record in etcd brings its
-      // subscriptions, as does a holder that cannot be reached (it died, and its lease has not run out yet).
-      const handed = this.node.member(holder) !== undefined ? yield* this.fetch(holder, clientId, mine) : null
-      const moved = handed ?? (yield* this.directory.stored(clientId))
+      // subscriptions, as does a holder that cannot be reached (it died, and its lease has not
+      // run out yet). A clean start wants none of it.
+      const handed = this.node.member(holder) !== undefined ? yield* this.fetch(holder, clientId, mine, cleanStart) : null
+      const moved = handed ?? (cleanStart ? null : yield* this.directory.stored(clientId))
       if (moved !== null) yield* importSession(this.engine, moved).pipe(
         Effect.catchAll((e) => Effect.logError(`cluster: storing session ${clientId} from ${holder} failed`, e))
       )
@@ -78,12 +81,12 @@ export class SessionOwnership {
   }
 
   /** Asks `holder` for the session; null when it has none or does not answer in time. */
-  private fetch(holder: string, clientId: string, mine: Ownership): Effect.Effect<MovedSession | null> {
+  private fetch(holder: string, clientId: string, mine: Ownership, cleanStart: boolean): Effect.Effect<MovedSession | null> {
     const id = this.nextRequest++
     return Effect.gen(this, function*() {
       const reply = yield* Deferred.make<MovedSession | null>()
       this.waiting.set(id, { holder, reply })
-      if (!this.link.sendControl(holder, encodeTakeOver({ id, clientId, epoch: mine.epoch }))) return null
+      if (!this.link.sendControl(holder, encodeTakeOver({ id, clientId, epoch: mine.epoch, cleanStart }))) return null
       return yield* Deferred.await(reply).pipe(
         Effect.timeoutTo({ duration: HAND_OVER_WAIT_MS, onTimeout: () => null, onSuccess: (s) => s })
       )
@@ -95,7 +98,7 @@ export class SessionOwnership {
     const work = Effect.gen(this, function*() {
       const owner = yield* this.coordination.ownerOf(sessionKey(request.clientId))
       const rightful = owner !== null && owner.owner === from && owner.epoch === request.epoch
-      const session = rightful ? yield* exportSession(this.engine, request.clientId, (conn) => (conn as Connection).takeOver()) : null
+      const session = rightful ? yield* exportSession(this.engine, request.clientId, (conn) => (conn as Connection).takeOver(), request.cleanStart === true) : null
       if (!rightful) yield* Effect.logWarning(`cluster: ${from} asked for session ${request.clientId} at epoch ${request.epoch}, but etcd says ${JSON.stringify(owner)}: not handed over`)
       this.link.sendControl(from, encodeSession({ id: request.id, session }))
     }).pipe(Effect.catchAll((e) =>

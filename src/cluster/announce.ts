@@ -1,7 +1,8 @@
 /**
  * The layer above the servers that makes this node a working member of its cluster: it opens
  * the node link, joins with the bound ports (MQTT, Kafka, HTTP, link), publishes its route
- * summary, follows the others', and plugs the forwarder into the MQTT engine. Being above the
+ * summary, follows the others', plugs the forwarder into the MQTT engine, and keeps the
+ * cluster's `$SYS` current as members come and go (clusterSys.ts). Being above the
  * servers, it is released first on shutdown: the engine stops forwarding, the node leaves (its
  * lease is revoked, so its routes vanish and the others stop sending to it), then the link closes,
  * all before any client listener does. A single node skips all of it.
@@ -15,7 +16,9 @@ import { MqttServer } from "../mqtt/MqttServer.js"
 import { listen } from "../net/listen.js"
 import { ReasonCode } from "../../domain/ReasonCode.js"
 import type { Connection } from "../mqtt/Connection.js"
+import { publishSys } from "../mqtt/engine/sys.js"
 import { ClusterNode, join } from "./ClusterNode.js"
+import { forgetNodeSys, publishMembers, sendOwnSys } from "./clusterSys.js"
 import { Forwarder } from "./Forwarder.js"
 import { LinkCatchUp } from "./LinkCatchUp.js"
 import { workerIndex } from "./workers/workerConfig.js"
@@ -39,6 +42,7 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
     if (!node.enabled || node.coordination === null) return { routes: null, link: null, catchUp: null }
     const config = yield* BrokerConfig
     const engine = yield* MqttEngine
+    const mqtt = yield* MqttServer
     const runtime = yield* Effect.runtime<never>()
     const log = (line: string) => Runtime.runFork(runtime)(Effect.logWarning(line))
 
@@ -70,7 +74,6 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
     let summary: RouteSummary | null = null
     const membership = yield* join(
       Effect.gen(function*() {
-        const mqtt = yield* MqttServer
         const kafka = yield* Effect.serviceOption(KafkaServer)
         const http = yield* HttpListener
         return { linkPort, mqttPort: mqtt.port, kafkaPort: Option.match(kafka, { onNone: () => -1, onSome: (k) => k.port }), httpPort: http.port }
@@ -90,15 +93,33 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
     yield* Effect.forkScoped(routes.follow(node.coordination))
     summary = new RouteSummary(node.id, membership, runtime)
     const others = () => node.members().flatMap((m) => (m.id === node.id ? [] : [m.id]))
-    const forwarder = new Forwarder(routes, summary, link, others, sessions)
+    const forwarder = new Forwarder(node.id, routes, summary, link, others, sessions)
     const installed = summary
     yield* Effect.forkScoped(catchUp.run(others))
-    yield* Effect.forkScoped(Stream.runForEach(node.changes, (e) => (e._tag === "Left" ? Effect.sync(() => link.forget(e.id)) : Effect.void)))
+    const sysOn = config.mqtt.sysInterval > 0
+    // This node is one while it holds a lease, even before the watch has brought its own entry.
+    const memberIds = () => {
+      const ids = node.members().map((m) => m.id)
+      return node.membership() !== null && !ids.includes(node.id) ? [...ids, node.id] : ids
+    }
+    yield* Effect.forkScoped(Stream.runForEach(node.changes, (e) =>
+      Effect.sync(() => {
+        if (e._tag === "Left") {
+          link.forget(e.id)
+          if (sysOn) forgetNodeSys(engine, e.id)
+        } else if (sysOn && e.node.id !== node.id) sendOwnSys(engine, link, node.id, e.node.id)
+        if (sysOn) publishMembers(engine, memberIds(), Date.now())
+      })))
     yield* Effect.acquireRelease(
       Effect.sync(() => {
         engine.subscriptions.routes = installed
         for (const key of engine.subscriptions.routeKeys()) installed.added(key)
         engine.remote = forwarder
+        if (sysOn) {
+          // The others get this node's figures now, not one interval after the join.
+          publishSys(mqtt.context, Date.now())
+          publishMembers(engine, memberIds(), Date.now())
+        }
       }),
       () =>
         Effect.gen(function*() {

@@ -46,6 +46,8 @@ export interface TakeOver {
   readonly id: number
   readonly clientId: string
   readonly epoch: number
+  /** The new connection asked for a Clean Start: end the session there (its delayed will goes out) and send nothing. */
+  readonly cleanStart?: boolean
 }
 
 export const encodeTakeOver = (t: TakeOver): Buffer => jsonFrame(FrameType.TakeOver, t)

@@ -104,6 +104,15 @@ describe.skipIf(!hasEtcd || !mosquittoInstalled)("a cluster of three processes o
     expect(got).toBe("kept")
   })
 
+  it("mosquitto_sub on n3 gets every node's $SYS/brokers/<id>/ figures and the member list at once", async () => {
+    // sys_interval is 10 s: what comes within 5 s is what each node published when it joined.
+    const sub = await spawn(SUB, ["-h", "127.0.0.1", "-p", String(nodes[2]!.port), "-t", "$SYS/brokers/+/version", "-t", "$SYS/brokers", "-v", "-C", "4", "-W", "5"]).exited
+    expect(sub.code, sub.stderr).toBe(0)
+    const lines = sub.stdout.trim().split("\n").sort()
+    expect(lines[0]).toBe("$SYS/brokers n1,n2,n3")
+    expect(lines.slice(1).map((l) => l.split(" ")[0])).toEqual(["$SYS/brokers/n1/version", "$SYS/brokers/n2/version", "$SYS/brokers/n3/version"])
+  })
+
   it("a node paused (SIGSTOP) past its lease notices it was fenced when it resumes: it drops its clients and joins again", async () => {
     const [n1, n2] = nodes
     const client = mqtt.connect(`mqtt://127.0.0.1:${n1!.port}`, { protocolVersion: 5, reconnectPeriod: 0, clientId: "paused-node-client" })

@@ -54,6 +54,8 @@ export interface Will {
  * costs one null test per message.
  */
 export interface RemoteRouting {
+  /** This node's id in the cluster (its `$SYS/brokers/<id>/` tree). */
+  readonly nodeId: string
   /** Hot path: sends a message published on this node once to each other node whose routes match it; returns how many. */
   forward(msg: Message): number
   /** Hot path: whether this node delivers `msg` to share group `groupKey` (`<group>/<filter>`); else a member on another node gets it. */
@@ -62,9 +64,10 @@ export interface RemoteRouting {
   routesVisible(): Effect.Effect<void> | null
   /**
    * Before a CONNECT opens its session: makes this node the session's holder in the cluster,
-   * bringing its state from the node that held it. False: refuse the CONNECT (0x88), etcd cannot say.
+   * bringing its state from the node that held it (with `cleanStart`, that node ends it instead).
+   * False: refuse the CONNECT (0x88), etcd cannot say.
    */
-  claimSession(clientId: string): Effect.Effect<boolean>
+  claimSession(clientId: string, cleanStart: boolean): Effect.Effect<boolean>
   /** A session's events were decided (subscriptions, start, end): the cluster's record of it follows. */
   sessionChanged(session: LiveSession, events: ReadonlyArray<SessionEvent>): void
 }
@@ -137,7 +140,36 @@ export class Engine {
    */
   publishForwarded(msg: Message, groups: ReadonlyArray<string>): number {
     msg.forwardedGroups = groups
+    // Another node's `$SYS/brokers/<id>/...` figures: in memory only, never logged, like this node's own.
+    if (msg.qos === 0 && msg.topic.charCodeAt(0) === 36 && msg.topic.startsWith("$SYS/")) {
+      if (msg.retain) this.setRetained(msg, false)
+      return this.route(msg)
+    }
     return this.accept(msg)
+  }
+
+  /**
+   * A `$SYS` message this node makes (sys.ts): retained in memory only, never logged. `cluster`:
+   * it goes to the other nodes too (`$SYS/brokers/<id>/...`); otherwise it stays on this node,
+   * and a share group gets it through a member here.
+   */
+  publishSys(msg: Message, cluster: boolean): void {
+    if (msg.retain) this.setRetained(msg, false)
+    const remote = this.remote
+    if (remote === null) {
+      this.route(msg)
+    } else if (cluster) {
+      this.route(msg)
+      remote.forward(msg)
+    } else {
+      // Routed as on a single node: no share-group pick may send it to a node it never reaches.
+      this.remote = null
+      try {
+        this.route(msg)
+      } finally {
+        this.remote = remote
+      }
+    }
   }
 
   /**

@@ -59,10 +59,11 @@ const moved = (o: Outgoing): MovedMessage => ({
 
 /**
  * Ends the session here and returns its state for the node taking it over; null when there is
- * none, or when it ends with its connection anyway (expiry 0). `kick` closes its connection
+ * none, when it ends with its connection anyway (expiry 0), or when the new connection asked
+ * for a Clean Start (`cleanStart`: nothing to carry). `kick` closes its connection
  * (DISCONNECT 0x8E Session taken over) first.
  */
-export const exportSession = (engine: Engine, clientId: string, kick: (conn: Outlet) => void): Effect.Effect<MovedSession | null, StorageError> =>
+export const exportSession = (engine: Engine, clientId: string, kick: (conn: Outlet) => void, cleanStart = false): Effect.Effect<MovedSession | null, StorageError> =>
   Effect.gen(function*() {
     const session = engine.sessions.get(clientId)
     if (session === undefined) return null
@@ -72,7 +73,8 @@ export const exportSession = (engine: Engine, clientId: string, kick: (conn: Out
       kick(conn)
       session.park()
     }
-    if (!session.persistent) {
+    if (!session.persistent || cleanStart) {
+      // The session ends: a delayed will goes out now, as on one node (§3.1.3.2.2).
       yield* engine.endSession(session, decideMove(session.state)) ?? Effect.void
       return null
     }

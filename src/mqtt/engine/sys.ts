@@ -1,6 +1,8 @@
 /**
- * `$SYS/broker/...` topics, Mosquitto-style, published retained at `mqtt.sys_interval`.
- * They live only in memory: never logged, never persisted.
+ * `$SYS/broker/...` topics, Mosquitto-style, published retained at `mqtt.sys_interval`: this
+ * node's own figures. In a cluster the same figures also go out under `$SYS/brokers/<node id>/`
+ * (EMQX's layout) to every other node, so a subscriber anywhere sees each node's (one link
+ * frame per peer per interval). They live only in memory: never logged, never persisted.
  */
 import type { ServerContext } from "../ServerContext.js"
 import { VERSION } from "../../version.js"
@@ -34,9 +36,17 @@ export const publishSys = (ctx: ServerContext, now: number): void => {
     ["clients/refused-rate", ctx.admission.refused.rate],
     ["clients/refused-banned", ctx.admission.refused.banned]
   ]
+  const clusterPrefix = engine.remote === null ? null : nodeSysPrefix(engine.remote.nodeId)
   for (const [name, value] of values) {
-    const msg = new Message(`$SYS/broker/${name}`, Buffer.from(String(value)), 0, true, null, 0, "", now)
-    engine.setRetained(msg, false)
-    engine.route(msg)
+    const payload = Buffer.from(String(value))
+    engine.publishSys(sysMessage(`$SYS/broker/${name}`, payload, now), false)
+    if (clusterPrefix !== null) engine.publishSys(sysMessage(clusterPrefix + name, payload, now), true)
   }
 }
+
+/** Where node `id`'s figures are published in a cluster. */
+export const nodeSysPrefix = (id: string): string => `$SYS/brokers/${id}/`
+
+/** A `$SYS` message: QoS 0, retained. */
+export const sysMessage = (topic: string, payload: Buffer, now: number): Message =>
+  new Message(topic, payload, 0, true, null, 0, "", now)

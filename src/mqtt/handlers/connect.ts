@@ -132,7 +132,7 @@ const openSession = (conn: Connection, settings: ConnectSettings, address: strin
   const remote = conn.ctx.engine.remote
   if (remote === null) return openHere(conn, settings, address)
   let claimed = false
-  conn.runControl(Effect.map(remote.claimSession(settings.clientId), (ok) => void (claimed = ok)), () =>
+  conn.runControl(Effect.map(remote.claimSession(settings.clientId, settings.cleanStart), (ok) => void (claimed = ok)), () =>
     claimed ? openHere(conn, settings, address) : conn.refuse(ReasonCode.ServerUnavailable))
 }
 

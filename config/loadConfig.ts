@@ -269,7 +269,7 @@ const ClusterSection = Schema.Struct({
   port: Schema.optional(U16),
   name: Schema.optional(NodeId.pipe(Schema.minLength(1))),
   leaseTtl: Schema.optional(intBetween(1, 300)).pipe(Schema.fromKey("lease_ttl")),
-  workers: Schema.optional(Schema.Union(intBetween(1, 256), Schema.Literal("auto")))
+  workers: Schema.optional(Schema.Union(intBetween(1, 256), Schema.Literal("auto")).pipe(Schema.annotations(mustBe(`an integer 1-256 or "auto" (one worker per core)`))))
 })
 
 /** A config document (a TOML file, or one source's values), every key optional. */

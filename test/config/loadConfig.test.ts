@@ -174,7 +174,8 @@ max_inflight = 5
         "ROBUSTMQ_CLUSTER_ADVERTISE_HOST",
         "ROBUSTMQ_CLUSTER_PORT",
         "ROBUSTMQ_CLUSTER_NAME",
-        "ROBUSTMQ_CLUSTER_LEASE_TTL"
+        "ROBUSTMQ_CLUSTER_LEASE_TTL",
+        "ROBUSTMQ_CLUSTER_WORKERS"
       ]
       expect(configFields.map((f) => f.env).sort()).toEqual([...documented].sort())
 
@@ -221,7 +222,8 @@ max_inflight = 5
         ROBUSTMQ_CLUSTER_ETCD_ENDPOINTS: ["http://10.0.0.1:2379, http://10.0.0.2:2379", ["http://10.0.0.1:2379", "http://10.0.0.2:2379"]],
         ROBUSTMQ_CLUSTER_NODE_ID: ["node-1", "node-1"],
         ROBUSTMQ_CLUSTER_ADVERTISE_HOST: ["10.0.0.5", "10.0.0.5"],
-        ROBUSTMQ_CLUSTER_NAME: ["prod", "prod"]
+        ROBUSTMQ_CLUSTER_NAME: ["prod", "prod"],
+        ROBUSTMQ_CLUSTER_WORKERS: ["auto", "auto"]
       }
       // The document without one setting ([auth.jwt] is a table inside [auth]).
       const blank = (doc: Record<string, Record<string, unknown>>, field: ConfigField) => {

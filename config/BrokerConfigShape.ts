@@ -227,6 +227,8 @@ export interface ClusterConfig {
    * process serves; "auto": one per core). See src/cluster/workers/.
    */
   readonly workers: number | "auto"
+  /** Shared by every node: a node link whose HELLO does not prove it is refused ("" = any node may link). */
+  readonly secret: string
 }
 
 export const clusterEnabled = (cluster: ClusterConfig): boolean => cluster.etcdEndpoints.length > 0
@@ -310,5 +312,5 @@ export const defaultConfig: BrokerConfigShape = {
   tls: { certFile: "", keyFile: "", caFile: "", verifyClient: "none", cnAsUsername: false, minVersion: "TLSv1.2" },
   log: { level: "info" },
   http: { host: "0.0.0.0", port: 8080, adminTokens: [], metricsAuth: false },
-  cluster: { etcdEndpoints: [], nodeId: "", advertiseHost: "", port: 7946, name: "robustmq", leaseTtl: 5, workers: 1 }
+  cluster: { etcdEndpoints: [], nodeId: "", advertiseHost: "", port: 7946, name: "robustmq", leaseTtl: 5, workers: 1, secret: "" }
 }

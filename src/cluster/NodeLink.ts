@@ -28,6 +28,7 @@ import {
   type TakeOver
 } from "./linkFrames.js"
 import type { NodeInfo } from "./ClusterNode.js"
+import { checkHello, helloMac } from "./linkSecret.js"
 
 /** A peer's socket may hold this much unsent; beyond it, messages for that peer are dropped. */
 const MAX_UNSENT_BYTES = 64 * 1024 * 1024
@@ -84,6 +85,8 @@ export interface NodeLinkOptions {
   /** The connection to a peer closed (or could not be made): control frames queued for it are gone. */
   readonly onLinkDown: (to: string) => void
   readonly log: (line: string) => void
+  /** cluster.secret: "" lets any node link. */
+  readonly secret: string
 }
 
 export class NodeLink {
@@ -102,10 +105,15 @@ export class NodeLink {
     this.inbound.add(socket)
     socket.setNoDelay(true)
     let from: string | null = null
+    let refused = false
     const splitter = new FrameSplitter((type, body) => {
+      if (refused) return // the rest of what it sent before the close
       if (type === FrameType.Hello) {
-        from = decodeHello(body)?.node ?? null
-        if (from === null) fail("a HELLO without a node id")
+        const hello = decodeHello(body)
+        if (hello === null) return fail("a HELLO without a node id")
+        const refused = checkHello(this.options.secret, hello, Date.now())
+        if (refused !== null) return fail(`refused: ${refused}; every node needs the same cluster.secret`)
+        from = hello.node
       } else if (type === FrameType.Publish || type === FrameType.Replay) {
         if (from === null) return fail("PUBLISH before HELLO")
         const batch = decodePublish(body)
@@ -136,6 +144,7 @@ export class NodeLink {
       }
     }, (reason) => fail(reason))
     const fail = (reason: string) => {
+      refused = true
       this.options.log(`cluster link from ${from ?? socket.remoteAddress}: ${reason}; closing it`)
       socket.destroy()
     }
@@ -263,7 +272,9 @@ export class NodeLink {
     socket.setNoDelay(true)
     socket.on("connect", () => {
       const self = this.options.self()
-      socket.write(encodeHello({ node: self.id, startedAt: self.startedAt }))
+      const at = Date.now()
+      const secret = this.options.secret
+      socket.write(encodeHello(secret === "" ? { node: self.id, startedAt: self.startedAt } : { node: self.id, startedAt: self.startedAt, at, mac: helloMac(secret, self.id, at) }))
       peer.connected = true
       this.flush(peer)
     })

@@ -59,6 +59,7 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
       onPush: (from, push) => sessions?.onPush(from, push),
       onPushAck: (from, ack) => sessions?.onPushAck(from, ack),
       onLinkDown: (to) => sessions?.onLinkDown(to),
+      secret: config.cluster.secret,
       log
     })
     catchUp.attach(link)

@@ -25,6 +25,9 @@ const frame = (type: number, body: ReadonlyArray<Uint8Array>): Buffer => {
 export interface Hello {
   readonly node: string
   readonly startedAt: number
+  /** With cluster.secret: when it was sent, and the proof (linkSecret.ts). */
+  readonly at?: number
+  readonly mac?: string
 }
 
 const jsonFrame = (type: number, value: unknown): Buffer => frame(type, [Buffer.from(JSON.stringify(value))])

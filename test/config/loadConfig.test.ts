@@ -175,7 +175,8 @@ max_inflight = 5
         "ROBUSTMQ_CLUSTER_PORT",
         "ROBUSTMQ_CLUSTER_NAME",
         "ROBUSTMQ_CLUSTER_LEASE_TTL",
-        "ROBUSTMQ_CLUSTER_WORKERS"
+        "ROBUSTMQ_CLUSTER_WORKERS",
+        "ROBUSTMQ_CLUSTER_SECRET"
       ]
       expect(configFields.map((f) => f.env).sort()).toEqual([...documented].sort())
 
@@ -223,7 +224,8 @@ max_inflight = 5
         ROBUSTMQ_CLUSTER_NODE_ID: ["node-1", "node-1"],
         ROBUSTMQ_CLUSTER_ADVERTISE_HOST: ["10.0.0.5", "10.0.0.5"],
         ROBUSTMQ_CLUSTER_NAME: ["prod", "prod"],
-        ROBUSTMQ_CLUSTER_WORKERS: ["auto", "auto"]
+        ROBUSTMQ_CLUSTER_WORKERS: ["auto", "auto"],
+        ROBUSTMQ_CLUSTER_SECRET: ["s3cret-link", "s3cret-link"]
       }
       // The document without one setting ([auth.jwt] is a table inside [auth]).
       const blank = (doc: Record<string, Record<string, unknown>>, field: ConfigField) => {

@@ -6,6 +6,7 @@
  * there), and on SIGTERM stops them all and waits for them.
  */
 import cluster, { type Worker } from "node:cluster"
+import { randomBytes } from "node:crypto"
 import { Effect } from "effect"
 import type { BrokerConfigShape } from "../../../config/BrokerConfigShape.js"
 import * as MemoryCoordination from "../../../layers/coordination/memory.js"
@@ -26,12 +27,14 @@ export const runPrimary = (config: BrokerConfigShape, count: number): Effect.Eff
     const runtime = yield* Effect.runtime<never>()
     const log = (line: string) => Effect.runFork(Effect.provide(Effect.log(line), runtime))
     const logWarning = (line: string) => Effect.runFork(Effect.provide(Effect.logWarning(line), runtime))
+    // The workers' links prove this to each other: no other process on the machine can join in.
+    const secret = config.cluster.secret === "" ? randomBytes(32).toString("hex") : config.cluster.secret
     let stopping = false
     const workers = new Map<number, Worker>()
     const delays = new Map<number, number>()
 
     const fork = (index: number) => {
-      const worker = cluster.fork(workerEnv(index))
+      const worker = cluster.fork({ ...workerEnv(index), ROBUSTMQ_CLUSTER_SECRET: secret })
       const startedAt = Date.now()
       workers.set(index, worker)
       if (host !== null) worker.on("message", (message) => host.receive(worker, message))

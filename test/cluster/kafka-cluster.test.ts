@@ -211,4 +211,39 @@ describe.skipIf(!hasEtcd || !hasKcat)("Kafka across three nodes over a real etcd
     expect(after.length).toBe(300)
     await producer.disconnect()
   }, 150_000)
+
+  it("a SIGKILLed leader's partitions answer LEADER_NOT_AVAILABLE until it comes back with its data", async () => {
+    const { leaders } = await kcatList(spawn, node("n1").kafkaPort)
+    const partition = leaders.findIndex((l) => byKafkaId(l) === "n3")
+    expect(partition).toBeGreaterThanOrEqual(0)
+    const latest = async (id: string) => {
+      const wire = await KafkaWire.connect(node(id).kafkaPort)
+      const answer = await wire.request(ApiKey.ListOffsets, 4, {
+        replicaId: -1,
+        isolationLevel: 0,
+        topics: [{ name: TOPIC, partitions: [{ partitionIndex: partition, currentLeaderEpoch: -1, timestamp: -1 }] }]
+      })
+      wire.socket.destroy()
+      return answer.topics[0]!.partitions[0]!
+    }
+    const stored = (await latest("n3")).offset
+    expect(stored).toBeGreaterThan(0)
+    node("n3").child.kill("SIGKILL")
+    await waitFor("n1 to report n3's partitions without a leader", async () => (await kcatList(spawn, node("n1").kafkaPort)).leaders[partition] === -1, 15_000)
+    // Not moved to a node without the data: asked anywhere, nobody leads it.
+    const wire = await KafkaWire.connect(node("n1").kafkaPort)
+    const produced = await wire.request(ApiKey.Produce, 8, {
+      transactionalId: null,
+      acks: 1,
+      timeoutMs: 5000,
+      topics: [{ name: TOPIC, partitions: [{ partitionIndex: partition, records: batch("while n3 is down") }] }]
+    })
+    wire.socket.destroy()
+    expect(produced.responses[0]!.partitions[0]!.errorCode).toBe(ErrorCode.LEADER_NOT_AVAILABLE)
+    expect((await latest("n2")).errorCode).toBe(ErrorCode.LEADER_NOT_AVAILABLE)
+    // Back with its data dir: it leads the partition again, with every record it had.
+    await startNode("n3")
+    await waitFor("n3 to lead its partition again", async () => byKafkaId((await kcatList(spawn, node("n1").kafkaPort)).leaders[partition]!) === "n3", 20_000)
+    expect(await latest("n3")).toMatchObject({ errorCode: ErrorCode.NONE, offset: stored })
+  }, 60_000)
 })

@@ -152,7 +152,6 @@ describe.skipIf(!hasEtcd || !hasKcat)("Kafka across three nodes over a real etcd
       const counts = [...assigned.values()]
       return counts.length === 2 && counts.every((n) => n > 0) && counts[0]! + counts[1]! === PARTITIONS
     }, 30_000)
-    expect(received).toEqual([])
 
     const producer = kafka("p1", "n1").producer({ createPartitioner: Partitioners.DefaultPartitioner })
     await producer.connect()
@@ -189,6 +188,7 @@ describe.skipIf(!hasEtcd || !hasKcat)("Kafka across three nodes over a real etcd
 
     // SIGKILL the coordinator; time until a live node answers FindCoordinator for the group.
     const before = received.length
+    assigned.clear()
     const killedAt = Date.now()
     node("n4").child.kill("SIGKILL")
     let movedTo: string | undefined
@@ -199,6 +199,14 @@ describe.skipIf(!hasEtcd || !hasKcat)("Kafka across three nodes over a real etcd
     const movedMs = Date.now() - killedAt
     console.log(`kafka cluster: coordinator n4 SIGKILLed; ${movedTo} coordinates the group after ${movedMs} ms (lease_ttl 2 s)`)
     expect(movedMs).toBeLessThan(10_000)
+    // The members rejoin at the new coordinator (it starts the group afresh, with its offsets
+    // from etcd). Records sent during a rebalance may be read twice by any Kafka consumer
+    // (at least once), so the next ones go out once both members are back.
+    await waitFor("both consumers to rejoin at the new coordinator", () => {
+      const counts = [...assigned.values()]
+      return counts.length === 2 && counts.every((n) => n > 0) && counts[0]! + counts[1]! === PARTITIONS
+    }, 30_000)
+    console.log(`kafka cluster: both members back in the group ${Date.now() - killedAt} ms after the SIGKILL`)
 
     // New records: read once each, and nothing committed before the kill comes again.
     const second = Array.from({ length: 300 }, (_, i) => `second-${i}`)

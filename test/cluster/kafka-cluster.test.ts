@@ -20,6 +20,7 @@ import { ApiKey } from "../../src/kafka/protocol/index.js"
 import { adminApi } from "../support/adminApi.js"
 import { KafkaWire } from "../support/KafkaWire.js"
 import { useProcesses } from "../support/processes.js"
+import { useRobustmqCli } from "../support/robustmqCli.js"
 import { type BrokerProcess, startBrokerProcess } from "../support/startBrokerProcess.js"
 import { type EtcdServer, hasEtcd, startEtcd } from "./etcdServer.js"
 
@@ -58,6 +59,7 @@ describe.skipIf(!hasEtcd || !hasKcat)("Kafka across three nodes over a real etcd
   const nodes = new Map<string, BrokerProcess>()
   const dirs = new Map<string, string>()
   const spawn = useProcesses()
+  const cli = useRobustmqCli()
   const consumers: Array<Consumer> = []
 
   const startNode = async (id: string) => {
@@ -108,6 +110,18 @@ describe.skipIf(!hasEtcd || !hasKcat)("Kafka across three nodes over a real etcd
       // Spread evenly: 6 partitions, 2 on each node.
       for (const id of ids) expect(listed!.leaders.filter((l) => l === id).length, listed!.text).toBe(2)
     }
+    // The cluster status says the same (its counts include the MQTT bridge topic's partition), and
+    // the 64 group slots spread 22/21/21.
+    const status = await fetch(`http://127.0.0.1:${node("n2").httpPort}/api/v1/cluster`).then((r) => r.json()) as {
+      members: ReadonlyArray<{ id: string; kafkaNodeId: number; partitions: number; groupSlots: number }>
+    }
+    expect(status.members.map((m) => [m.id, m.kafkaNodeId])).toEqual(["n1", "n2", "n3"].map((id) => [id, kafkaNodeId(id)]))
+    for (const m of status.members) expect(m.partitions).toBeGreaterThanOrEqual(2)
+    expect(status.members.map((m) => m.groupSlots).sort()).toEqual([21, 21, 22])
+    const run = await cli.run(["cluster", "status", "--url", `http://127.0.0.1:${node("n3").httpPort}`])
+    expect(run.code, run.stderr).toBe(0)
+    expect(run.stdout).toMatch(/KAFKA ID\s+PARTITIONS\s+GROUP SLOTS/)
+    expect(run.stdout).toMatch(new RegExp(`^n1\\s.*\\s${kafkaNodeId("n1")}\\s+\\d+\\s+2[12]\\s`, "m"))
   })
 
   it("a Produce to a node that does not lead the partition gets NOT_LEADER_OR_FOLLOWER; its leader takes it", async () => {

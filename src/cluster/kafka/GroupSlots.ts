@@ -13,7 +13,7 @@ import { Effect } from "effect"
 import type { CoordinationService, Ownership } from "../../../services/Coordination.js"
 import type { ClusterNodeService } from "../ClusterNode.js"
 import { OwnershipView } from "./OwnershipView.js"
-import { GROUP_SLOTS, groupSlot, preferredSlotOwner } from "./placement.js"
+import { GROUP_SLOTS, groupSlot, kafkaMembers, preferredSlotOwner } from "./placement.js"
 
 const PREFIX = "groupslots/"
 export const slotKey = (slot: number) => `${PREFIX}${slot}`
@@ -74,7 +74,7 @@ export class GroupSlots {
       const self = this.node.id
       if (this.node.membership() === null) return this.dropAll()
       if (!this.view.ready) return
-      const members = this.node.members().map((m) => m.id)
+      const members = kafkaMembers(this.node.members())
       const work: Array<Effect.Effect<void>> = []
       for (let slot = 0; slot < GROUP_SLOTS; slot++) {
         const o = this.view.get(String(slot))

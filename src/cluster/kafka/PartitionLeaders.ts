@@ -15,7 +15,7 @@ import type { CoordinationService, Ownership } from "../../../services/Coordinat
 import type { TopicsService } from "../../meta/Topics.js"
 import type { ClusterNodeService } from "../ClusterNode.js"
 import { OwnershipView } from "./OwnershipView.js"
-import { preferredLeader } from "./placement.js"
+import { kafkaMembers, preferredLeader } from "./placement.js"
 
 const PREFIX = "leaders/"
 const leaderKey = (topic: string, partition: number) => `${PREFIX}${topic}/${partition}`
@@ -61,7 +61,7 @@ export class PartitionLeaders {
     return Effect.suspend(() => {
       // Not a member (yet, or fenced): the others decide; nothing listed yet: nothing known.
       if (this.node.membership() === null || !this.view.ready) return Effect.void
-      const members = this.node.members().map((m) => m.id)
+      const members = kafkaMembers(this.node.members())
       const work: Array<Effect.Effect<unknown, unknown>> = []
       const known = new Set<string>()
       for (const t of this.topics.list()) {

@@ -20,12 +20,17 @@ export const fnv1a = (text: string): number => {
 
 /**
  * A node's Kafka broker id: a numeric node id is used as it is ("3" -> 3, what operators
- * expect); any other is hashed into [1000, 2^31) (two ids that collide are logged by the view).
+ * expect); any other is hashed into [1000, 2^31). Two names may collide (about one pair in a
+ * million among 60 nodes): numeric node ids rule that out.
  */
 export const kafkaNodeId = (id: string): number => {
   if (/^\d{1,9}$/.test(id)) return Number(id)
   return 1000 + (fnv1a(id) % (0x7fffffff - 1000))
 }
+
+/** The members that can take Kafka work (those with a Kafka listener), by id. */
+export const kafkaMembers = (members: ReadonlyArray<{ readonly id: string; readonly kafkaPort: number }>): Array<string> =>
+  members.flatMap((m) => (m.kafkaPort > 0 ? [m.id] : []))
 
 /** The slot of a group id. */
 export const groupSlot = (groupId: string): number => fnv1a(groupId) % GROUP_SLOTS

@@ -10,6 +10,9 @@ import * as net from "node:net"
 import { Effect } from "effect"
 import type { Message } from "../mqtt/engine/Message.js"
 import {
+  type CatchUp,
+  type Coverage,
+  decodeCatchUp,
   decodeHello,
   decodePublish,
   decodePushAck,
@@ -17,9 +20,9 @@ import {
   decodeTakeOver,
   encodeHello,
   encodePublish,
-  type Forwarded,
   FrameSplitter,
   FrameType,
+  type PublishBatch,
   type PushAck,
   type SessionReply,
   type TakeOver
@@ -50,6 +53,13 @@ class Peer {
   readonly groups: Array<ReadonlyArray<string>> = []
   /** Session hand-over frames, written before the messages queued with them. */
   readonly control: Array<Buffer> = []
+  /** Per log partition of this node: the end offset up to which this peer has been told what it got. */
+  readonly covered = new Map<string, number>()
+  /**
+   * The next batch starts a run the peer cannot join to the last (a new connection, or messages
+   * dropped): its coverage says `from` -1, and the peer asks for what it may have missed.
+   */
+  fresh = true
   scheduled = false
   constructor(readonly id: string) {}
 }
@@ -58,8 +68,12 @@ export interface NodeLinkOptions {
   readonly self: () => NodeInfo
   /** The current address of a member, or undefined once it has left. */
   readonly lookup: (id: string) => NodeInfo | undefined
-  /** A batch of messages another node forwarded. */
-  readonly onForwarded: (from: string, messages: ReadonlyArray<Forwarded>) => void
+  /** This node's log ends, per partition that carries MQTT messages: what batches say they cover. */
+  readonly ends: () => ReadonlyMap<string, number>
+  /** A batch another node forwarded (replay: the answer to a catch-up, no coverage). */
+  readonly onForwarded: (from: string, batch: PublishBatch, replay: boolean) => void
+  /** Another node missed messages of this node's partition and asks for them again. */
+  readonly onCatchUp: (from: string, request: CatchUp) => void
   /** Another node took a session over and asks for its state. */
   readonly onTakeOver: (from: string, request: TakeOver) => void
   /** The state of a session this node asked for. */
@@ -90,12 +104,17 @@ export class NodeLink {
       if (type === FrameType.Hello) {
         from = decodeHello(body)?.node ?? null
         if (from === null) fail("a HELLO without a node id")
-      } else if (type === FrameType.Publish) {
+      } else if (type === FrameType.Publish || type === FrameType.Replay) {
         if (from === null) return fail("PUBLISH before HELLO")
-        const forwarded = decodePublish(body)
-        if (typeof forwarded === "string") return fail(forwarded)
-        this.stats.received += forwarded.length
-        this.options.onForwarded(from, forwarded)
+        const batch = decodePublish(body)
+        if (typeof batch === "string") return fail(batch)
+        this.stats.received += batch.messages.length
+        this.options.onForwarded(from, batch, type === FrameType.Replay)
+      } else if (type === FrameType.CatchUp) {
+        if (from === null) return fail("CATCHUP before HELLO")
+        const request = decodeCatchUp(body)
+        if (request === null) return fail("a malformed CATCHUP")
+        this.options.onCatchUp(from, request)
       } else if (type === FrameType.TakeOver) {
         if (from === null) return fail("TAKEOVER before HELLO")
         const request = decodeTakeOver(body)
@@ -132,14 +151,64 @@ export class NodeLink {
     }
     if (!peer.connected) {
       this.connect(peer)
-      if (peer.messages.length >= MAX_QUEUED_WHILE_CONNECTING) return void this.stats.dropped++
-    } else if (peer.socket!.writableLength > MAX_UNSENT_BYTES) return void this.stats.dropped++
+      if (peer.messages.length >= MAX_QUEUED_WHILE_CONNECTING) return this.drop(peer)
+    } else if (peer.socket!.writableLength > MAX_UNSENT_BYTES) return this.drop(peer)
     peer.messages.push(msg)
     peer.groups.push(groups)
     if (!peer.scheduled) {
       peer.scheduled = true
       setImmediate(() => this.flush(peer))
     }
+  }
+
+  /** A message for `peer` is dropped: the next batch tells it to catch up. */
+  private drop(peer: Peer): void {
+    this.stats.dropped++
+    peer.fresh = true
+  }
+
+  /** What the next batch to `peer` covers, and that it has been told so. */
+  private coverage(peer: Peer): Array<Coverage> {
+    const out: Array<Coverage> = []
+    for (const [tp, end] of this.options.ends()) {
+      const before = peer.covered.get(tp)
+      if (!peer.fresh && before === end) continue
+      out.push({ tp, from: peer.fresh ? -1 : before ?? 0, to: end })
+      peer.covered.set(tp, end)
+    }
+    peer.fresh = false
+    return out
+  }
+
+  /**
+   * Every connected peer learns how far it is covered, batches or not (run about twice a
+   * second), so a receiver notices a gap even when no message for it follows.
+   */
+  heartbeat(members: ReadonlyArray<string>): void {
+    for (const id of members) {
+      let peer = this.peers.get(id)
+      if (peer === undefined) {
+        peer = new Peer(id)
+        this.peers.set(id, peer)
+      }
+      // A peer not linked yet is connected now: its first coverage tells it what it missed.
+      if (!peer.connected || peer.socket === null) this.connect(peer)
+      else if (!peer.scheduled) {
+        const coverage = this.coverage(peer)
+        if (coverage.length > 0) peer.socket.write(encodePublish([], [], coverage))
+      }
+    }
+  }
+
+  /** Part of the answer to a catch-up (what it carries covers `coverage`); false when `to` cannot be reached now. */
+  sendReplay(to: string, messages: ReadonlyArray<Message>, coverage: Coverage): boolean {
+    return this.sendControl(to, encodePublish(messages, [], [coverage], FrameType.Replay))
+  }
+
+  /** Bytes written to `to` and not yet sent: a replay waits while it is high. */
+  unsent(to: string): number {
+    const peer = this.peers.get(to)
+    return peer?.socket?.writableLength ?? 0
   }
 
   /** Queues a session hand-over frame for node `to`; false when it cannot be reached now. */
@@ -166,14 +235,18 @@ export class NodeLink {
     peer.scheduled = false
     if (!peer.connected || peer.socket === null) return // sent when the connection is up
     for (const frame of peer.control.splice(0)) peer.socket.write(frame)
+    // Coverage goes with the first frame of a flush: it covers what the later ones carry too.
+    let coverage = this.coverage(peer)
     while (peer.messages.length > 0) {
       const messages = peer.messages.splice(0, MAX_BATCH)
       const groups = peer.groups.splice(0, MAX_BATCH)
-      const frame = encodePublish(messages, groups)
+      const frame = encodePublish(messages, groups, coverage)
+      coverage = []
       this.stats.forwarded += messages.length
       this.stats.forwardedBytes += frame.byteLength
       peer.socket.write(frame)
     }
+    if (coverage.length > 0) peer.socket.write(encodePublish([], [], coverage))
   }
 
   private connect(peer: Peer): void {
@@ -198,6 +271,7 @@ export class NodeLink {
     socket.on("close", () => {
       peer.connected = false
       peer.socket = null
+      peer.fresh = true
       // What was queued for a link that never came up is dropped (counted), not held forever.
       this.stats.dropped += peer.messages.length
       peer.messages.length = 0

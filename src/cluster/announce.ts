@@ -17,6 +17,7 @@ import { ReasonCode } from "../../domain/ReasonCode.js"
 import type { Connection } from "../mqtt/Connection.js"
 import { ClusterNode, join } from "./ClusterNode.js"
 import { Forwarder } from "./Forwarder.js"
+import { LinkCatchUp } from "./LinkCatchUp.js"
 import { NodeLink } from "./NodeLink.js"
 import { RouteSummary } from "./RouteSummary.js"
 import { RouteTable } from "./RouteTable.js"
@@ -26,31 +27,35 @@ import { SessionOwnership } from "./SessionOwnership.js"
 export class ClusterRouting extends Context.Tag("broker/ClusterRouting")<ClusterRouting, {
   readonly routes: RouteTable | null
   readonly link: NodeLink | null
+  /** Catch-ups asked for and answered (QoS 1/2 after a dropped link or a restart). */
+  readonly catchUp: LinkCatchUp | null
 }>() {}
 
 export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNode | MqttServer | MqttEngine | HttpListener> = Layer.scoped(
   ClusterRouting,
   Effect.gen(function*() {
     const node = yield* ClusterNode
-    if (!node.enabled || node.coordination === null) return { routes: null, link: null }
+    if (!node.enabled || node.coordination === null) return { routes: null, link: null, catchUp: null }
     const config = yield* BrokerConfig
     const engine = yield* MqttEngine
     const runtime = yield* Effect.runtime<never>()
     const log = (line: string) => Runtime.runFork(runtime)(Effect.logWarning(line))
 
     let sessions: SessionOwnership | null = null // made once the link is (they refer to each other)
+    const catchUp = yield* LinkCatchUp.make(engine)
     const link = new NodeLink({
       self: node.self,
       lookup: node.member,
-      onForwarded: (_from, batch) => {
-        for (const f of batch) engine.publishForwarded(f.message, f.groups)
-      },
+      ends: () => engine.backlog.ends(),
+      onForwarded: (from, batch, replay) => catchUp.onForwarded(from, batch, replay),
+      onCatchUp: (from, request) => catchUp.onCatchUp(from, request),
       onTakeOver: (from, request) => sessions?.onTakeOver(from, request),
       onSession: (from, reply) => sessions?.onSession(from, reply),
       onPush: (from, push) => sessions?.onPush(from, push),
       onPushAck: (from, ack) => sessions?.onPushAck(from, ack),
       log
     })
+    catchUp.attach(link)
     sessions = new SessionOwnership(node, node.coordination, engine, link, runtime)
     const linkPort = yield* Effect.acquireRelease(
       listen(link.server, config.mqtt.host, config.cluster.port, {
@@ -77,7 +82,7 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
         rejoined: (next) => Effect.sync(() => summary?.use(next, engine.subscriptions.routeKeys()))
       }
     )
-    if (membership === null) return { routes: null, link: null }
+    if (membership === null) return { routes: null, link: null, catchUp: null }
 
     const routes = new RouteTable(node.id)
     yield* Effect.forkScoped(routes.follow(node.coordination))
@@ -85,6 +90,7 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
     const others = () => node.members().flatMap((m) => (m.id === node.id ? [] : [m.id]))
     const forwarder = new Forwarder(routes, summary, link, others, sessions)
     const installed = summary
+    yield* Effect.forkScoped(catchUp.run(others))
     yield* Effect.forkScoped(Stream.runForEach(node.changes, (e) => (e._tag === "Left" ? Effect.sync(() => link.forget(e.id)) : Effect.void)))
     yield* Effect.acquireRelease(
       Effect.sync(() => {
@@ -100,10 +106,11 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
           if (moved + failed > 0) yield* Effect.logInfo(`cluster: handed ${moved} session(s) to other nodes in ${Date.now() - started} ms${failed > 0 ? `; ${failed} could not be handed over` : ""}`)
           engine.remote = null
           engine.subscriptions.routes = null
+          yield* catchUp.save.pipe(Effect.catchAll((error) => Effect.logWarning("cluster: saving the link progress failed", error)))
           installed.close()
         })
     )
     yield* Effect.logInfo(`cluster: node link on ${config.mqtt.host}:${linkPort}; ${node.members().length} member(s)`)
-    return { routes, link }
+    return { routes, link, catchUp }
   })
 )

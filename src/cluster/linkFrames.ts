@@ -8,7 +8,7 @@ import { decodeBatch, encodeBatch } from "../../domain/message/RecordBatch.js"
 import type { MovedMessage, MovedSession } from "../mqtt/engine/handOver.js"
 import { type Message, messageFromRecord } from "../mqtt/engine/Message.js"
 
-export const FrameType = { Hello: 1, Publish: 2, TakeOver: 3, Session: 4, Push: 5, PushAck: 6 } as const
+export const FrameType = { Hello: 1, Publish: 2, TakeOver: 3, Session: 4, Push: 5, PushAck: 6, CatchUp: 7, Replay: 8 } as const
 
 /** Frames above this are refused (and the link closed): a batch is flushed well below it. */
 export const MAX_FRAME_BYTES = 64 * 1024 * 1024
@@ -110,47 +110,120 @@ export const decodeSession = (body: Buffer): SessionReply | string => {
   return { id: meta.id, session: { ...meta.session, owed: owedMeta.map((o, i) => ({ ...o, message: messages[i]! })) } }
 }
 
-/** One PUBLISH frame for `messages`; `groups[i]` are the share groups message i goes to there. */
-export const encodePublish = (messages: ReadonlyArray<Message>, groups: ReadonlyArray<ReadonlyArray<string>>): Buffer => {
-  const meta = groups.some((g) => g.length > 0) ? Buffer.from(JSON.stringify(groups)) : Buffer.alloc(0)
-  const metaLength = Buffer.allocUnsafe(4)
-  metaLength.writeUInt32BE(meta.byteLength, 0)
-  return frame(FrameType.Publish, [metaLength, meta, encodeBatch(0, messages)])
+/**
+ * What a batch covers of one of the sender's log partitions: every record in [from, to) (end
+ * offsets) that matched the receiver's routes is in this batch or an earlier one on the same
+ * connection. `from` -1: the first batch of a connection (the receiver cannot tell what it missed
+ * before it, so it asks for everything since what it has).
+ */
+export interface Coverage {
+  readonly tp: string
+  readonly from: number
+  readonly to: number
 }
 
+/** A forwarded message and where it sits in the sender's log (null: not logged, QoS 0). */
 export interface Forwarded {
   readonly message: Message
   readonly groups: ReadonlyArray<string>
+  readonly tp: string | null
+  readonly offset: number
+}
+
+export interface PublishBatch {
+  readonly messages: ReadonlyArray<Forwarded>
+  readonly coverage: ReadonlyArray<Coverage>
+}
+
+interface PublishMeta {
+  /** Share groups per message (0: none); absent when no message has any. */
+  readonly g?: ReadonlyArray<ReadonlyArray<string> | 0>
+  /** Partition names the positions below refer to. */
+  readonly t: ReadonlyArray<string>
+  /** Per message: index into `t` and offset, flat; -1, -1 for a message not in the log. */
+  readonly p: ReadonlyArray<number>
+  /** Coverage as [index into `t`, from, to] triples, flat. */
+  readonly c: ReadonlyArray<number>
 }
 
 const NONE: ReadonlyArray<string> = []
 
-/** The messages of a PUBLISH frame's body, or a string saying what is wrong with it. */
-export const decodePublish = (body: Buffer): Array<Forwarded> | string => {
+/**
+ * One PUBLISH (or, for a catch-up, REPLAY) frame: `[u32 meta length][meta JSON][RecordBatch]`.
+ * `groups[i]` are the share groups message i goes to there.
+ */
+export const encodePublish = (
+  messages: ReadonlyArray<Message>,
+  groups: ReadonlyArray<ReadonlyArray<string>>,
+  coverage: ReadonlyArray<Coverage>,
+  type: number = FrameType.Publish
+): Buffer => {
+  const names: Array<string> = []
+  const index = (tp: string) => {
+    const i = names.indexOf(tp)
+    return i >= 0 ? i : names.push(tp) - 1
+  }
+  const p: Array<number> = []
+  for (const m of messages) {
+    if (m.tp === null) p.push(-1, -1)
+    else p.push(index(m.tp), m.offset)
+  }
+  const c: Array<number> = []
+  for (const cv of coverage) c.push(index(cv.tp), cv.from, cv.to)
+  const meta: PublishMeta = groups.some((g) => g.length > 0) ? { g: groups.map((g) => (g.length === 0 ? 0 : g)), t: names, p, c } : { t: names, p, c }
+  const metaBytes = Buffer.from(JSON.stringify(meta))
+  const metaLength = Buffer.allocUnsafe(4)
+  metaLength.writeUInt32BE(metaBytes.byteLength, 0)
+  return frame(type, messages.length === 0 ? [metaLength, metaBytes] : [metaLength, metaBytes, encodeBatch(0, messages)])
+}
+
+/** The messages and coverage of a PUBLISH or REPLAY frame's body, or a string saying what is wrong with it. */
+export const decodePublish = (body: Buffer): PublishBatch | string => {
   if (body.byteLength < 4) return "short PUBLISH frame"
   const metaLength = body.readUInt32BE(0)
   if (4 + metaLength > body.byteLength) return "PUBLISH frame meta past its end"
-  let groups: ReadonlyArray<ReadonlyArray<string>> = []
-  if (metaLength > 0) {
-    try {
-      groups = JSON.parse(body.subarray(4, 4 + metaLength).toString("utf8")) as ReadonlyArray<ReadonlyArray<string>>
-    } catch {
-      return "PUBLISH frame meta is not JSON"
-    }
-  }
+  const meta = parseJson<PublishMeta>(body.subarray(4, 4 + metaLength), (m) => Array.isArray(m.t) && Array.isArray(m.p) && Array.isArray(m.c))
+  if (meta === null) return "PUBLISH frame meta is not JSON"
+  const coverage: Array<Coverage> = []
+  for (let i = 0; i + 2 < meta.c.length; i += 3) coverage.push({ tp: meta.t[meta.c[i]!]!, from: meta.c[i + 1]!, to: meta.c[i + 2]! })
+  const out: Array<Forwarded> = []
+  if (4 + metaLength === body.byteLength) return { messages: out, coverage }
   const records = decodeBatch(body.subarray(4 + metaLength))
   if (typeof records === "string") return records
-  const out: Array<Forwarded> = []
   for (let i = 0; i < records.length; i++) {
     const message = messageFromRecord(null, records[i]!)
     if (message === null) continue
     // What the sender stored with it concerns the sender's own sessions only.
     message.shareTargets = null
     message.inboundPacketId = 0
-    out.push({ message, groups: groups[i] ?? NONE })
+    const g = meta.g?.[i]
+    const at = meta.p[2 * i] ?? -1
+    out.push({ message, groups: g === undefined || g === 0 ? NONE : g, tp: at < 0 ? null : meta.t[at]!, offset: meta.p[2 * i + 1] ?? -1 })
   }
-  return out
+  return { messages: out, coverage }
 }
+
+/**
+ * "Send me again what matched my routes in [from, to) of your partition `tp`": a gap after a
+ * lost link or a restart. The routes travel with the request (plain filters; share groups are
+ * not replayed), so the answer does not depend on how far the sender follows the requester's
+ * route summary.
+ */
+export interface CatchUp {
+  readonly tp: string
+  readonly from: number
+  readonly to: number
+  readonly filters: ReadonlyArray<string>
+}
+
+export const encodeCatchUp = (c: CatchUp): Buffer => jsonFrame(FrameType.CatchUp, c)
+export const decodeCatchUp = (body: Buffer): CatchUp | null =>
+  parseJson<CatchUp>(
+    body,
+    (c) =>
+      typeof c.tp === "string" && Number.isSafeInteger(c.from) && Number.isSafeInteger(c.to) && c.from >= 0 && c.to >= c.from &&
+      Array.isArray(c.filters) && c.filters.every((f) => typeof f === "string")
+  )
 
 /** Splits a stream of bytes into frames: feed it chunks, it calls `onFrame(type, body)`. */
 export class FrameSplitter {

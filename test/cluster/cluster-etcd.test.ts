@@ -46,9 +46,9 @@ describe.skipIf(!hasEtcd || !mosquittoInstalled)("a cluster of three processes o
   const spawn = useProcesses()
   const cli = useRobustmqCli()
 
-  const startNode = async (id: string) => {
-    const dir = mkdtempSync(join(tmpdir(), `robustmq-${id}-`))
-    dirs.push(dir)
+  /** Starts node `id` on a new data dir, or (a restart) on `dir`. */
+  const startNode = async (id: string, dir = mkdtempSync(join(tmpdir(), `robustmq-${id}-`))) => {
+    if (!dirs.includes(dir)) dirs.push(dir)
     return startBrokerProcess(dir, {
       args: ["--cluster-etcd", etcd.endpoint, "--node-id", id, "--advertise-host", "127.0.0.1", "--cluster-port", "0"],
       env: { ROBUSTMQ_CLUSTER_LEASE_TTL: "2" }
@@ -123,6 +123,52 @@ describe.skipIf(!hasEtcd || !mosquittoInstalled)("a cluster of three processes o
     expect(n1!.output()).toMatch(/lost its lease/)
     client.end(true)
   }, 30_000)
+
+  it("a node that crashed (SIGKILL) and restarts on its data catches up on what its sessions were sent meanwhile", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "robustmq-n5-"))
+    let n5 = await startNode("n5", dir)
+    await waitFor("n1 to see n5", async () => (await clusterOf(nodes[0]!)).members.some((m) => m.id === "n5"), 10_000)
+    const options = { clientId: "crashy", protocolVersion: 5 as const, clean: false, properties: { sessionExpiryInterval: 600 }, reconnectPeriod: 0 }
+    const connected = async (port: number) => {
+      const c = mqtt.connect(`mqtt://127.0.0.1:${port}`, options)
+      const got: Array<string> = []
+      c.on("message", (_t, p) => got.push(p.toString()))
+      const connack = await new Promise<{ sessionPresent: boolean }>((resolve, reject) => {
+        c.once("connect", resolve)
+        c.once("error", reject)
+      })
+      return { c, got, connack }
+    }
+    const first = await connected(n5.port)
+    await first.c.subscribeAsync("crash/#", { qos: 1 })
+    first.c.end(true)
+    await waitFor("n1 to see n5's route", async () => (await routesOf(nodes[0]!, "n5")) > 0)
+    const publish = async (m: string) => {
+      const pub = await spawn(PUB, ["-h", "127.0.0.1", "-p", String(nodes[0]!.port), "-t", "crash/x", "-q", "1", "-m", m]).exited
+      expect(pub.code, pub.stderr).toBe(0)
+    }
+    for (let i = 0; i < 3; i++) await publish(`before-${i}`)
+    await new Promise((r) => setTimeout(r, 1500)) // n5 saves how far it got once a second
+    n5.child.kill("SIGKILL")
+    await n5.stop(1000)
+    // Acknowledged by n1 while n5 is down (routed to it until its lease runs out, then not at all).
+    for (let i = 0; i < 3; i++) await publish(`during-${i}`)
+    n5 = await startNode("n5", dir)
+    try {
+      const again = await connected(n5.port)
+      try {
+        expect(again.connack.sessionPresent).toBe(true)
+        const expected = ["before-0", "before-1", "before-2", "during-0", "during-1", "during-2"]
+        await waitFor(`the session to get ${expected.length} messages: ${JSON.stringify(again.got)}`, async () => again.got.length >= expected.length, 10_000)
+        await new Promise((r) => setTimeout(r, 300))
+        expect(again.got).toEqual(expected)
+      } finally {
+        again.c.end(true)
+      }
+    } finally {
+      await n5.stop(3000)
+    }
+  }, 60_000)
 
   it("a persistent session on a node that was SIGKILLed resumes on another node with its subscriptions", async () => {
     const n4 = await startNode("n4")

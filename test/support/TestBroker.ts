@@ -13,6 +13,7 @@ import { type AuthConfig, type ClusterConfig, type BrokerConfigShape, defaultCon
 import * as LogRetention from "../../layers/LogRetention.js"
 import * as App from "../../src/App.js"
 import { Bans } from "../../src/bans/Bans.js"
+import { ClusterRouting } from "../../src/cluster/announce.js"
 import { ClusterNode } from "../../src/cluster/ClusterNode.js"
 import { HttpListener } from "../../src/http/HttpListener.js"
 import { KafkaServer } from "../../src/kafka/KafkaServer.js"
@@ -61,6 +62,8 @@ export interface TestBroker {
   readonly bans: Bans["Type"]
   /** This node's place in the cluster (a single node unless options.cluster/coordination say otherwise). */
   readonly node: ClusterNode["Type"]
+  /** The other nodes' routes and the node link (nulls on a single node). */
+  readonly routing: ClusterRouting["Type"]
   /** One pass of the memory/SQLite retention fiber now (it runs every 30 s by itself). */
   runRetention(): Promise<void>
   /** Graceful stop (like SIGTERM). */
@@ -110,6 +113,7 @@ export const startBroker = async (options: TestBrokerOptions = {}): Promise<Test
     httpPort: http.port,
     bans: built.unsafeMap.get(Bans.key) as Bans["Type"],
     node: built.unsafeMap.get(ClusterNode.key) as ClusterNode["Type"],
+    routing: built.unsafeMap.get(ClusterRouting.key) as ClusterRouting["Type"],
     runRetention: () => Effect.runPromise(Effect.asVoid(Effect.provide(LogRetention.enforce(Date.now()), built))),
     dataDir,
     server,

@@ -140,7 +140,18 @@ export class Engine {
     return this.accept(msg)
   }
 
-  private accept(msg: Message): number {
+  /**
+   * A message this node missed and got again from the sender's log (a catch-up): like a
+   * forwarded one, except that it replaces the retained message of its topic only when it is the
+   * newer, since what came live meanwhile is.
+   */
+  publishReplayed(msg: Message): number {
+    msg.forwardedGroups = []
+    const retained = msg.retain ? this.retained.get(msg.topic) : undefined
+    return this.accept(msg, retained === undefined || retained.timestamp <= msg.timestamp)
+  }
+
+  private accept(msg: Message, retain = true): number {
     this.stats.messagesReceived++
     if (msg.qos > 0 || this.logQos0) {
       const tp = this.mapping.placementOf(msg.topic).tp
@@ -155,7 +166,7 @@ export class Engine {
         msg.appended = true
       }
     }
-    if (msg.retain) this.setRetained(msg, true)
+    if (msg.retain && retain) this.setRetained(msg, true)
     return this.route(msg)
   }
 

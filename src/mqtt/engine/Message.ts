@@ -28,6 +28,11 @@ const PACKET_ID_HEADER = "mqtt.packet-id"
 /** A persistent share-group member this message was routed to: QoS digit + client id. */
 const SHARE_TARGET_HEADER = "mqtt.share-target"
 /**
+ * On a message another node forwarded: its own log has it too, so a catch-up this node answers
+ * (src/cluster/CatchUpReplay.ts) never sends it on a second time.
+ */
+const VIA_HEADER = "mqtt.via"
+/**
  * Header names: the broker's own all start with `mqtt.`; a user property keeps its name, unless
  * that name starts with `mqtt.` too, in which case it is stored under `mqtt.user.` + name, so
  * that reading a record back never mistakes one for the other.
@@ -39,6 +44,7 @@ const DIGITS = [Buffer.from("0"), Buffer.from("1"), Buffer.from("2")]
 /** Shared, never mutated: every message's QoS header is one of these three. */
 const QOS_HEADERS: ReadonlyArray<RecordHeader> = DIGITS.map((value) => sharedHeader(QOS_HEADER, value))
 const RETAINED = sharedHeader(RETAIN_HEADER, DIGITS[1]!)
+const VIA = sharedHeader(VIA_HEADER, DIGITS[1]!)
 /** Packet id headers, made on first use: a publisher cycles through the same few ids. */
 const packetIdHeaders: Array<RecordHeader | undefined> = []
 const packetIdHeader = (id: number): RecordHeader =>
@@ -101,6 +107,8 @@ export class Message implements LogRecord {
    * this one for; null for a message published here.
    */
   forwardedGroups: ReadonlyArray<string> | null = null
+  /** Read back from a record another node forwarded (it carries `mqtt.via`). */
+  relayed = false
   /**
    * Appended to the log as itself (Engine.publish), so its headers, shareTargets included, are
    * written when its batch is sealed; false for a copy read back from a record.
@@ -219,6 +227,7 @@ export class Message implements LogRecord {
     // The topic is the key too; the header keeps it when a Kafka pipeline re-keys the record.
     const h: Array<RecordHeader> = [topicHeader(this.topic), QOS_HEADERS[this.qos]!]
     if (this.retain) h.push(RETAINED)
+    if (this.forwardedGroups !== null) h.push(VIA)
     if (this.originHeader !== null) h.push(this.originHeader)
     else if (this.origin !== "") h.push(originHeader(this.origin))
     if (this.inboundPacketId !== 0) h.push(packetIdHeader(this.inboundPacketId))
@@ -273,6 +282,7 @@ export const messageFromRecord = (tp: TopicPartition | null, record: StoredRecor
   let expiresAt = 0
   let packetId = 0
   let shareTargets: Array<string> | null = null
+  let relayed = false
   let props: PublishProps | null = null
   const ensure = () => (props ??= new PublishProps())
   for (const { key, value } of record.headers) {
@@ -294,6 +304,9 @@ export const messageFromRecord = (tp: TopicPartition | null, record: StoredRecor
         break
       case SHARE_TARGET_HEADER:
         ;(shareTargets ??= []).push(text(value))
+        break
+      case VIA_HEADER:
+        relayed = true
         break
       case CONTENT_TYPE_HEADER:
         ensure().contentType = text(value)
@@ -320,6 +333,7 @@ export const messageFromRecord = (tp: TopicPartition | null, record: StoredRecor
   message.offset = tp === null ? -1 : record.offset
   message.inboundPacketId = packetId
   message.shareTargets = shareTargets
+  message.relayed = relayed
   return message
 }
 

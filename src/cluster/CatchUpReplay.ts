@@ -1,0 +1,90 @@
+/**
+ * The sending side of a catch-up: another node missed part of what this node forwarded (its
+ * link dropped, or it restarted) and asks for [from, to) of one partition of this node's log
+ * again. This reads that range a chunk at a time and sends what matches the requester's filters
+ * (and every retained message: each node keeps the whole retained set) as REPLAY frames, each
+ * saying which offsets it covers, so the requester knows when the gap is closed. Messages that
+ * other nodes forwarded here (`relayed`) are theirs to replay, not this node's.
+ */
+import { Effect } from "effect"
+import { streamOf, type TopicPartition } from "../../domain/ids.js"
+import { SubscriptionTrie } from "../../domain/topic/SubscriptionTrie.js"
+import type { StreamMapping } from "../../domain/topic/StreamMapping.js"
+import type { StorageError } from "../../services/errors.js"
+import type { MessageLog } from "../../services/MessageLog.js"
+import { type Message, messageFromRecord } from "../mqtt/engine/Message.js"
+import type { CatchUp } from "./linkFrames.js"
+import type { NodeLink } from "./NodeLink.js"
+
+/** Bytes of log per read (and about per REPLAY frame). */
+const CHUNK = 256 * 1024
+/** A replay pauses while this much is unsent to the requester, so live traffic is not starved. */
+const MAX_UNSENT = 8 * 1024 * 1024
+
+export interface ReplayResult {
+  readonly sent: number
+  /** False when the requester could not be reached any more: it asks again on its next link. */
+  readonly complete: boolean
+}
+
+const filterTrie = (filters: ReadonlyArray<string>): SubscriptionTrie<true> => {
+  const trie = new SubscriptionTrie<true>({ cacheSize: 0 })
+  for (const filter of filters) {
+    try {
+      trie.add(filter, filter, true)
+    } catch {
+      // not a valid filter: it matches nothing here either
+    }
+  }
+  return trie
+}
+
+export const replay = (
+  log: MessageLog["Type"],
+  mapping: StreamMapping,
+  link: NodeLink,
+  to: string,
+  request: CatchUp
+): Effect.Effect<ReplayResult, StorageError> =>
+  Effect.gen(function*() {
+    const tp = request.tp as TopicPartition
+    const wanted = filterTrie(request.filters)
+    const end = Math.min(request.to, log.unsafeEndOffset(tp))
+    let at = Math.max(request.from, yield* log.startOffset(tp))
+    let sent = 0
+    // What was trimmed away before `at` is gone: the first frame covers it anyway, so the requester moves on.
+    let coveredFrom = request.from
+    let stalled = false
+    while (at < end) {
+      const records = yield* log.read(tp, at, CHUNK)
+      const batch: Array<Message> = []
+      let next = at
+      for (const r of records) {
+        if (r.offset < at || r.offset >= end) continue
+        next = r.offset + 1
+        const topic = mapping.mqttTopicOf(streamOf(tp), r.key)
+        if (topic === null) continue
+        const m = messageFromRecord(tp, r, topic)
+        if (m === null || m.relayed) continue
+        if (m.retain || wanted.hasMatch(topic)) batch.push(m)
+      }
+      if (next === at) {
+        // Nothing readable: appended but not yet written (wait for the log's next write, once),
+        // or gone (deleted under the reader): then there is nothing more to send.
+        if (stalled) break
+        stalled = true
+        yield* log.flush
+        continue
+      }
+      stalled = false
+      if (!link.sendReplay(to, batch, { tp, from: coveredFrom, to: next })) return { sent, complete: false }
+      sent += batch.length
+      coveredFrom = at = next
+      while (link.unsent(to) > MAX_UNSENT) yield* Effect.sleep("10 millis")
+    }
+    // The rest of the range (empty, or no longer in the log): said, so the requester stops waiting.
+    if (coveredFrom < request.to) {
+      if (!link.sendReplay(to, [], { tp, from: coveredFrom, to: Math.max(coveredFrom, request.to) })) return { sent, complete: false }
+    }
+    return { sent, complete: true }
+  })

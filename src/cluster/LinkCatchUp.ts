@@ -1,0 +1,101 @@
+/**
+ * QoS 1/2 across nodes when links drop or nodes restart: wires LinkProgress (what this node
+ * holds of each other node's log, saved) and CatchUpReplay (answering others) to the engine
+ * and the node link. Forwarded batches come in here; gaps go out as CATCHUP requests; every
+ * connected peer hears its coverage twice a second even without traffic; the progress is saved
+ * once a second, after this node's log is flushed, so it never claims what a crash could lose.
+ */
+import { Effect, Runtime, Schedule } from "effect"
+import type { Engine } from "../mqtt/engine/Engine.js"
+import { replay } from "./CatchUpReplay.js"
+import { type CatchUp, encodeCatchUp, type PublishBatch } from "./linkFrames.js"
+import { type Gap, LinkProgress, type SavedProgress } from "./LinkProgress.js"
+import type { NodeLink } from "./NodeLink.js"
+
+const SNAPSHOT = "cluster-link-progress"
+const HEARTBEAT = "500 millis"
+const SAVE_EVERY = "1 second"
+
+export class LinkCatchUp {
+  private link: NodeLink | null = null
+  private saved = ""
+  /** Catch-ups answered and asked for, for the cluster status. */
+  readonly stats = { asked: 0, answered: 0, replayed: 0 }
+
+  private constructor(
+    private readonly engine: Engine,
+    private readonly progress: LinkProgress,
+    private readonly runtime: Runtime.Runtime<never>
+  ) {}
+
+  static make(engine: Engine): Effect.Effect<LinkCatchUp> {
+    return Effect.gen(function*() {
+      const snap = yield* engine.store.loadSnapshot(SNAPSHOT).pipe(
+        Effect.catchAll((error) => Effect.as(Effect.logWarning("cluster: reading the link progress failed; catch-ups start from now", error), undefined))
+      )
+      const runtime = yield* Effect.runtime<never>()
+      const data = snap?.data
+      return new LinkCatchUp(engine, new LinkProgress(typeof data === "object" && data !== null ? (data as SavedProgress) : {}), runtime)
+    })
+  }
+
+  /** The link, once made (the link's callbacks come here). */
+  attach(link: NodeLink): void {
+    this.link = link
+  }
+
+  /** Hot path: a batch another node forwarded, or (replay) part of the answer to a catch-up. */
+  onForwarded(from: string, batch: PublishBatch, isReplay: boolean): void {
+    const engine = this.engine
+    if (isReplay) {
+      for (const f of this.progress.replayed(from, batch.messages, batch.coverage)) engine.publishReplayed(f.message)
+      return
+    }
+    // Coverage first: it may say the messages of this batch come again in a replay.
+    const gaps = batch.coverage.length === 0 ? null : this.progress.covered(from, batch.coverage)
+    for (const f of batch.messages) if (this.progress.admit(from, f)) engine.publishForwarded(f.message, f.groups)
+    if (gaps !== null) for (const gap of gaps) this.ask(gap)
+  }
+
+  private ask(gap: Gap): void {
+    const filters = this.engine.subscriptions.routeKeys().filter((key) => !key.startsWith("$share/"))
+    this.stats.asked++
+    this.link?.sendControl(gap.node, encodeCatchUp({ tp: gap.tp, from: gap.from, to: gap.to, filters }))
+  }
+
+  onCatchUp(from: string, request: CatchUp): void {
+    const link = this.link
+    if (link === null) return
+    this.stats.answered++
+    const work = replay(this.engine.log, this.engine.mapping, link, from, request).pipe(
+      Effect.tap((r) => {
+        this.stats.replayed += r.sent
+        return Effect.logInfo(`cluster: caught ${from} up on ${request.tp} [${request.from}, ${request.to}): ${r.sent} message(s)${r.complete ? "" : "; the link dropped, it will ask again"}`)
+      }),
+      Effect.catchAll((error) => Effect.logWarning(`cluster: catching ${from} up on ${request.tp} failed; it asks again on its next link`, error))
+    )
+    Runtime.runFork(this.runtime)(work)
+  }
+
+  /** Runs for the node's life: heartbeats to the other members, and the progress saved. */
+  run(others: () => ReadonlyArray<string>): Effect.Effect<void> {
+    const heartbeat = Effect.sync(() => this.link?.heartbeat(others())).pipe(Effect.repeat(Schedule.spaced(HEARTBEAT)))
+    const save = this.save.pipe(
+      Effect.catchAll((error) => Effect.logWarning("cluster: saving the link progress failed; retrying", error)),
+      Effect.repeat(Schedule.spaced(SAVE_EVERY))
+    )
+    return Effect.all([heartbeat, save], { concurrency: "unbounded", discard: true })
+  }
+
+  /** Saves what is safe now, once the log holds everything delivered up to here. */
+  get save() {
+    return Effect.gen(this, function*() {
+      const data = this.progress.snapshot()
+      const text = JSON.stringify(data)
+      if (text === this.saved) return
+      yield* this.engine.log.flush
+      yield* this.engine.store.saveSnapshot(SNAPSHOT, { position: 0, data })
+      this.saved = text
+    })
+  }
+}

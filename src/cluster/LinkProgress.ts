@@ -1,0 +1,117 @@
+/**
+ * The receiving side of QoS 1/2 across nodes: how far this node holds what each other node
+ * forwarded, per partition of the sender's log, and which gaps it must ask for again.
+ *
+ * A sender's batches say what they cover ([from, to) of end offsets, linkFrames.Coverage). The
+ * first batch of a connection says `from` -1: whatever the sender routed here while there was
+ * no link (or while this node was down) is somewhere in [safe, to), so this node asks for that
+ * range again (a catch-up, answered from the sender's log) and drops the live messages below
+ * `to` that the replay brings. `safe` only moves past a range once all of it arrived, and it is
+ * saved (after this node's own log is flushed) so that a restart asks from there. Pure: the
+ * caller delivers, sends the requests and persists `snapshot()`.
+ */
+import type { Coverage, Forwarded } from "./linkFrames.js"
+
+interface Progress {
+  /** Everything below this offset that matched this node's routes has arrived. */
+  safe: number
+  /** Live messages below this offset are dropped: a replay brings them. */
+  floor: number
+  /** The end of the latest live coverage. */
+  seen: number
+}
+
+/** A range to ask `node` for again. */
+export interface Gap {
+  readonly node: string
+  readonly tp: string
+  readonly from: number
+  readonly to: number
+}
+
+/** Saved form: node -> partition -> safe offset. */
+export type SavedProgress = Record<string, Record<string, number>>
+
+const keyOf = (node: string, tp: string) => `${node}\u0000${tp}`
+
+export class LinkProgress {
+  private readonly progress = new Map<string, Progress>()
+
+  constructor(saved: SavedProgress = {}) {
+    for (const [node, tps] of Object.entries(saved)) {
+      for (const [tp, safe] of Object.entries(tps)) {
+        if (Number.isSafeInteger(safe) && safe >= 0) this.progress.set(keyOf(node, tp), { safe, floor: 0, seen: safe })
+      }
+    }
+  }
+
+  /** Hot path: whether a live message from `node` is delivered (false: a replay brings it). */
+  admit(node: string, f: Forwarded): boolean {
+    if (f.tp === null) return true
+    const p = this.progress.get(keyOf(node, f.tp))
+    return p === undefined || f.offset >= p.floor
+  }
+
+  /** After a live batch's messages: its coverage; returns the gaps to ask for. */
+  covered(node: string, coverage: ReadonlyArray<Coverage>): Array<Gap> {
+    const gaps: Array<Gap> = []
+    for (const c of coverage) {
+      const key = keyOf(node, c.tp)
+      const p = this.progress.get(key)
+      if (p === undefined) {
+        // First contact with this sender's partition: nothing was owed here before.
+        this.progress.set(key, { safe: c.to, floor: 0, seen: c.to })
+        continue
+      }
+      if (c.to < p.safe) {
+        // The sender's log is shorter than what was had of it (it lost its data): start over there.
+        p.safe = p.seen = c.to
+        p.floor = 0
+        continue
+      }
+      if (c.from === -1 && c.to > p.safe) {
+        gaps.push({ node, tp: c.tp, from: p.safe, to: c.to })
+        p.floor = c.to
+      }
+      p.seen = c.to
+      if (p.safe >= p.floor) p.safe = p.seen
+    }
+    return gaps
+  }
+
+  /**
+   * A replay frame: its messages that are still owed (below the floor, not yet safe) are
+   * delivered, and `safe` moves over the range it covers.
+   */
+  replayed(node: string, messages: ReadonlyArray<Forwarded>, coverage: ReadonlyArray<Coverage>): Array<Forwarded> {
+    const out: Array<Forwarded> = []
+    for (const f of messages) {
+      if (f.tp === null) continue
+      const p = this.progress.get(keyOf(node, f.tp))
+      if (p !== undefined && f.offset >= p.safe && f.offset < p.floor) out.push(f)
+    }
+    for (const c of coverage) {
+      const p = this.progress.get(keyOf(node, c.tp))
+      if (p === undefined || c.from > p.safe || c.to <= p.safe) continue
+      p.safe = c.to
+      if (p.safe >= p.floor) p.safe = p.seen
+    }
+    return out
+  }
+
+  /** Whether a catch-up from `node` is still owed (for status and tests). */
+  owed(): number {
+    let n = 0
+    for (const p of this.progress.values()) if (p.safe < p.floor) n++
+    return n
+  }
+
+  snapshot(): SavedProgress {
+    const out: SavedProgress = {}
+    for (const [key, p] of this.progress) {
+      const [node, tp] = key.split("\u0000") as [string, string]
+      ;(out[node] ??= {})[tp] = p.safe
+    }
+    return out
+  }
+}

@@ -3,9 +3,11 @@
  * 5): kcat lists three brokers and partition leaders on all of them from any node; a kafkajs
  * producer and a consumer group whose members start from different nodes move every record
  * exactly once; a Produce to a node that does not lead the partition is answered
- * NOT_LEADER_OR_FOLLOWER; and when the group's coordinator is SIGKILLed, its slot moves to a
- * live node within seconds (the time is printed) and the consumers go on from the offsets
- * committed before. Skipped without etcd or kcat.
+ * NOT_LEADER_OR_FOLLOWER; a 4th node takes over the group's slot when it joins; when the
+ * group's coordinator is SIGKILLed, its slot moves to a live node within seconds and the
+ * consumers go on from the offsets committed before; a SIGKILLed leader's partitions answer
+ * LEADER_NOT_AVAILABLE until it comes back with its data; a coordinator stopped with SIGTERM
+ * hands on at once. The times are printed. Skipped without etcd or kcat.
  */
 import { spawnSync } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
@@ -268,4 +270,27 @@ describe.skipIf(!hasEtcd || !hasKcat)("Kafka across three nodes over a real etcd
     await waitFor("n3 to lead its partition again", async () => byKafkaId((await kcatList(spawn, node("n1").kafkaPort)).leaders[partition]!) === "n3", 20_000)
     expect(await latest("n3")).toMatchObject({ errorCode: ErrorCode.NONE, offset: stored })
   }, 60_000)
+
+  it("a coordinator stopped with SIGTERM leaves at once: its groups are coordinated elsewhere well within a lease", async () => {
+    const group = "sigterm-group"
+    const coordinatorAt = async (asked: string) => {
+      const wire = await KafkaWire.connect(node(asked).kafkaPort)
+      const answer = await wire.request(ApiKey.FindCoordinator, 1, { key: group, keyType: 0 })
+      wire.socket.destroy()
+      return answer.errorCode === ErrorCode.NONE ? byKafkaId(answer.nodeId) : undefined
+    }
+    let victim: string | undefined
+    await waitFor("a coordinator for the group", async () => (victim = await coordinatorAt("n2")) !== undefined)
+    const asked = ["n1", "n2", "n3"].find((id) => id !== victim)!
+    const stopped = node(victim!).stop(5000)
+    const stoppedAt = Date.now()
+    await waitFor("another node to coordinate the group", async () => {
+      const now = await coordinatorAt(asked).catch(() => undefined)
+      return now !== undefined && now !== victim
+    }, 10_000)
+    const movedMs = Date.now() - stoppedAt
+    console.log(`kafka cluster: coordinator ${victim} stopped with SIGTERM; the group moved after ${movedMs} ms`)
+    expect(movedMs).toBeLessThan(2000)
+    await stopped
+  }, 30_000)
 })

@@ -76,6 +76,8 @@ export interface CoordinationService {
    */
   readonly claim: (key: string, owner: string, expected: number) => Effect.Effect<Ownership, OwnershipConflict | CoordinationError>
   readonly ownerOf: (key: string) => Effect.Effect<Ownership | null, CoordinationError>
+  // Ownerships also show in list and watch as `owners/<key>` with the JSON `{"owner","epoch"}`,
+  // so many of them can be followed at once (Kafka partition leaders, group slots).
   /**
    * Writes `batch` (keys that outlive members) only while `key` is owned as `ownership` says, all
    * or none; with `release` the ownership itself goes too. False when it is owned otherwise now.

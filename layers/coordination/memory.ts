@@ -19,6 +19,9 @@ export interface MemoryCoordination {
   readonly expire: (id: string) => Effect.Effect<void>
 }
 
+/** Where ownerships show in list and watch, as on etcd (`owners/<key>` = `{owner, epoch}`). */
+const ownersPrefix = "owners/"
+
 export const make = Effect.gen(function*() {
   let revision = 0
   const members = new Map<string, { readonly info: MemberInfo; readonly lost: Deferred.Deferred<void> }>()
@@ -93,8 +96,8 @@ export const make = Effect.gen(function*() {
         if (epoch === expected) {
           const next = { owner, epoch: expected + 1 }
           owners.set(key, next)
-          revision++
-          return Effect.succeed(next)
+          change({ _tag: "Put", key: ownersPrefix + key, value: JSON.stringify(next), revision: ++revision })
+          return Effect.as(publishKeys, next)
         }
         if (current !== null && current.owner === owner && current.epoch === expected + 1) return Effect.succeed(current)
         return Effect.fail(new OwnershipConflict({ key, current }))
@@ -113,7 +116,7 @@ export const make = Effect.gen(function*() {
             change({ _tag: "Put", key: w.key, value: w.value, revision })
           }
         }
-        if (release) owners.delete(key)
+        if (release && owners.delete(key)) change({ _tag: "Delete", key: ownersPrefix + key, revision })
         return Effect.as(publishKeys, true)
       }),
     get: (key) => Effect.sync(() => durable.get(key) ?? keys.get(key)?.value ?? null),
@@ -121,7 +124,8 @@ export const make = Effect.gen(function*() {
       Effect.sync(() => ({
         entries: [
           ...[...keys].filter(([key]) => key.startsWith(prefix)).map(([key, e]) => ({ key, value: e.value })),
-          ...[...durable].filter(([key]) => key.startsWith(prefix)).map(([key, value]) => ({ key, value }))
+          ...[...durable].filter(([key]) => key.startsWith(prefix)).map(([key, value]) => ({ key, value })),
+          ...[...owners].filter(([key]) => (ownersPrefix + key).startsWith(prefix)).map(([key, o]) => ({ key: ownersPrefix + key, value: JSON.stringify(o) }))
         ],
         revision
       })),

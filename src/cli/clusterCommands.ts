@@ -23,13 +23,16 @@ const status = Command.make("status", connectionOptions, (flags) =>
       { header: "link", value: (m) => port(m.linkPort), right: true },
       { header: "routes", value: (m) => m.routes, right: true },
       { header: "sessions", value: (m) => m.sessions, right: true },
+      { header: "kafka id", value: (m) => m.kafkaNodeId, right: true },
+      { header: "partitions", value: (m) => m.partitions, right: true },
+      { header: "group slots", value: (m) => m.groupSlots, right: true },
       { header: "pid", value: (m) => m.pid, right: true },
       { header: "up since", value: (m) => m.startedAt },
       { header: "version", value: (m) => m.version }
     ], s.members))
     yield* Console.log(`link: ${s.link.forwarded} forwarded (${s.link.forwardedBytes} bytes), ${s.link.received} received, ${s.link.dropped} dropped`)
   })
-).pipe(Command.withDescription("The members of the cluster the broker at --url belongs to: addresses, routes, sessions"))
+).pipe(Command.withDescription("The members of the cluster the broker at --url belongs to: addresses, routes, sessions, Kafka partitions led and group slots"))
 
 export const cluster = Command.make("cluster").pipe(
   Command.withDescription("The cluster this broker is in"),

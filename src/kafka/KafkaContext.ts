@@ -5,6 +5,7 @@
  * topic policies (whose MQTT-session holds DeleteRecords respects when it frees storage).
  */
 import type { Admission } from "../net/Admission.js"
+import type { KafkaCluster } from "../cluster/kafka/KafkaCluster.js"
 import { Effect } from "effect"
 import type { BrokerConfigShape } from "../../config/BrokerConfigShape.js"
 import type { TopicPartition } from "../../domain/ids.js"
@@ -48,7 +49,9 @@ export class KafkaContext {
     readonly logStarts: LogStartOffsetsService,
     readonly policies: TopicPoliciesService,
     /** Connections, connect rate and failed logins per address, shared with the MQTT listeners. */
-    readonly admission: Admission
+    readonly admission: Admission,
+    /** Partition leaders, group slots and brokers of the cluster; null on a single node (it leads and coordinates everything). */
+    readonly cluster: KafkaCluster | null = null
   ) {
     // A deleted topic's partitions start afresh if it is created again.
     topics.onChange((name) => {
@@ -56,6 +59,19 @@ export class KafkaContext {
       producers.forgetTopic(name)
       this.topicTraffic.delete(name)
     })
+  }
+
+  /**
+   * Hot path. NONE when this node serves the partition (always, on a single node); otherwise
+   * NOT_LEADER_OR_FOLLOWER (another live node leads it) or LEADER_NOT_AVAILABLE (nobody does now).
+   */
+  leaderError(topic: string, partition: number): number {
+    return this.cluster === null ? 0 : this.cluster.leaders.unsafeCheck(topic, partition)
+  }
+
+  /** The partition's leader epoch (0 on a single node). */
+  leaderEpoch(topic: string, partition: number): number {
+    return this.cluster === null ? 0 : this.cluster.leaders.leaderOf(topic, partition)?.epoch ?? -1
   }
 
   /** The topic's produce and fetch counters, made on first use. */

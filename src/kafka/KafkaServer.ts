@@ -28,6 +28,8 @@ import { TopicPolicies } from "../../layers/TopicPolicies.js"
 import { EventStore } from "../../services/EventStore.js"
 import { MessageLog } from "../../services/MessageLog.js"
 import { Topics } from "../meta/Topics.js"
+import { ClusterNode } from "../cluster/ClusterNode.js"
+import { KafkaCluster } from "../cluster/kafka/KafkaCluster.js"
 import { MqttEngine } from "../mqtt/engine/MqttEngine.js"
 import { MqttServer } from "../mqtt/MqttServer.js"
 import { GroupCoordinator } from "./groups/GroupCoordinator.js"
@@ -293,7 +295,11 @@ export const make = Effect.gen(function*() {
   })
   const topics = yield* Topics
   const logStarts = yield* LogStartOffsets.make(yield* EventStore, topics, log)
-  const ctx = new KafkaContext(config, log, topics, yield* GroupCoordinator, yield* MqttEngine, producers, logStarts, yield* TopicPolicies, mqtt.context.admission)
+  const node = yield* ClusterNode
+  const local = yield* GroupCoordinator
+  const cluster = node.enabled && node.coordination !== null ? new KafkaCluster(node, node.coordination, topics, local) : null
+  if (cluster !== null) yield* Effect.forkScoped(cluster.run((poke) => topics.onChange(poke)))
+  const ctx = new KafkaContext(config, log, topics, cluster?.groups ?? local, yield* MqttEngine, producers, logStarts, yield* TopicPolicies, mqtt.context.admission, cluster)
   const connections = new Set<KafkaConnection>()
   const auth = yield* Auth
   const acls = yield* KafkaAcls

@@ -110,6 +110,14 @@ export interface GroupCoordinatorService {
   readonly snapshot: Effect.Effect<void, StorageError>
   /** Waits until every event decided so far is stored. */
   readonly flush: Effect.Effect<void>
+  /**
+   * Cluster: this node coordinates `groupId` from now on, with these committed offsets (read
+   * from etcd); membership starts empty, as a Kafka coordinator that loads a group finds its
+   * members rejoining. In memory only.
+   */
+  readonly adopt: (groupId: string, offsets: GroupState["offsets"]) => void
+  /** Cluster: forgets the groups `which` selects (their coordination moved); waiting requests get NOT_COORDINATOR. In memory only. */
+  readonly evict: (which: (groupId: string) => boolean) => void
   /** The read model of one group (for the admin API and tests). */
   readonly unsafeGroup: (groupId: string) => GroupState | undefined
   /** Every group's read model, for metrics at scrape time; do not mutate. */
@@ -339,6 +347,17 @@ export const make = (
       tick,
       snapshot,
       flush: writer.flush,
+      adopt: (groupId, offsets) => {
+        runtimes.get(groupId)?.abandon()
+        runtimes.set(groupId, new GroupRuntime({ ...emptyGroup(groupId), offsets }))
+      },
+      evict: (which) => {
+        for (const [groupId, rt] of runtimes) {
+          if (!which(groupId)) continue
+          runtimes.delete(groupId)
+          rt.abandon()
+        }
+      },
       unsafeGroup: (groupId) => runtimes.get(groupId)?.state,
       unsafeGroups: function*() {
         for (const rt of runtimes.values()) yield rt.state

@@ -70,6 +70,14 @@ export class GroupRuntime {
     }
   }
 
+  /** The group leaves this coordinator (cluster: its slot moved): whoever waits is told to look again. */
+  abandon(): void {
+    for (const [memberId, d] of this.joins) answer(d, joinError(memberId, ErrorCode.NOT_COORDINATOR))
+    for (const d of this.syncs.values()) answer(d, syncError(ErrorCode.NOT_COORDINATOR))
+    this.joins.clear()
+    this.syncs.clear()
+  }
+
   private answerJoin(memberId: string, response: JoinGroupResponse): void {
     const d = this.joins.get(memberId)
     if (d === undefined) return

@@ -1,11 +1,15 @@
 /**
  * The requests about the cluster itself: ApiVersions, Metadata (with topic auto-creation),
- * FindCoordinator and InitProducerId. This broker is one node (id 0) that leads every partition
- * and coordinates every group.
+ * FindCoordinator and InitProducerId. A single node (id 0) leads every partition and coordinates
+ * every group; a cluster member lists the live members as brokers, each partition's leader and
+ * each group's coordinator as etcd names them (src/cluster/kafka).
  */
 import { Effect } from "effect"
 import { ErrorCode } from "../../../domain/kafka/ErrorCode.js"
 import { invalidTopicName, isInternalTopic, type TopicState } from "../../../domain/meta/topics.js"
+import type { NodeInfo } from "../../cluster/ClusterNode.js"
+import type { KafkaCluster } from "../../cluster/kafka/KafkaCluster.js"
+import { kafkaNodeId } from "../../cluster/kafka/placement.js"
 import type { KafkaConnection } from "../KafkaConnection.js"
 import { CLUSTER_ID, type KafkaContext, NODE_ID } from "../KafkaContext.js"
 import {
@@ -16,6 +20,7 @@ import {
   type InitProducerIdResponse,
   type MetadataRequest,
   type MetadataResponse,
+  type MetadataResponsePartition,
   type MetadataResponseTopic,
   supportedApiKeys
 } from "../protocol/index.js"
@@ -26,20 +31,40 @@ export const handleApiVersions = (): ApiVersionsResponse => ({
   throttleTimeMs: 0
 })
 
-const describeTopic = (topic: TopicState): MetadataResponseTopic => ({
+const describeTopic = (ctx: KafkaContext, topic: TopicState): MetadataResponseTopic => ({
   errorCode: ErrorCode.NONE,
   name: topic.name,
   isInternal: false,
-  partitions: Array.from({ length: topic.partitions }, (_, partitionIndex) => ({
-    errorCode: ErrorCode.NONE,
-    partitionIndex,
-    leaderId: NODE_ID,
-    leaderEpoch: 0,
-    replicaNodes: [NODE_ID],
-    isrNodes: [NODE_ID],
-    offlineReplicas: []
-  }))
+  partitions: Array.from({ length: topic.partitions }, (_, partitionIndex) =>
+    ctx.cluster === null
+      ? {
+        errorCode: ErrorCode.NONE,
+        partitionIndex,
+        leaderId: NODE_ID,
+        leaderEpoch: 0,
+        replicaNodes: [NODE_ID],
+        isrNodes: [NODE_ID],
+        offlineReplicas: []
+      }
+      : describeClusterPartition(ctx.cluster, topic.name, partitionIndex))
 })
+
+/**
+ * A partition of a cluster: its leader (the one replica) with the leader epoch, or, while
+ * nobody leads it or its leader is down, LEADER_NOT_AVAILABLE with the leader listed offline.
+ */
+const describeClusterPartition = (cluster: KafkaCluster, topic: string, partitionIndex: number): MetadataResponsePartition => {
+  const leader = cluster.leaders.leaderOf(topic, partitionIndex)
+  const replicas = leader === undefined ? [] : [kafkaNodeId(leader.owner)]
+  if (leader !== undefined && cluster.node.member(leader.owner) !== undefined) {
+    return { errorCode: ErrorCode.NONE, partitionIndex, leaderId: replicas[0]!, leaderEpoch: leader.epoch, replicaNodes: replicas, isrNodes: replicas, offlineReplicas: [] }
+  }
+  return { errorCode: ErrorCode.LEADER_NOT_AVAILABLE, partitionIndex, leaderId: -1, leaderEpoch: leader?.epoch ?? -1, replicaNodes: replicas, isrNodes: [], offlineReplicas: replicas }
+}
+
+/** Where clients reach `node`: this node as the client reached it, the others at their advertised host and Kafka port. */
+const addressOf = (ctx: KafkaContext, conn: KafkaConnection, node: NodeInfo): { host: string; port: number } =>
+  ctx.cluster === null || node.id === ctx.cluster.node.id ? { host: ctx.advertisedHost(conn), port: conn.localPort } : { host: node.host, port: node.kafkaPort }
 
 const missingTopic = (name: string, errorCode: number): MetadataResponseTopic => ({
   errorCode,
@@ -52,7 +77,7 @@ const missingTopic = (name: string, errorCode: number): MetadataResponseTopic =>
 const lookUp = (ctx: KafkaContext, name: string, allowCreate: boolean) =>
   Effect.gen(function*() {
     const existing = ctx.topics.get(name)
-    if (existing !== undefined && !isInternalTopic(name)) return describeTopic(existing)
+    if (existing !== undefined && !isInternalTopic(name)) return describeTopic(ctx, existing)
     if (invalidTopicName(name) !== undefined || isInternalTopic(name)) return missingTopic(name, ErrorCode.INVALID_TOPIC_EXCEPTION)
     if (!allowCreate || !ctx.config.kafka.autoCreateTopics) return missingTopic(name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
     const partitions = ctx.config.kafka.defaultPartitions
@@ -61,7 +86,7 @@ const lookUp = (ctx: KafkaContext, name: string, allowCreate: boolean) =>
       Effect.catchAll((e) => Effect.succeed("errorCode" in e ? (e.errorCode === ErrorCode.TOPIC_ALREADY_EXISTS ? ErrorCode.NONE : e.errorCode) : ErrorCode.KAFKA_STORAGE_ERROR))
     )
     const topic = ctx.topics.get(name)
-    return created === ErrorCode.NONE && topic !== undefined ? describeTopic(topic) : missingTopic(name, created)
+    return created === ErrorCode.NONE && topic !== undefined ? describeTopic(ctx, topic) : missingTopic(name, created)
   })
 
 export const handleMetadata = (ctx: KafkaContext, conn: KafkaConnection, request: MetadataRequest, apiVersion: number) =>
@@ -70,15 +95,18 @@ export const handleMetadata = (ctx: KafkaContext, conn: KafkaConnection, request
     const all = request.topics === null || (apiVersion === 0 && request.topics.length === 0)
     const topics: Array<MetadataResponseTopic> = []
     if (all) {
-      for (const t of ctx.topics.list()) if (!isInternalTopic(t.name)) topics.push(describeTopic(t))
+      for (const t of ctx.topics.list()) if (!isInternalTopic(t.name)) topics.push(describeTopic(ctx, t))
     } else {
       for (const t of request.topics!) topics.push(yield* lookUp(ctx, t.name, request.allowAutoTopicCreation))
     }
+    const cluster = ctx.cluster
     const response: MetadataResponse = {
       throttleTimeMs: 0,
-      brokers: [{ nodeId: NODE_ID, host: ctx.advertisedHost(conn), port: conn.localPort, rack: null }],
+      brokers: cluster === null
+        ? [{ nodeId: NODE_ID, host: ctx.advertisedHost(conn), port: conn.localPort, rack: null }]
+        : cluster.brokers().map((m) => ({ nodeId: kafkaNodeId(m.id), ...addressOf(ctx, conn, m), rack: null })),
       clusterId: CLUSTER_ID,
-      controllerId: NODE_ID,
+      controllerId: cluster === null ? NODE_ID : cluster.controllerId(),
       topics
     }
     return response
@@ -89,7 +117,15 @@ export const handleFindCoordinator = (ctx: KafkaContext, conn: KafkaConnection, 
   if (request.keyType !== 0) {
     return { throttleTimeMs: 0, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: "transactions are not supported", nodeId: -1, host: "", port: -1 }
   }
-  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, errorMessage: null, nodeId: NODE_ID, host: ctx.advertisedHost(conn), port: conn.localPort }
+  if (ctx.cluster === null) {
+    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, errorMessage: null, nodeId: NODE_ID, host: ctx.advertisedHost(conn), port: conn.localPort }
+  }
+  // The owner of the group's slot; none alive yet (it died, the slot is moving): ask again.
+  const coordinator = ctx.cluster.coordinatorOf(request.key)
+  if (coordinator === undefined) {
+    return { throttleTimeMs: 0, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: "the group's coordinator is moving to a live node", nodeId: -1, host: "", port: -1 }
+  }
+  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, errorMessage: null, nodeId: kafkaNodeId(coordinator.id), ...addressOf(ctx, conn, coordinator) }
 }
 
 export const handleInitProducerId = (ctx: KafkaContext, request: InitProducerIdRequest): InitProducerIdResponse => {

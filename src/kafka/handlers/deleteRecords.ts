@@ -33,6 +33,11 @@ export const handleDeleteRecords = (ctx: KafkaContext, request: DeleteRecordsReq
           partitions.push(failed(p.partitionIndex, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
           continue
         }
+        const notLeader = ctx.leaderError(t.name, p.partitionIndex)
+        if (notLeader !== ErrorCode.NONE) {
+          partitions.push(failed(p.partitionIndex, notLeader))
+          continue
+        }
         const tp = topicPartition(t.name, p.partitionIndex)
         const highWatermark = ctx.log.unsafeHighWatermark(tp)
         const target = p.offset === HIGH_WATERMARK ? highWatermark : p.offset

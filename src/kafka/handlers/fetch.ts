@@ -20,6 +20,8 @@ interface Wanted {
   readonly tp: TopicPartition | null
   readonly fetchOffset: number
   readonly partitionMaxBytes: number
+  /** Answered at once with this error (tp is then null). */
+  readonly errorCode: number
 }
 
 /**
@@ -41,7 +43,7 @@ const readAll = (ctx: KafkaContext, wanted: ReadonlyArray<Wanted>, maxBytes: num
     const parts: Array<FetchResponsePartition> = []
     for (const w of wanted) {
       if (w.tp === null) {
-        parts.push(emptyPartition(w.partition, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1))
+        parts.push(emptyPartition(w.partition, w.errorCode, -1))
         continue
       }
       const hw = ctx.log.unsafeHighWatermark(w.tp)
@@ -135,12 +137,15 @@ export const handleFetch = (ctx: KafkaContext, request: FetchRequest): Effect.Ef
       const topic = ctx.topics.get(t.topic)
       for (const p of t.partitions) {
         const known = topic !== undefined && !isInternalTopic(t.topic) && p.partition >= 0 && p.partition < topic.partitions
+        // Cluster: a partition led elsewhere (or by nobody now) is not read here.
+        const errorCode = known ? ctx.leaderError(t.topic, p.partition) : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
         wanted.push({
           topic: t.topic,
           partition: p.partition,
-          tp: known ? topicPartition(t.topic, p.partition) : null,
+          tp: errorCode === ErrorCode.NONE ? topicPartition(t.topic, p.partition) : null,
           fetchOffset: p.fetchOffset,
-          partitionMaxBytes: p.partitionMaxBytes
+          partitionMaxBytes: p.partitionMaxBytes,
+          errorCode
         })
       }
     }

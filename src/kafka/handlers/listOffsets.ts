@@ -59,13 +59,18 @@ export const handleListOffsets = (ctx: KafkaContext, request: ListOffsetsRequest
           partitions.push({ partitionIndex: p.partitionIndex, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, timestamp: -1, offset: -1 })
           continue
         }
+        const notLeader = ctx.leaderError(t.name, p.partitionIndex)
+        if (notLeader !== ErrorCode.NONE) {
+          partitions.push({ partitionIndex: p.partitionIndex, errorCode: notLeader, timestamp: -1, offset: -1 })
+          continue
+        }
         const tp = topicPartition(t.name, p.partitionIndex)
         const found = p.timestamp === LATEST
           ? { offset: ctx.log.unsafeHighWatermark(tp), timestamp: -1 }
           : p.timestamp === EARLIEST
           ? { offset: yield* ctx.logStartOffset(tp), timestamp: -1 }
           : yield* byTimestamp(ctx, tp, p.timestamp)
-        partitions.push({ partitionIndex: p.partitionIndex, errorCode: ErrorCode.NONE, leaderEpoch: 0, ...found })
+        partitions.push({ partitionIndex: p.partitionIndex, errorCode: ErrorCode.NONE, leaderEpoch: ctx.leaderEpoch(t.name, p.partitionIndex), ...found })
       }
       topics.push({ name: t.name, partitions })
     }

@@ -92,6 +92,9 @@ const refusal = (
   if (topic === undefined || isInternalTopic(topicName) || partitionIndex < 0 || partitionIndex >= topic.partitions) {
     return partitionError(partitionIndex, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
   }
+  // Cluster: only the leader appends; the client refreshes its metadata and goes there.
+  const notLeader = ctx.leaderError(topicName, partitionIndex)
+  if (notLeader !== ErrorCode.NONE) return partitionError(partitionIndex, notLeader)
   if (records === null) return partitionError(partitionIndex, ErrorCode.CORRUPT_MESSAGE, "no records")
   const invalid = validateBatch(records)
   if (invalid !== undefined) return partitionError(partitionIndex, ErrorCode.CORRUPT_MESSAGE, invalid)

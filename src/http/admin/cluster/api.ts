@@ -17,7 +17,10 @@ export class ClusterMemberView extends Schema.Class<ClusterMemberView>("ClusterM
   version: Schema.String,
   self: Schema.Boolean.annotations({ description: "the node that answered" }),
   routes: Schema.Number.annotations({ description: "route keys in its summary (plain filters and share groups with subscribers there)" }),
-  sessions: Schema.NullOr(Schema.Number).annotations({ description: "MQTT sessions it holds; null: ask that node" })
+  sessions: Schema.NullOr(Schema.Number).annotations({ description: "MQTT sessions it holds; null: ask that node" }),
+  kafkaNodeId: Schema.Number.annotations({ description: "its Kafka broker id (a numeric node id as it is, any other hashed)" }),
+  partitions: Schema.Number.annotations({ description: "Kafka partitions it leads (in etcd; a dead member keeps its own until it returns)" }),
+  groupSlots: Schema.Number.annotations({ description: "of the 64 Kafka group coordination slots, how many it owns" })
 }) {}
 
 export class ClusterStatus extends Schema.Class<ClusterStatus>("ClusterStatus")({

@@ -1,9 +1,11 @@
-/** The cluster status: this node's member view, each member's route count, the link's counters. */
+/** The cluster status: this node's member view, each member's route count, Kafka partitions led and group slots, the link's counters. */
 import { HttpApiBuilder } from "@effect/platform"
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
 import { BrokerConfig } from "../../../../config/BrokerConfig.js"
 import { ClusterRouting } from "../../../cluster/announce.js"
 import { ClusterNode } from "../../../cluster/ClusterNode.js"
+import { kafkaNodeId } from "../../../cluster/kafka/placement.js"
+import { KafkaServer } from "../../../kafka/KafkaServer.js"
 import { MqttServer } from "../../../mqtt/MqttServer.js"
 import { BrokerApi } from "../../Api.js"
 import { withBroker } from "../BrokerHandle.js"
@@ -17,6 +19,9 @@ export const ClusterLive = HttpApiBuilder.group(BrokerApi, "cluster", (handlers)
       const routing = yield* ClusterRouting
       const engine = (yield* MqttServer).engine
       const routes = routing.routes?.countsByNode() ?? new Map<string, number>()
+      const kafka = Option.getOrNull(yield* Effect.serviceOption(KafkaServer))?.context.cluster ?? null
+      const partitions = kafka?.leaders.countsByNode() ?? new Map<string, number>()
+      const slots = kafka?.slots.countsByNode() ?? new Map<string, number>()
       const members = node.members().map((m) => {
         const self = m.id === node.id
         return new ClusterMemberView({
@@ -31,7 +36,10 @@ export const ClusterLive = HttpApiBuilder.group(BrokerApi, "cluster", (handlers)
           version: m.version,
           self,
           routes: self ? engine.subscriptions.routeKeys().length : routes.get(m.id) ?? 0,
-          sessions: self ? engine.sessions.size : null
+          sessions: self ? engine.sessions.size : null,
+          kafkaNodeId: node.enabled ? kafkaNodeId(m.id) : 0,
+          partitions: partitions.get(m.id) ?? 0,
+          groupSlots: slots.get(m.id) ?? 0
         })
       })
       const link = routing.link?.stats ?? { forwarded: 0, forwardedBytes: 0, received: 0, dropped: 0 }

@@ -9,6 +9,7 @@
  * nothing. A dead holder (not a member) hands nothing: the session starts empty here (its
  * storage is out of reach; see the README's cluster section).
  */
+import { decideMove } from "../../domain/session/decide.js"
 import { Deferred, Effect, Runtime } from "effect"
 import type { CoordinationService, Ownership } from "../../services/Coordination.js"
 import { ReasonCode } from "../../domain/ReasonCode.js"
@@ -199,6 +200,37 @@ export class SessionOwnership {
   onPushAck(_from: string, ack: PushAck): void {
     const waiting = this.pushes.get(ack.id)
     if (waiting !== undefined) Deferred.unsafeDone(waiting.stored, Effect.succeed(ack.ok))
+  }
+
+  /**
+   * At start, after joining: the sessions this node restored from its storage that etcd says
+   * another node owns now (the client resumed there while this node was down) are stale. They
+   * end here (no will: the session lives on elsewhere) before their routes are published, so
+   * this node does not collect messages for them. What they still held is dropped, and logged.
+   */
+  dropStale(): Effect.Effect<number> {
+    return Effect.gen(this, function*() {
+      const { entries } = yield* this.coordination.list(`owners/${sessionKey("")}`)
+      const owners = new Map<string, string>()
+      for (const e of entries) {
+        try {
+          owners.set(e.key.slice(`owners/${sessionKey("")}`.length), (JSON.parse(e.value) as Ownership).owner)
+        } catch {
+          // not an ownership record: nothing to compare
+        }
+      }
+      let dropped = 0
+      for (const session of [...this.engine.sessions.values()]) {
+        const owner = owners.get(session.clientId)
+        if (owner === undefined || owner === this.node.id || session.conn !== null) continue
+        const held = (session.inflight?.size ?? 0) + (session.queue?.length ?? 0)
+        session.pendingWill = null
+        yield* this.engine.endSession(session, decideMove(session.state)) ?? Effect.void
+        dropped++
+        yield* Effect.logWarning(`cluster: session ${session.clientId} is held by ${owner} now (it resumed there while this node was down): dropped here with ${held} message(s) it still held in memory`)
+      }
+      return dropped
+    }).pipe(Effect.catchAll((e) => Effect.as(Effect.logWarning(`cluster: checking restored sessions against etcd failed (${e.message}); they stay, and the next CONNECT for each decides`), 0)))
   }
 
   /**

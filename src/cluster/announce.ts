@@ -90,6 +90,9 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
     )
     if (membership === null) return { routes: null, link: null, catchUp: null }
 
+    // Sessions restored from this node's storage that resumed elsewhere while it was down go before their routes are published.
+    const stale = yield* sessions.dropStale()
+    if (stale > 0) yield* Effect.logInfo(`cluster: ${stale} restored session(s) are held by other nodes now: dropped here`)
     const routes = new RouteTable(node.id)
     yield* Effect.forkScoped(routes.follow(node.coordination))
     summary = new RouteSummary(node.id, membership, runtime)

@@ -179,8 +179,9 @@ describe.skipIf(!hasEtcd || !mosquittoInstalled)("a cluster of three processes o
     }
   }, 60_000)
 
-  it("a persistent session on a node that was SIGKILLed resumes on another node with its subscriptions", async () => {
-    const n4 = await startNode("n4")
+  it("a persistent session on a node that was SIGKILLed resumes on another node with its subscriptions; the node, restarted, drops its stale copy", async () => {
+    const n4Dir = mkdtempSync(join(tmpdir(), "robustmq-n4-"))
+    const n4 = await startNode("n4", n4Dir)
     nodes.push(n4)
     await waitFor("n1 to see n4", async () => (await clusterOf(nodes[0]!)).members.some((m) => m.id === "n4"), 10_000)
     const options = { clientId: "survivor", protocolVersion: 5 as const, clean: false, properties: { sessionExpiryInterval: 600 }, reconnectPeriod: 0 }
@@ -216,10 +217,19 @@ describe.skipIf(!hasEtcd || !mosquittoInstalled)("a cluster of three processes o
       expect(pub.code).toBe(0)
       await waitFor("the message on the resumed session", async () => got.length > 0)
       expect(got).toEqual(["still here"])
+      // n4 comes back on its data: the session it restored is held by n1 now, so it goes.
+      const back = await startNode("n4", n4Dir)
+      try {
+        await waitFor("n4 to drop its stale copy", async () => /session survivor is held by n1 now/.test(back.output()), 10_000)
+        const res = await fetch(`http://127.0.0.1:${back.httpPort}/api/v1/sessions/survivor`)
+        expect(res.status).toBe(404)
+      } finally {
+        await back.stop(3000)
+      }
     } finally {
       again.end(true)
     }
-  }, 40_000)
+  }, 60_000)
 
   it("a node stopped with SIGTERM leaves at once; one killed with SIGKILL is gone after its lease (2 s)", async () => {
     const n3 = nodes.pop()!

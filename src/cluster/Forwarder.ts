@@ -11,6 +11,7 @@ import type { SessionEvent } from "../../domain/session/events.js"
 import type { RemoteRouting } from "../mqtt/engine/Engine.js"
 import type { LiveSession } from "../mqtt/engine/LiveSession.js"
 import type { Message } from "../mqtt/engine/Message.js"
+import type { MovedRoutes } from "./MovedRoutes.js"
 import type { NodeLink } from "./NodeLink.js"
 import type { RouteSummary } from "./RouteSummary.js"
 import type { RouteTable } from "./RouteTable.js"
@@ -32,7 +33,8 @@ export class Forwarder implements RemoteRouting {
     private readonly link: NodeLink,
     /** The other members now. */
     private readonly peers: () => ReadonlyArray<string>,
-    private readonly sessions: SessionOwnership
+    private readonly sessions: SessionOwnership,
+    private readonly moved: MovedRoutes
   ) {}
 
   private turn(groupKey: string, of: number): number {
@@ -50,6 +52,15 @@ export class Forwarder implements RemoteRouting {
   }
 
   forward(msg: Message): number {
+    const sent = this.forwardByRoutes(msg)
+    if (this.moved.size > 0) {
+      const matched = this.routes.match(msg.topic)
+      this.moved.follow(msg, (node) => matched.some((r) => r.node === node && r.groupKey === null))
+    }
+    return sent
+  }
+
+  private forwardByRoutes(msg: Message): number {
     const matched = this.routes.match(msg.topic)
     const n = matched.length
     if (n === 0 && !msg.retain) return 0

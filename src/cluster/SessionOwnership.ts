@@ -16,11 +16,14 @@ import type { Engine } from "../mqtt/engine/Engine.js"
 import { exportSession, importSession, type MovedSession } from "../mqtt/engine/handOver.js"
 import type { ClusterNodeService } from "./ClusterNode.js"
 import { encodePushAck, encodeSession, encodeTakeOver, FrameType, type PushAck, type SessionReply, type TakeOver } from "./linkFrames.js"
+import type { MovedRoutes } from "./MovedRoutes.js"
 import type { NodeLink } from "./NodeLink.js"
 import { ownershipKey as sessionKey, SessionDirectory } from "./SessionDirectory.js"
 
 /** How long a CONNECT waits for the old node's hand-over before it goes on without it. */
 const HAND_OVER_WAIT_MS = 3000
+/** After handing a session to a node that asked, how long before its messages follow it (see MovedRoutes). */
+const TAKEN_OVER_STORED_MS = 200
 /** How long a stopping node waits for a node to store a session it pushed. */
 const PUSH_WAIT_MS = 5000
 
@@ -37,6 +40,7 @@ export class SessionOwnership {
     private readonly coordination: CoordinationService,
     private readonly engine: Engine,
     private readonly link: NodeLink,
+    private readonly moved: MovedRoutes,
     private readonly runtime: Runtime.Runtime<never>
   ) {
     this.directory = new SessionDirectory(node.id, coordination, engine, runtime)
@@ -64,8 +68,10 @@ export class SessionOwnership {
       this.directory.owned.set(clientId, mine)
       const holder = before?.owner
       if (holder === undefined || holder === self) return true
-      // A live holder hands the whole session over; a dead one's record in etcd brings its subscriptions.
-      const moved = this.node.member(holder) !== undefined ? yield* this.fetch(holder, clientId, mine) : yield* this.directory.stored(clientId)
+      // A live holder hands the whole session over; a dead one's record in etcd brings its
+      // subscriptions. So does a holder that did not answer: killed, its lease not yet run out.
+      const handed = this.node.member(holder) !== undefined ? yield* this.fetch(holder, clientId, mine) : null
+      const moved = handed ?? (yield* this.directory.stored(clientId))
       if (moved !== null) yield* importSession(this.engine, moved).pipe(
         Effect.catchAll((e) => Effect.logError(`cluster: storing session ${clientId} from ${holder} failed`, e))
       )
@@ -91,9 +97,16 @@ export class SessionOwnership {
   /** The link brought a hand-over request: answer it if etcd says the asker owns the session now. */
   onTakeOver(from: string, request: TakeOver): void {
     const work = Effect.gen(this, function*() {
-      const owner = yield* this.coordination.ownerOf(sessionKey(request.clientId))
+      // Asked again while etcd elects a leader: a holder that cannot check keeps serving the
+      // session the asker now owns, so it must not give up after one call.
+      const owner = yield* this.coordination.ownerOf(sessionKey(request.clientId)).pipe(Effect.retry({ times: 2 }))
       const rightful = owner !== null && owner.owner === from && owner.epoch === request.epoch
       const session = rightful ? yield* exportSession(this.engine, request.clientId, (conn) => (conn as Connection).takeOver()) : null
+      if (session !== null) {
+        // No word comes back once the asker has stored it: its messages follow after a pause.
+        const address = this.moved.add(request.clientId, from, session.subscriptions.map(([filter]) => filter))
+        setTimeout(() => this.moved.ready(address), TAKEN_OVER_STORED_MS).unref()
+      }
       if (!rightful) yield* Effect.logWarning(`cluster: ${from} asked for session ${request.clientId} at epoch ${request.epoch}, but etcd says ${JSON.stringify(owner)}: not handed over`)
       this.link.sendControl(from, encodeSession({ id: request.id, session }))
     }).pipe(Effect.catchAll((e) =>
@@ -158,10 +171,14 @@ export class SessionOwnership {
       const state = yield* exportSession(this.engine, clientId, (conn) => (conn as Connection).close(ReasonCode.ServerShuttingDown))
       this.directory.owned.delete(clientId)
       if (state === null) return null
+      const address = this.moved.add(clientId, target, state.subscriptions.map(([filter]) => filter))
       const stored = yield* Deferred.make<boolean>()
       this.pushes.set(id, stored)
       if (!this.link.sendControl(target, encodeSession({ id, session: state }, FrameType.Push))) return false
-      return yield* Deferred.await(stored).pipe(Effect.timeoutTo({ duration: PUSH_WAIT_MS, onTimeout: () => false, onSuccess: (ok) => ok }))
+      const ok = yield* Deferred.await(stored).pipe(Effect.timeoutTo({ duration: PUSH_WAIT_MS, onTimeout: () => false, onSuccess: (ok) => ok }))
+      if (ok) this.moved.ready(address)
+      else this.moved.drop(address)
+      return ok
     }).pipe(
       Effect.ensuring(Effect.sync(() => this.pushes.delete(id))),
       Effect.catchAll((e) => Effect.as(Effect.logWarning(`cluster: handing session ${clientId} to ${target} failed (${e._tag === "OwnershipConflict" ? "claimed elsewhere meanwhile" : e.message})`), false))

@@ -17,6 +17,7 @@ import { ReasonCode } from "../../domain/ReasonCode.js"
 import type { Connection } from "../mqtt/Connection.js"
 import { ClusterNode, join } from "./ClusterNode.js"
 import { Forwarder } from "./Forwarder.js"
+import { MovedRoutes } from "./MovedRoutes.js"
 import { NodeLink } from "./NodeLink.js"
 import { RouteSummary } from "./RouteSummary.js"
 import { RouteTable } from "./RouteTable.js"
@@ -42,8 +43,11 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
     const link = new NodeLink({
       self: node.self,
       lookup: node.member,
-      onForwarded: (_from, batch) => {
-        for (const f of batch) engine.publishForwarded(f.message, f.groups)
+      onForwarded: (from, batch) => {
+        for (const f of batch) {
+          engine.publishForwarded(f.message, f.groups)
+          if (moved.size > 0) moved.follow(f.message, (node) => node === from)
+        }
       },
       onTakeOver: (from, request) => sessions?.onTakeOver(from, request),
       onSession: (from, reply) => sessions?.onSession(from, reply),
@@ -51,7 +55,8 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
       onPushAck: (from, ack) => sessions?.onPushAck(from, ack),
       log
     })
-    sessions = new SessionOwnership(node, node.coordination, engine, link, runtime)
+    const moved = new MovedRoutes(link)
+    sessions = new SessionOwnership(node, node.coordination, engine, link, moved, runtime)
     const linkPort = yield* Effect.acquireRelease(
       listen(link.server, config.mqtt.host, config.cluster.port, {
         protocol: "cluster link",
@@ -83,7 +88,7 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
     yield* Effect.forkScoped(routes.follow(node.coordination))
     summary = new RouteSummary(node.id, membership, runtime)
     const others = () => node.members().flatMap((m) => (m.id === node.id ? [] : [m.id]))
-    const forwarder = new Forwarder(routes, summary, link, others, sessions)
+    const forwarder = new Forwarder(routes, summary, link, others, sessions, moved)
     const installed = summary
     yield* Effect.forkScoped(Stream.runForEach(node.changes, (e) => (e._tag === "Left" ? Effect.sync(() => link.forget(e.id)) : Effect.void)))
     yield* Effect.acquireRelease(

@@ -53,11 +53,25 @@ export class Forwarder implements RemoteRouting {
 
   forward(msg: Message): number {
     const sent = this.forwardByRoutes(msg)
-    if (this.moved.size > 0) {
-      const matched = this.routes.match(msg.topic)
-      this.moved.follow(msg, (node) => matched.some((r) => r.node === node && r.groupKey === null))
-    }
+    if (this.moved.size > 0) this.moved.follow(msg, this.plainRouteTo(msg.topic))
     return sent
+  }
+
+  /**
+   * A message another node (`from`) forwarded here: on to the new holder of a session that left
+   * this node, unless `from` reached it directly (it sees the new holder's routes when this node
+   * does, give or take a watch event: sending it again would deliver twice there).
+   */
+  relay(msg: Message, from: string): void {
+    if (this.moved.size === 0) return
+    const direct = this.plainRouteTo(msg.topic)
+    this.moved.follow(msg, (node) => node === from || direct(node))
+  }
+
+  /** Whether a node has plain subscribers for `topic` that this node knows of (it got the message directly). */
+  private plainRouteTo(topic: string): (node: string) => boolean {
+    const matched = this.routes.match(topic)
+    return (node) => matched.some((r) => r.node === node && r.groupKey === null)
   }
 
   private forwardByRoutes(msg: Message): number {

@@ -20,15 +20,15 @@ const KEEP_MS = 3000
 const MAX_HELD = 10_000
 const NO_GROUPS: ReadonlyArray<string> = []
 
-export class MovedSession {
+export class MovedAddress {
   /** Messages held until the new holder has the session; null once they are sent on. */
   held: Array<Message> | null = []
   constructor(readonly clientId: string, readonly target: string, readonly filters: ReadonlyArray<string>) {}
 }
 
 export class MovedRoutes {
-  private readonly trie = new SubscriptionTrie<MovedSession>()
-  private readonly byClient = new Map<string, MovedSession>()
+  private readonly trie = new SubscriptionTrie<MovedAddress>()
+  private readonly byClient = new Map<string, MovedAddress>()
 
   constructor(private readonly link: NodeLink) {}
 
@@ -37,10 +37,10 @@ export class MovedRoutes {
   }
 
   /** `clientId`'s session went to `target` with these filters: hold what matches them until `ready`. */
-  add(clientId: string, target: string, filters: ReadonlyArray<string>): MovedSession {
+  add(clientId: string, target: string, filters: ReadonlyArray<string>): MovedAddress {
     this.remove(clientId)
     const plain = filters.filter((f) => parseShared(f) === null)
-    const moved = new MovedSession(clientId, target, plain)
+    const moved = new MovedAddress(clientId, target, plain)
     this.byClient.set(clientId, moved)
     for (const f of plain) this.trie.add(f, clientId, moved)
     setTimeout(() => {
@@ -50,14 +50,14 @@ export class MovedRoutes {
   }
 
   /** The new holder has stored the session: what was held goes to it, and what comes next. */
-  ready(moved: MovedSession): void {
+  ready(moved: MovedAddress): void {
     const held = moved.held
     moved.held = null
     if (held !== null && this.byClient.get(moved.clientId) === moved) for (const msg of held) this.link.send(moved.target, msg, NO_GROUPS)
   }
 
   /** The hand-over failed: nothing follows the session. */
-  drop(moved: MovedSession): void {
+  drop(moved: MovedAddress): void {
     if (this.byClient.get(moved.clientId) === moved) this.remove(moved.clientId)
   }
 

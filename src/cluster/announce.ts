@@ -40,13 +40,14 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
     const log = (line: string) => Runtime.runFork(runtime)(Effect.logWarning(line))
 
     let sessions: SessionOwnership | null = null // made once the link is (they refer to each other)
+    let forwarder: Forwarder | null = null
     const link = new NodeLink({
       self: node.self,
       lookup: node.member,
       onForwarded: (from, batch) => {
         for (const f of batch) {
           engine.publishForwarded(f.message, f.groups)
-          if (moved.size > 0) moved.follow(f.message, (node) => node === from)
+          forwarder?.relay(f.message, from)
         }
       },
       onTakeOver: (from, request) => sessions?.onTakeOver(from, request),
@@ -88,7 +89,7 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
     yield* Effect.forkScoped(routes.follow(node.coordination))
     summary = new RouteSummary(node.id, membership, runtime)
     const others = () => node.members().flatMap((m) => (m.id === node.id ? [] : [m.id]))
-    const forwarder = new Forwarder(routes, summary, link, others, sessions, moved)
+    forwarder = new Forwarder(routes, summary, link, others, sessions, moved)
     const installed = summary
     yield* Effect.forkScoped(Stream.runForEach(node.changes, (e) => (e._tag === "Left" ? Effect.sync(() => link.forget(e.id)) : Effect.void)))
     yield* Effect.acquireRelease(
@@ -103,7 +104,9 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
           const started = Date.now()
           const { moved, failed } = yield* sessions!.handOffAll()
           if (moved + failed > 0) yield* Effect.logInfo(`cluster: handed ${moved} session(s) to other nodes in ${Date.now() - started} ms${failed > 0 ? `; ${failed} could not be handed over` : ""}`)
-          engine.remote = null
+          // engine.remote stays until the process ends: without it a CONNECT would open a session
+          // here unclaimed (it is refused with 0x88 now), and a publish from a client still here
+          // would be acknowledged and reach no other node (measured: lost in a rolling restart).
           engine.subscriptions.routes = null
           installed.close()
         })

@@ -1,12 +1,15 @@
 /**
  * Coordination on etcd (3.4+) through the `etcd3` client, kept behind the Coordination Tag so
  * the client can be replaced. Keys live under `/rmq/<cluster>/`: `nodes/<id>` (on the member's
- * lease), `owners/<key>` (`{owner, epoch}`). Every unary call has a deadline (without one a
- * leader's death stalls calls for seconds); a claim is a read, then a transaction guarded by the
- * read's mod revision, and a failed or unknown outcome is settled by reading again.
+ * lease), `owners/<key>` (`{owner, epoch}`). Every unary call has one deadline for the whole call,
+ * retries across etcd members included (etcdClient.ts: without it a leader's death stalls calls
+ * for seconds); the lease is renewed by etcdLease.ts; a watch connects within the deadline and,
+ * once it has, etcd3 resumes it from its last revision on whichever member answers. A claim is a
+ * read, then a transaction guarded by the read's mod revision, and a failed or unknown outcome
+ * is settled by reading again.
  */
-import { Deferred, Effect, Layer, Stream } from "effect"
-import { Etcd3, type IKeyValue } from "etcd3"
+import { Deferred, Effect, FiberId, Layer, Stream } from "effect"
+import type { Etcd3, IKeyValue } from "etcd3"
 import {
   Coordination,
   CoordinationError,
@@ -17,15 +20,15 @@ import {
   type Ownership,
   OwnershipConflict
 } from "../../services/Coordination.js"
+import { call, makeClient, type Try } from "./etcdClient.js"
+import { grant, keepAlive, revoke } from "./etcdLease.js"
 
 export interface EtcdOptions {
   readonly endpoints: ReadonlyArray<string>
   readonly cluster: string
-  /** Per call (ms). */
+  /** Per call, retries included (ms). */
   readonly deadlineMs?: number
 }
-
-const tryEtcd = <A>(op: string, run: () => Promise<A>) => Effect.tryPromise({ try: run, catch: (cause) => new CoordinationError({ op, cause }) })
 
 const parseOwnership = (text: string | null | undefined): Ownership | null => {
   if (text === null || text === undefined) return null
@@ -33,24 +36,54 @@ const parseOwnership = (text: string | null | undefined): Ownership | null => {
   return { owner: o.owner, epoch: o.epoch }
 }
 
+/**
+ * Puts and deletes under `prefix` after `revision`. The watch must connect within `deadlineMs`
+ * (else the stream fails and the caller lists again); after that etcd3 reconnects it by itself
+ * from the revision it got to, on any member.
+ */
+const watchPrefix = <A>(
+  client: Etcd3,
+  op: string,
+  prefix: string,
+  revision: number,
+  deadlineMs: number,
+  toChange: (kind: "Put" | "Delete", kv: IKeyValue) => A
+): Stream.Stream<A, CoordinationError> =>
+  Stream.asyncScoped<A, CoordinationError>((emit) =>
+    Effect.gen(function*() {
+      const watcher = yield* Effect.acquireRelease(
+        Effect.sync(() => client.watch().prefix(prefix).startRevision(String(revision + 1)).watcher()),
+        (w) => Effect.promise(() => w.cancel().catch(() => undefined)).pipe(Effect.timeout(deadlineMs), Effect.ignore)
+      )
+      const connected = Deferred.unsafeMake<void, CoordinationError>(FiberId.none)
+      watcher.on("put", (kv) => void emit.single(toChange("Put", kv)))
+      watcher.on("delete", (kv) => void emit.single(toChange("Delete", kv)))
+      watcher.once("connected", () => Deferred.unsafeDone(connected, Effect.void))
+      watcher.on("error", (cause) => {
+        Deferred.unsafeDone(connected, Effect.fail(new CoordinationError({ op, cause })))
+        void emit.fail(new CoordinationError({ op, cause }))
+      })
+      yield* Deferred.await(connected).pipe(
+        Effect.timeoutFail({ duration: deadlineMs, onTimeout: () => new CoordinationError({ op, cause: new Error(`not connected in ${deadlineMs} ms`) }) })
+      )
+    })
+  )
+
 export const make = (options: EtcdOptions) =>
   Effect.gen(function*() {
     const deadlineMs = options.deadlineMs ?? 1000
     const client = yield* Effect.acquireRelease(
-      Effect.sync(() =>
-        new Etcd3({
-          hosts: [...options.endpoints],
-          defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + deadlineMs })
-        })
-      ),
+      Effect.sync(() => makeClient(options.endpoints, deadlineMs)),
       (c) => Effect.sync(() => c.close())
     )
     const root = `/rmq/${options.cluster}/`
     const nodes = `${root}nodes/`
     const ownerKey = (key: string) => `${root}owners/${key}`
+    /** A call (each try builds its request anew: a builder must not be reused). */
+    const etcd = <A>(op: string, run: (attempt: Try) => Promise<A>) => call(op, deadlineMs, run)
 
     const readOwner = (key: string) =>
-      tryEtcd("read owner", () => client.get(ownerKey(key)).exec()).pipe(
+      etcd("read owner", (o) => client.get(ownerKey(key)).options(o).exec()).pipe(
         Effect.map((res) => {
           const kv = res.kvs[0]
           return kv === undefined ? null : { ownership: parseOwnership(kv.value.toString()), modRevision: kv.mod_revision }
@@ -61,39 +94,30 @@ export const make = (options: EtcdOptions) =>
       join: (member: MemberInfo, ttlSeconds: number) =>
         Effect.gen(function*() {
           const lost = yield* Deferred.make<void>()
-          const lease = yield* Effect.acquireRelease(
-            Effect.sync(() => client.lease(ttlSeconds)),
-            (l) => Effect.promise(() => l.revoke().catch(() => undefined)) // the lease lapses anyway
-          )
-          lease.on("lost", () => Deferred.unsafeDone(lost, Effect.void))
-          yield* tryEtcd("join", () => lease.put(nodes + member.id).value(JSON.stringify(member)).exec())
-          const leaseId = yield* tryEtcd("join", () => lease.grant())
+          const lease = yield* Effect.acquireRelease(grant(client, ttlSeconds, deadlineMs), (l) => revoke(client, l.id, deadlineMs))
+          yield* etcd("join", (o) => client.put(nodes + member.id).value(JSON.stringify(member)).lease(lease.id).options(o).exec())
+          // Interrupted before the revoke above when the scope closes (finalizers run in reverse).
+          yield* Effect.forkScoped(Effect.zipRight(keepAlive(client, lease, ttlSeconds, deadlineMs), Deferred.succeed(lost, undefined)))
           // Guarded by this member's own key: a node whose lease lapsed writes nothing.
           const write = (batch: ReadonlyArray<KeyWrite>) =>
-            tryEtcd("write", () =>
+            etcd("write", (o) =>
               client.if(nodes + member.id, "Version", ">", 0).then(
-                ...batch.map((w) => w.value === null ? client.delete().key(root + w.key) : client.put(root + w.key).value(w.value).lease(leaseId))
-              ).commit()
+                ...batch.map((w) => w.value === null ? client.delete().key(root + w.key) : client.put(root + w.key).value(w.value).lease(lease.id))
+              ).options(o).commit()
             ).pipe(Effect.flatMap((res) => res.succeeded ? Effect.void : Effect.fail(new CoordinationError({ op: "write", cause: new Error("lease lost") }))))
           return { lost: Deferred.await(lost), write }
         }),
-      members: tryEtcd("list members", () => client.getAll().prefix(nodes).exec()).pipe(
+      members: etcd("list members", (o) => client.getAll().prefix(nodes).options(o).exec()).pipe(
         Effect.map((res) => ({
           members: res.kvs.map((kv: IKeyValue) => JSON.parse(kv.value.toString()) as MemberInfo),
           revision: Number(res.header.revision)
         }))
       ),
       watchMembers: (revision: number) =>
-        Stream.asyncScoped<MemberChange, CoordinationError>((emit) =>
-          Effect.acquireRelease(
-            tryEtcd("watch members", () => client.watch().prefix(nodes).startRevision(String(revision + 1)).create()),
-            (watcher) => Effect.promise(() => watcher.cancel().catch(() => undefined))
-          ).pipe(Effect.map((watcher) => {
-            watcher.on("put", (kv) => void emit.single({ _tag: "Joined", member: JSON.parse(kv.value.toString()) as MemberInfo, revision: Number(kv.mod_revision) }))
-            watcher.on("delete", (kv) => void emit.single({ _tag: "Left", id: kv.key.toString().slice(nodes.length), revision: Number(kv.mod_revision) }))
-            watcher.on("error", (cause) => void emit.fail(new CoordinationError({ op: "watch members", cause })))
-          }))
-        ),
+        watchPrefix<MemberChange>(client, "watch members", nodes, revision, deadlineMs, (kind, kv) =>
+          kind === "Put"
+            ? { _tag: "Joined", member: JSON.parse(kv.value.toString()) as MemberInfo, revision: Number(kv.mod_revision) }
+            : { _tag: "Left", id: kv.key.toString().slice(nodes.length), revision: Number(kv.mod_revision) }),
       claim: (key: string, owner: string, expected: number) =>
         Effect.gen(function*() {
           const read = yield* readOwner(key)
@@ -104,10 +128,11 @@ export const make = (options: EtcdOptions) =>
               ? Effect.succeed(now)
               : Effect.fail(new OwnershipConflict({ key, current: now }))
           if ((current?.epoch ?? 0) !== expected) return yield* settled(current)
-          const guard = read === null
-            ? client.if(ownerKey(key), "Version", "==", 0)
-            : client.if(ownerKey(key), "Mod", "==", Number(read.modRevision))
-          const committed = yield* tryEtcd("claim", () => guard.then(client.put(ownerKey(key)).value(JSON.stringify(next))).commit()).pipe(
+          const guard = () =>
+            read === null
+              ? client.if(ownerKey(key), "Version", "==", 0)
+              : client.if(ownerKey(key), "Mod", "==", Number(read.modRevision))
+          const committed = yield* etcd("claim", (o) => guard().then(client.put(ownerKey(key)).value(JSON.stringify(next))).options(o).commit()).pipe(
             Effect.map((res) => res.succeeded),
             // Unknown outcome: what etcd holds now says whether it committed.
             Effect.catchAll(() => Effect.succeed(false))
@@ -117,33 +142,28 @@ export const make = (options: EtcdOptions) =>
         }),
       ownerOf: (key: string) => Effect.map(readOwner(key), (read) => read?.ownership ?? null),
       writeIfOwned: (key: string, ownership: Ownership, batch: ReadonlyArray<KeyWrite>, release = false) =>
-        tryEtcd("write if owned", () =>
+        etcd("write if owned", (o) =>
           // The value compared is exactly what claim wrote for this ownership.
           client.if(ownerKey(key), "Value", "==", JSON.stringify({ owner: ownership.owner, epoch: ownership.epoch })).then(
             ...batch.map((w) => w.value === null ? client.delete().key(root + w.key) : client.put(root + w.key).value(w.value)),
             ...(release ? [client.delete().key(ownerKey(key))] : [])
-          ).commit()
+          ).options(o).commit()
         ).pipe(Effect.map((res) => res.succeeded)),
-      get: (key: string) => tryEtcd("get", () => client.get(root + key).string()),
+      get: (key: string) => etcd("get", (o) => client.get(root + key).options(o).string()),
       list: (prefix: string) =>
-        tryEtcd("list", () => client.getAll().prefix(root + prefix).exec()).pipe(
+        etcd("list", (o) => client.getAll().prefix(root + prefix).options(o).exec()).pipe(
           Effect.map((res) => ({
             entries: res.kvs.map((kv: IKeyValue) => ({ key: kv.key.toString().slice(root.length), value: kv.value.toString() })),
             revision: Number(res.header.revision)
           }))
         ),
       watch: (prefix: string, revision: number) =>
-        Stream.asyncScoped<KeyChange, CoordinationError>((emit) =>
-          Effect.acquireRelease(
-            tryEtcd("watch", () => client.watch().prefix(root + prefix).startRevision(String(revision + 1)).create()),
-            (watcher) => Effect.promise(() => watcher.cancel().catch(() => undefined))
-          ).pipe(Effect.map((watcher) => {
-            const key = (kv: IKeyValue) => kv.key.toString().slice(root.length)
-            watcher.on("put", (kv) => void emit.single({ _tag: "Put", key: key(kv), value: kv.value.toString(), revision: Number(kv.mod_revision) }))
-            watcher.on("delete", (kv) => void emit.single({ _tag: "Delete", key: key(kv), revision: Number(kv.mod_revision) }))
-            watcher.on("error", (cause) => void emit.fail(new CoordinationError({ op: "watch", cause })))
-          }))
-        )
+        watchPrefix<KeyChange>(client, "watch", root + prefix, revision, deadlineMs, (kind, kv) => {
+          const key = kv.key.toString().slice(root.length)
+          return kind === "Put"
+            ? { _tag: "Put", key, value: kv.value.toString(), revision: Number(kv.mod_revision) }
+            : { _tag: "Delete", key, revision: Number(kv.mod_revision) }
+        })
     })
   })
 

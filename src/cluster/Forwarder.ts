@@ -11,6 +11,7 @@ import type { SessionEvent } from "../../domain/session/events.js"
 import type { RemoteRouting } from "../mqtt/engine/Engine.js"
 import type { LiveSession } from "../mqtt/engine/LiveSession.js"
 import type { Message } from "../mqtt/engine/Message.js"
+import type { MovedRoutes } from "./MovedRoutes.js"
 import type { NodeLink } from "./NodeLink.js"
 import type { RouteSummary } from "./RouteSummary.js"
 import type { RouteTable } from "./RouteTable.js"
@@ -33,7 +34,8 @@ export class Forwarder implements RemoteRouting {
     private readonly link: NodeLink,
     /** The other members now. */
     private readonly peers: () => ReadonlyArray<string>,
-    private readonly sessions: SessionOwnership
+    private readonly sessions: SessionOwnership,
+    private readonly moved: MovedRoutes
   ) {}
 
   private turn(groupKey: string, of: number): number {
@@ -51,6 +53,29 @@ export class Forwarder implements RemoteRouting {
   }
 
   forward(msg: Message): number {
+    const sent = this.forwardByRoutes(msg)
+    if (this.moved.size > 0) this.moved.follow(msg, this.plainRouteTo(msg.topic))
+    return sent
+  }
+
+  /**
+   * A message another node (`from`) forwarded here: on to the new holder of a session that left
+   * this node, unless `from` reached it directly (it sees the new holder's routes when this node
+   * does, give or take a watch event: sending it again would deliver twice there).
+   */
+  relay(msg: Message, from: string): void {
+    if (this.moved.size === 0) return
+    const direct = this.plainRouteTo(msg.topic)
+    this.moved.follow(msg, (node) => node === from || direct(node))
+  }
+
+  /** Whether a node has plain subscribers for `topic` that this node knows of (it got the message directly). */
+  private plainRouteTo(topic: string): (node: string) => boolean {
+    const matched = this.routes.match(topic)
+    return (node) => matched.some((r) => r.node === node && r.groupKey === null)
+  }
+
+  private forwardByRoutes(msg: Message): number {
     const matched = this.routes.match(msg.topic)
     const n = matched.length
     if (n === 0 && !msg.retain) return 0

@@ -7,6 +7,7 @@
  */
 import { Effect, Runtime, Schedule } from "effect"
 import type { Engine } from "../mqtt/engine/Engine.js"
+import type { Message } from "../mqtt/engine/Message.js"
 import { replay } from "./CatchUpReplay.js"
 import { type CatchUp, encodeCatchUp, type PublishBatch } from "./linkFrames.js"
 import { type Gap, LinkProgress, type SavedProgress } from "./LinkProgress.js"
@@ -25,17 +26,19 @@ export class LinkCatchUp {
   private constructor(
     private readonly engine: Engine,
     private readonly progress: LinkProgress,
-    private readonly runtime: Runtime.Runtime<never>
+    private readonly runtime: Runtime.Runtime<never>,
+    /** Each message delivered here also goes on to a session that just moved away (MovedRoutes). */
+    private readonly relay: (message: Message, from: string) => void
   ) {}
 
-  static make(engine: Engine): Effect.Effect<LinkCatchUp> {
+  static make(engine: Engine, relay: (message: Message, from: string) => void): Effect.Effect<LinkCatchUp> {
     return Effect.gen(function*() {
       const snap = yield* engine.store.loadSnapshot(SNAPSHOT).pipe(
         Effect.catchAll((error) => Effect.as(Effect.logWarning("cluster: reading the link progress failed; catch-ups start from now", error), undefined))
       )
       const runtime = yield* Effect.runtime<never>()
       const data = snap?.data
-      return new LinkCatchUp(engine, new LinkProgress(typeof data === "object" && data !== null ? (data as SavedProgress) : {}), runtime)
+      return new LinkCatchUp(engine, new LinkProgress(typeof data === "object" && data !== null ? (data as SavedProgress) : {}), runtime, relay)
     })
   }
 
@@ -48,12 +51,19 @@ export class LinkCatchUp {
   onForwarded(from: string, batch: PublishBatch, isReplay: boolean): void {
     const engine = this.engine
     if (isReplay) {
-      for (const f of this.progress.replayed(from, batch.messages, batch.coverage)) engine.publishReplayed(f.message)
+      for (const f of this.progress.replayed(from, batch.messages, batch.coverage)) {
+        engine.publishReplayed(f.message)
+        this.relay(f.message, from)
+      }
       return
     }
     // Coverage first: it may say the messages of this batch come again in a replay.
     const gaps = batch.coverage.length === 0 ? null : this.progress.covered(from, batch.coverage)
-    for (const f of batch.messages) if (this.progress.admit(from, f)) engine.publishForwarded(f.message, f.groups)
+    for (const f of batch.messages) {
+      if (!this.progress.admit(from, f)) continue
+      engine.publishForwarded(f.message, f.groups)
+      this.relay(f.message, from)
+    }
     if (gaps !== null) for (const gap of gaps) this.ask(gap)
   }
 

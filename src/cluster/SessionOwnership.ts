@@ -18,11 +18,14 @@ import type { Engine } from "../mqtt/engine/Engine.js"
 import { exportSession, importSession, type MovedSession } from "../mqtt/engine/handOver.js"
 import type { ClusterNodeService } from "./ClusterNode.js"
 import { encodePushAck, encodeSession, encodeTakeOver, FrameType, type PushAck, type SessionReply, type TakeOver } from "./linkFrames.js"
+import type { MovedAddress, MovedRoutes } from "./MovedRoutes.js"
 import type { NodeLink } from "./NodeLink.js"
 import { ownershipKey as sessionKey, SessionDirectory } from "./SessionDirectory.js"
 
 /** How long a CONNECT waits for the old node's hand-over before it goes on without it. */
 const HAND_OVER_WAIT_MS = 3000
+/** After handing a session to a node that asked, how long before its messages follow it (see MovedRoutes). */
+const TAKEN_OVER_STORED_MS = 200
 /** How long a stopping node waits for a node to store a session it pushed. */
 const PUSH_WAIT_MS = 5000
 
@@ -39,6 +42,7 @@ export class SessionOwnership {
     private readonly coordination: CoordinationService,
     private readonly engine: Engine,
     private readonly link: NodeLink,
+    private readonly moved: MovedRoutes,
     private readonly runtime: Runtime.Runtime<never>
   ) {
     this.directory = new SessionDirectory(node.id, coordination, engine, runtime)
@@ -97,9 +101,19 @@ export class SessionOwnership {
   /** The link brought a hand-over request: answer it if etcd says the asker owns the session now. */
   onTakeOver(from: string, request: TakeOver): void {
     const work = Effect.gen(this, function*() {
-      const owner = yield* this.coordination.ownerOf(sessionKey(request.clientId))
+      // Asked again while etcd elects a leader: a holder that cannot check keeps serving the
+      // session the asker now owns, so it must not give up after one call.
+      const owner = yield* this.coordination.ownerOf(sessionKey(request.clientId)).pipe(Effect.retry({ times: 2 }))
       const rightful = owner !== null && owner.owner === from && owner.epoch === request.epoch
+      // Messages for it from the moment it is exported follow it (MovedRoutes): registered first,
+      // since what arrives while the export runs may miss the exported state.
+      const address = rightful ? this.forwardingAddress(request.clientId, from) : null
       const session = rightful ? yield* exportSession(this.engine, request.clientId, (conn) => (conn as Connection).takeOver(), request.cleanStart === true) : null
+      // No word comes back once the asker has stored it: its messages follow after a pause.
+      if (address !== null) {
+        if (session === null) this.moved.drop(address)
+        else setTimeout(() => this.moved.ready(address), TAKEN_OVER_STORED_MS).unref()
+      }
       if (!rightful) yield* Effect.logWarning(`cluster: ${from} asked for session ${request.clientId} at epoch ${request.epoch}, but etcd says ${JSON.stringify(owner)}: not handed over`)
       this.link.sendControl(from, encodeSession({ id: request.id, session }))
     }).pipe(Effect.catchAll((e) =>
@@ -136,6 +150,11 @@ export class SessionOwnership {
       const targets = this.node.members().flatMap((m) => (m.id === this.node.id ? [] : [m.id]))
       const clientIds = [...this.engine.sessions.keys()]
       if (targets.length === 0 || clientIds.length === 0) return { moved: 0, failed: 0 }
+      // Clients whose sessions end here go first, at once: a publish of theirs accepted while a
+      // session is being exported could miss the exported state.
+      for (const session of this.engine.sessions.values()) {
+        if (!session.persistent && session.conn !== null) (session.conn as Connection).close(ReasonCode.ServerShuttingDown)
+      }
       let moved = 0
       let failed = 0
       yield* Effect.forEach(clientIds, (clientId, i) =>
@@ -161,17 +180,32 @@ export class SessionOwnership {
       const mine = this.directory.owned.get(clientId) ?? (yield* this.coordination.ownerOf(key))
       if (mine === null || mine.owner !== this.node.id) return null // someone else's already
       yield* this.coordination.claim(key, target, mine.epoch)
+      const address = this.forwardingAddress(clientId, target)
       const state = yield* exportSession(this.engine, clientId, (conn) => (conn as Connection).close(ReasonCode.ServerShuttingDown))
       this.directory.owned.delete(clientId)
-      if (state === null) return null
+      if (state === null) {
+        if (address !== null) this.moved.drop(address)
+        return null
+      }
       const stored = yield* Deferred.make<boolean>()
       this.pushes.set(id, { target, stored })
       if (!this.link.sendControl(target, encodeSession({ id, session: state }, FrameType.Push))) return false
-      return yield* Deferred.await(stored).pipe(Effect.timeoutTo({ duration: PUSH_WAIT_MS, onTimeout: () => false, onSuccess: (ok) => ok }))
+      const ok = yield* Deferred.await(stored).pipe(Effect.timeoutTo({ duration: PUSH_WAIT_MS, onTimeout: () => false, onSuccess: (ok) => ok }))
+      const held = address?.held?.length ?? 0
+      if (address !== null && ok) this.moved.ready(address)
+      else if (address !== null) this.moved.drop(address)
+      yield* Effect.logInfo(`cluster: session ${clientId} handed to ${target}: ${ok ? "stored" : "NOT stored"}, ${held} message(s) sent after it`)
+      return ok
     }).pipe(
       Effect.ensuring(Effect.sync(() => this.pushes.delete(id))),
       Effect.catchAll((e) => Effect.as(Effect.logWarning(`cluster: handing session ${clientId} to ${target} failed (${e._tag === "OwnershipConflict" ? "claimed elsewhere meanwhile" : e.message})`), false))
     )
+  }
+
+  /** Messages for `clientId`'s filters go to `target` from now on, held until `moved.ready` (null: no session here). */
+  private forwardingAddress(clientId: string, target: string): MovedAddress | null {
+    const session = this.engine.sessions.get(clientId)
+    return session === undefined ? null : this.moved.add(clientId, target, [...session.state.subscriptions.keys()])
   }
 
   /** A stopping node pushed a session here: stored if etcd says this node holds it now. */

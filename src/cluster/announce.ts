@@ -22,6 +22,7 @@ import { forgetNodeSys, publishMembers, sendOwnSys } from "./clusterSys.js"
 import { Forwarder } from "./Forwarder.js"
 import { LinkCatchUp } from "./LinkCatchUp.js"
 import { workerIndex } from "./workers/workerConfig.js"
+import { MovedRoutes } from "./MovedRoutes.js"
 import { NodeLink } from "./NodeLink.js"
 import { RouteSummary } from "./RouteSummary.js"
 import { RouteTable } from "./RouteTable.js"
@@ -47,7 +48,8 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
     const log = (line: string) => Runtime.runFork(runtime)(Effect.logWarning(line))
 
     let sessions: SessionOwnership | null = null // made once the link is (they refer to each other)
-    const catchUp = yield* LinkCatchUp.make(engine)
+    let forwarder: Forwarder | null = null
+    const catchUp = yield* LinkCatchUp.make(engine, (message, from) => forwarder?.relay(message, from))
     const link = new NodeLink({
       self: node.self,
       lookup: node.member,
@@ -63,7 +65,8 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
       log
     })
     catchUp.attach(link)
-    sessions = new SessionOwnership(node, node.coordination, engine, link, runtime)
+    const moved = new MovedRoutes(link)
+    sessions = new SessionOwnership(node, node.coordination, engine, link, moved, runtime)
     const linkPort = yield* Effect.acquireRelease(
       listen(link.server, config.mqtt.host, config.cluster.port, {
         protocol: "cluster link",
@@ -97,7 +100,7 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
     yield* Effect.forkScoped(routes.follow(node.coordination))
     summary = new RouteSummary(node.id, membership, runtime)
     const others = () => node.members().flatMap((m) => (m.id === node.id ? [] : [m.id]))
-    const forwarder = new Forwarder(node.id, routes, summary, link, others, sessions)
+    forwarder = new Forwarder(node.id, routes, summary, link, others, sessions, moved)
     const installed = summary
     yield* Effect.forkScoped(catchUp.run(others))
     const sysOn = config.mqtt.sysInterval > 0
@@ -132,7 +135,9 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
           const started = Date.now()
           const { moved, failed } = workerIndex() === null ? yield* sessions!.handOffAll() : { moved: 0, failed: 0 }
           if (moved + failed > 0) yield* Effect.logInfo(`cluster: handed ${moved} session(s) to other nodes in ${Date.now() - started} ms${failed > 0 ? `; ${failed} could not be handed over` : ""}`)
-          engine.remote = null
+          // engine.remote stays until the process ends: without it a CONNECT would open a session
+          // here unclaimed (it is refused with 0x88 now), and a publish from a client still here
+          // would be acknowledged and reach no other node (measured: lost in a rolling restart).
           engine.subscriptions.routes = null
           yield* catchUp.save.pipe(Effect.catchAll((error) => Effect.logWarning("cluster: saving the link progress failed", error)))
           installed.close()

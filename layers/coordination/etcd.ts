@@ -3,7 +3,9 @@
  * the client can be replaced. Keys live under `/rmq/<cluster>/`: `nodes/<id>` (on the member's
  * lease), `owners/<key>` (`{owner, epoch}`). Every unary call has a deadline (without one a
  * leader's death stalls calls for seconds); a claim is a read, then a transaction guarded by the
- * read's mod revision, and a failed or unknown outcome is settled by reading again.
+ * read's mod revision, and a failed or unknown outcome is settled by reading again. Cluster
+ * event streams keep `streams/<name>/<version>` and `heads/<name>` (the version as text): an
+ * append is one transaction comparing the head's value.
  */
 import { Deferred, Effect, Layer, Stream } from "effect"
 import { Etcd3, type IKeyValue } from "etcd3"
@@ -15,7 +17,10 @@ import {
   type MemberChange,
   type MemberInfo,
   type Ownership,
-  OwnershipConflict
+  OwnershipConflict,
+  streamEntryKey,
+  streamHeadKey,
+  StreamVersionConflict
 } from "../../services/Coordination.js"
 
 export interface EtcdOptions {
@@ -124,6 +129,29 @@ export const make = (options: EtcdOptions) =>
             ...(release ? [client.delete().key(ownerKey(key))] : [])
           ).commit()
         ).pipe(Effect.map((res) => res.succeeded)),
+      appendIfVersion: (stream: string, expected: number, values: ReadonlyArray<string>) =>
+        Effect.gen(function*() {
+          const head = root + streamHeadKey(stream)
+          const next = expected + values.length
+          if (values.length === 0) {
+            const now = Number((yield* tryEtcd("read stream head", () => client.get(head).string())) ?? 0)
+            return now === expected ? now : yield* new StreamVersionConflict({ stream, expected, actual: now })
+          }
+          const guard = expected === 0 ? client.if(head, "Version", "==", 0) : client.if(head, "Value", "==", String(expected))
+          const res = yield* tryEtcd("append", () =>
+            guard.then(
+              ...values.map((v, i) => client.put(root + streamEntryKey(stream, expected + 1 + i)).value(v)),
+              client.put(head).value(String(next))
+            ).commit()
+          )
+          if (res.succeeded) return next
+          // The guard failed: either another append came first, or this one did (a retry).
+          const [now, first] = yield* tryEtcd("read stream head", () =>
+            Promise.all([client.get(head).string(), client.get(root + streamEntryKey(stream, expected + 1)).string()])
+          )
+          if (first === values[0]) return next
+          return yield* new StreamVersionConflict({ stream, expected, actual: Number(now ?? 0) })
+        }),
       get: (key: string) => tryEtcd("get", () => client.get(root + key).string()),
       list: (prefix: string) =>
         tryEtcd("list", () => client.getAll().prefix(root + prefix).exec()).pipe(

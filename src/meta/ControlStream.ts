@@ -81,7 +81,9 @@ export const make = <E extends Tagged>(fold: Fold<E>) =>
             fold.afterBatch?.("local")
             return result
           }
-          if (appended.left._tag !== "VersionConflict" || attempt >= MAX_ATTEMPTS) return yield* Effect.fail(appended.left)
+          const conflict = appended.left
+          if (conflict._tag !== "VersionConflict" || attempt >= MAX_ATTEMPTS) return yield* Effect.fail(conflict)
+          yield* Effect.log(`${fold.stream}: another node appended first (now at version ${conflict.actual}, expected ${conflict.expected}); deciding again`)
           yield* catchUp
         }
       }))

@@ -83,11 +83,12 @@ export const make = (coordination: CoordinationService, local: EventStore["Type"
         )
       }
       // Any version: at the head as read, again if another node got there in between.
-      for (;;) {
+      for (let attempt = 1;; attempt++) {
         const head = yield* headOf(stream)
         const done = yield* Effect.either(appendAt(stream, head, values))
         if (done._tag === "Right") return done.right
         if (done.left._tag === "StorageError") return yield* Effect.fail(done.left)
+        if (attempt >= 10) return yield* Effect.fail(new VersionConflict({ stream, expected: head, actual: done.left.actual }))
       }
     })
 

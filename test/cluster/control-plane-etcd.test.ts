@@ -2,7 +2,8 @@
  * The control plane is cluster-wide (issue 11 item 3): a real etcd, three `robustmq start
  * --cluster-etcd` processes, real clients. A topic created on n1 is listed by n2 (admin API and
  * kcat -L), a user added on n2 (mosquitto_passwd, then the admin API's reload) logs in on n3, a
- * ban added on n1 refuses the client on n2, an ACL changed on n1 denies on n2, and topics created
+ * ban added on n1 refuses the client on n2, an ACL changed on n1 denies on n2, a Kafka ACL created
+ * on n1 hides a topic in n2's Metadata, and topics created
  * on two nodes at once all land, the same name only once. Skipped without etcd or the Mosquitto
  * clients (.ci/run installs both).
  */
@@ -12,7 +13,8 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import mqtt from "mqtt"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { hasKcat, kcat, kcatBroker } from "../support/kafka.js"
+import { AclOperationTypes as Op, AclPermissionTypes as Perm, AclResourceTypes as RT, ResourcePatternTypes as PT } from "kafkajs"
+import { hasKcat, kafkaClient, kcat, kcatBroker } from "../support/kafka.js"
 import { mosquittoInstalled, PUB } from "../support/mosquitto.js"
 import { useProcesses } from "../support/processes.js"
 import { type BrokerProcess, startBrokerProcess } from "../support/startBrokerProcess.js"
@@ -168,6 +170,26 @@ describe.skipIf(!hasEtcd || !mosquittoInstalled || !hasPasswd)("the control plan
     expect(((await reloaded.json()) as { acl: string }).acl).toBe("replaced")
     await waitFor("n2 to deny alice secret/#", async () => (await grantedOn(n2!, "secret/#")) === 0x87, 2000)
     expect(await grantedOn(n2!, "open/#")).toBe(1)
+  }, 30_000)
+
+  it.skipIf(!hasKcat())("a Kafka ACL created on n1 (kafkajs) applies on n2: its Metadata (kcat -L) hides the topic the ACL denies Describe on", async () => {
+    const [n1, n2] = nodes
+    expect((await api(n1!, "/api/v1/kafka/topics", { method: "POST", body: JSON.stringify({ name: "hidden", partitions: 1 }) })).status).toBe(201)
+    const listedOn = async (node: BrokerProcess) => {
+      const run = await kcat(["-L", ...kcatBroker(node.kafkaPort), "-t", "hidden"])
+      return /topic "hidden" with 1 partitions/.test(run.stdout)
+    }
+    await waitFor("n2 to list hidden", () => listedOn(n2!), 5000)
+    const admin = kafkaClient(n1!.kafkaPort, "acl-admin").admin()
+    await admin.connect()
+    try {
+      await admin.createAcls({
+        acl: [{ resourceType: RT.TOPIC, resourceName: "hidden", resourcePatternType: PT.LITERAL, principal: "User:ANONYMOUS", host: "*", operation: Op.DESCRIBE, permissionType: Perm.DENY }]
+      })
+    } finally {
+      await admin.disconnect()
+    }
+    await waitFor("n2 to hide the topic", async () => !(await listedOn(n2!)), 5000)
   }, 30_000)
 
   it("topics created on n1 and n2 at once all land; the same name created on both at once exists once, the other told it exists", async () => {

@@ -49,16 +49,20 @@ const ensureMqttTopics = (service: TopicsService, config: BrokerConfigShape) =>
   Effect.gen(function*() {
     const name = config.kafka.mqttTopic
     const wanted = Math.max(1, config.storage.partitions)
+    // In a cluster another node may do the same at the same time: what counts is that it is done.
+    const unlessDone = (done: () => boolean) => <A, R>(run: Effect.Effect<A, TopicRejected | StorageError | VersionConflict, R>) =>
+      Effect.catchIf(run, (e): boolean => "errorCode" in e && done(), () => Effect.void)
     const existing = service.get(name)
     if (existing === undefined) {
-      yield* service.execute({ _tag: "CreateTopic", name, partitions: wanted, replicationFactor: 1, config: {} })
-    } else if (existing.partitions < wanted) {
-      yield* service.execute({ _tag: "CreatePartitions", name, count: wanted })
+      yield* service.execute({ _tag: "CreateTopic", name, partitions: wanted, replicationFactor: 1, config: {} }).pipe(unlessDone(() => service.get(name) !== undefined))
+    }
+    if ((service.get(name)?.partitions ?? wanted) < wanted) {
+      yield* service.execute({ _tag: "CreatePartitions", name, count: wanted }).pipe(unlessDone(() => (service.get(name)?.partitions ?? 0) >= wanted))
     }
     for (const binding of config.kafka.bindings) {
       if (service.get(binding.topic) !== undefined) continue
       const partitions = config.kafka.defaultPartitions
-      yield* service.execute({ _tag: "CreateTopic", name: binding.topic, partitions, replicationFactor: 1, config: {} })
+      yield* service.execute({ _tag: "CreateTopic", name: binding.topic, partitions, replicationFactor: 1, config: {} }).pipe(unlessDone(() => service.get(binding.topic) !== undefined))
     }
   })
 

@@ -76,8 +76,8 @@ describe.skipIf(!hasEtcd || !mosquittoInstalled || !hasPasswd)("the control plan
     // n2 declares the users; n1 the ACL (anonymous clients may do anything; alice everything for now); n3 neither.
     execFileSync("mosquitto_passwd", ["-c", "-b", passwords, "bob", "bob-secret"])
     writeFileSync(acl, "topic readwrite #\n\nuser alice\ntopic readwrite #\n")
-    nodes.push(await startNode("n1", { ROBUSTMQ_AUTH_ACL_FILE: acl }))
-    nodes.push(await startNode("n2", { ROBUSTMQ_AUTH_PASSWORD_FILE: passwords }))
+    // n1 and n2 start at once: both make sure of the `mqtt` topic and write their auth files.
+    nodes.push(...(await Promise.all([startNode("n1", { ROBUSTMQ_AUTH_ACL_FILE: acl }), startNode("n2", { ROBUSTMQ_AUTH_PASSWORD_FILE: passwords })])))
     nodes.push(await startNode("n3"))
   }, 120_000)
 

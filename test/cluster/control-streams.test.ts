@@ -17,6 +17,11 @@ import * as BansLive from "../../src/bans/Bans.js"
 import { Bans } from "../../src/bans/Bans.js"
 import { CLUSTER_STREAMS } from "../../src/cluster/controlPlane.js"
 import * as ControlStream from "../../src/meta/ControlStream.js"
+import * as TopicsLive from "../../src/meta/Topics.js"
+import { Topics } from "../../src/meta/Topics.js"
+import * as BrokerConfig from "../../config/BrokerConfig.js"
+import { defaultConfig } from "../../config/BrokerConfigShape.js"
+import * as TopicPolicies from "../../layers/TopicPolicies.js"
 
 /** One node's storage: its own memory store, cluster streams through `coordination`. */
 const nodeStorage = (coordination: CoordinationService, streams: ReadonlySet<string> = CLUSTER_STREAMS) =>
@@ -115,5 +120,25 @@ describe("control-plane streams shared by two nodes (memory coordination)", () =
       yield* eventually("both nodes to fold 20 notes", () => [a.seen.length, b.seen.length], ([x, y]) => x === 20 && y === 20)
       expect(a.seen).toEqual(b.seen)
       expect([...a.seen].sort()).toEqual(Array.from({ length: 20 }, (_, i) => `n${i}`).sort())
+    }))))
+
+  it("nodes starting at once each make sure of the MQTT topic: created once, and none of them fails", () =>
+    Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      const memory = (yield* MemoryCoordination.make).service
+      // Appends take a round trip, as to etcd: every node decides before any append lands.
+      const coordination: CoordinationService = {
+        ...memory,
+        appendIfVersion: (stream, expected, values) => Effect.zipRight(Effect.sleep("20 millis"), memory.appendIfVersion(stream, expected, values))
+      }
+      const config = { ...defaultConfig, storage: { ...defaultConfig.storage, partitions: 4 } }
+      const node = TopicsLive.layer.pipe(
+        Layer.provide(nodeStorage(coordination)),
+        Layer.provide(BrokerConfig.layer(config)),
+        Layer.provide(TopicPolicies.layer(TopicPolicies.defaultsFrom({ ...config.storage, kind: "memory" })))
+      )
+      const started = yield* Effect.all([Layer.build(node), Layer.build(node), Layer.build(node)], { concurrency: "unbounded" })
+      for (const ctx of started) expect(Context.get(ctx, Topics).get(config.kafka.mqttTopic)?.partitions).toBe(4)
+      const store = yield* Effect.provide(EventStore, nodeStorage(coordination))
+      expect((yield* store.readStream(TopicsLive.TOPICS_STREAM)).map((r) => r.type)).toEqual(["TopicCreated"])
     }))))
 })

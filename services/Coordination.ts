@@ -60,6 +60,24 @@ export class CoordinationError extends Data.TaggedError("CoordinationError")<{ r
   }
 }
 
+/** A stream's head is not at the version an append expected: another node appended first. */
+export class StreamVersionConflict extends Data.TaggedError("StreamVersionConflict")<{
+  readonly stream: string
+  readonly expected: number
+  readonly actual: number
+}> {}
+
+/** Where a cluster-wide event stream keeps its entries: `streams/<stream>/<version, 12 digits>`, in version order. */
+export const streamPrefix = (stream: string): string => `streams/${stream}/`
+export const streamEntryKey = (stream: string, version: number): string => `${streamPrefix(stream)}${String(version).padStart(12, "0")}`
+/** The stream and version an entry key names, or null for another key. */
+export const parseStreamEntryKey = (key: string): { readonly stream: string; readonly version: number } | null => {
+  const m = /^streams\/(.+)\/(\d{12})$/.exec(key)
+  return m === null ? null : { stream: m[1]!, version: Number(m[2]) }
+}
+/** The key holding a stream's version (the compare of every append). */
+export const streamHeadKey = (stream: string): string => `heads/${stream}`
+
 /** A claim's expected epoch is not the current one: someone else owns it now. */
 export class OwnershipConflict extends Data.TaggedError("OwnershipConflict")<{ readonly key: string; readonly current: Ownership | null }> {}
 
@@ -89,6 +107,19 @@ export interface CoordinationService {
     batch: ReadonlyArray<KeyWrite>,
     release?: boolean
   ) => Effect.Effect<boolean, CoordinationError>
+  /**
+   * Appends `values` to `stream` (keys `streamEntryKey(stream, expected + 1..)`, on no lease) if
+   * its head (`streamHeadKey`) is at version `expected` (0: the stream does not exist yet), all
+   * or none; returns the new version. Each value must be unique (carry an append id): then the
+   * call is idempotent, since an append whose guard fails but whose first entry is already this
+   * one committed earlier (a write reported failed that was not) succeeds. On a
+   * CoordinationError the same call can be made again.
+   */
+  readonly appendIfVersion: (
+    stream: string,
+    expected: number,
+    values: ReadonlyArray<string>
+  ) => Effect.Effect<number, StreamVersionConflict | CoordinationError>
   /** One key's value, or null. */
   readonly get: (key: string) => Effect.Effect<string | null, CoordinationError>
   /** Every key under `prefix` now, and the revision to watch from. */

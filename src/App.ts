@@ -12,6 +12,7 @@ import * as Auth from "./auth/Auth.js"
 import * as Bans from "./bans/Bans.js"
 import * as Announce from "./cluster/announce.js"
 import * as ClusterNode from "./cluster/ClusterNode.js"
+import * as ControlPlane from "./cluster/controlPlane.js"
 import * as AdminAuth from "./http/admin/AdminAuth.js"
 import * as BrokerHandle from "./http/admin/BrokerHandle.js"
 import * as HttpServer from "./http/HttpServer.js"
@@ -42,7 +43,9 @@ export const storage = Layer.unwrapEffect(
     const drivers = Storage.layer(config.storage.kind, config.storage.dataDir, config.storage)
     const log = Layer.provideMerge(MessageLogLive.layer, drivers)
     const retention = Layer.provideMerge(LogRetention.layer(), log)
-    return Layer.provideMerge(Topics.layer, retention)
+    // In a cluster the control-plane streams go to etcd (src/cluster/controlPlane.ts).
+    const control = Layer.provideMerge(ControlPlane.layer, retention)
+    return Layer.provideMerge(Topics.layer, control)
   })
 )
 

@@ -62,10 +62,22 @@ const sameVerifier = (a: ScramCredentialSet, b: ScramEntry): boolean =>
 
 /**
  * Removals first (SCRAM verifiers, then users, in the read model's order), then additions and
- * changes in file order (users, then their verifiers), then the ACL.
+ * changes in file order (users, then their verifiers), then the ACL. With `keepUndeclared` (a
+ * cluster node, where other nodes may declare them) a file that is not configured changes nothing.
  */
-export const decideSync = (state: AuthState, declared: DeclaredAuth): Array<AuthEvent> => {
+export const decideSync = (state: AuthState, declared: DeclaredAuth, keepUndeclared = false): Array<AuthEvent> => {
   const events: Array<AuthEvent> = []
+  if (!keepUndeclared || declared.users !== null) decideUsers(state, declared, events)
+  if (declared.acl === null) {
+    if (state.acl !== null && !keepUndeclared) events.push(new AclCleared())
+  } else if (state.acl === null || !sameRules(state.acl, declared.acl)) {
+    events.push(new AclReplaced({ rules: declared.acl }))
+  }
+  return events
+}
+
+/** Users and their SCRAM verifiers: removals first, then additions and changes in file order. */
+const decideUsers = (state: AuthState, declared: DeclaredAuth, events: Array<AuthEvent>): void => {
   const wanted = new Map<string, string>()
   for (const u of declared.users ?? []) wanted.set(u.username, u.passwordHash)
   const wantedScram = new Map<string, ScramEntry>()
@@ -89,10 +101,4 @@ export const decideSync = (state: AuthState, declared: DeclaredAuth): Array<Auth
     const { username, mechanism, iterations, salt, storedKey, serverKey } = entry
     events.push(new ScramCredentialSet({ username, mechanism, iterations, salt, storedKey, serverKey }))
   }
-  if (declared.acl === null) {
-    if (state.acl !== null) events.push(new AclCleared())
-  } else if (state.acl === null || !sameRules(state.acl, declared.acl)) {
-    events.push(new AclReplaced({ rules: declared.acl }))
-  }
-  return events
 }

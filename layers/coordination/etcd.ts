@@ -6,7 +6,8 @@
  * for seconds); the lease is renewed by etcdLease.ts; a watch connects within the deadline and,
  * once it has, etcd3 resumes it from its last revision on whichever member answers. A claim is a
  * read, then a transaction guarded by the read's mod revision, and a failed or unknown outcome
- * is settled by reading again.
+ * is settled by reading again. Cluster event streams keep `streams/<name>/<version>` and
+ * `heads/<name>` (the version as text): an append is one transaction comparing the head's value.
  */
 import { Deferred, Effect, FiberId, Layer, Stream } from "effect"
 import type { Etcd3, IKeyValue } from "etcd3"
@@ -18,7 +19,10 @@ import {
   type MemberChange,
   type MemberInfo,
   type Ownership,
-  OwnershipConflict
+  OwnershipConflict,
+  streamEntryKey,
+  streamHeadKey,
+  StreamVersionConflict
 } from "../../services/Coordination.js"
 import { call, makeClient, type Try } from "./etcdClient.js"
 import { grant, keepAlive, revoke } from "./etcdLease.js"
@@ -149,6 +153,30 @@ export const make = (options: EtcdOptions) =>
             ...(release ? [client.delete().key(ownerKey(key))] : [])
           ).options(o).commit()
         ).pipe(Effect.map((res) => res.succeeded)),
+      appendIfVersion: (stream: string, expected: number, values: ReadonlyArray<string>) =>
+        Effect.gen(function*() {
+          const head = root + streamHeadKey(stream)
+          const next = expected + values.length
+          if (values.length === 0) {
+            const now = Number((yield* etcd("read stream head", (o) => client.get(head).options(o).string())) ?? 0)
+            return now === expected ? now : yield* new StreamVersionConflict({ stream, expected, actual: now })
+          }
+          // A builder per attempt: a retried call must not carry the last attempt's operations too.
+          const guard = () => expected === 0 ? client.if(head, "Version", "==", 0) : client.if(head, "Value", "==", String(expected))
+          const res = yield* etcd("append", (o) =>
+            guard().then(
+              ...values.map((v, i) => client.put(root + streamEntryKey(stream, expected + 1 + i)).value(v)),
+              client.put(head).value(String(next))
+            ).options(o).commit()
+          )
+          if (res.succeeded) return next
+          // The guard failed: either another append came first, or this one did (a retry).
+          const [now, first] = yield* etcd("read stream head", (o) =>
+            Promise.all([client.get(head).options(o).string(), client.get(root + streamEntryKey(stream, expected + 1)).options(o).string()])
+          )
+          if (first === values[0]) return next
+          return yield* new StreamVersionConflict({ stream, expected, actual: Number(now ?? 0) })
+        }),
       get: (key: string) => etcd("get", (o) => client.get(root + key).options(o).string()),
       list: (prefix: string) =>
         etcd("list", (o) => client.getAll().prefix(root + prefix).options(o).exec()).pipe(

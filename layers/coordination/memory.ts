@@ -11,7 +11,10 @@ import {
   type MemberChange,
   type MemberInfo,
   type Ownership,
-  OwnershipConflict
+  OwnershipConflict,
+  streamEntryKey,
+  streamHeadKey,
+  StreamVersionConflict
 } from "../../services/Coordination.js"
 
 export interface MemoryCoordination {
@@ -119,6 +122,26 @@ export const make = Effect.gen(function*() {
         if (release && owners.delete(key)) change({ _tag: "Delete", key: ownersPrefix + key, revision })
         return Effect.as(publishKeys, true)
       }),
+    appendIfVersion: (stream, expected, values) =>
+      Effect.suspend(() => {
+        const head = streamHeadKey(stream)
+        const now = Number(durable.get(head) ?? 0)
+        const next = expected + values.length
+        if (now !== expected) {
+          if (values.length > 0 && durable.get(streamEntryKey(stream, expected + 1)) === values[0]) return Effect.succeed(next)
+          return Effect.fail(new StreamVersionConflict({ stream, expected, actual: now }))
+        }
+        if (values.length === 0) return Effect.succeed(now)
+        revision++
+        values.forEach((value, i) => {
+          const key = streamEntryKey(stream, expected + 1 + i)
+          durable.set(key, value)
+          change({ _tag: "Put", key, value, revision })
+        })
+        durable.set(head, String(next))
+        change({ _tag: "Put", key: head, value: String(next), revision })
+        return Effect.as(publishKeys, next)
+      }),
     get: (key) => Effect.sync(() => durable.get(key) ?? keys.get(key)?.value ?? null),
     list: (prefix) =>
       Effect.sync(() => ({
@@ -126,7 +149,7 @@ export const make = Effect.gen(function*() {
           ...[...keys].filter(([key]) => key.startsWith(prefix)).map(([key, e]) => ({ key, value: e.value })),
           ...[...durable].filter(([key]) => key.startsWith(prefix)).map(([key, value]) => ({ key, value })),
           ...[...owners].filter(([key]) => (ownersPrefix + key).startsWith(prefix)).map(([key, o]) => ({ key: ownersPrefix + key, value: JSON.stringify(o) }))
-        ],
+        ].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)), // etcd's range order
         revision
       })),
     watch: (prefix, from) =>

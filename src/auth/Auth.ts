@@ -22,7 +22,7 @@
  * token names the user and may narrow its ACL with an `acl` claim, carried to `unsafeClientAcl`
  * as the `Identity`. Nothing here runs per message: ClientAcl does that, with its own cache.
  */
-import { Context, Effect, Layer, Runtime, Schema } from "effect"
+import { Context, Effect, Layer, Option, Runtime, Schema } from "effect"
 import { BrokerConfig } from "../../config/BrokerConfig.js"
 import { type AuthConfig, jwtConfigured } from "../../config/BrokerConfigShape.js"
 import { type AclClaim, compileAclClaim } from "../../domain/auth/aclClaim.js"
@@ -32,7 +32,9 @@ import { ACL_STREAM, AuthEvent, type ScramCredentialSet, type ScramMechanism } f
 import { parsePasswordHash } from "../../domain/auth/passwordFile.js"
 import { ReasonCode } from "../../domain/ReasonCode.js"
 import type { StorageError, VersionConflict } from "../../services/errors.js"
-import { EventStore } from "../../services/EventStore.js"
+import type { EventStore } from "../../services/EventStore.js"
+import { StreamFeed } from "../../services/StreamFeed.js"
+import * as ControlStream from "../meta/ControlStream.js"
 import { makeDebugLog } from "../net/debugLog.js"
 import { type AuthFileError, readDeclared } from "./authFiles.js"
 import { type AclSource, ClientAcl } from "./ClientAcl.js"
@@ -129,6 +131,17 @@ export class Auth extends Context.Tag("broker/Auth")<Auth, AuthService>() {}
 export const isActive = (config: AuthConfig): boolean =>
   !config.allowAnonymous || config.passwordFile !== "" || config.aclFile !== "" || jwtConfigured(config.jwt)
 
+const noChanges = () => ({
+  usersAdded: [] as Array<string>,
+  passwordsChanged: [] as Array<string>,
+  usersRemoved: [] as Array<string>,
+  scramSet: [] as Array<string>,
+  scramRemoved: [] as Array<string>,
+  acl: "unchanged" as AuthChanges["acl"],
+  kicked: 0,
+  subscriptionsRemoved: 0
+})
+
 const describeChanges = (c: AuthChanges): string => {
   const parts: Array<string> = []
   if (c.usersAdded.length > 0) parts.push(`${c.usersAdded.length} user(s) added`)
@@ -144,18 +157,13 @@ const describeChanges = (c: AuthChanges): string => {
 
 export const make = Effect.gen(function*() {
   const config = (yield* BrokerConfig).auth
-  const store = yield* EventStore
+  const runtime = yield* Effect.runtime<never>()
+  const clustered = Option.isSome(yield* Effect.serviceOption(StreamFeed))
   const state = emptyAuthState()
-  let version = 0
-  for (const r of yield* store.readStream(ACL_STREAM)) {
-    evolve(state, decodeEvent(r.data))
-    version = r.version
-  }
-  const source: { generation: number; rules: AclSource["rules"] } = { generation: 0, rules: state.acl }
+  const source: { generation: number; rules: AclSource["rules"] } = { generation: 0, rules: null }
   const live = new Map<string, Set<Kickable>>()
   const aclHolders = new Set<AclHolder>()
   const verified = new VerifiedCache()
-  const permit = yield* Effect.makeSemaphore(1)
 
   const kick = (username: string): number => {
     const conns = live.get(username)
@@ -165,10 +173,68 @@ export const make = Effect.gen(function*() {
     return conns.size
   }
 
+  /** What this node's sync changed (`local`), and what other nodes' appends changed since the last log line (`remote`). */
+  let local = noChanges()
+  let remote = noChanges()
+  const stream = yield* ControlStream.make<AuthEvent>({
+    stream: ACL_STREAM,
+    encode: encodeEvent,
+    decode: decodeEvent,
+    apply: (e, origin) => {
+      if (origin === "replay") return void evolve(state, e)
+      const changes = origin === "local" ? local : remote
+      // A verifier that replaces another is a credential change; a first one is not.
+      const replaced = e._tag === "ScramCredentialSet" && state.scram.get(e.mechanism)!.has(e.username)
+      evolve(state, e)
+      switch (e._tag) {
+        case "ScramCredentialSet":
+          changes.scramSet.push(`${e.username} (${e.mechanism})`)
+          if (replaced) changes.kicked += kick(e.username)
+          break
+        case "ScramCredentialRemoved":
+          changes.scramRemoved.push(`${e.username} (${e.mechanism})`)
+          changes.kicked += kick(e.username)
+          break
+        case "UserAdded":
+          changes.usersAdded.push(e.username)
+          break
+        case "UserPasswordChanged":
+          changes.passwordsChanged.push(e.username)
+          changes.kicked += kick(e.username)
+          break
+        case "UserRemoved":
+          changes.usersRemoved.push(e.username)
+          changes.kicked += kick(e.username)
+          break
+        case "AclReplaced":
+        case "AclCleared":
+          changes.acl = e._tag === "AclReplaced" ? "replaced" : "cleared"
+          break
+      }
+    },
+    afterBatch: (origin) => {
+      if (source.rules !== state.acl) {
+        source.rules = state.acl
+        source.generation++
+      }
+      if (origin === "replay") return
+      const changes = origin === "local" ? local : remote
+      if (changes.passwordsChanged.length > 0 || changes.usersRemoved.length > 0) verified.clear()
+      // After every event is applied (kicked connections are gone), so each holder sees the final rules.
+      if (changes.acl !== "unchanged") {
+        for (const holder of [...aclHolders]) changes.subscriptionsRemoved += holder.aclChanged()
+      }
+      if (origin === "remote") {
+        Runtime.runFork(runtime)(Effect.log(`auth: changed on another node: ${describeChanges(changes)}`))
+        remote = noChanges()
+      }
+    }
+  })
+  const permit = yield* Effect.makeSemaphore(1)
+
   const sync = permit.withPermits(1)(
     Effect.gen(function*() {
       const declared = yield* readDeclared(config)
-      const events = decideSync(state, declared)
       for (const stale of boundScram(declared).stale) {
         yield* Effect.logWarning(
           stale.reason === "no-user"
@@ -176,56 +242,10 @@ export const make = Effect.gen(function*() {
             : `auth: SCRAM verifiers of "${stale.username}" ignored: its password was changed by another tool; run \`robustmq passwd ${config.passwordFile} ${stale.username}\` to use SCRAM again`
         )
       }
-      const changes = {
-        usersAdded: [] as Array<string>,
-        passwordsChanged: [] as Array<string>,
-        usersRemoved: [] as Array<string>,
-        scramSet: [] as Array<string>,
-        scramRemoved: [] as Array<string>,
-        acl: "unchanged" as AuthChanges["acl"],
-        kicked: 0,
-        subscriptionsRemoved: 0
-      }
-      if (events.length === 0) return changes as AuthChanges
-      version = yield* store.append(ACL_STREAM, events.map((e) => ({ type: e._tag, data: encodeEvent(e) })), version)
-      for (const e of events) {
-        // A verifier that replaces another is a credential change; a first one is not.
-        const replaced = e._tag === "ScramCredentialSet" && state.scram.get(e.mechanism)!.has(e.username)
-        evolve(state, e)
-        switch (e._tag) {
-          case "ScramCredentialSet":
-            changes.scramSet.push(`${e.username} (${e.mechanism})`)
-            if (replaced) changes.kicked += kick(e.username)
-            break
-          case "ScramCredentialRemoved":
-            changes.scramRemoved.push(`${e.username} (${e.mechanism})`)
-            changes.kicked += kick(e.username)
-            break
-          case "UserAdded":
-            changes.usersAdded.push(e.username)
-            break
-          case "UserPasswordChanged":
-            changes.passwordsChanged.push(e.username)
-            changes.kicked += kick(e.username)
-            break
-          case "UserRemoved":
-            changes.usersRemoved.push(e.username)
-            changes.kicked += kick(e.username)
-            break
-          case "AclReplaced":
-          case "AclCleared":
-            changes.acl = e._tag === "AclReplaced" ? "replaced" : "cleared"
-            source.rules = state.acl
-            source.generation++
-            break
-        }
-      }
-      if (changes.passwordsChanged.length > 0 || changes.usersRemoved.length > 0) verified.clear()
-      // After every event is applied (kicked connections are gone), so each holder sees the final rules.
-      if (changes.acl !== "unchanged") {
-        for (const holder of [...aclHolders]) changes.subscriptionsRemoved += holder.aclChanged()
-      }
-      return changes as AuthChanges
+      local = noChanges()
+      // In a cluster, a file this node does not configure leaves what other nodes declared alone.
+      yield* stream.change(Effect.sync(() => ({ events: decideSync(state, declared, clustered), result: undefined })))
+      return local as AuthChanges
     })
   )
 
@@ -237,7 +257,6 @@ export const make = Effect.gen(function*() {
   const reload = Effect.tap(sync, (changes) => Effect.log(`auth reloaded: ${describeChanges(changes)}`))
   const reloadJwt: Effect.Effect<string | null, AuthFileError> =
     jwt === null ? Effect.succeed(null) : Effect.tap(jwt.reload, (loaded) => Effect.log(`auth: JWT keys reloaded: ${loaded}`))
-  const runtime = yield* Effect.runtime<never>()
   // SIGHUP re-reads the files, as it does for Mosquitto; a bad file keeps the current state.
   const onHangup = () => {
     Runtime.runFork(runtime)(
@@ -340,21 +359,23 @@ export const make = Effect.gen(function*() {
     return now
   }
 
-  const aclConfigured = config.aclFile !== ""
+  // An ACL is in force: the file's, or in a cluster one another node declared.
+  const aclConfigured = () => state.acl !== null
   const superusers = new Set(config.superusers)
   return Auth.of({
-    active: isActive(config),
+    // In a cluster users and rules may come from other nodes: every CONNECT asks.
+    active: isActive(config) || clustered,
     unsafeAuthenticate: authenticate,
     unsafeScramVerifier,
     unsafeClientAcl: (username, clientId, verified = false, identity) => {
       if (identity !== undefined) {
         if (superusers.has(identity.username)) return null
         const claim = identity.acl === null ? null : compileAclClaim(identity.acl, identity.username, clientId)
-        return aclConfigured || claim !== null ? new ClientAcl(source, identity.username, clientId, claim) : null
+        return aclConfigured() || claim !== null ? new ClientAcl(source, identity.username, clientId, claim) : null
       }
       const known = state.users.size === 0 && !verified ? null : (username ?? null)
       // auth.superusers bypass the ACL (as they bypass Kafka ACLs); only a verified name counts.
-      return aclConfigured && (known === null || !superusers.has(known)) ? new ClientAcl(source, known, clientId) : null
+      return aclConfigured() && (known === null || !superusers.has(known)) ? new ClientAcl(source, known, clientId) : null
     },
     unsafeTrack: (username, conn) => {
       let conns = live.get(username)

@@ -1,8 +1,9 @@
 /**
  * Bans of client ids, user names and IP ranges: the read model of the event stream `bans`,
  * replayed at boot, with add and remove decided by the pure decider (domain/ban), appended with
- * the expected version (one change at a time) and folded in. A new ban closes the connections it
- * covers through the enforcers the listeners register (MQTT, Kafka).
+ * the expected version (one change at a time) and folded in (ControlStream). A new ban closes the
+ * connections it covers through the enforcers the listeners register (MQTT, Kafka); in a cluster
+ * the stream is shared, and a ban added on another node closes this node's connections too.
  *
  * `isBanned` and `isAddressBanned` answer from memory, once per MQTT CONNECT and Kafka accept:
  * with no bans they cost one size check per kind. Expired bans are inert at once and leave
@@ -13,7 +14,8 @@ import { addressBan, type Ban, type BanCover, banKey, bannedBy, bansInForce, cov
 import { type AddBan, decideAddBan, decideRemoveBan } from "../../domain/ban/decide.js"
 import { BanEvent, type BanKind, BANS_STREAM } from "../../domain/ban/events.js"
 import type { StorageError, VersionConflict } from "../../services/errors.js"
-import { EventStore } from "../../services/EventStore.js"
+import type { EventStore } from "../../services/EventStore.js"
+import * as ControlStream from "../meta/ControlStream.js"
 import { DEFAULT_LIMIT, MAX_LIMIT, pageByKey, type PageOf } from "../http/admin/paging.js"
 
 const encodeEvent = Schema.encodeSync(BanEvent)
@@ -75,49 +77,57 @@ export const describeBan = (ban: Ban): string =>
   `${ban.kind} ${JSON.stringify(ban.value)} ${ban.until === null ? "for ever" : `until ${new Date(ban.until).toISOString()}`}${ban.reason === "" ? "" : ` (${JSON.stringify(ban.reason)})`}${ban.by === "" ? "" : ` by ${ban.by}`}`
 
 export const make = Effect.gen(function*() {
-  const store = yield* EventStore
   const clock = yield* Effect.clock
   const state = emptyBanState()
-  let version = 0
-  for (const r of yield* store.readStream(BANS_STREAM)) {
-    evolve(state, decodeEvent(r.data))
-    version = r.version
+  const enforcers = new Set<BanEnforcer>()
+  const enforce = (ban: Ban) => {
+    const covers = coverOf(ban)
+    let disconnected = 0
+    for (const enforcer of enforcers) disconnected += enforcer(ban, covers)
+    return disconnected
   }
+  const stream = yield* ControlStream.make<BanEvent>({
+    stream: BANS_STREAM,
+    encode: encodeEvent,
+    decode: decodeEvent,
+    apply: (e, origin) => {
+      evolve(state, e)
+      // Another node's ban closes this node's connections it covers too.
+      if (origin === "remote" && e._tag === "BanAdded") {
+        const ban: Ban = { kind: e.kind, value: e.value, at: e.at, until: e.until, reason: e.reason, by: e.by }
+        if (ban.until === null || ban.until > clock.unsafeCurrentTimeMillis()) enforce(ban)
+      }
+    }
+  })
   pruneExpired(state, clock.unsafeCurrentTimeMillis())
   const inForce = state.clientIds.size + state.usernames.size + state.addresses.size
   if (inForce > 0) yield* Effect.log(`bans: ${inForce} in force`)
-  const enforcers = new Set<BanEnforcer>()
-  const permit = yield* Effect.makeSemaphore(1)
-
-  const append = (events: ReadonlyArray<BanEvent>) =>
-    Effect.gen(function*() {
-      version = yield* store.append(BANS_STREAM, events.map((e) => ({ type: e._tag, data: encodeEvent(e) })), version)
-      for (const e of events) evolve(state, e)
-    })
 
   const add: BansService["add"] = (cmd) =>
-    permit.withPermits(1)(Effect.gen(function*() {
-      const decided = decideAddBan(cmd, clock.unsafeCurrentTimeMillis())
-      if ("_tag" in decided) return yield* new InvalidBan({ message: decided.message })
-      yield* append(decided.events)
-      const covers = coverOf(decided.ban)
-      let disconnected = 0
-      for (const enforcer of enforcers) disconnected += enforcer(decided.ban, covers)
-      yield* Effect.log(`bans: ${describeBan(decided.ban)} added${disconnected > 0 ? `, ${disconnected} connection(s) closed` : ""}`)
-      return { ban: decided.ban, disconnected }
-    }))
+    Effect.gen(function*() {
+      const ban = yield* stream.change(Effect.suspend(() => {
+        const decided = decideAddBan(cmd, clock.unsafeCurrentTimeMillis())
+        if ("_tag" in decided) return Effect.fail(new InvalidBan({ message: decided.message }))
+        return Effect.succeed({ events: decided.events, result: decided.ban })
+      }))
+      const disconnected = enforce(ban)
+      yield* Effect.log(`bans: ${describeBan(ban)} added${disconnected > 0 ? `, ${disconnected} connection(s) closed` : ""}`)
+      return { ban, disconnected }
+    })
 
   const remove: BansService["remove"] = (kind, value) =>
-    permit.withPermits(1)(Effect.gen(function*() {
-      const decided = decideRemoveBan(state, kind, value, clock.unsafeCurrentTimeMillis())
-      if ("_tag" in decided) {
-        if (decided._tag === "BanRejected") return yield* new InvalidBan({ message: decided.message })
-        return yield* new BanNotFound({ kind, value, message: `no ${kind} ban of ${JSON.stringify(value)} is in force; list the bans to see their exact values` })
-      }
-      yield* append(decided.events)
-      yield* Effect.log(`bans: ${decided.ban.kind} ${JSON.stringify(decided.ban.value)} removed`)
-      return decided.ban
-    }))
+    Effect.gen(function*() {
+      const ban = yield* stream.change(Effect.suspend((): Effect.Effect<ControlStream.Decided<BanEvent, Ban>, InvalidBan | BanNotFound> => {
+        const decided = decideRemoveBan(state, kind, value, clock.unsafeCurrentTimeMillis())
+        if ("_tag" in decided) {
+          if (decided._tag === "BanRejected") return Effect.fail(new InvalidBan({ message: decided.message }))
+          return Effect.fail(new BanNotFound({ kind, value, message: `no ${kind} ban of ${JSON.stringify(value)} is in force; list the bans to see their exact values` }))
+        }
+        return Effect.succeed({ events: decided.events, result: decided.ban })
+      }))
+      yield* Effect.log(`bans: ${ban.kind} ${JSON.stringify(ban.value)} removed`)
+      return ban
+    })
 
   yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(SWEEP_EVERY), Effect.sync(() => pruneExpired(state, clock.unsafeCurrentTimeMillis())))))
 

@@ -2,7 +2,8 @@
  * The topic registry: the read model of the `topics` event stream (see domain/meta/topics.ts)
  * and the commands that change it. Kafka admin requests and auto-creation go through it; the
  * MQTT engine asks it for partition counts (through StreamMapping). Changes are serialised by
- * one permit, appended with the stream's expected version, then folded.
+ * one permit, appended with the stream's expected version, then folded (ControlStream); in a
+ * cluster the stream is shared, and what other nodes change is folded too, listeners told.
  */
 import { Context, Effect, Layer, Schema } from "effect"
 import { BrokerConfig } from "../../config/BrokerConfig.js"
@@ -18,7 +19,8 @@ import {
 import { StreamMapping } from "../../domain/topic/StreamMapping.js"
 import type { StorageError, VersionConflict } from "../../services/errors.js"
 import { overridesFromConfig, TopicPolicies } from "../../layers/TopicPolicies.js"
-import { EventStore } from "../../services/EventStore.js"
+import type { EventStore } from "../../services/EventStore.js"
+import * as ControlStream from "./ControlStream.js"
 
 export const TOPICS_STREAM = "topics"
 
@@ -47,16 +49,20 @@ const ensureMqttTopics = (service: TopicsService, config: BrokerConfigShape) =>
   Effect.gen(function*() {
     const name = config.kafka.mqttTopic
     const wanted = Math.max(1, config.storage.partitions)
+    // In a cluster another node may do the same at the same time: what counts is that it is done.
+    const unlessDone = (done: () => boolean) => <A, R>(run: Effect.Effect<A, TopicRejected | StorageError | VersionConflict, R>) =>
+      Effect.catchIf(run, (e): boolean => "errorCode" in e && done(), () => Effect.void)
     const existing = service.get(name)
     if (existing === undefined) {
-      yield* service.execute({ _tag: "CreateTopic", name, partitions: wanted, replicationFactor: 1, config: {} })
-    } else if (existing.partitions < wanted) {
-      yield* service.execute({ _tag: "CreatePartitions", name, count: wanted })
+      yield* service.execute({ _tag: "CreateTopic", name, partitions: wanted, replicationFactor: 1, config: {} }).pipe(unlessDone(() => service.get(name) !== undefined))
+    }
+    if ((service.get(name)?.partitions ?? wanted) < wanted) {
+      yield* service.execute({ _tag: "CreatePartitions", name, count: wanted }).pipe(unlessDone(() => (service.get(name)?.partitions ?? 0) >= wanted))
     }
     for (const binding of config.kafka.bindings) {
       if (service.get(binding.topic) !== undefined) continue
       const partitions = config.kafka.defaultPartitions
-      yield* service.execute({ _tag: "CreateTopic", name: binding.topic, partitions, replicationFactor: 1, config: {} })
+      yield* service.execute({ _tag: "CreateTopic", name: binding.topic, partitions, replicationFactor: 1, config: {} }).pipe(unlessDone(() => service.get(binding.topic) !== undefined))
     }
   })
 
@@ -68,14 +74,8 @@ export const streamMapping = (topics: TopicsService, config: BrokerConfigShape):
 }
 
 export const make = Effect.gen(function*() {
-  const store = yield* EventStore
   const config = yield* BrokerConfig
   const topics = new Map<string, TopicState>()
-  let version = 0
-  for (const r of yield* store.readStream(TOPICS_STREAM)) {
-    evolveTopics(topics, decodeEvent(r.data))
-    version = r.version
-  }
   // Storage learns each topic's retention and storage kind before anything is appended to it.
   const policies = yield* TopicPolicies
   const applyPolicy = (name: string) => {
@@ -83,25 +83,24 @@ export const make = Effect.gen(function*() {
     if (topic === undefined) policies.remove(name)
     else policies.set(name, overridesFromConfig(topic.config))
   }
-  for (const name of topics.keys()) applyPolicy(name)
   const listeners: Array<(name: string) => void> = [applyPolicy]
-  const permit = yield* Effect.makeSemaphore(1)
+  const stream = yield* ControlStream.make<TopicEvent>({
+    stream: TOPICS_STREAM,
+    encode: encodeEvent,
+    decode: decodeEvent,
+    apply: (e, origin) => {
+      evolveTopics(topics, e)
+      if (origin === "replay") applyPolicy(e.name)
+      else for (const listener of listeners) listener(e.name)
+    }
+  })
 
   const execute = (command: TopicCommand) =>
-    permit.withPermits(1)(
-      Effect.gen(function*() {
-        const decided = decideTopic(topics, command, Date.now())
-        if (!Array.isArray(decided)) return yield* Effect.fail(decided as TopicRejected)
-        const events = decided as ReadonlyArray<TopicEvent>
-        version = yield* store.append(
-          TOPICS_STREAM,
-          events.map((e) => ({ type: e._tag, data: encodeEvent(e) })),
-          version
-        )
-        for (const e of events) evolveTopics(topics, e)
-        for (const listener of listeners) listener(command.name)
-      })
-    )
+    stream.change(Effect.suspend(() => {
+      const decided = decideTopic(topics, command, Date.now())
+      if (!Array.isArray(decided)) return Effect.fail(decided as TopicRejected)
+      return Effect.succeed({ events: decided as ReadonlyArray<TopicEvent>, result: undefined })
+    }))
 
   const service: TopicsService = {
     get: (name) => topics.get(name),
@@ -120,4 +119,4 @@ export const make = Effect.gen(function*() {
 })
 
 export const layer: Layer.Layer<Topics, StorageError | VersionConflict, EventStore | BrokerConfig | TopicPolicies> =
-  Layer.effect(Topics, make)
+  Layer.scoped(Topics, make)

@@ -10,7 +10,7 @@ import * as EtcdCoordination from "../../layers/coordination/etcd.js"
 import * as MemoryCoordination from "../../layers/coordination/memory.js"
 import { CoordinationHost } from "../../src/cluster/workers/coordinationHost.js"
 import * as IpcCoordination from "../../src/cluster/workers/ipcCoordination.js"
-import { Coordination, type MemberChange } from "../../services/Coordination.js"
+import { Coordination, type MemberChange, parseStreamEntryKey, streamHeadKey, streamPrefix } from "../../services/Coordination.js"
 import { type EtcdServer, hasEtcd, startEtcd } from "./etcdServer.js"
 
 const run = <A, E>(layer: Layer.Layer<Coordination>, effect: Effect.Effect<A, E, Coordination | Scope.Scope>) =>
@@ -64,6 +64,33 @@ const contract = (name: string, layerOf: () => Layer.Layer<Coordination>) =>
           { concurrency: "unbounded" }
         )
         expect(results.filter((r) => r._tag === "Right")).toHaveLength(1)
+      })))
+
+    it("appends to a stream only at the expected version; a retried append that committed succeeds; a stale one conflicts", () =>
+      run(layerOf(), Effect.gen(function*() {
+        const coordination = yield* Coordination
+        const { revision } = yield* coordination.list("streams/topics/")
+        expect(yield* coordination.appendIfVersion("topics", 0, ["a#1", "a#2"])).toBe(2)
+        // The same append again (its reply was lost): it is already there, so it succeeds.
+        expect(yield* coordination.appendIfVersion("topics", 0, ["a#1", "a#2"])).toBe(2)
+        // Another node that also expected an empty stream loses and learns the version.
+        const lost = yield* Effect.flip(coordination.appendIfVersion("topics", 0, ["b#1"]))
+        expect(lost).toMatchObject({ _tag: "StreamVersionConflict", stream: "topics", expected: 0, actual: 2 })
+        expect(yield* coordination.appendIfVersion("topics", 2, ["b#1"])).toBe(3)
+        expect(yield* coordination.appendIfVersion("topics", 3, [])).toBe(3)
+        const { entries } = yield* coordination.list(streamPrefix("topics"))
+        expect(entries.map((e) => [parseStreamEntryKey(e.key)?.version, e.value])).toEqual([[1, "a#1"], [2, "a#2"], [3, "b#1"]])
+        expect(yield* coordination.get(streamHeadKey("topics"))).toBe("3")
+        // A watcher from before the first append sees every entry, in version order.
+        const seen = yield* coordination.watch(streamPrefix("topics"), revision).pipe(Stream.take(3), Stream.runCollect, Effect.timeout("5 seconds"))
+        expect(Chunk.toReadonlyArray(seen).map((c) => (c._tag === "Put" ? c.value : "-"))).toEqual(["a#1", "a#2", "b#1"])
+        // Two nodes racing at the same version: exactly one wins, the other conflicts.
+        const raced = yield* Effect.all(
+          ["x", "y", "z"].map((n) => Effect.either(coordination.appendIfVersion("bans", 0, [`${n}#1`]))),
+          { concurrency: "unbounded" }
+        )
+        expect(raced.filter((r) => r._tag === "Right")).toHaveLength(1)
+        expect(raced.filter((r) => r._tag === "Left").map((r) => (r.left as { _tag: string })._tag)).toEqual(["StreamVersionConflict", "StreamVersionConflict"])
       })))
   })
 

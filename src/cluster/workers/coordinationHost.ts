@@ -15,8 +15,9 @@ export interface WorkerChannel {
 }
 
 export const toWire = (error: unknown): WireError => {
-  const e = error as { _tag?: string; op?: string; key?: string; current?: unknown; message?: string }
+  const e = error as { _tag?: string; op?: string; key?: string; current?: unknown; message?: string; stream?: string; expected?: number; actual?: number }
   if (e?._tag === "OwnershipConflict") return { tag: "OwnershipConflict", key: e.key ?? "", current: (e.current ?? null) as never }
+  if (e?._tag === "StreamVersionConflict") return { tag: "StreamVersionConflict", stream: e.stream ?? "", expected: e.expected ?? 0, actual: e.actual ?? 0 }
   return { tag: "CoordinationError", op: e?.op ?? "call", message: e?.message ?? String(error) }
 }
 

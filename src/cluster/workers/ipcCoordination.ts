@@ -12,7 +12,8 @@ import {
   type KeyWrite,
   type MemberInfo,
   type Membership,
-  OwnershipConflict
+  OwnershipConflict,
+  StreamVersionConflict
 } from "../../../services/Coordination.js"
 import { isOurs, type PrimaryMessage, TAG, type WireError, type WorkerRequest } from "./ipcProtocol.js"
 
@@ -25,9 +26,11 @@ export interface Channel {
   on(event: "message", listener: (message: unknown) => void): void
 }
 
-const fromWire = (op: string, e: WireError): CoordinationError | OwnershipConflict =>
+const fromWire = (op: string, e: WireError): CoordinationError | OwnershipConflict | StreamVersionConflict =>
   e.tag === "OwnershipConflict"
     ? new OwnershipConflict({ key: e.key, current: e.current })
+    : e.tag === "StreamVersionConflict"
+    ? new StreamVersionConflict({ stream: e.stream, expected: e.expected, actual: e.actual })
     : new CoordinationError({ op: `${op} (${e.op})`, cause: new Error(e.message) })
 
 export const make = (channel: Channel): CoordinationService => {
@@ -44,8 +47,8 @@ export const make = (channel: Channel): CoordinationService => {
   const send = (op: string, request: WorkerRequest): Effect.Effect<void, CoordinationError> =>
     Effect.try({ try: () => channel.send(request), catch: (cause) => new CoordinationError({ op, cause }) })
 
-  const call = <A>(op: string, request: (id: number) => WorkerRequest): Effect.Effect<A, CoordinationError | OwnershipConflict> =>
-    Effect.async<A, CoordinationError | OwnershipConflict>((resume) => {
+  const call = <A>(op: string, request: (id: number) => WorkerRequest): Effect.Effect<A, CoordinationError | OwnershipConflict | StreamVersionConflict> =>
+    Effect.async<A, CoordinationError | OwnershipConflict | StreamVersionConflict>((resume) => {
       const id = nextId++
       const timer = setTimeout(() => {
         calls.delete(id)

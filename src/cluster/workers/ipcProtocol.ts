@@ -20,6 +20,7 @@ export type WorkerRequest =
 export type WireError =
   | { readonly tag: "CoordinationError"; readonly op: string; readonly message: string }
   | { readonly tag: "OwnershipConflict"; readonly key: string; readonly current: Ownership | null }
+  | { readonly tag: "StreamVersionConflict"; readonly stream: string; readonly expected: number; readonly actual: number }
 
 export type PrimaryMessage =
   | { readonly rmq: typeof TAG; readonly kind: "result"; readonly id: number; readonly value?: unknown; readonly error?: WireError }

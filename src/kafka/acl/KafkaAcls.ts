@@ -1,7 +1,8 @@
 /**
  * The Kafka ACL service: the read model of the event stream `kafka-acl`, replayed at boot, and
  * the CreateAcls / DeleteAcls commands, decided by the pure decider, appended with the
- * expected version (one change at a time) and folded in. Every change moves the generation on,
+ * expected version (one change at a time) and folded in (ControlStream; in a cluster, other
+ * nodes' changes too). Every change moves the generation on,
  * so each connection's decision cache (ConnectionAcl) is dropped at its next check.
  *
  * `open` is true while no ACL is stored and `kafka.acl_default = "allow"`: every check is then
@@ -14,7 +15,8 @@ import { type CreationResult, decideCreateAcls, decideDeleteAcls, describeAcls, 
 import { KAFKA_ACL_STREAM, KafkaAclEvent } from "../../../domain/kafka/acl/events.js"
 import { emptyKafkaAclState, evolve, type KafkaAclState } from "../../../domain/kafka/acl/KafkaAclState.js"
 import type { StorageError, VersionConflict } from "../../../services/errors.js"
-import { EventStore } from "../../../services/EventStore.js"
+import type { EventStore } from "../../../services/EventStore.js"
+import * as ControlStream from "../../meta/ControlStream.js"
 import { ConnectionAcl } from "./ConnectionAcl.js"
 
 const encodeEvent = Schema.encodeSync(KafkaAclEvent)
@@ -47,27 +49,32 @@ export const ANONYMOUS = "ANONYMOUS"
 
 export const make = Effect.gen(function*() {
   const config = yield* BrokerConfig
-  const store = yield* EventStore
   const state = emptyKafkaAclState()
-  let version = 0
-  for (const r of yield* store.readStream(KAFKA_ACL_STREAM)) {
-    evolve(state, decodeEvent(r.data))
-    version = r.version
-  }
   const defaultAllow = config.kafka.aclDefault === "allow"
   const superusers = new Set(config.auth.superusers)
-  const source = { state, generation: 0, defaultAllow, open: defaultAllow && state.bindings.size === 0 }
-  const permit = yield* Effect.makeSemaphore(1)
-
-  const apply = (events: ReadonlyArray<KafkaAclEvent>) =>
-    Effect.gen(function*() {
-      if (events.length === 0) return
-      version = yield* store.append(KAFKA_ACL_STREAM, events.map((e) => ({ type: e._tag, data: encodeEvent(e) })), version)
-      for (const e of events) evolve(state, e)
-      yield* Effect.log(`kafka ACLs: ${events.map((e) => `${e.bindings.length} binding(s) ${e._tag === "KafkaAclsCreated" ? "created" : "deleted"}`).join(", ")}; ${state.bindings.size} stored`)
+  const source = { state, generation: 0, defaultAllow, open: true }
+  const stream = yield* ControlStream.make<KafkaAclEvent>({
+    stream: KAFKA_ACL_STREAM,
+    encode: encodeEvent,
+    decode: decodeEvent,
+    apply: (e) => void evolve(state, e),
+    afterBatch: () => {
       source.generation++
       source.open = defaultAllow && state.bindings.size === 0
-    })
+    }
+  })
+  source.open = defaultAllow && state.bindings.size === 0
+
+  /** Decides under the stream's permit, appends and folds; logs what changed. */
+  const change = <A>(decide: () => { readonly events: ReadonlyArray<KafkaAclEvent>; readonly results: A }) =>
+    stream.change(Effect.sync(() => {
+      const { events, results } = decide()
+      return { events, result: { events, results } }
+    })).pipe(
+      Effect.tap(({ events }) =>
+        events.length === 0 ? Effect.void : Effect.log(`kafka ACLs: ${events.map((e) => `${e.bindings.length} binding(s) ${e._tag === "KafkaAclsCreated" ? "created" : "deleted"}`).join(", ")}; ${state.bindings.size} stored`)),
+      Effect.map(({ results }) => results)
+    )
 
   if (state.bindings.size > 0) yield* Effect.log(`kafka: ${state.bindings.size} ACL binding(s), acl_default = ${config.kafka.aclDefault}`)
   if (!defaultAllow && state.bindings.size === 0 && superusers.size === 0) {
@@ -80,18 +87,10 @@ export const make = Effect.gen(function*() {
       if (user !== null && superusers.has(user)) return null
       return new ConnectionAcl(source, `User:${user ?? ANONYMOUS}`, host)
     },
-    create: (bindings) =>
-      permit.withPermits(1)(Effect.suspend(() => {
-        const { events, results } = decideCreateAcls(state, bindings)
-        return Effect.as(apply(events), results)
-      })),
-    delete: (filters) =>
-      permit.withPermits(1)(Effect.suspend(() => {
-        const { events, results } = decideDeleteAcls(state, filters)
-        return Effect.as(apply(events), results)
-      })),
+    create: (bindings) => change(() => decideCreateAcls(state, bindings)),
+    delete: (filters) => change(() => decideDeleteAcls(state, filters)),
     describe: (filter) => describeAcls(state, filter)
   })
 })
 
-export const layer: Layer.Layer<KafkaAcls, StorageError, EventStore | BrokerConfig> = Layer.effect(KafkaAcls, make)
+export const layer: Layer.Layer<KafkaAcls, StorageError, EventStore | BrokerConfig> = Layer.scoped(KafkaAcls, make)

@@ -86,10 +86,12 @@ describe.skipIf(!hasEtcd || !hasKcat)("Kafka across three nodes over a real etcd
     etcd = await startEtcd()
     for (const id of ["n1", "n2", "n3"]) await startNode(id)
     await waitFor("every node to see 3 members", async () => (await Promise.all([...nodes.values()].map(members))).every((n) => n === 3))
-    // Topics are per node until the control plane is cluster-wide (issue 11 item 3): made on each.
+    // The control plane is cluster-wide: a topic made on n1 is every node's.
+    const first = nodes.values().next().value!
+    const made = await adminApi(`http://127.0.0.1:${first.httpPort}`).post("/api/v1/kafka/topics", { name: TOPIC, partitions: PARTITIONS })
+    expect(made.status, JSON.stringify(made.body)).toBe(201)
     for (const n of nodes.values()) {
-      const made = await adminApi(`http://127.0.0.1:${n.httpPort}`).post("/api/v1/kafka/topics", { name: TOPIC, partitions: PARTITIONS })
-      expect(made.status, JSON.stringify(made.body)).toBe(201)
+      await waitFor(`${TOPIC} on the node at ${n.httpPort}`, async () => (await fetch(`http://127.0.0.1:${n.httpPort}/api/v1/kafka/topics/${TOPIC}`)).ok)
     }
   }, 90_000)
 

@@ -24,7 +24,7 @@ run() { # mosquitto|w1|w2
   local mode=$1 port dir pid t0 t1
   port=$(free_port); dir=$(mktemp -d)
   if [ "$mode" = mosquitto ]; then
-    printf 'listener %s 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\n' "$port" >"$dir/m.conf"
+    printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest none\n' "$port" >"$dir/m.conf" # as scripts/bench-compare.sh
     /usr/sbin/mosquitto -c "$dir/m.conf" >/dev/null 2>&1 & pid=$!
   else
     node dist/src/main.js start --workers "${mode#w}" --mqtt-host 127.0.0.1 --mqtt-port "$port" --data-dir "$dir" >/dev/null 2>&1 & pid=$!

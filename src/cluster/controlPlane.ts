@@ -3,9 +3,9 @@
  * their configs, users with their SCRAM verifiers and the MQTT ACL, Kafka ACLs, bans) move to
  * the coordination service, while sessions, group checkpoints, log start offsets and snapshots
  * stay in the node's own store. Over the node's storage this layer puts the routing EventStore
- * and the StreamFeed the read models (ControlStream) follow. On a single node it changes nothing,
- * and neither does it for `--workers N` without etcd: the primary holds that coordination in
- * memory, which a restart would lose, so each worker keeps these streams in its own store.
+ * and the StreamFeed the read models (ControlStream) follow. On a single node it changes nothing.
+ * Workers of `--workers N` without etcd share them through the primary, which keeps them in its
+ * data dir (coordinationJournal.ts).
  */
 import { Context, Effect, Layer } from "effect"
 import { BrokerConfig } from "../../config/BrokerConfig.js"
@@ -18,6 +18,7 @@ import { EventStore } from "../../services/EventStore.js"
 import { StreamFeed } from "../../services/StreamFeed.js"
 import { TOPICS_STREAM } from "../meta/Topics.js"
 import { ClusterNode } from "./ClusterNode.js"
+import { workerIndex } from "./workers/workerConfig.js"
 
 /** The streams shared by every node. The rest (`session-*`, group and log-start streams) are per node. */
 export const CLUSTER_STREAMS: ReadonlySet<string> = new Set([TOPICS_STREAM, ACL_STREAM, KAFKA_ACL_STREAM, BANS_STREAM])
@@ -31,9 +32,10 @@ export const layer: Layer.Layer<EventStore, never, EventStore | ClusterNode | Br
     const local = yield* EventStore
     const node = yield* ClusterNode
     const { cluster } = yield* BrokerConfig
-    if (!node.enabled || node.coordination === null || !clusterEnabled(cluster)) return Context.make(EventStore, local)
+    const shared = clusterEnabled(cluster) || workerIndex() !== null
+    if (!node.enabled || node.coordination === null || !shared) return Context.make(EventStore, local)
     const { feed, store } = ClusterEventStore.make(node.coordination, local, CLUSTER_STREAMS)
-    yield* Effect.log(`cluster: ${[...CLUSTER_STREAMS].join(", ")} are shared through etcd`)
+    yield* Effect.log(`cluster: ${[...CLUSTER_STREAMS].join(", ")} are shared through ${clusterEnabled(cluster) ? "etcd" : "the primary"}`)
     return Context.make(EventStore, store).pipe(Context.add(StreamFeed, feed)) as Context.Context<EventStore>
   })
 )

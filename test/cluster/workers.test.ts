@@ -166,6 +166,32 @@ describe("robustmq start --workers 2", () => {
     console.log(`workers: SIGKILL of a worker -> its session served by the other after ${servedAfter} ms; back in ${Date.now() - killedAt} ms`)
   }, 60_000)
 
+  it("a ban added through one worker's admin API is in force on the other (the primary shares the control plane)", async () => {
+    const added = await fetch(`http://127.0.0.1:${httpPort}/api/v1/bans`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ kind: "clientid", value: "w-banned", reason: "test" })
+    })
+    expect(added.status, await added.text()).toBeLessThan(300)
+    // Listed by the other worker, from the primary's stream.
+    for (;;) {
+      const res = await fetch(`http://127.0.0.1:${httpPort + 1}/api/v1/bans`)
+      if (res.ok && (await res.text()).includes("w-banned")) break
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    // Refused whichever worker the connection lands on.
+    for (let i = 0; i < 4; i++) {
+      const c = mqtt.connect(`mqtt://127.0.0.1:${mqttPort}`, { clientId: "w-banned", protocolVersion: 5, reconnectPeriod: 0 })
+      const outcome = await new Promise<string>((resolve) => {
+        c.once("connect", () => resolve("connected"))
+        c.once("error", (e) => resolve(`refused: ${e.message}`))
+        c.once("close", () => resolve("closed"))
+      })
+      c.end(true)
+      expect(outcome).not.toBe("connected")
+    }
+  }, 30_000)
+
   it("SIGTERM to the primary stops every worker and exits 0", async () => {
     const pids = [...new Set([...(await membersOn(httpPort)), ...(await membersOn(httpPort + 1))].map((m) => m.pid))]
     expect(pids).toHaveLength(2)

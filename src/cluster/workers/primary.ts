@@ -7,10 +7,13 @@
  */
 import cluster, { type Worker } from "node:cluster"
 import { randomBytes } from "node:crypto"
+import { mkdirSync } from "node:fs"
+import { join } from "node:path"
 import { Effect } from "effect"
 import type { BrokerConfigShape } from "../../../config/BrokerConfigShape.js"
 import * as MemoryCoordination from "../../../layers/coordination/memory.js"
 import { CoordinationHost } from "./coordinationHost.js"
+import { fileJournal } from "./coordinationJournal.js"
 import { workerEnv } from "./workerConfig.js"
 
 /** A worker that dies is started again after this long (longer while it keeps dying young). */
@@ -23,7 +26,12 @@ const STOP_GRACE_MS = 30_000
 
 export const runPrimary = (config: BrokerConfigShape, count: number): Effect.Effect<never> =>
   Effect.gen(function*() {
-    const host = config.cluster.etcdEndpoints.length > 0 ? null : new CoordinationHost((yield* MemoryCoordination.make).service)
+    // Without etcd this process is the workers' coordination: kept in the data dir (unless the
+    // storage is memory, where nothing outlives a restart), its watch history bounded.
+    const journal = config.storage.kind === "memory" ? undefined : (mkdirSync(config.storage.dataDir, { recursive: true }), fileJournal(join(config.storage.dataDir, "coordination.jsonl")))
+    const host = config.cluster.etcdEndpoints.length > 0
+      ? null
+      : new CoordinationHost((yield* MemoryCoordination.makeWith({ ...(journal === undefined ? {} : { journal }), maxHistory: 100_000 })).service)
     const runtime = yield* Effect.runtime<never>()
     const log = (line: string) => Effect.runFork(Effect.provide(Effect.log(line), runtime))
     const logWarning = (line: string) => Effect.runFork(Effect.provide(Effect.logWarning(line), runtime))

@@ -9,7 +9,7 @@ import cluster, { type Worker } from "node:cluster"
 import { randomBytes } from "node:crypto"
 import { mkdirSync } from "node:fs"
 import { join } from "node:path"
-import { Effect } from "effect"
+import { Deferred, Effect } from "effect"
 import type { BrokerConfigShape } from "../../../config/BrokerConfigShape.js"
 import * as MemoryCoordination from "../../../layers/coordination/memory.js"
 import { CoordinationHost } from "./coordinationHost.js"
@@ -24,7 +24,7 @@ const HEALTHY_MS = 30_000
 /** A stop waits this long for the workers, then kills what is left. */
 const STOP_GRACE_MS = 30_000
 
-export const runPrimary = (config: BrokerConfigShape, count: number): Effect.Effect<never> =>
+export const runPrimary = (config: BrokerConfigShape, count: number): Effect.Effect<never, Error> =>
   Effect.gen(function*() {
     // Without etcd this process is the workers' coordination: kept in the data dir (unless the
     // storage is memory, where nothing outlives a restart), its watch history bounded.
@@ -41,10 +41,15 @@ export const runPrimary = (config: BrokerConfigShape, count: number): Effect.Eff
     const workers = new Map<number, Worker>()
     const delays = new Map<number, number>()
 
+    // A worker that exits before it ever listened failed at start (a bad config, storage that
+    // cannot open): starting it again would fail the same way, so the primary stops with it.
+    const failedAtStart = yield* Deferred.make<string>()
+    const listened = new Set<number>()
     const fork = (index: number) => {
       const worker = cluster.fork({ ...workerEnv(index), ROBUSTMQ_CLUSTER_SECRET: secret })
       const startedAt = Date.now()
       workers.set(index, worker)
+      worker.once("listening", () => listened.add(index))
       if (host !== null) worker.on("message", (message) => host.receive(worker, message))
       // A send to a worker that just died fails asynchronously: its exit handles the rest.
       worker.on("error", (error) => logWarning(`worker ${index}: ${error.message}`))
@@ -52,6 +57,10 @@ export const runPrimary = (config: BrokerConfigShape, count: number): Effect.Eff
         workers.delete(index)
         void host?.gone(worker)
         if (stopping) return
+        if (!listened.has(index)) {
+          Deferred.unsafeDone(failedAtStart, Effect.succeed(`worker ${index} exited (${signal ?? `code ${code}`}) before it served: see its error above, fix it and start again`))
+          return
+        }
         const lived = Date.now() - startedAt
         const delay = lived > HEALTHY_MS ? RESTART_MS : Math.min((delays.get(index) ?? RESTART_MS / 2) * 2, MAX_RESTART_MS)
         delays.set(index, delay)
@@ -88,5 +97,6 @@ export const runPrimary = (config: BrokerConfigShape, count: number): Effect.Eff
           }
         })
     )
-    return yield* Effect.never
+    const reason = yield* Deferred.await(failedAtStart)
+    return yield* Effect.fail(new Error(reason))
   }).pipe(Effect.scoped)

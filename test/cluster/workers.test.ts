@@ -5,7 +5,7 @@
  * clients resume their sessions on the other; SIGTERM to the primary stops everything.
  */
 import { spawn } from "node:child_process"
-import { mkdtempSync, rmSync } from "node:fs"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -201,4 +201,26 @@ describe("robustmq start --workers 2", () => {
     expect(pids.filter(alive)).toEqual([])
     expect(out).toMatch(/workers: stopping 2/)
   }, 40_000)
+})
+
+describe("robustmq start --workers 2 that cannot start", () => {
+  it("exits 1 with one line saying what is wrong, instead of restarting workers in a loop", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "robustmq-workers-bad-"))
+    const file = join(dir, "not-a-dir")
+    writeFileSync(file, "x")
+    try {
+      const child = spawn(process.execPath, [mainPath, "start", "--workers", "2", "--mqtt-host", "127.0.0.1", "--mqtt-port", "0", "--data-dir", join(file, "data")], {
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, ROBUSTMQ_KAFKA_ENABLED: "false", ROBUSTMQ_HTTP_PORT: "-1" }
+      })
+      let stderr = ""
+      child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d))
+      const code = await new Promise<number | null>((resolve) => child.once("exit", (c) => resolve(c)))
+      expect(code).toBe(1)
+      expect(stderr.trim().split("\n")).toHaveLength(1)
+      expect(stderr).toMatch(/cannot keep the workers' coordination in .*not-a-dir\/data\/coordination\.jsonl .*check --data-dir/)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }, 30_000)
 })

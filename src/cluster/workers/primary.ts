@@ -28,10 +28,18 @@ export const runPrimary = (config: BrokerConfigShape, count: number): Effect.Eff
   Effect.gen(function*() {
     // Without etcd this process is the workers' coordination: kept in the data dir (unless the
     // storage is memory, where nothing outlives a restart), its watch history bounded.
-    const journal = config.storage.kind === "memory" ? undefined : (mkdirSync(config.storage.dataDir, { recursive: true }), fileJournal(join(config.storage.dataDir, "coordination.jsonl")))
+    const journalPath = join(config.storage.dataDir, "coordination.jsonl")
+    const journal = config.storage.kind === "memory" || config.cluster.etcdEndpoints.length > 0
+      ? undefined
+      : yield* Effect.try({
+        try: () => (mkdirSync(config.storage.dataDir, { recursive: true }), fileJournal(journalPath)),
+        catch: (e) => new Error(`cannot keep the workers' coordination in ${journalPath} (${e instanceof Error ? e.message : String(e)}): check --data-dir`)
+      })
     const host = config.cluster.etcdEndpoints.length > 0
       ? null
-      : new CoordinationHost((yield* MemoryCoordination.makeWith({ ...(journal === undefined ? {} : { journal }), maxHistory: 100_000 })).service)
+      : new CoordinationHost((yield* MemoryCoordination.makeWith({ ...(journal === undefined ? {} : { journal }), maxHistory: 100_000 }).pipe(
+        Effect.catchAllDefect((e) => Effect.fail(new Error(`cannot read the workers' coordination from ${journalPath} (${e instanceof Error ? e.message : String(e)}): check --data-dir`)))
+      )).service)
     const runtime = yield* Effect.runtime<never>()
     const log = (line: string) => Effect.runFork(Effect.provide(Effect.log(line), runtime))
     const logWarning = (line: string) => Effect.runFork(Effect.provide(Effect.logWarning(line), runtime))

@@ -36,14 +36,7 @@ run() { # mosquitto|w1|w2
   t1=$(tree_ticks $pid)
   kill -TERM "$pid"; wait "$pid" || true
   rm -rf "$dir"
-  node -e '
-    const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))
-    const ticks = Number(process.argv[2]), hz = 100
-    r.brokersCpuS = ticks / hz
-    r.brokersCpuUsPerMsg = r.delivered > 0 ? (ticks / hz) * 1e6 / r.delivered : null
-    require("fs").appendFileSync(process.argv[3], JSON.stringify(r) + "\n")
-    console.log(`${r.label} ${r.scenario} qos${r.qos}: ${Math.round(r.msgsPerSec)} msg/s, ${r.brokersCpuUsPerMsg?.toFixed(2)} broker cpu-us/delivery, lost ${r.lost}, p50 ${r.latencyMs?.p50} ms`)
-  ' "$OUT.tmp" $((t1 - t0)) "$OUT"
+  node scripts/bench-broker-cpu.mjs "$OUT.tmp" $((t1 - t0)) "$OUT"
   rm -f "$OUT.tmp"
 }
 

@@ -68,6 +68,16 @@ export class StreamVersionConflict extends Data.TaggedError("StreamVersionConfli
 }> {}
 
 /** Where a cluster-wide event stream keeps its entries: `streams/<stream>/<version, 12 digits>`, in version order. */
+/** Where ownerships show in list and watch (`owners/<key>` = `{owner, epoch}` as JSON), on every layer. */
+export const OWNERS_PREFIX = "owners/"
+
+/** An ownership as list and watch show it; null for none. */
+export const parseOwnership = (text: string | null | undefined): Ownership | null => {
+  if (text === null || text === undefined) return null
+  const o = JSON.parse(text) as Ownership
+  return { owner: o.owner, epoch: o.epoch }
+}
+
 export const streamPrefix = (stream: string): string => `streams/${stream}/`
 export const streamEntryKey = (stream: string, version: number): string => `${streamPrefix(stream)}${String(version).padStart(12, "0")}`
 /** The stream and version an entry key names, or null for another key. */

@@ -19,7 +19,9 @@ import {
   type MemberChange,
   type MemberInfo,
   type Ownership,
+  OWNERS_PREFIX,
   OwnershipConflict,
+  parseOwnership,
   streamEntryKey,
   streamHeadKey,
   StreamVersionConflict
@@ -32,12 +34,6 @@ export interface EtcdOptions {
   readonly cluster: string
   /** Per call, retries included (ms). */
   readonly deadlineMs?: number
-}
-
-const parseOwnership = (text: string | null | undefined): Ownership | null => {
-  if (text === null || text === undefined) return null
-  const o = JSON.parse(text) as Ownership
-  return { owner: o.owner, epoch: o.epoch }
 }
 
 /**
@@ -82,7 +78,7 @@ export const make = (options: EtcdOptions) =>
     )
     const root = `/rmq/${options.cluster}/`
     const nodes = `${root}nodes/`
-    const ownerKey = (key: string) => `${root}owners/${key}`
+    const ownerKey = (key: string) => `${root}${OWNERS_PREFIX}${key}`
     /** A call (each try builds its request anew: a builder must not be reused). */
     const etcd = <A>(op: string, run: (attempt: Try) => Promise<A>) => call(op, deadlineMs, run)
 

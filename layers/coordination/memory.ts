@@ -11,6 +11,7 @@ import {
   type MemberChange,
   type MemberInfo,
   type Ownership,
+  OWNERS_PREFIX,
   OwnershipConflict,
   streamEntryKey,
   streamHeadKey,
@@ -22,8 +23,6 @@ export interface MemoryCoordination {
   readonly expire: (id: string) => Effect.Effect<void>
 }
 
-/** Where ownerships show in list and watch, as on etcd (`owners/<key>` = `{owner, epoch}`). */
-const ownersPrefix = "owners/"
 
 /**
  * Where the keys that outlive members (ownerships, and what `writeIfOwned` and `appendIfVersion`
@@ -131,7 +130,7 @@ export function makeWith(options: MemoryOptions) {
             const next = { owner, epoch: expected + 1 }
             recordOwner(key, next)
             owners.set(key, next)
-            change({ _tag: "Put", key: ownersPrefix + key, value: JSON.stringify(next), revision: ++revision })
+            change({ _tag: "Put", key: OWNERS_PREFIX + key, value: JSON.stringify(next), revision: ++revision })
             return Effect.as(publishKeys, next)
           }
           if (current !== null && current.owner === owner && current.epoch === expected + 1) return Effect.succeed(current)
@@ -152,7 +151,7 @@ export function makeWith(options: MemoryOptions) {
               change({ _tag: "Put", key: w.key, value: w.value, revision })
             }
           }
-          if (release && owners.delete(key)) change({ _tag: "Delete", key: ownersPrefix + key, revision })
+          if (release && owners.delete(key)) change({ _tag: "Delete", key: OWNERS_PREFIX + key, revision })
           return Effect.as(publishKeys, true)
         }),
       appendIfVersion: (stream, expected, values) =>
@@ -182,7 +181,7 @@ export function makeWith(options: MemoryOptions) {
           entries: [
             ...[...keys].filter(([key]) => key.startsWith(prefix)).map(([key, e]) => ({ key, value: e.value })),
             ...[...durable].filter(([key]) => key.startsWith(prefix)).map(([key, value]) => ({ key, value })),
-            ...[...owners].filter(([key]) => (ownersPrefix + key).startsWith(prefix)).map(([key, o]) => ({ key: ownersPrefix + key, value: JSON.stringify(o) }))
+            ...[...owners].filter(([key]) => (OWNERS_PREFIX + key).startsWith(prefix)).map(([key, o]) => ({ key: OWNERS_PREFIX + key, value: JSON.stringify(o) }))
           ].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)), // etcd's range order
           revision
         })),

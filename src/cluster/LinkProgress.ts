@@ -32,23 +32,32 @@ export interface Gap {
 /** Saved form: node -> partition -> safe offset. */
 export type SavedProgress = Record<string, Record<string, number>>
 
-const keyOf = (node: string, tp: string) => `${node}\u0000${tp}`
-
 export class LinkProgress {
-  private readonly progress = new Map<string, Progress>()
+  /** Sender node -> its partition -> progress: two lookups, no key built per message. */
+  private readonly progress = new Map<string, Map<string, Progress>>()
 
   constructor(saved: SavedProgress = {}) {
     for (const [node, tps] of Object.entries(saved)) {
       for (const [tp, safe] of Object.entries(tps)) {
-        if (Number.isSafeInteger(safe) && safe >= 0) this.progress.set(keyOf(node, tp), { safe, floor: 0, seen: safe })
+        if (Number.isSafeInteger(safe) && safe >= 0) this.set(node, tp, { safe, floor: 0, seen: safe })
       }
     }
+  }
+
+  private get(node: string, tp: string): Progress | undefined {
+    return this.progress.get(node)?.get(tp)
+  }
+
+  private set(node: string, tp: string, p: Progress): void {
+    let tps = this.progress.get(node)
+    if (tps === undefined) this.progress.set(node, (tps = new Map()))
+    tps.set(tp, p)
   }
 
   /** Hot path: whether a live message from `node` is delivered (false: a replay brings it). */
   admit(node: string, f: Forwarded): boolean {
     if (f.tp === null) return true
-    const p = this.progress.get(keyOf(node, f.tp))
+    const p = this.get(node, f.tp)
     return p === undefined || f.offset >= p.floor
   }
 
@@ -56,11 +65,10 @@ export class LinkProgress {
   covered(node: string, coverage: ReadonlyArray<Coverage>): Array<Gap> {
     const gaps: Array<Gap> = []
     for (const c of coverage) {
-      const key = keyOf(node, c.tp)
-      const p = this.progress.get(key)
+      const p = this.get(node, c.tp)
       if (p === undefined) {
         // First contact with this sender's partition: nothing was owed here before.
-        this.progress.set(key, { safe: c.to, floor: 0, seen: c.to })
+        this.set(node, c.tp, { safe: c.to, floor: 0, seen: c.to })
         continue
       }
       if (c.to < p.safe) {
@@ -87,11 +95,11 @@ export class LinkProgress {
     const out: Array<Forwarded> = []
     for (const f of messages) {
       if (f.tp === null) continue
-      const p = this.progress.get(keyOf(node, f.tp))
+      const p = this.get(node, f.tp)
       if (p !== undefined && f.offset >= p.safe && f.offset < p.floor) out.push(f)
     }
     for (const c of coverage) {
-      const p = this.progress.get(keyOf(node, c.tp))
+      const p = this.get(node, c.tp)
       if (p === undefined || c.from > p.safe || c.to <= p.safe) continue
       p.safe = c.to
       if (p.safe >= p.floor) p.safe = p.seen
@@ -99,19 +107,16 @@ export class LinkProgress {
     return out
   }
 
-  /** Whether a catch-up from `node` is still owed (for status and tests). */
+  /** How many sender partitions still wait for a catch-up (for status and tests). */
   owed(): number {
     let n = 0
-    for (const p of this.progress.values()) if (p.safe < p.floor) n++
+    for (const tps of this.progress.values()) for (const p of tps.values()) if (p.safe < p.floor) n++
     return n
   }
 
   snapshot(): SavedProgress {
     const out: SavedProgress = {}
-    for (const [key, p] of this.progress) {
-      const [node, tp] = key.split("\u0000") as [string, string]
-      ;(out[node] ??= {})[tp] = p.safe
-    }
+    for (const [node, tps] of this.progress) out[node] = Object.fromEntries([...tps].map(([tp, p]) => [tp, p.safe]))
     return out
   }
 }

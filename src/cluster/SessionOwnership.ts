@@ -11,7 +11,7 @@
  */
 import { decideMove } from "../../domain/session/decide.js"
 import { Deferred, Effect, Runtime } from "effect"
-import type { CoordinationService, Ownership } from "../../services/Coordination.js"
+import { type CoordinationService, type Ownership, OWNERS_PREFIX, parseOwnership } from "../../services/Coordination.js"
 import { ReasonCode } from "../../domain/ReasonCode.js"
 import type { Connection } from "../mqtt/Connection.js"
 import type { Engine } from "../mqtt/engine/Engine.js"
@@ -244,11 +244,12 @@ export class SessionOwnership {
    */
   dropStale(): Effect.Effect<number> {
     return Effect.gen(this, function*() {
-      const { entries } = yield* this.coordination.list(`owners/${sessionKey("")}`)
+      const prefix = OWNERS_PREFIX + sessionKey("")
+      const { entries } = yield* this.coordination.list(prefix)
       const owners = new Map<string, string>()
       for (const e of entries) {
         try {
-          owners.set(e.key.slice(`owners/${sessionKey("")}`.length), (JSON.parse(e.value) as Ownership).owner)
+          owners.set(e.key.slice(prefix.length), parseOwnership(e.value)!.owner)
         } catch {
           // not an ownership record: nothing to compare
         }

@@ -4,9 +4,7 @@
  * on the request path (a Map lookup); `onChange` runs after each change is applied.
  */
 import { Effect, Stream } from "effect"
-import type { CoordinationService, KeyChange, Ownership } from "../../../services/Coordination.js"
-
-const OWNERS = "owners/"
+import { type CoordinationService, type KeyChange, type Ownership, OWNERS_PREFIX, parseOwnership } from "../../../services/Coordination.js"
 
 export class OwnershipView {
   /** Key (without `owners/<prefix>`) -> its ownership. */
@@ -27,7 +25,7 @@ export class OwnershipView {
 
   /** Follows the coordination service for ever (fork it in a scope). */
   follow(coordination: CoordinationService): Effect.Effect<never> {
-    const full = OWNERS + this.prefix
+    const full = OWNERS_PREFIX + this.prefix
     const loop = Effect.gen(this, function*() {
       const { entries, revision } = yield* coordination.list(full)
       const seen = new Set<string>()
@@ -56,10 +54,10 @@ export class OwnershipView {
   }
 
   private put(key: string, value: string): void {
-    const o = JSON.parse(value) as Ownership
+    const o = parseOwnership(value)!
     const before = this.owners.get(key)
     if (before !== undefined && before.owner === o.owner && before.epoch === o.epoch) return
-    this.owners.set(key, { owner: o.owner, epoch: o.epoch })
+    this.owners.set(key, o)
     for (const l of this.listeners) l(key)
   }
 

@@ -11,8 +11,12 @@ import { Range } from "etcd3"
 import { CoordinationError } from "../../services/Coordination.js"
 import { call } from "./etcdClient.js"
 
-/** Keys per range call: ~0.2 MB of route keys, a few ms for etcd. */
-export const PAGE_KEYS = 2000
+/**
+ * Keys per range call: ~0.45 MB of route keys. Larger is faster: etcd (3.4, 3.5) walks the rest of
+ * the range for every page (to count it), so smaller pages cost more in total. Measured, 200k
+ * keys: 1,000 a page 7.5-11 s, 2,000 5.3-6.3 s, 5,000 2.9-3.4 s, 10,000 2.8-4.6 s.
+ */
+export const PAGE_KEYS = 5000
 /** Listings restarted because the revision was compacted between two pages, before giving up. */
 const MAX_RESTARTS = 3
 

@@ -4,11 +4,13 @@
  * revision was compacted while it was cut off fails so its consumer lists again and loses
  * nothing, and the member with the lowest id compacts etcd's history. Real etcd throughout.
  */
-import { Deferred, Effect, Fiber, Stream } from "effect"
+import { Deferred, Effect, Fiber, Logger, Stream } from "effect"
 import { Etcd3 } from "etcd3"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as EtcdCoordination from "../../layers/coordination/etcd.js"
 import type { CoordinationService, Entry, KeyWrite } from "../../services/Coordination.js"
+import { RouteTable } from "../../src/cluster/RouteTable.js"
+import { routesPrefix } from "../../src/cluster/RouteSummary.js"
 import { startTcpProxy } from "../support/tcpProxy.js"
 import { type EtcdServer, hasEtcd, startEtcd } from "./etcdServer.js"
 
@@ -172,6 +174,38 @@ etcdSuite("etcd coordination at scale", () => {
         yield* writer.write([{ key: "big/zz-later", value: "later" }])
         yield* Effect.promise(() => pollUntil("a write after the recovery", () => consumer.view.get("big/zz-later") === "later"))
       })))
+    } finally {
+      await proxy.close()
+    }
+  }, 60_000)
+
+  it("a node's route table cut off while etcd compacts past its watch lists again and ends up with every route", async () => {
+    const proxy = await startTcpProxy({ host: "127.0.0.1", port: Number(new URL(etcd.endpoint).port) })
+    const warnings: Array<string> = []
+    const capture = Logger.make(({ message }) => void warnings.push(String(message)))
+    try {
+      await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+        const writerSide = yield* coordinationAt(etcd.endpoint, "rt")
+        const nodeSide = yield* coordinationAt(`http://127.0.0.1:${proxy.port}`, "rt")
+        const n1 = yield* writerSide.join({ id: "n1", address: "n1" }, 60)
+        const route = (i: number): KeyWrite => ({ key: `${routesPrefix}n1/d${i}`, value: `devices/${i}/cmd` })
+        const routes = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => route(from + i))
+        const table = new RouteTable("n2")
+        yield* Effect.forkScoped(table.follow(nodeSide))
+        yield* Effect.forEach(chunks(routes(0, 100), TXN_OPS), n1.write, { discard: true })
+        yield* Effect.promise(() => pollUntil("100 routes", () => table.countsByNode().get("n1") === 100))
+
+        proxy.cut()
+        yield* Effect.forEach(chunks(routes(100, 300), TXN_OPS), n1.write, { discard: true })
+        yield* n1.write(routes(0, 50).map((r) => ({ key: r.key, value: null })))
+        const { revision } = yield* writerSide.list(routesPrefix)
+        yield* Effect.promise(() => raw.kv.compact({ revision }))
+        proxy.restore()
+
+        yield* Effect.promise(() => pollUntil("the route table to list again", () => table.countsByNode().get("n1") === 250))
+        for (let i = 0; i < 300; i++) expect(table.match(`devices/${i}/cmd`).map((r) => r.node), `devices/${i}/cmd`).toEqual(i < 50 ? [] : ["n1"])
+        expect(warnings.some((w) => /route watch broke .*compacted: list again/.test(w))).toBe(true)
+      }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, capture)))))
     } finally {
       await proxy.close()
     }

@@ -16,6 +16,7 @@ import {
   decodeHello,
   decodePublish,
   decodePushAck,
+  decodeRemnant,
   decodeSession,
   decodeTakeOver,
   encodeHello,
@@ -24,6 +25,7 @@ import {
   FrameType,
   type PublishBatch,
   type PushAck,
+  type Remnant,
   type SessionReply,
   type TakeOver
 } from "./linkFrames.js"
@@ -82,6 +84,8 @@ export interface NodeLinkOptions {
   /** A stopping node hands this one a session. */
   readonly onPush: (from: string, push: SessionReply) => void
   readonly onPushAck: (from: string, ack: PushAck) => void
+  /** A node that was down sends on what a session held here now still owed there (answered with a PushAck). */
+  readonly onRemnant: (from: string, remnant: Remnant) => void
   /** The connection to a peer closed (or could not be made): control frames queued for it are gone. */
   readonly onLinkDown: (to: string) => void
   readonly log: (line: string) => void
@@ -136,6 +140,11 @@ export class NodeLink {
         if (typeof reply === "string") return fail(reply)
         if (type === FrameType.Session) this.options.onSession(from, reply)
         else this.options.onPush(from, reply)
+      } else if (type === FrameType.Remnant) {
+        if (from === null) return fail("REMNANT before HELLO")
+        const remnant = decodeRemnant(body)
+        if (typeof remnant === "string") return fail(remnant)
+        this.options.onRemnant(from, remnant)
       } else if (type === FrameType.PushAck) {
         if (from === null) return fail("PUSHACK before HELLO")
         const ack = decodePushAck(body)

@@ -60,6 +60,7 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
       onSession: (from, reply) => sessions?.onSession(from, reply),
       onPush: (from, push) => sessions?.onPush(from, push),
       onPushAck: (from, ack) => sessions?.onPushAck(from, ack),
+      onRemnant: (from, remnant) => sessions?.onRemnant(from, remnant),
       onLinkDown: (to) => sessions?.onLinkDown(to),
       secret: config.cluster.secret,
       log
@@ -95,7 +96,7 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
 
     // Sessions restored from this node's storage that resumed elsewhere while it was down go before their routes are published.
     const stale = yield* sessions.dropStale()
-    if (stale > 0) yield* Effect.logInfo(`cluster: ${stale} restored session(s) are held by other nodes now: dropped here`)
+    if (stale > 0) yield* Effect.logInfo(`cluster: ${stale} restored session(s) are held by other nodes now: ended here once what they owed is with their holders`)
     const routes = new RouteTable(node.id)
     yield* Effect.forkScoped(routes.follow(node.coordination))
     summary = new RouteSummary(node.id, membership, runtime)

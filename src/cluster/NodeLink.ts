@@ -110,6 +110,9 @@ export class NodeLink {
     socket.setNoDelay(true)
     let from: string | null = null
     let refused = false
+    // REMNANTs that came before the connection's first PUBLISH: they wait for it, since it tells
+    // where the sender's catch-up starts, which their merge needs (Remnants.ts).
+    let early: Array<Remnant> | null = []
     const splitter = new FrameSplitter((type, body) => {
       if (refused) return // the rest of what it sent before the close
       if (type === FrameType.Hello) {
@@ -124,6 +127,10 @@ export class NodeLink {
         if (typeof batch === "string") return fail(batch)
         this.stats.received += batch.messages.length
         this.options.onForwarded(from, batch, type === FrameType.Replay)
+        if (early !== null && type === FrameType.Publish) {
+          for (const r of early) this.options.onRemnant(from, r)
+          early = null
+        }
       } else if (type === FrameType.CatchUp) {
         if (from === null) return fail("CATCHUP before HELLO")
         const request = decodeCatchUp(body)
@@ -144,7 +151,8 @@ export class NodeLink {
         if (from === null) return fail("REMNANT before HELLO")
         const remnant = decodeRemnant(body)
         if (typeof remnant === "string") return fail(remnant)
-        this.options.onRemnant(from, remnant)
+        if (early !== null) early.push(remnant)
+        else this.options.onRemnant(from, remnant)
       } else if (type === FrameType.PushAck) {
         if (from === null) return fail("PUSHACK before HELLO")
         const ack = decodePushAck(body)

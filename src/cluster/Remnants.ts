@@ -38,7 +38,9 @@ export class Remnants {
     private readonly link: NodeLink,
     /** Request ids shared with SessionOwnership's pushes: both are answered by PUSHACK. */
     private readonly nextId: () => number,
-    private readonly runtime: Runtime.Runtime<never>
+    private readonly runtime: Runtime.Runtime<never>,
+    /** Whether a record of `node`'s log reaches this node's routes by the link: a catch-up replays it (LinkCatchUp). */
+    private readonly willReplay: (node: string, tp: string, offset: number) => boolean
   ) {}
 
   /**
@@ -150,13 +152,16 @@ export class Remnants {
         yield* Effect.logWarning(`cluster: ${from} sent ${remnant.owed.length} message(s) session ${clientId} owed there, but it has ended here: dropped`)
         return yield* answer(true)
       }
-      const merged = mergeRemnant(this.engine, session, from, remnant.key, remnant.owed)
+      // The sender's catch-up brings what it logged from where this node's progress stood: the
+      // session here gets those through its routes, so only what was never sent is left out here.
+      const replayed = (m: MovedMessage) => m.packetId === 0 && m.at !== null && this.willReplay(from, m.at[0], m.at[1])
+      const merged = mergeRemnant(this.engine, session, from, remnant.key, remnant.owed, replayed)
       if (merged === null) {
         yield* Effect.logInfo(`cluster: ${from} sent part ${remnant.key} of session ${clientId}'s remnant again: merged before, not again`)
         return yield* answer(true)
       }
       yield* merged.persist ?? Effect.void
-      yield* Effect.logInfo(`cluster: session ${clientId}: merged ${merged.merged} message(s) it owed on ${from}${merged.dropped > 0 ? ` (${merged.dropped} expired or already released by its client, not merged)` : ""}`)
+      yield* Effect.logInfo(`cluster: session ${clientId}: merged ${merged.merged} message(s) it owed on ${from}${merged.replayed > 0 ? `, left out ${merged.replayed} that ${from}'s catch-up brings` : ""}${merged.dropped > 0 ? ` (${merged.dropped} expired or already released by its client, not merged)` : ""}`)
       yield* answer(true)
     }).pipe(Effect.catchAll((e) => Effect.zipRight(Effect.logError(`cluster: merging what session ${clientId} owed on ${from} failed; ${from} sends it again`, e), answer(false))))
     Runtime.runFork(this.runtime)(work)

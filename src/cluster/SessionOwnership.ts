@@ -47,10 +47,12 @@ export class SessionOwnership {
     private readonly engine: Engine,
     private readonly link: NodeLink,
     private readonly moved: MovedRoutes,
-    private readonly runtime: Runtime.Runtime<never>
+    private readonly runtime: Runtime.Runtime<never>,
+    /** Whether a record of another node's log reaches this node by the link anyway (LinkCatchUp). */
+    willReplay: (node: string, tp: string, offset: number) => boolean = () => false
   ) {
     this.directory = new SessionDirectory(node.id, coordination, engine, runtime)
-    this.remnants = new Remnants(node.id, coordination, engine, link, () => this.nextRequest++, runtime)
+    this.remnants = new Remnants(node.id, coordination, engine, link, () => this.nextRequest++, runtime, willReplay)
   }
 
   /**

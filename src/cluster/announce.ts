@@ -67,7 +67,7 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
     })
     catchUp.attach(link)
     const moved = new MovedRoutes(link)
-    sessions = new SessionOwnership(node, node.coordination, engine, link, moved, runtime)
+    sessions = new SessionOwnership(node, node.coordination, engine, link, moved, runtime, (from, tp, offset) => catchUp.willReplay(from, tp, offset))
     const linkPort = yield* Effect.acquireRelease(
       listen(link.server, config.mqtt.host, config.cluster.port, {
         protocol: "cluster link",

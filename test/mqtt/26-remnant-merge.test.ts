@@ -26,7 +26,8 @@ const owed = (payload: string, qos: QoS, packetId = 0, stage: 0 | 1 = 0): MovedM
   subscriptionIds: null,
   packetId,
   stage,
-  group: null
+  group: null,
+  at: null
 })
 
 const merge = async (b: TestBroker, clientId: string, key: string, messages: ReadonlyArray<MovedMessage>) => {

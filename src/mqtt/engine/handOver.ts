@@ -39,6 +39,8 @@ export interface MovedMessage {
   readonly stage: 0 | 1
   /** `<group>/<filter>` of the share group it came through, or null. */
   readonly group: string | null
+  /** Where it sits in the sending node's log (partition, offset), or null (not logged there). */
+  readonly at: readonly [string, number] | null
 }
 
 export interface MovedSession {
@@ -56,7 +58,8 @@ const moved = (o: Outgoing): MovedMessage => ({
   subscriptionIds: o.subscriptionIds,
   packetId: o.packetId,
   stage: o.stage,
-  group: o.group?.key ?? null
+  group: o.group?.key ?? null,
+  at: o.msg.tp === null ? null : [o.msg.tp, o.msg.offset]
 })
 
 /** Everything the session owes its client in memory, in flight first (in send order), then queued. */
@@ -73,7 +76,7 @@ export const remnantOf = (engine: Engine, session: LiveSession): Effect.Effect<R
 /**
  * Merges messages another node owed this session's client (a remnant, named `key` by its
  * sender) into the session, connected or not: each is appended to MOVED_TP and delivered as
- * LiveSession.merge says; `persist` writes RemnantMerged with a checkpoint naming them. Null when
+ * LiveSession.merge says, except those `arrivesAnyway` names; `persist` writes RemnantMerged with a checkpoint naming them. Null when
  * this remnant was merged before (sent again because its answer was lost). Expired messages
  * are not merged [MQTT-3.3.2-5].
  */
@@ -82,14 +85,21 @@ export const mergeRemnant = (
   session: LiveSession,
   from: string,
   key: string,
-  owed: ReadonlyArray<MovedMessage>
-): { readonly merged: number; readonly dropped: number; readonly persist: Effect.Effect<void, StorageError> | null } | null => {
+  owed: ReadonlyArray<MovedMessage>,
+  /** Messages the session gets another way (the sender's catch-up replays them here): left out. */
+  arrivesAnyway: (m: MovedMessage) => boolean = () => false
+): { readonly merged: number; readonly replayed: number; readonly dropped: number; readonly persist: Effect.Effect<void, StorageError> | null } | null => {
   const event = decideMergeRemnant(session.state, { clientId: session.clientId, key, from, messages: owed.length })
   if (event === undefined) return null
   const now = Date.now()
   let merged = 0
+  let replayed = 0
   for (const m of owed) {
     const msg = m.message
+    if (arrivesAnyway(m)) {
+      replayed++
+      continue
+    }
     if (msg.isExpired(now) || m.qos === 0) continue
     msg.tp = MOVED_TP
     msg.offset = engine.log.unsafeAppend(MOVED_TP, msg)
@@ -100,7 +110,7 @@ export const mergeRemnant = (
     if (session.merge(o)) merged++
   }
   session.pump()
-  return { merged, dropped: owed.length - merged, persist: engine.commit(session, [event], true) }
+  return { merged, replayed, dropped: owed.length - merged - replayed, persist: engine.commit(session, [event], true) }
 }
 
 /**

@@ -76,9 +76,9 @@ export const remnantOf = (engine: Engine, session: LiveSession): Effect.Effect<R
 /**
  * Merges messages another node owed this session's client (a remnant, named `key` by its
  * sender) into the session, connected or not: each is appended to MOVED_TP and delivered as
- * LiveSession.merge says, except those `arrivesAnyway` names; `persist` writes RemnantMerged with a checkpoint naming them. Null when
- * this remnant was merged before (sent again because its answer was lost). Expired messages
- * are not merged [MQTT-3.3.2-5].
+ * LiveSession.merge says, except those `arrivesAnyway` names; `persist` writes RemnantMerged
+ * with a checkpoint naming them. Null when this remnant was merged before (sent again because
+ * its answer was lost). Expired messages are not merged [MQTT-3.3.2-5].
  */
 export const mergeRemnant = (
   engine: Engine,

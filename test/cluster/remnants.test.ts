@@ -147,4 +147,50 @@ describe.skipIf(!hasEtcd)("what a dead node held for its sessions follows them o
     const leftOut = [...nb.output().matchAll(/left out (\d+) that na's catch-up brings/g)].reduce((n, m) => n + Number(m[1]), 0)
     console.log(`remnants: na SIGKILLed with ${total} QoS 1 + ${total} QoS 2 messages queued for 2 offline sessions; after its restart all reached the clients on nb ${arrivedMs} ms after the restart (${afterListening} ms after na listened again); QoS 1 duplicates: ${q1.length - total}, QoS 2 duplicates: ${q2.length - total}; ${leftOut} came by na's catch-up instead`)
   }, 90_000)
+
+  it("the holder is down when the dead node restarts: the messages wait there, and reach the holder once it is back (its session offline)", async () => {
+    const [na, nb] = nodes as [BrokerProcess, BrokerProcess]
+    const total = 30
+    const options = { clientId: "rem-late", clean: false, properties: { sessionExpiryInterval: 600 } }
+    const first = client(na.port, options)
+    await connected(first)
+    await first.subscribeAsync("rem/late", { qos: 1 })
+    await first.endAsync()
+    const etcdClient = new Etcd3({ hosts: etcd.endpoint })
+    try {
+      await waitFor("etcd to hold rem-late's subscription", async () => ((await etcdClient.get("/rmq/robustmq/subs/rem-late").string()) ?? "").includes("rem/late"), 15_000)
+    } finally {
+      etcdClient.close()
+    }
+    await waitFor("rem-late to be offline on na", async () => (await sessionState(na, "rem-late")) === "offline")
+    const pub = client(na.port, { clientId: "rem-late-pub" })
+    await connected(pub)
+    for (let i = 0; i < total; i++) await pub.publishAsync("rem/late", `c${i}`, { qos: 1 })
+    pub.end(true)
+    na.child.kill("SIGKILL")
+    await waitFor("nb to see na gone", async () => (await membersSeenBy(nb)).join() === "nb", 10_000)
+    // The session resumes on nb, and its client goes away again.
+    const second = client(nb.port, options)
+    expect((await connected(second)).sessionPresent).toBe(true)
+    await second.endAsync()
+    await waitFor("rem-late to be offline on nb", async () => (await sessionState(nb, "rem-late")) === "offline")
+    nb.child.kill("SIGKILL")
+
+    // na comes back while its holder is down: what it held waits on na.
+    const naBack = await startNode("na", dirs[0]!, na.port)
+    nodes[0] = naBack
+    await sleep(3000)
+    expect(naBack.output()).not.toMatch(/rem-late: the \d+ message\(s\) it still owed here went to/)
+    const nbBack = await startNode("nb", dirs[1]!, nb.port)
+    nodes[1] = nbBack
+    await waitFor("na to hand rem-late's messages to nb", () => /rem-late: the 30 message\(s\) it still owed here went to nb/.test(naBack.output()), 30_000)
+
+    const got: Array<string> = []
+    const third = client(nbBack.port, options)
+    third.on("message", (_t, payload) => got.push(payload.toString()))
+    expect((await connected(third)).sessionPresent).toBe(true)
+    await waitFor("every message on the client at nb", () => new Set(got).size === total, 10_000)
+    expect([...new Set(got)].sort()).toEqual(Array.from({ length: total }, (_, i) => `c${i}`).sort())
+    console.log(`remnants: holder down at the restart: na held ${total} messages until nb was back, then ${got.length} delivered (${got.length - total} duplicates)`)
+  }, 120_000)
 })

@@ -20,8 +20,9 @@ import { encodePushAck, encodeRemnant, type PushAck, type Remnant } from "./link
 import type { NodeLink } from "./NodeLink.js"
 import { ownershipKey as sessionKey } from "./SessionDirectory.js"
 
-/** Messages per REMNANT frame: far below the link's frame limit, even with large payloads at 100k messages. */
+/** At most this many messages, and about this many payload bytes, per REMNANT frame: well below the link's frame limit. */
 export const REMNANT_CHUNK = 1000
+export const REMNANT_CHUNK_BYTES = 16 * 1024 * 1024
 /** How long a remnant waits for its holder (links come up after the join) before it stays here. */
 const HAND_ON_WITHIN_MS = 30_000
 /** How long one REMNANT waits for its PUSHACK, and the pause before it is sent again. */
@@ -54,9 +55,9 @@ export class Remnants {
     const deadline = Date.now() + HAND_ON_WITHIN_MS
     const work = Effect.gen(this, function*() {
       let holder = ""
-      for (let part = 0; part * REMNANT_CHUNK < owed.length; part++) {
-        const chunk = owed.slice(part * REMNANT_CHUNK, (part + 1) * REMNANT_CHUNK)
-        const sent = yield* this.sendPart(session, `${base}#${part}`, chunk, deadline)
+      const parts = remnantParts(owed)
+      for (let part = 0; part < parts.length; part++) {
+        const sent = yield* this.sendPart(session, `${base}#${part}`, parts[part]!, deadline)
         if (sent === "stop") return
         holder = sent
       }
@@ -166,4 +167,22 @@ export class Remnants {
     }).pipe(Effect.catchAll((e) => Effect.zipRight(Effect.logError(`cluster: merging what session ${clientId} owed on ${from} failed; ${from} sends it again`, e), answer(false))))
     Runtime.runFork(this.runtime)(work)
   }
+}
+
+/** `owed` cut into REMNANT parts (the same cut for the same messages: a part's key names it). */
+export const remnantParts = (owed: ReadonlyArray<MovedMessage>): Array<ReadonlyArray<MovedMessage>> => {
+  const out: Array<ReadonlyArray<MovedMessage>> = []
+  let start = 0
+  let bytes = 0
+  for (let i = 0; i < owed.length; i++) {
+    const size = owed[i]!.message.payload.length + owed[i]!.message.topic.length
+    if (i > start && (i - start >= REMNANT_CHUNK || bytes + size > REMNANT_CHUNK_BYTES)) {
+      out.push(owed.slice(start, i))
+      start = i
+      bytes = 0
+    }
+    bytes += size
+  }
+  if (start < owed.length) out.push(owed.slice(start))
+  return out
 }

@@ -60,7 +60,12 @@ export interface SessionState {
   readonly disconnectedAt: number | null
   /** The will of the last connection, until it is published or cleared. */
   readonly will: StoredWill | null
+  /** Keys of the latest remnants merged from other nodes (RemnantMerged), newest last. */
+  readonly merged: ReadonlyArray<string>
 }
+
+/** How many remnant keys a session remembers: a remnant is sent again within seconds, if at all. */
+export const MERGED_KEYS_KEPT = 64
 
 export const emptySession = (clientId: string, expiryInterval: number): SessionState => ({
   clientId,
@@ -68,7 +73,8 @@ export const emptySession = (clientId: string, expiryInterval: number): SessionS
   subscriptions: new Map(),
   checkpoint: null,
   disconnectedAt: null,
-  will: null
+  will: null,
+  merged: []
 })
 
 /** Epoch ms when a disconnected session expires; Infinity when it never does. */

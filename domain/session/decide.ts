@@ -5,6 +5,7 @@
 import { ReasonCode } from "../ReasonCode.js"
 import { parseShared, validateTopicFilter } from "../topic/TopicFilter.js"
 import {
+  RemnantMerged,
   SessionDisconnected,
   SessionEnded,
   type SessionEvent,
@@ -126,3 +127,17 @@ export const decideMove = (state: SessionState): SessionEvent => new SessionEnde
 /** [MQTT-4.1.0-?] an expired session is discarded with all its state. */
 export const decideExpire = (state: SessionState, now: number): SessionEvent | undefined =>
   expiresAt(state) <= now ? new SessionEnded({ clientId: state.clientId, reason: "expired" }, TRUSTED) : undefined
+
+export interface MergeRemnant {
+  readonly clientId: string
+  /** Names the remnant (sender and what it sent): the same key twice is one remnant sent again. */
+  readonly key: string
+  readonly from: string
+  readonly messages: number
+}
+
+/** Another node's remnant of this session is merged once: undefined when it was already. */
+export const decideMergeRemnant = (state: SessionState, cmd: MergeRemnant): RemnantMerged | undefined =>
+  (state.merged ?? []).includes(cmd.key)
+    ? undefined
+    : new RemnantMerged({ clientId: cmd.clientId, key: cmd.key, from: cmd.from, messages: cmd.messages }, TRUSTED)

@@ -63,6 +63,18 @@ export class WillCleared extends Schema.TaggedClass<WillCleared>()("WillCleared"
   clientId: Schema.String
 }) {}
 
+/**
+ * Messages a node that held the session while it was down sent on once it was back (its
+ * remnant, src/cluster/Remnants.ts), merged into what the session owes its client. `key` names
+ * that remnant, so one sent again (its answer was lost) is not merged twice.
+ */
+export class RemnantMerged extends Schema.TaggedClass<RemnantMerged>()("RemnantMerged", {
+  clientId: Schema.String,
+  key: Schema.String,
+  from: Schema.String,
+  messages: Schema.Number
+}) {}
+
 const PendingEntry = Schema.Struct({
   tp: Schema.String,
   offset: Schema.Number,
@@ -88,7 +100,8 @@ export const SessionEvent = Schema.Union(
   SubscriptionRemoved,
   SessionCheckpointed,
   WillSet,
-  WillCleared
+  WillCleared,
+  RemnantMerged
 )
 export type SessionEvent = typeof SessionEvent.Type
 

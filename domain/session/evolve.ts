@@ -1,5 +1,5 @@
 /** Folds one session event into the session state. Pure; `undefined` means "no session". */
-import { emptySession, type SessionState } from "./Session.js"
+import { emptySession, MERGED_KEYS_KEPT, type SessionState } from "./Session.js"
 import type { SessionEvent } from "./events.js"
 
 export const evolve = (state: SessionState | undefined, event: SessionEvent): SessionState | undefined => {
@@ -36,6 +36,8 @@ export const evolve = (state: SessionState | undefined, event: SessionEvent): Se
       return state === undefined ? state : { ...state, will: { message: event.message, delay: event.delay } }
     case "WillCleared":
       return state === undefined || state.will === null ? state : { ...state, will: null }
+    case "RemnantMerged":
+      return state === undefined ? state : { ...state, merged: [...(state.merged ?? []), event.key].slice(-MERGED_KEYS_KEPT) }
     case "SessionCheckpointed":
       return state === undefined
         ? state

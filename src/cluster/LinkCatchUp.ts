@@ -66,6 +66,11 @@ export class LinkCatchUp {
     if (gaps !== null) for (const gap of gaps) this.ask(gap)
   }
 
+  /** Whether `node`'s record at (`tp`, `offset`) reaches this node's routes by the link (LinkProgress.willReplay). */
+  willReplay(node: string, tp: string, offset: number): boolean {
+    return this.progress.willReplay(node, tp, offset)
+  }
+
   private ask(gap: Gap): void {
     const filters = this.engine.subscriptions.routeKeys().filter((key) => !key.startsWith("$share/"))
     this.stats.asked++

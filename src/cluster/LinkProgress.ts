@@ -19,6 +19,11 @@ interface Progress {
   floor: number
   /** The end of the latest live coverage. */
   seen: number
+  /**
+   * Where the sender's current run started (`safe` when its latest first batch of a run came):
+   * what it logged from there on reaches this node live or by replay. Undefined before any.
+   */
+  runFrom: number | undefined
 }
 
 /** A range to ask `node` for again. */
@@ -39,7 +44,7 @@ export class LinkProgress {
   constructor(saved: SavedProgress = {}) {
     for (const [node, tps] of Object.entries(saved)) {
       for (const [tp, safe] of Object.entries(tps)) {
-        if (Number.isSafeInteger(safe) && safe >= 0) this.set(node, tp, { safe, floor: 0, seen: safe })
+        if (Number.isSafeInteger(safe) && safe >= 0) this.set(node, tp, { safe, floor: 0, seen: safe, runFrom: undefined })
       }
     }
   }
@@ -68,15 +73,16 @@ export class LinkProgress {
       const p = this.get(node, c.tp)
       if (p === undefined) {
         // First contact with this sender's partition: nothing was owed here before.
-        this.set(node, c.tp, { safe: c.to, floor: 0, seen: c.to })
+        this.set(node, c.tp, { safe: c.to, floor: 0, seen: c.to, runFrom: c.to })
         continue
       }
       if (c.to < p.safe) {
         // The sender's log is shorter than what was had of it (it lost its data): start over there.
-        p.safe = p.seen = c.to
+        p.safe = p.seen = p.runFrom = c.to
         p.floor = 0
         continue
       }
+      if (c.from === -1) p.runFrom = p.safe
       if (c.from === -1 && c.to > p.safe) {
         gaps.push({ node, tp: c.tp, from: p.safe, to: c.to })
         p.floor = c.to
@@ -112,6 +118,17 @@ export class LinkProgress {
     const out: SavedProgress = {}
     for (const [node, tps] of this.progress) out[node] = Object.fromEntries([...tps].map(([tp, p]) => [tp, p.seen]))
     return out
+  }
+
+  /**
+   * Whether the record at `offset` of `node`'s partition `tp`, logged there before its current
+   * run, reaches this node's routes through the link (live, or by the run's catch-up replay)
+   * rather than only through whoever held it for a session here. False for a partition this
+   * node never had any of.
+   */
+  willReplay(node: string, tp: string, offset: number): boolean {
+    const p = this.get(node, tp)
+    return p !== undefined && offset >= (p.runFrom ?? p.safe)
   }
 
   /** How many sender partitions still wait for a catch-up (for status and tests). */

@@ -16,6 +16,7 @@ import {
   decodeHello,
   decodePublish,
   decodePushAck,
+  decodeRemnant,
   decodeSession,
   decodeTakeOver,
   encodeHello,
@@ -24,6 +25,7 @@ import {
   FrameType,
   type PublishBatch,
   type PushAck,
+  type Remnant,
   type SessionReply,
   type TakeOver
 } from "./linkFrames.js"
@@ -86,6 +88,8 @@ export interface NodeLinkOptions {
   /** A stopping node hands this one a session. */
   readonly onPush: (from: string, push: SessionReply) => void
   readonly onPushAck: (from: string, ack: PushAck) => void
+  /** A node that was down sends on what a session held here now still owed there (answered with a PushAck). */
+  readonly onRemnant: (from: string, remnant: Remnant) => void
   /** The connection to a peer closed (or could not be made): control frames queued for it are gone. */
   readonly onLinkDown: (to: string) => void
   readonly log: (line: string) => void
@@ -110,6 +114,9 @@ export class NodeLink {
     socket.setNoDelay(true)
     let from: string | null = null
     let refused = false
+    // REMNANTs that came before the connection's first PUBLISH: they wait for it, since it tells
+    // where the sender's catch-up starts, which their merge needs (Remnants.ts).
+    let early: Array<Remnant> | null = []
     const splitter = new FrameSplitter((type, body) => {
       if (refused) return // the rest of what it sent before the close
       if (type === FrameType.Hello) {
@@ -124,6 +131,10 @@ export class NodeLink {
         if (typeof batch === "string") return fail(batch)
         this.stats.received += batch.messages.length
         this.options.onForwarded(from, batch, type === FrameType.Replay)
+        if (early !== null && type === FrameType.Publish) {
+          for (const r of early) this.options.onRemnant(from, r)
+          early = null
+        }
       } else if (type === FrameType.CatchUp) {
         if (from === null) return fail("CATCHUP before HELLO")
         const request = decodeCatchUp(body)
@@ -140,6 +151,12 @@ export class NodeLink {
         if (typeof reply === "string") return fail(reply)
         if (type === FrameType.Session) this.options.onSession(from, reply)
         else this.options.onPush(from, reply)
+      } else if (type === FrameType.Remnant) {
+        if (from === null) return fail("REMNANT before HELLO")
+        const remnant = decodeRemnant(body)
+        if (typeof remnant === "string") return fail(remnant)
+        if (early !== null) early.push(remnant)
+        else this.options.onRemnant(from, remnant)
       } else if (type === FrameType.PushAck) {
         if (from === null) return fail("PUSHACK before HELLO")
         const ack = decodePushAck(body)

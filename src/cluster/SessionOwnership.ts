@@ -6,8 +6,9 @@
  * imports it, so the CONNECT resumes it with its subscriptions and what was queued (a Clean
  * Start asks it to end the session instead, so a delayed will goes out there). A node hands
  * a session only to the owner etcd names at the epoch asked for: a stale or forged request gets
- * nothing. A dead holder (not a member) hands nothing: the session starts empty here (its
- * storage is out of reach; see the README's cluster section).
+ * nothing. A dead holder (not a member) hands nothing: the session resumes here from the
+ * session directory (subscriptions only), and what the dead node held for it follows once that
+ * node is back on its data (Remnants.ts).
  */
 import { decideMove } from "../../domain/session/decide.js"
 import { Deferred, Effect, Runtime } from "effect"
@@ -15,11 +16,12 @@ import { type CoordinationService, type Ownership, OWNERS_PREFIX, parseOwnership
 import { ReasonCode } from "../../domain/ReasonCode.js"
 import type { Connection } from "../mqtt/Connection.js"
 import type { Engine } from "../mqtt/engine/Engine.js"
-import { exportSession, importSession, type MovedSession } from "../mqtt/engine/handOver.js"
+import { exportSession, importSession, type MovedSession, remnantOf } from "../mqtt/engine/handOver.js"
 import type { ClusterNodeService } from "./ClusterNode.js"
-import { encodePushAck, encodeSession, encodeTakeOver, FrameType, type PushAck, type SessionReply, type TakeOver } from "./linkFrames.js"
+import { encodePushAck, encodeSession, encodeTakeOver, FrameType, type PushAck, type Remnant, type SessionReply, type TakeOver } from "./linkFrames.js"
 import type { Arrived, MovedAddress, MovedRoutes } from "./MovedRoutes.js"
 import type { NodeLink } from "./NodeLink.js"
+import { Remnants } from "./Remnants.js"
 import { ownershipKey as sessionKey, SessionDirectory } from "./SessionDirectory.js"
 
 /** How long a CONNECT waits for the old node's hand-over before it goes on without it. */
@@ -40,6 +42,8 @@ export class SessionOwnership {
   readonly directory: SessionDirectory
   /** Waits (bounded) until this node's route changes are in etcd; null when none are pending. */
   routesVisible: () => Effect.Effect<void> | null = () => null
+  /** What restored sessions held by other nodes now still owed here, on its way to them. */
+  private readonly remnants: Remnants
 
   constructor(
     private readonly node: ClusterNodeService,
@@ -49,9 +53,12 @@ export class SessionOwnership {
     private readonly moved: MovedRoutes,
     private readonly runtime: Runtime.Runtime<never>,
     /** Where this node stands in every node's log now (LinkCatchUp.arrived): told to a session's old holder. */
-    private readonly arrived: () => Arrived
+    private readonly arrived: () => Arrived,
+    /** Whether a record of another node's log reaches this node by the link anyway (LinkCatchUp). */
+    willReplay: (node: string, tp: string, offset: number) => boolean = () => false
   ) {
     this.directory = new SessionDirectory(node.id, coordination, engine, runtime)
+    this.remnants = new Remnants(node.id, coordination, engine, link, () => this.nextRequest++, runtime, willReplay)
   }
 
   /**
@@ -270,13 +277,21 @@ export class SessionOwnership {
     }
     const waiting = this.pushes.get(ack.id)
     if (waiting !== undefined && waiting.target === from) Deferred.unsafeDone(waiting.stored, Effect.succeed(ack))
+    else this.remnants.onAck(ack)
+  }
+
+  /** A node back from the dead sends what a session held here owed there. */
+  onRemnant(from: string, remnant: Remnant): void {
+    this.remnants.onRemnant(from, remnant)
   }
 
   /**
    * At start, after joining: the sessions this node restored from its storage that etcd says
    * another node owns now (the client resumed there while this node was down) are stale. They
-   * end here (no will: the session lives on elsewhere) before their routes are published, so
-   * this node does not collect messages for them. What they still held is dropped, and logged.
+   * leave this node's routes before those are published, so it collects nothing more for them.
+   * One that owes its client nothing ends here at once (no will: the session lives on
+   * elsewhere); what the others still owe goes to their holders in the background (Remnants),
+   * and each ends here once its holder has stored it. Returns how many were stale.
    */
   dropStale(): Effect.Effect<number> {
     return Effect.gen(this, function*() {
@@ -290,17 +305,27 @@ export class SessionOwnership {
           // not an ownership record: nothing to compare
         }
       }
-      let dropped = 0
+      let stale = 0
       for (const session of [...this.engine.sessions.values()]) {
         const owner = owners.get(session.clientId)
         if (owner === undefined || owner === this.node.id || session.conn !== null) continue
-        const held = (session.inflight?.size ?? 0) + (session.queue?.length ?? 0)
+        stale++
         session.pendingWill = null
-        yield* this.engine.endSession(session, decideMove(session.state)) ?? Effect.void
-        dropped++
-        yield* Effect.logWarning(`cluster: session ${session.clientId} is held by ${owner} now (it resumed there while this node was down): dropped here with ${held} message(s) it still held in memory`)
+        // Read while its subscriptions are still there: the backlog past its cursor is found by them.
+        const owed = yield* remnantOf(this.engine, session).pipe(Effect.catchAll((e) =>
+          Effect.as(Effect.logError(`cluster: reading what session ${session.clientId} owed failed; it stays stored here, and the next start tries again`, e), null)
+        ))
+        this.engine.detach(session)
+        if (owed === null) continue
+        if (owed.length === 0) {
+          yield* this.engine.endSession(session, decideMove(session.state)) ?? Effect.void
+          yield* Effect.logWarning(`cluster: session ${session.clientId} is held by ${owner} now (it resumed there while this node was down): it owed nothing here, ended`)
+          continue
+        }
+        yield* Effect.logWarning(`cluster: session ${session.clientId} is held by ${owner} now (it resumed there while this node was down): the ${owed.length} message(s) it still owed here go to its holder`)
+        this.remnants.handOn(session, owed)
       }
-      return dropped
+      return stale
     }).pipe(Effect.catchAll((e) => Effect.as(Effect.logWarning(`cluster: checking restored sessions against etcd failed (${e.message}); they stay, and the next CONNECT for each decides`), 0)))
   }
 
@@ -311,5 +336,6 @@ export class SessionOwnership {
   onLinkDown(node: string): void {
     for (const w of this.waiting.values()) if (w.holder === node) Deferred.unsafeDone(w.reply, Effect.succeed(null))
     for (const [id, p] of this.pushes) if (p.target === node) Deferred.unsafeDone(p.stored, Effect.succeed({ id, ok: false }))
+    this.remnants.onLinkDown(node)
   }
 }

@@ -65,13 +65,14 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
       onSession: (from, reply) => sessions?.onSession(from, reply),
       onPush: (from, push) => sessions?.onPush(from, push),
       onPushAck: (from, ack) => sessions?.onPushAck(from, ack),
+      onRemnant: (from, remnant) => sessions?.onRemnant(from, remnant),
       onLinkDown: (to) => sessions?.onLinkDown(to),
       secret: config.cluster.secret,
       log
     })
     catchUp.attach(link)
     const moved = new MovedRoutes(link, routes)
-    sessions = new SessionOwnership(node, node.coordination, engine, link, moved, runtime, () => catchUp.arrived(node.id))
+    sessions = new SessionOwnership(node, node.coordination, engine, link, moved, runtime, () => catchUp.arrived(node.id), (from, tp, offset) => catchUp.willReplay(from, tp, offset))
     const linkPort = yield* Effect.acquireRelease(
       listen(link.server, config.mqtt.host, config.cluster.port, {
         protocol: "cluster link",
@@ -104,7 +105,7 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
 
     // Sessions restored from this node's storage that resumed elsewhere while it was down go before their routes are published.
     const stale = yield* sessions.dropStale()
-    if (stale > 0) yield* Effect.logInfo(`cluster: ${stale} restored session(s) are held by other nodes now: dropped here`)
+    if (stale > 0) yield* Effect.logInfo(`cluster: ${stale} restored session(s) are held by other nodes now: ended here once what they owed is with their holders`)
     yield* Effect.forkScoped(routes.follow(node.coordination))
     summary = new RouteSummary(node.id, membership, runtime)
     const others = () => node.members().flatMap((m) => (m.id === node.id ? [] : [m.id]))

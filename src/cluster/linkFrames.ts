@@ -8,7 +8,7 @@ import { decodeBatch, encodeBatch } from "../../domain/message/RecordBatch.js"
 import type { MovedMessage, MovedSession } from "../mqtt/engine/handOver.js"
 import { type Message, messageFromRecord } from "../mqtt/engine/Message.js"
 
-export const FrameType = { Hello: 1, Publish: 2, TakeOver: 3, Session: 4, Push: 5, PushAck: 6, CatchUp: 7, Replay: 8 } as const
+export const FrameType = { Hello: 1, Publish: 2, TakeOver: 3, Session: 4, Push: 5, PushAck: 6, CatchUp: 7, Replay: 8, Remnant: 9 } as const
 
 /** Frames above this are refused (and the link closed): a batch is flushed well below it. */
 export const MAX_FRAME_BYTES = 64 * 1024 * 1024
@@ -61,6 +61,8 @@ export const decodeTakeOver = (body: Buffer): TakeOver | null =>
 export interface SessionReply {
   readonly id: number
   readonly session: MovedSession | null
+  /** A Remnant frame's name for what it carries (see Remnant). */
+  readonly key?: string
 }
 
 type MovedMeta = Omit<MovedMessage, "message">
@@ -73,6 +75,7 @@ export const encodeSession = (reply: SessionReply, type: number = FrameType.Sess
   const s = reply.session
   const meta = Buffer.from(JSON.stringify({
     id: reply.id,
+    ...(reply.key === undefined ? {} : { key: reply.key }),
     session: s === null ? null : { ...s, owed: s.owed.map(({ message: _, ...rest }): MovedMeta => rest) }
   }))
   const metaLength = Buffer.allocUnsafe(4)
@@ -104,12 +107,13 @@ export const decodeSession = (body: Buffer): SessionReply | string => {
   if (body.byteLength < 4) return "short SESSION frame"
   const metaLength = body.readUInt32BE(0)
   if (4 + metaLength > body.byteLength) return "SESSION frame meta past its end"
-  const meta = parseJson<{ id: number; session: (Omit<MovedSession, "owed"> & { owed: ReadonlyArray<MovedMeta> }) | null }>(
+  const meta = parseJson<{ id: number; key?: string; session: (Omit<MovedSession, "owed"> & { owed: ReadonlyArray<MovedMeta> }) | null }>(
     body.subarray(4, 4 + metaLength),
     (m) => typeof m.id === "number"
   )
   if (meta === null) return "SESSION frame meta is not JSON"
-  if (meta.session === null) return { id: meta.id, session: null }
+  const key = typeof meta.key === "string" ? { key: meta.key } : {}
+  if (meta.session === null) return { id: meta.id, session: null, ...key }
   const owedMeta = meta.session.owed
   let messages: Array<Message> = []
   if (owedMeta.length > 0) {
@@ -122,7 +126,30 @@ export const decodeSession = (body: Buffer): SessionReply | string => {
     m.shareTargets = null
     m.inboundPacketId = 0
   }
-  return { id: meta.id, session: { ...meta.session, owed: owedMeta.map((o, i) => ({ ...o, message: messages[i]! })) } }
+  return { id: meta.id, session: { ...meta.session, owed: owedMeta.map((o, i) => ({ ...o, message: messages[i]! })) }, ...key }
+}
+
+/**
+ * "Your session `clientId` is owed these messages: this node held it while it was down, and it
+ * resumed on you meanwhile" (src/cluster/Remnants.ts). `key` names this part of the remnant, so
+ * one sent again is merged once. Answered by a PushAck with the same id.
+ */
+export interface Remnant {
+  readonly id: number
+  readonly key: string
+  readonly clientId: string
+  readonly owed: ReadonlyArray<MovedMessage>
+}
+
+/** A SESSION frame's layout, type Remnant: the remnant as a session with only messages. */
+export const encodeRemnant = (r: Remnant): Buffer =>
+  encodeSession({ id: r.id, key: r.key, session: { clientId: r.clientId, expiryInterval: 0, subscriptions: [], owed: r.owed, qos2Inbound: [] } }, FrameType.Remnant)
+
+export const decodeRemnant = (body: Buffer): Remnant | string => {
+  const reply = decodeSession(body)
+  if (typeof reply === "string") return reply
+  if (reply.session === null || reply.key === undefined) return "a REMNANT frame without its session or key"
+  return { id: reply.id, key: reply.key, clientId: reply.session.clientId, owed: reply.session.owed }
 }
 
 /**

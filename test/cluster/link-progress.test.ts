@@ -12,6 +12,21 @@ const at = (offset: number, tp = "mqtt-0"): Forwarded => ({
 })
 
 describe("LinkProgress", () => {
+  it("willReplay: a record from where the sender's run started comes by the link; one below it, or of a partition never had, does not", () => {
+    const p = new LinkProgress({ n1: { "mqtt-0": 20 } }) // saved before this node restarted
+    // No batch of a run yet: its first one will ask from 20.
+    expect(p.willReplay("n1", "mqtt-0", 19)).toBe(false)
+    expect(p.willReplay("n1", "mqtt-0", 20)).toBe(true)
+    expect(p.willReplay("n1", "mqtt-1", 5)).toBe(false)
+    expect(p.willReplay("n2", "mqtt-0", 5)).toBe(false)
+    // The run starts (a catch-up of [20, 50)); once replayed, safe moves on, and the run's start stays.
+    p.covered("n1", [{ tp: "mqtt-0", from: -1, to: 50 }])
+    p.replayed("n1", [], [{ tp: "mqtt-0", from: 20, to: 50 }])
+    expect(p.snapshot()).toEqual({ n1: { "mqtt-0": 50 } })
+    expect(p.willReplay("n1", "mqtt-0", 19)).toBe(false)
+    expect(p.willReplay("n1", "mqtt-0", 30)).toBe(true)
+  })
+
   it("first contact with a sender's partition owes nothing before it", () => {
     const p = new LinkProgress()
     expect(p.covered("n1", [{ tp: "mqtt-0", from: -1, to: 100 }])).toEqual([])

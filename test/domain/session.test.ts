@@ -1,10 +1,10 @@
 /** Session deciders: given state, when command, then events and reason codes. Pure. */
 import { describe, expect, it } from "@effect/vitest"
 import { ReasonCode } from "../../domain/ReasonCode.js"
-import { decideConnect, decideDisconnect, decideExpire, decideSubscribe, decideUnsubscribe } from "../../domain/session/decide.js"
+import { decideConnect, decideDisconnect, decideExpire, decideMergeRemnant, decideSubscribe, decideUnsubscribe } from "../../domain/session/decide.js"
 import type { SessionEvent } from "../../domain/session/events.js"
 import { evolve } from "../../domain/session/evolve.js"
-import { emptySession, NEVER_EXPIRES, type SessionState } from "../../domain/session/Session.js"
+import { emptySession, MERGED_KEYS_KEPT, NEVER_EXPIRES, type SessionState } from "../../domain/session/Session.js"
 
 const fold = (events: ReadonlyArray<SessionEvent>, state?: SessionState) => events.reduce<SessionState | undefined>(evolve, state)
 const request = (filter: string, qos = 1, noLocal = false) => ({ filter, qos, noLocal, retainAsPublished: false, retainHandling: 0 })
@@ -85,5 +85,24 @@ describe("disconnect and expiry", () => {
   it("never expires an MQTT 3.1.1 persistent session", () => {
     const state = fold([decideDisconnect(emptySession("c", NEVER_EXPIRES), 0, NEVER_EXPIRES)], emptySession("c", NEVER_EXPIRES))!
     expect(decideExpire(state, Number.MAX_SAFE_INTEGER)).toBeUndefined()
+  })
+})
+
+describe("decideMergeRemnant", () => {
+  const merge = (state: SessionState, key: string) => decideMergeRemnant(state, { clientId: state.clientId, key, from: "n2", messages: 3 })
+
+  it("merges a remnant once: the same key again decides nothing", () => {
+    const first = merge(emptySession("c", 60), "n2@1#0")
+    expect(first?._tag).toBe("RemnantMerged")
+    const state = fold([first!], emptySession("c", 60))!
+    expect(state.merged).toEqual(["n2@1#0"])
+    expect(merge(state, "n2@1#0")).toBeUndefined()
+    expect(merge(state, "n2@1#1")?._tag).toBe("RemnantMerged")
+  })
+
+  it("remembers the latest keys only", () => {
+    const keys = Array.from({ length: MERGED_KEYS_KEPT + 5 }, (_, i) => `n2@1#${i}`)
+    const state = fold(keys.map((key) => merge(emptySession("c", 60), key)!), emptySession("c", 60))!
+    expect(state.merged).toEqual(keys.slice(5))
   })
 })

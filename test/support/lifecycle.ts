@@ -25,10 +25,10 @@ export const useBrokers = (): Lifecycle => {
       if (c instanceof RawClient) await c.destroy()
       else await c.end(true)
     }
-    for (const b of brokers.splice(0)) {
-      await b.stop()
-      b.cleanup()
-    }
+    // Every broker stops before any data dir goes: a restarted broker shares its dir with the one before it.
+    const stopping = brokers.splice(0)
+    for (const b of stopping) await b.stop()
+    for (const b of stopping) b.cleanup()
   })
   const adopt = (broker: TestBroker) => {
     brokers.push(broker)

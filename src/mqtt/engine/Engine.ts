@@ -651,6 +651,16 @@ export class Engine {
     return this.commit(session, [ended], false)
   }
 
+  /**
+   * Takes a session's subscriptions out of the live index, and so out of this node's routes,
+   * without ending it or touching its storage: another node holds it now, and this copy only
+   * waits to hand on what it still owes (src/cluster/Remnants.ts).
+   */
+  detach(session: LiveSession): void {
+    for (const sub of session.subscriptions.values()) this.subscriptions.remove(sub)
+    session.subscriptions.clear()
+  }
+
   /** Graceful shutdown: every persistent session records its disconnect and checkpoint. */
   checkpointAll(): Effect.Effect<void, StorageError> {
     const work: Array<Effect.Effect<void, StorageError>> = []

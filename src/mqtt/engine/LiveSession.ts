@@ -395,6 +395,46 @@ export class LiveSession implements ProgressCursor {
     }
   }
 
+  /**
+   * A message another node owed this client (a remnant: src/cluster/Remnants.ts), already in
+   * this node's log. A QoS 2 exchange the client began there (PUBLISH sent, or PUBREL sent after
+   * its PUBREC) keeps its packet id when this session does not use it: the client knows the
+   * message by that id, and a new one would deliver it twice. Everything else is a new delivery
+   * under this session's own ids. False: dropped, a PUBREL whose id is taken here (after its
+   * PUBREC the client owns the message, MQTT 5 §4.3.3: only the id stays unreleased).
+   */
+  merge(o: Outgoing): boolean {
+    if (o.qos === 2 && o.packetId !== 0 && this.usesPacketId(o.packetId)) {
+      if (o.stage === 1) return false
+      o.packetId = 0
+    } else if (o.qos !== 2) {
+      o.packetId = 0
+      o.stage = 0
+    }
+    o.maybeSent = o.packetId !== 0
+    this.dirty = true
+    const cursor = this.cursor
+    if (cursor !== null) {
+      cursor.owed.push(owedEntryOf(o)) // read back from the log when the client reads its backlog
+    } else {
+      o.msg.ownPayload()
+      this.restore(o)
+      const conn = this.conn
+      if (conn !== null && o.packetId !== 0) {
+        if (o.stage === 1) conn.writeFrame(encodeAck(6, o.packetId, conn.version as 3 | 4 | 5, 0))
+        else this.writePublish(conn, o, true)
+      }
+    }
+    return true
+  }
+
+  private usesPacketId(id: number): boolean {
+    if (this.inflight?.has(id) === true) return true
+    const owed = this.cursor?.owed
+    if (owed !== undefined) for (const e of owed) if (e.packetId === id) return true
+    return false
+  }
+
   /** Restores an entry from a checkpoint (broker restart): keeps its packet id and stage. */
   restore(o: Outgoing): void {
     if (o.packetId !== 0) {

@@ -5,15 +5,17 @@
  * PUBREL, then ends it (SessionEnded "moved"); the node taking it over imports that as a
  * disconnected persistent session, stored like one (its messages appended to this node's log),
  * which the CONNECT then resumes as usual. The messages go to this node's `__moved` partition.
+ * A node that was down while its session resumed elsewhere sends on what that session still
+ * owed (its remnant: `remnantOf`), which the holder merges into its live session (`mergeRemnant`).
  */
 import { Effect } from "effect"
 import { topicPartition } from "../../../domain/ids.js"
-import { decideConnect, decideMove } from "../../../domain/session/decide.js"
+import { decideConnect, decideMergeRemnant, decideMove } from "../../../domain/session/decide.js"
 import { SessionDisconnected, type SessionEvent, SubscriptionAdded } from "../../../domain/session/events.js"
 import { emptySession, type QoS, type SubscriptionOptions } from "../../../domain/session/Session.js"
 import type { StorageError } from "../../../services/errors.js"
 import type { Engine } from "./Engine.js"
-import { type Outlet, Outgoing } from "./LiveSession.js"
+import { type LiveSession, type Outlet, Outgoing } from "./LiveSession.js"
 import type { Message } from "./Message.js"
 
 /**
@@ -37,6 +39,8 @@ export interface MovedMessage {
   readonly stage: 0 | 1
   /** `<group>/<filter>` of the share group it came through, or null. */
   readonly group: string | null
+  /** Where it sits in the sending node's log (partition, offset), or null (not logged there). */
+  readonly at: readonly [string, number] | null
 }
 
 export interface MovedSession {
@@ -54,8 +58,60 @@ const moved = (o: Outgoing): MovedMessage => ({
   subscriptionIds: o.subscriptionIds,
   packetId: o.packetId,
   stage: o.stage,
-  group: o.group?.key ?? null
+  group: o.group?.key ?? null,
+  at: o.msg.tp === null ? null : [o.msg.tp, o.msg.offset]
 })
+
+/** Everything the session owes its client in memory, in flight first (in send order), then queued. */
+const owedOf = (session: LiveSession): Array<MovedMessage> => [...(session.inflight?.values() ?? []), ...(session.queue ?? [])].map(moved)
+
+/**
+ * What a session this node restored, and another node holds now, still owes its client: its
+ * backlog read into memory (at most MAX_MOVED_MESSAGES). The session stays as it is; it ends
+ * once the holder has stored them (src/cluster/Remnants.ts). Empty when it owes nothing.
+ */
+export const remnantOf = (engine: Engine, session: LiveSession): Effect.Effect<ReadonlyArray<MovedMessage>, StorageError> =>
+  Effect.map(engine.backlog.drain(session, MAX_MOVED_MESSAGES), () => owedOf(session))
+
+/**
+ * Merges messages another node owed this session's client (a remnant, named `key` by its
+ * sender) into the session, connected or not: each is appended to MOVED_TP and delivered as
+ * LiveSession.merge says, except those `arrivesAnyway` names; `persist` writes RemnantMerged
+ * with a checkpoint naming them. Null when this remnant was merged before (sent again because
+ * its answer was lost). Expired messages are not merged [MQTT-3.3.2-5].
+ */
+export const mergeRemnant = (
+  engine: Engine,
+  session: LiveSession,
+  from: string,
+  key: string,
+  owed: ReadonlyArray<MovedMessage>,
+  /** Messages the session gets another way (the sender's catch-up replays them here): left out. */
+  arrivesAnyway: (m: MovedMessage) => boolean = () => false
+): { readonly merged: number; readonly replayed: number; readonly dropped: number; readonly persist: Effect.Effect<void, StorageError> | null } | null => {
+  const event = decideMergeRemnant(session.state, { clientId: session.clientId, key, from, messages: owed.length })
+  if (event === undefined) return null
+  const now = Date.now()
+  let merged = 0
+  let replayed = 0
+  for (const m of owed) {
+    const msg = m.message
+    if (arrivesAnyway(m)) {
+      replayed++
+      continue
+    }
+    if (msg.isExpired(now) || m.qos === 0) continue
+    msg.tp = MOVED_TP
+    msg.offset = engine.log.unsafeAppend(MOVED_TP, msg)
+    msg.appended = true
+    const o = new Outgoing(msg, m.qos, m.retain, m.subscriptionIds, null)
+    o.packetId = m.packetId
+    o.stage = m.stage
+    if (session.merge(o)) merged++
+  }
+  session.pump()
+  return { merged, replayed, dropped: owed.length - merged - replayed, persist: engine.commit(session, [event], true) }
+}
 
 /**
  * Ends the session here and returns its state for the node taking it over; null when there is
@@ -80,7 +136,7 @@ export const exportSession = (engine: Engine, clientId: string, kick: (conn: Out
     }
     yield* engine.backlog.drain(session, MAX_MOVED_MESSAGES)
     if (engine.sessions.get(clientId) !== session) return null // ended or taken meanwhile
-    const owed = [...(session.inflight?.values() ?? []), ...(session.queue ?? [])].map(moved)
+    const owed = owedOf(session)
     const out: MovedSession = {
       clientId,
       expiryInterval: session.state.expiryInterval,

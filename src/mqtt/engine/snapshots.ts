@@ -80,7 +80,7 @@ const encodeStates = (states: ReadonlyMap<string, SessionState>): unknown =>
 const decodeStates = (data: unknown): Map<string, SessionState> => {
   const out = new Map<string, SessionState>()
   for (const s of data as Array<SessionState & { subscriptions: Array<[string, SubscriptionOptions]> }>) {
-    out.set(s.clientId, { ...s, subscriptions: new Map(s.subscriptions) })
+    out.set(s.clientId, { ...s, subscriptions: new Map(s.subscriptions), merged: s.merged ?? [] }) // merged: absent before RemnantMerged
   }
   return out
 }

@@ -1,0 +1,188 @@
+/**
+ * What a node held for a session while it was down, sent on to the node that holds the session
+ * now. A node that restarts on its data restores its persistent sessions; one that resumed on
+ * another node meanwhile (its client reconnected there, with the subscriptions of the session
+ * directory but none of the messages this node had queued for it) is a remnant here: what it
+ * still owes its client goes to the holder etcd names, in REMNANT frames of at most
+ * REMNANT_CHUNK messages, each answered by a PUSHACK once the holder has merged and stored it
+ * (or, holding no such session any more, dropped it). The session ends here only when every part
+ * is acknowledged; until then it stays stored, out of this node's routes, so it collects nothing
+ * more. A holder out of reach for HAND_ON_WITHIN_MS leaves it stored here, to be sent again at
+ * the next start: unacknowledged messages are never dropped.
+ */
+import { Deferred, Effect, Runtime } from "effect"
+import { decideMove } from "../../domain/session/decide.js"
+import type { CoordinationService } from "../../services/Coordination.js"
+import type { Engine } from "../mqtt/engine/Engine.js"
+import { mergeRemnant, type MovedMessage } from "../mqtt/engine/handOver.js"
+import type { LiveSession } from "../mqtt/engine/LiveSession.js"
+import { encodePushAck, encodeRemnant, type PushAck, type Remnant } from "./linkFrames.js"
+import type { NodeLink } from "./NodeLink.js"
+import { ownershipKey as sessionKey } from "./SessionDirectory.js"
+
+/** At most this many messages, and about this many payload bytes, per REMNANT frame: well below the link's frame limit. */
+export const REMNANT_CHUNK = 1000
+export const REMNANT_CHUNK_BYTES = 16 * 1024 * 1024
+/** How long a remnant waits for its holder (links come up after the join) before it stays here. */
+const HAND_ON_WITHIN_MS = 30_000
+/** How long one REMNANT waits for its PUSHACK, and the pause before it is sent again. */
+const ACK_WAIT_MS = 5000
+const RETRY_PAUSE_MS = 1000
+
+export class Remnants {
+  private readonly waiting = new Map<number, { readonly target: string; readonly acked: Deferred.Deferred<boolean> }>()
+
+  constructor(
+    private readonly self: string,
+    private readonly coordination: CoordinationService,
+    private readonly engine: Engine,
+    private readonly link: NodeLink,
+    /** Request ids shared with SessionOwnership's pushes: both are answered by PUSHACK. */
+    private readonly nextId: () => number,
+    private readonly runtime: Runtime.Runtime<never>,
+    /** Whether a record of `node`'s log reaches this node's routes by the link: a catch-up replays it (LinkCatchUp). */
+    private readonly willReplay: (node: string, tp: string, offset: number) => boolean
+  ) {}
+
+  /**
+   * Sends `owed` (read from `session`, which another node holds now) to the holder, part by
+   * part, then ends the session here. Runs in the background: the caller goes on at once.
+   */
+  handOn(session: LiveSession, owed: ReadonlyArray<MovedMessage>): void {
+    const clientId = session.clientId
+    // The same remnant read again after a crash of this node carries the same key: its parts merge once.
+    const base = `${this.self}@${session.state.checkpoint?.at ?? 0}`
+    const deadline = Date.now() + HAND_ON_WITHIN_MS
+    const work = Effect.gen(this, function*() {
+      let holder = ""
+      const parts = remnantParts(owed)
+      for (let part = 0; part < parts.length; part++) {
+        const sent = yield* this.sendPart(session, `${base}#${part}`, parts[part]!, deadline)
+        if (sent === "stop") return
+        holder = sent
+      }
+      if (this.engine.sessions.get(clientId) !== session) return
+      // Handed on: ending it must not pass any of it to a share group here (the holder has it).
+      session.inflight = null
+      session.queue = null
+      session.cursor = null
+      session.pendingWill = null
+      yield* this.engine.endSession(session, decideMove(session.state)) ?? Effect.void
+      yield* Effect.logInfo(`cluster: session ${clientId}: the ${owed.length} message(s) it still owed here went to ${holder}, which holds it now; ended here`)
+    }).pipe(Effect.catchAll((e) => Effect.logError(`cluster: handing on what session ${clientId} owed failed; it stays stored here, and the next start sends it again`, e)))
+    Runtime.runFork(this.runtime)(work)
+  }
+
+  /** Sends one part until its holder acknowledges it; the holder's id, or "stop" (logged) when it stays or goes here. */
+  private sendPart(session: LiveSession, key: string, owed: ReadonlyArray<MovedMessage>, deadline: number): Effect.Effect<string | "stop"> {
+    const clientId = session.clientId
+    return Effect.gen(this, function*() {
+      let why = ""
+      while (true) {
+        if (this.engine.sessions.get(clientId) !== session) {
+          yield* Effect.logWarning(`cluster: session ${clientId} was taken over or ended here while its remnant waited for its holder: ${owed.length} message(s) of it not sent on`)
+          return "stop"
+        }
+        const owner = yield* this.coordination.ownerOf(sessionKey(clientId)).pipe(
+          Effect.map((o) => (o === null ? null : o.owner)),
+          Effect.catchAll((e) => Effect.as(Effect.sync(() => (why = `etcd: ${e.message}`)), undefined))
+        )
+        if (owner === null) {
+          // Nobody holds it: it ended on its holder (expired or ended by its client) meanwhile.
+          yield* Effect.logWarning(`cluster: session ${clientId} is held by no node now (it ended elsewhere): the ${owed.length} message(s) it still owed here are dropped`)
+          session.pendingWill = null
+          yield* this.engine.endSession(session, decideMove(session.state)) ?? Effect.void
+          return "stop"
+        }
+        if (owner === this.self) {
+          yield* Effect.logWarning(`cluster: session ${clientId} is held by this node again: its remnant is not sent on`)
+          return "stop"
+        }
+        if (owner !== undefined) {
+          const ok = yield* this.send(owner, { id: 0, key, clientId, owed })
+          if (ok) return owner
+          why = `${owner} did not store it`
+        }
+        if (Date.now() >= deadline) {
+          yield* Effect.logError(`cluster: session ${clientId} owes ${owed.length} message(s) here that could not go to its holder within ${HAND_ON_WITHIN_MS / 1000} s (${why}): it stays stored on this node, and the next start sends them again`)
+          return "stop"
+        }
+        yield* Effect.sleep(RETRY_PAUSE_MS)
+      }
+    }).pipe(Effect.catchAll((e) => Effect.as(Effect.logError(`cluster: session ${clientId}: its remnant could not be handled`, e), "stop" as const)))
+  }
+
+  /** One REMNANT frame to `target`: true once it answers that it stored (or dropped) it. */
+  private send(target: string, remnant: Remnant): Effect.Effect<boolean> {
+    const id = this.nextId()
+    return Effect.gen(this, function*() {
+      const acked = yield* Deferred.make<boolean>()
+      this.waiting.set(id, { target, acked })
+      if (!this.link.sendControl(target, encodeRemnant({ ...remnant, id }))) return false
+      return yield* Deferred.await(acked).pipe(Effect.timeoutTo({ duration: ACK_WAIT_MS, onTimeout: () => false, onSuccess: (ok) => ok }))
+    }).pipe(Effect.ensuring(Effect.sync(() => this.waiting.delete(id))))
+  }
+
+  /** A PUSHACK: true when it answered a REMNANT of this node's. */
+  onAck(ack: PushAck): boolean {
+    const waiting = this.waiting.get(ack.id)
+    if (waiting === undefined) return false
+    Deferred.unsafeDone(waiting.acked, Effect.succeed(ack.ok))
+    return true
+  }
+
+  onLinkDown(node: string): void {
+    for (const w of this.waiting.values()) if (w.target === node) Deferred.unsafeDone(w.acked, Effect.succeed(false))
+  }
+
+  /**
+   * Another node sends what `remnant.clientId`'s session owed there: merged into the session
+   * here (connected or not) and stored before the answer, if etcd says this node holds it.
+   */
+  onRemnant(from: string, remnant: Remnant): void {
+    const { clientId } = remnant
+    const answer = (ok: boolean) => Effect.sync(() => this.link.sendControl(from, encodePushAck({ id: remnant.id, ok })))
+    const work = Effect.gen(this, function*() {
+      const owner = yield* this.coordination.ownerOf(sessionKey(clientId)).pipe(Effect.retry({ times: 2 }))
+      if (owner === null || owner.owner !== this.self) {
+        yield* Effect.logWarning(`cluster: ${from} sent what session ${clientId} owed there, but etcd says ${JSON.stringify(owner)}: not merged here (it asks the holder again)`)
+        return yield* answer(false)
+      }
+      const session = this.engine.sessions.get(clientId)
+      if (session === undefined) {
+        yield* Effect.logWarning(`cluster: ${from} sent ${remnant.owed.length} message(s) session ${clientId} owed there, but it has ended here: dropped`)
+        return yield* answer(true)
+      }
+      // The sender's catch-up brings what it logged from where this node's progress stood: the
+      // session here gets those through its routes, so only what was never sent is left out here.
+      const replayed = (m: MovedMessage) => m.packetId === 0 && m.at !== null && this.willReplay(from, m.at[0], m.at[1])
+      const merged = mergeRemnant(this.engine, session, from, remnant.key, remnant.owed, replayed)
+      if (merged === null) {
+        yield* Effect.logInfo(`cluster: ${from} sent part ${remnant.key} of session ${clientId}'s remnant again: merged before, not again`)
+        return yield* answer(true)
+      }
+      yield* merged.persist ?? Effect.void
+      yield* Effect.logInfo(`cluster: session ${clientId}: merged ${merged.merged} message(s) it owed on ${from}${merged.replayed > 0 ? `, left out ${merged.replayed} that ${from}'s catch-up brings` : ""}${merged.dropped > 0 ? ` (${merged.dropped} expired or already released by its client, not merged)` : ""}`)
+      yield* answer(true)
+    }).pipe(Effect.catchAll((e) => Effect.zipRight(Effect.logError(`cluster: merging what session ${clientId} owed on ${from} failed; ${from} sends it again`, e), answer(false))))
+    Runtime.runFork(this.runtime)(work)
+  }
+}
+
+/** `owed` cut into REMNANT parts (the same cut for the same messages: a part's key names it). */
+export const remnantParts = (owed: ReadonlyArray<MovedMessage>): Array<ReadonlyArray<MovedMessage>> => {
+  const out: Array<ReadonlyArray<MovedMessage>> = []
+  let start = 0
+  let bytes = 0
+  for (let i = 0; i < owed.length; i++) {
+    const size = owed[i]!.message.payload.length + owed[i]!.message.topic.length
+    if (i > start && (i - start >= REMNANT_CHUNK || bytes + size > REMNANT_CHUNK_BYTES)) {
+      out.push(owed.slice(start, i))
+      start = i
+      bytes = 0
+    }
+    bytes += size
+  }
+  if (start < owed.length) out.push(owed.slice(start))
+  return out
+}

@@ -5,8 +5,10 @@
  * encode and one write per peer. Delivery across the link is at most once: while a peer is
  * unreachable, or its socket holds more than MAX_UNSENT_BYTES, messages for it are dropped and
  * counted (the receiving node's catch-up from this node's log is what makes QoS 1/2 whole).
+ * With cluster.tls_* set the sockets are TLS (linkTls.ts), both ways; nothing else differs.
  */
 import * as net from "node:net"
+import * as tls from "node:tls"
 import { Effect } from "effect"
 import type { Message } from "../mqtt/engine/Message.js"
 import {
@@ -29,6 +31,7 @@ import {
 } from "./linkFrames.js"
 import type { NodeInfo } from "./ClusterNode.js"
 import { checkHello, helloMac } from "./linkSecret.js"
+import { isTlsRefusal, type LinkTls } from "./linkTls.js"
 
 /** A peer's socket may hold this much unsent; beyond it, messages for that peer are dropped. */
 const MAX_UNSENT_BYTES = 64 * 1024 * 1024
@@ -36,6 +39,14 @@ const MAX_UNSENT_BYTES = 64 * 1024 * 1024
 const MAX_QUEUED_WHILE_CONNECTING = 10_000
 /** At most one connection attempt per peer in this long. */
 const RECONNECT_MS = 200
+/** ...and in this long while its TLS handshakes are refused (a certificate to fix, not a blip). */
+const REFUSED_RECONNECT_MS = 5000
+/** A link up this long proves the certificates: a later refusal is logged again. */
+const PROVEN_MS = 10_000
+/** Refused TLS handshakes from one address are logged once in this long. */
+const REFUSAL_LOG_MS = 10 * 60_000
+/** A dialler that has not finished its TLS handshake in this long is dropped. */
+const HANDSHAKE_TIMEOUT_MS = 10_000
 /** Messages per frame: large enough to amortise, small enough to keep frames far below the cap. */
 const MAX_BATCH = 1024
 
@@ -62,6 +73,8 @@ class Peer {
    */
   fresh = true
   scheduled = false
+  /** Why its TLS handshakes fail, as last logged; null while they succeed. */
+  refusal: string | null = null
   constructor(readonly id: string) {}
 }
 
@@ -87,22 +100,46 @@ export interface NodeLinkOptions {
   readonly log: (line: string) => void
   /** cluster.secret: "" lets any node link. */
   readonly secret: string
+  /** cluster.tls_*: null = plain TCP. */
+  readonly tls: LinkTls | null
 }
 
 export class NodeLink {
   readonly stats: LinkStats = { forwarded: 0, forwardedBytes: 0, received: 0, dropped: 0 }
   private readonly peers = new Map<string, Peer>()
   private readonly inbound = new Set<net.Socket>()
+  /** Per remote address: when a refused TLS handshake from it was last logged. */
+  private readonly refusalsLogged = new Map<string, number>()
   private closed = false
+  /** The server side: accepts other nodes' connections (TLS ones once their handshake is done). */
+  readonly server: net.Server
 
-  constructor(private readonly options: NodeLinkOptions) {}
+  constructor(private readonly options: NodeLinkOptions) {
+    const server = options.tls === null
+      ? net.createServer((socket) => this.accept(socket))
+      : tls.createServer({ ...options.tls.server, handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, (socket) => this.accept(socket))
+    // Every raw connection, handshake done or not, so close() can drop it.
+    server.on("connection", (socket: net.Socket) => {
+      if (this.closed) return void socket.destroy()
+      this.inbound.add(socket)
+      socket.on("close", () => this.inbound.delete(socket))
+    })
+    server.on("tlsClientError", (error: Error, socket: tls.TLSSocket) => this.refused(error, socket.remoteAddress ?? "an unknown address"))
+    this.server = server
+  }
 
-  /** The server side: accepts other nodes' connections. */
-  readonly server = net.createServer((socket) => this.accept(socket))
+  /** A dialler's TLS handshake failed: logged once per address in REFUSAL_LOG_MS, never thrown. */
+  private refused(error: Error, address: string): void {
+    const now = Date.now()
+    const last = this.refusalsLogged.get(address)
+    if (last !== undefined && now - last < REFUSAL_LOG_MS) return
+    this.refusalsLogged.set(address, now)
+    const code = (error as NodeJS.ErrnoException).code ?? "no code"
+    this.options.log(`cluster link from ${address}: TLS handshake refused (${code}: ${error.message}); a node linking here needs cluster.tls_* set and a certificate signed by this node's cluster.tls_ca_file; further refusals from ${address} are not logged for 10 minutes`)
+  }
 
   private accept(socket: net.Socket): void {
     if (this.closed) return void socket.destroy()
-    this.inbound.add(socket)
     socket.setNoDelay(true)
     let from: string | null = null
     let refused = false
@@ -150,7 +187,6 @@ export class NodeLink {
     }
     socket.on("data", (chunk: Buffer) => splitter.push(chunk))
     socket.on("error", () => undefined)
-    socket.on("close", () => this.inbound.delete(socket))
   }
 
   /** Hot path: queues `msg` for node `to`, for its share groups `groups`; written on the next turn. */
@@ -263,14 +299,21 @@ export class NodeLink {
   private connect(peer: Peer): void {
     if (peer.socket !== null || this.closed) return
     const now = Date.now()
-    if (now - peer.lastAttempt < RECONNECT_MS) return
+    if (now - peer.lastAttempt < (peer.refusal === null ? RECONNECT_MS : REFUSED_RECONNECT_MS)) return
     const info = this.options.lookup(peer.id)
     if (info === undefined || info.linkPort <= 0) return
     peer.lastAttempt = now
-    const socket = net.connect({ host: info.host, port: info.linkPort })
+    const secure = this.options.tls
+    const socket = secure === null
+      ? net.connect({ host: info.host, port: info.linkPort })
+      // SNI only for a name (never an IP); the certificate is checked against info.host either way.
+      : tls.connect({ ...secure.client, host: info.host, port: info.linkPort, ...(net.isIP(info.host) === 0 ? { servername: info.host } : {}) })
     peer.socket = socket
     socket.setNoDelay(true)
-    socket.on("connect", () => {
+    let upAt = 0
+    let refusedNow = false
+    socket.on(secure === null ? "connect" : "secureConnect", () => {
+      upAt = Date.now()
       const self = this.options.self()
       const at = Date.now()
       const secret = this.options.secret
@@ -279,9 +322,18 @@ export class NodeLink {
       this.flush(peer)
     })
     socket.on("error", (error) => {
-      if (peer.connected) this.options.log(`cluster link to ${peer.id} (${info.host}:${info.linkPort}) failed: ${error.message}; reconnecting`)
+      if (secure !== null && isTlsRefusal(error)) {
+        // Either end refused the certificates: retried slowly, logged once per peer and reason.
+        refusedNow = true
+        const code = (error as NodeJS.ErrnoException).code ?? "no code"
+        const reason = `${code}: ${error.message}`
+        if (peer.refusal === reason) return
+        peer.refusal = reason
+        this.options.log(`cluster link to ${peer.id} (${info.host}:${info.linkPort}): TLS handshake refused (${reason}); both nodes need certificates signed by the same cluster.tls_ca_file, and ${peer.id}'s must name ${info.host} (subjectAltName DNS or IP); retrying every ${REFUSED_RECONNECT_MS / 1000} s without logging this again`)
+      } else if (peer.connected) this.options.log(`cluster link to ${peer.id} (${info.host}:${info.linkPort}) failed: ${error.message}; reconnecting`)
     })
     socket.on("close", () => {
+      if (!refusedNow && upAt > 0 && Date.now() - upAt >= PROVEN_MS) peer.refusal = null
       peer.connected = false
       peer.socket = null
       peer.fresh = true

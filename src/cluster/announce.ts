@@ -21,6 +21,7 @@ import { ClusterNode, join } from "./ClusterNode.js"
 import { forgetNodeSys, publishMembers, sendOwnSys } from "./clusterSys.js"
 import { Forwarder } from "./Forwarder.js"
 import { LinkCatchUp } from "./LinkCatchUp.js"
+import { loadLinkTls } from "./linkTls.js"
 import { workerIndex } from "./workers/workerConfig.js"
 import { MovedRoutes } from "./MovedRoutes.js"
 import { NodeLink } from "./NodeLink.js"
@@ -49,6 +50,7 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
 
     let sessions: SessionOwnership | null = null // made once the link is (they refer to each other)
     let forwarder: Forwarder | null = null
+    const linkTls = yield* Effect.try({ try: () => loadLinkTls(config.cluster), catch: (e) => e as Error })
     const catchUp = yield* LinkCatchUp.make(engine, (message, from) => forwarder?.relay(message, from))
     const link = new NodeLink({
       self: node.self,
@@ -62,6 +64,7 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
       onPushAck: (from, ack) => sessions?.onPushAck(from, ack),
       onLinkDown: (to) => sessions?.onLinkDown(to),
       secret: config.cluster.secret,
+      tls: linkTls,
       log
     })
     catchUp.attach(link)
@@ -143,7 +146,7 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
           installed.close()
         })
     )
-    yield* Effect.logInfo(`cluster: node link on ${config.mqtt.host}:${linkPort}; ${node.members().length} member(s)`)
+    yield* Effect.logInfo(`cluster: node link on ${config.mqtt.host}:${linkPort}${linkTls === null ? "" : " (mutual TLS)"}; ${node.members().length} member(s)`)
     return { routes, link, catchUp }
   })
 )

@@ -45,6 +45,21 @@ const REFUSED_RECONNECT_MS = 5000
 const PROVEN_MS = 10_000
 /** Refused TLS handshakes from one address are logged once in this long. */
 const REFUSAL_LOG_MS = 10 * 60_000
+/**
+ * Why a TLS link that closed was refused, or null when it was not: a certificate error (either
+ * side's), or a close right after the handshake: with TLS 1.3 a dialler's handshake is done before
+ * the other side checks its certificate, and that side then just closes (the link never answers).
+ */
+const tlsRefusal = (failure: Error | null, upAt: number, now: number): string | null => {
+  if (failure !== null && isTlsRefusal(failure)) return `${(failure as NodeJS.ErrnoException).code}: ${failure.message.split("\n")[0]!.trim()}`
+  if (upAt > 0 && now - upAt < CLOSED_AT_ONCE_MS) return "closed by the peer right after the handshake: it refused this node's certificate (or its cluster.secret), its log says why"
+  // A plain-TCP node reads a ClientHello as a bad frame and closes.
+  if (upAt === 0 && (failure as NodeJS.ErrnoException | null)?.code === "ECONNRESET") return "closed by the peer before the handshake finished: is cluster.tls_* set on it?"
+  return null
+}
+
+/** A TLS link closed this soon after its handshake was refused by the other side. */
+const CLOSED_AT_ONCE_MS = 1000
 /** A dialler that has not finished its TLS handshake in this long is dropped. */
 const HANDSHAKE_TIMEOUT_MS = 10_000
 /** Messages per frame: large enough to amortise, small enough to keep frames far below the cap. */
@@ -108,8 +123,10 @@ export class NodeLink {
   readonly stats: LinkStats = { forwarded: 0, forwardedBytes: 0, received: 0, dropped: 0 }
   private readonly peers = new Map<string, Peer>()
   private readonly inbound = new Set<net.Socket>()
-  /** Per remote address: when a refused TLS handshake from it was last logged. */
+  /** Per remote address and error code: when a refused TLS handshake was last logged. */
   private readonly refusalsLogged = new Map<string, number>()
+  /** The remote address of each accepted TCP socket, for the log once its TLS socket is gone. */
+  private readonly addresses = new WeakMap<net.Socket, string>()
   private closed = false
   /** The server side: accepts other nodes' connections (TLS ones once their handshake is done). */
   readonly server: net.Server
@@ -122,20 +139,34 @@ export class NodeLink {
     server.on("connection", (socket: net.Socket) => {
       if (this.closed) return void socket.destroy()
       this.inbound.add(socket)
+      this.addresses.set(socket, socket.remoteAddress ?? "an unknown address")
       socket.on("close", () => this.inbound.delete(socket))
     })
-    server.on("tlsClientError", (error: Error, socket: tls.TLSSocket) => this.refused(error, socket.remoteAddress ?? "an unknown address"))
+    server.on("tlsClientError", (error: Error, socket: tls.TLSSocket) => this.refused(error, socket))
     this.server = server
   }
 
-  /** A dialler's TLS handshake failed: logged once per address in REFUSAL_LOG_MS, never thrown. */
-  private refused(error: Error, address: string): void {
+  /** A dialler's TLS handshake failed: logged once per address and reason in REFUSAL_LOG_MS, never thrown. */
+  private refused(error: Error, socket: tls.TLSSocket): void {
+    // A destroyed TLS socket has no address any more: its TCP socket's, noted on "connection".
+    const tcp = (socket as unknown as { _parent?: net.Socket })._parent
+    const address = socket.remoteAddress ?? (tcp === undefined ? undefined : this.addresses.get(tcp)) ?? "an unknown address"
+    // Refusing the dialler's certificate closes the socket: the reason is its authorizationError.
+    const code = socket.authorizationError !== null && socket.authorizationError !== undefined
+      ? String(socket.authorizationError)
+      : (error as NodeJS.ErrnoException).code ?? "no code"
+    const key = `${address} ${code}`
     const now = Date.now()
-    const last = this.refusalsLogged.get(address)
+    const last = this.refusalsLogged.get(key)
     if (last !== undefined && now - last < REFUSAL_LOG_MS) return
-    this.refusalsLogged.set(address, now)
-    const code = (error as NodeJS.ErrnoException).code ?? "no code"
-    this.options.log(`cluster link from ${address}: TLS handshake refused (${code}: ${error.message}); a node linking here needs cluster.tls_* set and a certificate signed by this node's cluster.tls_ca_file; further refusals from ${address} are not logged for 10 minutes`)
+    if (this.refusalsLogged.size >= 1000) this.refusalsLogged.clear() // a scan from many addresses: bounded
+    this.refusalsLogged.set(key, now)
+    const why = code === String(socket.authorizationError)
+      ? `its certificate is refused (${code})`
+      : code === "ECONNRESET"
+      ? "it closed during the handshake (it may have refused this node's certificate)"
+      : `${code}: ${error.message.split("\n")[0]!.trim()}`
+    this.options.log(`cluster link from ${address}: TLS handshake refused: ${why}; a node linking here needs cluster.tls_* set, with a certificate signed by this node's cluster.tls_ca_file; the same refusal from ${address} is not logged again for 10 minutes`)
   }
 
   private accept(socket: net.Socket): void {
@@ -311,7 +342,7 @@ export class NodeLink {
     peer.socket = socket
     socket.setNoDelay(true)
     let upAt = 0
-    let refusedNow = false
+    let failure: Error | null = null
     socket.on(secure === null ? "connect" : "secureConnect", () => {
       upAt = Date.now()
       const self = this.options.self()
@@ -322,18 +353,19 @@ export class NodeLink {
       this.flush(peer)
     })
     socket.on("error", (error) => {
-      if (secure !== null && isTlsRefusal(error)) {
-        // Either end refused the certificates: retried slowly, logged once per peer and reason.
-        refusedNow = true
-        const code = (error as NodeJS.ErrnoException).code ?? "no code"
-        const reason = `${code}: ${error.message}`
-        if (peer.refusal === reason) return
-        peer.refusal = reason
-        this.options.log(`cluster link to ${peer.id} (${info.host}:${info.linkPort}): TLS handshake refused (${reason}); both nodes need certificates signed by the same cluster.tls_ca_file, and ${peer.id}'s must name ${info.host} (subjectAltName DNS or IP); retrying every ${REFUSED_RECONNECT_MS / 1000} s without logging this again`)
-      } else if (peer.connected) this.options.log(`cluster link to ${peer.id} (${info.host}:${info.linkPort}) failed: ${error.message}; reconnecting`)
+      failure = error
     })
     socket.on("close", () => {
-      if (!refusedNow && upAt > 0 && Date.now() - upAt >= PROVEN_MS) peer.refusal = null
+      const now = Date.now()
+      const refusal = secure === null ? null : tlsRefusal(failure, upAt, now)
+      if (refusal !== null) {
+        // Certificates to fix, not a blip: retried slowly, logged once per peer and reason.
+        if (peer.refusal !== refusal) this.options.log(`cluster link to ${peer.id} (${info.host}:${info.linkPort}): TLS handshake refused (${refusal}); both nodes need certificates signed by the same cluster.tls_ca_file, and ${peer.id}'s must name ${info.host} (subjectAltName DNS or IP); retrying every ${REFUSED_RECONNECT_MS / 1000} s without logging this again`)
+        peer.refusal = refusal
+      } else {
+        if (upAt > 0 && now - upAt >= PROVEN_MS) peer.refusal = null
+        if (failure !== null && peer.connected) this.options.log(`cluster link to ${peer.id} (${info.host}:${info.linkPort}) failed: ${failure.message}; reconnecting`)
+      }
       peer.connected = false
       peer.socket = null
       peer.fresh = true

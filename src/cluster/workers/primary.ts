@@ -14,7 +14,6 @@ import type { BrokerConfigShape } from "../../../config/BrokerConfigShape.js"
 import * as MemoryCoordination from "../../../layers/coordination/memory.js"
 import { CoordinationHost } from "./coordinationHost.js"
 import { fileJournal } from "./coordinationJournal.js"
-import { loadLinkTls } from "../linkTls.js"
 import { workerEnv } from "./workerConfig.js"
 
 /** A worker that dies is started again after this long (longer while it keeps dying young). */
@@ -27,8 +26,6 @@ const STOP_GRACE_MS = 30_000
 
 export const runPrimary = (config: BrokerConfigShape, count: number): Effect.Effect<never, Error> =>
   Effect.gen(function*() {
-    // The workers read the same cluster.tls_* files: a missing one stops the start here, once.
-    yield* Effect.try({ try: () => loadLinkTls(config.cluster), catch: (e) => e as Error })
     // Without etcd this process is the workers' coordination: kept in the data dir (unless the
     // storage is memory, where nothing outlives a restart), its watch history bounded.
     const journalPath = join(config.storage.dataDir, "coordination.jsonl")

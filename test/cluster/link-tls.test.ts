@@ -1,0 +1,212 @@
+/**
+ * The node link over mutual TLS (cluster.tls_cert_file, tls_key_file, tls_ca_file), the way an
+ * operator runs it: a real etcd, `robustmq start` processes configured through ROBUSTMQ_CLUSTER_TLS_*,
+ * certificates made with openssl, MQTT.js clients. Messages cross the TLS link; a node whose
+ * certificate another CA signed joins etcd but cannot link (nothing it sends is delivered, and
+ * both ends log the refusal once); a plain TCP socket speaking the link protocol is dropped;
+ * a partial configuration stops the start with the missing key named.
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import * as net from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import * as tls from "node:tls"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { encodeHello, encodePublish } from "../../src/cluster/linkFrames.js"
+import { Message } from "../../src/mqtt/engine/Message.js"
+import { writeDevCertificates } from "../../src/tls/devCertificates.js"
+import { writeNodeCertificate } from "../support/certificates.js"
+import { connect, quiet, type TestClient, waitUntil } from "../support/clients.js"
+import { type BrokerProcess, startBrokerProcess } from "../support/startBrokerProcess.js"
+import { type EtcdServer, hasEtcd, startEtcd } from "./etcdServer.js"
+
+interface MemberView {
+  readonly id: string
+  readonly linkPort: number
+}
+
+const membersOf = async (node: BrokerProcess): Promise<ReadonlyArray<MemberView>> => {
+  const res = await fetch(`http://127.0.0.1:${node.httpPort}/api/v1/cluster`)
+  if (!res.ok) throw new Error(`GET /api/v1/cluster on ${node.httpPort}: ${res.status} ${await res.text()}`)
+  return ((await res.json()) as { members: ReadonlyArray<MemberView> }).members
+}
+
+const linkOf = async (node: BrokerProcess): Promise<{ forwarded: number; dropped: number; received: number }> => {
+  const res = await fetch(`http://127.0.0.1:${node.httpPort}/api/v1/cluster`)
+  return ((await res.json()) as { link: { forwarded: number; dropped: number; received: number } }).link
+}
+
+const waitFor = async (what: string, check: () => Promise<boolean>, ms = 15_000) => {
+  const deadline = Date.now() + ms
+  // A node answers 503 while its storage replays: asked again.
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
+    await quiet(100)
+  }
+}
+
+/** Publishes on `topic` until `sub` gets one (its node's route has reached the publisher's node through etcd). */
+const crossed = async (pub: TestClient, sub: TestClient, topic: string, ms = 15_000) => {
+  const deadline = Date.now() + ms
+  while (!sub.messages.some((m) => m.topic === topic)) {
+    if (Date.now() > deadline) throw new Error(`nothing published on ${topic} crossed in ${ms} ms`)
+    await pub.client.publishAsync(topic, "warm", { qos: 1 })
+    await quiet(100)
+  }
+}
+
+const received = async (sub: TestClient, topic: string, n: number, ms = 10_000) => {
+  const on = () => sub.messages.filter((m) => m.topic === topic)
+  await waitUntil(() => on().length >= n, ms, () => `${n} messages on ${topic}, got ${on().length}`)
+  return on()
+}
+
+const count = (text: string, re: RegExp) => text.match(new RegExp(re.source, "g"))?.length ?? 0
+
+interface NodeFiles {
+  readonly cert: string
+  readonly key: string
+  readonly ca: string
+}
+
+describe.skipIf(!hasEtcd)("the node link over mutual TLS (real etcd, broker processes)", () => {
+  let etcd: EtcdServer
+  const dir = mkdtempSync(join(tmpdir(), "robustmq-link-tls-"))
+  const nodes: Array<BrokerProcess> = []
+  const clients: Array<TestClient> = []
+  const files = new Map<string, NodeFiles>()
+
+  const tlsEnv = (f: NodeFiles): Record<string, string> => ({
+    ROBUSTMQ_CLUSTER_TLS_CERT_FILE: f.cert,
+    ROBUSTMQ_CLUSTER_TLS_KEY_FILE: f.key,
+    ROBUSTMQ_CLUSTER_TLS_CA_FILE: f.ca
+  })
+
+  const startNode = async (id: string, env: Record<string, string>) => {
+    const data = mkdtempSync(join(dir, `${id}-`))
+    const node = await startBrokerProcess(data, {
+      kafkaPort: null,
+      args: ["--cluster-etcd", etcd.endpoint, "--node-id", id, "--advertise-host", "127.0.0.1", "--cluster-port", "0"],
+      env: { ROBUSTMQ_CLUSTER_LEASE_TTL: "2", ROBUSTMQ_SYS_INTERVAL: "0", ...env }
+    })
+    nodes.push(node)
+    return node
+  }
+
+  const client = async (node: BrokerProcess) => {
+    const c = await connect(`mqtt://127.0.0.1:${node.port}`)
+    clients.push(c)
+    return c
+  }
+
+  beforeAll(async () => {
+    const [ours, theirs] = [join(dir, "ours"), join(dir, "theirs")]
+    const [caA, caB] = await Promise.all([writeDevCertificates(ours), writeDevCertificates(theirs)])
+    for (const [id, ca, at] of [["n1", caA, ours], ["n2", caA, ours], ["rogue", caB, theirs]] as const) {
+      const made = await writeNodeCertificate(at, id, { cert: ca.caCert, key: ca.caKey })
+      files.set(id, { ...made, ca: ca.caCert })
+    }
+    etcd = await startEtcd()
+    await startNode("n1", tlsEnv(files.get("n1")!))
+    await startNode("n2", tlsEnv(files.get("n2")!))
+    await waitFor("two members on both nodes", async () => (await Promise.all(nodes.map(membersOf))).every((m) => m.length === 2))
+  }, 90_000)
+
+  afterAll(async () => {
+    for (const c of clients) await c.end(true)
+    for (const n of [...nodes].reverse()) await n.stop(3000)
+    await etcd?.stop()
+    rmSync(dir, { recursive: true, force: true })
+  }, 30_000)
+
+  it("QoS 1 messages published on n1 reach an MQTT.js subscriber on n2 across the TLS link", async () => {
+    const [n1, n2] = nodes
+    expect(n1!.output()).toMatch(/cluster: node link on 127\.0\.0\.1:\d+ \(mutual TLS\)/)
+    const sub = await client(n2!)
+    await sub.client.subscribeAsync("tls/#", { qos: 1 })
+    const pub = await client(n1!)
+    await crossed(pub, sub, "tls/warm")
+    for (let i = 0; i < 50; i++) await pub.client.publishAsync("tls/t", `m${i}`, { qos: 1 })
+    const got = await received(sub, "tls/t", 50)
+    expect(got.map((m) => m.payload)).toEqual(Array.from({ length: 50 }, (_, i) => `m${i}`))
+    expect(got.every((m) => m.packet.qos === 1)).toBe(true)
+  }, 30_000)
+
+  it("the link port speaks TLS only: it shows n2's certificate, and drops a plain socket sending HELLO and PUBLISH", async () => {
+    const [, n2] = nodes
+    const sub = await client(n2!)
+    await sub.client.subscribeAsync("plain/#", { qos: 1 })
+    const linkPort = (await membersOf(n2!)).find((m) => m.id === "n2")!.linkPort
+    // A TLS client that trusts the CA sees n2's certificate; having none of its own, it is refused.
+    const probe = tls.connect({ host: "127.0.0.1", port: linkPort, ca: readFileSync(files.get("n1")!.ca) })
+    const probeError = new Promise<NodeJS.ErrnoException>((resolve) => probe.once("error", resolve))
+    const peer = await new Promise<tls.PeerCertificate>((resolve) => probe.once("secureConnect", () => resolve(probe.getPeerCertificate())))
+    expect(peer.subject.CN).toBe("n2")
+    expect(probe.authorized).toBe(true)
+    expect((await probeError).code).toBe("ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED")
+
+    const stranger = net.connect({ host: "127.0.0.1", port: linkPort })
+    await new Promise<void>((resolve) => stranger.once("connect", () => resolve()))
+    const closed = new Promise<void>((resolve) => stranger.once("close", () => resolve()))
+    const answers: Array<Buffer> = []
+    stranger.on("data", (d: Buffer) => answers.push(d))
+    stranger.on("error", () => undefined)
+    const forged = new Message("plain/forged", Buffer.from("injected"), 1, false, null, 0, "", Date.now())
+    stranger.write(Buffer.concat([encodeHello({ node: "n1", startedAt: 0 }), encodePublish([forged], [[]], [])]))
+    await closed
+    // At most a TLS alert came back (record type 21), never a link frame.
+    const answer = Buffer.concat(answers)
+    if (answer.length > 0) expect(answer[0]).toBe(21)
+    await quiet(500)
+    expect(sub.messages).toEqual([])
+    await waitUntil(() => /cluster link from 127\.0\.0\.1: TLS handshake refused/.test(n2!.output()), 5000, () => `the refusal in n2's log: ${n2!.output()}`)
+    expect(n2!.exit()).toBeNull()
+  }, 30_000)
+
+  it("a node whose certificate another CA signed cannot link: nothing it sends is delivered, and both ends log it once", async () => {
+    const [n1, n2] = nodes
+    const before = nodes.map((n) => n.output().length)
+    const rogue = await startNode("rogue", tlsEnv(files.get("rogue")!))
+    await waitFor("the rogue among n2's members (etcd lets it join)", async () => (await membersOf(n2!)).some((m) => m.id === "rogue"))
+    const sub = await client(n2!)
+    await sub.client.subscribeAsync("rogue/#", { qos: 1 })
+    const pub1 = await client(n1!)
+    await crossed(pub1, sub, "rogue/from-n1")
+    const pubRogue = await client(rogue)
+    for (let i = 0; i < 20; i++) {
+      await pubRogue.client.publishAsync("rogue/from-rogue", `r${i}`, { qos: 1 })
+      await quiet(100)
+    }
+    const since = (i: number, n: BrokerProcess) => n.output().slice(before[i] ?? 0)
+    await waitUntil(() => /cluster link to n2 \(127\.0\.0\.1:\d+\): TLS handshake refused/.test(rogue.output()), 10_000, () => `the rogue's log: ${rogue.output()}`)
+    await waitUntil(() => /cluster link to rogue \(127\.0\.0\.1:\d+\): TLS handshake refused/.test(since(0, n1!)), 10_000, () => `n1's log: ${since(0, n1!)}`)
+    await waitUntil(() => /cluster link from 127\.0\.0\.1: TLS handshake refused/.test(since(1, n2!)), 10_000, () => `n2's log: ${since(1, n2!)}`)
+    // Retries go on (every 5 s, and the rogue keeps publishing): still one line per peer.
+    for (let i = 0; i < 30; i++) {
+      pubRogue.client.publish("rogue/from-rogue", `late${i}`, { qos: 1 })
+      await quiet(200)
+    }
+    expect(sub.messages.filter((m) => m.topic === "rogue/from-rogue")).toEqual([])
+    // The rogue did try: it knows n2's route and counts what it could not deliver.
+    const rogueLink = await linkOf(rogue)
+    expect(rogueLink.forwarded + rogueLink.dropped).toBeGreaterThan(0)
+    expect(count(since(0, n1!), /cluster link to rogue /)).toBe(1)
+    expect(count(rogue.output(), /cluster link to n2 /)).toBe(1)
+    expect(count(rogue.output(), /cluster link to n1 /)).toBe(1)
+    expect(nodes.map((n) => n.exit())).toEqual([null, null, null])
+    // n1 and n2 still link.
+    await pub1.client.publishAsync("rogue/from-n1", "after", { qos: 1 })
+    await waitUntil(() => sub.messages.some((m) => m.payload === "after"), 5000, () => "n1's message after the rogue came")
+  }, 60_000)
+
+  it("a partial cluster.tls_* configuration stops the start, naming the missing key", async () => {
+    const f = files.get("n1")!
+    const data = mkdtempSync(join(dir, "half-"))
+    const started = startBrokerProcess(data, {
+      kafkaPort: null,
+      args: ["--cluster-etcd", etcd.endpoint, "--node-id", "half", "--advertise-host", "127.0.0.1", "--cluster-port", "0"],
+      env: { ROBUSTMQ_CLUSTER_TLS_CERT_FILE: f.cert, ROBUSTMQ_CLUSTER_TLS_KEY_FILE: f.key }
+    })
+    await expect(started).rejects.toThrow(/the broker exited at start .*cluster\.tls_cert_file and cluster\.tls_key_file are set but cluster\.tls_ca_file is empty: add cluster\.tls_ca_file \(or ROBUSTMQ_CLUSTER_TLS_CA_FILE\)/s)
+  }, 30_000)
+}, 180_000)

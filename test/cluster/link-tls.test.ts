@@ -6,6 +6,7 @@
  * both ends log the refusal once); a plain TCP socket speaking the link protocol is dropped;
  * a partial configuration stops the start with the missing key named.
  */
+import { spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import * as net from "node:net"
 import { tmpdir } from "node:os"
@@ -17,7 +18,8 @@ import { Message } from "../../src/mqtt/engine/Message.js"
 import { writeDevCertificates } from "../../src/tls/devCertificates.js"
 import { writeNodeCertificate } from "../support/certificates.js"
 import { connect, quiet, type TestClient, waitUntil } from "../support/clients.js"
-import { type BrokerProcess, startBrokerProcess } from "../support/startBrokerProcess.js"
+import { freePort } from "../support/freePort.js"
+import { type BrokerProcess, mainPath, startBrokerProcess } from "../support/startBrokerProcess.js"
 import { type EtcdServer, hasEtcd, startEtcd } from "./etcdServer.js"
 
 interface MemberView {
@@ -210,3 +212,79 @@ describe.skipIf(!hasEtcd)("the node link over mutual TLS (real etcd, broker proc
     await expect(started).rejects.toThrow(/the broker exited at start .*cluster\.tls_cert_file and cluster\.tls_key_file are set but cluster\.tls_ca_file is empty: add cluster\.tls_ca_file \(or ROBUSTMQ_CLUSTER_TLS_CA_FILE\)/s)
   }, 30_000)
 }, 180_000)
+
+/** A free port whose next one is free too (worker i serves HTTP on base + i). */
+const freePair = async (): Promise<number> => {
+  for (;;) {
+    const p = await freePort()
+    const next = await new Promise<boolean>((resolve) => {
+      const s = net.createServer()
+      s.once("error", () => resolve(false))
+      s.listen(p + 1, "127.0.0.1", () => s.close(() => resolve(true)))
+    })
+    if (p < 65535 && next) return p
+  }
+}
+
+describe("robustmq start --workers 2 with cluster.tls_* (no etcd: the workers link over TLS at 127.0.0.1)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "robustmq-workers-tls-"))
+  const clients: Array<TestClient> = []
+  let primary: ReturnType<typeof spawn> | null = null
+  afterAll(async () => {
+    for (const c of clients) await c.end(true)
+    if (primary !== null && primary.exitCode === null) {
+      const gone = new Promise((r) => primary!.once("exit", r))
+      primary.kill("SIGTERM")
+      const timer = setTimeout(() => primary!.kill("SIGKILL"), 10_000)
+      await gone
+      clearTimeout(timer)
+    }
+    rmSync(dir, { recursive: true, force: true })
+  }, 30_000)
+
+  it("both workers link over mutual TLS, and a message reaches subscribers on either", async () => {
+    const ca = await writeDevCertificates(join(dir, "certs"))
+    const node = await writeNodeCertificate(join(dir, "certs"), "box", { cert: ca.caCert, key: ca.caKey })
+    const mqttPort = await freePort()
+    const httpPort = await freePair()
+    let out = ""
+    primary = spawn(process.execPath, [mainPath, "start", "--workers", "2", "--mqtt-host", "127.0.0.1", "--mqtt-port", String(mqttPort), "--http-port", String(httpPort), "--data-dir", join(dir, "data")], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: {
+        ...process.env, ROBUSTMQ_HTTP_HOST: "127.0.0.1", ROBUSTMQ_KAFKA_ENABLED: "false", ROBUSTMQ_CLUSTER_NODE_ID: "box",
+        ROBUSTMQ_CLUSTER_TLS_CERT_FILE: node.cert, ROBUSTMQ_CLUSTER_TLS_KEY_FILE: node.key, ROBUSTMQ_CLUSTER_TLS_CA_FILE: ca.caCert
+      }
+    })
+    primary.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d))
+    primary.stderr!.setEncoding("utf8").on("data", (d: string) => (out += d))
+    const members = async (port: number) => {
+      const res = await fetch(`http://127.0.0.1:${port}/api/v1/cluster`)
+      return ((await res.json()) as { members: ReadonlyArray<unknown> }).members.length
+    }
+    await waitFor("both workers to see two members", async () => (await members(httpPort)) === 2 && (await members(httpPort + 1)) === 2, 40_000)
+    expect(count(out, /cluster: node link on 127\.0\.0\.1:\d+ \(mutual TLS\)/)).toBe(2)
+    // node:cluster hands connections out round-robin: the subscribers sit on both workers.
+    const subs: Array<TestClient> = []
+    for (let i = 0; i < 4; i++) {
+      const c = await connect(`mqtt://127.0.0.1:${mqttPort}`, { clientId: `tsub${i}` })
+      clients.push(c)
+      subs.push(c)
+      await c.client.subscribeAsync("wt/#", { qos: 1 })
+    }
+    const held = async (port: number) => {
+      const res = await fetch(`http://127.0.0.1:${port}/api/v1/cluster`)
+      return ((await res.json()) as { members: ReadonlyArray<{ self: boolean; sessions: number | null }> }).members.find((m) => m.self)!.sessions!
+    }
+    expect(await held(httpPort)).toBeGreaterThan(0)
+    expect(await held(httpPort + 1)).toBeGreaterThan(0)
+    const pub = await connect(`mqtt://127.0.0.1:${mqttPort}`, { clientId: "tpub" })
+    clients.push(pub)
+    for (const s of subs) await crossed(pub, s, "wt/warm")
+    for (let i = 0; i < 20; i++) await pub.client.publishAsync("wt/x", String(i), { qos: 1 })
+    for (const s of subs) {
+      const got = await received(s, "wt/x", 20)
+      expect(got.map((m) => Number(m.payload))).toEqual(Array.from({ length: 20 }, (_, i) => i))
+    }
+    expect(out).not.toMatch(/TLS handshake refused/)
+  }, 90_000)
+})

@@ -43,6 +43,8 @@ const RECONNECT_MS = 200
 const REFUSED_RECONNECT_MS = 5000
 /** A link up this long proves the certificates: a later refusal is logged again. */
 const PROVEN_MS = 10_000
+/** A TLS link closed this soon after its handshake was refused by the other side. */
+const CLOSED_AT_ONCE_MS = 1000
 /** Refused TLS handshakes from one address are logged once in this long. */
 const REFUSAL_LOG_MS = 10 * 60_000
 /**
@@ -58,8 +60,6 @@ const tlsRefusal = (failure: Error | null, upAt: number, now: number): string | 
   return null
 }
 
-/** A TLS link closed this soon after its handshake was refused by the other side. */
-const CLOSED_AT_ONCE_MS = 1000
 /** A dialler that has not finished its TLS handshake in this long is dropped. */
 const HANDSHAKE_TIMEOUT_MS = 10_000
 /** Messages per frame: large enough to amortise, small enough to keep frames far below the cap. */
@@ -152,16 +152,15 @@ export class NodeLink {
     const tcp = (socket as unknown as { _parent?: net.Socket })._parent
     const address = socket.remoteAddress ?? (tcp === undefined ? undefined : this.addresses.get(tcp)) ?? "an unknown address"
     // Refusing the dialler's certificate closes the socket: the reason is its authorizationError.
-    const code = socket.authorizationError !== null && socket.authorizationError !== undefined
-      ? String(socket.authorizationError)
-      : (error as NodeJS.ErrnoException).code ?? "no code"
+    const rejected = socket.authorizationError !== null && socket.authorizationError !== undefined
+    const code = rejected ? String(socket.authorizationError) : (error as NodeJS.ErrnoException).code ?? "no code"
     const key = `${address} ${code}`
     const now = Date.now()
     const last = this.refusalsLogged.get(key)
     if (last !== undefined && now - last < REFUSAL_LOG_MS) return
     if (this.refusalsLogged.size >= 1000) this.refusalsLogged.clear() // a scan from many addresses: bounded
     this.refusalsLogged.set(key, now)
-    const why = code === String(socket.authorizationError)
+    const why = rejected
       ? `its certificate is refused (${code})`
       : code === "ECONNRESET"
       ? "it closed during the handshake (it may have refused this node's certificate)"
@@ -216,7 +215,15 @@ export class NodeLink {
       this.options.log(`cluster link from ${from ?? socket.remoteAddress}: ${reason}; closing it`)
       socket.destroy()
     }
-    socket.on("data", (chunk: Buffer) => splitter.push(chunk))
+    let first = true
+    socket.on("data", (chunk: Buffer) => {
+      // A frame starts with its u32 length (at most 64 MiB): a first byte 0x16 is a TLS handshake record.
+      if (first) {
+        first = false
+        if (this.options.tls === null && chunk[0] === 0x16) return fail("a TLS handshake: that node has cluster.tls_* set and this one has not; set the same on every node")
+      }
+      splitter.push(chunk)
+    })
     socket.on("error", () => undefined)
   }
 

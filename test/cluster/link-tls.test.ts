@@ -201,6 +201,24 @@ describe.skipIf(!hasEtcd)("the node link over mutual TLS (real etcd, broker proc
     await waitUntil(() => sub.messages.some((m) => m.payload === "after"), 5000, () => "n1's message after the rogue came")
   }, 60_000)
 
+  it("a node without cluster.tls_* cannot link either way, and each side says the other has TLS set differently", async () => {
+    const [n1, n2] = nodes
+    const before = n1!.output().length
+    const plain = await startNode("plain", {})
+    await waitFor("the plain node among n2's members", async () => (await membersOf(n2!)).some((m) => m.id === "plain"))
+    const sub = await client(n2!)
+    await sub.client.subscribeAsync("mixed/#", { qos: 1 })
+    const pubPlain = await client(plain)
+    for (let i = 0; i < 20; i++) {
+      await pubPlain.client.publishAsync("mixed/from-plain", `p${i}`, { qos: 1 })
+      await quiet(100)
+    }
+    await waitUntil(() => /cluster link to plain \(127\.0\.0\.1:\d+\): TLS handshake refused \(closed by the peer before the handshake finished: is cluster\.tls_\* set on it\?\)/.test(n1!.output().slice(before)), 10_000, () => `n1's log: ${n1!.output().slice(before)}`)
+    await waitUntil(() => /cluster link from 127\.0\.0\.1: a TLS handshake: that node has cluster\.tls_\* set and this one has not/.test(plain.output()), 10_000, () => `the plain node's log: ${plain.output()}`)
+    expect(sub.messages.filter((m) => m.topic === "mixed/from-plain")).toEqual([])
+    expect(nodes.map((n) => n.exit()).every((e) => e === null)).toBe(true)
+  }, 60_000)
+
   it("a partial cluster.tls_* configuration stops the start, naming the missing key", async () => {
     const f = files.get("n1")!
     const data = mkdtempSync(join(dir, "half-"))

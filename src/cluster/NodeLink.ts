@@ -48,15 +48,18 @@ const CLOSED_AT_ONCE_MS = 1000
 /** Refused TLS handshakes from one address are logged once in this long. */
 const REFUSAL_LOG_MS = 10 * 60_000
 /**
- * Why a TLS link that closed was refused, or null when it was not: a certificate error (either
- * side's), or a close right after the handshake: with TLS 1.3 a dialler's handshake is done before
- * the other side checks its certificate, and that side then just closes (the link never answers).
+ * Why a TLS link to `peer` that closed was refused, and what to do, or null when it was not
+ * refused: a certificate error (either side's), or a close right after the handshake: with TLS
+ * 1.3 a dialler's handshake is done before the other side checks its certificate, and that side
+ * then just closes (a link never answers), as it does for a wrong cluster.secret.
  */
-const tlsRefusal = (failure: Error | null, upAt: number, now: number): string | null => {
-  if (failure !== null && isTlsRefusal(failure)) return `${(failure as NodeJS.ErrnoException).code}: ${failure.message.split("\n")[0]!.trim()}`
-  if (upAt > 0 && now - upAt < CLOSED_AT_ONCE_MS) return "closed by the peer right after the handshake: it refused this node's certificate (or its cluster.secret), its log says why"
+const tlsRefusal = (peer: string, host: string, failure: Error | null, upAt: number, now: number): string | null => {
+  if (failure !== null && isTlsRefusal(failure)) {
+    return `TLS handshake failed (${(failure as NodeJS.ErrnoException).code}: ${failure.message.split("\n")[0]!.trim()}): both nodes need certificates signed by the same cluster.tls_ca_file, and ${peer}'s must name ${host} (subjectAltName DNS or IP)`
+  }
+  if (upAt > 0 && now - upAt < CLOSED_AT_ONCE_MS) return `closed by ${peer} right after the TLS handshake: it refused this node's certificate or its cluster.secret (its log says which)`
   // A plain-TCP node reads a ClientHello as a bad frame and closes.
-  if (upAt === 0 && (failure as NodeJS.ErrnoException | null)?.code === "ECONNRESET") return "closed by the peer before the handshake finished: is cluster.tls_* set on it?"
+  if (upAt === 0 && (failure as NodeJS.ErrnoException | null)?.code === "ECONNRESET") return `closed by ${peer} before the TLS handshake finished: is cluster.tls_* set on it?`
   return null
 }
 
@@ -88,7 +91,7 @@ class Peer {
    */
   fresh = true
   scheduled = false
-  /** Why its TLS handshakes fail, as last logged; null while they succeed. */
+  /** Why its TLS links are refused, as last logged; null while they work. */
   refusal: string | null = null
   constructor(readonly id: string) {}
 }
@@ -364,10 +367,10 @@ export class NodeLink {
     })
     socket.on("close", () => {
       const now = Date.now()
-      const refusal = secure === null ? null : tlsRefusal(failure, upAt, now)
+      const refusal = secure === null ? null : tlsRefusal(peer.id, info.host, failure, upAt, now)
       if (refusal !== null) {
         // Certificates to fix, not a blip: retried slowly, logged once per peer and reason.
-        if (peer.refusal !== refusal) this.options.log(`cluster link to ${peer.id} (${info.host}:${info.linkPort}): TLS handshake refused (${refusal}); both nodes need certificates signed by the same cluster.tls_ca_file, and ${peer.id}'s must name ${info.host} (subjectAltName DNS or IP); retrying every ${REFUSED_RECONNECT_MS / 1000} s without logging this again`)
+        if (peer.refusal !== refusal) this.options.log(`cluster link to ${peer.id} (${info.host}:${info.linkPort}) refused: ${refusal}; retrying every ${REFUSED_RECONNECT_MS / 1000} s without logging this again`)
         peer.refusal = refusal
       } else {
         if (upAt > 0 && now - upAt >= PROVEN_MS) peer.refusal = null

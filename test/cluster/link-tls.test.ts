@@ -12,14 +12,19 @@ import * as net from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as tls from "node:tls"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { Effect } from "effect"
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
+import * as MemoryCoordination from "../../layers/coordination/memory.js"
+import { defaultConfig } from "../../config/BrokerConfigShape.js"
 import { encodeHello, encodePublish } from "../../src/cluster/linkFrames.js"
+import { loadLinkTls } from "../../src/cluster/linkTls.js"
 import { Message } from "../../src/mqtt/engine/Message.js"
 import { writeDevCertificates } from "../../src/tls/devCertificates.js"
-import { writeNodeCertificate } from "../support/certificates.js"
+import { useCertificates, writeNodeCertificate } from "../support/certificates.js"
 import { connect, quiet, type TestClient, waitUntil } from "../support/clients.js"
 import { freePort } from "../support/freePort.js"
 import { type BrokerProcess, mainPath, startBrokerProcess } from "../support/startBrokerProcess.js"
+import { startBroker, type TestBroker } from "../support/TestBroker.js"
 import { type EtcdServer, hasEtcd, startEtcd } from "./etcdServer.js"
 
 interface MemberView {
@@ -180,8 +185,8 @@ describe.skipIf(!hasEtcd)("the node link over mutual TLS (real etcd, broker proc
       await quiet(100)
     }
     const since = (i: number, n: BrokerProcess) => n.output().slice(before[i] ?? 0)
-    await waitUntil(() => /cluster link to n2 \(127\.0\.0\.1:\d+\): TLS handshake refused/.test(rogue.output()), 10_000, () => `the rogue's log: ${rogue.output()}`)
-    await waitUntil(() => /cluster link to rogue \(127\.0\.0\.1:\d+\): TLS handshake refused/.test(since(0, n1!)), 10_000, () => `n1's log: ${since(0, n1!)}`)
+    await waitUntil(() => /cluster link to n2 \(127\.0\.0\.1:\d+\) refused: TLS handshake failed \([A-Z_]+: .*\): both nodes need certificates signed by the same cluster\.tls_ca_file/.test(rogue.output()), 10_000, () => `the rogue's log: ${rogue.output()}`)
+    await waitUntil(() => /cluster link to rogue \(127\.0\.0\.1:\d+\) refused: TLS handshake failed/.test(since(0, n1!)), 10_000, () => `n1's log: ${since(0, n1!)}`)
     await waitUntil(() => /cluster link from 127\.0\.0\.1: TLS handshake refused/.test(since(1, n2!)), 10_000, () => `n2's log: ${since(1, n2!)}`)
     // Retries go on (every 5 s, and the rogue keeps publishing): still one line per peer.
     for (let i = 0; i < 30; i++) {
@@ -213,7 +218,7 @@ describe.skipIf(!hasEtcd)("the node link over mutual TLS (real etcd, broker proc
       await pubPlain.client.publishAsync("mixed/from-plain", `p${i}`, { qos: 1 })
       await quiet(100)
     }
-    await waitUntil(() => /cluster link to plain \(127\.0\.0\.1:\d+\): TLS handshake refused \(closed by the peer before the handshake finished: is cluster\.tls_\* set on it\?\)/.test(n1!.output().slice(before)), 10_000, () => `n1's log: ${n1!.output().slice(before)}`)
+    await waitUntil(() => /cluster link to plain \(127\.0\.0\.1:\d+\) refused: closed by plain before the TLS handshake finished: is cluster\.tls_\* set on it\?/.test(n1!.output().slice(before)), 10_000, () => `n1's log: ${n1!.output().slice(before)}`)
     await waitUntil(() => /cluster link from 127\.0\.0\.1: a TLS handshake: that node has cluster\.tls_\* set and this one has not/.test(plain.output()), 10_000, () => `the plain node's log: ${plain.output()}`)
     expect(sub.messages.filter((m) => m.topic === "mixed/from-plain")).toEqual([])
     expect(nodes.map((n) => n.exit()).every((e) => e === null)).toBe(true)
@@ -303,6 +308,91 @@ describe("robustmq start --workers 2 with cluster.tls_* (no etcd: the workers li
       const got = await received(s, "wt/x", 20)
       expect(got.map((m) => Number(m.payload))).toEqual(Array.from({ length: 20 }, (_, i) => i))
     }
-    expect(out).not.toMatch(/TLS handshake refused/)
+    expect(out).not.toMatch(/cluster link .*refused/)
   }, 90_000)
+})
+
+describe("loadLinkTls: all three cluster.tls_* files or none", () => {
+  const certs = useCertificates()
+  const cluster = (files: Partial<Record<"tlsCertFile" | "tlsKeyFile" | "tlsCaFile", string>>) => ({ ...defaultConfig.cluster, ...files })
+  const message = (f: () => unknown) => {
+    try {
+      f()
+    } catch (e) {
+      return (e as Error).message
+    }
+    throw new Error("loadLinkTls did not throw")
+  }
+
+  it("none is plain TCP; all three make server options that require a client certificate", () => {
+    expect(loadLinkTls(cluster({}))).toBeNull()
+    const c = certs.get()
+    const made = loadLinkTls(cluster({ tlsCertFile: c.serverCert, tlsKeyFile: c.serverKey, tlsCaFile: c.caCert }))!
+    expect(made.server).toMatchObject({ requestCert: true, rejectUnauthorized: true })
+    expect(made.client.rejectUnauthorized).toBe(true)
+  })
+
+  it("a partial set names the missing key and its env var", () => {
+    const c = certs.get()
+    expect(message(() => loadLinkTls(cluster({ tlsCertFile: c.serverCert })))).toMatch(
+      /^cluster\.tls_cert_file is set but cluster\.tls_key_file is empty: add cluster\.tls_key_file \(or ROBUSTMQ_CLUSTER_TLS_KEY_FILE\)/
+    )
+    expect(message(() => loadLinkTls(cluster({ tlsCaFile: c.caCert, tlsKeyFile: c.serverKey })))).toMatch(
+      /^cluster\.tls_key_file and cluster\.tls_ca_file are set but cluster\.tls_cert_file is empty: add cluster\.tls_cert_file \(or ROBUSTMQ_CLUSTER_TLS_CERT_FILE\)/
+    )
+  })
+
+  it("an unreadable file and a key of another certificate say what to check", () => {
+    const c = certs.get()
+    expect(message(() => loadLinkTls(cluster({ tlsCertFile: c.serverCert, tlsKeyFile: c.serverKey, tlsCaFile: "/nonexistent/ca.crt" })))).toBe(
+      "cannot read cluster.tls_ca_file /nonexistent/ca.crt (ENOENT): check the path in cluster.tls_ca_file or ROBUSTMQ_CLUSTER_TLS_CA_FILE"
+    )
+    expect(message(() => loadLinkTls(cluster({ tlsCertFile: c.serverCert, tlsKeyFile: c.clientKey, tlsCaFile: c.caCert })))).toMatch(
+      /^the cluster\.tls_\* files .* cannot be used \(.*\): check that they are PEM and that the key belongs to the certificate$/
+    )
+  })
+})
+
+describe("cluster.secret on top of TLS (in process, memory coordination)", () => {
+  const certs = useCertificates()
+  const nodes: Array<TestBroker> = []
+  const clients: Array<TestClient> = []
+  let node: { cert: string; key: string } | null = null
+  afterEach(async () => {
+    for (const c of clients.splice(0)) await c.end(true)
+    for (const n of nodes.splice(0)) {
+      await n.stop()
+      n.cleanup()
+    }
+  })
+
+  const pair = async (secrets: [string, string]) => {
+    const c = certs.get()
+    node ??= await writeNodeCertificate(c.dir, "node", { cert: c.caCert, key: c.caKey })
+    const { service } = await Effect.runPromise(MemoryCoordination.make)
+    for (const [i, secret] of secrets.entries()) {
+      nodes.push(await startBroker({ coordination: service, cluster: { nodeId: `t${i + 1}`, secret, tlsCertFile: node.cert, tlsKeyFile: node.key, tlsCaFile: c.caCert } }))
+    }
+    await waitUntil(() => nodes.every((n) => n.node.members().length === 2), 5000, () => "two members")
+    const sub = await connect(nodes[1]!.url)
+    clients.push(sub)
+    await sub.client.subscribeAsync("both/#", { qos: 1 })
+    const pub = await connect(nodes[0]!.url)
+    clients.push(pub)
+    await pub.client.publishAsync("both/a", "hello", { qos: 1 })
+    return sub
+  }
+
+  it("nodes with the same certificates and the same secret link and forward", async () => {
+    const sub = await pair(["same", "same"])
+    const [got] = await sub.waitFor(1)
+    expect(got!.payload).toBe("hello")
+  })
+
+  it("a node with good certificates but another secret is refused: nothing it sends is delivered", async () => {
+    const sub = await pair(["mine", "theirs"])
+    await quiet(1000)
+    expect(sub.messages).toEqual([])
+    expect(nodes[1]!.routing.link!.stats.received).toBe(0)
+  })
 })

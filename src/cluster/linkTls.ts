@@ -66,9 +66,12 @@ export const loadLinkTls = (config: ClusterConfig): LinkTls | null => {
   }
 }
 
-/** Error codes of a handshake refused for its certificates (either side), as opposed to a network failure. */
+/**
+ * A handshake refused for its certificates (either side), as opposed to a network failure: node's
+ * ERR_SSL_* / ERR_TLS_* codes, and OpenSSL's verify codes (UNABLE_TO_VERIFY_LEAF_SIGNATURE,
+ * SELF_SIGNED_CERT_IN_CHAIN, CERT_HAS_EXPIRED, ...).
+ */
 export const isTlsRefusal = (error: Error): boolean => {
   const code = (error as NodeJS.ErrnoException).code ?? ""
-  return code.startsWith("ERR_SSL_") || code.startsWith("ERR_TLS_") || code.startsWith("CERT_") || code.includes("CERT") ||
-    code.includes("SIGNATURE") || code.includes("ISSUER")
+  return /^ERR_(SSL|TLS)_|^UNABLE_TO_|CERT|SIGNATURE|ISSUER/.test(code)
 }

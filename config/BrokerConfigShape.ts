@@ -223,6 +223,11 @@ export interface ClusterConfig {
   /** Seconds without a lease renewal after which the others count this node dead. */
   readonly leaseTtl: number
   /**
+   * Seconds between compactions of etcd's history, done by the member with the lowest id and
+   * keeping one period of history (0: never; leave it to etcd's --auto-compaction-retention).
+   */
+  readonly etcdCompactInterval: number
+  /**
    * Worker processes on this machine behind the same MQTT port, each a cluster node (1: this
    * process serves; "auto": one per core). See src/cluster/workers/.
    */
@@ -320,6 +325,6 @@ export const defaultConfig: BrokerConfigShape = {
   tls: { certFile: "", keyFile: "", caFile: "", verifyClient: "none", cnAsUsername: false, minVersion: "TLSv1.2" },
   log: { level: "info" },
   http: { host: "0.0.0.0", port: 8080, adminTokens: [], metricsAuth: false },
-  cluster: { etcdEndpoints: [], nodeId: "", advertiseHost: "", port: 7946, name: "robustmq", leaseTtl: 5, workers: 1, secret: "",
+  cluster: { etcdEndpoints: [], nodeId: "", advertiseHost: "", port: 7946, name: "robustmq", leaseTtl: 5, etcdCompactInterval: 300, workers: 1, secret: "",
     tlsCertFile: "", tlsKeyFile: "", tlsCaFile: "" }
 }

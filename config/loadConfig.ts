@@ -269,6 +269,7 @@ const ClusterSection = Schema.Struct({
   port: Schema.optional(U16),
   name: Schema.optional(NodeId.pipe(Schema.minLength(1))),
   leaseTtl: Schema.optional(intBetween(1, 300)).pipe(Schema.fromKey("lease_ttl")),
+  etcdCompactInterval: Schema.optional(intAtLeast(0)).pipe(Schema.fromKey("etcd_compact_interval")),
   secret: Schema.optional(Schema.String),
   // "" = none; relative paths are resolved against the working directory, like [tls].
   tlsCertFile: Schema.optional(Schema.String).pipe(Schema.fromKey("tls_cert_file")),
@@ -429,6 +430,7 @@ export const configFields: ReadonlyArray<ConfigField> = [
   { section: "cluster", key: "port", env: "ROBUSTMQ_CLUSTER_PORT", flag: "--cluster-port", override: "clusterPort", numeric: true },
   { section: "cluster", key: "name", env: "ROBUSTMQ_CLUSTER_NAME", numeric: false },
   { section: "cluster", key: "lease_ttl", env: "ROBUSTMQ_CLUSTER_LEASE_TTL", numeric: true },
+  { section: "cluster", key: "etcd_compact_interval", env: "ROBUSTMQ_CLUSTER_ETCD_COMPACT_INTERVAL", numeric: true },
   { section: "cluster", key: "workers", env: "ROBUSTMQ_CLUSTER_WORKERS", flag: "--workers", override: "workers", numeric: true },
   { section: "cluster", key: "secret", env: "ROBUSTMQ_CLUSTER_SECRET", numeric: false },
   { section: "cluster", key: "tls_cert_file", env: "ROBUSTMQ_CLUSTER_TLS_CERT_FILE", numeric: false },

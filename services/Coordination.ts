@@ -132,9 +132,12 @@ export interface CoordinationService {
   ) => Effect.Effect<number, StreamVersionConflict | CoordinationError>
   /** One key's value, or null. */
   readonly get: (key: string) => Effect.Effect<string | null, CoordinationError>
-  /** Every key under `prefix` now, and the revision to watch from. */
+  /** Every key under `prefix` as of one revision, however many (etcd reads pages), and that revision to watch from. */
   readonly list: (prefix: string) => Effect.Effect<{ readonly entries: ReadonlyArray<Entry>; readonly revision: number }, CoordinationError>
-  /** Puts and deletes under `prefix` after `revision`, in order, none lost or repeated across reconnects. */
+  /**
+   * Puts and deletes under `prefix` after `revision`, in order, none lost or repeated across
+   * reconnects. A revision the layer no longer keeps (etcd compacted it) fails the stream: list again.
+   */
   readonly watch: (prefix: string, revision: number) => Stream.Stream<KeyChange, CoordinationError>
 }
 

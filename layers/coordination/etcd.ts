@@ -8,6 +8,8 @@
  * read, then a transaction guarded by the read's mod revision, and a failed or unknown outcome
  * is settled by reading again. Cluster event streams keep `streams/<name>/<version>` and
  * `heads/<name>` (the version as text): an append is one transaction comparing the head's value.
+ * Listings come in pages at one revision (etcdRange.ts); with `compactEveryMs` the lowest member
+ * compacts etcd's history (etcdCompactor.ts).
  */
 import { Deferred, Effect, FiberId, Layer, Stream } from "effect"
 import type { Etcd3, IKeyValue } from "etcd3"
@@ -27,6 +29,8 @@ import {
   StreamVersionConflict
 } from "../../services/Coordination.js"
 import { call, makeClient, type Try } from "./etcdClient.js"
+import { compactHistory } from "./etcdCompactor.js"
+import { isCompacted, listPrefix } from "./etcdRange.js"
 import { grant, keepAlive, revoke } from "./etcdLease.js"
 
 export interface EtcdOptions {
@@ -34,6 +38,8 @@ export interface EtcdOptions {
   readonly cluster: string
   /** Per call, retries included (ms). */
   readonly deadlineMs?: number
+  /** How often the member with the lowest id compacts etcd's history, keeping one period of it (ms); 0 or absent: never. */
+  readonly compactEveryMs?: number
 }
 
 /**
@@ -51,15 +57,24 @@ const watchPrefix = <A>(
 ): Stream.Stream<A, CoordinationError> =>
   Stream.asyncScoped<A, CoordinationError>((emit) =>
     Effect.gen(function*() {
-      const watcher = yield* Effect.acquireRelease(
-        Effect.sync(() => client.watch().prefix(prefix).startRevision(String(revision + 1)).watcher()),
-        (w) => Effect.promise(() => w.cancel().catch(() => undefined)).pipe(Effect.timeout(deadlineMs), Effect.ignore)
+      const { watcher, cancelled } = yield* Effect.acquireRelease(
+        Effect.sync(() => ({ watcher: client.watch().prefix(prefix).startRevision(String(revision + 1)).watcher(), cancelled: { byEtcd: false } })),
+        // A watcher etcd cancelled is gone already, and its cancel() would wait forever for a
+        // "connected" that never comes. Finalizers are uninterruptible: the wait must be made
+        // interruptible for the timeout to end it.
+        ({ cancelled, watcher }) =>
+          cancelled.byEtcd
+            ? Effect.void
+            : Effect.promise(() => watcher.cancel().catch(() => undefined)).pipe(Effect.interruptible, Effect.timeout(deadlineMs), Effect.ignore)
       )
       const connected = Deferred.unsafeMake<void, CoordinationError>(FiberId.none)
       watcher.on("put", (kv) => void emit.single(toChange("Put", kv)))
       watcher.on("delete", (kv) => void emit.single(toChange("Delete", kv)))
       watcher.once("connected", () => Deferred.unsafeDone(connected, Effect.void))
-      watcher.on("error", (cause) => {
+      // etcd3 emits "error" only for a watch etcd cancelled (compaction, permissions).
+      watcher.on("error", (e) => {
+        cancelled.byEtcd = true
+        const cause = compactedWatch(e) ? new Error(`revision ${revision} or a later one it resumed from was compacted: list again`, { cause: e }) : e
         Deferred.unsafeDone(connected, Effect.fail(new CoordinationError({ op, cause })))
         void emit.fail(new CoordinationError({ op, cause }))
       })
@@ -68,6 +83,12 @@ const watchPrefix = <A>(
       )
     })
   )
+
+/**
+ * etcd cancels a watch whose start revision is compacted without a reason (etcd 3.4 sets only
+ * compact_revision, which etcd3 does not pass on): the watcher's error is "Watcher canceled: ".
+ */
+const compactedWatch = (e: Error): boolean => isCompacted(e) || /^Watcher canceled: ?$/.test(e.message)
 
 export const make = (options: EtcdOptions) =>
   Effect.gen(function*() {
@@ -79,6 +100,10 @@ export const make = (options: EtcdOptions) =>
     const root = `/rmq/${options.cluster}/`
     const nodes = `${root}nodes/`
     const ownerKey = (key: string) => `${root}${OWNERS_PREFIX}${key}`
+    /** The member ids this client joined as and has not left: the compactor runs on the lowest member only. */
+    const joined = new Set<string>()
+    const compactEveryMs = options.compactEveryMs ?? 0
+    if (compactEveryMs > 0) yield* Effect.forkScoped(compactHistory({ client, nodesPrefix: nodes, joined, everyMs: compactEveryMs, deadlineMs }))
     /** A call (each try builds its request anew: a builder must not be reused). */
     const etcd = <A>(op: string, run: (attempt: Try) => Promise<A>) => call(op, deadlineMs, run)
 
@@ -96,6 +121,7 @@ export const make = (options: EtcdOptions) =>
           const lost = yield* Deferred.make<void>()
           const lease = yield* Effect.acquireRelease(grant(client, ttlSeconds, deadlineMs), (l) => revoke(client, l.id, deadlineMs))
           yield* etcd("join", (o) => client.put(nodes + member.id).value(JSON.stringify(member)).lease(lease.id).options(o).exec())
+          yield* Effect.acquireRelease(Effect.sync(() => joined.add(member.id)), () => Effect.sync(() => joined.delete(member.id)))
           // Interrupted before the revoke above when the scope closes (finalizers run in reverse).
           yield* Effect.forkScoped(Effect.zipRight(keepAlive(client, lease, ttlSeconds, deadlineMs), Deferred.succeed(lost, undefined)))
           // Guarded by this member's own key: a node whose lease lapsed writes nothing.
@@ -107,10 +133,10 @@ export const make = (options: EtcdOptions) =>
             ).pipe(Effect.flatMap((res) => res.succeeded ? Effect.void : Effect.fail(new CoordinationError({ op: "write", cause: new Error("lease lost") }))))
           return { lost: Deferred.await(lost), write }
         }),
-      members: etcd("list members", (o) => client.getAll().prefix(nodes).options(o).exec()).pipe(
+      members: listPrefix(client, "list members", nodes, deadlineMs).pipe(
         Effect.map((res) => ({
           members: res.kvs.map((kv: IKeyValue) => JSON.parse(kv.value.toString()) as MemberInfo),
-          revision: Number(res.header.revision)
+          revision: res.revision
         }))
       ),
       watchMembers: (revision: number) =>
@@ -175,10 +201,10 @@ export const make = (options: EtcdOptions) =>
         }),
       get: (key: string) => etcd("get", (o) => client.get(root + key).options(o).string()),
       list: (prefix: string) =>
-        etcd("list", (o) => client.getAll().prefix(root + prefix).options(o).exec()).pipe(
+        listPrefix(client, "list", root + prefix, deadlineMs).pipe(
           Effect.map((res) => ({
             entries: res.kvs.map((kv: IKeyValue) => ({ key: kv.key.toString().slice(root.length), value: kv.value.toString() })),
-            revision: Number(res.header.revision)
+            revision: res.revision
           }))
         ),
       watch: (prefix: string, revision: number) =>

@@ -19,6 +19,12 @@ type Backoff = NonNullable<NonNullable<IOptions["faultHandling"]>["watchBackoff"
 const SKIP_FAILED_MS = 1000
 /** Pause between two tries of one call. */
 const RETRY_PAUSE_MS = 25
+/**
+ * Largest response accepted (grpc-js refuses more than 4 MiB by default). Listings come in pages
+ * (etcdRange.ts), but a watch that resumes far behind gets up to 1,000 revisions of events in one
+ * message, and 1,000 route txns of 128 keys are ~12 MB.
+ */
+const MAX_RECEIVE_BYTES = 64 * 1024 * 1024
 
 /** The pool moves on to the next member when a host policy refuses without calling through. */
 class SkippedMember extends Error {}
@@ -62,6 +68,7 @@ export const makeClient = (endpoints: ReadonlyArray<string>, deadlineMs: number)
   const health = new MemberHealth(endpoints.length)
   return new Etcd3({
     hosts: [...endpoints],
+    grpcOptions: { "grpc.max_receive_message_length": MAX_RECEIVE_BYTES },
     faultHandling: { global: singleTry, host: (host) => health.policy(host), watchBackoff: watchBackoff() },
     // Calls made inside etcd3 itself (a lease's grant): one try, bounded.
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + deadlineMs })

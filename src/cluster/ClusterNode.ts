@@ -135,7 +135,11 @@ const coordinationFor = Effect.gen(function*() {
   const given = yield* Effect.serviceOption(Coordination)
   if (Option.isSome(given)) return given.value
   if (!clusterEnabled(config.cluster)) return null
-  return yield* EtcdCoordination.make({ endpoints: config.cluster.etcdEndpoints, cluster: config.cluster.name })
+  return yield* EtcdCoordination.make({
+    endpoints: config.cluster.etcdEndpoints,
+    cluster: config.cluster.name,
+    compactEveryMs: config.cluster.etcdCompactInterval * 1000
+  })
 })
 
 export const layer: Layer.Layer<ClusterNode, never, BrokerConfig> = Layer.scoped(

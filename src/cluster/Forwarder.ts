@@ -11,6 +11,7 @@ import type { SessionEvent } from "../../domain/session/events.js"
 import type { RemoteRouting } from "../mqtt/engine/Engine.js"
 import type { LiveSession } from "../mqtt/engine/LiveSession.js"
 import type { Message } from "../mqtt/engine/Message.js"
+import type { Forwarded } from "./linkFrames.js"
 import type { MovedRoutes } from "./MovedRoutes.js"
 import type { NodeLink } from "./NodeLink.js"
 import type { RouteSummary } from "./RouteSummary.js"
@@ -54,25 +55,18 @@ export class Forwarder implements RemoteRouting {
 
   forward(msg: Message): number {
     const sent = this.forwardByRoutes(msg)
-    if (this.moved.size > 0) this.moved.follow(msg, this.plainRouteTo(msg.topic))
+    if (this.moved.size > 0) this.moved.follow({ msg, sender: this.nodeId, revision: this.routes.revision, tp: msg.tp, offset: msg.offset })
     return sent
   }
 
   /**
    * A message another node (`from`) forwarded here: on to the new holder of a session that left
-   * this node, unless `from` reached it directly (it sees the new holder's routes when this node
-   * does, give or take a watch event: sending it again would deliver twice there).
+   * this node, unless it got the message itself (MovedRoutes). `revision`: the sender's route
+   * table revision, said with the batch (-1 for a replay).
    */
-  relay(msg: Message, from: string): void {
+  relay(f: Forwarded, from: string, revision: number): void {
     if (this.moved.size === 0) return
-    const direct = this.plainRouteTo(msg.topic)
-    this.moved.follow(msg, (node) => node === from || direct(node))
-  }
-
-  /** Whether a node has plain subscribers for `topic` that this node knows of (it got the message directly). */
-  private plainRouteTo(topic: string): (node: string) => boolean {
-    const matched = this.routes.match(topic)
-    return (node) => matched.some((r) => r.node === node && r.groupKey === null)
+    this.moved.follow({ msg: f.message, sender: from, revision, tp: f.tp, offset: f.offset })
   }
 
   private forwardByRoutes(msg: Message): number {

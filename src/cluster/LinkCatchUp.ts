@@ -7,9 +7,8 @@
  */
 import { Effect, Runtime, Schedule } from "effect"
 import type { Engine } from "../mqtt/engine/Engine.js"
-import type { Message } from "../mqtt/engine/Message.js"
 import { replay } from "./CatchUpReplay.js"
-import { type CatchUp, encodeCatchUp, type PublishBatch } from "./linkFrames.js"
+import { type CatchUp, encodeCatchUp, type Forwarded, type PublishBatch } from "./linkFrames.js"
 import { type Gap, LinkProgress, type SavedProgress } from "./LinkProgress.js"
 import type { NodeLink } from "./NodeLink.js"
 
@@ -28,10 +27,10 @@ export class LinkCatchUp {
     private readonly progress: LinkProgress,
     private readonly runtime: Runtime.Runtime<never>,
     /** Each message delivered here also goes on to a session that just moved away (MovedRoutes). */
-    private readonly relay: (message: Message, from: string) => void
+    private readonly relay: (f: Forwarded, from: string, revision: number) => void
   ) {}
 
-  static make(engine: Engine, relay: (message: Message, from: string) => void): Effect.Effect<LinkCatchUp> {
+  static make(engine: Engine, relay: (f: Forwarded, from: string, revision: number) => void): Effect.Effect<LinkCatchUp> {
     return Effect.gen(function*() {
       const snap = yield* engine.store.loadSnapshot(SNAPSHOT).pipe(
         Effect.catchAll((error) => Effect.as(Effect.logWarning("cluster: reading the link progress failed; catch-ups start from now", error), undefined))
@@ -53,7 +52,7 @@ export class LinkCatchUp {
     if (isReplay) {
       for (const f of this.progress.replayed(from, batch.messages, batch.coverage)) {
         engine.publishReplayed(f.message)
-        this.relay(f.message, from)
+        this.relay(f, from, -1)
       }
       return
     }
@@ -62,7 +61,7 @@ export class LinkCatchUp {
     for (const f of batch.messages) {
       if (!this.progress.admit(from, f)) continue
       engine.publishForwarded(f.message, f.groups)
-      this.relay(f.message, from)
+      this.relay(f, from, batch.revision)
     }
     if (gaps !== null) for (const gap of gaps) this.ask(gap)
   }
@@ -85,6 +84,14 @@ export class LinkCatchUp {
       Effect.catchAll((error) => Effect.logWarning(`cluster: catching ${from} up on ${request.tp} failed; it asks again on its next link`, error))
     )
     Runtime.runFork(this.runtime)(work)
+  }
+
+  /**
+   * Where this node stands in every other node's log (and its own log's ends, under its own id):
+   * what arrives from here on reaches a session stored now.
+   */
+  arrived(self: string): SavedProgress {
+    return { ...this.progress.positions(), [self]: Object.fromEntries(this.engine.backlog.ends()) }
   }
 
   /** Runs for the node's life: heartbeats to the other members, and the progress saved. */

@@ -107,6 +107,13 @@ export class LinkProgress {
     return out
   }
 
+  /** Per sender, per partition: the offset from which its live messages are still to come. */
+  positions(): SavedProgress {
+    const out: SavedProgress = {}
+    for (const [node, tps] of this.progress) out[node] = Object.fromEntries([...tps].map(([tp, p]) => [tp, p.seen]))
+    return out
+  }
+
   /** How many sender partitions still wait for a catch-up (for status and tests). */
   owed(): number {
     let n = 0

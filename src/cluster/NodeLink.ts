@@ -85,6 +85,8 @@ class Peer {
   readonly control: Array<Buffer> = []
   /** Per log partition of this node: the end offset up to which this peer has been told what it got. */
   readonly covered = new Map<string, number>()
+  /** The route table revision when the first message queued now was routed (-1: none queued). */
+  revision = -1
   /**
    * The next batch starts a run the peer cannot join to the last (a new connection, or messages
    * dropped): its coverage says `from` -1, and the peer asks for what it may have missed.
@@ -100,6 +102,8 @@ export interface NodeLinkOptions {
   readonly self: () => NodeInfo
   /** The current address of a member, or undefined once it has left. */
   readonly lookup: (id: string) => NodeInfo | undefined
+  /** The etcd revision of this node's route table: batches say it (see RouteTable.reachedBy). */
+  readonly routesRevision: () => number
   /** This node's log ends, per partition that carries MQTT messages: what batches say they cover. */
   readonly ends: () => ReadonlyMap<string, number>
   /** A batch another node forwarded (replay: the answer to a catch-up, no coverage). */
@@ -241,6 +245,7 @@ export class NodeLink {
       this.connect(peer)
       if (peer.messages.length >= MAX_QUEUED_WHILE_CONNECTING) return this.drop(peer)
     } else if (peer.socket!.writableLength > MAX_UNSENT_BYTES) return this.drop(peer)
+    if (peer.messages.length === 0) peer.revision = this.options.routesRevision()
     peer.messages.push(msg)
     peer.groups.push(groups)
     if (!peer.scheduled) {
@@ -328,7 +333,7 @@ export class NodeLink {
     while (peer.messages.length > 0) {
       const messages = peer.messages.splice(0, MAX_BATCH)
       const groups = peer.groups.splice(0, MAX_BATCH)
-      const frame = encodePublish(messages, groups, coverage)
+      const frame = encodePublish(messages, groups, coverage, FrameType.Publish, peer.revision)
       coverage = []
       this.stats.forwarded += messages.length
       this.stats.forwardedBytes += frame.byteLength

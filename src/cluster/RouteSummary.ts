@@ -27,6 +27,10 @@ export class RouteSummary implements RouteListener {
   private nextCommit: Deferred.Deferred<void> | null = null
   private writer: Fiber.RuntimeFiber<void> | null = null
   private closed = false
+  /** Route keys whose removal waits (hold), with how many holds each has. */
+  private readonly held = new Map<string, number>()
+  /** Held route keys that lost their last subscriber here meanwhile. */
+  private readonly removedWhileHeld = new Set<string>()
 
   constructor(
     private readonly node: string,
@@ -41,11 +45,34 @@ export class RouteSummary implements RouteListener {
   }
 
   added(key: string): void {
+    this.removedWhileHeld.delete(key)
     this.change(key, true)
   }
 
   removed(key: string): void {
-    this.change(key, false)
+    if (this.held.has(key)) this.removedWhileHeld.add(key)
+    else this.change(key, false)
+  }
+
+  /**
+   * Keeps these route keys in the summary for `ms` even if their last subscriber here goes: a
+   * session handed to another node takes its subscriptions along, and the others must see the
+   * new holder's routes before this node's go, or a message published meanwhile reaches neither
+   * (etcd delivers changes in revision order, so the new holder's, written first, arrive first).
+   */
+  hold(keys: ReadonlyArray<string>, ms: number): void {
+    for (const key of keys) this.held.set(key, (this.held.get(key) ?? 0) + 1)
+    setTimeout(() => {
+      for (const key of keys) {
+        const n = (this.held.get(key) ?? 1) - 1
+        if (n > 0) {
+          this.held.set(key, n)
+          continue
+        }
+        this.held.delete(key)
+        if (this.removedWhileHeld.delete(key)) this.change(key, false)
+      }
+    }, ms).unref()
   }
 
   private change(key: string, present: boolean): void {

@@ -14,6 +14,8 @@ export interface RemoteRoute {
   readonly node: string
   /** `<group>/<filter>`, as the engine's SharedGroup.key; null for plain subscriptions. */
   readonly groupKey: string | null
+  /** The etcd revision that wrote it (for a listed route, the listing's: no older than that). */
+  readonly revision: number
 }
 
 interface Placed {
@@ -27,6 +29,11 @@ export class RouteTable {
   private readonly byEtcdKey = new Map<string, Placed>()
   /** Share group key -> the other nodes that have members in it. */
   readonly groupNodes = new Map<string, Array<string>>()
+  /**
+   * The etcd revision this table reflects. It travels with each batch this node forwards, so the
+   * node a session just left can tell whether the sender saw the new holder's routes (see relay).
+   */
+  revision = -1
 
   constructor(private readonly self: string) {}
 
@@ -42,21 +49,35 @@ export class RouteTable {
     return this.trie.match(topic)
   }
 
-  apply(change: KeyChange): void {
-    if (change._tag === "Put") this.put(change.key, change.value)
-    else this.remove(change.key)
+  /**
+   * Whether a node whose table reflected `revision` had `node`'s plain subscribers for `topic`
+   * (and so sent it a message on that topic itself). -1: unknown, no.
+   */
+  reachedBy(topic: string, node: string, revision: number): boolean {
+    const matched = this.trie.match(topic)
+    for (let i = 0; i < matched.length; i++) {
+      const r = matched[i]!
+      if (r.node === node && r.groupKey === null && r.revision <= revision) return true
+    }
+    return false
   }
 
-  private put(etcdKey: string, routeKey: string): void {
+  apply(change: KeyChange): void {
+    if (change._tag === "Put") this.put(change.key, change.value, change.revision)
+    else this.remove(change.key)
+    if (change.revision > this.revision) this.revision = change.revision
+  }
+
+  private put(etcdKey: string, routeKey: string, revision: number): void {
     const node = etcdKey.slice(routesPrefix.length).split("/")[0]!
     if (node === this.self || this.byEtcdKey.has(etcdKey)) return
     const shared = parseShared(routeKey)
     let placed: Placed
-    if (shared === null) placed = { filter: routeKey, trieKey: node, route: { node, groupKey: null } }
+    if (shared === null) placed = { filter: routeKey, trieKey: node, route: { node, groupKey: null, revision } }
     else if (typeof shared === "number") return // not a valid share filter: written by a newer version?
     else {
       const groupKey = `${shared.group}/${shared.filter}`
-      placed = { filter: shared.filter, trieKey: `${node}\u0000${shared.group}`, route: { node, groupKey } }
+      placed = { filter: shared.filter, trieKey: `${node}\u0000${shared.group}`, route: { node, groupKey, revision } }
       const nodes = this.groupNodes.get(groupKey)
       if (nodes === undefined) this.groupNodes.set(groupKey, [node])
       else if (!nodes.includes(node)) nodes.push(node)
@@ -86,7 +107,8 @@ export class RouteTable {
     const once = Effect.gen(this, function*() {
       const { entries, revision } = yield* coordination.list(routesPrefix)
       this.clear()
-      for (const e of entries) this.put(e.key, e.value)
+      for (const e of entries) this.put(e.key, e.value, revision)
+      this.revision = revision
       yield* Stream.runForEach(coordination.watch(routesPrefix, revision), (change) => Effect.sync(() => this.apply(change)))
     })
     return Effect.forever(once.pipe(

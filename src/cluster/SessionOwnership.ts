@@ -18,24 +18,28 @@ import type { Engine } from "../mqtt/engine/Engine.js"
 import { exportSession, importSession, type MovedSession } from "../mqtt/engine/handOver.js"
 import type { ClusterNodeService } from "./ClusterNode.js"
 import { encodePushAck, encodeSession, encodeTakeOver, FrameType, type PushAck, type SessionReply, type TakeOver } from "./linkFrames.js"
-import type { MovedAddress, MovedRoutes } from "./MovedRoutes.js"
+import type { Arrived, MovedAddress, MovedRoutes } from "./MovedRoutes.js"
 import type { NodeLink } from "./NodeLink.js"
 import { ownershipKey as sessionKey, SessionDirectory } from "./SessionDirectory.js"
 
 /** How long a CONNECT waits for the old node's hand-over before it goes on without it. */
 const HAND_OVER_WAIT_MS = 3000
-/** After handing a session to a node that asked, how long before its messages follow it (see MovedRoutes). */
-const TAKEN_OVER_STORED_MS = 200
+/** After handing a session to a node that asked, how long its messages wait for word that it is stored (see MovedRoutes). */
+const TAKEN_OVER_STORED_MS = 3000
 /** How long a stopping node waits for a node to store a session it pushed. */
 const PUSH_WAIT_MS = 5000
 
 export class SessionOwnership {
   private nextRequest = 1
   private readonly waiting = new Map<number, { readonly holder: string; readonly reply: Deferred.Deferred<MovedSession | null> }>()
-  private readonly pushes = new Map<number, { readonly target: string; readonly stored: Deferred.Deferred<boolean> }>()
+  private readonly pushes = new Map<number, { readonly target: string; readonly stored: Deferred.Deferred<PushAck> }>()
+  /** Sessions handed to a node that asked (TAKEOVER), by asker and request id, until it says stored. */
+  private readonly handed = new Map<string, MovedAddress>()
   /** Handing everything off (a clean stop): new CONNECTs are sent elsewhere (0x88). */
   private stopping = false
   readonly directory: SessionDirectory
+  /** Waits (bounded) until this node's route changes are in etcd; null when none are pending. */
+  routesVisible: () => Effect.Effect<void> | null = () => null
 
   constructor(
     private readonly node: ClusterNodeService,
@@ -43,7 +47,9 @@ export class SessionOwnership {
     private readonly engine: Engine,
     private readonly link: NodeLink,
     private readonly moved: MovedRoutes,
-    private readonly runtime: Runtime.Runtime<never>
+    private readonly runtime: Runtime.Runtime<never>,
+    /** Where this node stands in every node's log now (LinkCatchUp.arrived): told to a session's old holder. */
+    private readonly arrived: () => Arrived
   ) {
     this.directory = new SessionDirectory(node.id, coordination, engine, runtime)
   }
@@ -75,26 +81,32 @@ export class SessionOwnership {
       // subscriptions, as does a holder that cannot be reached (it died, and its lease has not
       // run out yet). A clean start wants none of it.
       const handed = this.node.member(holder) !== undefined ? yield* this.fetch(holder, clientId, mine, cleanStart) : null
-      const moved = handed ?? (cleanStart ? null : yield* this.directory.stored(clientId))
-      if (moved !== null) yield* importSession(this.engine, moved).pipe(
-        Effect.catchAll((e) => Effect.logError(`cluster: storing session ${clientId} from ${holder} failed`, e))
+      const moved = handed?.session ?? (cleanStart ? null : yield* this.directory.stored(clientId))
+      this.moved.forget(clientId)
+      let arrived: Arrived = {}
+      const stored = moved === null ? true : yield* importSession(this.engine, moved, () => void (arrived = this.arrived())).pipe(
+        Effect.as(true),
+        Effect.catchAll((e) => Effect.as(Effect.logError(`cluster: storing session ${clientId} from ${holder} failed`, e), false))
       )
+      // The old holder passes on what this node did not get itself since: where it stands now.
+      if (handed?.session != null) this.link.sendControl(holder, encodePushAck({ id: handed.id, ok: stored, takeover: true, arrived }))
       return true
     }).pipe(Effect.catchAll((e) =>
       Effect.as(Effect.logWarning(`cluster: cannot claim session ${clientId} (${e._tag === "OwnershipConflict" ? "claimed elsewhere at the same time" : e.message}): CONNECT refused with 0x88`), false)
     ))
   }
 
-  /** Asks `holder` for the session; null when it has none or does not answer in time. */
-  private fetch(holder: string, clientId: string, mine: Ownership, cleanStart: boolean): Effect.Effect<MovedSession | null> {
+  /** Asks `holder` for the session (null: it has none or does not answer in time), with the request's id. */
+  private fetch(holder: string, clientId: string, mine: Ownership, cleanStart: boolean): Effect.Effect<{ readonly id: number; readonly session: MovedSession | null }> {
     const id = this.nextRequest++
     return Effect.gen(this, function*() {
       const reply = yield* Deferred.make<MovedSession | null>()
       this.waiting.set(id, { holder, reply })
-      if (!this.link.sendControl(holder, encodeTakeOver({ id, clientId, epoch: mine.epoch, cleanStart }))) return null
-      return yield* Deferred.await(reply).pipe(
+      if (!this.link.sendControl(holder, encodeTakeOver({ id, clientId, epoch: mine.epoch, cleanStart }))) return { id, session: null }
+      const session = yield* Deferred.await(reply).pipe(
         Effect.timeoutTo({ duration: HAND_OVER_WAIT_MS, onTimeout: () => null, onSuccess: (s) => s })
       )
+      return { id, session }
     }).pipe(Effect.ensuring(Effect.sync(() => this.waiting.delete(id))))
   }
 
@@ -109,10 +121,18 @@ export class SessionOwnership {
       // since what arrives while the export runs may miss the exported state.
       const address = rightful ? this.forwardingAddress(request.clientId, from) : null
       const session = rightful ? yield* exportSession(this.engine, request.clientId, (conn) => (conn as Connection).takeOver(), request.cleanStart === true) : null
-      // No word comes back once the asker has stored it: its messages follow after a pause.
+      // Its messages follow once the asker says stored (or, without word, after a while).
       if (address !== null) {
         if (session === null) this.moved.drop(address)
-        else setTimeout(() => this.moved.ready(address), TAKEN_OVER_STORED_MS).unref()
+        else {
+          const key = `${from}\u0000${request.id}`
+          this.handed.set(key, address)
+          setTimeout(() => {
+            if (this.handed.get(key) !== address) return
+            this.handed.delete(key)
+            this.moved.ready(address, null)
+          }, TAKEN_OVER_STORED_MS).unref()
+        }
       }
       if (!rightful) yield* Effect.logWarning(`cluster: ${from} asked for session ${request.clientId} at epoch ${request.epoch}, but etcd says ${JSON.stringify(owner)}: not handed over`)
       this.link.sendControl(from, encodeSession({ id: request.id, session }))
@@ -147,6 +167,7 @@ export class SessionOwnership {
   handOffAll(): Effect.Effect<{ readonly moved: number; readonly failed: number }> {
     return Effect.gen(this, function*() {
       this.stopping = true
+      this.moved.pin()
       const targets = this.node.members().flatMap((m) => (m.id === this.node.id ? [] : [m.id]))
       const clientIds = [...this.engine.sessions.keys()]
       if (targets.length === 0 || clientIds.length === 0) return { moved: 0, failed: 0 }
@@ -187,12 +208,13 @@ export class SessionOwnership {
         if (address !== null) this.moved.drop(address)
         return null
       }
-      const stored = yield* Deferred.make<boolean>()
+      const stored = yield* Deferred.make<PushAck>()
       this.pushes.set(id, { target, stored })
       if (!this.link.sendControl(target, encodeSession({ id, session: state }, FrameType.Push))) return false
-      const ok = yield* Deferred.await(stored).pipe(Effect.timeoutTo({ duration: PUSH_WAIT_MS, onTimeout: () => false, onSuccess: (ok) => ok }))
+      const ack = yield* Deferred.await(stored).pipe(Effect.timeoutTo({ duration: PUSH_WAIT_MS, onTimeout: () => null, onSuccess: (a) => a }))
+      const ok = ack?.ok === true
       const held = address?.held?.length ?? 0
-      if (address !== null && ok) this.moved.ready(address)
+      if (address !== null && ok) this.moved.ready(address, ack?.arrived ?? null)
       else if (address !== null) this.moved.drop(address)
       yield* Effect.logInfo(`cluster: session ${clientId} handed to ${target}: ${ok ? "stored" : "NOT stored"}, ${held} message(s) sent after it`)
       return ok
@@ -215,13 +237,18 @@ export class SessionOwnership {
     const work = Effect.gen(this, function*() {
       const owner = yield* this.coordination.ownerOf(sessionKey(state.clientId))
       const ok = owner !== null && owner.owner === this.node.id
+      let arrived: Arrived | undefined
       if (ok) {
         this.directory.owned.set(state.clientId, owner)
-        yield* importSession(this.engine, state)
+        this.moved.forget(state.clientId)
+        yield* importSession(this.engine, state, () => void (arrived = this.arrived()))
+        // The stopping node leaves (its routes vanish) once this says stored: this node's routes
+        // for the session must be in etcd before, or a message published between reaches no one.
+        yield* this.routesVisible() ?? Effect.void
       } else {
         yield* Effect.logWarning(`cluster: ${from} pushed session ${state.clientId}, but etcd says ${JSON.stringify(owner)}: not stored here`)
       }
-      this.link.sendControl(from, encodePushAck({ id: push.id, ok }))
+      this.link.sendControl(from, encodePushAck({ id: push.id, ok, arrived }))
     }).pipe(Effect.catchAll((e) =>
       Effect.zipRight(
         Effect.logError(`cluster: storing session ${state.clientId} pushed by ${from} failed`, e),
@@ -231,9 +258,18 @@ export class SessionOwnership {
     Runtime.runFork(this.runtime)(work)
   }
 
-  onPushAck(_from: string, ack: PushAck): void {
+  onPushAck(from: string, ack: PushAck): void {
+    if (ack.takeover === true) {
+      const key = `${from}\u0000${ack.id}`
+      const address = this.handed.get(key)
+      if (address === undefined) return
+      this.handed.delete(key)
+      if (ack.ok) this.moved.ready(address, ack.arrived ?? null)
+      else this.moved.drop(address)
+      return
+    }
     const waiting = this.pushes.get(ack.id)
-    if (waiting !== undefined) Deferred.unsafeDone(waiting.stored, Effect.succeed(ack.ok))
+    if (waiting !== undefined && waiting.target === from) Deferred.unsafeDone(waiting.stored, Effect.succeed(ack))
   }
 
   /**
@@ -274,6 +310,6 @@ export class SessionOwnership {
    */
   onLinkDown(node: string): void {
     for (const w of this.waiting.values()) if (w.holder === node) Deferred.unsafeDone(w.reply, Effect.succeed(null))
-    for (const p of this.pushes.values()) if (p.target === node) Deferred.unsafeDone(p.stored, Effect.succeed(false))
+    for (const [id, p] of this.pushes) if (p.target === node) Deferred.unsafeDone(p.stored, Effect.succeed({ id, ok: false }))
   }
 }

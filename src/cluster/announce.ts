@@ -29,6 +29,9 @@ import { RouteSummary } from "./RouteSummary.js"
 import { RouteTable } from "./RouteTable.js"
 import { SessionOwnership } from "./SessionOwnership.js"
 
+/** How long a stopping node that handed sessions over keeps passing messages on after it left. */
+const LINGER_AFTER_LEAVE = "1 second"
+
 /** What the cluster status reads: the other nodes' routes and the link's counters (null on a single node). */
 export class ClusterRouting extends Context.Tag("broker/ClusterRouting")<ClusterRouting, {
   readonly routes: RouteTable | null
@@ -48,13 +51,15 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
     const runtime = yield* Effect.runtime<never>()
     const log = (line: string) => Runtime.runFork(runtime)(Effect.logWarning(line))
 
+    const routes = new RouteTable(node.id)
     let sessions: SessionOwnership | null = null // made once the link is (they refer to each other)
     let forwarder: Forwarder | null = null
     const linkTls = yield* Effect.try({ try: () => loadLinkTls(config.cluster), catch: (e) => e as Error })
-    const catchUp = yield* LinkCatchUp.make(engine, (message, from) => forwarder?.relay(message, from))
+    const catchUp = yield* LinkCatchUp.make(engine, (f, from, revision) => forwarder?.relay(f, from, revision))
     const link = new NodeLink({
       self: node.self,
       lookup: node.member,
+      routesRevision: () => routes.revision,
       ends: () => engine.backlog.ends(),
       onForwarded: (from, batch, replay) => catchUp.onForwarded(from, batch, replay),
       onCatchUp: (from, request) => catchUp.onCatchUp(from, request),
@@ -68,8 +73,8 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
       log
     })
     catchUp.attach(link)
-    const moved = new MovedRoutes(link)
-    sessions = new SessionOwnership(node, node.coordination, engine, link, moved, runtime)
+    const moved = new MovedRoutes(link, routes)
+    sessions = new SessionOwnership(node, node.coordination, engine, link, moved, runtime, () => catchUp.arrived(node.id))
     const linkPort = yield* Effect.acquireRelease(
       listen(link.server, config.mqtt.host, config.cluster.port, {
         protocol: "cluster link",
@@ -78,6 +83,10 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
       }),
       () => link.close
     )
+    // Runs after the node has left (finalizers run in reverse): the others may still send here
+    // what they routed before they saw it leave, and this node passes that on to the sessions it
+    // handed over, for a moment, before the link closes.
+    yield* Effect.addFinalizer(() => moved.size === 0 ? Effect.void : Effect.sleep(LINGER_AFTER_LEAVE))
     let summary: RouteSummary | null = null
     const membership = yield* join(
       Effect.gen(function*() {
@@ -99,11 +108,12 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
     // Sessions restored from this node's storage that resumed elsewhere while it was down go before their routes are published.
     const stale = yield* sessions.dropStale()
     if (stale > 0) yield* Effect.logInfo(`cluster: ${stale} restored session(s) are held by other nodes now: dropped here`)
-    const routes = new RouteTable(node.id)
     yield* Effect.forkScoped(routes.follow(node.coordination))
     summary = new RouteSummary(node.id, membership, runtime)
     const others = () => node.members().flatMap((m) => (m.id === node.id ? [] : [m.id]))
     forwarder = new Forwarder(node.id, routes, summary, link, others, sessions, moved)
+    moved.summary = summary
+    sessions.routesVisible = () => installed.visible()
     const installed = summary
     yield* Effect.forkScoped(catchUp.run(others))
     const sysOn = config.mqtt.sysInterval > 0

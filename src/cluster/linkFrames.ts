@@ -85,6 +85,16 @@ export const encodeSession = (reply: SessionReply, type: number = FrameType.Sess
 export interface PushAck {
   readonly id: number
   readonly ok: boolean
+  /**
+   * "Stored" for a session fetched by a TAKEOVER (id: that request's) rather than pushed.
+   */
+  readonly takeover?: boolean
+  /**
+   * Where the storing node stood when it stored the session: per sender node, per partition of
+   * its log, the offset from which that sender's messages arrive after (its own log's ends under
+   * its own id). The old holder passes on only what arrived before (MovedRoutes).
+   */
+  readonly arrived?: Record<string, Record<string, number>>
 }
 
 export const encodePushAck = (ack: PushAck): Buffer => jsonFrame(FrameType.PushAck, ack)
@@ -138,6 +148,8 @@ export interface Forwarded {
 export interface PublishBatch {
   readonly messages: ReadonlyArray<Forwarded>
   readonly coverage: ReadonlyArray<Coverage>
+  /** The etcd revision of the sender's route table when it routed them (-1: not said). */
+  readonly revision: number
 }
 
 interface PublishMeta {
@@ -149,6 +161,8 @@ interface PublishMeta {
   readonly p: ReadonlyArray<number>
   /** Coverage as [index into `t`, from, to] triples, flat. */
   readonly c: ReadonlyArray<number>
+  /** The sender's route table revision when it routed the first of these messages. */
+  readonly r?: number
 }
 
 const NONE: ReadonlyArray<string> = []
@@ -161,7 +175,8 @@ export const encodePublish = (
   messages: ReadonlyArray<Message>,
   groups: ReadonlyArray<ReadonlyArray<string>>,
   coverage: ReadonlyArray<Coverage>,
-  type: number = FrameType.Publish
+  type: number = FrameType.Publish,
+  revision = -1
 ): Buffer => {
   const names: Array<string> = []
   const index = (tp: string) => {
@@ -175,7 +190,7 @@ export const encodePublish = (
   }
   const c: Array<number> = []
   for (const cv of coverage) c.push(index(cv.tp), cv.from, cv.to)
-  const meta: PublishMeta = groups.some((g) => g.length > 0) ? { g: groups.map((g) => (g.length === 0 ? 0 : g)), t: names, p, c } : { t: names, p, c }
+  const meta: PublishMeta = groups.some((g) => g.length > 0) ? { g: groups.map((g) => (g.length === 0 ? 0 : g)), t: names, p, c, r: revision } : { t: names, p, c, r: revision }
   const metaBytes = Buffer.from(JSON.stringify(meta))
   const metaLength = Buffer.allocUnsafe(4)
   metaLength.writeUInt32BE(metaBytes.byteLength, 0)
@@ -192,7 +207,8 @@ export const decodePublish = (body: Buffer): PublishBatch | string => {
   const coverage: Array<Coverage> = []
   for (let i = 0; i + 2 < meta.c.length; i += 3) coverage.push({ tp: meta.t[meta.c[i]!]!, from: meta.c[i + 1]!, to: meta.c[i + 2]! })
   const out: Array<Forwarded> = []
-  if (4 + metaLength === body.byteLength) return { messages: out, coverage }
+  const revision = Number.isSafeInteger(meta.r) ? meta.r! : -1
+  if (4 + metaLength === body.byteLength) return { messages: out, coverage, revision }
   const records = decodeBatch(body.subarray(4 + metaLength))
   if (typeof records === "string") return records
   for (let i = 0; i < records.length; i++) {
@@ -205,7 +221,7 @@ export const decodePublish = (body: Buffer): PublishBatch | string => {
     const at = meta.p[2 * i] ?? -1
     out.push({ message, groups: g === undefined || g === 0 ? NONE : g, tp: at < 0 ? null : meta.t[at]!, offset: meta.p[2 * i + 1] ?? -1 })
   }
-  return { messages: out, coverage }
+  return { messages: out, coverage, revision }
 }
 
 /**

@@ -136,6 +136,55 @@ describe("MQTT routing across nodes (memory coordination)", () => {
     }
   })
 
+  it("a QoS 2 session taken over between n1 and n2 six times while n3 publishes: every acknowledged message arrives exactly once", async () => {
+    const ports = [nodes[0]!, nodes[1]!].map((n) => Number(new URL(n.url).port))
+    // One MQTT.js client rotating over n1 and n2: it keeps its QoS 2 state across the moves.
+    const sub = mqtt.connect({
+      servers: ports.map((port) => ({ host: "127.0.0.1", port })),
+      clientId: "mover",
+      protocolVersion: 5,
+      clean: false,
+      properties: { sessionExpiryInterval: 300 },
+      reconnectPeriod: 50,
+      resubscribe: false
+    })
+    const got: Array<string> = []
+    const present: Array<boolean> = []
+    const trace: Array<string> = []
+    sub.on("message", (_t, payload, packet) => {
+      got.push(payload.toString())
+      trace.push(`${payload} id${packet.messageId}${packet.dup ? "d" : ""}@${present.length}`)
+    })
+    sub.on("connect", (p) => present.push(p.sessionPresent))
+    try {
+      await waitUntil(() => present.length === 1, 3000, () => "the subscriber to connect")
+      await sub.subscribeAsync("move/#", { qos: 2 })
+      await quiet(100) // the route reaches n3
+      const pub = await client(nodes[2]!, { protocolVersion: 5 })
+      const total = 600
+      let acked = 0
+      const load = (async () => {
+        for (let i = 0; i < total; i += 10) {
+          await Promise.all(Array.from({ length: 10 }, (_, k) => pub.client.publishAsync("move/t", String(i + k), { qos: 2 }).then(() => void acked++)))
+          await quiet(5)
+        }
+      })()
+      for (let move = 1; move <= 6; move++) {
+        await waitUntil(() => acked >= move * 80, 15_000, () => `${acked} acknowledged before move ${move}`)
+        sub.stream.destroy() // the client reconnects to the other node, which takes the session over
+        await waitUntil(() => present.length === move + 1, 5000, () => `reconnect ${move}`)
+      }
+      await load
+      await waitUntil(() => new Set(got).size >= total, 15_000, () => `${new Set(got).size} of ${total} distinct; missing ${Array.from({ length: total }, (_, i) => i).filter((i) => !got.includes(String(i))).join(" ")}; acked ${acked}`)
+      await quiet(500)
+      if (process.env.TRACE) console.log(trace.join(" "))
+      expect(present.slice(1).every((p) => p)).toBe(true)
+      expect(got.map(Number).sort((a, b) => a - b)).toEqual(Array.from({ length: total }, (_, i) => i))
+    } finally {
+      await sub.endAsync(true)
+    }
+  }, 60_000)
+
   // Stops n1: keep it last.
   it("a link that drops mid-stream loses nothing at QoS 1: the receiver catches up from the sender's log", async () => {
     const [n1, n2] = nodes

@@ -97,8 +97,9 @@ export const exportSession = (engine: Engine, clientId: string, kick: (conn: Out
 /**
  * Makes `moved` a disconnected persistent session here (replacing any stale copy), stored with
  * its subscriptions and a checkpoint naming its messages, which are appended to MOVED_TP.
+ * `installed` runs the moment it starts getting what this node routes (before it is stored).
  */
-export const importSession = (engine: Engine, moved: MovedSession): Effect.Effect<void, StorageError> =>
+export const importSession = (engine: Engine, moved: MovedSession, installed?: () => void): Effect.Effect<void, StorageError> =>
   Effect.suspend(() => {
     const { clientId } = moved
     const stale = engine.sessions.get(clientId)
@@ -127,6 +128,7 @@ export const importSession = (engine: Engine, moved: MovedSession): Effect.Effec
     }
     if (moved.qos2Inbound.length > 0) session.qos2Inbound = new Map(moved.qos2Inbound.map((id) => [id, null]))
     events.push(new SessionDisconnected({ clientId, at: Date.now(), expiryInterval: moved.expiryInterval }))
+    installed?.() // from here on, what this node routes reaches the session
     const commit = engine.commit(session, events, true)
     session.park()
     return Effect.zipRight(ending ?? Effect.void, commit ?? Effect.void)

@@ -234,6 +234,14 @@ export interface ClusterConfig {
   readonly workers: number | "auto"
   /** Shared by every node: a node link whose HELLO does not prove it is refused ("" = any node may link). */
   readonly secret: string
+  /**
+   * The node link over mutual TLS, absolute PEM paths, all three or none ("" = plain TCP): this
+   * node's certificate (naming its advertise_host) and key, and the CA every node's certificate
+   * must be signed by. See src/cluster/linkTls.ts.
+   */
+  readonly tlsCertFile: string
+  readonly tlsKeyFile: string
+  readonly tlsCaFile: string
 }
 
 export const clusterEnabled = (cluster: ClusterConfig): boolean => cluster.etcdEndpoints.length > 0
@@ -317,5 +325,6 @@ export const defaultConfig: BrokerConfigShape = {
   tls: { certFile: "", keyFile: "", caFile: "", verifyClient: "none", cnAsUsername: false, minVersion: "TLSv1.2" },
   log: { level: "info" },
   http: { host: "0.0.0.0", port: 8080, adminTokens: [], metricsAuth: false },
-  cluster: { etcdEndpoints: [], nodeId: "", advertiseHost: "", port: 7946, name: "robustmq", leaseTtl: 5, etcdCompactInterval: 300, workers: 1, secret: "" }
+  cluster: { etcdEndpoints: [], nodeId: "", advertiseHost: "", port: 7946, name: "robustmq", leaseTtl: 5, etcdCompactInterval: 300, workers: 1, secret: "",
+    tlsCertFile: "", tlsKeyFile: "", tlsCaFile: "" }
 }

@@ -8,7 +8,7 @@
  * flags (`configFields`), and the snake_case encoding used by `robustmq config`. It never starts
  * anything and never reads the environment unless no `env` is passed.
  *
- * Relative `data_dir`, `password_file`, `acl_file` and `[tls]` file values (file, env or flag) are resolved
+ * Relative `data_dir`, `password_file`, `acl_file`, `[tls]` and `cluster.tls_*` file values (file, env or flag) are resolved
  * against the process's working directory, not the config file's directory: that is what a path
  * typed on a shell or in a unit file means to an operator, and it keeps `robustmq config` output
  * usable from anywhere.
@@ -271,6 +271,10 @@ const ClusterSection = Schema.Struct({
   leaseTtl: Schema.optional(intBetween(1, 300)).pipe(Schema.fromKey("lease_ttl")),
   etcdCompactInterval: Schema.optional(intAtLeast(0)).pipe(Schema.fromKey("etcd_compact_interval")),
   secret: Schema.optional(Schema.String),
+  // "" = none; relative paths are resolved against the working directory, like [tls].
+  tlsCertFile: Schema.optional(Schema.String).pipe(Schema.fromKey("tls_cert_file")),
+  tlsKeyFile: Schema.optional(Schema.String).pipe(Schema.fromKey("tls_key_file")),
+  tlsCaFile: Schema.optional(Schema.String).pipe(Schema.fromKey("tls_ca_file")),
   workers: Schema.optional(Schema.Union(intBetween(1, 256), Schema.Literal("auto")).pipe(Schema.annotations(mustBe(`an integer 1-256 or "auto" (one worker per core)`))))
 })
 
@@ -428,7 +432,10 @@ export const configFields: ReadonlyArray<ConfigField> = [
   { section: "cluster", key: "lease_ttl", env: "ROBUSTMQ_CLUSTER_LEASE_TTL", numeric: true },
   { section: "cluster", key: "etcd_compact_interval", env: "ROBUSTMQ_CLUSTER_ETCD_COMPACT_INTERVAL", numeric: true },
   { section: "cluster", key: "workers", env: "ROBUSTMQ_CLUSTER_WORKERS", flag: "--workers", override: "workers", numeric: true },
-  { section: "cluster", key: "secret", env: "ROBUSTMQ_CLUSTER_SECRET", numeric: false }
+  { section: "cluster", key: "secret", env: "ROBUSTMQ_CLUSTER_SECRET", numeric: false },
+  { section: "cluster", key: "tls_cert_file", env: "ROBUSTMQ_CLUSTER_TLS_CERT_FILE", numeric: false },
+  { section: "cluster", key: "tls_key_file", env: "ROBUSTMQ_CLUSTER_TLS_KEY_FILE", numeric: false },
+  { section: "cluster", key: "tls_ca_file", env: "ROBUSTMQ_CLUSTER_TLS_CA_FILE", numeric: false }
 ]
 
 const sections: ReadonlyArray<ConfigSection> = ["mqtt", "kafka", "storage", "limits", "auth", "auth.jwt", "tls", "log", "http", "cluster"]
@@ -599,6 +606,7 @@ const merge = (docs: ReadonlyArray<ConfigDocument>, cwd: string): BrokerConfigSh
   const auth = mergeSection(defaultConfig.auth, docs.map((d) => (d.auth === undefined ? undefined : { ...d.auth, jwt: undefined })))
   const jwt = mergeSection(defaultConfig.auth.jwt, docs.map((d) => d.auth?.jwt))
   const tls = mergeSection(defaultConfig.tls, docs.map((d) => d.tls))
+  const cluster = mergeSection(defaultConfig.cluster, docs.map((d) => d.cluster))
   return {
     mqtt: mergeSection(defaultConfig.mqtt, docs.map((d) => d.mqtt)),
     kafka: mergeSection(defaultConfig.kafka, docs.map((d) => d.kafka)),
@@ -613,7 +621,7 @@ const merge = (docs: ReadonlyArray<ConfigDocument>, cwd: string): BrokerConfigSh
     tls: { ...tls, certFile: resolveFile(cwd, tls.certFile), keyFile: resolveFile(cwd, tls.keyFile), caFile: resolveFile(cwd, tls.caFile) },
     log: mergeSection(defaultConfig.log, docs.map((d) => d.log)),
     http: mergeSection(defaultConfig.http, docs.map((d) => d.http)),
-    cluster: mergeSection(defaultConfig.cluster, docs.map((d) => d.cluster))
+    cluster: { ...cluster, tlsCertFile: resolveFile(cwd, cluster.tlsCertFile), tlsKeyFile: resolveFile(cwd, cluster.tlsKeyFile), tlsCaFile: resolveFile(cwd, cluster.tlsCaFile) }
   }
 }
 

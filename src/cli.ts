@@ -102,6 +102,9 @@ const start = Command.make("start", sourceOptions, (flags) =>
     const loaded = yield* load(flags)
     // The broker's modules load only here: the admin commands start without them.
     const Workers = yield* Effect.promise(() => import("./cluster/workers/workerConfig.js"))
+    // The node link's certificate files, checked before anything listens (a primary, a worker or a single node).
+    const { loadLinkTls } = yield* Effect.promise(() => import("./cluster/linkTls.js"))
+    yield* Effect.try({ try: () => loadLinkTls(loaded.cluster), catch: (e) => e as Error })
     const index = Workers.workerIndex()
     const count = Workers.workerCount(loaded.cluster.workers)
     const level = minimumLevel[loaded.log.level]

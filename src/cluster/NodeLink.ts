@@ -5,8 +5,10 @@
  * encode and one write per peer. Delivery across the link is at most once: while a peer is
  * unreachable, or its socket holds more than MAX_UNSENT_BYTES, messages for it are dropped and
  * counted (the receiving node's catch-up from this node's log is what makes QoS 1/2 whole).
+ * With cluster.tls_* set the sockets are TLS (linkTls.ts), both ways; nothing else differs.
  */
 import * as net from "node:net"
+import * as tls from "node:tls"
 import { Effect } from "effect"
 import type { Message } from "../mqtt/engine/Message.js"
 import {
@@ -31,6 +33,7 @@ import {
 } from "./linkFrames.js"
 import type { NodeInfo } from "./ClusterNode.js"
 import { checkHello, helloMac } from "./linkSecret.js"
+import { isTlsRefusal, type LinkTls } from "./linkTls.js"
 
 /** A peer's socket may hold this much unsent; beyond it, messages for that peer are dropped. */
 const MAX_UNSENT_BYTES = 64 * 1024 * 1024
@@ -38,6 +41,32 @@ const MAX_UNSENT_BYTES = 64 * 1024 * 1024
 const MAX_QUEUED_WHILE_CONNECTING = 10_000
 /** At most one connection attempt per peer in this long. */
 const RECONNECT_MS = 200
+/** ...and in this long while its TLS handshakes are refused (a certificate to fix, not a blip). */
+const REFUSED_RECONNECT_MS = 5000
+/** A link up this long proves the certificates: a later refusal is logged again. */
+const PROVEN_MS = 10_000
+/** A TLS link closed this soon after its handshake was refused by the other side. */
+const CLOSED_AT_ONCE_MS = 1000
+/** Refused TLS handshakes from one address are logged once in this long. */
+const REFUSAL_LOG_MS = 10 * 60_000
+/**
+ * Why a TLS link to `peer` that closed was refused, and what to do, or null when it was not
+ * refused: a certificate error (either side's), or a close right after the handshake: with TLS
+ * 1.3 a dialler's handshake is done before the other side checks its certificate, and that side
+ * then just closes (a link never answers), as it does for a wrong cluster.secret.
+ */
+const tlsRefusal = (peer: string, host: string, failure: Error | null, upAt: number, now: number): string | null => {
+  if (failure !== null && isTlsRefusal(failure)) {
+    return `TLS handshake failed (${(failure as NodeJS.ErrnoException).code}: ${failure.message.split("\n")[0]!.trim()}): both nodes need certificates signed by the same cluster.tls_ca_file, and ${peer}'s must name ${host} (subjectAltName DNS or IP)`
+  }
+  if (upAt > 0 && now - upAt < CLOSED_AT_ONCE_MS) return `closed by ${peer} right after the TLS handshake: it refused this node's certificate or its cluster.secret (its log says which)`
+  // A plain-TCP node reads a ClientHello as a bad frame and closes.
+  if (upAt === 0 && (failure as NodeJS.ErrnoException | null)?.code === "ECONNRESET") return `closed by ${peer} before the TLS handshake finished: is cluster.tls_* set on it?`
+  return null
+}
+
+/** A dialler that has not finished its TLS handshake in this long is dropped. */
+const HANDSHAKE_TIMEOUT_MS = 10_000
 /** Messages per frame: large enough to amortise, small enough to keep frames far below the cap. */
 const MAX_BATCH = 1024
 
@@ -66,6 +95,8 @@ class Peer {
    */
   fresh = true
   scheduled = false
+  /** Why its TLS links are refused, as last logged; null while they work. */
+  refusal: string | null = null
   constructor(readonly id: string) {}
 }
 
@@ -95,22 +126,61 @@ export interface NodeLinkOptions {
   readonly log: (line: string) => void
   /** cluster.secret: "" lets any node link. */
   readonly secret: string
+  /** cluster.tls_*: null = plain TCP. */
+  readonly tls: LinkTls | null
 }
 
 export class NodeLink {
   readonly stats: LinkStats = { forwarded: 0, forwardedBytes: 0, received: 0, dropped: 0 }
   private readonly peers = new Map<string, Peer>()
   private readonly inbound = new Set<net.Socket>()
+  /** Per remote address and error code: when a refused TLS handshake was last logged. */
+  private readonly refusalsLogged = new Map<string, number>()
+  /** The remote address of each accepted TCP socket, for the log once its TLS socket is gone. */
+  private readonly addresses = new WeakMap<net.Socket, string>()
   private closed = false
+  /** The server side: accepts other nodes' connections (TLS ones once their handshake is done). */
+  readonly server: net.Server
 
-  constructor(private readonly options: NodeLinkOptions) {}
+  constructor(private readonly options: NodeLinkOptions) {
+    const server = options.tls === null
+      ? net.createServer((socket) => this.accept(socket))
+      : tls.createServer({ ...options.tls.server, handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, (socket) => this.accept(socket))
+    // Every raw connection, handshake done or not, so close() can drop it.
+    server.on("connection", (socket: net.Socket) => {
+      if (this.closed) return void socket.destroy()
+      this.inbound.add(socket)
+      this.addresses.set(socket, socket.remoteAddress ?? "an unknown address")
+      socket.on("close", () => this.inbound.delete(socket))
+    })
+    server.on("tlsClientError", (error: Error, socket: tls.TLSSocket) => this.refused(error, socket))
+    this.server = server
+  }
 
-  /** The server side: accepts other nodes' connections. */
-  readonly server = net.createServer((socket) => this.accept(socket))
+  /** A dialler's TLS handshake failed: logged once per address and reason in REFUSAL_LOG_MS, never thrown. */
+  private refused(error: Error, socket: tls.TLSSocket): void {
+    // A destroyed TLS socket has no address any more: its TCP socket's, noted on "connection".
+    const tcp = (socket as unknown as { _parent?: net.Socket })._parent
+    const address = socket.remoteAddress ?? (tcp === undefined ? undefined : this.addresses.get(tcp)) ?? "an unknown address"
+    // Refusing the dialler's certificate closes the socket: the reason is its authorizationError.
+    const rejected = socket.authorizationError !== null && socket.authorizationError !== undefined
+    const code = rejected ? String(socket.authorizationError) : (error as NodeJS.ErrnoException).code ?? "no code"
+    const key = `${address} ${code}`
+    const now = Date.now()
+    const last = this.refusalsLogged.get(key)
+    if (last !== undefined && now - last < REFUSAL_LOG_MS) return
+    if (this.refusalsLogged.size >= 1000) this.refusalsLogged.clear() // a scan from many addresses: bounded
+    this.refusalsLogged.set(key, now)
+    const why = rejected
+      ? `its certificate is refused (${code})`
+      : code === "ECONNRESET"
+      ? "it closed during the handshake (it may have refused this node's certificate)"
+      : `${code}: ${error.message.split("\n")[0]!.trim()}`
+    this.options.log(`cluster link from ${address}: TLS handshake refused: ${why}; a node linking here needs cluster.tls_* set, with a certificate signed by this node's cluster.tls_ca_file; the same refusal from ${address} is not logged again for 10 minutes`)
+  }
 
   private accept(socket: net.Socket): void {
     if (this.closed) return void socket.destroy()
-    this.inbound.add(socket)
     socket.setNoDelay(true)
     let from: string | null = null
     let refused = false
@@ -169,9 +239,16 @@ export class NodeLink {
       this.options.log(`cluster link from ${from ?? socket.remoteAddress}: ${reason}; closing it`)
       socket.destroy()
     }
-    socket.on("data", (chunk: Buffer) => splitter.push(chunk))
+    let first = true
+    socket.on("data", (chunk: Buffer) => {
+      // A frame starts with its u32 length (at most 64 MiB): a first byte 0x16 is a TLS handshake record.
+      if (first) {
+        first = false
+        if (this.options.tls === null && chunk[0] === 0x16) return fail("a TLS handshake: that node has cluster.tls_* set and this one has not; set the same on every node")
+      }
+      splitter.push(chunk)
+    })
     socket.on("error", () => undefined)
-    socket.on("close", () => this.inbound.delete(socket))
   }
 
   /** Hot path: queues `msg` for node `to`, for its share groups `groups`; written on the next turn. */
@@ -285,14 +362,21 @@ export class NodeLink {
   private connect(peer: Peer): void {
     if (peer.socket !== null || this.closed) return
     const now = Date.now()
-    if (now - peer.lastAttempt < RECONNECT_MS) return
+    if (now - peer.lastAttempt < (peer.refusal === null ? RECONNECT_MS : REFUSED_RECONNECT_MS)) return
     const info = this.options.lookup(peer.id)
     if (info === undefined || info.linkPort <= 0) return
     peer.lastAttempt = now
-    const socket = net.connect({ host: info.host, port: info.linkPort })
+    const secure = this.options.tls
+    const socket = secure === null
+      ? net.connect({ host: info.host, port: info.linkPort })
+      // SNI only for a name (never an IP); the certificate is checked against info.host either way.
+      : tls.connect({ ...secure.client, host: info.host, port: info.linkPort, ...(net.isIP(info.host) === 0 ? { servername: info.host } : {}) })
     peer.socket = socket
     socket.setNoDelay(true)
-    socket.on("connect", () => {
+    let upAt = 0
+    let failure: Error | null = null
+    socket.on(secure === null ? "connect" : "secureConnect", () => {
+      upAt = Date.now()
       const self = this.options.self()
       const at = Date.now()
       const secret = this.options.secret
@@ -301,9 +385,19 @@ export class NodeLink {
       this.flush(peer)
     })
     socket.on("error", (error) => {
-      if (peer.connected) this.options.log(`cluster link to ${peer.id} (${info.host}:${info.linkPort}) failed: ${error.message}; reconnecting`)
+      failure = error
     })
     socket.on("close", () => {
+      const now = Date.now()
+      const refusal = secure === null ? null : tlsRefusal(peer.id, info.host, failure, upAt, now)
+      if (refusal !== null) {
+        // Certificates to fix, not a blip: retried slowly, logged once per peer and reason.
+        if (peer.refusal !== refusal) this.options.log(`cluster link to ${peer.id} (${info.host}:${info.linkPort}) refused: ${refusal}; retrying every ${REFUSED_RECONNECT_MS / 1000} s without logging this again`)
+        peer.refusal = refusal
+      } else {
+        if (upAt > 0 && now - upAt >= PROVEN_MS) peer.refusal = null
+        if (failure !== null && peer.connected) this.options.log(`cluster link to ${peer.id} (${info.host}:${info.linkPort}) failed: ${failure.message}; reconnecting`)
+      }
       peer.connected = false
       peer.socket = null
       peer.fresh = true

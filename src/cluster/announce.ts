@@ -21,6 +21,7 @@ import { ClusterNode, join } from "./ClusterNode.js"
 import { forgetNodeSys, publishMembers, sendOwnSys } from "./clusterSys.js"
 import { Forwarder } from "./Forwarder.js"
 import { LinkCatchUp } from "./LinkCatchUp.js"
+import { loadLinkTls } from "./linkTls.js"
 import { workerIndex } from "./workers/workerConfig.js"
 import { MovedRoutes } from "./MovedRoutes.js"
 import { NodeLink } from "./NodeLink.js"
@@ -53,6 +54,7 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
     const routes = new RouteTable(node.id)
     let sessions: SessionOwnership | null = null // made once the link is (they refer to each other)
     let forwarder: Forwarder | null = null
+    const linkTls = yield* Effect.try({ try: () => loadLinkTls(config.cluster), catch: (e) => e as Error })
     const catchUp = yield* LinkCatchUp.make(engine, (f, from, revision) => forwarder?.relay(f, from, revision))
     const link = new NodeLink({
       self: node.self,
@@ -68,6 +70,7 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
       onRemnant: (from, remnant) => sessions?.onRemnant(from, remnant),
       onLinkDown: (to) => sessions?.onLinkDown(to),
       secret: config.cluster.secret,
+      tls: linkTls,
       log
     })
     catchUp.attach(link)
@@ -154,7 +157,7 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
           installed.close()
         })
     )
-    yield* Effect.logInfo(`cluster: node link on ${config.mqtt.host}:${linkPort}; ${node.members().length} member(s)`)
+    yield* Effect.logInfo(`cluster: node link on ${config.mqtt.host}:${linkPort}${linkTls === null ? "" : " (mutual TLS)"}; ${node.members().length} member(s)`)
     return { routes, link, catchUp }
   })
 )

@@ -2,8 +2,8 @@
  * Who may speak on the node link: with `cluster.secret` set, a HELLO carries an HMAC-SHA256 of
  * its node id and send time under the secret, and a node refuses a link whose HELLO does not
  * prove it (or is more than a minute old), before reading anything else. The secret never
- * crosses the wire. It keeps strangers off the link port; it does not encrypt (the link has no
- * TLS yet: keep it on a private network).
+ * crosses the wire. It keeps strangers off the link port; it does not encrypt (cluster.tls_*
+ * does: linkTls.ts; the secret is checked on top of it).
  */
 import { createHmac, timingSafeEqual } from "node:crypto"
 

@@ -177,7 +177,10 @@ max_inflight = 5
         "ROBUSTMQ_CLUSTER_LEASE_TTL",
         "ROBUSTMQ_CLUSTER_ETCD_COMPACT_INTERVAL",
         "ROBUSTMQ_CLUSTER_WORKERS",
-        "ROBUSTMQ_CLUSTER_SECRET"
+        "ROBUSTMQ_CLUSTER_SECRET",
+        "ROBUSTMQ_CLUSTER_TLS_CERT_FILE",
+        "ROBUSTMQ_CLUSTER_TLS_KEY_FILE",
+        "ROBUSTMQ_CLUSTER_TLS_CA_FILE"
       ]
       expect(configFields.map((f) => f.env).sort()).toEqual([...documented].sort())
 
@@ -226,7 +229,10 @@ max_inflight = 5
         ROBUSTMQ_CLUSTER_ADVERTISE_HOST: ["10.0.0.5", "10.0.0.5"],
         ROBUSTMQ_CLUSTER_NAME: ["prod", "prod"],
         ROBUSTMQ_CLUSTER_WORKERS: ["auto", "auto"],
-        ROBUSTMQ_CLUSTER_SECRET: ["s3cret-link", "s3cret-link"]
+        ROBUSTMQ_CLUSTER_SECRET: ["s3cret-link", "s3cret-link"],
+        ROBUSTMQ_CLUSTER_TLS_CERT_FILE: ["/etc/robustmq/node.crt", "/etc/robustmq/node.crt"],
+        ROBUSTMQ_CLUSTER_TLS_KEY_FILE: ["/etc/robustmq/node.key", "/etc/robustmq/node.key"],
+        ROBUSTMQ_CLUSTER_TLS_CA_FILE: ["/etc/robustmq/cluster-ca.crt", "/etc/robustmq/cluster-ca.crt"]
       }
       // The document without one setting ([auth.jwt] is a table inside [auth]).
       const blank = (doc: Record<string, Record<string, unknown>>, field: ConfigField) => {
@@ -501,6 +507,15 @@ describe("loadConfig errors", () => {
       )
       const badVersion = tomlFile(`[tls]\nmin_version = "TLSv1.1"\n`)
       expect(yield* failure({ configFile: badVersion })).toBe(`tls.min_version must be "TLSv1.2" or "TLSv1.3", got "TLSv1.1" in ${badVersion}`)
+    }))
+
+  it.effect("cluster.tls_* files: off by default, relative paths resolved against the working directory", () =>
+    Effect.gen(function*() {
+      const defaults = (yield* loadConfig({ env: {}, cwd })).cluster
+      expect([defaults.tlsCertFile, defaults.tlsKeyFile, defaults.tlsCaFile]).toEqual(["", "", ""])
+      const file = tomlFile(`[cluster]\ntls_cert_file = "certs/node-1.crt"\ntls_key_file = "certs/node-1.key"\ntls_ca_file = "/etc/cluster-ca.crt"\n`)
+      const config = (yield* loadConfig({ configFile: file, env: { ROBUSTMQ_CLUSTER_TLS_KEY_FILE: "keys/n1.key" }, cwd })).cluster
+      expect(config).toMatchObject({ tlsCertFile: "/srv/robustmq/certs/node-1.crt", tlsKeyFile: "/srv/robustmq/keys/n1.key", tlsCaFile: "/etc/cluster-ca.crt" })
     }))
 
   it.effect("kafka.tls_port: off by default, set by file, env and flag, -1 off", () =>

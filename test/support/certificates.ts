@@ -4,7 +4,9 @@
  * the file's tests.
  */
 import { execFile } from "node:child_process"
+import { randomBytes } from "node:crypto"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { isIP } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { promisify } from "node:util"
@@ -60,5 +62,26 @@ export const writeExpiredClientCertificate = async (certs: DevCertificates, dir:
   await openssl("openssl", ["x509", "-req", "-in", csr, "-CA", certs.caCert, "-CAkey", certs.caKey, "-set_serial", "0x0e", "-days", "-1", "-sha256", "-extfile", ext, "-out", cert])
   const stillValid = await openssl("openssl", ["x509", "-in", cert, "-noout", "-checkend", "0"]).then(() => true, () => false)
   if (stillValid) throw new Error(`openssl made ${cert} valid: this openssl does not accept -days -1`)
+  return { cert, key }
+}
+
+/**
+ * A node-link certificate (cluster.tls_cert_file) for `name` signed by `ca`, naming `hosts` (IPs
+ * and DNS names) and good for both ends of a link (serverAuth and clientAuth), with its key, in `dir`.
+ */
+export const writeNodeCertificate = async (
+  dir: string,
+  name: string,
+  ca: { readonly cert: string; readonly key: string },
+  hosts: ReadonlyArray<string> = ["127.0.0.1"]
+): Promise<{ readonly cert: string; readonly key: string }> => {
+  const key = join(dir, `${name}.key`)
+  const csr = join(dir, `${name}.csr`)
+  const ext = join(dir, `${name}.ext`)
+  const cert = join(dir, `${name}.crt`)
+  const san = hosts.map((h) => (isIP(h) === 0 ? `DNS:${h}` : `IP:${h}`)).join(",")
+  await openssl("openssl", ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", csr, "-subj", `/CN=${name}`])
+  writeFileSync(ext, `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=${san}\n`)
+  await openssl("openssl", ["x509", "-req", "-in", csr, "-CA", ca.cert, "-CAkey", ca.key, "-set_serial", `0x${randomBytes(8).toString("hex")}`, "-days", "30", "-sha256", "-extfile", ext, "-out", cert])
   return { cert, key }
 }

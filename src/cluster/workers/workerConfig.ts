@@ -34,6 +34,7 @@ export const workerConfig = (config: BrokerConfigShape, index: number): BrokerCo
     kafka: { ...config.kafka, port: offset(config.kafka.port, index), tlsPort: offset(config.kafka.tlsPort, index) },
     http: { ...config.http, port: offset(config.http.port, index) },
     cluster: {
+      // cluster.secret and the cluster.tls_* files as they are: every worker's link uses them.
       ...config.cluster,
       nodeId: `${config.cluster.nodeId === "" ? hostname() : config.cluster.nodeId}-w${index}`,
       // Without etcd the workers only link to each other, on this machine.

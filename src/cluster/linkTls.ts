@@ -1,0 +1,77 @@
+/**
+ * The node link over mutual TLS (`cluster.tls_cert_file`, `tls_key_file`, `tls_ca_file`): all
+ * three set, or none (plain TCP). Both ends present their node certificate and verify the
+ * other's against the CA; a node that dials also checks that the certificate names the host it
+ * dialled (the peer's advertise_host, as a DNS or IP subjectAltName), as HTTPS does. Without that
+ * check any certificate the CA ever signed (a device's, another service's) would pass for any
+ * node; with it, a certificate is bound to the address the others reach its node at. The
+ * accepting side cannot check a name (a dialler has no advertised address on the socket), so a
+ * node's certificate needs both serverAuth and clientAuth in its extendedKeyUsage (or none).
+ * Reads and checks the files once, at start; never touches a link after its handshake.
+ */
+import { readFileSync } from "node:fs"
+import * as tls from "node:tls"
+import type { ClusterConfig } from "../../config/BrokerConfigShape.js"
+
+export interface LinkTls {
+  /** For tls.createServer: ask every dialler for its certificate, refuse one the CA did not sign. */
+  readonly server: tls.TlsOptions
+  /** For tls.connect, beside host and port: this node's certificate, the CA, the name check. */
+  readonly client: tls.ConnectionOptions
+}
+
+const settings = {
+  tlsCertFile: ["cluster.tls_cert_file", "ROBUSTMQ_CLUSTER_TLS_CERT_FILE", "this node's PEM certificate (signed by the CA, naming its advertise_host)"],
+  tlsKeyFile: ["cluster.tls_key_file", "ROBUSTMQ_CLUSTER_TLS_KEY_FILE", "the PEM private key of that certificate"],
+  tlsCaFile: ["cluster.tls_ca_file", "ROBUSTMQ_CLUSTER_TLS_CA_FILE", "the PEM CA that signs every node's certificate"]
+} as const
+type Which = keyof typeof settings
+const all: ReadonlyArray<Which> = ["tlsCertFile", "tlsKeyFile", "tlsCaFile"]
+
+const read = (config: ClusterConfig, which: Which): Buffer => {
+  const [key, env] = settings[which]
+  try {
+    return readFileSync(config[which])
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code ?? String(cause)
+    throw new Error(`cannot read ${key} ${config[which]} (${code}): check the path in ${key} or ${env}`)
+  }
+}
+
+/**
+ * The link's TLS options, or null when none of the three files is set. Throws an Error whose
+ * message is the one line to show: a missing key (some set, not all), an unreadable file, or
+ * files that do not make a context (not PEM, a key of another certificate).
+ */
+export const loadLinkTls = (config: ClusterConfig): LinkTls | null => {
+  const set = all.filter((which) => config[which] !== "")
+  if (set.length === 0) return null
+  const missing = all.find((which) => config[which] === "")
+  if (missing !== undefined) {
+    const [key, env, what] = settings[missing]
+    throw new Error(`${set.map((w) => settings[w][0]).join(" and ")} ${set.length === 1 ? "is" : "are"} set but ${key} is empty: add ${key} (or ${env}), ${what}; the node link needs all three for mutual TLS, or none for plain TCP`)
+  }
+  const secure: tls.SecureContextOptions = { cert: read(config, "tlsCertFile"), key: read(config, "tlsKeyFile"), ca: read(config, "tlsCaFile"), minVersion: "TLSv1.2" }
+  try {
+    tls.createSecureContext(secure)
+  } catch (cause) {
+    const reason = cause instanceof Error ? cause.message : String(cause)
+    throw new Error(`the cluster.tls_* files ${config.tlsCertFile}, ${config.tlsKeyFile}, ${config.tlsCaFile} cannot be used (${reason}): check that they are PEM and that the key belongs to the certificate`)
+  }
+  return {
+    server: { ...secure, requestCert: true, rejectUnauthorized: true },
+    // One context for every dial; checkServerIdentity stays node's own: the name dialled (an IP
+    // is checked against the IP subjectAltNames).
+    client: { secureContext: tls.createSecureContext(secure), rejectUnauthorized: true }
+  }
+}
+
+/**
+ * A handshake refused for its certificates (either side), as opposed to a network failure: node's
+ * ERR_SSL_* / ERR_TLS_* codes, and OpenSSL's verify codes (UNABLE_TO_VERIFY_LEAF_SIGNATURE,
+ * SELF_SIGNED_CERT_IN_CHAIN, CERT_HAS_EXPIRED, ...).
+ */
+export const isTlsRefusal = (error: Error): boolean => {
+  const code = (error as NodeJS.ErrnoException).code ?? ""
+  return /^ERR_(SSL|TLS)_|^UNABLE_TO_|CERT|SIGNATURE|ISSUER/.test(code)
+}

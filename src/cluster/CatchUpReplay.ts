@@ -13,7 +13,7 @@ import type { StreamMapping } from "../../domain/topic/StreamMapping.js"
 import type { StorageError } from "../../services/errors.js"
 import type { MessageLog } from "../../services/MessageLog.js"
 import { type Message, messageFromRecord } from "../mqtt/engine/Message.js"
-import type { CatchUp } from "./linkFrames.js"
+import { type CatchUp, type Coverage, encodePublish, FrameType } from "./linkFrames.js"
 import type { NodeLink } from "./NodeLink.js"
 
 /** Bytes of log per read (and about per REPLAY frame). */
@@ -39,12 +39,24 @@ const filterTrie = (filters: ReadonlyArray<string>): SubscriptionTrie<true> => {
   return trie
 }
 
+/** How a range goes out: REPLAY frames with every retained message (a node keeps the whole retained set), unless said otherwise. */
+export interface ReplayFrames {
+  readonly frame: (messages: ReadonlyArray<Message>, coverage: Coverage) => Buffer
+  readonly retained: boolean
+}
+
+const replayFrames: ReplayFrames = {
+  frame: (messages, coverage) => encodePublish(messages, [], [coverage], FrameType.Replay),
+  retained: true
+}
+
 export const replay = (
   log: MessageLog["Type"],
   mapping: StreamMapping,
   link: NodeLink,
   to: string,
-  request: CatchUp
+  request: CatchUp,
+  frames: ReplayFrames = replayFrames
 ): Effect.Effect<ReplayResult, StorageError> =>
   Effect.gen(function*() {
     const tp = request.tp as TopicPartition
@@ -66,7 +78,7 @@ export const replay = (
         if (topic === null) continue
         const m = messageFromRecord(tp, r, topic)
         if (m === null || m.relayed) continue
-        if (m.retain || wanted.hasMatch(topic)) batch.push(m)
+        if ((frames.retained && m.retain) || wanted.hasMatch(topic)) batch.push(m)
       }
       if (next === at) {
         // Nothing readable: appended but not yet written (wait for the log's next write, once),
@@ -77,14 +89,14 @@ export const replay = (
         continue
       }
       stalled = false
-      if (!link.sendReplay(to, batch, { tp, from: coveredFrom, to: next })) return { sent, complete: false }
+      if (!link.sendControl(to, frames.frame(batch, { tp, from: coveredFrom, to: next }))) return { sent, complete: false }
       sent += batch.length
       coveredFrom = at = next
       while (link.unsent(to) > MAX_UNSENT) yield* Effect.sleep("10 millis")
     }
     // The rest of the range (empty, or no longer in the log): said, so the requester stops waiting.
     if (coveredFrom < request.to) {
-      if (!link.sendReplay(to, [], { tp, from: coveredFrom, to: Math.max(coveredFrom, request.to) })) return { sent, complete: false }
+      if (!link.sendControl(to, frames.frame([], { tp, from: coveredFrom, to: Math.max(coveredFrom, request.to) }))) return { sent, complete: false }
     }
     return { sent, complete: true }
   })

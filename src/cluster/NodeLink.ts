@@ -20,6 +20,7 @@ import {
   decodePushAck,
   decodeRemnant,
   decodeSession,
+  decodeSessionCatchUp,
   decodeTakeOver,
   encodeHello,
   encodePublish,
@@ -27,6 +28,7 @@ import {
   FrameType,
   type PublishBatch,
   type PushAck,
+  type SessionCatchUpRequest,
   type Remnant,
   type SessionReply,
   type TakeOver
@@ -67,6 +69,23 @@ const tlsRefusal = (peer: string, host: string, failure: Error | null, upAt: num
 
 /** A dialler that has not finished its TLS handshake in this long is dropped. */
 const HANDSHAKE_TIMEOUT_MS = 10_000
+/** How long a broken link's lost ranges are kept for a SESSIONCATCHUP (a client may come back late). */
+const LOST_KEEP_MS = 10 * 60 * 1000
+/** What a crashed peer may have got and not stored: its group commit and socket buffers, with room. */
+const LOST_MARGIN_MS = 1000
+const COVERAGE_SNAPSHOT_MS = 200
+const COVERAGE_SNAPSHOTS = 10
+
+/** Where a peer whose link broke at `now` may have lost what it was sent: per partition. */
+const lostFrom = (peer: Peer, now: number): ReadonlyMap<string, number> => {
+  let chosen: ReadonlyMap<string, number> | undefined
+  for (const s of peer.snapshots) if (chosen === undefined || s.at <= now - LOST_MARGIN_MS) chosen = s.covered
+  // A partition first covered after that snapshot: from its start.
+  const from = new Map<string, number>()
+  for (const tp of peer.covered.keys()) from.set(tp, chosen?.get(tp) ?? 0)
+  return from
+}
+
 /** Messages per frame: large enough to amortise, small enough to keep frames far below the cap. */
 const MAX_BATCH = 1024
 
@@ -87,6 +106,11 @@ class Peer {
   readonly control: Array<Buffer> = []
   /** Per log partition of this node: the end offset up to which this peer has been told what it got. */
   readonly covered = new Map<string, number>()
+  /**
+   * The coverage as it stood every COVERAGE_SNAPSHOT_MS, the latest last (a few): what a peer
+   * that crashes may not have made durable starts about LOST_MARGIN_MS before the break.
+   */
+  readonly snapshots: Array<{ readonly at: number; readonly covered: ReadonlyMap<string, number> }> = []
   /** The route table revision when the first message queued now was routed (-1: none queued). */
   revision = -1
   /**
@@ -123,6 +147,10 @@ export interface NodeLinkOptions {
   readonly onRemnant: (from: string, remnant: Remnant) => void
   /** The connection to a peer closed (or could not be made): control frames queued for it are gone. */
   readonly onLinkDown: (to: string) => void
+  /** Another node resumed a session a dead node held and asks for what was routed there (SessionCatchUp). */
+  readonly onSessionCatchUp: (from: string, request: SessionCatchUpRequest) => void
+  /** Part of the answer to a SESSIONCATCHUP this node sent. */
+  readonly onSessionReplay: (from: string, batch: PublishBatch) => void
   readonly log: (line: string) => void
   /** cluster.secret: "" lets any node link. */
   readonly secret: string
@@ -139,6 +167,12 @@ export class NodeLink {
   /** The remote address of each accepted TCP socket, for the log once its TLS socket is gone. */
   private readonly addresses = new WeakMap<net.Socket, string>()
   private closed = false
+  /**
+   * Per peer whose connection broke, per partition of this node's log: from where what was routed
+   * to it may be lost to it (a crashed peer may not have read, or not yet stored, what it was
+   * sent last: LOST_MARGIN_MS before the break). Kept until the peer links again, at most LOST_KEEP_MS.
+   */
+  private readonly lost = new Map<string, { readonly at: number; readonly from: ReadonlyMap<string, number> }>()
   /** The server side: accepts other nodes' connections (TLS ones once their handshake is done). */
   readonly server: net.Server
 
@@ -227,6 +261,16 @@ export class NodeLink {
         if (typeof remnant === "string") return fail(remnant)
         if (early !== null) early.push(remnant)
         else this.options.onRemnant(from, remnant)
+      } else if (type === FrameType.SessionCatchUp) {
+        if (from === null) return fail("SESSIONCATCHUP before HELLO")
+        const request = decodeSessionCatchUp(body)
+        if (request === null) return fail("a malformed SESSIONCATCHUP")
+        this.options.onSessionCatchUp(from, request)
+      } else if (type === FrameType.SessionReplay) {
+        if (from === null) return fail("SESSIONREPLAY before HELLO")
+        const batch = decodePublish(body)
+        if (typeof batch === "string") return fail(batch)
+        this.options.onSessionReplay(from, batch)
       } else if (type === FrameType.PushAck) {
         if (from === null) return fail("PUSHACK before HELLO")
         const ack = decodePushAck(body)
@@ -279,6 +323,12 @@ export class NodeLink {
 
   /** What the next batch to `peer` covers, and that it has been told so. */
   private coverage(peer: Peer): Array<Coverage> {
+    const now = Date.now()
+    const snapshots = peer.snapshots
+    if (snapshots.length === 0 || now - snapshots[snapshots.length - 1]!.at >= COVERAGE_SNAPSHOT_MS) {
+      if (snapshots.length === COVERAGE_SNAPSHOTS) snapshots.shift()
+      snapshots.push({ at: now, covered: new Map(peer.covered) })
+    }
     const out: Array<Coverage> = []
     for (const [tp, end] of this.options.ends()) {
       const before = peer.covered.get(tp)
@@ -308,11 +358,6 @@ export class NodeLink {
         if (coverage.length > 0) peer.socket.write(encodePublish([], [], coverage))
       }
     }
-  }
-
-  /** Part of the answer to a catch-up (what it carries covers `coverage`); false when `to` cannot be reached now. */
-  sendReplay(to: string, messages: ReadonlyArray<Message>, coverage: Coverage): boolean {
-    return this.sendControl(to, encodePublish(messages, [], [coverage], FrameType.Replay))
   }
 
   /** Bytes written to `to` and not yet sent: a replay waits while it is high. */
@@ -382,6 +427,7 @@ export class NodeLink {
       const secret = this.options.secret
       socket.write(encodeHello(secret === "" ? { node: self.id, startedAt: self.startedAt } : { node: self.id, startedAt: self.startedAt, at, mac: helloMac(secret, self.id, at) }))
       peer.connected = true
+      this.lost.delete(peer.id)
       this.flush(peer)
     })
     socket.on("error", (error) => {
@@ -389,6 +435,7 @@ export class NodeLink {
     })
     socket.on("close", () => {
       const now = Date.now()
+      if (peer.connected && !this.lost.has(peer.id)) this.lost.set(peer.id, { at: now, from: lostFrom(peer, now) })
       const refusal = secure === null ? null : tlsRefusal(peer.id, info.host, failure, upAt, now)
       if (refusal !== null) {
         // Certificates to fix, not a blip: retried slowly, logged once per peer and reason.
@@ -408,6 +455,16 @@ export class NodeLink {
       peer.control.length = 0
       this.options.onLinkDown(peer.id) // the asking side carries on without an answer
     })
+  }
+
+  /**
+   * Where, per partition of this node's log, what was routed to `node` may not have reached it
+   * (its link broke and has not come back); undefined when nothing is known lost.
+   */
+  lostTo(node: string): ReadonlyMap<string, number> | undefined {
+    const lost = this.lost.get(node)
+    if (lost !== undefined && Date.now() - lost.at > LOST_KEEP_MS) this.lost.delete(node)
+    return this.lost.get(node)?.from
   }
 
   /** A member left: its connection and anything queued for it go. */

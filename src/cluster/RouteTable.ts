@@ -62,6 +62,13 @@ export class RouteTable {
     return false
   }
 
+  /** Whether `node`'s summary has every one of these plain filters (not on the hot path). */
+  hasPlainRoutes(node: string, filters: ReadonlyArray<string>): boolean {
+    const have = new Set<string>()
+    for (const { filter, route } of this.byEtcdKey.values()) if (route.node === node && route.groupKey === null) have.add(filter)
+    return filters.every((f) => have.has(f))
+  }
+
   apply(change: KeyChange): void {
     if (change._tag === "Put") this.put(change.key, change.value, change.revision)
     else this.remove(change.key)

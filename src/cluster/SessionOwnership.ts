@@ -22,6 +22,7 @@ import { encodePushAck, encodeSession, encodeTakeOver, FrameType, type PushAck, 
 import type { Arrived, MovedAddress, MovedRoutes } from "./MovedRoutes.js"
 import type { NodeLink } from "./NodeLink.js"
 import { Remnants } from "./Remnants.js"
+import type { SessionCatchUp } from "./SessionCatchUp.js"
 import { ownershipKey as sessionKey, SessionDirectory } from "./SessionDirectory.js"
 
 /** How long a CONNECT waits for the old node's hand-over before it goes on without it. */
@@ -40,6 +41,8 @@ export class SessionOwnership {
   /** Handing everything off (a clean stop): new CONNECTs are sent elsewhere (0x88). */
   private stopping = false
   readonly directory: SessionDirectory
+  /** Asks the other nodes for what they routed to a dead holder, for a session resumed from the directory. */
+  sessionCatchUp: SessionCatchUp | null = null
   /** Waits (bounded) until this node's route changes are in etcd; null when none are pending. */
   routesVisible: () => Effect.Effect<void> | null = () => null
   /** What restored sessions held by other nodes now still owed here, on its way to them. */
@@ -91,7 +94,14 @@ export class SessionOwnership {
       const moved = handed?.session ?? (cleanStart ? null : yield* this.directory.stored(clientId))
       this.moved.forget(clientId)
       let arrived: Arrived = {}
-      const stored = moved === null ? true : yield* importSession(this.engine, moved, () => void (arrived = this.arrived())).pipe(
+      // From the directory: its holder died (or cannot be reached), and what the others routed
+      // to it meanwhile is only in their logs: asked for from the moment the session is here.
+      const fromDirectory = handed?.session == null
+      const installed = () => {
+        arrived = this.arrived()
+        if (fromDirectory && moved !== null) this.sessionCatchUp?.start(clientId, holder, moved.subscriptions, this.node.members().map((m) => m.id))
+      }
+      const stored = moved === null ? true : yield* importSession(this.engine, moved, installed).pipe(
         Effect.as(true),
         Effect.catchAll((e) => Effect.as(Effect.logError(`cluster: storing session ${clientId} from ${holder} failed`, e), false))
       )

@@ -27,6 +27,7 @@ import { MovedRoutes } from "./MovedRoutes.js"
 import { NodeLink } from "./NodeLink.js"
 import { RouteSummary } from "./RouteSummary.js"
 import { RouteTable } from "./RouteTable.js"
+import { SessionCatchUp } from "./SessionCatchUp.js"
 import { SessionOwnership } from "./SessionOwnership.js"
 
 /** How long a stopping node that handed sessions over keeps passing messages on after it left. */
@@ -54,8 +55,12 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
     const routes = new RouteTable(node.id)
     let sessions: SessionOwnership | null = null // made once the link is (they refer to each other)
     let forwarder: Forwarder | null = null
+    let sessionCatchUp: SessionCatchUp | null = null
     const linkTls = yield* Effect.try({ try: () => loadLinkTls(config.cluster), catch: (e) => e as Error })
-    const catchUp = yield* LinkCatchUp.make(engine, (f, from, revision) => forwarder?.relay(f, from, revision))
+    const catchUp = yield* LinkCatchUp.make(engine, (f, from, revision) => {
+      forwarder?.relay(f, from, revision)
+      if (sessionCatchUp?.active === true) sessionCatchUp.noteLive(from, f)
+    })
     const link = new NodeLink({
       self: node.self,
       lookup: node.member,
@@ -69,13 +74,17 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
       onPushAck: (from, ack) => sessions?.onPushAck(from, ack),
       onRemnant: (from, remnant) => sessions?.onRemnant(from, remnant),
       onLinkDown: (to) => sessions?.onLinkDown(to),
+      onSessionCatchUp: (from, request) => sessionCatchUp?.onSessionCatchUp(from, request),
+      onSessionReplay: (from, batch) => sessionCatchUp?.onSessionReplay(from, batch),
       secret: config.cluster.secret,
       tls: linkTls,
       log
     })
     catchUp.attach(link)
     const moved = new MovedRoutes(link, routes)
+    sessionCatchUp = new SessionCatchUp(node.id, engine, link, routes, runtime)
     sessions = new SessionOwnership(node, node.coordination, engine, link, moved, runtime, () => catchUp.arrived(node.id), (from, tp, offset) => catchUp.willReplay(from, tp, offset))
+    sessions.sessionCatchUp = sessionCatchUp
     const linkPort = yield* Effect.acquireRelease(
       listen(link.server, config.mqtt.host, config.cluster.port, {
         protocol: "cluster link",

@@ -8,7 +8,7 @@ import { decodeBatch, encodeBatch } from "../../domain/message/RecordBatch.js"
 import type { MovedMessage, MovedSession } from "../mqtt/engine/handOver.js"
 import { type Message, messageFromRecord } from "../mqtt/engine/Message.js"
 
-export const FrameType = { Hello: 1, Publish: 2, TakeOver: 3, Session: 4, Push: 5, PushAck: 6, CatchUp: 7, Replay: 8, Remnant: 9 } as const
+export const FrameType = { Hello: 1, Publish: 2, TakeOver: 3, Session: 4, Push: 5, PushAck: 6, CatchUp: 7, Replay: 8, Remnant: 9, SessionCatchUp: 10, SessionReplay: 11 } as const
 
 /** Frames above this are refused (and the link closed): a batch is flushed well below it. */
 export const MAX_FRAME_BYTES = 64 * 1024 * 1024
@@ -177,6 +177,9 @@ export interface PublishBatch {
   readonly coverage: ReadonlyArray<Coverage>
   /** The etcd revision of the sender's route table when it routed them (-1: not said). */
   readonly revision: number
+  /** SESSIONREPLAY only: the SESSIONCATCHUP it answers, and whether it is the last part. */
+  readonly request?: number
+  readonly done?: boolean
 }
 
 interface PublishMeta {
@@ -190,6 +193,9 @@ interface PublishMeta {
   readonly c: ReadonlyArray<number>
   /** The sender's route table revision when it routed the first of these messages. */
   readonly r?: number
+  /** SESSIONREPLAY: the request id, and 1 on the last part. */
+  readonly k?: number
+  readonly d?: 1
 }
 
 const NONE: ReadonlyArray<string> = []
@@ -203,7 +209,8 @@ export const encodePublish = (
   groups: ReadonlyArray<ReadonlyArray<string>>,
   coverage: ReadonlyArray<Coverage>,
   type: number = FrameType.Publish,
-  revision = -1
+  revision = -1,
+  answer: { readonly request: number; readonly done: boolean } | null = null
 ): Buffer => {
   const names: Array<string> = []
   const index = (tp: string) => {
@@ -217,7 +224,8 @@ export const encodePublish = (
   }
   const c: Array<number> = []
   for (const cv of coverage) c.push(index(cv.tp), cv.from, cv.to)
-  const meta: PublishMeta = groups.some((g) => g.length > 0) ? { g: groups.map((g) => (g.length === 0 ? 0 : g)), t: names, p, c, r: revision } : { t: names, p, c, r: revision }
+  const base: PublishMeta = { t: names, p, c, r: revision, ...(answer === null ? {} : { k: answer.request, ...(answer.done ? { d: 1 as const } : {}) }) }
+  const meta: PublishMeta = groups.some((g) => g.length > 0) ? { g: groups.map((g) => (g.length === 0 ? 0 : g)), ...base } : base
   const metaBytes = Buffer.from(JSON.stringify(meta))
   const metaLength = Buffer.allocUnsafe(4)
   metaLength.writeUInt32BE(metaBytes.byteLength, 0)
@@ -235,7 +243,8 @@ export const decodePublish = (body: Buffer): PublishBatch | string => {
   for (let i = 0; i + 2 < meta.c.length; i += 3) coverage.push({ tp: meta.t[meta.c[i]!]!, from: meta.c[i + 1]!, to: meta.c[i + 2]! })
   const out: Array<Forwarded> = []
   const revision = Number.isSafeInteger(meta.r) ? meta.r! : -1
-  if (4 + metaLength === body.byteLength) return { messages: out, coverage, revision }
+  const answer = Number.isSafeInteger(meta.k) ? { request: meta.k!, done: meta.d === 1 } : {}
+  if (4 + metaLength === body.byteLength) return { messages: out, coverage, revision, ...answer }
   const records = decodeBatch(body.subarray(4 + metaLength))
   if (typeof records === "string") return records
   for (let i = 0; i < records.length; i++) {
@@ -248,7 +257,7 @@ export const decodePublish = (body: Buffer): PublishBatch | string => {
     const at = meta.p[2 * i] ?? -1
     out.push({ message, groups: g === undefined || g === 0 ? NONE : g, tp: at < 0 ? null : meta.t[at]!, offset: meta.p[2 * i + 1] ?? -1 })
   }
-  return { messages: out, coverage, revision }
+  return { messages: out, coverage, revision, ...answer }
 }
 
 /**
@@ -271,6 +280,27 @@ export const decodeCatchUp = (body: Buffer): CatchUp | null =>
     (c) =>
       typeof c.tp === "string" && Number.isSafeInteger(c.from) && Number.isSafeInteger(c.to) && c.from >= 0 && c.to >= c.from &&
       Array.isArray(c.filters) && c.filters.every((f) => typeof f === "string")
+  )
+
+/**
+ * "A session I resumed from the directory was held by `dead`, which died: send me what you
+ * routed to `dead` for these filters that it may never have got" (see SessionCatchUp.ts).
+ * Answered by SESSIONREPLAY frames carrying `id`, the last one marked done.
+ */
+export interface SessionCatchUpRequest {
+  readonly id: number
+  readonly clientId: string
+  readonly dead: string
+  readonly filters: ReadonlyArray<string>
+}
+
+export const encodeSessionCatchUp = (r: SessionCatchUpRequest): Buffer => jsonFrame(FrameType.SessionCatchUp, r)
+export const decodeSessionCatchUp = (body: Buffer): SessionCatchUpRequest | null =>
+  parseJson<SessionCatchUpRequest>(
+    body,
+    (r) =>
+      Number.isSafeInteger(r.id) && typeof r.clientId === "string" && typeof r.dead === "string" &&
+      Array.isArray(r.filters) && r.filters.every((f) => typeof f === "string")
   )
 
 /** Splits a stream of bytes into frames: feed it chunks, it calls `onFrame(type, body)`. */

@@ -2,8 +2,10 @@
  * The sending side of a catch-up: another node missed part of what this node forwarded (its
  * link dropped, or it restarted) and asks for [from, to) of one partition of this node's log
  * again. This reads that range a chunk at a time and sends what matches the requester's filters
- * (and every retained message: each node keeps the whole retained set) as REPLAY frames, each
- * saying which offsets it covers, so the requester knows when the gap is closed. Messages that
+ * (and every retained message: each node keeps the whole retained set), and what this node
+ * picked the requester for in a share group it asks for (the pick is logged with the message,
+ * `mqtt.share-forward`), as REPLAY frames carrying those groups per message, each saying which
+ * offsets it covers, so the requester knows when the gap is closed. Messages that
  * other nodes forwarded here (`relayed`) are theirs to replay, not this node's.
  */
 import { Effect } from "effect"
@@ -12,7 +14,7 @@ import { SubscriptionTrie } from "../../domain/topic/SubscriptionTrie.js"
 import type { StreamMapping } from "../../domain/topic/StreamMapping.js"
 import type { StorageError } from "../../services/errors.js"
 import type { MessageLog } from "../../services/MessageLog.js"
-import { type Message, messageFromRecord } from "../mqtt/engine/Message.js"
+import { type Message, messageFromRecord, SHARE_FORWARD_SEPARATOR } from "../mqtt/engine/Message.js"
 import { type CatchUp, type Coverage, encodePublish, FrameType } from "./linkFrames.js"
 import type { NodeLink } from "./NodeLink.js"
 
@@ -27,9 +29,13 @@ export interface ReplayResult {
   readonly complete: boolean
 }
 
+const SHARE_PREFIX = "$share/"
+const NO_GROUPS: ReadonlyArray<string> = []
+
 const filterTrie = (filters: ReadonlyArray<string>): SubscriptionTrie<true> => {
   const trie = new SubscriptionTrie<true>({ cacheSize: 0 })
   for (const filter of filters) {
+    if (filter.startsWith(SHARE_PREFIX)) continue
     try {
       trie.add(filter, filter, true)
     } catch {
@@ -39,15 +45,39 @@ const filterTrie = (filters: ReadonlyArray<string>): SubscriptionTrie<true> => {
   return trie
 }
 
+/** The share groups (`<group>/<filter>`) of the `$share/` route keys among `filters`. */
+const shareGroups = (filters: ReadonlyArray<string>): Set<string> => {
+  const groups = new Set<string>()
+  for (const f of filters) if (f.startsWith(SHARE_PREFIX)) groups.add(f.slice(SHARE_PREFIX.length))
+  return groups
+}
+
+/** The groups of `wanted` that this node picked `node` for when it forwarded `m`. */
+const pickedFor = (m: Message, node: string, wanted: ReadonlySet<string>): ReadonlyArray<string> => {
+  const picks = m.shareForwards
+  if (picks === null || wanted.size === 0) return NO_GROUPS
+  let out: Array<string> | null = null
+  for (const pick of picks) {
+    const parts = pick.split(SHARE_FORWARD_SEPARATOR)
+    if (parts[0] !== node) continue
+    for (let i = 1; i < parts.length; i++) if (wanted.has(parts[i]!)) (out ??= []).push(parts[i]!)
+  }
+  return out ?? NO_GROUPS
+}
+
 /** How a range goes out: REPLAY frames with every retained message (a node keeps the whole retained set), unless said otherwise. */
 export interface ReplayFrames {
-  readonly frame: (messages: ReadonlyArray<Message>, coverage: Coverage) => Buffer
+  /** `groups[i]`: the share groups message i goes to there (with `shareGroups`). */
+  readonly frame: (messages: ReadonlyArray<Message>, coverage: Coverage, groups: ReadonlyArray<ReadonlyArray<string>>) => Buffer
   readonly retained: boolean
+  /** Whether the requester's `$share/` keys bring the messages this node picked it for. */
+  readonly shareGroups?: boolean
 }
 
 const replayFrames: ReplayFrames = {
-  frame: (messages, coverage) => encodePublish(messages, [], [coverage], FrameType.Replay),
-  retained: true
+  frame: (messages, coverage, groups) => encodePublish(messages, groups, [coverage], FrameType.Replay),
+  retained: true,
+  shareGroups: true
 }
 
 export const replay = (
@@ -61,6 +91,7 @@ export const replay = (
   Effect.gen(function*() {
     const tp = request.tp as TopicPartition
     const wanted = filterTrie(request.filters)
+    const groupsWanted = frames.shareGroups === true ? shareGroups(request.filters) : new Set<string>()
     const end = Math.min(request.to, log.unsafeEndOffset(tp))
     let at = Math.max(request.from, yield* log.startOffset(tp))
     let sent = 0
@@ -70,6 +101,7 @@ export const replay = (
     while (at < end) {
       const records = yield* log.read(tp, at, CHUNK)
       const batch: Array<Message> = []
+      const groups: Array<ReadonlyArray<string>> = []
       let next = at
       for (const r of records) {
         if (r.offset < at || r.offset >= end) continue
@@ -78,7 +110,11 @@ export const replay = (
         if (topic === null) continue
         const m = messageFromRecord(tp, r, topic)
         if (m === null || m.relayed) continue
-        if ((frames.retained && m.retain) || wanted.hasMatch(topic)) batch.push(m)
+        const picked = pickedFor(m, to, groupsWanted)
+        if ((frames.retained && m.retain) || wanted.hasMatch(topic) || picked.length > 0) {
+          batch.push(m)
+          groups.push(picked)
+        }
       }
       if (next === at) {
         // Nothing readable: appended but not yet written (wait for the log's next write, once),
@@ -89,14 +125,14 @@ export const replay = (
         continue
       }
       stalled = false
-      if (!link.sendControl(to, frames.frame(batch, { tp, from: coveredFrom, to: next }))) return { sent, complete: false }
+      if (!link.sendControl(to, frames.frame(batch, { tp, from: coveredFrom, to: next }, groups))) return { sent, complete: false }
       sent += batch.length
       coveredFrom = at = next
       while (link.unsent(to) > MAX_UNSENT) yield* Effect.sleep("10 millis")
     }
     // The rest of the range (empty, or no longer in the log): said, so the requester stops waiting.
     if (coveredFrom < request.to) {
-      if (!link.sendControl(to, frames.frame([], { tp, from: coveredFrom, to: Math.max(coveredFrom, request.to) }))) return { sent, complete: false }
+      if (!link.sendControl(to, frames.frame([], { tp, from: coveredFrom, to: Math.max(coveredFrom, request.to) }, []))) return { sent, complete: false }
     }
     return { sent, complete: true }
   })

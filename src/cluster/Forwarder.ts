@@ -4,13 +4,13 @@
  * sessions), and a retained one to every node, so each keeps the whole retained set. A share
  * group with members on several nodes gets each message once in total: this node picks one
  * node per message, round-robin over the nodes that hold the group (itself included), and the
- * pick travels with the message.
+ * pick travels with the message, and is logged with it for a catch-up (`mqtt.share-forward`).
  */
 import type { Effect } from "effect"
 import type { SessionEvent } from "../../domain/session/events.js"
 import type { RemoteRouting } from "../mqtt/engine/Engine.js"
 import type { LiveSession } from "../mqtt/engine/LiveSession.js"
-import type { Message } from "../mqtt/engine/Message.js"
+import { type Message, SHARE_FORWARD_SEPARATOR } from "../mqtt/engine/Message.js"
 import type { Forwarded } from "./linkFrames.js"
 import type { MovedRoutes } from "./MovedRoutes.js"
 import type { NodeLink } from "./NodeLink.js"
@@ -19,6 +19,8 @@ import type { RouteTable } from "./RouteTable.js"
 import type { SessionOwnership } from "./SessionOwnership.js"
 
 const HERE = ""
+const shareForward = (node: string, groups: ReadonlyArray<string>): string =>
+  groups.length === 1 ? node + SHARE_FORWARD_SEPARATOR + groups[0] : [node, ...groups].join(SHARE_FORWARD_SEPARATOR)
 const NO_GROUPS: ReadonlyArray<string> = []
 
 export class Forwarder implements RemoteRouting {
@@ -99,7 +101,12 @@ export class Forwarder implements RemoteRouting {
     }
     if (msg.retain) for (const node of this.peers()) if (!targets.has(node)) targets.set(node, NO_GROUPS)
     const sent = targets.size
-    for (const [node, groups] of targets) this.link.send(node, msg, groups)
+    for (const [node, groups] of targets) {
+      this.link.send(node, msg, groups)
+      // The pick goes into the log with the message (its headers are encoded when its batch is
+      // sealed, after this), so a catch-up after a lost link can send it to that node again.
+      if (groups !== NO_GROUPS && msg.appended) (msg.shareForwards ??= []).push(shareForward(node, groups))
+    }
     targets.clear()
     if (this.picked.size > 0) this.picked.clear()
     return sent

@@ -15,10 +15,13 @@ import type { NodeLink } from "./NodeLink.js"
 const SNAPSHOT = "cluster-link-progress"
 const HEARTBEAT = "500 millis"
 const SAVE_EVERY = "1 second"
+/** Catch-up answers served at once: each reads the log and fills the link; the rest wait their turn. */
+const CONCURRENT_ANSWERS = 4
 
 export class LinkCatchUp {
   private link: NodeLink | null = null
   private saved = ""
+  private readonly answering = Effect.unsafeMakeSemaphore(CONCURRENT_ANSWERS)
   /** Catch-ups answered and asked for, for the cluster status. */
   readonly stats = { asked: 0, answered: 0, replayed: 0 }
 
@@ -51,7 +54,7 @@ export class LinkCatchUp {
     const engine = this.engine
     if (isReplay) {
       for (const f of this.progress.replayed(from, batch.messages, batch.coverage)) {
-        engine.publishReplayed(f.message)
+        engine.publishReplayed(f.message, f.groups)
         this.relay(f, from, -1)
       }
       return
@@ -71,8 +74,9 @@ export class LinkCatchUp {
     return this.progress.willReplay(node, tp, offset)
   }
 
+  /** Plain filters and `$share/<group>/<filter>` keys: the sender replays its share-group picks of this node too. */
   private ask(gap: Gap): void {
-    const filters = this.engine.subscriptions.routeKeys().filter((key) => !key.startsWith("$share/"))
+    const filters = this.engine.subscriptions.routeKeys()
     this.stats.asked++
     this.link?.sendControl(gap.node, encodeCatchUp({ tp: gap.tp, from: gap.from, to: gap.to, filters }))
   }
@@ -86,7 +90,8 @@ export class LinkCatchUp {
         this.stats.replayed += r.sent
         return Effect.logInfo(`cluster: caught ${from} up on ${request.tp} [${request.from}, ${request.to}): ${r.sent} message(s)${r.complete ? "" : "; the link dropped, it will ask again"}`)
       }),
-      Effect.catchAll((error) => Effect.logWarning(`cluster: catching ${from} up on ${request.tp} failed; it asks again on its next link`, error))
+      Effect.catchAll((error) => Effect.logWarning(`cluster: catching ${from} up on ${request.tp} failed; it asks again on its next link`, error)),
+      this.answering.withPermits(1)
     )
     Runtime.runFork(this.runtime)(work)
   }

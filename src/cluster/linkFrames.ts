@@ -124,6 +124,7 @@ export const decodeSession = (body: Buffer): SessionReply | string => {
   }
   for (const m of messages) {
     m.shareTargets = null
+    m.shareForwards = null
     m.inboundPacketId = 0
   }
   return { id: meta.id, session: { ...meta.session, owed: owedMeta.map((o, i) => ({ ...o, message: messages[i]! })) }, ...key }
@@ -252,6 +253,7 @@ export const decodePublish = (body: Buffer): PublishBatch | string => {
     if (message === null) continue
     // What the sender stored with it concerns the sender's own sessions only.
     message.shareTargets = null
+    message.shareForwards = null
     message.inboundPacketId = 0
     const g = meta.g?.[i]
     const at = meta.p[2 * i] ?? -1
@@ -262,9 +264,10 @@ export const decodePublish = (body: Buffer): PublishBatch | string => {
 
 /**
  * "Send me again what matched my routes in [from, to) of your partition `tp`": a gap after a
- * lost link or a restart. The routes travel with the request (plain filters; share groups are
- * not replayed), so the answer does not depend on how far the sender follows the requester's
- * route summary.
+ * lost link or a restart. The routes travel with the request (plain filters, and
+ * `$share/<group>/<filter>` for the share groups: a message whose recorded pick named the
+ * requester for one of them comes again, with those groups), so the answer does not depend on
+ * how far the sender follows the requester's route summary.
  */
 export interface CatchUp {
   readonly tp: string

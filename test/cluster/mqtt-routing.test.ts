@@ -210,6 +210,27 @@ describe("MQTT routing across nodes (memory coordination)", () => {
     expect(n2!.routing.catchUp!.stats.asked).toBeGreaterThanOrEqual(asked)
   })
 
+  it("a share group over n2 and n3 loses nothing when the n1 -> n2 link drops mid-stream: the pick is replayed", async () => {
+    const [n1, n2, n3] = nodes
+    const members = [await client(n2!), await client(n3!)]
+    await Promise.all(members.map((m) => m.client.subscribeAsync("$share/catchers/gap/#", { qos: 1 })))
+    await waitUntil(() => n1!.routing.routes!.groupNodes.get("catchers/gap/#")?.length === 2, 5000, () => "n1 to see the group on n2 and n3")
+    const pub = await client(n1!)
+    const total = 3000
+    const acked = Promise.all(Array.from({ length: total }, (_, i) => pub.client.publishAsync("gap/x", String(i), { qos: 1 })))
+    await waitUntil(() => members[0]!.messages.length >= 150, 10_000, () => `${members[0]!.messages.length} on n2 before the blip`)
+    n1!.routing.link!.forget("n2")
+    await acked
+    const count = () => members.reduce((n, m) => n + m.messages.length, 0)
+    await waitUntil(() => count() >= total, 15_000, () => `${members.map((m) => m.messages.length)} of ${total}`)
+    await quiet(300)
+    if (process.env.TRACE) console.log(`n2 ${members[0]!.messages.length}, n3 ${members[1]!.messages.length}, n1 replayed ${n1!.routing.catchUp!.stats.replayed}`)
+    const all = members.flatMap((m) => m.messages.map((x) => Number(x.payload))).sort((a, b) => a - b)
+    expect(all).toEqual(Array.from({ length: total }, (_, i) => i)) // every one, none twice
+    expect(members[0]!.messages.length).toBeGreaterThan(0)
+    expect(members[1]!.messages.length).toBeGreaterThan(0)
+  }, 40_000)
+
   it("a node stopping cleanly hands its sessions to the others: they resume elsewhere with what was queued", async () => {
     const offline = { clientId: "parked", protocolVersion: 5 as const, clean: false, properties: { sessionExpiryInterval: 300 } }
     const online = { clientId: "online", protocolVersion: 5 as const, clean: false, properties: { sessionExpiryInterval: 300 } }

@@ -174,11 +174,12 @@ export class Engine {
 
   /**
    * A message this node missed and got again from the sender's log (a catch-up): like a
-   * forwarded one, except that it replaces the retained message of its topic only when it is the
-   * newer, since what came live meanwhile is.
+   * forwarded one (to the share groups the sender had picked this node for), except that it
+   * replaces the retained message of its topic only when it is the newer, since what came live
+   * meanwhile is.
    */
-  publishReplayed(msg: Message): number {
-    msg.forwardedGroups = []
+  publishReplayed(msg: Message, groups: ReadonlyArray<string>): number {
+    msg.forwardedGroups = groups
     const retained = msg.retain ? this.retained.get(msg.topic) : undefined
     return this.accept(msg, retained === undefined || retained.timestamp <= msg.timestamp)
   }

@@ -28,6 +28,14 @@ const PACKET_ID_HEADER = "mqtt.packet-id"
 /** A persistent share-group member this message was routed to: QoS digit + client id. */
 const SHARE_TARGET_HEADER = "mqtt.share-target"
 /**
+ * A share-group pick this node made for another node: `<node>\0<group>/<filter>[\0...]` (a
+ * filter never holds U+0000 [MQTT-4.7.3-2]). Kept with the message, so a catch-up that node asks
+ * for after a lost link replays the pick (src/cluster/CatchUpReplay.ts).
+ */
+const SHARE_FORWARD_HEADER = "mqtt.share-forward"
+/** Separates the node and its groups in a `mqtt.share-forward` value. */
+export const SHARE_FORWARD_SEPARATOR = "\u0000"
+/**
  * On a message another node forwarded: its own log has it too, so a catch-up this node answers
  * (src/cluster/CatchUpReplay.ts) never sends it on a second time.
  */
@@ -102,6 +110,11 @@ export class Message implements LogRecord {
    * stored with the message, so a crash cannot keep the message and lose which member owes it.
    */
   shareTargets: Array<string> | null = null
+  /**
+   * Share-group picks of other nodes it was forwarded to, each `<node>\0<groupKey>[\0...]` (else
+   * null): stored with the message, so a catch-up can send a share group's message again.
+   */
+  shareForwards: Array<string> | null = null
   /**
    * For a message another node forwarded: the share groups (`<group>/<filter>`) that node picked
    * this one for; null for a message published here.
@@ -232,6 +245,7 @@ export class Message implements LogRecord {
     else if (this.origin !== "") h.push(originHeader(this.origin))
     if (this.inboundPacketId !== 0) h.push(packetIdHeader(this.inboundPacketId))
     if (this.shareTargets !== null) for (const t of this.shareTargets) h.push({ key: SHARE_TARGET_HEADER, value: Buffer.from(t) })
+    if (this.shareForwards !== null) for (const t of this.shareForwards) h.push({ key: SHARE_FORWARD_HEADER, value: Buffer.from(t) })
     if (this.expiresAt !== 0) h.push({ key: EXPIRES_HEADER, value: Buffer.from(String(this.expiresAt)) })
     const p = this.properties
     if (p !== null) {
@@ -282,6 +296,7 @@ export const messageFromRecord = (tp: TopicPartition | null, record: StoredRecor
   let expiresAt = 0
   let packetId = 0
   let shareTargets: Array<string> | null = null
+  let shareForwards: Array<string> | null = null
   let relayed = false
   let props: PublishProps | null = null
   const ensure = () => (props ??= new PublishProps())
@@ -304,6 +319,9 @@ export const messageFromRecord = (tp: TopicPartition | null, record: StoredRecor
         break
       case SHARE_TARGET_HEADER:
         ;(shareTargets ??= []).push(text(value))
+        break
+      case SHARE_FORWARD_HEADER:
+        ;(shareForwards ??= []).push(text(value))
         break
       case VIA_HEADER:
         relayed = true
@@ -333,6 +351,7 @@ export const messageFromRecord = (tp: TopicPartition | null, record: StoredRecor
   message.offset = tp === null ? -1 : record.offset
   message.inboundPacketId = packetId
   message.shareTargets = shareTargets
+  message.shareForwards = shareForwards
   message.relayed = relayed
   return message
 }

@@ -4,9 +4,11 @@
  * written by the holder only (guarded by its ownership of `sessions/<clientId>`). It is what lets
  * a session resume on another node when the node that held it is dead. A session that ends
  * releases both keys. Writes are coalesced per session (the latest state wins) and made off the
- * CONNECT/SUBSCRIBE path: a SUBACK does not wait for them.
+ * CONNECT/SUBSCRIBE path: a SUBACK does not wait for them. A session that is not persistent
+ * writes no `subs/` at all while this node knows the key is absent (`absent`): a clean
+ * CONNECT + SUBSCRIBE + DISCONNECT then costs etcd the claim and the release only.
  */
-import { Effect, Runtime } from "effect"
+import { Deferred, Effect, Runtime } from "effect"
 import type { SessionEvent } from "../../domain/session/events.js"
 import type { SubscriptionOptions } from "../../domain/session/Session.js"
 import type { CoordinationService, Ownership } from "../../services/Coordination.js"
@@ -28,7 +30,15 @@ type Pending = { readonly _tag: "Put"; readonly value: Stored } | { readonly _ta
 export class SessionDirectory {
   /** Sessions this node claimed, at the epoch it holds them. */
   readonly owned = new Map<string, Ownership>()
+  /**
+   * Sessions whose `subs/` key this node knows is absent: claimed from no one (a release deletes
+   * both keys in one txn), or cleared by this node since. Not known: a session taken from
+   * another node, or restored from storage: its first clear is written.
+   */
+  private readonly absent = new Set<string>()
   private pending = new Map<string, Pending>()
+  /** Releases being written now: a CONNECT of the same id here claims after them. */
+  private readonly releasing = new Map<string, Deferred.Deferred<void>>()
   private writing = false
 
   constructor(
@@ -51,13 +61,42 @@ export class SessionDirectory {
     const clientId = session.clientId
     if (this.engine.sessions.get(clientId) !== session) {
       // Ended here. Moved: its new holder writes from now on.
-      if (moved) this.owned.delete(clientId)
+      if (moved) this.forget(clientId)
       else this.note(clientId, { _tag: "Release" })
     } else if (session.persistent) {
+      this.absent.delete(clientId)
       this.note(clientId, { _tag: "Put", value: { expiry: session.state.expiryInterval, subs: [...session.state.subscriptions] } })
-    } else {
+    } else if (!this.absent.has(clientId) || this.pending.has(clientId)) {
+      // A clean session (v5 forbids a DISCONNECT to make it persistent): its subscriptions are
+      // never stored. Cleared once, in case a persistent session before it left a record.
       this.note(clientId, { _tag: "Clear" })
     }
+  }
+
+  /** This node claimed `clientId` from no one: etcd holds no `subs/` for it. */
+  claimedFresh(clientId: string): void {
+    if (!this.pending.has(clientId)) this.absent.add(clientId)
+  }
+
+  /**
+   * A CONNECT found `clientId` still owned by this node: true if it may keep that ownership (a
+   * release not yet written is dropped), false if a release is being written (await `released`).
+   */
+  keepOwnership(clientId: string): boolean {
+    if (this.pending.get(clientId)?._tag === "Release") this.pending.delete(clientId)
+    return !this.releasing.has(clientId)
+  }
+
+  /** Once the release of `clientId` being written now, if any, is done. */
+  released(clientId: string): Effect.Effect<void> {
+    const done = this.releasing.get(clientId)
+    return done === undefined ? Effect.void : Deferred.await(done)
+  }
+
+  /** This node no longer holds `clientId`'s session. */
+  forget(clientId: string): void {
+    this.owned.delete(clientId)
+    this.absent.delete(clientId)
   }
 
   private note(clientId: string, p: Pending): void {
@@ -79,6 +118,18 @@ export class SessionDirectory {
   })
 
   private write(clientId: string, p: Pending): Effect.Effect<void> {
+    if (p._tag !== "Release") return this.attempt(clientId, p)
+    return Effect.gen(this, function*() {
+      const done = yield* Deferred.make<void>()
+      this.releasing.set(clientId, done)
+      yield* this.attempt(clientId, p).pipe(Effect.ensuring(Effect.suspend(() => {
+        this.releasing.delete(clientId)
+        return Deferred.succeed(done, undefined)
+      })))
+    })
+  }
+
+  private attempt(clientId: string, p: Pending): Effect.Effect<void> {
     return Effect.gen(this, function*() {
       let ownership = this.owned.get(clientId)
       if (ownership === undefined) {
@@ -95,7 +146,8 @@ export class SessionDirectory {
         [{ key, value: p._tag === "Put" ? JSON.stringify(p.value) : null }],
         p._tag === "Release"
       )
-      if (!ok || p._tag === "Release") this.owned.delete(clientId)
+      if (!ok || p._tag === "Release") this.forget(clientId)
+      else if (p._tag === "Clear" && !this.pending.has(clientId)) this.absent.add(clientId)
     }).pipe(Effect.catchAll((e) =>
       Effect.suspend(() => {
         // etcd did not answer: write it again later, unless something newer is pending.

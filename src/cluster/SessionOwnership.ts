@@ -74,17 +74,27 @@ export class SessionOwnership {
     const key = sessionKey(clientId)
     return Effect.gen(this, function*() {
       if (this.stopping) return false
-      const before = yield* this.coordination.ownerOf(key)
+      let before = yield* this.coordination.ownerOf(key)
+      while (before?.owner === self && !this.directory.keepOwnership(clientId)) {
+        // This node is deleting the owner key of the last session of this id: claim after it.
+        yield* this.directory.released(clientId)
+        before = yield* this.coordination.ownerOf(key)
+      }
       if (before?.owner === self) {
         this.directory.owned.set(clientId, before)
         return true
       }
+      let raced = false
       const mine = yield* this.coordination.claim(key, self, before?.epoch ?? 0).pipe(
         // Another CONNECT of the same id raced this one: go on from what it left.
-        Effect.catchTag("OwnershipConflict", (e) =>
-          e.current?.owner === self ? Effect.succeed(e.current) : this.coordination.claim(key, self, e.current?.epoch ?? 0))
+        Effect.catchTag("OwnershipConflict", (e) => {
+          raced = true
+          return e.current?.owner === self ? Effect.succeed(e.current) : this.coordination.claim(key, self, e.current?.epoch ?? 0)
+        })
       )
       this.directory.owned.set(clientId, mine)
+      // No owner key: the last session was released with its subs/ (one txn), or never stored.
+      if (before === null && !raced) this.directory.claimedFresh(clientId)
       const holder = before?.owner
       if (holder === undefined || holder === self) return true
       // A live holder hands the whole session over; a dead one's record in etcd brings its
@@ -220,7 +230,7 @@ export class SessionOwnership {
       yield* this.coordination.claim(key, target, mine.epoch)
       const address = this.forwardingAddress(clientId, target)
       const state = yield* exportSession(this.engine, clientId, (conn) => (conn as Connection).close(ReasonCode.ServerShuttingDown))
-      this.directory.owned.delete(clientId)
+      this.directory.forget(clientId)
       if (state === null) {
         if (address !== null) this.moved.drop(address)
         return null

@@ -6,13 +6,12 @@
  */
 import { spawn } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import mqtt from "mqtt"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { connect, type TestClient, waitUntil } from "../support/clients.js"
-import { freePort } from "../support/freePort.js"
+import { freePair, freePort } from "../support/freePort.js"
 import { mainPath } from "../support/startBrokerProcess.js"
 
 interface Member {
@@ -20,21 +19,6 @@ interface Member {
   readonly pid: number
   readonly self: boolean
   readonly sessions: number | null
-}
-
-const listenable = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const s = createServer()
-    s.once("error", () => resolve(false))
-    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)))
-  })
-
-/** A free port whose next one is free too (worker i serves HTTP on base + i). */
-const freePair = async (): Promise<number> => {
-  for (;;) {
-    const p = await freePort()
-    if (p < 65535 && (await listenable(p + 1))) return p
-  }
 }
 
 const alive = (pid: number) => {

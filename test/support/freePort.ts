@@ -10,3 +10,18 @@ export const freePort = (): Promise<number> =>
       server.close(() => resolve(port))
     })
   })
+
+const listenable = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const s = createServer()
+    s.once("error", () => resolve(false))
+    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)))
+  })
+
+/** A free port whose next one is free too (under `--workers 2`, worker i serves HTTP on base + i). */
+export const freePair = async (): Promise<number> => {
+  for (;;) {
+    const p = await freePort()
+    if (p < 65535 && (await listenable(p + 1))) return p
+  }
+}

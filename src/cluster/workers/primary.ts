@@ -8,10 +8,12 @@
 import cluster, { type Worker } from "node:cluster"
 import { randomBytes } from "node:crypto"
 import { mkdirSync } from "node:fs"
+import * as net from "node:net"
 import { join } from "node:path"
 import { Deferred, Effect } from "effect"
 import type { BrokerConfigShape } from "../../../config/BrokerConfigShape.js"
 import * as MemoryCoordination from "../../../layers/coordination/memory.js"
+import { listen, reusePortSupported } from "../../net/listen.js"
 import { CoordinationHost } from "./coordinationHost.js"
 import { fileJournal } from "./coordinationJournal.js"
 import { workerEnv } from "./workerConfig.js"
@@ -24,8 +26,27 @@ const HEALTHY_MS = 30_000
 /** A stop waits this long for the workers, then kills what is left. */
 const STOP_GRACE_MS = 30_000
 
+/**
+ * With SO_REUSEPORT (Node 22.12+) a worker would share a port with any other process that binds
+ * it the same way, another broker started by mistake included, instead of failing: so the
+ * primary binds each shared port once, exclusively, before it starts a worker.
+ */
+const checkSharedPortsFree = (config: BrokerConfigShape): Effect.Effect<void, Error> =>
+  Effect.forEach([
+    [config.mqtt.port, "MQTT", "--mqtt-port"],
+    [config.mqtt.tlsPort, "MQTT over TLS", "--mqtts-port"],
+    [config.mqtt.wsPort, "MQTT over WebSocket", "--ws-port"],
+    [config.mqtt.wssPort, "MQTT over WebSocket with TLS", "--wss-port"]
+  ] as const, ([port, protocol, portHint]) =>
+    port <= 0 ? Effect.void : Effect.gen(function*() {
+      const probe = net.createServer()
+      yield* listen(probe, config.mqtt.host, port, { protocol, portHint, addressHint: `--mqtt-host and ${portHint}` })
+      yield* Effect.async<void>((resume) => void probe.close(() => resume(Effect.void)))
+    }), { discard: true })
+
 export const runPrimary = (config: BrokerConfigShape, count: number): Effect.Effect<never, Error> =>
   Effect.gen(function*() {
+    if (reusePortSupported()) yield* checkSharedPortsFree(config)
     // Without etcd this process is the workers' coordination: kept in the data dir (unless the
     // storage is memory, where nothing outlives a restart), its watch history bounded.
     const journalPath = join(config.storage.dataDir, "coordination.jsonl")

@@ -435,7 +435,10 @@ export class NodeLink {
     })
     socket.on("close", () => {
       const now = Date.now()
-      if (peer.connected && !this.lost.has(peer.id)) this.lost.set(peer.id, { at: now, from: lostFrom(peer, now) })
+      if (peer.connected && !this.lost.has(peer.id)) {
+        for (const [id, lost] of this.lost) if (now - lost.at > LOST_KEEP_MS) this.lost.delete(id)
+        this.lost.set(peer.id, { at: now, from: lostFrom(peer, now) })
+      }
       const refusal = secure === null ? null : tlsRefusal(peer.id, info.host, failure, upAt, now)
       if (refusal !== null) {
         // Certificates to fix, not a blip: retried slowly, logged once per peer and reason.

@@ -276,13 +276,15 @@ export interface CatchUp {
   readonly filters: ReadonlyArray<string>
 }
 
+const isFilterList = (filters: unknown): boolean => Array.isArray(filters) && filters.every((f) => typeof f === "string")
+
 export const encodeCatchUp = (c: CatchUp): Buffer => jsonFrame(FrameType.CatchUp, c)
 export const decodeCatchUp = (body: Buffer): CatchUp | null =>
   parseJson<CatchUp>(
     body,
     (c) =>
       typeof c.tp === "string" && Number.isSafeInteger(c.from) && Number.isSafeInteger(c.to) && c.from >= 0 && c.to >= c.from &&
-      Array.isArray(c.filters) && c.filters.every((f) => typeof f === "string")
+      isFilterList(c.filters)
   )
 
 /**
@@ -302,8 +304,7 @@ export const decodeSessionCatchUp = (body: Buffer): SessionCatchUpRequest | null
   parseJson<SessionCatchUpRequest>(
     body,
     (r) =>
-      Number.isSafeInteger(r.id) && typeof r.clientId === "string" && typeof r.dead === "string" &&
-      Array.isArray(r.filters) && r.filters.every((f) => typeof f === "string")
+      Number.isSafeInteger(r.id) && typeof r.clientId === "string" && typeof r.dead === "string" && isFilterList(r.filters)
   )
 
 /** Splits a stream of bytes into frames: feed it chunks, it calls `onFrame(type, body)`. */

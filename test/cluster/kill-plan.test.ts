@@ -46,6 +46,39 @@ const connected = (client: MqttClient): Promise<{ sessionPresent: boolean }> =>
     client.once("error", reject)
   })
 
+/**
+ * QoS 1 load, bounded: `<prefix><n>` to `topic`, at most 20 unacknowledged, one every `gapMs`,
+ * while `running` (and until at least `min`), at most `max`. `sentAt` notes when each went out.
+ */
+const qos1Load = (publisher: MqttClient, topic: string, prefix: string, options: { readonly gapMs: number; readonly min: number; readonly max: number; readonly sentAt?: (payload: string) => void }) => {
+  const acked = new Set<string>()
+  const state = { sent: 0, inflight: 0, running: true, acked, done: Promise.resolve() }
+  state.done = (async () => {
+    while (state.sent < options.max && (state.running || state.sent < options.min)) {
+      if (state.inflight >= 20) {
+        await sleep(2)
+        continue
+      }
+      const payload = `${prefix}${state.sent++}`
+      options.sentAt?.(payload)
+      state.inflight++
+      publisher.publish(topic, payload, { qos: 1 }, (err) => {
+        state.inflight--
+        if (err === undefined || err === null) acked.add(payload)
+      })
+      await sleep(options.gapMs)
+    }
+  })()
+  return state
+}
+
+/** The session directory in etcd holds `clientId`'s subscriptions (written off the SUBACK path). */
+const subsInEtcd = async (endpoint: string, clientId: string): Promise<boolean> => {
+  const key = Buffer.from(`/rmq/robustmq/subs/${clientId}`).toString("base64")
+  const res = await fetch(`${endpoint}/v3/kv/range`, { method: "POST", body: JSON.stringify({ key }) })
+  return ((await res.json()) as { kvs?: Array<unknown> }).kvs !== undefined
+}
+
 describe.skipIf(!hasEtcd || !mosquittoInstalled)("the kill plan: 3 etcd members, 3 broker processes", () => {
   let etcd: EtcdCluster
   const nodes: Array<BrokerProcess> = []
@@ -254,28 +287,10 @@ describe.skipIf(!hasEtcd || !mosquittoInstalled)("the kill plan: 3 etcd members,
     await sleep(300) // the route reaches the other nodes
     const publisher = client(rotated(0), { clientId: "roll-pub", reconnectPeriod: 100 })
     await connected(publisher)
-    const acked = new Set<string>()
     const sentAt = new Map<string, number>()
     publisher.on("connect", () => note(`pub connect ${(publisher.options as { port?: number }).port}`))
-    let sent = 0
-    let inflight = 0
-    let rolling = true
-    const load = (async () => {
-      while (sent < 2000 && (rolling || sent < 200)) {
-        if (inflight >= 20) {
-          await sleep(2)
-          continue
-        }
-        const payload = `p${sent++}`
-        sentAt.set(payload, Date.now() - t0)
-        inflight++
-        publisher.publish("roll/t", payload, { qos: 1 }, (err) => {
-          inflight--
-          if (err === undefined || err === null) acked.add(payload)
-        })
-        await sleep(8)
-      }
-    })()
+    const load = qos1Load(publisher, "roll/t", "p", { gapMs: 8, min: 200, max: 2000, sentAt: (p) => sentAt.set(p, Date.now() - t0) })
+    const acked = load.acked
     const leaves: Array<number> = []
     const stoppedLogs: Array<string> = []
     const restarts: Array<number> = []
@@ -294,19 +309,17 @@ describe.skipIf(!hasEtcd || !mosquittoInstalled)("the kill plan: 3 etcd members,
       restarts.push(Date.now() - startAt)
     }
     await sleep(1000)
-    rolling = false
-    await load
-    await waitFor("the publisher's last acknowledgements", () => inflight === 0, 15_000).catch(() => undefined)
+    load.running = false
+    await load.done
+    await waitFor("the publisher's last acknowledgements", () => load.inflight === 0, 15_000).catch(() => undefined)
     await waitFor("every acknowledged publish to arrive", () => [...acked].every((p) => received.has(p)), 10_000).catch(() => undefined)
     const lost = [...acked].filter((p) => !received.has(p))
     if (lost.length > 0) console.log(`lost sent at ${lost.map((p) => sentAt.get(p)).join(" ")}\n${events.join("\n")}\n${stoppedLogs.join("\n---\n")}`)
-    console.log(`kill plan (c): rolling restart under QoS 1 load: ${sent} published, ${acked.size} acknowledged, ${received.size} distinct received (${deliveries - received.size} duplicates), acknowledged lost ${lost.length} (sent at ${lost.length === 0 ? "-" : `${Math.min(...lost.map((p) => sentAt.get(p)!))}..${Math.max(...lost.map((p) => sentAt.get(p)!))} ms; SIGTERMs at ${sigterms.join(", ")} ms`}); SIGTERM -> exit ${leaves.join(", ")} ms; restart -> seen by all ${restarts.join(", ")} ms; subscriber disconnects ${JSON.stringify(disconnects)}, session present on reconnect ${JSON.stringify(sessions.slice(1))}`)
+    console.log(`kill plan (c): rolling restart under QoS 1 load: ${load.sent} published, ${acked.size} acknowledged, ${received.size} distinct received (${deliveries - received.size} duplicates), acknowledged lost ${lost.length} (sent at ${lost.length === 0 ? "-" : `${Math.min(...lost.map((p) => sentAt.get(p)!))}..${Math.max(...lost.map((p) => sentAt.get(p)!))} ms; SIGTERMs at ${sigterms.join(", ")} ms`}); SIGTERM -> exit ${leaves.join(", ")} ms; restart -> seen by all ${restarts.join(", ")} ms; subscriber disconnects ${JSON.stringify(disconnects)}, session present on reconnect ${JSON.stringify(sessions.slice(1))}`)
     expect(sessions.slice(1).every((present) => present)).toBe(true)
-    // The goal is 0 lost. Before link catch-up runs lost 0 to 44 acknowledged messages, all
-    // published within a hand-over; with catch-up and MovedRoutes, 0 in three runs on a quiet
-    // machine, but 4 in a CI run under load (published within 40 ms of the SIGTERM of the node
-    // holding the subscriber's session, before its export). Until that is found, this bounds the
-    // loss and prints what was lost (above).
+    // Before link catch-up runs lost 0 to 44 acknowledged messages, all published within a
+    // hand-over; with catch-up and MovedRoutes, 4 in one loaded CI run; none since make before
+    // break (docs/cluster.md 1.5). What is lost is printed above.
     expect(lost.length).toBe(0)
   }, 90_000)
 
@@ -319,11 +332,7 @@ describe.skipIf(!hasEtcd || !mosquittoInstalled)("the kill plan: 3 etcd members,
     const got: Array<{ at: number; payload: string }> = []
     holder.on("message", (_t, p) => got.push({ at: Date.now(), payload: p.toString() }))
     // The holder records the subscription in etcd off the SUBACK path (what a successor reads).
-    const key = Buffer.from("/rmq/robustmq/subs/kd-session").toString("base64")
-    await waitFor("etcd to hold the session's subscriptions", async () => {
-      const res = await fetch(`${etcd.endpoints[0]}/v3/kv/range`, { method: "POST", body: JSON.stringify({ key }) })
-      return ((await res.json()) as { kvs?: Array<unknown> }).kvs !== undefined
-    })
+    await waitFor("etcd to hold the session's subscriptions", () => subsInEtcd(etcd.endpoints[0]!, "kd-session"))
     const killedAt = Date.now()
     nodes[2]!.child.kill("SIGKILL")
     await waitFor("the client to reconnect elsewhere", () => connects.length === 2, 15_000)
@@ -353,42 +362,21 @@ describe.skipIf(!hasEtcd || !mosquittoInstalled)("the kill plan: 3 etcd members,
       deliveries++
       received.add(p.toString())
     })
-    const key = Buffer.from("/rmq/robustmq/subs/ke-sub").toString("base64")
-    await waitFor("etcd to hold the subscription", async () => {
-      const res = await fetch(`${etcd.endpoints[0]}/v3/kv/range`, { method: "POST", body: JSON.stringify({ key }) })
-      return ((await res.json()) as { kvs?: Array<unknown> }).kvs !== undefined
-    })
+    await waitFor("etcd to hold the subscription", () => subsInEtcd(etcd.endpoints[0]!, "ke-sub"))
     await sleep(300) // the route reaches n1
     const publisher = client(nodes[0]!.port, { clientId: "ke-pub", reconnectPeriod: 100 })
     await connected(publisher)
-    const acked = new Set<string>()
-    let sent = 0
-    let inflight = 0
-    let running = true
-    const load = (async () => {
-      while (running && sent < 3000) {
-        if (inflight >= 20) {
-          await sleep(2)
-          continue
-        }
-        const payload = `e${sent++}`
-        inflight++
-        publisher.publish("ke/t", payload, { qos: 1 }, (err) => {
-          inflight--
-          if (err === undefined || err === null) acked.add(payload)
-        })
-        await sleep(5)
-      }
-    })()
+    const load = qos1Load(publisher, "ke/t", "e", { gapMs: 5, min: 0, max: 3000 })
+    const acked = load.acked
     await sleep(1000)
     const killedAt = Date.now()
     nodes[1]!.child.kill("SIGKILL")
     await waitFor("the subscriber to resume on n3", () => connects.length === 2, 15_000)
     const resumedMs = connects[1]!.at - killedAt
     await sleep(2000)
-    running = false
-    await load
-    await waitFor("the last acknowledgements", () => inflight === 0, 10_000).catch(() => undefined)
+    load.running = false
+    await load.done
+    await waitFor("the last acknowledgements", () => load.inflight === 0, 10_000).catch(() => undefined)
     await sleep(1000)
     const lostWhileDown = [...acked].filter((p) => !received.has(p)).length
     const restartAt = Date.now()
@@ -396,7 +384,7 @@ describe.skipIf(!hasEtcd || !mosquittoInstalled)("the kill plan: 3 etcd members,
     await waitFor("every acknowledged publish to arrive", () => [...acked].every((p) => received.has(p)), 20_000).catch(() => undefined)
     const lost = [...acked].filter((p) => !received.has(p))
     const missing = lost.map((p) => Number(p.slice(1))).sort((a, b) => a - b)
-    console.log(`kill plan (e): n2 SIGKILLed under QoS 1 load (${sent} published on n1, ${acked.size} acknowledged): subscriber resumed on n3 ${resumedMs} ms after the kill (session present ${connects[1]!.sessionPresent}); missing while n2 was down ${lostWhileDown}; n2 restarted, ${Date.now() - restartAt} ms later acknowledged lost ${lost.length}${lost.length > 0 ? ` (e${missing[0]}..e${missing.at(-1)})` : ""}, duplicates ${deliveries - received.size}`)
+    console.log(`kill plan (e): n2 SIGKILLed under QoS 1 load (${load.sent} published on n1, ${acked.size} acknowledged): subscriber resumed on n3 ${resumedMs} ms after the kill (session present ${connects[1]!.sessionPresent}); missing while n2 was down ${lostWhileDown}; n2 restarted, ${Date.now() - restartAt} ms later acknowledged lost ${lost.length}${lost.length > 0 ? ` (e${missing[0]}..e${missing.at(-1)})` : ""}, duplicates ${deliveries - received.size}`)
     expect(connects[1]!.sessionPresent).toBe(true)
     expect(lost).toEqual([])
   }, 90_000)

@@ -4,7 +4,7 @@
  * here under Node 22 fetched from the npm registry (`npx node@22`); skipped if it cannot be. On
  * memory storage: node_modules' SQLite binding is built for the Node that ran `npm ci`.
  */
-import { execFileSync, spawn } from "node:child_process"
+import { execFileSync } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { reusePortSupported, sharedBinding } from "../../src/net/listen.js"
 import { connect, type TestClient } from "../support/clients.js"
 import { freePair, freePort } from "../support/freePort.js"
-import { mainPath } from "../support/startBrokerProcess.js"
+import { startWorkersPrimary, type WorkersPrimary } from "../support/workersPrimary.js"
 
 describe("how a worker binds a port every worker serves", () => {
   it("its own socket with SO_REUSEPORT on Node 22.12+ and 23.1+ on Linux, else through the primary", () => {
@@ -45,8 +45,7 @@ describe.skipIf(node22 === null)("robustmq start --workers 2 on Node 22 (SO_REUS
   const dir = mkdtempSync(join(tmpdir(), "robustmq-reuseport-"))
   let mqttPort = 0
   let httpPort = 0
-  let out = ""
-  let primary: ReturnType<typeof spawn>
+  let primary: WorkersPrimary
   const clients: Array<TestClient> = []
   const sessionsOn = async (port: number): Promise<number> => {
     const res = await fetch(`http://127.0.0.1:${port}/api/v1/cluster`)
@@ -57,15 +56,11 @@ describe.skipIf(node22 === null)("robustmq start --workers 2 on Node 22 (SO_REUS
   beforeAll(async () => {
     mqttPort = await freePort()
     httpPort = await freePair()
-    primary = spawn(node22!, [mainPath, "start", "--workers", "2", "--mqtt-host", "127.0.0.1", "--mqtt-port", String(mqttPort), "--http-port", String(httpPort), "--data-dir", dir, "--storage", "memory"], {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, ROBUSTMQ_HTTP_HOST: "127.0.0.1", ROBUSTMQ_KAFKA_ENABLED: "false", ROBUSTMQ_CLUSTER_NODE_ID: "rp" }
-    })
-    primary.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d))
-    primary.stderr!.setEncoding("utf8").on("data", (d: string) => (out += d))
+    primary = startWorkersPrimary(["--mqtt-port", String(mqttPort), "--http-port", String(httpPort), "--data-dir", dir, "--storage", "memory"], { ROBUSTMQ_CLUSTER_NODE_ID: "rp" }, node22!)
+    const out = primary.output
     const deadline = Date.now() + 60_000
-    while ((out.match(/SO_REUSEPORT/g) ?? []).length < 2 || !/listening/.test(out)) {
-      if (Date.now() > deadline || primary.exitCode !== null) throw new Error(`the workers did not come up on their own sockets: ${out}`)
+    while ((out().match(/SO_REUSEPORT/g) ?? []).length < 2 || !/listening/.test(out())) {
+      if (Date.now() > deadline || primary.child.exitCode !== null) throw new Error(`the workers did not come up on their own sockets: ${out()}`)
       await new Promise((r) => setTimeout(r, 200))
     }
     await new Promise((r) => setTimeout(r, 1000)) // both workers joined the primary's coordination
@@ -73,7 +68,7 @@ describe.skipIf(node22 === null)("robustmq start --workers 2 on Node 22 (SO_REUS
 
   afterAll(async () => {
     for (const c of clients) await c.end(true)
-    if (primary?.exitCode === null) primary.kill("SIGKILL")
+    if (primary?.child.exitCode === null) primary.child.kill("SIGKILL")
     rmSync(dir, { recursive: true, force: true })
   })
 
@@ -98,19 +93,10 @@ describe.skipIf(node22 === null)("robustmq start --workers 2 on Node 22 (SO_REUS
   it("a second broker started on the same MQTT port exits 1 saying the port is in use, instead of sharing it", async () => {
     const other = mkdtempSync(join(tmpdir(), "robustmq-reuseport-2-"))
     try {
-      const second = spawn(node22!, [mainPath, "start", "--workers", "2", "--mqtt-host", "127.0.0.1", "--mqtt-port", String(mqttPort), "--http-port", String(await freePair()), "--data-dir", other, "--storage", "memory"], {
-        stdio: ["ignore", "pipe", "pipe"],
-        env: { ...process.env, ROBUSTMQ_HTTP_HOST: "127.0.0.1", ROBUSTMQ_KAFKA_ENABLED: "false", ROBUSTMQ_CLUSTER_NODE_ID: "rp2" }
-      })
-      let err = ""
-      second.stdout!.setEncoding("utf8").on("data", (d: string) => (err += d))
-      second.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d))
-      const code = await new Promise<number | null>((resolve) => {
-        const timer = setTimeout(() => (second.kill("SIGKILL"), resolve(null)), 20_000)
-        second.once("exit", (c) => (clearTimeout(timer), resolve(c)))
-      })
-      expect(code, err).toBe(1)
-      expect(err).toMatch(new RegExp(`MQTT port ${mqttPort} is already in use`))
+      const second = startWorkersPrimary(["--mqtt-port", String(mqttPort), "--http-port", String(await freePair()), "--data-dir", other, "--storage", "memory"], { ROBUSTMQ_CLUSTER_NODE_ID: "rp2" }, node22!)
+      const code = await second.exited(20_000)
+      expect(code, second.output()).toBe(1)
+      expect(second.output()).toMatch(new RegExp(`MQTT port ${mqttPort} is already in use`))
     } finally {
       rmSync(other, { recursive: true, force: true })
     }

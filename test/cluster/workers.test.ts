@@ -4,7 +4,7 @@
  * still reach each other; a worker killed with SIGKILL is started again on its data while its
  * clients resume their sessions on the other; SIGTERM to the primary stops everything.
  */
-import { spawn } from "node:child_process"
+import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { connect, type TestClient, waitUntil } from "../support/clients.js"
 import { freePair, freePort } from "../support/freePort.js"
 import { mainPath } from "../support/startBrokerProcess.js"
+import { startWorkersPrimary, type WorkersPrimary } from "../support/workersPrimary.js"
 
 interface Member {
   readonly id: string
@@ -34,8 +35,9 @@ describe("robustmq start --workers 2", () => {
   const dir = mkdtempSync(join(tmpdir(), "robustmq-workers-"))
   let mqttPort = 0
   let httpPort = 0
-  let out = ""
-  let primary: ReturnType<typeof spawn>
+  let started: WorkersPrimary
+  let primary: ChildProcess
+  const output = () => started.output()
   const clients: Array<TestClient> = []
 
   const membersOn = async (port: number): Promise<ReadonlyArray<Member>> => {
@@ -48,16 +50,12 @@ describe("robustmq start --workers 2", () => {
   beforeAll(async () => {
     mqttPort = await freePort()
     httpPort = await freePair()
-    primary = spawn(process.execPath, [mainPath, "start", "--workers", "2", "--mqtt-host", "127.0.0.1", "--mqtt-port", String(mqttPort), "--http-port", String(httpPort), "--data-dir", dir], {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, ROBUSTMQ_HTTP_HOST: "127.0.0.1", ROBUSTMQ_KAFKA_ENABLED: "false", ROBUSTMQ_CLUSTER_NODE_ID: "box" }
-    })
-    primary.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d))
-    primary.stderr!.setEncoding("utf8").on("data", (d: string) => (out += d))
+    started = startWorkersPrimary(["--mqtt-port", String(mqttPort), "--http-port", String(httpPort), "--data-dir", dir], { ROBUSTMQ_CLUSTER_NODE_ID: "box" })
+    primary = started.child
     let ready = false
     const deadline = Date.now() + 40_000
     while (!ready) {
-      if (Date.now() > deadline || primary.exitCode !== null) throw new Error(`the workers did not come up: ${out}`)
+      if (Date.now() > deadline || primary.exitCode !== null) throw new Error(`the workers did not come up: ${output()}`)
       const [a, b] = await Promise.all([membersOrNone(httpPort), membersOrNone(httpPort + 1)])
       ready = a.length === 2 && b.length === 2
       if (!ready) await new Promise((r) => setTimeout(r, 200))
@@ -113,7 +111,7 @@ describe("robustmq start --workers 2", () => {
     // Reconnecting until the other worker serves it (the dead one's connections are gone at once).
     let resumed: { client: mqtt.MqttClient; sessionPresent: boolean; got: Array<string> } | null = null
     while (resumed === null) {
-      if (Date.now() - killedAt > 15_000) throw new Error(`the session was not resumed: ${out.slice(-6000)}`)
+      if (Date.now() - killedAt > 15_000) throw new Error(`the session was not resumed: ${output().slice(-6000)}`)
       const c = mqtt.connect(`mqtt://127.0.0.1:${mqttPort}`, options)
       const got: Array<string> = []
       c.on("message", (_t, p) => got.push(p.toString()))
@@ -130,7 +128,7 @@ describe("robustmq start --workers 2", () => {
     }
     const servedAfter = Date.now() - killedAt
     try {
-      expect(resumed.sessionPresent, out.slice(-5000)).toBe(true)
+      expect(resumed.sessionPresent, output().slice(-5000)).toBe(true)
       const pub = await connect(`mqtt://127.0.0.1:${mqttPort}`, { clientId: "wkpub" })
       clients.push(pub)
       await pub.client.publishAsync("wk/1", "after the kill", { qos: 1 })
@@ -144,7 +142,7 @@ describe("robustmq start --workers 2", () => {
     for (;;) {
       const now = await membersOrNone(other)
       if (now.length === 2 && now.every((m) => m.pid !== holder!.pid)) break
-      if (Date.now() - killedAt > 30_000) throw new Error(`the worker did not come back: ${out.slice(-2000)}`)
+      if (Date.now() - killedAt > 30_000) throw new Error(`the worker did not come back: ${output().slice(-2000)}`)
       await new Promise((r) => setTimeout(r, 200))
     }
     console.log(`workers: SIGKILL of a worker -> its session served by the other after ${servedAfter} ms; back in ${Date.now() - killedAt} ms`)
@@ -183,7 +181,7 @@ describe("robustmq start --workers 2", () => {
     primary.kill("SIGTERM")
     expect(await exited).toBe(0)
     expect(pids.filter(alive)).toEqual([])
-    expect(out).toMatch(/workers: stopping 2/)
+    expect(output()).toMatch(/workers: stopping 2/)
   }, 40_000)
 })
 

@@ -43,6 +43,7 @@ import * as SegmentLogDriver from "./storage-segment/SegmentLogDriver.js"
 import * as Sqlite from "./storage-sqlite/Sqlite.js"
 import * as SqliteEventStore from "./storage-sqlite/SqliteEventStore.js"
 import * as SqliteLogDriver from "./storage-sqlite/SqliteLogDriver.js"
+import type { StoreFence } from "./storage-sqlite/SqliteWriter.js"
 import * as TopicPolicies from "./TopicPolicies.js"
 
 export type { StorageKind }
@@ -60,6 +61,8 @@ export interface StorageOptions {
   readonly segmentRetentionCheckMs?: number
   /** Wall clock of the segment store's retention (default Date.now). */
   readonly now?: () => number
+  /** The SQLite file may be taken over by another process (`--workers`): see SqliteWriter.StoreFence. */
+  readonly fence?: StoreFence
 }
 
 const openError = (path: string) => (cause: unknown) => new StorageError({ op: "open", path, cause })
@@ -147,7 +150,7 @@ const open = (
         }
       })
     } else {
-      const sql = yield* Layer.build(Sqlite.layer(root))
+      const sql = yield* Layer.build(Sqlite.layer(root, options.fence))
       events = yield* Effect.provide(SqliteEventStore.make, sql)
       const counted = yield* Effect.provide(countEvents, sql)
       stats = { events: counted, snapshotsWritten: new Map(), openedAt: Date.now(), segmentFiles, walFile: NodePath.join(root, `${Sqlite.DB_FILE}-wal`) }

@@ -13,6 +13,7 @@ import * as Bans from "./bans/Bans.js"
 import * as Announce from "./cluster/announce.js"
 import * as ClusterNode from "./cluster/ClusterNode.js"
 import * as ControlPlane from "./cluster/controlPlane.js"
+import { ownStoreFence } from "./cluster/workers/storeOwnership.js"
 import * as AdminAuth from "./http/admin/AdminAuth.js"
 import * as BrokerHandle from "./http/admin/BrokerHandle.js"
 import * as HttpServer from "./http/HttpServer.js"
@@ -39,8 +40,11 @@ const TEST_STARTUP_DELAY_MS = Number(process.env.ROBUSTMQ_TEST_STARTUP_DELAY_MS 
  * kind and data dir. The registry is built last: it fills TopicPolicies before anything appends.
  */
 export const storage = Layer.unwrapEffect(
-  Effect.map(Effect.zipLeft(BrokerConfig, Effect.sleep(TEST_STARTUP_DELAY_MS)), (config) => {
-    const drivers = Storage.layer(config.storage.kind, config.storage.dataDir, config.storage)
+  Effect.gen(function*() {
+    const config = yield* Effect.zipLeft(BrokerConfig, Effect.sleep(TEST_STARTUP_DELAY_MS))
+    // A worker's data directory is claimed first: a sibling may be serving it (storeOwnership.ts).
+    const fence = yield* ownStoreFence
+    const drivers = Storage.layer(config.storage.kind, config.storage.dataDir, config.storage, fence === undefined ? {} : { fence })
     const log = Layer.provideMerge(MessageLogLive.layer, drivers)
     const retention = Layer.provideMerge(LogRetention.layer(), log)
     // In a cluster the control-plane streams go to etcd (src/cluster/controlPlane.ts).

@@ -70,11 +70,15 @@ const open = (dataDir: string) =>
     return Context.make(SqliteClient.SqliteClient, client).pipe(Context.add(SqlClient.SqlClient, client))
   })
 
-/** SQLite in `<dataDir>/robustmq.db`; the directory is created when missing. */
+/**
+ * SQLite in `<dataDir>/robustmq.db`; the directory is created when missing. With `fence`, the
+ * file may be taken over by another process (SqliteWriter.StoreFence).
+ */
 export const layer = (
-  dataDir: string
+  dataDir: string,
+  fence?: SqliteWriter.StoreFence
 ): Layer.Layer<SqliteClient.SqliteClient | SqlClient.SqlClient | SqliteWriter.SqliteWriter, StorageError> =>
-  SqliteWriter.layer.pipe(Layer.provideMerge(Layer.scopedContext(open(dataDir))), Layer.provide(Reactivity.layer))
+  SqliteWriter.layerWith(fence).pipe(Layer.provideMerge(Layer.scopedContext(open(dataDir))), Layer.provide(Reactivity.layer))
 
 /** SQLite in a fresh temporary directory, removed (after the database is closed) with the scope. */
 export const layerTemp: Layer.Layer<

@@ -23,12 +23,55 @@ export interface SqliteWriterService {
   readonly transaction: (op: "write" | "snapshot", body: () => void) => Effect.Effect<void, StorageError>
 }
 
+/**
+ * A data directory that more than one process may open (`--workers`: another worker serves a
+ * dead one's partitions from its file until it is back). The holder's epoch (its ownership of
+ * `stores/<node>` in the Coordination service) is written into the database at open, and every
+ * write transaction first checks that it is still there: SQLite's write lock orders the check
+ * with the next holder's write of its own epoch, so once that commits, nothing the old holder
+ * writes can land (it fails, and `onFenced` runs), and what it committed before is what the new
+ * holder reads when it recovers.
+ */
+export interface StoreFence {
+  readonly epoch: number
+  /** A write found a newer holder's epoch: this process no longer owns the file. */
+  readonly onFenced?: (current: number) => void
+}
+
+/** Thrown inside a fenced transaction that finds another holder's epoch (it rolls back). */
+export class StoreFenced extends Error {
+  constructor(readonly filename: string, readonly mine: number, readonly current: number) {
+    super(`${filename} was taken over by another process (store epoch ${current}, this one holds ${mine}): this process stops writing it; restart it to claim it back`)
+  }
+}
+
+const FENCE_TABLE = "CREATE TABLE IF NOT EXISTS store_fence (id INTEGER PRIMARY KEY CHECK (id = 1), epoch INTEGER NOT NULL)"
+
+/** Claims the file for `fence.epoch` (fails if a newer holder wrote its own) and returns the per-transaction check. */
+const installFence = (db: Database.Database, filename: string, fence: StoreFence): () => void => {
+  db.exec(FENCE_TABLE)
+  const read = db.prepare("SELECT epoch FROM store_fence WHERE id = 1").pluck()
+  const current = () => (read.get() as number | undefined) ?? 0
+  db.transaction(() => {
+    const now = current()
+    if (now > fence.epoch) throw new StoreFenced(filename, fence.epoch, now)
+    db.prepare("INSERT INTO store_fence (id, epoch) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET epoch = excluded.epoch").run(fence.epoch)
+  }).immediate()
+  return () => {
+    const now = current()
+    if (now === fence.epoch) return
+    fence.onFenced?.(now)
+    throw new StoreFenced(filename, fence.epoch, now)
+  }
+}
+
 /** WAL size above which the writer completes a checkpoint itself (see `transaction`). */
 const WAL_LIMIT = 64 * 1024 * 1024
 
 export class SqliteWriter extends Context.Tag("broker/SqliteWriter")<SqliteWriter, SqliteWriterService>() {}
 
-export const layer: Layer.Layer<SqliteWriter, StorageError, SqliteClient.SqliteClient> = Layer.scoped(
+/** The writer; with `fence`, of a data directory another process may take over (see StoreFence). */
+export const layerWith = (fence?: StoreFence): Layer.Layer<SqliteWriter, StorageError, SqliteClient.SqliteClient> => Layer.scoped(
   SqliteWriter,
   Effect.gen(function*() {
     const client = yield* SqliteClient.SqliteClient
@@ -36,7 +79,8 @@ export const layer: Layer.Layer<SqliteWriter, StorageError, SqliteClient.SqliteC
     const db = yield* Effect.acquireRelease(
       Effect.try({
         try: () => {
-          // Nothing else writes this file; the short timeout only covers the checkpointer's locks.
+          // Nothing else writes this file (but a fenced one's next holder, briefly, at a hand-over);
+          // the short timeout covers the checkpointer's locks.
           const db = new Database(filename, { timeout: 1000 })
           db.pragma("journal_mode = WAL")
           db.pragma("synchronous = NORMAL")
@@ -50,6 +94,9 @@ export const layer: Layer.Layer<SqliteWriter, StorageError, SqliteClient.SqliteC
       }),
       (db) => Effect.sync(() => db.close())
     )
+    const checkFence = fence === undefined
+      ? null
+      : yield* Effect.try({ try: () => installFence(db, filename, fence), catch: (cause) => new StorageError({ op: "open", path: filename, cause }) })
     yield* Checkpointer.start(filename)
     // Under a steady stream of commits the worker's checkpoints always trail the newest frames,
     // so the WAL would never restart from its beginning and would grow without end. When it
@@ -66,10 +113,14 @@ export const layer: Layer.Layer<SqliteWriter, StorageError, SqliteClient.SqliteC
             lastLook = now
             if ((fs.statSync(wal, { throwIfNoEntry: false })?.size ?? 0) > WAL_LIMIT) db.pragma("wal_checkpoint(PASSIVE)")
           }
-          db.transaction(body)()
+          // Fenced: BEGIN IMMEDIATE takes the write lock before the check reads the epoch.
+          if (checkFence === null) db.transaction(body)()
+          else db.transaction(() => (checkFence(), body())).immediate()
         },
         catch: (cause) => new StorageError({ op, path: filename, cause })
       })
     return SqliteWriter.of({ db, transaction })
   })
 )
+
+export const layer: Layer.Layer<SqliteWriter, StorageError, SqliteClient.SqliteClient> = layerWith()

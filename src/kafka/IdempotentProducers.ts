@@ -241,6 +241,17 @@ export class IdempotentProducers {
     this.partitions.get(tp)?.producers.delete(producerId)
   }
 
+  /**
+   * `tp` is served from another log from now on (`--workers`: a dead sibling's store, or back
+   * from it), whose end is `end`: its state is read from that log's tail before the next
+   * idempotent batch is checked, as after a restart.
+   */
+  reload(tp: TopicPartition, end: number): void {
+    this.partitions.delete(tp)
+    if (end > 0) this.tailEnds.set(tp, end)
+    else this.tailEnds.delete(tp)
+  }
+
   /** A deleted topic: its partitions start afresh if it is created again. */
   forgetTopic(name: string): void {
     for (const tp of this.partitions.keys()) if (streamOf(tp) === name) this.partitions.delete(tp)

@@ -51,7 +51,12 @@ export class KafkaContext {
     /** Connections, connect rate and failed logins per address, shared with the MQTT listeners. */
     readonly admission: Admission,
     /** Partition leaders, group slots and brokers of the cluster; null on a single node (it leads and coordinates everything). */
-    readonly cluster: KafkaCluster | null = null
+    readonly cluster: KafkaCluster | null = null,
+    /**
+     * Partitions served here from a sibling worker's store (`--workers`, StoreAdoption): their
+     * records reach MQTT subscribers as copies, not as references into this node's log.
+     */
+    readonly adopted: ReadonlyMap<TopicPartition, unknown> = new Map()
   ) {
     // A deleted topic's partitions start afresh if it is created again.
     topics.onChange((name) => {

@@ -25,11 +25,16 @@ import { ErrorCode } from "../../domain/kafka/ErrorCode.js"
 import { Auth } from "../auth/Auth.js"
 import { Bans, describeBan } from "../bans/Bans.js"
 import { TopicPolicies } from "../../layers/TopicPolicies.js"
+import type { TopicPartition } from "../../domain/ids.js"
 import { EventStore } from "../../services/EventStore.js"
 import { MessageLog } from "../../services/MessageLog.js"
 import { Topics } from "../meta/Topics.js"
 import { ClusterNode } from "../cluster/ClusterNode.js"
 import { KafkaCluster } from "../cluster/kafka/KafkaCluster.js"
+import { routedLog } from "../cluster/workers/routedLog.js"
+import { StoreAdoption } from "../cluster/workers/StoreAdoption.js"
+import { openStoreLog } from "../cluster/workers/storeOwnership.js"
+import { workerIndex } from "../cluster/workers/workerConfig.js"
 import { MqttEngine } from "../mqtt/engine/MqttEngine.js"
 import { MqttServer } from "../mqtt/MqttServer.js"
 import { GroupCoordinator } from "./groups/GroupCoordinator.js"
@@ -287,7 +292,11 @@ export const make = Effect.gen(function*() {
   const runFork = Runtime.runFork(runtime)
   /** Work no single request owns (producer-state reads from the log), stopped at shutdown. */
   const background = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
-  const producers = new IdempotentProducers(log, (effect) => {
+  // `--workers` on SQLite: a dead sibling's partitions may be served here from its store
+  // (StoreAdoption); Kafka requests then go to the log serving each partition.
+  const served = new Map<TopicPartition, MessageLog["Type"]>()
+  const kafkaLog = workerIndex() !== null && config.storage.kind === "sqlite" ? routedLog(log, served) : log
+  const producers = new IdempotentProducers(kafkaLog, (effect) => {
     const fiber = runFork(effect)
     if (fiber.unsafePoll() !== null) return
     background.add(fiber)
@@ -297,9 +306,27 @@ export const make = Effect.gen(function*() {
   const logStarts = yield* LogStartOffsets.make(yield* EventStore, topics, log)
   const node = yield* ClusterNode
   const local = yield* GroupCoordinator
-  const cluster = node.enabled && node.coordination !== null ? new KafkaCluster(node, node.coordination, topics, local) : null
+  let adoption: StoreAdoption | null = null
+  const cluster = node.enabled && node.coordination !== null
+    ? new KafkaCluster(node, node.coordination, topics, local, (home) => adoption?.holds(home) ?? false)
+    : null
+  const policies = yield* TopicPolicies
+  if (cluster !== null && kafkaLog !== log) {
+    adoption = new StoreAdoption({
+      node,
+      coordination: cluster.coordination,
+      leaders: cluster.leaders,
+      policies,
+      producers,
+      local: log,
+      dataDir: config.storage.dataDir,
+      served,
+      open: openStoreLog
+    })
+  }
   if (cluster !== null) yield* Effect.forkScoped(cluster.run((poke) => topics.onChange(poke)))
-  const ctx = new KafkaContext(config, log, topics, cluster?.groups ?? local, yield* MqttEngine, producers, logStarts, yield* TopicPolicies, mqtt.context.admission, cluster)
+  if (adoption !== null) yield* Effect.forkScoped(adoption.run())
+  const ctx = new KafkaContext(config, kafkaLog, topics, cluster?.groups ?? local, yield* MqttEngine, producers, logStarts, policies, mqtt.context.admission, cluster, served)
   const connections = new Set<KafkaConnection>()
   const auth = yield* Auth
   const acls = yield* KafkaAcls

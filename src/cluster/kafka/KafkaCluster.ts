@@ -28,11 +28,13 @@ export class KafkaCluster {
 
   constructor(
     readonly node: ClusterNodeService,
-    private readonly coordination: CoordinationService,
+    readonly coordination: CoordinationService,
     topics: TopicsService,
-    local: GroupCoordinatorService
+    local: GroupCoordinatorService,
+    /** Whether this node has a sibling worker's data directory open (StoreAdoption). */
+    servesStore: (home: string) => boolean = () => false
   ) {
-    this.leaders = new PartitionLeaders(node, coordination, topics)
+    this.leaders = new PartitionLeaders(node, coordination, topics, servesStore)
     const store = new GroupOffsetsStore(coordination, local)
     this.slots = new GroupSlots(node, coordination, slotHooks(local, store))
     this.groups = clusteredGroups(local, this.slots, store)

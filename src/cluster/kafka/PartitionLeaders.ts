@@ -6,6 +6,8 @@
  * per node (a SQLite file, segment files), so a dead leader's partitions are unavailable
  * (LEADER_NOT_AVAILABLE) until it comes back with its data, as Kafka with replication factor 1,
  * and are never moved to a node that lacks the data. A deleted topic's keys are released.
+ * Under `--workers` a sibling worker that can open the dead one's store serves them from it
+ * meanwhile, as `<node>@<home>` (StoreAdoption.ts), and hands them back.
  * The request path reads the view synchronously and never waits for etcd.
  */
 import { Effect } from "effect"
@@ -15,7 +17,7 @@ import type { CoordinationService, Ownership } from "../../../services/Coordinat
 import type { TopicsService } from "../../meta/Topics.js"
 import type { ClusterNodeService } from "../ClusterNode.js"
 import { OwnershipView } from "./OwnershipView.js"
-import { kafkaMembers, preferredLeader } from "./placement.js"
+import { dataHome, kafkaMembers, preferredLeader, servingNode } from "./placement.js"
 
 const PREFIX = "leaders/"
 const leaderKey = (topic: string, partition: number) => `${PREFIX}${topic}/${partition}`
@@ -26,7 +28,9 @@ export class PartitionLeaders {
   constructor(
     private readonly node: ClusterNodeService,
     private readonly coordination: CoordinationService,
-    private readonly topics: TopicsService
+    private readonly topics: TopicsService,
+    /** Whether this node has `home`'s data directory open (StoreAdoption): then it serves what it leads as `<id>@<home>`. */
+    private readonly servesStore: (home: string) => boolean = () => false
   ) {}
 
   /** The partition's leader, if claimed (alive or not). */
@@ -43,13 +47,24 @@ export class PartitionLeaders {
     const o = this.view.get(`${topic}/${partition}`)
     if (o === undefined) return ErrorCode.LEADER_NOT_AVAILABLE
     if (o.owner === this.node.id) return this.node.membership() === null ? ErrorCode.LEADER_NOT_AVAILABLE : ErrorCode.NONE
-    return this.node.member(o.owner) === undefined ? ErrorCode.LEADER_NOT_AVAILABLE : ErrorCode.NOT_LEADER_OR_FOLLOWER
+    const serving = servingNode(o.owner)
+    if (serving !== this.node.id) return this.node.member(serving) === undefined ? ErrorCode.LEADER_NOT_AVAILABLE : ErrorCode.NOT_LEADER_OR_FOLLOWER
+    // Another node's data: served only while its store is open here (not after a hand-back, or a restart).
+    return this.node.membership() !== null && this.servesStore(dataHome(o.owner)) ? ErrorCode.NONE : ErrorCode.LEADER_NOT_AVAILABLE
+  }
+
+  /** Takes the partition at `key` (`<topic>/<partition>`) for `owner` if it is still at `epoch`. */
+  claim(key: string, owner: string, epoch: number): Effect.Effect<unknown, unknown> {
+    return this.coordination.claim(PREFIX + key, owner, epoch)
   }
 
   /** Partitions led, by member id (the admin API). */
   countsByNode(): Map<string, number> {
     const counts = new Map<string, number>()
-    for (const o of this.view.owners.values()) counts.set(o.owner, (counts.get(o.owner) ?? 0) + 1)
+    for (const o of this.view.owners.values()) {
+      const node = servingNode(o.owner)
+      counts.set(node, (counts.get(node) ?? 0) + 1)
+    }
     return counts
   }
 

@@ -41,3 +41,21 @@ export const preferredLeader = (members: ReadonlyArray<string>, topic: string, p
 
 export const preferredSlotOwner = (members: ReadonlyArray<string>, slot: number): string | undefined =>
   members.length === 0 ? undefined : members[slot % members.length]
+
+/**
+ * A partition served from another node's data (`--workers`: a worker serving a dead sibling's
+ * store, StoreAdoption.ts) is led by `<node>@<home>`: the node serving it, and the node whose
+ * data directory holds it. Node ids never contain `@`.
+ */
+const ADOPTED = "@"
+export const adoptedOwner = (node: string, home: string): string => `${node}${ADOPTED}${home}`
+/** The node serving a partition led by `owner`. */
+export const servingNode = (owner: string): string => {
+  const at = owner.indexOf(ADOPTED)
+  return at < 0 ? owner : owner.slice(0, at)
+}
+/** The node whose data holds a partition led by `owner`. */
+export const dataHome = (owner: string): string => {
+  const at = owner.indexOf(ADOPTED)
+  return at < 0 ? owner : owner.slice(at + 1)
+}

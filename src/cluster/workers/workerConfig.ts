@@ -6,7 +6,7 @@
  */
 import cluster from "node:cluster"
 import { availableParallelism, hostname } from "node:os"
-import { join } from "node:path"
+import { dirname, join } from "node:path"
 import type { BrokerConfigShape } from "../../../config/BrokerConfigShape.js"
 
 const INDEX_ENV = "ROBUSTMQ_WORKER_INDEX"
@@ -22,6 +22,20 @@ export const workerEnv = (index: number): Record<string, string> => ({ [INDEX_EN
 /** How many workers `cluster.workers` asks for ("auto": one per core). */
 export const workerCount = (workers: number | "auto"): number => (workers === "auto" ? availableParallelism() : workers)
 
+const workerDataDir = (root: string, index: number): string => join(root, `worker-${index}`)
+const WORKER_ID = /^(.+)-w(\d+)$/
+
+/**
+ * The data directory of worker `home` (a node id `<base>-w<i>`) when it is a sibling of worker
+ * `self` (same machine, same base id), found next to `selfDataDir`; null for any other node.
+ */
+export const siblingDataDir = (self: string, selfDataDir: string, home: string): string | null => {
+  const a = WORKER_ID.exec(self)
+  const b = WORKER_ID.exec(home)
+  if (a === null || b === null || a[1] !== b[1] || a[2] === b[2]) return null
+  return workerDataDir(dirname(selfDataDir), Number(b[2]))
+}
+
 const offset = (port: number, index: number) => (port > 0 ? port + index : port)
 
 /** The configuration worker `index` runs with. */
@@ -30,7 +44,7 @@ export const workerConfig = (config: BrokerConfigShape, index: number): BrokerCo
   return {
     ...config,
     // Its own files: SQLite and segment files are one writer's each.
-    storage: { ...config.storage, dataDir: join(config.storage.dataDir, `worker-${index}`) },
+    storage: { ...config.storage, dataDir: workerDataDir(config.storage.dataDir, index) },
     kafka: { ...config.kafka, port: offset(config.kafka.port, index), tlsPort: offset(config.kafka.tlsPort, index) },
     http: { ...config.http, port: offset(config.http.port, index) },
     cluster: {

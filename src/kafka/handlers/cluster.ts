@@ -9,7 +9,7 @@ import { ErrorCode } from "../../../domain/kafka/ErrorCode.js"
 import { invalidTopicName, isInternalTopic, type TopicState } from "../../../domain/meta/topics.js"
 import type { NodeInfo } from "../../cluster/ClusterNode.js"
 import type { KafkaCluster } from "../../cluster/kafka/KafkaCluster.js"
-import { kafkaNodeId } from "../../cluster/kafka/placement.js"
+import { kafkaNodeId, servingNode } from "../../cluster/kafka/placement.js"
 import type { KafkaConnection } from "../KafkaConnection.js"
 import { CLUSTER_ID, type KafkaContext, NODE_ID } from "../KafkaContext.js"
 import {
@@ -55,8 +55,10 @@ const describeTopic = (ctx: KafkaContext, topic: TopicState): MetadataResponseTo
  */
 const describeClusterPartition = (cluster: KafkaCluster, topic: string, partitionIndex: number): MetadataResponsePartition => {
   const leader = cluster.leaders.leaderOf(topic, partitionIndex)
-  const replicas = leader === undefined ? [] : [kafkaNodeId(leader.owner)]
-  if (leader !== undefined && cluster.node.member(leader.owner) !== undefined) {
+  // A partition served from a sibling worker's data (`<node>@<home>`) is led by the node serving it.
+  const serving = leader === undefined ? undefined : servingNode(leader.owner)
+  const replicas = serving === undefined ? [] : [kafkaNodeId(serving)]
+  if (leader !== undefined && cluster.node.member(servingNode(leader.owner)) !== undefined) {
     return { errorCode: ErrorCode.NONE, partitionIndex, leaderId: replicas[0]!, leaderEpoch: leader.epoch, replicaNodes: replicas, isrNodes: replicas, offlineReplicas: [] }
   }
   return { errorCode: ErrorCode.LEADER_NOT_AVAILABLE, partitionIndex, leaderId: -1, leaderEpoch: leader?.epoch ?? -1, replicaNodes: replicas, isrNodes: [], offlineReplicas: replicas }

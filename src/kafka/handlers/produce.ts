@@ -58,7 +58,7 @@ const maxMessageBytes = (config: Readonly<Record<string, string>>): number => {
 }
 
 /** Delivers the records of a Kafka-produced batch to MQTT subscribers of their topics. */
-const routeToMqtt = (ctx: KafkaContext, topic: string, tp: TopicPartition, bytes: Uint8Array): void => {
+const routeToMqtt = (ctx: KafkaContext, topic: string, tp: TopicPartition | null, bytes: Uint8Array): void => {
   const engine = ctx.engine
   if (engine.subscriptions.count === 0) return
   const records = decodeBatch(bytes)
@@ -151,7 +151,7 @@ const admit = (
   const traffic = ctx.trafficOf(topicName)
   traffic.producedRecords += count
   traffic.producedBytes += bytes.length
-  routeToMqtt(ctx, topicName, tp, bytes)
+  routeToMqtt(ctx, topicName, ctx.adopted.size > 0 && ctx.adopted.has(tp) ? null : tp, bytes)
   return appendTime >= 0
     ? { partitionIndex, errorCode: ErrorCode.NONE, baseOffset, logAppendTimeMs: appendTime }
     : { partitionIndex, errorCode: ErrorCode.NONE, baseOffset }

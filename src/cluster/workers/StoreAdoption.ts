@@ -1,0 +1,208 @@
+/**
+ * `--workers` (issue 11 item 6): while a worker is down, a sibling serves its Kafka partitions
+ * from its data directory, under a fencing epoch, and gives them back when it returns.
+ *
+ * - A worker leaves (the primary closes its membership when it exits; over etcd, its lease
+ *   lapses). Every store it held then (`owners/stores/<home>`: its own, and any it was serving)
+ *   is an orphan, at that exact epoch. One live sibling per store (preferred by the store's
+ *   hash among the live siblings, so they agree without talking) claims it, raising the epoch,
+ *   opens the SQLite file with that epoch as its fence (SqliteWriter.StoreFence: from then on
+ *   a write by any older holder fails), and takes the store's partition leaderships as
+ *   `<self>@<home>` (a new leader epoch: Kafka clients refresh and come here).
+ * - Kafka requests for those partitions go to that store's log (routedLog.ts); records
+ *   produced there reach MQTT subscribers as copies (the engine's log references are to this
+ *   node's own log).
+ * - The home worker restarts: it claims its store before its storage opens (storeOwnership.ts),
+ *   which fences this node's writes and makes it let go (it sees the store's new owner), and
+ *   claims its leaderships back; what this node committed is in the file it recovers.
+ *
+ * Only the SQLite log can be shared so: partitions of topics kept in segment files (or memory)
+ * stay unavailable until their worker is back, as before. Nothing here runs on a single node
+ * or without `--workers`.
+ */
+import { Effect, Exit, Scope, Stream } from "effect"
+import { partitionOf, streamOf, type TopicPartition, topicPartition } from "../../../domain/ids.js"
+import type { TopicPoliciesService } from "../../../layers/TopicPolicies.js"
+import type { CoordinationService, Ownership } from "../../../services/Coordination.js"
+import type { StorageError } from "../../../services/errors.js"
+import type { MessageLog } from "../../../services/MessageLog.js"
+import type { StoreFence } from "../../../layers/storage-sqlite/SqliteWriter.js"
+import type { IdempotentProducers } from "../../kafka/IdempotentProducers.js"
+import type { ClusterNodeService } from "../ClusterNode.js"
+import { OwnershipView } from "../kafka/OwnershipView.js"
+import type { PartitionLeaders } from "../kafka/PartitionLeaders.js"
+import { adoptedOwner, dataHome, fnv1a, preferredSlotOwner } from "../kafka/placement.js"
+import { STORES, storeKey } from "./storeOwnership.js"
+import { siblingDataDir } from "./workerConfig.js"
+
+type Log = MessageLog["Type"]
+
+/** How often the stores and leaderships are checked even when nothing was heard to change. */
+const RECHECK_MS = 2000
+
+interface Adopted {
+  readonly home: string
+  readonly epoch: number
+  readonly dir: string
+  readonly log: Log
+  readonly scope: Scope.CloseableScope
+}
+
+export interface AdoptionOptions {
+  readonly node: ClusterNodeService
+  readonly coordination: CoordinationService
+  readonly leaders: PartitionLeaders
+  readonly policies: TopicPoliciesService
+  /** Idempotent-producer state, read again from the serving log when a partition changes logs. */
+  readonly producers: IdempotentProducers
+  /** This node's own log. */
+  readonly local: Log
+  /** This worker's data directory (its siblings' are next to it). */
+  readonly dataDir: string
+  /** Partition -> the adopted log serving it here, shared with routedLog. */
+  readonly served: Map<TopicPartition, Log>
+  /** Opens the message log of the SQLite file in a data directory, fenced. */
+  readonly open: (dir: string, fence: StoreFence) => Effect.Effect<Log, StorageError, Scope.Scope>
+}
+
+/** `<topic>/<partition>` (a leadership key) as the log's partition id. */
+const tpOfKey = (key: string): TopicPartition => {
+  const slash = key.lastIndexOf("/")
+  return topicPartition(key.slice(0, slash), Number(key.slice(slash + 1)))
+}
+
+export class StoreAdoption {
+  readonly stores = new OwnershipView(STORES)
+  private readonly held = new Map<string, Adopted>()
+  /** Stores held by a node as it left, at that epoch: adopted unless someone took them since. */
+  private readonly orphans = new Map<string, Ownership>()
+
+  constructor(private readonly o: AdoptionOptions) {
+    // Synchronously with each leadership change, so no request sees a partition led here
+    // before it is routed to the right log (or after it no longer is).
+    o.leaders.view.onChange((key) => (key === "" ? this.routeAll() : this.route(key)))
+  }
+
+  /** Whether `home`'s data directory is open here (PartitionLeaders serves `<self>@<home>` then). */
+  holds(home: string): boolean {
+    return this.held.has(home)
+  }
+
+  /** Follows stores, leaderships and members; runs until the scope closes (fork it). */
+  run(): Effect.Effect<never, never, Scope.Scope> {
+    const { node, coordination } = this.o
+    return Effect.gen(this, function*() {
+      const wake = yield* Effect.makeLatch(false)
+      const poke = () => wake.unsafeOpen()
+      this.stores.onChange(poke)
+      this.o.leaders.view.onChange(poke)
+      yield* Effect.forkScoped(this.stores.follow(coordination))
+      yield* Effect.forkScoped(Stream.runForEach(node.changes, (e) =>
+        Effect.sync(() => {
+          if (e._tag === "Left") for (const [home, o] of this.stores.owners) if (o.owner === e.id) this.orphans.set(home, o)
+          poke()
+        })))
+      yield* Effect.addFinalizer(() => Effect.forEach([...this.held.values()], (a) => this.letGo(a), { discard: true }))
+      return yield* Effect.forever(Effect.gen(this, function*() {
+        yield* Effect.timeout(wake.await, RECHECK_MS).pipe(Effect.ignore)
+        wake.unsafeClose()
+        yield* this.reconcile()
+      }))
+    }).pipe(Effect.catchAllCause((cause) => Effect.zipRight(Effect.logError("workers: store take-over loop failed", cause), Effect.never)))
+  }
+
+  private reconcile(): Effect.Effect<void> {
+    return Effect.gen(this, function*() {
+      const { node, leaders } = this.o
+      const me = node.id
+      if (node.membership() === null || !this.stores.ready || !leaders.view.ready) return
+      // A store taken from this node (its home is back, or it was fenced): let go at once.
+      for (const a of [...this.held.values()]) {
+        const now = this.stores.get(a.home)
+        if (now === undefined || now.owner !== me || now.epoch !== a.epoch) yield* this.letGo(a)
+      }
+      yield* this.adoptOrphans()
+      // Leaderships: back to this node for its own data, to `<me>@<home>` for the data held here.
+      const ownStore = this.stores.get(me)?.owner === me
+      const claims: Array<Effect.Effect<unknown, unknown>> = []
+      for (const [key, o] of leaders.view.owners) {
+        const home = dataHome(o.owner)
+        if (home === me) {
+          if (o.owner !== me && ownStore) claims.push(leaders.claim(key, me, o.epoch))
+        } else if (this.held.has(home)) {
+          const want = adoptedOwner(me, home)
+          if (o.owner !== want && this.o.policies.storageFor(streamOf(tpOfKey(key))) === "sqlite") claims.push(leaders.claim(key, want, o.epoch))
+        }
+      }
+      if (claims.length > 0) yield* Effect.forEach(claims, (c) => Effect.ignore(c), { concurrency: 8, discard: true })
+    })
+  }
+
+  private adoptOrphans(): Effect.Effect<void> {
+    return Effect.gen(this, function*() {
+      const { node, dataDir } = this.o
+      const me = node.id
+      const siblings = node.members().map((m) => m.id).filter((id) => id === me || siblingDataDir(me, dataDir, id) !== null)
+      for (const [home, left] of [...this.orphans]) {
+        const now = this.stores.get(home)
+        const dir = siblingDataDir(me, dataDir, home)
+        // Taken since, its holder back, or not a sibling's: nothing to do.
+        if (now?.owner !== left.owner || now.epoch !== left.epoch || node.member(left.owner) !== undefined || dir === null) {
+          this.orphans.delete(home)
+          continue
+        }
+        // Another sibling's to take (if it leaves too, the orphan is still here for the next pick).
+        if (preferredSlotOwner(siblings, fnv1a(home)) !== me) continue
+        this.orphans.delete(home)
+        yield* this.adopt(home, left, dir)
+      }
+    })
+  }
+
+  private adopt(home: string, left: Ownership, dir: string): Effect.Effect<void> {
+    return Effect.gen(this, function*() {
+      const claimed = yield* Effect.either(this.o.coordination.claim(storeKey(home), this.o.node.id, left.epoch))
+      if (claimed._tag === "Left") return yield* Effect.logWarning(`workers: ${home} is down, but its data directory could not be claimed (${claimed.left._tag}); it waits for ${home}`)
+      const epoch = claimed.right.epoch
+      const scope = yield* Scope.make()
+      const opened = yield* Effect.either(Scope.extend(this.o.open(dir, { epoch }), scope))
+      if (opened._tag === "Left") {
+        yield* Scope.close(scope, Exit.void)
+        return yield* Effect.logWarning(`workers: ${home} is down, but ${dir} could not be opened here (${opened.left.message}); its partitions wait for ${home}`)
+      }
+      this.held.set(home, { home, epoch, dir, log: opened.right, scope })
+      this.routeAll()
+      yield* Effect.log(`workers: ${home} is down: serving its Kafka partitions from ${dir} (store epoch ${epoch}) until it is back`)
+    })
+  }
+
+  /** Stops serving `a` here and closes its file (its writes are fenced already if its home took it back). */
+  private letGo(a: Adopted): Effect.Effect<void> {
+    return Effect.gen(this, function*() {
+      this.held.delete(a.home)
+      this.routeAll()
+      yield* Scope.close(a.scope, Exit.void)
+      yield* Effect.log(`workers: ${a.home}'s data directory (${a.dir}) handed on; its partitions are no longer served here`)
+    })
+  }
+
+  private routeAll(): void {
+    for (const key of this.o.leaders.view.owners.keys()) this.route(key)
+    for (const tp of [...this.o.served.keys()]) {
+      const key = `${streamOf(tp)}/${partitionOf(tp)}`
+      if (!this.o.leaders.view.owners.has(key)) this.route(key)
+    }
+  }
+
+  /** Points the partition at `key` at the log serving it here, and its producer state at that log. */
+  private route(key: string): void {
+    const o = this.o.leaders.view.get(key)
+    const tp = tpOfKey(key)
+    const a = o === undefined ? undefined : this.held.get(dataHome(o.owner))
+    const log = o !== undefined && a !== undefined && o.owner === adoptedOwner(this.o.node.id, a.home) ? a.log : undefined
+    if (this.o.served.get(tp) === log) return
+    if (log === undefined) this.o.served.delete(tp)
+    else this.o.served.set(tp, log)
+    this.o.producers.reload(tp, (log ?? this.o.local).unsafeEndOffset(tp))
+  }
+}

@@ -191,6 +191,11 @@ export class NodeLink {
     this.server = server
   }
 
+  /** The link's certificate files were read again (SIGHUP): the listener takes them for the handshakes to come; dials read them anew. */
+  tlsReloaded(): void {
+    if (this.options.tls !== null && this.server instanceof tls.Server) this.server.setSecureContext(this.options.tls.secure)
+  }
+
   /** A dialler's TLS handshake failed: logged once per address and reason in REFUSAL_LOG_MS, never thrown. */
   private refused(error: Error, socket: tls.TLSSocket): void {
     // A destroyed TLS socket has no address any more: its TCP socket's, noted on "connection".

@@ -9,6 +9,7 @@
  */
 import { Context, Effect, Layer, Option, Runtime, Stream } from "effect"
 import { BrokerConfig } from "../../config/BrokerConfig.js"
+import type { ClusterConfig } from "../../config/BrokerConfigShape.js"
 import { HttpListener } from "../http/HttpListener.js"
 import { KafkaServer } from "../kafka/KafkaServer.js"
 import { MqttEngine } from "../mqtt/engine/MqttEngine.js"
@@ -21,7 +22,7 @@ import { ClusterNode, join } from "./ClusterNode.js"
 import { forgetNodeSys, publishMembers, sendOwnSys } from "./clusterSys.js"
 import { Forwarder } from "./Forwarder.js"
 import { LinkCatchUp } from "./LinkCatchUp.js"
-import { loadLinkTls } from "./linkTls.js"
+import { type LinkTls, loadLinkTls, reloadLinkTls } from "./linkTls.js"
 import { workerIndex } from "./workers/workerConfig.js"
 import { MovedRoutes } from "./MovedRoutes.js"
 import { NodeLink } from "./NodeLink.js"
@@ -32,6 +33,17 @@ import { SessionOwnership } from "./SessionOwnership.js"
 
 /** How long a stopping node that handed sessions over keeps passing messages on after it left. */
 const LINGER_AFTER_LEAVE = "1 second"
+
+/** SIGHUP reads the link's certificate files again, as it does the [tls] listeners' (a bad set keeps the current one). */
+const reloadOnHangup = (config: ClusterConfig, linkTls: LinkTls, link: NodeLink, runtime: Runtime.Runtime<never>) => {
+  const onHangup = () =>
+    Runtime.runFork(runtime)(Effect.try({ try: () => reloadLinkTls(config, linkTls), catch: (e) => e as Error }).pipe(
+      Effect.zipRight(Effect.sync(() => link.tlsReloaded())),
+      Effect.zipRight(Effect.log("cluster: link certificate files reloaded; new links use them")),
+      Effect.catchAll((e) => Effect.logError(`cluster: link certificate reload failed, keeping the previous ones: ${e.message}`))
+    ))
+  return Effect.acquireRelease(Effect.sync(() => process.on("SIGHUP", onHangup)), () => Effect.sync(() => process.off("SIGHUP", onHangup)))
+}
 
 /** What the cluster status reads: the other nodes' routes and the link's counters (null on a single node). */
 export class ClusterRouting extends Context.Tag("broker/ClusterRouting")<ClusterRouting, {
@@ -81,6 +93,7 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
       log
     })
     catchUp.attach(link)
+    if (linkTls !== null) yield* reloadOnHangup(config.cluster, linkTls, link, runtime)
     const moved = new MovedRoutes(link, routes)
     sessionCatchUp = new SessionCatchUp(node.id, engine, link, routes, runtime)
     sessions = new SessionOwnership(node, node.coordination, engine, link, moved, runtime, () => catchUp.arrived(node.id), (from, tp, offset) => catchUp.willReplay(from, tp, offset))

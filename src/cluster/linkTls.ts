@@ -7,7 +7,9 @@
  * node; with it, a certificate is bound to the address the others reach its node at. The
  * accepting side cannot check a name (a dialler has no advertised address on the socket), so a
  * node's certificate needs both serverAuth and clientAuth in its extendedKeyUsage (or none).
- * Reads and checks the files once, at start; never touches a link after its handshake.
+ * Reads and checks the files at start, and again on SIGHUP (`reloadLinkTls`: links made after
+ * it use the new files; a set that does not load keeps the old one); never touches a link after
+ * its handshake.
  */
 import { readFileSync } from "node:fs"
 import * as tls from "node:tls"
@@ -15,9 +17,11 @@ import type { ClusterConfig } from "../../config/BrokerConfigShape.js"
 
 export interface LinkTls {
   /** For tls.createServer: ask every dialler for its certificate, refuse one the CA did not sign. */
-  readonly server: tls.TlsOptions
+  server: tls.TlsOptions
   /** For tls.connect, beside host and port: this node's certificate, the CA, the name check. */
-  readonly client: tls.ConnectionOptions
+  client: tls.ConnectionOptions
+  /** The files as a context (what a listening server takes on a reload: setSecureContext). */
+  secure: tls.SecureContextOptions
 }
 
 const settings = {
@@ -59,11 +63,25 @@ export const loadLinkTls = (config: ClusterConfig): LinkTls | null => {
     throw new Error(`the cluster.tls_* files ${config.tlsCertFile}, ${config.tlsKeyFile}, ${config.tlsCaFile} cannot be used (${reason}): check that they are PEM and that the key belongs to the certificate`)
   }
   return {
+    secure,
     server: { ...secure, requestCert: true, rejectUnauthorized: true },
     // One context for every dial; checkServerIdentity stays node's own: the name dialled (an IP
     // is checked against the IP subjectAltNames).
     client: { secureContext: tls.createSecureContext(secure), rejectUnauthorized: true }
   }
+}
+
+/**
+ * SIGHUP: reads the files again into `current`, so links made from now on use them (a rotated
+ * node certificate or CA without a restart). Throws, keeping `current` as it was, when the new
+ * set does not load (the message is the line to log).
+ */
+export const reloadLinkTls = (config: ClusterConfig, current: LinkTls): void => {
+  const next = loadLinkTls(config)
+  if (next === null) return
+  current.secure = next.secure
+  current.server = next.server
+  current.client = next.client
 }
 
 /**

@@ -4,10 +4,11 @@
  * certificates made with openssl, MQTT.js clients. Messages cross the TLS link; a node whose
  * certificate another CA signed joins etcd but cannot link (nothing it sends is delivered, and
  * both ends log the refusal once); a plain TCP socket speaking the link protocol is dropped;
- * a partial configuration stops the start with the missing key named.
+ * SIGHUP rotates a node's files without a restart; a partial configuration stops the start with
+ * the missing key named.
  */
 import { spawn } from "node:child_process"
-import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import * as net from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -205,6 +206,27 @@ describe.skipIf(!hasEtcd)("the node link over mutual TLS (real etcd, broker proc
     await pub1.client.publishAsync("rogue/from-n1", "after", { qos: 1 })
     await waitUntil(() => sub.messages.some((m) => m.payload === "after"), 5000, () => "n1's message after the rogue came")
   }, 60_000)
+
+  it("SIGHUP reads the link's certificate files again: the rogue, given a certificate of the cluster's CA in place of its own, links without a restart", async () => {
+    const [, n2] = nodes
+    const rogue = nodes[2]!
+    const theirs = join(dir, "theirs")
+    const caA = join(dir, "ours")
+    // New files at the same paths: a node certificate of the cluster's CA, and that CA.
+    const ca = files.get("n1")!.ca
+    const made = await writeNodeCertificate(theirs, "rogue", { cert: ca, key: join(caA, "ca.key") })
+    expect(made.cert).toBe(files.get("rogue")!.cert)
+    writeFileSync(files.get("rogue")!.ca, readFileSync(ca))
+    const before = rogue.output().length
+    rogue.child.kill("SIGHUP")
+    await waitUntil(() => /cluster: link certificate files reloaded; new links use them/.test(rogue.output().slice(before)), 5000, () => `the reload in the rogue's log: ${rogue.output().slice(before)}`)
+    const sub = await client(n2!)
+    await sub.client.subscribeAsync("rotated/#", { qos: 1 })
+    const pubRogue = await client(rogue)
+    // Refused links are tried again every 5 s: the next try handshakes with the new files.
+    await crossed(pubRogue, sub, "rotated/from-rogue", 20_000)
+    expect(rogue.exit()).toBeNull()
+  }, 40_000)
 
   it("a node without cluster.tls_* cannot link either way, and each side says the other has TLS set differently", async () => {
     const [n1, n2] = nodes

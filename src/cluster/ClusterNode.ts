@@ -27,6 +27,8 @@ export interface NodeInfo {
   readonly linkPort: number
   readonly mqttPort: number
   readonly kafkaPort: number
+  /** The Kafka TLS listener (kafka.tls_port): what a client that reached any node over TLS is sent to. */
+  readonly kafkaTlsPort: number
   readonly httpPort: number
   readonly pid: number
   /** Epoch ms the process started: tells a restarted node from the one before it. */
@@ -66,6 +68,7 @@ export const toMemberInfo = (node: NodeInfo): MemberInfo => ({
     link: node.linkPort,
     mqtt: node.mqttPort,
     kafka: node.kafkaPort,
+    kafkaTls: node.kafkaTlsPort,
     http: node.httpPort,
     pid: node.pid,
     startedAt: node.startedAt,
@@ -84,6 +87,7 @@ export const fromMemberInfo = (m: MemberInfo): NodeInfo => {
     linkPort: a.link !== undefined ? num(a.link) : Number(link ?? -1),
     mqttPort: num(a.mqtt),
     kafkaPort: num(a.kafka),
+    kafkaTlsPort: num(a.kafkaTls),
     httpPort: num(a.http),
     pid: num(a.pid),
     startedAt: num(a.startedAt),
@@ -152,6 +156,7 @@ export const layer: Layer.Layer<ClusterNode, never, BrokerConfig> = Layer.scoped
       linkPort: -1,
       mqttPort: -1,
       kafkaPort: -1,
+      kafkaTlsPort: -1,
       httpPort: -1,
       pid: process.pid,
       startedAt: Date.now(),
@@ -198,7 +203,7 @@ export interface MembershipHooks {
  * process paused that long) completes `fenced`, runs `hooks.fenced`, and the node joins again
  * with a new lease. Returns the first membership (null for a single node).
  */
-export const join = <R>(ports: Effect.Effect<Pick<NodeInfo, "linkPort" | "mqttPort" | "kafkaPort" | "httpPort">, never, R>, hooks: MembershipHooks) =>
+export const join = <R>(ports: Effect.Effect<Pick<NodeInfo, "linkPort" | "mqttPort" | "kafkaPort" | "kafkaTlsPort" | "httpPort">, never, R>, hooks: MembershipHooks) =>
   Effect.gen(function*() {
     const node = yield* ClusterNode
     if (!(node instanceof ClusterMember)) return null

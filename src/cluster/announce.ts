@@ -115,7 +115,13 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
       Effect.gen(function*() {
         const kafka = yield* Effect.serviceOption(KafkaServer)
         const http = yield* HttpListener
-        return { linkPort, mqttPort: mqtt.port, kafkaPort: Option.match(kafka, { onNone: () => -1, onSome: (k) => k.port }), httpPort: http.port }
+        return {
+          linkPort,
+          mqttPort: mqtt.port,
+          kafkaPort: Option.match(kafka, { onNone: () => -1, onSome: (k) => k.port }),
+          kafkaTlsPort: Option.match(kafka, { onNone: () => -1, onSome: (k) => k.tlsPort }),
+          httpPort: http.port
+        }
       }),
       {
         // Clients reconnect (here or elsewhere) and claim their sessions again: none is served

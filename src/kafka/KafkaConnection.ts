@@ -93,6 +93,8 @@ export class KafkaConnection implements BudgetWaiter {
    * the TLS listener is sent back to the TLS port and one of the plain listener to the plain port.
    */
   readonly localPort: number
+  /** It reached the TLS listener: Metadata sends it to the other nodes' TLS listeners too. */
+  readonly overTls: boolean
   readonly remoteHost: string
 
   constructor(
@@ -104,6 +106,7 @@ export class KafkaConnection implements BudgetWaiter {
   ) {
     this.localHost = stripMapped(socket.localAddress ?? "127.0.0.1")
     this.localPort = socket.localPort ?? 0
+    this.overTls = (socket as { encrypted?: boolean }).encrypted === true
     this.remoteHost = stripMapped(socket.remoteAddress ?? "")
     socket.on("drain", () => this.resumeIfCaughtUp())
   }

@@ -64,9 +64,15 @@ const describeClusterPartition = (cluster: KafkaCluster, topic: string, partitio
   return { errorCode: ErrorCode.LEADER_NOT_AVAILABLE, partitionIndex, leaderId: -1, leaderEpoch: leader?.epoch ?? -1, replicaNodes: replicas, isrNodes: [], offlineReplicas: replicas }
 }
 
-/** Where clients reach `node`: this node as the client reached it, the others at their advertised host and Kafka port. */
+/**
+ * Where clients reach `node`: this node as the client reached it, the others at their advertised
+ * host and the port of the same kind of listener (a client that came over TLS, SASL_SSL
+ * included, is sent to TLS listeners; one of plain TCP to plain ones).
+ */
 const addressOf = (ctx: KafkaContext, conn: KafkaConnection, node: NodeInfo): { host: string; port: number } =>
-  ctx.cluster === null || node.id === ctx.cluster.node.id ? { host: ctx.advertisedHost(conn), port: conn.localPort } : { host: node.host, port: node.kafkaPort }
+  ctx.cluster === null || node.id === ctx.cluster.node.id
+    ? { host: ctx.advertisedHost(conn), port: conn.localPort }
+    : { host: node.host, port: conn.overTls && node.kafkaTlsPort > 0 ? node.kafkaTlsPort : node.kafkaPort }
 
 const missingTopic = (name: string, errorCode: number): MetadataResponseTopic => ({
   errorCode,

@@ -149,6 +149,20 @@ export class Engine {
   }
 
   /**
+   * Hot path: a record a Kafka client produced, already in this node's log: routed to the
+   * subscribers here and, in a cluster, forwarded to the nodes whose routes match. Not forwarded
+   * when it sits in another partition than an MQTT publish of its topic would (the producer
+   * chose it): a receiver logs what it is forwarded into that other partition, which it may lead,
+   * and Kafka readers would see the record twice.
+   */
+  publishProduced(msg: Message): number {
+    this.stats.messagesReceived++
+    const routed = this.route(msg)
+    if (this.remote !== null && this.mapping.placementOf(msg.topic).tp === msg.tp) this.remote.forward(msg)
+    return routed
+  }
+
+  /**
    * A `$SYS` message this node makes (sys.ts): retained in memory only, never logged. `cluster`:
    * it goes to the other nodes too (`$SYS/brokers/<id>/...`); otherwise it stays on this node,
    * and a share group gets it through a member here.

@@ -141,6 +141,10 @@ export class Forwarder implements RemoteRouting {
     return sent
   }
 
+  hasRemoteRoutes(): boolean {
+    return this.routes.size > 0
+  }
+
   routesVisible(): Effect.Effect<void> | null {
     return this.summary.visible()
   }

@@ -60,7 +60,7 @@ const maxMessageBytes = (config: Readonly<Record<string, string>>): number => {
 /** Delivers the records of a Kafka-produced batch to MQTT subscribers of their topics, on every node of a cluster. */
 const routeToMqtt = (ctx: KafkaContext, topic: string, tp: TopicPartition | null, bytes: Uint8Array): void => {
   const engine = ctx.engine
-  if (engine.subscriptions.count === 0 && engine.remote === null) return
+  if (engine.subscriptions.count === 0 && (engine.remote === null || !engine.remote.hasRemoteRoutes())) return
   const records = decodeBatch(bytes)
   if (typeof records === "string") return
   const limits = ctx.config.limits

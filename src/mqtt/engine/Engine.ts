@@ -58,6 +58,8 @@ export interface RemoteRouting {
   readonly nodeId: string
   /** Hot path: sends a message published on this node once to each other node whose routes match it; returns how many. */
   forward(msg: Message): number
+  /** Whether any other node has subscribers at all (else a Kafka-produced batch is not even decoded for MQTT). */
+  hasRemoteRoutes(): boolean
   /** Hot path: whether this node delivers `msg` to share group `groupKey` (`<group>/<filter>`); else a member on another node gets it. */
   sharedHere(groupKey: string): boolean
   /** After a SUBSCRIBE: waits (bounded) until the route keys it added are visible to the other nodes; null when nothing is pending. */

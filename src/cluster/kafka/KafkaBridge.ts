@@ -11,8 +11,9 @@ import { partitionOf, streamOf, type TopicPartition } from "../../../domain/ids.
 import { isInternalTopic } from "../../../domain/meta/topics.js"
 import type { ClusterNodeService } from "../ClusterNode.js"
 import type { PartitionLeaders } from "./PartitionLeaders.js"
+import { dataHome } from "./placement.js"
 
-/** Cached "nobody else to send to": this node leads it, nobody does yet, or it is internal. */
+/** Cached "nobody else to send to": this node leads it, nobody does yet, it is internal, or served from a dead node's data. */
 const NONE = ""
 /** How long a catch-up answer waits for the leader view's first listing (a node just started). */
 const READY_WAIT_MS = 10_000
@@ -46,10 +47,16 @@ export class KafkaBridge {
     return leader === NONE || this.node.member(leader) === undefined ? null : leader
   }
 
-  /** Whether `node` leads log partition `tp` (a catch-up it asks for then covers the whole range). */
+  /**
+   * Whether `node` holds the data of log partition `tp` that Kafka reads: it leads it, or a
+   * sibling serves it from `node`'s store while `node` was down (`--workers`), to hand it back.
+   * A catch-up it asks for then covers the whole range.
+   */
   leads(node: string, tp: TopicPartition): boolean {
     const stream = streamOf(tp)
-    return !isInternalTopic(stream) && this.leaders.leaderOf(stream, partitionOf(tp))?.owner === node
+    if (isInternalTopic(stream)) return false
+    const owner = this.leaders.leaderOf(stream, partitionOf(tp))?.owner
+    return owner !== undefined && dataHome(owner) === node
   }
 
   /** Waits (bounded) for the leader view's first listing: a node answering a catch-up just after its start needs it. */
@@ -64,6 +71,9 @@ export class KafkaBridge {
     const stream = streamOf(tp)
     if (isInternalTopic(stream)) return NONE
     const owner = this.leaders.leaderOf(stream, partitionOf(tp))?.owner
-    return owner === undefined || owner === this.node.id ? NONE : owner
+    // `<node>@<home>`: served from a dead node's store; a message sent to the server would go to
+    // its own log, not that store. The home, back, asks for the gap (`leads`).
+    if (owner === undefined || owner === this.node.id || dataHome(owner) !== owner) return NONE
+    return owner
   }
 }

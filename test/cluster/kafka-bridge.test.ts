@@ -6,7 +6,8 @@
  * publish, a consumer afterwards has every acknowledged message (at least once); a record a
  * kafkajs producer sends to "mqtt" with key `cmd/1` reaches an MQTT subscriber of `cmd/1` on
  * another node; a publish forwarded to the leader for Kafka reaches its plain subscribers once
- * and its share-group members only when picked. Skipped without etcd.
+ * and its share-group members only when picked; records of another Kafka topic stay on their
+ * leader's node, where a share group with a member elsewhere gets every one. Skipped without etcd.
  */
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -226,4 +227,29 @@ describe.skipIf(!hasEtcd)("MQTT publishes on every node reach Kafka readers of t
     expect(local.messages.map((m) => m.payload).sort()).toEqual([...wanted].sort())
     expect(read.filter((r) => r.value.startsWith("dup-")).length).toBe(M)
   }, 90_000)
+
+  it("records of another Kafka topic stay on its leader's node: its share-group member there gets every one, the member elsewhere none", async () => {
+    const admin = kafka("orders-admin", "n1").admin()
+    await admin.connect()
+    await admin.createTopics({ topics: [{ topic: "orders", numPartitions: 1 }], waitForLeaders: true })
+    let leader: string | undefined
+    await waitFor("a leader of orders/0", async () => {
+      const meta = await admin.fetchTopicMetadata({ topics: ["orders"] }).catch(() => null)
+      const id = meta?.topics[0]?.partitions[0]?.leader
+      leader = IDS.find((n) => id !== undefined && kafkaNodeId(n) === id)
+      return leader !== undefined
+    }, 20_000)
+    await admin.disconnect()
+    const elsewhere = IDS.find((id) => id !== leader)!
+    const members = [await mqttClient(leader!, "orders-member-leader"), await mqttClient(elsewhere, "orders-member-other")]
+    await Promise.all(members.map((m) => m.client.subscribeAsync("$share/o/orders", { qos: 1 })))
+    const producer = kafka("orders-producer", leader!).producer()
+    await producer.connect()
+    await producer.send({ topic: "orders", acks: -1, messages: Array.from({ length: 20 }, (_, i) => ({ value: `order-${i}` })) })
+    await producer.disconnect()
+    await members[0]!.waitFor(20, 10_000)
+    await new Promise((r) => setTimeout(r, 500))
+    expect(members[0]!.messages.map((m) => m.payload)).toEqual(Array.from({ length: 20 }, (_, i) => `order-${i}`))
+    expect(members[1]!.messages).toEqual([])
+  }, 60_000)
 })

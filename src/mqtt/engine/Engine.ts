@@ -151,17 +151,28 @@ export class Engine {
   }
 
   /**
-   * Hot path: a record a Kafka client produced, already in this node's log: routed to the
-   * subscribers here and, in a cluster, forwarded to the nodes whose routes match. Not forwarded
-   * when it sits in another partition than an MQTT publish of its topic would (the producer
-   * chose it): a receiver logs what it is forwarded into that other partition, which it may lead,
-   * and Kafka readers would see the record twice.
+   * Hot path: a record a Kafka client produced, in this node's log (tp null: in a store it serves
+   * for a dead sibling): routed to the subscribers here and, in a cluster, forwarded to the nodes
+   * whose routes match, unless it sits in another partition than an MQTT publish of its topic
+   * would (any other Kafka topic, or a partition the producer chose): a receiver logs what it is
+   * forwarded into its own mapping's partition, which may be `mqtt` or one it leads, and Kafka
+   * readers would see the record twice. Such a record stays on this node.
    */
   publishProduced(msg: Message): number {
     this.stats.messagesReceived++
-    const routed = this.route(msg)
-    if (this.remote !== null && this.mapping.placementOf(msg.topic).tp === msg.tp) this.remote.forward(msg)
-    return routed
+    const remote = this.remote
+    if (remote === null || this.mapping.placementOf(msg.topic).tp === msg.tp) {
+      const routed = this.route(msg)
+      if (remote !== null) remote.forward(msg)
+      return routed
+    }
+    // Routed as on a single node: no share-group pick may send it to a node it never reaches.
+    this.remote = null
+    try {
+      return this.route(msg)
+    } finally {
+      this.remote = remote
+    }
   }
 
   /**

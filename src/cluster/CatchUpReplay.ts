@@ -5,7 +5,9 @@
  * (and every retained message: each node keeps the whole retained set), and what this node
  * picked the requester for in a share group it asks for (the pick is logged with the message,
  * `mqtt.share-forward`), as REPLAY frames carrying those groups per message, each saying which
- * offsets it covers, so the requester knows when the gap is closed. Messages that
+ * offsets it covers, so the requester knows when the gap is closed. When the requester leads the
+ * partition for Kafka (`whole`), every message of the range goes, matching or not: its log is
+ * what Kafka reads (KafkaBridge). Messages that
  * other nodes forwarded here (`relayed`) are theirs to replay, not this node's.
  */
 import { Effect } from "effect"
@@ -86,7 +88,9 @@ export const replay = (
   link: NodeLink,
   to: string,
   request: CatchUp,
-  frames: ReplayFrames = replayFrames
+  frames: ReplayFrames = replayFrames,
+  /** Every message of the range, not only those matching the requester's filters (it leads `tp`). */
+  whole = false
 ): Effect.Effect<ReplayResult, StorageError> =>
   Effect.gen(function*() {
     const tp = request.tp as TopicPartition
@@ -111,7 +115,7 @@ export const replay = (
         const m = messageFromRecord(tp, r, topic)
         if (m === null || m.relayed) continue
         const picked = pickedFor(m, to, groupsWanted)
-        if ((frames.retained && m.retain) || wanted.hasMatch(topic) || picked.length > 0) {
+        if (whole || (frames.retained && m.retain) || wanted.hasMatch(topic) || picked.length > 0) {
           batch.push(m)
           groups.push(picked)
         }

@@ -5,12 +5,15 @@
  * group with members on several nodes gets each message once in total: this node picks one
  * node per message, round-robin over the nodes that hold the group (itself included), and the
  * pick travels with the message, and is logged with it for a catch-up (`mqtt.share-forward`).
+ * A message logged into a partition another node leads for Kafka also goes to that leader
+ * (KafkaBridge), in the same single send per node, so a Kafka reader there sees it.
  */
 import type { Effect } from "effect"
 import type { SessionEvent } from "../../domain/session/events.js"
 import type { RemoteRouting } from "../mqtt/engine/Engine.js"
 import type { LiveSession } from "../mqtt/engine/LiveSession.js"
 import { type Message, SHARE_FORWARD_SEPARATOR } from "../mqtt/engine/Message.js"
+import type { KafkaBridge } from "./kafka/KafkaBridge.js"
 import type { Forwarded } from "./linkFrames.js"
 import type { MovedRoutes } from "./MovedRoutes.js"
 import type { NodeLink } from "./NodeLink.js"
@@ -38,8 +41,25 @@ export class Forwarder implements RemoteRouting {
     /** The other members now. */
     private readonly peers: () => ReadonlyArray<string>,
     private readonly sessions: SessionOwnership,
-    private readonly moved: MovedRoutes
+    private readonly moved: MovedRoutes,
+    /** Null without a Kafka listener: nothing reads the log as Kafka, nothing goes to leaders. */
+    private readonly bridge: KafkaBridge | null
   ) {}
+
+  /**
+   * Hot path: the other node leading the Kafka partition `msg` was logged into, or null. Before
+   * the leader view is listed nobody is known: every link is told to start a new run, so each
+   * peer asks for this range again, and the leader's catch-up covers the whole partition.
+   */
+  private bridgeTo(msg: Message): string | null {
+    const bridge = this.bridge
+    if (bridge === null || !msg.appended || msg.tp === null) return null
+    if (!bridge.ready) {
+      this.link.rewind()
+      return null
+    }
+    return bridge.unsafeLeaderOf(msg.tp)
+  }
 
   private turn(groupKey: string, of: number): number {
     const n = this.turns.get(groupKey) ?? 0
@@ -72,12 +92,19 @@ export class Forwarder implements RemoteRouting {
   }
 
   private forwardByRoutes(msg: Message): number {
+    const leader = this.bridgeTo(msg)
     const matched = this.routes.match(msg.topic)
     const n = matched.length
-    if (n === 0 && !msg.retain) return 0
+    // Counted as sent only for subscribers (as on a single node, a message nobody subscribes to counts as a drop, logged or not).
+    if (n === 0 && !msg.retain) {
+      if (leader !== null) this.link.send(leader, msg, NO_GROUPS)
+      return 0
+    }
     // The common case, one other node with plain subscribers: no allocation.
     if (n === 1 && matched[0]!.groupKey === null && !msg.retain) {
-      this.link.send(matched[0]!.node, msg, NO_GROUPS)
+      const node = matched[0]!.node
+      this.link.send(node, msg, NO_GROUPS)
+      if (leader !== null && leader !== node) this.link.send(leader, msg, NO_GROUPS)
       return 1
     }
     const targets = this.targets
@@ -101,6 +128,8 @@ export class Forwarder implements RemoteRouting {
     }
     if (msg.retain) for (const node of this.peers()) if (!targets.has(node)) targets.set(node, NO_GROUPS)
     const sent = targets.size
+    // Only for the bridge: no share group of the leader's gets it (the receiver honours the groups sent).
+    if (leader !== null && !targets.has(leader)) targets.set(leader, NO_GROUPS)
     for (const [node, groups] of targets) {
       this.link.send(node, msg, groups)
       // The pick goes into the log with the message (its headers are encoded when its batch is
@@ -110,6 +139,10 @@ export class Forwarder implements RemoteRouting {
     targets.clear()
     if (this.picked.size > 0) this.picked.clear()
     return sent
+  }
+
+  hasRemoteRoutes(): boolean {
+    return this.routes.size > 0
   }
 
   routesVisible(): Effect.Effect<void> | null {

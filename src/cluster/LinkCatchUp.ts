@@ -6,8 +6,10 @@
  * once a second, after this node's log is flushed, so it never claims what a crash could lose.
  */
 import { Effect, Runtime, Schedule } from "effect"
+import type { TopicPartition } from "../../domain/ids.js"
 import type { Engine } from "../mqtt/engine/Engine.js"
 import { replay } from "./CatchUpReplay.js"
+import type { KafkaBridge } from "./kafka/KafkaBridge.js"
 import { type CatchUp, encodeCatchUp, type Forwarded, type PublishBatch } from "./linkFrames.js"
 import { type Gap, LinkProgress, type SavedProgress } from "./LinkProgress.js"
 import type { NodeLink } from "./NodeLink.js"
@@ -30,17 +32,23 @@ export class LinkCatchUp {
     private readonly progress: LinkProgress,
     private readonly runtime: Runtime.Runtime<never>,
     /** Each message delivered here also goes on to a session that just moved away (MovedRoutes). */
-    private readonly relay: (f: Forwarded, from: string, revision: number) => void
+    private readonly relay: (f: Forwarded, from: string, revision: number) => void,
+    /** Null without a Kafka listener; else a requester leading the partition gets all of the range. */
+    private readonly bridge: KafkaBridge | null
   ) {}
 
-  static make(engine: Engine, relay: (f: Forwarded, from: string, revision: number) => void): Effect.Effect<LinkCatchUp> {
+  static make(
+    engine: Engine,
+    relay: (f: Forwarded, from: string, revision: number) => void,
+    bridge: KafkaBridge | null
+  ): Effect.Effect<LinkCatchUp> {
     return Effect.gen(function*() {
       const snap = yield* engine.store.loadSnapshot(SNAPSHOT).pipe(
         Effect.catchAll((error) => Effect.as(Effect.logWarning("cluster: reading the link progress failed; catch-ups start from now", error), undefined))
       )
       const runtime = yield* Effect.runtime<never>()
       const data = snap?.data
-      return new LinkCatchUp(engine, new LinkProgress(typeof data === "object" && data !== null ? (data as SavedProgress) : {}), runtime, relay)
+      return new LinkCatchUp(engine, new LinkProgress(typeof data === "object" && data !== null ? (data as SavedProgress) : {}), runtime, relay, bridge)
     })
   }
 
@@ -85,7 +93,13 @@ export class LinkCatchUp {
     const link = this.link
     if (link === null) return
     this.stats.answered++
-    const work = replay(this.engine.log, this.engine.mapping, link, from, request).pipe(
+    // This node's leader view, not the requester's: a requester just restarted asks before its
+    // own view is listed, while this one has been following etcd (or waits for its first listing).
+    const bridge = this.bridge
+    const whole = bridge === null
+      ? Effect.succeed(false)
+      : Effect.map(bridge.awaitReady, () => bridge.leads(from, request.tp as TopicPartition))
+    const work = Effect.flatMap(whole, (all) => replay(this.engine.log, this.engine.mapping, link, from, request, undefined, all)).pipe(
       Effect.tap((r) => {
         this.stats.replayed += r.sent
         return Effect.logInfo(`cluster: caught ${from} up on ${request.tp} [${request.from}, ${request.to}): ${r.sent} message(s)${r.complete ? "" : "; the link dropped, it will ask again"}`)

@@ -326,6 +326,14 @@ export class NodeLink {
     peer.fresh = true
   }
 
+  /**
+   * Every peer's next batch starts a new run (coverage from -1), as after a drop: each asks for
+   * what it may lack of this node's log since its last coverage (a catch-up).
+   */
+  rewind(): void {
+    for (const peer of this.peers.values()) peer.fresh = true
+  }
+
   /** What the next batch to `peer` covers, and that it has been told so. */
   private coverage(peer: Peer): Array<Coverage> {
     const now = Date.now()

@@ -37,6 +37,11 @@ export class RouteTable {
 
   constructor(private readonly self: string) {}
 
+  /** Route keys of the other nodes, in all. */
+  get size(): number {
+    return this.byEtcdKey.size
+  }
+
   /** Route keys per other node. */
   countsByNode(): Map<string, number> {
     const counts = new Map<string, number>()

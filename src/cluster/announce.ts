@@ -21,6 +21,7 @@ import { publishSys } from "../mqtt/engine/sys.js"
 import { ClusterNode, join } from "./ClusterNode.js"
 import { forgetNodeSys, publishMembers, sendOwnSys } from "./clusterSys.js"
 import { Forwarder } from "./Forwarder.js"
+import { KafkaBridge } from "./kafka/KafkaBridge.js"
 import { LinkCatchUp } from "./LinkCatchUp.js"
 import { type LinkTls, loadLinkTls, reloadLinkTls } from "./linkTls.js"
 import { workerIndex } from "./workers/workerConfig.js"
@@ -69,10 +70,13 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
     let forwarder: Forwarder | null = null
     let sessionCatchUp: SessionCatchUp | null = null
     const linkTls = yield* Effect.try({ try: () => loadLinkTls(config.cluster), catch: (e) => e as Error })
+    // With a Kafka listener, MQTT publishes logged here reach the leaders of their partitions too.
+    const kafkaCluster = Option.match(yield* Effect.serviceOption(KafkaServer), { onNone: () => null, onSome: (k) => k.context.cluster })
+    const bridge = kafkaCluster === null ? null : new KafkaBridge(node, kafkaCluster.leaders)
     const catchUp = yield* LinkCatchUp.make(engine, (f, from, revision) => {
       forwarder?.relay(f, from, revision)
       if (sessionCatchUp?.active === true) sessionCatchUp.noteLive(from, f)
-    })
+    }, bridge)
     const link = new NodeLink({
       self: node.self,
       lookup: node.member,
@@ -140,7 +144,7 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
     yield* Effect.forkScoped(routes.follow(node.coordination))
     summary = new RouteSummary(node.id, membership, runtime)
     const others = () => node.members().flatMap((m) => (m.id === node.id ? [] : [m.id]))
-    forwarder = new Forwarder(node.id, routes, summary, link, others, sessions, moved)
+    forwarder = new Forwarder(node.id, routes, summary, link, others, sessions, moved, bridge)
     moved.summary = summary
     sessions.routesVisible = () => installed.visible()
     const installed = summary

@@ -57,10 +57,10 @@ const maxMessageBytes = (config: Readonly<Record<string, string>>): number => {
   return v === undefined ? DEFAULT_MAX_MESSAGE_BYTES : Number(v)
 }
 
-/** Delivers the records of a Kafka-produced batch to MQTT subscribers of their topics. */
+/** Delivers the records of a Kafka-produced batch to MQTT subscribers of their topics, on every node of a cluster. */
 const routeToMqtt = (ctx: KafkaContext, topic: string, tp: TopicPartition | null, bytes: Uint8Array): void => {
   const engine = ctx.engine
-  if (engine.subscriptions.count === 0) return
+  if (engine.subscriptions.count === 0 && (engine.remote === null || !engine.remote.hasRemoteRoutes())) return
   const records = decodeBatch(bytes)
   if (typeof records === "string") return
   const limits = ctx.config.limits
@@ -69,8 +69,7 @@ const routeToMqtt = (ctx: KafkaContext, topic: string, tp: TopicPartition | null
     if (mqttTopic === null || validateTopicName(mqttTopic, limits.maxTopicLevels, limits.maxTopicLength) !== 0) continue
     const message = messageFromRecord(tp, r, mqttTopic)
     if (message === null) continue
-    engine.stats.messagesReceived++
-    engine.route(message)
+    engine.publishProduced(message)
   }
 }
 

@@ -58,6 +58,8 @@ export interface RemoteRouting {
   readonly nodeId: string
   /** Hot path: sends a message published on this node once to each other node whose routes match it; returns how many. */
   forward(msg: Message): number
+  /** Whether any other node has subscribers at all (else a Kafka-produced batch is not even decoded for MQTT). */
+  hasRemoteRoutes(): boolean
   /** Hot path: whether this node delivers `msg` to share group `groupKey` (`<group>/<filter>`); else a member on another node gets it. */
   sharedHere(groupKey: string): boolean
   /** After a SUBSCRIBE: waits (bounded) until the route keys it added are visible to the other nodes; null when nothing is pending. */
@@ -146,6 +148,31 @@ export class Engine {
       return this.route(msg)
     }
     return this.accept(msg)
+  }
+
+  /**
+   * Hot path: a record a Kafka client produced, in this node's log (tp null: in a store it serves
+   * for a dead sibling): routed to the subscribers here and, in a cluster, forwarded to the nodes
+   * whose routes match, unless it sits in another partition than an MQTT publish of its topic
+   * would (any other Kafka topic, or a partition the producer chose): a receiver logs what it is
+   * forwarded into its own mapping's partition, which may be `mqtt` or one it leads, and Kafka
+   * readers would see the record twice. Such a record stays on this node.
+   */
+  publishProduced(msg: Message): number {
+    this.stats.messagesReceived++
+    const remote = this.remote
+    if (remote === null || this.mapping.placementOf(msg.topic).tp === msg.tp) {
+      const routed = this.route(msg)
+      if (remote !== null) remote.forward(msg)
+      return routed
+    }
+    // Routed as on a single node: no share-group pick may send it to a node it never reaches.
+    this.remote = null
+    try {
+      return this.route(msg)
+    } finally {
+      this.remote = remote
+    }
   }
 
   /**

@@ -15,6 +15,7 @@ import { useProcesses } from "../support/processes.js"
 import { useRobustmqCli } from "../support/robustmqCli.js"
 import { type BrokerProcess, startBrokerProcess } from "../support/startBrokerProcess.js"
 import { type EtcdServer, hasEtcd, startEtcd } from "./etcdServer.js"
+import { waitFor } from "../support/waitFor.js"
 
 interface MemberView {
   readonly id: string
@@ -30,14 +31,6 @@ const clusterOf = async (node: BrokerProcess): Promise<{ members: ReadonlyArray<
 
 const routesOf = async (asked: BrokerProcess, node: string): Promise<number> =>
   (await clusterOf(asked)).members.find((m) => m.id === node)?.routes ?? 0
-
-const waitFor = async (what: string, check: () => Promise<boolean>, ms = 5000) => {
-  const deadline = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
 
 describe.skipIf(!hasEtcd || !mosquittoInstalled)("a cluster of three processes over a real etcd", () => {
   let etcd: EtcdServer

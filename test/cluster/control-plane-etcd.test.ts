@@ -19,6 +19,7 @@ import { mosquittoInstalled, PUB } from "../support/mosquitto.js"
 import { useProcesses } from "../support/processes.js"
 import { type BrokerProcess, startBrokerProcess } from "../support/startBrokerProcess.js"
 import { type EtcdServer, hasEtcd, startEtcd } from "./etcdServer.js"
+import { waitFor } from "../support/waitFor.js"
 
 const hasPasswd = (() => {
   try {
@@ -28,14 +29,6 @@ const hasPasswd = (() => {
     return false
   }
 })()
-
-const waitFor = async (what: string, check: () => Promise<boolean>, ms = 5000) => {
-  const deadline = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
 
 const api = (node: BrokerProcess, path: string, init?: RequestInit) =>
   fetch(`http://127.0.0.1:${node.httpPort}${path}`, { ...init, headers: { "content-type": "application/json", ...init?.headers } })

@@ -11,6 +11,7 @@ import { type Consumer, Kafka, logLevel } from "kafkajs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as MemoryCoordination from "../../layers/coordination/memory.js"
 import { connect, quiet, type TestClient, waitUntil } from "../support/clients.js"
+import { startMemoryCluster } from "../support/memoryCluster.js"
 import { startBroker, type TestBroker } from "../support/TestBroker.js"
 
 const leaderOf = (n: TestBroker) => n.kafka!.context.cluster!.leaders.leaderOf("mqtt", 0)?.owner
@@ -26,9 +27,7 @@ describe("MQTT publishes reach the Kafka leader across a dropped link (memory co
   }
 
   beforeAll(async () => {
-    const { service } = await Effect.runPromise(MemoryCoordination.make)
-    for (const id of ["n1", "n2", "n3"]) nodes.push(await startBroker({ coordination: service, cluster: { nodeId: id } }))
-    await waitUntil(() => nodes.every((n) => n.node.members().length === 3), 5000, () => "three members on every node")
+    nodes.push(...(await startMemoryCluster(["n1", "n2", "n3"])))
     await waitUntil(() => nodes.every((n) => leaderOf(n) !== undefined && leaderOf(n) === leaderOf(nodes[0]!)), 10_000, () => "one leader of mqtt/0 seen everywhere")
   })
   afterAll(async () => {

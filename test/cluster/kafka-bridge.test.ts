@@ -9,26 +9,16 @@
  * and its share-group members only when picked; records of another Kafka topic stay on their
  * leader's node, where a share group with a member elsewhere gets every one. Skipped without etcd.
  */
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { type Consumer, Kafka, logLevel } from "kafkajs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { kafkaNodeId } from "../../src/cluster/kafka/placement.js"
 import { connect, type TestClient } from "../support/clients.js"
-import { type BrokerProcess, startBrokerProcess } from "../support/startBrokerProcess.js"
 import { type EtcdServer, hasEtcd, startEtcd } from "./etcdServer.js"
+import { waitFor } from "../support/waitFor.js"
+import { etcdNodes, memberCount } from "../support/etcdNodes.js"
 
 const BRIDGE = "mqtt"
 const IDS = ["n1", "n2", "n3"] as const
-
-const waitFor = async (what: string, check: () => Promise<boolean> | boolean, ms = 10_000) => {
-  const deadline = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
 
 interface Read {
   readonly key: string
@@ -37,27 +27,13 @@ interface Read {
 
 describe.skipIf(!hasEtcd)("MQTT publishes on every node reach Kafka readers of the bridge topic (real etcd)", () => {
   let etcd: EtcdServer
-  const nodes = new Map<string, BrokerProcess>()
-  const dirs = new Map<string, string>()
+  const cluster = etcdNodes(() => etcd.endpoint, "robustmq-bridge")
+  const { nodes, node } = cluster
+  const startNode = cluster.start
+  const members = memberCount
   const consumers: Array<Consumer> = []
   const clients: Array<TestClient> = []
 
-  const startNode = async (id: string) => {
-    const dir = dirs.get(id) ?? mkdtempSync(join(tmpdir(), `robustmq-bridge-${id}-`))
-    dirs.set(id, dir)
-    const node = await startBrokerProcess(dir, {
-      args: ["--cluster-etcd", etcd.endpoint, "--node-id", id, "--advertise-host", "127.0.0.1", "--cluster-port", "0"],
-      env: { ROBUSTMQ_CLUSTER_LEASE_TTL: "2" }
-    })
-    nodes.set(id, node)
-    return node
-  }
-  const node = (id: string) => nodes.get(id)!
-  const members = async (asked: BrokerProcess): Promise<number> => {
-    const res = await fetch(`http://127.0.0.1:${asked.httpPort}/api/v1/cluster`).catch(() => null)
-    if (res === null || !res.ok) return 0 // 503 while starting
-    return ((await res.json()) as { members: Array<unknown> }).members.length
-  }
   const kafka = (clientId: string, via: string) =>
     new Kafka({
       clientId,
@@ -113,9 +89,8 @@ describe.skipIf(!hasEtcd)("MQTT publishes on every node reach Kafka readers of t
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.end(true).catch(() => {})))
     await Promise.all(consumers.map((c) => Promise.race([c.disconnect().catch(() => {}), new Promise((r) => setTimeout(r, 5000))])))
-    await Promise.all([...nodes.values()].map((n) => n.stop(3000)))
+    await cluster.cleanup()
     await etcd?.stop()
-    for (const d of dirs.values()) rmSync(d, { recursive: true, force: true })
   }, 60_000)
 
   it("QoS 1 publishes on all three nodes, no MQTT subscriber: a consumer of \"mqtt\" gets each exactly once, keyed by its MQTT topic", async () => {

@@ -10,9 +10,6 @@
  * hands on at once. The times are printed. Skipped without etcd or kcat.
  */
 import { spawnSync } from "node:child_process"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { type Consumer, Kafka, logLevel, Partitioners } from "kafkajs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { ErrorCode } from "../../domain/kafka/ErrorCode.js"
@@ -23,20 +20,13 @@ import { adminApi } from "../support/adminApi.js"
 import { KafkaWire } from "../support/KafkaWire.js"
 import { useProcesses } from "../support/processes.js"
 import { useRobustmqCli } from "../support/robustmqCli.js"
-import { type BrokerProcess, startBrokerProcess } from "../support/startBrokerProcess.js"
 import { type EtcdServer, hasEtcd, startEtcd } from "./etcdServer.js"
+import { waitFor } from "../support/waitFor.js"
+import { etcdNodes, memberCount } from "../support/etcdNodes.js"
 
 const hasKcat = spawnSync("kcat", ["-V"]).status === 0
 const TOPIC = "orders"
 const PARTITIONS = 6
-
-const waitFor = async (what: string, check: () => Promise<boolean> | boolean, ms = 10_000) => {
-  const deadline = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
 
 interface Leaders {
   readonly brokers: ReadonlyArray<number>
@@ -58,29 +48,15 @@ const batch = (value: string): Buffer =>
 
 describe.skipIf(!hasEtcd || !hasKcat)("Kafka across three nodes over a real etcd", () => {
   let etcd: EtcdServer
-  const nodes = new Map<string, BrokerProcess>()
-  const dirs = new Map<string, string>()
+  const cluster = etcdNodes(() => etcd.endpoint, "robustmq")
+  const { nodes, node } = cluster
+  const startNode = cluster.start
+  const members = memberCount
   const spawn = useProcesses()
   const cli = useRobustmqCli()
   const consumers: Array<Consumer> = []
 
-  const startNode = async (id: string) => {
-    const dir = dirs.get(id) ?? mkdtempSync(join(tmpdir(), `robustmq-${id}-`))
-    dirs.set(id, dir)
-    const node = await startBrokerProcess(dir, {
-      args: ["--cluster-etcd", etcd.endpoint, "--node-id", id, "--advertise-host", "127.0.0.1", "--cluster-port", "0"],
-      env: { ROBUSTMQ_CLUSTER_LEASE_TTL: "2" }
-    })
-    nodes.set(id, node)
-    return node
-  }
-  const node = (id: string) => nodes.get(id)!
   const byKafkaId = (kafkaId: number) => [...nodes.keys()].find((id) => kafkaNodeId(id) === kafkaId)!
-  const members = async (asked: BrokerProcess): Promise<number> => {
-    const res = await fetch(`http://127.0.0.1:${asked.httpPort}/api/v1/cluster`)
-    if (!res.ok) return 0 // 503 while starting
-    return ((await res.json()) as { members: Array<unknown> }).members.length
-  }
 
   beforeAll(async () => {
     etcd = await startEtcd()
@@ -98,9 +74,8 @@ describe.skipIf(!hasEtcd || !hasKcat)("Kafka across three nodes over a real etcd
   afterAll(async () => {
     // A kafkajs consumer whose coordinator moved can take long to leave: bounded, all at once.
     await Promise.all(consumers.map((c) => Promise.race([c.disconnect().catch(() => {}), new Promise((r) => setTimeout(r, 5000))])))
-    await Promise.all([...nodes.values()].map((n) => n.stop(3000)))
+    await cluster.cleanup()
     await etcd?.stop()
-    for (const d of dirs.values()) rmSync(d, { recursive: true, force: true })
   }, 60_000)
 
   it("kcat -L against any node lists the 3 brokers and partition leaders on all of them", async () => {

@@ -11,14 +11,7 @@ import { ErrorCode } from "../../domain/kafka/ErrorCode.js"
 import * as MemoryCoordination from "../../layers/coordination/memory.js"
 import type { KafkaCluster } from "../../src/cluster/kafka/KafkaCluster.js"
 import { startBroker, type TestBroker } from "../support/TestBroker.js"
-
-const waitFor = async (what: string, check: () => boolean, ms = 5000) => {
-  const deadline = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
+import { waitFor } from "../support/waitFor.js"
 
 const commit = (cluster: KafkaCluster, groupId: string, offset: number) =>
   Effect.runPromise(cluster.groups.commitOffsets({

@@ -14,7 +14,7 @@ import { useCertificates } from "../support/certificates.js"
 import { waitUntil } from "../support/clients.js"
 import { freePair, freePort } from "../support/freePort.js"
 import { hasKcat, kafkaClient, kcat, kcatBroker } from "../support/kafka.js"
-import { startWorkersPrimary, type WorkersPrimary } from "../support/workersPrimary.js"
+import { startWorkersPrimary, untilWorkersUp, type WorkersPrimary } from "../support/workersPrimary.js"
 
 const TOPIC = "tls-spread"
 
@@ -24,11 +24,6 @@ describe.skipIf(!hasKcat())("Kafka over TLS across two nodes (the workers of --w
   let started: WorkersPrimary
   let kafkaPort = 0
   let tlsPort = 0
-
-  const membersOn = async (port: number): Promise<number> => {
-    const res = await fetch(`http://127.0.0.1:${port}/api/v1/cluster`).catch(() => null)
-    return res?.ok === true ? ((await res.json()) as { members: ReadonlyArray<unknown> }).members.length : 0
-  }
 
   beforeAll(async () => {
     const c = certs.get()
@@ -40,18 +35,11 @@ describe.skipIf(!hasKcat())("Kafka over TLS across two nodes (the workers of --w
       "--kafka-port", String(kafkaPort), "--kafka-tls-port", String(tlsPort),
       "--tls-cert", c.serverCert, "--tls-key", c.serverKey, "--tls-ca", c.caCert
     ], { ROBUSTMQ_CLUSTER_NODE_ID: "tk", ROBUSTMQ_KAFKA_ENABLED: "true" })
-    const deadline = Date.now() + 40_000
-    while ((await membersOn(httpPort)) !== 2 || (await membersOn(httpPort + 1)) !== 2) {
-      if (Date.now() > deadline || started.child.exitCode !== null) throw new Error(`the workers did not come up: ${started.output()}`)
-      await new Promise((r) => setTimeout(r, 200))
-    }
+    await untilWorkersUp(started, httpPort)
   }, 60_000)
 
   afterAll(async () => {
-    if (started.child.exitCode === null) {
-      started.child.kill("SIGTERM")
-      await started.exited(20_000)
-    }
+    await started.stop()
     rmSync(dir, { recursive: true, force: true })
   })
 

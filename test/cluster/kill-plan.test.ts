@@ -15,6 +15,7 @@ import { mosquittoInstalled, PUB, SUB } from "../support/mosquitto.js"
 import { useProcesses } from "../support/processes.js"
 import { type BrokerProcess, startBrokerProcess } from "../support/startBrokerProcess.js"
 import { type EtcdCluster, hasEtcd, startEtcdCluster } from "./etcdServer.js"
+import { waitFor } from "../support/waitFor.js"
 
 /** Lease TTL of the brokers: renewals every TTL/4 ride out an election (0.5-1.3 s here) with room. */
 const LEASE_TTL = 3
@@ -30,14 +31,6 @@ const membersSeenBy = async (node: BrokerProcess): Promise<ReadonlyArray<string>
   const res = await fetch(`http://127.0.0.1:${node.httpPort}/api/v1/cluster`, { signal: AbortSignal.timeout(2000) })
   if (!res.ok) throw new Error(`GET /api/v1/cluster on ${node.port}: ${res.status} ${await res.text()}`)
   return ((await res.json()) as { members: ReadonlyArray<MemberView> }).members.map((m) => m.id).sort()
-}
-
-const waitFor = async (what: string, check: () => Promise<boolean> | boolean, ms = 10_000) => {
-  const deadline = Date.now() + ms
-  while (!(await Promise.resolve(check()).catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    await sleep(20)
-  }
 }
 
 const connected = (client: MqttClient): Promise<{ sessionPresent: boolean }> =>

@@ -27,6 +27,7 @@ import { freePort } from "../support/freePort.js"
 import { type BrokerProcess, mainPath, startBrokerProcess } from "../support/startBrokerProcess.js"
 import { startBroker, type TestBroker } from "../support/TestBroker.js"
 import { type EtcdServer, hasEtcd, startEtcd } from "./etcdServer.js"
+import { waitFor } from "../support/waitFor.js"
 
 interface MemberView {
   readonly id: string
@@ -42,15 +43,6 @@ const membersOf = async (node: BrokerProcess): Promise<ReadonlyArray<MemberView>
 const linkOf = async (node: BrokerProcess): Promise<{ forwarded: number; dropped: number; received: number }> => {
   const res = await fetch(`http://127.0.0.1:${node.httpPort}/api/v1/cluster`)
   return ((await res.json()) as { link: { forwarded: number; dropped: number; received: number } }).link
-}
-
-const waitFor = async (what: string, check: () => Promise<boolean>, ms = 15_000) => {
-  const deadline = Date.now() + ms
-  // A node answers 503 while its storage replays: asked again.
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    await quiet(100)
-  }
 }
 
 /** Publishes on `topic` until `sub` gets one (its node's route has reached the publisher's node through etcd). */

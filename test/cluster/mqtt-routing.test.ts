@@ -5,12 +5,11 @@
  * message once in total; unsubscribing stops the forwarding. The same over real etcd and
  * separate processes is test/cluster/cluster-etcd.test.ts.
  */
-import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import * as MemoryCoordination from "../../layers/coordination/memory.js"
 import mqtt from "mqtt"
 import { connect, quiet, type TestClient, waitUntil } from "../support/clients.js"
-import { startBroker, type TestBroker } from "../support/TestBroker.js"
+import { startMemoryCluster } from "../support/memoryCluster.js"
+import type { TestBroker } from "../support/TestBroker.js"
 
 describe("MQTT routing across nodes (memory coordination)", () => {
   const nodes: Array<TestBroker> = []
@@ -22,9 +21,7 @@ describe("MQTT routing across nodes (memory coordination)", () => {
   }
 
   beforeAll(async () => {
-    const { service } = await Effect.runPromise(MemoryCoordination.make)
-    for (const id of ["n1", "n2", "n3"]) nodes.push(await startBroker({ coordination: service, cluster: { nodeId: id } }))
-    await waitUntil(() => nodes.every((n) => n.node.members().length === 3), 5000, () => "three members on every node")
+    nodes.push(...(await startMemoryCluster(["n1", "n2", "n3"])))
   })
   afterAll(async () => {
     for (const c of clients) await c.end(true)

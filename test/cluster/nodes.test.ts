@@ -7,14 +7,7 @@ import { Effect } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import * as MemoryCoordination from "../../layers/coordination/memory.js"
 import { startBroker, type TestBroker } from "../support/TestBroker.js"
-
-const waitFor = async (what: string, check: () => boolean, ms = 5000) => {
-  const deadline = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
+import { waitFor } from "../support/waitFor.js"
 
 describe("cluster nodes (memory coordination)", () => {
   const brokers: Array<TestBroker> = []

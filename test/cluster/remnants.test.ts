@@ -14,16 +14,9 @@ import mqtt, { type IClientOptions, type MqttClient } from "mqtt"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { type BrokerProcess, startBrokerProcess } from "../support/startBrokerProcess.js"
 import { type EtcdServer, hasEtcd, startEtcd } from "./etcdServer.js"
+import { waitFor } from "../support/waitFor.js"
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-const waitFor = async (what: string, check: () => Promise<boolean> | boolean, ms = 10_000) => {
-  const deadline = Date.now() + ms
-  while (!(await Promise.resolve(check()).catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    await sleep(50)
-  }
-}
 
 const membersSeenBy = async (node: BrokerProcess): Promise<ReadonlyArray<string>> => {
   const res = await fetch(`http://127.0.0.1:${node.httpPort}/api/v1/cluster`, { signal: AbortSignal.timeout(2000) })

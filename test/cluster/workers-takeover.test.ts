@@ -14,19 +14,13 @@ import { Kafka, logLevel, Partitioners } from "kafkajs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { kafkaNodeId } from "../../src/cluster/kafka/placement.js"
 import { freePair, freePort } from "../support/freePort.js"
-import { startWorkersPrimary, type WorkersPrimary } from "../support/workersPrimary.js"
+import { waitFor as waitUntilTrue } from "../support/waitFor.js"
+import { startWorkersPrimary, untilWorkersUp, workerMembers, type WorkersPrimary } from "../support/workersPrimary.js"
 
 const hasKcat = spawnSync("kcat", ["-V"]).status === 0
 const TOPIC = "takeover"
 const PARTITIONS = 4
 const PER_ROUND = 20
-
-interface Member {
-  readonly id: string
-  readonly pid: number
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** Partition -> leader broker id, from `kcat -L` against one worker's Kafka port ([] when it does not answer). */
 const leadersVia = (port: number): Array<number> => {
@@ -43,19 +37,8 @@ describe.skipIf(!hasKcat)("robustmq start --workers 2: a dead worker's Kafka par
   let kafkaPort = 0
   const output = () => started.output()
 
-  const membersOn = async (port: number): Promise<ReadonlyArray<Member>> => {
-    const res = await fetch(`http://127.0.0.1:${port}/api/v1/cluster`)
-    if (!res.ok) throw new Error(`GET /api/v1/cluster on ${port}: ${res.status}`)
-    return ((await res.json()) as { members: ReadonlyArray<Member> }).members
-  }
-  const membersOrNone = (port: number) => membersOn(port).catch(() => [] as ReadonlyArray<Member>)
-  const waitFor = async (what: string, check: () => Promise<boolean> | boolean, ms = 20_000) => {
-    const deadline = Date.now() + ms
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}: ${output().slice(-4000)}`)
-      await sleep(100)
-    }
-  }
+  const waitFor = (what: string, check: () => Promise<boolean> | boolean, ms = 20_000) =>
+    waitUntilTrue(what, check, ms, 100).catch((e: Error) => Promise.reject(new Error(`${e.message}: ${output().slice(-4000)}`)))
   /** A kafkajs client that knows only the given workers' Kafka ports. */
   const kafka = (...ports: Array<number>) =>
     new Kafka({
@@ -88,18 +71,11 @@ describe.skipIf(!hasKcat)("robustmq start --workers 2: a dead worker's Kafka par
       ["--mqtt-port", String(await freePort()), "--http-port", String(httpPort), "--kafka-port", String(kafkaPort), "--data-dir", dir],
       { ROBUSTMQ_CLUSTER_NODE_ID: "box", ROBUSTMQ_KAFKA_ENABLED: "true" }
     )
-    await waitFor("both workers", async () => {
-      if (started.child.exitCode !== null) throw new Error(`the primary exited: ${output()}`)
-      const [a, b] = await Promise.all([membersOrNone(httpPort), membersOrNone(httpPort + 1)])
-      return a.length === 2 && b.length === 2
-    }, 40_000)
+    await untilWorkersUp(started, httpPort)
   }, 60_000)
 
   afterAll(async () => {
-    if (started.child.exitCode === null) {
-      started.child.kill("SIGTERM")
-      await started.exited(20_000)
-    }
+    await started.stop()
     rmSync(dir, { recursive: true, force: true })
   })
 
@@ -124,13 +100,13 @@ describe.skipIf(!hasKcat)("robustmq start --workers 2: a dead worker's Kafka par
     const first = await produce(0, all, [kafkaPort, kafkaPort + 1])
     expect([...first.values()]).toEqual(all.map(() => 0))
 
-    const pid = (await membersOn(httpPort + survivor)).find((m) => m.id === `box-w${victim}`)!.pid
+    const pid = (await workerMembers(httpPort + survivor)).find((m) => m.id === `box-w${victim}`)!.pid
     const killedAt = Date.now()
     process.kill(pid, "SIGKILL")
     // The survivor leads every partition while the victim is down (its own, and the victim's as box-wS@box-wV).
     await waitFor("the survivor to lead the dead worker's partitions", () => leadersVia(kafkaPort + survivor).every((id) => id === ids[survivor]))
     const adoptedAfter = Date.now() - killedAt
-    const victimBack = async () => (await membersOrNone(httpPort + survivor)).some((m) => m.id === `box-w${victim}` && m.pid !== pid)
+    const victimBack = async () => (await workerMembers(httpPort + survivor)).some((m) => m.id === `box-w${victim}` && m.pid !== pid)
     expect(await victimBack(), "the dead worker came back before its partitions were taken over").toBe(false)
 
     // Produced meanwhile through the survivor alone: the victim's partitions go on at offset 20,

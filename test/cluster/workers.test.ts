@@ -13,14 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { connect, type TestClient, waitUntil } from "../support/clients.js"
 import { freePair, freePort } from "../support/freePort.js"
 import { mainPath } from "../support/startBrokerProcess.js"
-import { startWorkersPrimary, type WorkersPrimary } from "../support/workersPrimary.js"
-
-interface Member {
-  readonly id: string
-  readonly pid: number
-  readonly self: boolean
-  readonly sessions: number | null
-}
+import { startWorkersPrimary, untilWorkersUp, type WorkerMember, workerMembers, type WorkersPrimary } from "../support/workersPrimary.js"
 
 const alive = (pid: number) => {
   try {
@@ -40,26 +33,18 @@ describe("robustmq start --workers 2", () => {
   const output = () => started.output()
   const clients: Array<TestClient> = []
 
-  const membersOn = async (port: number): Promise<ReadonlyArray<Member>> => {
+  const membersOn = async (port: number): Promise<ReadonlyArray<WorkerMember>> => {
     const res = await fetch(`http://127.0.0.1:${port}/api/v1/cluster`)
     if (!res.ok) throw new Error(`GET /api/v1/cluster on ${port}: ${res.status}`)
-    return ((await res.json()) as { members: ReadonlyArray<Member> }).members
+    return ((await res.json()) as { members: ReadonlyArray<WorkerMember> }).members
   }
-  const membersOrNone = (port: number) => membersOn(port).catch(() => [] as ReadonlyArray<Member>)
 
   beforeAll(async () => {
     mqttPort = await freePort()
     httpPort = await freePair()
     started = startWorkersPrimary(["--mqtt-port", String(mqttPort), "--http-port", String(httpPort), "--data-dir", dir], { ROBUSTMQ_CLUSTER_NODE_ID: "box" })
     primary = started.child
-    let ready = false
-    const deadline = Date.now() + 40_000
-    while (!ready) {
-      if (Date.now() > deadline || primary.exitCode !== null) throw new Error(`the workers did not come up: ${output()}`)
-      const [a, b] = await Promise.all([membersOrNone(httpPort), membersOrNone(httpPort + 1)])
-      ready = a.length === 2 && b.length === 2
-      if (!ready) await new Promise((r) => setTimeout(r, 200))
-    }
+    await untilWorkersUp(started, httpPort)
   }, 60_000)
 
   afterAll(async () => {
@@ -97,7 +82,7 @@ describe("robustmq start --workers 2", () => {
     // Which worker holds it: the one whose admin API knows the session.
     const members = await membersOn(httpPort)
     expect(members.map((m) => m.id).sort()).toEqual(["box-w0", "box-w1"])
-    let holder: Member | undefined
+    let holder: WorkerMember | undefined
     for (const port of [httpPort, httpPort + 1]) {
       const res = await fetch(`http://127.0.0.1:${port}/api/v1/sessions/wk`)
       if (res.ok) holder = (await membersOn(port)).find((m) => m.self)
@@ -140,7 +125,7 @@ describe("robustmq start --workers 2", () => {
     // The primary started the killed worker again: two members, a new pid.
     const other = httpPort + (holder!.id === "box-w0" ? 1 : 0)
     for (;;) {
-      const now = await membersOrNone(other)
+      const now = await workerMembers(other)
       if (now.length === 2 && now.every((m) => m.pid !== holder!.pid)) break
       if (Date.now() - killedAt > 30_000) throw new Error(`the worker did not come back: ${output().slice(-2000)}`)
       await new Promise((r) => setTimeout(r, 200))

@@ -19,6 +19,7 @@ const status = Command.make("status", connectionOptions, (flags) =>
       { header: "host", value: (m) => m.host },
       { header: "mqtt", value: (m) => port(m.mqttPort), right: true },
       { header: "kafka", value: (m) => port(m.kafkaPort), right: true },
+      { header: "kafka tls", value: (m) => port(m.kafkaTlsPort), right: true },
       { header: "http", value: (m) => port(m.httpPort), right: true },
       { header: "link", value: (m) => port(m.linkPort), right: true },
       { header: "routes", value: (m) => m.routes, right: true },
@@ -26,6 +27,7 @@ const status = Command.make("status", connectionOptions, (flags) =>
       { header: "kafka id", value: (m) => m.kafkaNodeId, right: true },
       { header: "partitions", value: (m) => m.partitions, right: true },
       { header: "group slots", value: (m) => m.groupSlots, right: true },
+      { header: "serving data of", value: (m) => m.serving.join(",") },
       { header: "pid", value: (m) => m.pid, right: true },
       { header: "up since", value: (m) => m.startedAt },
       { header: "version", value: (m) => m.version }

@@ -14,6 +14,7 @@ import { Kafka, logLevel, Partitioners } from "kafkajs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { kafkaNodeId } from "../../src/cluster/kafka/placement.js"
 import { freePair, freePort } from "../support/freePort.js"
+import { useRobustmqCli } from "../support/robustmqCli.js"
 import { waitFor as waitUntilTrue } from "../support/waitFor.js"
 import { startWorkersPrimary, untilWorkersUp, workerMembers, type WorkersPrimary } from "../support/workersPrimary.js"
 
@@ -32,6 +33,7 @@ const leadersVia = (port: number): Array<number> => {
 
 describe.skipIf(!hasKcat)("robustmq start --workers 2: a dead worker's Kafka partitions are served from its data meanwhile", () => {
   const dir = mkdtempSync(join(tmpdir(), "robustmq-takeover-"))
+  const cli = useRobustmqCli()
   let started: WorkersPrimary
   let httpPort = 0
   let kafkaPort = 0
@@ -115,6 +117,10 @@ describe.skipIf(!hasKcat)("robustmq start --workers 2: a dead worker's Kafka par
     const producedBy = Date.now() - killedAt
     expect([...second.entries()].sort((a, b) => a[0] - b[0]).map(([, base]) => base)).toEqual(all.map(() => PER_ROUND))
     expect(output()).toMatch(new RegExp(`box-w${victim} is down: serving its Kafka partitions from`))
+    // The cluster status says so: the survivor serves the victim's data (if the victim is not back already).
+    const status = await cli.run(["cluster", "status", "--url", `http://127.0.0.1:${httpPort + survivor}`])
+    expect(status.code, status.stderr).toBe(0)
+    if (!(await victimBack())) expect(status.stdout).toMatch(new RegExp(`box-w${survivor} \\*.* box-w${victim} `))
 
     // The primary starts the victim again; it claims its store and its partitions back.
     await waitFor("the dead worker to be back", victimBack, 40_000)

@@ -68,6 +68,19 @@ export class PartitionLeaders {
     return counts
   }
 
+  /** By serving node: the other nodes whose data it serves partitions from (`<node>@<home>`, the admin API). */
+  servedStores(): Map<string, Set<string>> {
+    const out = new Map<string, Set<string>>()
+    for (const o of this.view.owners.values()) {
+      const node = servingNode(o.owner)
+      if (node === o.owner) continue
+      let homes = out.get(node)
+      if (homes === undefined) out.set(node, (homes = new Set()))
+      homes.add(dataHome(o.owner))
+    }
+    return out
+  }
+
   /**
    * Claims every partition nobody leads for its preferred live member, and releases the keys of
    * deleted topics this node led. Safe to run any time, on any node, concurrently.

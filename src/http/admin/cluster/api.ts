@@ -10,6 +10,7 @@ export class ClusterMemberView extends Schema.Class<ClusterMemberView>("ClusterM
   host: Schema.String,
   mqttPort: Schema.Number,
   kafkaPort: Schema.Number.annotations({ description: "-1: Kafka off" }),
+  kafkaTlsPort: Schema.Number.annotations({ description: "Kafka over TLS; -1: off" }),
   httpPort: Schema.Number.annotations({ description: "-1: HTTP off" }),
   linkPort: Schema.Number,
   pid: Schema.Number,
@@ -20,7 +21,10 @@ export class ClusterMemberView extends Schema.Class<ClusterMemberView>("ClusterM
   sessions: Schema.NullOr(Schema.Number).annotations({ description: "MQTT sessions it holds; null: ask that node" }),
   kafkaNodeId: Schema.Number.annotations({ description: "its Kafka broker id (a numeric node id as it is, any other hashed)" }),
   partitions: Schema.Number.annotations({ description: "Kafka partitions it leads (in etcd; a dead member keeps its own until it returns)" }),
-  groupSlots: Schema.Number.annotations({ description: "of the 64 Kafka group coordination slots, how many it owns" })
+  groupSlots: Schema.Number.annotations({ description: "of the 64 Kafka group coordination slots, how many it owns" }),
+  serving: Schema.Array(Schema.String).annotations({
+    description: "the members whose data it serves Kafka partitions from while they are down (--workers: a sibling's store)"
+  })
 }) {}
 
 export class ClusterStatus extends Schema.Class<ClusterStatus>("ClusterStatus")({

@@ -1,4 +1,4 @@
-/** The cluster status: this node's member view, each member's route count, Kafka partitions led and group slots, the link's counters. */
+/** The cluster status: this node's member view, each member's route count, Kafka partitions led, group slots and the dead members' data it serves, the link's counters. */
 import { HttpApiBuilder } from "@effect/platform"
 import { Effect, Option } from "effect"
 import { BrokerConfig } from "../../../../config/BrokerConfig.js"
@@ -22,6 +22,7 @@ export const ClusterLive = HttpApiBuilder.group(BrokerApi, "cluster", (handlers)
       const kafka = Option.getOrNull(yield* Effect.serviceOption(KafkaServer))?.context.cluster ?? null
       const partitions = kafka?.leaders.countsByNode() ?? new Map<string, number>()
       const slots = kafka?.slots.countsByNode() ?? new Map<string, number>()
+      const serving = kafka?.leaders.servedStores() ?? new Map<string, ReadonlySet<string>>()
       const members = node.members().map((m) => {
         const self = m.id === node.id
         return new ClusterMemberView({
@@ -29,6 +30,7 @@ export const ClusterLive = HttpApiBuilder.group(BrokerApi, "cluster", (handlers)
           host: m.host,
           mqttPort: m.mqttPort,
           kafkaPort: m.kafkaPort,
+          kafkaTlsPort: m.kafkaTlsPort,
           httpPort: m.httpPort,
           linkPort: m.linkPort,
           pid: m.pid,
@@ -39,7 +41,8 @@ export const ClusterLive = HttpApiBuilder.group(BrokerApi, "cluster", (handlers)
           sessions: self ? engine.sessions.size : null,
           kafkaNodeId: node.enabled ? kafkaNodeId(m.id) : 0,
           partitions: partitions.get(m.id) ?? 0,
-          groupSlots: slots.get(m.id) ?? 0
+          groupSlots: slots.get(m.id) ?? 0,
+          serving: [...(serving.get(m.id) ?? [])].sort()
         })
       })
       const link = routing.link?.stats ?? { forwarded: 0, forwardedBytes: 0, received: 0, dropped: 0 }

@@ -93,10 +93,14 @@ export class MovedRoutes {
     for (const h of held) if (!this.reachedThere(moved, h)) this.link.send(moved.target, h.msg, NO_GROUPS)
   }
 
-  /** Whether the new holder got `h` itself after it stored the session (see the top). */
+  /**
+   * Whether the new holder got `h` itself after it stored the session (see the top). A sender
+   * or partition missing from what it said: it had nothing of it then, so whatever of it the
+   * sender routed there came after.
+   */
   private reachedThere(moved: MovedAddress, h: Handled): boolean {
-    const from = moved.arrived?.[h.sender]?.[h.tp ?? ""]
-    if (from === undefined || h.offset < from) return false
+    const arrived = moved.arrived
+    if (arrived === null || h.offset < (arrived[h.sender]?.[h.tp ?? ""] ?? 0)) return false
     return h.sender === moved.target || this.routes.reachedBy(h.msg.topic, moved.target, h.revision)
   }
 
@@ -118,10 +122,16 @@ export class MovedRoutes {
     const matched = this.trie.match(h.msg.topic)
     if (matched.length === 0) return
     let sentTo: Array<string> | null = null
+    // A session matched by several of its filters is listed once per filter: it holds the message once.
+    let seen: Array<MovedAddress> | null = null
     for (let i = 0; i < matched.length; i++) {
       const moved = matched[i]!
+      if (matched.length > 1) {
+        if (seen?.includes(moved)) continue
+        ;(seen ??= []).push(moved)
+      }
       if (moved.held !== null) {
-        if (moved.held.length < MAX_HELD && !moved.held.some((x) => x.msg === h.msg)) moved.held.push(h)
+        if (moved.held.length < MAX_HELD) moved.held.push(h)
         continue
       }
       if (sentTo?.includes(moved.target) || this.reachedThere(moved, h)) continue

@@ -155,7 +155,8 @@ describe("MQTT routing across nodes (memory coordination)", () => {
     sub.on("connect", (p) => present.push(p.sessionPresent))
     try {
       await waitUntil(() => present.length === 1, 3000, () => "the subscriber to connect")
-      await sub.subscribeAsync("move/#", { qos: 2 })
+      // Two filters matching every message: a moved session must still get each one once.
+      await sub.subscribeAsync(["move/#", "move/+"], { qos: 2 })
       await quiet(100) // the route reaches n3
       const pub = await client(nodes[2]!, { protocolVersion: 5 })
       const total = 600

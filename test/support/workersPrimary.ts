@@ -59,3 +59,30 @@ export const startWorkersPrimary = (args: ReadonlyArray<string>, env: Record<str
   }
   return { child, output: () => out, exited, stop }
 }
+
+export interface WorkerMember {
+  readonly id: string
+  readonly pid: number
+}
+
+/** The members worker `httpPort` lists (GET /api/v1/cluster), [] while it does not answer. */
+export const workerMembers = async (httpPort: number): Promise<ReadonlyArray<WorkerMember>> => {
+  try {
+    const res = await fetch(`http://127.0.0.1:${httpPort}/api/v1/cluster`, { signal: AbortSignal.timeout(2000) })
+    return res.ok ? ((await res.json()) as { members: ReadonlyArray<WorkerMember> }).members : []
+  } catch {
+    return []
+  }
+}
+
+/** Resolves once both workers (HTTP ports `httpPort` and `httpPort + 1`) list two members; throws if the primary exits or `ms` pass. */
+export const untilWorkersUp = async (started: WorkersPrimary, httpPort: number, ms = 40_000): Promise<void> => {
+  const deadline = Date.now() + ms
+  while (true) {
+    if (started.child.exitCode !== null) throw new Error(`the primary exited: ${started.output()}`)
+    const [a, b] = await Promise.all([workerMembers(httpPort), workerMembers(httpPort + 1)])
+    if (a.length === 2 && b.length === 2) return
+    if (Date.now() > deadline) throw new Error(`the workers did not come up within ${ms} ms: ${started.output().slice(-4000)}`)
+    await new Promise((r) => setTimeout(r, 200))
+  }
+}

@@ -57,6 +57,8 @@ export class Remnants {
     private readonly runtime: Runtime.Runtime<never>,
     /** Whether a record of `node`'s log reaches this node's routes by the link: a catch-up replays it (LinkCatchUp). */
     private readonly willReplay: (node: string, tp: string, offset: number) => boolean,
+    /** Whether a CONNECT is resuming this client's session here right now (claimed, not yet open). */
+    private readonly claiming: (clientId: string) => boolean = () => false,
     private readonly onBehalf: OnBehalf | null = null
   ) {}
 
@@ -201,6 +203,11 @@ export class Remnants {
         return false
       }
       const session = this.engine.sessions.get(clientId)
+      if (session === undefined && this.claiming(clientId)) {
+        // Claimed here, not open yet: a moment later it is (asked again after RETRY_PAUSE_MS).
+        yield* Effect.logInfo(`cluster: what session ${clientId} owed on ${origin} came while it is being resumed here: asked again`)
+        return false
+      }
       if (session === undefined) {
         yield* Effect.logWarning(`cluster: ${remnant.owed.length} message(s) session ${clientId} owed on ${origin} came here, but it has ended here: dropped`)
         return true

@@ -48,6 +48,10 @@ export class SessionOwnership {
   private readonly remnants: Remnants
   /** Remnants sent here on behalf of dead sibling workers (onBehalfOf). */
   private readonly ghosts = new Set<Remnants>()
+  /** Wakes the remnants sent on behalf of a dead sibling (by its id) when one of its sessions resumed here. */
+  private readonly ghostWakes = new Map<string, () => void>()
+  /** Client ids a CONNECT is claiming here (their sessions not open yet), with how many CONNECTs. */
+  private readonly claiming = new Map<string, number>()
 
   constructor(
     private readonly node: ClusterNodeService,
@@ -62,7 +66,7 @@ export class SessionOwnership {
     willReplay: (node: string, tp: string, offset: number) => boolean = () => false
   ) {
     this.directory = new SessionDirectory(node.id, coordination, engine, runtime)
-    this.remnants = new Remnants(node.id, coordination, engine, link, () => this.nextRequest++, runtime, willReplay)
+    this.remnants = new Remnants(node.id, coordination, engine, link, () => this.nextRequest++, runtime, willReplay, (clientId) => this.claiming.has(clientId))
   }
 
   /**
@@ -74,6 +78,7 @@ export class SessionOwnership {
     const self = this.node.id
     const key = sessionKey(clientId)
     return Effect.gen(this, function*() {
+      this.claiming.set(clientId, (this.claiming.get(clientId) ?? 0) + 1)
       if (this.stopping) return false
       let before = yield* this.coordination.ownerOf(key)
       while (before?.owner === self && !this.directory.keepOwnership(clientId)) {
@@ -118,10 +123,19 @@ export class SessionOwnership {
       )
       // The old holder passes on what this node did not get itself since: where it stands now.
       if (handed?.session != null) this.link.sendControl(holder, encodePushAck({ id: handed.id, ok: stored, takeover: true, arrived }))
+      // A dead holder whose data directory this worker holds: what it owed the session can come now.
+      if (fromDirectory) this.ghostWakes.get(holder)?.()
       return true
-    }).pipe(Effect.catchAll((e) =>
-      Effect.as(Effect.logWarning(`cluster: cannot claim session ${clientId} (${e._tag === "OwnershipConflict" ? "claimed elsewhere at the same time" : e.message}): CONNECT refused with 0x88`), false)
-    ))
+    }).pipe(
+      Effect.catchAll((e) =>
+        Effect.as(Effect.logWarning(`cluster: cannot claim session ${clientId} (${e._tag === "OwnershipConflict" ? "claimed elsewhere at the same time" : e.message}): CONNECT refused with 0x88`), false)
+      ),
+      Effect.ensuring(Effect.sync(() => {
+        const n = this.claiming.get(clientId) ?? 1
+        if (n <= 1) this.claiming.delete(clientId)
+        else this.claiming.set(clientId, n - 1)
+      }))
+    )
   }
 
   /** Asks `holder` for the session (null: it has none or does not answer in time), with the request's id. */
@@ -305,16 +319,24 @@ export class SessionOwnership {
    * Remnants sent on behalf of `home`, a dead sibling worker whose data directory this one holds
    * (GhostRemnants): keyed by `home`'s id, as `home` would send them, and sharing this node's
    * request ids and PUSHACKs. One for a session held here is merged here directly. `gone`: true
-   * once `home` has its directory back. Removed from the acks by the returned function.
+   * once `home` has its directory back; `wake`: called when a session `home` held resumes here.
+   * Removed by the returned function.
    */
-  onBehalfOf(home: string, engine: Engine, gone: () => boolean): { readonly remnants: Remnants; readonly remove: () => void } {
-    const remnants = new Remnants(home, this.coordination, engine, this.link, () => this.nextRequest++, this.runtime, () => false, {
+  onBehalfOf(home: string, engine: Engine, gone: () => boolean, wake: () => void): { readonly remnants: Remnants; readonly remove: () => void } {
+    const remnants = new Remnants(home, this.coordination, engine, this.link, () => this.nextRequest++, this.runtime, () => false, () => false, {
       sender: this.node.id,
       here: (remnant) => this.remnants.receive(home, remnant),
       gone
     })
     this.ghosts.add(remnants)
-    return { remnants, remove: () => void this.ghosts.delete(remnants) }
+    this.ghostWakes.set(home, wake)
+    return {
+      remnants,
+      remove: () => {
+        this.ghosts.delete(remnants)
+        if (this.ghostWakes.get(home) === wake) this.ghostWakes.delete(home)
+      }
+    }
   }
 
   /** A node back from the dead sends what a session held here owed there. */

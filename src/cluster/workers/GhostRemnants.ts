@@ -20,7 +20,7 @@ import type { ClusterNodeService } from "../ClusterNode.js"
 import { sessionOwners, type SessionOwnership } from "../SessionOwnership.js"
 import type { WhileHeld } from "./StoreAdoption.js"
 
-/** How often the ghost looks for sessions of its sibling resumed elsewhere (only while a sibling is down). */
+/** How often the ghost looks for sessions of its sibling resumed on other workers (only while a sibling is down). */
 const CHECK_MS = 1000
 
 export interface GhostOptions {
@@ -41,7 +41,8 @@ export const ghostRemnants = (o: GhostOptions): WhileHeld => (home, store, gone)
     }
     const engine = built.right
     if (engine.sessions.size === 0) return
-    const { remnants, remove } = o.sessions.onBehalfOf(home, engine, gone)
+    const wake = yield* Effect.makeLatch(false)
+    const { remnants, remove } = o.sessions.onBehalfOf(home, engine, gone, () => wake.unsafeOpen())
     yield* Effect.addFinalizer(() => Effect.sync(remove))
     yield* Effect.log(`workers: ${engine.sessions.size} persistent session(s) of ${home} read from its data directory: what they owe goes to the node each resumes on`)
     const settled = new Set<LiveSession>()
@@ -61,7 +62,9 @@ export const ghostRemnants = (o: GhostOptions): WhileHeld => (home, store, gone)
       // Until every session is settled (the rest reach their clients when the sibling is back) or the sibling is back.
       while (!gone() && [...engine.sessions.values()].some((s) => !settled.has(s))) {
         yield* settleResumed
-        yield* Effect.sleep(CHECK_MS)
+        // A session resumed here wakes it at once; elsewhere, the next check finds it.
+        yield* Effect.timeout(wake.await, CHECK_MS).pipe(Effect.ignore)
+        wake.unsafeClose()
       }
     }))
   })

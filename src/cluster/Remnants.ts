@@ -106,7 +106,8 @@ export class Remnants {
       session.cursor = null
       session.pendingWill = null
       yield* this.engine.endSession(session, decideMove(session.state)) ?? Effect.void
-      yield* Effect.logInfo(`cluster: session ${clientId}: the ${owed.length} message(s) it still owed here went to ${holder}, which holds it now; ended here`)
+      const where = this.onBehalf === null ? "here" : `on ${this.self}`
+      yield* Effect.logInfo(`cluster: session ${clientId}: the ${owed.length} message(s) it still owed ${where} went to ${holder}, which holds it now; ended ${where}`)
     }).pipe(Effect.catchAll((e) =>
       this.onBehalf?.gone() === true
         ? Effect.void
@@ -131,7 +132,7 @@ export class Remnants {
         )
         if (owner === null) {
           // Nobody holds it: it ended on its holder (expired or ended by its client) meanwhile.
-          yield* Effect.logWarning(`cluster: session ${clientId} is held by no node now (it ended elsewhere): the ${owed.length} message(s) it still owed here are dropped`)
+          yield* Effect.logWarning(`cluster: session ${clientId} is held by no node now (it ended elsewhere): the ${owed.length} message(s) it still owed on ${this.self} are dropped`)
           session.pendingWill = null
           yield* this.engine.endSession(session, decideMove(session.state)) ?? Effect.void
           return "stop"

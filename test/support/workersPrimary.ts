@@ -38,8 +38,8 @@ export const untilWorkersUp = async (primary: WorkersPrimary, httpPort: number, 
 }
 
 /** On loopback, Kafka off; `node`: the Node binary to run it with (another version's, say). */
-export const startWorkersPrimary = (args: ReadonlyArray<string>, env: Record<string, string> = {}, node: string = process.execPath): WorkersPrimary => {
-  const child = spawn(node, [mainPath, "start", "--workers", "2", "--mqtt-host", "127.0.0.1", ...args], {
+export const startWorkersPrimary = (args: ReadonlyArray<string>, env: Record<string, string> = {}, node: string = process.execPath, workers = 2): WorkersPrimary => {
+  const child = spawn(node, [mainPath, "start", "--workers", String(workers), "--mqtt-host", "127.0.0.1", ...args], {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, ROBUSTMQ_HTTP_HOST: "127.0.0.1", ROBUSTMQ_KAFKA_ENABLED: "false", ...env }
   })
@@ -75,13 +75,13 @@ export const workerMembers = async (httpPort: number): Promise<ReadonlyArray<Wor
   }
 }
 
-/** Resolves once both workers (HTTP ports `httpPort` and `httpPort + 1`) list two members; throws if the primary exits or `ms` pass. */
-export const untilWorkersUp = async (started: WorkersPrimary, httpPort: number, ms = 40_000): Promise<void> => {
+/** Resolves once every worker (HTTP ports `httpPort` + i) lists them all; throws if the primary exits or `ms` pass. */
+export const untilWorkersUp = async (started: WorkersPrimary, httpPort: number, workers = 2, ms = 40_000): Promise<void> => {
   const deadline = Date.now() + ms
   while (true) {
     if (started.child.exitCode !== null) throw new Error(`the primary exited: ${started.output()}`)
-    const [a, b] = await Promise.all([workerMembers(httpPort), workerMembers(httpPort + 1)])
-    if (a.length === 2 && b.length === 2) return
+    const seen = await Promise.all(Array.from({ length: workers }, (_, i) => workerMembers(httpPort + i)))
+    if (seen.every((m) => m.length === workers)) return
     if (Date.now() > deadline) throw new Error(`the workers did not come up within ${ms} ms: ${started.output().slice(-4000)}`)
     await new Promise((r) => setTimeout(r, 200))
   }

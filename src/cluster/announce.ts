@@ -165,6 +165,7 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
       Effect.sync(() => {
         if (e._tag === "Left") {
           link.forget(e.id)
+          catchUp.nodeLeft(e.id)
           if (sysOn) forgetNodeSys(engine, e.id)
         } else if (sysOn && e.node.id !== node.id) sendOwnSys(engine, link, node.id, e.node.id)
         if (sysOn) publishMembers(engine, memberIds(), Date.now())

@@ -75,7 +75,7 @@ export class Remnants {
       const owed = yield* Effect.ensuring(remnantOf(this.engine, session), Effect.sync(() => this.engine.detach(session)))
       if (owed.length === 0) {
         yield* this.engine.endSession(session, decideMove(session.state)) ?? Effect.void
-        return yield* Effect.logWarning(`cluster: session ${session.clientId} is held by ${owner} now (it resumed there while ${this.self} was down): it owed nothing on ${this.self}, ended there`)
+        return yield* Effect.logWarning(`cluster: session ${session.clientId} is held by ${owner} now (it resumed there while ${this.self} was down): it owed nothing on ${this.self}, ended on ${this.self}`)
       }
       yield* Effect.logWarning(`cluster: session ${session.clientId} is held by ${owner} now (it resumed there while ${this.self} was down): the ${owed.length} message(s) it still owed on ${this.self} go to its holder`)
       this.handOn(session, owed)

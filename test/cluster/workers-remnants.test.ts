@@ -12,6 +12,7 @@ import { join } from "node:path"
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { freePort, freeRun } from "../support/freePort.js"
+import { waitFor as waitUntil } from "../support/waitFor.js"
 import { startWorkersPrimary, untilWorkersUp, workerMembers, type WorkersPrimary } from "../support/workersPrimary.js"
 
 const TOTAL = 50
@@ -29,13 +30,10 @@ const box = (workers: number) => {
   let httpPort = 0
   const clients: Array<MqttClient> = []
   const output = () => started.output()
-  const waitFor = async (what: string, check: () => Promise<boolean> | boolean, ms = 20_000) => {
-    const deadline = Date.now() + ms
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}: ${output().slice(-6000)}`)
-      await sleep(100)
-    }
-  }
+  const waitFor = (what: string, check: () => Promise<boolean> | boolean, ms = 20_000) =>
+    waitUntil(what, check, ms, 100).catch((e: Error) => {
+      throw new Error(`${e.message}: ${output().slice(-6000)}`)
+    })
   /** The session's state on worker `i` ("online", "offline"), null when it has none. */
   const sessionOn = async (i: number, clientId: string): Promise<string | null> => {
     const res = await fetch(`http://127.0.0.1:${httpPort + i}/api/v1/sessions/${clientId}`, { signal: AbortSignal.timeout(2000) })
@@ -84,10 +82,7 @@ const box = (workers: number) => {
     },
     stop: async () => {
       for (const c of clients.splice(0)) c.end(true)
-      if (started !== undefined && started.child.exitCode === null) {
-        started.child.kill("SIGTERM")
-        await started.exited(20_000)
-      }
+      await started?.stop()
       rmSync(dir, { recursive: true, force: true })
     }
   }

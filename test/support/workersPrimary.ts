@@ -37,7 +37,7 @@ export const untilWorkersUp = async (primary: WorkersPrimary, httpPort: number, 
   }
 }
 
-/** On loopback, Kafka off; `node`: the Node binary to run it with (another version's, say). */
+/** On loopback, Kafka off; `node`: the Node binary to run it with (another version's, say); `workers`: how many. */
 export const startWorkersPrimary = (args: ReadonlyArray<string>, env: Record<string, string> = {}, node: string = process.execPath, workers = 2): WorkersPrimary => {
   const child = spawn(node, [mainPath, "start", "--workers", String(workers), "--mqtt-host", "127.0.0.1", ...args], {
     stdio: ["ignore", "pipe", "pipe"],
@@ -58,31 +58,4 @@ export const startWorkersPrimary = (args: ReadonlyArray<string>, env: Record<str
     await exited(ms)
   }
   return { child, output: () => out, exited, stop }
-}
-
-export interface WorkerMember {
-  readonly id: string
-  readonly pid: number
-}
-
-/** The members worker `httpPort` lists (GET /api/v1/cluster), [] while it does not answer. */
-export const workerMembers = async (httpPort: number): Promise<ReadonlyArray<WorkerMember>> => {
-  try {
-    const res = await fetch(`http://127.0.0.1:${httpPort}/api/v1/cluster`, { signal: AbortSignal.timeout(2000) })
-    return res.ok ? ((await res.json()) as { members: ReadonlyArray<WorkerMember> }).members : []
-  } catch {
-    return []
-  }
-}
-
-/** Resolves once every worker (HTTP ports `httpPort` + i) lists them all; throws if the primary exits or `ms` pass. */
-export const untilWorkersUp = async (started: WorkersPrimary, httpPort: number, workers = 2, ms = 40_000): Promise<void> => {
-  const deadline = Date.now() + ms
-  while (true) {
-    if (started.child.exitCode !== null) throw new Error(`the primary exited: ${started.output()}`)
-    const seen = await Promise.all(Array.from({ length: workers }, (_, i) => workerMembers(httpPort + i)))
-    if (seen.every((m) => m.length === workers)) return
-    if (Date.now() > deadline) throw new Error(`the workers did not come up within ${ms} ms: ${started.output().slice(-4000)}`)
-    await new Promise((r) => setTimeout(r, 200))
-  }
 }

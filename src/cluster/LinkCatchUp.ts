@@ -82,6 +82,11 @@ export class LinkCatchUp {
     return this.progress.willReplay(node, tp, offset)
   }
 
+  /** `node` left the cluster: its run of batches is over (LinkProgress.endRun). */
+  nodeLeft(node: string): void {
+    this.progress.endRun(node)
+  }
+
   /** Plain filters and `$share/<group>/<filter>` keys: the sender replays its share-group picks of this node too. */
   private ask(gap: Gap): void {
     const filters = this.engine.subscriptions.routeKeys()

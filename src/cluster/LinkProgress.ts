@@ -131,6 +131,16 @@ export class LinkProgress {
     return p !== undefined && offset >= (p.runFrom ?? p.safe)
   }
 
+  /**
+   * `node` left (it died, or stopped): its run is over. What it logged during that run reached
+   * this node only if it matched this node's routes then, so until its next run starts only what
+   * is past `safe` comes by the link (that run's catch-up). A dead worker's remnant, sent by the
+   * sibling holding its store before it is back (GhostRemnants), is merged by this rule.
+   */
+  endRun(node: string): void {
+    for (const p of this.progress.get(node)?.values() ?? []) p.runFrom = undefined
+  }
+
   /** How many sender partitions still wait for a catch-up (for status and tests). */
   owed(): number {
     let n = 0

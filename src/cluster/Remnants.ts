@@ -14,7 +14,8 @@ import { Deferred, Effect, Runtime } from "effect"
 import { decideMove } from "../../domain/session/decide.js"
 import type { CoordinationService } from "../../services/Coordination.js"
 import type { Engine } from "../mqtt/engine/Engine.js"
-import { mergeRemnant, type MovedMessage } from "../mqtt/engine/handOver.js"
+import type { StorageError } from "../../services/errors.js"
+import { mergeRemnant, type MovedMessage, remnantOf } from "../mqtt/engine/handOver.js"
 import type { LiveSession } from "../mqtt/engine/LiveSession.js"
 import { encodePushAck, encodeRemnant, type PushAck, type Remnant } from "./linkFrames.js"
 import type { NodeLink } from "./NodeLink.js"
@@ -29,10 +30,24 @@ const HAND_ON_WITHIN_MS = 30_000
 const ACK_WAIT_MS = 5000
 const RETRY_PAUSE_MS = 1000
 
+/**
+ * A worker sending remnants on behalf of a dead sibling, from the sibling's data directory
+ * (GhostRemnants): the remnants are the sibling's (`self`), sent by this process (`sender`).
+ */
+export interface OnBehalf {
+  /** The node this process is. */
+  readonly sender: string
+  /** Merges a remnant into a session held by this process (no link to itself). */
+  readonly here: (remnant: Remnant) => Effect.Effect<boolean>
+  /** True once the sibling has its data directory back: it sends what is left itself, so failures here are not errors. */
+  readonly gone: () => boolean
+}
+
 export class Remnants {
   private readonly waiting = new Map<number, { readonly target: string; readonly acked: Deferred.Deferred<boolean> }>()
 
   constructor(
+    /** The node whose sessions these are (whose id names their remnants). */
     private readonly self: string,
     private readonly coordination: CoordinationService,
     private readonly engine: Engine,
@@ -41,8 +56,31 @@ export class Remnants {
     private readonly nextId: () => number,
     private readonly runtime: Runtime.Runtime<never>,
     /** Whether a record of `node`'s log reaches this node's routes by the link: a catch-up replays it (LinkCatchUp). */
-    private readonly willReplay: (node: string, tp: string, offset: number) => boolean
+    private readonly willReplay: (node: string, tp: string, offset: number) => boolean,
+    /** Whether a CONNECT is resuming this client's session here right now (claimed, not yet open). */
+    private readonly claiming: (clientId: string) => boolean = () => false,
+    private readonly onBehalf: OnBehalf | null = null
   ) {}
+
+  /**
+   * A restored session that `owner` holds now (its client resumed there): what it still owes
+   * goes there in the background (handOn), or, owing nothing, it ends here at once (no will:
+   * the session lives on elsewhere). It leaves this engine's routes first, so it collects
+   * nothing more. Fails only if its backlog cannot be read: it then stays stored.
+   */
+  settle(session: LiveSession, owner: string): Effect.Effect<void, StorageError> {
+    return Effect.gen(this, function*() {
+      session.pendingWill = null
+      // Read while its subscriptions are still there: the backlog past its cursor is found by them.
+      const owed = yield* Effect.ensuring(remnantOf(this.engine, session), Effect.sync(() => this.engine.detach(session)))
+      if (owed.length === 0) {
+        yield* this.engine.endSession(session, decideMove(session.state)) ?? Effect.void
+        return yield* Effect.logWarning(`cluster: session ${session.clientId} is held by ${owner} now (it resumed there while ${this.self} was down): it owed nothing on ${this.self}, ended on ${this.self}`)
+      }
+      yield* Effect.logWarning(`cluster: session ${session.clientId} is held by ${owner} now (it resumed there while ${this.self} was down): the ${owed.length} message(s) it still owed on ${this.self} go to its holder`)
+      this.handOn(session, owed)
+    })
+  }
 
   /**
    * Sends `owed` (read from `session`, which another node holds now) to the holder, part by
@@ -68,8 +106,13 @@ export class Remnants {
       session.cursor = null
       session.pendingWill = null
       yield* this.engine.endSession(session, decideMove(session.state)) ?? Effect.void
-      yield* Effect.logInfo(`cluster: session ${clientId}: the ${owed.length} message(s) it still owed here went to ${holder}, which holds it now; ended here`)
-    }).pipe(Effect.catchAll((e) => Effect.logError(`cluster: handing on what session ${clientId} owed failed; it stays stored here, and the next start sends it again`, e)))
+      const where = this.onBehalf === null ? "here" : `on ${this.self}`
+      yield* Effect.logInfo(`cluster: session ${clientId}: the ${owed.length} message(s) it still owed ${where} went to ${holder}, which holds it now; ended ${where}`)
+    }).pipe(Effect.catchAll((e) =>
+      this.onBehalf?.gone() === true
+        ? Effect.void
+        : Effect.logError(`cluster: handing on what session ${clientId} owed failed; it stays stored on ${this.self}, and its next start sends it again`, e)
+    ))
     Runtime.runFork(this.runtime)(work)
   }
 
@@ -89,13 +132,13 @@ export class Remnants {
         )
         if (owner === null) {
           // Nobody holds it: it ended on its holder (expired or ended by its client) meanwhile.
-          yield* Effect.logWarning(`cluster: session ${clientId} is held by no node now (it ended elsewhere): the ${owed.length} message(s) it still owed here are dropped`)
+          yield* Effect.logWarning(`cluster: session ${clientId} is held by no node now (it ended elsewhere): the ${owed.length} message(s) it still owed on ${this.self} are dropped`)
           session.pendingWill = null
           yield* this.engine.endSession(session, decideMove(session.state)) ?? Effect.void
           return "stop"
         }
         if (owner === this.self) {
-          yield* Effect.logWarning(`cluster: session ${clientId} is held by this node again: its remnant is not sent on`)
+          yield* Effect.logWarning(`cluster: session ${clientId} is held by ${this.self} again: its remnant is not sent on`)
           return "stop"
         }
         if (owner !== undefined) {
@@ -114,11 +157,13 @@ export class Remnants {
 
   /** One REMNANT frame to `target`: true once it answers that it stored (or dropped) it. */
   private send(target: string, remnant: Remnant): Effect.Effect<boolean> {
+    if (this.onBehalf !== null && target === this.onBehalf.sender) return this.onBehalf.here(remnant)
     const id = this.nextId()
+    const origin = this.onBehalf === null ? {} : { origin: this.self }
     return Effect.gen(this, function*() {
       const acked = yield* Deferred.make<boolean>()
       this.waiting.set(id, { target, acked })
-      if (!this.link.sendControl(target, encodeRemnant({ ...remnant, id }))) return false
+      if (!this.link.sendControl(target, encodeRemnant({ ...remnant, id, ...origin }))) return false
       return yield* Deferred.await(acked).pipe(Effect.timeoutTo({ duration: ACK_WAIT_MS, onTimeout: () => false, onSuccess: (ok) => ok }))
     }).pipe(Effect.ensuring(Effect.sync(() => this.waiting.delete(id))))
   }
@@ -136,36 +181,50 @@ export class Remnants {
   }
 
   /**
-   * Another node sends what `remnant.clientId`'s session owed there: merged into the session
-   * here (connected or not) and stored before the answer, if etcd says this node holds it.
+   * Another node sends what `remnant.clientId`'s session owed there (or, `origin` set, on a dead
+   * sibling's behalf): merged and stored, then answered.
    */
   onRemnant(from: string, remnant: Remnant): void {
+    const work = Effect.flatMap(this.receive(remnant.origin ?? from, remnant), (ok) =>
+      Effect.sync(() => this.link.sendControl(from, encodePushAck({ id: remnant.id, ok }))))
+    Runtime.runFork(this.runtime)(work)
+  }
+
+  /**
+   * What `remnant.clientId`'s session owed on `origin`, merged into the session here (connected
+   * or not) and stored, if etcd says this node holds it: true once stored (or dropped, the
+   * session having ended here); false when the sender should ask the holder again.
+   */
+  receive(origin: string, remnant: Remnant): Effect.Effect<boolean> {
     const { clientId } = remnant
-    const answer = (ok: boolean) => Effect.sync(() => this.link.sendControl(from, encodePushAck({ id: remnant.id, ok })))
-    const work = Effect.gen(this, function*() {
+    return Effect.gen(this, function*() {
       const owner = yield* this.coordination.ownerOf(sessionKey(clientId)).pipe(Effect.retry({ times: 2 }))
       if (owner === null || owner.owner !== this.self) {
-        yield* Effect.logWarning(`cluster: ${from} sent what session ${clientId} owed there, but etcd says ${JSON.stringify(owner)}: not merged here (it asks the holder again)`)
-        return yield* answer(false)
+        yield* Effect.logWarning(`cluster: what session ${clientId} owed on ${origin} came here, but etcd says ${JSON.stringify(owner)}: not merged here (it asks the holder again)`)
+        return false
       }
       const session = this.engine.sessions.get(clientId)
-      if (session === undefined) {
-        yield* Effect.logWarning(`cluster: ${from} sent ${remnant.owed.length} message(s) session ${clientId} owed there, but it has ended here: dropped`)
-        return yield* answer(true)
+      if (session === undefined && this.claiming(clientId)) {
+        // Claimed here, not open yet: a moment later it is (asked again after RETRY_PAUSE_MS).
+        yield* Effect.logInfo(`cluster: what session ${clientId} owed on ${origin} came while it is being resumed here: asked again`)
+        return false
       }
-      // The sender's catch-up brings what it logged from where this node's progress stood: the
+      if (session === undefined) {
+        yield* Effect.logWarning(`cluster: ${remnant.owed.length} message(s) session ${clientId} owed on ${origin} came here, but it has ended here: dropped`)
+        return true
+      }
+      // The origin's catch-up brings what it logged from where this node's progress stood: the
       // session here gets those through its routes, so only what was never sent is left out here.
-      const replayed = (m: MovedMessage) => m.packetId === 0 && m.at !== null && this.willReplay(from, m.at[0], m.at[1])
-      const merged = mergeRemnant(this.engine, session, from, remnant.key, remnant.owed, replayed)
+      const replayed = (m: MovedMessage) => m.packetId === 0 && m.at !== null && this.willReplay(origin, m.at[0], m.at[1])
+      const merged = mergeRemnant(this.engine, session, origin, remnant.key, remnant.owed, replayed)
       if (merged === null) {
-        yield* Effect.logInfo(`cluster: ${from} sent part ${remnant.key} of session ${clientId}'s remnant again: merged before, not again`)
-        return yield* answer(true)
+        yield* Effect.logInfo(`cluster: part ${remnant.key} of session ${clientId}'s remnant came again: merged before, not again`)
+        return true
       }
       yield* merged.persist ?? Effect.void
-      yield* Effect.logInfo(`cluster: session ${clientId}: merged ${merged.merged} message(s) it owed on ${from}${merged.replayed > 0 ? `, left out ${merged.replayed} that ${from}'s catch-up brings` : ""}${merged.dropped > 0 ? ` (${merged.dropped} expired or already released by its client, not merged)` : ""}`)
-      yield* answer(true)
-    }).pipe(Effect.catchAll((e) => Effect.zipRight(Effect.logError(`cluster: merging what session ${clientId} owed on ${from} failed; ${from} sends it again`, e), answer(false))))
-    Runtime.runFork(this.runtime)(work)
+      yield* Effect.logInfo(`cluster: session ${clientId}: merged ${merged.merged} message(s) it owed on ${origin}${merged.replayed > 0 ? `, left out ${merged.replayed} that ${origin}'s catch-up brings` : ""}${merged.dropped > 0 ? ` (${merged.dropped} expired or already released by its client, not merged)` : ""}`)
+      return true
+    }).pipe(Effect.catchAll((e) => Effect.as(Effect.logError(`cluster: merging what session ${clientId} owed on ${origin} failed; it is sent again`, e), false)))
   }
 }
 

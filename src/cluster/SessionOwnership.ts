@@ -10,13 +10,12 @@
  * session directory (subscriptions only), and what the dead node held for it follows once that
  * node is back on its data (Remnants.ts).
  */
-import { decideMove } from "../../domain/session/decide.js"
 import { Deferred, Effect, Runtime } from "effect"
 import { type CoordinationService, type Ownership, OWNERS_PREFIX, parseOwnership } from "../../services/Coordination.js"
 import { ReasonCode } from "../../domain/ReasonCode.js"
 import type { Connection } from "../mqtt/Connection.js"
 import type { Engine } from "../mqtt/engine/Engine.js"
-import { exportSession, importSession, type MovedSession, remnantOf } from "../mqtt/engine/handOver.js"
+import { exportSession, importSession, type MovedSession } from "../mqtt/engine/handOver.js"
 import type { ClusterNodeService } from "./ClusterNode.js"
 import { encodePushAck, encodeSession, encodeTakeOver, FrameType, type PushAck, type Remnant, type SessionReply, type TakeOver } from "./linkFrames.js"
 import type { Arrived, MovedAddress, MovedRoutes } from "./MovedRoutes.js"
@@ -47,6 +46,12 @@ export class SessionOwnership {
   routesVisible: () => Effect.Effect<void> | null = () => null
   /** What restored sessions held by other nodes now still owed here, on its way to them. */
   private readonly remnants: Remnants
+  /** Remnants sent here on behalf of dead sibling workers (onBehalfOf). */
+  private readonly ghosts = new Set<Remnants>()
+  /** Wakes the remnants sent on behalf of a dead sibling (by its id) when one of its sessions resumed here. */
+  private readonly ghostWakes = new Map<string, () => void>()
+  /** Client ids a CONNECT is claiming here (their sessions not open yet), with how many CONNECTs. */
+  private readonly claiming = new Map<string, number>()
 
   constructor(
     private readonly node: ClusterNodeService,
@@ -61,7 +66,7 @@ export class SessionOwnership {
     willReplay: (node: string, tp: string, offset: number) => boolean = () => false
   ) {
     this.directory = new SessionDirectory(node.id, coordination, engine, runtime)
-    this.remnants = new Remnants(node.id, coordination, engine, link, () => this.nextRequest++, runtime, willReplay)
+    this.remnants = new Remnants(node.id, coordination, engine, link, () => this.nextRequest++, runtime, willReplay, (clientId) => this.claiming.has(clientId))
   }
 
   /**
@@ -73,6 +78,7 @@ export class SessionOwnership {
     const self = this.node.id
     const key = sessionKey(clientId)
     return Effect.gen(this, function*() {
+      this.claiming.set(clientId, (this.claiming.get(clientId) ?? 0) + 1)
       if (this.stopping) return false
       let before = yield* this.coordination.ownerOf(key)
       while (before?.owner === self && !this.directory.keepOwnership(clientId)) {
@@ -117,10 +123,19 @@ export class SessionOwnership {
       )
       // The old holder passes on what this node did not get itself since: where it stands now.
       if (handed?.session != null) this.link.sendControl(holder, encodePushAck({ id: handed.id, ok: stored, takeover: true, arrived }))
+      // A dead holder whose data directory this worker holds: what it owed the session can come now.
+      if (fromDirectory) this.ghostWakes.get(holder)?.()
       return true
-    }).pipe(Effect.catchAll((e) =>
-      Effect.as(Effect.logWarning(`cluster: cannot claim session ${clientId} (${e._tag === "OwnershipConflict" ? "claimed elsewhere at the same time" : e.message}): CONNECT refused with 0x88`), false)
-    ))
+    }).pipe(
+      Effect.catchAll((e) =>
+        Effect.as(Effect.logWarning(`cluster: cannot claim session ${clientId} (${e._tag === "OwnershipConflict" ? "claimed elsewhere at the same time" : e.message}): CONNECT refused with 0x88`), false)
+      ),
+      Effect.ensuring(Effect.sync(() => {
+        const n = this.claiming.get(clientId) ?? 1
+        if (n <= 1) this.claiming.delete(clientId)
+        else this.claiming.set(clientId, n - 1)
+      }))
+    )
   }
 
   /** Asks `holder` for the session (null: it has none or does not answer in time), with the request's id. */
@@ -297,7 +312,31 @@ export class SessionOwnership {
     }
     const waiting = this.pushes.get(ack.id)
     if (waiting !== undefined && waiting.target === from) Deferred.unsafeDone(waiting.stored, Effect.succeed(ack))
-    else this.remnants.onAck(ack)
+    else if (!this.remnants.onAck(ack)) for (const g of this.ghosts) if (g.onAck(ack)) return
+  }
+
+  /**
+   * Remnants sent on behalf of `home`, a dead sibling worker whose data directory this one holds
+   * (GhostRemnants): keyed by `home`'s id, as `home` would send them, and sharing this node's
+   * request ids and PUSHACKs. One for a session held here is merged here directly. `gone`: true
+   * once `home` has its directory back; `wake`: called when a session `home` held resumes here.
+   * Removed by the returned function.
+   */
+  onBehalfOf(home: string, engine: Engine, gone: () => boolean, wake: () => void): { readonly remnants: Remnants; readonly remove: () => void } {
+    const remnants = new Remnants(home, this.coordination, engine, this.link, () => this.nextRequest++, this.runtime, () => false, () => false, {
+      sender: this.node.id,
+      here: (remnant) => this.remnants.receive(home, remnant),
+      gone
+    })
+    this.ghosts.add(remnants)
+    this.ghostWakes.set(home, wake)
+    return {
+      remnants,
+      remove: () => {
+        this.ghosts.delete(remnants)
+        if (this.ghostWakes.get(home) === wake) this.ghostWakes.delete(home)
+      }
+    }
   }
 
   /** A node back from the dead sends what a session held here owed there. */
@@ -315,35 +354,15 @@ export class SessionOwnership {
    */
   dropStale(): Effect.Effect<number> {
     return Effect.gen(this, function*() {
-      const prefix = OWNERS_PREFIX + sessionKey("")
-      const { entries } = yield* this.coordination.list(prefix)
-      const owners = new Map<string, string>()
-      for (const e of entries) {
-        try {
-          owners.set(e.key.slice(prefix.length), parseOwnership(e.value)!.owner)
-        } catch {
-          // not an ownership record: nothing to compare
-        }
-      }
+      const owners = yield* sessionOwners(this.coordination)
       let stale = 0
       for (const session of [...this.engine.sessions.values()]) {
         const owner = owners.get(session.clientId)
         if (owner === undefined || owner === this.node.id || session.conn !== null) continue
         stale++
-        session.pendingWill = null
-        // Read while its subscriptions are still there: the backlog past its cursor is found by them.
-        const owed = yield* remnantOf(this.engine, session).pipe(Effect.catchAll((e) =>
-          Effect.as(Effect.logError(`cluster: reading what session ${session.clientId} owed failed; it stays stored here, and the next start tries again`, e), null)
+        yield* this.remnants.settle(session, owner).pipe(Effect.catchAll((e) =>
+          Effect.logError(`cluster: reading what session ${session.clientId} owed failed; it stays stored here, and the next start tries again`, e)
         ))
-        this.engine.detach(session)
-        if (owed === null) continue
-        if (owed.length === 0) {
-          yield* this.engine.endSession(session, decideMove(session.state)) ?? Effect.void
-          yield* Effect.logWarning(`cluster: session ${session.clientId} is held by ${owner} now (it resumed there while this node was down): it owed nothing here, ended`)
-          continue
-        }
-        yield* Effect.logWarning(`cluster: session ${session.clientId} is held by ${owner} now (it resumed there while this node was down): the ${owed.length} message(s) it still owed here go to its holder`)
-        this.remnants.handOn(session, owed)
       }
       return stale
     }).pipe(Effect.catchAll((e) => Effect.as(Effect.logWarning(`cluster: checking restored sessions against etcd failed (${e.message}); they stay, and the next CONNECT for each decides`), 0)))
@@ -357,5 +376,21 @@ export class SessionOwnership {
     for (const w of this.waiting.values()) if (w.holder === node) Deferred.unsafeDone(w.reply, Effect.succeed(null))
     for (const [id, p] of this.pushes) if (p.target === node) Deferred.unsafeDone(p.stored, Effect.succeed({ id, ok: false }))
     this.remnants.onLinkDown(node)
+    for (const g of this.ghosts) g.onLinkDown(node)
   }
 }
+
+/** Client id -> the node etcd says holds its session, for every session with an owner key. */
+export const sessionOwners = (coordination: CoordinationService): Effect.Effect<Map<string, string>, Error> =>
+  Effect.map(coordination.list(OWNERS_PREFIX + sessionKey("")), ({ entries }) => {
+    const prefix = OWNERS_PREFIX + sessionKey("")
+    const owners = new Map<string, string>()
+    for (const e of entries) {
+      try {
+        owners.set(e.key.slice(prefix.length), parseOwnership(e.value)!.owner)
+      } catch {
+        // not an ownership record: nothing to compare
+      }
+    }
+    return owners
+  })

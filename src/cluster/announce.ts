@@ -24,6 +24,7 @@ import { Forwarder } from "./Forwarder.js"
 import { KafkaBridge } from "./kafka/KafkaBridge.js"
 import { LinkCatchUp } from "./LinkCatchUp.js"
 import { type LinkTls, loadLinkTls, reloadLinkTls } from "./linkTls.js"
+import { ghostRemnants } from "./workers/GhostRemnants.js"
 import { workerIndex } from "./workers/workerConfig.js"
 import { MovedRoutes } from "./MovedRoutes.js"
 import { NodeLink } from "./NodeLink.js"
@@ -141,6 +142,11 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
     // Sessions restored from this node's storage that resumed elsewhere while it was down go before their routes are published.
     const stale = yield* sessions.dropStale()
     if (stale > 0) yield* Effect.logInfo(`cluster: ${stale} restored session(s) are held by other nodes now: ended here once what they owed is with their holders`)
+    // A dead sibling worker's store held here: what its sessions owed goes to where they resumed meanwhile.
+    const adoption = Option.match(yield* Effect.serviceOption(KafkaServer), { onNone: () => null, onSome: (k) => k.context.adoption })
+    if (adoption !== null) {
+      yield* adoption.serveWhileHeld(ghostRemnants({ node, coordination: node.coordination, sessions, config, mapping: engine.mapping }))
+    }
     yield* Effect.forkScoped(routes.follow(node.coordination))
     summary = new RouteSummary(node.id, membership, runtime)
     const others = () => node.members().flatMap((m) => (m.id === node.id ? [] : [m.id]))
@@ -159,6 +165,7 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
       Effect.sync(() => {
         if (e._tag === "Left") {
           link.forget(e.id)
+          catchUp.nodeLeft(e.id)
           if (sysOn) forgetNodeSys(engine, e.id)
         } else if (sysOn && e.node.id !== node.id) sendOwnSys(engine, link, node.id, e.node.id)
         if (sysOn) publishMembers(engine, memberIds(), Date.now())

@@ -63,6 +63,8 @@ export interface SessionReply {
   readonly session: MovedSession | null
   /** A Remnant frame's name for what it carries (see Remnant). */
   readonly key?: string
+  /** A Remnant frame's node on whose behalf it is sent (see Remnant). */
+  readonly origin?: string
 }
 
 type MovedMeta = Omit<MovedMessage, "message">
@@ -76,6 +78,7 @@ export const encodeSession = (reply: SessionReply, type: number = FrameType.Sess
   const meta = Buffer.from(JSON.stringify({
     id: reply.id,
     ...(reply.key === undefined ? {} : { key: reply.key }),
+    ...(reply.origin === undefined ? {} : { origin: reply.origin }),
     session: s === null ? null : { ...s, owed: s.owed.map(({ message: _, ...rest }): MovedMeta => rest) }
   }))
   const metaLength = Buffer.allocUnsafe(4)
@@ -107,12 +110,12 @@ export const decodeSession = (body: Buffer): SessionReply | string => {
   if (body.byteLength < 4) return "short SESSION frame"
   const metaLength = body.readUInt32BE(0)
   if (4 + metaLength > body.byteLength) return "SESSION frame meta past its end"
-  const meta = parseJson<{ id: number; key?: string; session: (Omit<MovedSession, "owed"> & { owed: ReadonlyArray<MovedMeta> }) | null }>(
+  const meta = parseJson<{ id: number; key?: string; origin?: string; session: (Omit<MovedSession, "owed"> & { owed: ReadonlyArray<MovedMeta> }) | null }>(
     body.subarray(4, 4 + metaLength),
     (m) => typeof m.id === "number"
   )
   if (meta === null) return "SESSION frame meta is not JSON"
-  const key = typeof meta.key === "string" ? { key: meta.key } : {}
+  const key = { ...(typeof meta.key === "string" ? { key: meta.key } : {}), ...(typeof meta.origin === "string" ? { origin: meta.origin } : {}) }
   if (meta.session === null) return { id: meta.id, session: null, ...key }
   const owedMeta = meta.session.owed
   let messages: Array<Message> = []
@@ -140,17 +143,29 @@ export interface Remnant {
   readonly key: string
   readonly clientId: string
   readonly owed: ReadonlyArray<MovedMessage>
+  /**
+   * The node whose session (and log positions) this was, when not the sender: a worker sending
+   * what its dead sibling's session owed, from the sibling's data directory (GhostRemnants).
+   * Absent (older senders too): the sender's own.
+   */
+  readonly origin?: string
 }
 
 /** A SESSION frame's layout, type Remnant: the remnant as a session with only messages. */
 export const encodeRemnant = (r: Remnant): Buffer =>
-  encodeSession({ id: r.id, key: r.key, session: { clientId: r.clientId, expiryInterval: 0, subscriptions: [], owed: r.owed, qos2Inbound: [] } }, FrameType.Remnant)
+  encodeSession({
+    id: r.id,
+    key: r.key,
+    ...(r.origin === undefined ? {} : { origin: r.origin }),
+    session: { clientId: r.clientId, expiryInterval: 0, subscriptions: [], owed: r.owed, qos2Inbound: [] }
+  }, FrameType.Remnant)
 
 export const decodeRemnant = (body: Buffer): Remnant | string => {
   const reply = decodeSession(body)
   if (typeof reply === "string") return reply
   if (reply.session === null || reply.key === undefined) return "a REMNANT frame without its session or key"
-  return { id: reply.id, key: reply.key, clientId: reply.session.clientId, owed: reply.session.owed }
+  const origin = reply.origin === undefined ? {} : { origin: reply.origin }
+  return { id: reply.id, key: reply.key, clientId: reply.session.clientId, owed: reply.session.owed, ...origin }
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 import type { Admission } from "../net/Admission.js"
 import type { KafkaCluster } from "../cluster/kafka/KafkaCluster.js"
+import type { StoreAdoption } from "../cluster/workers/StoreAdoption.js"
 import { Effect } from "effect"
 import type { BrokerConfigShape } from "../../config/BrokerConfigShape.js"
 import type { TopicPartition } from "../../domain/ids.js"
@@ -56,7 +57,9 @@ export class KafkaContext {
      * Partitions served here from a sibling worker's store (`--workers`, StoreAdoption): their
      * records reach MQTT subscribers as copies, not as references into this node's log.
      */
-    readonly adopted: ReadonlyMap<TopicPartition, unknown> = new Map()
+    readonly adopted: ReadonlyMap<TopicPartition, unknown> = new Map(),
+    /** Dead sibling workers' stores held here (`--workers` on SQLite); null otherwise. */
+    readonly adoption: StoreAdoption | null = null
   ) {
     // A deleted topic's partitions start afresh if it is created again.
     topics.onChange((name) => {

@@ -33,7 +33,7 @@ import { ClusterNode } from "../cluster/ClusterNode.js"
 import { KafkaCluster } from "../cluster/kafka/KafkaCluster.js"
 import { routedLog } from "../cluster/workers/routedLog.js"
 import { StoreAdoption } from "../cluster/workers/StoreAdoption.js"
-import { openStoreLog } from "../cluster/workers/storeOwnership.js"
+import { openStore } from "../cluster/workers/storeOwnership.js"
 import { workerIndex } from "../cluster/workers/workerConfig.js"
 import { MqttEngine } from "../mqtt/engine/MqttEngine.js"
 import { MqttServer } from "../mqtt/MqttServer.js"
@@ -321,12 +321,12 @@ export const make = Effect.gen(function*() {
       local: log,
       dataDir: config.storage.dataDir,
       served,
-      open: openStoreLog
+      open: openStore
     })
   }
   if (cluster !== null) yield* Effect.forkScoped(cluster.run((poke) => topics.onChange(poke)))
   if (adoption !== null) yield* Effect.forkScoped(adoption.run())
-  const ctx = new KafkaContext(config, kafkaLog, topics, cluster?.groups ?? local, yield* MqttEngine, producers, logStarts, policies, mqtt.context.admission, cluster, served)
+  const ctx = new KafkaContext(config, kafkaLog, topics, cluster?.groups ?? local, yield* MqttEngine, producers, logStarts, policies, mqtt.context.admission, cluster, served, adoption)
   const connections = new Set<KafkaConnection>()
   const auth = yield* Auth
   const acls = yield* KafkaAcls

@@ -27,6 +27,20 @@ describe("LinkProgress", () => {
     expect(p.willReplay("n1", "mqtt-0", 30)).toBe(true)
   })
 
+  it("willReplay after the sender left: only what is past safe (its next run's catch-up asks from there), not what its ended run logged", () => {
+    const p = new LinkProgress()
+    p.covered("n1", [{ tp: "mqtt-0", from: -1, to: 10 }]) // first contact: the run starts at 10
+    p.covered("n1", [{ tp: "mqtt-0", from: 10, to: 40 }]) // records 10-39 matched no route here
+    expect(p.willReplay("n1", "mqtt-0", 20)).toBe(true) // while the run lasts: live or replayed
+    p.endRun("n1")
+    expect(p.willReplay("n1", "mqtt-0", 20)).toBe(false) // never sent here, never replayed
+    expect(p.willReplay("n1", "mqtt-0", 40)).toBe(true) // the next run asks from 40
+    // The next run starts where safe stood.
+    p.covered("n1", [{ tp: "mqtt-0", from: -1, to: 60 }])
+    expect(p.willReplay("n1", "mqtt-0", 39)).toBe(false)
+    expect(p.willReplay("n1", "mqtt-0", 45)).toBe(true)
+  })
+
   it("first contact with a sender's partition owes nothing before it", () => {
     const p = new LinkProgress()
     expect(p.covered("n1", [{ tp: "mqtt-0", from: -1, to: 100 }])).toEqual([])

@@ -18,6 +18,16 @@ const listenable = (port: number) =>
     s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)))
   })
 
+/** A free port whose next `n - 1` are free too (under `--workers n`, worker i serves HTTP on base + i). */
+export const freeRun = async (n: number): Promise<number> => {
+  for (;;) {
+    const p = await freePort()
+    let all = p + n - 1 <= 65535
+    for (let i = 1; all && i < n; i++) all = await listenable(p + i)
+    if (all) return p
+  }
+}
+
 /** A free port whose next one is free too (under `--workers 2`, worker i serves HTTP on base + i). */
 export const freePair = async (): Promise<number> => {
   for (;;) {

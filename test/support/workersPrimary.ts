@@ -37,9 +37,9 @@ export const untilWorkersUp = async (primary: WorkersPrimary, httpPort: number, 
   }
 }
 
-/** On loopback, Kafka off; `node`: the Node binary to run it with (another version's, say). */
-export const startWorkersPrimary = (args: ReadonlyArray<string>, env: Record<string, string> = {}, node: string = process.execPath): WorkersPrimary => {
-  const child = spawn(node, [mainPath, "start", "--workers", "2", "--mqtt-host", "127.0.0.1", ...args], {
+/** On loopback, Kafka off; `node`: the Node binary to run it with (another version's, say); `workers`: how many. */
+export const startWorkersPrimary = (args: ReadonlyArray<string>, env: Record<string, string> = {}, node: string = process.execPath, workers = 2): WorkersPrimary => {
+  const child = spawn(node, [mainPath, "start", "--workers", String(workers), "--mqtt-host", "127.0.0.1", ...args], {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, ROBUSTMQ_HTTP_HOST: "127.0.0.1", ROBUSTMQ_KAFKA_ENABLED: "false", ...env }
   })

@@ -32,7 +32,7 @@ import type { ClusterNodeService } from "../ClusterNode.js"
 import { OwnershipView } from "../kafka/OwnershipView.js"
 import type { PartitionLeaders } from "../kafka/PartitionLeaders.js"
 import { adoptedOwner, dataHome, fnv1a, preferredSlotOwner } from "../kafka/placement.js"
-import { STORES, storeKey } from "./storeOwnership.js"
+import { type AdoptedStore, STORES, storeKey } from "./storeOwnership.js"
 import { siblingDataDir } from "./workerConfig.js"
 
 type Log = MessageLog["Type"]
@@ -45,8 +45,17 @@ interface Adopted {
   readonly epoch: number
   readonly dir: string
   readonly log: Log
+  readonly store: AdoptedStore
   readonly scope: Scope.CloseableScope
+  /** A write found its home's newer epoch: it is back, and this node lets go at its next check. */
+  fenced: boolean
 }
+
+/**
+ * Runs in an adopted store's scope while it is held here (closed when this node lets go):
+ * GhostRemnants. `gone`: true once the store's home has written it again.
+ */
+export type WhileHeld = (home: string, store: AdoptedStore, gone: () => boolean) => Effect.Effect<void, never, Scope.Scope>
 
 export interface AdoptionOptions {
   readonly node: ClusterNodeService
@@ -61,8 +70,8 @@ export interface AdoptionOptions {
   readonly dataDir: string
   /** Partition -> the adopted log serving it here, shared with routedLog. */
   readonly served: Map<TopicPartition, Log>
-  /** Opens the message log of the SQLite file in a data directory, fenced. */
-  readonly open: (dir: string, fence: StoreFence) => Effect.Effect<Log, StorageError, Scope.Scope>
+  /** Opens the message log and event store of the SQLite file in a data directory, fenced. */
+  readonly open: (dir: string, fence: StoreFence) => Effect.Effect<AdoptedStore, StorageError, Scope.Scope>
 }
 
 /** `<topic>/<partition>` (a leadership key) as the log's partition id. */
@@ -76,6 +85,7 @@ export class StoreAdoption {
   private readonly held = new Map<string, Adopted>()
   /** Stores held by a node as it left, at that epoch: adopted unless someone took them since. */
   private readonly orphans = new Map<string, Ownership>()
+  private whileHeld: WhileHeld | null = null
 
   constructor(private readonly o: AdoptionOptions) {
     // Synchronously with each leadership change, so no request sees a partition led here
@@ -86,6 +96,17 @@ export class StoreAdoption {
   /** Whether `home`'s data directory is open here (PartitionLeaders serves `<self>@<home>` then). */
   holds(home: string): boolean {
     return this.held.has(home)
+  }
+
+  /** Runs `work` for each store held here, now and from now on (set once, by the cluster layer). */
+  serveWhileHeld(work: WhileHeld): Effect.Effect<void> {
+    this.whileHeld = work
+    return Effect.forEach([...this.held.values()], (a) => this.startWhileHeld(a), { discard: true })
+  }
+
+  private startWhileHeld(a: Adopted): Effect.Effect<void> {
+    const work = this.whileHeld
+    return work === null ? Effect.void : Scope.extend(work(a.home, a.store, () => a.fenced), a.scope)
   }
 
   /** Follows stores, leaderships and members; runs until the scope closes (fork it). */
@@ -165,14 +186,22 @@ export class StoreAdoption {
       if (claimed._tag === "Left") return yield* Effect.logWarning(`workers: ${home} is down, but its data directory could not be claimed (${claimed.left._tag}); it waits for ${home}`)
       const epoch = claimed.right.epoch
       const scope = yield* Scope.make()
-      const opened = yield* Effect.either(Scope.extend(this.o.open(dir, { epoch }), scope))
+      let adopted: Adopted | undefined
+      const onFenced = (current: number) => {
+        if (adopted === undefined || adopted.fenced) return
+        adopted.fenced = true
+        console.error(`workers: ${home} took its data directory back (store epoch ${current}, this node's ${epoch}): this node's writes to it stop, and ${home} goes on from what it holds`)
+      }
+      const opened = yield* Effect.either(Scope.extend(this.o.open(dir, { epoch, onFenced }), scope))
       if (opened._tag === "Left") {
         yield* Scope.close(scope, Exit.void)
         return yield* Effect.logWarning(`workers: ${home} is down, but ${dir} could not be opened here (${opened.left.message}); its partitions wait for ${home}`)
       }
-      this.held.set(home, { home, epoch, dir, log: opened.right, scope })
+      adopted = { home, epoch, dir, log: opened.right.log, store: opened.right, scope, fenced: false }
+      this.held.set(home, adopted)
       this.routeAll()
       yield* Effect.log(`workers: ${home} is down: serving its Kafka partitions from ${dir} (store epoch ${epoch}) until it is back`)
+      yield* this.startWhileHeld(adopted)
     })
   }
 

@@ -20,6 +20,8 @@ import { workerEnv } from "./workerConfig.js"
 
 /** A worker that dies is started again after this long (longer while it keeps dying young). */
 const RESTART_MS = 500
+/** Test only: every restart waits exactly this long, so a test sees what happens while a worker is down. 0: as above. */
+const TEST_RESTART_MS = Number(process.env.ROBUSTMQ_TEST_WORKER_RESTART_MS ?? 0) || 0
 const MAX_RESTART_MS = 10_000
 /** A worker that lived this long was healthy: its next restart is quick again. */
 const HEALTHY_MS = 30_000
@@ -91,7 +93,9 @@ export const runPrimary = (config: BrokerConfigShape, count: number): Effect.Eff
           return
         }
         const lived = Date.now() - startedAt
-        const delay = lived > HEALTHY_MS ? RESTART_MS : Math.min((delays.get(index) ?? RESTART_MS / 2) * 2, MAX_RESTART_MS)
+        const delay = TEST_RESTART_MS > 0
+          ? TEST_RESTART_MS
+          : lived > HEALTHY_MS ? RESTART_MS : Math.min((delays.get(index) ?? RESTART_MS / 2) * 2, MAX_RESTART_MS)
         delays.set(index, delay)
         logWarning(`worker ${index} (pid ${worker.process.pid}) exited (${signal ?? `code ${code}`}) after ${lived} ms; starting it again in ${delay} ms on its data`)
         setTimeout(() => {

@@ -9,9 +9,11 @@ import { Effect, Layer, Schedule, type Scope } from "effect"
 import { BrokerConfig } from "../../../config/BrokerConfig.js"
 import * as MessageLogLive from "../../../layers/MessageLogLive.js"
 import * as Sqlite from "../../../layers/storage-sqlite/Sqlite.js"
+import * as SqliteEventStore from "../../../layers/storage-sqlite/SqliteEventStore.js"
 import * as SqliteLogDriver from "../../../layers/storage-sqlite/SqliteLogDriver.js"
 import type { StoreFence } from "../../../layers/storage-sqlite/SqliteWriter.js"
 import type { StorageError } from "../../../services/errors.js"
+import type { EventStore } from "../../../services/EventStore.js"
 import { LogDriver } from "../../../services/LogDriver.js"
 import type { MessageLog } from "../../../services/MessageLog.js"
 import type { CoordinationService, Ownership } from "../../../services/Coordination.js"
@@ -52,13 +54,22 @@ export const ownStoreFence: Effect.Effect<StoreFence | undefined, Error, BrokerC
   }
 })
 
+/** Another worker's data directory, open here (StoreAdoption): its message log and its events. */
+export interface AdoptedStore {
+  readonly log: MessageLog["Type"]
+  /** Its sessions' events and snapshots, read and written only by its ghost engine (GhostRemnants). */
+  readonly events: EventStore["Type"]
+}
+
 /**
- * The message log of the SQLite file in another worker's data directory, fenced at `fence`
- * (StoreAdoption). Only the log: that worker's events, snapshots and segment files stay its own.
+ * The message log and event store of the SQLite file in another worker's data directory, over
+ * one connection fenced at `fence` (StoreAdoption). Its segment files stay its own.
  */
-export const openStoreLog = (dir: string, fence: StoreFence): Effect.Effect<MessageLog["Type"], StorageError, Scope.Scope> =>
+export const openStore = (dir: string, fence: StoreFence): Effect.Effect<AdoptedStore, StorageError, Scope.Scope> =>
   Effect.gen(function*() {
     const sql = yield* Layer.build(Sqlite.layer(dir, fence))
     const driver = yield* Effect.provide(SqliteLogDriver.make, sql)
-    return yield* Effect.provideService(MessageLogLive.make, LogDriver, driver)
+    const log = yield* Effect.provideService(MessageLogLive.make, LogDriver, driver)
+    const events = yield* Effect.provide(SqliteEventStore.make, sql)
+    return { log, events }
   })

@@ -9,7 +9,7 @@
  */
 import { Context, Effect, Layer, Option, Runtime, Stream } from "effect"
 import { BrokerConfig } from "../../config/BrokerConfig.js"
-import type { ClusterConfig } from "../../config/BrokerConfigShape.js"
+import type { BrokerConfigShape, ClusterConfig } from "../../config/BrokerConfigShape.js"
 import { HttpListener } from "../http/HttpListener.js"
 import { KafkaServer } from "../kafka/KafkaServer.js"
 import { MqttEngine } from "../mqtt/engine/MqttEngine.js"
@@ -18,13 +18,15 @@ import { listen } from "../net/listen.js"
 import { ReasonCode } from "../../domain/ReasonCode.js"
 import type { Connection } from "../mqtt/Connection.js"
 import { publishSys } from "../mqtt/engine/sys.js"
-import { ClusterNode, join } from "./ClusterNode.js"
+import { ClusterNode, type ClusterNodeService, join } from "./ClusterNode.js"
 import { forgetNodeSys, publishMembers, sendOwnSys } from "./clusterSys.js"
 import { Forwarder } from "./Forwarder.js"
 import { KafkaBridge } from "./kafka/KafkaBridge.js"
 import { LinkCatchUp } from "./LinkCatchUp.js"
 import { type LinkTls, loadLinkTls, reloadLinkTls } from "./linkTls.js"
 import { ghostRemnants } from "./workers/GhostRemnants.js"
+import { StoreAdoption } from "./workers/StoreAdoption.js"
+import { openStore, takesOverStores } from "./workers/storeOwnership.js"
 import { workerIndex } from "./workers/workerConfig.js"
 import { MovedRoutes } from "./MovedRoutes.js"
 import { NodeLink } from "./NodeLink.js"
@@ -35,6 +37,15 @@ import { SessionOwnership } from "./SessionOwnership.js"
 
 /** How long a stopping node that handed sessions over keeps passing messages on after it left. */
 const LINGER_AFTER_LEAVE = "1 second"
+
+/** Without a Kafka listener a worker still takes a dead sibling's store over, for what its sessions owe (GhostRemnants). */
+const storesWithoutKafka = (node: ClusterNodeService, config: BrokerConfigShape) =>
+  Effect.gen(function*() {
+    if (!takesOverStores(config.storage.kind) || node.coordination === null) return null
+    const adoption = new StoreAdoption({ node, coordination: node.coordination, kafka: null, dataDir: config.storage.dataDir, open: openStore })
+    yield* Effect.forkScoped(adoption.run())
+    return adoption
+  })
 
 /** SIGHUP reads the link's certificate files again, as it does the [tls] listeners' (a bad set keeps the current one). */
 const reloadOnHangup = (config: ClusterConfig, linkTls: LinkTls, link: NodeLink, runtime: Runtime.Runtime<never>) => {
@@ -143,7 +154,10 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
     const stale = yield* sessions.dropStale()
     if (stale > 0) yield* Effect.logInfo(`cluster: ${stale} restored session(s) are held by other nodes now: ended here once what they owed is with their holders`)
     // A dead sibling worker's store held here: what its sessions owed goes to where they resumed meanwhile.
-    const adoption = Option.match(yield* Effect.serviceOption(KafkaServer), { onNone: () => null, onSome: (k) => k.context.adoption })
+    const kafkaServer = yield* Effect.serviceOption(KafkaServer)
+    const adoption = Option.isSome(kafkaServer)
+      ? kafkaServer.value.context.adoption
+      : yield* storesWithoutKafka(node, config)
     if (adoption !== null) {
       yield* adoption.serveWhileHeld(ghostRemnants({ node, coordination: node.coordination, sessions, config, mapping: engine.mapping }))
     }

@@ -33,8 +33,7 @@ import { ClusterNode } from "../cluster/ClusterNode.js"
 import { KafkaCluster } from "../cluster/kafka/KafkaCluster.js"
 import { routedLog } from "../cluster/workers/routedLog.js"
 import { StoreAdoption } from "../cluster/workers/StoreAdoption.js"
-import { openStore } from "../cluster/workers/storeOwnership.js"
-import { workerIndex } from "../cluster/workers/workerConfig.js"
+import { openStore, takesOverStores } from "../cluster/workers/storeOwnership.js"
 import { MqttEngine } from "../mqtt/engine/MqttEngine.js"
 import { MqttServer } from "../mqtt/MqttServer.js"
 import { GroupCoordinator } from "./groups/GroupCoordinator.js"
@@ -295,7 +294,7 @@ export const make = Effect.gen(function*() {
   // `--workers` on SQLite: a dead sibling's partitions may be served here from its store
   // (StoreAdoption); Kafka requests then go to the log serving each partition.
   const served = new Map<TopicPartition, MessageLog["Type"]>()
-  const kafkaLog = workerIndex() !== null && config.storage.kind === "sqlite" ? routedLog(log, served) : log
+  const kafkaLog = takesOverStores(config.storage.kind) ? routedLog(log, served) : log
   const producers = new IdempotentProducers(kafkaLog, (effect) => {
     const fiber = runFork(effect)
     if (fiber.unsafePoll() !== null) return
@@ -315,12 +314,8 @@ export const make = Effect.gen(function*() {
     adoption = new StoreAdoption({
       node,
       coordination: cluster.coordination,
-      leaders: cluster.leaders,
-      policies,
-      producers,
-      local: log,
+      kafka: { leaders: cluster.leaders, policies, producers, local: log, served },
       dataDir: config.storage.dataDir,
-      served,
       open: openStore
     })
   }

@@ -57,19 +57,25 @@ interface Adopted {
  */
 export type WhileHeld = (home: string, store: AdoptedStore, gone: () => boolean) => Effect.Effect<void, never, Scope.Scope>
 
-export interface AdoptionOptions {
-  readonly node: ClusterNodeService
-  readonly coordination: CoordinationService
+/** The Kafka side of a take-over: the dead worker's partition leaderships, and where requests for them go. */
+export interface KafkaTakeOver {
   readonly leaders: PartitionLeaders
   readonly policies: TopicPoliciesService
   /** Idempotent-producer state, read again from the serving log when a partition changes logs. */
   readonly producers: IdempotentProducers
   /** This node's own log. */
   readonly local: Log
-  /** This worker's data directory (its siblings' are next to it). */
-  readonly dataDir: string
   /** Partition -> the adopted log serving it here, shared with routedLog. */
   readonly served: Map<TopicPartition, Log>
+}
+
+export interface AdoptionOptions {
+  readonly node: ClusterNodeService
+  readonly coordination: CoordinationService
+  /** Null without a Kafka listener: the stores are still taken over, for what their sessions owe (GhostRemnants). */
+  readonly kafka: KafkaTakeOver | null
+  /** This worker's data directory (its siblings' are next to it). */
+  readonly dataDir: string
   /** Opens the message log and event store of the SQLite file in a data directory, fenced. */
   readonly open: (dir: string, fence: StoreFence) => Effect.Effect<AdoptedStore, StorageError, Scope.Scope>
 }
@@ -90,7 +96,7 @@ export class StoreAdoption {
   constructor(private readonly o: AdoptionOptions) {
     // Synchronously with each leadership change, so no request sees a partition led here
     // before it is routed to the right log (or after it no longer is).
-    o.leaders.view.onChange((key) => (key === "" ? this.routeAll() : this.route(key)))
+    o.kafka?.leaders.view.onChange((key) => (key === "" ? this.routeAll() : this.route(key)))
   }
 
   /** Whether `home`'s data directory is open here (PartitionLeaders serves `<self>@<home>` then). */
@@ -116,7 +122,7 @@ export class StoreAdoption {
       const wake = yield* Effect.makeLatch(false)
       const poke = () => wake.unsafeOpen()
       this.stores.onChange(poke)
-      this.o.leaders.view.onChange(poke)
+      this.o.kafka?.leaders.view.onChange(poke)
       yield* Effect.forkScoped(this.stores.follow(coordination))
       yield* Effect.forkScoped(Stream.runForEach(node.changes, (e) =>
         Effect.sync(() => {
@@ -134,29 +140,34 @@ export class StoreAdoption {
 
   private reconcile(): Effect.Effect<void> {
     return Effect.gen(this, function*() {
-      const { node, leaders } = this.o
+      const { node, kafka } = this.o
       const me = node.id
-      if (node.membership() === null || !this.stores.ready || !leaders.view.ready) return
+      if (node.membership() === null || !this.stores.ready || (kafka !== null && !kafka.leaders.view.ready)) return
       // A store taken from this node (its home is back, or it was fenced): let go at once.
       for (const a of [...this.held.values()]) {
         const now = this.stores.get(a.home)
         if (now === undefined || now.owner !== me || now.epoch !== a.epoch) yield* this.letGo(a)
       }
       yield* this.adoptOrphans()
-      // Leaderships: back to this node for its own data, to `<me>@<home>` for the data held here.
-      const ownStore = this.stores.get(me)?.owner === me
-      const claims: Array<Effect.Effect<unknown, unknown>> = []
-      for (const [key, o] of leaders.view.owners) {
-        const home = dataHome(o.owner)
-        if (home === me) {
-          if (o.owner !== me && ownStore) claims.push(leaders.claim(key, me, o.epoch))
-        } else if (this.held.has(home)) {
-          const want = adoptedOwner(me, home)
-          if (o.owner !== want && this.o.policies.storageFor(streamOf(tpOfKey(key))) === "sqlite") claims.push(leaders.claim(key, want, o.epoch))
-        }
-      }
-      if (claims.length > 0) yield* Effect.forEach(claims, (c) => Effect.ignore(c), { concurrency: 8, discard: true })
+      if (kafka !== null) yield* this.claimLeaderships(kafka)
     })
+  }
+
+  /** Leaderships: back to this node for its own data, to `<me>@<home>` for the data held here. */
+  private claimLeaderships({ leaders, policies }: KafkaTakeOver): Effect.Effect<void> {
+    const me = this.o.node.id
+    const ownStore = this.stores.get(me)?.owner === me
+    const claims: Array<Effect.Effect<unknown, unknown>> = []
+    for (const [key, o] of leaders.view.owners) {
+      const home = dataHome(o.owner)
+      if (home === me) {
+        if (o.owner !== me && ownStore) claims.push(leaders.claim(key, me, o.epoch))
+      } else if (this.held.has(home)) {
+        const want = adoptedOwner(me, home)
+        if (o.owner !== want && policies.storageFor(streamOf(tpOfKey(key))) === "sqlite") claims.push(leaders.claim(key, want, o.epoch))
+      }
+    }
+    return claims.length === 0 ? Effect.void : Effect.forEach(claims, (c) => Effect.ignore(c), { concurrency: 8, discard: true })
   }
 
   private adoptOrphans(): Effect.Effect<void> {
@@ -200,7 +211,7 @@ export class StoreAdoption {
       adopted = { home, epoch, dir, log: opened.right.log, store: opened.right, scope, fenced: false }
       this.held.set(home, adopted)
       this.routeAll()
-      yield* Effect.log(`workers: ${home} is down: serving its Kafka partitions from ${dir} (store epoch ${epoch}) until it is back`)
+      yield* Effect.log(`workers: ${home} is down: serving ${this.o.kafka === null ? "what its sessions owe" : "its Kafka partitions"} from ${dir} (store epoch ${epoch}) until it is back`)
       yield* this.startWhileHeld(adopted)
     })
   }
@@ -216,22 +227,26 @@ export class StoreAdoption {
   }
 
   private routeAll(): void {
-    for (const key of this.o.leaders.view.owners.keys()) this.route(key)
-    for (const tp of [...this.o.served.keys()]) {
+    const kafka = this.o.kafka
+    if (kafka === null) return
+    for (const key of kafka.leaders.view.owners.keys()) this.route(key)
+    for (const tp of [...kafka.served.keys()]) {
       const key = `${streamOf(tp)}/${partitionOf(tp)}`
-      if (!this.o.leaders.view.owners.has(key)) this.route(key)
+      if (!kafka.leaders.view.owners.has(key)) this.route(key)
     }
   }
 
   /** Points the partition at `key` at the log serving it here, and its producer state at that log. */
   private route(key: string): void {
-    const o = this.o.leaders.view.get(key)
+    const kafka = this.o.kafka
+    if (kafka === null) return
+    const o = kafka.leaders.view.get(key)
     const tp = tpOfKey(key)
     const a = o === undefined ? undefined : this.held.get(dataHome(o.owner))
     const log = o !== undefined && a !== undefined && o.owner === adoptedOwner(this.o.node.id, a.home) ? a.log : undefined
-    if (this.o.served.get(tp) === log) return
-    if (log === undefined) this.o.served.delete(tp)
-    else this.o.served.set(tp, log)
-    this.o.producers.reload(tp, (log ?? this.o.local).unsafeEndOffset(tp))
+    if (kafka.served.get(tp) === log) return
+    if (log === undefined) kafka.served.delete(tp)
+    else kafka.served.set(tp, log)
+    kafka.producers.reload(tp, (log ?? kafka.local).unsafeEndOffset(tp))
   }
 }

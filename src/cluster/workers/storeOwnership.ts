@@ -21,6 +21,9 @@ import { ClusterNode } from "../ClusterNode.js"
 import { workerIndex } from "./workerConfig.js"
 
 export const STORES = "stores/"
+
+/** Whether this process takes over a dead sibling's data directory: a `--workers` worker on SQLite (segment files cannot be shared). */
+export const takesOverStores = (kind: string): boolean => workerIndex() !== null && kind === "sqlite"
 export const storeKey = (home: string): string => `${STORES}${home}`
 
 /** Takes `home`'s store for `owner` from whoever holds it now (retried through conflicts and etcd hiccups, ~10 s). */

@@ -1,19 +1,9 @@
 /** REMNANT frames on the link: the origin field (a worker sending on a dead sibling's behalf), and frames without it. */
 import { describe, expect, it } from "vitest"
 import { decodeRemnant, encodeRemnant, encodeSession, FrameType } from "../../src/cluster/linkFrames.js"
-import type { MovedMessage } from "../../src/mqtt/engine/handOver.js"
-import { Message } from "../../src/mqtt/engine/Message.js"
+import { owedMessage } from "../support/owedMessage.js"
 
-const owed = (text: string, offset: number): MovedMessage => ({
-  message: new Message("t/1", Buffer.from(text), 1, false, null, 0, "", 0),
-  qos: 1,
-  retain: false,
-  subscriptionIds: null,
-  packetId: 0,
-  stage: 0,
-  group: null,
-  at: ["t", offset]
-})
+const owed = (text: string, offset: number) => owedMessage("t/1", Buffer.from(text), ["t", offset])
 
 /** A frame's body, as the link's FrameSplitter hands it on: past the 4-byte length and the type byte. */
 const body = (frame: Buffer): Buffer => {

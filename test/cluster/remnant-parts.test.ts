@@ -1,19 +1,9 @@
 /** How a remnant is cut into REMNANT frames: by count and by payload bytes, the same cut every time. */
 import { describe, expect, it } from "vitest"
 import { REMNANT_CHUNK, REMNANT_CHUNK_BYTES, remnantParts } from "../../src/cluster/Remnants.js"
-import type { MovedMessage } from "../../src/mqtt/engine/handOver.js"
-import { Message } from "../../src/mqtt/engine/Message.js"
+import { owedMessage } from "../support/owedMessage.js"
 
-const owed = (bytes: number): MovedMessage => ({
-  message: new Message("t", Buffer.alloc(bytes), 1, false, null, 0, "", 0),
-  qos: 1,
-  retain: false,
-  subscriptionIds: null,
-  packetId: 0,
-  stage: 0,
-  group: null,
-  at: null
-})
+const owed = (bytes: number) => owedMessage("t", Buffer.alloc(bytes), null)
 
 describe("remnantParts", () => {
   it("cuts at REMNANT_CHUNK messages", () => {

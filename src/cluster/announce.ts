@@ -83,7 +83,8 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
     let sessionCatchUp: SessionCatchUp | null = null
     const linkTls = yield* Effect.try({ try: () => loadLinkTls(config.cluster), catch: (e) => e as Error })
     // With a Kafka listener, MQTT publishes logged here reach the leaders of their partitions too.
-    const kafkaCluster = Option.match(yield* Effect.serviceOption(KafkaServer), { onNone: () => null, onSome: (k) => k.context.cluster })
+    const kafkaServer = yield* Effect.serviceOption(KafkaServer)
+    const kafkaCluster = Option.match(kafkaServer, { onNone: () => null, onSome: (k) => k.context.cluster })
     const bridge = kafkaCluster === null ? null : new KafkaBridge(node, kafkaCluster.leaders)
     const catchUp = yield* LinkCatchUp.make(engine, (f, from, revision) => {
       forwarder?.relay(f, from, revision)
@@ -154,7 +155,6 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
     const stale = yield* sessions.dropStale()
     if (stale > 0) yield* Effect.logInfo(`cluster: ${stale} restored session(s) are held by other nodes now: ended here once what they owed is with their holders`)
     // A dead sibling worker's store held here: what its sessions owed goes to where they resumed meanwhile.
-    const kafkaServer = yield* Effect.serviceOption(KafkaServer)
     const adoption = Option.isSome(kafkaServer)
       ? kafkaServer.value.context.adoption
       : yield* storesWithoutKafka(node, config)

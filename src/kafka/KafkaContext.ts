@@ -54,11 +54,10 @@ export class KafkaContext {
     /** Partition leaders, group slots and brokers of the cluster; null on a single node (it leads and coordinates everything). */
     readonly cluster: KafkaCluster | null = null,
     /**
-     * Partitions served here from a sibling worker's store (`--workers`, StoreAdoption): their
-     * records reach MQTT subscribers as copies, not as references into this node's log.
+     * Dead sibling workers' stores held here (`--workers` on SQLite); null otherwise. Records
+     * produced to a partition served from one reach MQTT subscribers as copies, not as references
+     * into this node's log.
      */
-    readonly adopted: ReadonlyMap<TopicPartition, unknown> = new Map(),
-    /** Dead sibling workers' stores held here (`--workers` on SQLite); null otherwise. */
     readonly adoption: StoreAdoption | null = null
   ) {
     // A deleted topic's partitions start afresh if it is created again.

@@ -321,7 +321,7 @@ export const make = Effect.gen(function*() {
   }
   if (cluster !== null) yield* Effect.forkScoped(cluster.run((poke) => topics.onChange(poke)))
   if (adoption !== null) yield* Effect.forkScoped(adoption.run())
-  const ctx = new KafkaContext(config, kafkaLog, topics, cluster?.groups ?? local, yield* MqttEngine, producers, logStarts, policies, mqtt.context.admission, cluster, served, adoption)
+  const ctx = new KafkaContext(config, kafkaLog, topics, cluster?.groups ?? local, yield* MqttEngine, producers, logStarts, policies, mqtt.context.admission, cluster, adoption)
   const connections = new Set<KafkaConnection>()
   const auth = yield* Auth
   const acls = yield* KafkaAcls

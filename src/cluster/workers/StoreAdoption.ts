@@ -99,6 +99,12 @@ export class StoreAdoption {
     o.kafka?.leaders.view.onChange((key) => (key === "" ? this.routeAll() : this.route(key)))
   }
 
+  /** Hot path (Kafka Produce): whether partition `tp` is served here from a sibling's store. */
+  serves(tp: TopicPartition): boolean {
+    const served = this.o.kafka?.served
+    return served !== undefined && served.size > 0 && served.has(tp)
+  }
+
   /** Whether `home`'s data directory is open here (PartitionLeaders serves `<self>@<home>` then). */
   holds(home: string): boolean {
     return this.held.has(home)

@@ -150,7 +150,7 @@ const admit = (
   const traffic = ctx.trafficOf(topicName)
   traffic.producedRecords += count
   traffic.producedBytes += bytes.length
-  routeToMqtt(ctx, topicName, ctx.adopted.size > 0 && ctx.adopted.has(tp) ? null : tp, bytes)
+  routeToMqtt(ctx, topicName, ctx.adoption !== null && ctx.adoption.serves(tp) ? null : tp, bytes)
   return appendTime >= 0
     ? { partitionIndex, errorCode: ErrorCode.NONE, baseOffset, logAppendTimeMs: appendTime }
     : { partitionIndex, errorCode: ErrorCode.NONE, baseOffset }

@@ -166,7 +166,12 @@ export class Engine {
       if (remote !== null) remote.forward(msg)
       return routed
     }
-    // Routed as on a single node: no share-group pick may send it to a node it never reaches.
+    return this.routeHereOnly(msg)
+  }
+
+  /** Routed as on a single node: no share-group pick may send `msg` to a node it never reaches. */
+  private routeHereOnly(msg: Message): number {
+    const remote = this.remote
     this.remote = null
     try {
       return this.route(msg)
@@ -189,13 +194,7 @@ export class Engine {
       this.route(msg)
       remote.forward(msg)
     } else {
-      // Routed as on a single node: no share-group pick may send it to a node it never reaches.
-      this.remote = null
-      try {
-        this.route(msg)
-      } finally {
-        this.remote = remote
-      }
+      this.routeHereOnly(msg)
     }
   }
 

@@ -111,6 +111,7 @@ export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | S
   /** Consecutive flusher passes that carried exactly one record (see turnWindow). */
   let lonePasses = 0
   let passWaiters: Array<() => void> = []
+  let passListener: (() => ((ok: boolean) => void) | null) | null = null
   const window = Effect.suspend(() => (lonePasses >= LONE_PASSES ? turnWindow : commitWindow))
   const stats: LogStats = { commitLatency: new LatencyHistogram(), appendLatency: new LatencyHistogram(), bytesWritten: 0, recordsWritten: 0 }
   /** When the first partition of the coming pass turned dirty (performance.now()). */
@@ -250,6 +251,7 @@ export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | S
    */
   const flushPass = Effect.suspend(() => {
     wake.unsafeClose()
+    const written = passListener === null ? null : passListener()
     const waiters = flushWaiters
     flushWaiters = []
     const deleteNow = deletions
@@ -274,8 +276,8 @@ export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | S
           for (let i = 0; i < encoded.length; i++) stats.bytesWritten += encoded[i]!.bytes.length
         })
       })
-    const written = deleteNow.length === 0 ? write : Effect.zipRight(runDeletions(deleteNow), write)
-    const pass = TEST_ACK_DELAY_MS > 0 && batches.length > 0 ? Effect.zipLeft(written, Effect.sleep(TEST_ACK_DELAY_MS)) : written
+    const writes = deleteNow.length === 0 ? write : Effect.zipRight(runDeletions(deleteNow), write)
+    const pass = TEST_ACK_DELAY_MS > 0 && batches.length > 0 ? Effect.zipLeft(writes, Effect.sleep(TEST_ACK_DELAY_MS)) : writes
     return Effect.flatMap(Effect.exit(pass), (exit) => {
       writing = false
       let error: StorageError | undefined
@@ -284,7 +286,15 @@ export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | S
         failures++
         lastError = error
       }
-      let thrown = batches.length === 0 ? undefined : settle(batches, error)
+      let thrown: unknown = undefined
+      if (written !== null) {
+        try {
+          written(error === undefined)
+        } catch (e) {
+          thrown = e
+        }
+      }
+      if (batches.length > 0) thrown = settle(batches, error) ?? thrown
       if (passWaiters.length > 0) {
         const list = passWaiters
         passWaiters = []
@@ -442,6 +452,10 @@ export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | S
 
   const unsafeUnwrittenBytes = (): number => unwritten.bytes
 
+  const unsafeOnPass = (taking: () => ((ok: boolean) => void) | null): void => {
+    passListener = taking
+  }
+
   const unsafeAfterNextPass = (done: () => void): void => {
     passWaiters.push(done)
     wake.unsafeOpen()
@@ -452,6 +466,7 @@ export const make: Effect.Effect<MessageLog["Type"], StorageError, LogDriver | S
     unsafeAppend,
     unsafeUnwrittenBytes,
     unsafeAfterNextPass,
+    unsafeOnPass,
     unsafeAppendBatch,
     unsafeOnDurable,
     unsafeEndOffset,

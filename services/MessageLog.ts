@@ -54,6 +54,12 @@ export class MessageLog extends Context.Tag("broker/MessageLog")<MessageLog, {
   readonly unsafeUnwrittenBytes: () => number
   /** Runs `done` once, after the flusher's next pass has settled (whether or not it wrote). */
   readonly unsafeAfterNextPass: (done: () => void) => void
+  /**
+   * Sets the one pass listener: `taking` runs synchronously as each flusher pass takes what has
+   * been appended; what it returns runs once that pass is written (ok false: it failed), before
+   * the pass's durability callbacks, so it says "durable" before anything waiting on them acts.
+   */
+  readonly unsafeOnPass: (taking: () => ((ok: boolean) => void) | null) => void
   /** Next offset to be assigned in `tp` (0 for an unknown partition). */
   readonly unsafeEndOffset: (tp: TopicPartition) => number
   /** Every partition that holds records or has been appended to. */

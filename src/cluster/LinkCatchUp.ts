@@ -10,7 +10,7 @@ import type { TopicPartition } from "../../domain/ids.js"
 import type { Engine } from "../mqtt/engine/Engine.js"
 import { replay } from "./CatchUpReplay.js"
 import type { KafkaBridge } from "./kafka/KafkaBridge.js"
-import { type CatchUp, encodeCatchUp, type Forwarded, type PublishBatch } from "./linkFrames.js"
+import { type CatchUp, encodeCatchUp, encodeStored, type Forwarded, type PublishBatch } from "./linkFrames.js"
 import { type Gap, LinkProgress, type SavedProgress } from "./LinkProgress.js"
 import type { NodeLink } from "./NodeLink.js"
 
@@ -55,11 +55,37 @@ export class LinkCatchUp {
   /** The link, once made (the link's callbacks come here). */
   attach(link: NodeLink): void {
     this.link = link
+    this.engine.log.unsafeOnPass(() => this.takingPass())
+  }
+
+  /** Senders whose batches arrived since the last group commit began: each is told what it made durable. */
+  private readonly unstored = new Set<string>()
+  /** A group commit failed: what arrived may not be durable, so no STORED claims it in this run. */
+  private storeFailed = false
+
+  /**
+   * A group commit takes what was appended: everything that arrived from the senders before now
+   * is in it or in an earlier one. Once it is written, each sender learns it (STORED), before
+   * the QoS 2 deliveries that commit allows go out, so if this node dies a sender knows what
+   * it held (SessionCatchUp leaves that to its remnant instead of sending it again).
+   */
+  private takingPass(): ((ok: boolean) => void) | null {
+    if (this.unstored.size === 0 || this.storeFailed) return null
+    const taken = [...this.unstored].map((node) => [node, this.progress.safeOf(node)] as const)
+    this.unstored.clear()
+    return (ok) => {
+      if (!ok) {
+        this.storeFailed = true
+        return
+      }
+      for (const [node, positions] of taken) this.link?.sendNow(node, encodeStored(positions))
+    }
   }
 
   /** Hot path: a batch another node forwarded, or (replay) part of the answer to a catch-up. */
   onForwarded(from: string, batch: PublishBatch, isReplay: boolean): void {
     const engine = this.engine
+    this.unstored.add(from)
     if (isReplay) {
       for (const f of this.progress.replayed(from, batch.messages, batch.coverage)) {
         engine.publishReplayed(f.message, f.groups)

@@ -141,6 +141,13 @@ export class LinkProgress {
     for (const p of this.progress.get(node)?.values() ?? []) p.runFrom = undefined
   }
 
+  /** Per partition of `node`'s log: everything below has arrived here (the STORED frame's content once durable). */
+  safeOf(node: string): Map<string, number> {
+    const out = new Map<string, number>()
+    for (const [tp, p] of this.progress.get(node) ?? []) out.set(tp, p.safe)
+    return out
+  }
+
   /** How many sender partitions still wait for a catch-up (for status and tests). */
   owed(): number {
     let n = 0

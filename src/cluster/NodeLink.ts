@@ -21,6 +21,7 @@ import {
   decodeRemnant,
   decodeSession,
   decodeSessionCatchUp,
+  decodeStored,
   decodeTakeOver,
   encodeHello,
   encodePublish,
@@ -173,6 +174,11 @@ export class NodeLink {
    * sent last: LOST_MARGIN_MS before the break). Kept until the peer links again, at most LOST_KEEP_MS.
    */
   private readonly lost = new Map<string, { readonly at: number; readonly from: ReadonlyMap<string, number> }>()
+  /**
+   * Per peer, per partition of this node's log: the peer's latest STORED (what it holds durably of
+   * what it was sent), for the run of the peer that sent it (its `startedAt`).
+   */
+  private readonly stored = new Map<string, { readonly startedAt: number; positions: ReadonlyMap<string, number> }>()
   /** The server side: accepts other nodes' connections (TLS ones once their handshake is done). */
   readonly server: net.Server
 
@@ -234,6 +240,7 @@ export class NodeLink {
         const refused = checkHello(this.options.secret, hello, Date.now())
         if (refused !== null) return fail(`refused: ${refused}; every node needs the same cluster.secret`)
         from = hello.node
+        if (this.stored.get(from)?.startedAt !== hello.startedAt) this.stored.set(from, { startedAt: hello.startedAt, positions: new Map() })
       } else if (type === FrameType.Publish || type === FrameType.Replay) {
         if (from === null) return fail("PUBLISH before HELLO")
         const batch = decodePublish(body)
@@ -276,6 +283,12 @@ export class NodeLink {
         const batch = decodePublish(body)
         if (typeof batch === "string") return fail(batch)
         this.options.onSessionReplay(from, batch)
+      } else if (type === FrameType.Stored) {
+        if (from === null) return fail("STORED before HELLO")
+        const positions = decodeStored(body)
+        if (positions === null) return fail("a malformed STORED")
+        const entry = this.stored.get(from)
+        if (entry !== undefined) entry.positions = positions
       } else if (type === FrameType.PushAck) {
         if (from === null) return fail("PUSHACK before HELLO")
         const ack = decodePushAck(body)
@@ -377,6 +390,15 @@ export class NodeLink {
   unsent(to: string): number {
     const peer = this.peers.get(to)
     return peer?.socket?.writableLength ?? 0
+  }
+
+  /**
+   * Writes `frame` to `to` now, ahead of anything queued, if the link is up (else it is dropped):
+   * for STORED, which must leave before the deliveries its group commit allows.
+   */
+  sendNow(to: string, frame: Buffer): void {
+    const peer = this.peers.get(to)
+    if (peer !== undefined && peer.connected && peer.socket !== null) peer.socket.write(frame)
   }
 
   /** Queues a session hand-over frame for node `to`; false when it cannot be reached now. */
@@ -481,6 +503,15 @@ export class NodeLink {
     const lost = this.lost.get(node)
     if (lost !== undefined && Date.now() - lost.at > LOST_KEEP_MS) this.lost.delete(node)
     return this.lost.get(node)?.from
+  }
+
+  /**
+   * Per partition of this node's log: below what `node` said it had stored durably of what it was
+   * sent (its last STORED), in its latest run; undefined before any.
+   */
+  storedBy(node: string): ReadonlyMap<string, number> | undefined {
+    const positions = this.stored.get(node)?.positions
+    return positions === undefined || positions.size === 0 ? undefined : positions
   }
 
   /** A member left: its connection and anything queued for it go. */

@@ -215,7 +215,8 @@ export class Remnants {
       }
       // The origin's catch-up brings what it logged from where this node's progress stood: the
       // session here gets those through its routes, so only what was never sent is left out here.
-      const replayed = (m: MovedMessage) => m.packetId === 0 && m.at !== null && this.willReplay(origin, m.at[0], m.at[1])
+      // Not what another node had forwarded it (relayed): its catch-up never sends those again.
+      const replayed = (m: MovedMessage) => m.packetId === 0 && m.at !== null && !m.message.relayed && this.willReplay(origin, m.at[0], m.at[1])
       const merged = mergeRemnant(this.engine, session, origin, remnant.key, remnant.owed, replayed)
       if (merged === null) {
         yield* Effect.logInfo(`cluster: part ${remnant.key} of session ${clientId}'s remnant came again: merged before, not again`)

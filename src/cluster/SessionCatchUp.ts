@@ -43,6 +43,8 @@ interface Pending {
   readonly timer: ReturnType<typeof setTimeout>
   parts: number
   merged: number
+  /** QoS 2 messages left out: the dead holder had stored them (its remnant brings what it had not delivered). */
+  held: number
 }
 
 export class SessionCatchUp {
@@ -85,7 +87,7 @@ export class SessionCatchUp {
         if (this.pending.delete(id)) this.log(Effect.logWarning(`cluster: session ${clientId}: ${node} did not finish its catch-up in ${PENDING_MS / 1000} s; what it did not send is not merged`))
       }, PENDING_MS)
       timer.unref()
-      this.pending.set(id, { clientId, node, trie, live: new Map(), timer, parts: 0, merged: 0 })
+      this.pending.set(id, { clientId, node, trie, live: new Map(), timer, parts: 0, merged: 0, held: 0 })
       if (!this.link.sendControl(node, encodeSessionCatchUp({ id, clientId, dead, filters }))) {
         clearTimeout(timer)
         this.pending.delete(id)
@@ -120,6 +122,11 @@ export class SessionCatchUp {
       for (const qos of p.trie.match(f.message.topic)) if (qos > granted) granted = qos
       if (granted < 0) continue
       const qos = (granted < f.message.qos ? granted : f.message.qos) as QoS
+      const held = batch.held?.get(f.tp)
+      if (qos === 2 && held !== undefined && f.offset < held) {
+        p.held++
+        continue
+      }
       owed.push({ message: f.message, qos, retain: false, subscriptionIds: null, packetId: 0, stage: 0, group: null, at: null })
     }
     const session = this.engine.sessions.get(p.clientId)
@@ -130,16 +137,18 @@ export class SessionCatchUp {
         if (merged.persist !== null) this.log(merged.persist.pipe(Effect.catchAll((e) => Effect.logError(`cluster: storing what ${from} sent session ${p.clientId} failed`, e))))
       }
     }
-    if (batch.done === true && p.merged > 0) {
-      this.log(Effect.logInfo(`cluster: session ${p.clientId}: ${p.merged} message(s) ${from} had routed to its dead holder merged here`))
+    if (batch.done === true && p.merged + p.held > 0) {
+      const held = p.held === 0 ? "" : `; ${p.held} QoS 2 one(s) left to the dead holder, which had stored them (its remnant brings what it had not delivered)`
+      this.log(Effect.logInfo(`cluster: session ${p.clientId}: ${p.merged} message(s) ${from} had routed to its dead holder merged here${held}`))
     }
   }
 
   /** Another node resumed a session `request.dead` held: what this node routed there, again. */
   onSessionCatchUp(from: string, request: SessionCatchUpRequest): void {
     const link = this.link
+    const held = link.storedBy(request.dead)
     const frame = (done: boolean) => (messages: ReadonlyArray<Message>) =>
-      encodePublish(messages, [], [], FrameType.SessionReplay, -1, { request: request.id, done })
+      encodePublish(messages, [], [], FrameType.SessionReplay, -1, { request: request.id, done, ...(held === undefined ? {} : { held }) })
     const work = Effect.gen(this, function*() {
       const lost = link.lostTo(request.dead)
       let sent = 0
@@ -148,7 +157,10 @@ export class SessionCatchUp {
         const deadline = Date.now() + ROUTES_WAIT_MS
         while (!this.routes.hasPlainRoutes(from, request.filters) && Date.now() < deadline) yield* Effect.sleep("20 millis")
         const ends = this.engine.backlog.ends()
-        for (const [tp, start] of lost) {
+        for (const [tp, guess] of lost) {
+          // What it said it stored is certain; the guess may be past what it stored only in memory.
+          const stored = held?.get(tp)
+          const start = stored !== undefined && stored < guess ? stored : guess
           const end = ends.get(tp) ?? start
           if (end <= start) continue
           const r = yield* replay(this.engine.log, this.engine.mapping, link, from, { tp, from: start, to: end, filters: request.filters }, { frame: frame(false), retained: false })

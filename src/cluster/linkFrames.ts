@@ -8,7 +8,7 @@ import { decodeBatch, encodeBatch } from "../../domain/message/RecordBatch.js"
 import type { MovedMessage, MovedSession } from "../mqtt/engine/handOver.js"
 import { type Message, messageFromRecord } from "../mqtt/engine/Message.js"
 
-export const FrameType = { Hello: 1, Publish: 2, TakeOver: 3, Session: 4, Push: 5, PushAck: 6, CatchUp: 7, Replay: 8, Remnant: 9, SessionCatchUp: 10, SessionReplay: 11 } as const
+export const FrameType = { Hello: 1, Publish: 2, TakeOver: 3, Session: 4, Push: 5, PushAck: 6, CatchUp: 7, Replay: 8, Remnant: 9, SessionCatchUp: 10, SessionReplay: 11, Stored: 12 } as const
 
 /** Frames above this are refused (and the link closed): a batch is flushed well below it. */
 export const MAX_FRAME_BYTES = 64 * 1024 * 1024
@@ -196,6 +196,8 @@ export interface PublishBatch {
   /** SESSIONREPLAY only: the SESSIONCATCHUP it answers, and whether it is the last part. */
   readonly request?: number
   readonly done?: boolean
+  /** SESSIONREPLAY only: per partition, below where the dead node had said it stored what it was sent (STORED). */
+  readonly held?: ReadonlyMap<string, number>
 }
 
 interface PublishMeta {
@@ -212,6 +214,8 @@ interface PublishMeta {
   /** SESSIONREPLAY: the request id, and 1 on the last part. */
   readonly k?: number
   readonly d?: 1
+  /** SESSIONREPLAY: [index into `t`, offset] pairs, flat (PublishBatch.held). */
+  readonly h?: ReadonlyArray<number>
 }
 
 const NONE: ReadonlyArray<string> = []
@@ -226,7 +230,7 @@ export const encodePublish = (
   coverage: ReadonlyArray<Coverage>,
   type: number = FrameType.Publish,
   revision = -1,
-  answer: { readonly request: number; readonly done: boolean } | null = null
+  answer: { readonly request: number; readonly done: boolean; readonly held?: ReadonlyMap<string, number> } | null = null
 ): Buffer => {
   const names: Array<string> = []
   const index = (tp: string) => {
@@ -240,12 +244,33 @@ export const encodePublish = (
   }
   const c: Array<number> = []
   for (const cv of coverage) c.push(index(cv.tp), cv.from, cv.to)
-  const base: PublishMeta = { t: names, p, c, r: revision, ...(answer === null ? {} : { k: answer.request, ...(answer.done ? { d: 1 as const } : {}) }) }
+  const h: Array<number> = []
+  for (const [tp, offset] of answer?.held ?? []) h.push(index(tp), offset)
+  const base: PublishMeta = {
+    t: names,
+    p,
+    c,
+    r: revision,
+    ...(answer === null ? {} : { k: answer.request, ...(answer.done ? { d: 1 as const } : {}), ...(h.length > 0 ? { h } : {}) })
+  }
   const meta: PublishMeta = groups.some((g) => g.length > 0) ? { g: groups.map((g) => (g.length === 0 ? 0 : g)), ...base } : base
   const metaBytes = Buffer.from(JSON.stringify(meta))
   const metaLength = Buffer.allocUnsafe(4)
   metaLength.writeUInt32BE(metaBytes.byteLength, 0)
   return frame(type, messages.length === 0 ? [metaLength, metaBytes] : [metaLength, metaBytes, encodeBatch(0, messages)])
+}
+
+/**
+ * STORED: "what you forwarded me is durable in my log up to here", per partition of the
+ * receiver's (the addressee's) log, sent once each group commit that holds it is written and
+ * before the messages it made durable are delivered at QoS 2 (LinkCatchUp). If this node dies,
+ * the addressee knows what it held (SessionCatchUp).
+ */
+export const encodeStored = (positions: ReadonlyMap<string, number>): Buffer => jsonFrame(FrameType.Stored, [...positions])
+
+export const decodeStored = (body: Buffer): Map<string, number> | null => {
+  const pairs = parseJson<Array<[string, number]>>(body, (a) => Array.isArray(a) && a.every((e) => Array.isArray(e) && typeof e[0] === "string" && Number.isSafeInteger(e[1])))
+  return pairs === null ? null : new Map(pairs)
 }
 
 /** The messages and coverage of a PUBLISH or REPLAY frame's body, or a string saying what is wrong with it. */
@@ -259,7 +284,14 @@ export const decodePublish = (body: Buffer): PublishBatch | string => {
   for (let i = 0; i + 2 < meta.c.length; i += 3) coverage.push({ tp: meta.t[meta.c[i]!]!, from: meta.c[i + 1]!, to: meta.c[i + 2]! })
   const out: Array<Forwarded> = []
   const revision = Number.isSafeInteger(meta.r) ? meta.r! : -1
-  const answer = Number.isSafeInteger(meta.k) ? { request: meta.k!, done: meta.d === 1 } : {}
+  const held = new Map<string, number>()
+  if (Array.isArray(meta.h)) {
+    for (let i = 0; i + 1 < meta.h.length; i += 2) {
+      const tp = meta.t[meta.h[i]!]
+      if (typeof tp === "string" && Number.isSafeInteger(meta.h[i + 1])) held.set(tp, meta.h[i + 1]!)
+    }
+  }
+  const answer = Number.isSafeInteger(meta.k) ? { request: meta.k!, done: meta.d === 1, ...(held.size > 0 ? { held } : {}) } : {}
   if (4 + metaLength === body.byteLength) return { messages: out, coverage, revision, ...answer }
   const records = decodeBatch(body.subarray(4 + metaLength))
   if (typeof records === "string") return records

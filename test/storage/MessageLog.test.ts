@@ -214,6 +214,34 @@ describe("MessageLog group commit and failures", () => {
       expect(seen).toEqual(Array.from({ length: 101 }, (_, i) => `${i}`))
     }))
 
+  it.scoped("the pass listener takes what was appended before the pass, and hears of it before the durability callbacks", () =>
+    Effect.gen(function* () {
+      const probe = newProbe()
+      const gate = yield* Deferred.make<void>()
+      probe.gate = gate
+      const log = yield* buildLog(instrumentedDriver(probe))
+      yield* Effect.addFinalizer(() => Deferred.succeed(gate, undefined))
+      const tp = freshPartition()
+      const events: Array<string> = []
+      let pass = 0
+      log.unsafeOnPass(() => {
+        const taken = `pass${++pass}@${log.unsafeEndOffset(tp)}`
+        events.push(`take ${taken}`)
+        return (ok) => events.push(`${ok ? "written" : "failed"} ${taken}`)
+      })
+      log.unsafeOnDurable(tp, log.unsafeAppend(tp, record("a")), () => events.push("durable 0"))
+      for (let i = 0; i < 100 && probe.calls === 0; i++) yield* nextMacrotask
+      // Appended while the first pass writes: not in it, so not heard of as written with it.
+      log.unsafeOnDurable(tp, log.unsafeAppend(tp, record("b")), () => events.push("durable 1"))
+      yield* Deferred.succeed(gate, undefined)
+      yield* log.flush
+      expect(events.slice(0, 6)).toEqual(["take pass1@1", "written pass1@1", "durable 0", "take pass2@2", "written pass2@2", "durable 1"])
+      probe.fail = true
+      log.unsafeAppend(tp, record("c"))
+      yield* Effect.flip(log.flush)
+      expect(events.at(-1)).toBe("failed pass3@3")
+    }))
+
   it.scoped("a failing driver fails the callbacks and the flush; lost offsets are not readable", () =>
     Effect.gen(function* () {
       const probe = newProbe()

@@ -20,6 +20,7 @@ export const routedLog = (local: Log, served: ReadonlyMap<TopicPartition, Log>):
     unsafeOnAdvance: (tp, offset, wake) => of(tp).unsafeOnAdvance(tp, offset, wake),
     unsafeUnwrittenBytes: () => local.unsafeUnwrittenBytes(),
     unsafeAfterNextPass: (done) => local.unsafeAfterNextPass(done),
+    unsafeOnPass: (taking) => local.unsafeOnPass(taking),
     unsafeEndOffset: (tp) => of(tp).unsafeEndOffset(tp),
     unsafePartitions: () => local.unsafePartitions(),
     read: (tp, fromOffset, maxBytes) => of(tp).read(tp, fromOffset, maxBytes),

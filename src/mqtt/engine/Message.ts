@@ -240,7 +240,8 @@ export class Message implements LogRecord {
     // The topic is the key too; the header keeps it when a Kafka pipeline re-keys the record.
     const h: Array<RecordHeader> = [topicHeader(this.topic), QOS_HEADERS[this.qos]!]
     if (this.retain) h.push(RETAINED)
-    if (this.forwardedGroups !== null) h.push(VIA)
+    // Forwarded here, or read back as such (a remnant carries it on): another node's to replay.
+    if (this.forwardedGroups !== null || this.relayed) h.push(VIA)
     if (this.originHeader !== null) h.push(this.originHeader)
     else if (this.origin !== "") h.push(originHeader(this.origin))
     if (this.inboundPacketId !== 0) h.push(packetIdHeader(this.inboundPacketId))

@@ -104,6 +104,12 @@ export interface SegmentOptions extends Partial<SegmentSettings> {
   readonly now?: () => number
   /** The file system underneath (tests inject faults here). Default node:fs. */
   readonly fs?: SegmentFs
+  /**
+   * A data directory another process may take over (`--workers`): every write, roll,
+   * truncation and retention pass runs inside `fenced` (SqliteWriter's: the SQLite file's
+   * write lock held and its store epoch checked around it), so two holders never interleave.
+   */
+  readonly fenced?: <A>(work: () => Promise<A>) => Promise<A>
 }
 
 /** Counters, for tests and diagnostics. */
@@ -169,13 +175,23 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
     const stats: SegmentStats = { writes: 0, fsyncs: 0, rolls: 0, deletedSegments: 0 }
     const repairs: Array<string> = []
     const lock = yield* Effect.makeSemaphore(1)
+    const fenced = options.fenced
+    /** A fenced write was refused before it started (another holder): leave the files alone at close. */
+    let lost = false
+    const underFence = fenced === undefined ? <A>(f: () => Promise<A>) => f() : <A>(f: () => Promise<A>): Promise<A> => {
+      let started = false
+      return fenced(() => ((started = true), f())).catch((e: unknown) => {
+        if (!started) lost = true
+        throw e
+      })
+    }
 
     /** Runs `f` alone (no write, roll, truncation or retention alongside), to completion. */
     const exclusive = <A>(op: "write" | "read", f: () => Promise<A>): Effect.Effect<A, StorageError> =>
       Effect.uninterruptible(
         lock.withPermits(1)(
           Effect.tryPromise({
-            try: f,
+            try: () => underFence(f),
             catch: (cause) => (cause instanceof StorageError ? cause : new StorageError({ op, cause }))
           })
         )
@@ -230,7 +246,7 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
     let pointsFile = fsync !== "never"
 
     const writePoints = (): Promise<void> => {
-      if (!pointsFile) return Promise.resolve()
+      if (!pointsFile || lost) return Promise.resolve()
       const run = pointsWrite.then(() => {
         const byDir = new Map<string, number>()
         for (const [tp, offset] of syncedTo) {
@@ -266,7 +282,7 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
 
     const closeAll = async (): Promise<void> => {
       if (fsync !== "never") await checkpoint().catch(() => undefined)
-      for (const p of partitions.values()) {
+      if (!lost) for (const p of partitions.values()) {
         const active = p.active()
         if (active?.uncut === true) await active.fh.truncate(active.size).catch(() => undefined)
       }

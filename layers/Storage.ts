@@ -65,6 +65,8 @@ export interface StorageOptions {
   readonly fence?: StoreFence
   /** The topic policies to follow instead of fresh defaults (a sibling's store opened by a worker, which keeps its own up to date). */
   readonly policies?: TopicPolicies.TopicPoliciesService
+  /** False: the segment store runs no retention (a sibling's store: the holds of its sessions are not known here). */
+  readonly segmentRetention?: boolean
 }
 
 const openError = (path: string) => (cause: unknown) => new StorageError({ op: "open", path, cause })
@@ -128,6 +130,7 @@ const open = (
           ...settings,
           dataDir: dir,
           ...(fenced === null ? {} : { fenced }),
+          ...(options.segmentRetention === false ? { retention: false } : {}),
           policyFor: policies.policyFor,
           ...(options.segmentRetentionCheckMs === undefined ? {} : { retentionCheckMs: options.segmentRetentionCheckMs }),
           ...(options.now === undefined ? {} : { now: options.now })

@@ -98,6 +98,8 @@ export interface SegmentOptions extends Partial<SegmentSettings> {
   readonly indexIntervalBytes?: number
   /** Period of the retention fiber. Default 30 s. */
   readonly retentionCheckMs?: number
+  /** False: no retention fiber (a sibling's store served for a while: its own holds are not known here). Default true. */
+  readonly retention?: boolean
   /** Retention per partition; default: the settings, internal `__` streams unlimited. */
   readonly policyFor?: (tp: TopicPartition) => RetentionPolicy
   /** Wall clock for retention by age. Default Date.now. */
@@ -176,11 +178,14 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
     const repairs: Array<string> = []
     const lock = yield* Effect.makeSemaphore(1)
     const fenced = options.fenced
-    /** A fenced write was refused before it started (another holder): leave the files alone at close. */
+    /**
+     * The last fenced operation was refused before it started (another holder, or its lock
+     * held past the busy timeout): leave the recovery points and, at close, the files alone.
+     */
     let lost = false
     const underFence = fenced === undefined ? <A>(f: () => Promise<A>) => f() : <A>(f: () => Promise<A>): Promise<A> => {
       let started = false
-      return fenced(() => ((started = true), f())).catch((e: unknown) => {
+      return fenced(() => ((started = true), (lost = false), f())).catch((e: unknown) => {
         if (!started) lost = true
         throw e
       })
@@ -625,7 +630,7 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
         )
       )
     }
-    yield* Effect.forkScoped(
+    if (options.retention !== false) yield* Effect.forkScoped(
       Effect.forever(
         Effect.zipRight(
           Effect.sleep(retentionCheckMs),

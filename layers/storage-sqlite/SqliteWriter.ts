@@ -156,8 +156,9 @@ export const layerWith = (fence?: StoreFence): Layer.Layer<SqliteWriter, Storage
           throw e
         }
       })
+    // Uninterruptible: a queued transaction runs anyway, so its caller waits for the outcome.
     const transaction = (op: "write" | "snapshot", body: () => void) =>
-      Effect.tryPromise({ try: () => turn(async () => run(body)), catch: (cause) => new StorageError({ op, path: filename, cause }) })
+      Effect.uninterruptible(Effect.tryPromise({ try: () => turn(async () => run(body)), catch: (cause) => new StorageError({ op, path: filename, cause }) }))
     return SqliteWriter.of({ db, transaction, fenced })
   })
 )

@@ -74,7 +74,9 @@ export interface AdoptedStore {
 export const openStore = (storage: BrokerConfigShape["storage"], policies?: TopicPoliciesService) =>
 (dir: string, fence: StoreFence): Effect.Effect<AdoptedStore, StorageError, Scope.Scope> =>
   Effect.gen(function*() {
-    const opened = yield* Layer.build(Storage.layer(storage.kind, dir, storage, policies === undefined ? { fence } : { fence, policies }))
+    // No retention while held: as with SQLite, the store's own worker does it when it is back.
+    const options = { fence, segmentRetention: false, ...(policies === undefined ? {} : { policies }) }
+    const opened = yield* Layer.build(Storage.layer(storage.kind, dir, storage, options))
     const log = yield* Effect.provide(MessageLogLive.make, opened)
     return { log, events: Context.get(opened, EventStore) }
   })

@@ -43,7 +43,9 @@
  * Concurrency. Writes, rolls, truncation and retention run one at a time under a lock; reads and
  * the interval fsync do not take it: they read the committed size (never a write in flight) and
  * hold a reference on the segments they touch, so a deleted segment's file closes only after
- * its last reader.
+ * its last reader. With `fenced` (`--workers`) each of those runs inside it too: the data
+ * directory's SQLite write lock and store epoch, so a sibling taking the directory over never
+ * interleaves with a write (docs/cluster.md 1.6c).
  */
 import { Effect, Layer, type Scope } from "effect"
 import * as Fs from "node:fs/promises"

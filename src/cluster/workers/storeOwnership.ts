@@ -1,9 +1,10 @@
 /**
  * Who may write a worker's data directory (`--workers`): `owners/stores/<node id>` in the
  * Coordination service, its epoch written into the SQLite file and checked by every write
- * (SqliteWriter.StoreFence; segment-file writes run inside such a fenced transaction). A worker claims its own store before its storage opens, taking it
- * back from a sibling that served it while it was down (StoreAdoption.ts): the sibling's next
- * write fails, and this worker recovers whatever it committed before.
+ * (SqliteWriter.StoreFence; segment-file writes run inside such a fenced transaction). A worker
+ * claims its own store before its storage opens, taking it back from a sibling that served it
+ * while it was down (StoreAdoption.ts): the sibling's next write fails, and this worker
+ * recovers whatever it committed before.
  */
 import { Context, Effect, Layer, Schedule, type Scope } from "effect"
 import { BrokerConfig } from "../../../config/BrokerConfig.js"

@@ -182,7 +182,7 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
     const fenced = options.fenced
     /**
      * The last fenced operation was refused before it started (another holder, or its lock
-     * held past the busy timeout): leave the recovery points and, at close, the files alone.
+     * held past the busy timeout): leave the files alone at close.
      */
     let lost = false
     const underFence = fenced === undefined ? <A>(f: () => Promise<A>) => f() : <A>(f: () => Promise<A>): Promise<A> => {
@@ -281,7 +281,8 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
         syncedTo.set(p.tp, end)
         changed = true
       }
-      if (changed) await writePoints()
+      // Fenced too: a holder that lost the directory must not rewrite the next one's points.
+      if (changed) await underFence(writePoints)
     }
 
     // -------------------------------------------------------------------------------------------
@@ -627,7 +628,8 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
         Effect.forever(
           Effect.zipRight(
             Effect.sleep(settings.fsyncIntervalMs),
-            syncDirty.pipe(Effect.catchAll((e) => Effect.logError("segment store: fsync failed", e)))
+            // Not once another holder has the directory: its owner logs that (StoreFence.onFenced).
+            syncDirty.pipe(Effect.catchAll((e) => (lost ? Effect.void : Effect.logError("segment store: fsync failed", e))))
           )
         )
       )

@@ -16,6 +16,8 @@ import { DB_FILE } from "../../layers/storage-sqlite/Sqlite.js"
 import * as Sqlite from "../../layers/storage-sqlite/Sqlite.js"
 import { SqliteWriter, type StoreFence } from "../../layers/storage-sqlite/SqliteWriter.js"
 import * as SegmentLogDriver from "../../layers/storage-segment/SegmentLogDriver.js"
+import { readRecoveryPoints } from "../../layers/storage-segment/RecoveryPoints.js"
+import { nodeFs } from "../../layers/storage-segment/SegmentFs.js"
 import * as Storage from "../../layers/Storage.js"
 import { LogDriver } from "../../services/LogDriver.js"
 import { batch } from "./LogDriver.contract.js"
@@ -84,6 +86,29 @@ describe("segment storage under the store fence", () => {
       expect(Object.fromEntries(yield* back.recover)).toEqual({ [tp]: 11 })
       yield* back.writeBatches([batch(tp, 11, 1)])
       expect(yield* ranges(back)).toEqual([[0, 2], [3, 6], [7, 10], [11, 11]])
+    }))
+
+  it.scoped("a fenced holder's periodic sync does not rewrite the recovery points the next holder keeps", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const segmentOn = (epoch: number) =>
+        Effect.gen(function*() {
+          const writer = Context.get(yield* Layer.build(Sqlite.layer(dir, { epoch })), SqliteWriter)
+          // The timer never fires here: the test runs each sync itself.
+          return yield* SegmentLogDriver.make({ dataDir: dir, fsync: "interval", fsyncIntervalMs: 3_600_000, fenced: writer.fenced! })
+        })
+      const first = yield* segmentOn(1)
+      yield* first.writeBatches([batch(tp, 0, 3)])
+      const second = yield* segmentOn(2)
+      yield* second.writeBatches([batch(tp, 3, 2)])
+      yield* second.syncDirty
+      const points = () => Effect.promise(() => readRecoveryPoints(nodeFs, path.join(dir, "log")))
+      const kept = yield* points()
+      expect([...kept!.values()]).toEqual([5])
+      // The first holder still has its own write of 0-2 to sync, and its points (3) to record.
+      const late = yield* Effect.exit(first.syncDirty)
+      expect(Exit.isFailure(late)).toBe(true)
+      expect(yield* points()).toEqual(kept)
     }))
 
   it.scoped("the SQLite write lock is held while the fenced work runs; the writer's transactions wait their turn", () =>

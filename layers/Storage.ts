@@ -43,7 +43,7 @@ import * as SegmentLogDriver from "./storage-segment/SegmentLogDriver.js"
 import * as Sqlite from "./storage-sqlite/Sqlite.js"
 import * as SqliteEventStore from "./storage-sqlite/SqliteEventStore.js"
 import * as SqliteLogDriver from "./storage-sqlite/SqliteLogDriver.js"
-import type { StoreFence } from "./storage-sqlite/SqliteWriter.js"
+import { SqliteWriter, type StoreFence } from "./storage-sqlite/SqliteWriter.js"
 import * as TopicPolicies from "./TopicPolicies.js"
 
 export type { StorageKind }
@@ -63,6 +63,10 @@ export interface StorageOptions {
   readonly now?: () => number
   /** The SQLite file may be taken over by another process (`--workers`): see SqliteWriter.StoreFence. */
   readonly fence?: StoreFence
+  /** The topic policies to follow instead of fresh defaults (a sibling's store opened by a worker, which keeps its own up to date). */
+  readonly policies?: TopicPolicies.TopicPoliciesService
+  /** False: the segment store runs no retention (a sibling's store: the holds of its sessions are not known here). */
+  readonly segmentRetention?: boolean
 }
 
 const openError = (path: string) => (cause: unknown) => new StorageError({ op: "open", path, cause })
@@ -116,13 +120,17 @@ const open = (
 ): Effect.Effect<Context.Context<StorageServices>, StorageError, Scope.Scope> =>
   Effect.gen(function*() {
     const root = NodePath.resolve(dataDir)
-    const policies = TopicPolicies.make(TopicPolicies.defaultsFrom({ ...settings, kind }))
+    const policies = options.policies ?? TopicPolicies.make(TopicPolicies.defaultsFrom({ ...settings, kind }))
     const segmentDrivers: Array<SegmentLogDriver.SegmentLogDriver> = []
+    // Fenced data directory (`--workers`): segment writes hold the SQLite file's fence too.
+    let fenced: SqliteWriter["Type"]["fenced"] = null
     const segmentIn = (dir: string) =>
       Effect.tap(
         SegmentLogDriver.make({
           ...settings,
           dataDir: dir,
+          ...(fenced === null ? {} : { fenced }),
+          ...(options.segmentRetention === false ? { retention: false } : {}),
           policyFor: policies.policyFor,
           ...(options.segmentRetentionCheckMs === undefined ? {} : { retentionCheckMs: options.segmentRetentionCheckMs }),
           ...(options.now === undefined ? {} : { now: options.now })
@@ -151,6 +159,7 @@ const open = (
       })
     } else {
       const sql = yield* Layer.build(Sqlite.layer(root, options.fence))
+      fenced = Context.get(sql, SqliteWriter).fenced
       events = yield* Effect.provide(SqliteEventStore.make, sql)
       const counted = yield* Effect.provide(countEvents, sql)
       stats = { events: counted, snapshotsWritten: new Map(), openedAt: Date.now(), segmentFiles, walFile: NodePath.join(root, `${Sqlite.DB_FILE}-wal`) }

@@ -43,7 +43,9 @@
  * Concurrency. Writes, rolls, truncation and retention run one at a time under a lock; reads and
  * the interval fsync do not take it: they read the committed size (never a write in flight) and
  * hold a reference on the segments they touch, so a deleted segment's file closes only after
- * its last reader.
+ * its last reader. With `fenced` (`--workers`) each of those runs inside it too: the data
+ * directory's SQLite write lock and store epoch, so a sibling taking the directory over never
+ * interleaves with a write (docs/cluster.md 1.6c).
  */
 import { Effect, Layer, type Scope } from "effect"
 import * as Fs from "node:fs/promises"
@@ -98,12 +100,20 @@ export interface SegmentOptions extends Partial<SegmentSettings> {
   readonly indexIntervalBytes?: number
   /** Period of the retention fiber. Default 30 s. */
   readonly retentionCheckMs?: number
+  /** False: no retention fiber (a sibling's store served for a while: its own holds are not known here). Default true. */
+  readonly retention?: boolean
   /** Retention per partition; default: the settings, internal `__` streams unlimited. */
   readonly policyFor?: (tp: TopicPartition) => RetentionPolicy
   /** Wall clock for retention by age. Default Date.now. */
   readonly now?: () => number
   /** The file system underneath (tests inject faults here). Default node:fs. */
   readonly fs?: SegmentFs
+  /**
+   * A data directory another process may take over (`--workers`): every write, roll,
+   * truncation and retention pass runs inside `fenced` (SqliteWriter's: the SQLite file's
+   * write lock held and its store epoch checked around it), so two holders never interleave.
+   */
+  readonly fenced?: <A>(work: () => Promise<A>) => Promise<A>
 }
 
 /** Counters, for tests and diagnostics. */
@@ -169,13 +179,26 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
     const stats: SegmentStats = { writes: 0, fsyncs: 0, rolls: 0, deletedSegments: 0 }
     const repairs: Array<string> = []
     const lock = yield* Effect.makeSemaphore(1)
+    const fenced = options.fenced
+    /**
+     * The last fenced operation was refused before it started (another holder, or its lock
+     * held past the busy timeout): leave the files alone at close.
+     */
+    let lost = false
+    const underFence = fenced === undefined ? <A>(f: () => Promise<A>) => f() : <A>(f: () => Promise<A>): Promise<A> => {
+      let started = false
+      return fenced(() => ((started = true), (lost = false), f())).catch((e: unknown) => {
+        if (!started) lost = true
+        throw e
+      })
+    }
 
     /** Runs `f` alone (no write, roll, truncation or retention alongside), to completion. */
     const exclusive = <A>(op: "write" | "read", f: () => Promise<A>): Effect.Effect<A, StorageError> =>
       Effect.uninterruptible(
         lock.withPermits(1)(
           Effect.tryPromise({
-            try: f,
+            try: () => underFence(f),
             catch: (cause) => (cause instanceof StorageError ? cause : new StorageError({ op, cause }))
           })
         )
@@ -230,7 +253,7 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
     let pointsFile = fsync !== "never"
 
     const writePoints = (): Promise<void> => {
-      if (!pointsFile) return Promise.resolve()
+      if (!pointsFile || lost) return Promise.resolve()
       const run = pointsWrite.then(() => {
         const byDir = new Map<string, number>()
         for (const [tp, offset] of syncedTo) {
@@ -258,7 +281,8 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
         syncedTo.set(p.tp, end)
         changed = true
       }
-      if (changed) await writePoints()
+      // Fenced too: a holder that lost the directory must not rewrite the next one's points.
+      if (changed) await underFence(writePoints)
     }
 
     // -------------------------------------------------------------------------------------------
@@ -266,7 +290,7 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
 
     const closeAll = async (): Promise<void> => {
       if (fsync !== "never") await checkpoint().catch(() => undefined)
-      for (const p of partitions.values()) {
+      if (!lost) for (const p of partitions.values()) {
         const active = p.active()
         if (active?.uncut === true) await active.fh.truncate(active.size).catch(() => undefined)
       }
@@ -604,12 +628,13 @@ export const make = (options: SegmentOptions): Effect.Effect<SegmentLogDriver, S
         Effect.forever(
           Effect.zipRight(
             Effect.sleep(settings.fsyncIntervalMs),
-            syncDirty.pipe(Effect.catchAll((e) => Effect.logError("segment store: fsync failed", e)))
+            // Not once another holder has the directory: its owner logs that (StoreFence.onFenced).
+            syncDirty.pipe(Effect.catchAll((e) => (lost ? Effect.void : Effect.logError("segment store: fsync failed", e))))
           )
         )
       )
     }
-    yield* Effect.forkScoped(
+    if (options.retention !== false) yield* Effect.forkScoped(
       Effect.forever(
         Effect.zipRight(
           Effect.sleep(retentionCheckMs),

@@ -21,6 +21,13 @@ export interface SqliteWriterService {
    * callers batch their writes). A throw rolls the transaction back and fails with StorageError.
    */
   readonly transaction: (op: "write" | "snapshot", body: () => void) => Effect.Effect<void, StorageError>
+  /**
+   * With a fence (else null): runs asynchronous `work` (a segment-file write) inside a write
+   * transaction that first checks the fence, and commits after it, so another holder's claim
+   * (its own write transaction) comes wholly before or wholly after it. This connection's
+   * transactions queue behind it meanwhile. Fails with StoreFenced when the file is no longer ours.
+   */
+  readonly fenced: (<A>(work: () => Promise<A>) => Promise<A>) | null
 }
 
 /**
@@ -65,6 +72,16 @@ const installFence = (db: Database.Database, filename: string, fence: StoreFence
   }
 }
 
+/** A FIFO lock over promises: `turn(f)` runs `f` once every earlier turn has settled. */
+const queue = () => {
+  let tail: Promise<unknown> = Promise.resolve()
+  return <A>(f: () => Promise<A>): Promise<A> => {
+    const mine = tail.then(f, f)
+    tail = mine.catch(() => undefined)
+    return mine
+  }
+}
+
 /** WAL size above which the writer completes a checkpoint itself (see `transaction`). */
 const WAL_LIMIT = 64 * 1024 * 1024
 
@@ -105,21 +122,44 @@ export const layerWith = (fence?: StoreFence): Layer.Layer<SqliteWriter, Storage
     // and the next commit restarts the WAL.
     const wal = `${filename}-wal`
     let lastLook = Date.now()
-    const transaction = (op: "write" | "snapshot", body: () => void) =>
-      Effect.try({
-        try: () => {
-          const now = Date.now()
-          if (now - lastLook > 1000) {
-            lastLook = now
-            if ((fs.statSync(wal, { throwIfNoEntry: false })?.size ?? 0) > WAL_LIMIT) db.pragma("wal_checkpoint(PASSIVE)")
-          }
-          // Fenced: BEGIN IMMEDIATE takes the write lock before the check reads the epoch.
-          if (checkFence === null) db.transaction(body)()
-          else db.transaction(() => (checkFence(), body())).immediate()
-        },
-        catch: (cause) => new StorageError({ op, path: filename, cause })
+    const run = (body: () => void) => {
+      const now = Date.now()
+      if (now - lastLook > 1000) {
+        lastLook = now
+        if ((fs.statSync(wal, { throwIfNoEntry: false })?.size ?? 0) > WAL_LIMIT) db.pragma("wal_checkpoint(PASSIVE)")
+      }
+      // Fenced: BEGIN IMMEDIATE takes the write lock before the check reads the epoch.
+      if (checkFence === null) db.transaction(body)()
+      else db.transaction(() => (checkFence(), body())).immediate()
+    }
+    if (checkFence === null) {
+      const transaction = (op: "write" | "snapshot", body: () => void) =>
+        Effect.try({ try: () => run(body), catch: (cause) => new StorageError({ op, path: filename, cause }) })
+      return SqliteWriter.of({ db, transaction, fenced: null })
+    }
+    // Fenced: an asynchronous holder keeps a transaction open across awaits, so every use of the
+    // connection takes its turn (FIFO); a synchronous transaction inside it would nest.
+    const turn = queue()
+    const begin = db.prepare("BEGIN IMMEDIATE")
+    const commit = db.prepare("COMMIT")
+    const rollback = db.prepare("ROLLBACK")
+    const fenced = <A>(work: () => Promise<A>): Promise<A> =>
+      turn(async () => {
+        begin.run()
+        try {
+          checkFence()
+          const a = await work()
+          commit.run()
+          return a
+        } catch (e) {
+          if (db.inTransaction) rollback.run()
+          throw e
+        }
       })
-    return SqliteWriter.of({ db, transaction })
+    // Uninterruptible: a queued transaction runs anyway, so its caller waits for the outcome.
+    const transaction = (op: "write" | "snapshot", body: () => void) =>
+      Effect.uninterruptible(Effect.tryPromise({ try: () => turn(async () => run(body)), catch: (cause) => new StorageError({ op, path: filename, cause }) }))
+    return SqliteWriter.of({ db, transaction, fenced })
   })
 )
 

@@ -42,7 +42,7 @@ const LINGER_AFTER_LEAVE = "1 second"
 const storesWithoutKafka = (node: ClusterNodeService, config: BrokerConfigShape) =>
   Effect.gen(function*() {
     if (!takesOverStores(config.storage.kind) || node.coordination === null) return null
-    const adoption = new StoreAdoption({ node, coordination: node.coordination, kafka: null, dataDir: config.storage.dataDir, open: openStore })
+    const adoption = new StoreAdoption({ node, coordination: node.coordination, kafka: null, dataDir: config.storage.dataDir, open: openStore(config.storage) })
     yield* Effect.forkScoped(adoption.run())
     return adoption
   })

@@ -291,7 +291,7 @@ export const make = Effect.gen(function*() {
   const runFork = Runtime.runFork(runtime)
   /** Work no single request owns (producer-state reads from the log), stopped at shutdown. */
   const background = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
-  // `--workers` on SQLite: a dead sibling's partitions may be served here from its store
+  // `--workers` on disk: a dead sibling's partitions may be served here from its store
   // (StoreAdoption); Kafka requests then go to the log serving each partition.
   const served = new Map<TopicPartition, MessageLog["Type"]>()
   const kafkaLog = takesOverStores(config.storage.kind) ? routedLog(log, served) : log
@@ -316,7 +316,7 @@ export const make = Effect.gen(function*() {
       coordination: cluster.coordination,
       kafka: { leaders: cluster.leaders, policies, producers, local: log, served },
       dataDir: config.storage.dataDir,
-      open: openStore
+      open: openStore(config.storage, policies)
     })
   }
   if (cluster !== null) yield* Effect.forkScoped(cluster.run((poke) => topics.onChange(poke)))

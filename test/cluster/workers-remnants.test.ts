@@ -1,5 +1,5 @@
 /**
- * `robustmq start --workers N` (SQLite; Kafka on, and off for 2 workers): a
+ * `robustmq start --workers N` (SQLite; Kafka on, and off for 2 workers; segment files, 2 workers): a
  * persistent session's client leaves worker H, 50 QoS 1 messages queue for it on H, and H is
  * SIGKILLed and kept down (the primary's restart delayed). The client resumes on a sibling; the
  * sibling X holding H's store sends what H's session owed from H's disk, to itself (2 workers)
@@ -23,7 +23,7 @@ const persistent = (clientId: string) => ({ clientId, clean: false, properties: 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** `--workers n` under `dir`, with helpers that talk to it as its clients and operators do. */
-const box = (workers: number, kafka = true) => {
+const box = (workers: number, kafka = true, storage: "sqlite" | "segment" = "sqlite") => {
   const dir = mkdtempSync(join(tmpdir(), "robustmq-ghost-"))
   let started: WorkersPrimary
   let mqttPort = 0
@@ -73,7 +73,7 @@ const box = (workers: number, kafka = true) => {
       httpPort = await freeRun(workers)
       const kafkaArgs = kafka ? ["--kafka-port", String(await freeRun(workers))] : []
       started = startWorkersPrimary(
-        ["--mqtt-port", String(mqttPort), "--http-port", String(httpPort), ...kafkaArgs, "--data-dir", dir],
+        ["--mqtt-port", String(mqttPort), "--http-port", String(httpPort), ...kafkaArgs, "--data-dir", dir, "--storage", storage],
         { ROBUSTMQ_CLUSTER_NODE_ID: "box", ROBUSTMQ_KAFKA_ENABLED: String(kafka), ROBUSTMQ_TEST_WORKER_RESTART_MS: String(RESTART_MS) },
         process.execPath,
         workers
@@ -128,8 +128,9 @@ const nothingTwice = async (b: ReturnType<typeof box>, clientId: string, got: Re
   expect(await b.sessionOn(holder, clientId)).toBe("online")
 }
 
-for (const kafka of [true, false]) describe(`robustmq start --workers 2${kafka ? "" : " with Kafka off"}: a dead worker's queued messages are served from its disk by its sibling`, () => {
-  const b = box(2, kafka)
+const twoWorkers: ReadonlyArray<readonly [boolean, "sqlite" | "segment"]> = [[true, "sqlite"], [false, "sqlite"], [true, "segment"]]
+for (const [kafka, storage] of twoWorkers) describe(`robustmq start --workers 2 --storage ${storage}${kafka ? "" : " with Kafka off"}: a dead worker's queued messages are served from its disk by its sibling`, () => {
+  const b = box(2, kafka, storage)
   beforeAll(() => b.start(), 60_000)
   afterAll(() => b.stop(), 30_000)
 
@@ -155,7 +156,7 @@ for (const kafka of [true, false]) describe(`robustmq start --workers 2${kafka ?
 
     // H comes back on its data: the session ended there (written by X through the fence), nothing is sent again.
     await nothingTwice(b, "ghost-sub", got, h, x, hBack)
-    console.log(`workers-remnants (2 workers${kafka ? "" : ", Kafka off"}): ${hId} SIGKILLed with ${TOTAL} QoS 1 messages queued for an offline session; the client resumed on box-w${x} ${resumedAt - killedAt} ms after the kill and had all ${TOTAL} from ${hId}'s disk ${allAt - killedAt} ms after the kill (${allAt - resumedAt} ms after resuming); duplicates: ${got.length - TOTAL}`)
+    console.log(`workers-remnants (2 workers, ${storage}${kafka ? "" : ", Kafka off"}): ${hId} SIGKILLed with ${TOTAL} QoS 1 messages queued for an offline session; the client resumed on box-w${x} ${resumedAt - killedAt} ms after the kill and had all ${TOTAL} from ${hId}'s disk ${allAt - killedAt} ms after the kill (${allAt - resumedAt} ms after resuming); duplicates: ${got.length - TOTAL}`)
   }, 120_000)
 })
 

@@ -7,8 +7,9 @@
  *   is an orphan, at that exact epoch. One live sibling per store (preferred by the store's
  *   hash among the live siblings, so they agree without talking) claims it, raising the epoch,
  *   opens the SQLite file with that epoch as its fence (SqliteWriter.StoreFence: from then on
- *   a write by any older holder fails), and takes the store's partition leaderships as
- *   `<self>@<home>` (a new leader epoch: Kafka clients refresh and come here).
+ *   a write by any older holder fails; segment-file writes hold the same fence), then the
+ *   segment files if any (recovery cuts a torn tail), and takes the store's partition
+ *   leaderships as `<self>@<home>` (a new leader epoch: Kafka clients refresh and come here).
  * - Kafka requests for those partitions go to that store's log (routedLog.ts); records
  *   produced there reach MQTT subscribers as copies (the engine's log references are to this
  *   node's own log).
@@ -16,9 +17,8 @@
  *   which fences this node's writes and makes it let go (it sees the store's new owner), and
  *   claims its leaderships back; what this node committed is in the file it recovers.
  *
- * Only the SQLite log can be shared so: partitions of topics kept in segment files (or memory)
- * stay unavailable until their worker is back, as before. Nothing here runs on a single node
- * or without `--workers`.
+ * Partitions of topics kept in memory stay unavailable until their worker is back. Nothing here
+ * runs on a single node or without `--workers`.
  */
 import { Effect, Exit, Scope, Stream } from "effect"
 import { partitionOf, streamOf, type TopicPartition, topicPartition } from "../../../domain/ids.js"
@@ -76,7 +76,7 @@ export interface AdoptionOptions {
   readonly kafka: KafkaTakeOver | null
   /** This worker's data directory (its siblings' are next to it). */
   readonly dataDir: string
-  /** Opens the message log and event store of the SQLite file in a data directory, fenced. */
+  /** Opens the message log and event store of a data directory, fenced (storeOwnership.openStore). */
   readonly open: (dir: string, fence: StoreFence) => Effect.Effect<AdoptedStore, StorageError, Scope.Scope>
 }
 
@@ -170,7 +170,7 @@ export class StoreAdoption {
         if (o.owner !== me && ownStore) claims.push(leaders.claim(key, me, o.epoch))
       } else if (this.held.has(home)) {
         const want = adoptedOwner(me, home)
-        if (o.owner !== want && policies.storageFor(streamOf(tpOfKey(key))) === "sqlite") claims.push(leaders.claim(key, want, o.epoch))
+        if (o.owner !== want && policies.storageFor(streamOf(tpOfKey(key))) !== "memory") claims.push(leaders.claim(key, want, o.epoch))
       }
     }
     return claims.length === 0 ? Effect.void : Effect.forEach(claims, (c) => Effect.ignore(c), { concurrency: 8, discard: true })

@@ -1,20 +1,20 @@
 /**
  * Who may write a worker's data directory (`--workers`): `owners/stores/<node id>` in the
  * Coordination service, its epoch written into the SQLite file and checked by every write
- * (SqliteWriter.StoreFence). A worker claims its own store before its storage opens, taking it
- * back from a sibling that served it while it was down (StoreAdoption.ts): the sibling's next
- * write fails, and this worker recovers whatever it committed before.
+ * (SqliteWriter.StoreFence; segment-file writes run inside such a fenced transaction). A worker
+ * claims its own store before its storage opens, taking it back from a sibling that served it
+ * while it was down (StoreAdoption.ts): the sibling's next write fails, and this worker
+ * recovers whatever it committed before.
  */
-import { Effect, Layer, Schedule, type Scope } from "effect"
+import { Context, Effect, Layer, Schedule, type Scope } from "effect"
 import { BrokerConfig } from "../../../config/BrokerConfig.js"
+import type { BrokerConfigShape } from "../../../config/BrokerConfigShape.js"
 import * as MessageLogLive from "../../../layers/MessageLogLive.js"
-import * as Sqlite from "../../../layers/storage-sqlite/Sqlite.js"
-import * as SqliteEventStore from "../../../layers/storage-sqlite/SqliteEventStore.js"
-import * as SqliteLogDriver from "../../../layers/storage-sqlite/SqliteLogDriver.js"
+import * as Storage from "../../../layers/Storage.js"
 import type { StoreFence } from "../../../layers/storage-sqlite/SqliteWriter.js"
+import type { TopicPoliciesService } from "../../../layers/TopicPolicies.js"
 import type { StorageError } from "../../../services/errors.js"
-import type { EventStore } from "../../../services/EventStore.js"
-import { LogDriver } from "../../../services/LogDriver.js"
+import { EventStore } from "../../../services/EventStore.js"
 import type { MessageLog } from "../../../services/MessageLog.js"
 import type { CoordinationService, Ownership } from "../../../services/Coordination.js"
 import { ClusterNode } from "../ClusterNode.js"
@@ -22,8 +22,11 @@ import { workerIndex } from "./workerConfig.js"
 
 export const STORES = "stores/"
 
-/** Whether this process takes over a dead sibling's data directory: a `--workers` worker on SQLite (segment files cannot be shared). */
-export const takesOverStores = (kind: string): boolean => workerIndex() !== null && kind === "sqlite"
+/**
+ * Whether this process takes over a dead sibling's data directory: a `--workers` worker on disk
+ * (SQLite, or segment files, whose writes hold the SQLite file's fence too).
+ */
+export const takesOverStores = (kind: string): boolean => workerIndex() !== null && (kind === "sqlite" || kind === "segment")
 export const storeKey = (home: string): string => `${STORES}${home}`
 
 /** Takes `home`'s store for `owner` from whoever holds it now (retried through conflicts and etcd hiccups, ~10 s). */
@@ -65,14 +68,16 @@ export interface AdoptedStore {
 }
 
 /**
- * The message log and event store of the SQLite file in another worker's data directory, over
- * one connection fenced at `fence` (StoreAdoption). Its segment files stay its own.
+ * Opens the storage in another worker's data directory (StoreAdoption) as this worker's own
+ * opens (same kind and settings, following `policies`), fenced at `fence`: its message log
+ * (SQLite and segment files; recovery cuts a torn tail) and its events.
  */
-export const openStore = (dir: string, fence: StoreFence): Effect.Effect<AdoptedStore, StorageError, Scope.Scope> =>
+export const openStore = (storage: BrokerConfigShape["storage"], policies?: TopicPoliciesService) =>
+(dir: string, fence: StoreFence): Effect.Effect<AdoptedStore, StorageError, Scope.Scope> =>
   Effect.gen(function*() {
-    const sql = yield* Layer.build(Sqlite.layer(dir, fence))
-    const driver = yield* Effect.provide(SqliteLogDriver.make, sql)
-    const log = yield* Effect.provideService(MessageLogLive.make, LogDriver, driver)
-    const events = yield* Effect.provide(SqliteEventStore.make, sql)
-    return { log, events }
+    // No retention while held: as with SQLite, the store's own worker does it when it is back.
+    const options = { fence, segmentRetention: false, ...(policies === undefined ? {} : { policies }) }
+    const opened = yield* Layer.build(Storage.layer(storage.kind, dir, storage, options))
+    const log = yield* Effect.provide(MessageLogLive.make, opened)
+    return { log, events: Context.get(opened, EventStore) }
   })

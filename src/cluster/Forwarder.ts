@@ -156,4 +156,8 @@ export class Forwarder implements RemoteRouting {
   sessionChanged(session: LiveSession, events: ReadonlyArray<SessionEvent>): void {
     this.sessions.directory.changed(session, events)
   }
+
+  keepFrom(tp: string): number | undefined {
+    return this.link.keepFrom(tp)
+  }
 }

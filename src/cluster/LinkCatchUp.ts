@@ -20,6 +20,8 @@ const SAVE_EVERY = "1 second"
 /** Catch-up answers served at once: each reads the log and fills the link; the rest wait their turn. */
 const CONCURRENT_ANSWERS = 4
 
+const NOTHING = () => {}
+
 export class LinkCatchUp {
   private link: NodeLink | null = null
   private saved = ""
@@ -85,6 +87,9 @@ export class LinkCatchUp {
   /** Hot path: a batch another node forwarded, or (replay) part of the answer to a catch-up. */
   onForwarded(from: string, batch: PublishBatch, isReplay: boolean): void {
     const engine = this.engine
+    // A pass comes with the next append; one that appends nothing (coverage alone) asks for it,
+    // so an idle node's senders still learn how far it is (their retention waits on it).
+    if (this.unstored.size === 0) engine.log.unsafeAfterNextPass(NOTHING)
     this.unstored.add(from)
     if (isReplay) {
       for (const f of this.progress.replayed(from, batch.messages, batch.coverage)) {

@@ -81,10 +81,16 @@ const COVERAGE_SNAPSHOTS = 10
 const lostFrom = (peer: Peer, now: number): ReadonlyMap<string, number> => {
   let chosen: ReadonlyMap<string, number> | undefined
   for (const s of peer.snapshots) if (chosen === undefined || s.at <= now - LOST_MARGIN_MS) chosen = s.covered
-  // A partition first covered after that snapshot: from its start.
+  // A partition first covered after that snapshot: from its first message to the peer.
   const from = new Map<string, number>()
-  for (const tp of peer.covered.keys()) from.set(tp, chosen?.get(tp) ?? 0)
+  for (const tp of peer.covered.keys()) from.set(tp, chosen?.get(tp) ?? peer.firstCovered.get(tp) ?? 0)
   return from
+}
+
+/** The offset of the first of `messages` logged in `tp`, or `end` if none is. */
+const firstOffset = (messages: ReadonlyArray<Message>, tp: string, end: number): number => {
+  for (const m of messages) if (m.tp === tp) return m.offset
+  return end
 }
 
 /** Messages per frame: large enough to amortise, small enough to keep frames far below the cap. */
@@ -107,6 +113,8 @@ class Peer {
   readonly control: Array<Buffer> = []
   /** Per log partition of this node: the end offset up to which this peer has been told what it got. */
   readonly covered = new Map<string, number>()
+  /** Per log partition: the offset of the first message this peer was sent of it (or the end then, if none). */
+  readonly firstCovered = new Map<string, number>()
   /**
    * The coverage as it stood every COVERAGE_SNAPSHOT_MS, the latest last (a few): what a peer
    * that crashes may not have made durable starts about LOST_MARGIN_MS before the break.
@@ -358,6 +366,7 @@ export class NodeLink {
     const out: Array<Coverage> = []
     for (const [tp, end] of this.options.ends()) {
       const before = peer.covered.get(tp)
+      if (before === undefined) peer.firstCovered.set(tp, firstOffset(peer.messages, tp, end))
       if (!peer.fresh && before === end) continue
       out.push({ tp, from: peer.fresh ? -1 : before ?? 0, to: end })
       peer.covered.set(tp, end)
@@ -512,6 +521,29 @@ export class NodeLink {
   storedBy(node: string): ReadonlyMap<string, number> | undefined {
     const positions = this.stored.get(node)?.positions
     return positions === undefined || positions.size === 0 ? undefined : positions
+  }
+
+  /**
+   * Retention: the lowest offset of this node's partition `tp` that another node may still ask
+   * for. A member that said what it stored (STORED) may ask for what lies past that (a catch-up
+   * after a lost link); for a peer whose link broke, a session catch-up replays from where it may
+   * have lost what it was sent, for LOST_KEEP_MS. Undefined: nobody holds `tp` back.
+   */
+  keepFrom(tp: string): number | undefined {
+    let keep: number | undefined
+    const lower = (offset: number | undefined) => {
+      if (offset !== undefined && (keep === undefined || offset < keep)) keep = offset
+    }
+    const now = Date.now()
+    for (const [node, entry] of this.stored) {
+      if (this.options.lookup(node) !== undefined) lower(entry.positions.get(tp))
+    }
+    for (const [node, lost] of this.lost) {
+      if (now - lost.at > LOST_KEEP_MS) continue
+      lower(lost.from.get(tp))
+      lower(this.stored.get(node)?.positions.get(tp))
+    }
+    return keep
   }
 
   /** A member left: its connection and anything queued for it go. */

@@ -7,7 +7,7 @@
  * lease is revoked, so its routes vanish and the others stop sending to it), then the link closes,
  * all before any client listener does. A single node skips all of it.
  */
-import { Context, Effect, Layer, Option, Runtime, Stream } from "effect"
+import { Context, Deferred, Effect, Exit, Layer, Option, Runtime, Stream } from "effect"
 import { BrokerConfig } from "../../config/BrokerConfig.js"
 import type { BrokerConfigShape, ClusterConfig } from "../../config/BrokerConfigShape.js"
 import { HttpListener } from "../http/HttpListener.js"
@@ -149,7 +149,10 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
         rejoined: (next) => Effect.sync(() => summary?.use(next, engine.subscriptions.routeKeys()))
       }
     )
-    if (membership === null) return { routes: null, link: null, catchUp: null }
+    if (membership === null) {
+      if (engine.joining !== null) Deferred.unsafeDone(engine.joining, Exit.void) // a single node after all
+      return { routes: null, link: null, catchUp: null }
+    }
 
     // Sessions restored from this node's storage that resumed elsewhere while it was down go before their routes are published.
     const stale = yield* sessions.dropStale()
@@ -189,6 +192,7 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
         engine.subscriptions.routes = installed
         for (const key of engine.subscriptions.routeKeys()) installed.added(key)
         engine.remote = forwarder
+        if (engine.joining !== null) Deferred.unsafeDone(engine.joining, Exit.void)
         if (sysOn) {
           // The others get this node's figures now, not one interval after the join.
           publishSys(mqtt.context, Date.now())

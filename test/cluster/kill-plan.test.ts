@@ -388,7 +388,7 @@ describe.skipIf(!hasEtcd || !mosquittoInstalled)("the kill plan: 3 etcd members,
     const missing = lost.map((p) => Number(p.slice(name.length))).sort((a, b) => a - b)
     const twice = [...counts].filter(([, n]) => n > 1).map(([p]) => p)
     console.log(`kill plan (${name}): n2 SIGKILLed under QoS ${qos} load (${load.sent} published on n1, ${acked.size} acknowledged): subscriber resumed on n3 ${resumedMs} ms after the kill (session present ${connects[1]!.sessionPresent}); missing while n2 was down ${lostWhileDown}; n2 restarted, ${Date.now() - restartAt} ms later acknowledged lost ${lost.length}${lost.length > 0 ? ` (${name}${missing[0]}..${name}${missing.at(-1)})` : ""}, duplicates ${deliveries - received.size}${twice.length > 0 ? ` (${twice.slice(0, 5).join(", ")}...)` : ""}`)
-    if (lost.length > 0 || (qos === 2 && twice.length > 0)) for (const n of nodes) console.log(n.output().split("\n").filter((l) => l.includes(clientId) || /merged|remnant|STORED/.test(l)).join("\n"))
+    if (lost.length > 0 || (qos === 2 && twice.length > 0)) for (const n of nodes) console.log(n.output().split("\n").filter((l) => l.includes(clientId) || /merged|remnant|link/.test(l)).join("\n"))
     expect(connects[1]!.sessionPresent).toBe(true)
     expect(lost).toEqual([])
     if (qos === 2) expect(twice).toEqual([])

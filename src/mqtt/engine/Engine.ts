@@ -9,7 +9,7 @@
  * storage small, and MqttEngine.ts runs all three as the engine's layer. The members marked
  * "restore, snapshots" are theirs, not for protocol code.
  */
-import { Effect, Runtime, Schema } from "effect"
+import { type Deferred, Effect, Runtime, Schema } from "effect"
 import type { BrokerConfigShape } from "../../../config/BrokerConfigShape.js"
 import { type TopicPartition, topicPartition } from "../../../domain/ids.js"
 import { decideConnect, decideDelete, decideDisconnect, decideExpire, decideSubscribe, decideUnsubscribe, type SubscribeRequest } from "../../../domain/session/decide.js"
@@ -72,6 +72,8 @@ export interface RemoteRouting {
   claimSession(clientId: string, cleanStart: boolean): Effect.Effect<boolean>
   /** A session's events were decided (subscriptions, start, end): the cluster's record of it follows. */
   sessionChanged(session: LiveSession, events: ReadonlyArray<SessionEvent>): void
+  /** Retention: the lowest offset of `tp` another node may still ask for again (a catch-up); undefined: none. */
+  keepFrom(tp: string): number | undefined
 }
 
 export class Engine {
@@ -92,8 +94,14 @@ export class Engine {
   readonly journal: ProgressJournal
   /** Reads the backlogs of sessions behind a cursor (offline, or their queue full) from the log. */
   readonly backlog: BacklogReader
-  /** Set while this node is a member of a cluster (src/cluster/MqttCluster.ts). */
+  /** Set while this node is a member of a cluster (src/cluster/announce.ts). */
   remote: RemoteRouting | null = null
+  /**
+   * A node of a cluster that has not joined yet (its listeners are up first): done once `remote`
+   * is set, or once it is clear there is none. A CONNECT meanwhile waits for it: opened unclaimed,
+   * a session would be unknown to the cluster (another node could hold the same client id).
+   */
+  joining: Deferred.Deferred<void> | null = null
 
   /** Empty: restoreEngine (restore.ts) fills it from storage before any client comes. */
   constructor(

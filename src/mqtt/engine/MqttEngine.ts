@@ -5,7 +5,7 @@
  * engine through this Tag, none through another. Closing the layer, after every listener has
  * closed, checkpoints each persistent session and saves a snapshot.
  */
-import { Context, Duration, Effect, Layer } from "effect"
+import { Context, Deferred, Duration, Effect, FiberId, Layer, Option } from "effect"
 import { BrokerConfig } from "../../../config/BrokerConfig.js"
 import type { BrokerConfigShape } from "../../../config/BrokerConfigShape.js"
 import type { TopicPartition } from "../../../domain/ids.js"
@@ -14,6 +14,7 @@ import { TopicPolicies } from "../../../layers/TopicPolicies.js"
 import type { StorageError } from "../../../services/errors.js"
 import { EventStore } from "../../../services/EventStore.js"
 import { MessageLog } from "../../../services/MessageLog.js"
+import { ClusterNode } from "../../cluster/ClusterNode.js"
 import { streamMapping, Topics } from "../../meta/Topics.js"
 import { Engine } from "./Engine.js"
 import { restoreEngine } from "./restore.js"
@@ -89,6 +90,9 @@ export const layer: Layer.Layer<MqttEngine, StorageError, BrokerConfig | Message
     const topics = yield* Topics
     const policies = yield* TopicPolicies
     const engine = yield* makeEngine(config, yield* MessageLog, yield* EventStore, streamMapping(topics, config), policies.hold)
+    // A cluster node's listeners open before it joins: CONNECTs wait for the join (announce.ts).
+    const node = yield* Effect.serviceOption(ClusterNode)
+    if (Option.isSome(node) && node.value.enabled) engine.joining = Deferred.unsafeMake<void>(FiberId.none)
     // Registered before the fiber starts, so it runs after the fiber is interrupted.
     yield* Effect.addFinalizer(() => shutdownEngine(engine).pipe(Effect.catchAll((e) => Effect.logError("checkpoint at shutdown failed", e))))
     yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(SWEEP_INTERVAL), housekeeping(engine))))

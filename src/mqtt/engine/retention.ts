@@ -12,7 +12,8 @@ import { PROGRESS_TP } from "./ProgressJournal.js"
  * node) only where a session's pending entries point. With Kafka off nothing else reads the MQTT
  * topics, so what no session needs is deleted here; with Kafka on, Kafka retention deletes by
  * age and size and this only tells it (`holds`) what sessions still need, so it never deletes
- * a queued message of a persistent session.
+ * a queued message of a persistent session. In a cluster, other nodes' claims on the log count
+ * as well (NodeLink.keepFrom).
  */
 export const applyRetention = (engine: Engine): Effect.Effect<void, StorageError> =>
   Effect.suspend(() => {
@@ -26,6 +27,15 @@ export const applyRetention = (engine: Engine): Effect.Effect<void, StorageError
     const lower = (tp: string, offset: number) => {
       const floor = floors.get(tp as TopicPartition)
       if (floor !== undefined && offset < floor) floors.set(tp as TopicPartition, offset)
+    }
+    // In a cluster, what other nodes may ask for again (a catch-up after a lost link, or for a
+    // session whose dead holder they were routing to) is kept too.
+    const remote = engine.remote
+    if (remote !== null) {
+      for (const tp of floors.keys()) {
+        const keep = remote.keepFrom(tp)
+        if (keep !== undefined) lower(tp, keep)
+      }
     }
     let keepAll = false
     for (const session of engine.sessions.values()) {

@@ -5,7 +5,7 @@
  * next; a refusal ends the chain.
  */
 import { randomUUID } from "node:crypto"
-import { Effect } from "effect"
+import { Deferred, Effect } from "effect"
 import { ReasonCode } from "../../../domain/ReasonCode.js"
 import type { Identity } from "../../auth/Auth.js"
 import type { Refusal } from "../../net/Admission.js"
@@ -124,12 +124,22 @@ const admit = (conn: Connection, settings: ConnectSettings, claimant: Claimant, 
   openSession(conn, settings, claimant.address)
 }
 
+/** How long a CONNECT waits for a starting cluster node to join before it is refused with 0x88. */
+const JOIN_WAIT = "10 seconds"
+
 /**
  * In a cluster the session is claimed first (input waits): it may live on another node, which
  * hands it over; when etcd cannot say who holds it, the CONNECT is refused with 0x88 (v3: 3).
  */
 const openSession = (conn: Connection, settings: ConnectSettings, address: string): void => {
-  const remote = conn.ctx.engine.remote
+  const engine = conn.ctx.engine
+  const remote = engine.remote
+  if (remote === null && engine.joining !== null) {
+    // Not joined yet: wait for it (bounded), then claim; still not joined: 0x88, the client retries.
+    let joined = false
+    const join = Deferred.await(engine.joining).pipe(Effect.timeout(JOIN_WAIT), Effect.map(() => void (joined = true)), Effect.catchAll(() => Effect.void))
+    return conn.runControl(join, () => (joined ? openSession(conn, settings, address) : conn.refuse(ReasonCode.ServerUnavailable)))
+  }
   if (remote === null) return openHere(conn, settings, address)
   let claimed = false
   conn.runControl(Effect.map(remote.claimSession(settings.clientId, settings.cleanStart), (ok) => void (claimed = ok)), () =>

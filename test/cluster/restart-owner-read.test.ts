@@ -34,7 +34,19 @@ const pool = async (n: number, width: number, task: (i: number) => Promise<void>
 }
 
 /** A persistent session for `clientId`, left with its client gone. */
-const persistentSession = (port: number, clientId: string): Promise<void> =>
+const persistentSession = async (port: number, clientId: string): Promise<void> => {
+  // A CONNECT refused with 0x88 (etcd slow to answer the claim on a loaded machine) is tried again, as a device would.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await connectOnce(port, clientId)
+    } catch (e) {
+      if (attempt >= 5) throw e
+      await new Promise((r) => setTimeout(r, 200 * attempt))
+    }
+  }
+}
+
+const connectOnce = (port: number, clientId: string): Promise<void> =>
   new Promise((resolve, reject) => {
     const c = mqtt.connect({ host: "127.0.0.1", port, clientId, protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 3600 }, reconnectPeriod: 0, connectTimeout: 20_000 })
     c.once("connect", () => c.end(false, {}, () => resolve()))

@@ -360,9 +360,12 @@ export class SessionOwnership {
     return Effect.gen(this, function*() {
       const restored = [...this.engine.sessions.values()].filter((s) => s.conn === null).map((s) => s.clientId)
       if (restored.length === 0) return 0
+      const many = restored.length > MANY_RESTORED
+      // Many: the start pauses here for seconds (100k: ~800 txns), and the log says why.
+      if (many) yield* Effect.logInfo(`cluster: reading the owners of ${restored.length} restored session(s) from etcd`)
       const began = Date.now()
       const owners = yield* sessionOwners(this.coordination, restored)
-      if (restored.length > MANY_RESTORED) yield* Effect.logInfo(`cluster: owners of ${restored.length} restored session(s) read from etcd in ${Date.now() - began} ms`)
+      if (many) yield* Effect.logInfo(`cluster: owners of ${restored.length} restored session(s) read from etcd in ${Date.now() - began} ms`)
       let stale = 0
       for (const clientId of restored) {
         const session = this.engine.sessions.get(clientId)

@@ -71,6 +71,9 @@ export class StreamVersionConflict extends Data.TaggedError("StreamVersionConfli
 /** Where ownerships show in list and watch (`owners/<key>` = `{owner, epoch}` as JSON), on every layer. */
 export const OWNERS_PREFIX = "owners/"
 
+/** Keys per `ownersOf` read: etcd refuses a txn of more operations than its --max-txn-ops, 128 by default. */
+export const OWNERS_BATCH = 128
+
 /** An ownership as list and watch show it; null for none. */
 export const parseOwnership = (text: string | null | undefined): Ownership | null => {
   if (text === null || text === undefined) return null
@@ -104,6 +107,13 @@ export interface CoordinationService {
    */
   readonly claim: (key: string, owner: string, expected: number) => Effect.Effect<Ownership, OwnershipConflict | CoordinationError>
   readonly ownerOf: (key: string) => Effect.Effect<Ownership | null, CoordinationError>
+  /**
+   * `ownerOf` for many keys: each key of `keys` -> its ownership, or null when nobody owns it.
+   * Costs what `keys` costs, however many other keys are owned (etcd: txns of at most
+   * OWNERS_BATCH reads, a few in flight, each with its own deadline): a node asks about its own
+   * keys, not the cluster's. Each batch is read at one revision; the batches may differ.
+   */
+  readonly ownersOf: (keys: ReadonlyArray<string>) => Effect.Effect<ReadonlyMap<string, Ownership | null>, CoordinationError>
   // Ownerships also show in list and watch as `owners/<key>` with the JSON `{"owner","epoch"}`,
   // so many of them can be followed at once (Kafka partition leaders, group slots).
   /**

@@ -21,6 +21,7 @@ import {
   type MemberChange,
   type MemberInfo,
   type Ownership,
+  OWNERS_BATCH,
   OWNERS_PREFIX,
   OwnershipConflict,
   parseOwnership,
@@ -83,6 +84,18 @@ const watchPrefix = <A>(
       )
     })
   )
+
+/**
+ * `ownersOf` batches read at the same time: 20k keys in 157 txns took 0.95-1.5 s with 4 in flight,
+ * 0.54-1.3 s with 8, 0.68 s with 16 (2-core machine at load 6-8, one etcd member).
+ */
+const OWNERS_IN_FLIGHT = 8
+
+const batches = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> => {
+  const out: Array<ReadonlyArray<A>> = []
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
+  return out
+}
 
 /**
  * etcd cancels a watch whose start revision is compacted without a reason (etcd 3.4 sets only
@@ -167,6 +180,27 @@ export const make = (options: EtcdOptions) =>
           return yield* Effect.flatMap(readOwner(key), (now) => settled(now?.ownership ?? null))
         }),
       ownerOf: (key: string) => Effect.map(readOwner(key), (read) => read?.ownership ?? null),
+      ownersOf: (keys: ReadonlyArray<string>) =>
+        Effect.gen(function*() {
+          const owners = new Map<string, Ownership | null>()
+          // A txn of reads only: linearizable, one revision per batch, and no Raft proposal.
+          yield* Effect.forEach(batches(keys, OWNERS_BATCH), (batch) =>
+            etcd("read owners", (o) => client.kv.txn({ success: batch.map((k) => ({ request_range: { key: Buffer.from(ownerKey(k)) } })) }, o)).pipe(
+              Effect.map((res) =>
+                batch.forEach((k, i) => {
+                  const kv = res.responses[i]?.response_range.kvs[0]
+                  owners.set(k, kv === undefined ? null : parseOwnership(kv.value.toString()))
+                })
+              )
+            ), { concurrency: OWNERS_IN_FLIGHT, discard: true }).pipe(
+            Effect.mapError((e) =>
+              /too many operations in txn/.test(String(e.cause))
+                ? new CoordinationError({ op: "read owners", cause: new Error(`etcd refuses txns of ${OWNERS_BATCH} operations: start it with --max-txn-ops ${OWNERS_BATCH} or more (its default)`) })
+                : e
+            )
+          )
+          return owners
+        }),
       writeIfOwned: (key: string, ownership: Ownership, batch: ReadonlyArray<KeyWrite>, release = false) =>
         etcd("write if owned", (o) =>
           // The value compared is exactly what claim wrote for this ownership.

@@ -137,6 +137,7 @@ export function makeWith(options: MemoryOptions) {
           return Effect.fail(new OwnershipConflict({ key, current }))
         }),
       ownerOf: (key) => Effect.sync(() => owners.get(key) ?? null),
+      ownersOf: (keys) => Effect.sync(() => new Map(keys.map((key) => [key, owners.get(key) ?? null] as const))),
       writeIfOwned: (key, ownership, batch, release = false) =>
         Effect.suspend(() => {
           const current = owners.get(key)

@@ -11,7 +11,7 @@
  * node is back on its data (Remnants.ts).
  */
 import { Deferred, Effect, Runtime } from "effect"
-import { type CoordinationService, type Ownership, OWNERS_PREFIX, parseOwnership } from "../../services/Coordination.js"
+import { type CoordinationService, type Ownership } from "../../services/Coordination.js"
 import { ReasonCode } from "../../domain/ReasonCode.js"
 import type { Connection } from "../mqtt/Connection.js"
 import type { Engine } from "../mqtt/engine/Engine.js"
@@ -30,6 +30,8 @@ const HAND_OVER_WAIT_MS = 3000
 const TAKEN_OVER_STORED_MS = 3000
 /** How long a stopping node waits for a node to store a session it pushed. */
 const PUSH_WAIT_MS = 5000
+/** Past this many restored sessions, the start logs how long reading their owners took. */
+const MANY_RESTORED = 10_000
 
 export class SessionOwnership {
   private nextRequest = 1
@@ -345,8 +347,10 @@ export class SessionOwnership {
   }
 
   /**
-   * At start, after joining: the sessions this node restored from its storage that etcd says
-   * another node owns now (the client resumed there while this node was down) are stale. They
+   * At start, after joining: the sessions this node restored from its storage (not connected
+   * yet) that etcd says another node owns now (the client resumed there while this node was
+   * down) are stale. Only their owner keys are read (`ownersOf`, in batches): the cost follows
+   * this node's sessions, not the cluster's; a node that restored none asks nothing. They
    * leave this node's routes before those are published, so it collects nothing more for them.
    * One that owes its client nothing ends here at once (no will: the session lives on
    * elsewhere); what the others still owe goes to their holders in the background (Remnants),
@@ -354,11 +358,19 @@ export class SessionOwnership {
    */
   dropStale(): Effect.Effect<number> {
     return Effect.gen(this, function*() {
-      const owners = yield* sessionOwners(this.coordination)
+      const restored = [...this.engine.sessions.values()].filter((s) => s.conn === null).map((s) => s.clientId)
+      if (restored.length === 0) return 0
+      const many = restored.length > MANY_RESTORED
+      // Many: the start pauses here for seconds (100k: ~800 txns), and the log says why.
+      if (many) yield* Effect.logInfo(`cluster: reading the owners of ${restored.length} restored session(s) from etcd`)
+      const began = Date.now()
+      const owners = yield* sessionOwners(this.coordination, restored)
+      if (many) yield* Effect.logInfo(`cluster: owners of ${restored.length} restored session(s) read from etcd in ${Date.now() - began} ms`)
       let stale = 0
-      for (const session of [...this.engine.sessions.values()]) {
-        const owner = owners.get(session.clientId)
-        if (owner === undefined || owner === this.node.id || session.conn !== null) continue
+      for (const clientId of restored) {
+        const session = this.engine.sessions.get(clientId)
+        const owner = owners.get(clientId)
+        if (session === undefined || owner === undefined || owner === this.node.id || session.conn !== null) continue
         stale++
         yield* this.remnants.settle(session, owner).pipe(Effect.catchAll((e) =>
           Effect.logError(`cluster: reading what session ${session.clientId} owed failed; it stays stored here, and the next start tries again`, e)
@@ -380,17 +392,16 @@ export class SessionOwnership {
   }
 }
 
-/** Client id -> the node etcd says holds its session, for every session with an owner key. */
-export const sessionOwners = (coordination: CoordinationService): Effect.Effect<Map<string, string>, Error> =>
-  Effect.map(coordination.list(OWNERS_PREFIX + sessionKey("")), ({ entries }) => {
-    const prefix = OWNERS_PREFIX + sessionKey("")
+/**
+ * Client id -> the node etcd says holds its session, for those of `clientIds` with an owner key:
+ * read key by key in batches, so the cost follows `clientIds`, not the cluster's session count.
+ */
+export const sessionOwners = (coordination: CoordinationService, clientIds: ReadonlyArray<string>): Effect.Effect<Map<string, string>, Error> =>
+  Effect.map(coordination.ownersOf(clientIds.map(sessionKey)), (read) => {
     const owners = new Map<string, string>()
-    for (const e of entries) {
-      try {
-        owners.set(e.key.slice(prefix.length), parseOwnership(e.value)!.owner)
-      } catch {
-        // not an ownership record: nothing to compare
-      }
+    for (const clientId of clientIds) {
+      const owner = read.get(sessionKey(clientId))?.owner
+      if (owner !== undefined) owners.set(clientId, owner)
     }
     return owners
   })

@@ -2,17 +2,23 @@
  * The etcd Coordination layer past one gRPC message (issue 11, scale): a listing of 60,000 keys
  * comes in pages read at one revision, a watch resumes from that revision, a watch whose
  * revision was compacted while it was cut off fails so its consumer lists again and loses
- * nothing, and the member with the lowest id compacts etcd's history. Real etcd throughout.
+ * nothing, the member with the lowest id compacts etcd's history, and a restarting node reads
+ * the owners of its own sessions at a cost that follows them, not the cluster's (ownersOf
+ * against the listing it replaced). Real etcd throughout. ROBUSTMQ_SCALE_HEAVY=1 runs the
+ * restart figures at docs/cluster.md's size (20k own sessions among 200k others).
  */
-import { Deferred, Effect, Fiber, Logger, Stream } from "effect"
+import { Deferred, Duration, Effect, Fiber, Logger, Stream } from "effect"
 import { Etcd3 } from "etcd3"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as EtcdCoordination from "../../layers/coordination/etcd.js"
-import type { CoordinationService, Entry, KeyWrite } from "../../services/Coordination.js"
+import { Coordination, type CoordinationService, type Entry, type KeyWrite, OWNERS_PREFIX, parseOwnership } from "../../services/Coordination.js"
 import { RouteTable } from "../../src/cluster/RouteTable.js"
 import { routesPrefix } from "../../src/cluster/RouteSummary.js"
+import { ownershipKey } from "../../src/cluster/SessionDirectory.js"
+import { sessionOwners } from "../../src/cluster/SessionOwnership.js"
 import { startTcpProxy } from "../support/tcpProxy.js"
 import { type EtcdServer, hasEtcd, startEtcd } from "./etcdServer.js"
+import { ipcPair } from "./ipcCoordinationPair.js"
 
 const KEYS = 60_000
 /** etcd's --max-txn-ops. */
@@ -54,6 +60,46 @@ const follow = (coordination: CoordinationService, prefix: string) => {
   ))
   return { view, breaks, listings: () => listings, run }
 }
+
+/** docs/cluster.md's restart case: this node's sessions, and the rest of the cluster's. */
+const heavy = process.env.ROBUSTMQ_SCALE_HEAVY === "1"
+const OWN_SESSIONS = heavy ? 20_000 : 1_000
+const OTHER_SESSIONS = heavy ? 200_000 : 5_000
+/** Of this node's restored sessions, every STALE_EVERY-th resumed on another node while it was down. */
+const STALE_EVERY = 20
+const ownId = (i: number) => `own-${String(i).padStart(6, "0")}`
+const otherId = (i: number) => `dev-${String(i).padStart(7, "0")}`
+const ownOwner = (i: number) => (i % STALE_EVERY === 0 ? "node-b" : "node-a")
+
+/** What dropStale did before ownersOf: list every session owner key, keep those of its own sessions. */
+const ownersByListing = (coordination: CoordinationService, clientIds: ReadonlyArray<string>) =>
+  Effect.map(coordination.list(OWNERS_PREFIX + ownershipKey("")), ({ entries }) => {
+    const prefix = OWNERS_PREFIX + ownershipKey("")
+    const all = new Map(entries.map((e) => [e.key.slice(prefix.length), parseOwnership(e.value)!.owner]))
+    return { listed: entries.length, owners: new Map(clientIds.flatMap((id) => (all.has(id) ? [[id, all.get(id)!] as const] : []))) }
+  })
+
+/**
+ * Times the old way and the new one for this node's restored sessions (own-0..n-1), and checks
+ * what each read. The listing may fail (over IPC a large one passes the call's deadline): then
+ * its figure is the failure.
+ */
+const compareOwnerReads = (coordination: CoordinationService, n: number, where: string) =>
+  Effect.gen(function*() {
+    const clientIds = Array.from({ length: n }, (_, i) => ownId(i))
+    const expected = new Map(clientIds.map((id, i) => [id, ownOwner(i)]))
+    let began = Date.now()
+    const before = yield* Effect.either(ownersByListing(coordination, clientIds))
+    const listingMs = Date.now() - began
+    began = Date.now()
+    const after = yield* sessionOwners(coordination, clientIds)
+    const ownersOfMs = Date.now() - began
+    expect(after).toEqual(expected)
+    if (before._tag === "Right") expect(before.right.owners).toEqual(expected)
+    const listing = before._tag === "Right" ? `listing ${before.right.listed} keys ${listingMs} ms` : `listing FAILED after ${listingMs} ms (${before.left.message})`
+    yield* Effect.log(`restart owner read (${where}), ${n} own sessions among ${OTHER_SESSIONS} others: ${listing}, ownersOf ${ownersOfMs} ms`)
+    return { listingMs, ownersOfMs }
+  })
 
 const asMap = (entries: ReadonlyArray<Entry>) => new Map(entries.map((e) => [e.key, e.value]))
 
@@ -134,6 +180,32 @@ etcdSuite("etcd coordination at scale", () => {
       expect(view.get(key(KEYS - 1))).toBe("changed 0")
       expect(view.has(key(0))).toBe(false)
     }))), 60_000)
+
+  it(`a restarting node reads the owners of its ${OWN_SESSIONS} sessions among ${OTHER_SESSIONS} others by key, not by listing them all`, () =>
+    Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      const coordination = yield* coordinationAt(etcd.endpoint, "restart")
+      // Owner keys as claims leave them, written in txns of 128 puts: claiming 220k one by one takes minutes.
+      const put = (owners: ReadonlyArray<readonly [string, string]>) =>
+        Effect.forEach(chunks(owners, TXN_OPS), (batch) =>
+          Effect.promise(() => raw.kv.txn({
+            success: batch.map(([id, owner]) => ({
+              request_put: { key: Buffer.from(`/rmq/restart/${OWNERS_PREFIX}${ownershipKey(id)}`), value: Buffer.from(JSON.stringify({ owner, epoch: 1 })) }
+            }))
+          })), { concurrency: 8, discard: true })
+      yield* put(Array.from({ length: OWN_SESSIONS }, (_, i) => [ownId(i), ownOwner(i)] as const))
+      // The same read while etcd holds this node's sessions only: what it costs does not depend on the others.
+      const alone = yield* Effect.timed(sessionOwners(coordination, Array.from({ length: OWN_SESSIONS }, (_, i) => ownId(i))))
+      expect(alone[1].size).toBe(OWN_SESSIONS)
+      yield* Effect.log(`restart owner read (etcd), ${OWN_SESSIONS} own sessions and no others: ownersOf ${Math.round(Duration.toMillis(alone[0]))} ms`)
+      yield* put(Array.from({ length: OTHER_SESSIONS }, (_, i) => [otherId(i), `node-${i % 100}`] as const))
+      const { listingMs, ownersOfMs } = yield* compareOwnerReads(coordination, OWN_SESSIONS, "etcd")
+      // Loose: the machine is shared; the point is that it does not grow with the others.
+      if (heavy) expect(ownersOfMs).toBeLessThan(listingMs)
+      // A node that restored nothing asks nothing, however many others there are.
+      const began = Date.now()
+      expect((yield* sessionOwners(coordination, [])).size).toBe(0)
+      expect(Date.now() - began).toBeLessThan(50)
+    }))), heavy ? 600_000 : 60_000)
 
   it("a watch that resumes past a compaction fails, and its consumer lists again and loses nothing", async () => {
     const proxy = await startTcpProxy({ host: "127.0.0.1", port: Number(new URL(etcd.endpoint).port) })
@@ -238,4 +310,16 @@ etcdSuite("etcd coordination at scale", () => {
       const { revision: latest } = yield* b.list("probe")
       expect(yield* Effect.promise(() => compacted(latest))).toBe(false)
     }))), 30_000)
+})
+
+describe("restart owner read over the --workers IPC channel (in-process JSON)", () => {
+  it(`reads the owners of ${OWN_SESSIONS} sessions among ${OTHER_SESSIONS} others by key`, () =>
+    Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      const coordination = yield* Coordination
+      const claim = (id: string, owner: string) => Effect.flatMap(coordination.claim(ownershipKey(id), "node-a", 0), (mine) =>
+        owner === "node-a" ? Effect.void : Effect.asVoid(coordination.claim(ownershipKey(id), owner, mine.epoch)))
+      yield* Effect.forEach(Array.from({ length: OTHER_SESSIONS }, (_, i) => i), (i) => claim(otherId(i), `node-${i % 100}`), { concurrency: 64, discard: true })
+      yield* Effect.forEach(Array.from({ length: OWN_SESSIONS }, (_, i) => i), (i) => claim(ownId(i), ownOwner(i)), { concurrency: 64, discard: true })
+      yield* compareOwnerReads(coordination, OWN_SESSIONS, "IPC")
+    }).pipe(Effect.provide(ipcPair)))), heavy ? 600_000 : 60_000)
 })

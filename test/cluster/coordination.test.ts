@@ -8,10 +8,9 @@ import { Etcd3 } from "etcd3"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as EtcdCoordination from "../../layers/coordination/etcd.js"
 import * as MemoryCoordination from "../../layers/coordination/memory.js"
-import { CoordinationHost } from "../../src/cluster/workers/coordinationHost.js"
-import * as IpcCoordination from "../../src/cluster/workers/ipcCoordination.js"
 import { Coordination, type MemberChange, parseStreamEntryKey, streamHeadKey, streamPrefix } from "../../services/Coordination.js"
 import { type EtcdServer, hasEtcd, startEtcd } from "./etcdServer.js"
+import { ipcPair } from "./ipcCoordinationPair.js"
 
 const run = <A, E>(layer: Layer.Layer<Coordination>, effect: Effect.Effect<A, E, Coordination | Scope.Scope>) =>
   Effect.runPromise(Effect.scoped(Effect.provide(effect, layer)))
@@ -96,23 +95,6 @@ const contract = (name: string, layerOf: () => Layer.Layer<Coordination>) =>
 
 contract("memory", () => MemoryCoordination.layer)
 
-/**
- * A worker's Coordination under `--workers N`: calls cross a channel (JSON, asynchronous, as
- * Node's IPC is) to the primary's host in front of a memory coordination.
- */
-const ipcPair = Layer.effect(Coordination, Effect.gen(function*() {
-  const { service } = yield* MemoryCoordination.make
-  const host = new CoordinationHost(service)
-  const listeners: Array<(m: unknown) => void> = []
-  const primarySide = {
-    send: (m: unknown) => void setImmediate(() => listeners.forEach((l) => l(JSON.parse(JSON.stringify(m))))),
-    isConnected: () => true
-  }
-  return IpcCoordination.make({
-    send: (m) => void setImmediate(() => host.receive(primarySide, JSON.parse(JSON.stringify(m)))),
-    on: (_event, listener) => void listeners.push(listener)
-  })
-}))
 contract("worker IPC to the primary", () => ipcPair)
 
 describe("memory layer", () => {

@@ -47,8 +47,10 @@ export const ghostRemnants = (o: GhostOptions): WhileHeld => (home, store, gone)
     yield* Effect.log(`workers: ${engine.sessions.size} persistent session(s) of ${home} read from its data directory: what they owe goes to the node each resumes on`)
     const settled = new Set<LiveSession>()
     const settleResumed = Effect.gen(function*() {
-      const owners = yield* sessionOwners(o.coordination)
-      for (const session of [...engine.sessions.values()]) {
+      const waiting = [...engine.sessions.values()].filter((s) => !settled.has(s))
+      // Only the owners of its own unsettled sessions, not every session's of the cluster.
+      const owners = yield* sessionOwners(o.coordination, waiting.map((s) => s.clientId))
+      for (const session of waiting) {
         if (settled.has(session) || gone()) continue
         const owner = owners.get(session.clientId)
         if (owner === undefined || owner === home || o.node.member(owner) === undefined) continue

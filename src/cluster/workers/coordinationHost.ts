@@ -58,9 +58,11 @@ export class CoordinationHost {
 
   private reply(session: Session, id: number, exit: Exit.Exit<unknown, unknown>): void {
     const error = Exit.isFailure(exit) ? Option.getOrElse(Cause.failureOption(exit.cause), () => Cause.squash(exit.cause)) : undefined
-    const message: PrimaryMessage = Exit.isSuccess(exit)
-      ? { rmq: TAG, kind: "result", id, value: exit.value === undefined ? null : exit.value }
-      : { rmq: TAG, kind: "result", id, error: toWire(error) }
+    const message: PrimaryMessage = Exit.isFailure(exit)
+      ? { rmq: TAG, kind: "result", id, error: toWire(error) }
+      : exit.value instanceof Map
+      ? { rmq: TAG, kind: "result", id, value: [...exit.value], map: true }
+      : { rmq: TAG, kind: "result", id, value: exit.value === undefined ? null : exit.value }
     send(session, message)
   }
 

@@ -23,7 +23,8 @@ export type WireError =
   | { readonly tag: "StreamVersionConflict"; readonly stream: string; readonly expected: number; readonly actual: number }
 
 export type PrimaryMessage =
-  | { readonly rmq: typeof TAG; readonly kind: "result"; readonly id: number; readonly value?: unknown; readonly error?: WireError }
+  /** `map`: the value was a Map, sent as its entries (JSON has no maps). */
+  | { readonly rmq: typeof TAG; readonly kind: "result"; readonly id: number; readonly value?: unknown; readonly map?: true; readonly error?: WireError }
   | { readonly rmq: typeof TAG; readonly kind: "item"; readonly id: number; readonly item: unknown }
   | { readonly rmq: typeof TAG; readonly kind: "end"; readonly id: number; readonly error?: WireError }
   | { readonly rmq: typeof TAG; readonly kind: "lost"; readonly join: number }

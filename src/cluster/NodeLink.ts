@@ -186,7 +186,7 @@ export class NodeLink {
    * Per peer, per partition of this node's log: the peer's latest STORED (what it holds durably of
    * what it was sent), for the run of the peer that sent it (its `startedAt`).
    */
-  private readonly stored = new Map<string, { readonly startedAt: number; positions: ReadonlyMap<string, number> }>()
+  private readonly stored = new Map<string, { readonly startedAt: number; positions: ReadonlyMap<string, number>; at: number }>()
   /** The server side: accepts other nodes' connections (TLS ones once their handshake is done). */
   readonly server: net.Server
 
@@ -248,7 +248,7 @@ export class NodeLink {
         const refused = checkHello(this.options.secret, hello, Date.now())
         if (refused !== null) return fail(`refused: ${refused}; every node needs the same cluster.secret`)
         from = hello.node
-        if (this.stored.get(from)?.startedAt !== hello.startedAt) this.stored.set(from, { startedAt: hello.startedAt, positions: new Map() })
+        if (this.stored.get(from)?.startedAt !== hello.startedAt) this.stored.set(from, { startedAt: hello.startedAt, positions: new Map(), at: Date.now() })
       } else if (type === FrameType.Publish || type === FrameType.Replay) {
         if (from === null) return fail("PUBLISH before HELLO")
         const batch = decodePublish(body)
@@ -296,7 +296,10 @@ export class NodeLink {
         const positions = decodeStored(body)
         if (positions === null) return fail("a malformed STORED")
         const entry = this.stored.get(from)
-        if (entry !== undefined) entry.positions = positions
+        if (entry !== undefined) {
+          entry.positions = positions
+          entry.at = Date.now()
+        }
       } else if (type === FrameType.PushAck) {
         if (from === null) return fail("PUSHACK before HELLO")
         const ack = decodePushAck(body)
@@ -536,7 +539,8 @@ export class NodeLink {
     }
     const now = Date.now()
     for (const [node, entry] of this.stored) {
-      if (this.options.lookup(node) !== undefined) lower(entry.positions.get(tp))
+      // A member silent for that long (its log failing, say) does not hold this log forever.
+      if (this.options.lookup(node) !== undefined && now - entry.at <= LOST_KEEP_MS) lower(entry.positions.get(tp))
     }
     for (const [node, lost] of this.lost) {
       if (now - lost.at > LOST_KEEP_MS) continue

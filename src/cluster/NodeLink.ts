@@ -36,7 +36,7 @@ import {
 } from "./linkFrames.js"
 import type { NodeInfo } from "./ClusterNode.js"
 import { checkHello, helloMac } from "./linkSecret.js"
-import { isTlsRefusal, type LinkTls } from "./linkTls.js"
+import { helloRefusal, isTlsRefusal, type LinkTls } from "./linkTls.js"
 
 /** A peer's socket may hold this much unsent; beyond it, messages for that peer are dropped. */
 const MAX_UNSENT_BYTES = 64 * 1024 * 1024
@@ -50,6 +50,8 @@ const REFUSED_RECONNECT_MS = 5000
 const PROVEN_MS = 10_000
 /** A TLS link closed this soon after its handshake was refused by the other side. */
 const CLOSED_AT_ONCE_MS = 1000
+/** A TLS HELLO from a node not (yet) a member here waits this long for etcd to tell this node of it. */
+const HELLO_MEMBER_WAIT_MS = 3000
 /** Refused TLS handshakes from one address are logged once in this long. */
 const REFUSAL_LOG_MS = 10 * 60_000
 /**
@@ -232,6 +234,20 @@ export class NodeLink {
     this.options.log(`cluster link from ${address}: TLS handshake refused: ${why}; a node linking here needs cluster.tls_* set, with a certificate signed by this node's cluster.tls_ca_file; the same refusal from ${address} is not logged again for 10 minutes`)
   }
 
+  /** A TLS dialler's HELLO names a node its certificate does not: logged once per address and reason in REFUSAL_LOG_MS, closed. */
+  private refuseHello(socket: net.Socket, node: string, why: string): void {
+    const address = socket.remoteAddress ?? "an unknown address"
+    const key = `${address} HELLO ${node} ${why}`
+    const now = Date.now()
+    const last = this.refusalsLogged.get(key)
+    if (last === undefined || now - last >= REFUSAL_LOG_MS) {
+      if (this.refusalsLogged.size >= 1000) this.refusalsLogged.clear()
+      this.refusalsLogged.set(key, now)
+      this.options.log(`cluster link from ${address}: HELLO as ${node} refused: ${why}; the same refusal from ${address} is not logged again for 10 minutes`)
+    }
+    socket.destroy()
+  }
+
   private accept(socket: net.Socket): void {
     if (this.closed) return void socket.destroy()
     socket.setNoDelay(true)
@@ -240,15 +256,43 @@ export class NodeLink {
     // REMNANTs that came before the connection's first PUBLISH: they wait for it, since it tells
     // where the sender's catch-up starts, which their merge needs (Remnants.ts).
     let early: Array<Remnant> | null = []
-    const splitter = new FrameSplitter((type, body) => {
-      if (refused) return // the rest of what it sent before the close
+    // The frames after a TLS HELLO whose node is not yet admitted: taken once it is.
+    let held: Array<[number, Buffer]> | null = null
+    const onFrame = (type: number, body: Buffer): void => {
       if (type === FrameType.Hello) {
         const hello = decodeHello(body)
         if (hello === null) return fail("a HELLO without a node id")
-        const refused = checkHello(this.options.secret, hello, Date.now())
-        if (refused !== null) return fail(`refused: ${refused}; every node needs the same cluster.secret`)
-        from = hello.node
-        if (this.stored.get(from)?.startedAt !== hello.startedAt) this.stored.set(from, { startedAt: hello.startedAt, positions: new Map(), at: Date.now() })
+        const noSecret = checkHello(this.options.secret, hello, Date.now())
+        if (noSecret !== null) return fail(`refused: ${noSecret}; every node needs the same cluster.secret`)
+        const welcome = () => {
+          from = hello.node
+          if (this.stored.get(from)?.startedAt !== hello.startedAt) this.stored.set(from, { startedAt: hello.startedAt, positions: new Map(), at: Date.now() })
+        }
+        if (this.options.tls === null) return welcome()
+        // Under TLS the node id must be one the dialler's certificate names (helloRefusal).
+        held = []
+        const since = Date.now()
+        const admit = (): void => {
+          if (refused || socket.destroyed) return
+          const member = this.options.lookup(hello.node)
+          const why = helloRefusal(hello.node, member?.host, (socket as tls.TLSSocket).getPeerCertificate())
+          if (why === null) {
+            welcome()
+            const frames = held ?? []
+            held = null
+            for (const [t, b] of frames) if (!refused) onFrame(t, b)
+            socket.resume()
+          } else if (member === undefined && Date.now() - since < HELLO_MEMBER_WAIT_MS) {
+            // A node that just joined: etcd has not told this one yet. Read nothing more meanwhile
+            // (held keeps only the rest of the chunk the HELLO came in).
+            socket.pause()
+            setTimeout(admit, 100).unref()
+          } else {
+            refused = true
+            this.refuseHello(socket, hello.node, why)
+          }
+        }
+        return admit()
       } else if (type === FrameType.Publish || type === FrameType.Replay) {
         if (from === null) return fail("PUBLISH before HELLO")
         const batch = decodePublish(body)
@@ -306,6 +350,11 @@ export class NodeLink {
         if (ack === null) return fail("a malformed PUSHACK")
         this.options.onPushAck(from, ack)
       }
+    }
+    const splitter = new FrameSplitter((type, body) => {
+      if (refused) return // the rest of what it sent before the close
+      if (held !== null) return void held.push([type, Buffer.from(body)])
+      onFrame(type, body)
     }, (reason) => fail(reason))
     const fail = (reason: string) => {
       refused = true

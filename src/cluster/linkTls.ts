@@ -5,13 +5,15 @@
  * dialled (the peer's advertise_host, as a DNS or IP subjectAltName), as HTTPS does. Without that
  * check any certificate the CA ever signed (a device's, another service's) would pass for any
  * node; with it, a certificate is bound to the address the others reach its node at. The
- * accepting side cannot check a name (a dialler has no advertised address on the socket), so a
- * node's certificate needs both serverAuth and clientAuth in its extendedKeyUsage (or none).
+ * accepting side binds the node id of the dialler's HELLO to its certificate (`helloRefusal`):
+ * the certificate must name that node's advertise_host, or the node id itself. A node's
+ * certificate needs both serverAuth and clientAuth in its extendedKeyUsage (or none).
  * Reads and checks the files at start, and again on SIGHUP (`reloadLinkTls`: links made after
  * it use the new files; a set that does not load keeps the old one); never touches a link after
  * its handshake.
  */
 import { readFileSync } from "node:fs"
+import * as net from "node:net"
 import * as tls from "node:tls"
 import type { ClusterConfig } from "../../config/BrokerConfigShape.js"
 
@@ -92,4 +94,41 @@ export const reloadLinkTls = (config: ClusterConfig, current: LinkTls): void => 
 export const isTlsRefusal = (error: Error): boolean => {
   const code = (error as NodeJS.ErrnoException).code ?? ""
   return /^ERR_(SSL|TLS)_|^UNABLE_TO_|CERT|SIGNATURE|ISSUER/.test(code)
+}
+
+/** The names a certificate carries, for a refusal that says what it has. */
+const namesOf = (cert: tls.PeerCertificate): string => {
+  const cn = commonNames(cert)
+  const san = cert.subjectaltname ?? ""
+  return `${cn.length === 0 ? "no CN" : `CN ${cn.join(", ")}`}, ${san === "" ? "no subjectAltName" : `subjectAltName ${san}`}`
+}
+
+const commonNames = (cert: tls.PeerCertificate): ReadonlyArray<string> => {
+  const cn = cert.subject?.CN as string | ReadonlyArray<string> | undefined
+  return cn === undefined ? [] : typeof cn === "string" ? [cn] : cn
+}
+
+/** The subjectAltName DNS entries ("DNS:a, IP Address:10.0.0.5, DNS:b" -> a, b). */
+const dnsNames = (cert: tls.PeerCertificate): ReadonlyArray<string> =>
+  (cert.subjectaltname ?? "").split(", ").filter((e) => e.startsWith("DNS:")).map((e) => e.slice(4))
+
+/**
+ * Whether a dialler whose certificate is `cert` may say HELLO as node `node`: null when it may,
+ * else why not and what its certificate must carry. Either rule binds the id to the certificate:
+ * - the certificate names `host`, the node's advertise_host as the members know it (DNS or IP
+ *   subjectAltName, checked as a dialler checks it): what every node certificate must carry
+ *   anyway to be dialled, so no certificate needs reissuing. With --workers the workers of one
+ *   host share one certificate, and any of them may speak for the others: they share the
+ *   machine and its key file, so a certificate cannot tell them apart anyway;
+ * - its CN, or a subjectAltName DNS entry, is the node id itself (the documented `-subj
+ *   /CN=node-1`): needs no member view, so a node this one has not seen join yet links at once.
+ * `host` is undefined while the node is not a member here (the acceptor waits a little for it).
+ */
+export const helloRefusal = (node: string, host: string | undefined, cert: tls.PeerCertificate): string | null => {
+  if (commonNames(cert).includes(node) || dnsNames(cert).includes(node)) return null
+  if (host !== undefined && tls.checkServerIdentity(host, cert) === undefined) return null
+  const names = namesOf(cert)
+  return host === undefined
+    ? `its certificate (${names}) does not name ${node}, and ${node} is not a member here: ${node}'s cluster.tls_cert_file needs CN=${node} (or subjectAltName DNS:${node}), or ${node} must be registered in etcd`
+    : `its certificate (${names}) names neither ${node}'s advertise_host ${host} nor ${node}: ${node}'s cluster.tls_cert_file needs subjectAltName ${net.isIP(host) === 0 ? "DNS" : "IP"}:${host} or CN=${node}; a certificate of another node cannot speak for ${node}`
 }

@@ -106,6 +106,8 @@ describe.skipIf(!hasEtcd)("the node link over mutual TLS (real etcd, broker proc
       const made = await writeNodeCertificate(at, id, { cert: ca.caCert, key: ca.caKey })
       files.set(id, { ...made, ca: ca.caCert })
     }
+    // A certificate of the cluster's CA for a node "n3" at another host: not n1's, not n2's.
+    files.set("n3", { ...(await writeNodeCertificate(ours, "n3", { cert: caA.caCert, key: caA.caKey }, ["n3.invalid"])), ca: caA.caCert })
     etcd = await startEtcd()
     await startNode("n1", tlsEnv(files.get("n1")!))
     await startNode("n2", tlsEnv(files.get("n2")!))
@@ -161,6 +163,64 @@ describe.skipIf(!hasEtcd)("the node link over mutual TLS (real etcd, broker proc
     expect(sub.messages).toEqual([])
     await waitUntil(() => /cluster link from 127\.0\.0\.1: TLS handshake refused/.test(n2!.output()), 5000, () => `the refusal in n2's log: ${n2!.output()}`)
     expect(n2!.exit()).toBeNull()
+  }, 30_000)
+
+  /** Dials n2's link port with `id`'s certificate files, says HELLO as `node`, sends one PUBLISH on `topic`; resolves when n2 closes it (or after `ms`). */
+  const helloAs = async (id: string, node: string, topic: string, ms = 8000): Promise<{ closedAfter: number | null }> => {
+    const [, n2] = nodes
+    const f = files.get(id)!
+    const linkPort = (await membersOf(n2!)).find((m) => m.id === "n2")!.linkPort
+    const socket = tls.connect({ host: "127.0.0.1", port: linkPort, cert: readFileSync(f.cert), key: readFileSync(f.key), ca: readFileSync(f.ca) })
+    socket.on("error", () => undefined)
+    const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()))
+    await new Promise<void>((resolve) => socket.once("secureConnect", () => resolve()))
+    const start = Date.now()
+    const forged = new Message(topic, Buffer.from(`from ${id} as ${node}`), 1, false, null, 0, "", Date.now())
+    socket.write(Buffer.concat([encodeHello({ node, startedAt: 1 }), encodePublish([forged], [[]], [])]))
+    const after = await Promise.race([closed.then(() => Date.now() - start), quiet(ms).then(() => null)])
+    socket.destroy()
+    return { closedAfter: after }
+  }
+
+  it("a certificate the cluster's CA signed for another node cannot say HELLO as n1: n2 closes it, takes none of its frames, and logs it once", async () => {
+    const [, n2] = nodes
+    const sub = await client(n2!)
+    await sub.client.subscribeAsync("certid/#", { qos: 1 })
+    const before = n2!.output().length
+    for (let i = 0; i < 3; i++) {
+      const { closedAfter } = await helloAs("n3", "n1", "certid/forged")
+      expect(closedAfter).not.toBeNull()
+    }
+    await quiet(1000)
+    expect(sub.messages.filter((m) => m.topic === "certid/forged")).toEqual([])
+    const log = () => n2!.output().slice(before)
+    await waitUntil(() => /cluster link from 127\.0\.0\.1: HELLO as n1 refused/.test(log()), 5000, () => `n2's log: ${log()}`)
+    expect(log()).toMatch(/cluster link from 127\.0\.0\.1: HELLO as n1 refused: its certificate \(CN n3, subjectAltName DNS:n3\.invalid\) names neither n1's advertise_host 127\.0\.0\.1 nor n1: n1's cluster\.tls_cert_file needs subjectAltName IP:127\.0\.0\.1 or CN=n1; a certificate of another node cannot speak for n1; the same refusal from 127\.0\.0\.1 is not logged again for 10 minutes/)
+    expect(count(log(), /HELLO as n1 refused/)).toBe(1)
+    expect(n2!.exit()).toBeNull()
+  }, 40_000)
+
+  it("a certificate whose CN is the node id links without naming its host (its PUBLISH is delivered)", async () => {
+    const [, n2] = nodes
+    const sub = await client(n2!)
+    await sub.client.subscribeAsync("certid-cn/#", { qos: 1 })
+    const { closedAfter } = await helloAs("n3", "n3", "certid-cn/own", 2000)
+    expect(closedAfter).toBeNull()
+    await waitUntil(() => sub.messages.some((m) => m.topic === "certid-cn/own"), 5000, () => "n3's message, sent as n3")
+    expect(sub.messages.find((m) => m.topic === "certid-cn/own")!.payload).toBe("from n3 as n3")
+  }, 30_000)
+
+  it("a HELLO as a node that is no member, from a certificate not naming it, waits 3 s for etcd to tell of it, then is refused", async () => {
+    const [, n2] = nodes
+    const sub = await client(n2!)
+    await sub.client.subscribeAsync("certid-ghost/#", { qos: 1 })
+    const before = n2!.output().length
+    const { closedAfter } = await helloAs("n3", "ghost", "certid-ghost/x")
+    expect(closedAfter).not.toBeNull()
+    expect(closedAfter!).toBeGreaterThanOrEqual(2900)
+    await quiet(500)
+    expect(sub.messages).toEqual([])
+    expect(n2!.output().slice(before)).toMatch(/HELLO as ghost refused: its certificate \(CN n3, subjectAltName DNS:n3\.invalid\) does not name ghost, and ghost is not a member here: ghost's cluster\.tls_cert_file needs CN=ghost \(or subjectAltName DNS:ghost\), or ghost must be registered in etcd/)
   }, 30_000)
 
   it("a node whose certificate another CA signed cannot link: nothing it sends is delivered, and both ends log it once", async () => {

@@ -14,6 +14,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as tls from "node:tls"
 import { Effect } from "effect"
+import { Etcd3 } from "etcd3"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import * as MemoryCoordination from "../../layers/coordination/memory.js"
 import { defaultConfig } from "../../config/BrokerConfigShape.js"
@@ -108,6 +109,8 @@ describe.skipIf(!hasEtcd)("the node link over mutual TLS (real etcd, broker proc
     }
     // A certificate of the cluster's CA for a node "n3" at another host: not n1's, not n2's.
     files.set("n3", { ...(await writeNodeCertificate(ours, "n3", { cert: caA.caCert, key: caA.caKey }, ["n3.invalid"])), ca: caA.caCert })
+    // A certificate naming the host 127.0.0.1 only (its CN is no node id).
+    files.set("host", { ...(await writeNodeCertificate(ours, "some-host", { cert: caA.caCert, key: caA.caKey })), ca: caA.caCert })
     etcd = await startEtcd()
     await startNode("n1", tlsEnv(files.get("n1")!))
     await startNode("n2", tlsEnv(files.get("n2")!))
@@ -166,7 +169,7 @@ describe.skipIf(!hasEtcd)("the node link over mutual TLS (real etcd, broker proc
   }, 30_000)
 
   /** Dials n2's link port with `id`'s certificate files, says HELLO as `node`, sends one PUBLISH on `topic`; resolves when n2 closes it (or after `ms`). */
-  const helloAs = async (id: string, node: string, topic: string, ms = 8000): Promise<{ closedAfter: number | null }> => {
+  const helloAs = async (id: string, node: string, topic: string, ms = 8000, sent: () => void = () => undefined): Promise<{ closedAfter: number | null }> => {
     const [, n2] = nodes
     const f = files.get(id)!
     const linkPort = (await membersOf(n2!)).find((m) => m.id === "n2")!.linkPort
@@ -177,6 +180,7 @@ describe.skipIf(!hasEtcd)("the node link over mutual TLS (real etcd, broker proc
     const start = Date.now()
     const forged = new Message(topic, Buffer.from(`from ${id} as ${node}`), 1, false, null, 0, "", Date.now())
     socket.write(Buffer.concat([encodeHello({ node, startedAt: 1 }), encodePublish([forged], [[]], [])]))
+    sent()
     const after = await Promise.race([closed.then(() => Date.now() - start), quiet(ms).then(() => null)])
     socket.destroy()
     return { closedAfter: after }
@@ -221,6 +225,36 @@ describe.skipIf(!hasEtcd)("the node link over mutual TLS (real etcd, broker proc
     await quiet(500)
     expect(sub.messages).toEqual([])
     expect(n2!.output().slice(before)).toMatch(/HELLO as ghost refused: its certificate \(CN n3, subjectAltName DNS:n3\.invalid\) does not name ghost, and ghost is not a member here: ghost's cluster\.tls_cert_file needs CN=ghost \(or subjectAltName DNS:ghost\), or ghost must be registered in etcd/)
+  }, 30_000)
+
+  it("a HELLO as a node that joins etcd while n2 waits is taken, with the frames it sent meanwhile (its certificate names the node's host)", async () => {
+    const [, n2] = nodes
+    const sub = await client(n2!)
+    await sub.client.subscribeAsync("certid-late/#", { qos: 1 })
+    const etcdClient = new Etcd3({ hosts: etcd.endpoint })
+    const lease = etcdClient.lease(5, { autoKeepAlive: false })
+    try {
+      let joinedAt = 0
+      let takenBeforeJoin = true
+      // The member "late" at 127.0.0.1 (as the others would see it) appears 1 s after its HELLO.
+      const join = async () => {
+        await quiet(1000)
+        takenBeforeJoin = sub.messages.some((m) => m.topic === "certid-late/x")
+        await lease.put("/rmq/robustmq/nodes/late").value(JSON.stringify({ id: "late", address: "127.0.0.1:1", attributes: { host: "127.0.0.1", link: 1 } }))
+        joinedAt = Date.now()
+      }
+      let joining: Promise<void> = Promise.resolve()
+      const { closedAfter } = await helloAs("host", "late", "certid-late/x", 3000, () => (joining = join()))
+      await joining
+      expect(closedAfter).toBeNull()
+      await waitUntil(() => sub.messages.some((m) => m.topic === "certid-late/x"), 5000, () => "the message late sent before it was a member")
+      expect(joinedAt).toBeGreaterThan(0)
+      expect(takenBeforeJoin).toBe(false)
+      expect(n2!.output()).not.toMatch(/HELLO as late refused/)
+    } finally {
+      await lease.revoke().catch(() => undefined)
+      etcdClient.close()
+    }
   }, 30_000)
 
   it("a node whose certificate another CA signed cannot link: nothing it sends is delivered, and both ends log it once", async () => {

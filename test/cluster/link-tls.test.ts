@@ -3,7 +3,9 @@
  * operator runs it: a real etcd, `robustmq start` processes configured through ROBUSTMQ_CLUSTER_TLS_*,
  * certificates made with openssl, MQTT.js clients. Messages cross the TLS link; a node whose
  * certificate another CA signed joins etcd but cannot link (nothing it sends is delivered, and
- * both ends log the refusal once); a plain TCP socket speaking the link protocol is dropped;
+ * both ends log the refusal once); a certificate the cluster's CA signed for one node cannot say
+ * HELLO as another (the acceptor binds the node id to the certificate's host or CN); a plain TCP
+ * socket speaking the link protocol is dropped;
  * SIGHUP rotates a node's files without a restart; a partial configuration stops the start with
  * the missing key named.
  */

@@ -499,6 +499,25 @@ describe("cluster.secret on top of TLS (in process, memory coordination)", () =>
     expect(got!.payload).toBe("hello")
   })
 
+  it("workers sharing one certificate that names their host by DNS (advertise_host localhost, CN no node id) link", async () => {
+    const c = certs.get()
+    const shared = await writeNodeCertificate(c.dir, "box-dns", { cert: c.caCert, key: c.caKey }, ["localhost"])
+    const { service } = await Effect.runPromise(MemoryCoordination.make)
+    for (const id of ["w1", "w2"]) {
+      nodes.push(await startBroker({ coordination: service, cluster: { nodeId: id, advertiseHost: "localhost", tlsCertFile: shared.cert, tlsKeyFile: shared.key, tlsCaFile: c.caCert } }))
+    }
+    await waitUntil(() => nodes.every((n) => n.node.members().length === 2), 5000, () => "two members")
+    const sub = await connect(nodes[1]!.url)
+    clients.push(sub)
+    await sub.client.subscribeAsync("dns/#", { qos: 1 })
+    const pub = await connect(nodes[0]!.url)
+    clients.push(pub)
+    await pub.client.publishAsync("dns/a", "by host", { qos: 1 })
+    const [got] = await sub.waitFor(1)
+    expect(got!.payload).toBe("by host")
+    expect(nodes[1]!.routing.link!.stats.received).toBeGreaterThan(0)
+  })
+
   it("a node with good certificates but another secret is refused: nothing it sends is delivered", async () => {
     const sub = await pair(["mine", "theirs"])
     await quiet(1000)

@@ -95,6 +95,29 @@ const firstOffset = (messages: ReadonlyArray<Message>, tp: string, end: number):
   return end
 }
 
+/** Per accepted connection: REMNANTs that came before its first PUBLISH wait for it, since it tells where the sender's catch-up starts, which their merge needs (Remnants.ts). */
+interface Inbound {
+  early: Array<Remnant> | null
+}
+
+/** How a frame after the HELLO is taken; a string: why it is refused (the link closes). */
+interface FrameRoute {
+  readonly name: string
+  readonly take: (inbound: Inbound, from: string, body: Buffer) => string | null
+}
+
+/** A frame read by `decode` (null or a string: malformed) and handed to `take`. */
+const route = <A extends object>(name: string, decode: (body: Buffer) => A | string | null, take: (inbound: Inbound, from: string, value: A) => void): FrameRoute => ({
+  name,
+  take: (inbound, from, body) => {
+    const value = decode(body)
+    if (value === null) return `a malformed ${name}`
+    if (typeof value === "string") return value
+    take(inbound, from, value)
+    return null
+  }
+})
+
 /** Messages per frame: large enough to amortise, small enough to keep frames far below the cap. */
 const MAX_BATCH = 1024
 
@@ -193,6 +216,7 @@ export class NodeLink {
   readonly server: net.Server
 
   constructor(private readonly options: NodeLinkOptions) {
+    this.routes = this.frameRoutes()
     const server = options.tls === null
       ? net.createServer((socket) => this.accept(socket))
       : tls.createServer({ ...options.tls.server, handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, (socket) => this.accept(socket))
@@ -248,14 +272,50 @@ export class NodeLink {
     socket.destroy()
   }
 
+  /** Every frame type after the HELLO: its name (for errors) and what taking it does. */
+  private readonly routes: ReadonlyMap<number, FrameRoute>
+
+  private frameRoutes(): Map<number, FrameRoute> {
+    const o = this.options
+    const forwarded = (replay: boolean) =>
+      route(replay ? "REPLAY" : "PUBLISH", decodePublish, (c, from, batch: PublishBatch) => {
+        this.stats.received += batch.messages.length
+        o.onForwarded(from, batch, replay)
+        if (!replay && c.early !== null) {
+          for (const r of c.early) o.onRemnant(from, r)
+          c.early = null
+        }
+      })
+    return new Map<number, FrameRoute>([
+      [FrameType.Publish, forwarded(false)],
+      [FrameType.Replay, forwarded(true)],
+      [FrameType.CatchUp, route("CATCHUP", decodeCatchUp, (_, from, request) => o.onCatchUp(from, request))],
+      [FrameType.TakeOver, route("TAKEOVER", decodeTakeOver, (_, from, request) => o.onTakeOver(from, request))],
+      [FrameType.Session, route("SESSION", decodeSession, (_, from, reply) => o.onSession(from, reply))],
+      [FrameType.Push, route("PUSH", decodeSession, (_, from, push) => o.onPush(from, push))],
+      [FrameType.Remnant, route("REMNANT", decodeRemnant, (c, from, remnant) => {
+        if (c.early !== null) c.early.push(remnant)
+        else o.onRemnant(from, remnant)
+      })],
+      [FrameType.SessionCatchUp, route("SESSIONCATCHUP", decodeSessionCatchUp, (_, from, request) => o.onSessionCatchUp(from, request))],
+      [FrameType.SessionReplay, route("SESSIONREPLAY", decodePublish, (_, from, batch) => o.onSessionReplay(from, batch))],
+      [FrameType.Stored, route("STORED", decodeStored, (_, from, positions) => {
+        const entry = this.stored.get(from)
+        if (entry !== undefined) {
+          entry.positions = positions
+          entry.at = Date.now()
+        }
+      })],
+      [FrameType.PushAck, route("PUSHACK", decodePushAck, (_, from, ack) => o.onPushAck(from, ack))]
+    ])
+  }
+
   private accept(socket: net.Socket): void {
     if (this.closed) return void socket.destroy()
     socket.setNoDelay(true)
     let from: string | null = null
     let refused = false
-    // REMNANTs that came before the connection's first PUBLISH: they wait for it, since it tells
-    // where the sender's catch-up starts, which their merge needs (Remnants.ts).
-    let early: Array<Remnant> | null = []
+    const inbound: Inbound = { early: [] }
     // The frames after a TLS HELLO whose node is not yet admitted: taken once it is.
     let held: Array<[number, Buffer]> | null = null
     const onFrame = (type: number, body: Buffer): void => {
@@ -293,63 +353,12 @@ export class NodeLink {
           }
         }
         return admit()
-      } else if (type === FrameType.Publish || type === FrameType.Replay) {
-        if (from === null) return fail("PUBLISH before HELLO")
-        const batch = decodePublish(body)
-        if (typeof batch === "string") return fail(batch)
-        this.stats.received += batch.messages.length
-        this.options.onForwarded(from, batch, type === FrameType.Replay)
-        if (early !== null && type === FrameType.Publish) {
-          for (const r of early) this.options.onRemnant(from, r)
-          early = null
-        }
-      } else if (type === FrameType.CatchUp) {
-        if (from === null) return fail("CATCHUP before HELLO")
-        const request = decodeCatchUp(body)
-        if (request === null) return fail("a malformed CATCHUP")
-        this.options.onCatchUp(from, request)
-      } else if (type === FrameType.TakeOver) {
-        if (from === null) return fail("TAKEOVER before HELLO")
-        const request = decodeTakeOver(body)
-        if (request === null) return fail("a malformed TAKEOVER")
-        this.options.onTakeOver(from, request)
-      } else if (type === FrameType.Session || type === FrameType.Push) {
-        if (from === null) return fail("SESSION before HELLO")
-        const reply = decodeSession(body)
-        if (typeof reply === "string") return fail(reply)
-        if (type === FrameType.Session) this.options.onSession(from, reply)
-        else this.options.onPush(from, reply)
-      } else if (type === FrameType.Remnant) {
-        if (from === null) return fail("REMNANT before HELLO")
-        const remnant = decodeRemnant(body)
-        if (typeof remnant === "string") return fail(remnant)
-        if (early !== null) early.push(remnant)
-        else this.options.onRemnant(from, remnant)
-      } else if (type === FrameType.SessionCatchUp) {
-        if (from === null) return fail("SESSIONCATCHUP before HELLO")
-        const request = decodeSessionCatchUp(body)
-        if (request === null) return fail("a malformed SESSIONCATCHUP")
-        this.options.onSessionCatchUp(from, request)
-      } else if (type === FrameType.SessionReplay) {
-        if (from === null) return fail("SESSIONREPLAY before HELLO")
-        const batch = decodePublish(body)
-        if (typeof batch === "string") return fail(batch)
-        this.options.onSessionReplay(from, batch)
-      } else if (type === FrameType.Stored) {
-        if (from === null) return fail("STORED before HELLO")
-        const positions = decodeStored(body)
-        if (positions === null) return fail("a malformed STORED")
-        const entry = this.stored.get(from)
-        if (entry !== undefined) {
-          entry.positions = positions
-          entry.at = Date.now()
-        }
-      } else if (type === FrameType.PushAck) {
-        if (from === null) return fail("PUSHACK before HELLO")
-        const ack = decodePushAck(body)
-        if (ack === null) return fail("a malformed PUSHACK")
-        this.options.onPushAck(from, ack)
       }
+      const route = this.routes.get(type)
+      if (route === undefined) return // a frame type of a newer node: ignored
+      if (from === null) return fail(`${route.name} before HELLO`)
+      const error = route.take(inbound, from, body)
+      if (error !== null) fail(error)
     }
     const splitter = new FrameSplitter((type, body) => {
       if (refused) return // the rest of what it sent before the close

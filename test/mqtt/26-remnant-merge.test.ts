@@ -135,6 +135,8 @@ describe("merging a remnant into a session", () => {
     expect(connack.sessionPresent).toBe(true)
     const { publishes } = await receive(back, 30)
     expect(publishes.map((p) => String(p.payload))).toEqual(payloads)
+    // On their own topic: read back from the internal partition they were stored in, not named after it.
+    expect(new Set(publishes.map((p) => p.topic))).toEqual(new Set(["r/x"]))
     await expect(back.nextPacket(500)).rejects.toThrow()
   })
 })

@@ -185,6 +185,9 @@ export class BacklogReader implements BacklogSource {
 
   /** A record as an MQTT message, or null when it stands for no MQTT topic. */
   private messageOf(tp: TopicPartition, r: StoredRecord): Message | null {
+    // An internal partition (`__moved`: messages handed over from another node) keeps any MQTT
+    // topic, in the record key, as the default topic does; it is not a Kafka topic's name.
+    if (isInternalPartition(tp)) return messageFromRecord(tp, r)
     const topic = this.mapping.mqttTopicOf(streamOf(tp), r.key)
     return topic === null ? null : messageFromRecord(tp, r, topic)
   }

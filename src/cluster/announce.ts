@@ -151,6 +151,7 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
     )
     if (membership === null) {
       if (engine.joining !== null) Deferred.unsafeDone(engine.joining, Exit.void) // a single node after all
+      engine.joining = null
       return { routes: null, link: null, catchUp: null }
     }
 
@@ -193,6 +194,7 @@ export const layer: Layer.Layer<ClusterRouting, Error, BrokerConfig | ClusterNod
         for (const key of engine.subscriptions.routeKeys()) installed.added(key)
         engine.remote = forwarder
         if (engine.joining !== null) Deferred.unsafeDone(engine.joining, Exit.void)
+        engine.joining = null
         if (sysOn) {
           // The others get this node's figures now, not one interval after the join.
           publishSys(mqtt.context, Date.now())

@@ -172,11 +172,16 @@ describe("$SYS across nodes", () => {
   })
 
   it.skipIf(!mosquittoInstalled)("mosquitto_sub on n3 gets every node's retained uptime at once", async () => {
-    const run = await spawnClient(SUB, ["-p", String(nodes[2]!.port), "-t", "$SYS/brokers/+/uptime", "-v", "-C", "3", "-W", "5"]).exited
+    // A late subscriber: each node's figures have reached n3 (each sends them when it sees n3 join).
+    await waitUntil(() => nodes.every((n) => nodes[2]!.server.engine.retained.has(`$SYS/brokers/${n.node.id}/uptime`)), 5000,
+      () => `n3 to hold every node's uptime, it has ${JSON.stringify(retainedUnder(nodes[2]!, "$SYS/brokers/").filter((t) => t.endsWith("/uptime")))}`)
+    // The retain flag printed (%r): live figures (one a second per node) may come before the
+    // retained ones, which are sent once the new route is visible to the other nodes.
+    const run = await spawnClient(SUB, ["-p", String(nodes[2]!.port), "-t", "$SYS/brokers/+/uptime", "-F", "%r %t %p", "-C", "6", "-W", "8"]).exited
     expect(run.code).toBe(0)
-    const lines = messageLines(run.stdout).sort()
-    expect(lines.map((l) => l.split(" ")[0])).toEqual(["$SYS/brokers/n1/uptime", "$SYS/brokers/n2/uptime", "$SYS/brokers/n3/uptime"])
-    for (const l of lines) expect(l).toMatch(/ \d+ seconds$/)
+    const retained = messageLines(run.stdout).filter((l) => l.startsWith("1 ")).map((l) => l.slice(2)).sort()
+    expect(retained.map((l) => l.split(" ")[0])).toEqual(["$SYS/brokers/n1/uptime", "$SYS/brokers/n2/uptime", "$SYS/brokers/n3/uptime"])
+    for (const l of retained) expect(l).toMatch(/ \d+ seconds$/)
   })
 
   it("per interval each node sends each peer its figures once, in memory only: bounded, no loop, nothing logged", async () => {

@@ -161,6 +161,16 @@ const buildLog = (driverLayer: Layer.Layer<LogDriver>) =>
 
 const newProbe = () => ({ calls: 0, batches: [] as Array<EncodedBatch>, fail: false, gate: null as Deferred.Deferred<void> | null })
 
+/** A log whose writes wait for `gate`; the gate opens when the test's scope closes, before the log's final flush. */
+const gatedLog = Effect.gen(function* () {
+  const probe = newProbe()
+  const gate = yield* Deferred.make<void>()
+  probe.gate = gate
+  const log = yield* buildLog(instrumentedDriver(probe))
+  yield* Effect.addFinalizer(() => Deferred.succeed(gate, undefined))
+  return { gate, log, probe }
+})
+
 describe("MessageLog group commit and failures", () => {
   it.scoped("10k appends from a sync loop become one writeBatches call", () =>
     Effect.gen(function* () {
@@ -192,12 +202,7 @@ describe("MessageLog group commit and failures", () => {
 
   it.scoped("appends made during a write wait for the next one, and stay readable meanwhile", () =>
     Effect.gen(function* () {
-      const probe = newProbe()
-      const gate = yield* Deferred.make<void>()
-      probe.gate = gate
-      const log = yield* buildLog(instrumentedDriver(probe))
-      // Runs before the log's final flush, which would otherwise wait on the gate forever.
-      yield* Effect.addFinalizer(() => Deferred.succeed(gate, undefined))
+      const { gate, log, probe } = yield* gatedLog
       const tp = freshPartition()
       const { seen, watch } = collector(log, tp)
       watch(log.unsafeAppend(tp, record("first")))
@@ -216,11 +221,7 @@ describe("MessageLog group commit and failures", () => {
 
   it.scoped("the pass listener takes what was appended before the pass, and hears of it before the durability callbacks", () =>
     Effect.gen(function* () {
-      const probe = newProbe()
-      const gate = yield* Deferred.make<void>()
-      probe.gate = gate
-      const log = yield* buildLog(instrumentedDriver(probe))
-      yield* Effect.addFinalizer(() => Deferred.succeed(gate, undefined))
+      const { gate, log, probe } = yield* gatedLog
       const tp = freshPartition()
       const events: Array<string> = []
       let pass = 0

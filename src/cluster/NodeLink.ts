@@ -244,12 +244,7 @@ export class NodeLink {
     // Refusing the dialler's certificate closes the socket: the reason is its authorizationError.
     const rejected = socket.authorizationError !== null && socket.authorizationError !== undefined
     const code = rejected ? String(socket.authorizationError) : (error as NodeJS.ErrnoException).code ?? "no code"
-    const key = `${address} ${code}`
-    const now = Date.now()
-    const last = this.refusalsLogged.get(key)
-    if (last !== undefined && now - last < REFUSAL_LOG_MS) return
-    if (this.refusalsLogged.size >= 1000) this.refusalsLogged.clear() // a scan from many addresses: bounded
-    this.refusalsLogged.set(key, now)
+    if (!this.firstRefusal(`${address} ${code}`)) return
     const why = rejected
       ? `its certificate is refused (${code})`
       : code === "ECONNRESET"
@@ -258,15 +253,20 @@ export class NodeLink {
     this.options.log(`cluster link from ${address}: TLS handshake refused: ${why}; a node linking here needs cluster.tls_* set, with a certificate signed by this node's cluster.tls_ca_file; the same refusal from ${address} is not logged again for 10 minutes`)
   }
 
+  /** Whether a refusal under `key` (address and reason) is to be logged: not if it was within REFUSAL_LOG_MS. */
+  private firstRefusal(key: string): boolean {
+    const now = Date.now()
+    const last = this.refusalsLogged.get(key)
+    if (last !== undefined && now - last < REFUSAL_LOG_MS) return false
+    if (this.refusalsLogged.size >= 1000) this.refusalsLogged.clear() // a scan from many addresses: bounded
+    this.refusalsLogged.set(key, now)
+    return true
+  }
+
   /** A TLS dialler's HELLO names a node its certificate does not: logged once per address and reason in REFUSAL_LOG_MS, closed. */
   private refuseHello(socket: net.Socket, node: string, why: string): void {
     const address = socket.remoteAddress ?? "an unknown address"
-    const key = `${address} HELLO ${node} ${why}`
-    const now = Date.now()
-    const last = this.refusalsLogged.get(key)
-    if (last === undefined || now - last >= REFUSAL_LOG_MS) {
-      if (this.refusalsLogged.size >= 1000) this.refusalsLogged.clear()
-      this.refusalsLogged.set(key, now)
+    if (this.firstRefusal(`${address} HELLO ${node} ${why}`)) {
       this.options.log(`cluster link from ${address}: HELLO as ${node} refused: ${why}; the same refusal from ${address} is not logged again for 10 minutes`)
     }
     socket.destroy()
